@@ -1,0 +1,93 @@
+using System.Buffers.Binary;
+using PublishingPoint.Media.IsoBmff;
+
+namespace PublishingPoint.Media.Smooth;
+
+/// <summary>
+/// Turns an ingested single-track fragment (moof+mdat) into what a Smooth client expects (MS-SSTR 2.2.4):
+/// a 'tfxd' with the fragment's absolute time (added when the encoder sent 'tfdt' instead) and, for live,
+/// a 'tfrf' announcing the fragments that follow. Both go at the end of the 'traf'; sizes and the
+/// 'trun' data_offset are patched so the samples are still found.
+/// </summary>
+public static class SmoothFragmentWriter
+{
+    public static byte[] Write(ReadOnlySpan<byte> fragment, TrackFragment traf, long time, long duration,
+        ReadOnlySpan<(long Time, long Duration)> following)
+    {
+        ArgumentNullException.ThrowIfNull(traf);
+        if (!BoxHeader.TryRead(fragment, out var moof) || moof.Type != BoxTypes.Moof || moof.Size > fragment.Length)
+        {
+            throw new InvalidBoxException("fragment does not start with a complete 'moof'");
+        }
+
+        var addTfxd = traf.TfxdTime is null;
+        var insert = (addTfxd ? TfxdBox.Version1Size : 0) + (following.Length > 0 ? TfrfBox.SizeFor(following.Length) : 0);
+        if (insert == 0)
+        {
+            return fragment.ToArray();
+        }
+
+        if (traf.HasExplicitBaseOffset)
+        {
+            throw new InvalidBoxException("'tfhd' uses an absolute base_data_offset; the fragment cannot be rewritten");
+        }
+
+        BoxHeader.TryRead(fragment[traf.TrafOffset..], out var trafHeader);
+        var trafEnd = traf.TrafOffset + (int)trafHeader.Size;
+        var output = new byte[fragment.Length + insert];
+        var span = output.AsSpan();
+        fragment[..trafEnd].CopyTo(span);
+        var at = trafEnd;
+        if (addTfxd)
+        {
+            at += TfxdBox.Write(span[at..], time, duration);
+        }
+
+        if (following.Length > 0)
+        {
+            at += TfrfBox.Write(span[at..], following);
+        }
+
+        fragment[trafEnd..].CopyTo(span[at..]);
+
+        AddToSize(span, insert);
+        AddToSize(span[traf.TrafOffset..], insert);
+        PatchDataOffsets(span.Slice(traf.TrafOffset, (int)trafHeader.Size + insert), insert);
+        return output;
+    }
+
+    private static void AddToSize(Span<byte> box, int delta)
+    {
+        var size = BinaryPrimitives.ReadUInt32BigEndian(box);
+        if (size == 1)
+        {
+            BinaryPrimitives.WriteUInt64BigEndian(box[8..], BinaryPrimitives.ReadUInt64BigEndian(box[8..]) + (ulong)delta);
+        }
+        else
+        {
+            BinaryPrimitives.WriteUInt32BigEndian(box, checked(size + (uint)delta));
+        }
+    }
+
+    private static void PatchDataOffsets(Span<byte> traf, int delta)
+    {
+        BoxHeader.TryRead(traf, out var header);
+        var children = traf[header.HeaderLength..];
+        var at = 0;
+        while (at + 8 <= children.Length)
+        {
+            BoxHeader.TryRead(children[at..], out var child);
+            if (child.Type == BoxTypes.Trun)
+            {
+                var payload = children.Slice(at + child.HeaderLength, (int)child.PayloadLength);
+                if ((BinaryPrimitives.ReadUInt32BigEndian(payload) & 0x1) != 0)
+                {
+                    var offset = BinaryPrimitives.ReadInt32BigEndian(payload[8..]);
+                    BinaryPrimitives.WriteInt32BigEndian(payload[8..], offset + delta);
+                }
+            }
+
+            at += (int)child.Size;
+        }
+    }
+}
