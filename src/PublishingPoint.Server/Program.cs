@@ -1,2 +1,3 @@
-var app = WebApplication.CreateBuilder(args).Build();
-app.Run();
+using PublishingPoint.Server.Hosting;
+
+await PublishingPointHosting.Create(args).RunAsync().ConfigureAwait(false);

@@ -36,8 +36,11 @@ public static class ServerManifest
 {
     public const int MaxBytes = 1 << 20;
 
+    /// <summary>Reads the manifest; leading bytes before the first '&lt;' (the ISML box's version and flags) and trailing NULs are ignored.</summary>
     public static IReadOnlyList<ServerManifestTrack> Read(ReadOnlySpan<byte> xml)
     {
+        var start = xml.IndexOf((byte)'<');
+        xml = start < 0 ? [] : xml[start..].TrimEnd((byte)0);
         if (xml.Length > MaxBytes)
         {
             throw new FormatException($"server manifest of {xml.Length} bytes is over the {MaxBytes}-byte limit");

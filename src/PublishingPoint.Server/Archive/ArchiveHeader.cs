@@ -1,0 +1,24 @@
+using PublishingPoint.Media.IsoBmff;
+using PublishingPoint.Media.Smooth;
+using PublishingPoint.Server.Points;
+
+namespace PublishingPoint.Server.Archive;
+
+/// <summary>The start of an ingest (and of its archive file): ftyp, the optional ISML manifest, moov.</summary>
+public sealed record ArchiveHeader
+{
+    /// <summary>The header boxes exactly as received, in order.</summary>
+    public required ReadOnlyMemory<byte> Bytes { get; init; }
+
+    /// <summary>The 'moov' box inside <see cref="Bytes"/>.</summary>
+    public required ReadOnlyMemory<byte> Moov { get; init; }
+
+    public required IReadOnlyList<TrackInfo> Tracks { get; init; }
+
+    public required IReadOnlyList<ServerManifestTrack> Manifest { get; init; }
+
+    /// <summary>How the point named each track of this header (set once the tracks are resolved).</summary>
+    public IReadOnlyDictionary<uint, TrackDescription> Descriptions { get; init; } = new Dictionary<uint, TrackDescription>();
+
+    public bool SameAs(ArchiveHeader other) => other is not null && Moov.Span.SequenceEqual(other.Moov.Span);
+}

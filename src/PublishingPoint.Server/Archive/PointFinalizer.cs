@@ -1,0 +1,68 @@
+using System.Globalization;
+using Microsoft.Extensions.Options;
+using PublishingPoint.Media.IsoBmff;
+using PublishingPoint.Media.Smooth;
+using PublishingPoint.Server.Delivery.Smooth;
+using PublishingPoint.Server.Hosting;
+using PublishingPoint.Server.Points;
+
+namespace PublishingPoint.Server.Archive;
+
+/// <summary>
+/// Turns a point whose encoders have all ended into a VOD asset on disk: an 'mfra' at the end of each
+/// archive, the server manifest ({name}.ism) and the client manifest ({name}.ismc).
+/// </summary>
+public sealed class PointFinalizer(IOptions<PublishingPointOptions> options)
+{
+    public void Write(Point point)
+    {
+        ArgumentNullException.ThrowIfNull(point);
+        foreach (var archive in point.Archives())
+        {
+            archive.WriteMfra();
+        }
+
+        var name = point.Path.Name;
+        var clientManifest = ClientManifestWriter.Write(SmoothManifestBuilder.Build(point, live: false, options.Value.DvrWindowSeconds, 0));
+        WriteDurably(System.IO.Path.Combine(point.Directory, name + ".ismc"), clientManifest);
+        WriteDurably(System.IO.Path.Combine(point.Directory, name + ".ism"), ServerManifestWriter.Write(name + ".ismc", ServerTracks(point)));
+    }
+
+    private static IEnumerable<ServerManifestTrack> ServerTracks(Point point)
+    {
+        foreach (var archive in point.Archives())
+        {
+            foreach (var (trackId, description) in archive.Header.Descriptions)
+            {
+                var smil = archive.Header.Manifest.FirstOrDefault(t => t.TrackId == trackId);
+                var parameters = new Dictionary<string, string>(smil?.Parameters ?? new Dictionary<string, string>(), StringComparer.OrdinalIgnoreCase)
+                {
+                    ["trackID"] = trackId.ToString(CultureInfo.InvariantCulture),
+                    ["trackName"] = description.Key.Name,
+                    ["systemBitrate"] = description.Key.Bitrate.ToString(CultureInfo.InvariantCulture),
+                };
+                yield return new ServerManifestTrack
+                {
+                    Kind = description.Kind == TrackKind.Video ? "video" : "audio",
+                    SystemBitrate = description.Key.Bitrate,
+                    TrackId = trackId,
+                    Source = archive.FileName,
+                    Parameters = parameters,
+                };
+            }
+        }
+    }
+
+    /// <summary>Write to a temporary name, fsync, then rename: a crash leaves the old file or the new one.</summary>
+    internal static void WriteDurably(string path, ReadOnlySpan<byte> bytes)
+    {
+        var temporary = path + ".tmp";
+        using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None))
+        {
+            stream.Write(bytes);
+            stream.Flush(flushToDisk: true);
+        }
+
+        File.Move(temporary, path, overwrite: true);
+    }
+}

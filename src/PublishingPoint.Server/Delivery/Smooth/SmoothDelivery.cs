@@ -1,0 +1,126 @@
+using System.Globalization;
+using PublishingPoint.Media.IsoBmff;
+using PublishingPoint.Media.Smooth;
+using PublishingPoint.Server.Points;
+
+namespace PublishingPoint.Server.Delivery.Smooth;
+
+/// <summary>
+/// Smooth Streaming delivery (MS-SSTR 2.2): the client manifest, fragments with tfxd/tfrf, and a
+/// single-track initialization segment per quality level (an extension for DASH/HLS-style players and tools).
+/// </summary>
+internal sealed class SmoothDelivery(PointRegistry registry)
+{
+    public const string ManifestContentType = "text/xml; charset=utf-8";
+    public const string FragmentContentType = "video/mp4";
+
+    /// <summary>A fragment after the live edge: not yet available, come back later (distinct from 404).</summary>
+    public const int BeyondLiveEdgeStatus = StatusCodes.Status412PreconditionFailed;
+
+    private sealed record CachedManifest(long Version, byte[] Bytes, string ETag, int MaxAge);
+
+    public async Task ManifestAsync(HttpContext context, Point point)
+    {
+        var version = point.Version;
+        if (point.CachedManifest is not CachedManifest cached || cached.Version != version)
+        {
+            var live = point.State != PointState.Vod;
+            var options = registry.Options;
+            var manifest = SmoothManifestBuilder.Build(point, live, options.DvrWindowSeconds, options.LookAheadFragmentCount);
+            if (manifest.Streams.Count == 0)
+            {
+                await Responses.ProblemAsync(context, StatusCodes.Status404NotFound, "the point has no media yet").ConfigureAwait(false);
+                return;
+            }
+
+            var maxAge = live ? HalfShortestChunkSeconds(manifest) : 60;
+            cached = new CachedManifest(version, ClientManifestWriter.Write(manifest), $"\"m{version:x}\"", maxAge);
+            point.CachedManifest = cached;
+        }
+
+        var response = context.Response;
+        response.Headers.ETag = cached.ETag;
+        response.Headers.CacheControl = cached.MaxAge > 0 ? $"public, max-age={cached.MaxAge}" : "no-cache";
+        if (context.Request.Headers.IfNoneMatch == cached.ETag)
+        {
+            response.StatusCode = StatusCodes.Status304NotModified;
+            return;
+        }
+
+        await Responses.BytesAsync(context, ManifestContentType, cached.Bytes).ConfigureAwait(false);
+    }
+
+    public async Task FragmentAsync(HttpContext context, Point point, TrackKey key, long time)
+    {
+        var track = point.FindTrack(key);
+        if (track is null)
+        {
+            await Responses.ProblemAsync(context, StatusCodes.Status404NotFound, $"no quality level {key}").ConfigureAwait(false);
+            return;
+        }
+
+        var live = point.State != PointState.Vod;
+        var lookAhead = live ? registry.Options.LookAheadFragmentCount : 0;
+        var fragment = track.Find(time, lookAhead, out var next);
+        if (fragment is null)
+        {
+            var beyond = live && (track.Last is null || time > track.Last.Time);
+            await Responses.ProblemAsync(context, beyond ? BeyondLiveEdgeStatus : StatusCodes.Status404NotFound,
+                beyond ? "fragment is beyond the live edge: not available yet" : "no fragment starts at that time").ConfigureAwait(false);
+            return;
+        }
+
+        var following = new (long, long)[next.Length];
+        for (var i = 0; i < next.Length; i++)
+        {
+            following[i] = (next[i].Time, next[i].Duration);
+        }
+
+        var stored = await fragment.ReadAsync(context.RequestAborted).ConfigureAwait(false);
+        var bytes = SmoothFragmentWriter.Write(stored, fragment.Traf, fragment.Time, fragment.Duration, following);
+        // Complete look-ahead (or VOD) makes the bytes final; otherwise a later request would announce more.
+        context.Response.Headers.CacheControl = !live || next.Length >= lookAhead
+            ? "public, max-age=31536000, immutable"
+            : "public, max-age=1";
+        await Responses.BytesAsync(context, FragmentContentType, bytes).ConfigureAwait(false);
+    }
+
+    public static async Task InitAsync(HttpContext context, Point point, TrackKey key)
+    {
+        var track = point.FindTrack(key);
+        if (track is null)
+        {
+            await Responses.ProblemAsync(context, StatusCodes.Status404NotFound, $"no quality level {key}").ConfigureAwait(false);
+            return;
+        }
+
+        var archive = track.Last?.Archive;
+        var moov = archive?.Header.Moov ?? default;
+        if (moov.IsEmpty)
+        {
+            await Responses.ProblemAsync(context, StatusCodes.Status404NotFound, "no initialization data yet").ConfigureAwait(false);
+            return;
+        }
+
+        var bytes = InitSegmentWriter.Write(moov.Span, track.Description.Info);
+        context.Response.Headers.CacheControl = "public, max-age=60";
+        await Responses.BytesAsync(context, FragmentContentType, bytes).ConfigureAwait(false);
+    }
+
+    private static int HalfShortestChunkSeconds(ClientManifest manifest)
+    {
+        var shortest = long.MaxValue;
+        foreach (var stream in manifest.Streams)
+        {
+            foreach (var chunk in stream.Chunks)
+            {
+                shortest = Math.Min(shortest, chunk.Duration * ClientManifest.DefaultTimeScale / stream.TimeScale);
+            }
+        }
+
+        return shortest == long.MaxValue ? 0 : (int)(shortest / 2 / ClientManifest.DefaultTimeScale);
+    }
+
+    public static bool TryParseTime(string text, out long time) =>
+        long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out time);
+}

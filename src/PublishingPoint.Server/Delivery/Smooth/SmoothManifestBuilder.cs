@@ -1,0 +1,94 @@
+using PublishingPoint.Media.IsoBmff;
+using PublishingPoint.Media.Smooth;
+using PublishingPoint.Server.Points;
+
+namespace PublishingPoint.Server.Delivery.Smooth;
+
+/// <summary>Builds the Smooth client manifest of a point from its fragment index.</summary>
+internal static class SmoothManifestBuilder
+{
+    /// <param name="window">DVR window in seconds for live manifests; ignored for VOD.</param>
+    public static ClientManifest Build(Point point, bool live, int window, int lookAhead)
+    {
+        var groups = new List<(string Name, List<Track> Tracks)>();
+        foreach (var track in point.Tracks())
+        {
+            var group = groups.FindIndex(g => g.Name == track.Key.Name && g.Tracks[0].Description.Kind == track.Description.Kind);
+            if (group < 0)
+            {
+                groups.Add((track.Key.Name, [track]));
+            }
+            else
+            {
+                groups[group].Tracks.Add(track);
+            }
+        }
+
+        var streams = new List<ClientStreamIndex>(groups.Count);
+        long start = long.MaxValue, end = long.MinValue;
+        foreach (var (name, tracks) in groups)
+        {
+            // The chunk list is shared by every quality level: take the level that reaches furthest.
+            var reference = tracks.MaxBy(t => t.Last?.End ?? long.MinValue)!;
+            var timescale = reference.Description.Timescale;
+            var fragments = live && reference.Last is { } last
+                ? reference.SnapshotFrom(last.End - ((long)window * timescale))
+                : reference.Snapshot();
+            if (fragments.Length == 0)
+            {
+                continue;
+            }
+
+            start = Math.Min(start, Rescale(fragments[0].Time, timescale));
+            end = Math.Max(end, Rescale(fragments[^1].End, timescale));
+            var chunks = new Chunk[fragments.Length];
+            for (var i = 0; i < fragments.Length; i++)
+            {
+                chunks[i] = new Chunk(fragments[i].Time, fragments[i].Duration);
+            }
+
+            var levels = new List<ClientQualityLevel>(tracks.Count);
+            foreach (var track in tracks.OrderByDescending(t => t.Key.Bitrate))
+            {
+                levels.Add(Level(track.Description));
+            }
+
+            var kind = reference.Description.Kind;
+            streams.Add(new ClientStreamIndex
+            {
+                Type = kind == TrackKind.Video ? "video" : "audio",
+                Name = name,
+                TimeScale = timescale,
+                Language = reference.Description.Language,
+                Levels = levels,
+                Chunks = chunks,
+            });
+        }
+
+        return new ClientManifest
+        {
+            IsLive = live,
+            Duration = streams.Count == 0 ? 0 : end - start,
+            DvrWindowLength = (long)window * ClientManifest.DefaultTimeScale,
+            LookAheadFragmentCount = lookAhead,
+            Streams = streams,
+        };
+    }
+
+    private static ClientQualityLevel Level(TrackDescription d) => new()
+    {
+        Bitrate = d.Key.Bitrate,
+        FourCC = d.FourCC,
+        CodecPrivateData = d.CodecPrivateData,
+        MaxWidth = d.Width,
+        MaxHeight = d.Height,
+        SamplingRate = d.SamplingRate,
+        Channels = d.Channels,
+        BitsPerSample = d.BitsPerSample,
+        PacketSize = d.PacketSize,
+        AudioTag = d.AudioTag,
+    };
+
+    private static long Rescale(long value, uint timescale) =>
+        timescale == ClientManifest.DefaultTimeScale ? value : (long)((Int128)value * ClientManifest.DefaultTimeScale / timescale);
+}

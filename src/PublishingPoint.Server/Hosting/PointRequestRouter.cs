@@ -1,0 +1,123 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using PublishingPoint.Server.Delivery;
+using PublishingPoint.Server.Delivery.Smooth;
+using PublishingPoint.Server.Ingest;
+using PublishingPoint.Server.Ingest.Smooth;
+using PublishingPoint.Server.Points;
+
+namespace PublishingPoint.Server.Hosting;
+
+/// <summary>
+/// Everything under <c>/{point}.isml/</c>: splits off the point, checks it is a safe name, and hands the
+/// rest of the URL to the ingest or delivery handler it names. Smooth URLs have parentheses and '='
+/// in their segments, which route templates do not express well, hence one catch-all and these patterns.
+/// </summary>
+internal sealed partial class PointRequestRouter(
+    PointRegistry registry,
+    SmoothIngestEndpoint smoothIngest,
+    SmoothDelivery smooth,
+    ILogger<PointRequestRouter> logger)
+{
+    public async Task HandleAsync(HttpContext context)
+    {
+        var requestPath = context.Request.Path.Value;
+        if (!PointPath.TrySplit(requestPath, out var path, out var rest, out var error))
+        {
+            var status = error is null ? StatusCodes.Status404NotFound : StatusCodes.Status400BadRequest;
+            if (error is not null)
+            {
+                IngestLog.BadRequest(logger, status, error, PointPath.Truncate(requestPath ?? string.Empty));
+            }
+
+            await Responses.ProblemAsync(context, status, error ?? "not found").ConfigureAwait(false);
+            return;
+        }
+
+        if (HttpMethods.IsPost(context.Request.Method))
+        {
+            await IngestAsync(context, path, rest).ConfigureAwait(false);
+            return;
+        }
+
+        var point = registry.Find(path);
+        if (point is null)
+        {
+            await Responses.ProblemAsync(context, StatusCodes.Status404NotFound, $"no publishing point {path}").ConfigureAwait(false);
+            return;
+        }
+
+        if (rest.Equals("Manifest", StringComparison.OrdinalIgnoreCase))
+        {
+            await smooth.ManifestAsync(context, point).ConfigureAwait(false);
+        }
+        else if (FragmentUrl().Match(rest) is { Success: true } fragment
+            && TryKey(fragment, out var key)
+            && SmoothDelivery.TryParseTime(fragment.Groups["time"].Value, out var time))
+        {
+            await smooth.FragmentAsync(context, point, key, time).ConfigureAwait(false);
+        }
+        else if (InitUrl().Match(rest) is { Success: true } init && TryKey(init, out var initKey))
+        {
+            await SmoothDelivery.InitAsync(context, point, initKey).ConfigureAwait(false);
+        }
+        else
+        {
+            await Responses.ProblemAsync(context, StatusCodes.Status404NotFound, "unknown resource").ConfigureAwait(false);
+        }
+    }
+
+    private async Task IngestAsync(HttpContext context, PointPath path, string rest)
+    {
+        string? streamId = null;
+        if (StreamsUrl().Match(rest) is { Success: true } streams)
+        {
+            streamId = streams.Groups["id"].Value;
+        }
+        else if (LegacyUrl().IsMatch(rest))
+        {
+            streamId = context.Request.Query["stream_id"].ToString();
+            streamId = streamId.Length == 0 ? "default" : streamId;
+        }
+
+        if (streamId is null)
+        {
+            await Responses.ProblemAsync(context, StatusCodes.Status404NotFound, "POST to {point}.isml/Streams({id})").ConfigureAwait(false);
+            return;
+        }
+
+        if (!PointPath.IsSafeSegment(streamId))
+        {
+            var message = $"stream id '{PointPath.Truncate(streamId)}' is not allowed: use 1-64 of A-Z a-z 0-9 . _ -";
+            IngestLog.BadRequest(logger, StatusCodes.Status400BadRequest, message, path.Value);
+            await Responses.ProblemAsync(context, StatusCodes.Status400BadRequest, message).ConfigureAwait(false);
+            return;
+        }
+
+        await smoothIngest.HandleAsync(context, path, streamId).ConfigureAwait(false);
+    }
+
+    private static bool TryKey(Match match, out TrackKey key)
+    {
+        key = default;
+        if (!int.TryParse(match.Groups["bitrate"].ValueSpan, NumberStyles.None, CultureInfo.InvariantCulture, out var bitrate))
+        {
+            return false;
+        }
+
+        key = new TrackKey(match.Groups["name"].Value, bitrate);
+        return true;
+    }
+
+    [GeneratedRegex(@"^Streams\((?<id>[^)/]*)\)$", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    private static partial Regex StreamsUrl();
+
+    [GeneratedRegex(@"^[A-Za-z0-9._-]{1,64}\.ism$", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    private static partial Regex LegacyUrl();
+
+    [GeneratedRegex(@"^QualityLevels\((?<bitrate>[0-9]{1,10})\)/Fragments\((?<name>[A-Za-z0-9._-]{1,64})=(?<time>-?[0-9]{1,20})\)$", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    private static partial Regex FragmentUrl();
+
+    [GeneratedRegex(@"^QualityLevels\((?<bitrate>[0-9]{1,10})\)/Init\((?<name>[A-Za-z0-9._-]{1,64})\)$", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    private static partial Regex InitUrl();
+}

@@ -1,0 +1,114 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using PublishingPoint.Media.IsoBmff;
+
+namespace PublishingPoint.Server.Ingest;
+
+/// <summary>
+/// Cuts an ISO-BMFF request body into boxes as it arrives. Box sizes are checked against the limit before
+/// anything is buffered, and box bodies are copied out of the pipe as they come (the pipe never holds a
+/// whole 'mdat'), so memory per connection is one box.
+/// </summary>
+internal sealed class BoxFramer(PipeReader reader, long maxBoxBytes)
+{
+    private long _position;
+
+    /// <summary>Bytes of the body consumed so far.</summary>
+    public long Position => _position;
+
+    /// <summary>The next box's header without consuming it; null at a clean end of the body.</summary>
+    public async ValueTask<BoxHeader?> PeekAsync(CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var result = await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+            var buffer = result.Buffer;
+            if (buffer.IsEmpty && result.IsCompleted)
+            {
+                reader.AdvanceTo(buffer.Start);
+                return null;
+            }
+
+            if (TryParseHeader(buffer, out var header))
+            {
+                reader.AdvanceTo(buffer.Start);
+                if (header.Size > maxBoxBytes)
+                {
+                    throw new IngestException(StatusCodes.Status413PayloadTooLarge,
+                        $"box '{header.Type}' of {header.Size} bytes at offset {_position} is over the {maxBoxBytes}-byte limit");
+                }
+
+                return header;
+            }
+
+            if (result.IsCompleted)
+            {
+                reader.AdvanceTo(buffer.Start);
+                throw new IngestException(StatusCodes.Status400BadRequest, $"body ends inside a box header at offset {_position}");
+            }
+
+            reader.AdvanceTo(buffer.Start, buffer.End);
+        }
+    }
+
+    /// <summary>Copies the whole box (header included) into <paramref name="destination"/>, which has its exact size.</summary>
+    public async ValueTask ReadAsync(BoxHeader header, Memory<byte> destination, CancellationToken cancellationToken)
+    {
+        var filled = 0;
+        while (filled < destination.Length)
+        {
+            var result = await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+            var buffer = result.Buffer;
+            var take = (int)Math.Min(buffer.Length, destination.Length - filled);
+            buffer.Slice(0, take).CopyTo(destination.Span[filled..]);
+            filled += take;
+            _position += take;
+            reader.AdvanceTo(buffer.GetPosition(take));
+            if (filled < destination.Length && result.IsCompleted)
+            {
+                throw new IngestException(StatusCodes.Status400BadRequest,
+                    $"body ends inside box '{header.Type}' ({filled} of {header.Size} bytes): the partial box is discarded");
+            }
+        }
+    }
+
+    /// <summary>Consumes a box that is not needed, without buffering it.</summary>
+    public async ValueTask SkipAsync(BoxHeader header, CancellationToken cancellationToken)
+    {
+        var left = header.Size;
+        while (left > 0)
+        {
+            var result = await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+            var take = Math.Min(result.Buffer.Length, left);
+            reader.AdvanceTo(result.Buffer.GetPosition(take));
+            left -= take;
+            _position += take;
+            if (left > 0 && result.IsCompleted)
+            {
+                throw new IngestException(StatusCodes.Status400BadRequest, $"body ends inside box '{header.Type}'");
+            }
+        }
+    }
+
+    private bool TryParseHeader(ReadOnlySequence<byte> buffer, out BoxHeader header)
+    {
+        Span<byte> bytes = stackalloc byte[BoxHeader.MaxHeaderLength];
+        var length = (int)Math.Min(buffer.Length, bytes.Length);
+        buffer.Slice(0, length).CopyTo(bytes);
+        bytes = bytes[..length];
+        if (length >= 8 && !FourCC.Read(bytes[4..]).IsPrintable)
+        {
+            throw new IngestException(StatusCodes.Status415UnsupportedMediaType,
+                $"not ISO-BMFF: bytes at offset {_position} are not a box header");
+        }
+
+        try
+        {
+            return BoxHeader.TryRead(bytes, out header);
+        }
+        catch (InvalidBoxException e)
+        {
+            throw new IngestException(StatusCodes.Status400BadRequest, $"{e.Message} (offset {_position})");
+        }
+    }
+}

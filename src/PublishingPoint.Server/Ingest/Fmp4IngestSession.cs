@@ -1,0 +1,226 @@
+using System.IO.Pipelines;
+using PublishingPoint.Media.IsoBmff;
+using PublishingPoint.Media.Smooth;
+using PublishingPoint.Server.Archive;
+using PublishingPoint.Server.Points;
+
+namespace PublishingPoint.Server.Ingest;
+
+/// <summary>
+/// One encoder connection pushing fragmented MP4 (Smooth 'isml', PIFF or CMAF): header boxes, then
+/// moof+mdat pairs that are archived and indexed one by one as they complete, and 'mfra' at the end.
+/// </summary>
+internal sealed class Fmp4IngestSession(PointRegistry registry, Point point, StreamFeed feed, ILogger logger)
+{
+    private const int MaxHeaderBoxBytes = 4 * 1024 * 1024;
+    private static readonly Dictionary<uint, Track> _noTracks = [];
+
+    private readonly List<byte[]> _headerBoxes = [];
+    private ServerManifestTrack[] _manifest = [];
+    private Dictionary<uint, Track> _tracks = _noTracks;
+    private Dictionary<uint, SampleDefaults> _defaults = [];
+    private StreamArchive? _archive;
+    private byte[]? _pendingMoof;
+
+    public long Accepted { get; private set; }
+
+    public long Duplicates { get; private set; }
+
+    public bool SawEnd { get; private set; }
+
+    public async Task RunAsync(PipeReader body, CancellationToken cancellationToken)
+    {
+        var framer = new BoxFramer(body, registry.Options.MaxBoxBytes);
+        while (await framer.PeekAsync(cancellationToken).ConfigureAwait(false) is { } header)
+        {
+            var type = header.Type;
+            if (type == BoxTypes.Moof)
+            {
+                _pendingMoof = await ReadBoxAsync(framer, header, 0, cancellationToken).ConfigureAwait(false);
+            }
+            else if (type == BoxTypes.Mdat)
+            {
+                var moof = _pendingMoof ?? throw new IngestException(StatusCodes.Status400BadRequest, "'mdat' without a preceding 'moof'");
+                var fragment = new byte[moof.Length + header.Size];
+                moof.CopyTo(fragment, 0);
+                await framer.ReadAsync(header, fragment.AsMemory(moof.Length), cancellationToken).ConfigureAwait(false);
+                _pendingMoof = null;
+                OnFragment(fragment, moof.Length);
+            }
+            else if (type == BoxTypes.Ftyp)
+            {
+                _headerBoxes.Clear();
+                _manifest = [];
+                _headerBoxes.Add(await ReadHeaderBoxAsync(framer, header, cancellationToken).ConfigureAwait(false));
+            }
+            else if (type == BoxTypes.Uuid && header.UserType == BoxTypes.IsmlManifest)
+            {
+                var box = await ReadHeaderBoxAsync(framer, header, cancellationToken).ConfigureAwait(false);
+                _manifest = ReadManifest(box.AsSpan(header.HeaderLength));
+                _headerBoxes.Add(box);
+            }
+            else if (type == BoxTypes.Moov)
+            {
+                var box = await ReadHeaderBoxAsync(framer, header, cancellationToken).ConfigureAwait(false);
+                _headerBoxes.Add(box);
+                OnMovie(box);
+            }
+            else if (type == BoxTypes.Mfra)
+            {
+                await framer.SkipAsync(header, cancellationToken).ConfigureAwait(false);
+                SawEnd = true;
+            }
+            else
+            {
+                // styp, sidx, free, skip, emsg, prft and anything unknown: not needed to index or serve.
+                await framer.SkipAsync(header, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        if (_pendingMoof is not null)
+        {
+            throw new IngestException(StatusCodes.Status400BadRequest, "body ends after a 'moof' without its 'mdat': the partial fragment is discarded");
+        }
+    }
+
+    private void OnMovie(byte[] moov)
+    {
+        List<TrackInfo> infos;
+        try
+        {
+            infos = MovieReader.Read(moov);
+        }
+        catch (InvalidBoxException e)
+        {
+            throw new IngestException(StatusCodes.Status400BadRequest, $"bad 'moov': {e.Message}");
+        }
+
+        var header = new ArchiveHeader
+        {
+            Bytes = Concat(_headerBoxes),
+            Moov = moov,
+            Tracks = infos,
+            Manifest = _manifest,
+        };
+        var descriptions = TrackResolver.Resolve(header, feed.Id);
+        header = header with { Descriptions = descriptions };
+        var bound = point.BindTracks(descriptions, out var conflict);
+        if (conflict is not null)
+        {
+            throw new IngestException(StatusCodes.Status409Conflict, conflict);
+        }
+
+        _tracks = bound;
+        _defaults = infos.ToDictionary(i => i.TrackId, i => i.Defaults);
+        _archive = point.UseArchive(feed, header, () => StreamArchive.Create(NewArchivePath(), header, registry.Options.FsyncArchive));
+        if (logger.IsEnabled(LogLevel.Information))
+        {
+            var names = string.Join(", ", descriptions.Values.Select(d => d.Key));
+            IngestLog.Header(logger, point.Path.Value, feed.Id, names, _archive.FileName);
+        }
+    }
+
+    private void OnFragment(byte[] fragment, int moofLength)
+    {
+        var archive = _archive ?? throw new IngestException(StatusCodes.Status400BadRequest, "fragment before the 'moov'");
+        List<TrackFragment> trafs;
+        try
+        {
+            trafs = MovieFragmentReader.Read(fragment.AsSpan(0, moofLength), id => _defaults.GetValueOrDefault(id));
+        }
+        catch (InvalidBoxException e)
+        {
+            throw new IngestException(StatusCodes.Status400BadRequest, $"bad 'moof': {e.Message}");
+        }
+
+        if (trafs.Count != 1)
+        {
+            throw new IngestException(StatusCodes.Status415UnsupportedMediaType,
+                $"a 'moof' with {trafs.Count} track fragments: send one track per fragment");
+        }
+
+        var traf = trafs[0];
+        if (!_tracks.TryGetValue(traf.TrackId, out var track))
+        {
+            throw new IngestException(StatusCodes.Status400BadRequest, $"fragment for track {traf.TrackId}, which the 'moov' does not declare");
+        }
+
+        lock (track.WriteLock)
+        {
+            var last = track.Last;
+            var time = traf.TfxdTime ?? traf.DecodeTime ?? last?.End ?? 0;
+            var duration = traf.TfxdDuration ?? traf.SummedDuration;
+            if (!track.IsNew(time))
+            {
+                Duplicates++;
+                IngestLog.Duplicate(logger, point.Path.Value, feed.Id, track.Key, time);
+                return;
+            }
+
+            var offset = archive.Append(fragment, traf.TrackId, time);
+            var entry = new FragmentEntry(time, duration, traf, archive, offset, fragment.Length, fragment)
+            {
+                Discontinuity = last is not null && time > last.End + (last.Duration / 2),
+            };
+            var window = (long)registry.Options.DvrWindowSeconds * track.Description.Timescale;
+            track.Append(entry, window);
+        }
+
+        Accepted++;
+        feed.Count(fragment.Length);
+        point.Touch();
+    }
+
+    private string NewArchivePath()
+    {
+        var path = Path.Combine(point.Directory, feed.Id + ".ismv");
+        for (var n = 1; File.Exists(path); n++)
+        {
+            path = Path.Combine(point.Directory, $"{feed.Id}.{n}.ismv");
+        }
+
+        return path;
+    }
+
+    private static ServerManifestTrack[] ReadManifest(ReadOnlySpan<byte> payload)
+    {
+        try
+        {
+            return [.. ServerManifest.Read(payload)];
+        }
+        catch (FormatException e)
+        {
+            throw new IngestException(StatusCodes.Status400BadRequest, $"bad ISML server manifest: {e.Message}");
+        }
+    }
+
+    private static async ValueTask<byte[]> ReadHeaderBoxAsync(BoxFramer framer, BoxHeader header, CancellationToken cancellationToken)
+    {
+        if (header.Size > MaxHeaderBoxBytes)
+        {
+            throw new IngestException(StatusCodes.Status413PayloadTooLarge, $"header box '{header.Type}' of {header.Size} bytes is over {MaxHeaderBoxBytes}");
+        }
+
+        return await ReadBoxAsync(framer, header, 0, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async ValueTask<byte[]> ReadBoxAsync(BoxFramer framer, BoxHeader header, int reserve, CancellationToken cancellationToken)
+    {
+        var bytes = new byte[reserve + header.Size];
+        await framer.ReadAsync(header, bytes.AsMemory(reserve), cancellationToken).ConfigureAwait(false);
+        return bytes;
+    }
+
+    private static byte[] Concat(List<byte[]> boxes)
+    {
+        var output = new byte[boxes.Sum(b => b.Length)];
+        var at = 0;
+        foreach (var box in boxes)
+        {
+            box.CopyTo(output, at);
+            at += box.Length;
+        }
+
+        return output;
+    }
+}

@@ -1,0 +1,25 @@
+namespace PublishingPoint.Server.Ingest;
+
+internal static partial class IngestLog
+{
+    [LoggerMessage(EventId = 200, Level = LogLevel.Information, Message = "Ingest {Point} stream {Stream} connected from {Remote}")]
+    public static partial void Connected(ILogger logger, string point, string stream, System.Net.IPAddress? remote);
+
+    [LoggerMessage(EventId = 201, Level = LogLevel.Information, Message = "Ingest {Point} stream {Stream}: tracks {Tracks}, archive {Archive}")]
+    public static partial void Header(ILogger logger, string point, string stream, string tracks, string archive);
+
+    [LoggerMessage(EventId = 202, Level = LogLevel.Debug, Message = "Ingest {Point} stream {Stream}: fragment {Track} at {Time} is already indexed; dropped")]
+    public static partial void Duplicate(ILogger logger, string point, string stream, Points.TrackKey track, long time);
+
+    [LoggerMessage(EventId = 203, Level = LogLevel.Information, Message = "Ingest {Point} stream {Stream} ended ({Reason}): {Accepted} fragments accepted, {Duplicates} duplicates")]
+    public static partial void Ended(ILogger logger, string point, string stream, string reason, long accepted, long duplicates);
+
+    [LoggerMessage(EventId = 204, Level = LogLevel.Warning, Message = "Ingest {Point} stream {Stream} refused with {Status}: {Problem}")]
+    public static partial void Refused(ILogger logger, string point, string stream, int status, string problem);
+
+    [LoggerMessage(EventId = 205, Level = LogLevel.Warning, Message = "Ingest request refused with {Status}: {Problem} ({Path})")]
+    public static partial void BadRequest(ILogger logger, int status, string problem, string path);
+
+    [LoggerMessage(EventId = 206, Level = LogLevel.Error, Message = "Ingest {Point} stream {Stream}: archive write failed")]
+    public static partial void ArchiveFailed(ILogger logger, Exception exception, string point, string stream);
+}

@@ -1,0 +1,65 @@
+using Microsoft.AspNetCore.Http.Features;
+using PublishingPoint.Server.Points;
+
+namespace PublishingPoint.Server.Ingest.Smooth;
+
+/// <summary>
+/// Live Smooth Streaming ingest (MS-SSTR 3.3 encoder side, and what ffmpeg's ismv muxer sends):
+/// <c>POST /{point}.isml/Streams({id})</c> or <c>POST /{point}.isml/{name}.ism?stream_id={id}</c>.
+/// An empty POST is the handshake some encoders make before streaming: it gets 200 and changes nothing.
+/// </summary>
+internal sealed class SmoothIngestEndpoint(PointRegistry registry, ILogger<SmoothIngestEndpoint> logger)
+{
+    public async Task HandleAsync(HttpContext context, PointPath path, string streamId)
+    {
+        var request = context.Request;
+        if (request.ContentLength == 0 || (request.ContentLength is null && !request.Headers.TransferEncoding.Any(v => v?.Contains("chunked", StringComparison.OrdinalIgnoreCase) == true)))
+        {
+            context.Response.StatusCode = StatusCodes.Status200OK;
+            return;
+        }
+
+        if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+        {
+            limit.MaxRequestBodySize = null; // a live push is one endless request
+        }
+
+        var point = registry.GetOrCreate(path);
+        var feed = point.Connect(streamId, DateTimeOffset.UtcNow);
+        IngestLog.Connected(logger, path.Value, streamId, context.Connection.RemoteIpAddress);
+        var session = new Fmp4IngestSession(registry, point, feed, logger);
+        var reason = "end of body";
+        try
+        {
+            await session.RunAsync(request.BodyReader, context.RequestAborted).ConfigureAwait(false);
+            reason = session.SawEnd ? "mfra received" : "end of body";
+            context.Response.StatusCode = StatusCodes.Status200OK;
+        }
+        catch (IngestException e)
+        {
+            reason = "refused";
+            IngestLog.Refused(logger, path.Value, streamId, e.StatusCode, e.Message);
+            await Delivery.Responses.ProblemAsync(context, e.StatusCode, e.Message).ConfigureAwait(false);
+        }
+        catch (IOException e) when (e is not EndOfStreamException)
+        {
+            // The archive could not take the fragment (disk full, I/O error): refuse it, keep what is already safe.
+            reason = "archive failure";
+            IngestLog.ArchiveFailed(logger, e, path.Value, streamId);
+            await Delivery.Responses.ProblemAsync(context, StatusCodes.Status507InsufficientStorage, "the archive cannot store this fragment").ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is OperationCanceledException or BadHttpRequestException or Microsoft.AspNetCore.Connections.ConnectionResetException)
+        {
+            reason = "connection lost";
+        }
+        finally
+        {
+            IngestLog.Ended(logger, path.Value, streamId, reason, session.Accepted, session.Duplicates);
+            if (point.Disconnect(feed))
+            {
+                registry.Finalize(point);
+                registry.RemoveIfEmpty(point);
+            }
+        }
+    }
+}

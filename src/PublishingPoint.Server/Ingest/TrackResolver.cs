@@ -1,0 +1,121 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using PublishingPoint.Media.IsoBmff;
+using PublishingPoint.Media.Smooth;
+using PublishingPoint.Server.Archive;
+using PublishingPoint.Server.Points;
+
+namespace PublishingPoint.Server.Ingest;
+
+/// <summary>
+/// Names the tracks of an ingest the way Smooth clients address them (name + bitrate). The bitrate comes from
+/// the SMIL systemBitrate, else from the stream id ("oceans-400k-64k"), else from the 'moov' (btrt/esds).
+/// </summary>
+internal static partial class TrackResolver
+{
+    public static Dictionary<uint, TrackDescription> Resolve(ArchiveHeader header, string streamId)
+    {
+        var result = new Dictionary<uint, TrackDescription>();
+        var fromName = BitratesInName(streamId);
+        foreach (var info in header.Tracks)
+        {
+            if (info.Kind == TrackKind.Other)
+            {
+                continue;
+            }
+
+            var smil = FindSmil(header.Manifest, info);
+            var kindName = info.Kind == TrackKind.Video ? "video" : "audio";
+            var bitrate = smil?.SystemBitrate ?? 0;
+            if (bitrate <= 0)
+            {
+                bitrate = info.Kind == TrackKind.Video ? fromName.Video : fromName.Audio;
+            }
+
+            if (bitrate <= 0)
+            {
+                bitrate = info.AverageBitrate;
+            }
+
+            if (bitrate <= 0)
+            {
+                throw new IngestException(StatusCodes.Status400BadRequest,
+                    $"track {info.TrackId} ({kindName}) has no bitrate: give one in the server manifest, the stream id (e.g. 'ch1-400k-64k') or btrt");
+            }
+
+            var name = smil?.TrackName is { Length: > 0 } trackName && PointPath.IsSafeSegment(trackName) ? trackName : kindName;
+            var description = Describe(info, smil, new TrackKey(name, bitrate));
+            foreach (var existing in result.Values)
+            {
+                if (existing.Key == description.Key)
+                {
+                    throw new IngestException(StatusCodes.Status409Conflict, $"two tracks of this stream are both {description.Key}");
+                }
+            }
+
+            result[info.TrackId] = description;
+        }
+
+        if (result.Count == 0)
+        {
+            throw new IngestException(StatusCodes.Status415UnsupportedMediaType, "the 'moov' holds no audio or video track");
+        }
+
+        return result;
+    }
+
+    private static TrackDescription Describe(TrackInfo info, ServerManifestTrack? smil, TrackKey key)
+    {
+        var isVideo = info.Kind == TrackKind.Video;
+        var fourCc = smil?.Parameter("FourCC") ?? (isVideo ? "H264" : "AACL");
+        var codecPrivate = smil?.Parameter("CodecPrivateData") ?? CodecPrivateData.FromDecoderConfig(info);
+        return new TrackDescription
+        {
+            Key = key,
+            Kind = info.Kind,
+            Timescale = info.Timescale,
+            FourCC = fourCc,
+            CodecPrivateData = codecPrivate.ToUpperInvariant(),
+            Width = Pick(smil?.IntParameter("MaxWidth"), info.Width),
+            Height = Pick(smil?.IntParameter("MaxHeight"), info.Height),
+            SamplingRate = Pick(smil?.IntParameter("SamplingRate"), info.SampleRate),
+            Channels = Pick(smil?.IntParameter("Channels"), info.Channels),
+            BitsPerSample = Pick(smil?.IntParameter("BitsPerSample"), isVideo ? 0 : info.SampleSize == 0 ? 16 : info.SampleSize),
+            PacketSize = Pick(smil?.IntParameter("PacketSize"), isVideo ? 0 : 4),
+            AudioTag = Pick(smil?.IntParameter("AudioTag"), isVideo ? 0 : 255),
+            Language = smil?.Language is { Length: 3 } language ? language : info.Language,
+            Info = info,
+        };
+    }
+
+    private static ServerManifestTrack? FindSmil(IReadOnlyList<ServerManifestTrack> manifest, TrackInfo info)
+    {
+        foreach (var track in manifest)
+        {
+            if (track.TrackId == info.TrackId)
+            {
+                return track;
+            }
+        }
+
+        return null;
+    }
+
+    private static int Pick(int? preferred, int fallback) => preferred is > 0 ? preferred.Value : fallback;
+
+    internal static (int Video, int Audio) BitratesInName(string streamId)
+    {
+        var matches = KiloBitrate().Matches(streamId);
+        if (matches.Count == 0)
+        {
+            return (0, 0);
+        }
+
+        var first = int.Parse(matches[0].Groups[1].ValueSpan, NumberStyles.None, CultureInfo.InvariantCulture) * 1000;
+        var last = int.Parse(matches[^1].Groups[1].ValueSpan, NumberStyles.None, CultureInfo.InvariantCulture) * 1000;
+        return matches.Count == 1 ? (first, first) : (first, last);
+    }
+
+    [GeneratedRegex(@"(?<![0-9])([0-9]{1,6})k(?![a-z])", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    private static partial Regex KiloBitrate();
+}

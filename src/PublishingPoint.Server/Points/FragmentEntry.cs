@@ -1,0 +1,56 @@
+using PublishingPoint.Media.IsoBmff;
+using PublishingPoint.Server.Archive;
+
+namespace PublishingPoint.Server.Points;
+
+/// <summary>One indexed fragment (moof+mdat as the encoder sent it) and where its bytes are.</summary>
+public sealed class FragmentEntry
+{
+    private byte[]? _data;
+
+    public FragmentEntry(long time, long duration, TrackFragment traf, StreamArchive archive, long archiveOffset, int length, byte[]? data)
+    {
+        Time = time;
+        Duration = duration;
+        Traf = traf;
+        Archive = archive;
+        ArchiveOffset = archiveOffset;
+        Length = length;
+        _data = data;
+    }
+
+    public long Time { get; }
+
+    public long Duration { get; }
+
+    public long End => Time + Duration;
+
+    /// <summary>Layout of the single 'traf', for rewriting the fragment for players.</summary>
+    public TrackFragment Traf { get; }
+
+    public StreamArchive Archive { get; }
+
+    public long ArchiveOffset { get; }
+
+    public int Length { get; }
+
+    /// <summary>True when the encoder restarted or skipped time right before this fragment.</summary>
+    public bool Discontinuity { get; init; }
+
+    /// <summary>The bytes while the fragment is inside the memory window; null once evicted (read from the archive).</summary>
+    public byte[]? Data => Volatile.Read(ref _data);
+
+    internal void Evict() => Volatile.Write(ref _data, null);
+
+    public async ValueTask<byte[]> ReadAsync(CancellationToken cancellationToken)
+    {
+        if (Data is { } data)
+        {
+            return data;
+        }
+
+        var buffer = new byte[Length];
+        await Archive.ReadAsync(ArchiveOffset, buffer, cancellationToken).ConfigureAwait(false);
+        return buffer;
+    }
+}

@@ -1,0 +1,218 @@
+using PublishingPoint.Server.Archive;
+
+namespace PublishingPoint.Server.Points;
+
+/// <summary>
+/// A publishing point: the tracks fed by one or more ingest streams, their archives, and its state.
+/// Structural changes happen under one lock; fragment appends go through the track's own lock.
+/// </summary>
+public sealed class Point : IDisposable
+{
+    private readonly Lock _lock = new();
+    private readonly Dictionary<TrackKey, Track> _tracks = [];
+    private readonly Dictionary<string, StreamFeed> _streams = new(StringComparer.Ordinal);
+    private readonly List<StreamArchive> _archives = [];
+    private long _version;
+    private PointState _state = PointState.Idle;
+
+    public Point(PointPath path, string directory)
+    {
+        Path = path;
+        Directory = directory;
+    }
+
+    public PointPath Path { get; }
+
+    public string Directory { get; }
+
+    public PointState State
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _state;
+            }
+        }
+    }
+
+    /// <summary>Changes whenever a fragment is indexed or the state changes; rendered output is cached against it.</summary>
+    public long Version => Interlocked.Read(ref _version);
+
+    public object? CachedManifest { get; set; }
+
+    public void Touch() => Interlocked.Increment(ref _version);
+
+    public Track[] Tracks()
+    {
+        lock (_lock)
+        {
+            return [.. _tracks.Values.OrderBy(t => t.Description.Kind).ThenByDescending(t => t.Key.Bitrate)];
+        }
+    }
+
+    public Track? FindTrack(TrackKey key)
+    {
+        lock (_lock)
+        {
+            return _tracks.GetValueOrDefault(key);
+        }
+    }
+
+    public StreamFeed[] Streams()
+    {
+        lock (_lock)
+        {
+            return [.. _streams.Values];
+        }
+    }
+
+    public StreamArchive[] Archives()
+    {
+        lock (_lock)
+        {
+            return [.. _archives];
+        }
+    }
+
+    /// <summary>A connection starts feeding <paramref name="streamId"/>; the point goes (back) to live.</summary>
+    public StreamFeed Connect(string streamId, DateTimeOffset now)
+    {
+        lock (_lock)
+        {
+            if (!_streams.TryGetValue(streamId, out var stream))
+            {
+                stream = new StreamFeed(streamId);
+                _streams[streamId] = stream;
+            }
+
+            stream.Connections++;
+            stream.ConnectedSince ??= now;
+            _state = PointState.Live;
+            Touch();
+            return stream;
+        }
+    }
+
+    /// <summary>A connection ended. True when it was the last one of the point: time to finalise.</summary>
+    public bool Disconnect(StreamFeed stream)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        lock (_lock)
+        {
+            stream.Connections = Math.Max(0, stream.Connections - 1);
+            if (stream.Connections == 0)
+            {
+                stream.ConnectedSince = null;
+            }
+
+            foreach (var s in _streams.Values)
+            {
+                if (s.Connections > 0)
+                {
+                    return false;
+                }
+            }
+
+            if (_archives.Count == 0)
+            {
+                _state = PointState.Idle;
+            }
+
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// Binds the tracks an encoder announced to the point's tracks, creating what is new. A track key already
+    /// fed with different media is a conflict; the same media under the same key is a redundant feed.
+    /// </summary>
+    public Dictionary<uint, Track> BindTracks(IReadOnlyDictionary<uint, TrackDescription> announced, out string? conflict)
+    {
+        ArgumentNullException.ThrowIfNull(announced);
+        lock (_lock)
+        {
+            conflict = null;
+            foreach (var description in announced.Values)
+            {
+                if (_tracks.TryGetValue(description.Key, out var existing) && !existing.Description.SameMediaAs(description))
+                {
+                    conflict = $"{description.Key} is already fed with different media ({existing.Description.FourCC} {existing.Description.CodecPrivateData})";
+                    return [];
+                }
+            }
+
+            var bound = new Dictionary<uint, Track>();
+            foreach (var (trackId, description) in announced)
+            {
+                if (!_tracks.TryGetValue(description.Key, out var track))
+                {
+                    track = new Track(description);
+                    _tracks[description.Key] = track;
+                }
+
+                bound[trackId] = track;
+            }
+
+            Touch();
+            return bound;
+        }
+    }
+
+    /// <summary>Keeps the stream's archive when the header is unchanged, else starts a new archive file.</summary>
+    public StreamArchive UseArchive(StreamFeed stream, ArchiveHeader header, Func<StreamArchive> create)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        ArgumentNullException.ThrowIfNull(create);
+        lock (_lock)
+        {
+            if (stream.Archive is { } current && current.Header.SameAs(header))
+            {
+                return current;
+            }
+
+            var archive = create();
+            _archives.Add(archive);
+            stream.Archive = archive;
+            return archive;
+        }
+    }
+
+    public void AddRecoveredArchive(StreamArchive archive)
+    {
+        lock (_lock)
+        {
+            _archives.Add(archive);
+        }
+    }
+
+    /// <summary>Moves to VOD unless an encoder connected meanwhile; the caller has written the indexes.</summary>
+    public bool TryMarkVod()
+    {
+        lock (_lock)
+        {
+            foreach (var s in _streams.Values)
+            {
+                if (s.Connections > 0)
+                {
+                    return false;
+                }
+            }
+
+            _state = PointState.Vod;
+            Touch();
+            return true;
+        }
+    }
+
+    /// <summary>Holds the point's lock while finalising, so a connecting encoder waits for it to finish.</summary>
+    public Lock.Scope EnterLock() => _lock.EnterScope();
+
+    public void Dispose()
+    {
+        foreach (var archive in Archives())
+        {
+            archive.Dispose();
+        }
+    }
+}

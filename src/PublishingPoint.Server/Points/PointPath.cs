@@ -1,0 +1,109 @@
+using System.Diagnostics.CodeAnalysis;
+
+namespace PublishingPoint.Server.Points;
+
+/// <summary>
+/// A publishing point's name as it appears in URLs: one or more safe segments, the last ending in ".isml"
+/// (<c>live/ch1.isml</c>). Everything here comes from the network, so only a small character set is accepted
+/// and nothing can climb out of the data folder.
+/// </summary>
+public sealed record PointPath
+{
+    public const string Extension = ".isml";
+    private const int MaxSegments = 8;
+    private const int MaxSegmentLength = 64;
+
+    private PointPath(string value) => Value = value;
+
+    /// <summary>"live/ch1.isml".</summary>
+    public string Value { get; }
+
+    /// <summary>"ch1": the last segment without its extension.</summary>
+    public string Name => Path.GetFileNameWithoutExtension(Value[(Value.LastIndexOf('/') + 1)..]);
+
+    /// <summary>Splits a request path into the point and what follows it ("Manifest", "Streams(enc1)", ...).</summary>
+    public static bool TrySplit(string? requestPath, [NotNullWhen(true)] out PointPath? point, out string remainder, out string? error)
+    {
+        point = null;
+        remainder = string.Empty;
+        error = null;
+        if (string.IsNullOrEmpty(requestPath))
+        {
+            return false;
+        }
+
+        var path = requestPath.TrimStart('/');
+        var end = path.IndexOf(Extension + "/", StringComparison.OrdinalIgnoreCase);
+        if (end < 0)
+        {
+            if (!path.EndsWith(Extension, StringComparison.OrdinalIgnoreCase))
+            {
+                return false;
+            }
+
+            end = path.Length - Extension.Length;
+        }
+
+        var value = path[..(end + Extension.Length)];
+        remainder = path.Length > value.Length ? path[(value.Length + 1)..] : string.Empty;
+        if (!TryParse(value, out point, out error))
+        {
+            return false;
+        }
+
+        return true;
+    }
+
+    public static bool TryParse(string value, [NotNullWhen(true)] out PointPath? point, out string? error)
+    {
+        point = null;
+        error = null;
+        var segments = value.Split('/');
+        if (segments.Length > MaxSegments)
+        {
+            error = $"a point path has at most {MaxSegments} segments";
+            return false;
+        }
+
+        foreach (var segment in segments)
+        {
+            if (!IsSafeSegment(segment))
+            {
+                error = $"path segment '{Truncate(segment)}' is not allowed: use 1-{MaxSegmentLength} of A-Z a-z 0-9 . _ - (not starting with '.')";
+                return false;
+            }
+        }
+
+        if (!value.EndsWith(Extension, StringComparison.Ordinal) || segments[^1].Length == Extension.Length)
+        {
+            error = $"a publishing point name ends with '{Extension}'";
+            return false;
+        }
+
+        point = new PointPath(value);
+        return true;
+    }
+
+    /// <summary>Stream ids and file names follow the same rule as path segments.</summary>
+    public static bool IsSafeSegment(string segment)
+    {
+        if (segment.Length is 0 or > MaxSegmentLength || segment[0] == '.' || segment.Contains("..", StringComparison.Ordinal))
+        {
+            return false;
+        }
+
+        foreach (var c in segment)
+        {
+            if (!(char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-'))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    public static string Truncate(string text) => text.Length <= 40 ? text : text[..40] + "...";
+
+    public override string ToString() => Value;
+}

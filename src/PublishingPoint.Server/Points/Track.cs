@@ -1,0 +1,167 @@
+namespace PublishingPoint.Server.Points;
+
+public enum AppendResult
+{
+    Accepted,
+
+    /// <summary>Already indexed (a redundant encoder, or a reconnect replaying the past): dropped, not an error.</summary>
+    Duplicate,
+}
+
+/// <summary>
+/// One rendition of a point and its fragment index, sorted by time. One writer at a time (the ingest that
+/// feeds it, under the lock); players read snapshots.
+/// </summary>
+public sealed class Track
+{
+    private readonly List<FragmentEntry> _fragments = [];
+    private readonly Lock _lock = new();
+    private int _firstInMemory;
+
+    public Track(TrackDescription description) => Description = description;
+
+    public TrackDescription Description { get; }
+
+    public TrackKey Key => Description.Key;
+
+    /// <summary>Serialises the check-archive-index sequence of concurrent feeds of this track.</summary>
+    public Lock WriteLock { get; } = new();
+
+    public int Count
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _fragments.Count;
+            }
+        }
+    }
+
+    public FragmentEntry? Last
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _fragments.Count == 0 ? null : _fragments[^1];
+            }
+        }
+    }
+
+    /// <summary>Would a fragment starting at <paramref name="time"/> be new? Same rule as <see cref="Append"/>.</summary>
+    public bool IsNew(long time)
+    {
+        lock (_lock)
+        {
+            return _fragments.Count == 0 || time >= _fragments[^1].End - Tolerance(_fragments[^1]);
+        }
+    }
+
+    public AppendResult Append(FragmentEntry entry, long memoryWindow)
+    {
+        ArgumentNullException.ThrowIfNull(entry);
+        lock (_lock)
+        {
+            if (_fragments.Count > 0 && entry.Time < _fragments[^1].End - Tolerance(_fragments[^1]))
+            {
+                return AppendResult.Duplicate;
+            }
+
+            _fragments.Add(entry);
+            while (_firstInMemory < _fragments.Count - 1 && _fragments[_firstInMemory].End < entry.End - memoryWindow)
+            {
+                _fragments[_firstInMemory++].Evict();
+            }
+
+            return AppendResult.Accepted;
+        }
+    }
+
+    /// <summary>Adds a fragment recovered from disk: no memory copy, no duplicate check beyond order.</summary>
+    public void AddRecovered(FragmentEntry entry)
+    {
+        lock (_lock)
+        {
+            if (_fragments.Count == 0 || entry.Time >= _fragments[^1].End - Tolerance(_fragments[^1]))
+            {
+                _fragments.Add(entry);
+                _firstInMemory = _fragments.Count;
+            }
+        }
+    }
+
+    public FragmentEntry[] Snapshot()
+    {
+        lock (_lock)
+        {
+            return [.. _fragments];
+        }
+    }
+
+    /// <summary>Fragments whose end lies after <paramref name="from"/>.</summary>
+    public FragmentEntry[] SnapshotFrom(long from)
+    {
+        lock (_lock)
+        {
+            var first = FirstEndingAfter(from);
+            return _fragments.GetRange(first, _fragments.Count - first).ToArray();
+        }
+    }
+
+    /// <summary>The fragment starting exactly at <paramref name="time"/> and up to <paramref name="following"/> after it.</summary>
+    public FragmentEntry? Find(long time, int following, out FragmentEntry[] next)
+    {
+        lock (_lock)
+        {
+            next = [];
+            var lo = 0;
+            var hi = _fragments.Count - 1;
+            while (lo <= hi)
+            {
+                var mid = (lo + hi) >>> 1;
+                var t = _fragments[mid].Time;
+                if (t == time)
+                {
+                    var count = Math.Min(following, _fragments.Count - mid - 1);
+                    next = count > 0 ? _fragments.GetRange(mid + 1, count).ToArray() : [];
+                    return _fragments[mid];
+                }
+
+                if (t < time)
+                {
+                    lo = mid + 1;
+                }
+                else
+                {
+                    hi = mid - 1;
+                }
+            }
+
+            return null;
+        }
+    }
+
+    private int FirstEndingAfter(long time)
+    {
+        var lo = 0;
+        var hi = _fragments.Count;
+        while (lo < hi)
+        {
+            var mid = (lo + hi) >>> 1;
+            if (_fragments[mid].End <= time)
+            {
+                lo = mid + 1;
+            }
+            else
+            {
+                hi = mid;
+            }
+        }
+
+        return lo;
+    }
+
+    // Encoders round durations; a fragment that starts within half of the previous one's end is its successor.
+    private static long Tolerance(FragmentEntry last) => last.Duration / 2;
+}
