@@ -8,7 +8,7 @@ namespace PublishingPoint.Server.Ingest.Smooth;
 /// <c>POST /{point}.isml/Streams({id})</c> or <c>POST /{point}.isml/{name}.ism?stream_id={id}</c>.
 /// An empty POST is the handshake some encoders make before streaming: it gets 200 and changes nothing.
 /// </summary>
-internal sealed class SmoothIngestEndpoint(PointRegistry registry, ILogger<SmoothIngestEndpoint> logger)
+internal sealed class SmoothIngestEndpoint(PointRegistry registry, IHostApplicationLifetime lifetime, ILogger<SmoothIngestEndpoint> logger)
 {
     public async Task HandleAsync(HttpContext context, PointPath path, string streamId)
     {
@@ -31,7 +31,9 @@ internal sealed class SmoothIngestEndpoint(PointRegistry registry, ILogger<Smoot
         var reason = "end of body";
         try
         {
-            await session.RunAsync(request.BodyReader, context.RequestAborted).ConfigureAwait(false);
+            // Not RequestAborted: ffmpeg half-closes after its last chunk, which aborts the request while the
+            // final boxes still sit in the body pipe. A lost connection surfaces as a failed read instead.
+            await session.RunAsync(request.BodyReader, lifetime.ApplicationStopping).ConfigureAwait(false);
             reason = session.SawEnd ? "mfra received" : "end of body";
             context.Response.StatusCode = StatusCodes.Status200OK;
         }
@@ -50,7 +52,7 @@ internal sealed class SmoothIngestEndpoint(PointRegistry registry, ILogger<Smoot
         }
         catch (Exception e) when (e is OperationCanceledException or BadHttpRequestException or Microsoft.AspNetCore.Connections.ConnectionResetException)
         {
-            reason = "connection lost";
+            reason = "connection lost: " + e.Message;
         }
         finally
         {
