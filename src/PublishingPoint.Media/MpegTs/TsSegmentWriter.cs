@@ -1,0 +1,316 @@
+using System.Buffers;
+using PublishingPoint.Media.Codecs.Aac;
+using PublishingPoint.Media.Codecs.H264;
+using PublishingPoint.Media.Timing;
+
+namespace PublishingPoint.Media.MpegTs;
+
+/// <summary>
+/// Writes one HLS media segment as an MPEG-2 transport stream: PAT, PMT, then video and audio PES packets
+/// interleaved by DTS. Video PES: one access unit in Annex B with an AUD, SPS/PPS before keyframes, PCR and
+/// random_access_indicator in the first packet's adaptation field. Audio PES: consecutive AAC frames as ADTS.
+/// The output is exactly <see cref="TsPacketCounts.ByteLength"/> of <see cref="CountPackets"/>; a writer instance
+/// holds only configuration and may be shared between threads.
+/// </summary>
+public sealed class TsSegmentWriter
+{
+    private readonly AvcDecoderConfiguration _video;
+    private readonly AudioSpecificConfig? _audio;
+    private readonly AdtsHeaderTemplate _adts;
+    private readonly TsMuxerOptions _options;
+    private readonly long _audioFrameDuration90k;
+
+    public TsSegmentWriter(AvcDecoderConfiguration video, AudioSpecificConfig? audio, TsMuxerOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(video);
+        _video = video;
+        _audio = audio;
+        _options = options ?? TsMuxerOptions.Default;
+        if (audio is not null)
+        {
+            _adts = Adts.Prepare(audio);
+            _audioFrameDuration90k = audio.SamplesPerFrame * Timescale.MpegTs / audio.SamplingFrequency;
+        }
+    }
+
+    /// <summary>Packets per PID the segment takes, computed without writing it.</summary>
+    public TsPacketCounts CountPackets(ReadOnlySpan<TsSample> video, ReadOnlySpan<TsSample> audio)
+    {
+        var plans = ArrayPool<PesPlan>.Shared.Rent(video.Length + audio.Length);
+        try
+        {
+            return Plan(video, audio, plans, out _);
+        }
+        finally
+        {
+            ArrayPool<PesPlan>.Shared.Return(plans);
+        }
+    }
+
+    /// <summary>Writes the segment and advances <paramref name="counters"/> past it; returns the packet counts.</summary>
+    public TsPacketCounts WriteSegment(
+        ReadOnlySpan<TsSample> video,
+        ReadOnlySpan<TsSample> audio,
+        TsContinuityCounters counters,
+        IBufferWriter<byte> output)
+    {
+        ArgumentNullException.ThrowIfNull(output);
+        var plans = ArrayPool<PesPlan>.Shared.Rent(video.Length + audio.Length);
+        try
+        {
+            var counts = Plan(video, audio, plans, out var layout);
+            var destination = output.GetSpan(counts.ByteLength)[..counts.ByteLength];
+            WritePlanned(video, audio, plans, layout, counters, destination);
+            output.Advance(counts.ByteLength);
+            return counts;
+        }
+        finally
+        {
+            ArrayPool<PesPlan>.Shared.Return(plans);
+        }
+    }
+
+    /// <summary>Writes the segment into <paramref name="destination"/>; returns the packet counts (bytes = ByteLength).</summary>
+    public TsPacketCounts WriteSegment(
+        ReadOnlySpan<TsSample> video,
+        ReadOnlySpan<TsSample> audio,
+        TsContinuityCounters counters,
+        Span<byte> destination)
+    {
+        var plans = ArrayPool<PesPlan>.Shared.Rent(video.Length + audio.Length);
+        try
+        {
+            var counts = Plan(video, audio, plans, out var layout);
+            if (destination.Length < counts.ByteLength)
+            {
+                throw new ArgumentException($"The segment needs {counts.ByteLength} bytes.", nameof(destination));
+            }
+
+            WritePlanned(video, audio, plans, layout, counters, destination[..counts.ByteLength]);
+            return counts;
+        }
+        finally
+        {
+            ArrayPool<PesPlan>.Shared.Return(plans);
+        }
+    }
+
+    // Video PES go to plans[0..videoPesCount), audio PES after them, both in decode order.
+    private TsPacketCounts Plan(
+        ReadOnlySpan<TsSample> video,
+        ReadOnlySpan<TsSample> audio,
+        PesPlan[] plans,
+        out Layout layout)
+    {
+        if (!audio.IsEmpty && _audio is null)
+        {
+            throw new ArgumentException("Audio samples were given but the writer has no audio configuration.", nameof(audio));
+        }
+
+        var maxPesLength = 0;
+        var videoPackets = 0;
+        for (var i = 0; i < video.Length; i++)
+        {
+            ref var plan = ref plans[i];
+            var sample = video[i];
+            plan = new PesPlan
+            {
+                FirstSample = i,
+                SampleCount = 1,
+                Dts = sample.Dts90k,
+                Pts = sample.Pts90k,
+                IsKeyframe = sample.IsKeyframe,
+                WithDts = ((sample.Pts90k ^ sample.Dts90k) & TsConstants.TimestampMask) != 0,
+                PayloadLength = AnnexB.GetLength(sample.Data.Span, _video.NalLengthSize, VideoOptions(sample)),
+                FirstAdaptationLength = TsPacketWriter.PcrAdaptationLength,
+            };
+            plan.Packets = plan.MinPackets;
+            videoPackets += plan.Packets;
+            maxPesLength = Math.Max(maxPesLength, plan.TotalLength);
+        }
+
+        var videoPesCount = video.Length;
+        var audioPesCount = 0;
+        var audioPackets = 0;
+        for (var i = 0; i < audio.Length;)
+        {
+            ref var plan = ref plans[videoPesCount + audioPesCount++];
+            var first = audio[i];
+            plan = new PesPlan
+            {
+                FirstSample = i,
+                Dts = first.Pts90k,
+                Pts = first.Pts90k,
+                IsKeyframe = true,
+                FirstAdaptationLength = TsPacketWriter.FlagsOnlyAdaptationLength,
+            };
+            do
+            {
+                plan.PayloadLength += Adts.HeaderLength + audio[i].Data.Length;
+                plan.SampleCount++;
+                i++;
+            }
+            while (i < audio.Length && ContinuesAudioPes(audio[i], audio[i - 1], first, plan.PayloadLength));
+
+            plan.Packets = plan.MinPackets;
+            audioPackets += plan.Packets;
+            maxPesLength = Math.Max(maxPesLength, plan.TotalLength);
+        }
+
+        if (_options.AlignContinuityCounters)
+        {
+            videoPackets = PadToSixteen(plans.AsSpan(0, videoPesCount), videoPackets);
+            audioPackets = PadToSixteen(plans.AsSpan(videoPesCount, audioPesCount), audioPackets);
+        }
+
+        layout = new Layout(videoPesCount, audioPesCount, maxPesLength);
+        return new TsPacketCounts(1, 1, videoPackets, audioPackets);
+    }
+
+    private bool ContinuesAudioPes(in TsSample next, in TsSample previous, in TsSample first, int payloadLength)
+    {
+        const int MaxAudioPesPayload = ushort.MaxValue - PesHeader.LengthWithPts;
+        var contiguous = Math.Abs(next.Pts90k - previous.Pts90k - _audioFrameDuration90k) <= 1;
+        var span = next.Pts90k - first.Pts90k + _audioFrameDuration90k;
+        return contiguous
+            && span <= _options.MaxAudioPesDuration90k
+            && payloadLength + Adts.HeaderLength + next.Data.Length <= MaxAudioPesPayload;
+    }
+
+    // Spreads PES over extra packets, last PES first, until the PID's packet count is a multiple of 16.
+    private static int PadToSixteen(Span<PesPlan> plans, int packets)
+    {
+        var missing = (16 - (packets & 0xF)) & 0xF;
+        for (var i = plans.Length - 1; i >= 0 && missing > 0; i--)
+        {
+            var extra = Math.Min(missing, plans[i].MaxPackets - plans[i].Packets);
+            plans[i].Packets += extra;
+            missing -= extra;
+        }
+
+        if (missing > 0)
+        {
+            throw new InvalidOperationException("Too little payload to align continuity counters to 16 packets.");
+        }
+
+        return (packets + 15) & ~15;
+    }
+
+    private AnnexBOptions VideoOptions(in TsSample sample) =>
+        new(InsertAud: true, ParameterSets: _video, IsKeyframe: sample.IsKeyframe);
+
+    private void WritePlanned(
+        ReadOnlySpan<TsSample> video,
+        ReadOnlySpan<TsSample> audio,
+        PesPlan[] plans,
+        Layout layout,
+        TsContinuityCounters counters,
+        Span<byte> destination)
+    {
+        PsiWriter.WritePat(destination, counters.Pat);
+        PsiWriter.WritePmt(destination[TsConstants.PacketLength..], counters.Pmt, _audio is not null);
+        counters.Pat = (counters.Pat + 1) & 0xF;
+        counters.Pmt = (counters.Pmt + 1) & 0xF;
+        var offset = 2 * TsConstants.PacketLength;
+
+        var scratch = ArrayPool<byte>.Shared.Rent(Math.Max(layout.MaxPesLength, 1));
+        try
+        {
+            var videoPesCount = layout.VideoPesCount;
+            var audioEnd = videoPesCount + layout.AudioPesCount;
+            var v = 0;
+            var a = videoPesCount;
+
+            while (v < videoPesCount || a < audioEnd)
+            {
+                // Interleave by DTS; on a tie video goes first so its PCR leads.
+                var takeVideo = a >= audioEnd || (v < videoPesCount && plans[v].Dts <= plans[a].Dts);
+                if (takeVideo)
+                {
+                    ref readonly var plan = ref plans[v++];
+                    var pes = BuildVideoPes(video[plan.FirstSample], plan, scratch);
+                    var cc = counters.Video;
+                    offset = Packetize(destination, offset, TsConstants.VideoPid, ref cc, pes, plan, PcrFor(plan.Dts));
+                    counters.Video = cc;
+                }
+                else
+                {
+                    ref readonly var plan = ref plans[a++];
+                    var pes = BuildAudioPes(audio.Slice(plan.FirstSample, plan.SampleCount), plan, scratch);
+                    var cc = counters.Audio;
+                    offset = Packetize(destination, offset, TsConstants.AudioPid, ref cc, pes, plan, pcrBase: -1);
+                    counters.Audio = cc;
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(scratch);
+        }
+
+        if (offset != destination.Length)
+        {
+            throw new InvalidOperationException($"Segment layout mismatch: wrote {offset} of {destination.Length} bytes.");
+        }
+    }
+
+    private long PcrFor(long dts)
+    {
+        var offset = _options.PcrOffset90k;
+        return dts >= 0 ? Math.Max(dts - offset, 0) : (dts - offset) & TsConstants.TimestampMask;
+    }
+
+    private ReadOnlySpan<byte> BuildVideoPes(in TsSample sample, in PesPlan plan, byte[] scratch)
+    {
+        var header = PesHeader.Write(scratch, TsConstants.VideoStreamId, plan.PayloadLength, plan.Pts, plan.Dts, plan.WithDts);
+        var written = AnnexB.Write(sample.Data.Span, _video.NalLengthSize, VideoOptions(sample), scratch.AsSpan(header));
+        return scratch.AsSpan(0, header + written);
+    }
+
+    private ReadOnlySpan<byte> BuildAudioPes(ReadOnlySpan<TsSample> frames, in PesPlan plan, byte[] scratch)
+    {
+        var offset = PesHeader.Write(scratch, TsConstants.AudioStreamId, plan.PayloadLength, plan.Pts, plan.Dts, withDts: false);
+        foreach (var frame in frames)
+        {
+            Adts.WriteHeader(scratch.AsSpan(offset), _adts, frame.Data.Length);
+            frame.Data.Span.CopyTo(scratch.AsSpan(offset + Adts.HeaderLength));
+            offset += Adts.HeaderLength + frame.Data.Length;
+        }
+
+        return scratch.AsSpan(0, offset);
+    }
+
+    // Greedy split that leaves at least one byte for each remaining packet, so padded PES still fill every packet.
+    private static int Packetize(
+        Span<byte> destination,
+        int offset,
+        int pid,
+        ref int continuityCounter,
+        ReadOnlySpan<byte> pes,
+        in PesPlan plan,
+        long pcrBase)
+    {
+        var remaining = pes;
+        for (var packet = 0; packet < plan.Packets; packet++)
+        {
+            var first = packet == 0;
+            var capacity = TsConstants.MaxPayload - (first ? plan.FirstAdaptationLength : 0);
+            var take = Math.Min(capacity, remaining.Length - (plan.Packets - packet - 1));
+            TsPacketWriter.WritePacket(
+                destination.Slice(offset, TsConstants.PacketLength),
+                pid,
+                payloadUnitStart: first,
+                continuityCounter,
+                remaining[..take],
+                first ? pcrBase : -1,
+                first && plan.IsKeyframe);
+            continuityCounter = (continuityCounter + 1) & 0xF;
+            remaining = remaining[take..];
+            offset += TsConstants.PacketLength;
+        }
+
+        return offset;
+    }
+
+    private readonly record struct Layout(int VideoPesCount, int AudioPesCount, int MaxPesLength);
+}
