@@ -1,0 +1,57 @@
+using System.Globalization;
+
+namespace PublishingPoint.Server.Tests.Infrastructure;
+
+/// <summary>What one ffmpeg encoder pushes: a test pattern in H.264 with optional AAC.</summary>
+public sealed record EncoderSettings
+{
+    public int VideoKbps { get; init; } = 400;
+
+    public int Width { get; init; } = 320;
+
+    public int Height { get; init; } = 180;
+
+    /// <summary>0 for no audio.</summary>
+    public int AudioKbps { get; init; } = 64;
+
+    public double Seconds { get; init; } = 8;
+
+    /// <summary>Keyframe (and fragment) interval in seconds.</summary>
+    public int GopSeconds { get; init; } = 2;
+
+    /// <summary>Real time (-re), as a live encoder; false pushes as fast as ffmpeg can.</summary>
+    public bool RealTime { get; init; } = true;
+}
+
+/// <summary>ffmpeg as the encoder: the push recipes README documents.</summary>
+public static class Encoder
+{
+    public static IEnumerable<string> SmoothPushArguments(Uri target, EncoderSettings s)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        var args = new List<string> { "-hide_banner", "-loglevel", "error" };
+        if (s.RealTime)
+        {
+            args.Add("-re");
+        }
+
+        args.AddRange(["-f", "lavfi", "-i", $"testsrc=size={s.Width}x{s.Height}:rate=25"]);
+        if (s.AudioKbps > 0)
+        {
+            args.AddRange(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"]);
+        }
+
+        args.AddRange(["-t", s.Seconds.ToString(inv), "-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", "veryfast",
+            "-b:v", $"{s.VideoKbps}k", "-g", (25 * s.GopSeconds).ToString(inv), "-keyint_min", (25 * s.GopSeconds).ToString(inv), "-sc_threshold", "0"]);
+        if (s.AudioKbps > 0)
+        {
+            args.AddRange(["-c:a", "aac", "-b:a", $"{s.AudioKbps}k"]);
+        }
+
+        args.AddRange(["-movflags", "isml+frag_keyframe", "-f", "ismv", target.ToString()]);
+        return args;
+    }
+
+    public static Task<ToolResult> PushSmoothAsync(Uri target, EncoderSettings settings, CancellationToken cancellationToken = default) =>
+        Tool.RunAsync("ffmpeg", SmoothPushArguments(target, settings), TimeSpan.FromSeconds(settings.Seconds + 60), cancellationToken);
+}

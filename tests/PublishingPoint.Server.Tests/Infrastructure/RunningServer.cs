@@ -1,0 +1,55 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.DependencyInjection;
+using PublishingPoint.Server.Hosting;
+
+namespace PublishingPoint.Server.Tests.Infrastructure;
+
+/// <summary>The real server (Kestrel) on 127.0.0.1 with a random port and its own data folder.</summary>
+public sealed class RunningServer : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+
+    private RunningServer(WebApplication app, string dataPath, Uri baseUrl)
+    {
+        _app = app;
+        DataPath = dataPath;
+        BaseUrl = baseUrl;
+        Http = new HttpClient { BaseAddress = baseUrl, Timeout = TimeSpan.FromSeconds(30) };
+    }
+
+    public string DataPath { get; }
+
+    public Uri BaseUrl { get; }
+
+    public HttpClient Http { get; }
+
+    public IServiceProvider Services => _app.Services;
+
+    public static async Task<RunningServer> StartAsync(string? dataPath = null, params string[] settings)
+    {
+        dataPath ??= TempDirectory.Create("pp-data");
+        string[] args =
+        [
+            "--urls=http://127.0.0.1:0",
+            $"--PublishingPoint:DataPath={dataPath}",
+            "--Serilog:MinimumLevel:Default=Warning",
+            .. settings,
+        ];
+        var app = PublishingPointHosting.Create(args);
+        await app.StartAsync().ConfigureAwait(false);
+        var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
+        return new RunningServer(app, dataPath, new Uri(address + "/"));
+    }
+
+    public Uri Url(string relative) => new(BaseUrl, relative);
+
+    public async ValueTask DisposeAsync()
+    {
+        Http.Dispose();
+        await _app.StopAsync().ConfigureAwait(false);
+        await _app.DisposeAsync().ConfigureAwait(false);
+    }
+}
