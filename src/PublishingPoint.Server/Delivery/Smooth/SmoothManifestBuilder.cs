@@ -28,12 +28,21 @@ internal static class SmoothManifestBuilder
         long start = long.MaxValue, end = long.MinValue;
         foreach (var (name, tracks) in groups)
         {
-            // The chunk list is shared by every quality level: take the level that reaches furthest.
+            // The chunk list is shared by every quality level: take the level that reaches furthest, and while
+            // live stop at the edge every level has reached, so a player never asks for a chunk not yet there.
             var reference = tracks.MaxBy(t => t.Last?.End ?? long.MinValue)!;
             var timescale = reference.Description.Timescale;
-            var fragments = live && reference.Last is { } last
-                ? reference.SnapshotFrom(last.End - ((long)window * timescale))
-                : reference.Snapshot();
+            FragmentEntry[] fragments;
+            if (!live || reference.Last is not { } last)
+            {
+                fragments = reference.Snapshot();
+            }
+            else
+            {
+                var edge = LiveEdge(tracks, last);
+                fragments = Array.FindAll(reference.SnapshotFrom(last.End - ((long)window * timescale)), f => f.End <= edge);
+            }
+
             if (fragments.Length == 0)
             {
                 continue;
@@ -73,6 +82,24 @@ internal static class SmoothManifestBuilder
             LookAheadFragmentCount = lookAhead,
             Streams = streams,
         };
+    }
+
+    /// <summary>
+    /// The end of the newest chunk every level has; a level lagging more than three chunks behind
+    /// (its encoder stalled or left) no longer holds the others back.
+    /// </summary>
+    private static long LiveEdge(List<Track> tracks, FragmentEntry furthest)
+    {
+        var edge = furthest.End;
+        foreach (var track in tracks)
+        {
+            if (track.Last is { } last && last.End >= furthest.End - (3 * furthest.Duration))
+            {
+                edge = Math.Min(edge, last.End);
+            }
+        }
+
+        return edge;
     }
 
     private static ClientQualityLevel Level(TrackDescription d) => new()

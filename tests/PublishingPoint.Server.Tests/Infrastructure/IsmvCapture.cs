@@ -1,0 +1,25 @@
+namespace PublishingPoint.Server.Tests.Infrastructure;
+
+/// <summary>
+/// A Smooth ingest body exactly as ffmpeg streams it (ismv to a pipe is the same byte stream as its HTTP POST),
+/// made once per run so tests can replay, cut or corrupt it deterministically.
+/// </summary>
+public static class IsmvCapture
+{
+    private static readonly Lazy<Task<byte[]>> _sixSeconds = new(() => MakeAsync(6, 400, 64));
+
+    /// <summary>6 s, 320x180 H.264 at 400 kbit/s with AAC at 64 kbit/s, 2 s fragments.</summary>
+    public static Task<byte[]> SixSecondsAsync() => _sixSeconds.Value;
+
+    public static async Task<byte[]> MakeAsync(int seconds, int videoKbps, int audioKbps, int width = 320, int height = 180)
+    {
+        var directory = TempDirectory.Create("pp-capture");
+        var file = Path.Combine(directory, "capture.ismv");
+        var settings = new EncoderSettings { Seconds = seconds, VideoKbps = videoKbps, AudioKbps = audioKbps, Width = width, Height = height, RealTime = false };
+        var args = Encoder.SmoothPushArguments(new Uri("http://placeholder/"), settings).ToList();
+        args[^1] = "pipe:1";
+        var command = "ffmpeg " + string.Join(' ', args.Select(a => "'" + a + "'")) + " > '" + file + "'";
+        await Tool.RunCheckedAsync("bash", ["-c", command]);
+        return await File.ReadAllBytesAsync(file);
+    }
+}

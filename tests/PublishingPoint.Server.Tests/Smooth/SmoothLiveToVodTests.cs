@@ -1,0 +1,150 @@
+using System.Globalization;
+using System.Net;
+using PublishingPoint.Server.Tests.Infrastructure;
+
+namespace PublishingPoint.Server.Tests.Smooth;
+
+/// <summary>
+/// The core path with real peers: two ffmpeg encoders (two video bitrates, one of them with audio) push to one
+/// point; the live manifest and every fragment are checked while they push, ffprobe decodes what we serve,
+/// and after they finish the point is VOD, its archives read back with ffprobe, and a restart keeps it.
+/// </summary>
+public sealed class SmoothLiveToVodTests
+{
+    private const double PushSeconds = 10;
+    private const long Second = 10_000_000;
+
+    [Fact]
+    public async Task TwoEncoders_LiveThenVod_ManifestFragmentsArchivesAndRestart()
+    {
+        var server = await RunningServer.StartAsync();
+        var dataPath = server.DataPath;
+        try
+        {
+            var high = Encoder.PushSmoothAsync(server.Url("live/ch1.isml/Streams(high)"),
+                new EncoderSettings { VideoKbps = 500, Width = 640, Height = 360, AudioKbps = 64, Seconds = PushSeconds });
+            var low = Encoder.PushSmoothAsync(server.Url("live/ch1.isml/Streams(low)"),
+                new EncoderSettings { VideoKbps = 250, Width = 320, Height = 180, AudioKbps = 0, Seconds = PushSeconds });
+
+            var live = await WaitForLiveManifestAsync(server, minVideoChunks: 2);
+            Assert.True(live.IsLive);
+            Assert.Equal([500000, 250000], live.Bitrates("video").Order().Reverse());
+            Assert.Equal([64000], live.Bitrates("audio"));
+            var levels = live.Stream("video").Elements("QualityLevel").ToDictionary(q => (int)q.Attribute("Bitrate")!);
+            Assert.Equal("640", (string?)levels[500000].Attribute("MaxWidth"));
+            Assert.Equal("180", (string?)levels[250000].Attribute("MaxHeight"));
+            Assert.StartsWith("00000001", (string?)levels[500000].Attribute("CodecPrivateData"), StringComparison.Ordinal);
+            Assert.Equal("48000", (string?)live.Stream("audio").Element("QualityLevel")!.Attribute("SamplingRate"));
+
+            // Every listed live fragment is served, for every level; past the live edge is a distinct status.
+            await AssertFragmentsServedAsync(server, live);
+            var lastVideo = live.ChunkTimes("video")[^1];
+            using (var beyond = await server.Http.GetAsync(live.Url("video", 500000, lastVideo + (3600 * Second))))
+            {
+                Assert.Equal(HttpStatusCode.PreconditionFailed, beyond.StatusCode);
+            }
+
+            using (var unknown = await server.Http.GetAsync(live.Url("video", 500000, live.ChunkTimes("video")[0] + 1)))
+            {
+                Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
+            }
+
+            var pushes = await Task.WhenAll(high, low);
+            Assert.All(pushes, p => Assert.True(p.ExitCode == 0, Tool.Describe(p)));
+
+            var vod = await SmoothManifestView.FetchAsync(server.Http, "live/ch1.isml/Manifest");
+            Assert.False(vod.IsLive);
+            Assert.InRange(vod.Duration, (long)((PushSeconds - 2) * Second), (long)((PushSeconds + 2) * Second));
+            Assert.InRange(vod.ChunkDurations("video").Sum(), (long)((PushSeconds - 2) * Second), (long)((PushSeconds + 2) * Second));
+            await AssertFragmentsServedAsync(server, vod);
+            await AssertDecodableAsync(server, vod, 500000, (int)(PushSeconds * 25));
+
+            // On disk: one archive per encoder with an mfra index, plus the VOD manifests.
+            var folder = Path.Combine(dataPath, "live", "ch1.isml");
+            foreach (var archive in new[] { "high.ismv", "low.ismv" })
+            {
+                var path = Path.Combine(folder, archive);
+                var boxes = Boxes.TopLevel(await File.ReadAllBytesAsync(path));
+                Assert.Equal("mfra", boxes[^1].Type);
+                Assert.True(boxes[^1].Size > 16, "mfra must index the fragments, not be ffmpeg's empty one");
+                var probe = await Tool.ProbeAsync(path, "-show_entries", "format=duration", "-of", "csv=p=0");
+                var duration = double.Parse(probe.Trim(), CultureInfo.InvariantCulture);
+                Assert.InRange(duration, PushSeconds - 2, PushSeconds + 2);
+            }
+
+            Assert.True(File.Exists(Path.Combine(folder, "ch1.ism")));
+            Assert.Contains("SmoothStreamingMedia", await File.ReadAllTextAsync(Path.Combine(folder, "ch1.ismc")), StringComparison.Ordinal);
+        }
+        finally
+        {
+            await server.DisposeAsync();
+        }
+
+        // A restart serves the finished point as VOD from disk.
+        await using var restarted = await RunningServer.StartAsync(dataPath);
+        var again = await SmoothManifestView.FetchAsync(restarted.Http, "live/ch1.isml/Manifest");
+        Assert.False(again.IsLive);
+        Assert.Equal(2, again.Bitrates("video").Length);
+        Assert.InRange(again.Duration, (long)((PushSeconds - 2) * Second), (long)((PushSeconds + 2) * Second));
+        await AssertFragmentsServedAsync(restarted, again);
+        await AssertDecodableAsync(restarted, again, 250000, (int)(PushSeconds * 25));
+    }
+
+    private static async Task<SmoothManifestView> WaitForLiveManifestAsync(RunningServer server, int minVideoChunks)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (true)
+        {
+            using var response = await server.Http.GetAsync("live/ch1.isml/Manifest");
+            if (response.IsSuccessStatusCode)
+            {
+                var view = new SmoothManifestView(System.Xml.Linq.XDocument.Parse(await response.Content.ReadAsStringAsync()), "live/ch1.isml/");
+                if (view.HasStream("video") && view.HasStream("audio") && view.Bitrates("video").Length == 2 && view.ChunkTimes("video").Length >= minVideoChunks)
+                {
+                    return view;
+                }
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, "the live manifest never listed both encoders");
+            await Task.Delay(250);
+        }
+    }
+
+    private static async Task AssertFragmentsServedAsync(RunningServer server, SmoothManifestView manifest)
+    {
+        foreach (var type in new[] { "video", "audio" })
+        {
+            foreach (var bitrate in manifest.Bitrates(type))
+            {
+                foreach (var time in manifest.ChunkTimes(type))
+                {
+                    using var response = await server.Http.GetAsync(manifest.Url(type, bitrate, time));
+                    Assert.True(response.StatusCode == HttpStatusCode.OK, $"{type} {bitrate} at {time}: {(int)response.StatusCode}");
+                    Assert.Equal("video/mp4", response.Content.Headers.ContentType?.MediaType);
+                    var bytes = await response.Content.ReadAsByteArrayAsync();
+                    var boxes = Boxes.TopLevel(bytes);
+                    Assert.Equal(["moof", "mdat"], boxes.Select(b => b.Type));
+                    Assert.Equal(bytes.Length, boxes.Sum(b => b.Size));
+                }
+            }
+        }
+    }
+
+    private static async Task AssertDecodableAsync(RunningServer server, SmoothManifestView manifest, int bitrate, int expectedFrames)
+    {
+        var file = Path.Combine(TempDirectory.Create("pp-decode"), "level.mp4");
+        await using (var output = File.Create(file))
+        {
+            await output.WriteAsync(await server.Http.GetByteArrayAsync($"live/ch1.isml/QualityLevels({bitrate})/Init(video)"));
+            foreach (var time in manifest.ChunkTimes("video"))
+            {
+                await output.WriteAsync(await server.Http.GetByteArrayAsync(manifest.Url("video", bitrate, time)));
+            }
+        }
+
+        var decode = await Tool.RunAsync("ffmpeg", ["-v", "error", "-i", file, "-f", "null", "-"]);
+        Assert.True(decode.ExitCode == 0 && decode.StdErr.Length == 0, Tool.Describe(decode));
+        var frames = await Tool.ProbeAsync(file, "-count_frames", "-select_streams", "v:0", "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0");
+        Assert.InRange(int.Parse(frames.Trim(), CultureInfo.InvariantCulture), expectedFrames - 50, expectedFrames + 1);
+    }
+}
