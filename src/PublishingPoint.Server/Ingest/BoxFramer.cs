@@ -11,6 +11,12 @@ namespace PublishingPoint.Server.Ingest;
 /// </summary>
 internal sealed class BoxFramer(PipeReader reader, long maxBoxBytes)
 {
+    private static readonly HashSet<FourCC> _openingTypes =
+    [
+        BoxTypes.Ftyp, BoxTypes.Styp, BoxTypes.Moov, BoxTypes.Uuid, BoxTypes.Moof, BoxTypes.Free, BoxTypes.Skip,
+        BoxTypes.Sidx, BoxTypes.Mfra, FourCC.From("emsg"), FourCC.From("prft"),
+    ];
+
     private long _position;
 
     /// <summary>Bytes of the body consumed so far.</summary>
@@ -32,6 +38,12 @@ internal sealed class BoxFramer(PipeReader reader, long maxBoxBytes)
             if (TryParseHeader(buffer, out var header))
             {
                 reader.AdvanceTo(buffer.Start);
+                if (_position == 0 && !_openingTypes.Contains(header.Type))
+                {
+                    throw new IngestException(StatusCodes.Status415UnsupportedMediaType,
+                        $"not ISO-BMFF: a body starts with ftyp, styp, moov or moof, not '{header.Type}'");
+                }
+
                 if (header.Size > maxBoxBytes)
                 {
                     throw new IngestException(StatusCodes.Status413PayloadTooLarge,

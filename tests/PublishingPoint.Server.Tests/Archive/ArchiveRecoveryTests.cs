@@ -1,0 +1,71 @@
+using System.Globalization;
+using System.Net;
+using PublishingPoint.Server.Tests.Infrastructure;
+
+namespace PublishingPoint.Server.Tests.Archive;
+
+/// <summary>What is on disk survives: a crash mid-write, a restart, an encoder that reconnects.</summary>
+public sealed class ArchiveRecoveryTests
+{
+    [Fact]
+    public async Task ArchiveCutOffMidFragment_IsServedUpToItsLastCompleteFragment_AfterStart()
+    {
+        var capture = await IsmvCapture.SixSecondsAsync();
+        var data = TempDirectory.Create("pp-crash");
+        var folder = Path.Combine(data, "live", "crash.isml");
+        Directory.CreateDirectory(folder);
+        var moofs = Boxes.TopLevel(capture).Where(b => b.Type == "moof").ToList();
+        var archive = Path.Combine(folder, "enc1.ismv");
+        // What a kill -9 in the middle of writing the fifth fragment leaves behind.
+        await File.WriteAllBytesAsync(archive, capture[..(moofs[4].Offset + 100)]);
+
+        await using var server = await RunningServer.StartAsync(data);
+        var manifest = await SmoothManifestView.FetchAsync(server.Http, "live/crash.isml/Manifest");
+        Assert.False(manifest.IsLive);
+        Assert.Equal(4, manifest.ChunkTimes("video").Length + manifest.ChunkTimes("audio").Length);
+        foreach (var type in new[] { "video", "audio" })
+        {
+            foreach (var time in manifest.ChunkTimes(type))
+            {
+                using var response = await server.Http.GetAsync(manifest.Url(type, type == "video" ? 400000 : 64000, time));
+                Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            }
+        }
+
+        // The torn tail is gone and the archive now ends with a real index that ffprobe reads.
+        var boxes = Boxes.TopLevel(await File.ReadAllBytesAsync(archive));
+        Assert.Equal(["ftyp", "uuid", "moov", "moof", "mdat", "moof", "mdat", "moof", "mdat", "moof", "mdat", "mfra"], boxes.Select(b => b.Type));
+        var duration = await Tool.ProbeAsync(archive, "-show_entries", "format=duration", "-of", "csv=p=0");
+        Assert.InRange(double.Parse(duration, CultureInfo.InvariantCulture), 3.5, 4.5);
+        Assert.True(File.Exists(Path.Combine(folder, "crash.ismc")));
+    }
+
+    [Fact]
+    public async Task EncoderReconnects_ContinuesThePointInTheSameArchive_WithoutDuplicates()
+    {
+        await using var server = await RunningServer.StartAsync();
+        var capture = await IsmvCapture.SixSecondsAsync();
+        var moofs = Boxes.TopLevel(capture).Where(b => b.Type == "moof").ToList();
+        var (first, _) = await Posting.PostChunkedAsync(server.Http, "live/re.isml/Streams(enc1)", capture[..moofs[3].Offset]);
+        Assert.Equal(HttpStatusCode.OK, first);
+        var partial = await SmoothManifestView.FetchAsync(server.Http, "live/re.isml/Manifest");
+        Assert.False(partial.IsLive);
+        Assert.Equal(2, partial.ChunkTimes("video").Length);
+
+        // The encoder comes back and replays from the start, as many do after a network cut.
+        var (second, _) = await Posting.PostChunkedAsync(server.Http, "live/re.isml/Streams(enc1)", capture);
+        Assert.Equal(HttpStatusCode.OK, second);
+        var full = await SmoothManifestView.FetchAsync(server.Http, "live/re.isml/Manifest");
+        Assert.Equal(moofs.Count, full.ChunkTimes("video").Length + full.ChunkTimes("audio").Length);
+        Assert.Equal(partial.ChunkTimes("video"), full.ChunkTimes("video")[..2]);
+
+        var folder = Path.Combine(server.DataPath, "live", "re.isml");
+        Assert.Equal(["enc1.ismv"], Directory.GetFiles(folder, "*.ismv").Select(Path.GetFileName));
+        var boxes = Boxes.TopLevel(await File.ReadAllBytesAsync(Path.Combine(folder, "enc1.ismv")));
+        Assert.Equal(moofs.Count, boxes.Count(b => b.Type == "moof"));
+        Assert.Equal(1, boxes.Count(b => b.Type == "mfra"));
+        Assert.Equal("mfra", boxes[^1].Type);
+        var duration = await Tool.ProbeAsync(Path.Combine(folder, "enc1.ismv"), "-show_entries", "format=duration", "-of", "csv=p=0");
+        Assert.InRange(double.Parse(duration, CultureInfo.InvariantCulture), 5.5, 6.5);
+    }
+}

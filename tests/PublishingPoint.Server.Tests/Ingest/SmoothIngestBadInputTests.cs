@@ -1,0 +1,131 @@
+using System.Buffers.Binary;
+using System.Net;
+using PublishingPoint.Server.Tests.Infrastructure;
+
+namespace PublishingPoint.Server.Tests.Ingest;
+
+/// <summary>Bad pushes get a clear 4xx, create nothing, and never harm what other streams already gave.</summary>
+public sealed class SmoothIngestBadInputTests
+{
+    [Fact]
+    public async Task BodyThatIsNotIsoBmff_Gets415_AndCreatesNoPoint()
+    {
+        await using var server = await RunningServer.StartAsync();
+        var (status, body) = await Posting.PostChunkedAsync(server.Http, "live/junk.isml/Streams(a)", "this is not an mp4 body at all"u8.ToArray());
+        Assert.Equal(HttpStatusCode.UnsupportedMediaType, status);
+        Assert.Contains("not ISO-BMFF", body, StringComparison.Ordinal);
+        using var manifest = await server.Http.GetAsync("live/junk.isml/Manifest");
+        Assert.Equal(HttpStatusCode.NotFound, manifest.StatusCode);
+        Assert.False(Directory.Exists(Path.Combine(server.DataPath, "live", "junk.isml")));
+    }
+
+    [Fact]
+    public async Task BoxLargerThanTheLimit_Gets413_AndFragmentsBeforeItStay()
+    {
+        await using var server = await RunningServer.StartAsync(null, "--PublishingPoint:MaxBoxBytes=1048576");
+        var capture = await IsmvCapture.SixSecondsAsync();
+        var boxes = Boxes.TopLevel(capture);
+        var secondMoof = boxes.Where(b => b.Type == "moof").ElementAt(2).Offset;
+        var absurd = new byte[16];
+        BinaryPrimitives.WriteUInt32BigEndian(absurd, 0x7FFF_FFF0);
+        "mdat"u8.CopyTo(absurd.AsSpan(4));
+        var (status, body) = await Posting.PostChunkedAsync(server.Http, "live/big.isml/Streams(a)", [.. capture.AsSpan(0, secondMoof), .. absurd]);
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, status);
+        Assert.Contains("over the 1048576-byte limit", body, StringComparison.Ordinal);
+
+        var manifest = await SmoothManifestView.FetchAsync(server.Http, "live/big.isml/Manifest");
+        Assert.Single(manifest.ChunkTimes("video"));
+        Assert.Single(manifest.ChunkTimes("audio"));
+    }
+
+    [Fact]
+    public async Task TruncatedFragment_Gets400_TheCompleteOnesAreKeptAndServed()
+    {
+        await using var server = await RunningServer.StartAsync();
+        var capture = await IsmvCapture.SixSecondsAsync();
+        var mdats = Boxes.TopLevel(capture).Where(b => b.Type == "mdat").ToList();
+        var cut = mdats[3].Offset + (mdats[3].Size / 2); // inside the fourth fragment
+        var (status, body) = await Posting.PostChunkedAsync(server.Http, "live/cut.isml/Streams(a)", capture[..cut]);
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Contains("partial box is discarded", body, StringComparison.Ordinal);
+
+        var manifest = await SmoothManifestView.FetchAsync(server.Http, "live/cut.isml/Manifest");
+        Assert.False(manifest.IsLive);
+        var fragments = manifest.ChunkTimes("video").Length + manifest.ChunkTimes("audio").Length;
+        Assert.Equal(3, fragments);
+        foreach (var time in manifest.ChunkTimes("video"))
+        {
+            using var response = await server.Http.GetAsync(manifest.Url("video", 400000, time));
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+    }
+
+    [Theory]
+    [InlineData("live/bad$name.isml/Streams(a)")]
+    [InlineData("live/.hidden.isml/Streams(a)")]
+    [InlineData("live/ch1.isml/Streams(a%20b)")]
+    [InlineData("live/ch1.isml/Streams(..)")]
+    [InlineData("live/ch1.isml/Streams()")]
+    [InlineData("a/b/c/d/e/f/g/h/i/ch1.isml/Streams(a)")]
+    public async Task HostilePathOrStreamId_Gets400_AndNothingOnDisk(string url)
+    {
+        await using var server = await RunningServer.StartAsync();
+        var capture = await IsmvCapture.SixSecondsAsync();
+        var (status, _) = await Posting.PostChunkedAsync(server.Http, url, capture);
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(server.DataPath, "*", SearchOption.AllDirectories));
+    }
+
+    [Fact]
+    public async Task SameBitrateWithDifferentMedia_Gets409_AndTheFirstStreamKeepsServing()
+    {
+        await using var server = await RunningServer.StartAsync();
+        var first = await IsmvCapture.SixSecondsAsync();
+        var (status, _) = await Posting.PostChunkedAsync(server.Http, "live/clash.isml/Streams(a)", first);
+        Assert.Equal(HttpStatusCode.OK, status);
+
+        var other = await IsmvCapture.MakeAsync(2, 400, 0, 640, 360); // same 400 kbit/s, other picture size
+        var (clash, body) = await Posting.PostChunkedAsync(server.Http, "live/clash.isml/Streams(b)", other);
+        Assert.Equal(HttpStatusCode.Conflict, clash);
+        Assert.Contains("video@400000", body, StringComparison.Ordinal);
+
+        var manifest = await SmoothManifestView.FetchAsync(server.Http, "live/clash.isml/Manifest");
+        Assert.Equal([400000], manifest.Bitrates("video"));
+        Assert.Equal(3, manifest.ChunkTimes("video").Length);
+        Assert.Equal(["a.ismv"], Directory.GetFiles(Path.Combine(server.DataPath, "live", "clash.isml"), "*.ismv").Select(Path.GetFileName));
+    }
+
+    [Fact]
+    public async Task EmptyHandshakePost_Gets200_AndCreatesNothing()
+    {
+        await using var server = await RunningServer.StartAsync();
+        using var content = new ByteArrayContent([]);
+        using var response = await server.Http.PostAsync("live/hs.isml/Streams(enc)", content);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        using var manifest = await server.Http.GetAsync("live/hs.isml/Manifest");
+        Assert.Equal(HttpStatusCode.NotFound, manifest.StatusCode);
+    }
+
+    [Fact]
+    public async Task SameFragmentsTwice_RedundantEncoders_AreIndexedOnce()
+    {
+        await using var server = await RunningServer.StartAsync();
+        var capture = await IsmvCapture.SixSecondsAsync();
+        var pushes = await Task.WhenAll(
+            Posting.PostChunkedAsync(server.Http, "live/red.isml/Streams(main)", capture),
+            Posting.PostChunkedAsync(server.Http, "live/red.isml/Streams(main)", capture));
+        Assert.All(pushes, p => Assert.Equal(HttpStatusCode.OK, p.Status));
+        var (again, _) = await Posting.PostChunkedAsync(server.Http, "live/red.isml/Streams(backup)", capture);
+        Assert.Equal(HttpStatusCode.OK, again);
+
+        var expected = Boxes.TopLevel(capture).Count(b => b.Type == "moof");
+        var manifest = await SmoothManifestView.FetchAsync(server.Http, "live/red.isml/Manifest");
+        Assert.Equal(expected, manifest.ChunkTimes("video").Length + manifest.ChunkTimes("audio").Length);
+        Assert.Equal(manifest.ChunkTimes("video").Distinct().Count(), manifest.ChunkTimes("video").Length);
+        // The fragments live once on disk: the main archive holds them all, the backup's only its header.
+        var main = Boxes.TopLevel(await File.ReadAllBytesAsync(Path.Combine(server.DataPath, "live", "red.isml", "main.ismv")));
+        Assert.Equal(expected, main.Count(b => b.Type == "moof"));
+        var backup = Boxes.TopLevel(await File.ReadAllBytesAsync(Path.Combine(server.DataPath, "live", "red.isml", "backup.ismv")));
+        Assert.Equal(0, backup.Count(b => b.Type == "moof"));
+    }
+}
