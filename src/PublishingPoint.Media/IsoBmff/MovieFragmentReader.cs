@@ -11,6 +11,7 @@ public static class MovieFragmentReader
     private const uint DefaultSampleDurationPresent = 0x08;
     private const uint DefaultSampleSizePresent = 0x10;
     private const uint DefaultSampleFlagsPresent = 0x20;
+    private const uint DefaultBaseIsMoof = 0x020000;
 
     /// <summary>
     /// Parses every 'traf' of <paramref name="moof"/> (the whole box, header included).
@@ -46,6 +47,7 @@ public static class MovieFragmentReader
         uint trackId = 0;
         var haveTfhd = false;
         var explicitBase = false;
+        var baseIsMoof = false;
         SampleDefaults trackDefaults = default;
         long? decodeTime = null, tfxdTime = null, tfxdDuration = null;
         var sampleCount = 0;
@@ -62,6 +64,7 @@ public static class MovieFragmentReader
                 RequireLength(payload, 8, header.Type);
                 var flags = BinaryPrimitives.ReadUInt32BigEndian(payload) & 0xFFFFFF;
                 trackId = BinaryPrimitives.ReadUInt32BigEndian(payload[4..]);
+                baseIsMoof = (flags & DefaultBaseIsMoof) != 0;
                 trackDefaults = defaults?.Invoke(trackId) ?? default;
                 var at = 8;
                 if ((flags & BaseDataOffsetPresent) != 0)
@@ -137,6 +140,7 @@ public static class MovieFragmentReader
             TfxdTime = tfxdTime,
             TfxdDuration = tfxdDuration,
             HasExplicitBaseOffset = explicitBase,
+            BaseIsMoof = baseIsMoof,
         };
     }
 

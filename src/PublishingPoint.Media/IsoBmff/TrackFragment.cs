@@ -16,7 +16,8 @@ public sealed record TrackFragment
     /// <summary>Total sample bytes the runs refer to.</summary>
     public required long DataSize { get; init; }
 
-    /// <summary>Offset of the first sample from the start of the 'moof' (base-is-moof or implicit base).</summary>
+    /// <summary>The first 'trun' data_offset: from the 'moof' start, or for a later 'traf' without
+    /// default-base-is-moof, from the end of the previous track fragment's data (§8.8.7).</summary>
     public required long DataOffset { get; init; }
 
     public required bool FirstSampleIsSync { get; init; }
@@ -28,6 +29,9 @@ public sealed record TrackFragment
     public long? TfxdTime { get; init; }
 
     public long? TfxdDuration { get; init; }
+
+    /// <summary>'tfhd' default-base-is-moof: data offsets count from the 'moof' even for a second 'traf'.</summary>
+    public bool BaseIsMoof { get; init; }
 
     /// <summary>True when 'tfhd' carries an explicit base_data_offset (absolute file offsets).</summary>
     public bool HasExplicitBaseOffset { get; init; }

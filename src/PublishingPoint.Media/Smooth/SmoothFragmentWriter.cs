@@ -52,7 +52,7 @@ public static class SmoothFragmentWriter
 
         AddToSize(span, insert);
         AddToSize(span[traf.TrafOffset..], insert);
-        PatchDataOffsets(span.Slice(traf.TrafOffset, (int)trafHeader.Size + insert), insert);
+        TrackRunPatcher.ShiftDataOffsets(span.Slice(traf.TrafOffset, (int)trafHeader.Size + insert), insert);
         return output;
     }
 
@@ -66,28 +66,6 @@ public static class SmoothFragmentWriter
         else
         {
             BinaryPrimitives.WriteUInt32BigEndian(box, checked(size + (uint)delta));
-        }
-    }
-
-    private static void PatchDataOffsets(Span<byte> traf, int delta)
-    {
-        BoxHeader.TryRead(traf, out var header);
-        var children = traf[header.HeaderLength..];
-        var at = 0;
-        while (at + 8 <= children.Length)
-        {
-            BoxHeader.TryRead(children[at..], out var child);
-            if (child.Type == BoxTypes.Trun)
-            {
-                var payload = children.Slice(at + child.HeaderLength, (int)child.PayloadLength);
-                if ((BinaryPrimitives.ReadUInt32BigEndian(payload) & 0x1) != 0)
-                {
-                    var offset = BinaryPrimitives.ReadInt32BigEndian(payload[8..]);
-                    BinaryPrimitives.WriteInt32BigEndian(payload[8..], offset + delta);
-                }
-            }
-
-            at += (int)child.Size;
         }
     }
 }

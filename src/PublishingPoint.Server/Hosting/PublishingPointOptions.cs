@@ -19,6 +19,12 @@ public sealed record PublishingPointOptions
     /// <summary>Largest single box an encoder may send (an 'mdat' is the usual largest).</summary>
     public long MaxBoxBytes { get; set; } = 64L * 1024 * 1024;
 
+    /// <summary>
+    /// How long a point stays live after its last encoder disconnected without sending 'mfra', so a reconnect
+    /// (or the next POST of a one-POST-per-segment encoder) continues it; 0 finalises at once.
+    /// </summary>
+    public int FinalizeGraceSeconds { get; set; } = 10;
+
     /// <summary>fsync the archive after every fragment before it is indexed (durable before visible).</summary>
     public bool FsyncArchive { get; set; } = true;
 }
@@ -46,6 +52,11 @@ internal sealed class PublishingPointOptionsValidator : IValidateOptions<Publish
         if (options.MaxBoxBytes is < 64 * 1024 or > 1024L * 1024 * 1024)
         {
             failures.Add("PublishingPoint:MaxBoxBytes must be between 65536 and 1073741824.");
+        }
+
+        if (options.FinalizeGraceSeconds is < 0 or > 3600)
+        {
+            failures.Add("PublishingPoint:FinalizeGraceSeconds must be between 0 and 3600.");
         }
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);

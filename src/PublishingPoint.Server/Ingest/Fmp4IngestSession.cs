@@ -122,24 +122,65 @@ internal sealed class Fmp4IngestSession(PointRegistry registry, Point point, Str
 
     private void OnFragment(byte[] fragment, int moofLength)
     {
-        var archive = _archive ?? throw new IngestException(StatusCodes.Status400BadRequest, "fragment before the 'moov'");
-        List<TrackFragment> trafs;
+        var archive = _archive ?? AdoptStreamHeader()
+            ?? throw new IngestException(StatusCodes.Status400BadRequest, "fragment before the 'moov' (send ftyp+moov first, on this or an earlier POST of the stream)");
+        var trafs = ReadTrafs(fragment.AsSpan(0, moofLength));
+        if (trafs.Count == 1)
+        {
+            Index(archive, fragment, trafs[0]);
+            return;
+        }
+
+        List<byte[]> pieces;
         try
         {
-            trafs = MovieFragmentReader.Read(fragment.AsSpan(0, moofLength), id => _defaults.GetValueOrDefault(id));
+            pieces = FragmentSplitter.Split(fragment, moofLength, trafs);
+        }
+        catch (InvalidBoxException e)
+        {
+            throw new IngestException(StatusCodes.Status400BadRequest, $"bad multi-track fragment: {e.Message}");
+        }
+
+        foreach (var piece in pieces)
+        {
+            BoxHeader.TryRead(piece, out var moof);
+            Index(archive, piece, ReadTrafs(piece.AsSpan(0, (int)moof.Size))[0]);
+        }
+    }
+
+    private List<TrackFragment> ReadTrafs(ReadOnlySpan<byte> moof)
+    {
+        try
+        {
+            return MovieFragmentReader.Read(moof, id => _defaults.GetValueOrDefault(id));
         }
         catch (InvalidBoxException e)
         {
             throw new IngestException(StatusCodes.Status400BadRequest, $"bad 'moof': {e.Message}");
         }
+    }
 
-        if (trafs.Count != 1)
+    /// <summary>A POST that carries only segments continues the stream's header from an earlier POST (DASH-IF ingest, one POST per segment).</summary>
+    private StreamArchive? AdoptStreamHeader()
+    {
+        if (feed.Archive is not { } archive)
         {
-            throw new IngestException(StatusCodes.Status415UnsupportedMediaType,
-                $"a 'moof' with {trafs.Count} track fragments: send one track per fragment");
+            return null;
         }
 
-        var traf = trafs[0];
+        _tracks = point.BindTracks(archive.Header.Descriptions, out var conflict);
+        if (conflict is not null)
+        {
+            throw new IngestException(StatusCodes.Status409Conflict, conflict);
+        }
+
+        _defaults = archive.Header.Tracks.ToDictionary(i => i.TrackId, i => i.Defaults);
+        _archive = archive;
+        return archive;
+    }
+
+    private void Index(StreamArchive archive, byte[] fragment, TrackFragment traf)
+    {
         if (!_tracks.TryGetValue(traf.TrackId, out var track))
         {
             throw new IngestException(StatusCodes.Status400BadRequest, $"fragment for track {traf.TrackId}, which the 'moov' does not declare");

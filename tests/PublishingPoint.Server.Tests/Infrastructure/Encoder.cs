@@ -26,7 +26,17 @@ public sealed record EncoderSettings
 /// <summary>ffmpeg as the encoder: the push recipes README documents.</summary>
 public static class Encoder
 {
-    public static IEnumerable<string> SmoothPushArguments(Uri target, EncoderSettings s)
+    public static IEnumerable<string> SmoothPushArguments(Uri target, EncoderSettings s) =>
+        Arguments(s, ["-movflags", "isml+frag_keyframe", "-f", "ismv", target.ToString()]);
+
+    /// <summary>CMAF / fragmented MP4 over one chunked POST (DASH-IF live media ingest, interface 1).</summary>
+    public static IEnumerable<string> CmafPushArguments(Uri target, EncoderSettings s) =>
+        Arguments(s, ["-movflags", "cmaf+frag_keyframe+empty_moov+default_base_moof", "-f", "mp4", target.ToString()]);
+
+    public static Task<ToolResult> PushCmafAsync(Uri target, EncoderSettings settings, CancellationToken cancellationToken = default) =>
+        Tool.RunAsync("ffmpeg", CmafPushArguments(target, settings), TimeSpan.FromSeconds(settings.Seconds + 60), cancellationToken);
+
+    private static List<string> Arguments(EncoderSettings s, IEnumerable<string> output)
     {
         var inv = CultureInfo.InvariantCulture;
         var args = new List<string> { "-hide_banner", "-loglevel", "error" };
@@ -48,7 +58,7 @@ public static class Encoder
             args.AddRange(["-c:a", "aac", "-b:a", $"{s.AudioKbps}k"]);
         }
 
-        args.AddRange(["-movflags", "isml+frag_keyframe", "-f", "ismv", target.ToString()]);
+        args.AddRange(output);
         return args;
     }
 

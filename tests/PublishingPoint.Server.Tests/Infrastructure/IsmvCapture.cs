@@ -11,12 +11,15 @@ public static class IsmvCapture
     /// <summary>6 s, 320x180 H.264 at 400 kbit/s with AAC at 64 kbit/s, 2 s fragments.</summary>
     public static Task<byte[]> SixSecondsAsync() => _sixSeconds.Value;
 
-    public static async Task<byte[]> MakeAsync(int seconds, int videoKbps, int audioKbps, int width = 320, int height = 180)
+    public static Task<byte[]> MakeAsync(int seconds, int videoKbps, int audioKbps, int width = 320, int height = 180) =>
+        CaptureAsync(Encoder.SmoothPushArguments, new EncoderSettings { Seconds = seconds, VideoKbps = videoKbps, AudioKbps = audioKbps, Width = width, Height = height, RealTime = false });
+
+    /// <summary>What ffmpeg would POST for these arguments, written to a pipe instead.</summary>
+    public static async Task<byte[]> CaptureAsync(Func<Uri, EncoderSettings, IEnumerable<string>> arguments, EncoderSettings settings)
     {
         var directory = TempDirectory.Create("pp-capture");
         var file = Path.Combine(directory, "capture.ismv");
-        var settings = new EncoderSettings { Seconds = seconds, VideoKbps = videoKbps, AudioKbps = audioKbps, Width = width, Height = height, RealTime = false };
-        var args = Encoder.SmoothPushArguments(new Uri("http://placeholder/"), settings).ToList();
+        var args = arguments(new Uri("http://placeholder/"), settings).ToList();
         args[^1] = "pipe:1";
         var command = "ffmpeg " + string.Join(' ', args.Select(a => "'" + a + "'")) + " > '" + file + "'";
         await Tool.RunCheckedAsync("bash", ["-c", command]);

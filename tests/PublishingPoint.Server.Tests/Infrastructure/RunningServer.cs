@@ -36,6 +36,7 @@ public sealed class RunningServer : IAsyncDisposable
             "--urls=http://127.0.0.1:0",
             $"--PublishingPoint:DataPath={dataPath}",
             "--Serilog:MinimumLevel:Default=Warning",
+            "--PublishingPoint:FinalizeGraceSeconds=0",
             .. settings,
         ];
         var app = PublishingPointHosting.Create(args);

@@ -8,7 +8,7 @@ namespace PublishingPoint.Server.Ingest.Smooth;
 /// <c>POST /{point}.isml/Streams({id})</c> or <c>POST /{point}.isml/{name}.ism?stream_id={id}</c>.
 /// An empty POST is the handshake some encoders make before streaming: it gets 200 and changes nothing.
 /// </summary>
-internal sealed class SmoothIngestEndpoint(PointRegistry registry, IHostApplicationLifetime lifetime, ILogger<SmoothIngestEndpoint> logger)
+internal sealed class SmoothIngestEndpoint(PointRegistry registry, IHostApplicationLifetime lifetime, TimeProvider time, ILogger<SmoothIngestEndpoint> logger)
 {
     public async Task HandleAsync(HttpContext context, PointPath path, string streamId)
     {
@@ -59,9 +59,33 @@ internal sealed class SmoothIngestEndpoint(PointRegistry registry, IHostApplicat
             IngestLog.Ended(logger, path.Value, streamId, reason, session.Accepted, session.Duplicates);
             if (point.Disconnect(feed))
             {
-                registry.Finalize(point);
                 registry.RemoveIfEmpty(point);
+                var grace = registry.Options.FinalizeGraceSeconds;
+                if (session.SawEnd || grace == 0)
+                {
+                    registry.Finalize(point);
+                }
+                else
+                {
+                    _ = FinalizeLaterAsync(point, TimeSpan.FromSeconds(grace));
+                }
             }
         }
+    }
+
+    /// <summary>Finalises after the grace period unless an encoder came back (Finalize checks again under the lock).</summary>
+    private async Task FinalizeLaterAsync(Point point, TimeSpan grace)
+    {
+        try
+        {
+            await Task.Delay(grace, time, lifetime.ApplicationStopping).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // Shutting down: the archive is durable as it is and recovery finalises it at the next start.
+            return;
+        }
+
+        registry.Finalize(point);
     }
 }

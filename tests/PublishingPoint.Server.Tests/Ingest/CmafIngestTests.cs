@@ -1,0 +1,66 @@
+using System.Globalization;
+using System.Net;
+using PublishingPoint.Server.Tests.Infrastructure;
+
+namespace PublishingPoint.Server.Tests.Ingest;
+
+/// <summary>CMAF / fragmented MP4 ingest (DASH-IF interface 1): video and audio in one 'moof', times in 'tfdt'.</summary>
+public sealed class CmafIngestTests
+{
+    [Fact]
+    public async Task FfmpegCmafPush_IsSplitPerTrack_AndServedAsSmooth()
+    {
+        await using var server = await RunningServer.StartAsync();
+        var push = await Encoder.PushCmafAsync(server.Url("live/cmaf.isml/Streams(v1)"),
+            new EncoderSettings { VideoKbps = 300, AudioKbps = 64, Seconds = 6 });
+        Assert.True(push.ExitCode == 0, Tool.Describe(push));
+
+        var manifest = await SmoothManifestView.FetchAsync(server.Http, "live/cmaf.isml/Manifest");
+        Assert.False(manifest.IsLive);
+        Assert.Equal([300000], manifest.Bitrates("video"));
+        Assert.Equal([64000], manifest.Bitrates("audio"));
+        var videoScale = long.Parse((string)manifest.Stream("video").Attribute("TimeScale")!, CultureInfo.InvariantCulture);
+        var seconds = (double)manifest.ChunkDurations("video").Sum() / videoScale;
+        Assert.InRange(seconds, 5, 7);
+
+        // Each served fragment is a single-track Smooth fragment; init + fragments decode.
+        var file = Path.Combine(TempDirectory.Create("pp-cmaf"), "video.mp4");
+        await using (var output = File.Create(file))
+        {
+            await output.WriteAsync(await server.Http.GetByteArrayAsync("live/cmaf.isml/QualityLevels(300000)/Init(video)"));
+            foreach (var time in manifest.ChunkTimes("video"))
+            {
+                var bytes = await server.Http.GetByteArrayAsync(manifest.Url("video", 300000, time));
+                Assert.Equal(["moof", "mdat"], Boxes.TopLevel(bytes).Select(b => b.Type));
+                await output.WriteAsync(bytes);
+            }
+        }
+
+        var frames = await Tool.ProbeAsync(file, "-count_frames", "-select_streams", "v:0", "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0");
+        Assert.Equal(150, int.Parse(frames.Trim(), CultureInfo.InvariantCulture));
+    }
+
+    [Fact]
+    public async Task OnePostPerSegment_StaysLiveBetweenPosts_AndIndexesEverySegment()
+    {
+        await using var server = await RunningServer.StartAsync(null, "--PublishingPoint:FinalizeGraceSeconds=30");
+        var capture = await IsmvCapture.CaptureAsync(Encoder.CmafPushArguments, new EncoderSettings { Seconds = 6, RealTime = false });
+        var boxes = Boxes.TopLevel(capture);
+        var firstMoof = boxes.First(b => b.Type == "moof").Offset;
+        var (header, _) = await Posting.PostChunkedAsync(server.Http, "live/seg.isml/Streams(v1)", capture[..firstMoof]);
+        Assert.Equal(HttpStatusCode.OK, header);
+        var segments = 0;
+        foreach (var moof in boxes.Where(b => b.Type == "moof"))
+        {
+            var mdat = boxes.First(b => b.Offset == moof.Offset + moof.Size);
+            var (status, body) = await Posting.PostChunkedAsync(server.Http, "live/seg.isml/Streams(v1)", capture[moof.Offset..(mdat.Offset + mdat.Size)]);
+            Assert.True(status == HttpStatusCode.OK, body);
+            segments++;
+        }
+
+        var manifest = await SmoothManifestView.FetchAsync(server.Http, "live/seg.isml/Manifest");
+        Assert.True(manifest.IsLive, "the point must stay live while the encoder posts segment by segment");
+        Assert.Equal(segments, manifest.ChunkTimes("video").Length);
+        Assert.Equal(segments, manifest.ChunkTimes("audio").Length);
+    }
+}
