@@ -1,4 +1,4 @@
-using System.Buffers.Binary;
+using PublishingPoint.Media.Codecs.H264;
 using PublishingPoint.Media.IsoBmff;
 
 namespace PublishingPoint.Server.Ingest;
@@ -11,44 +11,27 @@ internal static class CodecPrivateData
 {
     public static string FromDecoderConfig(TrackInfo info)
     {
-        var config = info.DecoderConfig;
         if (info.Kind != TrackKind.Video)
         {
-            return Convert.ToHexString(config);
+            return Convert.ToHexString(info.DecoderConfig);
         }
 
-        // avcC: version, profile, compat, level, lengthSizeMinusOne, numSPS(5 bits) {len16, sps}, numPPS {len16, pps}
-        if (config.Length < 7)
+        AvcDecoderConfiguration avc;
+        try
         {
-            return string.Empty;
+            avc = AvcDecoderConfiguration.Parse(info.DecoderConfig);
         }
-
-        var output = new List<byte>(config.Length + 8);
-        var at = 5;
-        for (var set = 0; set < 2; set++)
+        catch (Exception e) when (e is FormatException or InvalidDataException or ArgumentException or IndexOutOfRangeException)
         {
-            if (at >= config.Length)
-            {
-                break;
-            }
-
-            var count = set == 0 ? config[at] & 0x1F : config[at];
-            at++;
-            for (var i = 0; i < count && at + 2 <= config.Length; i++)
-            {
-                var length = BinaryPrimitives.ReadUInt16BigEndian(config.AsSpan(at));
-                at += 2;
-                if (at + length > config.Length)
-                {
-                    break;
-                }
-
-                output.AddRange([0, 0, 0, 1]);
-                output.AddRange(config.AsSpan(at, length));
-                at += length;
-            }
+            throw new IngestException(StatusCodes.Status415UnsupportedMediaType, $"track {info.TrackId}: unreadable avcC ({e.Message})");
         }
 
-        return Convert.ToHexString(output.ToArray());
+        var hex = new System.Text.StringBuilder();
+        foreach (var set in avc.SequenceParameterSets.Concat(avc.PictureParameterSets))
+        {
+            hex.Append("00000001").Append(Convert.ToHexString(set.Span));
+        }
+
+        return hex.ToString();
     }
 }
