@@ -141,6 +141,7 @@ public static class MovieFragmentReader
             TfxdDuration = tfxdDuration,
             HasExplicitBaseOffset = explicitBase,
             BaseIsMoof = baseIsMoof,
+            Defaults = trackDefaults,
         };
     }
 

@@ -30,6 +30,9 @@ public sealed record TrackFragment
 
     public long? TfxdDuration { get; init; }
 
+    /// <summary>The sample defaults in force for this 'traf' ('tfhd' values over 'trex').</summary>
+    public SampleDefaults Defaults { get; init; }
+
     /// <summary>'tfhd' default-base-is-moof: data offsets count from the 'moof' even for a second 'traf'.</summary>
     public bool BaseIsMoof { get; init; }
 

@@ -20,6 +20,7 @@ internal sealed class Fmp4IngestSession(PointRegistry registry, Point point, Str
     private Dictionary<uint, Track> _tracks = _noTracks;
     private Dictionary<uint, SampleDefaults> _defaults = [];
     private StreamArchive? _archive;
+    private readonly Dictionary<Track, PendingRun> _pending = [];
     private byte[]? _pendingMoof;
 
     public long Accepted { get; private set; }
@@ -29,6 +30,26 @@ internal sealed class Fmp4IngestSession(PointRegistry registry, Point point, Str
     public bool SawEnd { get; private set; }
 
     public async Task RunAsync(PipeReader body, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await ReadBoxesAsync(body, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            // Complete fragments still being gathered were received whole: keep them whatever ended the body.
+            try
+            {
+                FlushAll();
+            }
+            catch (Exception e) when (e is IngestException or IOException or InvalidBoxException)
+            {
+                IngestLog.FlushFailed(logger, e, point.Path.Value, feed.Id);
+            }
+        }
+    }
+
+    private async Task ReadBoxesAsync(PipeReader body, CancellationToken cancellationToken)
     {
         var framer = new BoxFramer(body, registry.Options.MaxBoxBytes);
         while (await framer.PeekAsync(cancellationToken).ConfigureAwait(false) is { } header)
@@ -64,6 +85,12 @@ internal sealed class Fmp4IngestSession(PointRegistry registry, Point point, Str
                 var box = await ReadHeaderBoxAsync(framer, header, cancellationToken).ConfigureAwait(false);
                 _headerBoxes.Add(box);
                 OnMovie(box);
+            }
+            else if (type == BoxTypes.Styp)
+            {
+                // A segment boundary: what was gathered of the previous segment is complete.
+                await framer.SkipAsync(header, cancellationToken).ConfigureAwait(false);
+                FlushAll();
             }
             else if (type == BoxTypes.Mfra)
             {
@@ -127,7 +154,7 @@ internal sealed class Fmp4IngestSession(PointRegistry registry, Point point, Str
         var trafs = ReadTrafs(fragment.AsSpan(0, moofLength));
         if (trafs.Count == 1)
         {
-            Index(archive, fragment, trafs[0]);
+            Collect(archive, fragment, trafs[0]);
             return;
         }
 
@@ -144,7 +171,7 @@ internal sealed class Fmp4IngestSession(PointRegistry registry, Point point, Str
         foreach (var piece in pieces)
         {
             BoxHeader.TryRead(piece, out var moof);
-            Index(archive, piece, ReadTrafs(piece.AsSpan(0, (int)moof.Size))[0]);
+            Collect(archive, piece, ReadTrafs(piece.AsSpan(0, (int)moof.Size))[0]);
         }
     }
 
@@ -179,13 +206,73 @@ internal sealed class Fmp4IngestSession(PointRegistry registry, Point point, Str
         return archive;
     }
 
-    private void Index(StreamArchive archive, byte[] fragment, TrackFragment traf)
+    /// <summary>
+    /// Fragments of a second or more are indexed as they come. Shorter ones (low-latency chunks) are gathered
+    /// per track and indexed as one fragment: video up to the next keyframe, audio up to a second, and
+    /// everything at a segment boundary ('styp') or the end of the body.
+    /// </summary>
+    private void Collect(StreamArchive archive, byte[] fragment, TrackFragment traf)
     {
         if (!_tracks.TryGetValue(traf.TrackId, out var track))
         {
             throw new IngestException(StatusCodes.Status400BadRequest, $"fragment for track {traf.TrackId}, which the 'moov' does not declare");
         }
 
+        var isVideo = track.Description.Kind == TrackKind.Video;
+        var pending = _pending.GetValueOrDefault(track);
+        var time = traf.TfxdTime ?? traf.DecodeTime ?? pending?.End ?? track.Last?.End ?? 0;
+        var duration = traf.TfxdDuration ?? traf.SummedDuration;
+        // Chunk durations are often estimates for the last sample: only a real jump in time (over 100 ms) breaks a run.
+        var second = (long)track.Description.Timescale;
+        if (pending is not null && ((isVideo && traf.FirstSampleIsSync) || Math.Abs(time - pending.End) > Math.Max(duration, second / 10)))
+        {
+            Flush(track, pending);
+            pending = null;
+        }
+
+        if (pending is null)
+        {
+            if (duration >= second)
+            {
+                Index(archive, track, fragment, traf);
+                return;
+            }
+
+            pending = new PendingRun(archive, time);
+            _pending[track] = pending;
+        }
+
+        pending.Add(new FragmentPart(fragment, traf), duration);
+        if (!isVideo && pending.End - pending.Time >= second)
+        {
+            Flush(track, pending);
+        }
+    }
+
+    private void FlushAll()
+    {
+        foreach (var (track, pending) in _pending.ToArray())
+        {
+            Flush(track, pending);
+        }
+    }
+
+    private void Flush(Track track, PendingRun pending)
+    {
+        _pending.Remove(track);
+        if (pending.Parts.Count == 1)
+        {
+            Index(pending.Archive, track, pending.Parts[0].Bytes, pending.Parts[0].Traf);
+            return;
+        }
+
+        var merged = FragmentMerger.Merge(pending.Parts, pending.Time);
+        BoxHeader.TryRead(merged, out var moof);
+        Index(pending.Archive, track, merged, ReadTrafs(merged.AsSpan(0, (int)moof.Size))[0]);
+    }
+
+    private void Index(StreamArchive archive, Track track, byte[] fragment, TrackFragment traf)
+    {
         lock (track.WriteLock)
         {
             var last = track.Last;
@@ -263,5 +350,22 @@ internal sealed class Fmp4IngestSession(PointRegistry registry, Point point, Str
         }
 
         return output;
+    }
+
+    private sealed class PendingRun(StreamArchive archive, long time)
+    {
+        public StreamArchive Archive { get; } = archive;
+
+        public long Time { get; } = time;
+
+        public long End { get; private set; } = time;
+
+        public List<FragmentPart> Parts { get; } = [];
+
+        public void Add(FragmentPart part, long duration)
+        {
+            Parts.Add(part);
+            End += duration;
+        }
     }
 }

@@ -20,6 +20,9 @@ internal static partial class IngestLog
     [LoggerMessage(EventId = 205, Level = LogLevel.Warning, Message = "Ingest request refused with {Status}: {Problem} ({Path})")]
     public static partial void BadRequest(ILogger logger, int status, string problem, string path);
 
+    [LoggerMessage(EventId = 207, Level = LogLevel.Warning, Message = "Ingest {Point} stream {Stream}: the last gathered fragments could not be indexed")]
+    public static partial void FlushFailed(ILogger logger, Exception exception, string point, string stream);
+
     [LoggerMessage(EventId = 206, Level = LogLevel.Error, Message = "Ingest {Point} stream {Stream}: archive write failed")]
     public static partial void ArchiveFailed(ILogger logger, Exception exception, string point, string stream);
 }

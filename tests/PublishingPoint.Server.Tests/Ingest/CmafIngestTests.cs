@@ -63,4 +63,35 @@ public sealed class CmafIngestTests
         Assert.Equal(segments, manifest.ChunkTimes("video").Length);
         Assert.Equal(segments, manifest.ChunkTimes("audio").Length);
     }
+
+    [Fact]
+    public async Task LowLatencyChunks_AMoofPerFrame_AreGatheredIntoOneFragmentPerGop()
+    {
+        await using var server = await RunningServer.StartAsync();
+        var capture = await IsmvCapture.CaptureAsync(
+            (target, s) => Encoder.CmafPushArguments(target, s).Select(a => a.StartsWith("cmaf+", StringComparison.Ordinal) ? "cmaf+frag_every_frame+empty_moov+default_base_moof" : a),
+            new EncoderSettings { Seconds = 6, RealTime = false });
+        Assert.True(Boxes.TopLevel(capture).Count(b => b.Type == "moof") > 100, "ffmpeg should have sent a fragment per frame");
+        var (status, body) = await Posting.PostChunkedAsync(server.Http, "live/ll.isml/Streams(v1)", capture);
+        Assert.True(status == HttpStatusCode.OK, body);
+
+        var manifest = await SmoothManifestView.FetchAsync(server.Http, "live/ll.isml/Manifest");
+        Assert.Equal(3, manifest.ChunkTimes("video").Length);
+        // About one per second; ffmpeg flushes its last audio frames at the end with uneven times.
+        Assert.InRange(manifest.ChunkTimes("audio").Length, 5, 10);
+        var file = Path.Combine(TempDirectory.Create("pp-ll"), "video.mp4");
+        await using (var output = File.Create(file))
+        {
+            await output.WriteAsync(await server.Http.GetByteArrayAsync("live/ll.isml/QualityLevels(400000)/Init(video)"));
+            foreach (var time in manifest.ChunkTimes("video"))
+            {
+                await output.WriteAsync(await server.Http.GetByteArrayAsync(manifest.Url("video", 400000, time)));
+            }
+        }
+
+        var decode = await Tool.RunAsync("ffmpeg", ["-v", "error", "-i", file, "-f", "null", "-"]);
+        Assert.True(decode.ExitCode == 0 && decode.StdErr.Length == 0, Tool.Describe(decode));
+        var frames = await Tool.ProbeAsync(file, "-count_frames", "-select_streams", "v:0", "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0");
+        Assert.Equal(150, int.Parse(frames.Trim(), CultureInfo.InvariantCulture));
+    }
 }
