@@ -3,7 +3,7 @@ using System.Text.RegularExpressions;
 using PublishingPoint.Server.Delivery;
 using PublishingPoint.Server.Delivery.Smooth;
 using PublishingPoint.Server.Ingest;
-using PublishingPoint.Server.Ingest.Smooth;
+using PublishingPoint.Server.Ingest.Segments;
 using PublishingPoint.Server.Points;
 
 namespace PublishingPoint.Server.Hosting;
@@ -15,7 +15,8 @@ namespace PublishingPoint.Server.Hosting;
 /// </summary>
 internal sealed partial class PointRequestRouter(
     PointRegistry registry,
-    SmoothIngestEndpoint smoothIngest,
+    IngestEndpoint ingest,
+    SegmentIngestEndpoint segments,
     SmoothDelivery smooth,
     ILogger<PointRequestRouter> logger)
 {
@@ -34,9 +35,16 @@ internal sealed partial class PointRequestRouter(
             return;
         }
 
-        if (HttpMethods.IsPost(context.Request.Method))
+        var method = context.Request.Method;
+        if (HttpMethods.IsPost(method) && (StreamsUrl().IsMatch(rest) || LegacyUrl().IsMatch(rest)))
         {
             await IngestAsync(context, path, rest).ConfigureAwait(false);
+            return;
+        }
+
+        if (HttpMethods.IsPut(method) || HttpMethods.IsPost(method) || HttpMethods.IsDelete(method))
+        {
+            await segments.HandleAsync(context, path, rest).ConfigureAwait(false);
             return;
         }
 
@@ -94,7 +102,7 @@ internal sealed partial class PointRequestRouter(
             return;
         }
 
-        await smoothIngest.HandleAsync(context, path, streamId).ConfigureAwait(false);
+        await ingest.HandleFmp4Async(context, path, streamId).ConfigureAwait(false);
     }
 
     private static bool TryKey(Match match, out TrackKey key)

@@ -1,7 +1,8 @@
 using Microsoft.Extensions.Options;
 using PublishingPoint.Server.Archive;
 using PublishingPoint.Server.Delivery.Smooth;
-using PublishingPoint.Server.Ingest.Smooth;
+using PublishingPoint.Server.Ingest;
+using PublishingPoint.Server.Ingest.Segments;
 using PublishingPoint.Server.Points;
 using Serilog;
 
@@ -29,7 +30,8 @@ public static class PublishingPointHosting
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<PointFinalizer>();
         services.AddSingleton<PointRegistry>();
-        services.AddSingleton<SmoothIngestEndpoint>();
+        services.AddSingleton<IngestEndpoint>();
+        services.AddSingleton<SegmentIngestEndpoint>();
         services.AddSingleton<SmoothDelivery>();
         services.AddSingleton<PointRequestRouter>();
         services.AddHostedService<ArchiveRecovery>();
@@ -39,7 +41,7 @@ public static class PublishingPointHosting
     public static IEndpointRouteBuilder MapPublishingPoints(this IEndpointRouteBuilder endpoints)
     {
         var router = endpoints.ServiceProvider.GetRequiredService<PointRequestRouter>();
-        endpoints.MapMethods("/{**path}", [HttpMethods.Get, HttpMethods.Head, HttpMethods.Post], router.HandleAsync);
+        endpoints.MapMethods("/{**path}", [HttpMethods.Get, HttpMethods.Head, HttpMethods.Post, HttpMethods.Put, HttpMethods.Delete], router.HandleAsync);
         return endpoints;
     }
 }

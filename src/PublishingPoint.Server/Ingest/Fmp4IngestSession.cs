@@ -10,9 +10,10 @@ namespace PublishingPoint.Server.Ingest;
 /// One encoder connection pushing fragmented MP4 (Smooth 'isml', PIFF or CMAF): header boxes, then
 /// moof+mdat pairs that are archived and indexed one by one as they complete, and 'mfra' at the end.
 /// </summary>
-internal sealed class Fmp4IngestSession(PointRegistry registry, Point point, StreamFeed feed, ILogger logger)
+internal sealed class Fmp4IngestSession(PointRegistry registry, Point point, StreamFeed feed, ILogger logger) : IIngestSession
 {
     private const int MaxHeaderBoxBytes = 4 * 1024 * 1024;
+    private static readonly TimeSpan _headerWait = TimeSpan.FromSeconds(5);
     private static readonly Dictionary<uint, Track> _noTracks = [];
 
     private readonly List<byte[]> _headerBoxes = [];
@@ -57,6 +58,19 @@ internal sealed class Fmp4IngestSession(PointRegistry registry, Point point, Str
             var type = header.Type;
             if (type == BoxTypes.Moof)
             {
+                if (_archive is null && feed.Archive is null && feed.Connections > 1)
+                {
+                    // Another request of this stream is still delivering the initialization: wait for it briefly.
+                    try
+                    {
+                        await feed.HeaderReady.WaitAsync(_headerWait, cancellationToken).ConfigureAwait(false);
+                    }
+                    catch (TimeoutException)
+                    {
+                        // No initialization came: the fragment is refused below with a clear message.
+                    }
+                }
+
                 _pendingMoof = await ReadBoxAsync(framer, header, 0, cancellationToken).ConfigureAwait(false);
             }
             else if (type == BoxTypes.Mdat)

@@ -41,6 +41,14 @@ public sealed class Point : IDisposable
 
     public object? CachedManifest { get; set; }
 
+    /// <summary>
+    /// When the encoder last announced the end (a final playlist). Segment uploads race with it, so a request
+    /// that finishes shortly after still finalises the point at once instead of waiting for the grace period.
+    /// </summary>
+    public DateTimeOffset? EndAnnouncedAt { get; set; }
+
+    public bool EndAnnouncedWithin(DateTimeOffset now, TimeSpan span) => EndAnnouncedAt is { } at && now - at <= span;
+
     public void Touch() => Interlocked.Increment(ref _version);
 
     public Track[] Tracks()
@@ -88,6 +96,7 @@ public sealed class Point : IDisposable
 
             stream.Connections++;
             stream.ConnectedSince ??= now;
+
             _state = PointState.Live;
             Touch();
             return stream;

@@ -12,10 +12,26 @@ public sealed class StreamFeed
     /// <summary>Guarded by the point's lock.</summary>
     public int Connections { get; internal set; }
 
-    public StreamArchive? Archive { get; internal set; }
+    public StreamArchive? Archive
+    {
+        get => _archive;
+        internal set
+        {
+            _archive = value;
+            if (value is not null)
+            {
+                _headerReady.TrySetResult();
+            }
+        }
+    }
+
+    /// <summary>Completes once the stream has an initialization (its first 'moov' was accepted).</summary>
+    public Task HeaderReady => _headerReady.Task;
 
     public DateTimeOffset? ConnectedSince { get; internal set; }
 
+    private readonly TaskCompletionSource _headerReady = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private StreamArchive? _archive;
     private long _fragments;
     private long _bytes;
 

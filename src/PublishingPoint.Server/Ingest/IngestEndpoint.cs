@@ -1,17 +1,36 @@
 using Microsoft.AspNetCore.Http.Features;
 using PublishingPoint.Server.Points;
 
-namespace PublishingPoint.Server.Ingest.Smooth;
+namespace PublishingPoint.Server.Ingest;
+
+/// <summary>What reads one ingest request body into a point.</summary>
+internal interface IIngestSession
+{
+    long Accepted { get; }
+
+    long Duplicates { get; }
+
+    /// <summary>The encoder said the stream is over (an 'mfra', or the final playlist).</summary>
+    bool SawEnd { get; }
+
+    Task RunAsync(System.IO.Pipelines.PipeReader body, CancellationToken cancellationToken);
+}
 
 /// <summary>
-/// Live Smooth Streaming ingest (MS-SSTR 3.3 encoder side, and what ffmpeg's ismv muxer sends):
-/// <c>POST /{point}.isml/Streams({id})</c> or <c>POST /{point}.isml/{name}.ism?stream_id={id}</c>.
-/// An empty POST is the handshake some encoders make before streaming: it gets 200 and changes nothing.
+/// The life of one ingest request, whatever its protocol: connect the stream to its point, run the protocol's
+/// session over the body as it arrives, answer with a clear status, and finalise the point when its last
+/// encoder is gone. An empty POST is the handshake some Smooth encoders make before streaming (MS-SSTR 3.3):
+/// it gets 200 and changes nothing.
 /// </summary>
-internal sealed class SmoothIngestEndpoint(PointRegistry registry, IHostApplicationLifetime lifetime, TimeProvider time, ILogger<SmoothIngestEndpoint> logger)
+internal sealed class IngestEndpoint(PointRegistry registry, IHostApplicationLifetime lifetime, TimeProvider time, ILogger<IngestEndpoint> logger)
 {
-    public async Task HandleAsync(HttpContext context, PointPath path, string streamId)
+    public Task HandleFmp4Async(HttpContext context, PointPath path, string streamId) =>
+        HandleAsync(context, path, streamId, (point, feed) => new Fmp4IngestSession(registry, point, feed, logger));
+
+    public async Task HandleAsync(HttpContext context, PointPath path, string streamId, Func<Point, StreamFeed, IIngestSession> start)
     {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(start);
         var request = context.Request;
         if (request.ContentLength == 0 || (request.ContentLength is null && !request.Headers.TransferEncoding.Any(v => v?.Contains("chunked", StringComparison.OrdinalIgnoreCase) == true)))
         {
@@ -25,9 +44,9 @@ internal sealed class SmoothIngestEndpoint(PointRegistry registry, IHostApplicat
         }
 
         var point = registry.GetOrCreate(path);
-        var feed = point.Connect(streamId, DateTimeOffset.UtcNow);
+        var feed = point.Connect(streamId, time.GetUtcNow());
         IngestLog.Connected(logger, path.Value, streamId, context.Connection.RemoteIpAddress);
-        var session = new Fmp4IngestSession(registry, point, feed, logger);
+        var session = start(point, feed);
         var reason = "end of body";
         try
         {
@@ -61,7 +80,7 @@ internal sealed class SmoothIngestEndpoint(PointRegistry registry, IHostApplicat
             {
                 registry.RemoveIfEmpty(point);
                 var grace = registry.Options.FinalizeGraceSeconds;
-                if (session.SawEnd || grace == 0)
+                if (session.SawEnd || grace == 0 || point.EndAnnouncedWithin(time.GetUtcNow(), TimeSpan.FromSeconds(grace)))
                 {
                     registry.Finalize(point);
                 }
