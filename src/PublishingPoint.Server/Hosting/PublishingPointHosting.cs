@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Options;
 using PublishingPoint.Server.Archive;
+using PublishingPoint.Server.Delivery.Hls;
 using PublishingPoint.Server.Delivery.Smooth;
 using PublishingPoint.Server.Ingest.Smooth;
 using PublishingPoint.Server.Points;
@@ -30,6 +31,8 @@ public static class PublishingPointHosting
         services.AddSingleton<PointRegistry>();
         services.AddSingleton<SmoothIngestEndpoint>();
         services.AddSingleton<SmoothDelivery>();
+        services.AddSingleton<HlsSegmentCache>();
+        services.AddSingleton<HlsDelivery>();
         services.AddSingleton<PointRequestRouter>();
         services.AddHostedService<ArchiveRecovery>();
         return services;
