@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using PublishingPoint.Media.Codecs.Aac;
 using PublishingPoint.Media.Codecs.H264;
@@ -14,6 +15,12 @@ internal static class HlsPackager
     // Aligned counters let any segment be produced on its own, in any order, with continuous CCs.
     private static readonly TsMuxerOptions _tsOptions = new() { AlignContinuityCounters = true };
 
+    // Every TS timestamp is moved 10 s up, as Apple's segmenters do, so decode times before presentation
+    // time zero (B-frames) stay positive instead of wrapping the 33-bit clock.
+    private const long TsTimeOffset90k = 10 * Timescale.MpegTs;
+
+    private static readonly ConditionalWeakTable<Track, StrongBox<long>> _decodeShifts = [];
+
     /// <summary>
     /// Video fragment <paramref name="sequence"/> of <paramref name="video"/> and the audio samples of
     /// <paramref name="audio"/> whose decode time falls in the same interval, as one transport stream segment.
@@ -24,15 +31,14 @@ internal static class HlsPackager
         var videoTimescale = video.Description.Timescale;
         var samples = new List<FragmentSample>(64);
         var videoBytes = await HlsTimeline.ReadSamplesAsync(video, entry, samples, cancellationToken).ConfigureAwait(false);
+        var shift = await DecodeShiftAsync(video, cancellationToken).ConfigureAwait(false);
         var videoSamples = new TsSample[samples.Count];
         for (var i = 0; i < samples.Count; i++)
         {
             var s = samples[i];
-            videoSamples[i] = new TsSample(
-                Timescale.To90k(s.DecodeTime, videoTimescale),
-                Timescale.To90k(s.PresentationTime, videoTimescale),
-                s.IsSync,
-                videoBytes.AsMemory(s.DataOffset, s.Size));
+            var pts = TsTimeOffset90k + Timescale.To90k(s.PresentationTime, videoTimescale);
+            var dts = TsTimeOffset90k + Timescale.To90k(s.DecodeTime - shift, videoTimescale);
+            videoSamples[i] = new TsSample(Math.Min(dts, pts), pts, s.IsSync, videoBytes.AsMemory(s.DataOffset, s.Size));
         }
 
         var audioSamples = new List<TsSample>(128);
@@ -56,7 +62,7 @@ internal static class HlsPackager
                 {
                     if (s.DecodeTime >= from && s.DecodeTime < to)
                     {
-                        var time = Timescale.To90k(s.DecodeTime, audioTimescale);
+                        var time = TsTimeOffset90k + Timescale.To90k(s.DecodeTime, audioTimescale);
                         audioSamples.Add(new TsSample(time, time, true, bytes.AsMemory(s.DataOffset, s.Size)));
                     }
                 }
@@ -69,6 +75,33 @@ internal static class HlsPackager
         var output = new byte[counts.ByteLength];
         writer.WriteSegment(videoSamples, audioSpan, TsContinuityCounters.ForAlignedSegment(sequence), output);
         return output;
+    }
+
+    /// <summary>
+    /// How far decode times must move back so no sample decodes after it is presented: a 'trun' v1 (as ffmpeg's
+    /// ismv writes) has negative composition offsets. Taken once from the track's first fragment, so DTS stays
+    /// continuous across segments produced independently.
+    /// </summary>
+    private static async ValueTask<long> DecodeShiftAsync(Track track, CancellationToken cancellationToken)
+    {
+        if (_decodeShifts.TryGetValue(track, out var known))
+        {
+            return known.Value;
+        }
+
+        var first = track.Snapshot().FirstOrDefault();
+        long shift = 0;
+        if (first is not null)
+        {
+            var samples = new List<FragmentSample>(64);
+            await HlsTimeline.ReadSamplesAsync(track, first, samples, cancellationToken).ConfigureAwait(false);
+            foreach (var sample in samples)
+            {
+                shift = Math.Max(shift, -(long)sample.CompositionOffset);
+            }
+        }
+
+        return _decodeShifts.GetValue(track, _ => new StrongBox<long>(shift)).Value;
     }
 
     /// <summary>Fragment <paramref name="sequence"/> of <paramref name="track"/> as a CMAF segment for the track's init segment.</summary>

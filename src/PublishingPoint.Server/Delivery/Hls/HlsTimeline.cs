@@ -63,7 +63,20 @@ internal static class HlsTimeline
     public static async Task<byte[]> ReadSamplesAsync(Track track, FragmentEntry entry, List<FragmentSample> samples, CancellationToken cancellationToken)
     {
         var bytes = await entry.ReadAsync(cancellationToken).ConfigureAwait(false);
-        FragmentSamples.Read(bytes, track.Description.Info.Defaults, entry.Time, samples);
+        var first = samples.Count;
+        var count = FragmentSamples.Read(bytes, track.Description.Info.Defaults, entry.Time, samples);
+
+        // Without 'tfdt' the time is the 'tfxd' one, which ffmpeg's ismv muxer sets to the first sample's
+        // presentation time (dts + cts): step back by its composition offset to get decode times.
+        if (entry.Traf.DecodeTime is null && count > 0 && samples[first].CompositionOffset != 0)
+        {
+            var shift = samples[first].CompositionOffset;
+            for (var i = first; i < samples.Count; i++)
+            {
+                samples[i] = samples[i] with { DecodeTime = samples[i].DecodeTime - shift };
+            }
+        }
+
         return bytes;
     }
 }
