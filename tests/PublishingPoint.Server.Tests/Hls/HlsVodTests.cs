@@ -58,6 +58,17 @@ public sealed class HlsVodTests
         Assert.NotNull(HlsText.Tag(fmp4Text, "#EXT-X-MAP"));
         Assert.Contains("#EXT-X-ENDLIST", fmp4Text, StringComparison.Ordinal);
 
+        // Every segment of every playlist is served (players skip a failing segment and carry on).
+        foreach (var playlist in new[] { tsPlaylist, fmp4Variants[^1].Uri!, audio["URI"] })
+        {
+            var text = await server.Http.GetStringAsync($"{Point}/{playlist}");
+            foreach (var (_, uri) in HlsText.Segments(text))
+            {
+                var segment = await server.Http.GetAsync($"{Point}/hls/{uri}");
+                Assert.True(segment.StatusCode == HttpStatusCode.OK, $"{playlist} -> {uri}: {(int)segment.StatusCode}");
+            }
+        }
+
         var checks = await Task.WhenAll(
             Tool.ProbeAsync(tsUrl, "-show_entries", "format=duration", "-of", "default=nw=1:nk=1"),
             Tool.ProbeAsync(fmp4Video, "-show_entries", "format=duration", "-of", "default=nw=1:nk=1"));

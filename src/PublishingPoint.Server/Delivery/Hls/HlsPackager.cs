@@ -15,9 +15,10 @@ internal static class HlsPackager
     // Aligned counters let any segment be produced on its own, in any order, with continuous CCs.
     private static readonly TsMuxerOptions _tsOptions = new() { AlignContinuityCounters = true };
 
-    // Every TS timestamp is moved 10 s up, as Apple's segmenters do, so decode times before presentation
-    // time zero (B-frames) stay positive instead of wrapping the 33-bit clock.
-    private const long TsTimeOffset90k = 10 * Timescale.MpegTs;
+    // Every output timestamp is moved 10 s up, as Apple's segmenters do, so decode times before presentation
+    // time zero (B-frames, AAC priming) stay positive instead of wrapping the 33-bit clock or underflowing 'tfdt'.
+    private const long TimeOffsetSeconds = 10;
+    private const long TsTimeOffset90k = TimeOffsetSeconds * Timescale.MpegTs;
 
     private static readonly ConditionalWeakTable<Track, StrongBox<long>> _decodeShifts = [];
 
@@ -109,7 +110,8 @@ internal static class HlsPackager
     {
         var samples = new List<FragmentSample>(128);
         var bytes = await HlsTimeline.ReadSamplesAsync(track, entry, samples, cancellationToken).ConfigureAwait(false);
-        var baseTime = samples.Count > 0 ? samples[0].DecodeTime : entry.Time;
+        // The same 10 s lift as TS: AAC priming puts the first audio decode time below zero, which 'tfdt' cannot hold.
+        var baseTime = (samples.Count > 0 ? samples[0].DecodeTime : entry.Time) + (TimeOffsetSeconds * track.Description.Timescale);
         return CmafFragmentWriter.Write(bytes, CollectionsMarshal.AsSpan(samples), track.Description.Info.TrackId, (uint)(sequence + 1), baseTime);
     }
 
