@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
 using PublishingPoint.Server.Delivery;
+using PublishingPoint.Server.Delivery.Hls;
 using PublishingPoint.Server.Delivery.Smooth;
 using PublishingPoint.Server.Ingest;
 using PublishingPoint.Server.Ingest.Segments;
@@ -18,6 +19,7 @@ internal sealed partial class PointRequestRouter(
     IngestEndpoint ingest,
     SegmentIngestEndpoint segments,
     SmoothDelivery smooth,
+    HlsDelivery hls,
     ILogger<PointRequestRouter> logger)
 {
     public async Task HandleAsync(HttpContext context)
@@ -68,6 +70,10 @@ internal sealed partial class PointRequestRouter(
         else if (InitUrl().Match(rest) is { Success: true } init && TryKey(init, out var initKey))
         {
             await SmoothDelivery.InitAsync(context, point, initKey).ConfigureAwait(false);
+        }
+        else if (HlsDelivery.Handles(rest))
+        {
+            await hls.HandleAsync(context, point, rest).ConfigureAwait(false);
         }
         else
         {

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Options;
 using PublishingPoint.Server.Archive;
+using PublishingPoint.Server.Delivery.Hls;
 using PublishingPoint.Server.Delivery.Smooth;
 using PublishingPoint.Server.Ingest;
 using PublishingPoint.Server.Ingest.Segments;
@@ -33,6 +34,8 @@ public static class PublishingPointHosting
         services.AddSingleton<IngestEndpoint>();
         services.AddSingleton<SegmentIngestEndpoint>();
         services.AddSingleton<SmoothDelivery>();
+        services.AddSingleton<HlsSegmentCache>();
+        services.AddSingleton<HlsDelivery>();
         services.AddSingleton<PointRequestRouter>();
         services.AddHostedService<ArchiveRecovery>();
         return services;

@@ -1,0 +1,67 @@
+using System.Globalization;
+using System.Text;
+
+namespace PublishingPoint.Media.Hls;
+
+/// <summary>Writes a master playlist (RFC 8216 4.3.4) as UTF-8 text with LF line ends.</summary>
+public static class MasterPlaylistWriter
+{
+    public static string Write(MasterPlaylist playlist)
+    {
+        ArgumentNullException.ThrowIfNull(playlist);
+        var inv = CultureInfo.InvariantCulture;
+        var text = new StringBuilder(256);
+        text.Append("#EXTM3U\n");
+        text.Append(inv, $"#EXT-X-VERSION:{playlist.Version}\n");
+        if (playlist.IndependentSegments)
+        {
+            text.Append("#EXT-X-INDEPENDENT-SEGMENTS\n");
+        }
+
+        foreach (var audio in playlist.Audio)
+        {
+            text.Append(inv, $"#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"{audio.GroupId}\",NAME=\"{audio.Name}\"");
+            if (audio.Language is { Length: > 0 } language && language != "und")
+            {
+                text.Append(inv, $",LANGUAGE=\"{language}\"");
+            }
+
+            text.Append(audio.IsDefault ? ",DEFAULT=YES,AUTOSELECT=YES" : ",DEFAULT=NO,AUTOSELECT=YES");
+            if (audio.Channels > 0)
+            {
+                text.Append(inv, $",CHANNELS=\"{audio.Channels}\"");
+            }
+
+            text.Append(inv, $",URI=\"{audio.Uri}\"\n");
+        }
+
+        foreach (var variant in playlist.Variants)
+        {
+            text.Append(inv, $"#EXT-X-STREAM-INF:BANDWIDTH={variant.Bandwidth}");
+            if (variant.AverageBandwidth > 0)
+            {
+                text.Append(inv, $",AVERAGE-BANDWIDTH={variant.AverageBandwidth}");
+            }
+
+            text.Append(inv, $",CODECS=\"{variant.Codecs}\"");
+            if (variant.Width > 0 && variant.Height > 0)
+            {
+                text.Append(inv, $",RESOLUTION={variant.Width}x{variant.Height}");
+            }
+
+            if (variant.FrameRate > 0)
+            {
+                text.Append(inv, $",FRAME-RATE={variant.FrameRate:0.000}");
+            }
+
+            if (variant.AudioGroup is { } group)
+            {
+                text.Append(inv, $",AUDIO=\"{group}\"");
+            }
+
+            text.Append('\n').Append(variant.Uri).Append('\n');
+        }
+
+        return text.ToString();
+    }
+}

@@ -1,0 +1,47 @@
+namespace PublishingPoint.Media.Hls;
+
+/// <summary>What a media playlist (RFC 8216 4.3.3) says: a window of segments and how the player should treat it.</summary>
+public sealed record MediaPlaylist
+{
+    /// <summary>3 for MPEG-TS with decimal EXTINF; 6 once EXT-X-MAP is used without I-frames-only.</summary>
+    public int Version { get; init; } = 3;
+
+    /// <summary>
+    /// Lower bound for EXT-X-TARGETDURATION in seconds; the writer never writes less than the longest listed
+    /// segment rounded up. Pass the longest segment the stream ever had so the value does not change on reload.
+    /// </summary>
+    public int MinimumTargetDuration { get; init; }
+
+    public long MediaSequence { get; init; }
+
+    /// <summary>Discontinuities that have left the window (EXT-X-DISCONTINUITY-SEQUENCE).</summary>
+    public long DiscontinuitySequence { get; init; }
+
+    /// <summary>EXT-X-PLAYLIST-TYPE:VOD and EXT-X-ENDLIST: the list is complete and will not change.</summary>
+    public bool IsVod { get; init; }
+
+    /// <summary>EXT-X-MAP URI of the fMP4 initialization segment; null for MPEG-TS.</summary>
+    public string? MapUri { get; init; }
+
+    public bool IndependentSegments { get; init; } = true;
+
+    public required IReadOnlyList<HlsSegment> Segments { get; init; }
+
+    /// <summary>EXT-X-TARGETDURATION: whole seconds, at least every listed EXTINF rounded up.</summary>
+    public int TargetDuration
+    {
+        get
+        {
+            var longest = TimeSpan.Zero;
+            foreach (var segment in Segments)
+            {
+                longest = segment.Duration > longest ? segment.Duration : longest;
+            }
+
+            return Math.Max(Math.Max(CeilingSeconds(longest), MinimumTargetDuration), 1);
+        }
+    }
+
+    public static int CeilingSeconds(TimeSpan duration) =>
+        (int)((duration.Ticks + TimeSpan.TicksPerSecond - 1) / TimeSpan.TicksPerSecond);
+}

@@ -1,0 +1,64 @@
+using System.Globalization;
+using System.Text;
+
+namespace PublishingPoint.Media.Hls;
+
+/// <summary>Writes a media playlist (RFC 8216 4.3.1-4.3.3) as UTF-8 text with LF line ends.</summary>
+public static class MediaPlaylistWriter
+{
+    public static string Write(MediaPlaylist playlist)
+    {
+        ArgumentNullException.ThrowIfNull(playlist);
+        var inv = CultureInfo.InvariantCulture;
+        var text = new StringBuilder(128 + (playlist.Segments.Count * 96));
+        text.Append("#EXTM3U\n");
+        text.Append(inv, $"#EXT-X-VERSION:{playlist.Version}\n");
+        text.Append(inv, $"#EXT-X-TARGETDURATION:{playlist.TargetDuration}\n");
+        text.Append(inv, $"#EXT-X-MEDIA-SEQUENCE:{playlist.MediaSequence}\n");
+        if (playlist.DiscontinuitySequence > 0)
+        {
+            text.Append(inv, $"#EXT-X-DISCONTINUITY-SEQUENCE:{playlist.DiscontinuitySequence}\n");
+        }
+
+        if (playlist.IsVod)
+        {
+            text.Append("#EXT-X-PLAYLIST-TYPE:VOD\n");
+        }
+
+        if (playlist.IndependentSegments)
+        {
+            text.Append("#EXT-X-INDEPENDENT-SEGMENTS\n");
+        }
+
+        if (playlist.MapUri is { } map)
+        {
+            text.Append(inv, $"#EXT-X-MAP:URI=\"{map}\"\n");
+        }
+
+        var first = true;
+        foreach (var segment in playlist.Segments)
+        {
+            // A discontinuity at the head of the window has nothing before it to be discontinuous with.
+            if (segment.Discontinuity && !first)
+            {
+                text.Append("#EXT-X-DISCONTINUITY\n");
+            }
+
+            if (segment.ProgramDateTime is { } time && (first || segment.Discontinuity))
+            {
+                text.Append(inv, $"#EXT-X-PROGRAM-DATE-TIME:{time.UtcDateTime:yyyy-MM-dd'T'HH:mm:ss.fff'Z'}\n");
+            }
+
+            text.Append(inv, $"#EXTINF:{segment.Duration.TotalSeconds:0.000},\n");
+            text.Append(segment.Uri).Append('\n');
+            first = false;
+        }
+
+        if (playlist.IsVod)
+        {
+            text.Append("#EXT-X-ENDLIST\n");
+        }
+
+        return text.ToString();
+    }
+}

@@ -1,0 +1,146 @@
+using System.Globalization;
+using System.Text;
+using System.Text.RegularExpressions;
+using PublishingPoint.Media.Hls;
+using PublishingPoint.Media.IsoBmff;
+using PublishingPoint.Server.Points;
+
+namespace PublishingPoint.Server.Delivery.Hls;
+
+/// <summary>
+/// HLS delivery (RFC 8216), every URL relative to <c>/{point}.isml/</c>:
+/// <code>
+/// master.m3u8                          MPEG-TS variants, the point's audio muxed into each
+/// master-fmp4.m3u8                     fMP4 (CMAF) variants with an EXT-X-MEDIA TYPE=AUDIO group
+/// hls/{name}-{bitrate}.m3u8            TS media playlist of a video track
+/// hls/{name}-{bitrate}-fmp4.m3u8       fMP4 media playlist of a video or audio track
+/// hls/{name}-{bitrate}/{n}.ts          TS segment n: video fragment n + audio in [its start, next start)
+/// hls/{name}-{bitrate}/init.mp4        fMP4 initialization segment
+/// hls/{name}-{bitrate}/{n}.m4s         fMP4 segment n (fragment n repackaged: styp, moof(mfhd, traf(tfhd, tfdt, trun)), mdat)
+/// </code>
+/// Segment n is the track's n-th fragment since the point began: it is the media sequence number, and every
+/// rendition's segment n covers the same interval when the encoders share a timeline.
+/// </summary>
+internal sealed partial class HlsDelivery(PointRegistry registry, HlsSegmentCache cache)
+{
+    public const string PlaylistContentType = "application/vnd.apple.mpegurl";
+    public const string TsContentType = "video/mp2t";
+    public const string Mp4ContentType = "video/mp4";
+    private const string Immutable = "public, max-age=31536000, immutable";
+    private const int VodPlaylistMaxAge = 3600;
+
+    public static bool Handles(string rest) =>
+        rest.StartsWith("hls/", StringComparison.Ordinal) || rest is "master.m3u8" or "master-fmp4.m3u8";
+
+    public async Task HandleAsync(HttpContext context, Point point, string rest)
+    {
+        context.Response.Headers.AccessControlAllowOrigin = "*";
+        if (rest is "master.m3u8" or "master-fmp4.m3u8")
+        {
+            var format = rest == "master.m3u8" ? HlsFormat.Ts : HlsFormat.Fmp4;
+            await PlaylistAsync(context, point, rest, () => HlsPlaylistBuilder.Master(point, format) is { } m ? MasterPlaylistWriter.Write(m) : null)
+                .ConfigureAwait(false);
+        }
+        else if (PlaylistUrl().Match(rest) is { Success: true } playlist && FindTrack(point, playlist) is { } track)
+        {
+            var format = playlist.Groups["fmp4"].Success ? HlsFormat.Fmp4 : HlsFormat.Ts;
+            var anchor = HlsPointState.Of(point, DateTimeOffset.UtcNow).Anchor;
+            var window = registry.Options.DvrWindowSeconds;
+            await PlaylistAsync(context, point, rest, () => HlsPlaylistBuilder.Media(point, track, format, window, anchor) is { } m ? MediaPlaylistWriter.Write(m) : null)
+                .ConfigureAwait(false);
+        }
+        else if (SegmentUrl().Match(rest) is { Success: true } segment && FindTrack(point, segment) is { } segmentTrack)
+        {
+            var format = segment.Groups["ext"].Value == "ts" ? HlsFormat.Ts : HlsFormat.Fmp4;
+            var sequence = long.Parse(segment.Groups["n"].ValueSpan, NumberStyles.None, CultureInfo.InvariantCulture);
+            await SegmentAsync(context, point, segmentTrack, format, sequence).ConfigureAwait(false);
+        }
+        else if (InitUrl().Match(rest) is { Success: true } init && FindTrack(point, init) is { Last: not null } initTrack)
+        {
+            var bytes = await cache.GetOrProduceAsync(new HlsSegmentKey(point, initTrack.Key, HlsFormat.Fmp4, -1), 4096,
+                () => Task.FromResult(HlsPackager.InitSegment(initTrack) ?? throw new InvalidOperationException("no initialization data yet")))
+                .WaitAsync(context.RequestAborted).ConfigureAwait(false);
+            context.Response.Headers.CacheControl = Immutable;
+            await HlsResponses.SegmentAsync(context, Mp4ContentType, bytes).ConfigureAwait(false);
+        }
+        else
+        {
+            await Responses.ProblemAsync(context, StatusCodes.Status404NotFound, "unknown HLS resource").ConfigureAwait(false);
+        }
+    }
+
+    private async Task SegmentAsync(HttpContext context, Point point, Track track, HlsFormat format, long sequence)
+    {
+        var fragments = track.Snapshot();
+        var audio = format == HlsFormat.Ts ? HlsPlaylistBuilder.AudioOf(point) : null;
+        var live = point.State != PointState.Vod;
+        var available = format == HlsFormat.Ts
+            ? HlsTimeline.Available(fragments, track.Description.Timescale, audio, live)
+            : fragments.Length;
+        if ((format == HlsFormat.Ts && track.Description.Kind != TrackKind.Video) || sequence >= available)
+        {
+            await Responses.ProblemAsync(context, StatusCodes.Status404NotFound, "no such segment (yet)").ConfigureAwait(false);
+            return;
+        }
+
+        var index = (int)sequence;
+        var entry = fragments[index];
+        var key = new HlsSegmentKey(point, track.Key, format, sequence);
+        var bytes = await cache.GetOrProduceAsync(key, entry.Length * 2L, () => format == HlsFormat.Ts
+                ? HlsPackager.TsSegmentAsync(track, audio, fragments, index, CancellationToken.None)
+                : HlsPackager.Fmp4SegmentAsync(track, entry, index, CancellationToken.None))
+            .WaitAsync(context.RequestAborted).ConfigureAwait(false);
+        context.Response.Headers.CacheControl = Immutable;
+        await HlsResponses.SegmentAsync(context, format == HlsFormat.Ts ? TsContentType : Mp4ContentType, bytes).ConfigureAwait(false);
+    }
+
+    private static async Task PlaylistAsync(HttpContext context, Point point, string cacheKey, Func<string?> render)
+    {
+        var state = HlsPointState.Of(point, DateTimeOffset.UtcNow);
+        var version = point.Version;
+        if (!state.Playlists.TryGetValue(cacheKey, out var cached) || cached.Version != version)
+        {
+            var text = render();
+            if (text is null)
+            {
+                await Responses.ProblemAsync(context, StatusCodes.Status404NotFound, "nothing to play yet").ConfigureAwait(false);
+                return;
+            }
+
+            var maxAge = point.State == PointState.Vod ? VodPlaylistMaxAge : Math.Max(0, TargetDuration(text) / 2);
+            var bytes = Encoding.UTF8.GetBytes(text);
+            cached = new HlsCachedPlaylist(version, bytes, $"\"h{version:x}-{bytes.Length:x}\"", maxAge);
+            state.Playlists[cacheKey] = cached;
+        }
+
+        await HlsResponses.PlaylistAsync(context, cached).ConfigureAwait(false);
+    }
+
+    // A master playlist has no target duration: it changes rarely, a second of caching is harmless either way.
+    private static int TargetDuration(string playlist)
+    {
+        const string Tag = "#EXT-X-TARGETDURATION:";
+        var at = playlist.IndexOf(Tag, StringComparison.Ordinal);
+        if (at < 0)
+        {
+            return 2;
+        }
+
+        var end = playlist.IndexOf('\n', at);
+        return int.Parse(playlist.AsSpan(at + Tag.Length, end - at - Tag.Length), NumberStyles.None, CultureInfo.InvariantCulture);
+    }
+
+    private static Track? FindTrack(Point point, Match match) =>
+        int.TryParse(match.Groups["bitrate"].ValueSpan, NumberStyles.None, CultureInfo.InvariantCulture, out var bitrate)
+            ? point.FindTrack(new TrackKey(match.Groups["name"].Value, bitrate))
+            : null;
+
+    [GeneratedRegex(@"^hls/(?<name>[A-Za-z0-9._-]{1,64}?)-(?<bitrate>[0-9]{1,10})(?<fmp4>-fmp4)?\.m3u8$", RegexOptions.CultureInvariant)]
+    private static partial Regex PlaylistUrl();
+
+    [GeneratedRegex(@"^hls/(?<name>[A-Za-z0-9._-]{1,64}?)-(?<bitrate>[0-9]{1,10})/(?<n>[0-9]{1,9})\.(?<ext>ts|m4s)$", RegexOptions.CultureInvariant)]
+    private static partial Regex SegmentUrl();
+
+    [GeneratedRegex(@"^hls/(?<name>[A-Za-z0-9._-]{1,64}?)-(?<bitrate>[0-9]{1,10})/init\.mp4$", RegexOptions.CultureInvariant)]
+    private static partial Regex InitUrl();
+}

@@ -1,0 +1,131 @@
+using System.Globalization;
+using System.IO.Compression;
+using Microsoft.Net.Http.Headers;
+
+namespace PublishingPoint.Server.Delivery.Hls;
+
+/// <summary>HTTP details of HLS responses: playlist validators and gzip, single byte ranges on segments.</summary>
+internal static class HlsResponses
+{
+    public static Task PlaylistAsync(HttpContext context, HlsCachedPlaylist playlist)
+    {
+        var response = context.Response;
+        response.Headers.ETag = playlist.ETag;
+        response.Headers.CacheControl = playlist.MaxAge > 0 ? $"public, max-age={playlist.MaxAge}" : "no-cache";
+        response.Headers.Vary = HeaderNames.AcceptEncoding;
+        if (context.Request.Headers.IfNoneMatch == playlist.ETag)
+        {
+            response.StatusCode = StatusCodes.Status304NotModified;
+            return Task.CompletedTask;
+        }
+
+        var bytes = playlist.Bytes;
+        if (AcceptsGzip(context.Request))
+        {
+            bytes = playlist.Gzipped ??= Gzip(playlist.Bytes);
+            response.Headers.ContentEncoding = "gzip";
+        }
+
+        return Responses.BytesAsync(context, HlsDelivery.PlaylistContentType, bytes);
+    }
+
+    /// <summary>The whole segment, or one byte range of it (206; 416 when it lies outside).</summary>
+    public static Task SegmentAsync(HttpContext context, string contentType, byte[] bytes)
+    {
+        var response = context.Response;
+        response.Headers.AcceptRanges = "bytes";
+        var range = context.Request.Headers.Range.ToString();
+        if (range.Length == 0)
+        {
+            return Responses.BytesAsync(context, contentType, bytes);
+        }
+
+        if (!TryParseRange(range, bytes.Length, out var from, out var to))
+        {
+            response.Headers.ContentRange = $"bytes */{bytes.Length}";
+            return Responses.ProblemAsync(context, StatusCodes.Status416RangeNotSatisfiable, "range not satisfiable");
+        }
+
+        response.StatusCode = StatusCodes.Status206PartialContent;
+        response.ContentType = contentType;
+        response.ContentLength = to - from + 1;
+        response.Headers.ContentRange = string.Create(CultureInfo.InvariantCulture, $"bytes {from}-{to}/{bytes.Length}");
+        return HttpMethods.IsHead(context.Request.Method)
+            ? Task.CompletedTask
+            : response.Body.WriteAsync(bytes.AsMemory((int)from, (int)(to - from + 1)), context.RequestAborted).AsTask();
+    }
+
+    // One range only ("bytes=a-b", "bytes=a-", "bytes=-n"); players never ask for several.
+    internal static bool TryParseRange(string header, long length, out long from, out long to)
+    {
+        from = to = 0;
+        if (!header.StartsWith("bytes=", StringComparison.OrdinalIgnoreCase) || header.Contains(',', StringComparison.Ordinal))
+        {
+            return false;
+        }
+
+        var spec = header.AsSpan(6).Trim();
+        var dash = spec.IndexOf('-');
+        if (dash < 0)
+        {
+            return false;
+        }
+
+        var first = spec[..dash].Trim();
+        var last = spec[(dash + 1)..].Trim();
+        if (first.IsEmpty)
+        {
+            if (!long.TryParse(last, NumberStyles.None, CultureInfo.InvariantCulture, out var suffix) || suffix == 0 || length == 0)
+            {
+                return false;
+            }
+
+            from = Math.Max(0, length - suffix);
+            to = length - 1;
+            return true;
+        }
+
+        if (!long.TryParse(first, NumberStyles.None, CultureInfo.InvariantCulture, out from) || from >= length)
+        {
+            return false;
+        }
+
+        if (last.IsEmpty)
+        {
+            to = length - 1;
+            return true;
+        }
+
+        if (!long.TryParse(last, NumberStyles.None, CultureInfo.InvariantCulture, out to) || to < from)
+        {
+            return false;
+        }
+
+        to = Math.Min(to, length - 1);
+        return true;
+    }
+
+    private static bool AcceptsGzip(HttpRequest request)
+    {
+        foreach (var value in request.Headers.AcceptEncoding)
+        {
+            if (value is not null && value.Contains("gzip", StringComparison.OrdinalIgnoreCase))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static byte[] Gzip(byte[] bytes)
+    {
+        using var output = new MemoryStream();
+        using (var gzip = new GZipStream(output, CompressionLevel.Optimal))
+        {
+            gzip.Write(bytes);
+        }
+
+        return output.ToArray();
+    }
+}

@@ -1,0 +1,82 @@
+using PublishingPoint.Media.IsoBmff;
+using PublishingPoint.Media.Timing;
+using PublishingPoint.Server.Points;
+
+namespace PublishingPoint.Server.Delivery.Hls;
+
+/// <summary>
+/// How a track's fragments become HLS segments: segment N is fragment N of the track (its index since the point
+/// began, so media sequence numbers never change as the window slides), covering [start, next start).
+/// </summary>
+internal static class HlsTimeline
+{
+    /// <summary>Where segment <paramref name="index"/> ends: the next fragment's start unless time jumps there.</summary>
+    public static long End(FragmentEntry[] fragments, int index)
+    {
+        var next = index + 1 < fragments.Length ? fragments[index + 1] : null;
+        return next is not null && !next.Discontinuity && next.Time > fragments[index].Time ? next.Time : fragments[index].End;
+    }
+
+    public static TimeSpan Duration(FragmentEntry[] fragments, int index, long timescale) =>
+        TimeSpan.FromTicks(Timescale.Rescale(End(fragments, index) - fragments[index].Time, timescale, TimeSpan.TicksPerSecond));
+
+    /// <summary>
+    /// Segments that can be served: all of them for video alone, fMP4 or VOD; while live, a TS segment that muxes
+    /// <paramref name="audio"/> waits until the audio covering its interval has arrived, so it is never cached short.
+    /// </summary>
+    public static int Available(FragmentEntry[] video, long videoTimescale, Track? audio, bool live)
+    {
+        if (!live || audio is null || video.Length == 0)
+        {
+            return video.Length;
+        }
+
+        var audioEnd = audio.Last?.End ?? long.MinValue;
+        var count = video.Length;
+        while (count > 0 && Timescale.Rescale(End(video, count - 1), videoTimescale, audio.Description.Timescale) > audioEnd)
+        {
+            count--;
+        }
+
+        return count;
+    }
+
+    /// <summary>First segment of a live window of <paramref name="window"/> (track timescale), never fewer than 3 segments.</summary>
+    public static int WindowStart(FragmentEntry[] fragments, int count, long window)
+    {
+        if (count == 0)
+        {
+            return 0;
+        }
+
+        var edge = End(fragments, count - 1);
+        var start = 0;
+        while (start < count && End(fragments, start) <= edge - window)
+        {
+            start++;
+        }
+
+        return Math.Max(0, Math.Min(start, count - 3));
+    }
+
+    /// <summary>The samples of a fragment, decode times from the fragment's time.</summary>
+    public static async Task<byte[]> ReadSamplesAsync(Track track, FragmentEntry entry, List<FragmentSample> samples, CancellationToken cancellationToken)
+    {
+        var bytes = await entry.ReadAsync(cancellationToken).ConfigureAwait(false);
+        var first = samples.Count;
+        var count = FragmentSamples.Read(bytes, track.Description.Info.Defaults, entry.Time, samples);
+
+        // Without 'tfdt' the time is the 'tfxd' one, which ffmpeg's ismv muxer sets to the first sample's
+        // presentation time (dts + cts): step back by its composition offset to get decode times.
+        if (entry.Traf.DecodeTime is null && count > 0 && samples[first].CompositionOffset != 0)
+        {
+            var shift = samples[first].CompositionOffset;
+            for (var i = first; i < samples.Count; i++)
+            {
+                samples[i] = samples[i] with { DecodeTime = samples[i].DecodeTime - shift };
+            }
+        }
+
+        return bytes;
+    }
+}

@@ -1,0 +1,77 @@
+using PublishingPoint.Media.Hls;
+
+namespace PublishingPoint.Media.Tests.Hls;
+
+public sealed class MediaPlaylistWriterTests
+{
+    private static readonly DateTimeOffset _start = new(2024, 5, 1, 12, 0, 0, TimeSpan.Zero);
+
+    [Fact]
+    public void LivePlaylistHasWindowTagsAndNoEndList()
+    {
+        var playlist = new MediaPlaylist
+        {
+            MediaSequence = 7,
+            Segments =
+            [
+                new HlsSegment(7, TimeSpan.FromSeconds(2), "v/7.ts", ProgramDateTime: _start),
+                new HlsSegment(8, TimeSpan.FromSeconds(2.0001), "v/8.ts", ProgramDateTime: _start.AddSeconds(2)),
+                new HlsSegment(9, TimeSpan.FromSeconds(1.96), "v/9.ts", ProgramDateTime: _start.AddSeconds(4)),
+            ],
+        };
+
+        var text = MediaPlaylistWriter.Write(playlist);
+
+        Assert.StartsWith("#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:3\n#EXT-X-MEDIA-SEQUENCE:7\n", text, StringComparison.Ordinal);
+        Assert.Contains("#EXT-X-PROGRAM-DATE-TIME:2024-05-01T12:00:00.000Z\n#EXTINF:2.000,\nv/7.ts\n", text, StringComparison.Ordinal);
+        Assert.Contains("#EXTINF:1.960,\nv/9.ts\n", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("ENDLIST", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("PLAYLIST-TYPE", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("DISCONTINUITY", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void TargetDurationIsNeverBelowAnyRoundedSegmentOrTheGivenMinimum()
+    {
+        HlsSegment[] segments = [new(0, TimeSpan.FromSeconds(4.4), "a.ts"), new(1, TimeSpan.FromSeconds(1), "b.ts")];
+        Assert.Equal(5, new MediaPlaylist { Segments = segments }.TargetDuration);
+        Assert.Equal(6, new MediaPlaylist { Segments = segments, MinimumTargetDuration = 6 }.TargetDuration);
+        Assert.Equal(2, new MediaPlaylist { Segments = [new(0, TimeSpan.FromSeconds(2), "a.ts")] }.TargetDuration);
+    }
+
+    [Fact]
+    public void VodFmp4PlaylistHasMapTypeAndEndList()
+    {
+        var text = MediaPlaylistWriter.Write(new MediaPlaylist
+        {
+            Version = 6,
+            IsVod = true,
+            MapUri = "v/init.mp4",
+            Segments = [new HlsSegment(0, TimeSpan.FromSeconds(2), "v/0.m4s"), new HlsSegment(1, TimeSpan.FromSeconds(2), "v/1.m4s")],
+        });
+
+        Assert.Contains("#EXT-X-VERSION:6\n", text, StringComparison.Ordinal);
+        Assert.Contains("#EXT-X-PLAYLIST-TYPE:VOD\n", text, StringComparison.Ordinal);
+        Assert.Contains("#EXT-X-MAP:URI=\"v/init.mp4\"\n", text, StringComparison.Ordinal);
+        Assert.EndsWith("v/1.m4s\n#EXT-X-ENDLIST\n", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void DiscontinuityIsTaggedWithItsDateButNotAtTheHeadOfTheWindow()
+    {
+        var text = MediaPlaylistWriter.Write(new MediaPlaylist
+        {
+            MediaSequence = 3,
+            DiscontinuitySequence = 2,
+            Segments =
+            [
+                new HlsSegment(3, TimeSpan.FromSeconds(2), "3.ts", Discontinuity: true, ProgramDateTime: _start),
+                new HlsSegment(4, TimeSpan.FromSeconds(2), "4.ts", Discontinuity: true, ProgramDateTime: _start.AddSeconds(60)),
+            ],
+        });
+
+        Assert.Contains("#EXT-X-DISCONTINUITY-SEQUENCE:2\n", text, StringComparison.Ordinal);
+        Assert.Single(text.Split('\n'), l => l == "#EXT-X-DISCONTINUITY");
+        Assert.Contains("#EXT-X-DISCONTINUITY\n#EXT-X-PROGRAM-DATE-TIME:2024-05-01T12:01:00.000Z\n#EXTINF:2.000,\n4.ts\n", text, StringComparison.Ordinal);
+    }
+}

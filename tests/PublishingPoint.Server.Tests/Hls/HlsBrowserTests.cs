@@ -1,0 +1,109 @@
+using System.Diagnostics;
+using System.Globalization;
+using Microsoft.Playwright;
+using PublishingPoint.Server.Tests.Infrastructure;
+
+namespace PublishingPoint.Server.Tests.Hls;
+
+/// <summary>
+/// hls.js in Debian's headless Chromium plays the TS and the fMP4 master across at least three segments.
+/// Needs /usr/bin/chromium (apt: chromium) and Browser/node_modules (npm ci in tests/PublishingPoint.Server.Tests/Browser).
+/// </summary>
+public sealed class HlsBrowserTests
+{
+    private const string Point = "browser/hls.isml";
+    private const double ThreeSegments = 6.2;
+
+    [Fact]
+    public async Task HlsJsPlaysTsAndFmp4AcrossThreeSegments()
+    {
+        var hlsJs = await File.ReadAllBytesAsync(FindHlsJs());
+        await using var server = await RunningServer.StartAsync();
+        var pushes = await Task.WhenAll(
+            Encoder.PushSmoothAsync(server.Url($"{Point}/Streams(hi)"), new EncoderSettings { VideoKbps = 600, Width = 640, Height = 360, Seconds = 10, RealTime = false }),
+            Encoder.PushSmoothAsync(server.Url($"{Point}/Streams(lo)"), new EncoderSettings { VideoKbps = 300, AudioKbps = 0, Seconds = 10, RealTime = false }));
+        Assert.All(pushes, p => Assert.True(p.ExitCode == 0, Tool.Describe(p)));
+
+        using var playwright = await Playwright.CreateAsync();
+        await using var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+        {
+            ExecutablePath = "/usr/bin/chromium",
+            Headless = true,
+            Args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--autoplay-policy=no-user-gesture-required"],
+        });
+
+        var results = await Task.WhenAll(
+            PlayAsync(browser, hlsJs, server.Url($"{Point}/master.m3u8")),
+            PlayAsync(browser, hlsJs, server.Url($"{Point}/master-fmp4.m3u8")));
+        Assert.All(results, r => Assert.True(r.CurrentTime >= ThreeSegments, r.Describe));
+    }
+
+    private static async Task<Playback> PlayAsync(IBrowser browser, byte[] hlsJs, Uri master)
+    {
+        var page = await browser.NewPageAsync();
+        var log = new List<string>();
+        page.Console += (_, message) => log.Add(message.Text);
+        page.Response += (_, response) =>
+        {
+            if (response.Status >= 400)
+            {
+                log.Add($"{response.Status} {response.Url}");
+            }
+        };
+        // The page is fulfilled by the route on the server's own origin: a page from any other origin (even
+        // "localhost") is refused loopback access by Chromium's local network access checks. CORS headers are
+        // asserted in HlsLiveTests instead.
+        var pageBase = new Uri(master, "/page").ToString();
+        await page.RouteAsync(pageBase + "/**", route => route.Request.Url.EndsWith("/hls.min.js", StringComparison.Ordinal)
+            ? route.FulfillAsync(new RouteFulfillOptions { Status = 200, ContentType = "application/javascript", BodyBytes = hlsJs })
+            : route.FulfillAsync(new RouteFulfillOptions { Status = 200, ContentType = "text/html", Body = Page(master) }));
+        await page.GotoAsync(pageBase + "/index.html");
+
+        var clock = Stopwatch.StartNew();
+        double time = 0;
+        var errors = string.Empty;
+        while (clock.Elapsed < TimeSpan.FromSeconds(25) && time < ThreeSegments && errors.Length == 0)
+        {
+            await Task.Delay(250);
+            time = await page.EvaluateAsync<double>("document.getElementById('v').currentTime");
+            errors = await page.EvaluateAsync<string>("window.fatal.join('; ')");
+        }
+
+        return new Playback(master, time, errors, log);
+    }
+
+    private static string Page(Uri master) => $$"""
+        <!doctype html>
+        <video id="v" muted autoplay playsinline></video>
+        <script src="hls.min.js"></script>
+        <script>
+          window.fatal = [];
+          const video = document.getElementById('v');
+          const hls = new Hls({ debug: false });
+          hls.on(Hls.Events.ERROR, (_, d) => { console.log('hls error ' + d.type + ' ' + d.details + ' fatal=' + d.fatal); if (d.fatal) window.fatal.push(d.details); });
+          hls.on(Hls.Events.MANIFEST_PARSED, () => video.play().catch(e => window.fatal.push('play: ' + e)));
+          hls.loadSource('{{master}}');
+          hls.attachMedia(video);
+        </script>
+        """;
+
+    private static string FindHlsJs()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            var candidate = Path.Combine(dir.FullName, "Browser", "node_modules", "hls.js", "dist", "hls.min.js");
+            if (File.Exists(candidate))
+            {
+                return candidate;
+            }
+        }
+
+        throw new FileNotFoundException("hls.min.js not found: run `npm ci` in tests/PublishingPoint.Server.Tests/Browser");
+    }
+
+    private sealed record Playback(Uri Master, double CurrentTime, string Errors, List<string> Log)
+    {
+        public string Describe => string.Create(CultureInfo.InvariantCulture,
+            $"{Master}: currentTime {CurrentTime:0.00} (want >= {ThreeSegments}), fatal errors [{Errors}], console:\n{string.Join('\n', Log)}");
+    }
+}
