@@ -19,8 +19,11 @@ public sealed class TsFragmenter : ITsDemuxerSink
     private readonly TsDemuxer _demuxer;
     private readonly FragmentBuffer _video;
     private readonly FragmentBuffer _audio;
-    private readonly Queue<long> _audioBoundaries = new();
+    private readonly Queue<long> _audioBoundaries = new(); // presentation times (90 kHz) of video cuts
+    private const int MaxPendingBoundaries = 64;
+
     private bool _programHasVideo;
+    private bool _programHasAudio;
     private AvcDecoderConfiguration? _pendingVideoConfiguration;
     private AudioSpecificConfig? _audioConfiguration;
     private long _lastBoundary90k = long.MinValue;
@@ -72,7 +75,11 @@ public sealed class TsFragmenter : ITsDemuxerSink
 
     private int AudioFrameDuration => _audioConfiguration?.SamplesPerFrame ?? 1024;
 
-    void ITsDemuxerSink.OnProgram(bool hasVideo, bool hasAudio) => _programHasVideo = hasVideo;
+    void ITsDemuxerSink.OnProgram(bool hasVideo, bool hasAudio)
+    {
+        _programHasVideo = hasVideo;
+        _programHasAudio = hasAudio;
+    }
 
     void ITsDemuxerSink.OnVideoConfiguration(AvcDecoderConfiguration configuration, bool changed)
     {
@@ -109,11 +116,6 @@ public sealed class TsFragmenter : ITsDemuxerSink
             AnnounceVideo(configuration);
         }
 
-        if (_video.Count == 0 && _video.SequenceNumber == 0 && isKeyframe)
-        {
-            AddAudioBoundary(pts90k); // audio before the first picture goes in a fragment of its own
-        }
-
         _video.Add(dts, offset, isKeyframe, avcc);
     }
 
@@ -127,7 +129,6 @@ public sealed class TsFragmenter : ITsDemuxerSink
         if (_audioConfiguration is not null && _audioConfiguration.SamplingFrequency != configuration.SamplingFrequency)
         {
             _audio.ResetTimeline();
-            _audioBoundaries.Clear();
         }
 
         _audioConfiguration = configuration;
@@ -148,14 +149,14 @@ public sealed class TsFragmenter : ITsDemuxerSink
         }
 
         var frame = AudioFrameDuration;
-        var time = Timescale.Rescale(pts90k, Timescale.MpegTs, AudioTrack.Timescale);
+        var time = AudioTime(pts90k);
         if (_audio.LastTime is { } last && time - (last + frame) < frame / 2)
         {
             // Contiguous (within half a frame, or overlapping): exactly one frame on, so durations stay 1024.
             time = last + frame;
         }
 
-        while (_audioBoundaries.TryPeek(out var boundary) && time >= boundary)
+        while (_audioBoundaries.TryPeek(out var boundary) && time >= AudioTime(boundary))
         {
             _audioBoundaries.Dequeue();
             CutAudioBefore(boundary);
@@ -185,25 +186,42 @@ public sealed class TsFragmenter : ITsDemuxerSink
 
     private void AddAudioBoundary(long pts90k)
     {
-        if (AudioTrack is null || pts90k <= _lastBoundary90k)
+        if (pts90k <= _lastBoundary90k)
         {
             return;
         }
 
         _lastBoundary90k = pts90k;
-        var boundary = Timescale.Rescale(pts90k, Timescale.MpegTs, AudioTrack.Timescale);
-        if (_audio.Count > 0 && _audio.LastTime >= boundary)
+        if (!_programHasAudio)
         {
-            CutAudioBefore(boundary); // audio ran ahead of video in the multiplex
+            return;
+        }
+
+        if (_audioBoundaries.Count >= MaxPendingBoundaries)
+        {
+            _audioBoundaries.Dequeue(); // audio stalled: the oldest cut no longer matters
+        }
+
+        if (AudioTrack is not null && _audio.Count > 0 && _audio.LastTime >= AudioTime(pts90k))
+        {
+            CutAudioBefore(pts90k); // audio ran ahead of video in the multiplex
         }
         else
         {
-            _audioBoundaries.Enqueue(boundary);
+            _audioBoundaries.Enqueue(pts90k);
         }
     }
 
-    private void CutAudioBefore(long boundary)
+    private long AudioTime(long time90k) => Timescale.Rescale(time90k, Timescale.MpegTs, AudioTrack!.Timescale);
+
+    private void CutAudioBefore(long boundary90k)
     {
+        if (AudioTrack is null)
+        {
+            return;
+        }
+
+        var boundary = AudioTime(boundary90k);
         var count = 0;
         while (count < _audio.Count && _audio.TimeAt(count) < boundary)
         {
