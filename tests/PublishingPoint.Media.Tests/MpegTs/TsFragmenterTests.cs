@@ -92,3 +92,39 @@ public class TsFragmenterTests
         Assert.Equal(sample0[4..].TrimEnd((byte)0).ToArray(), first.Slice((int)parsed.DataOffset + 4, sample0.Length - 4).TrimEnd((byte)0).ToArray());
     }
 }
+
+public class TsFragmenterConfigurationChangeTests
+{
+    [Fact]
+    public void A_new_sps_is_reported_and_starts_a_new_fragment_after_a_new_init_segment()
+    {
+        var fullHd = Codecs.H264.AvcDecoderConfigurationTests.FullHdAvcC;
+        var second = PublishingPoint.Media.Codecs.H264.AvcDecoderConfiguration.Parse(Convert.FromHexString(fullHd));
+        var output = new ArrayBufferWriter<byte>();
+        var counters = new TsContinuityCounters();
+        new TsSegmentWriter(SyntheticStream.Video, SyntheticStream.Audio)
+            .WriteSegment(SyntheticStream.VideoSamples(0, 30), SyntheticStream.AudioSamples(0, 55), counters, output);
+        new TsSegmentWriter(second, SyntheticStream.Audio)
+            .WriteSegment(SyntheticStream.VideoSamples(30, 40), SyntheticStream.AudioSamples(55, 75), counters, output);
+
+        var sink = new RecordingDemuxerSink();
+        var demuxer = new TsDemuxer(sink);
+        demuxer.Push(output.WrittenSpan);
+        demuxer.Flush();
+        Assert.Equal([false, true], sink.VideoConfigs.Select(c => c.Changed));
+        Assert.Equal(1920, sink.VideoConfigs[1].Config.Width);
+
+        var collector = new FragmentCollector();
+        var fragmenter = new TsFragmenter(collector, new TsFragmenterOptions { TargetDuration90k = 10 * 90_000 });
+        fragmenter.Push(output.WrittenSpan);
+        fragmenter.Flush();
+        var inits = collector.Inits[1];
+        Assert.Equal(2, inits.Count);
+        Assert.Equal(1920, Assert.Single(MovieReader.Read(inits[1].AsMemory(MovieWriter.FtypLength))).Width);
+
+        // The first frame with the new SPS is the keyframe of frame 50 (frames 30..49 still use the old PPS/SPS).
+        var fragments = collector.FragmentsOf(1);
+        Assert.Equal([50, 20], fragments.Select(f => f.SampleCount));
+        Assert.Equal(SyntheticStream.VideoSamples(50, 1)[0].Dts90k, fragments[1].DecodeTime);
+    }
+}
