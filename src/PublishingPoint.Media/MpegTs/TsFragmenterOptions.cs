@@ -1,0 +1,25 @@
+namespace PublishingPoint.Media.MpegTs;
+
+public sealed record class TsFragmenterOptions
+{
+    /// <summary>A video fragment ends at the first keyframe at least this long (90 kHz ticks) after its start.</summary>
+    public long TargetDuration90k { get; init; } = 180_000;
+
+    /// <summary>Media timescale of the video track; audio uses its sample rate.</summary>
+    public uint VideoTimescale { get; init; } = 90_000;
+
+    public uint VideoTrackId { get; init; } = 1;
+
+    public uint AudioTrackId { get; init; } = 2;
+
+    /// <summary>Start every fragment with a 'styp' (DASH/CMAF media segments).</summary>
+    public bool WithStyp { get; init; }
+
+    /// <summary>
+    /// With a video stream in the program, audio is cut at the video's boundaries; if none has come for this long
+    /// (90 kHz ticks; video stalled or missing), audio is cut on its own at the target duration.
+    /// </summary>
+    public long AudioWaitLimit90k { get; init; } = 20 * 90_000;
+
+    public static TsFragmenterOptions Default { get; } = new();
+}

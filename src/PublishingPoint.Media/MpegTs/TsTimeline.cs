@@ -1,0 +1,53 @@
+namespace PublishingPoint.Media.MpegTs;
+
+/// <summary>
+/// Turns 33-bit PTS/DTS values (ISO/IEC 13818-1 2.4.3.7) into one 64-bit timeline shared by all streams of the
+/// program: each value is unwrapped to the candidate nearest the previous one, so the 2^33 wrap (every ~26.5 h)
+/// continues upward. A jump larger than <see cref="MaxJump90k"/> either way (an encoder restart, a spliced source:
+/// what discontinuity_indicator announces) is re-based so the timeline resumes just after the latest time seen.
+/// </summary>
+internal sealed class TsTimeline
+{
+    public const long MaxJump90k = 10 * 90_000;
+    private const long Wrap = 1L << 33;
+    private const long ResumeStep90k = 3_600;
+
+    private bool _started;
+    private long _lastExtended;
+    private long _offset;
+    private long _highest;
+
+    public int Discontinuities { get; private set; }
+
+    public long Unwrap(long raw)
+    {
+        raw &= TsConstants.TimestampMask;
+        if (!_started)
+        {
+            _started = true;
+            _lastExtended = raw;
+            _highest = raw;
+            return raw;
+        }
+
+        var k = (_lastExtended - raw + (Wrap / 2)) >> 33;
+        var extended = raw + (k * Wrap);
+        if (Math.Abs(extended - _lastExtended) > MaxJump90k)
+        {
+            Discontinuities++;
+            _offset = _highest + ResumeStep90k - extended;
+        }
+
+        _lastExtended = extended;
+        var result = extended + _offset;
+        _highest = Math.Max(_highest, result);
+        return result;
+    }
+
+    /// <summary>The unwrapped value of <paramref name="raw"/> given a nearby unwrapped reference (PTS from its DTS).</summary>
+    public static long Near(long reference, long raw)
+    {
+        var delta = (raw - reference) & TsConstants.TimestampMask;
+        return delta >= Wrap / 2 ? reference + delta - Wrap : reference + delta;
+    }
+}
