@@ -108,7 +108,7 @@ internal sealed partial class PointRequestRouter(
             return;
         }
 
-        await ingest.HandleFmp4Async(context, path, streamId).ConfigureAwait(false);
+        await ingest.HandleStreamAsync(context, path, streamId).ConfigureAwait(false);
     }
 
     private static bool TryKey(Match match, out TrackKey key)

@@ -25,6 +25,9 @@ public sealed record PublishingPointOptions
     /// </summary>
     public int FinalizeGraceSeconds { get; set; } = 10;
 
+    /// <summary>Target fragment length when cutting MPEG-TS ingest (at the first keyframe at or after it).</summary>
+    public double TsFragmentSeconds { get; set; } = 2;
+
     /// <summary>fsync the archive after every fragment before it is indexed (durable before visible).</summary>
     public bool FsyncArchive { get; set; } = true;
 }
@@ -52,6 +55,11 @@ internal sealed class PublishingPointOptionsValidator : IValidateOptions<Publish
         if (options.MaxBoxBytes is < 64 * 1024 or > 1024L * 1024 * 1024)
         {
             failures.Add("PublishingPoint:MaxBoxBytes must be between 65536 and 1073741824.");
+        }
+
+        if (options.TsFragmentSeconds is < 0.5 or > 60)
+        {
+            failures.Add("PublishingPoint:TsFragmentSeconds must be between 0.5 and 60.");
         }
 
         if (options.FinalizeGraceSeconds is < 0 or > 3600)

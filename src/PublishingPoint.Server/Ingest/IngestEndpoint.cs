@@ -27,6 +27,15 @@ internal sealed class IngestEndpoint(PointRegistry registry, IHostApplicationLif
     public Task HandleFmp4Async(HttpContext context, PointPath path, string streamId) =>
         HandleAsync(context, path, streamId, (point, feed) => new Fmp4IngestSession(registry, point, feed, logger));
 
+    public Task HandleTsAsync(HttpContext context, PointPath path, string streamId) =>
+        HandleAsync(context, path, streamId, (point, feed) => new MpegTs.TsIngestSession(registry, point, feed, logger, registry.Options.TsFragmentSeconds));
+
+    /// <summary>A <c>Streams({id})</c> POST: fragmented MP4 (Smooth, CMAF) or MPEG-TS, told apart by the first byte.</summary>
+    public Task HandleStreamAsync(HttpContext context, PointPath path, string streamId) =>
+        HandleAsync(context, path, streamId, (point, feed) => new SniffingSession(
+            () => new Fmp4IngestSession(registry, point, feed, logger),
+            () => new MpegTs.TsIngestSession(registry, point, feed, logger, registry.Options.TsFragmentSeconds)));
+
     public async Task HandleAsync(HttpContext context, PointPath path, string streamId, Func<Point, StreamFeed, IIngestSession> start)
     {
         ArgumentNullException.ThrowIfNull(context);

@@ -48,6 +48,25 @@ public sealed record SmoothManifestView(XDocument Xml, string PointUrl)
         ((string)Stream(type).Attribute("Url")!).Replace("{bitrate}", bitrate.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
             .Replace("{start time}", time.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal);
 
+    /// <summary>
+    /// The manifest once the point is VOD. An encoder process can exit before the server has read the end of
+    /// its body, so the finalisation is waited for (bounded), not assumed.
+    /// </summary>
+    public static async Task<SmoothManifestView> FetchVodAsync(HttpClient http, string url)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (true)
+        {
+            var view = await FetchAsync(http, url);
+            if (!view.IsLive || DateTime.UtcNow > deadline)
+            {
+                return view;
+            }
+
+            await Task.Delay(200);
+        }
+    }
+
     public static async Task<SmoothManifestView> FetchAsync(HttpClient http, string url)
     {
         using var response = await http.GetAsync(url);

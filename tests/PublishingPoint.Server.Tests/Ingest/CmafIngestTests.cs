@@ -15,7 +15,7 @@ public sealed class CmafIngestTests
             new EncoderSettings { VideoKbps = 300, AudioKbps = 64, Seconds = 6 });
         Assert.True(push.ExitCode == 0, Tool.Describe(push));
 
-        var manifest = await SmoothManifestView.FetchAsync(server.Http, "live/cmaf.isml/Manifest");
+        var manifest = await SmoothManifestView.FetchVodAsync(server.Http, "live/cmaf.isml/Manifest");
         Assert.False(manifest.IsLive);
         Assert.Equal([300000], manifest.Bitrates("video"));
         Assert.Equal([64000], manifest.Bitrates("audio"));

@@ -24,7 +24,7 @@ public sealed class SegmentPutIngestTests
              server.Url("live/hlsin.isml/index.m3u8").ToString()], TimeSpan.FromSeconds(60));
         Assert.True(push.ExitCode == 0, Tool.Describe(push));
 
-        var manifest = await SmoothManifestView.FetchAsync(server.Http, "live/hlsin.isml/Manifest");
+        var manifest = await SmoothManifestView.FetchVodAsync(server.Http, "live/hlsin.isml/Manifest");
         Assert.False(manifest.IsLive);
         Assert.Equal([300000], manifest.Bitrates("video"));
         Assert.Equal([64000], manifest.Bitrates("audio"));
@@ -42,7 +42,7 @@ public sealed class SegmentPutIngestTests
 
         var folder = Path.Combine(server.DataPath, "live", "dashin.isml");
         Assert.Equal(["stream0.ismv", "stream1.ismv"], Directory.GetFiles(folder, "*.ismv").Select(Path.GetFileName).Order());
-        var manifest = await SmoothManifestView.FetchAsync(server.Http, "live/dashin.isml/Manifest");
+        var manifest = await SmoothManifestView.FetchVodAsync(server.Http, "live/dashin.isml/Manifest");
         Assert.Equal([300000], manifest.Bitrates("video"));
         Assert.Equal([64000], manifest.Bitrates("audio"));
         Assert.Equal(3, manifest.ChunkTimes("video").Length);

@@ -52,7 +52,7 @@ public sealed class SmoothLiveToVodTests
             var pushes = await Task.WhenAll(high, low);
             Assert.All(pushes, p => Assert.True(p.ExitCode == 0, Tool.Describe(p)));
 
-            var vod = await SmoothManifestView.FetchAsync(server.Http, "live/ch1.isml/Manifest");
+            var vod = await SmoothManifestView.FetchVodAsync(server.Http, "live/ch1.isml/Manifest");
             Assert.False(vod.IsLive);
             Assert.InRange(vod.Duration, (long)((PushSeconds - 2) * Second), (long)((PushSeconds + 2) * Second));
             Assert.InRange(vod.ChunkDurations("video").Sum(), (long)((PushSeconds - 2) * Second), (long)((PushSeconds + 2) * Second));

@@ -40,6 +40,9 @@ internal sealed partial class SegmentIngestEndpoint(PointRegistry registry, Inge
             case ".mp4" or ".m4s" or ".m4v" or ".m4a" or ".cmfv" or ".cmfa" or ".cmfm":
                 await ingest.HandleFmp4Async(context, path, SegmentNaming.StreamId(registry.Find(path), file)).ConfigureAwait(false);
                 break;
+            case ".ts":
+                await ingest.HandleTsAsync(context, path, SegmentNaming.StreamId(registry.Find(path), file, numbered: true)).ConfigureAwait(false);
+                break;
             default:
                 IngestLog.BadRequest(logger, StatusCodes.Status415UnsupportedMediaType, $"unsupported file type '{extension}'", path.Value);
                 await Responses.ProblemAsync(context, StatusCodes.Status415UnsupportedMediaType,

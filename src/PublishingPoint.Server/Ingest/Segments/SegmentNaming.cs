@@ -15,9 +15,10 @@ internal static class SegmentNaming
 
     public static bool IsInit(string file) => Stem(file).Contains("init", StringComparison.OrdinalIgnoreCase);
 
-    public static string StreamId(Point? point, string file)
+    /// <param name="numbered">The file name ends in a sequence number even without a separator (index0.ts).</param>
+    public static string StreamId(Point? point, string file, bool numbered = false)
     {
-        var candidate = Candidate(file);
+        var candidate = Candidate(file, numbered);
         if (point is null || IsInit(file))
         {
             return candidate;
@@ -45,7 +46,7 @@ internal static class SegmentNaming
         return count == 1 ? only!.Id : candidate;
     }
 
-    internal static string Candidate(string file)
+    internal static string Candidate(string file, bool numbered = false)
     {
         var slash = file.LastIndexOf('/');
         var prefix = slash < 0 ? string.Empty : file[..slash].Replace('/', '_') + "_";
@@ -65,7 +66,7 @@ internal static class SegmentNaming
 
         // A sequence number follows a separator (chunk-stream0-00001); digits glued to a name are part of it (stream0).
         var digits = stem.TrimEnd('0', '1', '2', '3', '4', '5', '6', '7', '8', '9');
-        if (digits.Length < stem.Length && digits.Length > 0 && digits[^1] is '-' or '_' or '.')
+        if (digits.Length < stem.Length && digits.Length > 0 && (numbered || digits[^1] is '-' or '_' or '.'))
         {
             stem = digits.TrimEnd('-', '_', '.');
         }

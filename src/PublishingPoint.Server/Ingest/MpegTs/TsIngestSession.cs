@@ -1,0 +1,167 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using PublishingPoint.Media.Codecs.H264;
+using PublishingPoint.Media.IsoBmff;
+using PublishingPoint.Media.MpegTs;
+using PublishingPoint.Server.Points;
+
+namespace PublishingPoint.Server.Ingest.MpegTs;
+
+/// <summary>
+/// Plain MPEG-TS pushed over a chunked POST (or a .ts file PUT by an HLS segmenter): demuxed in our own code,
+/// cut into fragments on keyframes, and handed as fragmented MP4 to the same ingest as every other protocol.
+/// TS carries no bitrate, so each track's bitrate is measured on its first fragment (a stream id such as
+/// "ch1-800k-96k" overrides it).
+/// </summary>
+internal sealed class TsIngestSession : IIngestSession, IFragmentSink
+{
+    private readonly Pipe _boxes = new();
+    private readonly Fmp4IngestSession _inner;
+    private readonly StreamFeed _feed;
+    private readonly TsFragmenter _fragmenter;
+    private readonly Dictionary<uint, MovieTrack> _tracks = [];
+    private readonly List<(uint TrackId, byte[] Bytes, long Duration)> _held = [];
+    private bool _headerWritten;
+
+    public TsIngestSession(PointRegistry registry, Point point, StreamFeed feed, ILogger logger, double targetSeconds)
+    {
+        _inner = new Fmp4IngestSession(registry, point, feed, logger);
+        _feed = feed;
+        _fragmenter = new TsFragmenter(this, new TsFragmenterOptions { TargetDuration90k = (long)(targetSeconds * 90_000) });
+    }
+
+    public long Accepted => _inner.Accepted;
+
+    public long Duplicates => _inner.Duplicates;
+
+    public bool SawEnd => false;
+
+    public async Task RunAsync(PipeReader body, CancellationToken cancellationToken)
+    {
+        var consumer = _inner.RunAsync(_boxes.Reader, cancellationToken);
+        try
+        {
+            while (true)
+            {
+                var result = await body.ReadAsync(cancellationToken).ConfigureAwait(false);
+                foreach (var segment in result.Buffer)
+                {
+                    _fragmenter.Push(segment.Span);
+                }
+
+                body.AdvanceTo(result.Buffer.End);
+                if (result.IsCompleted)
+                {
+                    _fragmenter.Flush();
+                    ReleaseHeld(force: true);
+                }
+
+                var flushed = await _boxes.Writer.FlushAsync(cancellationToken).ConfigureAwait(false);
+                if (result.IsCompleted || flushed.IsCompleted)
+                {
+                    break;
+                }
+            }
+        }
+        finally
+        {
+            await _boxes.Writer.CompleteAsync().ConfigureAwait(false);
+        }
+
+        await consumer.ConfigureAwait(false);
+    }
+
+    void IFragmentSink.OnInitSegment(MovieTrack track, ReadOnlyMemory<byte> initSegment)
+    {
+        var changed = _tracks.TryGetValue(track.TrackId, out var known) && !SameConfig(known, track);
+        _tracks[track.TrackId] = track;
+        if (changed)
+        {
+            _headerWritten = false; // a codec change starts a new archive with a new header
+        }
+    }
+
+    void IFragmentSink.OnFragment(in MediaFragment fragment)
+    {
+        var bytes = fragment.Data.ToArray();
+        if (_headerWritten)
+        {
+            _boxes.Writer.Write(bytes);
+            return;
+        }
+
+        _held.Add((fragment.TrackId, bytes, fragment.Duration));
+        ReleaseHeld(force: false);
+    }
+
+    /// <summary>Writes the header once every track has a first fragment to measure, then what was held back.</summary>
+    private void ReleaseHeld(bool force)
+    {
+        if (_headerWritten || _held.Count == 0 || (!force && _tracks.Keys.Any(id => !_held.Exists(h => h.TrackId == id))))
+        {
+            return;
+        }
+
+        var tracks = _tracks.Values.OrderBy(t => t.TrackId).Select(t => t with { AverageBitrate = Measure(t) }).ToArray();
+        if (!MatchesStreamHeader(tracks))
+        {
+            _boxes.Writer.Write(MovieWriter.Write(tracks));
+        }
+
+        _headerWritten = true;
+        foreach (var (_, bytes, _) in _held)
+        {
+            _boxes.Writer.Write(bytes);
+        }
+
+        _held.Clear();
+    }
+
+    private int Measure(MovieTrack track)
+    {
+        foreach (var (trackId, bytes, duration) in _held)
+        {
+            if (trackId == track.TrackId && duration > 0)
+            {
+                var bits = (double)bytes.Length * 8 * track.Timescale / duration;
+                return (int)Math.Max(1000, Math.Round(bits / 1000) * 1000);
+            }
+        }
+
+        return 0;
+    }
+
+    /// <summary>The next file of a segmented push continues the stream's archive when its codecs are unchanged.</summary>
+    private bool MatchesStreamHeader(MovieTrack[] tracks)
+    {
+        if (_feed.Archive?.Header is not { } header || header.Tracks.Count != tracks.Length)
+        {
+            return false;
+        }
+
+        foreach (var track in tracks)
+        {
+            var info = header.Tracks.FirstOrDefault(t => t.TrackId == track.TrackId);
+            if (info is null || !info.DecoderConfig.AsSpan().SequenceEqual(ConfigBytes(track)))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private static bool SameConfig(MovieTrack a, MovieTrack b) => ConfigBytes(a).AsSpan().SequenceEqual(ConfigBytes(b));
+
+    private static byte[] ConfigBytes(MovieTrack track)
+    {
+        if (track.Avc is AvcDecoderConfiguration avc)
+        {
+            var bytes = new byte[avc.GetRecordLength()];
+            avc.Write(bytes);
+            return bytes;
+        }
+
+        return track.Aac?.Bytes.ToArray() ?? [];
+    }
+}

@@ -1,0 +1,106 @@
+using System.Globalization;
+using System.Net;
+using PublishingPoint.Server.Tests.Infrastructure;
+
+namespace PublishingPoint.Server.Tests.Ingest;
+
+/// <summary>Plain MPEG-TS pushed by ffmpeg (chunked POST, and HLS TS segments over PUT), demuxed by our own code.</summary>
+public sealed class MpegTsIngestTests
+{
+    private static readonly string[] _source =
+    [
+        "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=320x180:rate=25",
+        "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "6", "-pix_fmt", "yuv420p",
+        "-c:v", "libx264", "-preset", "veryfast", "-b:v", "300k", "-g", "50", "-keyint_min", "50", "-sc_threshold", "0",
+        "-c:a", "aac", "-b:a", "64k",
+    ];
+
+    [Fact]
+    public async Task FfmpegMpegTsPost_IsCutOnKeyframes_AndServedAsSmoothAndHls()
+    {
+        await using var server = await RunningServer.StartAsync();
+        var push = await Tool.RunAsync("ffmpeg", ["-re", .. _source, "-f", "mpegts", server.Url("live/ts.isml/Streams(ts1)").ToString()], TimeSpan.FromSeconds(60));
+        Assert.True(push.ExitCode == 0, Tool.Describe(push));
+
+        var manifest = await SmoothManifestView.FetchVodAsync(server.Http, "live/ts.isml/Manifest");
+        Assert.False(manifest.IsLive);
+        var video = Assert.Single(manifest.Bitrates("video"));
+        Assert.InRange(video, 50_000, 900_000); // measured on the first fragment: TS carries no bitrate
+        Assert.Single(manifest.Bitrates("audio"));
+        Assert.Equal(3, manifest.ChunkTimes("video").Length);
+        await AssertFramesAsync(server, manifest, "live/ts.isml", video, 150);
+
+        var pulled = Path.Combine(TempDirectory.Create("pp-tsin"), "pulled.ts");
+        var copy = await Tool.RunAsync("ffmpeg", ["-v", "error", "-i", server.Url("live/ts.isml/master.m3u8").ToString(), "-c", "copy", pulled]);
+        Assert.True(copy.ExitCode == 0 && copy.StdErr.Length == 0, Tool.Describe(copy));
+        var duration = await Tool.ProbeAsync(pulled, "-show_entries", "format=duration", "-of", "csv=p=0");
+        Assert.InRange(double.Parse(duration, CultureInfo.InvariantCulture), 5, 7);
+    }
+
+    [Fact]
+    public async Task TsStartingMidGopWithGarbageAndAnUnknownPid_KeepsGoing()
+    {
+        await using var server = await RunningServer.StartAsync();
+        var file = Path.Combine(TempDirectory.Create("pp-tsbad"), "in.ts");
+        await Tool.RunCheckedAsync("ffmpeg", [.. _source.Select(a => a == "6" ? "10" : a), "-f", "mpegts", file]);
+        var ts = await File.ReadAllBytesAsync(file);
+        var garbage = new byte[1000];
+        new Random(7).NextBytes(garbage);
+        var unknownPid = new byte[188];
+        unknownPid[0] = 0x47;
+        unknownPid[1] = 0x1F;
+        unknownPid[2] = 0xEE;
+        unknownPid[3] = 0x10;
+        var packets = ts.Length / 188;
+        var start = (188 * (packets / 10)) + 77; // mid-packet, mid-GOP (about 1 s in)
+        var middle = 188 * (packets / 3);
+        byte[] body = [.. ts[start..middle], .. garbage, .. unknownPid, .. unknownPid, .. ts[middle..]];
+        var (status, text) = await Posting.PostChunkedAsync(server.Http, "live/tsbad.isml/Streams(ts1)", body);
+        Assert.True(status == HttpStatusCode.OK, text);
+
+        var manifest = await SmoothManifestView.FetchAsync(server.Http, "live/tsbad.isml/Manifest");
+        var video = Assert.Single(manifest.Bitrates("video"));
+        // Keyframes every 2 s: the fragments from the first keyframe after the garbage onwards must all be there.
+        Assert.True(manifest.ChunkTimes("video").Length >= 3, $"{manifest.ChunkTimes("video").Length} video fragments");
+        await AssertFramesAsync(server, manifest, "live/tsbad.isml", video, -1);
+    }
+
+    [Fact]
+    public async Task FfmpegHlsTsOverPut_OneArchiveForTheStream_AndVodAtTheEnd()
+    {
+        await using var server = await RunningServer.StartAsync(null, "--PublishingPoint:FinalizeGraceSeconds=60");
+        var push = await Tool.RunAsync("ffmpeg", ["-re", .. _source, "-f", "hls", "-hls_time", "2", "-method", "PUT",
+            server.Url("live/hlsts.isml/index.m3u8").ToString()], TimeSpan.FromSeconds(60));
+        Assert.True(push.ExitCode == 0, Tool.Describe(push));
+
+        var manifest = await SmoothManifestView.FetchVodAsync(server.Http, "live/hlsts.isml/Manifest");
+        Assert.False(manifest.IsLive);
+        Assert.Single(Directory.GetFiles(Path.Combine(server.DataPath, "live", "hlsts.isml"), "*.ismv"));
+        await AssertFramesAsync(server, manifest, "live/hlsts.isml", Assert.Single(manifest.Bitrates("video")), 150);
+    }
+
+    private static async Task AssertFramesAsync(RunningServer server, SmoothManifestView manifest, string point, int bitrate, int frames)
+    {
+        var file = Path.Combine(TempDirectory.Create("pp-tsv"), "video.mp4");
+        await using (var output = File.Create(file))
+        {
+            await output.WriteAsync(await server.Http.GetByteArrayAsync($"{point}/QualityLevels({bitrate})/Init(video)"));
+            foreach (var time in manifest.ChunkTimes("video"))
+            {
+                await output.WriteAsync(await server.Http.GetByteArrayAsync(manifest.Url("video", bitrate, time)));
+            }
+        }
+
+        var decode = await Tool.RunAsync("ffmpeg", ["-v", "error", "-i", file, "-f", "null", "-"]);
+        Assert.True(decode.ExitCode == 0 && decode.StdErr.Length == 0, Tool.Describe(decode));
+        var count = int.Parse((await Tool.ProbeAsync(file, "-count_frames", "-select_streams", "v:0", "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0")).Trim(), CultureInfo.InvariantCulture);
+        if (frames > 0)
+        {
+            Assert.Equal(frames, count);
+        }
+        else
+        {
+            Assert.True(count >= 50, $"only {count} frames decoded");
+        }
+    }
+}
