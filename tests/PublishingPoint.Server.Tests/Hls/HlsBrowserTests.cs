@@ -35,10 +35,60 @@ public sealed class HlsBrowserTests
         var results = await Task.WhenAll(
             PlayAsync(browser, hlsJs, server.Url($"{Point}/master.m3u8")),
             PlayAsync(browser, hlsJs, server.Url($"{Point}/master-fmp4.m3u8")));
-        Assert.All(results, r => Assert.True(r.CurrentTime >= ThreeSegments, r.Describe));
+        Assert.All(results, r => Assert.True(r.Advanced >= ThreeSegments, r.Describe));
     }
 
-    private static async Task<Playback> PlayAsync(IBrowser browser, byte[] hlsJs, Uri master)
+    /// <summary>
+    /// The live case: two encoders push in real time while hls.js plays the live master; after a few seconds the
+    /// page asks for the other level, and playback must switch and keep advancing without a fatal error.
+    /// </summary>
+    [Fact]
+    public async Task HlsJsPlaysTheLiveMaster_AndSwitchesLevels()
+    {
+        var hlsJs = await File.ReadAllBytesAsync(FindHlsJs());
+        await using var server = await RunningServer.StartAsync();
+        const string Live = "browser/live.isml";
+        var pushes = Task.WhenAll(
+            Encoder.PushSmoothAsync(server.Url($"{Live}/Streams(hi)"), new EncoderSettings { VideoKbps = 500, Width = 480, Height = 270, Seconds = 26 }),
+            Encoder.PushSmoothAsync(server.Url($"{Live}/Streams(lo)"), new EncoderSettings { VideoKbps = 200, AudioKbps = 0, Seconds = 26 }));
+        try
+        {
+            await WaitForSegmentsAsync(server, $"{Live}/hls/video-200000.m3u8", 3);
+            using var playwright = await Playwright.CreateAsync();
+            await using var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+            {
+                ExecutablePath = "/usr/bin/chromium",
+                Headless = true,
+                Args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--autoplay-policy=no-user-gesture-required"],
+            });
+            var live = await PlayAsync(browser, hlsJs, server.Url($"{Live}/master.m3u8"), switchLevels: true);
+            Assert.True(live.Advanced >= ThreeSegments, live.Describe);
+            Assert.True(live.Switched.Distinct().Count() >= 2, $"levels played: [{string.Join(", ", live.Switched)}]; {live.Describe}");
+        }
+        finally
+        {
+            Assert.All(await pushes, p => Assert.True(p.ExitCode == 0, Tool.Describe(p)));
+        }
+    }
+
+    private static async Task WaitForSegmentsAsync(RunningServer server, string playlist, int count)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (DateTime.UtcNow < deadline)
+        {
+            using var response = await server.Http.GetAsync(playlist);
+            if (response.IsSuccessStatusCode && HlsText.Segments(await response.Content.ReadAsStringAsync()).Count >= count)
+            {
+                return;
+            }
+
+            await Task.Delay(250);
+        }
+
+        Assert.Fail($"{playlist} never listed {count} segments");
+    }
+
+    private static async Task<Playback> PlayAsync(IBrowser browser, byte[] hlsJs, Uri master, bool switchLevels = false)
     {
         var page = await browser.NewPageAsync();
         var log = new List<string>();
@@ -56,32 +106,50 @@ public sealed class HlsBrowserTests
         var pageBase = new Uri(master, "/page").ToString();
         await page.RouteAsync(pageBase + "/**", route => route.Request.Url.EndsWith("/hls.min.js", StringComparison.Ordinal)
             ? route.FulfillAsync(new RouteFulfillOptions { Status = 200, ContentType = "application/javascript", BodyBytes = hlsJs })
-            : route.FulfillAsync(new RouteFulfillOptions { Status = 200, ContentType = "text/html", Body = Page(master) }));
+            : route.FulfillAsync(new RouteFulfillOptions { Status = 200, ContentType = "text/html", Body = Page(master, switchLevels) }));
         await page.GotoAsync(pageBase + "/index.html");
 
         var clock = Stopwatch.StartNew();
         double time = 0;
+        double? first = null;
         var errors = string.Empty;
-        while (clock.Elapsed < TimeSpan.FromSeconds(25) && time < ThreeSegments && errors.Length == 0)
+        while (clock.Elapsed < TimeSpan.FromSeconds(25) && (first is null || time - first < ThreeSegments) && errors.Length == 0)
         {
             await Task.Delay(250);
             time = await page.EvaluateAsync<double>("document.getElementById('v').currentTime");
+            if (time > 0)
+            {
+                first ??= time;
+            }
+
             errors = await page.EvaluateAsync<string>("window.fatal.join('; ')");
         }
 
-        return new Playback(master, time, errors, log);
+        var switched = await page.EvaluateAsync<int[]>("window.switched");
+        return new Playback(master, time, time - (first ?? 0), errors, log, switched);
     }
 
-    private static string Page(Uri master) => $$"""
+    private static string Page(Uri master, bool switchLevels) => $$"""
         <!doctype html>
         <video id="v" muted autoplay playsinline></video>
         <script src="hls.min.js"></script>
         <script>
           window.fatal = [];
+          window.switched = [];
           const video = document.getElementById('v');
           const hls = new Hls({ debug: false });
           hls.on(Hls.Events.ERROR, (_, d) => { console.log('hls error ' + d.type + ' ' + d.details + ' fatal=' + d.fatal); if (d.fatal) window.fatal.push(d.details); });
           hls.on(Hls.Events.MANIFEST_PARSED, () => video.play().catch(e => window.fatal.push('play: ' + e)));
+          hls.on(Hls.Events.LEVEL_SWITCHED, (_, d) => window.switched.push(d.level));
+          if ({{(switchLevels ? "true" : "false")}}) {
+            // after two seconds of playback, ask for the other level than the one playing
+            const timer = setInterval(() => {
+              if (video.currentTime > 2 && hls.levels.length > 1) {
+                hls.nextLevel = hls.currentLevel === 0 ? 1 : 0;
+                clearInterval(timer);
+              }
+            }, 200);
+          }
           hls.loadSource('{{master}}');
           hls.attachMedia(video);
         </script>
@@ -101,9 +169,9 @@ public sealed class HlsBrowserTests
         throw new FileNotFoundException("hls.min.js not found: run `npm ci` in tests/PublishingPoint.Server.Tests/Browser");
     }
 
-    private sealed record Playback(Uri Master, double CurrentTime, string Errors, List<string> Log)
+    private sealed record Playback(Uri Master, double CurrentTime, double Advanced, string Errors, List<string> Log, int[] Switched)
     {
         public string Describe => string.Create(CultureInfo.InvariantCulture,
-            $"{Master}: currentTime {CurrentTime:0.00} (want >= {ThreeSegments}), fatal errors [{Errors}], console:\n{string.Join('\n', Log)}");
+            $"{Master}: currentTime {CurrentTime:0.00}, advanced {Advanced:0.00} (want >= {ThreeSegments}), fatal errors [{Errors}], console:\n{string.Join('\n', Log)}");
     }
 }
