@@ -13,6 +13,8 @@ public sealed class SmoothLiveToVodTests
 {
     private const double PushSeconds = 10;
     private const long Second = 10_000_000;
+    private static readonly byte[] Tfrf = Convert.FromHexString("d4807ef2ca3946958e5426cb9e46a79f");
+    private static readonly byte[] Tfxd = Convert.FromHexString("6d1d9b0542d544e680e2141daff757b2");
 
     [Fact]
     public async Task TwoEncoders_LiveThenVod_ManifestFragmentsArchivesAndRestart()
@@ -38,6 +40,9 @@ public sealed class SmoothLiveToVodTests
 
             // Every listed live fragment is served, for every level; past the live edge is a distinct status.
             await AssertFragmentsServedAsync(server, live);
+            var firstLive = await server.Http.GetByteArrayAsync(live.Url("video", 500000, live.ChunkTimes("video")[0]));
+            Assert.True(firstLive.AsSpan().IndexOf(Tfrf) > 0, "a live fragment announces the next ones in a tfrf box");
+            Assert.True(firstLive.AsSpan().IndexOf(Tfxd) > 0, "every fragment carries its absolute time in a tfxd box");
             var lastVideo = live.ChunkTimes("video")[^1];
             using (var beyond = await server.Http.GetAsync(live.Url("video", 500000, lastVideo + (3600 * Second))))
             {
@@ -57,6 +62,8 @@ public sealed class SmoothLiveToVodTests
             Assert.InRange(vod.Duration, (long)((PushSeconds - 2) * Second), (long)((PushSeconds + 2) * Second));
             Assert.InRange(vod.ChunkDurations("video").Sum(), (long)((PushSeconds - 2) * Second), (long)((PushSeconds + 2) * Second));
             await AssertFragmentsServedAsync(server, vod);
+            var vodFragment = await server.Http.GetByteArrayAsync(vod.Url("video", 500000, vod.ChunkTimes("video")[0]));
+            Assert.True(vodFragment.AsSpan().IndexOf(Tfrf) < 0, "VOD fragments need no look-ahead");
             await AssertDecodableAsync(server, vod, 500000, (int)(PushSeconds * 25));
 
             // On disk: one archive per encoder with an mfra index, plus the VOD manifests.
