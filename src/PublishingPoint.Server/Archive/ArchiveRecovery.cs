@@ -37,7 +37,8 @@ internal sealed partial class ArchiveRecovery(PointRegistry registry, ILogger<Ar
 
     private void Recover(PointPath path, string directory)
     {
-        var point = new Point(path, directory);
+        var settings = PointSettings.Load(directory);
+        var point = new Point(path, directory) { Settings = settings ?? new PointSettings(), CreatedByOperator = settings is not null };
         long fragments = 0, torn = 0;
         foreach (var file in Directory.EnumerateFiles(directory, "*.ismv").Order(StringComparer.Ordinal))
         {

@@ -22,6 +22,13 @@ public sealed class PointFinalizer(IOptions<PublishingPointOptions> options)
             archive.WriteMfra();
         }
 
+        WriteManifests(point);
+    }
+
+    /// <summary>The .ism and .ismc of what the point holds now (a snapshot while live, the VOD ones once final).</summary>
+    public void WriteManifests(Point point)
+    {
+        ArgumentNullException.ThrowIfNull(point);
         var name = point.Path.Name;
         var clientManifest = ClientManifestWriter.Write(SmoothManifestBuilder.Build(point, live: false, options.Value.DvrWindowSeconds, 0));
         WriteDurably(System.IO.Path.Combine(point.Directory, name + ".ismc"), clientManifest);

@@ -28,6 +28,7 @@ public static class PublishingPointHosting
     {
         services.AddOptions<PublishingPointOptions>().Bind(configuration.GetSection(PublishingPointOptions.Section)).ValidateOnStart();
         services.AddSingleton<IValidateOptions<PublishingPointOptions>, PublishingPointOptionsValidator>();
+        services.AddOpenApi();
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<PointFinalizer>();
         services.AddSingleton<PointRegistry>();
@@ -43,6 +44,9 @@ public static class PublishingPointHosting
 
     public static IEndpointRouteBuilder MapPublishingPoints(this IEndpointRouteBuilder endpoints)
     {
+        var options = endpoints.ServiceProvider.GetRequiredService<IOptions<PublishingPointOptions>>().Value;
+        endpoints.MapOpenApi();
+        Admin.PointsApi.Map(endpoints, options.AdminApiKey);
         var router = endpoints.ServiceProvider.GetRequiredService<PointRequestRouter>();
         endpoints.MapMethods("/{**path}", [HttpMethods.Get, HttpMethods.Head, HttpMethods.Post, HttpMethods.Put, HttpMethods.Delete], router.HandleAsync);
         return endpoints;

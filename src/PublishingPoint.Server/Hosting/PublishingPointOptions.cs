@@ -28,6 +28,30 @@ public sealed record PublishingPointOptions
     /// <summary>Target fragment length when cutting MPEG-TS ingest (at the first keyframe at or after it).</summary>
     public double TsFragmentSeconds { get; set; } = 2;
 
+    /// <summary>Most points this server holds; a push or create past it gets 503.</summary>
+    public int MaxPoints { get; set; } = 100;
+
+    /// <summary>Most stream ids feeding one point; one more gets 429.</summary>
+    public int MaxStreamsPerPoint { get; set; } = 16;
+
+    /// <summary>Most tracks one stream may announce in its 'moov'.</summary>
+    public int MaxTracksPerStream { get; set; } = 16;
+
+    /// <summary>An ingest that sends nothing for this long is cut (its complete fragments are kept).</summary>
+    public int IngestIdleTimeoutSeconds { get; set; } = 30;
+
+    /// <summary>Slowest body rate an encoder may keep up (bytes/s, averaged after a 5 s grace); 0 turns the floor off.</summary>
+    public int MinIngestBytesPerSecond { get; set; } = 240;
+
+    /// <summary>Secret every encoder must present (?token= or basic auth password); empty leaves ingest open. A point's own secret replaces it.</summary>
+    public string? IngestSecret { get; set; }
+
+    /// <summary>Operator credential for /api and the dashboard (X-Api-Key header or basic auth password); empty allows loopback clients only.</summary>
+    public string? AdminApiKey { get; set; }
+
+    /// <summary>HMAC key for signed playback URLs (/s/{expiry}/{signature}/{point}.isml/...); empty leaves playback open.</summary>
+    public string? PlaybackSigningKey { get; set; }
+
     /// <summary>fsync the archive after every fragment before it is indexed (durable before visible).</summary>
     public bool FsyncArchive { get; set; } = true;
 }
@@ -60,6 +84,16 @@ internal sealed class PublishingPointOptionsValidator : IValidateOptions<Publish
         if (options.TsFragmentSeconds is < 0.5 or > 60)
         {
             failures.Add("PublishingPoint:TsFragmentSeconds must be between 0.5 and 60.");
+        }
+
+        if (options.MaxPoints < 1 || options.MaxStreamsPerPoint < 1 || options.MaxTracksPerStream < 1)
+        {
+            failures.Add("PublishingPoint:MaxPoints, MaxStreamsPerPoint and MaxTracksPerStream must be at least 1.");
+        }
+
+        if (options.IngestIdleTimeoutSeconds is < 1 or > 3600 || options.MinIngestBytesPerSecond < 0)
+        {
+            failures.Add("PublishingPoint:IngestIdleTimeoutSeconds must be between 1 and 3600, MinIngestBytesPerSecond at least 0.");
         }
 
         if (options.FinalizeGraceSeconds is < 0 or > 3600)

@@ -136,6 +136,11 @@ internal sealed class Fmp4IngestSession(PointRegistry registry, Point point, Str
             throw new IngestException(StatusCodes.Status400BadRequest, $"bad 'moov': {e.Message}");
         }
 
+        if (infos.Count > registry.Options.MaxTracksPerStream)
+        {
+            throw new IngestException(StatusCodes.Status400BadRequest, $"the 'moov' announces {infos.Count} tracks; a stream may have at most {registry.Options.MaxTracksPerStream}");
+        }
+
         var header = new ArchiveHeader
         {
             Bytes = Concat(_headerBoxes),
@@ -304,12 +309,12 @@ internal sealed class Fmp4IngestSession(PointRegistry registry, Point point, Str
             {
                 Discontinuity = last is not null && time > last.End + (last.Duration / 2),
             };
-            var window = (long)registry.Options.DvrWindowSeconds * track.Description.Timescale;
+            var window = (long)point.DvrWindowSeconds(registry.Options.DvrWindowSeconds) * track.Description.Timescale;
             track.Append(entry, window);
         }
 
         Accepted++;
-        feed.Count(fragment.Length);
+        feed.Count(fragment.Length, DateTimeOffset.UtcNow);
         point.Touch();
     }
 

@@ -1,4 +1,6 @@
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Core.Features;
 using PublishingPoint.Server.Points;
 
 namespace PublishingPoint.Server.Ingest;
@@ -24,23 +26,31 @@ internal interface IIngestSession
 /// </summary>
 internal sealed class IngestEndpoint(PointRegistry registry, IHostApplicationLifetime lifetime, TimeProvider time, ILogger<IngestEndpoint> logger)
 {
-    public Task HandleFmp4Async(HttpContext context, PointPath path, string streamId) =>
-        HandleAsync(context, path, streamId, (point, feed) => new Fmp4IngestSession(registry, point, feed, logger));
+    public Task HandleFmp4Async(HttpContext context, PointPath path, string streamId, IngestProtocol protocol = IngestProtocol.Segments) =>
+        HandleAsync(context, path, streamId, protocol, (point, feed) => new Fmp4IngestSession(registry, point, feed, logger));
 
     public Task HandleTsAsync(HttpContext context, PointPath path, string streamId) =>
-        HandleAsync(context, path, streamId, (point, feed) => new MpegTs.TsIngestSession(registry, point, feed, logger, registry.Options.TsFragmentSeconds));
+        HandleAsync(context, path, streamId, IngestProtocol.Segments, (point, feed) => new MpegTs.TsIngestSession(registry, point, feed, logger, registry.Options.TsFragmentSeconds));
 
-    /// <summary>A <c>Streams({id})</c> POST: fragmented MP4 (Smooth, CMAF) or MPEG-TS, told apart by the first byte.</summary>
+    /// <summary>A <c>Streams({id})</c> POST: fragmented MP4 (Smooth, CMAF) or MPEG-TS, told apart by its first bytes.</summary>
     public Task HandleStreamAsync(HttpContext context, PointPath path, string streamId) =>
-        HandleAsync(context, path, streamId, (point, feed) => new SniffingSession(
-            () => new Fmp4IngestSession(registry, point, feed, logger),
-            () => new MpegTs.TsIngestSession(registry, point, feed, logger, registry.Options.TsFragmentSeconds)));
+        HandleAsync(context, path, streamId, null, (point, feed) => new SniffingSession(
+            () => Allowed(point, IngestProtocol.Fmp4, new Fmp4IngestSession(registry, point, feed, logger)),
+            () => Allowed(point, IngestProtocol.MpegTs, new MpegTs.TsIngestSession(registry, point, feed, logger, registry.Options.TsFragmentSeconds))));
 
-    public async Task HandleAsync(HttpContext context, PointPath path, string streamId, Func<Point, StreamFeed, IIngestSession> start)
+    /// <param name="protocol">Checked against the point's allowed protocols now; null when the session checks it after sniffing.</param>
+    public async Task HandleAsync(HttpContext context, PointPath path, string streamId, IngestProtocol? protocol, Func<Point, StreamFeed, IIngestSession> start)
     {
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(start);
         var request = context.Request;
+        if (!IngestAuthorization.Check(context, registry.Find(path)?.Settings.IngestSecret ?? registry.Options.IngestSecret, out var denied))
+        {
+            IngestLog.BadRequest(logger, denied, "ingest without the right secret", path.Value);
+            await Delivery.Responses.ProblemAsync(context, denied, "ingest needs the point's secret: ?token=... or HTTP basic auth").ConfigureAwait(false);
+            return;
+        }
+
         if (request.ContentLength == 0 || (request.ContentLength is null && !request.Headers.TransferEncoding.Any(v => v?.Contains("chunked", StringComparison.OrdinalIgnoreCase) == true)))
         {
             context.Response.StatusCode = StatusCodes.Status200OK;
@@ -52,18 +62,47 @@ internal sealed class IngestEndpoint(PointRegistry registry, IHostApplicationLif
             limit.MaxRequestBodySize = null; // a live push is one endless request
         }
 
-        var point = registry.GetOrCreate(path);
-        var feed = point.Connect(streamId, time.GetUtcNow());
+        if (context.Features.Get<IHttpMinRequestBodyDataRateFeature>() is { } rate)
+        {
+            var floor = registry.Options.MinIngestBytesPerSecond;
+            rate.MinDataRate = floor > 0 ? new MinDataRate(floor, TimeSpan.FromSeconds(5)) : null;
+        }
+
+        Point point;
+        StreamFeed feed;
+        try
+        {
+            (point, feed) = Admit(path, streamId, protocol, context);
+        }
+        catch (IngestException e)
+        {
+            IngestLog.Refused(logger, path.Value, streamId, e.StatusCode, e.Message);
+            await Delivery.Responses.ProblemAsync(context, e.StatusCode, e.Message).ConfigureAwait(false);
+            return;
+        }
+
         IngestLog.Connected(logger, path.Value, streamId, context.Connection.RemoteIpAddress);
         var session = start(point, feed);
         var reason = "end of body";
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(lifetime.ApplicationStopping, point.ClosingToken);
         try
         {
             // Not RequestAborted: ffmpeg half-closes after its last chunk, which aborts the request while the
             // final boxes still sit in the body pipe. A lost connection surfaces as a failed read instead.
-            await session.RunAsync(request.BodyReader, lifetime.ApplicationStopping).ConfigureAwait(false);
+            var body = new IdleTimeoutPipeReader(request.BodyReader, TimeSpan.FromSeconds(registry.Options.IngestIdleTimeoutSeconds));
+            await session.RunAsync(body, stop.Token).ConfigureAwait(false);
             reason = session.SawEnd ? "mfra received" : "end of body";
             context.Response.StatusCode = StatusCodes.Status200OK;
+        }
+        catch (OperationCanceledException) when (point.Closed)
+        {
+            reason = "point closed by an operator";
+            await Delivery.Responses.ProblemAsync(context, StatusCodes.Status410Gone, "the point was closed by an operator; what was sent before is kept").ConfigureAwait(false);
+        }
+        catch (IdleTimeoutException)
+        {
+            reason = "idle timeout";
+            await Delivery.Responses.ProblemAsync(context, StatusCodes.Status408RequestTimeout, "no data for too long; complete fragments are kept").ConfigureAwait(false);
         }
         catch (IngestException e)
         {
@@ -78,7 +117,7 @@ internal sealed class IngestEndpoint(PointRegistry registry, IHostApplicationLif
             IngestLog.ArchiveFailed(logger, e, path.Value, streamId);
             await Delivery.Responses.ProblemAsync(context, StatusCodes.Status507InsufficientStorage, "the archive cannot store this fragment").ConfigureAwait(false);
         }
-        catch (Exception e) when (e is OperationCanceledException or BadHttpRequestException or Microsoft.AspNetCore.Connections.ConnectionResetException)
+        catch (Exception e) when (e is OperationCanceledException or Microsoft.AspNetCore.Http.BadHttpRequestException or Microsoft.AspNetCore.Connections.ConnectionResetException)
         {
             reason = "connection lost: " + e.Message;
         }
@@ -100,6 +139,43 @@ internal sealed class IngestEndpoint(PointRegistry registry, IHostApplicationLif
             }
         }
     }
+
+    /// <summary>Finds or creates the point and connects the stream, within the limits and the point's state.</summary>
+    private (Point Point, StreamFeed Feed) Admit(PointPath path, string streamId, IngestProtocol? protocol, HttpContext context)
+    {
+        if (registry.Find(path) is null)
+        {
+            registry.EnsureRoomForPoint();
+        }
+
+        var point = registry.GetOrCreate(path);
+        if (point.Closed)
+        {
+            throw new IngestException(StatusCodes.Status409Conflict, "the point is closed: an operator must open it before it takes ingest again");
+        }
+
+        if (protocol is { } p && !point.Settings.Allows(p))
+        {
+            throw new IngestException(StatusCodes.Status403Forbidden, $"the point does not accept {p} ingest");
+        }
+
+        if (point.State == PointState.Vod && point.Settings.RestartOnReconnect)
+        {
+            point = registry.Restart(point);
+        }
+
+        if (!point.Streams().Any(s => s.Id == streamId) && point.Streams().Length >= registry.Options.MaxStreamsPerPoint)
+        {
+            throw new IngestException(StatusCodes.Status429TooManyRequests, $"the point has its maximum of {registry.Options.MaxStreamsPerPoint} streams");
+        }
+
+        var feed = point.Connect(streamId, time.GetUtcNow());
+        feed.RemoteAddress = context.Connection.RemoteIpAddress?.ToString();
+        return (point, feed);
+    }
+
+    private static IIngestSession Allowed(Point point, IngestProtocol protocol, IIngestSession session) =>
+        point.Settings.Allows(protocol) ? session : throw new IngestException(StatusCodes.Status403Forbidden, $"the point does not accept {protocol} ingest");
 
     /// <summary>Finalises after the grace period unless an encoder came back (Finalize checks again under the lock).</summary>
     private async Task FinalizeLaterAsync(Point point, TimeSpan grace)

@@ -14,6 +14,7 @@ public sealed class Point : IDisposable
     private readonly List<StreamArchive> _archives = [];
     private long _version;
     private PointState _state = PointState.Idle;
+    private CancellationTokenSource _closing = new();
 
     public Point(PointPath path, string directory)
     {
@@ -22,6 +23,69 @@ public sealed class Point : IDisposable
     }
 
     public PointPath Path { get; }
+
+    public PointSettings Settings { get; internal set; } = new();
+
+    /// <summary>True when an operator created it (its settings are on disk) rather than an encoder by pushing.</summary>
+    public bool CreatedByOperator { get; internal set; }
+
+    /// <summary>Closed by an operator: finalised, and ingest is refused until it is opened again.</summary>
+    public bool Closed { get; private set; }
+
+    /// <summary>Cancelled when an operator closes the point: running ingests stop at once.</summary>
+    public CancellationToken ClosingToken
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _closing.Token;
+            }
+        }
+    }
+
+    public int ConnectionCount
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _streams.Values.Sum(s => s.Connections);
+            }
+        }
+    }
+
+    /// <summary>Refuses new ingest and stops the running ones.</summary>
+    public void Close()
+    {
+        CancellationTokenSource closing;
+        lock (_lock)
+        {
+            Closed = true;
+            closing = _closing;
+        }
+
+        closing.Cancel();
+    }
+
+    public void Open()
+    {
+        lock (_lock)
+        {
+            if (!Closed)
+            {
+                return;
+            }
+
+            Closed = false;
+            _closing.Dispose();
+            _closing = new CancellationTokenSource();
+        }
+    }
+
+    public DateTimeOffset CreatedAt { get; internal set; } = DateTimeOffset.UtcNow;
+
+    public int DvrWindowSeconds(int fallback) => Settings.DvrWindowSeconds ?? fallback;
 
     public string Directory { get; }
 
@@ -195,14 +259,14 @@ public sealed class Point : IDisposable
         }
     }
 
-    /// <summary>Moves to VOD unless an encoder connected meanwhile; the caller has written the indexes.</summary>
-    public bool TryMarkVod()
+    /// <summary>Moves to VOD unless an encoder connected meanwhile (or <paramref name="force"/>); the caller writes the indexes.</summary>
+    public bool TryMarkVod(bool force = false)
     {
         lock (_lock)
         {
             foreach (var s in _streams.Values)
             {
-                if (s.Connections > 0)
+                if (s.Connections > 0 && !force)
                 {
                     return false;
                 }
@@ -223,5 +287,7 @@ public sealed class Point : IDisposable
         {
             archive.Dispose();
         }
+
+        _closing.Dispose();
     }
 }

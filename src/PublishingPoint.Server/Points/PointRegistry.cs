@@ -47,12 +47,12 @@ public sealed partial class PointRegistry : IDisposable
     internal void AddRecovered(Point point) => _points[point.Path.Value] = point;
 
     /// <summary>Every encoder of the point has ended: write the indexes and VOD manifests, then serve it as VOD.</summary>
-    public void Finalize(Point point)
+    public void Finalize(Point point, bool force = false)
     {
         ArgumentNullException.ThrowIfNull(point);
         using (point.EnterLock())
         {
-            if (point.State == PointState.Vod || point.Archives().Length == 0 || !point.TryMarkVod())
+            if (point.State == PointState.Vod || point.Archives().Length == 0 || !point.TryMarkVod(force))
             {
                 return;
             }
@@ -63,11 +63,145 @@ public sealed partial class PointRegistry : IDisposable
         LogFinalized(point.Path.Value);
     }
 
+    /// <summary>An operator creates a point with its own settings before any encoder connects.</summary>
+    public (Point Point, bool Created) Create(PointPath path, PointSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        if (Find(path) is { } existing)
+        {
+            return (existing, false);
+        }
+
+        EnsureRoomForPoint();
+        var point = GetOrCreate(path);
+        point.Settings = settings;
+        point.CreatedByOperator = true;
+        settings.Save(point.Directory);
+        LogChanged(path.Value, "created by an operator");
+        return (point, true);
+    }
+
+    /// <summary>Refuses a new point past PublishingPoint:MaxPoints.</summary>
+    public void EnsureRoomForPoint()
+    {
+        if (_points.Count >= Options.MaxPoints)
+        {
+            throw new Ingest.IngestException(StatusCodes.Status503ServiceUnavailable, $"this server holds its maximum of {Options.MaxPoints} points");
+        }
+    }
+
+    /// <summary>
+    /// Finalises now, as if every encoder had ended: running ingests are stopped (they get 410 Gone), what they
+    /// delivered stays, and ingest is refused until the point is opened again. Idempotent.
+    /// </summary>
+    public async Task CloseAsync(Point point)
+    {
+        ArgumentNullException.ThrowIfNull(point);
+        var wasClosed = point.Closed;
+        point.Close();
+        var deadline = DateTime.UtcNow.AddSeconds(5);
+        while (point.ConnectionCount > 0 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(20).ConfigureAwait(false);
+        }
+
+        Finalize(point, force: true);
+        if (!wasClosed)
+        {
+            LogChanged(point.Path.Value, "closed by an operator");
+        }
+    }
+
+    public void Open(Point point)
+    {
+        ArgumentNullException.ThrowIfNull(point);
+        if (point.Closed)
+        {
+            point.Open();
+            LogChanged(point.Path.Value, "opened by an operator");
+        }
+    }
+
+    /// <summary>Writes the point's manifests as they stand (the archive itself is flushed fragment by fragment).</summary>
+    public void Flush(Point point)
+    {
+        ArgumentNullException.ThrowIfNull(point);
+        using (point.EnterLock())
+        {
+            _finalizer.WriteManifests(point);
+        }
+
+        LogChanged(point.Path.Value, "archive manifests flushed");
+    }
+
+    /// <summary>Closes the point, forgets it and deletes its files. Idempotent: false when it was not there.</summary>
+    public async Task<bool> DeleteAsync(PointPath path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        if (Find(path) is not { } point)
+        {
+            return false;
+        }
+
+        await CloseAsync(point).ConfigureAwait(false);
+        if (!_points.TryRemove(new(path.Value, point)))
+        {
+            return false;
+        }
+
+        point.Dispose();
+        if (System.IO.Directory.Exists(point.Directory))
+        {
+            System.IO.Directory.Delete(point.Directory, recursive: true);
+        }
+
+        LogChanged(path.Value, "deleted with its files");
+        return true;
+    }
+
+    /// <summary>
+    /// A push to a finished point whose settings say restart-on-reconnect: the old presentation moves to a
+    /// "previous-N" folder and a fresh point takes its place.
+    /// </summary>
+    public Point Restart(Point point)
+    {
+        ArgumentNullException.ThrowIfNull(point);
+        using (point.EnterLock())
+        {
+            if (Find(point.Path) != point || point.State != PointState.Vod)
+            {
+                return Find(point.Path) ?? point;
+            }
+
+            point.Dispose();
+            var n = 1;
+            while (System.IO.Directory.Exists(System.IO.Path.Combine(point.Directory, $"previous-{n}")))
+            {
+                n++;
+            }
+
+            var previous = System.IO.Path.Combine(point.Directory, $"previous-{n}");
+            System.IO.Directory.CreateDirectory(previous);
+            foreach (var file in System.IO.Directory.GetFiles(point.Directory))
+            {
+                if (System.IO.Path.GetFileName(file) != PointSettings.FileName)
+                {
+                    File.Move(file, System.IO.Path.Combine(previous, System.IO.Path.GetFileName(file)));
+                }
+            }
+
+            var fresh = new Point(point.Path, point.Directory) { Settings = point.Settings, CreatedByOperator = point.CreatedByOperator };
+            _points[point.Path.Value] = fresh;
+            LogChanged(point.Path.Value, $"restarted on reconnect; the previous presentation is in previous-{n}");
+            return fresh;
+        }
+    }
+
     /// <summary>Forgets a point that never got media (a refused or empty push), and its empty folder.</summary>
     public void RemoveIfEmpty(Point point)
     {
         ArgumentNullException.ThrowIfNull(point);
-        if (point.Archives().Length > 0 || point.State == PointState.Live || !_points.TryRemove(new(point.Path.Value, point)))
+        if (point.Archives().Length > 0 || point.State == PointState.Live || point.CreatedByOperator || !_points.TryRemove(new(point.Path.Value, point)))
         {
             return;
         }
@@ -109,6 +243,9 @@ public sealed partial class PointRegistry : IDisposable
 
     [LoggerMessage(EventId = 102, Level = LogLevel.Information, Message = "Publishing point {Point} removed: no media was accepted")]
     private partial void LogRemovedEmpty(string point);
+
+    [LoggerMessage(EventId = 103, Level = LogLevel.Information, Message = "Publishing point {Point} {Change}")]
+    private partial void LogChanged(string point, string change);
 
     [LoggerMessage(EventId = 101, Level = LogLevel.Information, Message = "Publishing point {Point} finalised to VOD")]
     private partial void LogFinalized(string point);

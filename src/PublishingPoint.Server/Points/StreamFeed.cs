@@ -30,6 +30,10 @@ public sealed class StreamFeed
 
     public DateTimeOffset? ConnectedSince { get; internal set; }
 
+    public string? RemoteAddress { get; internal set; }
+
+    public DateTimeOffset? LastFragmentAt { get; private set; }
+
     private readonly TaskCompletionSource _headerReady = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private StreamArchive? _archive;
     private long _fragments;
@@ -39,8 +43,9 @@ public sealed class StreamFeed
 
     public long Bytes => Interlocked.Read(ref _bytes);
 
-    public void Count(int bytes)
+    public void Count(int bytes, DateTimeOffset now)
     {
+        LastFragmentAt = now;
         Interlocked.Increment(ref _fragments);
         Interlocked.Add(ref _bytes, bytes);
     }

@@ -45,7 +45,7 @@ internal sealed partial class HlsDelivery(PointRegistry registry, HlsSegmentCach
         {
             var format = playlist.Groups["fmp4"].Success ? HlsFormat.Fmp4 : HlsFormat.Ts;
             var anchor = HlsPointState.Of(point, DateTimeOffset.UtcNow).Anchor;
-            var window = registry.Options.DvrWindowSeconds;
+            var window = point.DvrWindowSeconds(registry.Options.DvrWindowSeconds);
             await PlaylistAsync(context, point, rest, () => HlsPlaylistBuilder.Media(point, track, format, window, anchor) is { } m ? MediaPlaylistWriter.Write(m) : null)
                 .ConfigureAwait(false);
         }

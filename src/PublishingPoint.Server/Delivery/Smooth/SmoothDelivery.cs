@@ -26,7 +26,7 @@ internal sealed class SmoothDelivery(PointRegistry registry)
         {
             var live = point.State != PointState.Vod;
             var options = registry.Options;
-            var manifest = SmoothManifestBuilder.Build(point, live, options.DvrWindowSeconds, options.LookAheadFragmentCount);
+            var manifest = SmoothManifestBuilder.Build(point, live, point.DvrWindowSeconds(options.DvrWindowSeconds), options.LookAheadFragmentCount);
             if (manifest.Streams.Count == 0)
             {
                 await Responses.ProblemAsync(context, StatusCodes.Status404NotFound, "the point has no media yet").ConfigureAwait(false);

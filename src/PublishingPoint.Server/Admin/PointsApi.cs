@@ -1,0 +1,121 @@
+using Microsoft.AspNetCore.Http.HttpResults;
+using PublishingPoint.Server.Ingest;
+using PublishingPoint.Server.Points;
+
+namespace PublishingPoint.Server.Admin;
+
+/// <summary>The body of POST /api/points.</summary>
+public sealed record CreatePointRequest(string Path, int? DvrWindowSeconds, IReadOnlyList<IngestProtocol>? AllowedIngest, string? IngestSecret, bool RestartOnReconnect);
+
+/// <summary>
+/// The operator REST API under /api (documented by the OpenAPI document at /openapi/v1.json). Points are named by
+/// their path, e.g. <c>/api/points/live/ch1.isml</c>; actions are POSTed to <c>.../close</c>, <c>.../open</c> and
+/// <c>.../flush</c>. Every change is idempotent and logged by the registry.
+/// </summary>
+internal static class PointsApi
+{
+    public static void Map(IEndpointRouteBuilder endpoints, string? apiKey)
+    {
+        var api = endpoints.MapGroup("/api").AddEndpointFilter(new AdminAuthorization(apiKey)).WithTags("Publishing points");
+        api.MapGet("/points", List).WithSummary("Every point with its state, streams and tracks");
+        api.MapPost("/points", CreateAsync).WithSummary("Create a point with its own settings before an encoder connects");
+        api.MapGet("/points/{**path}", Get).WithSummary("One point");
+        api.MapPost("/points/{**path}", ActAsync).WithSummary("Act on a point: {path}/close (finalise to VOD now, refuse ingest), {path}/open (take ingest again), {path}/flush (write its manifests now)");
+        api.MapDelete("/points/{**path}", DeleteAsync).WithSummary("Close a point and delete it with its files");
+    }
+
+    private static Ok<PointView[]> List(PointRegistry registry) =>
+        TypedResults.Ok(registry.All.OrderBy(p => p.Path.Value, StringComparer.Ordinal).Select(p => PointView.Of(p, registry.Options.DvrWindowSeconds)).ToArray());
+
+    private static Results<Ok<PointView>, NotFound<string>, BadRequest<string>> Get(string path, PointRegistry registry)
+    {
+        if (!PointPath.TryParse(path, out var parsed, out var error))
+        {
+            return TypedResults.BadRequest(error ?? "bad path");
+        }
+
+        return registry.Find(parsed) is { } point
+            ? TypedResults.Ok(PointView.Of(point, registry.Options.DvrWindowSeconds))
+            : TypedResults.NotFound($"no point {parsed}");
+    }
+
+    private static Results<Created<PointView>, Ok<PointView>, Conflict<string>, BadRequest<string>, ProblemHttpResult> CreateAsync(CreatePointRequest request, PointRegistry registry)
+    {
+        string? error = null;
+        if (request is null || !PointPath.TryParse(request.Path ?? string.Empty, out var path, out error))
+        {
+            return TypedResults.BadRequest(error ?? "path is required, e.g. live/ch1.isml");
+        }
+
+        var settings = new PointSettings
+        {
+            DvrWindowSeconds = request.DvrWindowSeconds,
+            AllowedIngest = request.AllowedIngest,
+            IngestSecret = string.IsNullOrEmpty(request.IngestSecret) ? null : request.IngestSecret,
+            RestartOnReconnect = request.RestartOnReconnect,
+        };
+        if (settings.Validate() is { } invalid)
+        {
+            return TypedResults.BadRequest(invalid);
+        }
+
+        try
+        {
+            var (point, created) = registry.Create(path, settings);
+            var view = PointView.Of(point, registry.Options.DvrWindowSeconds);
+            if (created)
+            {
+                return TypedResults.Created($"/api/points/{path.Value}", view);
+            }
+
+            return point.Settings == settings ? TypedResults.Ok(view) : TypedResults.Conflict($"{path} exists with other settings");
+        }
+        catch (IngestException e)
+        {
+            return TypedResults.Problem(e.Message, statusCode: e.StatusCode);
+        }
+    }
+
+    private static async Task<Results<Ok<PointView>, NotFound<string>, BadRequest<string>>> ActAsync(string path, PointRegistry registry)
+    {
+        var slash = path.LastIndexOf('/');
+        var action = slash < 0 ? string.Empty : path[(slash + 1)..];
+        if (slash < 0 || !PointPath.TryParse(path[..slash], out var parsed, out _))
+        {
+            return TypedResults.BadRequest("POST /api/points/{path}/close, /open or /flush");
+        }
+
+        if (registry.Find(parsed) is not { } point)
+        {
+            return TypedResults.NotFound($"no point {parsed}");
+        }
+
+        switch (action)
+        {
+            case "close":
+                await registry.CloseAsync(point).ConfigureAwait(false);
+                break;
+            case "open":
+                registry.Open(point);
+                break;
+            case "flush":
+                registry.Flush(point);
+                break;
+            default:
+                return TypedResults.BadRequest($"unknown action '{PointPath.Truncate(action)}': close, open or flush");
+        }
+
+        return TypedResults.Ok(PointView.Of(point, registry.Options.DvrWindowSeconds));
+    }
+
+    private static async Task<Results<NoContent, BadRequest<string>>> DeleteAsync(string path, PointRegistry registry)
+    {
+        if (!PointPath.TryParse(path, out var parsed, out var error))
+        {
+            return TypedResults.BadRequest(error ?? "bad path");
+        }
+
+        await registry.DeleteAsync(parsed).ConfigureAwait(false);
+        return TypedResults.NoContent();
+    }
+}

@@ -1,0 +1,70 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace PublishingPoint.Server.Points;
+
+/// <summary>The ingest protocols a point may accept.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<IngestProtocol>))]
+public enum IngestProtocol
+{
+    /// <summary>Live Smooth Streaming (ISML fragmented MP4) and CMAF over POST to Streams({id}).</summary>
+    Fmp4,
+
+    /// <summary>MPEG-TS over POST to Streams({id}).</summary>
+    MpegTs,
+
+    /// <summary>Files PUT or POSTed under the point by an HLS or DASH segmenter.</summary>
+    Segments,
+}
+
+/// <summary>
+/// Per-point settings, given when an operator creates the point through the API (an encoder that creates a
+/// point by pushing gets the defaults). Stored as point.json in the point's folder so a restart keeps them.
+/// </summary>
+public sealed record PointSettings
+{
+    public const string FileName = "point.json";
+
+    private static readonly JsonSerializerOptions _json = new(JsonSerializerDefaults.Web) { WriteIndented = true };
+
+    /// <summary>DVR window in seconds; null uses PublishingPoint:DvrWindowSeconds.</summary>
+    public int? DvrWindowSeconds { get; init; }
+
+    /// <summary>null accepts every protocol.</summary>
+    public IReadOnlyList<IngestProtocol>? AllowedIngest { get; init; }
+
+    /// <summary>A secret encoders of this point must present (in addition to the global one, which it replaces).</summary>
+    public string? IngestSecret { get; init; }
+
+    /// <summary>
+    /// When an encoder pushes to a finished point: true starts a new presentation (the old archive moves to a
+    /// "previous-N" folder), false (the default) continues the point where it ended.
+    /// </summary>
+    public bool RestartOnReconnect { get; init; }
+
+    public bool Allows(IngestProtocol protocol) => AllowedIngest is null || AllowedIngest.Contains(protocol);
+
+    public string? Validate()
+    {
+        if (DvrWindowSeconds is < 10 or > 7 * 24 * 3600)
+        {
+            return "dvrWindowSeconds must be between 10 and 604800";
+        }
+
+        if (IngestSecret is { Length: < 8 or > 256 })
+        {
+            return "ingestSecret must have 8 to 256 characters";
+        }
+
+        return AllowedIngest is { Count: 0 } ? "allowedIngest must name at least one protocol (or be left out)" : null;
+    }
+
+    public static PointSettings? Load(string directory)
+    {
+        var path = Path.Combine(directory, FileName);
+        return File.Exists(path) ? JsonSerializer.Deserialize<PointSettings>(File.ReadAllBytes(path), _json) : null;
+    }
+
+    public void Save(string directory) =>
+        Archive.PointFinalizer.WriteDurably(Path.Combine(directory, FileName), JsonSerializer.SerializeToUtf8Bytes(this, _json));
+}
