@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Options;
 using PublishingPoint.Server.Archive;
+using PublishingPoint.Server.Delivery.Dash;
 using PublishingPoint.Server.Delivery.Hls;
 using PublishingPoint.Server.Delivery.Smooth;
 using PublishingPoint.Server.Ingest;
@@ -36,6 +37,7 @@ public static class PublishingPointHosting
         services.AddSingleton<SmoothDelivery>();
         services.AddSingleton<HlsSegmentCache>();
         services.AddSingleton<HlsDelivery>();
+        services.AddSingleton<DashDelivery>();
         services.AddSingleton<PointRequestRouter>();
         services.AddHostedService<ArchiveRecovery>();
         return services;
@@ -44,6 +46,7 @@ public static class PublishingPointHosting
     public static IEndpointRouteBuilder MapPublishingPoints(this IEndpointRouteBuilder endpoints)
     {
         var router = endpoints.ServiceProvider.GetRequiredService<PointRequestRouter>();
+        endpoints.MapMethods(DashDelivery.TimePath, [HttpMethods.Get, HttpMethods.Head], DashDelivery.TimeAsync);
         endpoints.MapMethods("/{**path}", [HttpMethods.Get, HttpMethods.Head, HttpMethods.Post, HttpMethods.Put, HttpMethods.Delete], router.HandleAsync);
         return endpoints;
     }
