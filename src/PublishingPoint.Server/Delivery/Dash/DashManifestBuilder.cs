@@ -97,7 +97,8 @@ internal static class DashManifestBuilder
             return null;
         }
 
-        var segment = TimeSpan.FromSeconds(Math.Max(1, Math.Ceiling(longest)));
+        // The longest segment, to the millisecond: how often a live MPD changes and the buffering it needs.
+        var segment = TimeSpan.FromMilliseconds(Math.Max(1000, Math.Ceiling(longest * 1000)));
         var period = new DashPeriod { AdaptationSets = sets };
         return live
             ? new MediaPresentation
