@@ -94,7 +94,7 @@ public sealed class DashLiveToVodTests
             }
 
             var edge = availabilityStart + TimeSpan.FromSeconds(representation.EndSeconds);
-            Assert.InRange((edge - fetchedAt).TotalSeconds, -3.5, 1);
+            Assert.InRange((edge - fetchedAt).TotalSeconds, -3.5, 1.5);
         }
 
         var copied = await copy;
