@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
 using PublishingPoint.Server.Delivery;
+using PublishingPoint.Server.Delivery.Dash;
 using PublishingPoint.Server.Delivery.Hls;
 using PublishingPoint.Server.Delivery.Smooth;
 using PublishingPoint.Server.Ingest;
@@ -20,6 +21,7 @@ internal sealed partial class PointRequestRouter(
     SegmentIngestEndpoint segments,
     SmoothDelivery smooth,
     HlsDelivery hls,
+    DashDelivery dash,
     ILogger<PointRequestRouter> logger)
 {
     public async Task HandleAsync(HttpContext context)
@@ -74,6 +76,10 @@ internal sealed partial class PointRequestRouter(
         else if (HlsDelivery.Handles(rest))
         {
             await hls.HandleAsync(context, point, rest).ConfigureAwait(false);
+        }
+        else if (DashDelivery.Handles(rest))
+        {
+            await dash.ManifestAsync(context, point).ConfigureAwait(false);
         }
         else
         {

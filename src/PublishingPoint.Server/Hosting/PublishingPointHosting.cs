@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Options;
 using PublishingPoint.Server.Archive;
+using PublishingPoint.Server.Delivery.Dash;
 using PublishingPoint.Server.Delivery.Hls;
 using PublishingPoint.Server.Delivery.Smooth;
 using PublishingPoint.Server.Ingest;
@@ -37,6 +38,7 @@ public static class PublishingPointHosting
         services.AddSingleton<SmoothDelivery>();
         services.AddSingleton<HlsSegmentCache>();
         services.AddSingleton<HlsDelivery>();
+        services.AddSingleton<DashDelivery>();
         services.AddSingleton<PointRequestRouter>();
         services.AddHostedService<ArchiveRecovery>();
         return services;
@@ -48,6 +50,7 @@ public static class PublishingPointHosting
         endpoints.MapOpenApi();
         Admin.PointsApi.Map(endpoints, options.AdminApiKey);
         var router = endpoints.ServiceProvider.GetRequiredService<PointRequestRouter>();
+        endpoints.MapMethods(DashDelivery.TimePath, [HttpMethods.Get, HttpMethods.Head], DashDelivery.TimeAsync);
         endpoints.MapMethods("/{**path}", [HttpMethods.Get, HttpMethods.Head, HttpMethods.Post, HttpMethods.Put, HttpMethods.Delete], router.HandleAsync);
         return endpoints;
     }

@@ -17,7 +17,7 @@ internal static class HlsPackager
 
     // Every output timestamp is moved 10 s up, as Apple's segmenters do, so decode times before presentation
     // time zero (B-frames, AAC priming) stay positive instead of wrapping the 33-bit clock or underflowing 'tfdt'.
-    private const long TimeOffsetSeconds = 10;
+    internal const long TimeOffsetSeconds = 10;
     private const long TsTimeOffset90k = TimeOffsetSeconds * Timescale.MpegTs;
 
     private static readonly ConditionalWeakTable<Track, StrongBox<long>> _decodeShifts = [];

@@ -134,7 +134,7 @@ internal static class HlsPlaylistBuilder
     }
 
     /// <summary>Peak and average bits per second of the track's fragments; the nominal bitrate until there are any.</summary>
-    private static (double Peak, double Average) Rates(Track track)
+    internal static (double Peak, double Average) Rates(Track track)
     {
         var timescale = (double)track.Description.Timescale;
         double peak = 0, bytes = 0, duration = 0;
@@ -155,7 +155,7 @@ internal static class HlsPlaylistBuilder
             : (track.Key.Bitrate, track.Key.Bitrate);
     }
 
-    private static double FrameRate(SequenceParameterSet sps, FragmentEntry fragment, long timescale)
+    internal static double FrameRate(SequenceParameterSet sps, FragmentEntry fragment, long timescale)
     {
         // VUI ticks are field periods: two per frame.
         if (sps.HasTimingInfo)

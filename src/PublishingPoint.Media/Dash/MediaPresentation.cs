@@ -1,0 +1,138 @@
+namespace PublishingPoint.Media.Dash;
+
+/// <summary>
+/// What an MPD (ISO/IEC 23009-1 5.3.1) says, as far as a live origin needs: dynamic while live (a sliding
+/// SegmentTimeline, clients refresh it), static once complete. <see cref="MpdWriter"/> writes it.
+/// </summary>
+public sealed record MediaPresentation
+{
+    public const string LiveProfile = "urn:mpeg:dash:profile:isoff-live:2011";
+    public const string CmafProfile = "urn:mpeg:dash:profile:cmaf:2019";
+
+    /// <summary>type="dynamic": the timeline grows and the client refreshes the MPD; else type="static".</summary>
+    public bool IsDynamic { get; init; }
+
+    public IReadOnlyList<string> Profiles { get; init; } = [LiveProfile, CmafProfile];
+
+    /// <summary>Wall clock of period time 0 (required when dynamic): the client's live edge is now minus this.</summary>
+    public DateTimeOffset? AvailabilityStartTime { get; init; }
+
+    /// <summary>When this version of the MPD was produced (required when dynamic).</summary>
+    public DateTimeOffset? PublishTime { get; init; }
+
+    /// <summary>How soon a dynamic MPD may change; null for a static MPD (it never does).</summary>
+    public TimeSpan? MinimumUpdatePeriod { get; init; }
+
+    /// <summary>How far behind the live edge segments stay available: the DVR window.</summary>
+    public TimeSpan? TimeShiftBufferDepth { get; init; }
+
+    public TimeSpan? SuggestedPresentationDelay { get; init; }
+
+    public TimeSpan MinBufferTime { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Length of the whole presentation (static MPDs).</summary>
+    public TimeSpan? MediaPresentationDuration { get; init; }
+
+    /// <summary>UTCTiming elements, in order of preference: the clock the client syncs to.</summary>
+    public IReadOnlyList<UtcTiming> UtcTimings { get; init; } = [];
+
+    public required IReadOnlyList<DashPeriod> Periods { get; init; }
+}
+
+/// <summary>A UTCTiming descriptor, e.g. <see cref="HttpIso"/> with the URL of a time endpoint.</summary>
+public sealed record UtcTiming(string SchemeIdUri, string Value)
+{
+    public const string HttpIso = "urn:mpeg:dash:utc:http-iso:2014";
+    public const string HttpXsDate = "urn:mpeg:dash:utc:http-xsdate:2014";
+}
+
+public sealed record DashPeriod
+{
+    public string Id { get; init; } = "0";
+
+    public TimeSpan Start { get; init; }
+
+    public required IReadOnlyList<DashAdaptationSet> AdaptationSets { get; init; }
+}
+
+public enum DashContentType
+{
+    Video,
+    Audio,
+}
+
+public sealed record DashAdaptationSet
+{
+    public required int Id { get; init; }
+
+    public required DashContentType ContentType { get; init; }
+
+    public string MimeType => ContentType == DashContentType.Video ? "video/mp4" : "audio/mp4";
+
+    /// <summary>RFC 5646 language, written when known.</summary>
+    public string? Language { get; init; }
+
+    /// <summary>Segment boundaries of every Representation coincide, so a client can switch at any of them.</summary>
+    public bool SegmentAlignment { get; init; }
+
+    /// <summary>Every segment starts with a stream access point of type 1 (an IDR picture for AVC).</summary>
+    public int StartWithSap { get; init; } = 1;
+
+    /// <summary>Role scheme value ("main"); null for none.</summary>
+    public string? Role { get; init; } = "main";
+
+    public required IReadOnlyList<DashRepresentation> Representations { get; init; }
+}
+
+public sealed record DashRepresentation
+{
+    /// <summary>Unique in the period; substituted for $RepresentationID$ in segment URLs.</summary>
+    public required string Id { get; init; }
+
+    /// <summary>Bits per second the client needs to fetch segments as fast as they play (peak of the segments).</summary>
+    public required long Bandwidth { get; init; }
+
+    /// <summary>RFC 6381 codecs parameter.</summary>
+    public required string Codecs { get; init; }
+
+    public int Width { get; init; }
+
+    public int Height { get; init; }
+
+    /// <summary>Frames per second as DASH writes it: an integer or "num/den".</summary>
+    public string? FrameRate { get; init; }
+
+    /// <summary>Sample aspect ratio "w:h", when known.</summary>
+    public string? Sar { get; init; }
+
+    public int AudioSamplingRate { get; init; }
+
+    /// <summary>AudioChannelConfiguration value (ISO/IEC 23003-3 scheme); 0 writes none.</summary>
+    public int AudioChannels { get; init; }
+
+    public required DashSegmentTemplate SegmentTemplate { get; init; }
+}
+
+/// <summary>
+/// A SegmentTemplate with a SegmentTimeline. Segment times are in the segments' own timeline (what their 'tfdt'
+/// and sample times say); <see cref="PresentationTimeOffset"/> is the media time at period start.
+/// </summary>
+public sealed record DashSegmentTemplate
+{
+    public required uint Timescale { get; init; }
+
+    public long PresentationTimeOffset { get; init; }
+
+    /// <summary>$Number$ of the first segment of <see cref="Segments"/>.</summary>
+    public long StartNumber { get; init; } = 1;
+
+    public required string Initialization { get; init; }
+
+    public required string Media { get; init; }
+
+    /// <summary>The segments in time order; the writer folds them into S elements with @r.</summary>
+    public required IReadOnlyList<DashSegment> Segments { get; init; }
+}
+
+/// <summary>One segment: its earliest presentation time and duration, in the template's timescale.</summary>
+public readonly record struct DashSegment(long Time, long Duration);

@@ -1,0 +1,237 @@
+using System.Globalization;
+using PublishingPoint.Media.Codecs.Aac;
+using PublishingPoint.Media.Codecs.H264;
+using PublishingPoint.Media.Dash;
+using PublishingPoint.Media.IsoBmff;
+using PublishingPoint.Media.Timing;
+using PublishingPoint.Server.Delivery.Hls;
+using PublishingPoint.Server.Points;
+
+namespace PublishingPoint.Server.Delivery.Dash;
+
+/// <summary>
+/// Builds a point's MPD over the CMAF segments HLS already serves (<c>hls/{name}-{bitrate}/init.mp4</c> and
+/// <c>hls/{name}-{bitrate}/{n}.m4s</c>, n the fragment's index since the point began = $Number$).
+/// <para>
+/// Timing: a segment's samples carry their ingest times lifted by <see cref="HlsPackager.TimeOffsetSeconds"/>,
+/// so S@t is the fragment's time plus that lift, and presentationTimeOffset is the lift plus the point's
+/// origin (its earliest media time): period time 0 is the origin. The wall clock of period time 0,
+/// availabilityStartTime, is the HLS anchor (wall clock of media time 0) plus the origin, so DASH and HLS
+/// (EXT-X-PROGRAM-DATE-TIME) place every sample at the same instant.
+/// </para>
+/// </summary>
+internal static class DashManifestBuilder
+{
+    private const string Initialization = "hls/$RepresentationID$/init.mp4";
+    private const string Media = "hls/$RepresentationID$/$Number$.m4s";
+
+    /// <summary>The earliest media time of the point's tracks, in 100 ns ticks; null before any fragment.</summary>
+    public static long? Origin(Point point)
+    {
+        long? origin = null;
+        foreach (var track in point.Tracks())
+        {
+            if (track.Snapshot() is [var first, ..])
+            {
+                var ticks = Timescale.Rescale(first.Time, track.Description.Timescale, TimeSpan.TicksPerSecond);
+                origin = origin is { } o ? Math.Min(o, ticks) : ticks;
+            }
+        }
+
+        return origin;
+    }
+
+    /// <summary>The MPD, or null while the point has no video or audio to play.</summary>
+    public static MediaPresentation? Build(Point point, long windowSeconds, DateTimeOffset anchor, long originTicks, DateTimeOffset now, string timeUrl)
+    {
+        var live = point.State != PointState.Vod;
+        var sets = new List<DashAdaptationSet>();
+        var longest = 0.0;
+        var end = 0.0;
+
+        var video = new List<(DashRepresentation Representation, long[] Times)>();
+        foreach (var track in point.Tracks())
+        {
+            if (track.Description.Kind == TrackKind.Video && Template(track, live, windowSeconds, originTicks, ref longest, ref end) is { } template)
+            {
+                video.Add((VideoRepresentation(track, template), [.. template.Segments.Select(s => Timescale.Rescale(s.Time, template.Timescale, TimeSpan.TicksPerSecond))]));
+            }
+        }
+
+        if (video.Count > 0)
+        {
+            // Lowest bandwidth first: where players start.
+            video.Sort((a, b) => a.Representation.Bandwidth.CompareTo(b.Representation.Bandwidth));
+            sets.Add(new DashAdaptationSet
+            {
+                Id = 0,
+                ContentType = DashContentType.Video,
+                SegmentAlignment = Aligned([.. video.Select(v => v.Times)]),
+                Representations = [.. video.Select(v => v.Representation)],
+            });
+        }
+
+        var audio = new List<(string Language, DashRepresentation Representation)>();
+        foreach (var track in point.Tracks())
+        {
+            if (track.Description.Kind == TrackKind.Audio && Template(track, live, windowSeconds, originTicks, ref longest, ref end) is { } template)
+            {
+                audio.Add((track.Description.Language, AudioRepresentation(track, template)));
+            }
+        }
+
+        foreach (var language in audio.GroupBy(a => a.Language, StringComparer.Ordinal))
+        {
+            sets.Add(new DashAdaptationSet
+            {
+                Id = sets.Count,
+                ContentType = DashContentType.Audio,
+                Language = language.Key is { Length: > 0 } and not "und" ? language.Key : null,
+                SegmentAlignment = true,
+                Representations = [.. language.Select(a => a.Representation).OrderBy(r => r.Bandwidth)],
+            });
+        }
+
+        if (sets.Count == 0)
+        {
+            return null;
+        }
+
+        // The longest segment, to the millisecond: how often a live MPD changes and the buffering it needs.
+        var segment = TimeSpan.FromMilliseconds(Math.Max(1000, Math.Ceiling(longest * 1000)));
+        var period = new DashPeriod { AdaptationSets = sets };
+        return live
+            ? new MediaPresentation
+            {
+                IsDynamic = true,
+                AvailabilityStartTime = anchor + TimeSpan.FromTicks(originTicks),
+                PublishTime = now,
+                MinimumUpdatePeriod = segment,
+                TimeShiftBufferDepth = TimeSpan.FromSeconds(windowSeconds),
+                SuggestedPresentationDelay = 3 * segment,
+                MinBufferTime = segment,
+                UtcTimings = [new UtcTiming(UtcTiming.HttpIso, timeUrl)],
+                Periods = [period],
+            }
+            : new MediaPresentation
+            {
+                MediaPresentationDuration = TimeSpan.FromSeconds(end),
+                MinBufferTime = segment,
+                Periods = [period],
+            };
+    }
+
+    /// <summary>Half a segment, in whole seconds: how long a live MPD may be cached.</summary>
+    public static int LiveMaxAge(MediaPresentation mpd) => (int)((mpd.MinimumUpdatePeriod ?? TimeSpan.Zero).TotalSeconds / 2);
+
+    /// <summary>The track's segments (the live window, or all of them) as a template; null when it has none.</summary>
+    private static DashSegmentTemplate? Template(Track track, bool live, long windowSeconds, long originTicks, ref double longest, ref double end)
+    {
+        var fragments = track.Snapshot();
+        if (fragments.Length == 0)
+        {
+            return null;
+        }
+
+        var timescale = track.Description.Timescale;
+        var lift = HlsPackager.TimeOffsetSeconds * timescale;
+        var start = live ? HlsTimeline.WindowStart(fragments, fragments.Length, windowSeconds * timescale) : 0;
+        var segments = new DashSegment[fragments.Length - start];
+        for (var i = start; i < fragments.Length; i++)
+        {
+            var duration = HlsTimeline.End(fragments, i) - fragments[i].Time;
+            segments[i - start] = new DashSegment(fragments[i].Time + lift, duration);
+            longest = Math.Max(longest, (double)duration / timescale);
+        }
+
+        var origin = Timescale.Rescale(originTicks, TimeSpan.TicksPerSecond, timescale);
+        end = Math.Max(end, (double)(HlsTimeline.End(fragments, fragments.Length - 1) - origin) / timescale);
+        return new DashSegmentTemplate
+        {
+            Timescale = timescale,
+            PresentationTimeOffset = lift + origin,
+            StartNumber = start,
+            Initialization = Initialization,
+            Media = Media,
+            Segments = segments,
+        };
+    }
+
+    private static DashRepresentation VideoRepresentation(Track track, DashSegmentTemplate template)
+    {
+        var avc = AvcDecoderConfiguration.Parse(track.Description.Info.DecoderConfig);
+        var sps = avc.Sps;
+        return new DashRepresentation
+        {
+            Id = HlsPlaylistBuilder.Name(track.Key),
+            Bandwidth = (long)Math.Ceiling(HlsPlaylistBuilder.Rates(track).Peak),
+            Codecs = avc.CodecString,
+            Width = avc.Width,
+            Height = avc.Height,
+            FrameRate = FrameRate(sps, track),
+            Sar = sps.SarWidth > 0 && sps.SarHeight > 0 ? string.Create(CultureInfo.InvariantCulture, $"{sps.SarWidth}:{sps.SarHeight}") : null,
+            SegmentTemplate = template,
+        };
+    }
+
+    private static DashRepresentation AudioRepresentation(Track track, DashSegmentTemplate template)
+    {
+        var asc = AudioSpecificConfig.Parse(track.Description.Info.DecoderConfig);
+        var rate = asc.SbrPresent && asc.ExtensionSamplingFrequency > 0 ? asc.ExtensionSamplingFrequency : asc.SamplingFrequency;
+        return new DashRepresentation
+        {
+            Id = HlsPlaylistBuilder.Name(track.Key),
+            Bandwidth = (long)Math.Ceiling(HlsPlaylistBuilder.Rates(track).Peak),
+            Codecs = asc.CodecString,
+            AudioSamplingRate = rate > 0 ? rate : track.Description.SamplingRate,
+            AudioChannels = asc.ChannelCount > 0 ? asc.ChannelCount : track.Description.Channels,
+            SegmentTemplate = template,
+        };
+    }
+
+    /// <summary>Frames per second as a reduced fraction: the SPS timing (two VUI ticks per frame), else the fragments'.</summary>
+    private static string? FrameRate(SequenceParameterSet sps, Track track)
+    {
+        long numerator, denominator;
+        if (sps.HasTimingInfo)
+        {
+            (numerator, denominator) = (sps.TimeScale, 2L * sps.NumUnitsInTick);
+        }
+        else if (track.Last is { Duration: > 0 } last)
+        {
+            (numerator, denominator) = (last.Traf.SampleCount * (long)track.Description.Timescale, last.Duration);
+        }
+        else
+        {
+            return null;
+        }
+
+        var gcd = (long)System.Numerics.BigInteger.GreatestCommonDivisor(numerator, denominator);
+        (numerator, denominator) = (numerator / gcd, denominator / gcd);
+        return denominator == 1
+            ? numerator.ToString(CultureInfo.InvariantCulture)
+            : string.Create(CultureInfo.InvariantCulture, $"{numerator}/{denominator}");
+    }
+
+    /// <summary>True when every segment start of one rendition, inside the span all of them cover, is one of each other's.</summary>
+    private static bool Aligned(long[][] times)
+    {
+        if (times.Length < 2)
+        {
+            return true;
+        }
+
+        var from = times.Max(t => t[0]);
+        var to = times.Min(t => t[^1]);
+        var reference = times[0].Where(t => t >= from && t <= to).ToArray();
+        foreach (var other in times.Skip(1))
+        {
+            if (!reference.SequenceEqual(other.Where(t => t >= from && t <= to)))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+}

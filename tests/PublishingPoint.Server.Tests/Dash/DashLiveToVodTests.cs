@@ -1,0 +1,156 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using PublishingPoint.Server.Tests.Infrastructure;
+
+namespace PublishingPoint.Server.Tests.Dash;
+
+/// <summary>
+/// Two real-time ffmpeg Smooth encoders (one with audio) into one point: a dynamic MPD while they push that
+/// ffmpeg reads, whose timeline matches the segments' own times and the wall clock; a static MPD once they end
+/// that ffprobe and ffmpeg read whole.
+/// </summary>
+public sealed class DashLiveToVodTests
+{
+    private const string Point = "live/dash.isml";
+    private const double Seconds = 14;
+    private const int FramesPerSecond = 25;
+
+    [Fact]
+    public async Task MpdIsDynamicWhileLiveAndStaticAfterTheEncodersEnd()
+    {
+        await using var server = await RunningServer.StartAsync(null, "--PublishingPoint:DvrWindowSeconds=10");
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var withAudio = Encoder.PushSmoothAsync(server.Url($"{Point}/Streams(hi)"), new EncoderSettings { VideoKbps = 600, Width = 640, Height = 360, Seconds = Seconds }, stop.Token);
+        var videoOnly = Encoder.PushSmoothAsync(server.Url($"{Point}/Streams(lo)"), new EncoderSettings { VideoKbps = 300, AudioKbps = 0, Seconds = Seconds }, stop.Token);
+        var mpdUrl = server.Url($"{Point}/manifest.mpd");
+
+        // Live: both video renditions and the audio, three segments each.
+        var (live, response, fetchedAt) = await WaitForMpdAsync(server, m => m.Video.Count() == 2 && m.Audio.Any() && m.Video.Concat(m.Audio).All(r => r.Segments.Count >= 3));
+        var copy = Tool.RunAsync("ffmpeg", ["-v", "error", "-i", mpdUrl.ToString(), "-c", "copy", "-t", "3", "-f", "null", "-"], TimeSpan.FromSeconds(30));
+
+        Assert.Equal("application/dash+xml", response.Content.Headers.ContentType?.MediaType);
+        Assert.Equal("*", response.Headers.GetValues("Access-Control-Allow-Origin").Single());
+        Assert.True(live.IsDynamic, live.Root.ToString());
+        Assert.Contains("urn:mpeg:dash:profile:isoff-live:2011", live.Attribute("profiles")!.Split(','));
+        Assert.Equal(TimeSpan.FromSeconds(10), live.Duration("timeShiftBufferDepth"));
+        Assert.NotNull(live.Duration("suggestedPresentationDelay"));
+        Assert.NotNull(live.Duration("minBufferTime"));
+        Assert.Null(live.Attribute("mediaPresentationDuration"));
+        var updatePeriod = live.Duration("minimumUpdatePeriod")!.Value;
+        Assert.InRange(updatePeriod.TotalSeconds, 1.9, 2.1);
+        var publishTime = live.Date("publishTime")!.Value;
+        Assert.InRange((fetchedAt - publishTime).TotalSeconds, -1, 3);
+        Assert.Equal("PT0S", (string?)live.Root.Element(MpdView.Ns + "Period")!.Attribute("start"));
+
+        // Caching: at most half a segment while live, and the ETag revalidates.
+        Assert.True(response.Headers.CacheControl?.MaxAge <= TimeSpan.FromSeconds(1), $"live MPD max-age {response.Headers.CacheControl}");
+        using (var revalidate = new HttpRequestMessage(HttpMethod.Get, mpdUrl))
+        {
+            revalidate.Headers.IfNoneMatch.Add(response.Headers.ETag!);
+            var again = await server.Http.SendAsync(revalidate);
+            Assert.True(again.StatusCode == HttpStatusCode.NotModified || again.Headers.ETag != response.Headers.ETag, $"{again.StatusCode} {again.Headers.ETag}");
+        }
+
+        // The server's clock the MPD points at.
+        var timing = live.Root.Element(MpdView.Ns + "UTCTiming")!;
+        Assert.Equal("urn:mpeg:dash:utc:http-iso:2014", (string?)timing.Attribute("schemeIdUri"));
+        var timeResponse = await server.Http.GetAsync(new Uri((string)timing.Attribute("value")!));
+        Assert.Equal("*", timeResponse.Headers.GetValues("Access-Control-Allow-Origin").Single());
+        var serverTime = DateTimeOffset.Parse(await timeResponse.Content.ReadAsStringAsync(), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal);
+        Assert.InRange((serverTime - DateTimeOffset.UtcNow).TotalSeconds, -2, 2);
+
+        var videoSet = live.AdaptationSets.Single(s => s.ContentType == "video");
+        Assert.Equal("true", (string?)videoSet.Element.Attribute("segmentAlignment"));
+        Assert.Equal("video/mp4", (string?)videoSet.Element.Attribute("mimeType"));
+        var video = live.Video.ToList();
+        Assert.Equal(["320x180", "640x360"], video.Select(r => $"{r.Attribute("width")}x{r.Attribute("height")}").Order());
+        Assert.All(video, r =>
+        {
+            Assert.Matches(@"^avc1\.[0-9a-f]{6}$", r.Codecs);
+            Assert.Equal("25", r.Attribute("frameRate"));
+            Assert.InRange(r.Bandwidth, 250_000, 3_000_000);
+        });
+        var audio = live.Audio.Single();
+        Assert.Equal("mp4a.40.2", audio.Codecs);
+        Assert.Equal("48000", audio.Attribute("audioSamplingRate"));
+        Assert.Equal("1", (string?)audio.Element.Element(MpdView.Ns + "AudioChannelConfiguration")?.Attribute("value"));
+
+        // Each segment's own earliest presentation time is its S@t, and the last one ended about now by the
+        // availabilityStartTime: what a client computes its live edge from.
+        var availabilityStart = live.Date("availabilityStartTime")!.Value;
+        foreach (var representation in live.Video.Concat(live.Audio))
+        {
+            var init = await server.Http.GetAsync(server.Url($"{Point}/{representation.InitializationUrl}"));
+            Assert.Equal(HttpStatusCode.OK, init.StatusCode);
+            Assert.Equal("video/mp4", init.Content.Headers.ContentType?.MediaType);
+            foreach (var segment in representation.Segments)
+            {
+                var bytes = await server.Http.GetByteArrayAsync(server.Url($"{Point}/{representation.MediaUrl(segment)}"));
+                var (earliest, end, samples) = CmafSegmentTimes.Read(bytes);
+                Assert.True(samples > 0, $"{representation.Id} #{segment.Number} is empty");
+                Assert.Equal(segment.Time, earliest);
+                Assert.InRange(end - (segment.Time + segment.Duration), -representation.Timescale / 100, representation.Timescale / 100);
+            }
+
+            var edge = availabilityStart + TimeSpan.FromSeconds(representation.EndSeconds);
+            Assert.InRange((edge - fetchedAt).TotalSeconds, -3.5, 1.5);
+        }
+
+        var copied = await copy;
+        Assert.True(copied.ExitCode == 0, Tool.Describe(copied));
+
+        Assert.Equal(0, (await withAudio).ExitCode);
+        Assert.Equal(0, (await videoOnly).ExitCode);
+
+        // VOD: static, every segment from the first, the pushed duration.
+        var (vod, vodResponse, _) = await WaitForMpdAsync(server, m => !m.IsDynamic);
+        Assert.Equal("static", vod.Type);
+        Assert.True(vodResponse.Headers.CacheControl?.MaxAge >= TimeSpan.FromMinutes(1), $"VOD MPD caching: {vodResponse.Headers.CacheControl}");
+        Assert.Null(vod.Attribute("minimumUpdatePeriod"));
+        Assert.InRange(vod.Duration("mediaPresentationDuration")!.Value.TotalSeconds, Seconds - 2, Seconds + 2);
+        Assert.All(vod.Video.Concat(vod.Audio), r =>
+        {
+            Assert.Equal(0, r.Segments[0].Number);
+            Assert.InRange(r.EndSeconds, Seconds - 2, Seconds + 0.1);
+        });
+        Assert.Equal(7, vod.Video.First().Segments.Count);
+
+        var probe = await Tool.ProbeAsync(mpdUrl.ToString(), "-show_entries", "format=duration:stream=codec_name,width", "-of", "compact");
+        Assert.Contains("codec_name=h264|width=320", probe, StringComparison.Ordinal);
+        Assert.Contains("codec_name=h264|width=640", probe, StringComparison.Ordinal);
+        Assert.Contains("codec_name=aac", probe, StringComparison.Ordinal);
+        var duration = double.Parse(probe.Split('\n').Single(l => l.StartsWith("format|duration=", StringComparison.Ordinal))["format|duration=".Length..], CultureInfo.InvariantCulture);
+        Assert.InRange(duration, Seconds - 2, Seconds + 2);
+
+        var output = Path.Combine(TempDirectory.Create("pp-dash-out"), "video.mp4");
+        var remux = await Tool.RunAsync("ffmpeg", ["-v", "error", "-i", mpdUrl.ToString(), "-map", "0:v:0", "-c", "copy", "-f", "mp4", output], TimeSpan.FromSeconds(30));
+        Assert.True(remux.ExitCode == 0, Tool.Describe(remux));
+        var frames = await Tool.ProbeAsync(output, "-count_packets", "-select_streams", "v:0", "-show_entries", "stream=nb_read_packets", "-of", "default=nw=1:nk=1");
+        Assert.InRange(int.Parse(frames.Trim(), CultureInfo.InvariantCulture), (Seconds * FramesPerSecond) - 2, (Seconds * FramesPerSecond) + 2);
+    }
+
+    private static async Task<(MpdView Mpd, HttpResponseMessage Response, DateTimeOffset FetchedAt)> WaitForMpdAsync(RunningServer server, Func<MpdView, bool> ready)
+    {
+        var clock = Stopwatch.StartNew();
+        var last = "(none)";
+        while (clock.Elapsed < TimeSpan.FromSeconds(25))
+        {
+            var fetchedAt = DateTimeOffset.UtcNow;
+            var response = await server.Http.GetAsync($"{Point}/manifest.mpd");
+            if (response.IsSuccessStatusCode)
+            {
+                last = await response.Content.ReadAsStringAsync();
+                var mpd = MpdView.Parse(last);
+                if (ready(mpd))
+                {
+                    return (mpd, response, fetchedAt);
+                }
+            }
+
+            await Task.Delay(250);
+        }
+
+        throw new TimeoutException($"MPD not ready on {server.BaseUrl}; last:\n{last}");
+    }
+}

@@ -1,0 +1,112 @@
+using System.Globalization;
+using System.Xml;
+using System.Xml.Linq;
+
+namespace PublishingPoint.Server.Tests.Dash;
+
+/// <summary>An MPD as a test reads it (System.Xml.Linq), independent of the server's writer.</summary>
+public sealed record MpdView(XElement Root, IReadOnlyList<MpdAdaptationSet> AdaptationSets)
+{
+    public static readonly XNamespace Ns = "urn:mpeg:dash:schema:mpd:2011";
+
+    public string? Type => Attribute(Root, "type");
+
+    public bool IsDynamic => Type == "dynamic";
+
+    public IEnumerable<MpdRepresentation> Video => AdaptationSets.Where(s => s.ContentType == "video").SelectMany(s => s.Representations);
+
+    public IEnumerable<MpdRepresentation> Audio => AdaptationSets.Where(s => s.ContentType == "audio").SelectMany(s => s.Representations);
+
+    public string? Attribute(string name) => Attribute(Root, name);
+
+    public TimeSpan? Duration(string name) => Attribute(name) is { } text ? XmlConvert.ToTimeSpan(text) : null;
+
+    public DateTimeOffset? Date(string name) =>
+        Attribute(name) is { } text ? DateTimeOffset.Parse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal) : null;
+
+    public static MpdView Parse(string text)
+    {
+        var root = XDocument.Parse(text).Root ?? throw new FormatException("empty MPD");
+        if (root.Name != Ns + "MPD")
+        {
+            throw new FormatException($"root is {root.Name}, not MPD");
+        }
+
+        var periods = root.Elements(Ns + "Period").ToList();
+        if (periods.Count != 1)
+        {
+            throw new FormatException($"{periods.Count} periods");
+        }
+
+        var sets = periods[0].Elements(Ns + "AdaptationSet").Select(set => new MpdAdaptationSet(
+            set,
+            Attribute(set, "contentType") ?? string.Empty,
+            [.. set.Elements(Ns + "Representation").Select(r => MpdRepresentation.Parse(set, r))])).ToList();
+        return new MpdView(root, sets);
+    }
+
+    internal static string? Attribute(XElement element, string name) => (string?)element.Attribute(name);
+}
+
+public sealed record MpdAdaptationSet(XElement Element, string ContentType, IReadOnlyList<MpdRepresentation> Representations);
+
+/// <summary>A Representation with its SegmentTemplate's timeline expanded to (number, t, d).</summary>
+public sealed record MpdRepresentation(
+    XElement Element,
+    string Id,
+    long Bandwidth,
+    string Codecs,
+    uint Timescale,
+    long PresentationTimeOffset,
+    string Initialization,
+    string Media,
+    IReadOnlyList<MpdSegment> Segments)
+{
+    public string? Attribute(string name) => MpdView.Attribute(Element, name);
+
+    public string InitializationUrl => Initialization.Replace("$RepresentationID$", Id, StringComparison.Ordinal);
+
+    public string MediaUrl(MpdSegment segment) => Media
+        .Replace("$RepresentationID$", Id, StringComparison.Ordinal)
+        .Replace("$Number$", segment.Number.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
+        .Replace("$Time$", segment.Time.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal);
+
+    /// <summary>Seconds from period start to the end of the last segment.</summary>
+    public double EndSeconds => Segments.Count == 0 ? 0 : (double)(Segments[^1].Time + Segments[^1].Duration - PresentationTimeOffset) / Timescale;
+
+    internal static MpdRepresentation Parse(XElement set, XElement representation)
+    {
+        var ns = MpdView.Ns;
+        var template = representation.Element(ns + "SegmentTemplate") ?? set.Element(ns + "SegmentTemplate")
+            ?? throw new FormatException("no SegmentTemplate");
+        var timescale = uint.Parse(MpdView.Attribute(template, "timescale") ?? "1", CultureInfo.InvariantCulture);
+        var pto = long.Parse(MpdView.Attribute(template, "presentationTimeOffset") ?? "0", CultureInfo.InvariantCulture);
+        var number = long.Parse(MpdView.Attribute(template, "startNumber") ?? "1", CultureInfo.InvariantCulture);
+        var segments = new List<MpdSegment>();
+        var time = 0L;
+        foreach (var s in template.Element(ns + "SegmentTimeline")?.Elements(ns + "S") ?? [])
+        {
+            time = MpdView.Attribute(s, "t") is { } t ? long.Parse(t, CultureInfo.InvariantCulture) : time;
+            var d = long.Parse(MpdView.Attribute(s, "d")!, CultureInfo.InvariantCulture);
+            var r = int.Parse(MpdView.Attribute(s, "r") ?? "0", CultureInfo.InvariantCulture);
+            for (var i = 0; i <= r; i++)
+            {
+                segments.Add(new MpdSegment(number++, time, d));
+                time += d;
+            }
+        }
+
+        return new MpdRepresentation(
+            representation,
+            MpdView.Attribute(representation, "id")!,
+            long.Parse(MpdView.Attribute(representation, "bandwidth")!, CultureInfo.InvariantCulture),
+            MpdView.Attribute(representation, "codecs") ?? MpdView.Attribute(set, "codecs") ?? string.Empty,
+            timescale,
+            pto,
+            MpdView.Attribute(template, "initialization")!,
+            MpdView.Attribute(template, "media")!,
+            segments);
+    }
+}
+
+public readonly record struct MpdSegment(long Number, long Time, long Duration);
