@@ -35,7 +35,7 @@ internal sealed class DashDelivery(PointRegistry registry)
         {
             var origin = state.Origin ??= DashManifestBuilder.Origin(point);
             var mpd = origin is { } o
-                ? DashManifestBuilder.Build(point, registry.Options.DvrWindowSeconds, anchor, o, now, $"{request.Scheme}://{host}{TimePath}")
+                ? DashManifestBuilder.Build(point, point.DvrWindowSeconds(registry.Options.DvrWindowSeconds), anchor, o, now, $"{request.Scheme}://{host}{TimePath}")
                 : null;
             if (mpd is null)
             {
