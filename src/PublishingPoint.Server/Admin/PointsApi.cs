@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Http.HttpResults;
+using PublishingPoint.Server.Delivery;
 using PublishingPoint.Server.Ingest;
 using PublishingPoint.Server.Points;
 
@@ -20,7 +21,7 @@ internal static class PointsApi
         api.MapGet("/points", List).WithSummary("Every point with its state, streams and tracks");
         api.MapPost("/points", CreateAsync).WithSummary("Create a point with its own settings before an encoder connects");
         api.MapGet("/points/{**path}", Get).WithSummary("One point");
-        api.MapPost("/points/{**path}", ActAsync).WithSummary("Act on a point: {path}/close (finalise to VOD now, refuse ingest), {path}/open (take ingest again), {path}/flush (write its manifests now)");
+        api.MapPost("/points/{**path}", ActAsync).WithSummary("Act on a point: {path}/close (finalise to VOD now, refuse ingest), {path}/open (take ingest again), {path}/flush (write its manifests now), {path}/sign?ttl=seconds (a signed playback URL prefix)");
         api.MapDelete("/points/{**path}", DeleteAsync).WithSummary("Close a point and delete it with its files");
     }
 
@@ -76,13 +77,16 @@ internal static class PointsApi
         }
     }
 
-    private static async Task<Results<Ok<PointView>, NotFound<string>, BadRequest<string>>> ActAsync(string path, PointRegistry registry)
+    /// <summary>The response of POST /api/points/{path}/sign: a base URL to prefix playback URLs with.</summary>
+    public sealed record SignedUrl(string Url, DateTimeOffset Expires);
+
+    private static async Task<IResult> ActAsync(string path, int? ttl, PointRegistry registry)
     {
         var slash = path.LastIndexOf('/');
         var action = slash < 0 ? string.Empty : path[(slash + 1)..];
         if (slash < 0 || !PointPath.TryParse(path[..slash], out var parsed, out _))
         {
-            return TypedResults.BadRequest("POST /api/points/{path}/close, /open or /flush");
+            return TypedResults.BadRequest("POST /api/points/{path}/close, /open, /flush or /sign");
         }
 
         if (registry.Find(parsed) is not { } point)
@@ -101,8 +105,13 @@ internal static class PointsApi
             case "flush":
                 registry.Flush(point);
                 break;
+            case "sign" when !string.IsNullOrEmpty(registry.Options.PlaybackSigningKey):
+                var expires = DateTimeOffset.UtcNow.AddSeconds(Math.Clamp(ttl ?? 3600, 1, 366 * 86400));
+                return TypedResults.Ok(new SignedUrl(PlaybackSignature.SignedPrefix(registry.Options.PlaybackSigningKey, parsed.Value, expires.ToUnixTimeSeconds()), expires));
+            case "sign":
+                return TypedResults.BadRequest("no PublishingPoint:PlaybackSigningKey is configured: playback is open");
             default:
-                return TypedResults.BadRequest($"unknown action '{PointPath.Truncate(action)}': close, open or flush");
+                return TypedResults.BadRequest($"unknown action '{PointPath.Truncate(action)}': close, open, flush or sign");
         }
 
         return TypedResults.Ok(PointView.Of(point, registry.Options.DvrWindowSeconds));

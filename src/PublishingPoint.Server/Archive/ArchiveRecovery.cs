@@ -7,7 +7,7 @@ namespace PublishingPoint.Server.Archive;
 /// At start-up, rebuilds every point from its archive files before the server takes requests: finished
 /// points come back as VOD, points cut off by a crash are cut at their last complete fragment and finalised.
 /// </summary>
-internal sealed partial class ArchiveRecovery(PointRegistry registry, ILogger<ArchiveRecovery> logger) : IHostedService
+internal sealed partial class ArchiveRecovery(PointRegistry registry, Observability.Health health, ILogger<ArchiveRecovery> logger) : IHostedService
 {
     public Task StartAsync(CancellationToken cancellationToken)
     {
@@ -30,6 +30,7 @@ internal sealed partial class ArchiveRecovery(PointRegistry registry, ILogger<Ar
             }
         }
 
+        health.MarkRecovered();
         return Task.CompletedTask;
     }
 

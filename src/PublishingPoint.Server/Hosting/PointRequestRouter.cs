@@ -26,7 +26,9 @@ internal sealed partial class PointRequestRouter(
 {
     public async Task HandleAsync(HttpContext context)
     {
-        var requestPath = context.Request.Path.Value;
+        var requestPath = context.Request.Path.Value ?? string.Empty;
+        var signed = PlaybackSignature.TrySplit(requestPath, out var expiry, out var signature, out var unsigned);
+        requestPath = unsigned;
         if (!PointPath.TrySplit(requestPath, out var path, out var rest, out var error))
         {
             var status = error is null ? StatusCodes.Status404NotFound : StatusCodes.Status400BadRequest;
@@ -40,6 +42,17 @@ internal sealed partial class PointRequestRouter(
         }
 
         var method = context.Request.Method;
+        var signingKey = registry.Options.PlaybackSigningKey;
+        if (!string.IsNullOrEmpty(signingKey) && (HttpMethods.IsGet(method) || HttpMethods.IsHead(method)))
+        {
+            string? problem = "playback needs a signed URL: /s/{expiry}/{signature}/{point}/...";
+            if (!signed || !PlaybackSignature.Verify(signingKey, path.Value, expiry, signature, DateTimeOffset.UtcNow, out problem))
+            {
+                IngestLog.BadRequest(logger, StatusCodes.Status403Forbidden, problem ?? "bad signature", path.Value);
+                await Responses.ProblemAsync(context, StatusCodes.Status403Forbidden, problem ?? "bad signature").ConfigureAwait(false);
+                return;
+            }
+        }
         if (HttpMethods.IsPost(method) && (StreamsUrl().IsMatch(rest) || LegacyUrl().IsMatch(rest)))
         {
             await IngestAsync(context, path, rest).ConfigureAwait(false);

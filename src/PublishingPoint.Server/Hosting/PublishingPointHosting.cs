@@ -21,6 +21,7 @@ public static class PublishingPointHosting
         builder.Logging.AddSerilog(logger, dispose: true);
         builder.Services.AddPublishingPoints(builder.Configuration);
         var app = builder.Build();
+        app.UseMiddleware<Observability.RequestLogging>();
         app.MapPublishingPoints();
         return app;
     }
@@ -30,6 +31,8 @@ public static class PublishingPointHosting
         services.AddOptions<PublishingPointOptions>().Bind(configuration.GetSection(PublishingPointOptions.Section)).ValidateOnStart();
         services.AddSingleton<IValidateOptions<PublishingPointOptions>, PublishingPointOptionsValidator>();
         services.AddOpenApi();
+        services.AddSingleton<Observability.Metrics>();
+        services.AddSingleton<Observability.Health>();
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<PointFinalizer>();
         services.AddSingleton<PointRegistry>();
@@ -48,6 +51,9 @@ public static class PublishingPointHosting
     {
         var options = endpoints.ServiceProvider.GetRequiredService<IOptions<PublishingPointOptions>>().Value;
         endpoints.MapOpenApi();
+        endpoints.MapGet("/metrics", Observability.MetricsEndpoint.Render).ExcludeFromDescription();
+        endpoints.MapGet("/health/live", () => Results.Text("live\n")).ExcludeFromDescription();
+        endpoints.MapGet("/health/ready", Observability.Health.Ready).ExcludeFromDescription();
         Admin.PointsApi.Map(endpoints, options.AdminApiKey);
         var router = endpoints.ServiceProvider.GetRequiredService<PointRequestRouter>();
         endpoints.MapMethods(DashDelivery.TimePath, [HttpMethods.Get, HttpMethods.Head], DashDelivery.TimeAsync);

@@ -304,7 +304,9 @@ internal sealed class Fmp4IngestSession(PointRegistry registry, Point point, Str
                 return;
             }
 
+            var started = System.Diagnostics.Stopwatch.GetTimestamp();
             var offset = archive.Append(fragment, traf.TrackId, time);
+            registry.Metrics.ArchiveWrite(System.Diagnostics.Stopwatch.GetElapsedTime(started));
             var entry = new FragmentEntry(time, duration, traf, archive, offset, fragment.Length, fragment)
             {
                 Discontinuity = last is not null && time > last.End + (last.Duration / 2),
@@ -315,6 +317,7 @@ internal sealed class Fmp4IngestSession(PointRegistry registry, Point point, Str
 
         Accepted++;
         feed.Count(fragment.Length, DateTimeOffset.UtcNow);
+        registry.Metrics.Ingested(point, track.Key, fragment.Length);
         point.Touch();
     }
 

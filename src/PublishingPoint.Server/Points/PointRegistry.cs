@@ -12,8 +12,9 @@ public sealed partial class PointRegistry : IDisposable
     private readonly ILogger<PointRegistry> _logger;
     private readonly PointFinalizer _finalizer;
 
-    public PointRegistry(IOptions<PublishingPointOptions> options, IHostEnvironment environment, ILogger<PointRegistry> logger, PointFinalizer finalizer)
+    public PointRegistry(IOptions<PublishingPointOptions> options, IHostEnvironment environment, ILogger<PointRegistry> logger, PointFinalizer finalizer, Observability.Metrics metrics)
     {
+        Metrics = metrics;
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(environment);
         Options = options.Value;
@@ -24,6 +25,8 @@ public sealed partial class PointRegistry : IDisposable
     }
 
     public PublishingPointOptions Options { get; }
+
+    public Observability.Metrics Metrics { get; }
 
     public string DataRoot { get; }
 

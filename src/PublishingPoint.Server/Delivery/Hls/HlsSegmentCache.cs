@@ -25,13 +25,18 @@ internal sealed class HlsSegmentCache : IDisposable
     private readonly MemoryCache _cache = new(new MemoryCacheOptions { SizeLimit = SizeLimitBytes });
     private readonly Lock _lock = new();
     private long _produced;
+    private long _requests;
 
     /// <summary>How many packaging runs started: a test hook for "produced once".</summary>
     public long Produced => Interlocked.Read(ref _produced);
 
+    /// <summary>How many segments were asked for; those not <see cref="Produced"/> were cache hits.</summary>
+    public long Requests => Interlocked.Read(ref _requests);
+
     public Task<byte[]> GetOrProduceAsync(HlsSegmentKey key, long sizeEstimate, Func<Task<byte[]>> produce)
     {
         ArgumentNullException.ThrowIfNull(produce);
+        Interlocked.Increment(ref _requests);
         Lazy<Task<byte[]>>? lazy;
         lock (_lock)
         {
