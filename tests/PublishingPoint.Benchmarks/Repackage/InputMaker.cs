@@ -16,7 +16,16 @@ internal static class InputMaker
         string? audioSource = null;
         foreach (var r in Rendition.Ladder.OrderByDescending(r => r.WithAudio))
         {
-            var ingest = Path.Combine(folder, r.Name + ".ismv");
+            var ingest = Path.Combine(folder, string.Create(inv, $"{r.Name}-{seconds}s-{preset}.ismv"));
+            var remuxInput = r.WithAudio ? ingest : Path.Combine(folder, string.Create(inv, $"{r.Name}-{seconds}s-{preset}-av.ismv"));
+            if (File.Exists(ingest) && File.Exists(remuxInput))
+            {
+                Console.WriteLine($"  reusing {ingest}");
+                audioSource = r.WithAudio ? ingest : audioSource;
+                result.Add(new RenditionInput(r, ingest, remuxInput));
+                continue;
+            }
+
             var args = new List<string> { "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", $"testsrc2=size={r.Width}x{r.Height}:rate={Rendition.FrameRate}" };
             if (r.WithAudio)
             {
@@ -35,7 +44,6 @@ internal static class InputMaker
             var run = await ProcessRunner.RunCheckedAsync("ffmpeg", args, ingest, cancellationToken);
             Console.WriteLine($"  encoded {r.Name}: {r.Width}x{r.Height} {r.VideoKbps}k{(r.WithAudio ? $" + AAC {Rendition.AudioKbps}k" : "")}, {new FileInfo(ingest).Length / 1e6:F1} MB in {run.Elapsed.TotalSeconds:F1} s");
 
-            var remuxInput = ingest;
             if (r.WithAudio)
             {
                 audioSource = ingest;
@@ -43,7 +51,6 @@ internal static class InputMaker
             else if (audioSource is not null)
             {
                 // ffmpeg's input must hold the same media our TS carries: this video plus the shared audio, in the same container.
-                remuxInput = Path.Combine(folder, r.Name + "-av.ismv");
                 await ProcessRunner.RunCheckedAsync("ffmpeg",
                     ["-hide_banner", "-loglevel", "error", "-i", ingest, "-i", audioSource, "-map", "0:v", "-map", "1:a", "-c", "copy",
                      "-movflags", "isml+frag_keyframe", "-f", "ismv", "pipe:1"], remuxInput, cancellationToken);

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Security.Cryptography;
 using PublishingPoint.Server.Delivery.Hls;
 using PublishingPoint.Server.Points;
 
@@ -15,6 +16,9 @@ internal sealed record Measurement(
     int Runs,
     double? AllocatedBytesPerSegment)
 {
+    /// <summary>SHA-256 of every segment in order (ours): equal digests on the same input mean byte-identical output.</summary>
+    public string? OutputSha256 { get; init; }
+
     public double MegabytesPerSecond => OutputBytes / 1e6 / BestSeconds;
 
     public double RealTimeFactor => MediaSeconds / BestSeconds;
@@ -44,10 +48,11 @@ internal static class OurRepackager
         var mediaSeconds = (double)(HlsTimeline.End(fragments, segments - 1) - fragments[0].Time) / timescale;
 
         // Warm-up: JIT (tiered up by the repeats), the per-track decode shift, and a check of the output.
+        using var digest = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         long outputBytes = 0;
         for (var warm = 0; warm < 3; warm++)
         {
-            outputBytes = await OnePassAsync(video, audio, fragments, segments, check: warm == 0, cancellationToken);
+            outputBytes = await OnePassAsync(video, audio, fragments, segments, warm == 0 ? digest : null, cancellationToken);
         }
 
         var times = new double[iterations];
@@ -57,7 +62,7 @@ internal static class OurRepackager
             var before = GC.GetAllocatedBytesForCurrentThread();
             var thread = Environment.CurrentManagedThreadId;
             var clock = Stopwatch.StartNew();
-            await OnePassAsync(video, audio, fragments, segments, check: false, cancellationToken);
+            await OnePassAsync(video, audio, fragments, segments, null, cancellationToken);
             times[i] = clock.Elapsed.TotalSeconds;
             // Every await completes synchronously (fragments in memory), so the pass ran on this thread.
             allocated = thread == Environment.CurrentManagedThreadId && allocated >= 0
@@ -67,16 +72,20 @@ internal static class OurRepackager
 
         Array.Sort(times);
         return new Measurement(video.Key.ToString(), segments, mediaSeconds, outputBytes, times[0], times[times.Length / 2], iterations,
-            allocated < 0 ? null : (double)allocated / ((long)segments * iterations));
+            allocated < 0 ? null : (double)allocated / ((long)segments * iterations))
+        {
+            OutputSha256 = Convert.ToHexStringLower(digest.GetHashAndReset()),
+        };
     }
 
-    private static async Task<long> OnePassAsync(Track video, Track? audio, FragmentEntry[] fragments, int segments, bool check, CancellationToken cancellationToken)
+    private static async Task<long> OnePassAsync(Track video, Track? audio, FragmentEntry[] fragments, int segments, IncrementalHash? check, CancellationToken cancellationToken)
     {
         long bytes = 0;
         for (var n = 0; n < segments; n++)
         {
             var segment = await HlsPackager.TsSegmentAsync(video, audio, fragments, n, cancellationToken).ConfigureAwait(false);
-            if (check && (segment.Length == 0 || segment.Length % 188 != 0 || segment[0] != 0x47))
+            check?.AppendData(segment);
+            if (check is not null && (segment.Length == 0 || segment.Length % 188 != 0 || segment[0] != 0x47))
             {
                 throw new InvalidOperationException($"{video.Key} segment {n} is not a transport stream ({segment.Length} bytes)");
             }

@@ -29,6 +29,7 @@ internal sealed class RepackageCommand : IBenchmarkCommand
         "--preset P       x264 preset of the test input (default veryfast)",
         "--output FILE    JSON results (default benchmark-results/repackage.json)",
         "--keep           keep the temp folder (inputs, ffmpeg outputs)",
+        "--work DIR       work in DIR instead of a temp folder and keep it; inputs already there are reused",
     ];
 
     public async Task<int> RunAsync(BenchmarkArguments arguments, CancellationToken cancellationToken)
@@ -39,10 +40,14 @@ internal sealed class RepackageCommand : IBenchmarkCommand
         var loops = arguments.Int("ffmpeg-loops", 10, 2, 1000);
         var preset = arguments.String("preset", "veryfast")!;
         var outputFile = Path.GetFullPath(arguments.String("output", Path.Combine("benchmark-results", "repackage.json"))!);
-        var folder = Directory.CreateTempSubdirectory("pp-bench-repackage-").FullName;
+        var work = arguments.String("work");
+        var keep = arguments.Has("keep") || work is not null;
+        var folder = work is null ? Directory.CreateTempSubdirectory("pp-bench-repackage-").FullName : Directory.CreateDirectory(work).FullName;
+        // The server's archives: always fresh, never kept.
+        var data = Directory.CreateTempSubdirectory("pp-bench-data-").FullName;
         try
         {
-            Console.WriteLine($"repackage benchmark: {seconds} s, {Rendition.Ladder.Count} renditions, temp folder {folder}");
+            Console.WriteLine($"repackage benchmark: {seconds} s, {Rendition.Ladder.Count} renditions, work folder {folder}");
             if (!Optimized())
             {
                 Console.WriteLine("WARNING: not an optimized build; run with -c Release for meaningful figures");
@@ -51,7 +56,7 @@ internal sealed class RepackageCommand : IBenchmarkCommand
             Console.WriteLine("1/4 encoding the input with ffmpeg");
             var inputs = await InputMaker.MakeAsync(folder, seconds, preset, cancellationToken);
 
-            await using var server = await InProcessServer.StartAsync(Path.Combine(folder, "data"), cancellationToken);
+            await using var server = await InProcessServer.StartAsync(data, cancellationToken);
             Console.WriteLine("2/4 ingesting into an in-process server");
             var point = await IngestAsync(server, inputs, cancellationToken);
             var audio = HlsPlaylistBuilder.AudioOf(point);
@@ -67,7 +72,7 @@ internal sealed class RepackageCommand : IBenchmarkCommand
             {
                 var m = await OurRepackager.MeasureAsync(video, audio, iterations, cancellationToken);
                 ours.Add(m with { Rendition = input.Rendition.Name });
-                Console.WriteLine($"  {input.Rendition.Name} ({video.Key} + {audio.Key}): {m.Segments} segments, best {m.BestSeconds * 1000:F1} ms");
+                Console.WriteLine($"  {input.Rendition.Name} ({video.Key} + {audio.Key}): {m.Segments} segments, best {m.BestSeconds * 1000:F1} ms, sha256 {m.OutputSha256}");
             }
 
             Console.WriteLine($"4/4 ffmpeg -c copy -f mpegts: best of {ffmpegRuns} per rendition");
@@ -92,7 +97,8 @@ internal sealed class RepackageCommand : IBenchmarkCommand
         }
         finally
         {
-            if (arguments.Has("keep"))
+            Directory.Delete(data, recursive: true);
+            if (keep)
             {
                 Console.WriteLine($"kept {folder}");
             }
