@@ -70,6 +70,26 @@ public sealed class TsSegmentWriter
         }
     }
 
+    /// <summary>
+    /// The segment in a new array of exactly its length (planned once, unlike <see cref="CountPackets"/> then a write);
+    /// advances <paramref name="counters"/> past it.
+    /// </summary>
+    public byte[] WriteSegment(ReadOnlySpan<TsSample> video, ReadOnlySpan<TsSample> audio, TsContinuityCounters counters)
+    {
+        var plans = ArrayPool<PesPlan>.Shared.Rent(video.Length + audio.Length);
+        try
+        {
+            var counts = Plan(video, audio, plans, out var layout);
+            var output = GC.AllocateUninitializedArray<byte>(counts.ByteLength);
+            WritePlanned(video, audio, plans, layout, counters, output);
+            return output;
+        }
+        finally
+        {
+            ArrayPool<PesPlan>.Shared.Return(plans);
+        }
+    }
+
     /// <summary>Writes the segment into <paramref name="destination"/>; returns the packet counts (bytes = ByteLength).</summary>
     public TsPacketCounts WriteSegment(
         ReadOnlySpan<TsSample> video,

@@ -109,6 +109,22 @@ public sealed class Track
         }
     }
 
+    /// <summary>Fragments whose end lies after <paramref name="from"/> and whose start lies before <paramref name="to"/>.</summary>
+    public FragmentEntry[] SnapshotBetween(long from, long to)
+    {
+        lock (_lock)
+        {
+            var first = FirstEndingAfter(from);
+            var end = first;
+            while (end < _fragments.Count && _fragments[end].Time < to)
+            {
+                end++;
+            }
+
+            return end > first ? _fragments.GetRange(first, end - first).ToArray() : [];
+        }
+    }
+
     /// <summary>The fragment starting exactly at <paramref name="time"/> and up to <paramref name="following"/> after it.</summary>
     public FragmentEntry? Find(long time, int following, out FragmentEntry[] next)
     {

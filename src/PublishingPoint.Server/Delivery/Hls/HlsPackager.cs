@@ -22,6 +22,9 @@ internal static class HlsPackager
 
     private static readonly ConditionalWeakTable<Track, StrongBox<long>> _decodeShifts = [];
 
+    // A writer holds only the parsed decoder configurations: one per video track (and the audio it was made with).
+    private static readonly ConditionalWeakTable<Track, TsWriterEntry> _tsWriters = [];
+
     /// <summary>
     /// Video fragment <paramref name="sequence"/> of <paramref name="video"/> and the audio samples of
     /// <paramref name="audio"/> whose decode time falls in the same interval, as one transport stream segment.
@@ -43,20 +46,13 @@ internal static class HlsPackager
         }
 
         var audioSamples = new List<TsSample>(128);
-        AudioSpecificConfig? audioConfig = null;
         if (audio is not null)
         {
-            audioConfig = AudioSpecificConfig.Parse(audio.Description.Info.DecoderConfig);
             var audioTimescale = audio.Description.Timescale;
             var from = Timescale.Rescale(entry.Time, videoTimescale, audioTimescale);
             var to = Timescale.Rescale(HlsTimeline.End(fragments, sequence), videoTimescale, audioTimescale);
-            foreach (var fragment in audio.SnapshotFrom(from))
+            foreach (var fragment in audio.SnapshotBetween(from, to))
             {
-                if (fragment.Time >= to)
-                {
-                    break;
-                }
-
                 samples.Clear();
                 var bytes = await HlsTimeline.ReadSamplesAsync(audio, fragment, samples, cancellationToken).ConfigureAwait(false);
                 foreach (var s in samples)
@@ -70,12 +66,20 @@ internal static class HlsPackager
             }
         }
 
+        return TsWriter(video, audio).WriteSegment(videoSamples, CollectionsMarshal.AsSpan(audioSamples), TsContinuityCounters.ForAlignedSegment(sequence));
+    }
+
+    private static TsSegmentWriter TsWriter(Track video, Track? audio)
+    {
+        if (_tsWriters.TryGetValue(video, out var known) && ReferenceEquals(known.Audio, audio))
+        {
+            return known.Writer;
+        }
+
+        var audioConfig = audio is null ? null : AudioSpecificConfig.Parse(audio.Description.Info.DecoderConfig);
         var writer = new TsSegmentWriter(AvcDecoderConfiguration.Parse(video.Description.Info.DecoderConfig), audioConfig, _tsOptions);
-        var audioSpan = CollectionsMarshal.AsSpan(audioSamples);
-        var counts = writer.CountPackets(videoSamples, audioSpan);
-        var output = new byte[counts.ByteLength];
-        writer.WriteSegment(videoSamples, audioSpan, TsContinuityCounters.ForAlignedSegment(sequence), output);
-        return output;
+        _tsWriters.AddOrUpdate(video, new TsWriterEntry(audio, writer));
+        return writer;
     }
 
     /// <summary>
@@ -121,4 +125,6 @@ internal static class HlsPackager
         var moov = track.Last?.Archive.Header.Moov ?? default;
         return moov.IsEmpty ? null : InitSegmentWriter.Write(moov.Span, track.Description.Info);
     }
+
+    private sealed record TsWriterEntry(Track? Audio, TsSegmentWriter Writer);
 }

@@ -1,0 +1,11 @@
+using PublishingPoint.Benchmarks;
+using PublishingPoint.Benchmarks.Repackage;
+
+// dotnet run -c Release --project tests/PublishingPoint.Benchmarks -- <command> [options]
+// Each command is one IBenchmarkCommand; add new ones to this list.
+IBenchmarkCommand[] commands =
+[
+    new RepackageCommand(),
+];
+
+return await CommandDispatcher.RunAsync(commands, args);
