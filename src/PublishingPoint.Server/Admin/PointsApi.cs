@@ -69,7 +69,7 @@ internal static class PointsApi
                 return TypedResults.Created($"/api/points/{path.Value}", view);
             }
 
-            return point.Settings == settings ? TypedResults.Ok(view) : TypedResults.Conflict($"{path} exists with other settings");
+            return point.Settings.SameAs(settings) ? TypedResults.Ok(view) : TypedResults.Conflict($"{path} exists with other settings");
         }
         catch (IngestException e)
         {

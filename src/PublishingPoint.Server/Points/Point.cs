@@ -177,6 +177,10 @@ public sealed class Point : IDisposable
             if (stream.Connections == 0)
             {
                 stream.ConnectedSince = null;
+                if (stream.Archive is null)
+                {
+                    _streams.Remove(stream.Id); // a refused push leaves nothing behind
+                }
             }
 
             foreach (var s in _streams.Values)

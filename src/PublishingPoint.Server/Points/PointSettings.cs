@@ -42,6 +42,12 @@ public sealed record PointSettings
     /// </summary>
     public bool RestartOnReconnect { get; init; }
 
+    /// <summary>Same settings (the protocol lists compared by content, which record equality does not do).</summary>
+    public bool SameAs(PointSettings other) =>
+        other is not null && other.DvrWindowSeconds == DvrWindowSeconds && other.IngestSecret == IngestSecret
+        && other.RestartOnReconnect == RestartOnReconnect
+        && (other.AllowedIngest ?? []).Order().SequenceEqual((AllowedIngest ?? []).Order());
+
     public bool Allows(IngestProtocol protocol) => AllowedIngest is null || AllowedIngest.Contains(protocol);
 
     public string? Validate()
