@@ -1,0 +1,74 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using PublishingPoint.Server.Delivery;
+using PublishingPoint.Server.Tests.Infrastructure;
+
+namespace PublishingPoint.Server.Tests.Admin;
+
+public sealed class ObservabilityTests
+{
+    [Fact]
+    public async Task Metrics_MoveWithIngestAndDelivery_AndHealthProbesAnswer()
+    {
+        await using var server = await RunningServer.StartAsync();
+        Assert.Equal(HttpStatusCode.OK, (await server.Http.GetAsync("health/live")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await server.Http.GetAsync("health/ready")).StatusCode);
+        var before = await server.Http.GetStringAsync("metrics");
+        Assert.Equal(0, Value(before, "pp_ingest_fragments_total", "live/m.isml", "video@400000"));
+
+        var capture = await IsmvCapture.SixSecondsAsync();
+        Assert.Equal(HttpStatusCode.OK, (await Posting.PostChunkedAsync(server.Http, "live/m.isml/Streams(a)", capture)).Status);
+        await server.Http.GetStringAsync("live/m.isml/hls/video-400000.m3u8");
+        await server.Http.GetByteArrayAsync("live/m.isml/hls/video-400000/0.ts");
+        await server.Http.GetByteArrayAsync("live/m.isml/hls/video-400000/0.ts");
+
+        using var response = await server.Http.GetAsync("metrics");
+        Assert.StartsWith("text/plain", response.Content.Headers.ContentType?.ToString(), StringComparison.Ordinal);
+        var after = await response.Content.ReadAsStringAsync();
+        Assert.Equal(3, Value(after, "pp_ingest_fragments_total", "live/m.isml", "video@400000"));
+        Assert.Equal(3, Value(after, "pp_ingest_fragments_total", "live/m.isml", "audio@64000"));
+        Assert.True(Value(after, "pp_ingest_bytes_total", "live/m.isml", "video@400000") > 50_000);
+        Assert.Matches(@"pp_http_requests_total\{format=""hls"",status=""200""\} [3-9]", after);
+        Assert.Matches(@"pp_segment_cache_hits_total [1-9]", after);
+        Assert.Matches(@"pp_archive_write_seconds_count [1-9]", after);
+        Assert.Contains("pp_points{state=\"vod\"} 1", after, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task SignedPlaybackUrls_AreRequired_ExpireAndCoverTheRelativeUrls()
+    {
+        const string SigningKey = "playback-signing-key";
+        await using var server = await RunningServer.StartAsync(null, $"--PublishingPoint:PlaybackSigningKey={SigningKey}");
+        var capture = await IsmvCapture.SixSecondsAsync();
+        Assert.Equal(HttpStatusCode.OK, (await Posting.PostChunkedAsync(server.Http, "live/sig.isml/Streams(a)", capture)).Status);
+
+        Assert.Equal(HttpStatusCode.Forbidden, (await server.Http.GetAsync("live/sig.isml/master.m3u8")).StatusCode);
+        using var sign = await server.Http.PostAsync("api/points/live/sig.isml/sign?ttl=600", null);
+        var signed = (await sign.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("url").GetString()!;
+        Assert.StartsWith("/s/", signed, StringComparison.Ordinal);
+
+        // The relative URLs of the playlists carry the token: ffmpeg pulls the whole VOD through it.
+        var master = new Uri(server.BaseUrl, signed + "master.m3u8");
+        var pulled = Path.Combine(TempDirectory.Create("pp-sig"), "out.ts");
+        var copy = await Tool.RunAsync("ffmpeg", ["-v", "error", "-i", master.ToString(), "-c", "copy", pulled]);
+        Assert.True(copy.ExitCode == 0, Tool.Describe(copy));
+        Assert.Equal(HttpStatusCode.OK, (await server.Http.GetAsync(signed.TrimStart('/') + "Manifest")).StatusCode);
+
+        var past = DateTimeOffset.UtcNow.AddMinutes(-1).ToUnixTimeSeconds();
+        var expired = PlaybackSignature.SignedPrefix(SigningKey, "live/sig.isml", past);
+        using var old = await server.Http.GetAsync(expired.TrimStart('/') + "Manifest");
+        Assert.Equal(HttpStatusCode.Forbidden, old.StatusCode);
+        Assert.Contains("expired", await old.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        var tampered = signed.Replace("/live/sig.isml/", "/live/other.isml/", StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.Forbidden, (await server.Http.GetAsync(tampered.TrimStart('/') + "Manifest")).StatusCode);
+    }
+
+    private static long Value(string metrics, string name, string point, string track)
+    {
+        var match = Regex.Match(metrics, $@"^{name}\{{point=""{Regex.Escape(point)}"",track=""{Regex.Escape(track)}""\}} (\d+)$", RegexOptions.Multiline);
+        return match.Success ? long.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture) : 0;
+    }
+}
