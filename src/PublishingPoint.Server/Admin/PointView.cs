@@ -13,7 +13,7 @@ public sealed record TrackView(
 
 /// <summary>What the operator API and the dashboard show of a point.</summary>
 public sealed record PointView(
-    string Path, string State, bool Closed, bool CreatedByOperator, DateTimeOffset CreatedAt, PointSettings Settings,
+    string Path, string State, bool Closed, bool CreatedByOperator, DateTimeOffset CreatedAt, DateTimeOffset? TimelineAnchor, PointSettings Settings,
     int DvrWindowSeconds, long ArchiveBytes, IReadOnlyList<StreamView> Streams, IReadOnlyList<TrackView> Tracks)
 {
     public static PointView Of(Point point, int defaultWindow)
@@ -30,7 +30,7 @@ public sealed record PointView(
             archiveBytes += File.Exists(archive.FilePath) ? new FileInfo(archive.FilePath).Length : 0;
         }
 
-        return new PointView(point.Path.Value, point.State.ToString().ToLowerInvariant(), point.Closed, point.CreatedByOperator, point.CreatedAt,
+        return new PointView(point.Path.Value, point.State.ToString().ToLowerInvariant(), point.Closed, point.CreatedByOperator, point.CreatedAt, point.TimelineAnchor,
             point.Settings, point.DvrWindowSeconds(defaultWindow), archiveBytes, streams, trackViews);
     }
 

@@ -8,6 +8,9 @@ namespace PublishingPoint.Server.Admin;
 /// <summary>The body of POST /api/points.</summary>
 public sealed record CreatePointRequest(string Path, int? DvrWindowSeconds, IReadOnlyList<IngestProtocol>? AllowedIngest, string? IngestSecret, bool RestartOnReconnect);
 
+/// <summary>The body of POST /api/clips: the source point, the clip's own point path, and wall-clock start and end (ISO 8601 or Unix seconds).</summary>
+public sealed record CreateClipRequest(string Source, string Path, string Start, string End);
+
 /// <summary>
 /// The operator REST API under /api (documented by the OpenAPI document at /openapi/v1.json). Points are named by
 /// their path, e.g. <c>/api/points/live/ch1.isml</c>; actions are POSTed to <c>.../close</c>, <c>.../open</c> and
@@ -22,6 +25,7 @@ internal static class PointsApi
         api.MapPost("/points", CreateAsync).WithSummary("Create a point with its own settings before an encoder connects");
         api.MapGet("/points/{**path}", Get).WithSummary("One point");
         api.MapPost("/points/{**path}", ActAsync).WithSummary("Act on a point: {path}/close (finalise to VOD now, refuse ingest), {path}/open (take ingest again), {path}/flush (write its manifests now), {path}/sign?ttl=seconds (a signed playback URL prefix)");
+        api.MapPost("/clips", ClipAsync).WithSummary("Cut a live-to-VOD clip of a point (also while it is live) into a standalone VOD point");
         api.MapDelete("/points/{**path}", DeleteAsync).WithSummary("Close a point and delete it with its files");
     }
 
@@ -115,6 +119,39 @@ internal static class PointsApi
         }
 
         return TypedResults.Ok(PointView.Of(point, registry.Options.DvrWindowSeconds));
+    }
+
+    private static async Task<IResult> ClipAsync(CreateClipRequest request, PointRegistry registry, Archive.ClipWriter clips, CancellationToken cancellationToken)
+    {
+        if (request is null || !PointPath.TryParse(request.Source ?? string.Empty, out var source, out _) || !PointPath.TryParse(request.Path ?? string.Empty, out var target, out _))
+        {
+            return TypedResults.BadRequest("source and path must be point paths, e.g. live/ch1.isml and clips/goal.isml");
+        }
+
+        if (!WallClock.TryParse(request.Start, out var start) || !WallClock.TryParse(request.End, out var end))
+        {
+            return TypedResults.BadRequest("start and end are ISO 8601 times or Unix seconds");
+        }
+
+        if (registry.Find(source) is not { } point)
+        {
+            return TypedResults.NotFound($"no point {source}");
+        }
+
+        if (point.TimelineAnchor is not { } anchor)
+        {
+            return TypedResults.Conflict($"{source} has no wall-clock timeline yet");
+        }
+
+        try
+        {
+            var clip = await clips.WriteAsync(point, target, (start - anchor).TotalSeconds, (end - anchor).TotalSeconds, cancellationToken).ConfigureAwait(false);
+            return TypedResults.Created($"/api/points/{target.Value}", PointView.Of(clip, registry.Options.DvrWindowSeconds));
+        }
+        catch (IngestException e)
+        {
+            return TypedResults.Problem(e.Message, statusCode: e.StatusCode);
+        }
     }
 
     private static async Task<Results<NoContent, BadRequest<string>>> DeleteAsync(string path, PointRegistry registry)

@@ -36,10 +36,14 @@ internal sealed partial class ArchiveRecovery(PointRegistry registry, Observabil
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-    private void Recover(PointPath path, string directory)
+    private void Recover(PointPath path, string directory) => Load(path, directory);
+
+    /// <summary>Builds a point from the archives in its folder, registers it and finalises it (a VOD asset).</summary>
+    public Point Load(PointPath path, string directory)
     {
         var settings = PointSettings.Load(directory);
         var point = new Point(path, directory) { Settings = settings ?? new PointSettings(), CreatedByOperator = settings is not null };
+        point.LoadTimeline();
         long fragments = 0, torn = 0;
         foreach (var file in Directory.EnumerateFiles(directory, "*.ismv").Order(StringComparer.Ordinal))
         {
@@ -78,6 +82,7 @@ internal sealed partial class ArchiveRecovery(PointRegistry registry, Observabil
         registry.AddRecovered(point);
         registry.Finalize(point);
         LogRecovered(path.Value, fragments, torn);
+        return point;
     }
 
     [LoggerMessage(EventId = 300, Level = LogLevel.Information, Message = "Recovered point {Point}: {Fragments} fragments from disk, {Torn} bytes of an incomplete fragment cut off")]

@@ -43,7 +43,9 @@ public static class PublishingPointHosting
         services.AddSingleton<HlsDelivery>();
         services.AddSingleton<DashDelivery>();
         services.AddSingleton<PointRequestRouter>();
-        services.AddHostedService<ArchiveRecovery>();
+        services.AddSingleton<ArchiveRecovery>();
+        services.AddHostedService(sp => sp.GetRequiredService<ArchiveRecovery>());
+        services.AddSingleton<ClipWriter>();
         return services;
     }
 

@@ -316,6 +316,11 @@ internal sealed class Fmp4IngestSession(PointRegistry registry, Point point, Str
         }
 
         Accepted++;
+        if (point.TimelineAnchor is null)
+        {
+            point.AnchorTimeline(DateTimeOffset.UtcNow, (double)track.Last!.Time / track.Description.Timescale);
+        }
+
         feed.Count(fragment.Length, DateTimeOffset.UtcNow);
         registry.Metrics.Ingested(point, track.Key, fragment.Length);
         point.Touch();

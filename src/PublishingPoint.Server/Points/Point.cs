@@ -85,6 +85,43 @@ public sealed class Point : IDisposable
 
     public DateTimeOffset CreatedAt { get; internal set; } = DateTimeOffset.UtcNow;
 
+    /// <summary>
+    /// Wall-clock time of media time 0, fixed when the first fragment arrives (arrival time minus its media time)
+    /// and kept in timeline.json, so program date times, time-shift and clip times mean the same after a restart.
+    /// </summary>
+    public DateTimeOffset? TimelineAnchor { get; private set; }
+
+    private const string TimelineFile = "timeline.json";
+
+    public void AnchorTimeline(DateTimeOffset now, double mediaSeconds)
+    {
+        lock (_lock)
+        {
+            if (TimelineAnchor is not null)
+            {
+                return;
+            }
+
+            TimelineAnchor = now - TimeSpan.FromSeconds(mediaSeconds);
+        }
+
+        var json = System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(new { anchor = TimelineAnchor });
+        Archive.PointFinalizer.WriteDurably(System.IO.Path.Combine(Directory, TimelineFile), json);
+    }
+
+    internal void LoadTimeline()
+    {
+        var file = System.IO.Path.Combine(Directory, TimelineFile);
+        if (File.Exists(file))
+        {
+            using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllBytes(file));
+            if (doc.RootElement.TryGetProperty("anchor", out var anchor) && anchor.TryGetDateTimeOffset(out var value))
+            {
+                TimelineAnchor = value;
+            }
+        }
+    }
+
     public int DvrWindowSeconds(int fallback) => Settings.DvrWindowSeconds ?? fallback;
 
     public string Directory { get; }

@@ -28,6 +28,11 @@ internal sealed class HlsPointState
     /// </summary>
     public static HlsPointState Of(Point point, DateTimeOffset now) => _states.GetValue(point, p =>
     {
+        if (p.TimelineAnchor is { } anchor)
+        {
+            return new HlsPointState(anchor);
+        }
+
         if (p.State == PointState.Live)
         {
             var seconds = 0.0;

@@ -1,0 +1,95 @@
+using PublishingPoint.Server.Ingest;
+using PublishingPoint.Server.Points;
+
+namespace PublishingPoint.Server.Archive;
+
+/// <summary>
+/// Live-to-VOD clips: copies the fragments of a point that overlap [from, to) into new archive files (one per
+/// source archive, same header, an mfra index) in the clip's own point folder, then loads that folder as a VOD
+/// point, so the clip is served as Smooth, HLS and DASH like any finished point. Fragments start on keyframes,
+/// so the clip is cut on keyframes: it starts at the last keyframe at or before <c>from</c>.
+/// </summary>
+internal sealed partial class ClipWriter(PointRegistry registry, ArchiveRecovery loader, ILogger<ClipWriter> logger)
+{
+    public async Task<Point> WriteAsync(Point source, PointPath target, double fromSeconds, double toSeconds, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentNullException.ThrowIfNull(target);
+        if (toSeconds <= fromSeconds)
+        {
+            throw new IngestException(StatusCodes.Status400BadRequest, "a clip ends after it starts");
+        }
+
+        if (registry.Find(target) is not null)
+        {
+            throw new IngestException(StatusCodes.Status409Conflict, $"{target} exists already");
+        }
+
+        // Video decides the cut (its fragments start on keyframes); other tracks follow it, a fragment belonging
+        // to the clip when its middle falls inside the video's span, so audio ends where the picture ends.
+        var tracks = source.Tracks();
+        var selected = new List<(FragmentEntry Fragment, uint TrackId, double Seconds)>();
+        double spanFrom = fromSeconds, spanTo = toSeconds;
+        var video = tracks.Where(t => t.Description.Kind == Media.IsoBmff.TrackKind.Video).ToArray();
+        foreach (var track in video)
+        {
+            var scale = (double)track.Description.Timescale;
+            var chosen = track.Snapshot().Where(f => f.End / scale > fromSeconds && f.Time / scale < toSeconds).ToArray();
+            selected.AddRange(chosen.Select(f => (f, f.Traf.TrackId, f.Time / scale)));
+            if (track == video[0] && chosen.Length > 0)
+            {
+                (spanFrom, spanTo) = (chosen[0].Time / scale, chosen[^1].End / scale);
+            }
+        }
+
+        foreach (var track in tracks.Except(video))
+        {
+            var scale = (double)track.Description.Timescale;
+            foreach (var fragment in track.Snapshot())
+            {
+                var middle = (fragment.Time + (fragment.Duration / 2.0)) / scale;
+                if (middle >= spanFrom && middle < spanTo)
+                {
+                    selected.Add((fragment, fragment.Traf.TrackId, fragment.Time / scale));
+                }
+            }
+        }
+
+        if (selected.Count == 0)
+        {
+            throw new IngestException(StatusCodes.Status404NotFound, "the point holds nothing in that interval");
+        }
+
+        var directory = registry.DirectoryOf(target);
+        if (Directory.Exists(directory) && Directory.EnumerateFileSystemEntries(directory).Any())
+        {
+            throw new IngestException(StatusCodes.Status409Conflict, $"the folder of {target} is not empty");
+        }
+
+        Directory.CreateDirectory(directory);
+        foreach (var group in selected.GroupBy(s => s.Fragment.Archive))
+        {
+            using var clip = StreamArchive.Create(Path.Combine(directory, group.Key.FileName), group.Key.Header, registry.Options.FsyncArchive);
+            foreach (var (fragment, trackId, _) in group.OrderBy(s => s.Seconds))
+            {
+                var bytes = await fragment.ReadAsync(cancellationToken).ConfigureAwait(false);
+                clip.Append(bytes, trackId, fragment.Time);
+            }
+
+            clip.WriteMfra();
+        }
+
+        if (source.TimelineAnchor is { } anchor)
+        {
+            var json = System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(new { anchor });
+            PointFinalizer.WriteDurably(Path.Combine(directory, "timeline.json"), json);
+        }
+
+        var point = loader.Load(target, directory);
+        LogClip(source.Path.Value, target.Value, fromSeconds, toSeconds, selected.Count);
+        return point;
+    }
+
+    [LoggerMessage(EventId = 400, Level = LogLevel.Information, Message = "Clip {Target} cut from {Source}, media {From:0.###} s to {To:0.###} s: {Fragments} fragments")]
+    private partial void LogClip(string source, string target, double from, double to, int fragments);
+}

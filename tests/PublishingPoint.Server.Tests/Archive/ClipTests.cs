@@ -1,0 +1,69 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using PublishingPoint.Server.Tests.Infrastructure;
+
+namespace PublishingPoint.Server.Tests.Archive;
+
+public sealed class ClipTests
+{
+    [Fact]
+    public async Task ClipOfALivePoint_IsAStandaloneVodCutOnKeyframes_InEveryFormat()
+    {
+        await using var server = await RunningServer.StartAsync();
+        var push = Encoder.PushSmoothAsync(server.Url("live/src.isml/Streams(a)"), new EncoderSettings { Seconds = 14 });
+        try
+        {
+            // While the source is still live, cut media seconds 2 to 8 (keyframes every 2 s).
+            JsonElement source = default;
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            var ready = false;
+            while (!ready && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(500);
+                using var response = await server.Http.GetAsync("api/points/live/src.isml");
+                if (response.IsSuccessStatusCode)
+                {
+                    source = await response.Content.ReadFromJsonAsync<JsonElement>();
+                    ready = source.GetProperty("tracks").EnumerateArray().Any(t => t.GetProperty("lastSeconds").GetDouble() >= 8.5);
+                }
+            }
+
+            Assert.True(ready, "the source never reached 8.5 s");
+
+            Assert.Equal("live", source.GetProperty("state").GetString());
+            var anchor = source.GetProperty("timelineAnchor").GetDateTimeOffset();
+            var request = new
+            {
+                source = "live/src.isml",
+                path = "clips/goal.isml",
+                start = anchor.AddSeconds(2.5).ToString("O", CultureInfo.InvariantCulture),
+                end = anchor.AddSeconds(8).ToUnixTimeMilliseconds() / 1000.0,
+            };
+            using var created = await server.Http.PostAsJsonAsync("api/clips", new { request.source, request.path, request.start, end = request.end.ToString(CultureInfo.InvariantCulture) });
+            Assert.True(created.StatusCode == HttpStatusCode.Created, await created.Content.ReadAsStringAsync());
+
+            var clip = await SmoothManifestView.FetchAsync(server.Http, "clips/goal.isml/Manifest");
+            Assert.False(clip.IsLive);
+            Assert.Equal([20_000_000L, 40_000_000L, 60_000_000L], clip.ChunkTimes("video"));
+
+            var hls = Path.Combine(TempDirectory.Create("pp-clip"), "clip.ts");
+            var copy = await Tool.RunAsync("ffmpeg", ["-v", "error", "-i", server.Url("clips/goal.isml/master.m3u8").ToString(), "-c", "copy", hls]);
+            Assert.True(copy.ExitCode == 0, Tool.Describe(copy));
+            Assert.InRange(Seconds(await Tool.ProbeAsync(hls, "-show_entries", "format=duration", "-of", "csv=p=0")), 5.5, 6.6);
+            Assert.InRange(Seconds(await Tool.ProbeAsync(server.Url("clips/goal.isml/manifest.mpd").ToString(), "-show_entries", "format=duration", "-of", "csv=p=0")), 5.5, 6.6);
+            var archive = Path.Combine(server.DataPath, "clips", "goal.isml", "a.ismv");
+            Assert.InRange(Seconds(await Tool.ProbeAsync(archive, "-show_entries", "format=duration", "-of", "csv=p=0")), 5.5, 6.6);
+
+            using var again = await server.Http.PostAsJsonAsync("api/clips", new { request.source, request.path, request.start, end = request.end.ToString(CultureInfo.InvariantCulture) });
+            Assert.Equal(HttpStatusCode.Conflict, again.StatusCode);
+        }
+        finally
+        {
+            Assert.Equal(0, (await push).ExitCode);
+        }
+    }
+
+    private static double Seconds(string text) => double.Parse(text.Trim(), CultureInfo.InvariantCulture);
+}
