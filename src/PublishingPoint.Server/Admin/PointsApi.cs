@@ -6,7 +6,9 @@ using PublishingPoint.Server.Points;
 namespace PublishingPoint.Server.Admin;
 
 /// <summary>The body of POST /api/points.</summary>
-public sealed record CreatePointRequest(string Path, int? DvrWindowSeconds, IReadOnlyList<IngestProtocol>? AllowedIngest, string? IngestSecret, bool RestartOnReconnect);
+public sealed record CreatePointRequest(
+    string Path, int? DvrWindowSeconds, IReadOnlyList<IngestProtocol>? AllowedIngest, string? IngestSecret, bool RestartOnReconnect,
+    bool? Archive, int? ArchiveSegmentSeconds, int? ArchiveLengthSeconds);
 
 /// <summary>The body of POST /api/clips: the source point, the clip's own point path, and wall-clock start and end (ISO 8601 or Unix seconds).</summary>
 public sealed record CreateClipRequest(string Source, string Path, string Start, string End);
@@ -58,6 +60,9 @@ internal static class PointsApi
             AllowedIngest = request.AllowedIngest,
             IngestSecret = string.IsNullOrEmpty(request.IngestSecret) ? null : request.IngestSecret,
             RestartOnReconnect = request.RestartOnReconnect,
+            Archive = request.Archive ?? true,
+            ArchiveSegmentSeconds = request.ArchiveSegmentSeconds,
+            ArchiveLengthSeconds = request.ArchiveLengthSeconds,
         };
         if (settings.Validate() is { } invalid)
         {

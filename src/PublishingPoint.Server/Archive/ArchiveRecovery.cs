@@ -71,6 +71,8 @@ internal sealed partial class ArchiveRecovery(PointRegistry registry, Observabil
             {
                 if (tracks.TryGetValue(f.Traf.TrackId, out var track))
                 {
+                    var scale = (double)track.Description.Timescale;
+                    archive.Observe(f.Time / scale, (f.Time + f.Duration) / scale);
                     track.AddRecovered(new FragmentEntry(f.Time, f.Duration, f.Traf, archive, f.Offset, f.Length, null));
                     fragments++;
                 }

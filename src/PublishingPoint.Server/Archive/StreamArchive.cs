@@ -34,6 +34,21 @@ public sealed class StreamArchive : IDisposable
 
     public ArchiveHeader Header { get; }
 
+    /// <summary>Media seconds of the first fragment this file holds, and the end of its last one (NaN until known).</summary>
+    public double FirstSeconds { get; private set; } = double.NaN;
+
+    public double LastEndSeconds { get; private set; } = double.NaN;
+
+    /// <summary>Widens the media span this file is known to hold.</summary>
+    public void Observe(double startSeconds, double endSeconds)
+    {
+        lock (_lock)
+        {
+            FirstSeconds = double.IsNaN(FirstSeconds) ? startSeconds : Math.Min(FirstSeconds, startSeconds);
+            LastEndSeconds = double.IsNaN(LastEndSeconds) ? endSeconds : Math.Max(LastEndSeconds, endSeconds);
+        }
+    }
+
     public bool IsFinalized
     {
         get

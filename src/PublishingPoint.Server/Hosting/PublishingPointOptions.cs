@@ -25,6 +25,12 @@ public sealed record PublishingPointOptions
     /// </summary>
     public int FinalizeGraceSeconds { get; set; } = 10;
 
+    /// <summary>Roll each stream's archive over into a new self-contained .ismv every this many seconds of media; 0 keeps one file per stream.</summary>
+    public int ArchiveSegmentSeconds { get; set; }
+
+    /// <summary>Delete archive files whose media ended more than this many seconds before the live edge; 0 keeps everything.</summary>
+    public int ArchiveLengthSeconds { get; set; }
+
     /// <summary>Target fragment length when cutting MPEG-TS ingest (at the first keyframe at or after it).</summary>
     public double TsFragmentSeconds { get; set; } = 2;
 
@@ -79,6 +85,11 @@ internal sealed class PublishingPointOptionsValidator : IValidateOptions<Publish
         if (options.MaxBoxBytes is < 64 * 1024 or > 1024L * 1024 * 1024)
         {
             failures.Add("PublishingPoint:MaxBoxBytes must be between 65536 and 1073741824.");
+        }
+
+        if (options.ArchiveSegmentSeconds is < 0 or > 86400 || (options.ArchiveSegmentSeconds is > 0 and < 10) || options.ArchiveLengthSeconds < 0)
+        {
+            failures.Add("PublishingPoint:ArchiveSegmentSeconds must be 0 or 10 to 86400; ArchiveLengthSeconds 0 or more.");
         }
 
         if (options.TsFragmentSeconds is < 0.5 or > 60)

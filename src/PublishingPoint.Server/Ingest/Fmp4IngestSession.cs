@@ -292,6 +292,7 @@ internal sealed class Fmp4IngestSession(PointRegistry registry, Point point, Str
 
     private void Index(StreamArchive archive, Track track, byte[] fragment, TrackFragment traf)
     {
+        var rolled = false;
         lock (track.WriteLock)
         {
             var last = track.Last;
@@ -304,15 +305,32 @@ internal sealed class Fmp4IngestSession(PointRegistry registry, Point point, Str
                 return;
             }
 
+            var scale = (double)track.Description.Timescale;
+            archive = feed.Archive ?? archive;
+            var segment = registry.ArchiveSegmentSeconds(point);
+            if (segment > 0 && traf.FirstSampleIsSync && IsRolloverTrack(track) && time / scale - archive.FirstSeconds >= segment)
+            {
+                var full = archive;
+                archive = point.RollOver(feed, full, () => StreamArchive.Create(NewArchivePath(), full.Header, registry.Options.FsyncArchive));
+                _archive = archive;
+                rolled = archive != full;
+            }
+
             var started = System.Diagnostics.Stopwatch.GetTimestamp();
             var offset = archive.Append(fragment, traf.TrackId, time);
             registry.Metrics.ArchiveWrite(System.Diagnostics.Stopwatch.GetElapsedTime(started));
+            archive.Observe(time / scale, (time + duration) / scale);
             var entry = new FragmentEntry(time, duration, traf, archive, offset, fragment.Length, fragment)
             {
                 Discontinuity = last is not null && time > last.End + (last.Duration / 2),
             };
             var window = (long)point.DvrWindowSeconds(registry.Options.DvrWindowSeconds) * track.Description.Timescale;
             track.Append(entry, window);
+        }
+
+        if (rolled)
+        {
+            registry.Prune(point);
         }
 
         Accepted++;
@@ -324,6 +342,23 @@ internal sealed class Fmp4IngestSession(PointRegistry registry, Point point, Str
         feed.Count(fragment.Length, DateTimeOffset.UtcNow);
         registry.Metrics.Ingested(point, track.Key, fragment.Length);
         point.Touch();
+    }
+
+    /// <summary>Rollover happens on a keyframe of the stream's first video track (or its first track without video).</summary>
+    private bool IsRolloverTrack(Track track)
+    {
+        Track? first = null;
+        foreach (var (_, candidate) in _tracks.OrderBy(t => t.Key))
+        {
+            if (candidate.Description.Kind == TrackKind.Video)
+            {
+                return candidate == track;
+            }
+
+            first ??= candidate;
+        }
+
+        return first == track;
     }
 
     private string NewArchivePath()

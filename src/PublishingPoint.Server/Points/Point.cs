@@ -292,6 +292,45 @@ public sealed class Point : IDisposable
         }
     }
 
+    /// <summary>Closes the stream's current archive with its index and continues in a new file (rollover).</summary>
+    public StreamArchive RollOver(StreamFeed stream, StreamArchive current, Func<StreamArchive> create)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        ArgumentNullException.ThrowIfNull(current);
+        ArgumentNullException.ThrowIfNull(create);
+        lock (_lock)
+        {
+            if (stream.Archive != current)
+            {
+                return stream.Archive ?? current;
+            }
+
+            current.WriteMfra();
+            var next = create();
+            _archives.Add(next);
+            stream.Archive = next;
+            return next;
+        }
+    }
+
+    /// <summary>Archives no stream writes to any more whose media all ended before <paramref name="beforeSeconds"/>.</summary>
+    public StreamArchive[] ArchivesEndedBefore(double beforeSeconds)
+    {
+        lock (_lock)
+        {
+            var inUse = _streams.Values.Select(s => s.Archive).ToHashSet();
+            return [.. _archives.Where(a => !inUse.Contains(a) && a.LastEndSeconds < beforeSeconds)];
+        }
+    }
+
+    public void RemoveArchive(StreamArchive archive)
+    {
+        lock (_lock)
+        {
+            _archives.Remove(archive);
+        }
+    }
+
     public void AddRecoveredArchive(StreamArchive archive)
     {
         lock (_lock)

@@ -200,6 +200,52 @@ public sealed partial class PointRegistry : IDisposable
         }
     }
 
+    /// <summary>The point's rollover length in seconds (0: none). Without archive, files roll every half DVR window.</summary>
+    public int ArchiveSegmentSeconds(Point point)
+    {
+        ArgumentNullException.ThrowIfNull(point);
+        return point.Settings.Archive
+            ? point.Settings.ArchiveSegmentSeconds ?? Options.ArchiveSegmentSeconds
+            : Math.Max(10, point.DvrWindowSeconds(Options.DvrWindowSeconds) / 2);
+    }
+
+    /// <summary>How much media the point keeps on disk behind its live edge, in seconds (0: all). Without archive, the DVR window.</summary>
+    public int ArchiveLengthSeconds(Point point)
+    {
+        ArgumentNullException.ThrowIfNull(point);
+        return point.Settings.Archive
+            ? point.Settings.ArchiveLengthSeconds ?? Options.ArchiveLengthSeconds
+            : point.DvrWindowSeconds(Options.DvrWindowSeconds);
+    }
+
+    /// <summary>Deletes archive files whose media ended longer ago than the point keeps, and their fragments from the index.</summary>
+    public void Prune(Point point)
+    {
+        ArgumentNullException.ThrowIfNull(point);
+        var length = ArchiveLengthSeconds(point);
+        if (length <= 0)
+        {
+            return;
+        }
+
+        var tracks = point.Tracks();
+        var edge = tracks.Select(t => t.Last is { } last ? (double)last.End / t.Description.Timescale : double.MinValue).DefaultIfEmpty(double.MinValue).Max();
+        foreach (var archive in point.ArchivesEndedBefore(edge - length))
+        {
+            var removed = 0;
+            foreach (var track in tracks)
+            {
+                removed += track.RemoveOldest(f => f.Archive == archive);
+            }
+
+            point.RemoveArchive(archive);
+            archive.Dispose();
+            File.Delete(archive.FilePath);
+            point.Touch();
+            LogChanged(point.Path.Value, $"archive {archive.FileName} deleted ({removed} fragments): its media ended more than {length} s before the live edge");
+        }
+    }
+
     /// <summary>Forgets a point that never got media (a refused or empty push), and its empty folder.</summary>
     public void RemoveIfEmpty(Point point)
     {

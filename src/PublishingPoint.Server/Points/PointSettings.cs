@@ -45,8 +45,18 @@ public sealed record PointSettings
     /// <summary>Same settings (the protocol lists compared by content, which record equality does not do).</summary>
     public bool SameAs(PointSettings other) =>
         other is not null && other.DvrWindowSeconds == DvrWindowSeconds && other.IngestSecret == IngestSecret
-        && other.RestartOnReconnect == RestartOnReconnect
+        && other.RestartOnReconnect == RestartOnReconnect && other.Archive == Archive
+        && other.ArchiveSegmentSeconds == ArchiveSegmentSeconds && other.ArchiveLengthSeconds == ArchiveLengthSeconds
         && (other.AllowedIngest ?? []).Order().SequenceEqual((AllowedIngest ?? []).Order());
+
+    /// <summary>Keep the event on disk (true, the default) or only what the DVR window needs (false).</summary>
+    public bool Archive { get; init; } = true;
+
+    /// <summary>Roll the archive over into a new self-contained file every this many seconds; null uses the server default.</summary>
+    public int? ArchiveSegmentSeconds { get; init; }
+
+    /// <summary>Delete archive files whose media ended more than this many seconds before the live edge; null uses the server default.</summary>
+    public int? ArchiveLengthSeconds { get; init; }
 
     public bool Allows(IngestProtocol protocol) => AllowedIngest is null || AllowedIngest.Contains(protocol);
 
@@ -55,6 +65,11 @@ public sealed record PointSettings
         if (DvrWindowSeconds is < 10 or > 7 * 24 * 3600)
         {
             return "dvrWindowSeconds must be between 10 and 604800";
+        }
+
+        if (ArchiveSegmentSeconds is < 10 or > 86400 || ArchiveLengthSeconds is < 10)
+        {
+            return "archiveSegmentSeconds must be between 10 and 86400, archiveLengthSeconds at least 10";
         }
 
         if (IngestSecret is { Length: < 8 or > 256 })
@@ -72,5 +87,5 @@ public sealed record PointSettings
     }
 
     public void Save(string directory) =>
-        Archive.PointFinalizer.WriteDurably(Path.Combine(directory, FileName), JsonSerializer.SerializeToUtf8Bytes(this, _json));
+        PublishingPoint.Server.Archive.PointFinalizer.WriteDurably(Path.Combine(directory, FileName), JsonSerializer.SerializeToUtf8Bytes(this, _json));
 }

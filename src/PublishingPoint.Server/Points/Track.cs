@@ -17,6 +17,7 @@ public sealed class Track
     private readonly List<FragmentEntry> _fragments = [];
     private readonly Lock _lock = new();
     private int _firstInMemory;
+    private long _removed;
 
     public Track(TrackDescription description) => Description = description;
 
@@ -88,6 +89,38 @@ public sealed class Track
                 _fragments.Add(entry);
                 _firstInMemory = _fragments.Count;
             }
+        }
+    }
+
+    /// <summary>
+    /// The fragments and the sequence number of the first one: fragment i is number firstSequence + i since the
+    /// point began, whatever was pruned from the front since (HLS media sequence numbers, DASH $Number$).
+    /// </summary>
+    public FragmentEntry[] Snapshot(out long firstSequence)
+    {
+        lock (_lock)
+        {
+            firstSequence = _removed;
+            return [.. _fragments];
+        }
+    }
+
+    /// <summary>Drops the oldest fragments that <paramref name="prune"/> selects (archive past its kept length); returns how many.</summary>
+    public int RemoveOldest(Func<FragmentEntry, bool> prune)
+    {
+        ArgumentNullException.ThrowIfNull(prune);
+        lock (_lock)
+        {
+            var count = 0;
+            while (count < _fragments.Count - 1 && prune(_fragments[count]))
+            {
+                count++;
+            }
+
+            _fragments.RemoveRange(0, count);
+            _removed += count;
+            _firstInMemory = Math.Max(0, _firstInMemory - count);
+            return count;
         }
     }
 

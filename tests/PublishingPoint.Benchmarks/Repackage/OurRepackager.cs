@@ -83,7 +83,7 @@ internal static class OurRepackager
         long bytes = 0;
         for (var n = 0; n < segments; n++)
         {
-            var segment = await HlsPackager.TsSegmentAsync(video, audio, fragments, n, cancellationToken).ConfigureAwait(false);
+            var segment = await HlsPackager.TsSegmentAsync(video, audio, fragments, n, n, cancellationToken).ConfigureAwait(false);
             check?.AppendData(segment);
             if (check is not null && (segment.Length == 0 || segment.Length % 188 != 0 || segment[0] != 0x47))
             {

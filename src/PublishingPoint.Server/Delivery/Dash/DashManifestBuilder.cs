@@ -127,7 +127,7 @@ internal static class DashManifestBuilder
     /// <summary>The track's segments (the live window, or all of them) as a template; null when it has none.</summary>
     private static DashSegmentTemplate? Template(Track track, bool live, long windowSeconds, long originTicks, ref double longest, ref double end)
     {
-        var fragments = track.Snapshot();
+        var fragments = track.Snapshot(out var first);
         if (fragments.Length == 0)
         {
             return null;
@@ -150,7 +150,7 @@ internal static class DashManifestBuilder
         {
             Timescale = timescale,
             PresentationTimeOffset = lift + origin,
-            StartNumber = start,
+            StartNumber = first + start,
             Initialization = Initialization,
             Media = Media,
             Segments = segments,

@@ -71,24 +71,24 @@ internal sealed partial class HlsDelivery(PointRegistry registry, HlsSegmentCach
 
     private async Task SegmentAsync(HttpContext context, Point point, Track track, HlsFormat format, long sequence)
     {
-        var fragments = track.Snapshot();
+        var fragments = track.Snapshot(out var first);
         var audio = format == HlsFormat.Ts ? HlsPlaylistBuilder.AudioOf(point) : null;
         var live = point.State != PointState.Vod;
         var available = format == HlsFormat.Ts
             ? HlsTimeline.Available(fragments, track.Description.Timescale, audio, live)
             : fragments.Length;
-        if ((format == HlsFormat.Ts && track.Description.Kind != TrackKind.Video) || sequence >= available)
+        if ((format == HlsFormat.Ts && track.Description.Kind != TrackKind.Video) || sequence - first >= available || sequence < first)
         {
-            await Responses.ProblemAsync(context, StatusCodes.Status404NotFound, "no such segment (yet)").ConfigureAwait(false);
+            await Responses.ProblemAsync(context, StatusCodes.Status404NotFound, sequence < first ? "segment no longer archived" : "no such segment (yet)").ConfigureAwait(false);
             return;
         }
 
-        var index = (int)sequence;
+        var index = (int)(sequence - first);
         var entry = fragments[index];
         var key = new HlsSegmentKey(point, track.Key, format, sequence);
         var bytes = await cache.GetOrProduceAsync(key, entry.Length * 2L, () => format == HlsFormat.Ts
-                ? HlsPackager.TsSegmentAsync(track, audio, fragments, index, CancellationToken.None)
-                : HlsPackager.Fmp4SegmentAsync(track, entry, index, CancellationToken.None))
+                ? HlsPackager.TsSegmentAsync(track, audio, fragments, index, sequence, CancellationToken.None)
+                : HlsPackager.Fmp4SegmentAsync(track, entry, sequence, CancellationToken.None))
             .WaitAsync(context.RequestAborted).ConfigureAwait(false);
         context.Response.Headers.CacheControl = Immutable;
         await HlsResponses.SegmentAsync(context, format == HlsFormat.Ts ? TsContentType : Mp4ContentType, bytes).ConfigureAwait(false);

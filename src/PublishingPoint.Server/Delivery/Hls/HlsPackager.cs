@@ -29,7 +29,8 @@ internal static class HlsPackager
     /// Video fragment <paramref name="sequence"/> of <paramref name="video"/> and the audio samples of
     /// <paramref name="audio"/> whose decode time falls in the same interval, as one transport stream segment.
     /// </summary>
-    public static async Task<byte[]> TsSegmentAsync(Track video, Track? audio, FragmentEntry[] fragments, int sequence, CancellationToken cancellationToken)
+    /// <param name="number">The segment's media sequence number, which sets its continuity counters.</param>
+    public static async Task<byte[]> TsSegmentAsync(Track video, Track? audio, FragmentEntry[] fragments, int sequence, long number, CancellationToken cancellationToken)
     {
         var entry = fragments[sequence];
         var videoTimescale = video.Description.Timescale;
@@ -66,7 +67,7 @@ internal static class HlsPackager
             }
         }
 
-        return TsWriter(video, audio).WriteSegment(videoSamples, CollectionsMarshal.AsSpan(audioSamples), TsContinuityCounters.ForAlignedSegment(sequence));
+        return TsWriter(video, audio).WriteSegment(videoSamples, CollectionsMarshal.AsSpan(audioSamples), TsContinuityCounters.ForAlignedSegment(number));
     }
 
     private static TsSegmentWriter TsWriter(Track video, Track? audio)
@@ -110,7 +111,7 @@ internal static class HlsPackager
     }
 
     /// <summary>Fragment <paramref name="sequence"/> of <paramref name="track"/> as a CMAF segment for the track's init segment.</summary>
-    public static async Task<byte[]> Fmp4SegmentAsync(Track track, FragmentEntry entry, int sequence, CancellationToken cancellationToken)
+    public static async Task<byte[]> Fmp4SegmentAsync(Track track, FragmentEntry entry, long sequence, CancellationToken cancellationToken)
     {
         var samples = new List<FragmentSample>(128);
         var bytes = await HlsTimeline.ReadSamplesAsync(track, entry, samples, cancellationToken).ConfigureAwait(false);

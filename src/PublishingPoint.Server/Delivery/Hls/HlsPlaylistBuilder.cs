@@ -86,7 +86,7 @@ internal static class HlsPlaylistBuilder
 
         var live = point.State != PointState.Vod;
         var timescale = track.Description.Timescale;
-        var fragments = track.Snapshot();
+        var fragments = track.Snapshot(out var first);
         var available = format == HlsFormat.Ts
             ? HlsTimeline.Available(fragments, timescale, AudioOf(point), live)
             : fragments.Length;
@@ -114,9 +114,9 @@ internal static class HlsPlaylistBuilder
 
             var time = anchor + TimeSpan.FromTicks(Timescale.Rescale(fragments[i].Time, timescale, TimeSpan.TicksPerSecond));
             segments.Add(new HlsSegment(
-                i,
+                first + i,
                 duration,
-                string.Create(CultureInfo.InvariantCulture, $"{name}/{i}.{extension}"),
+                string.Create(CultureInfo.InvariantCulture, $"{name}/{first + i}.{extension}"),
                 i > start && fragments[i].Discontinuity,
                 time));
         }
@@ -125,7 +125,7 @@ internal static class HlsPlaylistBuilder
         {
             Version = format == HlsFormat.Fmp4 ? 6 : 3,
             MinimumTargetDuration = MediaPlaylist.CeilingSeconds(longest),
-            MediaSequence = start,
+            MediaSequence = first + start,
             DiscontinuitySequence = discontinuities,
             IsVod = !live,
             MapUri = format == HlsFormat.Fmp4 ? $"{name}/init.mp4" : null,

@@ -1,0 +1,56 @@
+using System.Globalization;
+using System.Net;
+using PublishingPoint.Server.Tests.Hls;
+using PublishingPoint.Server.Tests.Infrastructure;
+
+namespace PublishingPoint.Server.Tests.Archive;
+
+/// <summary>Archive rollover into self-contained files, an archive length that deletes the oldest, one VOD across files.</summary>
+public sealed class RolloverTests
+{
+    [Fact]
+    public async Task LongPush_RollsOverEveryTenSeconds_DeletesPastTheLength_AndServesOneVod()
+    {
+        var server = await RunningServer.StartAsync(null, "--PublishingPoint:ArchiveSegmentSeconds=10", "--PublishingPoint:ArchiveLengthSeconds=15",
+            "--PublishingPoint:FinalizeGraceSeconds=3600");
+        var data = server.DataPath;
+        var folder = Path.Combine(data, "live", "roll.isml");
+        try
+        {
+            var capture = await IsmvCapture.MakeAsync(40, 300, 64);
+            var withoutEnd = capture[..Boxes.TopLevel(capture).Single(b => b.Type == "mfra").Offset];
+            Assert.Equal(HttpStatusCode.OK, (await Posting.PostChunkedAsync(server.Http, "live/roll.isml/Streams(a)", withoutEnd)).Status);
+
+            // 0-10 s rolled into a.ismv and deleted (ended more than 15 s before the edge); 10-40 s in three files.
+            Assert.Equal(["a.1.ismv", "a.2.ismv", "a.3.ismv"], Directory.GetFiles(folder, "*.ismv").Select(Path.GetFileName).Order());
+            foreach (var file in new[] { "a.1.ismv", "a.2.ismv" })
+            {
+                var boxes = Boxes.TopLevel(await File.ReadAllBytesAsync(Path.Combine(folder, file)));
+                Assert.Equal(["ftyp", "uuid", "moov"], boxes.Take(3).Select(b => b.Type));
+                Assert.Equal("mfra", boxes[^1].Type);
+                var seconds = double.Parse(await Tool.ProbeAsync(Path.Combine(folder, file), "-show_entries", "format=duration", "-of", "csv=p=0"), CultureInfo.InvariantCulture);
+                Assert.InRange(seconds, 9, 11);
+            }
+
+            var playlist = await server.Http.GetStringAsync("live/roll.isml/hls/video-300000.m3u8");
+            Assert.True(HlsText.LongTag(playlist, "#EXT-X-MEDIA-SEQUENCE") >= 5, playlist);
+            Assert.Equal(HttpStatusCode.NotFound, (await server.Http.GetAsync("live/roll.isml/hls/video-300000/2.ts")).StatusCode);
+        }
+        finally
+        {
+            await server.DisposeAsync();
+        }
+
+        // After a restart the remaining files are one VOD: 30 s, segments keep no gap, numbered from the first kept one.
+        await using var restarted = await RunningServer.StartAsync(data, "--PublishingPoint:ArchiveSegmentSeconds=10", "--PublishingPoint:ArchiveLengthSeconds=15");
+        var manifest = await SmoothManifestView.FetchAsync(restarted.Http, "live/roll.isml/Manifest");
+        Assert.False(manifest.IsLive);
+        Assert.Equal(15, manifest.ChunkTimes("video").Length);
+        Assert.Equal(100_000_000L, manifest.ChunkTimes("video")[0]);
+        var pulled = Path.Combine(TempDirectory.Create("pp-roll"), "vod.ts");
+        var copy = await Tool.RunAsync("ffmpeg", ["-v", "error", "-i", restarted.Url("live/roll.isml/master.m3u8").ToString(), "-c", "copy", pulled]);
+        Assert.True(copy.ExitCode == 0 && copy.StdErr.Length == 0, Tool.Describe(copy));
+        var duration = double.Parse(await Tool.ProbeAsync(pulled, "-show_entries", "format=duration", "-of", "csv=p=0"), CultureInfo.InvariantCulture);
+        Assert.InRange(duration, 29, 31);
+    }
+}
