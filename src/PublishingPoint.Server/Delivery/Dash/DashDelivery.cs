@@ -29,13 +29,19 @@ internal sealed class DashDelivery(PointRegistry registry)
         var anchor = HlsPointState.Of(point, now).Anchor;
         var state = DashPointState.Of(point);
         var request = context.Request;
-        var host = request.Host.Value ?? "localhost";
+        if (!TimeShift.TryParse(request.Query, anchor, out var shift, out var problem))
+        {
+            await Responses.ProblemAsync(context, StatusCodes.Status400BadRequest, problem!).ConfigureAwait(false);
+            return;
+        }
+
+        var host = (request.Host.Value ?? "localhost") + shift.CacheKey;
         var version = point.Version;
         if (!state.Manifests.TryGetValue(host, out var cached) || cached.Version != version)
         {
             var origin = state.Origin ??= DashManifestBuilder.Origin(point);
             var mpd = origin is { } o
-                ? DashManifestBuilder.Build(point, point.DvrWindowSeconds(registry.Options.DvrWindowSeconds), anchor, o, now, $"{request.Scheme}://{host}{TimePath}")
+                ? DashManifestBuilder.Build(point, point.DvrWindowSeconds(registry.Options.DvrWindowSeconds), anchor, o, now, $"{request.Scheme}://{request.Host.Value ?? "localhost"}{TimePath}", shift)
                 : null;
             if (mpd is null)
             {

@@ -42,9 +42,15 @@ internal static class DashManifestBuilder
     }
 
     /// <summary>The MPD, or null while the point has no video or audio to play.</summary>
-    public static MediaPresentation? Build(Point point, long windowSeconds, DateTimeOffset anchor, long originTicks, DateTimeOffset now, string timeUrl)
+    public static MediaPresentation? Build(Point point, long windowSeconds, DateTimeOffset anchor, long originTicks, DateTimeOffset now, string timeUrl, TimeShift? shift = null)
     {
         var live = point.State != PointState.Vod;
+        var nowSeconds = (now - anchor).TotalSeconds;
+        if (shift is { ToSeconds: { } requestedEnd }
+            && point.Tracks().Select(t => t.Last is { } l ? (double)l.End / t.Description.Timescale : 0).DefaultIfEmpty(0).Max() >= requestedEnd)
+        {
+            live = false; // the requested end has been reached: a static presentation
+        }
         var sets = new List<DashAdaptationSet>();
         var longest = 0.0;
         var end = 0.0;
@@ -52,7 +58,7 @@ internal static class DashManifestBuilder
         var video = new List<(DashRepresentation Representation, long[] Times)>();
         foreach (var track in point.Tracks())
         {
-            if (track.Description.Kind == TrackKind.Video && Template(track, live, windowSeconds, originTicks, ref longest, ref end) is { } template)
+            if (track.Description.Kind == TrackKind.Video && Template(track, live, windowSeconds, originTicks, ref longest, ref end, shift, nowSeconds) is { } template)
             {
                 video.Add((VideoRepresentation(track, template), [.. template.Segments.Select(s => Timescale.Rescale(s.Time, template.Timescale, TimeSpan.TicksPerSecond))]));
             }
@@ -74,7 +80,7 @@ internal static class DashManifestBuilder
         var audio = new List<(string Language, DashRepresentation Representation)>();
         foreach (var track in point.Tracks())
         {
-            if (track.Description.Kind == TrackKind.Audio && Template(track, live, windowSeconds, originTicks, ref longest, ref end) is { } template)
+            if (track.Description.Kind == TrackKind.Audio && Template(track, live, windowSeconds, originTicks, ref longest, ref end, shift, nowSeconds) is { } template)
             {
                 audio.Add((track.Description.Language, AudioRepresentation(track, template)));
             }
@@ -125,7 +131,7 @@ internal static class DashManifestBuilder
     public static int LiveMaxAge(MediaPresentation mpd) => (int)((mpd.MinimumUpdatePeriod ?? TimeSpan.Zero).TotalSeconds / 2);
 
     /// <summary>The track's segments (the live window, or all of them) as a template; null when it has none.</summary>
-    private static DashSegmentTemplate? Template(Track track, bool live, long windowSeconds, long originTicks, ref double longest, ref double end)
+    private static DashSegmentTemplate? Template(Track track, bool live, long windowSeconds, long originTicks, ref double longest, ref double end, TimeShift? shift, double nowSeconds)
     {
         var fragments = track.Snapshot(out var first);
         if (fragments.Length == 0)
@@ -135,9 +141,21 @@ internal static class DashManifestBuilder
 
         var timescale = track.Description.Timescale;
         var lift = HlsPackager.TimeOffsetSeconds * timescale;
-        var start = live ? HlsTimeline.WindowStart(fragments, fragments.Length, windowSeconds * timescale) : 0;
-        var segments = new DashSegment[fragments.Length - start];
-        for (var i = start; i < fragments.Length; i++)
+        var count = fragments.Length;
+        var start = live ? HlsTimeline.WindowStart(fragments, count, windowSeconds * timescale) : 0;
+        if (shift is { IsNone: false })
+        {
+            var (from, to, _) = shift.Select(fragments, count, timescale, nowSeconds);
+            count = to;
+            start = Math.Min(count, from ?? (live ? HlsTimeline.WindowStart(fragments, count, windowSeconds * timescale) : 0));
+            if (count == start)
+            {
+                return null;
+            }
+        }
+
+        var segments = new DashSegment[count - start];
+        for (var i = start; i < count; i++)
         {
             var duration = HlsTimeline.End(fragments, i) - fragments[i].Time;
             segments[i - start] = new DashSegment(fragments[i].Time + lift, duration);
@@ -145,7 +163,7 @@ internal static class DashManifestBuilder
         }
 
         var origin = Timescale.Rescale(originTicks, TimeSpan.TicksPerSecond, timescale);
-        end = Math.Max(end, (double)(HlsTimeline.End(fragments, fragments.Length - 1) - origin) / timescale);
+        end = Math.Max(end, (double)(HlsTimeline.End(fragments, count - 1) - origin) / timescale);
         return new DashSegmentTemplate
         {
             Timescale = timescale,

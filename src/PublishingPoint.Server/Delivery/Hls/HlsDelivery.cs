@@ -35,18 +35,26 @@ internal sealed partial class HlsDelivery(PointRegistry registry, HlsSegmentCach
     public async Task HandleAsync(HttpContext context, Point point, string rest)
     {
         context.Response.Headers.AccessControlAllowOrigin = "*";
+        var anchor = HlsPointState.Of(point, DateTimeOffset.UtcNow).Anchor;
+        if (!TimeShift.TryParse(context.Request.Query, anchor, out var shift, out var problem))
+        {
+            await Responses.ProblemAsync(context, StatusCodes.Status400BadRequest, problem!).ConfigureAwait(false);
+            return;
+        }
+
         if (rest is "master.m3u8" or "master-fmp4.m3u8")
         {
             var format = rest == "master.m3u8" ? HlsFormat.Ts : HlsFormat.Fmp4;
-            await PlaylistAsync(context, point, rest, () => HlsPlaylistBuilder.Master(point, format) is { } m ? MasterPlaylistWriter.Write(m) : null)
+            // A time-shifted master hands its query to the media playlists it lists.
+            var query = shift.IsNone ? string.Empty : context.Request.QueryString.Value ?? string.Empty;
+            await PlaylistAsync(context, point, rest + shift.CacheKey, () => HlsPlaylistBuilder.Master(point, format) is { } m ? WithQuery(MasterPlaylistWriter.Write(m), query) : null)
                 .ConfigureAwait(false);
         }
         else if (PlaylistUrl().Match(rest) is { Success: true } playlist && FindTrack(point, playlist) is { } track)
         {
             var format = playlist.Groups["fmp4"].Success ? HlsFormat.Fmp4 : HlsFormat.Ts;
-            var anchor = HlsPointState.Of(point, DateTimeOffset.UtcNow).Anchor;
             var window = point.DvrWindowSeconds(registry.Options.DvrWindowSeconds);
-            await PlaylistAsync(context, point, rest, () => HlsPlaylistBuilder.Media(point, track, format, window, anchor) is { } m ? MediaPlaylistWriter.Write(m) : null)
+            await PlaylistAsync(context, point, rest + shift.CacheKey, () => HlsPlaylistBuilder.Media(point, track, format, window, anchor, shift) is { } m ? MediaPlaylistWriter.Write(m) : null)
                 .ConfigureAwait(false);
         }
         else if (SegmentUrl().Match(rest) is { Success: true } segment && FindTrack(point, segment) is { } segmentTrack)
@@ -92,6 +100,30 @@ internal sealed partial class HlsDelivery(PointRegistry registry, HlsSegmentCach
             .WaitAsync(context.RequestAborted).ConfigureAwait(false);
         context.Response.Headers.CacheControl = Immutable;
         await HlsResponses.SegmentAsync(context, format == HlsFormat.Ts ? TsContentType : Mp4ContentType, bytes).ConfigureAwait(false);
+    }
+
+    private static string WithQuery(string master, string query)
+    {
+        if (query.Length == 0)
+        {
+            return master;
+        }
+
+        var lines = master.Split('\n');
+        for (var i = 0; i < lines.Length; i++)
+        {
+            var line = lines[i];
+            if (line.Length > 0 && !line.StartsWith('#'))
+            {
+                lines[i] = line + query;
+            }
+            else if (line.StartsWith("#EXT-X-MEDIA:", StringComparison.Ordinal) && line.Contains(".m3u8\"", StringComparison.Ordinal))
+            {
+                lines[i] = line.Replace(".m3u8\"", ".m3u8" + query + "\"", StringComparison.Ordinal);
+            }
+        }
+
+        return string.Join('\n', lines);
     }
 
     private static async Task PlaylistAsync(HttpContext context, Point point, string cacheKey, Func<string?> render)

@@ -77,7 +77,7 @@ internal static class HlsPlaylistBuilder
     }
 
     /// <summary>The media playlist of one track, or null when the track cannot be played in that format.</summary>
-    public static MediaPlaylist? Media(Point point, Track track, HlsFormat format, long windowSeconds, DateTimeOffset anchor)
+    public static MediaPlaylist? Media(Point point, Track track, HlsFormat format, long windowSeconds, DateTimeOffset anchor, TimeShift? shift = null)
     {
         if (format == HlsFormat.Ts && track.Description.Kind != TrackKind.Video)
         {
@@ -91,6 +91,13 @@ internal static class HlsPlaylistBuilder
             ? HlsTimeline.Available(fragments, timescale, AudioOf(point), live)
             : fragments.Length;
         var start = live ? HlsTimeline.WindowStart(fragments, available, windowSeconds * timescale) : 0;
+        if (shift is { IsNone: false })
+        {
+            var (from, to, closed) = shift.Select(fragments, available, timescale, (DateTimeOffset.UtcNow - anchor).TotalSeconds);
+            available = to;
+            live = live && !closed;
+            start = Math.Min(available, from ?? (live ? HlsTimeline.WindowStart(fragments, available, windowSeconds * timescale) : 0));
+        }
 
         var longest = TimeSpan.Zero;
         var discontinuities = 0L;

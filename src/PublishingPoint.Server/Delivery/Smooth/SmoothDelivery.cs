@@ -22,11 +22,21 @@ internal sealed class SmoothDelivery(PointRegistry registry)
     public async Task ManifestAsync(HttpContext context, Point point)
     {
         var version = point.Version;
-        if (point.CachedManifest is not CachedManifest cached || cached.Version != version)
+        var anchor = Hls.HlsPointState.Of(point, DateTimeOffset.UtcNow).Anchor;
+        if (!TimeShift.TryParse(context.Request.Query, anchor, out var shift, out var problem))
+        {
+            await Responses.ProblemAsync(context, StatusCodes.Status400BadRequest, problem!).ConfigureAwait(false);
+            return;
+        }
+
+        // Time-shifted manifests are rendered per request; the plain one is cached until the index changes.
+        var cached = shift.IsNone ? point.CachedManifest as CachedManifest : null;
+        if (cached is null || cached.Version != version)
         {
             var live = point.State != PointState.Vod;
             var options = registry.Options;
-            var manifest = SmoothManifestBuilder.Build(point, live, point.DvrWindowSeconds(options.DvrWindowSeconds), options.LookAheadFragmentCount);
+            var manifest = SmoothManifestBuilder.Build(point, live, point.DvrWindowSeconds(options.DvrWindowSeconds), options.LookAheadFragmentCount, shift, anchor);
+            live = manifest.IsLive;
             if (manifest.Streams.Count == 0)
             {
                 await Responses.ProblemAsync(context, StatusCodes.Status404NotFound, "the point has no media yet").ConfigureAwait(false);
@@ -34,8 +44,11 @@ internal sealed class SmoothDelivery(PointRegistry registry)
             }
 
             var maxAge = live ? HalfShortestChunkSeconds(manifest) : 60;
-            cached = new CachedManifest(version, ClientManifestWriter.Write(manifest), $"\"m{version:x}\"", maxAge);
-            point.CachedManifest = cached;
+            cached = new CachedManifest(version, ClientManifestWriter.Write(manifest), $"\"m{version:x}{shift.CacheKey.GetHashCode(StringComparison.Ordinal):x}\"", maxAge);
+            if (shift.IsNone)
+            {
+                point.CachedManifest = cached;
+            }
         }
 
         var response = context.Response;

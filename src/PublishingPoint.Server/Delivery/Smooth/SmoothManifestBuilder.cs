@@ -8,8 +8,15 @@ namespace PublishingPoint.Server.Delivery.Smooth;
 internal static class SmoothManifestBuilder
 {
     /// <param name="window">DVR window in seconds for live manifests; ignored for VOD.</param>
-    public static ClientManifest Build(Point point, bool live, int window, int lookAhead)
+    /// <param name="shift">Start-over / time-shift from the query string (see <see cref="TimeShift"/>); null for none.</param>
+    public static ClientManifest Build(Point point, bool live, int window, int lookAhead, TimeShift? shift = null, DateTimeOffset? anchor = null)
     {
+        var nowSeconds = anchor is { } a ? (DateTimeOffset.UtcNow - a).TotalSeconds : double.MaxValue;
+        if (shift is { ToSeconds: { } requestedEnd } && MaxEndSeconds(point) >= requestedEnd)
+        {
+            live = false; // the requested end has been reached: a closed presentation
+        }
+
         var groups = new List<(string Name, List<Track> Tracks)>();
         foreach (var track in point.Tracks())
         {
@@ -41,6 +48,16 @@ internal static class SmoothManifestBuilder
             {
                 var edge = LiveEdge(tracks, last);
                 fragments = Array.FindAll(reference.SnapshotFrom(last.End - ((long)window * timescale)), f => f.End <= edge);
+            }
+
+            if (shift is { IsNone: false })
+            {
+                var all = reference.Snapshot();
+                var (from, to, _) = shift.Select(all, all.Length, timescale, nowSeconds);
+                var edge = live && reference.Last is { } newest ? LiveEdge(tracks, newest) : long.MaxValue;
+                var windowStart = live && fragments.Length > 0 ? Math.Max(0, Array.FindIndex(all, f => f.Time == fragments[0].Time)) : 0;
+                var first = from ?? windowStart;
+                fragments = first < to ? Array.FindAll(all[first..to], f => f.End <= edge) : [];
             }
 
             if (fragments.Length == 0)
@@ -83,6 +100,9 @@ internal static class SmoothManifestBuilder
             Streams = streams,
         };
     }
+
+    private static double MaxEndSeconds(Point point) =>
+        point.Tracks().Select(t => t.Last is { } l ? (double)l.End / t.Description.Timescale : 0).DefaultIfEmpty(0).Max();
 
     /// <summary>
     /// The end of the newest chunk every level has; a level lagging more than three chunks behind

@@ -1,0 +1,99 @@
+using System.Globalization;
+using PublishingPoint.Server.Admin;
+using PublishingPoint.Server.Points;
+
+namespace PublishingPoint.Server.Delivery;
+
+/// <summary>
+/// Start-over and time-shift on every output, from the query string of a manifest or playlist:
+/// <c>start</c> (list from that wall-clock time instead of the DVR window: start-over), <c>end</c> (list up to
+/// it; once reached the presentation is closed, as VOD), both ISO 8601 or Unix seconds, and <c>delay</c>
+/// (seconds: a live edge that many seconds behind). Times map to media time through the point's timeline anchor.
+/// Segments keep their usual URLs and numbers, so a shifted playlist shares every segment with the live one.
+/// </summary>
+public sealed record TimeShift(double? FromSeconds, double? ToSeconds, double DelaySeconds)
+{
+    public static readonly TimeShift None = new(null, null, 0);
+
+    public bool IsNone => FromSeconds is null && ToSeconds is null && DelaySeconds <= 0;
+
+    /// <summary>Parses start/end/delay; false with a message for the 400 when one is malformed.</summary>
+    public static bool TryParse(IQueryCollection query, DateTimeOffset anchor, out TimeShift shift, out string? error)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        shift = None;
+        error = null;
+        double? from = null, to = null;
+        double delay = 0;
+        if (query["start"].ToString() is { Length: > 0 } start)
+        {
+            if (!WallClock.TryParse(start, out var time))
+            {
+                error = "start must be an ISO 8601 time or Unix seconds";
+                return false;
+            }
+
+            from = (time - anchor).TotalSeconds;
+        }
+
+        if (query["end"].ToString() is { Length: > 0 } end)
+        {
+            if (!WallClock.TryParse(end, out var time))
+            {
+                error = "end must be an ISO 8601 time or Unix seconds";
+                return false;
+            }
+
+            to = (time - anchor).TotalSeconds;
+        }
+
+        if (query["delay"].ToString() is { Length: > 0 } delayText
+            && (!double.TryParse(delayText, NumberStyles.Float, CultureInfo.InvariantCulture, out delay) || delay < 0 || delay > 7 * 86400))
+        {
+            error = "delay is a number of seconds (0 to 604800)";
+            return false;
+        }
+
+        if (from is not null && to is not null && to <= from)
+        {
+            error = "end must come after start";
+            return false;
+        }
+
+        shift = new TimeShift(from, to, delay);
+        return true;
+    }
+
+    /// <summary>
+    /// Which of <paramref name="count"/> fragments to list: [Start ?? window start, End), and whether the
+    /// requested end has been reached (the presentation is then closed, like VOD).
+    /// </summary>
+    public (int? Start, int End, bool Closed) Select(FragmentEntry[] fragments, int count, long timescale, double nowSeconds)
+    {
+        ArgumentNullException.ThrowIfNull(fragments);
+        var scale = (double)timescale;
+        var end = count;
+        var limit = Math.Min(ToSeconds ?? double.MaxValue, DelaySeconds > 0 ? nowSeconds - DelaySeconds : double.MaxValue);
+        while (end > 0 && fragments[end - 1].End / scale > limit + (0.5 * fragments[end - 1].Duration / scale))
+        {
+            end--;
+        }
+
+        int? start = null;
+        if (FromSeconds is { } from)
+        {
+            var first = 0;
+            while (first < end && fragments[first].End / scale <= from)
+            {
+                first++;
+            }
+
+            start = first;
+        }
+
+        var closed = ToSeconds is { } to && count > 0 && fragments[count - 1].End / scale >= to;
+        return (start, end, closed);
+    }
+
+    public string CacheKey => IsNone ? string.Empty : string.Create(CultureInfo.InvariantCulture, $"?{FromSeconds}|{ToSeconds}|{DelaySeconds}");
+}

@@ -1,0 +1,59 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using System.Xml.Linq;
+using PublishingPoint.Server.Tests.Infrastructure;
+
+namespace PublishingPoint.Server.Tests.Hls;
+
+/// <summary>Start-over and time-shift through query parameters on Smooth, HLS and DASH.</summary>
+public sealed class TimeShiftTests
+{
+    [Fact]
+    public async Task StartEndAndStartOver_SelectTheSameSegmentsInEveryFormat()
+    {
+        await using var server = await RunningServer.StartAsync(null, "--PublishingPoint:FinalizeGraceSeconds=3600");
+        var capture = await IsmvCapture.MakeAsync(30, 400, 64);
+        var withoutEnd = capture[..Boxes.TopLevel(capture).Single(b => b.Type == "mfra").Offset];
+        Assert.Equal(HttpStatusCode.OK, (await Posting.PostChunkedAsync(server.Http, "live/shift.isml/Streams(a)", withoutEnd)).Status);
+        var point = await server.Http.GetFromJsonAsync<JsonElement>("api/points/live/shift.isml");
+        var anchor = point.GetProperty("timelineAnchor").GetDateTimeOffset();
+        string At(double seconds) => anchor.AddSeconds(seconds).ToString("O", CultureInfo.InvariantCulture);
+        var unixAt20 = (anchor.AddSeconds(20).ToUnixTimeMilliseconds() / 1000.0).ToString(CultureInfo.InvariantCulture);
+
+        // A window in the past: media 10 s to 20 s, closed.
+        var hls = await server.Http.GetStringAsync($"live/shift.isml/hls/video-400000.m3u8?start={Uri.EscapeDataString(At(10))}&end={unixAt20}");
+        Assert.Equal(5, HlsText.LongTag(hls, "#EXT-X-MEDIA-SEQUENCE"));
+        Assert.Equal(5, HlsText.Segments(hls).Count);
+        Assert.Contains("#EXT-X-ENDLIST", hls, StringComparison.Ordinal);
+        Assert.EndsWith("/5.ts", HlsText.Segments(hls)[0].Uri, StringComparison.Ordinal);
+
+        var smooth = await SmoothManifestView.FetchAsync(server.Http, $"live/shift.isml/Manifest?start={Uri.EscapeDataString(At(10))}&end={unixAt20}");
+        Assert.False(smooth.IsLive);
+        Assert.Equal([100_000_000L, 120_000_000L, 140_000_000L, 160_000_000L, 180_000_000L], smooth.ChunkTimes("video"));
+
+        var mpd = XDocument.Parse(await server.Http.GetStringAsync($"live/shift.isml/manifest.mpd?end={unixAt20}"));
+        XNamespace ns = "urn:mpeg:dash:schema:mpd:2011";
+        Assert.Equal("static", (string?)mpd.Root!.Attribute("type") ?? "static");
+        var video = mpd.Descendants(ns + "AdaptationSet").First(a => (string?)a.Attribute("contentType") == "video");
+        var segments = video.Descendants(ns + "S").Sum(s => 1 + ((int?)s.Attribute("r") ?? 0));
+        Assert.Equal(10, segments);
+
+        // Start-over: from 24 s to the live edge, still live.
+        var startOver = await server.Http.GetStringAsync($"live/shift.isml/hls/video-400000.m3u8?start={Uri.EscapeDataString(At(24))}");
+        Assert.Equal(12, HlsText.LongTag(startOver, "#EXT-X-MEDIA-SEQUENCE"));
+        Assert.DoesNotContain("#EXT-X-ENDLIST", startOver, StringComparison.Ordinal);
+        var whole = await server.Http.GetStringAsync("live/shift.isml/hls/video-400000.m3u8");
+        Assert.Equal(HlsText.Segments(whole)[^1].Uri, HlsText.Segments(startOver)[^1].Uri);
+
+        // A shifted master hands its query to the media playlists.
+        var master = await server.Http.GetStringAsync($"live/shift.isml/master.m3u8?start={unixAt20}");
+        Assert.Contains($".m3u8?start={unixAt20}", master, StringComparison.Ordinal);
+
+        using var bad = await server.Http.GetAsync("live/shift.isml/master.m3u8?start=yesterday");
+        Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+        using var backwards = await server.Http.GetAsync($"live/shift.isml/Manifest?start={unixAt20}&end={Uri.EscapeDataString(At(10))}");
+        Assert.Equal(HttpStatusCode.BadRequest, backwards.StatusCode);
+    }
+}
