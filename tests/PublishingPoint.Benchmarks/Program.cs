@@ -6,6 +6,7 @@ using PublishingPoint.Benchmarks.Repackage;
 IBenchmarkCommand[] commands =
 [
     new RepackageCommand(),
+    new PublishingPoint.Benchmarks.Serve.ServeCommand(),
 ];
 
 return await CommandDispatcher.RunAsync(commands, args);

@@ -25,7 +25,7 @@ internal sealed class InProcessServer : IAsyncDisposable
 
     public IServiceProvider Services => _app.Services;
 
-    public static async Task<InProcessServer> StartAsync(string dataPath, CancellationToken cancellationToken)
+    public static async Task<InProcessServer> StartAsync(string dataPath, CancellationToken cancellationToken, params string[] settings)
     {
         string[] args =
         [
@@ -35,6 +35,7 @@ internal sealed class InProcessServer : IAsyncDisposable
             "--PublishingPoint:FinalizeGraceSeconds=0",
             // Ingest speed is not what is measured; the fragments stay in memory either way.
             "--PublishingPoint:FsyncArchive=false",
+            .. settings,
         ];
         var app = PublishingPointHosting.Create(args);
         await app.StartAsync(cancellationToken);

@@ -1,0 +1,193 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+using PublishingPoint.Benchmarks.Infrastructure;
+
+namespace PublishingPoint.Benchmarks.Serve;
+
+/// <summary>
+/// Serving throughput with wrk at 64 and 512 connections: our HLS TS segments and live media playlists next to
+/// the same segment bytes served as a static file by nginx on the same machine, in the same run.
+/// </summary>
+internal sealed class ServeCommand : IBenchmarkCommand
+{
+    private static readonly JsonSerializerOptions _json = new() { WriteIndented = true };
+
+    public string Name => "serve";
+
+    public string Description => "wrk against our TS segments and live playlists, and nginx serving the same bytes (needs: apt-get install wrk nginx)";
+
+    public IReadOnlyList<string> Options =>
+    [
+        "--seconds N        wrk duration per run (default 10)",
+        "--connections L    comma-separated connection counts (default 64,512)",
+        "--output FILE      JSON results (default benchmark-results/serve.json)",
+    ];
+
+    public async Task<int> RunAsync(BenchmarkArguments arguments, CancellationToken cancellationToken)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        var seconds = arguments.Int("seconds", 10, 1, 600);
+        var connections = (arguments.String("connections") ?? "64,512").Split(',').Select(c => int.Parse(c, inv)).ToArray();
+        var output = arguments.String("output") ?? Path.Combine("benchmark-results", "serve.json");
+        foreach (var tool in new[] { "/usr/bin/wrk", "/usr/sbin/nginx", "/usr/bin/ffmpeg" })
+        {
+            if (!File.Exists(tool))
+            {
+                await Console.Error.WriteLineAsync($"{tool} is missing: apt-get install -y wrk nginx ffmpeg");
+                return 1;
+            }
+        }
+
+        var work = Directory.CreateTempSubdirectory("pp-serve-").FullName;
+        Console.WriteLine("encoding 20 s of 1280x720 at 3000 kbit/s with AAC ...");
+        var ingest = Path.Combine(work, "ingest.ismv");
+        await ProcessRunner.RunCheckedAsync("ffmpeg",
+            ["-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=25", "-f", "lavfi", "-i", "sine=sample_rate=48000",
+             "-t", "20", "-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", "veryfast", "-b:v", "3000k", "-g", "50", "-keyint_min", "50", "-sc_threshold", "0",
+             "-c:a", "aac", "-b:a", "128k", "-movflags", "isml+frag_keyframe", "-f", "ismv", "pipe:1"], ingest, cancellationToken);
+        var body = await File.ReadAllBytesAsync(ingest, cancellationToken);
+        body = body[..FindMfra(body)]; // no end of stream: the point stays live, its playlists are live ones
+
+        await using var server = await InProcessServer.StartAsync(Path.Combine(work, "data"), cancellationToken,
+            "--PublishingPoint:FinalizeGraceSeconds=3600", "--Serilog:MinimumLevel:Override:PublishingPoint=Warning");
+        await server.PostChunkedAsync("live/bench.isml/Streams(a)", body, cancellationToken);
+        var segmentUrl = new Uri(server.BaseUrl, "live/bench.isml/hls/video-3000000/3.ts");
+        var playlistUrl = new Uri(server.BaseUrl, "live/bench.isml/hls/video-3000000.m3u8");
+        var segment = await server.Http.GetByteArrayAsync(segmentUrl, cancellationToken);
+        var root = Path.Combine(work, "www");
+        Directory.CreateDirectory(root);
+        await File.WriteAllBytesAsync(Path.Combine(root, "3.ts"), segment, cancellationToken);
+
+        var port = FreePort();
+        using var nginx = StartNginx(work, root, port);
+        try
+        {
+            var nginxUrl = new Uri($"http://127.0.0.1:{port}/3.ts");
+            using (var check = new HttpClient())
+            {
+                var same = await check.GetByteArrayAsync(nginxUrl, cancellationToken);
+                if (!same.AsSpan().SequenceEqual(segment))
+                {
+                    throw new InvalidOperationException("nginx does not serve the same bytes");
+                }
+            }
+
+            Console.WriteLine($"segment {segment.Length / 1024.0:0} KB; wrk -t2 -d{seconds}s --latency; server and wrk share this machine's {Environment.ProcessorCount} cores");
+            var runs = new List<WrkRun>();
+            foreach (var c in connections)
+            {
+                runs.Add(await WrkRun.RunAsync("ours: TS segment", segmentUrl, c, seconds, cancellationToken));
+                runs.Add(await WrkRun.RunAsync("ours: live playlist", playlistUrl, c, seconds, cancellationToken));
+                runs.Add(await WrkRun.RunAsync("nginx: same segment", nginxUrl, c, seconds, cancellationToken));
+            }
+
+            Print(runs, connections);
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(output))!);
+            await File.WriteAllTextAsync(output, JsonSerializer.Serialize(new { segmentBytes = segment.Length, seconds, runs }, _json), cancellationToken);
+            Console.WriteLine($"saved {Path.GetFullPath(output)}");
+            return 0;
+        }
+        finally
+        {
+            nginx.Kill(entireProcessTree: true);
+            Directory.Delete(work, recursive: true);
+        }
+    }
+
+    private static void Print(List<WrkRun> runs, int[] connections)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        Console.WriteLine();
+        Console.WriteLine(string.Format(inv, "{0,-22} {1,6} {2,12} {3,10} {4,10} {5,8}", "target", "conns", "requests/s", "MB/s", "p99 ms", "errors"));
+        Console.WriteLine(new string('-', 74));
+        foreach (var r in runs)
+        {
+            Console.WriteLine(string.Format(inv, "{0,-22} {1,6} {2,12:0} {3,10:0.0} {4,10:0.00} {5,8}", r.Target, r.Connections, r.RequestsPerSecond, r.MegabytesPerSecond, r.P99Milliseconds, r.Errors));
+        }
+
+        Console.WriteLine(new string('-', 74));
+        foreach (var c in connections)
+        {
+            var ours = runs.First(r => r.Connections == c && r.Target.StartsWith("ours: TS", StringComparison.Ordinal));
+            var theirs = runs.First(r => r.Connections == c && r.Target.StartsWith("nginx", StringComparison.Ordinal));
+            Console.WriteLine(string.Format(inv, "segments at {0} connections: ours/nginx = {1:0.00} (requests/s), {2:0.00} (MB/s)", c,
+                ours.RequestsPerSecond / theirs.RequestsPerSecond, ours.MegabytesPerSecond / theirs.MegabytesPerSecond));
+        }
+    }
+
+    private static int FindMfra(byte[] body)
+    {
+        var at = 0;
+        while (at + 8 <= body.Length)
+        {
+            var size = (int)System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(body.AsSpan(at));
+            if (body.AsSpan(at + 4, 4).SequenceEqual("mfra"u8) || size < 8)
+            {
+                return at;
+            }
+
+            at += size;
+        }
+
+        return body.Length;
+    }
+
+    private static Process StartNginx(string work, string root, int port)
+    {
+        var conf = Path.Combine(work, "nginx.conf");
+        File.WriteAllText(conf, $$"""
+            daemon off;
+            user root;
+            worker_processes auto;
+            pid {{work}}/nginx.pid;
+            error_log {{work}}/nginx-error.log warn;
+            events { worker_connections 4096; }
+            http {
+                access_log off;
+                sendfile on;
+                tcp_nopush on;
+                keepalive_requests 100000;
+                open_file_cache max=100;
+                types { video/mp2t ts; }
+                client_body_temp_path {{work}}/body;
+                proxy_temp_path {{work}}/proxy;
+                fastcgi_temp_path {{work}}/fastcgi;
+                uwsgi_temp_path {{work}}/uwsgi;
+                scgi_temp_path {{work}}/scgi;
+                server { listen 127.0.0.1:{{port}}; root {{root}}; }
+            }
+            """);
+        var info = new ProcessStartInfo("/usr/sbin/nginx") { UseShellExecute = false, RedirectStandardError = true };
+        info.ArgumentList.Add("-p");
+        info.ArgumentList.Add(work);
+        info.ArgumentList.Add("-c");
+        info.ArgumentList.Add(conf);
+        var process = Process.Start(info)!;
+        for (var i = 0; i < 100; i++)
+        {
+            try
+            {
+                using var probe = new TcpClient();
+                probe.Connect(IPAddress.Loopback, port);
+                return process;
+            }
+            catch (SocketException)
+            {
+                Thread.Sleep(50);
+            }
+        }
+
+        process.Kill(entireProcessTree: true);
+        throw new InvalidOperationException("nginx did not start");
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
