@@ -173,7 +173,13 @@ internal sealed class Fmp4IngestSession(PointRegistry registry, Point point, Str
         var trafs = ReadTrafs(fragment.AsSpan(0, moofLength));
         if (trafs.Count == 1)
         {
-            Collect(archive, fragment, trafs[0]);
+            var traf = trafs[0];
+            if (!traf.HasExplicitBaseOffset && (traf.DataOffset < moofLength || traf.DataOffset > fragment.Length - traf.DataSize))
+            {
+                throw new IngestException(StatusCodes.Status400BadRequest, $"bad 'moof': track {traf.TrackId} samples lie outside its 'mdat'");
+            }
+
+            Collect(archive, fragment, traf);
             return;
         }
 

@@ -41,15 +41,22 @@ internal sealed class FuzzSeeds
             Task.Run(() => Ffmpeg([.. source, "-movflags", "cmaf+empty_moov+default_base_moof+separate_moof", "-frag_duration", "200000", "-f", "mp4", chunked])),
             Task.Run(() => Ffmpeg([.. source, "-f", "mpegts", ts])));
 
-        var ismvBytes = File.ReadAllBytes(ismv);
-        return new FuzzSeeds
+        try
         {
-            Ismv = ismvBytes,
-            Cmaf = File.ReadAllBytes(cmaf),
-            CmafChunked = File.ReadAllBytes(chunked),
-            Ts = File.ReadAllBytes(ts),
-            Smil = ExtractSmil(ismvBytes),
-        };
+            var ismvBytes = File.ReadAllBytes(ismv);
+            return new FuzzSeeds
+            {
+                Ismv = ismvBytes,
+                Cmaf = File.ReadAllBytes(cmaf),
+                CmafChunked = File.ReadAllBytes(chunked),
+                Ts = File.ReadAllBytes(ts),
+                Smil = ExtractSmil(ismvBytes),
+            };
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
     }
 
     /// <summary>The XML of the ISML 'uuid' box (ffmpeg writes it right after 'ftyp').</summary>

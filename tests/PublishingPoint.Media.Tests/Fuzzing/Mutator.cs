@@ -83,7 +83,7 @@ internal sealed class Mutator(Random random)
                 header += 16;
             }
 
-            if (size < header || at + size > to)
+            if (size < header || size > to - at)
             {
                 return;
             }
