@@ -21,12 +21,19 @@ public static class FragmentMerger
             throw new ArgumentException("nothing to merge", nameof(parts));
         }
 
-        var samples = 0;
+        long samples = 0;
         long data = 0;
         foreach (var part in parts)
         {
-            samples += part.Traf.SampleCount;
-            data += part.Traf.DataSize;
+            // The 'traf' was read from the 'moof' alone: its samples must also lie inside this part's bytes.
+            var traf = part.Traf;
+            if (traf.DataOffset < 0 || traf.DataSize < 0 || traf.DataOffset > part.Bytes.Length - traf.DataSize)
+            {
+                throw InvalidBoxException.For(BoxTypes.Trun, $"track {traf.TrackId}: samples at {traf.DataOffset} ({traf.DataSize} bytes) lie outside the fragment");
+            }
+
+            samples += traf.SampleCount;
+            data += traf.DataSize;
         }
 
         const int MfhdSize = 16;
@@ -35,6 +42,11 @@ public static class FragmentMerger
         var trunSize = 8 + 12 + (TrunEntrySize * samples);
         var trafSize = 8 + TfhdSize + TfdtSize + trunSize;
         var moofSize = 8 + MfhdSize + trafSize;
+        if (moofSize + 8 + data > Array.MaxLength)
+        {
+            throw InvalidBoxException.For(BoxTypes.Moof, "the merged fragment would be too large");
+        }
+
         var output = new byte[moofSize + 8 + data];
         var span = output.AsSpan();
 
@@ -55,10 +67,10 @@ public static class FragmentMerger
         at += BoxHeader.Write(span[at..], BoxTypes.Trun, trunSize);
         BinaryPrimitives.WriteUInt32BigEndian(span[at..], 0x0100_0F01); // v1: data offset, duration, size, flags, cto
         BinaryPrimitives.WriteUInt32BigEndian(span[(at + 4)..], (uint)samples);
-        BinaryPrimitives.WriteInt32BigEndian(span[(at + 8)..], moofSize + 8);
+        BinaryPrimitives.WriteInt32BigEndian(span[(at + 8)..], (int)moofSize + 8);
         at += 12;
 
-        var dataAt = moofSize + BoxHeader.Write(span[moofSize..], BoxTypes.Mdat, 8 + data);
+        var dataAt = (int)moofSize + BoxHeader.Write(span[(int)moofSize..], BoxTypes.Mdat, 8 + data);
         foreach (var part in parts)
         {
             at = WriteEntries(part, span, at);

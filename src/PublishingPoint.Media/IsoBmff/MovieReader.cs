@@ -32,6 +32,11 @@ public static class MovieReader
         foreach (var (offset, length) in traks)
         {
             var track = ReadTrak(moov.Slice(offset, length));
+            if (tracks.Exists(t => t.TrackId == track.TrackId))
+            {
+                throw InvalidBoxException.For(BoxTypes.Tkhd, $"track_ID {track.TrackId} is used by two tracks");
+            }
+
             tracks.Add(track with { Defaults = trex.GetValueOrDefault(track.TrackId) });
         }
 

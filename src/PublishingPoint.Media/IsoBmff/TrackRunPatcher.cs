@@ -19,8 +19,13 @@ public static class TrackRunPatcher
                 var payload = children.Slice(at + child.HeaderLength, (int)child.PayloadLength);
                 if ((BinaryPrimitives.ReadUInt32BigEndian(payload) & 0x1) != 0)
                 {
-                    var offset = BinaryPrimitives.ReadInt32BigEndian(payload[8..]);
-                    BinaryPrimitives.WriteInt32BigEndian(payload[8..], checked((int)(offset + delta)));
+                    var moved = BinaryPrimitives.ReadInt32BigEndian(payload[8..]) + delta;
+                    if (moved is < int.MinValue or > int.MaxValue)
+                    {
+                        throw InvalidBoxException.For(BoxTypes.Trun, $"data_offset cannot move by {delta}: it would be {moved}");
+                    }
+
+                    BinaryPrimitives.WriteInt32BigEndian(payload[8..], (int)moved);
                 }
             }
 

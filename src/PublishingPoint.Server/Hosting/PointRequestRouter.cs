@@ -72,31 +72,41 @@ internal sealed partial class PointRequestRouter(
             return;
         }
 
-        if (rest.Equals("Manifest", StringComparison.OrdinalIgnoreCase))
+        try
         {
-            await smooth.ManifestAsync(context, point).ConfigureAwait(false);
+            if (rest.Equals("Manifest", StringComparison.OrdinalIgnoreCase))
+            {
+                await smooth.ManifestAsync(context, point).ConfigureAwait(false);
+            }
+            else if (FragmentUrl().Match(rest) is { Success: true } fragment
+                && TryKey(fragment, out var key)
+                && SmoothDelivery.TryParseTime(fragment.Groups["time"].Value, out var time))
+            {
+                await smooth.FragmentAsync(context, point, key, time).ConfigureAwait(false);
+            }
+            else if (InitUrl().Match(rest) is { Success: true } init && TryKey(init, out var initKey))
+            {
+                await SmoothDelivery.InitAsync(context, point, initKey).ConfigureAwait(false);
+            }
+            else if (HlsDelivery.Handles(rest))
+            {
+                await hls.HandleAsync(context, point, rest).ConfigureAwait(false);
+            }
+            else if (DashDelivery.Handles(rest))
+            {
+                await dash.ManifestAsync(context, point).ConfigureAwait(false);
+            }
+            else
+            {
+                await Responses.ProblemAsync(context, StatusCodes.Status404NotFound, "unknown resource").ConfigureAwait(false);
+            }
         }
-        else if (FragmentUrl().Match(rest) is { Success: true } fragment
-            && TryKey(fragment, out var key)
-            && SmoothDelivery.TryParseTime(fragment.Groups["time"].Value, out var time))
+        catch (Exception e) when ((e is FormatException or InvalidDataException) && !context.Response.HasStarted)
         {
-            await smooth.FragmentAsync(context, point, key, time).ConfigureAwait(false);
-        }
-        else if (InitUrl().Match(rest) is { Success: true } init && TryKey(init, out var initKey))
-        {
-            await SmoothDelivery.InitAsync(context, point, initKey).ConfigureAwait(false);
-        }
-        else if (HlsDelivery.Handles(rest))
-        {
-            await hls.HandleAsync(context, point, rest).ConfigureAwait(false);
-        }
-        else if (DashDelivery.Handles(rest))
-        {
-            await dash.ManifestAsync(context, point).ConfigureAwait(false);
-        }
-        else
-        {
-            await Responses.ProblemAsync(context, StatusCodes.Status404NotFound, "unknown resource").ConfigureAwait(false);
+            // Media that was accepted but cannot be repackaged into what was asked (a corrupt sample, say):
+            // a clear refusal for this resource, not a server error; everything else of the point still plays.
+            IngestLog.BadRequest(logger, StatusCodes.Status422UnprocessableEntity, "cannot repackage: " + e.Message, path.Value);
+            await Responses.ProblemAsync(context, StatusCodes.Status422UnprocessableEntity, "the stored media cannot be repackaged as this resource: " + e.Message).ConfigureAwait(false);
         }
     }
 

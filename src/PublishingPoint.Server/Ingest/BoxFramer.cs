@@ -35,7 +35,20 @@ internal sealed class BoxFramer(PipeReader reader, long maxBoxBytes)
                 return null;
             }
 
-            if (TryParseHeader(buffer, out var header))
+            bool parsed;
+            BoxHeader header;
+            try
+            {
+                parsed = TryParseHeader(buffer, out header);
+            }
+            catch
+            {
+                // Leave the reader consumable: the server drains the rest of a refused body after the answer.
+                reader.AdvanceTo(buffer.Start);
+                throw;
+            }
+
+            if (parsed)
             {
                 reader.AdvanceTo(buffer.Start);
                 if (_position == 0 && !_openingTypes.Contains(header.Type))

@@ -13,6 +13,7 @@ namespace PublishingPoint.Server.Ingest;
 internal sealed class Fmp4IngestSession(PointRegistry registry, Point point, StreamFeed feed, ILogger logger) : IIngestSession
 {
     private const int MaxHeaderBoxBytes = 4 * 1024 * 1024;
+    private const long MaxTimeSeconds = 100L * 366 * 24 * 3600; // a century of timeline
     private static readonly TimeSpan _headerWait = TimeSpan.FromSeconds(5);
     private static readonly Dictionary<uint, Track> _noTracks = [];
 
@@ -173,7 +174,13 @@ internal sealed class Fmp4IngestSession(PointRegistry registry, Point point, Str
         var trafs = ReadTrafs(fragment.AsSpan(0, moofLength));
         if (trafs.Count == 1)
         {
-            Collect(archive, fragment, trafs[0]);
+            var traf = trafs[0];
+            if (!traf.HasExplicitBaseOffset && (traf.DataOffset < moofLength || traf.DataOffset > fragment.Length - traf.DataSize))
+            {
+                throw new IngestException(StatusCodes.Status400BadRequest, $"bad 'moof': track {traf.TrackId} samples lie outside its 'mdat'");
+            }
+
+            Collect(archive, fragment, traf);
             return;
         }
 
@@ -241,6 +248,13 @@ internal sealed class Fmp4IngestSession(PointRegistry registry, Point point, Str
         var pending = _pending.GetValueOrDefault(track);
         var time = traf.TfxdTime ?? traf.DecodeTime ?? pending?.End ?? track.Last?.End ?? 0;
         var duration = traf.TfxdDuration ?? traf.SummedDuration;
+        var timescale = (long)track.Description.Timescale;
+        if (duration < 0 || Math.Abs(time / timescale) > MaxTimeSeconds || duration / timescale > MaxTimeSeconds)
+        {
+            // Every output rescales times (to 10 MHz for Smooth, 90 kHz for HLS): keep them where that cannot overflow.
+            throw new IngestException(StatusCodes.Status400BadRequest, $"fragment time {time} or duration {duration} (timescale {timescale}) is out of range");
+        }
+
         // Chunk durations are often estimates for the last sample: only a real jump in time (over 100 ms) breaks a run.
         var second = (long)track.Description.Timescale;
         if (pending is not null && ((isVideo && traf.FirstSampleIsSync) || Math.Abs(time - pending.End) > Math.Max(duration, second / 10)))

@@ -110,6 +110,13 @@ internal sealed class IngestEndpoint(PointRegistry registry, IHostApplicationLif
             IngestLog.Refused(logger, path.Value, streamId, e.StatusCode, e.Message);
             await Delivery.Responses.ProblemAsync(context, e.StatusCode, e.Message).ConfigureAwait(false);
         }
+        catch (Exception e) when (e is FormatException or InvalidDataException)
+        {
+            // A parser refused bytes a session did not check first: still the sender's fault, still a clean 400.
+            reason = "refused";
+            IngestLog.Refused(logger, path.Value, streamId, StatusCodes.Status400BadRequest, e.Message);
+            await Delivery.Responses.ProblemAsync(context, StatusCodes.Status400BadRequest, "bad media: " + e.Message).ConfigureAwait(false);
+        }
         catch (IOException e) when (e is not EndOfStreamException)
         {
             // The archive could not take the fragment (disk full, I/O error): refuse it, keep what is already safe.
