@@ -42,6 +42,7 @@ internal sealed class PointPublisher
     private readonly Dictionary<string, byte[]> _uploaded = new(StringComparer.Ordinal);
     private readonly Lock _lock = new();
     private long? _dashOrigin;
+    private int _playlistCount;
 
     public PointPublisher(Point point, IObjectStore store, HlsSegmentCache cache, PublishStatus status, PublishOptions options, int defaultWindow)
     {
@@ -96,7 +97,7 @@ internal sealed class PointPublisher
             }
         }
 
-        return backlog + (Point.Version != PublishedVersion ? 1 : 0);
+        return backlog + (Point.Version != PublishedVersion ? Math.Max(1, Volatile.Read(ref _playlistCount)) : 0);
     }
 
     public void Fail(DateTimeOffset now, double maxDelaySeconds)
@@ -206,6 +207,7 @@ internal sealed class PointPublisher
             }
         }
 
+        Volatile.Write(ref _playlistCount, playlists.Count);
         var changed = playlists.Where(p => !_uploaded.TryGetValue(p.Key, out var last) || !last.AsSpan().SequenceEqual(p.Bytes)).ToList();
         _status.SetBacklog(Point.Path.Value, work.Count + changed.Count);
 
