@@ -83,3 +83,16 @@ public sealed class FileSystemPublishingTests
         }
     }
 }
+
+public sealed class PublishSettingsTests
+{
+    [Theory]
+    [InlineData("Publish:S3:Bucket", "--PublishingPoint:Publish:Target=S3")]
+    [InlineData("Publish:Path", "--PublishingPoint:Publish:Target=FileSystem")]
+    [InlineData("AccessKey and SecretKey", "--PublishingPoint:Publish:Target=S3", "--PublishingPoint:Publish:S3:Bucket=b", "--PublishingPoint:Publish:S3:AccessKey=k")]
+    public async Task InvalidPublishSettingsStopTheServerAtStartup(string named, params string[] settings)
+    {
+        var error = await Assert.ThrowsAnyAsync<Exception>(async () => await (await RunningServer.StartAsync(null, settings)).DisposeAsync());
+        Assert.Contains(named, error.Message, StringComparison.Ordinal);
+    }
+}
