@@ -49,6 +49,7 @@ public static class PublishingPointHosting
         services.AddSingleton<ArchiveRecovery>();
         services.AddHostedService(sp => sp.GetRequiredService<ArchiveRecovery>());
         services.AddSingleton<ClipWriter>();
+        Publishing.PublishingServices.AddPublishing(services, configuration);
         return services;
     }
 
@@ -60,6 +61,7 @@ public static class PublishingPointHosting
         endpoints.MapGet("/health/live", () => Results.Text("live\n")).ExcludeFromDescription();
         endpoints.MapGet("/health/ready", Observability.Health.Ready).ExcludeFromDescription();
         Admin.PointsApi.Map(endpoints, options.AdminApiKey);
+        Publishing.PublishApi.Map(endpoints, options.AdminApiKey);
         var router = endpoints.ServiceProvider.GetRequiredService<PointRequestRouter>();
         endpoints.MapMethods(DashDelivery.TimePath, [HttpMethods.Get, HttpMethods.Head], DashDelivery.TimeAsync);
         endpoints.MapMethods("/{**path}", [HttpMethods.Get, HttpMethods.Head, HttpMethods.Post, HttpMethods.Put, HttpMethods.Delete], router.HandleAsync);

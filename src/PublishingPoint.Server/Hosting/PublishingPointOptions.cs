@@ -60,6 +60,9 @@ public sealed record PublishingPointOptions
 
     /// <summary>fsync the archive after every fragment before it is indexed (durable before visible).</summary>
     public bool FsyncArchive { get; set; } = true;
+
+    /// <summary>Copying HLS and DASH output to a folder or an S3 bucket as it completes ("PublishingPoint:Publish").</summary>
+    public Publishing.PublishOptions Publish { get; set; } = new();
 }
 
 internal sealed class PublishingPointOptionsValidator : IValidateOptions<PublishingPointOptions>
@@ -112,6 +115,7 @@ internal sealed class PublishingPointOptionsValidator : IValidateOptions<Publish
             failures.Add("PublishingPoint:FinalizeGraceSeconds must be between 0 and 3600.");
         }
 
+        failures.AddRange(options.Publish.Validate());
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 }

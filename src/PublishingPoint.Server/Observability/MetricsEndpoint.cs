@@ -8,7 +8,7 @@ namespace PublishingPoint.Server.Observability;
 /// <summary>Prometheus text exposition (format 0.0.4) at /metrics, written by hand: no client library needed.</summary>
 internal static class MetricsEndpoint
 {
-    public static IResult Render(Metrics metrics, PointRegistry registry, HlsSegmentCache cache)
+    public static IResult Render(Metrics metrics, PointRegistry registry, HlsSegmentCache cache, Publishing.PublishStatus publish)
     {
         var text = new StringBuilder(4096);
         Header(text, "pp_ingest_fragments_total", "counter", "Fragments accepted from encoders, per point and track.");
@@ -75,7 +75,38 @@ internal static class MetricsEndpoint
             }
         }
 
+        if (publish.Target is not null)
+        {
+            Publishing(text, publish);
+        }
+
         return Results.Text(text.ToString(), "text/plain; version=0.0.4; charset=utf-8");
+    }
+
+    private static void Publishing(StringBuilder text, Publishing.PublishStatus publish)
+    {
+        Header(text, "pp_publish_backlog", "gauge", "Objects (segments and playlists) waiting to be published to the object store, in all.");
+        Line(text, "pp_publish_backlog", publish.TotalBacklog);
+        Header(text, "pp_publish_point_backlog", "gauge", "Objects waiting to be published, per point.");
+        foreach (var (point, backlog) in publish.Backlog.OrderBy(b => b.Key, StringComparer.Ordinal))
+        {
+            Line(text, "pp_publish_point_backlog", backlog, ("point", point));
+        }
+
+        Header(text, "pp_publish_store_up", "gauge", "1 when the object store took the last operation, 0 from a failure until the next success.");
+        Line(text, "pp_publish_store_up", publish.StoreUp ? 1 : 0);
+        Header(text, "pp_publish_objects_total", "counter", "Objects written to the object store.");
+        Line(text, "pp_publish_objects_total", publish.Puts);
+        Header(text, "pp_publish_bytes_total", "counter", "Bytes written to the object store.");
+        Line(text, "pp_publish_bytes_total", publish.PutBytes);
+        Header(text, "pp_publish_deletes_total", "counter", "Segments deleted from the object store as they left the live window.");
+        Line(text, "pp_publish_deletes_total", publish.Deletes);
+        Header(text, "pp_publish_failures_total", "counter", "Failed publishing passes (each retried with backoff).");
+        Line(text, "pp_publish_failures_total", publish.Failures);
+        Header(text, "pp_publish_skipped_segments_total", "counter", "Segments the origin dropped before the store could take them.");
+        Line(text, "pp_publish_skipped_segments_total", publish.Skipped);
+        Header(text, "pp_publish_last_error_timestamp_seconds", "gauge", "Unix time of the last store error (0: none); the message is in the log and GET /api/publish.");
+        Line(text, "pp_publish_last_error_timestamp_seconds", publish.LastErrorAt?.ToUnixTimeSeconds() ?? 0);
     }
 
     private static void Header(StringBuilder text, string name, string type, string help) =>

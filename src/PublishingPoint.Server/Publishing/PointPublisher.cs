@@ -1,0 +1,410 @@
+using System.Globalization;
+using System.Text;
+using PublishingPoint.Media.Dash;
+using PublishingPoint.Media.Hls;
+using PublishingPoint.Server.Delivery.Dash;
+using PublishingPoint.Server.Delivery.Hls;
+using PublishingPoint.Server.Points;
+
+namespace PublishingPoint.Server.Publishing;
+
+/// <summary>One rendition's segments in the store: a track in one container format.</summary>
+internal readonly record struct Rendition(TrackKey Track, HlsFormat Format);
+
+/// <summary>
+/// Publishes one point, one pass at a time (never two at once, so its objects go out in order). A pass renders
+/// the playlists and MPD from the point as it is, uploads every segment they reference that the store lacks
+/// (init segments first, then segments in ascending number), then the media playlists, the masters and the
+/// MPD, so no published playlist names an object that is not there yet. A failed pass is simply tried again
+/// later: what is missing is worked out from the point each time, so nothing queues up in memory and nothing
+/// is lost or reordered while the origin still holds the media.
+/// </summary>
+internal sealed class PointPublisher
+{
+    /// <summary>Segments that leave the live window stay this many segments longer, for players holding the previous playlist.</summary>
+    internal const int DeleteGraceSegments = 2;
+
+    private const string Immutable = "public, max-age=31536000, immutable";
+    private const string MarkerFile = "published-to.txt";
+
+    private readonly IObjectStore _store;
+    private readonly HlsSegmentCache _cache;
+    private readonly PublishStatus _status;
+    private readonly PublishOptions _options;
+    private readonly int _defaultWindow;
+
+    // Per rendition: the next segment number to upload; the oldest still in the store (windowed mode) and where
+    // the contiguous run that ends at next begins.
+    private readonly Dictionary<Rendition, long> _next = [];
+    private readonly Dictionary<Rendition, long> _bucketFrom = [];
+    private readonly Dictionary<Rendition, long> _runStart = [];
+    private readonly HashSet<Rendition> _inits = [];
+    private readonly Dictionary<string, byte[]> _uploaded = new(StringComparer.Ordinal);
+    private readonly Lock _lock = new();
+    private long? _dashOrigin;
+    private int _playlistCount;
+
+    public PointPublisher(Point point, IObjectStore store, HlsSegmentCache cache, PublishStatus status, PublishOptions options, int defaultWindow)
+    {
+        Point = point;
+        _store = store;
+        _cache = cache;
+        _status = status;
+        _options = options;
+        _defaultWindow = defaultWindow;
+        if (point.State == PointState.Vod && AlreadyPublished())
+        {
+            PublishedVersion = point.Version;
+            VodPublished = true;
+        }
+    }
+
+    public Point Point { get; }
+
+    /// <summary>The point version the last successful pass published (-1: none yet).</summary>
+    public long PublishedVersion { get; private set; } = -1;
+
+    public bool VodPublished { get; private set; }
+
+    public int ConsecutiveFailures { get; private set; }
+
+    public DateTimeOffset NextAttempt { get; private set; }
+
+    public Task? Running { get; set; }
+
+    private string Prefix => Point.Path.Value + "/";
+
+    /// <summary>Due when the point changed since the last published pass, or a failed pass waits for its retry.</summary>
+    public bool IsDue(DateTimeOffset now) =>
+        (Running is null || Running.IsCompleted) && now >= NextAttempt && (Point.Version != PublishedVersion || ConsecutiveFailures > 0);
+
+    /// <summary>
+    /// Segments the point has that the store does not, without rendering anything (for the backlog gauge
+    /// between passes, so it grows while the store is down).
+    /// </summary>
+    public long EstimateBacklog()
+    {
+        long backlog = 0;
+        lock (_lock)
+        {
+            foreach (var (rendition, next) in _next)
+            {
+                if (Point.FindTrack(rendition.Track) is { } track)
+                {
+                    var count = track.Snapshot(out var first).Length;
+                    backlog += Math.Max(0, first + count - next);
+                }
+            }
+        }
+
+        return backlog + (Point.Version != PublishedVersion ? Math.Max(1, Volatile.Read(ref _playlistCount)) : 0);
+    }
+
+    public void Fail(DateTimeOffset now, double maxDelaySeconds)
+    {
+        ConsecutiveFailures++;
+        var delay = Math.Min(maxDelaySeconds, 0.5 * Math.Pow(2, Math.Min(ConsecutiveFailures - 1, 20)));
+        NextAttempt = now + TimeSpan.FromSeconds(delay);
+    }
+
+    /// <summary>One pass; throws when the store fails (the caller backs off and tries again).</summary>
+    public async Task PublishAsync(CancellationToken cancellationToken)
+    {
+        var version = Point.Version;
+        var vod = Point.State == PointState.Vod;
+        var window = Point.DvrWindowSeconds(_defaultWindow);
+        var anchor = HlsPointState.Of(Point, DateTimeOffset.UtcNow).Anchor;
+
+        // 1. Render: masters first (they list tracks that have media), then every track's playlists, then the MPD.
+        var playlists = new List<(string Key, byte[] Bytes, string ContentType)>();
+        var referenced = new Dictionary<Rendition, (long From, long To)>();
+        var tracks = Point.Tracks();
+        var masters = new List<(string Key, byte[] Bytes, string ContentType)>();
+        if (_options.Publishes(PublishFormat.Hls))
+        {
+            foreach (var (format, name) in new[] { (HlsFormat.Ts, "master.m3u8"), (HlsFormat.Fmp4, "master-fmp4.m3u8") })
+            {
+                if (HlsPlaylistBuilder.Master(Point, format) is { } master)
+                {
+                    masters.Add((name, Encoding.UTF8.GetBytes(MasterPlaylistWriter.Write(master)), HlsDelivery.PlaylistContentType));
+                }
+            }
+
+            tracks = Point.Tracks();
+            foreach (var track in tracks)
+            {
+                foreach (var format in new[] { HlsFormat.Ts, HlsFormat.Fmp4 })
+                {
+                    if (HlsPlaylistBuilder.Media(Point, track, format, window, anchor) is not { } media)
+                    {
+                        continue;
+                    }
+
+                    var rendition = new Rendition(track.Key, format);
+                    if (vod && !_options.KeepSegmentsForVod)
+                    {
+                        media = Trim(media, StoredFrom(rendition));
+                    }
+
+                    Reference(referenced, rendition, media.Segments.Select(s => s.Sequence));
+                    playlists.Add(("hls/" + HlsPlaylistBuilder.PlaylistName(track.Key, format), Encoding.UTF8.GetBytes(MediaPlaylistWriter.Write(media)), HlsDelivery.PlaylistContentType));
+                }
+            }
+        }
+
+        playlists.AddRange(masters);
+        if (_options.Publishes(PublishFormat.Dash) && (_dashOrigin ??= DashManifestBuilder.Origin(Point)) is { } origin
+            && DashManifestBuilder.Build(Point, window, anchor, origin, DateTimeOffset.UtcNow, _options.DashTimeUrl ?? string.Empty) is { } mpd)
+        {
+            if (string.IsNullOrEmpty(_options.DashTimeUrl))
+            {
+                mpd = mpd with { UtcTimings = [] };
+            }
+
+            mpd = Dash(mpd, tracks, vod, referenced);
+            playlists.Add((DashDelivery.ManifestName, Encoding.UTF8.GetBytes(MpdWriter.Write(mpd)), MpdWriter.ContentType));
+        }
+
+        // 2. What the store lacks: for each rendition, from the next unpublished segment up to the newest referenced.
+        var work = new List<(Rendition Rendition, long Sequence)>();
+        lock (_lock)
+        {
+            foreach (var (rendition, range) in referenced)
+            {
+                if (Point.FindTrack(rendition.Track) is not { } track)
+                {
+                    continue;
+                }
+
+                track.Snapshot(out var first);
+                if (!_next.TryGetValue(rendition, out var next))
+                {
+                    next = _options.KeepSegmentsForVod ? first : range.From;
+                    _bucketFrom[rendition] = next;
+                    _runStart[rendition] = next;
+                }
+
+                if (next < first)
+                {
+                    // the origin pruned these before the store took them (a long outage): they cannot be published any more
+                    _status.SkippedSegments(first - next);
+                    next = first;
+                    _runStart[rendition] = next;
+                }
+
+                if (!_options.KeepSegmentsForVod && next < range.From)
+                {
+                    // out of the live window already: not worth uploading, and deleted below with the rest
+                    next = range.From;
+                    _runStart[rendition] = next;
+                }
+
+                _next[rendition] = next;
+                for (var n = next; n <= range.To; n++)
+                {
+                    work.Add((rendition, n));
+                }
+            }
+        }
+
+        Volatile.Write(ref _playlistCount, playlists.Count);
+        var changed = playlists.Where(p => !_uploaded.TryGetValue(p.Key, out var last) || !last.AsSpan().SequenceEqual(p.Bytes)).ToList();
+        _status.SetBacklog(Point.Path.Value, work.Count + changed.Count);
+
+        // 3. Init segments, then segments in ascending number (renditions interleaved), then the playlists.
+        foreach (var rendition in referenced.Keys.Where(r => r.Format == HlsFormat.Fmp4 && !_inits.Contains(r)).ToList())
+        {
+            if (Point.FindTrack(rendition.Track) is { Last: not null } track && HlsPackager.InitSegment(track) is { } init)
+            {
+                var bytes = await _cache.GetOrProduceAsync(new HlsSegmentKey(Point, track.Key, HlsFormat.Fmp4, -1), 4096, () => Task.FromResult(init)).ConfigureAwait(false);
+                await PutAsync($"hls/{HlsPlaylistBuilder.Name(track.Key)}/init.mp4", bytes, HlsDelivery.Mp4ContentType, Immutable, cancellationToken).ConfigureAwait(false);
+                _inits.Add(rendition);
+            }
+        }
+
+        var remaining = work.Count + changed.Count;
+        foreach (var (rendition, sequence) in work.OrderBy(w => w.Sequence).ThenBy(w => w.Rendition.Format).ThenBy(w => w.Rendition.Track.Name, StringComparer.Ordinal).ThenBy(w => w.Rendition.Track.Bitrate))
+        {
+            if (await SegmentAsync(rendition, sequence).ConfigureAwait(false) is { } bytes)
+            {
+                var extension = rendition.Format == HlsFormat.Ts ? "ts" : "m4s";
+                var contentType = rendition.Format == HlsFormat.Ts ? HlsDelivery.TsContentType : HlsDelivery.Mp4ContentType;
+                await PutAsync(string.Create(CultureInfo.InvariantCulture, $"hls/{HlsPlaylistBuilder.Name(rendition.Track)}/{sequence}.{extension}"), bytes, contentType, Immutable, cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                _status.SkippedSegments(1);
+            }
+
+            lock (_lock)
+            {
+                _next[rendition] = sequence + 1;
+            }
+
+            _status.SetBacklog(Point.Path.Value, --remaining);
+        }
+
+        var cacheControl = vod ? MaxAge(_options.VodPlaylistMaxAge) : MaxAge(_options.LivePlaylistMaxAge);
+        foreach (var (key, bytes, contentType) in changed)
+        {
+            await PutAsync(key, bytes, contentType, cacheControl, cancellationToken).ConfigureAwait(false);
+            _uploaded[key] = bytes;
+            _status.SetBacklog(Point.Path.Value, --remaining);
+        }
+
+        // 4. Windowed: segments that left every playlist (plus a grace) are deleted, oldest first.
+        if (!_options.KeepSegmentsForVod && !vod)
+        {
+            foreach (var (rendition, range) in referenced)
+            {
+                var below = range.From - DeleteGraceSegments;
+                var extension = rendition.Format == HlsFormat.Ts ? "ts" : "m4s";
+                for (var n = _bucketFrom.GetValueOrDefault(rendition, below); n < below; n++)
+                {
+                    await _store.DeleteAsync(Prefix + string.Create(CultureInfo.InvariantCulture, $"hls/{HlsPlaylistBuilder.Name(rendition.Track)}/{n}.{extension}"), cancellationToken).ConfigureAwait(false);
+                    _status.Deleted();
+                    _bucketFrom[rendition] = n + 1;
+                }
+            }
+        }
+
+        PublishedVersion = version;
+        ConsecutiveFailures = 0;
+        NextAttempt = default;
+        _status.SetBacklog(Point.Path.Value, 0);
+        if (vod && !VodPublished)
+        {
+            VodPublished = true;
+            MarkPublished();
+        }
+    }
+
+    private static string MaxAge(int seconds) => seconds > 0 ? string.Create(CultureInfo.InvariantCulture, $"public, max-age={seconds}") : "no-cache";
+
+    private async Task PutAsync(string key, byte[] bytes, string contentType, string cacheControl, CancellationToken cancellationToken)
+    {
+        await _store.PutAsync(Prefix + key, bytes, contentType, cacheControl, cancellationToken).ConfigureAwait(false);
+        _status.Put(bytes.Length);
+    }
+
+    /// <summary>The segment's bytes (shared with the origin's cache), or null when the origin no longer has it.</summary>
+    private async Task<byte[]?> SegmentAsync(Rendition rendition, long sequence)
+    {
+        if (Point.FindTrack(rendition.Track) is not { } track)
+        {
+            return null;
+        }
+
+        var fragments = track.Snapshot(out var first);
+        var index = sequence - first;
+        if (index < 0 || index >= fragments.Length)
+        {
+            return null;
+        }
+
+        var entry = fragments[index];
+        var key = new HlsSegmentKey(Point, track.Key, rendition.Format, sequence);
+        if (rendition.Format == HlsFormat.Ts)
+        {
+            var audio = HlsPlaylistBuilder.AudioOf(Point);
+            return await _cache.GetOrProduceAsync(key, entry.Length * 2L,
+                () => HlsPackager.TsSegmentAsync(track, audio, fragments, (int)index, sequence, CancellationToken.None)).ConfigureAwait(false);
+        }
+
+        return await _cache.GetOrProduceAsync(key, entry.Length * 2L,
+            () => HlsPackager.Fmp4SegmentAsync(track, entry, sequence, CancellationToken.None)).ConfigureAwait(false);
+    }
+
+    private static void Reference(Dictionary<Rendition, (long From, long To)> referenced, Rendition rendition, IEnumerable<long> sequences)
+    {
+        foreach (var sequence in sequences)
+        {
+            referenced[rendition] = referenced.TryGetValue(rendition, out var range)
+                ? (Math.Min(range.From, sequence), Math.Max(range.To, sequence))
+                : (sequence, sequence);
+        }
+    }
+
+    /// <summary>Where the store's contiguous run of a rendition's segments begins (windowed mode, for the final playlists).</summary>
+    private long StoredFrom(Rendition rendition)
+    {
+        lock (_lock)
+        {
+            return Math.Max(_bucketFrom.GetValueOrDefault(rendition), _runStart.GetValueOrDefault(rendition));
+        }
+    }
+
+    /// <summary>A VOD playlist cut to the segments still in the store: the live window it ended with.</summary>
+    private static MediaPlaylist Trim(MediaPlaylist media, long from)
+    {
+        var dropped = media.Segments.TakeWhile(s => s.Sequence < from).ToList();
+        if (dropped.Count == 0 || dropped.Count == media.Segments.Count)
+        {
+            return media;
+        }
+
+        var kept = media.Segments.Skip(dropped.Count).ToList();
+        var discontinuities = dropped.Count(s => s.Discontinuity) + (kept[0].Discontinuity ? 1 : 0);
+        kept[0] = kept[0] with { Discontinuity = false };
+        return media with { MediaSequence = kept[0].Sequence, DiscontinuitySequence = media.DiscontinuitySequence + discontinuities, Segments = kept };
+    }
+
+    /// <summary>Records the fMP4 segments the MPD references; a windowed VOD MPD is cut to what the store holds.</summary>
+    private MediaPresentation Dash(MediaPresentation mpd, Track[] tracks, bool vod, Dictionary<Rendition, (long From, long To)> referenced)
+    {
+        var byName = tracks.ToDictionary(t => HlsPlaylistBuilder.Name(t.Key), t => t.Key, StringComparer.Ordinal);
+        var sets = new List<DashAdaptationSet>();
+        foreach (var set in mpd.Periods[0].AdaptationSets)
+        {
+            var representations = new List<DashRepresentation>();
+            foreach (var representation in set.Representations)
+            {
+                var template = representation.SegmentTemplate;
+                if (byName.TryGetValue(representation.Id, out var key))
+                {
+                    var rendition = new Rendition(key, HlsFormat.Fmp4);
+                    if (vod && !_options.KeepSegmentsForVod)
+                    {
+                        var skip = (int)Math.Clamp(StoredFrom(rendition) - template.StartNumber, 0, Math.Max(0, template.Segments.Count - 1));
+                        template = template with { StartNumber = template.StartNumber + skip, Segments = [.. template.Segments.Skip(skip)] };
+                    }
+
+                    Reference(referenced, rendition, Enumerable.Range(0, template.Segments.Count).Select(i => template.StartNumber + i));
+                }
+
+                representations.Add(representation with { SegmentTemplate = template });
+            }
+
+            sets.Add(set with { Representations = representations });
+        }
+
+        return mpd with { Periods = [mpd.Periods[0] with { AdaptationSets = sets }, .. mpd.Periods.Skip(1)] };
+    }
+
+    private bool AlreadyPublished()
+    {
+        var file = Path.Combine(Point.Directory, MarkerFile);
+        try
+        {
+            return File.Exists(file) && File.ReadAllText(file) == Marker();
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+
+    private void MarkPublished()
+    {
+        try
+        {
+            File.WriteAllText(Path.Combine(Point.Directory, MarkerFile), Marker());
+        }
+        catch (IOException)
+        {
+            // only saves a re-upload after a restart
+        }
+    }
+
+    private string Marker() => _store.Description + "|" + string.Join(',', _options.Formats.Count == 0 ? [PublishFormat.Hls, PublishFormat.Dash] : _options.Formats);
+}

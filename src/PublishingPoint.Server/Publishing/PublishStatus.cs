@@ -1,0 +1,82 @@
+using System.Collections.Concurrent;
+
+namespace PublishingPoint.Server.Publishing;
+
+/// <summary>What the publisher reports: counters for /metrics, the backlog per point, the last store error.</summary>
+public sealed class PublishStatus
+{
+    private readonly ConcurrentDictionary<string, long> _backlog = new(StringComparer.Ordinal);
+    private readonly Lock _lock = new();
+    private long _puts;
+    private long _putBytes;
+    private long _deletes;
+    private long _failures;
+    private long _skipped;
+
+    /// <summary>"s3://bucket/prefix at http://host:port", or null when nothing is published.</summary>
+    public string? Target { get; internal set; }
+
+    public long Puts => Interlocked.Read(ref _puts);
+
+    public long PutBytes => Interlocked.Read(ref _putBytes);
+
+    public long Deletes => Interlocked.Read(ref _deletes);
+
+    public long Failures => Interlocked.Read(ref _failures);
+
+    /// <summary>Segments the origin dropped (archive length) before they could be published.</summary>
+    public long Skipped => Interlocked.Read(ref _skipped);
+
+    public string? LastError { get; private set; }
+
+    public DateTimeOffset? LastErrorAt { get; private set; }
+
+    public DateTimeOffset? LastSuccessAt { get; private set; }
+
+    /// <summary>The store answered the last operation (false from a failure until the next success).</summary>
+    public bool StoreUp { get; private set; } = true;
+
+    /// <summary>Objects waiting to be published, per point.</summary>
+    public IReadOnlyDictionary<string, long> Backlog => _backlog;
+
+    public long TotalBacklog => _backlog.Values.Sum();
+
+    internal void Put(long bytes)
+    {
+        Interlocked.Increment(ref _puts);
+        Interlocked.Add(ref _putBytes, bytes);
+        Succeeded();
+    }
+
+    internal void Deleted()
+    {
+        Interlocked.Increment(ref _deletes);
+        Succeeded();
+    }
+
+    internal void SkippedSegments(long count) => Interlocked.Add(ref _skipped, count);
+
+    internal void Failed(string error, DateTimeOffset now)
+    {
+        Interlocked.Increment(ref _failures);
+        lock (_lock)
+        {
+            LastError = error;
+            LastErrorAt = now;
+            StoreUp = false;
+        }
+    }
+
+    internal void SetBacklog(string point, long count) => _backlog[point] = count;
+
+    internal void Forget(string point) => _backlog.TryRemove(point, out _);
+
+    private void Succeeded()
+    {
+        lock (_lock)
+        {
+            LastSuccessAt = DateTimeOffset.UtcNow;
+            StoreUp = true;
+        }
+    }
+}

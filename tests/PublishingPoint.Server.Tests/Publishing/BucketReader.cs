@@ -1,0 +1,80 @@
+using System.Globalization;
+using System.Net;
+using System.Text.RegularExpressions;
+using PublishingPoint.Server.Tests.Hls;
+
+namespace PublishingPoint.Server.Tests.Publishing;
+
+/// <summary>Reads a published point like a player would, from any base URL (a bucket, or the origin).</summary>
+internal sealed partial class BucketReader(HttpClient http, Func<string, Uri> url)
+{
+    public async Task<string?> TextOrNullAsync(string key)
+    {
+        using var response = await http.GetAsync(url(key));
+        return response.StatusCode == HttpStatusCode.OK ? await response.Content.ReadAsStringAsync() : null;
+    }
+
+    public async Task<bool> ExistsAsync(string key)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, url(key));
+        using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        return response.StatusCode == HttpStatusCode.OK && response.Content.Headers.ContentLength > 0;
+    }
+
+    /// <summary>
+    /// Every media playlist the masters (TS and fMP4) of the point name, and for each whether every segment and
+    /// init segment it lists is there: (playlist key, text, missing objects). Null while there is no master yet.
+    /// </summary>
+    public async Task<List<(string Key, string Text, List<string> Missing)>?> CheckAsync(string point)
+    {
+        var result = new List<(string, string, List<string>)>();
+        foreach (var masterName in new[] { "master.m3u8", "master-fmp4.m3u8" })
+        {
+            var master = await TextOrNullAsync($"{point}/{masterName}");
+            if (master is null)
+            {
+                return null;
+            }
+
+            var uris = HlsText.AttributeLines(master, "#EXT-X-STREAM-INF").Select(v => v.Uri!)
+                .Concat(HlsText.AttributeLines(master, "#EXT-X-MEDIA").Select(m => m.Attributes.GetValueOrDefault("URI")).OfType<string>());
+            foreach (var uri in uris)
+            {
+                var key = $"{point}/{uri}";
+                var text = await TextOrNullAsync(key);
+                if (text is null)
+                {
+                    result.Add((key, string.Empty, [key]));
+                    continue;
+                }
+
+                var folder = key[..(key.LastIndexOf('/') + 1)];
+                var missing = new List<string>();
+                var objects = HlsText.Segments(text).Select(s => s.Uri).ToList();
+                if (MapUri().Match(text) is { Success: true } map)
+                {
+                    objects.Insert(0, map.Groups[1].Value);
+                }
+
+                foreach (var segment in objects)
+                {
+                    if (!await ExistsAsync(folder + segment))
+                    {
+                        missing.Add(folder + segment);
+                    }
+                }
+
+                result.Add((key, text, missing));
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>The segment numbers a playlist lists, in order.</summary>
+    public static long[] Numbers(string playlist) =>
+        [.. HlsText.Segments(playlist).Select(s => long.Parse(s.Uri[(s.Uri.LastIndexOf('/') + 1)..s.Uri.LastIndexOf('.')], CultureInfo.InvariantCulture))];
+
+    [GeneratedRegex("#EXT-X-MAP:URI=\"([^\"]+)\"")]
+    private static partial Regex MapUri();
+}

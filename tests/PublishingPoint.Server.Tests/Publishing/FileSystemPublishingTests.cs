@@ -1,0 +1,98 @@
+using System.Globalization;
+using PublishingPoint.Server.Tests.Hls;
+using PublishingPoint.Server.Tests.Infrastructure;
+
+namespace PublishingPoint.Server.Tests.Publishing;
+
+/// <summary>The embedded default target: a folder for nginx or any static web server.</summary>
+public sealed class FileSystemPublishingTests
+{
+    [Fact]
+    public async Task FolderGetsEveryFormat_AndTheVodPlaysFromFiles()
+    {
+        var folder = TempDirectory.Create("pp-www");
+        await using var server = await RunningServer.StartAsync(null, "--PublishingPoint:Publish:Target=FileSystem", $"--PublishingPoint:Publish:Path={folder}");
+        const string Point = "events/fs.isml";
+        var push = await Encoder.PushSmoothAsync(server.Url($"{Point}/Streams(a)"), new EncoderSettings { Seconds = 8, RealTime = false });
+        Assert.Equal(0, push.ExitCode);
+
+        var media = await VodFilesAsync(folder, Point);
+        foreach (var (key, text) in media)
+        {
+            var numbers = BucketReader.Numbers(text);
+            Assert.Equal(Enumerable.Range(0, numbers.Length).Select(n => (long)n), numbers);
+            var dir = Path.GetDirectoryName(Path.Combine(folder, key))!;
+            Assert.All(HlsText.Segments(text), s => Assert.True(File.Exists(Path.Combine(dir, s.Uri)), s.Uri));
+            Assert.Equal(await server.Http.GetStringAsync($"{Point}/{key[(Point.Length + 1)..]}"), text);
+        }
+
+        Assert.True(File.Exists(Path.Combine(folder, Point, "master-fmp4.m3u8")));
+        Assert.Contains("type=\"static\"", await File.ReadAllTextAsync(Path.Combine(folder, Point, "manifest.mpd")), StringComparison.Ordinal);
+        Assert.NotEmpty(Directory.GetFiles(Path.Combine(folder, Point, "hls"), "init.mp4", SearchOption.AllDirectories));
+        Assert.Empty(Directory.GetFiles(folder, "*.tmp", SearchOption.AllDirectories));
+
+        // Played from the files alone.
+        var ts = media.First(m => !m.Key.EndsWith("-fmp4.m3u8", StringComparison.Ordinal)).Key;
+        var output = Path.Combine(TempDirectory.Create("fs-play"), "copy.mp4");
+        await Tool.RunCheckedAsync("ffmpeg", ["-v", "error", "-i", Path.Combine(folder, ts), "-c", "copy", output], TimeSpan.FromSeconds(60));
+        var duration = double.Parse((await Tool.ProbeAsync(output, "-show_entries", "format=duration", "-of", "csv=p=0")).Trim(), CultureInfo.InvariantCulture);
+        Assert.InRange(duration, 8 - 2.1, 8 + 2.1);
+    }
+
+    [Fact]
+    public async Task WindowedLive_DeletesSegmentsThatLeaveTheWindow_AndEndsOnTheLastWindow()
+    {
+        var folder = TempDirectory.Create("pp-www");
+        await using var server = await RunningServer.StartAsync(null,
+            "--PublishingPoint:DvrWindowSeconds=10", "--PublishingPoint:Publish:Target=FileSystem", $"--PublishingPoint:Publish:Path={folder}",
+            "--PublishingPoint:Publish:KeepSegmentsForVod=false", "--PublishingPoint:Publish:Formats:0=Hls");
+        const string Point = "live/window.isml";
+        var push = await Encoder.PushSmoothAsync(server.Url($"{Point}/Streams(a)"), new EncoderSettings { Seconds = 20, AudioKbps = 0 });
+        Assert.Equal(0, push.ExitCode);
+
+        var media = await VodFilesAsync(folder, Point);
+        Assert.False(File.Exists(Path.Combine(folder, Point, "manifest.mpd")), "DASH was not asked for");
+        foreach (var (key, text) in media)
+        {
+            var numbers = BucketReader.Numbers(text);
+            Assert.True(numbers[0] > 0 && numbers.Length <= 8, $"{key} should list the last window only:\n{text}");
+            Assert.Equal(Enumerable.Range((int)numbers[0], numbers.Length).Select(n => (long)n), numbers);
+            Assert.Equal(numbers[0], HlsText.LongTag(text, "#EXT-X-MEDIA-SEQUENCE"));
+            var dir = Path.GetDirectoryName(Path.Combine(folder, key))!;
+            Assert.All(HlsText.Segments(text), s => Assert.True(File.Exists(Path.Combine(dir, s.Uri)), s.Uri));
+            var rendition = Path.Combine(dir, HlsText.Segments(text)[0].Uri[..HlsText.Segments(text)[0].Uri.IndexOf('/', StringComparison.Ordinal)]);
+            Assert.False(File.Exists(Path.Combine(rendition, "0.ts")) || File.Exists(Path.Combine(rendition, "0.m4s")), $"segment 0 should be deleted from {rendition}");
+        }
+    }
+
+    private static async Task<List<(string Key, string Text)>> VodFilesAsync(string folder, string point)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (true)
+        {
+            var hls = Path.Combine(folder, point, "hls");
+            var playlists = Directory.Exists(hls) ? Directory.GetFiles(hls, "*.m3u8") : [];
+            var texts = playlists.Select(p => (Key: Path.GetRelativePath(folder, p).Replace('\\', '/'), Text: File.ReadAllText(p))).ToList();
+            if (texts.Count > 0 && texts.All(t => t.Text.Contains("#EXT-X-ENDLIST", StringComparison.Ordinal)) && File.Exists(Path.Combine(folder, point, "master.m3u8")))
+            {
+                return texts;
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, "the VOD playlists never reached the folder");
+            await Task.Delay(200);
+        }
+    }
+}
+
+public sealed class PublishSettingsTests
+{
+    [Theory]
+    [InlineData("Publish:S3:Bucket", "--PublishingPoint:Publish:Target=S3")]
+    [InlineData("Publish:Path", "--PublishingPoint:Publish:Target=FileSystem")]
+    [InlineData("AccessKey and SecretKey", "--PublishingPoint:Publish:Target=S3", "--PublishingPoint:Publish:S3:Bucket=b", "--PublishingPoint:Publish:S3:AccessKey=k")]
+    public async Task InvalidPublishSettingsStopTheServerAtStartup(string named, params string[] settings)
+    {
+        var error = await Assert.ThrowsAnyAsync<Exception>(async () => await (await RunningServer.StartAsync(null, settings)).DisposeAsync());
+        Assert.Contains(named, error.Message, StringComparison.Ordinal);
+    }
+}
