@@ -131,7 +131,7 @@ function updateCard(card, point) {
   ]));
   fill($('table.tracks', card), point.tracks.map((t) => [
     t.name, t.type, kbps(t.bitrate), t.codec, t.type === 'video' ? `${t.width}×${t.height}` : `${t.samplingRate} Hz × ${t.channels}`,
-    t.fragments, `${t.firstSeconds.toFixed(1)}–${t.lastSeconds.toFixed(1)} s`, `${t.behindLiveEdgeSeconds.toFixed(1)} s`, bytes(t.bytesInMemory),
+    t.fragments, `${seconds(t.firstSeconds)}–${seconds(t.lastSeconds)} s`, `${seconds(t.behindLiveEdgeSeconds)} s`, bytes(t.bytesInMemory),
   ]));
 }
 
@@ -310,6 +310,10 @@ function bytes(n) {
 
 function kbps(bitsPerSecond) {
   return `${Math.round(bitsPerSecond / 1000)} kbps`;
+}
+
+function seconds(s) {
+  return (Math.abs(s) < 0.05 ? 0 : s).toFixed(1); // no "-0.0" for an AAC priming offset
 }
 
 function duration(ms) {
