@@ -31,7 +31,7 @@ public sealed record PointView(
         }
 
         return new PointView(point.Path.Value, point.State.ToString().ToLowerInvariant(), point.Closed, point.CreatedByOperator, point.CreatedAt, point.TimelineAnchor,
-            point.Settings, point.DvrWindowSeconds(defaultWindow), archiveBytes, streams, trackViews);
+            point.Settings with { IngestSecret = point.Settings.IngestSecret is null ? null : "(set)" }, point.DvrWindowSeconds(defaultWindow), archiveBytes, streams, trackViews);
     }
 
     private static TrackView Track(Track track, double edge)

@@ -62,6 +62,7 @@ public static class PublishingPointHosting
         endpoints.MapGet("/health/ready", Observability.Health.Ready).ExcludeFromDescription();
         Admin.PointsApi.Map(endpoints, options.AdminApiKey);
         Publishing.PublishApi.Map(endpoints, options.AdminApiKey);
+        Admin.DashboardFiles.Map(endpoints, Admin.DashboardFiles.DefaultRoot);
         var router = endpoints.ServiceProvider.GetRequiredService<PointRequestRouter>();
         endpoints.MapMethods(DashDelivery.TimePath, [HttpMethods.Get, HttpMethods.Head], DashDelivery.TimeAsync);
         endpoints.MapMethods("/{**path}", [HttpMethods.Get, HttpMethods.Head, HttpMethods.Post, HttpMethods.Put, HttpMethods.Delete], router.HandleAsync);

@@ -116,6 +116,7 @@ public sealed class PointsApiTests
         await using var restarted = await RunningServer.StartAsync(data, $"--PublishingPoint:AdminApiKey={Key}");
         var recovered = await (await Send(restarted, HttpMethod.Get, "api/points/live/api.isml")).Content.ReadFromJsonAsync<JsonElement>();
         Assert.Equal(20, recovered.GetProperty("settings").GetProperty("dvrWindowSeconds").GetInt32());
+        Assert.Equal("(set)", recovered.GetProperty("settings").GetProperty("ingestSecret").GetString()); // never echoed back
         Assert.Equal("vod", recovered.GetProperty("state").GetString());
         using (var delete = await Send(restarted, HttpMethod.Delete, "api/points/live/api.isml"))
         {

@@ -1,0 +1,232 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using Microsoft.Playwright;
+using PublishingPoint.Server.Tests.Infrastructure;
+using Xunit.Abstractions;
+using static Microsoft.Playwright.Assertions;
+
+namespace PublishingPoint.Server.Tests.Admin;
+
+/// <summary>
+/// The operator dashboard in Debian's headless Chromium (/usr/bin/chromium through Playwright): the page polls
+/// /api/points, previews a point with the hls.js the server build copied from npm, and acts on points through the
+/// confirm dialog. Screenshots go to TestResults/ under the test's working directory.
+/// </summary>
+public sealed class DashboardBrowserTests(ITestOutputHelper output)
+{
+    private const string LivePoint = "dash/live.isml";
+
+    [Fact]
+    public async Task Dashboard_ShowsALivePoint_PreviewsIt_AndClosesItToVod()
+    {
+        var clock = Stopwatch.StartNew();
+        await using var server = await RunningServer.StartAsync();
+        using var stopEncoder = new CancellationTokenSource();
+        var push = Encoder.PushSmoothAsync(
+            server.Url($"{LivePoint}/Streams(cam)"),
+            new EncoderSettings { VideoKbps = 500, Width = 480, Height = 270, AudioKbps = 64, Seconds = 25 },
+            stopEncoder.Token);
+        var log = new List<string>();
+        try
+        {
+            using var playwright = await Playwright.CreateAsync();
+            await using var browser = await LaunchAsync(playwright);
+            var page = await OpenDashboardAsync(browser, server, log);
+
+            var card = page.Locator($"section.point[data-path=\"{LivePoint}\"]");
+            await Expect(card.Locator(".state")).ToHaveTextAsync("live", new() { Timeout = 20_000 });
+            var tracks = card.Locator("table.tracks tbody tr");
+            await Expect(tracks).ToHaveCountAsync(2, new() { Timeout = 10_000 });
+            var video = tracks.Filter(new() { HasText = "video" });
+            await Expect(video).ToContainTextAsync("avc1.");
+            await Expect(video).ToContainTextAsync("480×270");
+            var audio = tracks.Filter(new() { HasText = "audio" });
+            await Expect(audio).ToContainTextAsync("mp4a.40.2");
+            await Expect(audio).ToContainTextAsync("48000 Hz");
+            var stream = card.Locator("table.streams tbody tr");
+            await Expect(stream).ToHaveCountAsync(1);
+            await Expect(stream).ToContainTextAsync("cam");
+            await Expect(stream).ToContainTextAsync("127.0.0.1");
+
+            // the counters update themselves: wait for the video row to count three fragments (a playable live window)
+            await page.WaitForFunctionAsync(
+                $"[...document.querySelectorAll('section.point[data-path=\"{LivePoint}\"] table.tracks tbody tr')]" +
+                ".some(r => r.cells[1].textContent === 'video' && Number(r.cells[5].textContent) >= 3)",
+                null, new() { Timeout = 20_000, PollingInterval = 250 });
+
+            await card.GetByRole(AriaRole.Button, new() { Name = "Preview", Exact = true }).ClickAsync();
+            await Expect(page.Locator("#preview")).ToBeVisibleAsync();
+            var (first, last) = await WatchPlaybackAsync(page, TimeSpan.FromSeconds(20), 3.0);
+            var status = await page.Locator("#preview-status").TextContentAsync();
+            Assert.True(last - first > 3.0, string.Create(CultureInfo.InvariantCulture,
+                $"preview currentTime went {first:0.00} -> {last:0.00}; status '{status}'; console:\n{string.Join('\n', log)}"));
+
+            output.WriteLine($"screenshot: {await ScreenshotAsync(page, "dashboard.png")}");
+
+            await card.GetByRole(AriaRole.Button, new() { Name = "Close", Exact = true }).ClickAsync();
+            var dialog = page.Locator("dialog#confirm");
+            await Expect(dialog).ToBeVisibleAsync();
+            await Expect(dialog).ToContainTextAsync(LivePoint);
+            await dialog.GetByRole(AriaRole.Button, new() { Name = "Confirm" }).ClickAsync();
+            await Expect(dialog).ToBeHiddenAsync();
+            await Expect(card.Locator(".state")).ToHaveTextAsync("vod", new() { Timeout = 15_000 });
+            await Expect(card.GetByRole(AriaRole.Button, new() { Name = "Open", Exact = true })).ToBeEnabledAsync();
+            await Expect(card.GetByRole(AriaRole.Button, new() { Name = "Close", Exact = true })).ToBeDisabledAsync();
+            await Expect(card.Locator(".meta")).ToContainTextAsync("closed to ingest");
+
+            output.WriteLine($"screenshot: {await ScreenshotAsync(page, "dashboard-vod.png")}");
+            Assert.DoesNotContain(log, l => l.StartsWith("pageerror", StringComparison.Ordinal));
+        }
+        finally
+        {
+            // the close cuts the encoder off; one still pushing after that (or after a failure) is stopped
+            if (await Task.WhenAny(push, Task.Delay(TimeSpan.FromSeconds(3))) != push)
+            {
+                await stopEncoder.CancelAsync();
+            }
+
+            try
+            {
+                var result = await push;
+                output.WriteLine($"ffmpeg exited with {result.ExitCode}: {result.StdErr.Trim()}");
+            }
+            catch (Exception e) when (e is TimeoutException or OperationCanceledException)
+            {
+                output.WriteLine("ffmpeg was stopped");
+            }
+
+            output.WriteLine($"took {clock.Elapsed.TotalSeconds:0.0} s");
+        }
+    }
+
+    /// <summary>
+    /// With an AdminApiKey the page itself is public but the API answers 401: the page asks for the key (a wrong one
+    /// is asked again), keeps it in sessionStorage, creates a point from its form, and deletes it only once the
+    /// delete is confirmed.
+    /// </summary>
+    [Fact]
+    public async Task Dashboard_AsksForTheOperatorKey_CreatesAndDeletesAPoint()
+    {
+        const string Key = "dash-operator-key";
+        const string Created = "ops/new.isml";
+        await using var server = await RunningServer.StartAsync(null, $"--PublishingPoint:AdminApiKey={Key}");
+        using (var anonymous = await server.Http.GetAsync("api/points"))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
+        }
+
+        var log = new List<string>();
+        using var playwright = await Playwright.CreateAsync();
+        await using var browser = await LaunchAsync(playwright);
+        var page = await OpenDashboardAsync(browser, server, log);
+
+        var keyDialog = page.Locator("dialog#key-dialog");
+        await Expect(keyDialog).ToBeVisibleAsync(new() { Timeout = 10_000 });
+        await page.Locator("#key-input").FillAsync("wrong-key");
+        await page.Locator("#key-save").ClickAsync();
+        await Expect(keyDialog.Locator(".message")).ToContainTextAsync("refused", new() { Timeout = 10_000 });
+        await Expect(keyDialog).ToBeVisibleAsync();
+        await page.Locator("#key-input").FillAsync(Key);
+        await page.Locator("#key-save").ClickAsync();
+        await Expect(keyDialog).ToBeHiddenAsync();
+        await Expect(page.Locator("#no-points")).ToBeVisibleAsync(new() { Timeout = 10_000 });
+        Assert.Equal(Key, await page.EvaluateAsync<string>("sessionStorage.getItem('publishingpoint.operatorKey')"));
+
+        var form = page.Locator("form#create");
+        await form.Locator("input[name=path]").FillAsync(Created);
+        await form.Locator("input[name=dvrWindowSeconds]").FillAsync("60");
+        await form.Locator("input[value=Fmp4]").CheckAsync();
+        await form.GetByRole(AriaRole.Button, new() { Name = "Create" }).ClickAsync();
+        await Expect(page.Locator("#create-result")).ToHaveTextAsync($"created {Created}");
+        var card = page.Locator($"section.point[data-path=\"{Created}\"]");
+        await Expect(card.Locator(".state")).ToHaveTextAsync("idle");
+        await Expect(card.Locator(".meta")).ToContainTextAsync("DVR 60 s");
+        await Expect(card.GetByRole(AriaRole.Button, new() { Name = "Preview", Exact = true })).ToBeDisabledAsync();
+
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"api/points/{Created}");
+        request.Headers.Add("X-Api-Key", Key);
+        using (var response = await server.Http.SendAsync(request))
+        {
+            var body = await response.Content.ReadAsStringAsync();
+            Assert.True(response.IsSuccessStatusCode, body);
+            Assert.Contains("\"dvrWindowSeconds\":60", body, StringComparison.Ordinal);
+            Assert.Contains("\"Fmp4\"", body, StringComparison.Ordinal);
+        }
+
+        // Cancel keeps it (two polls later it is still listed), Confirm deletes it
+        var dialog = page.Locator("dialog#confirm");
+        await card.GetByRole(AriaRole.Button, new() { Name = "Delete", Exact = true }).ClickAsync();
+        await Expect(dialog).ToBeVisibleAsync();
+        await dialog.GetByRole(AriaRole.Button, new() { Name = "Cancel" }).ClickAsync();
+        await Expect(dialog).ToBeHiddenAsync();
+        await Task.Delay(3500);
+        await Expect(card).ToHaveCountAsync(1);
+
+        await card.GetByRole(AriaRole.Button, new() { Name = "Delete", Exact = true }).ClickAsync();
+        await dialog.GetByRole(AriaRole.Button, new() { Name = "Confirm" }).ClickAsync();
+        await Expect(card).ToHaveCountAsync(0, new() { Timeout = 10_000 });
+        await Expect(page.Locator("#no-points")).ToBeVisibleAsync();
+        using var gone = new HttpRequestMessage(HttpMethod.Get, $"api/points/{Created}");
+        gone.Headers.Add("X-Api-Key", Key);
+        using (var response = await server.Http.SendAsync(gone))
+        {
+            Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        }
+
+        Assert.DoesNotContain(log, l => l.StartsWith("pageerror", StringComparison.Ordinal));
+    }
+
+    private static Task<IBrowser> LaunchAsync(IPlaywright playwright) => playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+    {
+        ExecutablePath = "/usr/bin/chromium",
+        Headless = true,
+        Args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--autoplay-policy=no-user-gesture-required"],
+    });
+
+    private static async Task<IPage> OpenDashboardAsync(IBrowser browser, RunningServer server, List<string> log)
+    {
+        var page = await browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1280, Height = 960 } });
+        page.Console += (_, message) => log.Add($"console {message.Type}: {message.Text}");
+        page.PageError += (_, error) => log.Add($"pageerror: {error}");
+        page.Response += (_, response) =>
+        {
+            if (response.Status >= 400)
+            {
+                log.Add($"{response.Status} {response.Url}");
+            }
+        };
+        var response = await page.GotoAsync(server.Url("dashboard").ToString());
+        Assert.NotNull(response);
+        Assert.Equal(200, response.Status);
+        return page;
+    }
+
+    /// <summary>The preview's currentTime: the first value above 0 and the last, once it has advanced by want or time is up.</summary>
+    private static async Task<(double First, double Last)> WatchPlaybackAsync(IPage page, TimeSpan limit, double want)
+    {
+        var clock = Stopwatch.StartNew();
+        double? first = null;
+        double time = 0;
+        while (clock.Elapsed < limit && (first is null || time - first <= want))
+        {
+            await Task.Delay(250);
+            time = await page.EvaluateAsync<double>("document.getElementById('preview-video').currentTime");
+            if (time > 0)
+            {
+                first ??= time;
+            }
+        }
+
+        return (first ?? 0, time);
+    }
+
+    private static async Task<string> ScreenshotAsync(IPage page, string name)
+    {
+        var path = Path.Combine(Directory.GetCurrentDirectory(), "TestResults", name);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = path, FullPage = true });
+        Console.WriteLine($"dashboard screenshot: {path}");
+        return path;
+    }
+}
