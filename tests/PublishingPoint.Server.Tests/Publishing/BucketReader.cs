@@ -8,10 +8,24 @@ namespace PublishingPoint.Server.Tests.Publishing;
 /// <summary>Reads a published point like a player would, from any base URL (a bucket, or the origin).</summary>
 internal sealed partial class BucketReader(HttpClient http, Func<string, Uri> url)
 {
+    /// <summary>
+    /// The object's text, or null when it is not there. s3rver (unlike S3) can cut a GET short while the same key is
+    /// being overwritten, which live playlists constantly are: such a read is retried, a few times.
+    /// </summary>
     public async Task<string?> TextOrNullAsync(string key)
     {
-        using var response = await http.GetAsync(url(key));
-        return response.StatusCode == HttpStatusCode.OK ? await response.Content.ReadAsStringAsync() : null;
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                using var response = await http.GetAsync(url(key));
+                return response.StatusCode == HttpStatusCode.OK ? await response.Content.ReadAsStringAsync() : null;
+            }
+            catch (HttpRequestException) when (attempt < 5)
+            {
+                await Task.Delay(50);
+            }
+        }
     }
 
     public async Task<bool> ExistsAsync(string key)
