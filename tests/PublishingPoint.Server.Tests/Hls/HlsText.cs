@@ -20,7 +20,7 @@ internal static class HlsText
         var result = new List<(double, string)>();
         for (var i = 0; i < lines.Length; i++)
         {
-            if (lines[i].StartsWith("#EXTINF:", StringComparison.Ordinal))
+            if (lines[i].StartsWith("#EXTINF:", StringComparison.Ordinal) && i + 1 < lines.Length)
             {
                 var value = lines[i]["#EXTINF:".Length..].TrimEnd(',');
                 result.Add((double.Parse(value, CultureInfo.InvariantCulture), lines[i + 1]));

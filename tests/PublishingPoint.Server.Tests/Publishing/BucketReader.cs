@@ -19,7 +19,18 @@ internal sealed partial class BucketReader(HttpClient http, Func<string, Uri> ur
             try
             {
                 using var response = await http.GetAsync(url(key));
-                return response.StatusCode == HttpStatusCode.OK ? await response.Content.ReadAsStringAsync() : null;
+                if (response.StatusCode != HttpStatusCode.OK)
+                {
+                    return null;
+                }
+
+                var text = await response.Content.ReadAsStringAsync();
+                if (key.EndsWith(".m3u8", StringComparison.Ordinal) && !text.EndsWith('\n') && attempt < 5)
+                {
+                    throw new HttpRequestException("torn playlist read"); // every playlist we write ends with a newline
+                }
+
+                return text;
             }
             catch (HttpRequestException) when (attempt < 5)
             {
