@@ -60,6 +60,7 @@ internal sealed class ServeCommand : IBenchmarkCommand
         var root = Path.Combine(work, "www");
         Directory.CreateDirectory(root);
         await File.WriteAllBytesAsync(Path.Combine(root, "3.ts"), segment, cancellationToken);
+        await File.WriteAllBytesAsync(Path.Combine(root, "video.m3u8"), await server.Http.GetByteArrayAsync(playlistUrl, cancellationToken), cancellationToken);
 
         var port = FreePort();
         using var nginx = StartNginx(work, root, port);
@@ -82,6 +83,7 @@ internal sealed class ServeCommand : IBenchmarkCommand
                 runs.Add(await WrkRun.RunAsync("ours: TS segment", segmentUrl, c, seconds, cancellationToken));
                 runs.Add(await WrkRun.RunAsync("ours: live playlist", playlistUrl, c, seconds, cancellationToken));
                 runs.Add(await WrkRun.RunAsync("nginx: same segment", nginxUrl, c, seconds, cancellationToken));
+                runs.Add(await WrkRun.RunAsync("nginx: same playlist", new Uri($"http://127.0.0.1:{port}/video.m3u8"), c, seconds, cancellationToken));
             }
 
             Print(runs, connections);
@@ -115,6 +117,10 @@ internal sealed class ServeCommand : IBenchmarkCommand
             var theirs = runs.First(r => r.Connections == c && r.Target.StartsWith("nginx", StringComparison.Ordinal));
             Console.WriteLine(string.Format(inv, "segments at {0} connections: ours/nginx = {1:0.00} (requests/s), {2:0.00} (MB/s)", c,
                 ours.RequestsPerSecond / theirs.RequestsPerSecond, ours.MegabytesPerSecond / theirs.MegabytesPerSecond));
+            var ourList = runs.First(r => r.Connections == c && r.Target.StartsWith("ours: live", StringComparison.Ordinal));
+            var theirList = runs.First(r => r.Connections == c && r.Target.StartsWith("nginx: same playlist", StringComparison.Ordinal));
+            Console.WriteLine(string.Format(inv, "playlists at {0} connections: ours (live, rendered) / nginx (static file) = {1:0.00} (requests/s)", c,
+                ourList.RequestsPerSecond / theirList.RequestsPerSecond));
         }
     }
 
@@ -151,7 +157,7 @@ internal sealed class ServeCommand : IBenchmarkCommand
                 tcp_nopush on;
                 keepalive_requests 100000;
                 open_file_cache max=100;
-                types { video/mp2t ts; }
+                types { video/mp2t ts; application/vnd.apple.mpegurl m3u8; }
                 client_body_temp_path {{work}}/body;
                 proxy_temp_path {{work}}/proxy;
                 fastcgi_temp_path {{work}}/fastcgi;

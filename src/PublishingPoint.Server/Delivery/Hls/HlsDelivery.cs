@@ -79,6 +79,14 @@ internal sealed partial class HlsDelivery(PointRegistry registry, HlsSegmentCach
 
     private async Task SegmentAsync(HttpContext context, Point point, Track track, HlsFormat format, long sequence)
     {
+        var key = new HlsSegmentKey(point, track.Key, format, sequence);
+        if (cache.TryGetReady(key, out var ready))
+        {
+            context.Response.Headers.CacheControl = Immutable;
+            await HlsResponses.SegmentAsync(context, format == HlsFormat.Ts ? TsContentType : Mp4ContentType, ready).ConfigureAwait(false);
+            return;
+        }
+
         var fragments = track.Snapshot(out var first);
         var audio = format == HlsFormat.Ts ? HlsPlaylistBuilder.AudioOf(point) : null;
         var live = point.State != PointState.Vod;
@@ -93,7 +101,6 @@ internal sealed partial class HlsDelivery(PointRegistry registry, HlsSegmentCach
 
         var index = (int)(sequence - first);
         var entry = fragments[index];
-        var key = new HlsSegmentKey(point, track.Key, format, sequence);
         var bytes = await cache.GetOrProduceAsync(key, entry.Length * 2L, () => format == HlsFormat.Ts
                 ? HlsPackager.TsSegmentAsync(track, audio, fragments, index, sequence, CancellationToken.None)
                 : HlsPackager.Fmp4SegmentAsync(track, entry, sequence, CancellationToken.None))
