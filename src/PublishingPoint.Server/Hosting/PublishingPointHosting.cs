@@ -15,7 +15,7 @@ public static class PublishingPointHosting
     /// <summary>Builds the server: the top-level appsettings.json, Serilog, and every publishing-point service.</summary>
     public static WebApplication Create(string[] args)
     {
-        var builder = WebApplication.CreateBuilder(args);
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = ContentRoot(args) });
         var logger = new LoggerConfiguration().ReadFrom.Configuration(builder.Configuration).CreateLogger();
         builder.Logging.ClearProviders();
         builder.Logging.AddSerilog(logger, dispose: true);
@@ -27,6 +27,29 @@ public static class PublishingPointHosting
         app.UseMiddleware<Observability.RequestLogging>();
         app.MapPublishingPoints();
         return app;
+    }
+
+    /// <summary>
+    /// Where appsettings.json and the default data folder are: --contentRoot when given; else, from a checkout, the
+    /// repository root (the folder with PublishingPoint.sln and appsettings.json, whichever subfolder `dotnet run`
+    /// starts in); else the current folder when it has appsettings.json; else the folder of the program.
+    /// </summary>
+    private static string? ContentRoot(string[] args)
+    {
+        if (args.Any(a => a.StartsWith("--contentRoot", StringComparison.OrdinalIgnoreCase)))
+        {
+            return null;
+        }
+
+        for (var dir = new DirectoryInfo(Directory.GetCurrentDirectory()); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "PublishingPoint.sln")) && File.Exists(Path.Combine(dir.FullName, "appsettings.json")))
+            {
+                return dir.FullName;
+            }
+        }
+
+        return File.Exists(Path.Combine(Directory.GetCurrentDirectory(), "appsettings.json")) ? Directory.GetCurrentDirectory() : AppContext.BaseDirectory;
     }
 
     public static IServiceCollection AddPublishingPoints(this IServiceCollection services, IConfiguration configuration)
