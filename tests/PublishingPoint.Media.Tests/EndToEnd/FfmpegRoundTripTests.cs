@@ -2,7 +2,7 @@ using System.Buffers;
 using System.Globalization;
 using System.Text.Json;
 using PublishingPoint.Media.MpegTs;
-using PublishingPoint.Media.Tests.MpegTs;
+using PublishingPoint.Tests.Shared;
 
 namespace PublishingPoint.Media.Tests.EndToEnd;
 

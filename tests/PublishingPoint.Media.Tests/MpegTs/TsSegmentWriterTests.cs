@@ -2,6 +2,7 @@ using System.Buffers;
 using PublishingPoint.Media.Codecs.H264;
 using PublishingPoint.Media.MpegTs;
 using PublishingPoint.Media.Tests.Codecs.H264;
+using PublishingPoint.Tests.Shared;
 
 namespace PublishingPoint.Media.Tests.MpegTs;
 

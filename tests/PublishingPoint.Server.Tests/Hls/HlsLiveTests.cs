@@ -3,6 +3,7 @@ using System.Net;
 using Microsoft.Extensions.DependencyInjection;
 using PublishingPoint.Server.Delivery.Hls;
 using PublishingPoint.Server.Tests.Infrastructure;
+using PublishingPoint.Tests.Shared;
 
 namespace PublishingPoint.Server.Tests.Hls;
 

@@ -1,4 +1,4 @@
-using PublishingPoint.Server.Tests.Infrastructure;
+using PublishingPoint.Tests.Shared;
 
 namespace PublishingPoint.Server.Tests.Hls;
 

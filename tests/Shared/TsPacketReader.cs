@@ -1,9 +1,9 @@
 using System.Buffers.Binary;
 using PublishingPoint.Media.MpegTs;
 
-namespace PublishingPoint.Server.Tests.Infrastructure;
+// Shared by the Media and Server tests (linked into both projects): how segments are checked packet by packet.
+namespace PublishingPoint.Tests.Shared;
 
-// Copied from PublishingPoint.Media.Tests/MpegTs: the server tests check delivered segments the same way.
 /// <summary>A parsed transport packet, enough to check what the writer produced.</summary>
 internal sealed record TsPacket(
     int Pid,
