@@ -31,7 +31,7 @@ public sealed class DashboardBrowserTests(ITestOutputHelper output)
         try
         {
             using var playwright = await Playwright.CreateAsync();
-            await using var browser = await LaunchAsync(playwright);
+            await using var browser = await Chromium.LaunchAsync(playwright);
             var page = await OpenDashboardAsync(browser, server, log);
 
             var card = page.Locator($"section.point[data-path=\"{LivePoint}\"]");
@@ -118,7 +118,7 @@ public sealed class DashboardBrowserTests(ITestOutputHelper output)
 
         var log = new List<string>();
         using var playwright = await Playwright.CreateAsync();
-        await using var browser = await LaunchAsync(playwright);
+        await using var browser = await Chromium.LaunchAsync(playwright);
         var page = await OpenDashboardAsync(browser, server, log);
 
         var keyDialog = page.Locator("dialog#key-dialog");
@@ -176,13 +176,6 @@ public sealed class DashboardBrowserTests(ITestOutputHelper output)
 
         Assert.DoesNotContain(log, l => l.StartsWith("pageerror", StringComparison.Ordinal));
     }
-
-    private static Task<IBrowser> LaunchAsync(IPlaywright playwright) => playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
-    {
-        ExecutablePath = "/usr/bin/chromium",
-        Headless = true,
-        Args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--autoplay-policy=no-user-gesture-required"],
-    });
 
     private static async Task<IPage> OpenDashboardAsync(IBrowser browser, RunningServer server, List<string> log)
     {

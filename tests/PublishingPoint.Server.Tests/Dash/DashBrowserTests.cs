@@ -20,7 +20,7 @@ public sealed class DashBrowserTests
     [Fact]
     public async Task DashJsPlaysTheLiveMpdThenTheStaticOneToTheEnd()
     {
-        var dashJs = await File.ReadAllBytesAsync(FindDashJs());
+        var dashJs = Chromium.NodeModule("dashjs", "dist/modern/umd/dash.all.min.js");
         await using var server = await RunningServer.StartAsync();
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(90));
         var pushes = Task.WhenAll(
@@ -30,12 +30,7 @@ public sealed class DashBrowserTests
         await WaitForMpdAsync(server, m => m.IsDynamic && m.Video.Count() == 2 && m.Video.Concat(m.Audio).All(r => r.Segments.Count >= 3));
 
         using var playwright = await Playwright.CreateAsync();
-        await using var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
-        {
-            ExecutablePath = "/usr/bin/chromium",
-            Headless = true,
-            Args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--autoplay-policy=no-user-gesture-required"],
-        });
+        await using var browser = await Chromium.LaunchAsync(playwright);
 
         // Live: from the first time seen playing, the position must advance across three segments.
         var livePage = await OpenAsync(browser, dashJs, mpdUrl);
@@ -157,20 +152,6 @@ public sealed class DashBrowserTests
         }
 
         throw new TimeoutException($"MPD not ready on {server.BaseUrl}");
-    }
-
-    private static string FindDashJs()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            var candidate = Path.Combine(dir.FullName, "Browser", "node_modules", "dashjs", "dist", "modern", "umd", "dash.all.min.js");
-            if (File.Exists(candidate))
-            {
-                return candidate;
-            }
-        }
-
-        throw new FileNotFoundException("dash.all.min.js not found: run `npm ci` in tests/PublishingPoint.Server.Tests/Browser");
     }
 
     private sealed record PlayerState(double Time, bool Paused, bool Ended, double Duration, bool Dynamic, string Errors);

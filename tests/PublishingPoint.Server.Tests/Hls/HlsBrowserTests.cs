@@ -17,7 +17,7 @@ public sealed class HlsBrowserTests
     [Fact]
     public async Task HlsJsPlaysTsAndFmp4AcrossThreeSegments()
     {
-        var hlsJs = await File.ReadAllBytesAsync(FindHlsJs());
+        var hlsJs = Chromium.NodeModule("hls.js", "dist/hls.min.js");
         await using var server = await RunningServer.StartAsync();
         var pushes = await Task.WhenAll(
             Encoder.PushSmoothAsync(server.Url($"{Point}/Streams(hi)"), new EncoderSettings { VideoKbps = 600, Width = 640, Height = 360, Seconds = 10, RealTime = false }),
@@ -25,12 +25,7 @@ public sealed class HlsBrowserTests
         Assert.All(pushes, p => Assert.True(p.ExitCode == 0, Tool.Describe(p)));
 
         using var playwright = await Playwright.CreateAsync();
-        await using var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
-        {
-            ExecutablePath = "/usr/bin/chromium",
-            Headless = true,
-            Args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--autoplay-policy=no-user-gesture-required"],
-        });
+        await using var browser = await Chromium.LaunchAsync(playwright);
 
         var results = await Task.WhenAll(
             PlayAsync(browser, hlsJs, server.Url($"{Point}/master.m3u8")),
@@ -45,7 +40,7 @@ public sealed class HlsBrowserTests
     [Fact]
     public async Task HlsJsPlaysTheLiveMaster_AndSwitchesLevels()
     {
-        var hlsJs = await File.ReadAllBytesAsync(FindHlsJs());
+        var hlsJs = Chromium.NodeModule("hls.js", "dist/hls.min.js");
         await using var server = await RunningServer.StartAsync();
         const string Live = "browser/live.isml";
         var pushes = Task.WhenAll(
@@ -55,12 +50,7 @@ public sealed class HlsBrowserTests
         {
             await WaitForSegmentsAsync(server, $"{Live}/hls/video-200000.m3u8", 3);
             using var playwright = await Playwright.CreateAsync();
-            await using var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
-            {
-                ExecutablePath = "/usr/bin/chromium",
-                Headless = true,
-                Args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--autoplay-policy=no-user-gesture-required"],
-            });
+            await using var browser = await Chromium.LaunchAsync(playwright);
             var live = await PlayAsync(browser, hlsJs, server.Url($"{Live}/master.m3u8"), switchLevels: true);
             Assert.True(live.Advanced >= ThreeSegments, live.Describe);
             Assert.True(live.Switched.Distinct().Count() >= 2, $"levels played: [{string.Join(", ", live.Switched)}]; {live.Describe}");
@@ -154,20 +144,6 @@ public sealed class HlsBrowserTests
           hls.attachMedia(video);
         </script>
         """;
-
-    private static string FindHlsJs()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            var candidate = Path.Combine(dir.FullName, "Browser", "node_modules", "hls.js", "dist", "hls.min.js");
-            if (File.Exists(candidate))
-            {
-                return candidate;
-            }
-        }
-
-        throw new FileNotFoundException("hls.min.js not found: run `npm ci` in tests/PublishingPoint.Server.Tests/Browser");
-    }
 
     private sealed record Playback(Uri Master, double CurrentTime, double Advanced, string Errors, List<string> Log, int[] Switched)
     {
