@@ -38,7 +38,7 @@ public sealed class HlsBrowserTests
     /// page asks for the other level, and playback must switch and keep advancing without a fatal error.
     /// </summary>
     [Fact]
-    public async Task HlsJsPlaysTheLiveMaster_AndSwitchesLevels()
+    public async Task HlsJsPlaysTheLiveTsAndFmp4Masters_AndSwitchesLevels()
     {
         var hlsJs = Chromium.NodeModule("hls.js", "dist/hls.min.js");
         await using var server = await RunningServer.StartAsync();
@@ -51,9 +51,15 @@ public sealed class HlsBrowserTests
             await WaitForSegmentsAsync(server, $"{Live}/hls/video-200000.m3u8", 3);
             using var playwright = await Playwright.CreateAsync();
             await using var browser = await Chromium.LaunchAsync(playwright);
-            var live = await PlayAsync(browser, hlsJs, server.Url($"{Live}/master.m3u8"), switchLevels: true);
-            Assert.True(live.Advanced >= ThreeSegments, live.Describe);
-            Assert.True(live.Switched.Distinct().Count() >= 2, $"levels played: [{string.Join(", ", live.Switched)}]; {live.Describe}");
+            // The TS and the fMP4 masters, side by side, while the encoders push.
+            var results = await Task.WhenAll(
+                PlayAsync(browser, hlsJs, server.Url($"{Live}/master.m3u8"), switchLevels: true),
+                PlayAsync(browser, hlsJs, server.Url($"{Live}/master-fmp4.m3u8"), switchLevels: true));
+            foreach (var live in results)
+            {
+                Assert.True(live.Advanced >= ThreeSegments, live.Describe);
+                Assert.True(live.Switched.Distinct().Count() >= 2, $"levels played: [{string.Join(", ", live.Switched)}]; {live.Describe}");
+            }
         }
         finally
         {
