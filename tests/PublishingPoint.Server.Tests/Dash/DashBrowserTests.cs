@@ -73,27 +73,8 @@ public sealed class DashBrowserTests
         Assert.InRange(state.Duration, end - 0.5, end + 0.5);
     }
 
-    private static async Task<(IPage Page, List<string> Log)> OpenAsync(IBrowser browser, byte[] dashJs, Uri mpd, double playbackRate = 1)
-    {
-        var page = await browser.NewPageAsync();
-        var log = new List<string>();
-        page.Console += (_, message) => log.Add(message.Text);
-        page.Response += (_, response) =>
-        {
-            if (response.Status >= 400)
-            {
-                log.Add($"{response.Status} {response.Url}");
-            }
-        };
-
-        // Served on the server's own origin (see HlsBrowserTests): Chromium refuses loopback to other origins.
-        var pageBase = new Uri(mpd, "/page").ToString();
-        await page.RouteAsync(pageBase + "/**", route => route.Request.Url.EndsWith("/dash.all.min.js", StringComparison.Ordinal)
-            ? route.FulfillAsync(new RouteFulfillOptions { Status = 200, ContentType = "application/javascript", BodyBytes = dashJs })
-            : route.FulfillAsync(new RouteFulfillOptions { Status = 200, ContentType = "text/html", Body = Page(mpd, playbackRate) }));
-        await page.GotoAsync(pageBase + "/index.html");
-        return (page, log);
-    }
+    private static Task<(IPage Page, List<string> Log)> OpenAsync(IBrowser browser, byte[] dashJs, Uri mpd, double playbackRate = 1) =>
+        Chromium.OpenPlayerPageAsync(browser, mpd, "dash.all.min.js", dashJs, Page(mpd, playbackRate));
 
     private static async Task<PlayerState> StateAsync(IPage page)
     {

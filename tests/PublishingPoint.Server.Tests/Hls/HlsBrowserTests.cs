@@ -86,24 +86,7 @@ public sealed class HlsBrowserTests
 
     private static async Task<Playback> PlayAsync(IBrowser browser, byte[] hlsJs, Uri master, bool switchLevels = false)
     {
-        var page = await browser.NewPageAsync();
-        var log = new List<string>();
-        page.Console += (_, message) => log.Add(message.Text);
-        page.Response += (_, response) =>
-        {
-            if (response.Status >= 400)
-            {
-                log.Add($"{response.Status} {response.Url}");
-            }
-        };
-        // The page is fulfilled by the route on the server's own origin: a page from any other origin (even
-        // "localhost") is refused loopback access by Chromium's local network access checks. CORS headers are
-        // asserted in HlsLiveTests instead.
-        var pageBase = new Uri(master, "/page").ToString();
-        await page.RouteAsync(pageBase + "/**", route => route.Request.Url.EndsWith("/hls.min.js", StringComparison.Ordinal)
-            ? route.FulfillAsync(new RouteFulfillOptions { Status = 200, ContentType = "application/javascript", BodyBytes = hlsJs })
-            : route.FulfillAsync(new RouteFulfillOptions { Status = 200, ContentType = "text/html", Body = Page(master, switchLevels) }));
-        await page.GotoAsync(pageBase + "/index.html");
+        var (page, log) = await Chromium.OpenPlayerPageAsync(browser, master, "hls.min.js", hlsJs, Page(master, switchLevels));
 
         var clock = Stopwatch.StartNew();
         double time = 0;

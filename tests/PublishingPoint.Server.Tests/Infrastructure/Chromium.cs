@@ -33,4 +33,30 @@ public static class Chromium
 
         throw new FileNotFoundException($"{package}/{file} not found: run `npm ci` in tests/PublishingPoint.Server.Tests/Browser");
     }
+
+    /// <summary>
+    /// A page with a player script, fulfilled by a route on the media's own origin: Chromium refuses a page from any
+    /// other origin (even "localhost") access to 127.0.0.1, so CORS is tested by headers elsewhere. The log
+    /// collects the console and every 4xx/5xx response.
+    /// </summary>
+    public static async Task<(IPage Page, List<string> Log)> OpenPlayerPageAsync(IBrowser browser, Uri origin, string scriptName, byte[] script, string html)
+    {
+        ArgumentNullException.ThrowIfNull(browser);
+        var page = await browser.NewPageAsync();
+        var log = new List<string>();
+        page.Console += (_, message) => log.Add(message.Text);
+        page.Response += (_, response) =>
+        {
+            if (response.Status >= 400)
+            {
+                log.Add($"{response.Status} {response.Url}");
+            }
+        };
+        var pageBase = new Uri(origin, "/page").ToString();
+        await page.RouteAsync(pageBase + "/**", route => route.Request.Url.EndsWith("/" + scriptName, StringComparison.Ordinal)
+            ? route.FulfillAsync(new RouteFulfillOptions { Status = 200, ContentType = "application/javascript", BodyBytes = script })
+            : route.FulfillAsync(new RouteFulfillOptions { Status = 200, ContentType = "text/html", Body = html }));
+        await page.GotoAsync(pageBase + "/index.html");
+        return (page, log);
+    }
 }
