@@ -50,8 +50,11 @@ internal sealed class LiveServer : IAsyncDisposable
         }
     }
 
-    /// <summary>Starts the server on a free port with a fresh data folder; <paramref name="settings"/> are extra command-line settings.</summary>
-    public static async Task<LiveServer> StartAsync(IEnumerable<string> settings, CancellationToken cancellationToken)
+    /// <summary>
+    /// Starts the server on a free port with a fresh data folder; <paramref name="settings"/> are extra command-line
+    /// settings, <paramref name="environment"/> extra environment variables (e.g. DOTNET_gcServer=0).
+    /// </summary>
+    public static async Task<LiveServer> StartAsync(IEnumerable<string> settings, CancellationToken cancellationToken, IReadOnlyDictionary<string, string>? environment = null)
     {
         var dataPath = Path.Combine(Path.GetTempPath(), $"pp-live-data-{Guid.NewGuid():N}");
         Directory.CreateDirectory(dataPath);
@@ -63,6 +66,11 @@ internal sealed class LiveServer : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            info.Environment[name] = value;
+        }
+
         foreach (var argument in (string[])[Path.Combine(AppContext.BaseDirectory, "PublishingPoint.Server.dll"), "--urls", $"http://127.0.0.1:{port}",
             $"--PublishingPoint:DataPath={dataPath}", "--Serilog:MinimumLevel:Default=Warning", .. settings])
         {

@@ -13,6 +13,9 @@ internal sealed record SoakOptions(int Channels, int ViewersPerChannel, TimeSpan
 
     /// <summary>Extra server settings ("--PublishingPoint:FsyncArchive=false").</summary>
     public IReadOnlyList<string> ServerSettings { get; init; } = [];
+
+    /// <summary>Extra environment of the server process (GC settings, for instance).</summary>
+    public IReadOnlyDictionary<string, string> ServerEnvironment { get; init; } = new Dictionary<string, string>();
 }
 
 /// <summary>What a soak saw, and whether it passed: no errors, no late fragment, no encoder stall, RSS flat once the windows are full.</summary>
@@ -52,7 +55,7 @@ internal static class Soak
     {
         var input = await LiveLadder.EnsureAsync(options.InputFolder, cancellationToken);
         await using var server = await LiveServer.StartAsync(
-            [$"--PublishingPoint:DvrWindowSeconds={options.DvrWindowSeconds}", .. options.ServerSettings], cancellationToken);
+            [$"--PublishingPoint:DvrWindowSeconds={options.DvrWindowSeconds}", .. options.ServerSettings], cancellationToken, options.ServerEnvironment);
         var runOptions = new LiveRunOptions(options.Channels, options.ViewersPerChannel, options.Duration) { SampleEvery = options.SampleEvery };
         var run = await LiveRun.RunAsync(server, input, runOptions, log, cancellationToken);
 
