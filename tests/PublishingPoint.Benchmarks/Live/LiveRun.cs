@@ -161,7 +161,8 @@ internal static class LiveRun
             await encoder.DisposeAsync();
         }
 
-        var lateness = watches.Select(w => w.Measure(endUtc, LiveLadder.FragmentSeconds)).ToArray();
+        // Without viewers nothing is watched: only the encoders' progress tells whether the server kept up.
+        var lateness = watches.Select(w => options.ViewersPerChannel == 0 ? new Lateness(0, 0, 0, 0) : w.Measure(endUtc, LiveLadder.FragmentSeconds)).ToArray();
         foreach (var (l, w) in lateness.Zip(watches))
         {
             if (l.Late > 0)

@@ -43,6 +43,8 @@ internal sealed record SoakResult(SoakOptions Options, LiveRunResult Run, double
         text.AppendLine(inv, $"server CPU              {r.CpuPercent:F1} % of one core ({r.CpuPercentPerChannel:F1} % per channel)");
         text.AppendLine(inv, $"RSS                     idle {r.IdleRssBytes / 1e6:F0} MB, end {r.FinalRssBytes / 1e6:F0} MB; fragments in memory {r.BytesInMemory / 1e6:F1} MB");
         text.AppendLine(inv, $"RSS slope after {SlopeFromSeconds:F0} s  {RssSlopeMegabytesPerMinute:F2} MB/min (limit {Options.MaxRssSlopeMegabytesPerMinute:F1})");
+        var lastThird = r.Seconds * 2 / 3;
+        text.AppendLine(inv, $"RSS slope, last third  {r.RssSlopeMegabytesPerMinute(lastThird):F2} MB/min after {lastThird:F0} s (for information)");
         text.AppendLine(Passed ? "PASS" : "FAIL: " + string.Join("; ", Failures));
         return text.ToString();
     }

