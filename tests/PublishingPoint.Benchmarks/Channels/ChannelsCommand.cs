@@ -20,6 +20,7 @@ internal sealed class ChannelsCommand : IBenchmarkCommand
 
     public IReadOnlyList<string> Options =>
     [
+        "--from N          first step (default 1); steps double from there",
         "--max N           most channels tried (default 16)",
         "--seconds N       length of each step (default 30)",
         "--viewers N       HLS viewers per channel, each pulling every rendition (default 2)",
@@ -31,12 +32,13 @@ internal sealed class ChannelsCommand : IBenchmarkCommand
     {
         var inv = CultureInfo.InvariantCulture;
         var max = arguments.Int("max", 16, 1, 256);
+        var from = Math.Min(arguments.Int("from", 1, 1, 256), max);
         var seconds = arguments.Int("seconds", 30, 10, 3600);
         var viewers = arguments.Int("viewers", 2, 0, 100);
         var output = arguments.String("output") ?? Path.Combine("benchmark-results", "channels.json");
         var input = await LiveLadder.EnsureAsync(LiveLadder.DefaultFolder, cancellationToken);
         var steps = new List<int>();
-        for (var n = 1; n < max; n *= 2)
+        for (var n = from; n < max; n *= 2)
         {
             steps.Add(n);
         }
@@ -48,7 +50,7 @@ internal sealed class ChannelsCommand : IBenchmarkCommand
         foreach (var n in steps)
         {
             Console.WriteLine($"step: {n} channels");
-            await using var server = await LiveServer.StartAsync(LiveSettings.Fsync(arguments), cancellationToken);
+            await using var server = await LiveServer.StartAsync([$"--PublishingPoint:MaxPoints={Math.Max(100, n)}", .. LiveSettings.Fsync(arguments)], cancellationToken);
             var run = await LiveRun.RunAsync(server, input, new LiveRunOptions(n, viewers, TimeSpan.FromSeconds(seconds)), Console.WriteLine, cancellationToken);
             results.Add(run);
             foreach (var problem in run.Problems.Take(5))

@@ -95,7 +95,7 @@ internal sealed class HlsViewer(HttpClient http, Uri masterUrl, int renditions, 
                     }
                 }
             }
-            catch (HttpRequestException)
+            catch (Exception e) when (e is HttpRequestException || (e is TaskCanceledException && !cancellationToken.IsCancellationRequested))
             {
                 // the server is busy starting; try again
             }
@@ -120,9 +120,9 @@ internal sealed class HlsViewer(HttpClient http, Uri masterUrl, int renditions, 
 
             text = await response.Content.ReadAsStringAsync(cancellationToken);
         }
-        catch (HttpRequestException e)
+        catch (Exception e) when (e is HttpRequestException || (e is TaskCanceledException && !cancellationToken.IsCancellationRequested))
         {
-            watch.PlaylistError($"GET {variant.AbsolutePath}: {e.Message}");
+            watch.PlaylistError($"GET {variant.AbsolutePath}: {(e is TaskCanceledException ? "timed out" : e.Message)}");
             return;
         }
 
@@ -176,9 +176,9 @@ internal sealed class HlsViewer(HttpClient http, Uri masterUrl, int renditions, 
 
             watch.Fetched(total);
         }
-        catch (HttpRequestException e)
+        catch (Exception e) when (e is HttpRequestException || (e is TaskCanceledException && !cancellationToken.IsCancellationRequested))
         {
-            watch.SegmentError($"GET {segment.AbsolutePath}: {e.Message}");
+            watch.SegmentError($"GET {segment.AbsolutePath}: {(e is TaskCanceledException ? "timed out" : e.Message)}");
         }
     }
 }
