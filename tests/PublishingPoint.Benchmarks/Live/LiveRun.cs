@@ -135,11 +135,20 @@ internal static class LiveRun
             memory = await server.FragmentBytesInMemoryAsync(cancellationToken);
             endUtc = DateTime.UtcNow;
         }
-        finally
+        catch
         {
             await stopViewers.CancelAsync();
             await Task.WhenAll(viewers);
+            foreach (var encoder in encoders)
+            {
+                await encoder.DisposeAsync();
+            }
+
+            throw;
         }
+
+        await stopViewers.CancelAsync();
+        await Task.WhenAll(viewers);
 
         var problems = new List<string>();
         var stalls = 0;
