@@ -48,4 +48,19 @@ internal sealed class BenchmarkArguments
 
         return value;
     }
+
+    public double Double(string name, double fallback, double min, double max)
+    {
+        if (!_values.TryGetValue(name, out var text) || text is null)
+        {
+            return fallback;
+        }
+
+        if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) || value < min || value > max)
+        {
+            throw new ArgumentException($"--{name} must be a number in [{min}, {max}]");
+        }
+
+        return value;
+    }
 }

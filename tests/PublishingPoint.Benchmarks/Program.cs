@@ -1,5 +1,9 @@
 using PublishingPoint.Benchmarks;
+using PublishingPoint.Benchmarks.Channels;
+using PublishingPoint.Benchmarks.Latency;
+using PublishingPoint.Benchmarks.Memory;
 using PublishingPoint.Benchmarks.Repackage;
+using PublishingPoint.Benchmarks.Soak;
 
 // dotnet run -c Release --project tests/PublishingPoint.Benchmarks -- <command> [options]
 // Each command is one IBenchmarkCommand; add new ones to this list.
@@ -7,6 +11,10 @@ IBenchmarkCommand[] commands =
 [
     new RepackageCommand(),
     new PublishingPoint.Benchmarks.Serve.ServeCommand(),
+    new LatencyCommand(),
+    new ChannelsCommand(),
+    new MemoryCommand(),
+    new SoakCommand(),
 ];
 
 return await CommandDispatcher.RunAsync(commands, args);

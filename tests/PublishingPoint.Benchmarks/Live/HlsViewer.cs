@@ -1,0 +1,184 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+
+namespace PublishingPoint.Benchmarks.Live;
+
+/// <summary>One segment line of a media playlist, with its media end by the playlist's own clock.</summary>
+internal sealed record PlaylistSegment(long Number, string Uri, double DurationSeconds, DateTime? MediaEndUtc);
+
+/// <summary>
+/// A player as the load generator sees it: opens the channel's master playlist, then reloads every rendition's
+/// live media playlist every poll interval and GETs each segment the first time it is listed (starting, as players
+/// do, three segments from the live edge). Every listed segment must answer 2xx; anything else is an error.
+/// </summary>
+internal sealed class HlsViewer(HttpClient http, Uri masterUrl, int renditions, ChannelWatch watch, TimeSpan pollEvery)
+{
+    private readonly Dictionary<string, HashSet<long>> _fetched = [];
+    private readonly byte[] _buffer = new byte[81920];
+
+    /// <summary>Parses a media playlist: segment numbers from the URI ("…/12.ts"), media end from EXT-X-PROGRAM-DATE-TIME + EXTINF.</summary>
+    public static List<PlaylistSegment> Parse(string playlist)
+    {
+        var result = new List<PlaylistSegment>();
+        DateTime? clock = null;
+        double duration = 0;
+        foreach (var raw in playlist.Split('\n'))
+        {
+            var line = raw.Trim();
+            if (line.StartsWith("#EXT-X-PROGRAM-DATE-TIME:", StringComparison.Ordinal))
+            {
+                clock = DateTimeOffset.Parse(line["#EXT-X-PROGRAM-DATE-TIME:".Length..], CultureInfo.InvariantCulture).UtcDateTime;
+            }
+            else if (line.StartsWith("#EXTINF:", StringComparison.Ordinal))
+            {
+                var text = line["#EXTINF:".Length..];
+                var comma = text.IndexOf(',', StringComparison.Ordinal);
+                duration = double.Parse(comma < 0 ? text : text[..comma], CultureInfo.InvariantCulture);
+            }
+            else if (line.Length > 0 && !line.StartsWith('#'))
+            {
+                var name = line[(line.LastIndexOf('/') + 1)..];
+                var dot = name.IndexOf('.', StringComparison.Ordinal);
+                var number = long.Parse(dot < 0 ? name : name[..dot], CultureInfo.InvariantCulture);
+                clock = clock?.AddSeconds(duration);
+                result.Add(new PlaylistSegment(number, line, duration, clock));
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>Plays until <paramref name="cancellationToken"/> fires; waits for the channel to appear first (404 until its first fragments).</summary>
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            var variants = await OpenAsync(cancellationToken);
+            var clock = Stopwatch.StartNew();
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                var round = clock.Elapsed;
+                foreach (var variant in variants)
+                {
+                    await PollAsync(variant, cancellationToken);
+                }
+
+                var wait = pollEvery - (clock.Elapsed - round);
+                if (wait > TimeSpan.Zero)
+                {
+                    await Task.Delay(wait, cancellationToken);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // the run is over
+        }
+    }
+
+    private async Task<Uri[]> OpenAsync(CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            try
+            {
+                using var response = await http.GetAsync(masterUrl, cancellationToken);
+                if (response.StatusCode == HttpStatusCode.OK)
+                {
+                    var text = await response.Content.ReadAsStringAsync(cancellationToken);
+                    var variants = text.Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0 && !l.StartsWith('#')).Select(l => new Uri(masterUrl, l)).ToArray();
+                    // Until every rendition has its first fragment the master lists fewer variants.
+                    if (variants.Length >= renditions)
+                    {
+                        return variants;
+                    }
+                }
+            }
+            catch (Exception e) when (e is HttpRequestException || (e is TaskCanceledException && !cancellationToken.IsCancellationRequested))
+            {
+                // the server is busy starting; try again
+            }
+
+            await Task.Delay(pollEvery, cancellationToken);
+        }
+    }
+
+    private async Task PollAsync(Uri variant, CancellationToken cancellationToken)
+    {
+        string text;
+        DateTime listedAt;
+        try
+        {
+            using var response = await http.GetAsync(variant, cancellationToken);
+            listedAt = DateTime.UtcNow;
+            if (!response.IsSuccessStatusCode)
+            {
+                watch.PlaylistError($"GET {variant.AbsolutePath}: {(int)response.StatusCode}");
+                return;
+            }
+
+            text = await response.Content.ReadAsStringAsync(cancellationToken);
+        }
+        catch (Exception e) when (e is HttpRequestException || (e is TaskCanceledException && !cancellationToken.IsCancellationRequested))
+        {
+            watch.PlaylistError($"GET {variant.AbsolutePath}: {(e is TaskCanceledException ? "timed out" : e.Message)}");
+            return;
+        }
+
+        var segments = Parse(text);
+        var key = variant.AbsolutePath;
+        var first = !_fetched.TryGetValue(key, out var fetched);
+        if (fetched is null)
+        {
+            fetched = [];
+            _fetched[key] = fetched;
+        }
+
+        for (var i = 0; i < segments.Count; i++)
+        {
+            var segment = segments[i];
+            if (segment.MediaEndUtc is { } end)
+            {
+                watch.Listed(key, segment.Number, new SegmentSighting(listedAt, end, segment.DurationSeconds, first));
+            }
+
+            if (first && i < segments.Count - 3)
+            {
+                fetched.Add(segment.Number); // a player joins three segments from the live edge
+            }
+
+            if (fetched.Add(segment.Number))
+            {
+                await FetchAsync(new Uri(variant, segment.Uri), cancellationToken);
+            }
+        }
+    }
+
+    private async Task FetchAsync(Uri segment, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var response = await http.GetAsync(segment, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+            if (!response.IsSuccessStatusCode)
+            {
+                watch.SegmentError($"GET {segment.AbsolutePath}: {(int)response.StatusCode}");
+                return;
+            }
+
+            await using var body = await response.Content.ReadAsStreamAsync(cancellationToken);
+            long total = 0;
+            int read;
+            while ((read = await body.ReadAsync(_buffer, cancellationToken)) > 0)
+            {
+                total += read;
+            }
+
+            watch.Fetched(total);
+        }
+        catch (Exception e) when (e is HttpRequestException || (e is TaskCanceledException && !cancellationToken.IsCancellationRequested))
+        {
+            watch.SegmentError($"GET {segment.AbsolutePath}: {(e is TaskCanceledException ? "timed out" : e.Message)}");
+        }
+    }
+}

@@ -1,0 +1,191 @@
+using System.Diagnostics;
+using System.Globalization;
+
+namespace PublishingPoint.Benchmarks.Live;
+
+/// <summary>How a live run is shaped: channels (each the three-rendition ladder + audio), viewers, how long, how often to sample.</summary>
+internal sealed record LiveRunOptions(int Channels, int ViewersPerChannel, TimeSpan Duration)
+{
+    /// <summary>CPU is measured after this (start-up, the first fragments); RSS is sampled all along.</summary>
+    public TimeSpan WarmUp { get; init; } = TimeSpan.FromSeconds(6);
+
+    public TimeSpan SampleEvery { get; init; } = TimeSpan.FromSeconds(10);
+
+    public TimeSpan PollEvery { get; init; } = TimeSpan.FromMilliseconds(500);
+}
+
+/// <summary>What one live run measured.</summary>
+internal sealed record LiveRunResult(
+    int Channels,
+    int Viewers,
+    double Seconds,
+    long IdleRssBytes,
+    IReadOnlyList<(double Seconds, long RssBytes)> RssSamples,
+    double CpuPercent,
+    long FinalRssBytes,
+    long BytesInMemory,
+    int Tracks,
+    int FragmentsObserved,
+    int LateFragments,
+    double WorstLatenessSeconds,
+    int SegmentErrors,
+    int PlaylistErrors,
+    int EncoderStalls,
+    int EncoderExits,
+    long SegmentsFetched,
+    long BytesFetched,
+    IReadOnlyList<string> Problems)
+{
+    /// <summary>CPU of the server process in % of one core, per channel.</summary>
+    public double CpuPercentPerChannel => CpuPercent / Channels;
+
+    public double RssMegabytesPerChannel => FinalRssBytes / 1e6 / Channels;
+
+    /// <summary>Least-squares slope of RSS in MB per minute over the samples taken at or after <paramref name="from"/> seconds.</summary>
+    public double RssSlopeMegabytesPerMinute(double from)
+    {
+        var points = RssSamples.Where(s => s.Seconds >= from).ToArray();
+        if (points.Length < 2)
+        {
+            return 0;
+        }
+
+        var meanX = points.Average(p => p.Seconds);
+        var meanY = points.Average(p => p.RssBytes / 1e6);
+        var num = points.Sum(p => (p.Seconds - meanX) * ((p.RssBytes / 1e6) - meanY));
+        var den = points.Sum(p => (p.Seconds - meanX) * (p.Seconds - meanX));
+        return den == 0 ? 0 : num / den * 60;
+    }
+}
+
+/// <summary>
+/// The live engine of the channels, memory and soak benchmarks (and the CI soak test): pushes N channels into a
+/// running server, each with its own ffmpeg (<c>-re -c copy</c>, three renditions + audio), while
+/// <c>ViewersPerChannel</c> HLS viewers per channel pull every playlist and segment; samples the server's CPU
+/// and RSS; reports errors, late fragments and encoder stalls.
+/// </summary>
+internal static class LiveRun
+{
+    public const int Renditions = 3;
+
+    public static async Task<LiveRunResult> RunAsync(LiveServer server, string input, LiveRunOptions options, Action<string>? log, CancellationToken cancellationToken)
+    {
+        var idle = server.Sample();
+        using var handler = new SocketsHttpHandler { MaxConnectionsPerServer = 4096, PooledConnectionLifetime = TimeSpan.FromMinutes(10) };
+        using var http = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(20) };
+        var watches = new List<ChannelWatch>();
+        var encoders = new List<LiveEncoder>();
+        var viewers = new List<Task>();
+        using var stopViewers = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var clock = Stopwatch.StartNew();
+        var samples = new List<(double, long)>();
+        ProcessSample? cpuStart = null;
+        ProcessSample last;
+        DateTime endUtc;
+        (long Bytes, int Tracks, int Points) memory;
+        try
+        {
+            for (var c = 0; c < options.Channels; c++)
+            {
+                var point = new Uri(server.BaseUrl, $"live/ch{c + 1}.isml/");
+                encoders.Add(LiveEncoder.Start(input, point, fullLadder: true));
+                var watch = new ChannelWatch($"ch{c + 1}");
+                watches.Add(watch);
+                for (var v = 0; v < options.ViewersPerChannel; v++)
+                {
+                    var viewer = new HlsViewer(http, new Uri(point, "master.m3u8"), Renditions, watch, options.PollEvery);
+                    viewers.Add(Task.Run(() => viewer.RunAsync(stopViewers.Token), CancellationToken.None));
+                }
+            }
+
+            var nextSample = TimeSpan.Zero;
+            while (true)
+            {
+                var now = clock.Elapsed;
+                if (cpuStart is null && now >= options.WarmUp)
+                {
+                    cpuStart = server.Sample();
+                }
+
+                if (now >= nextSample)
+                {
+                    var s = server.Sample();
+                    samples.Add((now.TotalSeconds, s.RssBytes));
+                    nextSample += options.SampleEvery;
+                    log?.Invoke(string.Create(CultureInfo.InvariantCulture,
+                        $"  {now.TotalSeconds,6:F0} s  RSS {s.RssBytes / 1e6,7:F1} MB  segments fetched {watches.Sum(w => w.SegmentsFetched),7}  errors {watches.Sum(w => w.SegmentErrors + w.PlaylistErrors)}"));
+                }
+
+                if (now >= options.Duration)
+                {
+                    break;
+                }
+
+                if (server.HasExited)
+                {
+                    throw new InvalidOperationException($"the server exited:\n{server.Output}");
+                }
+
+                var wait = TimeSpan.FromMilliseconds(Math.Min(250, Math.Max(1, (options.Duration - now).TotalMilliseconds)));
+                await Task.Delay(wait, cancellationToken);
+            }
+
+            last = server.Sample();
+            samples.Add((clock.Elapsed.TotalSeconds, last.RssBytes));
+            memory = await server.FragmentBytesInMemoryAsync(cancellationToken);
+            endUtc = DateTime.UtcNow;
+        }
+        catch
+        {
+            await stopViewers.CancelAsync();
+            await Task.WhenAll(viewers);
+            foreach (var encoder in encoders)
+            {
+                await encoder.DisposeAsync();
+            }
+
+            throw;
+        }
+
+        await stopViewers.CancelAsync();
+        await Task.WhenAll(viewers);
+
+        var problems = new List<string>();
+        var stalls = 0;
+        var exits = 0;
+        foreach (var (encoder, i) in encoders.Select((e, i) => (e, i)))
+        {
+            var lag = encoder.MaxLagSeconds;
+            if (encoder.ExitedEarly)
+            {
+                exits++;
+                problems.Add($"ch{i + 1}: ffmpeg exited early: {encoder.Messages}");
+            }
+            else if (lag > LiveLadder.FragmentSeconds)
+            {
+                stalls++;
+                problems.Add(string.Create(CultureInfo.InvariantCulture, $"ch{i + 1}: ffmpeg fell {lag:F1} s behind real time"));
+            }
+
+            await encoder.DisposeAsync();
+        }
+
+        // Without viewers nothing is watched: only the encoders' progress tells whether the server kept up.
+        var lateness = watches.Select(w => options.ViewersPerChannel == 0 ? new Lateness(0, 0, 0, 0) : w.Measure(endUtc, LiveLadder.FragmentSeconds)).ToArray();
+        foreach (var (l, w) in lateness.Zip(watches))
+        {
+            if (l.Late > 0)
+            {
+                problems.Add(string.Create(CultureInfo.InvariantCulture, $"{w.Name}: {l.Late} late fragments ({l.Overdue} never listed), worst {l.WorstSeconds:F2} s beyond its usual delay"));
+            }
+        }
+
+        problems.AddRange(watches.SelectMany(w => w.ErrorSamples));
+        var start = cpuStart ?? idle;
+        var cpu = (last.CpuSeconds - start.CpuSeconds) / (last.At - start.At).TotalSeconds * 100;
+        return new LiveRunResult(options.Channels, options.Channels * options.ViewersPerChannel, clock.Elapsed.TotalSeconds, idle.RssBytes, samples, cpu,
+            last.RssBytes, memory.Bytes, memory.Tracks, lateness.Sum(l => l.Observed), lateness.Sum(l => l.Late),
+            lateness.Length == 0 ? 0 : lateness.Max(l => l.WorstSeconds), watches.Sum(w => w.SegmentErrors), watches.Sum(w => w.PlaylistErrors),
+            stalls, exits, watches.Sum(w => w.SegmentsFetched), watches.Sum(w => w.BytesFetched), problems);
+    }
+}
