@@ -21,8 +21,10 @@ internal enum HlsFormat
 internal sealed class HlsSegmentCache : IDisposable
 {
     private const long SizeLimitBytes = 512L * 1024 * 1024;
-    private static readonly TimeSpan _idle = TimeSpan.FromMinutes(10);
-    private readonly MemoryCache _cache = new(new MemoryCacheOptions { SizeLimit = SizeLimitBytes });
+    // Live viewers ask for a segment within seconds of its creation; one nobody asked for in a minute is cheaper
+    // to repackage again (far faster than real time) than to keep: memory stays flat once the windows are full.
+    private static readonly TimeSpan _idle = TimeSpan.FromSeconds(60);
+    private readonly MemoryCache _cache = new(new MemoryCacheOptions { SizeLimit = SizeLimitBytes, ExpirationScanFrequency = TimeSpan.FromSeconds(10) });
     private readonly Lock _lock = new();
     private long _produced;
     private long _requests;
