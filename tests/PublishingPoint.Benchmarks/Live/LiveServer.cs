@@ -20,12 +20,14 @@ internal sealed class LiveServer : IAsyncDisposable
 
     private readonly Process _process;
     private readonly string _dataPath;
+    private readonly bool _ownsData;
     private readonly List<string> _output = [];
 
-    private LiveServer(Process process, Uri baseUrl, string dataPath)
+    private LiveServer(Process process, Uri baseUrl, string dataPath, bool ownsData)
     {
         _process = process;
         _dataPath = dataPath;
+        _ownsData = ownsData;
         BaseUrl = baseUrl;
         Http = new HttpClient { BaseAddress = baseUrl, Timeout = TimeSpan.FromSeconds(30) };
     }
@@ -51,14 +53,18 @@ internal sealed class LiveServer : IAsyncDisposable
     }
 
     /// <summary>
-    /// Starts the server on a free port with a fresh data folder; <paramref name="settings"/> are extra command-line
-    /// settings, <paramref name="environment"/> extra environment variables (e.g. DOTNET_gcServer=0).
+    /// Starts the server on a free port with a fresh data folder (deleted on dispose), or on the given
+    /// <paramref name="port"/> and <paramref name="dataPath"/> (kept: a restart test starts a second server on them);
+    /// <paramref name="settings"/> are extra command-line settings, <paramref name="environment"/> extra environment
+    /// variables (e.g. DOTNET_gcServer=0).
     /// </summary>
-    public static async Task<LiveServer> StartAsync(IEnumerable<string> settings, CancellationToken cancellationToken, IReadOnlyDictionary<string, string>? environment = null)
+    public static async Task<LiveServer> StartAsync(IEnumerable<string> settings, CancellationToken cancellationToken,
+        IReadOnlyDictionary<string, string>? environment = null, string? dataPath = null, int? port = null)
     {
-        var dataPath = Path.Combine(Path.GetTempPath(), $"pp-live-data-{Guid.NewGuid():N}");
+        var ownsData = dataPath is null;
+        dataPath ??= Path.Combine(Path.GetTempPath(), $"pp-live-data-{Guid.NewGuid():N}");
         Directory.CreateDirectory(dataPath);
-        var port = FreePort();
+        port ??= FreePort();
         var info = new ProcessStartInfo("dotnet")
         {
             WorkingDirectory = AppContext.BaseDirectory,
@@ -78,7 +84,7 @@ internal sealed class LiveServer : IAsyncDisposable
         }
 
         var process = Process.Start(info) ?? throw new InvalidOperationException("could not start the server");
-        var server = new LiveServer(process, new Uri($"http://127.0.0.1:{port}/"), dataPath);
+        var server = new LiveServer(process, new Uri($"http://127.0.0.1:{port}/"), dataPath, ownsData);
         process.OutputDataReceived += (_, e) => server.Keep(e.Data);
         process.ErrorDataReceived += (_, e) => server.Keep(e.Data);
         process.BeginOutputReadLine();
@@ -162,6 +168,13 @@ internal sealed class LiveServer : IAsyncDisposable
         return (bytes, tracks, points);
     }
 
+    /// <summary>kill -9: no shutdown, no flush, no finalisation.</summary>
+    public void KillHard()
+    {
+        _process.Kill(); // SIGKILL on Unix
+        _process.WaitForExit(5000);
+    }
+
     public async ValueTask DisposeAsync()
     {
         Http.Dispose();
@@ -173,6 +186,11 @@ internal sealed class LiveServer : IAsyncDisposable
         }
 
         _process.Dispose();
+        if (!_ownsData)
+        {
+            return;
+        }
+
         try
         {
             Directory.Delete(_dataPath, recursive: true);

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.DependencyInjection;
+using PublishingPoint.Benchmarks.Live;
 using PublishingPoint.Server.Points;
 using PublishingPoint.Server.Tests.Infrastructure;
 
@@ -71,9 +72,9 @@ public sealed class FaultTests
     public async Task ServerKilledMidPush_RestartsWithTheAcknowledgedArchive_AndTheEncoderContinues()
     {
         var data = TempDirectory.Create("pp-kill");
-        var port = ServerProcess.FreePort();
+        var port = LiveServer.FreePort();
         long[] acknowledgedVideo, acknowledgedAudio;
-        await using (var first = await ServerProcess.StartAsync(data, port))
+        await using (var first = await LiveServer.StartAsync(["--PublishingPoint:FinalizeGraceSeconds=0"], CancellationToken.None, dataPath: data, port: port))
         {
             using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(60));
             var settings = new EncoderSettings { Seconds = 30, GopSeconds = 1, RealTime = true };
@@ -109,7 +110,7 @@ public sealed class FaultTests
             }
         }
 
-        await using var second = await ServerProcess.StartAsync(data, port);
+        await using var second = await LiveServer.StartAsync(["--PublishingPoint:FinalizeGraceSeconds=0"], CancellationToken.None, dataPath: data, port: port);
         var recovered = await SmoothManifestView.FetchAsync(second.Http, "live/kill.isml/Manifest");
         Assert.False(recovered.IsLive);
         Assert.Equal(acknowledgedVideo, recovered.ChunkTimes("video")[..acknowledgedVideo.Length]);
