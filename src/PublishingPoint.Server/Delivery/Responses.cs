@@ -10,7 +10,7 @@ internal static class Responses
         response.ContentLength = bytes.Length;
         return HttpMethods.IsHead(context.Request.Method)
             ? Task.CompletedTask
-            : response.Body.WriteAsync(bytes, context.RequestAborted).AsTask();
+            : Transport.DirectSend.WriteBodyAsync(context, bytes);
     }
 
     public static Task ProblemAsync(HttpContext context, int status, string message)

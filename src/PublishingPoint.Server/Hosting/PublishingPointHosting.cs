@@ -20,9 +20,17 @@ public static class PublishingPointHosting
         builder.Logging.ClearProviders();
         builder.Logging.AddSerilog(logger, dispose: true);
         builder.Services.AddPublishingPoints(builder.Configuration);
-        // Segments are written whole from memory: a larger response buffer lets one write hand a whole
-        // segment to the socket instead of waiting on flow control every 64 KB.
-        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxResponseBufferSize = 1024 * 1024);
+        var directSend = builder.Configuration.GetValue($"{PublishingPointOptions.Section}:{nameof(PublishingPointOptions.DirectSend)}", true);
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            // Segments are written whole from memory: a larger response buffer lets one write hand a whole
+            // segment to the socket instead of waiting on flow control every 64 KB.
+            kestrel.Limits.MaxResponseBufferSize = 1024 * 1024;
+            if (directSend)
+            {
+                kestrel.ConfigureEndpointDefaults(listen => listen.Use(Transport.DirectSend.Connections));
+            }
+        });
         var app = builder.Build();
         app.UseMiddleware<Observability.RequestLogging>();
         app.MapPublishingPoints();

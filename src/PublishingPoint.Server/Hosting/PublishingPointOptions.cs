@@ -61,6 +61,12 @@ public sealed record PublishingPointOptions
     /// <summary>fsync the archive after every fragment before it is indexed (durable before visible).</summary>
     public bool FsyncArchive { get; set; } = true;
 
+    /// <summary>
+    /// Send large cached bodies (segments, fragments) from memory straight to the socket, with no copy into
+    /// Kestrel's output buffers, on plain-HTTP/1 connections; false leaves Kestrel's socket output as it is.
+    /// </summary>
+    public bool DirectSend { get; set; } = true;
+
     /// <summary>Copying HLS and DASH output to a folder or an S3 bucket as it completes ("PublishingPoint:Publish").</summary>
     public Publishing.PublishOptions Publish { get; set; } = new();
 }

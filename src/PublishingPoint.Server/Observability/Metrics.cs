@@ -14,6 +14,8 @@ public sealed class Metrics
     private readonly long[] _archiveBuckets = new long[ArchiveBuckets.Length + 1];
     private long _archiveCount;
     private long _archiveMicros;
+    private long _directBodies;
+    private long _directBodyBytes;
 
     internal sealed class Counter
     {
@@ -35,6 +37,17 @@ public sealed class Metrics
         Interlocked.Increment(ref counter.Count);
         Interlocked.Add(ref counter.Bytes, bytes);
     }
+
+    /// <summary>A response body handed to the socket by reference (no copy into Kestrel's buffers).</summary>
+    public void DirectBody(int bytes)
+    {
+        Interlocked.Increment(ref _directBodies);
+        Interlocked.Add(ref _directBodyBytes, bytes);
+    }
+
+    internal long DirectBodies => Interlocked.Read(ref _directBodies);
+
+    internal long DirectBodyBytes => Interlocked.Read(ref _directBodyBytes);
 
     public void ArchiveWrite(TimeSpan elapsed)
     {

@@ -40,6 +40,11 @@ internal static class MetricsEndpoint
         Header(text, "pp_segment_cache_hits_total", "counter", "Repackaged segments served from the cache.");
         Line(text, "pp_segment_cache_hits_total", Math.Max(0, cache.Requests - cache.Produced));
 
+        Header(text, "pp_http_direct_bodies_total", "counter", "Response bodies sent from memory straight to the socket, without a copy (PublishingPoint:DirectSend).");
+        Line(text, "pp_http_direct_bodies_total", metrics.DirectBodies);
+        Header(text, "pp_http_direct_body_bytes_total", "counter", "Bytes of those bodies.");
+        Line(text, "pp_http_direct_body_bytes_total", metrics.DirectBodyBytes);
+
         Header(text, "pp_archive_write_seconds", "histogram", "Time to append and flush one fragment to its archive.");
         var buckets = metrics.ArchiveBucketCounts;
         long cumulative = 0;

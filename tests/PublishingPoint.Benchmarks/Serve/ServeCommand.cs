@@ -21,7 +21,8 @@ internal sealed class ServeCommand : IBenchmarkCommand
 
     public IReadOnlyList<string> Options =>
     [
-        "--seconds N        wrk duration per run (default 10)",
+        "--seconds N        wrk duration per run (default 5)",
+        "--rounds N         runs per target, alternating targets; medians are reported (default 3)",
         "--connections L    comma-separated connection counts (default 64,512)",
         "--output FILE      JSON results (default benchmark-results/serve.json)",
     ];
@@ -29,7 +30,8 @@ internal sealed class ServeCommand : IBenchmarkCommand
     public async Task<int> RunAsync(BenchmarkArguments arguments, CancellationToken cancellationToken)
     {
         var inv = CultureInfo.InvariantCulture;
-        var seconds = arguments.Int("seconds", 10, 1, 600);
+        var seconds = arguments.Int("seconds", 5, 1, 600);
+        var rounds = arguments.Int("rounds", 3, 1, 50);
         var connections = (arguments.String("connections") ?? "64,512").Split(',').Select(c => int.Parse(c, inv)).ToArray();
         var output = arguments.String("output") ?? Path.Combine("benchmark-results", "serve.json");
         foreach (var tool in new[] { "/usr/bin/wrk", "/usr/sbin/nginx", "/usr/bin/ffmpeg" })
@@ -54,6 +56,11 @@ internal sealed class ServeCommand : IBenchmarkCommand
         await using var server = await InProcessServer.StartAsync(Path.Combine(work, "data"), cancellationToken,
             "--PublishingPoint:FinalizeGraceSeconds=3600", "--Serilog:MinimumLevel:Override:PublishingPoint=Warning");
         await server.PostChunkedAsync("live/bench.isml/Streams(a)", body, cancellationToken);
+        // The same server with DirectSend off: Kestrel copies each body into its output buffers, as before.
+        await using var copying = await InProcessServer.StartAsync(Path.Combine(work, "data-copy"), cancellationToken,
+            "--PublishingPoint:FinalizeGraceSeconds=3600", "--Serilog:MinimumLevel:Override:PublishingPoint=Warning", "--PublishingPoint:DirectSend=false");
+        await copying.PostChunkedAsync("live/bench.isml/Streams(a)", body, cancellationToken);
+        var copyingUrl = new Uri(copying.BaseUrl, "live/bench.isml/hls/video-3000000/3.ts");
         var segmentUrl = new Uri(server.BaseUrl, "live/bench.isml/hls/video-3000000/3.ts");
         var playlistUrl = new Uri(server.BaseUrl, "live/bench.isml/hls/video-3000000.m3u8");
         var segment = await server.Http.GetByteArrayAsync(segmentUrl, cancellationToken);
@@ -76,19 +83,36 @@ internal sealed class ServeCommand : IBenchmarkCommand
                 }
             }
 
-            Console.WriteLine($"segment {segment.Length / 1024.0:0} KB; wrk -t2 -d{seconds}s --latency; server and wrk share this machine's {Environment.ProcessorCount} cores");
+            if (!(await copying.Http.GetByteArrayAsync(copyingUrl, cancellationToken)).AsSpan().SequenceEqual(segment))
+            {
+                throw new InvalidOperationException("the copying server does not serve the same bytes");
+            }
+
+            Console.WriteLine($"segment {segment.Length / 1024.0:0} KB; wrk -t2 -d{seconds}s --latency, {rounds} rounds; server and wrk share this machine's {Environment.ProcessorCount} cores");
+            (string Target, Uri Url)[] targets =
+            [
+                ("ours: TS segment", segmentUrl),
+                ("nginx: same segment", nginxUrl),
+                ("ours, copying: segment", copyingUrl),
+                ("ours: live playlist", playlistUrl),
+                ("nginx: same playlist", new Uri($"http://127.0.0.1:{port}/video.m3u8")),
+            ];
             var runs = new List<WrkRun>();
             foreach (var c in connections)
             {
-                runs.Add(await WrkRun.RunAsync("ours: TS segment", segmentUrl, c, seconds, cancellationToken));
-                runs.Add(await WrkRun.RunAsync("ours: live playlist", playlistUrl, c, seconds, cancellationToken));
-                runs.Add(await WrkRun.RunAsync("nginx: same segment", nginxUrl, c, seconds, cancellationToken));
-                runs.Add(await WrkRun.RunAsync("nginx: same playlist", new Uri($"http://127.0.0.1:{port}/video.m3u8"), c, seconds, cancellationToken));
+                for (var round = 0; round < rounds; round++)
+                {
+                    foreach (var (target, url) in targets)
+                    {
+                        runs.Add(await WrkRun.RunAsync(target, url, c, seconds, cancellationToken));
+                    }
+                }
             }
 
-            Print(runs, connections);
+            var medians = runs.GroupBy(r => (r.Target, r.Connections)).Select(Median).ToList();
+            Print(medians, connections, rounds);
             Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(output))!);
-            await File.WriteAllTextAsync(output, JsonSerializer.Serialize(new { segmentBytes = segment.Length, seconds, runs }, _json), cancellationToken);
+            await File.WriteAllTextAsync(output, JsonSerializer.Serialize(new { segmentBytes = segment.Length, seconds, rounds, medians, runs }, _json), cancellationToken);
             Console.WriteLine($"saved {Path.GetFullPath(output)}");
             return 0;
         }
@@ -99,24 +123,33 @@ internal sealed class ServeCommand : IBenchmarkCommand
         }
     }
 
-    private static void Print(List<WrkRun> runs, int[] connections)
+    // The run with the median requests/s of a target, so its MB/s and p99 belong to the same run.
+    private static WrkRun Median(IEnumerable<WrkRun> runs)
+    {
+        var sorted = runs.OrderBy(r => r.RequestsPerSecond).ToList();
+        return sorted[(sorted.Count - 1) / 2];
+    }
+
+    private static void Print(List<WrkRun> runs, int[] connections, int rounds)
     {
         var inv = CultureInfo.InvariantCulture;
         Console.WriteLine();
-        Console.WriteLine(string.Format(inv, "{0,-22} {1,6} {2,12} {3,10} {4,10} {5,8}", "target", "conns", "requests/s", "MB/s", "p99 ms", "errors"));
-        Console.WriteLine(new string('-', 74));
+        Console.WriteLine($"median of {rounds} run(s) per row");
+        Console.WriteLine(string.Format(inv, "{0,-24} {1,6} {2,12} {3,10} {4,10} {5,8}", "target", "conns", "requests/s", "MB/s", "p99 ms", "errors"));
+        Console.WriteLine(new string('-', 76));
         foreach (var r in runs)
         {
-            Console.WriteLine(string.Format(inv, "{0,-22} {1,6} {2,12:0} {3,10:0.0} {4,10:0.00} {5,8}", r.Target, r.Connections, r.RequestsPerSecond, r.MegabytesPerSecond, r.P99Milliseconds, r.Errors));
+            Console.WriteLine(string.Format(inv, "{0,-24} {1,6} {2,12:0} {3,10:0.0} {4,10:0.00} {5,8}", r.Target, r.Connections, r.RequestsPerSecond, r.MegabytesPerSecond, r.P99Milliseconds, r.Errors));
         }
 
-        Console.WriteLine(new string('-', 74));
+        Console.WriteLine(new string('-', 76));
         foreach (var c in connections)
         {
             var ours = runs.First(r => r.Connections == c && r.Target.StartsWith("ours: TS", StringComparison.Ordinal));
-            var theirs = runs.First(r => r.Connections == c && r.Target.StartsWith("nginx", StringComparison.Ordinal));
-            Console.WriteLine(string.Format(inv, "segments at {0} connections: ours/nginx = {1:0.00} (requests/s), {2:0.00} (MB/s)", c,
-                ours.RequestsPerSecond / theirs.RequestsPerSecond, ours.MegabytesPerSecond / theirs.MegabytesPerSecond));
+            var theirs = runs.First(r => r.Connections == c && r.Target.StartsWith("nginx: same segment", StringComparison.Ordinal));
+            var copying = runs.First(r => r.Connections == c && r.Target.StartsWith("ours, copying", StringComparison.Ordinal));
+            Console.WriteLine(string.Format(inv, "segments at {0} connections: ours/nginx = {1:0.00} (requests/s), {2:0.00} (MB/s); with DirectSend off {3:0.00}", c,
+                ours.RequestsPerSecond / theirs.RequestsPerSecond, ours.MegabytesPerSecond / theirs.MegabytesPerSecond, copying.RequestsPerSecond / theirs.RequestsPerSecond));
             var ourList = runs.First(r => r.Connections == c && r.Target.StartsWith("ours: live", StringComparison.Ordinal));
             var theirList = runs.First(r => r.Connections == c && r.Target.StartsWith("nginx: same playlist", StringComparison.Ordinal));
             Console.WriteLine(string.Format(inv, "playlists at {0} connections: ours (live, rendered) / nginx (static file) = {1:0.00} (requests/s)", c,

@@ -52,7 +52,7 @@ internal static class HlsResponses
         response.Headers.ContentRange = string.Create(CultureInfo.InvariantCulture, $"bytes {from}-{to}/{bytes.Length}");
         return HttpMethods.IsHead(context.Request.Method)
             ? Task.CompletedTask
-            : response.Body.WriteAsync(bytes.AsMemory((int)from, (int)(to - from + 1)), context.RequestAborted).AsTask();
+            : Transport.DirectSend.WriteBodyAsync(context, bytes.AsMemory((int)from, (int)(to - from + 1)));
     }
 
     // One range only ("bytes=a-b", "bytes=a-", "bytes=-n"); players never ask for several.

@@ -1,0 +1,90 @@
+using System.IO.Pipelines;
+using System.Net.Sockets;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
+using Microsoft.AspNetCore.Http.Features;
+using PublishingPoint.Server.Observability;
+
+namespace PublishingPoint.Server.Transport;
+
+/// <summary>
+/// Zero-copy response bodies. <see cref="Connections"/> is Kestrel connection middleware that puts a
+/// <see cref="DirectSocketOutput"/> under HTTP/1 on every TCP connection; <see cref="WriteBodyAsync"/> writes a
+/// body through it by reference when the request allows it, and through Kestrel's normal copy otherwise.
+/// </summary>
+internal static class DirectSend
+{
+    /// <summary>Below this a copy costs less than the bookkeeping.</summary>
+    public const int MinimumBodyBytes = 16 * 1024;
+
+    public static ConnectionDelegate Connections(ConnectionDelegate next) => async connection =>
+    {
+        if (connection.Features.Get<IConnectionSocketFeature>()?.Socket is not { ProtocolType: ProtocolType.Tcp } socket)
+        {
+            await next(connection).ConfigureAwait(false);
+            return;
+        }
+
+        var transport = connection.Transport;
+        var output = new DirectSocketOutput(socket);
+        connection.Transport = new DuplexPipe(transport.Input, output);
+        connection.Features.Set<IDirectBodyFeature>(output);
+        try
+        {
+            await next(connection).ConfigureAwait(false);
+        }
+        finally
+        {
+            // Everything Kestrel wrote must be on the wire before the socket transport shuts the socket down.
+            await output.DrainAsync().ConfigureAwait(false);
+            connection.Transport = transport;
+        }
+    };
+
+    /// <summary>Writes <paramref name="body"/> as the response body, whose headers (with Content-Length) are set.</summary>
+    public static async Task WriteBodyAsync(HttpContext context, ReadOnlyMemory<byte> body)
+    {
+        var response = context.Response;
+        if (body.Length >= MinimumBodyBytes && Direct(context) is { } direct)
+        {
+            await response.StartAsync(context.RequestAborted).ConfigureAwait(false);
+            if (direct.TryQueueBody(body))
+            {
+                var writer = response.BodyWriter;
+                var left = body.Length;
+                while (left > 0)
+                {
+                    var n = Math.Min(left, writer.GetSpan().Length);
+                    writer.Advance(n);
+                    left -= n;
+                }
+
+                await writer.FlushAsync(context.RequestAborted).ConfigureAwait(false);
+                context.RequestServices.GetService<Metrics>()?.DirectBody(body.Length);
+                return;
+            }
+        }
+
+        await response.Body.WriteAsync(body, context.RequestAborted).ConfigureAwait(false);
+    }
+
+    // Only where Kestrel's HTTP/1 writer sits right on our output: not under TLS or HTTP/2 framing, and not when a
+    // middleware replaced the response body (it would see the placeholder bytes).
+    private static IDirectBodyFeature? Direct(HttpContext context)
+    {
+        var features = context.Features;
+        return features.Get<IDirectBodyFeature>() is { AcceptsBodies: true } direct
+            && !context.Request.IsHttps
+            && (HttpProtocol.IsHttp11(context.Request.Protocol) || HttpProtocol.IsHttp10(context.Request.Protocol))
+            && ReferenceEquals(features.Get<IHttpResponseBodyFeature>(), features.Get<IHttpRequestFeature>())
+            ? direct
+            : null;
+    }
+
+    private sealed class DuplexPipe(PipeReader input, PipeWriter output) : IDuplexPipe
+    {
+        public PipeReader Input => input;
+
+        public PipeWriter Output => output;
+    }
+}

@@ -1,0 +1,234 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+
+namespace PublishingPoint.Server.Transport;
+
+/// <summary>
+/// The output of one plain-TCP connection, sent by Kestrel straight to the socket instead of through the socket
+/// transport's pipe. Kestrel's own bytes (status lines, headers, small bodies) are kept in pooled 64 KB chunks;
+/// a large body already in memory (a cached segment) is queued by reference with <see cref="TryQueueBody"/>, and
+/// Kestrel then accounts for its length without copying anything (<see cref="GetMemory"/> hands out a scratch
+/// buffer nobody reads). Each flush is one gathered send of everything queued, in order, so headers and body
+/// leave in one system call, the way nginx's sendfile serves a file without a user-space copy.
+/// Kestrel serialises calls to an output writer; only <see cref="Complete"/> may race a flush.
+/// </summary>
+internal sealed class DirectSocketOutput : PipeWriter, IDirectBodyFeature
+{
+    private const int ChunkSize = 64 * 1024;
+    // Placeholder space for a body queued by reference: Kestrel "writes" into it to count the bytes; never sent.
+    private static readonly byte[] _scratch = new byte[ChunkSize];
+    private readonly Socket _socket;
+    private readonly List<ArraySegment<byte>> _queued = [];
+    private readonly List<byte[]> _rented = [];
+    private readonly Lock _lock = new();
+    private byte[]? _chunk;
+    private int _chunkUsed;
+    private long _placeholderLeft;
+    private long _queuedBytes;
+    private bool _flushing;
+    private bool _completed;
+    private bool _failed;
+    private bool _cancelNextFlush;
+
+    public DirectSocketOutput(Socket socket) => _socket = socket;
+
+    public bool AcceptsBodies => !_failed && !_completed && _placeholderLeft == 0;
+
+    public override bool CanGetUnflushedBytes => true;
+
+    public override long UnflushedBytes => _queuedBytes;
+
+    public bool TryQueueBody(ReadOnlyMemory<byte> body)
+    {
+        if (!AcceptsBodies || body.IsEmpty || !MemoryMarshal.TryGetArray(body, out var segment))
+        {
+            return false;
+        }
+
+        _queued.Add(segment);
+        _queuedBytes += segment.Count;
+        _placeholderLeft = segment.Count;
+        return true;
+    }
+
+    public override Memory<byte> GetMemory(int sizeHint = 0)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(sizeHint);
+        if (_placeholderLeft > 0)
+        {
+            var length = (int)Math.Min(_placeholderLeft, ChunkSize);
+            return sizeHint <= length ? _scratch.AsMemory(0, length) : new byte[sizeHint];
+        }
+
+        var needed = Math.Max(sizeHint, 1);
+        if (_chunk is null || _chunk.Length - _chunkUsed < needed)
+        {
+            _chunk = ArrayPool<byte>.Shared.Rent(Math.Max(needed, ChunkSize));
+            _chunkUsed = 0;
+            _rented.Add(_chunk);
+        }
+
+        return _chunk.AsMemory(_chunkUsed);
+    }
+
+    public override Span<byte> GetSpan(int sizeHint = 0) => GetMemory(sizeHint).Span;
+
+    public override void Advance(int bytes)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(bytes);
+        if (_placeholderLeft > 0)
+        {
+            if (bytes > _placeholderLeft)
+            {
+                throw new InvalidOperationException("more bytes advanced than the queued body holds");
+            }
+
+            _placeholderLeft -= bytes;
+            return;
+        }
+
+        if (bytes == 0)
+        {
+            return;
+        }
+
+        if (_chunk is null || _chunk.Length - _chunkUsed < bytes)
+        {
+            throw new InvalidOperationException("advanced past the memory handed out");
+        }
+
+        var last = _queued.Count - 1;
+        if (last >= 0 && ReferenceEquals(_queued[last].Array, _chunk) && _queued[last].Offset + _queued[last].Count == _chunkUsed)
+        {
+            _queued[last] = new ArraySegment<byte>(_chunk, _queued[last].Offset, _queued[last].Count + bytes);
+        }
+        else
+        {
+            _queued.Add(new ArraySegment<byte>(_chunk, _chunkUsed, bytes));
+        }
+
+        _chunkUsed += bytes;
+        _queuedBytes += bytes;
+    }
+
+    public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default)
+    {
+        if (_cancelNextFlush)
+        {
+            _cancelNextFlush = false;
+            return ValueTask.FromResult(new FlushResult(isCanceled: true, isCompleted: false));
+        }
+
+        if (_failed || _completed)
+        {
+            return ValueTask.FromResult(new FlushResult(isCanceled: false, isCompleted: true));
+        }
+
+        return _queuedBytes == 0 ? ValueTask.FromResult(default(FlushResult)) : SendQueuedAsync();
+    }
+
+    public override void CancelPendingFlush() => _cancelNextFlush = true;
+
+    // Kestrel completes after its last flush; anything it left unflushed is sent by DrainAsync.
+    public override void Complete(Exception? exception = null)
+    {
+        lock (_lock)
+        {
+            _completed = true;
+        }
+    }
+
+    /// <summary>After Kestrel has finished with the connection: sends what it left unflushed and returns the buffers.</summary>
+    public async Task DrainAsync()
+    {
+        if (!_failed && _queuedBytes > 0 && !_flushing)
+        {
+            await SendQueuedAsync().ConfigureAwait(false);
+        }
+
+        lock (_lock)
+        {
+            _completed = true;
+            if (!_flushing)
+            {
+                Release(keepCurrentChunk: false);
+            }
+        }
+    }
+
+    private async ValueTask<FlushResult> SendQueuedAsync()
+    {
+        lock (_lock)
+        {
+            _flushing = true;
+        }
+
+        try
+        {
+            while (_queued.Count > 0)
+            {
+                var sent = await _socket.SendAsync(_queued, SocketFlags.None).ConfigureAwait(false);
+                DropSent(sent);
+            }
+
+            return default;
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            _failed = true;
+            return new FlushResult(isCanceled: false, isCompleted: true);
+        }
+        finally
+        {
+            lock (_lock)
+            {
+                _flushing = false;
+                _queued.Clear();
+                _queuedBytes = 0;
+                Release(keepCurrentChunk: !_completed && !_failed);
+            }
+        }
+    }
+
+    private void DropSent(int sent)
+    {
+        var whole = 0;
+        while (whole < _queued.Count && sent >= _queued[whole].Count)
+        {
+            sent -= _queued[whole].Count;
+            whole++;
+        }
+
+        _queued.RemoveRange(0, whole);
+        if (sent > 0)
+        {
+            _queued[0] = _queued[0].Slice(sent);
+        }
+    }
+
+    // Everything queued has been sent (or never will be): chunks go back to the pool, the current one is reused.
+    private void Release(bool keepCurrentChunk)
+    {
+        foreach (var chunk in _rented)
+        {
+            if (!keepCurrentChunk || !ReferenceEquals(chunk, _chunk))
+            {
+                ArrayPool<byte>.Shared.Return(chunk);
+            }
+        }
+
+        _rented.Clear();
+        if (keepCurrentChunk && _chunk is not null)
+        {
+            _rented.Add(_chunk);
+            _chunkUsed = 0;
+        }
+        else
+        {
+            _chunk = null;
+            _chunkUsed = 0;
+        }
+    }
+}

@@ -1,0 +1,14 @@
+namespace PublishingPoint.Server.Transport;
+
+/// <summary>A connection whose output can take a response body by reference (see <see cref="DirectSocketOutput"/>).</summary>
+internal interface IDirectBodyFeature
+{
+    /// <summary>False once the connection failed or closed, or while a queued body is still being accounted for.</summary>
+    bool AcceptsBodies { get; }
+
+    /// <summary>
+    /// Queues <paramref name="body"/> after everything written so far; the caller must then advance the response
+    /// writer by exactly its length without writing into the memory it gets. False when the memory is not an array.
+    /// </summary>
+    bool TryQueueBody(ReadOnlyMemory<byte> body);
+}

@@ -1,0 +1,274 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+using PublishingPoint.Server.Tests.Hls;
+using PublishingPoint.Server.Tests.Infrastructure;
+
+namespace PublishingPoint.Server.Tests.Transport;
+
+/// <summary>
+/// Large bodies go from memory straight to the socket (PublishingPoint:DirectSend): what a client receives must be
+/// byte for byte what Kestrel's own output gives, on kept-alive and pipelined connections, for slow readers and
+/// for clients that leave mid-body.
+/// </summary>
+public sealed class DirectSendTests
+{
+    private const string Point = "live/direct.isml";
+
+    [Fact]
+    public async Task PipelinedRequests_GetTheSameBytesAsWithoutDirectSend()
+    {
+        var capture = await IsmvCapture.SixSecondsAsync();
+        await using var direct = await RunningServer.StartAsync();
+        await using var copied = await RunningServer.StartAsync(null, "--PublishingPoint:DirectSend=false");
+        foreach (var server in new[] { direct, copied })
+        {
+            var (status, body) = await Posting.PostChunkedAsync(server.Http, $"{Point}/Streams(a)", capture);
+            Assert.True(status == HttpStatusCode.OK, body);
+        }
+
+        // Segments (TS and fMP4), a playlist between them, and a byte range, as Kestrel's copy gives them.
+        var media = await copied.Http.GetStringAsync($"{Point}/{HlsText.AttributeLines(await copied.Http.GetStringAsync($"{Point}/master.m3u8"), "#EXT-X-STREAM-INF")[0].Uri}");
+        var segments = HlsText.Segments(media).Select(s => s.Uri).ToList();
+        Assert.True(segments.Count >= 3, media);
+        var paths = new List<string>();
+        foreach (var segment in segments)
+        {
+            paths.Add($"/{Point}/hls/{segment}");
+            paths.Add($"/{Point}/master.m3u8");
+            paths.Add($"/{Point}/hls/{segment.Replace(".ts", ".m4s", StringComparison.Ordinal)}");
+        }
+
+        var expected = new List<byte[]>();
+        foreach (var path in paths)
+        {
+            expected.Add(await copied.Http.GetByteArrayAsync(path.TrimStart('/')));
+        }
+
+        Assert.All(expected.Where((_, i) => i % 3 != 1), b => Assert.True(b.Length > DirectSendThreshold, $"segment of {b.Length} bytes is below the direct-send threshold"));
+        var before = await DirectBodiesAsync(direct.Http);
+
+        // All requests written at once on one connection, then a ranged one: responses must come back in order, whole.
+        using var client = await RawHttpClient.ConnectAsync(direct.BaseUrl);
+        await client.SendAsync(string.Concat(paths.Select(p => Get(direct.BaseUrl, p))));
+        foreach (var (path, want) in paths.Zip(expected))
+        {
+            var response = await client.ReadResponseAsync();
+            Assert.Equal(200, response.Status);
+            Assert.True(want.AsSpan().SequenceEqual(response.Body), $"{path}: {response.Body.Length} bytes differ from Kestrel's {want.Length}");
+        }
+
+        await client.SendAsync(Get(direct.BaseUrl, paths[0], "Range: bytes=1000-30999\r\n"));
+        var ranged = await client.ReadResponseAsync();
+        Assert.Equal(206, ranged.Status);
+        Assert.True(expected[0].AsSpan(1000, 30000).SequenceEqual(ranged.Body), "range differs");
+        await client.SendAsync(Get(direct.BaseUrl, $"/{Point}/master.m3u8"));
+        Assert.Equal(expected[1], (await client.ReadResponseAsync()).Body);
+
+        var sent = await DirectBodiesAsync(direct.Http) - before;
+        Assert.True(sent >= segments.Count * 2 + 1, $"only {sent} bodies went the direct way");
+        Assert.Equal(0, await DirectBodiesAsync(copied.Http));
+    }
+
+    [Fact]
+    public async Task SlowReader_GetsWholeBody_AndClientLeavingMidBody_HarmsNoOne()
+    {
+        await using var server = await RunningServer.StartAsync();
+        var (status, body) = await Posting.PostChunkedAsync(server.Http, $"{Point}/Streams(a)", await IsmvCapture.MakeAsync(6, 2500, 64, 1280, 720));
+        Assert.True(status == HttpStatusCode.OK, body);
+        var media = await server.Http.GetStringAsync($"{Point}/{HlsText.AttributeLines(await server.Http.GetStringAsync($"{Point}/master.m3u8"), "#EXT-X-STREAM-INF")[0].Uri}");
+        var path = $"/{Point}/hls/{HlsText.Segments(media)[1].Uri}";
+        var expected = await server.Http.GetByteArrayAsync(path.TrimStart('/'));
+        Assert.True(expected.Length > 128 * 1024, $"segment of {expected.Length} bytes does not fill the socket buffers");
+
+        // Ten clients that ask and go away after 1 KB, with a reset.
+        for (var i = 0; i < 10; i++)
+        {
+            using var leaving = await RawHttpClient.ConnectAsync(server.BaseUrl, receiveBuffer: 4096);
+            await leaving.SendAsync(Get(server.BaseUrl, path));
+            await leaving.ReadSomeAsync(1024);
+            leaving.Reset();
+        }
+
+        // A reader that takes 4 KB at a time, so the server's send waits on the socket many times.
+        using var slow = await RawHttpClient.ConnectAsync(server.BaseUrl, receiveBuffer: 4096);
+        await slow.SendAsync(Get(server.BaseUrl, path) + Get(server.BaseUrl, $"/{Point}/master.m3u8"));
+        var slowResponse = await slow.ReadResponseAsync(chunk: 4096, pause: TimeSpan.FromMilliseconds(1));
+        Assert.Equal(200, slowResponse.Status);
+        Assert.True(expected.AsSpan().SequenceEqual(slowResponse.Body), "slow reader got different bytes");
+        var next = await slow.ReadResponseAsync();
+        Assert.Equal(200, next.Status);
+        Assert.StartsWith("#EXTM3U", Encoding.UTF8.GetString(next.Body), StringComparison.Ordinal);
+
+        // The server still serves everyone else.
+        Assert.Equal(expected, await server.Http.GetByteArrayAsync(path.TrimStart('/')));
+        Assert.Equal(HttpStatusCode.OK, (await server.Http.GetAsync("health/ready")).StatusCode);
+    }
+
+    [Fact]
+    public async Task OverTls_WithHttp11AndHttp2_BodiesAreCopiedAndTheSame()
+    {
+        var capture = await IsmvCapture.SixSecondsAsync();
+        var certificate = Path.Combine(TempDirectory.Create("pp-cert"), "server.pfx");
+        string thumbprint;
+        using (var rsa = RSA.Create(2048))
+        {
+            var request = new CertificateRequest("CN=127.0.0.1", rsa, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+            using var self = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
+            await File.WriteAllBytesAsync(certificate, self.Export(X509ContentType.Pfx, "test"));
+            thumbprint = self.GetCertHashString();
+        }
+
+        await using var plain = await RunningServer.StartAsync();
+        await using var tls = await RunningServer.StartAsync(null, "--urls=https://127.0.0.1:0",
+            $"--Kestrel:Certificates:Default:Path={certificate}", "--Kestrel:Certificates:Default:Password=test");
+        Assert.Equal("https", tls.BaseUrl.Scheme);
+        foreach (var server in new[] { plain, tls })
+        {
+            var (status, body) = await Posting.PostChunkedAsync(Trusting(server.BaseUrl, HttpVersion.Version11, thumbprint), $"{Point}/Streams(a)", capture);
+            Assert.True(status == HttpStatusCode.OK, body);
+        }
+
+        var media = await plain.Http.GetStringAsync($"{Point}/{HlsText.AttributeLines(await plain.Http.GetStringAsync($"{Point}/master.m3u8"), "#EXT-X-STREAM-INF")[0].Uri}");
+        var segment = $"{Point}/hls/{HlsText.Segments(media)[1].Uri}";
+        var expected = await plain.Http.GetByteArrayAsync(segment);
+        Assert.True(expected.Length > DirectSendThreshold, $"segment of {expected.Length} bytes");
+        foreach (var version in new[] { HttpVersion.Version11, HttpVersion.Version20 })
+        {
+            using var http = Trusting(tls.BaseUrl, version, thumbprint);
+            using var response = await http.GetAsync(segment);
+            Assert.Equal(version, response.Version);
+            Assert.Equal(expected, await response.Content.ReadAsByteArrayAsync());
+        }
+
+        using (var metrics = Trusting(tls.BaseUrl, HttpVersion.Version11, thumbprint))
+        {
+            Assert.Equal(0, await DirectBodiesAsync(metrics));
+        }
+    }
+
+    private const int DirectSendThreshold = 16 * 1024;
+
+    // Trusts the test's self-signed certificate, and only it.
+    private static HttpClient Trusting(Uri server, Version version, string thumbprint) =>
+        new(new SocketsHttpHandler { SslOptions = { RemoteCertificateValidationCallback = (_, certificate, _, _) => certificate?.GetCertHashString() == thumbprint } })
+        {
+            BaseAddress = server,
+            DefaultRequestVersion = version,
+            DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact,
+        };
+
+    private static string Get(Uri server, string path, string extraHeaders = "") =>
+        $"GET {path} HTTP/1.1\r\nHost: {server.Authority}\r\n{extraHeaders}\r\n";
+
+    private static async Task<long> DirectBodiesAsync(HttpClient server)
+    {
+        var text = await server.GetStringAsync("metrics");
+        var line = text.Split('\n').Single(l => l.StartsWith("pp_http_direct_bodies_total ", StringComparison.Ordinal));
+        return long.Parse(line.AsSpan(line.IndexOf(' ', StringComparison.Ordinal) + 1), CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>HTTP/1.1 over a bare socket: requests written as given, responses read by Content-Length.</summary>
+    private sealed class RawHttpClient : IDisposable
+    {
+        private readonly Socket _socket;
+        private readonly byte[] _buffer = new byte[64 * 1024];
+        private int _start;
+        private int _end;
+
+        private RawHttpClient(Socket socket) => _socket = socket;
+
+        public static async Task<RawHttpClient> ConnectAsync(Uri server, int receiveBuffer = 0)
+        {
+            var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            if (receiveBuffer > 0)
+            {
+                socket.ReceiveBufferSize = receiveBuffer;
+            }
+
+            await socket.ConnectAsync(IPAddress.Loopback, server.Port);
+            return new RawHttpClient(socket);
+        }
+
+        public async Task SendAsync(string requests) => await _socket.SendAsync(Encoding.ASCII.GetBytes(requests));
+
+        public async Task ReadSomeAsync(int bytes)
+        {
+            var read = 0;
+            while (read < bytes)
+            {
+                var n = await _socket.ReceiveAsync(_buffer.AsMemory(0, Math.Min(_buffer.Length, bytes - read)));
+                Assert.True(n > 0, "connection closed early");
+                read += n;
+            }
+        }
+
+        public void Reset()
+        {
+            _socket.LingerState = new LingerOption(true, 0);
+            _socket.Close();
+        }
+
+        public async Task<(int Status, byte[] Body)> ReadResponseAsync(int chunk = 64 * 1024, TimeSpan pause = default)
+        {
+            int headerEnd;
+            while ((headerEnd = _buffer.AsSpan(_start, _end - _start).IndexOf("\r\n\r\n"u8)) < 0)
+            {
+                await FillAsync(chunk);
+            }
+
+            var head = Encoding.ASCII.GetString(_buffer, _start, headerEnd);
+            _start += headerEnd + 4;
+            var lines = head.Split("\r\n");
+            Assert.True(lines[0].StartsWith("HTTP/1.1 ", StringComparison.Ordinal), $"response starts with '{lines[0]}': the previous body was too long");
+            var status = int.Parse(lines[0].Split(' ')[1], CultureInfo.InvariantCulture);
+            var length = lines.Skip(1).Select(l => l.Split(':', 2)).Where(p => p[0].Equals("Content-Length", StringComparison.OrdinalIgnoreCase))
+                .Select(p => int.Parse(p[1].Trim(), CultureInfo.InvariantCulture)).Single();
+            var body = new byte[length];
+            var got = 0;
+            while (got < length)
+            {
+                if (_start == _end)
+                {
+                    if (pause > TimeSpan.Zero)
+                    {
+                        await Task.Delay(pause);
+                    }
+
+                    await FillAsync(chunk);
+                }
+
+                var n = Math.Min(length - got, _end - _start);
+                _buffer.AsSpan(_start, n).CopyTo(body.AsSpan(got));
+                _start += n;
+                got += n;
+            }
+
+            return (status, body);
+        }
+
+        private async Task FillAsync(int chunk)
+        {
+            if (_start == _end)
+            {
+                _start = _end = 0;
+            }
+            else if (_end == _buffer.Length)
+            {
+                Buffer.BlockCopy(_buffer, _start, _buffer, 0, _end - _start);
+                _end -= _start;
+                _start = 0;
+            }
+
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+            var n = await _socket.ReceiveAsync(_buffer.AsMemory(_end, Math.Min(chunk, _buffer.Length - _end)), SocketFlags.None, timeout.Token);
+            Assert.True(n > 0, "connection closed before the response was complete");
+            _end += n;
+        }
+
+        public void Dispose() => _socket.Dispose();
+    }
+}
