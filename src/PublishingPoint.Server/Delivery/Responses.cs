@@ -2,7 +2,7 @@ namespace PublishingPoint.Server.Delivery;
 
 internal static class Responses
 {
-    public static Task BytesAsync(HttpContext context, string contentType, byte[] bytes)
+    public static Task BytesAsync(HttpContext context, string contentType, byte[] bytes, Transport.SpooledFile? file = null)
     {
         var response = context.Response;
         response.StatusCode = StatusCodes.Status200OK;
@@ -10,7 +10,7 @@ internal static class Responses
         response.ContentLength = bytes.Length;
         return HttpMethods.IsHead(context.Request.Method)
             ? Task.CompletedTask
-            : Transport.DirectSend.WriteBodyAsync(context, bytes);
+            : Transport.DirectSend.WriteBodyAsync(context, bytes, file);
     }
 
     public static Task ProblemAsync(HttpContext context, int status, string message)

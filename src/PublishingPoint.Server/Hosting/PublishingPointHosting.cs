@@ -73,6 +73,7 @@ public static class PublishingPointHosting
         services.AddSingleton<IngestEndpoint>();
         services.AddSingleton<SegmentIngestEndpoint>();
         services.AddSingleton<SmoothDelivery>();
+        services.AddSingleton<Transport.SegmentSpool>();
         services.AddSingleton<HlsSegmentCache>();
         services.AddSingleton<HlsDelivery>();
         services.AddSingleton<DashDelivery>();

@@ -67,6 +67,12 @@ public sealed record PublishingPointOptions
     /// </summary>
     public bool DirectSend { get; set; } = true;
 
+    /// <summary>
+    /// Folder for the file copies of cached segments that DirectSend sends with sendfile (unlinked as soon as written,
+    /// so it stays empty); empty uses a folder in the system's temporary directory.
+    /// </summary>
+    public string? SpoolPath { get; set; }
+
     /// <summary>Copying HLS and DASH output to a folder or an S3 bucket as it completes ("PublishingPoint:Publish").</summary>
     public Publishing.PublishOptions Publish { get; set; } = new();
 }

@@ -14,8 +14,8 @@ public sealed class Metrics
     private readonly long[] _archiveBuckets = new long[ArchiveBuckets.Length + 1];
     private long _archiveCount;
     private long _archiveMicros;
-    private long _directBodies;
-    private long _directBodyBytes;
+    private readonly long[] _directBodies = new long[2];
+    private readonly long[] _directBodyBytes = new long[2];
 
     internal sealed class Counter
     {
@@ -38,16 +38,17 @@ public sealed class Metrics
         Interlocked.Add(ref counter.Bytes, bytes);
     }
 
-    /// <summary>A response body handed to the socket by reference (no copy into Kestrel's buffers).</summary>
-    public void DirectBody(int bytes)
+    /// <summary>A response body handed to the socket by reference (no copy into Kestrel's buffers), from memory or with sendfile.</summary>
+    public void DirectBody(int bytes, bool sendfile)
     {
-        Interlocked.Increment(ref _directBodies);
-        Interlocked.Add(ref _directBodyBytes, bytes);
+        var via = sendfile ? 1 : 0;
+        Interlocked.Increment(ref _directBodies[via]);
+        Interlocked.Add(ref _directBodyBytes[via], bytes);
     }
 
-    internal long DirectBodies => Interlocked.Read(ref _directBodies);
+    internal long DirectBodies(bool sendfile) => Interlocked.Read(ref _directBodies[sendfile ? 1 : 0]);
 
-    internal long DirectBodyBytes => Interlocked.Read(ref _directBodyBytes);
+    internal long DirectBodyBytes(bool sendfile) => Interlocked.Read(ref _directBodyBytes[sendfile ? 1 : 0]);
 
     public void ArchiveWrite(TimeSpan elapsed)
     {

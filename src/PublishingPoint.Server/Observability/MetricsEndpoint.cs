@@ -41,9 +41,11 @@ internal static class MetricsEndpoint
         Line(text, "pp_segment_cache_hits_total", Math.Max(0, cache.Requests - cache.Produced));
 
         Header(text, "pp_http_direct_bodies_total", "counter", "Response bodies sent from memory straight to the socket, without a copy (PublishingPoint:DirectSend).");
-        Line(text, "pp_http_direct_bodies_total", metrics.DirectBodies);
+        Line(text, "pp_http_direct_bodies_total", metrics.DirectBodies(sendfile: false), ("via", "memory"));
+        Line(text, "pp_http_direct_bodies_total", metrics.DirectBodies(sendfile: true), ("via", "sendfile"));
         Header(text, "pp_http_direct_body_bytes_total", "counter", "Bytes of those bodies.");
-        Line(text, "pp_http_direct_body_bytes_total", metrics.DirectBodyBytes);
+        Line(text, "pp_http_direct_body_bytes_total", metrics.DirectBodyBytes(sendfile: false), ("via", "memory"));
+        Line(text, "pp_http_direct_body_bytes_total", metrics.DirectBodyBytes(sendfile: true), ("via", "sendfile"));
 
         Header(text, "pp_archive_write_seconds", "histogram", "Time to append and flush one fragment to its archive.");
         var buckets = metrics.ArchiveBucketCounts;

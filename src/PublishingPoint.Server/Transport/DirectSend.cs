@@ -41,14 +41,18 @@ internal static class DirectSend
         }
     };
 
-    /// <summary>Writes <paramref name="body"/> as the response body, whose headers (with Content-Length) are set.</summary>
-    public static async Task WriteBodyAsync(HttpContext context, ReadOnlyMemory<byte> body)
+    /// <summary>
+    /// Writes <paramref name="body"/> as the response body, whose headers (with Content-Length) are set. When
+    /// <paramref name="file"/> holds the same bytes from <paramref name="fileOffset"/> on, they are sent from it.
+    /// </summary>
+    public static async Task WriteBodyAsync(HttpContext context, ReadOnlyMemory<byte> body, SpooledFile? file = null, long fileOffset = 0)
     {
         var response = context.Response;
         if (body.Length >= MinimumBodyBytes && Direct(context) is { } direct)
         {
             await response.StartAsync(context.RequestAborted).ConfigureAwait(false);
-            if (direct.TryQueueBody(body))
+            var sendfile = file is not null && direct.TryQueueFile(file, fileOffset, body.Length);
+            if (sendfile || direct.TryQueueBody(body))
             {
                 var writer = response.BodyWriter;
                 var left = body.Length;
@@ -60,7 +64,7 @@ internal static class DirectSend
                 }
 
                 await writer.FlushAsync(context.RequestAborted).ConfigureAwait(false);
-                context.RequestServices.GetService<Metrics>()?.DirectBody(body.Length);
+                context.RequestServices.GetService<Metrics>()?.DirectBody(body.Length, sendfile);
                 return;
             }
         }

@@ -11,7 +11,8 @@ namespace PublishingPoint.Server.Transport;
 /// a large body already in memory (a cached segment) is queued by reference with <see cref="TryQueueBody"/>, and
 /// Kestrel then accounts for its length without copying anything (<see cref="GetMemory"/> hands out a scratch
 /// buffer nobody reads). Each flush is one gathered send of everything queued, in order, so headers and body
-/// leave in one system call, the way nginx's sendfile serves a file without a user-space copy.
+/// leave in one system call; a body queued as a <see cref="SpooledFile"/> region goes with sendfile under TCP_CORK
+/// (headers and file data packed into full segments), the way nginx serves static files.
 /// Kestrel serialises calls to an output writer; only <see cref="Complete"/> may race a flush.
 /// </summary>
 internal sealed class DirectSocketOutput : PipeWriter, IDirectBodyFeature
@@ -21,6 +22,8 @@ internal sealed class DirectSocketOutput : PipeWriter, IDirectBodyFeature
     private static readonly byte[] _scratch = new byte[ChunkSize];
     private readonly Socket _socket;
     private readonly List<ArraySegment<byte>> _queued = [];
+    // Bodies queued as file regions, each sent after the _queued segments before its index.
+    private readonly List<(int Index, SpooledFile File, long Offset, int Count)> _files = [];
     private readonly List<byte[]> _rented = [];
     private readonly Lock _lock = new();
     private byte[]? _chunk;
@@ -31,6 +34,7 @@ internal sealed class DirectSocketOutput : PipeWriter, IDirectBodyFeature
     private bool _completed;
     private bool _failed;
     private bool _cancelNextFlush;
+    private PacketsSend? _packets;
 
     public DirectSocketOutput(Socket socket) => _socket = socket;
 
@@ -50,6 +54,20 @@ internal sealed class DirectSocketOutput : PipeWriter, IDirectBodyFeature
         _queued.Add(segment);
         _queuedBytes += segment.Count;
         _placeholderLeft = segment.Count;
+        return true;
+    }
+
+    public bool TryQueueFile(SpooledFile file, long offset, int count)
+    {
+        ArgumentNullException.ThrowIfNull(file);
+        if (!AcceptsBodies || count <= 0 || offset < 0 || offset + count > file.Length || !file.TryLease())
+        {
+            return false;
+        }
+
+        _files.Add((_queued.Count, file, offset, count));
+        _queuedBytes += count;
+        _placeholderLeft = count;
         return true;
     }
 
@@ -154,6 +172,8 @@ internal sealed class DirectSocketOutput : PipeWriter, IDirectBodyFeature
             if (!_flushing)
             {
                 Release(keepCurrentChunk: false);
+                ReleaseFiles();
+                _packets?.Dispose();
             }
         }
     }
@@ -167,6 +187,11 @@ internal sealed class DirectSocketOutput : PipeWriter, IDirectBodyFeature
 
         try
         {
+            if (_files.Count > 0)
+            {
+                return await SendWithFilesAsync().ConfigureAwait(false);
+            }
+
             while (_queued.Count > 0)
             {
                 var sent = await _socket.SendAsync(_queued, SocketFlags.None).ConfigureAwait(false);
@@ -187,10 +212,55 @@ internal sealed class DirectSocketOutput : PipeWriter, IDirectBodyFeature
                 _flushing = false;
                 _queued.Clear();
                 _queuedBytes = 0;
+                ReleaseFiles();
                 Release(keepCurrentChunk: !_completed && !_failed);
             }
         }
     }
+
+    private async ValueTask<FlushResult> SendWithFilesAsync()
+    {
+        var elements = new SendPacketsElement[_queued.Count + _files.Count];
+        var next = 0;
+        var file = 0;
+        for (var i = 0; i <= _queued.Count; i++)
+        {
+            for (; file < _files.Count && _files[file].Index == i; file++)
+            {
+                var (_, spooled, offset, count) = _files[file];
+                elements[next++] = new SendPacketsElement(spooled.Stream, offset, count, endOfPacket: false);
+            }
+
+            if (i < _queued.Count)
+            {
+                elements[next++] = new SendPacketsElement(_queued[i].AsMemory(), endOfPacket: false);
+            }
+        }
+
+        var cork = OperatingSystem.IsLinux();
+        if (cork)
+        {
+            Cork(true);
+        }
+
+        _packets ??= new PacketsSend();
+        var error = await _packets.SendAsync(_socket, elements).ConfigureAwait(false);
+        if (cork && error == SocketError.Success)
+        {
+            Cork(false);
+        }
+
+        if (error != SocketError.Success)
+        {
+            _failed = true;
+            return new FlushResult(isCanceled: false, isCompleted: true);
+        }
+
+        return default;
+    }
+
+    // TCP_CORK (Linux): hold partial segments until uncorked, so the headers ride with the first file data.
+    private void Cork(bool on) => _socket.SetRawSocketOption(6 /* IPPROTO_TCP */, 3 /* TCP_CORK */, on ? [1, 0, 0, 0] : [0, 0, 0, 0]);
 
     private void DropSent(int sent)
     {
@@ -206,6 +276,49 @@ internal sealed class DirectSocketOutput : PipeWriter, IDirectBodyFeature
         {
             _queued[0] = _queued[0].Slice(sent);
         }
+    }
+
+    // SendPacketsAsync wrapped as a task: memory and file regions in one operation (sendfile for the files).
+    private sealed class PacketsSend : SocketAsyncEventArgs
+    {
+        private TaskCompletionSource<SocketError>? _done;
+
+        public PacketsSend()
+            : base(unsafeSuppressExecutionContextFlow: true)
+        {
+        }
+
+        public Task<SocketError> SendAsync(Socket socket, SendPacketsElement[] elements)
+        {
+            SendPacketsElements = elements;
+            // Continuations run inline on the completing thread: what follows is Kestrel finishing the response.
+            var done = _done = new TaskCompletionSource<SocketError>();
+            try
+            {
+                if (!socket.SendPacketsAsync(this))
+                {
+                    done.TrySetResult(SocketError);
+                }
+            }
+            catch (ObjectDisposedException)
+            {
+                done.TrySetResult(SocketError.OperationAborted);
+            }
+
+            return done.Task;
+        }
+
+        protected override void OnCompleted(SocketAsyncEventArgs e) => _done?.TrySetResult(e.SocketError);
+    }
+
+    private void ReleaseFiles()
+    {
+        foreach (var file in _files)
+        {
+            file.File.Release();
+        }
+
+        _files.Clear();
     }
 
     // Everything queued has been sent (or never will be): chunks go back to the pool, the current one is reused.

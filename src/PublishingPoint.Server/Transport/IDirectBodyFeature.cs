@@ -11,4 +11,10 @@ internal interface IDirectBodyFeature
     /// writer by exactly its length without writing into the memory it gets. False when the memory is not an array.
     /// </summary>
     bool TryQueueBody(ReadOnlyMemory<byte> body);
+
+    /// <summary>
+    /// Queues <paramref name="count"/> bytes of <paramref name="file"/> from <paramref name="offset"/>, to go with
+    /// sendfile; the same contract as <see cref="TryQueueBody"/>. False when the file is already closed.
+    /// </summary>
+    bool TryQueueFile(SpooledFile file, long offset, int count);
 }

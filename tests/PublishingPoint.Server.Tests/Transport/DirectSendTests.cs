@@ -22,7 +22,8 @@ public sealed class DirectSendTests
     public async Task PipelinedRequests_GetTheSameBytesAsWithoutDirectSend()
     {
         var capture = await IsmvCapture.SixSecondsAsync();
-        await using var direct = await RunningServer.StartAsync();
+        var spool = TempDirectory.Create("pp-spool");
+        await using var direct = await RunningServer.StartAsync(null, $"--PublishingPoint:SpoolPath={spool}");
         await using var copied = await RunningServer.StartAsync(null, "--PublishingPoint:DirectSend=false");
         foreach (var server in new[] { direct, copied })
         {
@@ -42,14 +43,19 @@ public sealed class DirectSendTests
             paths.Add($"/{Point}/hls/{segment.Replace(".ts", ".m4s", StringComparison.Ordinal)}");
         }
 
+        // Smooth fragments are not spooled: they go from memory.
+        var smooth = await SmoothManifestView.FetchVodAsync(copied.Http, copied.Url($"{Point}/Manifest").ToString());
+        var fragment = new Uri(smooth.Url("video", smooth.Bitrates("video")[0], smooth.ChunkTimes("video")[1])).PathAndQuery;
+        paths.Add(fragment);
         var expected = new List<byte[]>();
         foreach (var path in paths)
         {
             expected.Add(await copied.Http.GetByteArrayAsync(path.TrimStart('/')));
         }
 
-        Assert.All(expected.Where((_, i) => i % 3 != 1), b => Assert.True(b.Length > DirectSendThreshold, $"segment of {b.Length} bytes is below the direct-send threshold"));
-        var before = await DirectBodiesAsync(direct.Http);
+        Assert.All(expected.Where((_, i) => i % 3 != 1 || i == paths.Count - 1), b => Assert.True(b.Length > DirectSendThreshold, $"segment of {b.Length} bytes is below the direct-send threshold"));
+        var before = await DirectBodiesAsync(direct.Http, "sendfile");
+        var beforeMemory = await DirectBodiesAsync(direct.Http, "memory");
 
         // All requests written at once on one connection, then a ranged one: responses must come back in order, whole.
         using var client = await RawHttpClient.ConnectAsync(direct.BaseUrl);
@@ -68,8 +74,11 @@ public sealed class DirectSendTests
         await client.SendAsync(Get(direct.BaseUrl, $"/{Point}/master.m3u8"));
         Assert.Equal(expected[1], (await client.ReadResponseAsync()).Body);
 
-        var sent = await DirectBodiesAsync(direct.Http) - before;
-        Assert.True(sent >= segments.Count * 2 + 1, $"only {sent} bodies went the direct way");
+        // Cached segments go with sendfile from their spooled copies, which leave no file behind.
+        var sent = await DirectBodiesAsync(direct.Http, "sendfile") - before;
+        Assert.True(sent >= segments.Count * 2 + 1, $"only {sent} bodies went with sendfile");
+        Assert.Empty(Directory.GetFiles(spool));
+        Assert.Equal(1, await DirectBodiesAsync(direct.Http, "memory") - beforeMemory);
         Assert.Equal(0, await DirectBodiesAsync(copied.Http));
     }
 
@@ -103,8 +112,13 @@ public sealed class DirectSendTests
         Assert.Equal(200, next.Status);
         Assert.StartsWith("#EXTM3U", Encoding.UTF8.GetString(next.Body), StringComparison.Ordinal);
 
-        // The server still serves everyone else.
-        Assert.Equal(expected, await server.Http.GetByteArrayAsync(path.TrimStart('/')));
+        // The server still serves everyone else, many at once from the same spooled file.
+        var together = await Task.WhenAll(Enumerable.Range(0, 16).Select(async _ =>
+        {
+            using var http = new HttpClient { BaseAddress = server.BaseUrl };
+            return await http.GetByteArrayAsync(path.TrimStart('/'));
+        }));
+        Assert.All(together, b => Assert.True(expected.AsSpan().SequenceEqual(b), "a concurrent reader got different bytes"));
         Assert.Equal(HttpStatusCode.OK, (await server.Http.GetAsync("health/ready")).StatusCode);
     }
 
@@ -164,11 +178,11 @@ public sealed class DirectSendTests
     private static string Get(Uri server, string path, string extraHeaders = "") =>
         $"GET {path} HTTP/1.1\r\nHost: {server.Authority}\r\n{extraHeaders}\r\n";
 
-    private static async Task<long> DirectBodiesAsync(HttpClient server)
+    private static async Task<long> DirectBodiesAsync(HttpClient server, string via = "")
     {
         var text = await server.GetStringAsync("metrics");
-        var line = text.Split('\n').Single(l => l.StartsWith("pp_http_direct_bodies_total ", StringComparison.Ordinal));
-        return long.Parse(line.AsSpan(line.IndexOf(' ', StringComparison.Ordinal) + 1), CultureInfo.InvariantCulture);
+        return text.Split('\n').Where(l => l.StartsWith($"pp_http_direct_bodies_total{{via=\"{via}", StringComparison.Ordinal))
+            .Sum(l => long.Parse(l.AsSpan(l.LastIndexOf(' ') + 1), CultureInfo.InvariantCulture));
     }
 
     /// <summary>HTTP/1.1 over a bare socket: requests written as given, responses read by Content-Length.</summary>

@@ -83,7 +83,7 @@ internal sealed partial class HlsDelivery(PointRegistry registry, HlsSegmentCach
         if (cache.TryGetReady(key, out var ready))
         {
             context.Response.Headers.CacheControl = Immutable;
-            await HlsResponses.SegmentAsync(context, format == HlsFormat.Ts ? TsContentType : Mp4ContentType, ready).ConfigureAwait(false);
+            await HlsResponses.SegmentAsync(context, format == HlsFormat.Ts ? TsContentType : Mp4ContentType, ready.Bytes, ready.File).ConfigureAwait(false);
             return;
         }
 
@@ -101,12 +101,12 @@ internal sealed partial class HlsDelivery(PointRegistry registry, HlsSegmentCach
 
         var index = (int)(sequence - first);
         var entry = fragments[index];
-        var bytes = await cache.GetOrProduceAsync(key, entry.Length * 2L, () => format == HlsFormat.Ts
+        var produced = await cache.GetOrProduceSegmentAsync(key, entry.Length * 2L, () => format == HlsFormat.Ts
                 ? HlsPackager.TsSegmentAsync(track, audio, fragments, index, sequence, CancellationToken.None)
                 : HlsPackager.Fmp4SegmentAsync(track, entry, sequence, CancellationToken.None))
             .WaitAsync(context.RequestAborted).ConfigureAwait(false);
         context.Response.Headers.CacheControl = Immutable;
-        await HlsResponses.SegmentAsync(context, format == HlsFormat.Ts ? TsContentType : Mp4ContentType, bytes).ConfigureAwait(false);
+        await HlsResponses.SegmentAsync(context, format == HlsFormat.Ts ? TsContentType : Mp4ContentType, produced.Bytes, produced.File).ConfigureAwait(false);
     }
 
     private static string WithQuery(string master, string query)

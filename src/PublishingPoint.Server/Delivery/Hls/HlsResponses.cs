@@ -30,14 +30,14 @@ internal static class HlsResponses
     }
 
     /// <summary>The whole segment, or one byte range of it (206; 416 when it lies outside).</summary>
-    public static Task SegmentAsync(HttpContext context, string contentType, byte[] bytes)
+    public static Task SegmentAsync(HttpContext context, string contentType, byte[] bytes, Transport.SpooledFile? file = null)
     {
         var response = context.Response;
         response.Headers.AcceptRanges = "bytes";
         var range = context.Request.Headers.Range.ToString();
         if (range.Length == 0)
         {
-            return Responses.BytesAsync(context, contentType, bytes);
+            return Responses.BytesAsync(context, contentType, bytes, file);
         }
 
         if (!TryParseRange(range, bytes.Length, out var from, out var to))
@@ -52,7 +52,7 @@ internal static class HlsResponses
         response.Headers.ContentRange = string.Create(CultureInfo.InvariantCulture, $"bytes {from}-{to}/{bytes.Length}");
         return HttpMethods.IsHead(context.Request.Method)
             ? Task.CompletedTask
-            : Transport.DirectSend.WriteBodyAsync(context, bytes.AsMemory((int)from, (int)(to - from + 1)));
+            : Transport.DirectSend.WriteBodyAsync(context, bytes.AsMemory((int)from, (int)(to - from + 1)), file, from);
     }
 
     // One range only ("bytes=a-b", "bytes=a-", "bytes=-n"); players never ask for several.

@@ -1,10 +1,14 @@
 using Microsoft.Extensions.Caching.Memory;
 using PublishingPoint.Server.Points;
+using PublishingPoint.Server.Transport;
 
 namespace PublishingPoint.Server.Delivery.Hls;
 
 /// <summary>Identifies one repackaged segment; <see cref="Sequence"/> -1 is the initialization segment.</summary>
 internal readonly record struct HlsSegmentKey(Point Point, TrackKey Track, HlsFormat Format, long Sequence);
+
+/// <summary>A produced segment: its bytes, and the file copy to send them from when there is one.</summary>
+internal readonly record struct ReadySegment(byte[] Bytes, SpooledFile? File);
 
 internal enum HlsFormat
 {
@@ -17,13 +21,16 @@ internal enum HlsFormat
 /// concurrent requests for a new segment share one packaging run) and later requests await the same task.
 /// Bounded by bytes; a failed run is dropped so the next request tries again. Runs are not tied to the request
 /// that started them (callers wait with their own cancellation), so one aborted player cannot fail the others.
+/// With a <see cref="SegmentSpool"/>, each produced segment also gets a <see cref="SpooledFile"/> copy that
+/// plain-HTTP/1 viewers are sent from with sendfile; it is closed when the segment leaves the cache.
 /// </summary>
-internal sealed class HlsSegmentCache : IDisposable
+internal sealed class HlsSegmentCache(SegmentSpool spool) : IDisposable
 {
     private const long SizeLimitBytes = 512L * 1024 * 1024;
     // Live viewers ask for a segment within seconds of its creation; one nobody asked for in a minute is cheaper
     // to repackage again (far faster than real time) than to keep: memory stays flat once the windows are full.
     private static readonly TimeSpan _idle = TimeSpan.FromSeconds(60);
+    private static readonly PostEvictionDelegate _closeFile = static (_, value, _, _) => (value as Entry)?.File?.Dispose();
     private readonly MemoryCache _cache = new(new MemoryCacheOptions { SizeLimit = SizeLimitBytes, ExpirationScanFrequency = TimeSpan.FromSeconds(10) });
     private readonly Lock _lock = new();
     private long _produced;
@@ -36,60 +43,78 @@ internal sealed class HlsSegmentCache : IDisposable
     public long Requests => Interlocked.Read(ref _requests);
 
     /// <summary>The bytes of a segment already produced: the hot path of a popular segment, no locks, no copies.</summary>
-    public bool TryGetReady(HlsSegmentKey key, out byte[] bytes)
+    public bool TryGetReady(HlsSegmentKey key, out ReadySegment segment)
     {
-        if (_cache.TryGetValue(key, out Lazy<Task<byte[]>>? lazy) && lazy is { IsValueCreated: true, Value.IsCompletedSuccessfully: true })
+        if (_cache.TryGetValue(key, out Entry? entry) && entry is { Bytes: { IsValueCreated: true, Value.IsCompletedSuccessfully: true } bytes })
         {
             Interlocked.Increment(ref _requests);
-            bytes = lazy.Value.Result;
+            segment = new ReadySegment(bytes.Value.Result, entry.File);
             return true;
         }
 
-        bytes = [];
+        segment = default;
         return false;
     }
 
-    public Task<byte[]> GetOrProduceAsync(HlsSegmentKey key, long sizeEstimate, Func<Task<byte[]>> produce)
+    public async Task<byte[]> GetOrProduceAsync(HlsSegmentKey key, long sizeEstimate, Func<Task<byte[]>> produce) =>
+        (await GetOrProduceSegmentAsync(key, sizeEstimate, produce).ConfigureAwait(false)).Bytes;
+
+    /// <summary>The segment, produced once (and spooled to a file when it is large enough to be worth sendfile).</summary>
+    public async Task<ReadySegment> GetOrProduceSegmentAsync(HlsSegmentKey key, long sizeEstimate, Func<Task<byte[]>> produce)
     {
         ArgumentNullException.ThrowIfNull(produce);
         Interlocked.Increment(ref _requests);
-        Lazy<Task<byte[]>>? lazy;
+        Entry? entry;
         lock (_lock)
         {
-            if (!_cache.TryGetValue(key, out lazy) || lazy is null)
+            if (!_cache.TryGetValue(key, out entry) || entry is null)
             {
-                lazy = new Lazy<Task<byte[]>>(() =>
+                var created = new Entry();
+                created.Bytes = new Lazy<Task<byte[]>>(async () =>
                 {
                     Interlocked.Increment(ref _produced);
-                    return produce();
+                    var bytes = await produce().ConfigureAwait(false);
+                    created.File = spool.TryWrite(bytes);
+                    return bytes;
                 });
-                _cache.Set(key, lazy, new MemoryCacheEntryOptions { Size = Math.Max(sizeEstimate, 1), SlidingExpiration = _idle });
+                entry = created;
+                _cache.Set(key, entry, new MemoryCacheEntryOptions { Size = Math.Max(sizeEstimate, 1), SlidingExpiration = _idle }.RegisterPostEvictionCallback(_closeFile));
             }
         }
 
-        var task = lazy.Value;
+        var task = entry.Bytes.Value;
         if (!task.IsCompletedSuccessfully)
         {
-            _ = task.ContinueWith(
-                (t, state) => ((HlsSegmentCache)state!).Forget(key, lazy),
-                this,
-                CancellationToken.None,
-                TaskContinuationOptions.NotOnRanToCompletion | TaskContinuationOptions.ExecuteSynchronously,
-                TaskScheduler.Default);
+            try
+            {
+                await task.ConfigureAwait(false);
+            }
+            catch
+            {
+                Forget(key, entry);
+                throw;
+            }
         }
 
-        return task;
+        return new ReadySegment(task.Result, entry.File);
     }
 
-    private void Forget(HlsSegmentKey key, Lazy<Task<byte[]>> lazy)
+    private void Forget(HlsSegmentKey key, Entry entry)
     {
         lock (_lock)
         {
-            if (_cache.TryGetValue(key, out Lazy<Task<byte[]>>? current) && ReferenceEquals(current, lazy))
+            if (_cache.TryGetValue(key, out Entry? current) && ReferenceEquals(current, entry))
             {
                 _cache.Remove(key);
             }
         }
+    }
+
+    private sealed class Entry
+    {
+        public Lazy<Task<byte[]>> Bytes { get; set; } = null!;
+
+        public SpooledFile? File { get; set; }
     }
 
     public void Dispose() => _cache.Dispose();

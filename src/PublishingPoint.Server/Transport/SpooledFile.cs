@@ -1,0 +1,80 @@
+namespace PublishingPoint.Server.Transport;
+
+/// <summary>
+/// A copy of a cached body in a file, so a plain-HTTP/1 connection can send it with sendfile: the kernel hands the
+/// file's page-cache pages to the socket, the way nginx serves static files, instead of copying the bytes from our
+/// memory. The file is unlinked as soon as it is written (it lives as long as its handle) so nothing is left behind.
+/// Senders lease the handle for the length of a send; disposing it while one is in flight closes it afterwards.
+/// </summary>
+internal sealed class SpooledFile : IDisposable
+{
+    private readonly FileStream _stream;
+
+    private SpooledFile(FileStream stream, long length)
+    {
+        _stream = stream;
+        Length = length;
+    }
+
+    public long Length { get; }
+
+    /// <summary>Opened for asynchronous I/O, as <see cref="System.Net.Sockets.SendPacketsElement"/> requires.</summary>
+    public FileStream Stream => _stream;
+
+    /// <summary>Writes <paramref name="bytes"/> to a new file in <paramref name="folder"/>; null when that fails (full disk, no folder).</summary>
+    public static SpooledFile? TryCreate(string folder, ReadOnlySpan<byte> bytes)
+    {
+        var path = Path.Combine(folder, Guid.NewGuid().ToString("N") + ".seg");
+        FileStream? stream = null;
+        try
+        {
+            var options = FileOptions.Asynchronous | (OperatingSystem.IsWindows() ? FileOptions.DeleteOnClose : FileOptions.None);
+            stream = new FileStream(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.Read | FileShare.Delete, 0, options);
+            RandomAccess.Write(stream.SafeFileHandle, bytes, 0);
+            if (!OperatingSystem.IsWindows())
+            {
+                File.Delete(path);
+            }
+
+            return new SpooledFile(stream, bytes.Length);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            stream?.Dispose();
+            TryDelete(path);
+            return null;
+        }
+    }
+
+    /// <summary>Keeps the handle open until <see cref="Release"/>, even if the file is disposed meanwhile; false once disposed.</summary>
+    public bool TryLease()
+    {
+        var leased = false;
+        try
+        {
+            _stream.SafeFileHandle.DangerousAddRef(ref leased);
+        }
+        catch (ObjectDisposedException)
+        {
+            return false;
+        }
+
+        return leased;
+    }
+
+    public void Release() => _stream.SafeFileHandle.DangerousRelease();
+
+    public void Dispose() => _stream.Dispose();
+
+    private static void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // nothing more to do: the spool folder is the operator's temporary space
+        }
+    }
+}
