@@ -1,31 +1,25 @@
-using System.Buffers.Binary;
+using System.Buffers;
 
 namespace PublishingPoint.Media.IsoBmff;
 
 /// <summary>
-/// Writes one self-contained media segment for HLS/CMAF players: styp, moof(mfhd, traf(tfhd with
-/// default-base-is-moof, tfdt, trun v1 with every field explicit)) and one mdat holding the samples in order.
-/// The samples come from an ingested fragment (see <see cref="FragmentSamples"/>) and keep their bytes as sent.
+/// One self-contained CMAF media segment for HLS players, from the samples of an ingested fragment (see
+/// <see cref="FragmentSamples"/>), their bytes kept as sent: <see cref="FragmentWriter"/> with a 'styp' of CMAF brands.
 /// </summary>
 public static class CmafFragmentWriter
 {
-    private const uint DefaultBaseIsMoof = 0x020000;
-    private const uint TrunFlags = 0x000001 | 0x000100 | 0x000200 | 0x000400 | 0x000800;
-    private const int TrunEntrySize = 16;
-    private static readonly FourCC[] _brands = [FourCC.From("msdh"), FourCC.From("cmfs"), FourCC.From("cmff"), FourCC.From("iso6")];
-
-    public static int StypSize => 16 + (4 * _brands.Length);
-
     /// <summary>Bytes <see cref="Write"/> produces for these samples.</summary>
     public static long GetLength(ReadOnlySpan<FragmentSample> samples)
     {
-        long data = 0;
-        foreach (var sample in samples)
+        var output = ArrayPool<OutputSample>.Shared.Rent(Math.Max(samples.Length, 1));
+        try
         {
-            data += sample.Size;
+            return FragmentWriter.GetLength(Header(0, 0, 0), ToOutput(samples, output));
         }
-
-        return StypSize + MoofSize(samples.Length) + MdatHeaderSize(data) + data;
+        finally
+        {
+            ArrayPool<OutputSample>.Shared.Return(output);
+        }
     }
 
     /// <summary>
@@ -35,76 +29,38 @@ public static class CmafFragmentWriter
     public static byte[] Write(ReadOnlySpan<byte> source, ReadOnlySpan<FragmentSample> samples, uint trackId, uint sequenceNumber, long baseDecodeTime)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(baseDecodeTime);
-        long data = 0;
-        foreach (var sample in samples)
+        var rented = ArrayPool<OutputSample>.Shared.Rent(Math.Max(samples.Length, 1));
+        try
         {
-            data += sample.Size;
+            var output = ToOutput(samples, rented);
+            var header = Header(trackId, sequenceNumber, baseDecodeTime);
+            var segment = new byte[FragmentWriter.GetLength(header, output)];
+            var at = FragmentWriter.WriteBoxes(segment, header, output);
+            foreach (var sample in samples)
+            {
+                source.Slice(sample.DataOffset, sample.Size).CopyTo(segment.AsSpan(at));
+                at += sample.Size;
+            }
+
+            return segment;
         }
-
-        var moofSize = MoofSize(samples.Length);
-        var mdatHeader = MdatHeaderSize(data);
-        var output = new byte[checked((int)(StypSize + moofSize + mdatHeader + data))];
-        var span = output.AsSpan();
-
-        var at = BoxHeader.Write(span, BoxTypes.Styp, StypSize);
-        _brands[0].Write(span[at..]);
-        at += 8; // major brand, minor version 0
-        foreach (var brand in _brands)
+        finally
         {
-            brand.Write(span[at..]);
-            at += 4;
+            ArrayPool<OutputSample>.Shared.Return(rented);
         }
-
-        var moofAt = at;
-        at += BoxHeader.Write(span[at..], BoxTypes.Moof, moofSize);
-        at += BoxHeader.Write(span[at..], BoxTypes.Mfhd, 16);
-        BinaryPrimitives.WriteUInt32BigEndian(span[(at + 4)..], sequenceNumber);
-        at += 8;
-
-        at += BoxHeader.Write(span[at..], BoxTypes.Traf, moofSize - 8 - 16);
-        at += BoxHeader.Write(span[at..], BoxTypes.Tfhd, 16);
-        BinaryPrimitives.WriteUInt32BigEndian(span[at..], DefaultBaseIsMoof);
-        BinaryPrimitives.WriteUInt32BigEndian(span[(at + 4)..], trackId);
-        at += 8;
-
-        at += BoxHeader.Write(span[at..], BoxTypes.Tfdt, 20);
-        BinaryPrimitives.WriteUInt32BigEndian(span[at..], 0x0100_0000);
-        BinaryPrimitives.WriteUInt64BigEndian(span[(at + 4)..], (ulong)baseDecodeTime);
-        at += 12;
-
-        at += BoxHeader.Write(span[at..], BoxTypes.Trun, TrunSize(samples.Length));
-        BinaryPrimitives.WriteUInt32BigEndian(span[at..], 0x0100_0000 | TrunFlags);
-        BinaryPrimitives.WriteUInt32BigEndian(span[(at + 4)..], (uint)samples.Length);
-        BinaryPrimitives.WriteInt32BigEndian(span[(at + 8)..], moofSize + mdatHeader);
-        at += 12;
-        foreach (var sample in samples)
-        {
-            BinaryPrimitives.WriteUInt32BigEndian(span[at..], sample.Duration);
-            BinaryPrimitives.WriteUInt32BigEndian(span[(at + 4)..], (uint)sample.Size);
-            BinaryPrimitives.WriteUInt32BigEndian(span[(at + 8)..], sample.Flags);
-            BinaryPrimitives.WriteInt32BigEndian(span[(at + 12)..], sample.CompositionOffset);
-            at += TrunEntrySize;
-        }
-
-        if (at != moofAt + moofSize)
-        {
-            throw new InvalidOperationException("moof layout mismatch");
-        }
-
-        at += BoxHeader.Write(span[at..], BoxTypes.Mdat, mdatHeader + data);
-        foreach (var sample in samples)
-        {
-            source.Slice(sample.DataOffset, sample.Size).CopyTo(span[at..]);
-            at += sample.Size;
-        }
-
-        return output;
     }
 
-    private static int TrunSize(int count) => 8 + 12 + (TrunEntrySize * count);
+    private static FragmentHeader Header(uint trackId, uint sequenceNumber, long baseDecodeTime) =>
+        new(sequenceNumber, trackId, baseDecodeTime, WithStyp: true, CmafBrands: true);
 
-    // moof header + mfhd + traf header + tfhd (no optional fields) + tfdt v1 + trun
-    private static int MoofSize(int count) => 8 + 16 + 8 + 16 + 20 + TrunSize(count);
+    private static ReadOnlySpan<OutputSample> ToOutput(ReadOnlySpan<FragmentSample> samples, OutputSample[] output)
+    {
+        for (var i = 0; i < samples.Length; i++)
+        {
+            var sample = samples[i];
+            output[i] = new OutputSample(sample.Duration, sample.Size, sample.Flags, sample.CompositionOffset);
+        }
 
-    private static int MdatHeaderSize(long data) => data + 8 > uint.MaxValue ? 16 : 8;
+        return output.AsSpan(0, samples.Length);
+    }
 }

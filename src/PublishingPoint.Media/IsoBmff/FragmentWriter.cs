@@ -7,7 +7,8 @@ namespace PublishingPoint.Media.IsoBmff;
 /// <param name="TrackId">'tfhd' track_ID.</param>
 /// <param name="BaseMediaDecodeTime">'tfdt' decode time of the first sample, in the track timescale.</param>
 /// <param name="WithStyp">Write a 'styp' first, as a DASH/CMAF media segment starts.</param>
-public readonly record struct FragmentHeader(uint SequenceNumber, uint TrackId, long BaseMediaDecodeTime, bool WithStyp = false);
+/// <param name="CmafBrands">The 'styp' brands of a CMAF segment (msdh, cmfs, cmff, iso6) instead of DASH's (msdh, msix).</param>
+public readonly record struct FragmentHeader(uint SequenceNumber, uint TrackId, long BaseMediaDecodeTime, bool WithStyp = false, bool CmafBrands = false);
 
 /// <summary>
 /// Writes [styp] moof(mfhd, traf(tfhd, tfdt, trun)) mdat for one track (ISO/IEC 14496-12 §8.8.4 to §8.8.8, §8.8.12,
@@ -26,9 +27,12 @@ public static class FragmentWriter
     private const int TfhdSize = 8 + 8;
     private const int TfdtSize = 8 + 12;
 
-    private static readonly FourCC[] _stypBrands = [FourCC.From("msdh"), FourCC.From("msix")];
+    private static readonly FourCC[] _dashBrands = [FourCC.From("msdh"), FourCC.From("msix")];
+    private static readonly FourCC[] _cmafBrands = [FourCC.From("msdh"), FourCC.From("cmfs"), FourCC.From("cmff"), FourCC.From("iso6")];
 
-    private static int StypLength => 16 + (4 * _stypBrands.Length);
+    private static FourCC[] Brands(in FragmentHeader header) => header.CmafBrands ? _cmafBrands : _dashBrands;
+
+    private static int StypLength(in FragmentHeader header) => 16 + (4 * Brands(header).Length);
 
     /// <summary>Total bytes of the fragment ([styp] moof mdat).</summary>
     public static int GetLength(in FragmentHeader header, ReadOnlySpan<OutputSample> samples)
@@ -86,16 +90,24 @@ public static class FragmentWriter
         return written;
     }
 
+    /// <summary>
+    /// Writes everything but the sample bytes ([styp] moof, mdat header) into <paramref name="destination"/>, which
+    /// must hold <see cref="GetLength"/> bytes; returns where the sample bytes go, for a caller that gathers them itself.
+    /// </summary>
+    public static int WriteBoxes(Span<byte> destination, in FragmentHeader header, ReadOnlySpan<OutputSample> samples) =>
+        WriteHeaders(destination, header, samples, Layout.Of(header, samples));
+
     private static int WriteHeaders(Span<byte> destination, in FragmentHeader header, ReadOnlySpan<OutputSample> samples, in Layout layout)
     {
         var w = new SpanWriter(destination[..layout.HeadersLength]);
         if (header.WithStyp)
         {
             // §8.16.2 SegmentTypeBox, same layout as 'ftyp'
-            w.Box(BoxTypes.Styp, StypLength);
-            w.FourCC(_stypBrands[0]);
+            var brands = Brands(header);
+            w.Box(BoxTypes.Styp, StypLength(header));
+            w.FourCC(brands[0]);
             w.UInt32(0);
-            foreach (var brand in _stypBrands)
+            foreach (var brand in brands)
             {
                 w.FourCC(brand);
             }
@@ -160,7 +172,7 @@ public static class FragmentWriter
             var trun = checked(8 + 4 + 4 + 4 + (samples.Length * (offsets ? 16 : 12)));
             var moof = 8 + MfhdSize + 8 + TfhdSize + TfdtSize + trun;
             var mdatHeader = data + 8 > uint.MaxValue ? 16 : 8;
-            return new Layout(header.WithStyp ? FragmentWriter.StypLength : 0, moof, trun, mdatHeader, data, offsets);
+            return new Layout(header.WithStyp ? FragmentWriter.StypLength(header) : 0, moof, trun, mdatHeader, data, offsets);
         }
     }
 }
