@@ -26,6 +26,8 @@ public static class PublishingPointHosting
             // Segments are written whole from memory: a larger response buffer lets one write hand a whole
             // segment to the socket instead of waiting on flow control every 64 KB.
             kestrel.Limits.MaxResponseBufferSize = 1024 * 1024;
+            // No "Server: Kestrel" on every response: it tells an attacker the stack and costs bytes on every segment.
+            kestrel.AddServerHeader = false;
             if (directSend)
             {
                 kestrel.ConfigureEndpointDefaults(listen => listen.Use(Transport.DirectSend.Connections));

@@ -18,6 +18,7 @@ namespace PublishingPoint.Server.Transport;
 internal sealed class DirectSocketOutput : PipeWriter, IDirectBodyFeature
 {
     private const int ChunkSize = 64 * 1024;
+    private const int SendBufferBytes = 2 * 1024 * 1024;
     // Placeholder space for a body queued by reference: Kestrel "writes" into it to count the bytes; never sent.
     private static readonly byte[] _scratch = new byte[ChunkSize];
     private readonly Socket _socket;
@@ -35,6 +36,7 @@ internal sealed class DirectSocketOutput : PipeWriter, IDirectBodyFeature
     private bool _failed;
     private bool _cancelNextFlush;
     private PacketsSend? _packets;
+    private bool _bufferRaised;
 
     public DirectSocketOutput(Socket socket) => _socket = socket;
 
@@ -65,6 +67,7 @@ internal sealed class DirectSocketOutput : PipeWriter, IDirectBodyFeature
             return false;
         }
 
+        RaiseSendBuffer();
         _files.Add((_queued.Count, file, offset, count));
         _queuedBytes += count;
         _placeholderLeft = count;
@@ -257,6 +260,30 @@ internal sealed class DirectSocketOutput : PipeWriter, IDirectBodyFeature
         }
 
         return default;
+    }
+
+    // A send buffer that takes a whole segment lets sendfile finish in one call instead of waiting for the socket to
+    // drain several times (each wait is a trip through the thread pool). The buffer holds references to page-cache
+    // pages the file already has, not copies, so a larger one costs little; Linux caps it at net.core.wmem_max.
+    private void RaiseSendBuffer()
+    {
+        if (_bufferRaised)
+        {
+            return;
+        }
+
+        _bufferRaised = true;
+        try
+        {
+            if (_socket.SendBufferSize < SendBufferBytes)
+            {
+                _socket.SendBufferSize = SendBufferBytes;
+            }
+        }
+        catch (SocketException)
+        {
+            // the system's default stays
+        }
     }
 
     // TCP_CORK (Linux): hold partial segments until uncorked, so the headers ride with the first file data.

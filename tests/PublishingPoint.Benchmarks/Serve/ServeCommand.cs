@@ -97,6 +97,12 @@ internal sealed class ServeCommand : IBenchmarkCommand
                 ("ours: live playlist", playlistUrl),
                 ("nginx: same playlist", new Uri($"http://127.0.0.1:{port}/video.m3u8")),
             ];
+            // A warm-up run per target, not recorded: the JIT settles (a real origin runs for days), caches fill.
+            foreach (var (target, url) in targets)
+            {
+                await WrkRun.RunAsync(target, url, connections[0], 3, cancellationToken);
+            }
+
             var runs = new List<WrkRun>();
             foreach (var c in connections)
             {
