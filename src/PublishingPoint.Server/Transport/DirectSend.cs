@@ -56,11 +56,20 @@ internal static class DirectSend
             {
                 var writer = response.BodyWriter;
                 var left = body.Length;
-                while (left > 0)
+                try
                 {
-                    var n = Math.Min(left, writer.GetSpan().Length);
-                    writer.Advance(n);
-                    left -= n;
+                    while (left > 0)
+                    {
+                        var n = Math.Min(left, writer.GetSpan().Length);
+                        writer.Advance(n);
+                        left -= n;
+                    }
+                }
+                catch
+                {
+                    // The output still expects the rest of the body's length: nothing more may go on this connection.
+                    context.Abort();
+                    throw;
                 }
 
                 await writer.FlushAsync(context.RequestAborted).ConfigureAwait(false);
