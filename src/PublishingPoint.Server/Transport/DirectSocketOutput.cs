@@ -217,6 +217,11 @@ internal sealed class DirectSocketOutput : PipeWriter, IDirectBodyFeature
                 _queuedBytes = 0;
                 ReleaseFiles();
                 Release(keepCurrentChunk: !_completed && !_failed);
+                if (_completed)
+                {
+                    // Kestrel finished with the connection while this send was under way: nothing sends after it.
+                    _packets?.Dispose();
+                }
             }
         }
     }

@@ -30,7 +30,7 @@ internal sealed class HlsSegmentCache(SegmentSpool spool) : IDisposable
     // Live viewers ask for a segment within seconds of its creation; one nobody asked for in a minute is cheaper
     // to repackage again (far faster than real time) than to keep: memory stays flat once the windows are full.
     private static readonly TimeSpan _idle = TimeSpan.FromSeconds(60);
-    private static readonly PostEvictionDelegate _closeFile = static (_, value, _, _) => (value as Entry)?.File?.Dispose();
+    private static readonly PostEvictionDelegate _closeFile = static (_, value, _, _) => (value as Entry)?.Close();
     private readonly MemoryCache _cache = new(new MemoryCacheOptions { SizeLimit = SizeLimitBytes, ExpirationScanFrequency = TimeSpan.FromSeconds(10) });
     private readonly Lock _lock = new();
     private long _produced;
@@ -69,15 +69,13 @@ internal sealed class HlsSegmentCache(SegmentSpool spool) : IDisposable
         {
             if (!_cache.TryGetValue(key, out entry) || entry is null)
             {
-                var created = new Entry();
-                created.Bytes = new Lazy<Task<byte[]>>(async () =>
-                {
-                    Interlocked.Increment(ref _produced);
-                    var bytes = await produce().ConfigureAwait(false);
-                    created.File = spool.TryWrite(bytes);
-                    return bytes;
-                });
-                entry = created;
+                entry = new Entry(
+                    () =>
+                    {
+                        Interlocked.Increment(ref _produced);
+                        return produce();
+                    },
+                    spool);
                 _cache.Set(key, entry, new MemoryCacheEntryOptions { Size = Math.Max(sizeEstimate, 1), SlidingExpiration = _idle }.RegisterPostEvictionCallback(_closeFile));
             }
         }
@@ -110,11 +108,48 @@ internal sealed class HlsSegmentCache(SegmentSpool spool) : IDisposable
         }
     }
 
+    // The bytes, produced once, then their spooled copy; an entry evicted before its copy exists closes it on arrival.
     private sealed class Entry
     {
-        public Lazy<Task<byte[]>> Bytes { get; set; } = null!;
+        private readonly Lock _lock = new();
+        private SpooledFile? _file;
+        private bool _closed;
 
-        public SpooledFile? File { get; set; }
+        public Entry(Func<Task<byte[]>> produce, SegmentSpool spool) =>
+            Bytes = new Lazy<Task<byte[]>>(async () =>
+            {
+                var bytes = await produce().ConfigureAwait(false);
+                Attach(spool.TryWrite(bytes));
+                return bytes;
+            });
+
+        public Lazy<Task<byte[]>> Bytes { get; }
+
+        public SpooledFile? File => Volatile.Read(ref _file);
+
+        public void Close()
+        {
+            lock (_lock)
+            {
+                _closed = true;
+                _file?.Dispose();
+            }
+        }
+
+        private void Attach(SpooledFile? file)
+        {
+            lock (_lock)
+            {
+                if (_closed)
+                {
+                    file?.Dispose();
+                }
+                else
+                {
+                    Volatile.Write(ref _file, file);
+                }
+            }
+        }
     }
 
     public void Dispose() => _cache.Dispose();
