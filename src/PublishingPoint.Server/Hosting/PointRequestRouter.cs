@@ -53,6 +53,11 @@ internal sealed partial class PointRequestRouter(
                 return;
             }
         }
+        if (!HttpMethods.IsGet(method) && !HttpMethods.IsHead(method) && !await AuthorizeIngestAsync(context, path).ConfigureAwait(false))
+        {
+            return;
+        }
+
         if (HttpMethods.IsPost(method) && (StreamsUrl().IsMatch(rest) || LegacyUrl().IsMatch(rest)))
         {
             await IngestAsync(context, path, rest).ConfigureAwait(false);
@@ -108,6 +113,23 @@ internal sealed partial class PointRequestRouter(
             IngestLog.BadRequest(logger, StatusCodes.Status422UnprocessableEntity, "cannot repackage: " + e.Message, path.Value);
             await Responses.ProblemAsync(context, StatusCodes.Status422UnprocessableEntity, "the stored media cannot be repackaged as this resource: " + e.Message).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>
+    /// Every request that changes a point (POST, PUT, DELETE of any file or stream) presents the ingest secret: the point's
+    /// own, else the server's. Checked here, before any handler, so no ingest method or file type can skip it.
+    /// </summary>
+    private async Task<bool> AuthorizeIngestAsync(HttpContext context, PointPath path)
+    {
+        var secret = registry.Find(path)?.Settings.IngestSecret ?? registry.Options.IngestSecret;
+        if (IngestAuthorization.Check(context, secret, out var denied))
+        {
+            return true;
+        }
+
+        IngestLog.BadRequest(logger, denied, "ingest without the right secret", path.Value);
+        await Responses.ProblemAsync(context, denied, "ingest needs the point's secret: ?token=... or HTTP basic auth").ConfigureAwait(false);
+        return false;
     }
 
     private async Task IngestAsync(HttpContext context, PointPath path, string rest)

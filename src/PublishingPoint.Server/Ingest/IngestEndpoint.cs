@@ -43,14 +43,8 @@ internal sealed class IngestEndpoint(PointRegistry registry, IHostApplicationLif
     {
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(start);
+        // The ingest secret was checked by the router before any ingest handler runs.
         var request = context.Request;
-        if (!IngestAuthorization.Check(context, registry.Find(path)?.Settings.IngestSecret ?? registry.Options.IngestSecret, out var denied))
-        {
-            IngestLog.BadRequest(logger, denied, "ingest without the right secret", path.Value);
-            await Delivery.Responses.ProblemAsync(context, denied, "ingest needs the point's secret: ?token=... or HTTP basic auth").ConfigureAwait(false);
-            return;
-        }
-
         if (request.ContentLength == 0 || (request.ContentLength is null && !request.Headers.TransferEncoding.Any(v => v?.Contains("chunked", StringComparison.OrdinalIgnoreCase) == true)))
         {
             context.Response.StatusCode = StatusCodes.Status200OK;

@@ -23,7 +23,8 @@ public sealed class NginxCacheTests
         try
         {
             using var edge = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/"), Timeout = TimeSpan.FromSeconds(10) };
-            await WaitUntilAsync(async () => HlsText.Segments(await origin.Http.GetStringAsync("live/cdn.isml/hls/video-400000.m3u8")).Count >= 2);
+            await Eventually.WaitUntilAsync(async () => HlsText.Segments(await origin.Http.GetStringAsync("live/cdn.isml/hls/video-400000.m3u8")).Count >= 2,
+                "the origin never got the first segments", poll: TimeSpan.FromMilliseconds(250));
 
             using (var cold = await edge.GetAsync("live/cdn.isml/hls/video-400000/0.ts"))
             using (var warm = await edge.GetAsync("live/cdn.isml/hls/video-400000/0.ts"))
@@ -108,29 +109,6 @@ public sealed class NginxCacheTests
 
         process.Kill(entireProcessTree: true);
         throw new TimeoutException("nginx did not start listening");
-    }
-
-    private static async Task WaitUntilAsync(Func<Task<bool>> condition)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (DateTime.UtcNow < deadline)
-        {
-            try
-            {
-                if (await condition())
-                {
-                    return;
-                }
-            }
-            catch (HttpRequestException)
-            {
-                // not there yet
-            }
-
-            await Task.Delay(250);
-        }
-
-        Assert.Fail("the origin never got the first segments");
     }
 
     private static int FreePort()

@@ -25,6 +25,13 @@ internal sealed partial class SegmentIngestEndpoint(PointRegistry registry, Inge
             return;
         }
 
+        if (registry.Find(path) is { } existing && !existing.Settings.Allows(IngestProtocol.Segments))
+        {
+            IngestLog.BadRequest(logger, StatusCodes.Status403Forbidden, "segmented ingest is not allowed on this point", path.Value);
+            await Responses.ProblemAsync(context, StatusCodes.Status403Forbidden, $"the point does not accept {IngestProtocol.Segments} ingest").ConfigureAwait(false);
+            return;
+        }
+
         if (HttpMethods.IsDelete(context.Request.Method))
         {
             context.Response.StatusCode = StatusCodes.Status204NoContent;

@@ -1,0 +1,88 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using PublishingPoint.Server.Tests.Infrastructure;
+
+namespace PublishingPoint.Server.Tests.Security;
+
+/// <summary>With an ingest secret set, every method that changes a point (any file type, any verb) needs it.</summary>
+public sealed class IngestAuthenticationTests
+{
+    private const string Secret = "s3cret-ingest-token";
+
+    [Theory]
+    [InlineData("PUT", "evil.m3u8", "#EXTM3U\n#EXT-X-ENDLIST\n")]
+    [InlineData("POST", "evil.m3u8", "#EXTM3U\n#EXT-X-ENDLIST\n")]
+    [InlineData("PUT", "evil.mpd", "<MPD type=\"static\"></MPD>")]
+    [InlineData("DELETE", "chunk-stream0-00001.m4s", "")]
+    [InlineData("PUT", "index0.ts", "x")]
+    [InlineData("PUT", "init.mp4", "x")]
+    [InlineData("POST", "Streams(enc9)", "x")]
+    public async Task ChangeWithoutTheSecret_Gets401_AndTheLivePointStaysLive(string method, string file, string body)
+    {
+        await using var server = await RunningServer.StartAsync(null, $"--PublishingPoint:IngestSecret={Secret}");
+        var capture = await IsmvCapture.SixSecondsAsync();
+        var secondMoof = Boxes.TopLevel(capture).Where(b => b.Type == "moof").ElementAt(2).Offset;
+        await using var push = await HeldPush.StartAsync(server.BaseUrl, $"/live/ch5.isml/Streams(enc1)?token={Secret}");
+        await push.SendAsync(capture.AsMemory(0, secondMoof));
+        await WaitForStateAsync(server, "live/ch5.isml", "live");
+
+        using var anonymous = new HttpRequestMessage(new HttpMethod(method), $"live/ch5.isml/{file}") { Content = new StringContent(body, Encoding.UTF8) };
+        using var refused = await server.Http.SendAsync(anonymous);
+        Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+
+        using var wrong = new HttpRequestMessage(new HttpMethod(method), $"live/ch5.isml/{file}?token=guess") { Content = new StringContent(body, Encoding.UTF8) };
+        using var forbidden = await server.Http.SendAsync(wrong);
+        Assert.Equal(HttpStatusCode.Forbidden, forbidden.StatusCode);
+
+        Assert.Equal("live", await StateAsync(server, "live/ch5.isml"));
+    }
+
+    [Fact]
+    public async Task PlaylistWithTheSecret_StillEndsTheStream()
+    {
+        await using var server = await RunningServer.StartAsync(null, $"--PublishingPoint:IngestSecret={Secret}");
+        var capture = await IsmvCapture.SixSecondsAsync();
+        var secondMoof = Boxes.TopLevel(capture).Where(b => b.Type == "moof").ElementAt(2).Offset;
+        await using (var push = await HeldPush.StartAsync(server.BaseUrl, $"/live/ch5.isml/Streams(enc1)?token={Secret}"))
+        {
+            await push.SendAsync(capture.AsMemory(0, secondMoof));
+            await WaitForStateAsync(server, "live/ch5.isml", "live");
+            using var content = new StringContent("#EXTM3U\n#EXT-X-ENDLIST\n", Encoding.UTF8);
+            using var ended = await server.Http.PutAsync($"live/ch5.isml/index.m3u8?token={Secret}", content);
+            Assert.Equal(HttpStatusCode.NoContent, ended.StatusCode);
+        }
+
+        await WaitForStateAsync(server, "live/ch5.isml", "vod");
+    }
+
+    [Fact]
+    public async Task SegmentFilesOnAPointThatRefusesSegments_Get403()
+    {
+        await using var server = await RunningServer.StartAsync();
+        using var create = await server.Http.PostAsJsonAsync("api/points", new { path = "live/fmp4only.isml", allowedIngest = new[] { "Fmp4" } });
+        Assert.Equal(HttpStatusCode.Created, create.StatusCode);
+        foreach (var method in new[] { HttpMethod.Put, HttpMethod.Delete })
+        {
+            using var request = new HttpRequestMessage(method, "live/fmp4only.isml/index.m3u8") { Content = new StringContent("#EXTM3U\n#EXT-X-ENDLIST\n") };
+            using var response = await server.Http.SendAsync(request);
+            Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+        }
+    }
+
+    internal static async Task<string?> StateAsync(RunningServer server, string point)
+    {
+        using var response = await server.Http.GetAsync($"api/points/{point}");
+        if (response.StatusCode == HttpStatusCode.NotFound)
+        {
+            return null;
+        }
+
+        using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        return json.RootElement.GetProperty("state").GetString();
+    }
+
+    internal static Task WaitForStateAsync(RunningServer server, string point, string state) =>
+        Eventually.WaitUntilAsync(async () => await StateAsync(server, point) == state, $"{point} never became '{state}'", TimeSpan.FromSeconds(20));
+}
