@@ -1,3 +1,12 @@
 using PublishingPoint.Server.Hosting;
 
-await PublishingPointHosting.Create(args).RunAsync().ConfigureAwait(false);
+try
+{
+    await PublishingPointHosting.Create(args).RunAsync().ConfigureAwait(false);
+    return 0;
+}
+catch (StartupRefusedException)
+{
+    // Already logged, one line per reason.
+    return 2;
+}

@@ -17,6 +17,12 @@ public static class PublishingPointHosting
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = ContentRoot(args) });
         var logger = new LoggerConfiguration().ReadFrom.Configuration(builder.Configuration).CreateLogger();
+        RefuseUnsafe(logger, ExposureCheck.Refusals(builder.Configuration));
+        if (ExposureCheck.HostWarning(builder.Configuration) is { } warning)
+        {
+            logger.ForContext("SourceContext", typeof(ExposureCheck).FullName).Warning("{Warning}", warning);
+        }
+
         builder.Logging.ClearProviders();
         builder.Logging.AddSerilog(logger, dispose: true);
         builder.Services.AddPublishingPoints(builder.Configuration);
@@ -35,8 +41,34 @@ public static class PublishingPointHosting
         });
         var app = builder.Build();
         app.UseMiddleware<Observability.RequestLogging>();
-        app.MapPublishingPoints();
+        try
+        {
+            app.MapPublishingPoints();
+        }
+        catch (OptionsValidationException e)
+        {
+            RefuseUnsafe(logger, [.. e.Failures]);
+        }
+
         return app;
+    }
+
+    /// <summary>One line per reason at Fatal level, then the exception Program turns into a non-zero exit code.</summary>
+    private static void RefuseUnsafe(Serilog.Core.Logger logger, IReadOnlyList<string> refusals)
+    {
+        if (refusals.Count == 0)
+        {
+            return;
+        }
+
+        var log = logger.ForContext("SourceContext", typeof(PublishingPointHosting).FullName);
+        foreach (var refusal in refusals)
+        {
+            log.Fatal("Refusing to start: {Reason}", refusal);
+        }
+
+        logger.Dispose();
+        throw new StartupRefusedException(string.Join(Environment.NewLine, refusals));
     }
 
     /// <summary>

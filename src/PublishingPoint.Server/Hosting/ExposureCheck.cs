@@ -1,0 +1,128 @@
+using System.Net;
+
+namespace PublishingPoint.Server.Hosting;
+
+/// <summary>
+/// Safe defaults on the network: a server that listens beyond loopback must have an ingest secret and an operator
+/// key, unless a setting says explicitly that anonymous ingest or key-less operators are wanted. Read from the
+/// same configuration Kestrel binds from (Urls, HTTP_PORTS/HTTPS_PORTS, Kestrel:Endpoints), before anything listens.
+/// </summary>
+internal static class ExposureCheck
+{
+    public const string AllowAnonymousIngestKey = "PublishingPoint:AllowAnonymousIngest";
+    public const string AllowAnonymousOperatorKey = "PublishingPoint:AllowAnonymousOperator";
+
+    /// <summary>Why the server must not start with this configuration; empty when it may.</summary>
+    public static IReadOnlyList<string> Refusals(IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        var exposed = ListenUrls(configuration).Where(u => !IsLocal(u)).ToArray();
+        if (exposed.Length == 0)
+        {
+            return [];
+        }
+
+        var where = string.Join(", ", exposed);
+        var refusals = new List<string>();
+        if (string.IsNullOrEmpty(configuration["PublishingPoint:IngestSecret"]) && !configuration.GetValue<bool>(AllowAnonymousIngestKey))
+        {
+            refusals.Add($"listening on {where} (beyond loopback) without PublishingPoint:IngestSecret, anyone could push or end a stream: "
+                + $"set PublishingPoint:IngestSecret, or {AllowAnonymousIngestKey}=true if anonymous ingest is wanted");
+        }
+
+        if (string.IsNullOrEmpty(configuration["PublishingPoint:AdminApiKey"]) && !configuration.GetValue<bool>(AllowAnonymousOperatorKey))
+        {
+            refusals.Add($"listening on {where} (beyond loopback) without PublishingPoint:AdminApiKey, the operator API would rest on the client's address alone: "
+                + $"set PublishingPoint:AdminApiKey, or {AllowAnonymousOperatorKey}=true to keep key-less operator access for direct loopback clients");
+        }
+
+        return refusals;
+    }
+
+    /// <summary>A warning worth logging at start for this configuration, if any.</summary>
+    public static string? HostWarning(IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        if (ListenUrls(configuration).All(IsLocal))
+        {
+            return null;
+        }
+
+        var hosts = (configuration["AllowedHosts"] ?? string.Empty).Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (hosts.Length == 0 || hosts.Contains("*"))
+        {
+            return "AllowedHosts is '*' while listening beyond loopback: any Host header is answered (DNS rebinding); set AllowedHosts to the names viewers and encoders use";
+        }
+
+        return hosts.All(h => h is "localhost" or "127.0.0.1" or "[::1]")
+            ? "AllowedHosts names only loopback while listening beyond loopback: remote clients get 400; set AllowedHosts to the names viewers and encoders use"
+            : null;
+    }
+
+    /// <summary>The URLs Kestrel will bind, as it reads them; its own default when none is configured.</summary>
+    public static IEnumerable<string> ListenUrls(IConfiguration configuration)
+    {
+        var urls = new List<string>();
+        foreach (var key in new[] { "urls", "ASPNETCORE_URLS" })
+        {
+            urls.AddRange((configuration[key] ?? string.Empty).Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        }
+
+        foreach (var (key, scheme) in new[] { ("http_ports", "http"), ("https_ports", "https"), ("ASPNETCORE_HTTP_PORTS", "http"), ("ASPNETCORE_HTTPS_PORTS", "https") })
+        {
+            foreach (var port in (configuration[key] ?? string.Empty).Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            {
+                urls.Add($"{scheme}://*:{port}");
+            }
+        }
+
+        foreach (var endpoint in configuration.GetSection("Kestrel:Endpoints").GetChildren())
+        {
+            if (endpoint["Url"] is { Length: > 0 } url)
+            {
+                urls.Add(url);
+            }
+        }
+
+        return urls.Count == 0 ? ["http://localhost:5000"] : urls.Distinct(StringComparer.OrdinalIgnoreCase);
+    }
+
+    /// <summary>Loopback addresses, "localhost" and Unix sockets; Kestrel binds every other host name to all interfaces.</summary>
+    public static bool IsLocal(string url)
+    {
+        var rest = url.Contains("://", StringComparison.Ordinal) ? url[(url.IndexOf("://", StringComparison.Ordinal) + 3)..] : url;
+        if (rest.StartsWith("unix:", StringComparison.OrdinalIgnoreCase))
+        {
+            return true;
+        }
+
+        var host = rest.Split('/')[0];
+        if (host.StartsWith('['))
+        {
+            host = host[1..host.IndexOf(']', StringComparison.Ordinal)];
+        }
+        else if (host.LastIndexOf(':') is var colon and > 0)
+        {
+            host = host[..colon];
+        }
+
+        return host.Equals("localhost", StringComparison.OrdinalIgnoreCase)
+            || (IPAddress.TryParse(host, out var address) && IPAddress.IsLoopback(address));
+    }
+}
+
+/// <summary>The configuration is not safe or not valid: the server stops before it listens (already logged).</summary>
+public sealed class StartupRefusedException : Exception
+{
+    public StartupRefusedException()
+    {
+    }
+
+    public StartupRefusedException(string message) : base(message)
+    {
+    }
+
+    public StartupRefusedException(string message, Exception innerException) : base(message, innerException)
+    {
+    }
+}
