@@ -6,26 +6,39 @@ using PublishingPoint.Server.Ingest;
 namespace PublishingPoint.Server.Admin;
 
 /// <summary>
-/// The operator credential for /api and the dashboard: the AdminApiKey as an X-Api-Key header or as the basic
-/// auth password. With no key configured, only clients on the loopback interface are let in.
+/// The operator credential for /api, /metrics and the OpenAPI document: the AdminApiKey as an X-Api-Key header or as
+/// the basic auth password. With no key configured, only direct loopback clients are let in: not a request that came
+/// through a proxy (it carries forwarding headers), whatever address the proxy connected from. State-changing requests
+/// also carry the X-Api-Key header or a JSON body, which a cross-site form or image cannot send without a preflight.
 /// </summary>
 internal sealed class AdminAuthorization(string? apiKey) : IEndpointFilter
 {
+    private static readonly string[] _forwardingHeaders = ["X-Forwarded-For", "Forwarded", "X-Real-IP", "X-Forwarded-Host", "Via"];
+
     public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(next);
-        return Allowed(context.HttpContext, apiKey, out var status)
-            ? await next(context).ConfigureAwait(false)
-            : Results.Problem(statusCode: status, title: status == StatusCodes.Status401Unauthorized ? "operator credential required" : "operator credential refused");
+        if (!Allowed(context.HttpContext, apiKey, out var status))
+        {
+            return Results.Problem(statusCode: status, title: status == StatusCodes.Status401Unauthorized ? "operator credential required" : "operator credential refused");
+        }
+
+        if (!SafeFromCrossSite(context.HttpContext.Request))
+        {
+            return Results.Problem(statusCode: StatusCodes.Status403Forbidden, title: "a state change needs the X-Api-Key header or Content-Type: application/json");
+        }
+
+        return await next(context).ConfigureAwait(false);
     }
 
     public static bool Allowed(HttpContext context, string? apiKey, out int status)
     {
+        ArgumentNullException.ThrowIfNull(context);
         status = StatusCodes.Status200OK;
         if (string.IsNullOrEmpty(apiKey))
         {
-            if (context.Connection.RemoteIpAddress is { } remote && IPAddress.IsLoopback(remote))
+            if (IsDirectLoopback(context))
             {
                 return true;
             }
@@ -54,5 +67,37 @@ internal sealed class AdminAuthorization(string? apiKey) : IEndpointFilter
         }
 
         return true;
+    }
+
+    /// <summary>A loopback peer that is not relaying someone else's request.</summary>
+    public static bool IsDirectLoopback(HttpContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        if (context.Connection.RemoteIpAddress is not { } remote || !IPAddress.IsLoopback(remote))
+        {
+            return false;
+        }
+
+        var headers = context.Request.Headers;
+        foreach (var name in _forwardingHeaders)
+        {
+            if (headers.ContainsKey(name))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private static bool SafeFromCrossSite(HttpRequest request)
+    {
+        if (HttpMethods.IsGet(request.Method) || HttpMethods.IsHead(request.Method) || HttpMethods.IsOptions(request.Method))
+        {
+            return true;
+        }
+
+        return request.Headers.ContainsKey("X-Api-Key")
+            || (request.ContentType is { } type && type.StartsWith("application/json", StringComparison.OrdinalIgnoreCase));
     }
 }

@@ -21,12 +21,14 @@ async function api(method, path, body) {
   if (key) {
     headers['X-Api-Key'] = key;
   }
-  if (body !== undefined) {
+  // Every state change is JSON, even without a body: the server refuses one that is neither JSON nor keyed (CSRF).
+  const changes = method !== 'GET' && method !== 'HEAD';
+  if (changes) {
     headers['Content-Type'] = 'application/json';
   }
   // credentials 'omit': the key goes in the header, and the browser must not answer the 401 with its own prompt
   const response = await fetch(`api/${path}`, {
-    method, headers, body: body === undefined ? undefined : JSON.stringify(body), cache: 'no-store', credentials: 'omit',
+    method, headers, body: changes ? JSON.stringify(body ?? {}) : undefined, cache: 'no-store', credentials: 'omit',
   });
   if (response.status === 401 || (response.status === 403 && key)) {
     askForKey(response.status === 401

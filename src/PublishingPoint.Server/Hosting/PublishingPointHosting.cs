@@ -40,6 +40,13 @@ public static class PublishingPointHosting
             }
         });
         var app = builder.Build();
+        var trustedProxies = builder.Configuration.GetSection($"{PublishingPointOptions.Section}:{nameof(PublishingPointOptions.TrustedProxies)}").Get<string[]>() ?? [];
+        if (trustedProxies.Length > 0)
+        {
+            // Not without a list: the middleware with no known proxies believes every sender.
+            app.UseForwardedHeaders(ForwardedHeaders(trustedProxies));
+        }
+
         app.UseMiddleware<Observability.RequestLogging>();
         try
         {
@@ -51,6 +58,34 @@ public static class PublishingPointHosting
         }
 
         return app;
+    }
+
+    /// <summary>
+    /// X-Forwarded-For and -Proto are taken only from the configured PublishingPoint:TrustedProxies (not from loopback by
+    /// default, as the framework would: a proxy on the same host must not make every client look local).
+    /// </summary>
+    private static ForwardedHeadersOptions ForwardedHeaders(string[] trustedProxies)
+    {
+        var options = new ForwardedHeadersOptions
+        {
+            ForwardedHeaders = Microsoft.AspNetCore.HttpOverrides.ForwardedHeaders.XForwardedFor | Microsoft.AspNetCore.HttpOverrides.ForwardedHeaders.XForwardedProto,
+            ForwardLimit = 2,
+        };
+        options.KnownIPNetworks.Clear();
+        options.KnownProxies.Clear();
+        foreach (var proxy in trustedProxies)
+        {
+            if (System.Net.IPAddress.TryParse(proxy, out var address))
+            {
+                options.KnownProxies.Add(address);
+            }
+            else if (System.Net.IPNetwork.TryParse(proxy, out var network))
+            {
+                options.KnownIPNetworks.Add(network);
+            }
+        }
+
+        return options;
     }
 
     /// <summary>One line per reason at Fatal level, then the exception Program turns into a non-zero exit code.</summary>
@@ -122,8 +157,9 @@ public static class PublishingPointHosting
     public static IEndpointRouteBuilder MapPublishingPoints(this IEndpointRouteBuilder endpoints)
     {
         var options = endpoints.ServiceProvider.GetRequiredService<IOptions<PublishingPointOptions>>().Value;
-        endpoints.MapOpenApi();
-        endpoints.MapGet("/metrics", Observability.MetricsEndpoint.Render).ExcludeFromDescription();
+        var operatorOnly = new Admin.AdminAuthorization(options.AdminApiKey);
+        endpoints.MapOpenApi().AddEndpointFilter(operatorOnly);
+        endpoints.MapGet("/metrics", Observability.MetricsEndpoint.Render).AddEndpointFilter(operatorOnly).ExcludeFromDescription();
         endpoints.MapGet("/health/live", () => Results.Text("live\n")).ExcludeFromDescription();
         endpoints.MapGet("/health/ready", Observability.Health.Ready).ExcludeFromDescription();
         Admin.PointsApi.Map(endpoints, options.AdminApiKey);

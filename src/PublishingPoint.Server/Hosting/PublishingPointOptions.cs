@@ -55,6 +55,18 @@ public sealed record PublishingPointOptions
     /// <summary>Operator credential for /api and the dashboard (X-Api-Key header or basic auth password); empty allows loopback clients only.</summary>
     public string? AdminApiKey { get; set; }
 
+    /// <summary>Listening beyond loopback without an IngestSecret is refused unless this says anonymous ingest is wanted.</summary>
+    public bool AllowAnonymousIngest { get; set; }
+
+    /// <summary>Listening beyond loopback without an AdminApiKey is refused unless this keeps key-less operator access for direct loopback clients.</summary>
+    public bool AllowAnonymousOperator { get; set; }
+
+    /// <summary>
+    /// Addresses (or CIDR networks) of reverse proxies and CDN edges whose X-Forwarded-For / X-Forwarded-Proto are
+    /// believed; from anyone else those headers are ignored. Empty: no proxy is trusted.
+    /// </summary>
+    public IReadOnlyList<string> TrustedProxies { get; set; } = [];
+
     /// <summary>HMAC key for signed playback URLs (/s/{expiry}/{signature}/{point}.isml/...); empty leaves playback open.</summary>
     public string? PlaybackSigningKey { get; set; }
 
@@ -125,6 +137,14 @@ internal sealed class PublishingPointOptionsValidator : IValidateOptions<Publish
         if (options.FinalizeGraceSeconds is < 0 or > 3600)
         {
             failures.Add("PublishingPoint:FinalizeGraceSeconds must be between 0 and 3600.");
+        }
+
+        foreach (var proxy in options.TrustedProxies)
+        {
+            if (!System.Net.IPNetwork.TryParse(proxy, out _) && !System.Net.IPAddress.TryParse(proxy, out _))
+            {
+                failures.Add($"PublishingPoint:TrustedProxies: '{proxy}' is not an IP address or a CIDR network.");
+            }
         }
 
         failures.AddRange(options.Publish.Validate());

@@ -46,7 +46,7 @@ public sealed class ObservabilityTests
         Assert.Equal(HttpStatusCode.OK, (await Posting.PostChunkedAsync(server.Http, "live/sig.isml/Streams(a)", capture)).Status);
 
         Assert.Equal(HttpStatusCode.Forbidden, (await server.Http.GetAsync("live/sig.isml/master.m3u8")).StatusCode);
-        using var sign = await server.Http.PostAsync("api/points/live/sig.isml/sign?ttl=600", null);
+        using var sign = await server.Http.PostAsync("api/points/live/sig.isml/sign?ttl=600", JsonContent.Create(new { }));
         var signed = (await sign.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("url").GetString()!;
         Assert.StartsWith("/s/", signed, StringComparison.Ordinal);
 

@@ -104,7 +104,7 @@ public sealed class PointsApiTests
             Assert.Contains(point.GetProperty("tracks").EnumerateArray(), t => t.GetProperty("codec").GetString()!.StartsWith("avc1.", StringComparison.Ordinal));
             Assert.True(point.GetProperty("archiveBytes").GetInt64() > 100_000);
 
-            using var openApi = await server.Http.GetAsync("openapi/v1.json");
+            using var openApi = await Send(server, HttpMethod.Get, "openapi/v1.json");
             Assert.Contains("/api/points", await openApi.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         }
         finally
@@ -143,7 +143,7 @@ public sealed class PointsApiTests
         Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
         using var window = await server.Http.PostAsJsonAsync("api/points", new { path = "live/w.isml", dvrWindowSeconds = 1 });
         Assert.Equal(HttpStatusCode.BadRequest, window.StatusCode);
-        using var action = await server.Http.PostAsync("api/points/live/none.isml/close", null);
+        using var action = await server.Http.PostAsync("api/points/live/none.isml/close", JsonContent.Create(new { }));
         Assert.Equal(HttpStatusCode.NotFound, action.StatusCode);
     }
 

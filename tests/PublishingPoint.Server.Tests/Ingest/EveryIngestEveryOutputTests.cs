@@ -1,3 +1,4 @@
+using System.Net.Http.Json;
 using System.Globalization;
 using PublishingPoint.Server.Tests.Infrastructure;
 
@@ -43,7 +44,7 @@ public sealed class EveryIngestEveryOutputTests
         // A POST without an end marker (TS) finalises after the grace period: close it like an operator would.
         if (protocol == "mpegts")
         {
-            using var close = await server.Http.PostAsync($"api/points/{point}/close", null);
+            using var close = await server.Http.PostAsync($"api/points/{point}/close", JsonContent.Create(new { }));
             Assert.True(close.IsSuccessStatusCode);
         }
 
