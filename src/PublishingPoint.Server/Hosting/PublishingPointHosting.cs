@@ -13,7 +13,8 @@ namespace PublishingPoint.Server.Hosting;
 public static class PublishingPointHosting
 {
     /// <summary>Builds the server: the top-level appsettings.json, Serilog, and every publishing-point service.</summary>
-    public static WebApplication Create(string[] args)
+    /// <param name="services">Replaces services after the defaults are registered (tests: a fake clock).</param>
+    public static WebApplication Create(string[] args, Action<IServiceCollection>? services = null)
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = ContentRoot(args) });
         var logger = new LoggerConfiguration().ReadFrom.Configuration(builder.Configuration).CreateLogger();
@@ -26,6 +27,7 @@ public static class PublishingPointHosting
         builder.Logging.ClearProviders();
         builder.Logging.AddSerilog(logger, dispose: true);
         builder.Services.AddPublishingPoints(builder.Configuration);
+        services?.Invoke(builder.Services);
         var directSend = builder.Configuration.GetValue($"{PublishingPointOptions.Section}:{nameof(PublishingPointOptions.DirectSend)}", true);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {

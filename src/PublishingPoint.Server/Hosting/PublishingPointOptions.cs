@@ -46,6 +46,12 @@ public sealed record PublishingPointOptions
     /// <summary>An ingest that sends nothing for this long is cut (its complete fragments are kept).</summary>
     public int IngestIdleTimeoutSeconds { get; set; } = 30;
 
+    /// <summary>
+    /// How far ahead of the live edge (the newest media plus the time since it arrived) a fragment may start; one
+    /// further ahead is refused with 400, so a fragment stamped in the future cannot make every real one a duplicate.
+    /// </summary>
+    public int MaxFragmentLeadSeconds { get; set; } = 60;
+
     /// <summary>Slowest body rate an encoder may keep up (bytes/s, averaged after a 5 s grace); 0 turns the floor off.</summary>
     public int MinIngestBytesPerSecond { get; set; } = 240;
 
@@ -132,6 +138,11 @@ internal sealed class PublishingPointOptionsValidator : IValidateOptions<Publish
         if (options.IngestIdleTimeoutSeconds is < 1 or > 3600 || options.MinIngestBytesPerSecond < 0)
         {
             failures.Add("PublishingPoint:IngestIdleTimeoutSeconds must be between 1 and 3600, MinIngestBytesPerSecond at least 0.");
+        }
+
+        if (options.MaxFragmentLeadSeconds is < 1 or > 86400)
+        {
+            failures.Add("PublishingPoint:MaxFragmentLeadSeconds must be between 1 and 86400.");
         }
 
         if (options.FinalizeGraceSeconds is < 0 or > 3600)

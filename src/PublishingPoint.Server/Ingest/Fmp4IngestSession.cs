@@ -255,6 +255,8 @@ internal sealed class Fmp4IngestSession(PointRegistry registry, Point point, Str
             throw new IngestException(StatusCodes.Status400BadRequest, $"fragment time {time} or duration {duration} (timescale {timescale}) is out of range");
         }
 
+        RefuseFarAhead(time, timescale);
+
         // Chunk durations are often estimates for the last sample: only a real jump in time (over 100 ms) breaks a run.
         var second = (long)track.Description.Timescale;
         if (pending is not null && ((isVideo && traf.FirstSampleIsSync) || Math.Abs(time - pending.End) > Math.Max(duration, second / 10)))
@@ -279,6 +281,16 @@ internal sealed class Fmp4IngestSession(PointRegistry registry, Point point, Str
         if (!isVideo && pending.End - pending.Time >= second)
         {
             Flush(track, pending);
+        }
+    }
+
+    private void RefuseFarAhead(long time, long timescale)
+    {
+        var lead = registry.Options.MaxFragmentLeadSeconds;
+        if (point.ExpectedEdgeSeconds(registry.Time.GetUtcNow()) is { } edge && (double)time / timescale > edge + lead)
+        {
+            throw new IngestException(StatusCodes.Status400BadRequest,
+                $"fragment at {(double)time / timescale:0.###} s starts more than {lead} s ahead of the live edge ({edge:0.###} s): refused");
         }
     }
 
@@ -307,11 +319,12 @@ internal sealed class Fmp4IngestSession(PointRegistry registry, Point point, Str
     private void Index(StreamArchive archive, Track track, byte[] fragment, TrackFragment traf)
     {
         var rolled = false;
+        long time, duration;
         lock (track.WriteLock)
         {
             var last = track.Last;
-            var time = traf.TfxdTime ?? traf.DecodeTime ?? last?.End ?? 0;
-            var duration = traf.TfxdDuration ?? traf.SummedDuration;
+            time = traf.TfxdTime ?? traf.DecodeTime ?? last?.End ?? 0;
+            duration = traf.TfxdDuration ?? traf.SummedDuration;
             if (!track.IsNew(time))
             {
                 Duplicates++;
@@ -348,12 +361,14 @@ internal sealed class Fmp4IngestSession(PointRegistry registry, Point point, Str
         }
 
         Accepted++;
+        var now = registry.Time.GetUtcNow();
+        point.AdvanceEdge((double)(time + duration) / track.Description.Timescale, now);
         if (point.TimelineAnchor is null)
         {
-            point.AnchorTimeline(DateTimeOffset.UtcNow, (double)track.Last!.Time / track.Description.Timescale);
+            point.AnchorTimeline(now, (double)track.Last!.Time / track.Description.Timescale);
         }
 
-        feed.Count(fragment.Length, DateTimeOffset.UtcNow);
+        feed.Count(fragment.Length, now);
         registry.Metrics.Ingested(point, track.Key, fragment.Length);
         point.Touch();
     }

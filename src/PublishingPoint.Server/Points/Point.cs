@@ -152,6 +152,32 @@ public sealed class Point : IDisposable
 
     public void Touch() => Interlocked.Increment(ref _version);
 
+    private (double EndSeconds, DateTimeOffset At)? _edge;
+
+    /// <summary>Records that media up to <paramref name="endSeconds"/> arrived at <paramref name="now"/> (the live edge).</summary>
+    public void AdvanceEdge(double endSeconds, DateTimeOffset now)
+    {
+        lock (_lock)
+        {
+            if (_edge is not { } edge || endSeconds >= edge.EndSeconds)
+            {
+                _edge = (endSeconds, now);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Where the live edge should be by now: the newest media end plus the wall-clock time since it arrived, so an
+    /// encoder back after an outage with a wall-clock timeline is not "ahead". Null before the first fragment.
+    /// </summary>
+    public double? ExpectedEdgeSeconds(DateTimeOffset now)
+    {
+        lock (_lock)
+        {
+            return _edge is { } edge ? edge.EndSeconds + Math.Max(0, (now - edge.At).TotalSeconds) : null;
+        }
+    }
+
     public Track[] Tracks()
     {
         lock (_lock)

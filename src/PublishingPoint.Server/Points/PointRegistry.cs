@@ -12,9 +12,10 @@ public sealed partial class PointRegistry : IDisposable
     private readonly ILogger<PointRegistry> _logger;
     private readonly PointFinalizer _finalizer;
 
-    public PointRegistry(IOptions<PublishingPointOptions> options, IHostEnvironment environment, ILogger<PointRegistry> logger, PointFinalizer finalizer, Observability.Metrics metrics)
+    public PointRegistry(IOptions<PublishingPointOptions> options, IHostEnvironment environment, ILogger<PointRegistry> logger, PointFinalizer finalizer, Observability.Metrics metrics, TimeProvider time)
     {
         Metrics = metrics;
+        Time = time;
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(environment);
         Options = options.Value;
@@ -27,6 +28,8 @@ public sealed partial class PointRegistry : IDisposable
     public PublishingPointOptions Options { get; }
 
     public Observability.Metrics Metrics { get; }
+
+    public TimeProvider Time { get; }
 
     public string DataRoot { get; }
 

@@ -25,4 +25,47 @@ public static class Boxes
 
         return boxes;
     }
+
+    private static readonly byte[] _tfxd = Convert.FromHexString("6d1d9b0542d544e680e2141daff757b2");
+
+    /// <summary>Moves a Smooth fragment (moof with a 'tfxd') in time: its tfxd absolute time plus <paramref name="delta"/>.</summary>
+    public static byte[] ShiftTfxd(byte[] fragment, long delta)
+    {
+        var copy = (byte[])fragment.Clone();
+        var at = copy.AsSpan().IndexOf(_tfxd);
+        if (at < 0)
+        {
+            throw new InvalidDataException("no tfxd in this fragment");
+        }
+
+        var versionAt = at + _tfxd.Length;
+        var timeAt = versionAt + 4;
+        if (copy[versionAt] == 1)
+        {
+            BinaryPrimitives.WriteInt64BigEndian(copy.AsSpan(timeAt), BinaryPrimitives.ReadInt64BigEndian(copy.AsSpan(timeAt)) + delta);
+        }
+        else
+        {
+            BinaryPrimitives.WriteUInt32BigEndian(copy.AsSpan(timeAt), (uint)(BinaryPrimitives.ReadUInt32BigEndian(copy.AsSpan(timeAt)) + delta));
+        }
+
+        return copy;
+    }
+
+    /// <summary>A Smooth capture cut into its header boxes and its fragments (each moof with its mdat).</summary>
+    public static (byte[] Header, List<byte[]> Fragments) SplitFragments(byte[] capture)
+    {
+        var boxes = TopLevel(capture);
+        var firstMoof = boxes.First(b => b.Type == "moof").Offset;
+        var fragments = new List<byte[]>();
+        for (var i = 0; i < boxes.Count; i++)
+        {
+            if (boxes[i].Type == "moof" && i + 1 < boxes.Count && boxes[i + 1].Type == "mdat")
+            {
+                fragments.Add(capture[boxes[i].Offset..(boxes[i + 1].Offset + boxes[i + 1].Size)]);
+            }
+        }
+
+        return (capture[..firstMoof], fragments);
+    }
 }

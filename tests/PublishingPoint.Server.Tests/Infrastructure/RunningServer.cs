@@ -28,7 +28,13 @@ public sealed class RunningServer : IAsyncDisposable
 
     public IServiceProvider Services => _app.Services;
 
-    public static async Task<RunningServer> StartAsync(string? dataPath = null, params string[] settings)
+    public static Task<RunningServer> StartAsync(string? dataPath = null, params string[] settings) => StartAsync(dataPath, null, settings);
+
+    /// <summary>A server whose clock is <paramref name="time"/> (a FakeTimeProvider moves it on demand).</summary>
+    public static Task<RunningServer> StartWithClockAsync(TimeProvider time, params string[] settings) =>
+        StartAsync(null, services => services.AddSingleton(time), settings);
+
+    public static async Task<RunningServer> StartAsync(string? dataPath, Action<IServiceCollection>? services, params string[] settings)
     {
         dataPath ??= TempDirectory.Create("pp-data");
         string[] args =
@@ -39,7 +45,7 @@ public sealed class RunningServer : IAsyncDisposable
             "--PublishingPoint:FinalizeGraceSeconds=0",
             .. settings,
         ];
-        var app = PublishingPointHosting.Create(args);
+        var app = PublishingPointHosting.Create(args, services);
         await app.StartAsync().ConfigureAwait(false);
         var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
         return new RunningServer(app, dataPath, new Uri(address + "/"));

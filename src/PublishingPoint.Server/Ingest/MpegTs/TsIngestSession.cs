@@ -38,7 +38,7 @@ internal sealed class TsIngestSession : IIngestSession, IFragmentSink
 
     public async Task RunAsync(PipeReader body, CancellationToken cancellationToken)
     {
-        var consumer = _inner.RunAsync(_boxes.Reader, cancellationToken);
+        var consumer = ConsumeAsync(cancellationToken);
         try
         {
             while (true)
@@ -69,6 +69,19 @@ internal sealed class TsIngestSession : IIngestSession, IFragmentSink
         }
 
         await consumer.ConfigureAwait(false);
+    }
+
+    /// <summary>The inner session, which completes the pipe's reader however it ends, so the writer never waits on a reader that gave up.</summary>
+    private async Task ConsumeAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _inner.RunAsync(_boxes.Reader, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            await _boxes.Reader.CompleteAsync().ConfigureAwait(false);
+        }
     }
 
     void IFragmentSink.OnInitSegment(MovieTrack track, ReadOnlyMemory<byte> initSegment)

@@ -1,0 +1,65 @@
+using System.Net;
+using Microsoft.Extensions.Time.Testing;
+using PublishingPoint.Server.Tests.Infrastructure;
+
+namespace PublishingPoint.Server.Tests.Security;
+
+/// <summary>A fragment stamped far in the future is refused and cannot make the real ones that follow duplicates.</summary>
+public sealed class FragmentTimeTests
+{
+    private const long TicksPerSecond = 10_000_000;
+
+    [Fact]
+    public async Task FragmentFarAheadOfTheLiveEdge_Gets400_AndTheRealOnesKeepComing()
+    {
+        await using var server = await RunningServer.StartAsync(null, "--PublishingPoint:MaxFragmentLeadSeconds=30");
+        var (header, fragments) = Boxes.SplitFragments(await IsmvCapture.SixSecondsAsync());
+        await using var encoder = await HeldPush.StartAsync(server.BaseUrl, "/live/future.isml/Streams(enc1)");
+        await encoder.SendAsync(header);
+        await encoder.SendAsync(fragments[0]);
+        await encoder.SendAsync(fragments[1]);
+        await WaitForVideoChunksAsync(server, 1);
+
+        // A second feed of the same tracks, one fragment stamped a year ahead.
+        var future = Boxes.ShiftTfxd(fragments[2], 365L * 86400 * TicksPerSecond);
+        var (status, text) = await Posting.PostChunkedAsync(server.Http, "live/future.isml/Streams(evil)", [.. header, .. future]);
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Contains("ahead of the live edge", text, StringComparison.Ordinal);
+
+        foreach (var fragment in fragments.Skip(2))
+        {
+            await encoder.SendAsync(fragment);
+        }
+
+        Assert.Equal(200, await encoder.FinishAsync());
+        var manifest = await SmoothManifestView.FetchAsync(server.Http, "live/future.isml/Manifest");
+        Assert.Equal(fragments.Count / 2, manifest.ChunkTimes("video").Length);
+        Assert.True(manifest.ChunkTimes("video").Max() < 60 * TicksPerSecond);
+    }
+
+    [Fact]
+    public async Task EncoderBackAfterAnOutage_WithAWallClockTimeline_IsNotAhead()
+    {
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var server = await RunningServer.StartWithClockAsync(clock, "--PublishingPoint:MaxFragmentLeadSeconds=5");
+        var (header, fragments) = Boxes.SplitFragments(await IsmvCapture.SixSecondsAsync());
+        Assert.Equal(HttpStatusCode.OK, (await Posting.PostChunkedAsync(server.Http, "live/outage.isml/Streams(enc1)", [.. header, .. fragments[0], .. fragments[1]])).Status);
+        await WaitForVideoChunksAsync(server, 1, "live/outage.isml");
+        var ahead = fragments.Skip(2).Take(2).SelectMany(f => Boxes.ShiftTfxd(f, 7 * TicksPerSecond)).ToArray();
+        var (early, _) = await Posting.PostChunkedAsync(server.Http, "live/outage.isml/Streams(enc1)", [.. header, .. ahead]);
+        Assert.Equal(HttpStatusCode.BadRequest, early); // 7 s ahead of an edge that has not moved: refused
+        clock.Advance(TimeSpan.FromSeconds(8)); // the encoder is away; the live edge moves on with the clock
+
+        // Back, 7 s of timeline later: within the 5 s lead of where the edge should be by now.
+        var back = fragments.Skip(2).Take(2).SelectMany(f => Boxes.ShiftTfxd(f, 7 * TicksPerSecond)).ToArray();
+        var (status, text) = await Posting.PostChunkedAsync(server.Http, "live/outage.isml/Streams(enc1)", [.. header, .. back]);
+        Assert.True(status == HttpStatusCode.OK, text);
+    }
+
+    private static Task WaitForVideoChunksAsync(RunningServer server, int count, string point = "live/future.isml") =>
+        Eventually.WaitUntilAsync(async () =>
+        {
+            using var response = await server.Http.GetAsync($"{point}/Manifest");
+            return response.IsSuccessStatusCode && (await SmoothManifestView.FetchAsync(server.Http, $"{point}/Manifest")).ChunkTimes("video").Length >= count;
+        }, $"{point} never listed {count} video fragments");
+}
