@@ -28,6 +28,9 @@ internal sealed class FragmentBuffer
 
     public int Count { get; private set; }
 
+    /// <summary>Bytes of sample data held.</summary>
+    public int DataLength => _dataLength;
+
     public uint SequenceNumber { get; private set; }
 
     /// <summary>Decode time of the last sample added, or null when none was added since <see cref="ResetTimeline"/>.</summary>

@@ -9,6 +9,12 @@ namespace PublishingPoint.Media.MpegTs;
 /// </summary>
 internal sealed class PesAssembler
 {
+    /// <summary>
+    /// The largest PES kept: far above any real access unit or audio PES (an unbounded video PES holds one frame),
+    /// so reaching it means a stream that never starts a new PES; what it held is dropped.
+    /// </summary>
+    public const int MaxPesBytes = 16 * 1024 * 1024;
+
     private byte[] _buffer = new byte[64 * 1024];
     private int _count;
     private bool _active;
@@ -88,6 +94,12 @@ internal sealed class PesAssembler
 
     private void Append(ReadOnlySpan<byte> data)
     {
+        if (_count + data.Length > MaxPesBytes)
+        {
+            Drop();
+            return;
+        }
+
         if (_count + data.Length > _buffer.Length)
         {
             Array.Resize(ref _buffer, Math.Max(_buffer.Length * 2, _count + data.Length));

@@ -110,6 +110,15 @@ public sealed class TsFragmenter : ITsDemuxerSink
             AddAudioBoundary(pts90k);
         }
 
+        else if (_video.Count > 0
+            && (_video.DataLength + avcc.Length > _options.MaxFragmentBytes
+                || dts - _video.FirstTime >= Timescale.Rescale(_options.MaxFragmentDuration90k, Timescale.MpegTs, timescale)))
+        {
+            // No keyframe to cut at for too long: emit what is held rather than hold more.
+            Emit(_video, _video.Count, dts - _video.LastTime!.Value);
+            AddAudioBoundary(pts90k);
+        }
+
         if (isKeyframe && _pendingVideoConfiguration is { } configuration)
         {
             _pendingVideoConfiguration = null;

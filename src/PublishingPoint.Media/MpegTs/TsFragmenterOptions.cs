@@ -21,5 +21,13 @@ public sealed record class TsFragmenterOptions
     /// </summary>
     public long AudioWaitLimit90k { get; init; } = 20 * 90_000;
 
+    /// <summary>
+    /// A video fragment that reaches this many bytes, or <see cref="MaxFragmentDuration90k"/>, without a keyframe to
+    /// cut at is emitted as it stands: a stream without keyframes cannot make the fragmenter hold without bound.
+    /// </summary>
+    public int MaxFragmentBytes { get; init; } = 32 * 1024 * 1024;
+
+    public long MaxFragmentDuration90k { get; init; } = 20 * 90_000;
+
     public static TsFragmenterOptions Default { get; } = new();
 }

@@ -64,7 +64,7 @@ internal sealed partial class ArchiveRecovery(PointRegistry registry, Observabil
                 continue;
             }
 
-            var archive = StreamArchive.OpenRecovered(file, header, scanned.ValidLength, scanned.MfraOffset, registry.Options.FsyncArchive,
+            var archive = StreamArchive.OpenRecovered(file, header, scanned.ValidLength, scanned.MfraOffset, registry.Options.FsyncArchive, registry.ArchiveFiles,
                 scanned.Fragments.Select(f => (f.Traf.TrackId, new Media.IsoBmff.RandomAccessEntry(f.Time, f.Offset))));
             point.AddRecoveredArchive(archive);
             foreach (var f in scanned.Fragments)

@@ -66,17 +66,17 @@ internal sealed partial class ClipWriter(PointRegistry registry, ArchiveRecovery
             throw new IngestException(StatusCodes.Status409Conflict, $"the folder of {target} is not empty");
         }
 
-        Directory.CreateDirectory(directory);
+        Durable.CreateDirectory(directory);
         foreach (var group in selected.GroupBy(s => s.Fragment.Archive))
         {
-            using var clip = StreamArchive.Create(Path.Combine(directory, group.Key.FileName), group.Key.Header, registry.Options.FsyncArchive);
+            using var clip = StreamArchive.Create(Path.Combine(directory, group.Key.FileName), group.Key.Header, registry.Options.FsyncArchive, registry.ArchiveFiles);
             foreach (var (fragment, trackId, _) in group.OrderBy(s => s.Seconds))
             {
                 var bytes = await fragment.ReadAsync(cancellationToken).ConfigureAwait(false);
                 clip.Append(bytes, trackId, fragment.Time);
             }
 
-            clip.WriteMfra();
+            clip.Seal();
         }
 
         if (source.TimelineAnchor is { } anchor)

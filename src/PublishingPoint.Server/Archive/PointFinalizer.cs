@@ -19,7 +19,7 @@ public sealed class PointFinalizer(IOptions<PublishingPointOptions> options)
         ArgumentNullException.ThrowIfNull(point);
         foreach (var archive in point.Archives())
         {
-            archive.WriteMfra();
+            archive.Seal();
         }
 
         WriteManifests(point);
@@ -60,16 +60,6 @@ public sealed class PointFinalizer(IOptions<PublishingPointOptions> options)
         }
     }
 
-    /// <summary>Write to a temporary name, fsync, then rename: a crash leaves the old file or the new one.</summary>
-    internal static void WriteDurably(string path, ReadOnlySpan<byte> bytes)
-    {
-        var temporary = path + ".tmp";
-        using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None))
-        {
-            stream.Write(bytes);
-            stream.Flush(flushToDisk: true);
-        }
-
-        File.Move(temporary, path, overwrite: true);
-    }
+    /// <summary>Write to a temporary name, fsync, rename, fsync the folder: a crash leaves the old file or the new one.</summary>
+    internal static void WriteDurably(string path, ReadOnlySpan<byte> bytes) => Durable.WriteFile(path, bytes);
 }

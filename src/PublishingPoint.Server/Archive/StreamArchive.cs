@@ -1,31 +1,32 @@
-using Microsoft.Win32.SafeHandles;
 using PublishingPoint.Media.IsoBmff;
 
 namespace PublishingPoint.Server.Archive;
 
 /// <summary>
-/// One .ismv archive file: the encoder's header (ftyp, ISML manifest, moov) then every accepted
-/// moof+mdat as it arrived, appended and flushed before the fragment is indexed; an 'mfra' index is
-/// appended when the stream ends and cut off again if the stream continues.
+/// One .ismv archive file: the encoder's header (ftyp, ISML manifest, moov) then every accepted moof+mdat as it
+/// arrived, appended and flushed before the fragment is indexed; an 'mfra' index is appended when the run ends and
+/// cut off again if the stream continues in this file. A writer is open only while the file is being written (a
+/// finished run is sealed); reads go through the shared <see cref="ArchiveFiles"/> handles.
 /// </summary>
 public sealed class StreamArchive : IDisposable
 {
     private readonly Lock _lock = new();
     private readonly Dictionary<uint, List<RandomAccessEntry>> _randomAccess = [];
     private readonly bool _fsync;
-    private readonly SafeFileHandle _readHandle;
+    private readonly ArchiveFiles _files;
     private FileStream? _writer;
+    private bool _disposed;
     private long _length;
     private long? _mfraOffset;
 
-    private StreamArchive(string path, FileStream writer, long length, bool fsync, ArchiveHeader header)
+    private StreamArchive(string path, FileStream? writer, long length, bool fsync, ArchiveHeader header, ArchiveFiles files)
     {
         FilePath = path;
         Header = header;
         _writer = writer;
         _length = length;
         _fsync = fsync;
-        _readHandle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        _files = files;
     }
 
     public string FilePath { get; }
@@ -38,6 +39,18 @@ public sealed class StreamArchive : IDisposable
     public double FirstSeconds { get; private set; } = double.NaN;
 
     public double LastEndSeconds { get; private set; } = double.NaN;
+
+    /// <summary>True while a writer is open on the file (it is being appended to).</summary>
+    public bool IsOpenForWriting
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _writer is not null;
+            }
+        }
+    }
 
     /// <summary>Widens the media span this file is known to hold.</summary>
     public void Observe(double startSeconds, double endSeconds)
@@ -60,8 +73,8 @@ public sealed class StreamArchive : IDisposable
         }
     }
 
-    /// <summary>Creates a new archive and writes the header durably.</summary>
-    public static StreamArchive Create(string path, ArchiveHeader header, bool fsync)
+    /// <summary>Creates a new archive and writes the header durably (the file and its folder entry).</summary>
+    public static StreamArchive Create(string path, ArchiveHeader header, bool fsync, ArchiveFiles files)
     {
         ArgumentNullException.ThrowIfNull(header);
         var writer = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.Read | FileShare.Delete, 1, FileOptions.None);
@@ -69,47 +82,37 @@ public sealed class StreamArchive : IDisposable
         {
             writer.Write(header.Bytes.Span);
             writer.Flush(fsync);
-            return new StreamArchive(path, writer, header.Bytes.Length, fsync, header);
+            if (fsync)
+            {
+                Durable.SyncDirectory(Path.GetDirectoryName(path)!);
+            }
+
+            return new StreamArchive(path, writer, header.Bytes.Length, fsync, header, files);
         }
         catch
         {
             writer.Dispose();
+            File.Delete(path);
             throw;
         }
     }
 
     /// <summary>
-    /// Opens an existing archive for appending after its last complete fragment (the caller found it by
-    /// scanning); anything after that point (a torn fragment, an old mfra) is cut off.
+    /// An existing archive read back at start-up, whose complete fragments end at <paramref name="validLength"/> (its
+    /// 'mfra' starts there when it has one). Nothing is opened or changed until a fragment is read or appended.
     /// </summary>
-    public static StreamArchive OpenRecovered(string path, ArchiveHeader header, long validLength, long? mfraOffset, bool fsync,
+    public static StreamArchive OpenRecovered(string path, ArchiveHeader header, long validLength, long? mfraOffset, bool fsync, ArchiveFiles files,
         IEnumerable<(uint TrackId, RandomAccessEntry Entry)> entries)
     {
         ArgumentNullException.ThrowIfNull(entries);
-        var writer = new FileStream(path, FileMode.Open, FileAccess.Write, FileShare.Read | FileShare.Delete, 1, FileOptions.None);
-        try
+        var archive = new StreamArchive(path, null, validLength, fsync, header, files);
+        foreach (var (trackId, entry) in entries)
         {
-            if (writer.Length != validLength)
-            {
-                writer.SetLength(validLength);
-                writer.Flush(fsync);
-            }
-
-            writer.Position = validLength;
-            var archive = new StreamArchive(path, writer, validLength, fsync, header);
-            foreach (var (trackId, entry) in entries)
-            {
-                archive.TrackEntries(trackId).Add(entry);
-            }
-
-            archive._mfraOffset = mfraOffset;
-            return archive;
+            archive.TrackEntries(trackId).Add(entry);
         }
-        catch
-        {
-            writer.Dispose();
-            throw;
-        }
+
+        archive._mfraOffset = mfraOffset;
+        return archive;
     }
 
     /// <summary>Appends one fragment and returns its offset; durable on return when fsync is on.</summary>
@@ -117,8 +120,7 @@ public sealed class StreamArchive : IDisposable
     {
         lock (_lock)
         {
-            var writer = _writer ?? throw new ObjectDisposedException(FilePath);
-            ReopenLocked(writer);
+            var writer = WriterLocked();
             var offset = _length;
             try
             {
@@ -128,8 +130,7 @@ public sealed class StreamArchive : IDisposable
             catch
             {
                 // Leave no torn fragment behind: the index never saw it, the file must not keep it either.
-                writer.SetLength(offset);
-                writer.Position = offset;
+                RollBackLocked(writer, offset);
                 throw;
             }
 
@@ -144,8 +145,7 @@ public sealed class StreamArchive : IDisposable
     {
         lock (_lock)
         {
-            var writer = _writer;
-            if (writer is null || _mfraOffset is not null)
+            if (_mfraOffset is not null || _disposed)
             {
                 return;
             }
@@ -157,19 +157,42 @@ public sealed class StreamArchive : IDisposable
             }
 
             var mfra = MfraWriter.Write(tracks);
-            writer.Write(mfra);
-            writer.Flush(_fsync);
+            var writer = WriterLocked();
+            try
+            {
+                writer.Write(mfra);
+                writer.Flush(_fsync);
+            }
+            catch
+            {
+                // A half-written or unsynced index is worse than none: the file ends at its last fragment again.
+                RollBackLocked(writer, _length);
+                throw;
+            }
+
             _mfraOffset = _length;
             _length += mfra.Length;
         }
     }
 
+    /// <summary>The run in this file is over: its index is written and its writer closed (reopened if the stream continues here).</summary>
+    public void Seal()
+    {
+        WriteMfra();
+        lock (_lock)
+        {
+            _writer?.Dispose();
+            _writer = null;
+        }
+    }
+
     public async ValueTask ReadAsync(long offset, Memory<byte> destination, CancellationToken cancellationToken)
     {
+        using var lease = _files.Acquire(FilePath);
         var total = 0;
         while (total < destination.Length)
         {
-            var read = await RandomAccess.ReadAsync(_readHandle, destination[total..], offset + total, cancellationToken).ConfigureAwait(false);
+            var read = await RandomAccess.ReadAsync(lease.Handle, destination[total..], offset + total, cancellationToken).ConfigureAwait(false);
             if (read == 0)
             {
                 throw new IOException($"archive {FileName} ends before offset {offset + destination.Length}");
@@ -179,26 +202,46 @@ public sealed class StreamArchive : IDisposable
         }
     }
 
+    /// <summary>Closes the writer and the read handle (the file is being deleted or the point is going away).</summary>
     public void Dispose()
     {
         lock (_lock)
         {
+            _disposed = true;
             _writer?.Dispose();
             _writer = null;
         }
 
-        _readHandle.Dispose();
+        _files.Forget(FilePath);
     }
 
-    private void ReopenLocked(FileStream writer)
+    // The writer, opened again at the end of the fragments when the run was sealed; an 'mfra' there is cut off first.
+    private FileStream WriterLocked()
     {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var writer = _writer ??= new FileStream(FilePath, FileMode.Open, FileAccess.Write, FileShare.Read | FileShare.Delete, 1, FileOptions.None);
         if (_mfraOffset is { } mfra)
         {
             writer.SetLength(mfra);
-            writer.Position = mfra;
             writer.Flush(_fsync);
             _length = mfra;
             _mfraOffset = null;
+        }
+
+        writer.Position = _length;
+        return writer;
+    }
+
+    private static void RollBackLocked(FileStream writer, long length)
+    {
+        try
+        {
+            writer.SetLength(length);
+            writer.Position = length;
+        }
+        catch (IOException)
+        {
+            // The disk refuses even that; the recovery scan stops at the last complete fragment.
         }
     }
 

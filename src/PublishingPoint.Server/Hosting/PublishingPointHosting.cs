@@ -141,6 +141,7 @@ public static class PublishingPointHosting
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<PointFinalizer>();
         services.AddSingleton<PointRegistry>();
+        services.AddSingleton<IngestMemory>();
         services.AddSingleton<IngestEndpoint>();
         services.AddSingleton<SegmentIngestEndpoint>();
         services.AddSingleton<SmoothDelivery>();

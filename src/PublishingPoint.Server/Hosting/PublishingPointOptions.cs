@@ -40,6 +40,24 @@ public sealed record PublishingPointOptions
     /// <summary>Most stream ids feeding one point; one more gets 429.</summary>
     public int MaxStreamsPerPoint { get; set; } = 16;
 
+    /// <summary>Most connections feeding one stream id at once (redundant encoders may share an id); one more gets 429.</summary>
+    public int MaxConnectionsPerStream { get; set; } = 4;
+
+    /// <summary>Bytes of media one ingest connection may hold before they are indexed (a box in progress, chunks waiting for a keyframe); over it: 413.</summary>
+    public long MaxIngestBytesPerConnection { get; set; } = 160L * 1024 * 1024;
+
+    /// <summary>The same, summed over a point's connections; over it: 503.</summary>
+    public long MaxIngestBytesPerPoint { get; set; } = 512L * 1024 * 1024;
+
+    /// <summary>The same, summed over the server; over it: 503.</summary>
+    public long MaxIngestBytesPerServer { get; set; } = 2L * 1024 * 1024 * 1024;
+
+    /// <summary>Archive files one stream may start because its header changed (a new 'moov'); the next change is refused with 429. Rollover files do not count.</summary>
+    public int MaxArchiveRunsPerStream { get; set; } = 32;
+
+    /// <summary>Archive files kept open for reading at once (least recently read are closed first); far inside the process's file limit.</summary>
+    public int MaxOpenArchiveFiles { get; set; } = 1024;
+
     /// <summary>Most tracks one stream may announce in its 'moov'.</summary>
     public int MaxTracksPerStream { get; set; } = 16;
 
@@ -138,6 +156,22 @@ internal sealed class PublishingPointOptionsValidator : IValidateOptions<Publish
         if (options.IngestIdleTimeoutSeconds is < 1 or > 3600 || options.MinIngestBytesPerSecond < 0)
         {
             failures.Add("PublishingPoint:IngestIdleTimeoutSeconds must be between 1 and 3600, MinIngestBytesPerSecond at least 0.");
+        }
+
+        if (options.MaxArchiveRunsPerStream < 1 || options.MaxOpenArchiveFiles is < 16 or > 1_000_000)
+        {
+            failures.Add("PublishingPoint:MaxArchiveRunsPerStream must be at least 1, MaxOpenArchiveFiles between 16 and 1000000.");
+        }
+
+        if (options.MaxConnectionsPerStream < 1)
+        {
+            failures.Add("PublishingPoint:MaxConnectionsPerStream must be at least 1.");
+        }
+
+        if (options.MaxIngestBytesPerConnection < options.MaxBoxBytes * 2 || options.MaxIngestBytesPerPoint < options.MaxIngestBytesPerConnection
+            || options.MaxIngestBytesPerServer < options.MaxIngestBytesPerPoint)
+        {
+            failures.Add("PublishingPoint:MaxIngestBytesPerConnection must be at least twice MaxBoxBytes, MaxIngestBytesPerPoint at least that, MaxIngestBytesPerServer at least MaxIngestBytesPerPoint.");
         }
 
         if (options.MaxFragmentLeadSeconds is < 1 or > 86400)

@@ -9,8 +9,11 @@ namespace PublishingPoint.Server.Ingest;
 /// anything is buffered, and box bodies are copied out of the pipe as they come (the pipe never holds a
 /// whole 'mdat'), so memory per connection is one box.
 /// </summary>
-internal sealed class BoxFramer(PipeReader reader, long maxBoxBytes)
+internal sealed class BoxFramer(PipeReader reader, long maxBoxBytes, IngestMemoryAccount? memory = null)
 {
+    // A box buffer starts this small and doubles as its bytes arrive: what a client announces is not what it gets.
+    private const int InitialBufferBytes = 64 * 1024;
+
     private static readonly HashSet<FourCC> _openingTypes =
     [
         BoxTypes.Ftyp, BoxTypes.Styp, BoxTypes.Moov, BoxTypes.Uuid, BoxTypes.Moof, BoxTypes.Free, BoxTypes.Skip,
@@ -76,25 +79,48 @@ internal sealed class BoxFramer(PipeReader reader, long maxBoxBytes)
         }
     }
 
-    /// <summary>Copies the whole box (header included) into <paramref name="destination"/>, which has its exact size.</summary>
-    public async ValueTask ReadAsync(BoxHeader header, Memory<byte> destination, CancellationToken cancellationToken)
+    /// <summary>
+    /// Reads the whole box (header included) into a new array of exactly <paramref name="prefix"/> + the box's size,
+    /// after a copy of <paramref name="prefix"/> (a 'moof' before its 'mdat'). The array grows as bytes arrive and
+    /// every growth is reserved from the connection's memory account first; the caller owns the reservation of the
+    /// result's length.
+    /// </summary>
+    public async ValueTask<byte[]> ReadBoxAsync(BoxHeader header, byte[]? prefix, CancellationToken cancellationToken)
     {
-        var filled = 0;
-        while (filled < destination.Length)
+        var prefixLength = prefix?.Length ?? 0;
+        var total = checked(prefixLength + (int)header.Size);
+        var buffer = Grow([], Math.Min(total, prefixLength + InitialBufferBytes));
+        prefix?.CopyTo(buffer, 0);
+        var filled = prefixLength;
+        while (filled < total)
         {
+            if (filled == buffer.Length)
+            {
+                buffer = Grow(buffer, (int)Math.Min(total, (long)buffer.Length * 2));
+            }
+
             var result = await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
-            var buffer = result.Buffer;
-            var take = (int)Math.Min(buffer.Length, destination.Length - filled);
-            buffer.Slice(0, take).CopyTo(destination.Span[filled..]);
+            var take = (int)Math.Min(result.Buffer.Length, buffer.Length - filled);
+            result.Buffer.Slice(0, take).CopyTo(buffer.AsSpan(filled));
             filled += take;
             _position += take;
-            reader.AdvanceTo(buffer.GetPosition(take));
-            if (filled < destination.Length && result.IsCompleted)
+            reader.AdvanceTo(result.Buffer.GetPosition(take));
+            if (filled < total && take == 0 && result.IsCompleted)
             {
                 throw new IngestException(StatusCodes.Status400BadRequest,
-                    $"body ends inside box '{header.Type}' ({filled} of {header.Size} bytes): the partial box is discarded");
+                    $"body ends inside box '{header.Type}' ({filled - prefixLength} of {header.Size} bytes): the partial box is discarded");
             }
         }
+
+        return buffer;
+    }
+
+    private byte[] Grow(byte[] buffer, int size)
+    {
+        memory?.Reserve(size - buffer.Length);
+        var grown = new byte[size];
+        buffer.CopyTo(grown, 0);
+        return grown;
     }
 
     /// <summary>Consumes a box that is not needed, without buffering it.</summary>

@@ -10,14 +10,18 @@ namespace PublishingPoint.Server.Ingest;
 /// One encoder connection pushing fragmented MP4 (Smooth 'isml', PIFF or CMAF): header boxes, then
 /// moof+mdat pairs that are archived and indexed one by one as they complete, and 'mfra' at the end.
 /// </summary>
-internal sealed class Fmp4IngestSession(PointRegistry registry, Point point, StreamFeed feed, ILogger logger) : IIngestSession
+internal sealed class Fmp4IngestSession(PointRegistry registry, Point point, StreamFeed feed, IngestMemoryAccount memory, ILogger logger) : IIngestSession
 {
+    // A run of low-latency chunks without a keyframe is indexed as it stands past this much media (a pathological GOP).
+    private const int MaxPendingSeconds = 20;
+
     private const int MaxHeaderBoxBytes = 4 * 1024 * 1024;
     private const long MaxTimeSeconds = 100L * 366 * 24 * 3600; // a century of timeline
     private static readonly TimeSpan _headerWait = TimeSpan.FromSeconds(5);
     private static readonly Dictionary<uint, Track> _noTracks = [];
 
-    private readonly List<byte[]> _headerBoxes = [];
+    // The boxes before the 'moov' that belong in the archive's header: at most an 'ftyp' and one ISML manifest.
+    private readonly List<byte[]> _prologue = [];
     private ServerManifestTrack[] _manifest = [];
     private Dictionary<uint, Track> _tracks = _noTracks;
     private Dictionary<uint, SampleDefaults> _defaults = [];
@@ -53,7 +57,7 @@ internal sealed class Fmp4IngestSession(PointRegistry registry, Point point, Str
 
     private async Task ReadBoxesAsync(PipeReader body, CancellationToken cancellationToken)
     {
-        var framer = new BoxFramer(body, registry.Options.MaxBoxBytes);
+        var framer = new BoxFramer(body, registry.Options.MaxBoxBytes, memory);
         while (await framer.PeekAsync(cancellationToken).ConfigureAwait(false) is { } header)
         {
             var type = header.Type;
@@ -72,34 +76,40 @@ internal sealed class Fmp4IngestSession(PointRegistry registry, Point point, Str
                     }
                 }
 
-                _pendingMoof = await ReadBoxAsync(framer, header, 0, cancellationToken).ConfigureAwait(false);
+                memory.Release(_pendingMoof?.Length ?? 0);
+                _pendingMoof = await framer.ReadBoxAsync(header, null, cancellationToken).ConfigureAwait(false);
             }
             else if (type == BoxTypes.Mdat)
             {
                 var moof = _pendingMoof ?? throw new IngestException(StatusCodes.Status400BadRequest, "'mdat' without a preceding 'moof'");
-                var fragment = new byte[moof.Length + header.Size];
-                moof.CopyTo(fragment, 0);
-                await framer.ReadAsync(header, fragment.AsMemory(moof.Length), cancellationToken).ConfigureAwait(false);
+                var fragment = await framer.ReadBoxAsync(header, moof, cancellationToken).ConfigureAwait(false);
+                memory.Release(moof.Length);
                 _pendingMoof = null;
-                OnFragment(fragment, moof.Length);
+                try
+                {
+                    OnFragment(fragment, moof.Length);
+                }
+                finally
+                {
+                    memory.Release(fragment.Length);
+                }
             }
             else if (type == BoxTypes.Ftyp)
             {
-                _headerBoxes.Clear();
+                _prologue.Clear();
                 _manifest = [];
-                _headerBoxes.Add(await ReadHeaderBoxAsync(framer, header, cancellationToken).ConfigureAwait(false));
+                _prologue.Add(await ReadHeaderBoxAsync(framer, header, cancellationToken).ConfigureAwait(false));
             }
             else if (type == BoxTypes.Uuid && header.UserType == BoxTypes.IsmlManifest)
             {
                 var box = await ReadHeaderBoxAsync(framer, header, cancellationToken).ConfigureAwait(false);
                 _manifest = ReadManifest(box.AsSpan(header.HeaderLength));
-                _headerBoxes.Add(box);
+                _prologue.RemoveAll(b => BoxHeader.TryRead(b, out var h) && h.Type == BoxTypes.Uuid);
+                _prologue.Add(box);
             }
             else if (type == BoxTypes.Moov)
             {
-                var box = await ReadHeaderBoxAsync(framer, header, cancellationToken).ConfigureAwait(false);
-                _headerBoxes.Add(box);
-                OnMovie(box);
+                OnMovie(await ReadHeaderBoxAsync(framer, header, cancellationToken).ConfigureAwait(false));
             }
             else if (type == BoxTypes.Styp)
             {
@@ -144,7 +154,7 @@ internal sealed class Fmp4IngestSession(PointRegistry registry, Point point, Str
 
         var header = new ArchiveHeader
         {
-            Bytes = Concat(_headerBoxes),
+            Bytes = Concat([.. _prologue, moov]),
             Moov = moov,
             Tracks = infos,
             Manifest = _manifest,
@@ -159,7 +169,9 @@ internal sealed class Fmp4IngestSession(PointRegistry registry, Point point, Str
 
         _tracks = bound;
         _defaults = infos.ToDictionary(i => i.TrackId, i => i.Defaults);
-        _archive = point.UseArchive(feed, header, () => StreamArchive.Create(NewArchivePath(), header, registry.Options.FsyncArchive));
+        _archive = point.UseArchive(feed, header, registry.Options.MaxArchiveRunsPerStream, () => StreamArchive.Create(NewArchivePath(), header, registry.Options.FsyncArchive, registry.ArchiveFiles))
+            ?? throw new IngestException(StatusCodes.Status429TooManyRequests,
+                $"stream {feed.Id} has started {registry.Options.MaxArchiveRunsPerStream} archive files with a changed header; a new header is refused");
         if (logger.IsEnabled(LogLevel.Information))
         {
             var names = string.Join(", ", descriptions.Values.Select(d => d.Key));
@@ -277,6 +289,15 @@ internal sealed class Fmp4IngestSession(PointRegistry registry, Point point, Str
             _pending[track] = pending;
         }
 
+        if (pending.Parts.Count > 0 && (pending.Bytes + fragment.Length > registry.Options.MaxBoxBytes || pending.End - pending.Time >= MaxPendingSeconds * second))
+        {
+            // No keyframe for too long: index what was gathered rather than hold more.
+            Flush(track, pending);
+            pending = new PendingRun(archive, time);
+            _pending[track] = pending;
+        }
+
+        memory.Reserve(fragment.Length);
         pending.Add(new FragmentPart(fragment, traf), duration);
         if (!isVideo && pending.End - pending.Time >= second)
         {
@@ -305,15 +326,22 @@ internal sealed class Fmp4IngestSession(PointRegistry registry, Point point, Str
     private void Flush(Track track, PendingRun pending)
     {
         _pending.Remove(track);
-        if (pending.Parts.Count == 1)
+        try
         {
-            Index(pending.Archive, track, pending.Parts[0].Bytes, pending.Parts[0].Traf);
-            return;
-        }
+            if (pending.Parts.Count == 1)
+            {
+                Index(pending.Archive, track, pending.Parts[0].Bytes, pending.Parts[0].Traf);
+                return;
+            }
 
-        var merged = FragmentMerger.Merge(pending.Parts, pending.Time);
-        BoxHeader.TryRead(merged, out var moof);
-        Index(pending.Archive, track, merged, ReadTrafs(merged.AsSpan(0, (int)moof.Size))[0]);
+            var merged = FragmentMerger.Merge(pending.Parts, pending.Time);
+            BoxHeader.TryRead(merged, out var moof);
+            Index(pending.Archive, track, merged, ReadTrafs(merged.AsSpan(0, (int)moof.Size))[0]);
+        }
+        finally
+        {
+            memory.Release(pending.Bytes);
+        }
     }
 
     private void Index(StreamArchive archive, Track track, byte[] fragment, TrackFragment traf)
@@ -338,7 +366,7 @@ internal sealed class Fmp4IngestSession(PointRegistry registry, Point point, Str
             if (segment > 0 && traf.FirstSampleIsSync && IsRolloverTrack(track) && time / scale - archive.FirstSeconds >= segment)
             {
                 var full = archive;
-                archive = point.RollOver(feed, full, () => StreamArchive.Create(NewArchivePath(), full.Header, registry.Options.FsyncArchive));
+                archive = point.RollOver(feed, full, () => StreamArchive.Create(NewArchivePath(), full.Header, registry.Options.FsyncArchive, registry.ArchiveFiles));
                 _archive = archive;
                 rolled = archive != full;
             }
@@ -413,21 +441,17 @@ internal sealed class Fmp4IngestSession(PointRegistry registry, Point point, Str
         }
     }
 
-    private static async ValueTask<byte[]> ReadHeaderBoxAsync(BoxFramer framer, BoxHeader header, CancellationToken cancellationToken)
+    private async ValueTask<byte[]> ReadHeaderBoxAsync(BoxFramer framer, BoxHeader header, CancellationToken cancellationToken)
     {
         if (header.Size > MaxHeaderBoxBytes)
         {
             throw new IngestException(StatusCodes.Status413PayloadTooLarge, $"header box '{header.Type}' of {header.Size} bytes is over {MaxHeaderBoxBytes}");
         }
 
-        return await ReadBoxAsync(framer, header, 0, cancellationToken).ConfigureAwait(false);
-    }
-
-    private static async ValueTask<byte[]> ReadBoxAsync(BoxFramer framer, BoxHeader header, int reserve, CancellationToken cancellationToken)
-    {
-        var bytes = new byte[reserve + header.Size];
-        await framer.ReadAsync(header, bytes.AsMemory(reserve), cancellationToken).ConfigureAwait(false);
-        return bytes;
+        // Header boxes are small and kept with the archive: held only while they are read.
+        var box = await framer.ReadBoxAsync(header, null, cancellationToken).ConfigureAwait(false);
+        memory.Release(box.Length);
+        return box;
     }
 
     private static byte[] Concat(List<byte[]> boxes)
@@ -453,10 +477,13 @@ internal sealed class Fmp4IngestSession(PointRegistry registry, Point point, Str
 
         public List<FragmentPart> Parts { get; } = [];
 
+        public long Bytes { get; private set; }
+
         public void Add(FragmentPart part, long duration)
         {
             Parts.Add(part);
             End += duration;
+            Bytes += part.Bytes.Length;
         }
     }
 }

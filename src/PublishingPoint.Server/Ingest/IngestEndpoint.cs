@@ -24,22 +24,22 @@ internal interface IIngestSession
 /// encoder is gone. An empty POST is the handshake some Smooth encoders make before streaming (MS-SSTR 3.3):
 /// it gets 200 and changes nothing.
 /// </summary>
-internal sealed class IngestEndpoint(PointRegistry registry, IHostApplicationLifetime lifetime, TimeProvider time, ILogger<IngestEndpoint> logger)
+internal sealed class IngestEndpoint(PointRegistry registry, IngestMemory memory, IHostApplicationLifetime lifetime, TimeProvider time, ILogger<IngestEndpoint> logger)
 {
     public Task HandleFmp4Async(HttpContext context, PointPath path, string streamId, IngestProtocol protocol = IngestProtocol.Segments) =>
-        HandleAsync(context, path, streamId, protocol, (point, feed) => new Fmp4IngestSession(registry, point, feed, logger));
+        HandleAsync(context, path, streamId, protocol, (point, feed, held) => new Fmp4IngestSession(registry, point, feed, held, logger));
 
     public Task HandleTsAsync(HttpContext context, PointPath path, string streamId) =>
-        HandleAsync(context, path, streamId, IngestProtocol.Segments, (point, feed) => new MpegTs.TsIngestSession(registry, point, feed, logger, registry.Options.TsFragmentSeconds));
+        HandleAsync(context, path, streamId, IngestProtocol.Segments, (point, feed, held) => new MpegTs.TsIngestSession(registry, point, feed, held, logger));
 
     /// <summary>A <c>Streams({id})</c> POST: fragmented MP4 (Smooth, CMAF) or MPEG-TS, told apart by its first bytes.</summary>
     public Task HandleStreamAsync(HttpContext context, PointPath path, string streamId) =>
-        HandleAsync(context, path, streamId, null, (point, feed) => new SniffingSession(
-            () => Allowed(point, IngestProtocol.Fmp4, new Fmp4IngestSession(registry, point, feed, logger)),
-            () => Allowed(point, IngestProtocol.MpegTs, new MpegTs.TsIngestSession(registry, point, feed, logger, registry.Options.TsFragmentSeconds))));
+        HandleAsync(context, path, streamId, null, (point, feed, held) => new SniffingSession(
+            () => Allowed(point, IngestProtocol.Fmp4, new Fmp4IngestSession(registry, point, feed, held, logger)),
+            () => Allowed(point, IngestProtocol.MpegTs, new MpegTs.TsIngestSession(registry, point, feed, held, logger))));
 
     /// <param name="protocol">Checked against the point's allowed protocols now; null when the session checks it after sniffing.</param>
-    public async Task HandleAsync(HttpContext context, PointPath path, string streamId, IngestProtocol? protocol, Func<Point, StreamFeed, IIngestSession> start)
+    public async Task HandleAsync(HttpContext context, PointPath path, string streamId, IngestProtocol? protocol, Func<Point, StreamFeed, IngestMemoryAccount, IIngestSession> start)
     {
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(start);
@@ -76,7 +76,8 @@ internal sealed class IngestEndpoint(PointRegistry registry, IHostApplicationLif
         }
 
         IngestLog.Connected(logger, path.Value, streamId, context.Connection.RemoteIpAddress);
-        var session = start(point, feed);
+        using var held = memory.Open(point);
+        var session = start(point, feed, held);
         var reason = "end of body";
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(lifetime.ApplicationStopping, point.ClosingToken);
         try
@@ -170,7 +171,8 @@ internal sealed class IngestEndpoint(PointRegistry registry, IHostApplicationLif
             throw new IngestException(StatusCodes.Status429TooManyRequests, $"the point has its maximum of {registry.Options.MaxStreamsPerPoint} streams");
         }
 
-        var feed = point.Connect(streamId, time.GetUtcNow());
+        var feed = point.Connect(streamId, time.GetUtcNow(), registry.Options.MaxConnectionsPerStream)
+            ?? throw new IngestException(StatusCodes.Status429TooManyRequests, $"stream {streamId} has its maximum of {registry.Options.MaxConnectionsPerStream} connections");
         feed.RemoteAddress = context.Connection.RemoteIpAddress?.ToString();
         return (point, feed);
     }

@@ -106,7 +106,7 @@ public sealed class Point : IDisposable
         }
 
         var json = System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(new { anchor = TimelineAnchor });
-        Archive.PointFinalizer.WriteDurably(System.IO.Path.Combine(Directory, TimelineFile), json);
+        Archive.Durable.WriteFile(System.IO.Path.Combine(Directory, TimelineFile), json);
     }
 
     internal void LoadTimeline()
@@ -151,6 +151,13 @@ public sealed class Point : IDisposable
     public bool EndAnnouncedWithin(DateTimeOffset now, TimeSpan span) => EndAnnouncedAt is { } at && now - at <= span;
 
     public void Touch() => Interlocked.Increment(ref _version);
+
+    private long _ingestBytes;
+
+    /// <summary>Bytes the point's ingest connections hold before indexing (see Ingest.IngestMemory).</summary>
+    public long IngestBytes => Interlocked.Read(ref _ingestBytes);
+
+    internal long AddIngestBytes(long delta) => Interlocked.Add(ref _ingestBytes, delta);
 
     private (double EndSeconds, DateTimeOffset At)? _edge;
 
@@ -210,8 +217,8 @@ public sealed class Point : IDisposable
         }
     }
 
-    /// <summary>A connection starts feeding <paramref name="streamId"/>; the point goes (back) to live.</summary>
-    public StreamFeed Connect(string streamId, DateTimeOffset now)
+    /// <summary>A connection starts feeding <paramref name="streamId"/>; the point goes (back) to live. Null when the stream has its maximum of connections.</summary>
+    public StreamFeed? Connect(string streamId, DateTimeOffset now, int maxConnections = int.MaxValue)
     {
         lock (_lock)
         {
@@ -219,6 +226,10 @@ public sealed class Point : IDisposable
             {
                 stream = new StreamFeed(streamId);
                 _streams[streamId] = stream;
+            }
+            else if (stream.Connections >= maxConnections)
+            {
+                return null;
             }
 
             stream.Connections++;
@@ -299,8 +310,11 @@ public sealed class Point : IDisposable
         }
     }
 
-    /// <summary>Keeps the stream's archive when the header is unchanged, else starts a new archive file.</summary>
-    public StreamArchive UseArchive(StreamFeed stream, ArchiveHeader header, Func<StreamArchive> create)
+    /// <summary>
+    /// Keeps the stream's archive when the header is unchanged, else seals it and starts a new archive file; null when
+    /// the stream has started <paramref name="maxRuns"/> files that way (a header that keeps changing is refused).
+    /// </summary>
+    public StreamArchive? UseArchive(StreamFeed stream, ArchiveHeader header, int maxRuns, Func<StreamArchive> create)
     {
         ArgumentNullException.ThrowIfNull(stream);
         ArgumentNullException.ThrowIfNull(create);
@@ -311,9 +325,16 @@ public sealed class Point : IDisposable
                 return current;
             }
 
+            if (stream.ArchiveRuns >= maxRuns)
+            {
+                return null;
+            }
+
             var archive = create();
+            stream.Archive?.Seal();
             _archives.Add(archive);
             stream.Archive = archive;
+            stream.ArchiveRuns++;
             return archive;
         }
     }
@@ -331,8 +352,8 @@ public sealed class Point : IDisposable
                 return stream.Archive ?? current;
             }
 
-            current.WriteMfra();
             var next = create();
+            current.Seal();
             _archives.Add(next);
             stream.Archive = next;
             return next;

@@ -23,7 +23,11 @@ public sealed partial class PointRegistry : IDisposable
         _logger = logger;
         _finalizer = finalizer;
         System.IO.Directory.CreateDirectory(DataRoot);
+        ArchiveFiles = new ArchiveFiles(Options.MaxOpenArchiveFiles);
     }
+
+    /// <summary>The read handles of every archive, opened on demand and bounded (PublishingPoint:MaxOpenArchiveFiles).</summary>
+    public ArchiveFiles ArchiveFiles { get; }
 
     public PublishingPointOptions Options { get; }
 
@@ -43,7 +47,7 @@ public sealed partial class PointRegistry : IDisposable
         return _points.GetOrAdd(path.Value, _ =>
         {
             var directory = DirectoryOf(path);
-            System.IO.Directory.CreateDirectory(directory);
+            Durable.CreateDirectory(directory);
             LogCreated(path.Value);
             return new Point(path, directory);
         });
@@ -288,6 +292,8 @@ public sealed partial class PointRegistry : IDisposable
         {
             point.Dispose();
         }
+
+        ArchiveFiles.Dispose();
     }
 
     [LoggerMessage(EventId = 100, Level = LogLevel.Information, Message = "Publishing point {Point} created")]

@@ -87,5 +87,5 @@ public sealed record PointSettings
     }
 
     public void Save(string directory) =>
-        PublishingPoint.Server.Archive.PointFinalizer.WriteDurably(Path.Combine(directory, FileName), JsonSerializer.SerializeToUtf8Bytes(this, _json));
+        PublishingPoint.Server.Archive.Durable.WriteFile(Path.Combine(directory, FileName), JsonSerializer.SerializeToUtf8Bytes(this, _json));
 }

@@ -30,6 +30,9 @@ public sealed class StreamFeed
 
     public DateTimeOffset? ConnectedSince { get; internal set; }
 
+    /// <summary>Archive files this stream started because its header changed (rollover files do not count). Guarded by the point's lock.</summary>
+    public int ArchiveRuns { get; internal set; }
+
     public string? RemoteAddress { get; internal set; }
 
     public DateTimeOffset? LastFragmentAt { get; private set; }

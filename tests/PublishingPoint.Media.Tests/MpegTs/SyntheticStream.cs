@@ -16,14 +16,14 @@ internal static class SyntheticStream
 
     public static AudioSpecificConfig Audio { get; } = AudioSpecificConfig.FromCodecPrivateData("1190");
 
-    /// <summary>Frames firstFrame.. with a keyframe every 25; sizes vary so PES end at every packet offset.</summary>
-    public static TsSample[] VideoSamples(int firstFrame, int count, long baseTime = 900_000)
+    /// <summary>Frames firstFrame.. with a keyframe every <paramref name="keyEvery"/>; sizes vary so PES end at every packet offset.</summary>
+    public static TsSample[] VideoSamples(int firstFrame, int count, long baseTime = 900_000, int keyEvery = 25)
     {
         var samples = new TsSample[count];
         for (var i = 0; i < count; i++)
         {
             var frame = firstFrame + i;
-            var key = frame % 25 == 0;
+            var key = frame % keyEvery == 0;
             var nalLength = key ? 3000 + (frame * 7 % 500) : 40 + (frame * 37 % 900);
             var nal = new byte[nalLength];
             nal[0] = key ? (byte)0x65 : (byte)0x41;

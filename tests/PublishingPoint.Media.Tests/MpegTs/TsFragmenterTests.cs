@@ -28,6 +28,30 @@ public class TsFragmenterTests
     }
 
     [Fact]
+    public void Video_without_later_keyframes_is_cut_at_the_duration_bound()
+    {
+        // One keyframe, then 24 s of frames that never give a place to cut: held at most 5 s at a time.
+        var video = SyntheticStream.VideoSamples(0, 600, keyEvery: int.MaxValue);
+        var collector = Fragment(Mux(video, []), new TsFragmenterOptions { MaxFragmentDuration90k = 5 * 90_000 });
+
+        var fragments = collector.FragmentsOf(1);
+        Assert.Equal(600, fragments.Sum(f => f.SampleCount));
+        Assert.All(fragments, f => Assert.InRange(f.Duration, 1, 5 * 90_000));
+        Assert.True(fragments.Count >= 5);
+    }
+
+    [Fact]
+    public void Video_without_later_keyframes_is_cut_at_the_size_bound()
+    {
+        var video = SyntheticStream.VideoSamples(0, 300, keyEvery: int.MaxValue);
+        var collector = Fragment(Mux(video, []), new TsFragmenterOptions { MaxFragmentBytes = 20_000 });
+
+        var fragments = collector.FragmentsOf(1);
+        Assert.Equal(300, fragments.Sum(f => f.SampleCount));
+        Assert.All(fragments, f => Assert.True(f.Data.Length < 20_000 + 8_000, $"{f.Data.Length} bytes"));
+    }
+
+    [Fact]
     public void Cuts_video_at_keyframes_after_the_target_and_audio_at_the_same_time()
     {
         // keyframes every 25 frames (1 s); target 1.5 s: cuts at 2 s and 4 s; 110 frames = 4.4 s

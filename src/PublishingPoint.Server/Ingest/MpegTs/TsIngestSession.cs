@@ -21,13 +21,19 @@ internal sealed class TsIngestSession : IIngestSession, IFragmentSink
     private readonly TsFragmenter _fragmenter;
     private readonly Dictionary<uint, MovieTrack> _tracks = [];
     private readonly List<(uint TrackId, byte[] Bytes, long Duration)> _held = [];
+    private readonly IngestMemoryAccount _memory;
+    private readonly long _maxHeldBytes;
+    private long _heldBytes;
     private bool _headerWritten;
 
-    public TsIngestSession(PointRegistry registry, Point point, StreamFeed feed, ILogger logger, double targetSeconds)
+    public TsIngestSession(PointRegistry registry, Point point, StreamFeed feed, IngestMemoryAccount memory, ILogger logger)
     {
-        _inner = new Fmp4IngestSession(registry, point, feed, logger);
+        _inner = new Fmp4IngestSession(registry, point, feed, memory, logger);
         _feed = feed;
-        _fragmenter = new TsFragmenter(this, new TsFragmenterOptions { TargetDuration90k = (long)(targetSeconds * 90_000) });
+        _memory = memory;
+        _maxHeldBytes = registry.Options.MaxBoxBytes;
+        var options = new TsFragmenterOptions { TargetDuration90k = (long)(registry.Options.TsFragmentSeconds * 90_000) };
+        _fragmenter = new TsFragmenter(this, options with { MaxFragmentBytes = (int)Math.Min(int.MaxValue, registry.Options.MaxBoxBytes / 2) });
     }
 
     public long Accepted => _inner.Accepted;
@@ -103,8 +109,11 @@ internal sealed class TsIngestSession : IIngestSession, IFragmentSink
             return;
         }
 
+        // Held until every track has a fragment to measure its bitrate on; a track that never delivers one stops the wait.
+        _memory.Reserve(bytes.Length);
         _held.Add((fragment.TrackId, bytes, fragment.Duration));
-        ReleaseHeld(force: false);
+        _heldBytes += bytes.Length;
+        ReleaseHeld(force: _heldBytes > _maxHeldBytes);
     }
 
     /// <summary>Writes the header once every track has a first fragment to measure, then what was held back.</summary>
@@ -128,6 +137,8 @@ internal sealed class TsIngestSession : IIngestSession, IFragmentSink
         }
 
         _held.Clear();
+        _memory.Release(_heldBytes);
+        _heldBytes = 0;
     }
 
     private int Measure(MovieTrack track)

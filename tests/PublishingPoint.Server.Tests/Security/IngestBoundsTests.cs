@@ -1,0 +1,126 @@
+using System.Buffers.Binary;
+using System.Net;
+using Microsoft.Extensions.DependencyInjection;
+using PublishingPoint.Server.Ingest;
+using PublishingPoint.Server.Tests.Infrastructure;
+
+namespace PublishingPoint.Server.Tests.Security;
+
+/// <summary>What ingest holds in memory is what arrived, and bounded per connection, per point and per server.</summary>
+public sealed class IngestBoundsTests
+{
+    [Fact]
+    public async Task TrickledHugeBoxes_HoldOnlyWhatArrived()
+    {
+        await using var server = await RunningServer.StartAsync();
+        var memory = server.Services.GetRequiredService<IngestMemory>();
+        var heapBefore = GC.GetGCMemoryInfo(GCKind.Any).HeapSizeBytes;
+        var pushes = new List<HeldPush>();
+        try
+        {
+            for (var i = 0; i < 16; i++)
+            {
+                var push = await HeldPush.StartAsync(server.BaseUrl, $"/live/trickle{i}.isml/Streams(a)");
+                await push.SendAsync(BoxHeader("moof", 60 * 1024 * 1024));
+                await push.SendAsync(new byte[10_000]);
+                pushes.Add(push);
+            }
+
+            await Eventually.WaitUntilAsync(() => memory.Total >= 16 * 10_000, "the trickled bytes never arrived");
+            // Announced: 16 x 60 MB. Held: what arrived, in buffers that double as it comes (64 KB each here).
+            Assert.InRange(memory.Total, 16 * 10_000, 16 * 128 * 1024);
+            GC.Collect();
+            var grown = GC.GetGCMemoryInfo(GCKind.Any).HeapSizeBytes - heapBefore;
+            Assert.True(grown < 300L * 1024 * 1024, $"the managed heap grew by {grown / (1024 * 1024)} MB");
+        }
+        finally
+        {
+            foreach (var push in pushes)
+            {
+                await push.DisposeAsync();
+            }
+        }
+
+        await Eventually.WaitUntilAsync(() => memory.Total == 0, $"{memory.Total} bytes still held after the clients left");
+    }
+
+    [Fact]
+    public async Task ConnectionsThatTogetherHoldTooMuch_Get503_AndTheServerRecovers()
+    {
+        const int Mb = 1024 * 1024;
+        await using var server = await RunningServer.StartAsync(null, $"--PublishingPoint:MaxBoxBytes={Mb}",
+            $"--PublishingPoint:MaxIngestBytesPerConnection={2 * Mb}", $"--PublishingPoint:MaxIngestBytesPerPoint={2 * Mb}",
+            $"--PublishingPoint:MaxIngestBytesPerServer={3 * Mb}");
+        var memory = server.Services.GetRequiredService<IngestMemory>();
+        var holders = new List<HeldPush>();
+        try
+        {
+            for (var i = 0; i < 3; i++)
+            {
+                var push = await HeldPush.StartAsync(server.BaseUrl, $"/live/hold{i}.isml/Streams(a)");
+                await push.SendAsync(BoxHeader("moof", Mb));
+                await push.SendAsync(new byte[Mb - 100_000]);
+                holders.Add(push);
+            }
+
+            await Eventually.WaitUntilAsync(() => memory.Total == 3L * Mb, $"the holders hold {memory.Total} bytes");
+            await using var fourth = await HeldPush.StartAsync(server.BaseUrl, "/live/hold3.isml/Streams(a)");
+            await fourth.SendAsync(BoxHeader("moof", Mb));
+            await fourth.SendAsync(new byte[100_000]);
+            Assert.Equal(503, await fourth.ReadStatusAsync(TimeSpan.FromSeconds(10)));
+        }
+        finally
+        {
+            foreach (var push in holders)
+            {
+                await push.DisposeAsync();
+            }
+        }
+
+        await Eventually.WaitUntilAsync(() => memory.Total == 0, $"{memory.Total} bytes still held after the clients left");
+        var capture = await IsmvCapture.SixSecondsAsync();
+        Assert.Equal(HttpStatusCode.OK, (await Posting.PostChunkedAsync(server.Http, "live/after.isml/Streams(a)", capture)).Status);
+    }
+
+    [Fact]
+    public async Task MoreConnectionsOnOneStreamThanAllowed_Get429()
+    {
+        await using var server = await RunningServer.StartAsync(null, "--PublishingPoint:MaxConnectionsPerStream=2");
+        var capture = await IsmvCapture.SixSecondsAsync();
+        var (header, _) = Boxes.SplitFragments(capture);
+        await using var first = await HeldPush.StartAsync(server.BaseUrl, "/live/conn.isml/Streams(a)");
+        await first.SendAsync(header);
+        await using var second = await HeldPush.StartAsync(server.BaseUrl, "/live/conn.isml/Streams(a)");
+        await second.SendAsync(header);
+        await Eventually.WaitUntilAsync(async () => (await server.Http.GetStringAsync("api/points/live/conn.isml")).Contains("\"connections\":2", StringComparison.Ordinal),
+            "the two connections never showed");
+        var (status, text) = await Posting.PostChunkedAsync(server.Http, "live/conn.isml/Streams(a)", capture);
+        Assert.Equal(HttpStatusCode.TooManyRequests, status);
+        Assert.Contains("maximum of 2 connections", text, StringComparison.Ordinal);
+        var (other, _) = await Posting.PostChunkedAsync(server.Http, "live/conn.isml/Streams(b)", capture);
+        Assert.Equal(HttpStatusCode.OK, other);
+    }
+
+    [Fact]
+    public async Task LowLatencyChunksWithoutAKeyframe_AreIndexedAtTheBound_NotPiledUp()
+    {
+        // 10 s GOPs of per-frame CMAF chunks; a pile is indexed once it reaches MaxBoxBytes (64 KB here), not at the next keyframe.
+        var capture = await IsmvCapture.CaptureAsync(
+            (target, settings) => Encoder.CmafPushArguments(target, settings).Select(a => a.Replace("frag_keyframe", "frag_every_frame", StringComparison.Ordinal)),
+            new EncoderSettings { Seconds = 12, GopSeconds = 10, AudioKbps = 0, RealTime = false });
+        await using var server = await RunningServer.StartAsync(null, "--PublishingPoint:MaxBoxBytes=65536");
+        var (status, text) = await Posting.PostChunkedAsync(server.Http, "live/pile.isml/Streams(a)", capture);
+        Assert.True(status == HttpStatusCode.OK, text);
+        var manifest = await SmoothManifestView.FetchVodAsync(server.Http, "live/pile.isml/Manifest");
+        Assert.True(manifest.ChunkTimes("video").Length >= 6, $"{manifest.ChunkTimes("video").Length} video fragments from 2 GOPs of {capture.Length} bytes");
+        Assert.Equal(0, server.Services.GetRequiredService<IngestMemory>().Total);
+    }
+
+    private static byte[] BoxHeader(string type, int size)
+    {
+        var header = new byte[8];
+        BinaryPrimitives.WriteInt32BigEndian(header, size);
+        System.Text.Encoding.ASCII.GetBytes(type).CopyTo(header, 4);
+        return header;
+    }
+}
