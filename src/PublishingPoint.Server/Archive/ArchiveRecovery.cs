@@ -1,3 +1,4 @@
+using PublishingPoint.Media.IsoBmff;
 using PublishingPoint.Server.Ingest;
 using PublishingPoint.Server.Points;
 
@@ -38,47 +39,28 @@ internal sealed partial class ArchiveRecovery(PointRegistry registry, Observabil
 
     private void Recover(PointPath path, string directory) => Load(path, directory);
 
-    /// <summary>Builds a point from the archives in its folder, registers it and finalises it (a VOD asset).</summary>
+    /// <summary>
+    /// Builds a point from the archives in its folder, registers it and finalises it (a VOD asset). Each archive is
+    /// read on its own: one that cannot be read is left as it is and logged, and the others are still served.
+    /// </summary>
     public Point Load(PointPath path, string directory)
     {
         var settings = PointSettings.Load(directory);
-        var point = new Point(path, directory) { Settings = settings ?? new PointSettings(), CreatedByOperator = settings is not null };
+        var point = new Point(path, directory, registry.Options.MaxRenderedBytesPerPoint) { Settings = settings ?? new PointSettings(), CreatedByOperator = settings is not null };
         point.LoadTimeline();
         long fragments = 0, torn = 0;
         foreach (var file in Directory.EnumerateFiles(directory, "*.ismv").Order(StringComparer.Ordinal))
         {
-            var scanned = ArchiveScanner.Scan(file);
-            if (scanned is null)
+            try
             {
-                LogSkipped(file);
-                continue;
+                (var added, var tail) = LoadArchive(point, file);
+                fragments += added;
+                torn += tail;
             }
-
-            var streamId = Path.GetFileNameWithoutExtension(file);
-            var descriptions = TrackResolver.Resolve(scanned.Header, streamId);
-            var header = scanned.Header with { Descriptions = descriptions };
-            var tracks = point.BindTracks(descriptions, out var conflict);
-            if (conflict is not null)
+            catch (Exception e) when (e is IOException or FormatException or InvalidBoxException or IngestException or UnauthorizedAccessException or InvalidOperationException)
             {
-                LogConflict(file, conflict);
-                continue;
+                LogArchiveFailed(e, file);
             }
-
-            var archive = StreamArchive.OpenRecovered(file, header, scanned.ValidLength, scanned.MfraOffset, registry.Options.FsyncArchive, registry.ArchiveFiles,
-                scanned.Fragments.Select(f => (f.Traf.TrackId, new Media.IsoBmff.RandomAccessEntry(f.Time, f.Offset))));
-            point.AddRecoveredArchive(archive);
-            foreach (var f in scanned.Fragments)
-            {
-                if (tracks.TryGetValue(f.Traf.TrackId, out var track))
-                {
-                    var scale = (double)track.Description.Timescale;
-                    archive.Observe(f.Time / scale, (f.Time + f.Duration) / scale);
-                    track.AddRecovered(new FragmentEntry(f.Time, f.Duration, f.Traf, archive, f.Offset, f.Length, null));
-                    fragments++;
-                }
-            }
-
-            torn += scanned.TornBytes;
         }
 
         registry.AddRecovered(point);
@@ -87,7 +69,79 @@ internal sealed partial class ArchiveRecovery(PointRegistry registry, Observabil
         return point;
     }
 
-    [LoggerMessage(EventId = 300, Level = LogLevel.Information, Message = "Recovered point {Point}: {Fragments} fragments from disk, {Torn} bytes of an incomplete fragment cut off")]
+    private (long Fragments, long TornBytes) LoadArchive(Point point, string file)
+    {
+        var scanned = ArchiveScanner.Scan(file, registry.Options.MaxBoxBytes);
+        if (scanned is null)
+        {
+            LogSkipped(file);
+            return (0, 0);
+        }
+
+        if (scanned.Unreadable > 0)
+        {
+            LogUnreadable(file, scanned.Unreadable);
+        }
+
+        var streamId = Path.GetFileNameWithoutExtension(file);
+        var descriptions = TrackResolver.Resolve(scanned.Header, streamId);
+        var header = scanned.Header with { Descriptions = descriptions };
+        var tracks = point.BindTracks(descriptions, out var conflict);
+        if (conflict is not null)
+        {
+            LogConflict(file, conflict);
+            return (0, 0);
+        }
+
+        if (scanned.TornBytes > 0)
+        {
+            Quarantine(file, scanned.ValidLength);
+        }
+
+        var archive = StreamArchive.OpenRecovered(file, header, scanned.ValidLength, scanned.MfraOffset, registry.Options.FsyncArchive, registry.ArchiveFiles,
+            scanned.Fragments.Select(f => (f.Traf.TrackId, new Media.IsoBmff.RandomAccessEntry(f.Time, f.Offset))));
+        point.AddRecoveredArchive(archive);
+        long added = 0;
+        foreach (var f in scanned.Fragments)
+        {
+            if (tracks.TryGetValue(f.Traf.TrackId, out var track))
+            {
+                var scale = (double)track.Description.Timescale;
+                archive.Observe(f.Time / scale, (f.Time + f.Duration) / scale);
+                track.AddRecovered(new FragmentEntry(f.Time, f.Duration, f.Traf, archive, f.Offset, f.Length, null));
+                added++;
+            }
+        }
+
+        return (added, scanned.TornBytes);
+    }
+
+    /// <summary>
+    /// The bytes after the last complete fragment (a write cut by a crash, never acknowledged) are moved, not lost: copied
+    /// to "{file}.torn-{offset}" and synced before the archive is cut back to its last complete fragment, so it can be
+    /// appended to and indexed again.
+    /// </summary>
+    private void Quarantine(string file, long validLength)
+    {
+        var aside = $"{file}.torn-{validLength}";
+        using (var source = new FileStream(file, FileMode.Open, FileAccess.ReadWrite, FileShare.Read))
+        {
+            using (var target = new FileStream(aside, FileMode.Create, FileAccess.Write, FileShare.None))
+            {
+                source.Position = validLength;
+                source.CopyTo(target);
+                target.Flush(flushToDisk: true);
+            }
+
+            Durable.SyncDirectory(Path.GetDirectoryName(file)!);
+            source.SetLength(validLength);
+            source.Flush(flushToDisk: true);
+        }
+
+        LogQuarantined(file, new FileInfo(aside).Length, aside);
+    }
+
+    [LoggerMessage(EventId = 300, Level = LogLevel.Information, Message = "Recovered point {Point}: {Fragments} fragments from disk, {Torn} bytes of an incomplete fragment set aside")]
     private partial void LogRecovered(string point, long fragments, long torn);
 
     [LoggerMessage(EventId = 301, Level = LogLevel.Warning, Message = "Not recovering {Path}: not a valid point or archive")]
@@ -98,4 +152,13 @@ internal sealed partial class ArchiveRecovery(PointRegistry registry, Observabil
 
     [LoggerMessage(EventId = 303, Level = LogLevel.Warning, Message = "Not recovering archive {Path}: {Conflict}")]
     private partial void LogConflict(string path, string conflict);
+
+    [LoggerMessage(EventId = 304, Level = LogLevel.Error, Message = "Archive {Path} could not be read; it is left as it is and the point's other archives are served")]
+    private partial void LogArchiveFailed(Exception exception, string path);
+
+    [LoggerMessage(EventId = 305, Level = LogLevel.Warning, Message = "Archive {Path}: {Bytes} bytes after its last complete fragment were moved to {Aside}")]
+    private partial void LogQuarantined(string path, long bytes, string aside);
+
+    [LoggerMessage(EventId = 306, Level = LogLevel.Warning, Message = "Archive {Path}: {Count} fragments could not be read and are not served (their bytes stay in the file)")]
+    private partial void LogUnreadable(string path, int count);
 }

@@ -6,18 +6,23 @@ namespace PublishingPoint.Server.Archive;
 /// <summary>A fragment found in an archive file.</summary>
 internal sealed record ScannedFragment(long Offset, int Length, int MoofLength, TrackFragment Traf, long Time, long Duration);
 
-/// <summary>What an archive file holds up to its last complete fragment.</summary>
-internal sealed record ScannedArchive(ArchiveHeader Header, IReadOnlyList<ScannedFragment> Fragments, long ValidLength, long? MfraOffset, long TornBytes);
+/// <summary>
+/// What an archive file holds: its fragments up to <see cref="ValidLength"/> (where the 'mfra' starts, when there is
+/// one), how many complete fragments could not be read (skipped, their bytes left in place) and how many bytes after
+/// the last complete fragment do not form one (a crash mid-write).
+/// </summary>
+internal sealed record ScannedArchive(ArchiveHeader Header, IReadOnlyList<ScannedFragment> Fragments, long ValidLength, long? MfraOffset, long TornBytes, int Unreadable);
 
 /// <summary>
-/// Reads an archive back after a restart: header boxes, then moof+mdat pairs until the end or the first
-/// incomplete one (a crash mid-write), without loading the media data.
+/// Reads an archive back after a restart: header boxes, then moof+mdat pairs until the end, an 'mfra', or the first
+/// incomplete one, without loading the media data. Boxes up to <c>maxBoxBytes</c> (the ingest limit) are read; a
+/// fragment whose 'moof' does not parse is skipped and the scan goes on after its 'mdat'.
 /// </summary>
 internal static class ArchiveScanner
 {
-    private const int MaxMoofBytes = 16 * 1024 * 1024;
+    private const int MaxHeaderBoxBytes = 4 * 1024 * 1024;
 
-    public static ScannedArchive? Scan(string path)
+    public static ScannedArchive? Scan(string path, long maxBoxBytes)
     {
         using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
         var length = file.Length;
@@ -27,6 +32,7 @@ internal static class ArchiveScanner
         IReadOnlyList<ServerManifestTrack> manifest = [];
         Dictionary<uint, SampleDefaults> defaults = [];
         var fragments = new List<ScannedFragment>();
+        var unreadable = 0;
         long position = 0, valid = 0;
         long? mfra = null;
         Span<byte> headerBytes = stackalloc byte[BoxHeader.MaxHeaderLength];
@@ -41,7 +47,7 @@ internal static class ArchiveScanner
 
             if (header.Type == BoxTypes.Moof)
             {
-                if (moov is null || header.Size > MaxMoofBytes)
+                if (moov is null || header.Size > maxBoxBytes)
                 {
                     break;
                 }
@@ -55,7 +61,14 @@ internal static class ArchiveScanner
                     break;
                 }
 
-                var traf = MovieFragmentReader.Read(moof, id => defaults.GetValueOrDefault(id))[0];
+                if (!TryReadTraf(moof, defaults, out var traf))
+                {
+                    unreadable++;
+                    position = mdatAt + mdat.Size;
+                    valid = position;
+                    continue;
+                }
+
                 var previous = fragments.FindLast(f => f.Traf.TrackId == traf.TrackId);
                 var time = traf.TfxdTime ?? traf.DecodeTime ?? (previous is null ? 0 : previous.Time + previous.Duration);
                 fragments.Add(new ScannedFragment(position, (int)(header.Size + mdat.Size), moof.Length, traf, time, traf.TfxdDuration ?? traf.SummedDuration));
@@ -72,6 +85,11 @@ internal static class ArchiveScanner
 
             if (moov is null && (header.Type == BoxTypes.Ftyp || header.Type == BoxTypes.Moov || header.Type == BoxTypes.Uuid))
             {
+                if (header.Size > MaxHeaderBoxBytes)
+                {
+                    break; // not a header ingest would have accepted
+                }
+
                 var box = ReadBox(file, position, header.Size);
                 headerBoxes.Add(box);
                 if (header.Type == BoxTypes.Uuid && header.UserType == BoxTypes.IsmlManifest)
@@ -103,7 +121,22 @@ internal static class ArchiveScanner
             Manifest = manifest,
         };
         var end = mfra ?? valid;
-        return new ScannedArchive(scannedHeader, fragments, end, mfra, mfra is null ? length - valid : 0);
+        return new ScannedArchive(scannedHeader, fragments, end, mfra, mfra is null ? length - valid : 0, unreadable);
+    }
+
+    private static bool TryReadTraf(byte[] moof, Dictionary<uint, SampleDefaults> defaults, out TrackFragment traf)
+    {
+        try
+        {
+            var trafs = MovieFragmentReader.Read(moof, id => defaults.GetValueOrDefault(id));
+            traf = trafs[0];
+            return trafs.Count == 1;
+        }
+        catch (InvalidBoxException)
+        {
+            traf = null!;
+            return false;
+        }
     }
 
     private static bool TryHeader(ReadOnlySpan<byte> bytes, out BoxHeader header)

@@ -97,6 +97,10 @@ internal sealed partial class PointRequestRouter(
             {
                 await hls.HandleAsync(context, point, rest).ConfigureAwait(false);
             }
+            else if (rest == DashDelivery.RelativeTimeUrl)
+            {
+                await DashDelivery.TimeAsync(context).ConfigureAwait(false);
+            }
             else if (DashDelivery.Handles(rest))
             {
                 await dash.ManifestAsync(context, point).ConfigureAwait(false);

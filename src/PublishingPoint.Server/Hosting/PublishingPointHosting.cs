@@ -50,6 +50,8 @@ public static class PublishingPointHosting
         }
 
         app.UseMiddleware<Observability.RequestLogging>();
+        app.UseCors();
+        app.UseMiddleware<Delivery.DeliveryCors>();
         try
         {
             app.MapPublishingPoints();
@@ -136,6 +138,8 @@ public static class PublishingPointHosting
         services.AddOptions<PublishingPointOptions>().Bind(configuration.GetSection(PublishingPointOptions.Section)).ValidateOnStart();
         services.AddSingleton<IValidateOptions<PublishingPointOptions>, PublishingPointOptionsValidator>();
         services.AddOpenApi();
+        services.AddCors(cors => cors.AddPolicy(Delivery.DeliveryCors.Policy, policy => Delivery.DeliveryCors.Configure(policy,
+            configuration.GetSection($"{PublishingPointOptions.Section}:{nameof(PublishingPointOptions.CorsOrigins)}").Get<string[]>() ?? [])));
         services.AddSingleton<Observability.Metrics>();
         services.AddSingleton<Observability.Health>();
         services.AddSingleton(TimeProvider.System);
@@ -169,8 +173,9 @@ public static class PublishingPointHosting
         Publishing.PublishApi.Map(endpoints, options.AdminApiKey);
         Admin.DashboardFiles.Map(endpoints, Admin.DashboardFiles.DefaultRoot);
         var router = endpoints.ServiceProvider.GetRequiredService<PointRequestRouter>();
-        endpoints.MapMethods(DashDelivery.TimePath, [HttpMethods.Get, HttpMethods.Head], DashDelivery.TimeAsync);
-        endpoints.MapMethods("/{**path}", [HttpMethods.Get, HttpMethods.Head, HttpMethods.Post, HttpMethods.Put, HttpMethods.Delete], router.HandleAsync);
+        endpoints.MapMethods(DashDelivery.TimePath, [HttpMethods.Get, HttpMethods.Head], DashDelivery.TimeAsync).RequireCors(Delivery.DeliveryCors.Policy);
+        endpoints.MapMethods("/{**path}", [HttpMethods.Get, HttpMethods.Head, HttpMethods.Post, HttpMethods.Put, HttpMethods.Delete], router.HandleAsync)
+            .RequireCors(Delivery.DeliveryCors.Policy);
         return endpoints;
     }
 }

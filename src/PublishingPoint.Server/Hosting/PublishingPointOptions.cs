@@ -58,6 +58,9 @@ public sealed record PublishingPointOptions
     /// <summary>Archive files kept open for reading at once (least recently read are closed first); far inside the process's file limit.</summary>
     public int MaxOpenArchiveFiles { get; set; } = 1024;
 
+    /// <summary>Bytes of rendered manifests, playlists and MPDs kept per point (least recently asked go first).</summary>
+    public long MaxRenderedBytesPerPoint { get; set; } = 16L * 1024 * 1024;
+
     /// <summary>Most tracks one stream may announce in its 'moov'.</summary>
     public int MaxTracksPerStream { get; set; } = 16;
 
@@ -90,6 +93,13 @@ public sealed record PublishingPointOptions
     /// believed; from anyone else those headers are ignored. Empty: no proxy is trusted.
     /// </summary>
     public IReadOnlyList<string> TrustedProxies { get; set; } = [];
+
+    /// <summary>
+    /// Web origins whose pages may load manifests and segments (CORS on every delivery answer, errors and preflights
+    /// included); empty (the default) or "*" lets any page, and every answer then carries Access-Control-Allow-Origin: *
+    /// so a CDN can cache one copy for all.
+    /// </summary>
+    public IReadOnlyList<string> CorsOrigins { get; set; } = [];
 
     /// <summary>HMAC key for signed playback URLs (/s/{expiry}/{signature}/{point}.isml/...); empty leaves playback open.</summary>
     public string? PlaybackSigningKey { get; set; }
@@ -161,6 +171,11 @@ internal sealed class PublishingPointOptionsValidator : IValidateOptions<Publish
         if (options.MaxArchiveRunsPerStream < 1 || options.MaxOpenArchiveFiles is < 16 or > 1_000_000)
         {
             failures.Add("PublishingPoint:MaxArchiveRunsPerStream must be at least 1, MaxOpenArchiveFiles between 16 and 1000000.");
+        }
+
+        if (options.MaxRenderedBytesPerPoint is < 64 * 1024 or > 1024L * 1024 * 1024)
+        {
+            failures.Add("PublishingPoint:MaxRenderedBytesPerPoint must be between 65536 and 1073741824.");
         }
 
         if (options.MaxConnectionsPerStream < 1)

@@ -16,11 +16,15 @@ public sealed class Point : IDisposable
     private PointState _state = PointState.Idle;
     private CancellationTokenSource _closing = new();
 
-    public Point(PointPath path, string directory)
+    public Point(PointPath path, string directory, long outputCacheBytes = 16L * 1024 * 1024)
     {
         Path = path;
         Directory = directory;
+        Output = new OutputCache(outputCacheBytes);
     }
+
+    /// <summary>Rendered manifests, playlists and MPDs of this point, by resource name and index version.</summary>
+    public OutputCache Output { get; }
 
     public PointPath Path { get; }
 
@@ -140,7 +144,6 @@ public sealed class Point : IDisposable
     /// <summary>Changes whenever a fragment is indexed or the state changes; rendered output is cached against it.</summary>
     public long Version => Interlocked.Read(ref _version);
 
-    public object? CachedManifest { get; set; }
 
     /// <summary>
     /// When the encoder last announced the end (a final playlist). Segment uploads race with it, so a request

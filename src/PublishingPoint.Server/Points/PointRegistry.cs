@@ -49,7 +49,7 @@ public sealed partial class PointRegistry : IDisposable
             var directory = DirectoryOf(path);
             Durable.CreateDirectory(directory);
             LogCreated(path.Value);
-            return new Point(path, directory);
+            return new Point(path, directory, Options.MaxRenderedBytesPerPoint);
         });
     }
 
@@ -200,7 +200,7 @@ public sealed partial class PointRegistry : IDisposable
                 }
             }
 
-            var fresh = new Point(point.Path, point.Directory) { Settings = point.Settings, CreatedByOperator = point.CreatedByOperator };
+            var fresh = new Point(point.Path, point.Directory, Options.MaxRenderedBytesPerPoint) { Settings = point.Settings, CreatedByOperator = point.CreatedByOperator };
             _points[point.Path.Value] = fresh;
             LogChanged(point.Path.Value, $"restarted on reconnect; the previous presentation is in previous-{n}");
             return fresh;

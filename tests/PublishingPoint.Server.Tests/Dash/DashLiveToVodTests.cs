@@ -55,7 +55,8 @@ public sealed class DashLiveToVodTests
         // The server's clock the MPD points at.
         var timing = live.Root.Element(MpdView.Ns + "UTCTiming")!;
         Assert.Equal("urn:mpeg:dash:utc:http-iso:2014", (string?)timing.Attribute("schemeIdUri"));
-        var timeResponse = await server.Http.GetAsync(new Uri((string)timing.Attribute("value")!));
+        // Relative to the MPD's own URL, as players resolve it.
+        var timeResponse = await server.Http.GetAsync(new Uri(mpdUrl, (string)timing.Attribute("value")!));
         Assert.Equal("*", timeResponse.Headers.GetValues("Access-Control-Allow-Origin").Single());
         var serverTime = DateTimeOffset.Parse(await timeResponse.Content.ReadAsStringAsync(), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal);
         Assert.InRange((serverTime - DateTimeOffset.UtcNow).TotalSeconds, -2, 2);

@@ -1,6 +1,3 @@
-using System.Collections.Concurrent;
-using System.Globalization;
-using System.Runtime.CompilerServices;
 using System.Text;
 using PublishingPoint.Media.Dash;
 using PublishingPoint.Server.Delivery.Hls;
@@ -22,72 +19,45 @@ internal sealed class DashDelivery(PointRegistry registry)
 
     public static bool Handles(string rest) => rest.Equals(ManifestName, StringComparison.OrdinalIgnoreCase);
 
+    /// <summary>
+    /// The UTCTiming URL written into MPDs: relative to the MPD (players resolve it against the MPD's URL), so it
+    /// names this origin through any proxy, CDN or signed prefix, and no request header ever lands in a cached body.
+    /// </summary>
+    public const string RelativeTimeUrl = "time";
+
     public async Task ManifestAsync(HttpContext context, Point point)
     {
-        context.Response.Headers.AccessControlAllowOrigin = "*";
         var now = DateTimeOffset.UtcNow;
         var anchor = HlsPointState.Of(point, now).Anchor;
-        var state = DashPointState.Of(point);
-        var request = context.Request;
-        if (!TimeShift.TryParse(request.Query, anchor, out var shift, out var problem))
+        if (!TimeShift.TryParse(context.Request.Query, anchor, out var shift, out var problem))
         {
             await Responses.ProblemAsync(context, StatusCodes.Status400BadRequest, problem!).ConfigureAwait(false);
             return;
         }
 
-        var host = (request.Host.Value ?? "localhost") + shift.CacheKey;
-        var version = point.Version;
-        if (!state.Manifests.TryGetValue(host, out var cached) || cached.Version != version)
+        await RenderedResponses.ServeAsync(context, point, ManifestName, shift, version =>
         {
-            var origin = state.Origin ??= DashManifestBuilder.Origin(point);
+            var origin = HlsPointState.Of(point, now).DashOrigin ??= DashManifestBuilder.Origin(point);
             var mpd = origin is { } o
-                ? DashManifestBuilder.Build(point, point.DvrWindowSeconds(registry.Options.DvrWindowSeconds), anchor, o, now, $"{request.Scheme}://{request.Host.Value ?? "localhost"}{TimePath}", shift)
+                ? DashManifestBuilder.Build(point, point.DvrWindowSeconds(registry.Options.DvrWindowSeconds), anchor, o, now, RelativeTimeUrl, shift)
                 : null;
             if (mpd is null)
             {
-                await Responses.ProblemAsync(context, StatusCodes.Status404NotFound, "nothing to play yet").ConfigureAwait(false);
-                return;
+                return null;
             }
 
             var bytes = Encoding.UTF8.GetBytes(MpdWriter.Write(mpd));
             var maxAge = mpd.IsDynamic ? DashManifestBuilder.LiveMaxAge(mpd) : VodMaxAge;
-            var tag = string.Create(CultureInfo.InvariantCulture, $"\"d{version:x}-{StringComparer.Ordinal.GetHashCode(host):x}-{bytes.Length:x}\"");
-            cached = new CachedMpd(version, bytes, tag, maxAge);
-            state.Manifests[host] = cached;
-        }
-
-        var response = context.Response;
-        response.Headers.ETag = cached.ETag;
-        response.Headers.CacheControl = cached.MaxAge > 0 ? $"public, max-age={cached.MaxAge}" : "no-cache";
-        if (request.Headers.IfNoneMatch == cached.ETag)
-        {
-            response.StatusCode = StatusCodes.Status304NotModified;
-            return;
-        }
-
-        await Responses.BytesAsync(context, MpdWriter.ContentType, cached.Bytes).ConfigureAwait(false);
+            return new RenderedOutput(version, bytes, RenderedResponses.ETag('d', version, shift.CacheKey, bytes.Length), maxAge, MpdWriter.ContentType);
+        }).ConfigureAwait(false);
     }
 
     /// <summary>The server's UTC clock as ISO 8601 (urn:mpeg:dash:utc:http-iso:2014), for players to sync to.</summary>
     public static Task TimeAsync(HttpContext context)
     {
-        context.Response.Headers.AccessControlAllowOrigin = "*";
+        ArgumentNullException.ThrowIfNull(context);
         context.Response.Headers.CacheControl = "no-store";
         var text = MpdWriter.DateTime(DateTimeOffset.UtcNow);
         return Responses.BytesAsync(context, "text/plain; charset=utf-8", Encoding.ASCII.GetBytes(text));
-    }
-
-    private sealed record CachedMpd(long Version, byte[] Bytes, string ETag, int MaxAge);
-
-    /// <summary>Per point: its media origin (fixed once known, so availabilityStartTime never moves) and rendered MPDs.</summary>
-    private sealed class DashPointState
-    {
-        private static readonly ConditionalWeakTable<Point, DashPointState> _states = [];
-
-        public long? Origin { get; set; }
-
-        public ConcurrentDictionary<string, CachedMpd> Manifests { get; } = new(StringComparer.Ordinal);
-
-        public static DashPointState Of(Point point) => _states.GetValue(point, _ => new DashPointState());
     }
 }

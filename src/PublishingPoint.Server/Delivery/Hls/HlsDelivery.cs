@@ -34,7 +34,6 @@ internal sealed partial class HlsDelivery(PointRegistry registry, HlsSegmentCach
 
     public async Task HandleAsync(HttpContext context, Point point, string rest)
     {
-        context.Response.Headers.AccessControlAllowOrigin = "*";
         var anchor = HlsPointState.Of(point, DateTimeOffset.UtcNow).Anchor;
         if (!TimeShift.TryParse(context.Request.Query, anchor, out var shift, out var problem))
         {
@@ -47,14 +46,14 @@ internal sealed partial class HlsDelivery(PointRegistry registry, HlsSegmentCach
             var format = rest == "master.m3u8" ? HlsFormat.Ts : HlsFormat.Fmp4;
             // A time-shifted master hands its query to the media playlists it lists.
             var query = shift.IsNone ? string.Empty : context.Request.QueryString.Value ?? string.Empty;
-            await PlaylistAsync(context, point, rest + shift.CacheKey, () => HlsPlaylistBuilder.Master(point, format) is { } m ? WithQuery(MasterPlaylistWriter.Write(m), query) : null)
+            await PlaylistAsync(context, point, rest, shift, () => HlsPlaylistBuilder.Master(point, format) is { } m ? WithQuery(MasterPlaylistWriter.Write(m), query) : null)
                 .ConfigureAwait(false);
         }
         else if (PlaylistUrl().Match(rest) is { Success: true } playlist && FindTrack(point, playlist) is { } track)
         {
             var format = playlist.Groups["fmp4"].Success ? HlsFormat.Fmp4 : HlsFormat.Ts;
             var window = point.DvrWindowSeconds(registry.Options.DvrWindowSeconds);
-            await PlaylistAsync(context, point, rest + shift.CacheKey, () => HlsPlaylistBuilder.Media(point, track, format, window, anchor, shift) is { } m ? MediaPlaylistWriter.Write(m) : null)
+            await PlaylistAsync(context, point, rest, shift, () => HlsPlaylistBuilder.Media(point, track, format, window, anchor, shift) is { } m ? MediaPlaylistWriter.Write(m) : null)
                 .ConfigureAwait(false);
         }
         else if (SegmentUrl().Match(rest) is { Success: true } segment && FindTrack(point, segment) is { } segmentTrack)
@@ -133,27 +132,19 @@ internal sealed partial class HlsDelivery(PointRegistry registry, HlsSegmentCach
         return string.Join('\n', lines);
     }
 
-    private static async Task PlaylistAsync(HttpContext context, Point point, string cacheKey, Func<string?> render)
-    {
-        var state = HlsPointState.Of(point, DateTimeOffset.UtcNow);
-        var version = point.Version;
-        if (!state.Playlists.TryGetValue(cacheKey, out var cached) || cached.Version != version)
+    private static Task PlaylistAsync(HttpContext context, Point point, string resource, TimeShift shift, Func<string?> render) =>
+        RenderedResponses.ServeAsync(context, point, resource, shift, version =>
         {
             var text = render();
             if (text is null)
             {
-                await Responses.ProblemAsync(context, StatusCodes.Status404NotFound, "nothing to play yet").ConfigureAwait(false);
-                return;
+                return null;
             }
 
             var maxAge = point.State == PointState.Vod ? VodPlaylistMaxAge : Math.Max(0, TargetDuration(text) / 2);
             var bytes = Encoding.UTF8.GetBytes(text);
-            cached = new HlsCachedPlaylist(version, bytes, $"\"h{version:x}-{bytes.Length:x}\"", maxAge);
-            state.Playlists[cacheKey] = cached;
-        }
-
-        await HlsResponses.PlaylistAsync(context, cached).ConfigureAwait(false);
-    }
+            return new RenderedOutput(version, bytes, RenderedResponses.ETag('h', version, resource + shift.CacheKey, bytes.Length), maxAge, PlaylistContentType);
+        });
 
     // A master playlist has no target duration: it changes rarely, a second of caching is harmless either way.
     private static int TargetDuration(string playlist)

@@ -1,16 +1,9 @@
-using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using PublishingPoint.Server.Points;
 
 namespace PublishingPoint.Server.Delivery.Hls;
 
-/// <summary>A rendered playlist, valid while the point's version is unchanged.</summary>
-internal sealed record HlsCachedPlaylist(long Version, byte[] Bytes, string ETag, int MaxAge)
-{
-    public byte[]? Gzipped { get; set; }
-}
-
-/// <summary>What HLS delivery keeps per point: its rendered playlists and the wall clock of media time zero.</summary>
+/// <summary>What delivery keeps per point besides its rendered output: the wall clock of media time zero and the DASH period origin.</summary>
 internal sealed class HlsPointState
 {
     private static readonly ConditionalWeakTable<Point, HlsPointState> _states = [];
@@ -20,7 +13,8 @@ internal sealed class HlsPointState
     /// <summary>Wall-clock time of media time 0, for EXT-X-PROGRAM-DATE-TIME.</summary>
     public DateTimeOffset Anchor { get; }
 
-    public ConcurrentDictionary<string, HlsCachedPlaylist> Playlists { get; } = new(StringComparer.Ordinal);
+    /// <summary>The MPD's media origin, fixed once known so availabilityStartTime never moves.</summary>
+    public long? DashOrigin { get; set; }
 
     /// <summary>
     /// The point's state. Ingest records no wall clock, so a live point is anchored when HLS first sees it

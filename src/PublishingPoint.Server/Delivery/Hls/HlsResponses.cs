@@ -1,34 +1,10 @@
 using System.Globalization;
-using System.IO.Compression;
-using Microsoft.Net.Http.Headers;
 
 namespace PublishingPoint.Server.Delivery.Hls;
 
-/// <summary>HTTP details of HLS responses: playlist validators and gzip, single byte ranges on segments.</summary>
+/// <summary>HTTP details of HLS segment responses: single byte ranges.</summary>
 internal static class HlsResponses
 {
-    public static Task PlaylistAsync(HttpContext context, HlsCachedPlaylist playlist)
-    {
-        var response = context.Response;
-        response.Headers.ETag = playlist.ETag;
-        response.Headers.CacheControl = playlist.MaxAge > 0 ? $"public, max-age={playlist.MaxAge}" : "no-cache";
-        response.Headers.Vary = HeaderNames.AcceptEncoding;
-        if (context.Request.Headers.IfNoneMatch == playlist.ETag)
-        {
-            response.StatusCode = StatusCodes.Status304NotModified;
-            return Task.CompletedTask;
-        }
-
-        var bytes = playlist.Bytes;
-        if (AcceptsGzip(context.Request))
-        {
-            bytes = playlist.Gzipped ??= Gzip(playlist.Bytes);
-            response.Headers.ContentEncoding = "gzip";
-        }
-
-        return Responses.BytesAsync(context, HlsDelivery.PlaylistContentType, bytes);
-    }
-
     /// <summary>The whole segment, or one byte range of it (206; 416 when it lies outside).</summary>
     public static Task SegmentAsync(HttpContext context, string contentType, byte[] bytes, Transport.SpooledFile? file = null)
     {
@@ -103,29 +79,5 @@ internal static class HlsResponses
 
         to = Math.Min(to, length - 1);
         return true;
-    }
-
-    private static bool AcceptsGzip(HttpRequest request)
-    {
-        foreach (var value in request.Headers.AcceptEncoding)
-        {
-            if (value is not null && value.Contains("gzip", StringComparison.OrdinalIgnoreCase))
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
-
-    private static byte[] Gzip(byte[] bytes)
-    {
-        using var output = new MemoryStream();
-        using (var gzip = new GZipStream(output, CompressionLevel.Optimal))
-        {
-            gzip.Write(bytes);
-        }
-
-        return output.ToArray();
     }
 }

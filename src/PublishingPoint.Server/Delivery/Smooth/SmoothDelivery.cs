@@ -17,11 +17,8 @@ internal sealed class SmoothDelivery(PointRegistry registry)
     /// <summary>A fragment after the live edge: not yet available, come back later (distinct from 404).</summary>
     public const int BeyondLiveEdgeStatus = StatusCodes.Status412PreconditionFailed;
 
-    private sealed record CachedManifest(long Version, byte[] Bytes, string ETag, int MaxAge);
-
     public async Task ManifestAsync(HttpContext context, Point point)
     {
-        var version = point.Version;
         var anchor = Hls.HlsPointState.Of(point, DateTimeOffset.UtcNow).Anchor;
         if (!TimeShift.TryParse(context.Request.Query, anchor, out var shift, out var problem))
         {
@@ -29,38 +26,19 @@ internal sealed class SmoothDelivery(PointRegistry registry)
             return;
         }
 
-        // Time-shifted manifests are rendered per request; the plain one is cached until the index changes.
-        var cached = shift.IsNone ? point.CachedManifest as CachedManifest : null;
-        if (cached is null || cached.Version != version)
+        await RenderedResponses.ServeAsync(context, point, "Manifest", shift, version =>
         {
-            var live = point.State != PointState.Vod;
             var options = registry.Options;
-            var manifest = SmoothManifestBuilder.Build(point, live, point.DvrWindowSeconds(options.DvrWindowSeconds), options.LookAheadFragmentCount, shift, anchor);
-            live = manifest.IsLive;
+            var manifest = SmoothManifestBuilder.Build(point, point.State != PointState.Vod, point.DvrWindowSeconds(options.DvrWindowSeconds), options.LookAheadFragmentCount, shift, anchor);
             if (manifest.Streams.Count == 0)
             {
-                await Responses.ProblemAsync(context, StatusCodes.Status404NotFound, "the point has no media yet").ConfigureAwait(false);
-                return;
+                return null;
             }
 
-            var maxAge = live ? HalfShortestChunkSeconds(manifest) : 60;
-            cached = new CachedManifest(version, ClientManifestWriter.Write(manifest), $"\"m{version:x}{shift.CacheKey.GetHashCode(StringComparison.Ordinal):x}\"", maxAge);
-            if (shift.IsNone)
-            {
-                point.CachedManifest = cached;
-            }
-        }
-
-        var response = context.Response;
-        response.Headers.ETag = cached.ETag;
-        response.Headers.CacheControl = cached.MaxAge > 0 ? $"public, max-age={cached.MaxAge}" : "no-cache";
-        if (context.Request.Headers.IfNoneMatch == cached.ETag)
-        {
-            response.StatusCode = StatusCodes.Status304NotModified;
-            return;
-        }
-
-        await Responses.BytesAsync(context, ManifestContentType, cached.Bytes).ConfigureAwait(false);
+            var bytes = ClientManifestWriter.Write(manifest);
+            var maxAge = manifest.IsLive ? HalfShortestChunkSeconds(manifest) : 60;
+            return new RenderedOutput(version, bytes, RenderedResponses.ETag('m', version, shift.CacheKey, bytes.Length), maxAge, ManifestContentType);
+        }).ConfigureAwait(false);
     }
 
     public async Task FragmentAsync(HttpContext context, Point point, TrackKey key, long time)

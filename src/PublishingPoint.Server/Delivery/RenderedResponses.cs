@@ -1,0 +1,135 @@
+using System.Globalization;
+using System.IO.Compression;
+using Microsoft.Net.Http.Headers;
+using PublishingPoint.Server.Points;
+
+namespace PublishingPoint.Server.Delivery;
+
+/// <summary>
+/// Manifests, playlists and MPDs: rendered once per index version into the point's <see cref="OutputCache"/> (a
+/// time-shifted request is rendered for itself and not kept), answered with an ETag (304 on a match of
+/// If-None-Match), Cache-Control and, when the client accepts it, the gzip copy.
+/// </summary>
+internal static class RenderedResponses
+{
+    /// <param name="render">The output for this version, or null when there is nothing to answer yet (404).</param>
+    public static Task ServeAsync(HttpContext context, Point point, string key, TimeShift shift, Func<long, RenderedOutput?> render)
+    {
+        ArgumentNullException.ThrowIfNull(point);
+        ArgumentNullException.ThrowIfNull(shift);
+        ArgumentNullException.ThrowIfNull(render);
+        var version = point.Version;
+        RenderedOutput? output;
+        if (!shift.IsNone)
+        {
+            output = render(version);
+        }
+        else if (!point.Output.TryGet(key, version, out output))
+        {
+            output = render(version);
+            if (output is not null)
+            {
+                point.Output.Set(key, output);
+            }
+        }
+
+        return output is null
+            ? Responses.ProblemAsync(context, StatusCodes.Status404NotFound, "nothing to play yet")
+            : WriteAsync(context, output);
+    }
+
+    /// <summary>A quoted entity tag from the version, the resource's identity and its length.</summary>
+    public static string ETag(char prefix, long version, string identity, int length) =>
+        string.Create(CultureInfo.InvariantCulture, $"\"{prefix}{version:x}-{(uint)StringComparer.Ordinal.GetHashCode(identity):x}-{length:x}\"");
+
+    public static Task WriteAsync(HttpContext context, RenderedOutput output)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(output);
+        var response = context.Response;
+        response.Headers.ETag = output.ETag;
+        response.Headers.CacheControl = output.MaxAge > 0 ? string.Create(CultureInfo.InvariantCulture, $"public, max-age={output.MaxAge}") : "no-cache";
+        response.Headers.Vary = HeaderNames.AcceptEncoding;
+        if (Matches(context.Request, output.ETag))
+        {
+            response.StatusCode = StatusCodes.Status304NotModified;
+            return Task.CompletedTask;
+        }
+
+        var bytes = output.Bytes;
+        if (AcceptsGzip(context.Request))
+        {
+            bytes = output.Gzipped(Gzip);
+            response.Headers.ContentEncoding = "gzip";
+        }
+
+        return Responses.BytesAsync(context, output.ContentType, bytes);
+    }
+
+    /// <summary>If-None-Match as RFC 9110 reads it: a list of tags, weak or strong (compared weakly), or "*".</summary>
+    internal static bool Matches(HttpRequest request, string etag)
+    {
+        var header = request.Headers.IfNoneMatch;
+        if (header.Count == 0)
+        {
+            return false;
+        }
+
+        if (header.Count == 1 && header[0] == etag)
+        {
+            return true;
+        }
+
+        if (!EntityTagHeaderValue.TryParseList(header, out var tags))
+        {
+            return false;
+        }
+
+        var ours = new EntityTagHeaderValue(etag);
+        foreach (var tag in tags)
+        {
+            if (tag.Equals(EntityTagHeaderValue.Any) || tag.Compare(ours, useStrongComparison: false))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>gzip unless the client said nothing of it or gave it q=0 (RFC 9110 12.5.3).</summary>
+    internal static bool AcceptsGzip(HttpRequest request)
+    {
+        var header = request.Headers.AcceptEncoding;
+        if (header.Count == 0 || !header.ToString().Contains("gzip", StringComparison.OrdinalIgnoreCase))
+        {
+            return false;
+        }
+
+        if (!StringWithQualityHeaderValue.TryParseList(header, out var codings))
+        {
+            return false;
+        }
+
+        foreach (var coding in codings)
+        {
+            if (coding.Value.Equals("gzip", StringComparison.OrdinalIgnoreCase))
+            {
+                return coding.Quality is not <= 0;
+            }
+        }
+
+        return false;
+    }
+
+    private static byte[] Gzip(byte[] bytes)
+    {
+        using var output = new MemoryStream();
+        using (var gzip = new GZipStream(output, CompressionLevel.Optimal))
+        {
+            gzip.Write(bytes);
+        }
+
+        return output.ToArray();
+    }
+}

@@ -1,0 +1,101 @@
+namespace PublishingPoint.Server.Points;
+
+/// <summary>A manifest, playlist or MPD as rendered for one version of its point's index.</summary>
+public sealed record RenderedOutput(long Version, byte[] Bytes, string ETag, int MaxAge, string ContentType)
+{
+    private byte[]? _gzipped;
+
+    /// <summary>The gzip copy, made once on the first request that accepts it.</summary>
+    public byte[] Gzipped(Func<byte[], byte[]> compress)
+    {
+        ArgumentNullException.ThrowIfNull(compress);
+        return Volatile.Read(ref _gzipped) ?? Interlocked.CompareExchange(ref _gzipped, compress(Bytes), null) ?? _gzipped!;
+    }
+
+    /// <summary>Bytes counted against the cache: the plain copy and room for the gzip one (never larger, bar a few bytes).</summary>
+    public long Size => (2L * Bytes.Length) + 128;
+}
+
+/// <summary>
+/// A point's rendered outputs, keyed by resource name ("master.m3u8", "hls/video-400000.m3u8", "manifest.mpd",
+/// "Manifest") and valid for the index version they were rendered from. Bounded by bytes (least recently used go
+/// first); only the live and VOD renderings are kept, never per-request variants such as time-shifted ones.
+/// </summary>
+public sealed class OutputCache(long maxBytes)
+{
+    private readonly Lock _lock = new();
+    private readonly Dictionary<string, LinkedListNode<(string Key, RenderedOutput Output)>> _entries = new(StringComparer.Ordinal);
+    private readonly LinkedList<(string Key, RenderedOutput Output)> _recency = [];
+    private long _bytes;
+
+    public long Bytes
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _bytes;
+            }
+        }
+    }
+
+    public int Count
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _entries.Count;
+            }
+        }
+    }
+
+    public bool TryGet(string key, long version, out RenderedOutput output)
+    {
+        lock (_lock)
+        {
+            if (_entries.TryGetValue(key, out var node) && node.Value.Output.Version == version)
+            {
+                _recency.Remove(node);
+                _recency.AddFirst(node);
+                output = node.Value.Output;
+                return true;
+            }
+        }
+
+        output = null!;
+        return false;
+    }
+
+    public void Set(string key, RenderedOutput output)
+    {
+        ArgumentNullException.ThrowIfNull(output);
+        lock (_lock)
+        {
+            if (_entries.Remove(key, out var old))
+            {
+                _recency.Remove(old);
+                _bytes -= old.Value.Output.Size;
+            }
+
+            _entries[key] = _recency.AddFirst((key, output));
+            _bytes += output.Size;
+            while (_bytes > maxBytes && _recency.Last is { } last && last != _recency.First)
+            {
+                _recency.RemoveLast();
+                _entries.Remove(last.Value.Key);
+                _bytes -= last.Value.Output.Size;
+            }
+        }
+    }
+
+    public void Clear()
+    {
+        lock (_lock)
+        {
+            _entries.Clear();
+            _recency.Clear();
+            _bytes = 0;
+        }
+    }
+}
