@@ -68,4 +68,28 @@ public static class Boxes
 
         return (capture[..firstMoof], fragments);
     }
+
+    /// <summary>
+    /// A fragment (moof+mdat) whose 'moof' ends with a 'free' box of <paramref name="padding"/> bytes: the same media,
+    /// a larger 'moof' (its trun data_offset moved past the padding).
+    /// </summary>
+    public static byte[] PadMoof(byte[] fragment, int padding)
+    {
+        var moofSize = (int)BinaryPrimitives.ReadUInt32BigEndian(fragment);
+        var padded = new byte[fragment.Length + padding];
+        fragment.AsSpan(0, moofSize).CopyTo(padded);
+        BinaryPrimitives.WriteUInt32BigEndian(padded.AsSpan(moofSize), (uint)padding);
+        "free"u8.CopyTo(padded.AsSpan(moofSize + 4));
+        fragment.AsSpan(moofSize).CopyTo(padded.AsSpan(moofSize + padding));
+        BinaryPrimitives.WriteUInt32BigEndian(padded, (uint)(moofSize + padding));
+        var trun = padded.AsSpan(0, moofSize).IndexOf("trun"u8) - 4;
+        var flags = BinaryPrimitives.ReadUInt32BigEndian(padded.AsSpan(trun + 8)) & 0xFFFFFF;
+        if ((flags & 1) != 0)
+        {
+            var at = padded.AsSpan(trun + 16);
+            BinaryPrimitives.WriteInt32BigEndian(at, BinaryPrimitives.ReadInt32BigEndian(at) + padding);
+        }
+
+        return padded;
+    }
 }

@@ -1,0 +1,90 @@
+using System.Net;
+using PublishingPoint.Server.Tests.Infrastructure;
+
+namespace PublishingPoint.Server.Tests.Security;
+
+/// <summary>A restart never destroys what was acknowledged: same limits as ingest, every readable fragment, nothing cut away.</summary>
+public sealed class RecoveryTests
+{
+    [Fact]
+    public async Task FragmentWithAMoofOver16Mb_AndEveryFragmentAfterIt_SurviveARestart()
+    {
+        var (header, fragments) = Boxes.SplitFragments(await IsmvCapture.SixSecondsAsync());
+        fragments[2] = Boxes.PadMoof(fragments[2], 17 * 1024 * 1024);
+        var data = TempDirectory.Create("pp-bigmoof");
+        int listed;
+        await using (var server = await RunningServer.StartAsync(data))
+        {
+            var (status, text) = await Posting.PostChunkedAsync(server.Http, "live/big.isml/Streams(a)", [.. header, .. fragments.SelectMany(f => f)]);
+            Assert.True(status == HttpStatusCode.OK, text);
+            listed = Count(await SmoothManifestView.FetchVodAsync(server.Http, "live/big.isml/Manifest"));
+            Assert.Equal(fragments.Count, listed);
+        }
+
+        var before = new FileInfo(Path.Combine(data, "live", "big.isml", "a.ismv")).Length;
+        await using var restarted = await RunningServer.StartAsync(data);
+        Assert.Equal(listed, Count(await SmoothManifestView.FetchVodAsync(restarted.Http, "live/big.isml/Manifest")));
+        Assert.Equal(before, new FileInfo(Path.Combine(data, "live", "big.isml", "a.ismv")).Length);
+    }
+
+    [Fact]
+    public async Task TornTail_IsSetAsideWithEveryByte_AndTheCompleteFragmentsAreServed()
+    {
+        var capture = await IsmvCapture.SixSecondsAsync();
+        var data = TempDirectory.Create("pp-torn");
+        var folder = Path.Combine(data, "live", "torn.isml");
+        Directory.CreateDirectory(folder);
+        var fifth = Boxes.TopLevel(capture).Where(b => b.Type == "moof").ElementAt(4).Offset;
+        await File.WriteAllBytesAsync(Path.Combine(folder, "enc1.ismv"), capture[..(fifth + 5000)]);
+
+        await using var server = await RunningServer.StartAsync(data);
+        Assert.Equal(4, Count(await SmoothManifestView.FetchVodAsync(server.Http, "live/torn.isml/Manifest")));
+        var aside = Path.Combine(folder, $"enc1.ismv.torn-{fifth}");
+        Assert.True(File.Exists(aside), string.Join(", ", Directory.GetFiles(folder)));
+        Assert.Equal(capture[fifth..(fifth + 5000)], await File.ReadAllBytesAsync(aside));
+    }
+
+    [Fact]
+    public async Task UnreadableFragment_IsSkipped_AndTheFragmentsAfterItAreServed()
+    {
+        var (header, fragments) = Boxes.SplitFragments(await IsmvCapture.SixSecondsAsync());
+        var broken = (byte[])fragments[2].Clone();
+        var tfhd = broken.AsSpan().IndexOf("tfhd"u8);
+        "xxxx"u8.CopyTo(broken.AsSpan(tfhd)); // the 'traf' loses its 'tfhd': framed, but not readable
+        var data = TempDirectory.Create("pp-unreadable");
+        var folder = Path.Combine(data, "live", "skip.isml");
+        Directory.CreateDirectory(folder);
+        await File.WriteAllBytesAsync(Path.Combine(folder, "enc1.ismv"), [.. header, .. fragments.Select((f, i) => i == 2 ? broken : f).SelectMany(f => f)]);
+
+        await using var server = await RunningServer.StartAsync(data);
+        var manifest = await SmoothManifestView.FetchVodAsync(server.Http, "live/skip.isml/Manifest");
+        Assert.Equal(fragments.Count - 1, Count(manifest));
+        var last = manifest.ChunkTimes("video")[^1];
+        using var response = await server.Http.GetAsync(manifest.Url("video", 400000, last));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task UnreadableArchive_DoesNotCostThePointItsOtherArchives()
+    {
+        var data = TempDirectory.Create("pp-halfbad");
+        await using (var server = await RunningServer.StartAsync(data))
+        {
+            Assert.Equal(HttpStatusCode.OK, (await Posting.PostChunkedAsync(server.Http, "live/half.isml/Streams(good)", await IsmvCapture.SixSecondsAsync())).Status);
+            Assert.Equal(HttpStatusCode.OK, (await Posting.PostChunkedAsync(server.Http, "live/half.isml/Streams(bad)", await IsmvCapture.MakeAsync(4, 250, 0))).Status);
+        }
+
+        var bad = Path.Combine(data, "live", "half.isml", "bad.ismv");
+        var bytes = await File.ReadAllBytesAsync(bad);
+        var moov = Boxes.TopLevel(bytes).Single(b => b.Type == "moov");
+        bytes.AsSpan(moov.Offset + 8, 64).Fill(0xEE); // its track header is garbage now
+        await File.WriteAllBytesAsync(bad, bytes);
+
+        await using var restarted = await RunningServer.StartAsync(data);
+        var manifest = await SmoothManifestView.FetchVodAsync(restarted.Http, "live/half.isml/Manifest");
+        Assert.Equal(3, manifest.ChunkTimes("video").Length);
+        Assert.Equal(bytes.Length, new FileInfo(bad).Length); // left as it was, for an operator to look at
+    }
+
+    private static int Count(SmoothManifestView manifest) => manifest.ChunkTimes("video").Length + manifest.ChunkTimes("audio").Length;
+}
