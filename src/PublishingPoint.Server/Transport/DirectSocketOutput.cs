@@ -19,6 +19,8 @@ internal sealed class DirectSocketOutput : PipeWriter, IDirectBodyFeature
 {
     private const int ChunkSize = 64 * 1024;
     private const int SendBufferBytes = 2 * 1024 * 1024;
+    // After Kestrel is done with a connection nothing times its last sends any more: they get this long, then the socket is cut.
+    private static readonly TimeSpan _drainLimit = TimeSpan.FromSeconds(30);
     // Placeholder space for a body queued by reference: Kestrel "writes" into it to count the bytes; never sent.
     private static readonly byte[] _scratch = new byte[ChunkSize];
     private readonly Socket _socket;
@@ -166,7 +168,14 @@ internal sealed class DirectSocketOutput : PipeWriter, IDirectBodyFeature
     {
         if (!_failed && _queuedBytes > 0 && !_flushing)
         {
-            await SendQueuedAsync().ConfigureAwait(false);
+            var send = SendQueuedAsync().AsTask();
+            if (await Task.WhenAny(send, Task.Delay(_drainLimit)).ConfigureAwait(false) != send)
+            {
+                // A client that stopped reading: close the socket under the send, which then ends as failed.
+                _failed = true;
+                _socket.Close(0);
+                await send.ConfigureAwait(false);
+            }
         }
 
         lock (_lock)
@@ -203,8 +212,10 @@ internal sealed class DirectSocketOutput : PipeWriter, IDirectBodyFeature
 
             return default;
         }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        catch (Exception e) when (e is not OutOfMemoryException)
         {
+            // Whatever a send fails with (a reset peer: SocketException, ObjectDisposedException, or NotSupportedException
+            // from SendPacketsAsync on a socket already seen as disconnected), the connection is over; nothing to log.
             _failed = true;
             return new FlushResult(isCanceled: false, isCompleted: true);
         }
@@ -285,9 +296,9 @@ internal sealed class DirectSocketOutput : PipeWriter, IDirectBodyFeature
                 _socket.SendBufferSize = SendBufferBytes;
             }
         }
-        catch (SocketException)
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
         {
-            // the system's default stays
+            // the system's default stays (or the connection is already gone, which the send will find)
         }
     }
 
@@ -332,7 +343,7 @@ internal sealed class DirectSocketOutput : PipeWriter, IDirectBodyFeature
                     done.TrySetResult(SocketError);
                 }
             }
-            catch (ObjectDisposedException)
+            catch (Exception e) when (e is ObjectDisposedException or NotSupportedException or SocketException or InvalidOperationException)
             {
                 done.TrySetResult(SocketError.OperationAborted);
             }
