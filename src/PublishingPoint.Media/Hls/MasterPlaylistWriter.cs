@@ -20,8 +20,8 @@ public static class MasterPlaylistWriter
 
         foreach (var audio in playlist.Audio)
         {
-            text.Append(inv, $"#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"{audio.GroupId}\",NAME=\"{audio.Name}\"");
-            if (audio.Language is { Length: > 0 } language && language != "und")
+            text.Append(inv, $"#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"{Quoted(audio.GroupId)}\",NAME=\"{Quoted(audio.Name)}\"");
+            if (LanguageTag.Sanitize(audio.Language) is var language && language != LanguageTag.Undetermined)
             {
                 text.Append(inv, $",LANGUAGE=\"{language}\"");
             }
@@ -64,4 +64,8 @@ public static class MasterPlaylistWriter
 
         return text.ToString();
     }
+
+    // RFC 8216 4.2: a quoted-string holds no double quote, CR or LF.
+    private static string Quoted(string value) =>
+        value.AsSpan().IndexOfAny("\"\r\n") < 0 ? value : value.Replace("\"", "'", StringComparison.Ordinal).Replace("\r", " ", StringComparison.Ordinal).Replace("\n", " ", StringComparison.Ordinal);
 }

@@ -20,10 +20,7 @@ internal sealed partial class ClipWriter(PointRegistry registry, ArchiveRecovery
             throw new IngestException(StatusCodes.Status400BadRequest, "a clip ends after it starts");
         }
 
-        if (registry.Find(target) is not null)
-        {
-            throw new IngestException(StatusCodes.Status409Conflict, $"{target} exists already");
-        }
+        using var claim = registry.ReserveNew(target);
 
         // Video decides the cut (its fragments start on keyframes); other tracks follow it, a fragment belonging
         // to the clip when its middle falls inside the video's span, so audio ends where the picture ends.

@@ -115,9 +115,12 @@ public sealed record PublishingPointOptions
 
     /// <summary>
     /// Folder for the file copies of cached segments that DirectSend sends with sendfile (unlinked as soon as written,
-    /// so it stays empty); empty uses a folder in the system's temporary directory.
+    /// so it stays empty); empty uses ".spool" in the data folder. Relative paths are under the content root.
     /// </summary>
     public string? SpoolPath { get; set; }
+
+    /// <summary>Spooled segment copies open at once (each a file descriptor); past it, segments are sent from memory.</summary>
+    public int MaxSpooledFiles { get; set; } = 4096;
 
     /// <summary>Copying HLS and DASH output to a folder or an S3 bucket as it completes ("PublishingPoint:Publish").</summary>
     public Publishing.PublishOptions Publish { get; set; } = new();
@@ -171,6 +174,11 @@ internal sealed class PublishingPointOptionsValidator : IValidateOptions<Publish
         if (options.MaxArchiveRunsPerStream < 1 || options.MaxOpenArchiveFiles is < 16 or > 1_000_000)
         {
             failures.Add("PublishingPoint:MaxArchiveRunsPerStream must be at least 1, MaxOpenArchiveFiles between 16 and 1000000.");
+        }
+
+        if (options.MaxSpooledFiles < 0)
+        {
+            failures.Add("PublishingPoint:MaxSpooledFiles must be 0 (no spool) or more.");
         }
 
         if (options.MaxRenderedBytesPerPoint is < 64 * 1024 or > 1024L * 1024 * 1024)

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
+using PublishingPoint.Media;
 using PublishingPoint.Media.IsoBmff;
 using PublishingPoint.Media.Smooth;
 using PublishingPoint.Server.Archive;
@@ -83,7 +84,7 @@ internal static partial class TrackResolver
             BitsPerSample = Pick(smil?.IntParameter("BitsPerSample"), isVideo ? 0 : info.SampleSize == 0 ? 16 : info.SampleSize),
             PacketSize = Pick(smil?.IntParameter("PacketSize"), isVideo ? 0 : 4),
             AudioTag = Pick(smil?.IntParameter("AudioTag"), isVideo ? 0 : 255),
-            Language = smil?.Language is { Length: 3 } language ? language : info.Language,
+            Language = LanguageTag.Sanitize(smil?.Language is { Length: > 0 } language && language != LanguageTag.Undetermined ? language : info.Language),
             Info = info,
         };
     }

@@ -20,7 +20,8 @@ internal sealed partial class RequestLogging(RequestDelegate next, Metrics metri
             metrics.Served(format, response.StatusCode, HttpMethods.IsHead(context.Request.Method) ? 0 : bytes);
             if (logger.IsEnabled(LogLevel.Information))
             {
-                Log(logger, context.Request.Method, context.Request.Path.Value ?? "/", response.StatusCode, bytes, Stopwatch.GetElapsedTime(started).TotalMilliseconds, format);
+                // The path as it came on the wire (percent-encoded): a decoded %0a would forge a log line.
+                Log(logger, context.Request.Method, context.Request.Path.ToUriComponent(), response.StatusCode, bytes, Stopwatch.GetElapsedTime(started).TotalMilliseconds, format);
             }
         }
     }

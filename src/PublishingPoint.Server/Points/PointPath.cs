@@ -103,7 +103,31 @@ public sealed record PointPath
         return true;
     }
 
-    public static string Truncate(string text) => text.Length <= 40 ? text : text[..40] + "...";
+    /// <summary>A hostile string fit for a message or a log line: at most 40 characters, control characters (a forged line break) escaped.</summary>
+    public static string Truncate(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var shown = text.Length <= 40 ? text : text[..40] + "...";
+        return shown.AsSpan().IndexOfAnyInRange('\0', '\u001f') < 0 && !shown.Contains('\u007f', StringComparison.Ordinal) ? shown : Escape(shown);
+    }
+
+    private static string Escape(string text)
+    {
+        var escaped = new System.Text.StringBuilder(text.Length + 8);
+        foreach (var c in text)
+        {
+            if (char.IsControl(c))
+            {
+                escaped.Append(System.Globalization.CultureInfo.InvariantCulture, $"\\x{(int)c:x2}");
+            }
+            else
+            {
+                escaped.Append(c);
+            }
+        }
+
+        return escaped.ToString();
+    }
 
     public override string ToString() => Value;
 }

@@ -94,10 +94,40 @@ public sealed partial class PointRegistry : IDisposable
     /// <summary>Refuses a new point past PublishingPoint:MaxPoints.</summary>
     public void EnsureRoomForPoint()
     {
-        if (_points.Count >= Options.MaxPoints)
+        if (_points.Count + _reserved.Count >= Options.MaxPoints)
         {
             throw new Ingest.IngestException(StatusCodes.Status503ServiceUnavailable, $"this server holds its maximum of {Options.MaxPoints} points");
         }
+    }
+
+    private readonly ConcurrentDictionary<string, bool> _reserved = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Claims a path for a point that is being built (a clip): one claim at a time, none for a path in use, and it
+    /// counts against MaxPoints. Dispose the claim once the point is registered or the build failed.
+    /// </summary>
+    public IDisposable ReserveNew(PointPath path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        if (Find(path) is not null || !_reserved.TryAdd(path.Value, true))
+        {
+            throw new Ingest.IngestException(StatusCodes.Status409Conflict, $"{path} exists already or is being created");
+        }
+
+        if (_points.Count + _reserved.Count > Options.MaxPoints)
+        {
+            _reserved.TryRemove(path.Value, out _);
+            throw new Ingest.IngestException(StatusCodes.Status503ServiceUnavailable, $"this server holds its maximum of {Options.MaxPoints} points");
+        }
+
+        return new Reservation(() => _reserved.TryRemove(path.Value, out _));
+    }
+
+    private sealed class Reservation(Action release) : IDisposable
+    {
+        private Action? _release = release;
+
+        public void Dispose() => Interlocked.Exchange(ref _release, null)?.Invoke();
     }
 
     /// <summary>

@@ -4,25 +4,35 @@ using PublishingPoint.Server.Hosting;
 namespace PublishingPoint.Server.Transport;
 
 /// <summary>
-/// Where cached segments get their <see cref="SpooledFile"/> copies (PublishingPoint:SpoolPath, else a folder in the
-/// system's temporary directory). Off when DirectSend is off, and when the folder cannot be created.
+/// Where cached segments get their <see cref="SpooledFile"/> copies (PublishingPoint:SpoolPath, else ".spool" in the
+/// data folder: on disk, where the page cache can drop the pages under pressure, not a RAM-backed temporary folder).
+/// At most <see cref="PublishingPointOptions.MaxSpooledFiles"/> copies (each an open descriptor) exist at once; past
+/// that, segments are sent from memory. Off when DirectSend is off, and when the folder cannot be created.
 /// </summary>
 internal sealed partial class SegmentSpool
 {
     private readonly ILogger<SegmentSpool> _logger;
+    private readonly int _maxFiles;
+    private readonly Action _closed;
     private int _failures;
+    private int _open;
 
-    public SegmentSpool(IOptions<PublishingPointOptions> options, ILogger<SegmentSpool> logger)
+    public SegmentSpool(IOptions<PublishingPointOptions> options, IHostEnvironment environment, ILogger<SegmentSpool> logger)
     {
         ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(environment);
         _logger = logger;
+        _closed = () => Interlocked.Decrement(ref _open);
         var settings = options.Value;
+        _maxFiles = settings.MaxSpooledFiles;
         if (!settings.DirectSend)
         {
             return;
         }
 
-        var folder = string.IsNullOrWhiteSpace(settings.SpoolPath) ? Path.Combine(Path.GetTempPath(), "publishingpoint-spool") : settings.SpoolPath;
+        var folder = string.IsNullOrWhiteSpace(settings.SpoolPath)
+            ? Path.Combine(environment.ContentRootPath, settings.DataPath, ".spool")
+            : Path.Combine(environment.ContentRootPath, settings.SpoolPath);
         try
         {
             Folder = Directory.CreateDirectory(folder).FullName;
@@ -36,6 +46,9 @@ internal sealed partial class SegmentSpool
     /// <summary>Null when spooling is off.</summary>
     public string? Folder { get; }
 
+    /// <summary>Spooled copies open now.</summary>
+    public int OpenFiles => Volatile.Read(ref _open);
+
     public SpooledFile? TryWrite(byte[] bytes)
     {
         ArgumentNullException.ThrowIfNull(bytes);
@@ -44,7 +57,18 @@ internal sealed partial class SegmentSpool
             return null;
         }
 
-        var file = SpooledFile.TryCreate(Folder, bytes);
+        if (Interlocked.Increment(ref _open) > _maxFiles)
+        {
+            Interlocked.Decrement(ref _open);
+            return null;
+        }
+
+        var file = SpooledFile.TryCreate(Folder, bytes, _closed);
+        if (file is null)
+        {
+            Interlocked.Decrement(ref _open);
+        }
+
         // Viewers are still served (from memory); one line per hundred failures keeps a full disk from flooding the log.
         if (file is null && Interlocked.Increment(ref _failures) % 100 == 1)
         {

@@ -10,10 +10,14 @@ internal sealed class SpooledFile : IDisposable
 {
     private readonly FileStream _stream;
 
-    private SpooledFile(FileStream stream, long length)
+    private readonly Action? _onDispose;
+    private int _disposed;
+
+    private SpooledFile(FileStream stream, long length, Action? onDispose)
     {
         _stream = stream;
         Length = length;
+        _onDispose = onDispose;
     }
 
     public long Length { get; }
@@ -22,7 +26,7 @@ internal sealed class SpooledFile : IDisposable
     public FileStream Stream => _stream;
 
     /// <summary>Writes <paramref name="bytes"/> to a new file in <paramref name="folder"/>; null when that fails (full disk, no folder).</summary>
-    public static SpooledFile? TryCreate(string folder, ReadOnlySpan<byte> bytes)
+    public static SpooledFile? TryCreate(string folder, ReadOnlySpan<byte> bytes, Action? onDispose = null)
     {
         var path = Path.Combine(folder, Guid.NewGuid().ToString("N") + ".seg");
         FileStream? stream = null;
@@ -36,7 +40,7 @@ internal sealed class SpooledFile : IDisposable
                 File.Delete(path);
             }
 
-            return new SpooledFile(stream, bytes.Length);
+            return new SpooledFile(stream, bytes.Length, onDispose);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -64,7 +68,14 @@ internal sealed class SpooledFile : IDisposable
 
     public void Release() => _stream.SafeFileHandle.DangerousRelease();
 
-    public void Dispose() => _stream.Dispose();
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            _stream.Dispose();
+            _onDispose?.Invoke();
+        }
+    }
 
     private static void TryDelete(string path)
     {
