@@ -15,6 +15,7 @@ IBenchmarkCommand[] commands =
     new ChannelsCommand(),
     new MemoryCommand(),
     new SoakCommand(),
+    new PublishingPoint.Benchmarks.Hostile.HostileCommand(),
 ];
 
 return await CommandDispatcher.RunAsync(commands, args);

@@ -38,6 +38,9 @@ internal sealed class LiveServer : IAsyncDisposable
 
     public int ProcessId => _process.Id;
 
+    /// <summary>The server's data folder.</summary>
+    public string DataPath => _dataPath;
+
     public bool HasExited => _process.HasExited;
 
     /// <summary>The last lines the server printed (warnings and errors).</summary>
