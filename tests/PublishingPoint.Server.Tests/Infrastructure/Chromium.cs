@@ -8,14 +8,15 @@ namespace PublishingPoint.Server.Tests.Infrastructure;
 /// </summary>
 public static class Chromium
 {
-    public static Task<IBrowser> LaunchAsync(IPlaywright playwright)
+    /// <param name="extraArgs">More command-line switches, e.g. to switch off a browser feature a test does not exercise.</param>
+    public static Task<IBrowser> LaunchAsync(IPlaywright playwright, params string[] extraArgs)
     {
         ArgumentNullException.ThrowIfNull(playwright);
         return playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
         {
             ExecutablePath = "/usr/bin/chromium",
             Headless = true,
-            Args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--autoplay-policy=no-user-gesture-required"],
+            Args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--autoplay-policy=no-user-gesture-required", .. extraArgs],
         });
     }
 
@@ -39,7 +40,11 @@ public static class Chromium
     /// other origin (even "localhost") access to 127.0.0.1, so CORS is tested by headers elsewhere. The log
     /// collects the console and every 4xx/5xx response.
     /// </summary>
-    public static async Task<(IPage Page, List<string> Log)> OpenPlayerPageAsync(IBrowser browser, Uri origin, string scriptName, byte[] script, string html)
+    public static Task<(IPage Page, List<string> Log)> OpenPlayerPageAsync(IBrowser browser, Uri origin, string scriptName, byte[] script, string html) =>
+        OpenPlayerPageAsync(browser, origin, new Dictionary<string, byte[]> { [scriptName] = script }, html);
+
+    /// <summary>The same with several scripts, by file name.</summary>
+    public static async Task<(IPage Page, List<string> Log)> OpenPlayerPageAsync(IBrowser browser, Uri origin, IReadOnlyDictionary<string, byte[]> scripts, string html)
     {
         ArgumentNullException.ThrowIfNull(browser);
         var page = await browser.NewPageAsync();
@@ -53,7 +58,7 @@ public static class Chromium
             }
         };
         var pageBase = new Uri(origin, "/page").ToString();
-        await page.RouteAsync(pageBase + "/**", route => route.Request.Url.EndsWith("/" + scriptName, StringComparison.Ordinal)
+        await page.RouteAsync(pageBase + "/**", route => scripts.FirstOrDefault(s => route.Request.Url.EndsWith("/" + s.Key, StringComparison.Ordinal)) is { Value: { } script }
             ? route.FulfillAsync(new RouteFulfillOptions { Status = 200, ContentType = "application/javascript", BodyBytes = script })
             : route.FulfillAsync(new RouteFulfillOptions { Status = 200, ContentType = "text/html", Body = html }));
         await page.GotoAsync(pageBase + "/index.html");
