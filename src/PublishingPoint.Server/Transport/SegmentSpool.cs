@@ -33,18 +33,34 @@ internal sealed partial class SegmentSpool
         var folder = string.IsNullOrWhiteSpace(settings.SpoolPath)
             ? Path.Combine(environment.ContentRootPath, settings.DataPath, ".spool")
             : Path.Combine(environment.ContentRootPath, settings.SpoolPath);
+        Folder = Path.GetFullPath(folder);
+    }
+
+    /// <summary>Null when spooling is off. Created with the first copy, so a server that never spooled leaves nothing behind.</summary>
+    public string? Folder { get; private set; }
+
+    private bool _created;
+
+    private bool EnsureFolder()
+    {
+        if (Volatile.Read(ref _created))
+        {
+            return true;
+        }
+
         try
         {
-            Folder = Directory.CreateDirectory(folder).FullName;
+            Directory.CreateDirectory(Folder!);
+            Volatile.Write(ref _created, true);
+            return true;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            Unavailable(logger, folder, e.Message);
+            Unavailable(_logger, Folder!, e.Message);
+            Folder = null;
+            return false;
         }
     }
-
-    /// <summary>Null when spooling is off.</summary>
-    public string? Folder { get; }
 
     /// <summary>Spooled copies open now.</summary>
     public int OpenFiles => Volatile.Read(ref _open);
@@ -52,7 +68,7 @@ internal sealed partial class SegmentSpool
     public SpooledFile? TryWrite(byte[] bytes)
     {
         ArgumentNullException.ThrowIfNull(bytes);
-        if (Folder is null || bytes.Length < DirectSend.MinimumBodyBytes)
+        if (Folder is not { } folder || bytes.Length < DirectSend.MinimumBodyBytes || !EnsureFolder())
         {
             return null;
         }
@@ -63,7 +79,7 @@ internal sealed partial class SegmentSpool
             return null;
         }
 
-        var file = SpooledFile.TryCreate(Folder, bytes, _closed);
+        var file = SpooledFile.TryCreate(folder, bytes, _closed);
         if (file is null)
         {
             Interlocked.Decrement(ref _open);
@@ -72,7 +88,7 @@ internal sealed partial class SegmentSpool
         // Viewers are still served (from memory); one line per hundred failures keeps a full disk from flooding the log.
         if (file is null && Interlocked.Increment(ref _failures) % 100 == 1)
         {
-            WriteFailed(_logger, Folder);
+            WriteFailed(_logger, folder);
         }
 
         return file;
