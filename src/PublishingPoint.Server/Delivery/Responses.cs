@@ -19,6 +19,8 @@ internal static class Responses
         response.StatusCode = status;
         response.ContentType = "text/plain; charset=utf-8";
         response.Headers.CacheControl = "no-cache";
-        return HttpMethods.IsHead(context.Request.Method) ? Task.CompletedTask : response.WriteAsync(message + "\n", context.RequestAborted);
+        var bytes = System.Text.Encoding.UTF8.GetBytes(message + "\n");
+        response.ContentLength = bytes.Length;
+        return HttpMethods.IsHead(context.Request.Method) ? Task.CompletedTask : response.Body.WriteAsync(bytes, context.RequestAborted).AsTask();
     }
 }

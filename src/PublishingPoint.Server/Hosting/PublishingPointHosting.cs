@@ -17,6 +17,7 @@ public static class PublishingPointHosting
     public static WebApplication Create(string[] args, Action<IServiceCollection>? services = null)
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = ContentRoot(args) });
+        // Start-up's own logger, for what must be said before the host exists (a refusal to start).
         var logger = new LoggerConfiguration().ReadFrom.Configuration(builder.Configuration).CreateLogger();
         RefuseUnsafe(logger, ExposureCheck.Refusals(builder.Configuration));
         if (ExposureCheck.HostWarning(builder.Configuration) is { } warning)
@@ -24,8 +25,10 @@ public static class PublishingPointHosting
             logger.ForContext("SourceContext", typeof(ExposureCheck).FullName).Warning("{Warning}", warning);
         }
 
+        // Serilog.AspNetCore: the "Serilog" section decides sinks and levels; other ILoggerProviders (tests) still get events.
         builder.Logging.ClearProviders();
-        builder.Logging.AddSerilog(logger, dispose: true);
+        // The server's own logger, not the process-wide static one: several servers may share a process (tests).
+        builder.Services.AddSerilog((_, configuration) => configuration.ReadFrom.Configuration(builder.Configuration), preserveStaticLogger: true, writeToProviders: true);
         builder.Services.AddPublishingPoints(builder.Configuration);
         services?.Invoke(builder.Services);
         var directSend = builder.Configuration.GetValue($"{PublishingPointOptions.Section}:{nameof(PublishingPointOptions.DirectSend)}", true);
@@ -49,7 +52,8 @@ public static class PublishingPointHosting
             app.UseForwardedHeaders(ForwardedHeaders(trustedProxies));
         }
 
-        app.UseMiddleware<Observability.RequestLogging>();
+        app.UseSerilogRequestLogging(options => Observability.RequestLog.Configure(options, app.Services.GetRequiredService<Serilog.ILogger>()));
+        app.UseMiddleware<Observability.RequestObservation>();
         app.UseCors();
         app.UseMiddleware<Delivery.DeliveryCors>();
         try
@@ -61,6 +65,7 @@ public static class PublishingPointHosting
             RefuseUnsafe(logger, [.. e.Failures]);
         }
 
+        logger.Dispose();
         return app;
     }
 

@@ -17,7 +17,7 @@ internal static partial class IngestLog
     [LoggerMessage(EventId = 204, Level = LogLevel.Warning, Message = "Ingest {Point} stream {Stream} refused with {Status}: {Problem}")]
     public static partial void Refused(ILogger logger, string point, string stream, int status, string problem);
 
-    [LoggerMessage(EventId = 205, Level = LogLevel.Warning, Message = "Ingest request refused with {Status}: {Problem} ({Path})")]
+    [LoggerMessage(EventId = 205, Level = LogLevel.Warning, Message = "Request refused with {Status}: {Problem} ({Path})")]
     public static partial void BadRequest(ILogger logger, int status, string problem, string path);
 
     [LoggerMessage(EventId = 207, Level = LogLevel.Warning, Message = "Ingest {Point} stream {Stream}: the last gathered fragments could not be indexed")]

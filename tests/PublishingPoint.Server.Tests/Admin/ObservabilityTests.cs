@@ -3,6 +3,8 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using PublishingPoint.Server.Delivery;
 using PublishingPoint.Server.Tests.Infrastructure;
 
@@ -64,6 +66,21 @@ public sealed class ObservabilityTests
         Assert.Contains("expired", await old.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         var tampered = signed.Replace("/live/sig.isml/", "/live/other.isml/", StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.Forbidden, (await server.Http.GetAsync(tampered.TrimStart('/') + "Manifest")).StatusCode);
+    }
+
+    [Fact]
+    public async Task RequestLogLine_CountsTheBytesSent_WithOrWithoutContentLength()
+    {
+        var capture = new LogCapture(LogLevel.Information);
+        await using var server = await RunningServer.StartAsync(null, services => services.AddSingleton<ILoggerProvider>(capture), "--Serilog:MinimumLevel:Default=Information");
+        var list = await server.Http.GetByteArrayAsync("api/points"); // JSON written without a Content-Length
+        using var missing = await server.Http.GetAsync("live/none.isml/Manifest");
+        var problem = await missing.Content.ReadAsByteArrayAsync();
+
+        await Eventually.WaitUntilAsync(() => capture.Entries.Count(e => e.Category.StartsWith("Serilog.AspNetCore", StringComparison.Ordinal)) >= 2, "no request lines");
+        var lines = capture.Entries.Where(e => e.Category.StartsWith("Serilog.AspNetCore", StringComparison.Ordinal)).Select(e => e.Message.Replace("\"", string.Empty, StringComparison.Ordinal)).ToList();
+        Assert.Contains(lines, l => l.StartsWith("GET /api/points -> 200 " + list.Length.ToString(CultureInfo.InvariantCulture) + " bytes", StringComparison.Ordinal) && l.EndsWith("(admin)", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.StartsWith("GET /live/none.isml/Manifest -> 404 " + problem.Length.ToString(CultureInfo.InvariantCulture) + " bytes", StringComparison.Ordinal));
     }
 
     private static long Value(string metrics, string name, string point, string track)

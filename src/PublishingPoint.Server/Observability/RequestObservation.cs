@@ -1,0 +1,194 @@
+using Microsoft.AspNetCore.Cors.Infrastructure;
+using Microsoft.AspNetCore.Http.Features;
+using Serilog;
+
+namespace PublishingPoint.Server.Observability;
+
+/// <summary>
+/// For every request: the bytes actually sent, the output format and the point, handed to the request log line
+/// (Serilog's request logging, through its diagnostic context) and to the per-format request and byte counters.
+/// Delivery answers always carry a Content-Length (and must keep Kestrel's own body writer for DirectSend); other
+/// answers (the API's JSON, problem details) are counted as they are written.
+/// </summary>
+internal sealed class RequestObservation(RequestDelegate next, Metrics metrics, IDiagnosticContext diagnostics)
+{
+    public async Task InvokeAsync(HttpContext context)
+    {
+        CountingBody? counting = null;
+        if (context.GetEndpoint()?.Metadata.GetMetadata<ICorsMetadata>() is null && context.Features.Get<IHttpResponseBodyFeature>() is { } body)
+        {
+            counting = new CountingBody(body);
+            context.Features.Set<IHttpResponseBodyFeature>(counting);
+        }
+
+        try
+        {
+            await next(context).ConfigureAwait(false);
+        }
+        finally
+        {
+            var response = context.Response;
+            var bytes = counting?.Bytes
+                ?? (HttpMethods.IsHead(context.Request.Method) || response.StatusCode == StatusCodes.Status304NotModified ? 0 : response.ContentLength ?? 0);
+            var format = Classify(context.Request);
+            metrics.Served(format, response.StatusCode, bytes);
+            diagnostics.Set("ResponseBytes", bytes);
+            // As it came on the wire (percent-encoded): a decoded %0a in the line would forge another.
+            diagnostics.Set("Path", context.Request.Path.ToUriComponent());
+            diagnostics.Set("Format", format);
+            if (PointOf(context.Request.Path.Value) is { } point)
+            {
+                diagnostics.Set("Point", point);
+            }
+        }
+    }
+
+    /// <summary>Which output (or input) a request belongs to, for the metrics and the log.</summary>
+    internal static string Classify(HttpRequest request)
+    {
+        var path = request.Path.Value ?? string.Empty;
+        if (HttpMethods.IsPost(request.Method) || HttpMethods.IsPut(request.Method) || HttpMethods.IsDelete(request.Method))
+        {
+            return path.StartsWith("/api/", StringComparison.Ordinal) ? "api" : "ingest";
+        }
+
+        if (path.EndsWith("/Manifest", StringComparison.OrdinalIgnoreCase) || path.Contains("/QualityLevels(", StringComparison.OrdinalIgnoreCase))
+        {
+            return "smooth";
+        }
+
+        if (path.EndsWith(".m3u8", StringComparison.Ordinal) || path.Contains(".isml/hls/", StringComparison.Ordinal))
+        {
+            return "hls";
+        }
+
+        if (path.EndsWith(".mpd", StringComparison.Ordinal))
+        {
+            return "dash";
+        }
+
+        return path.StartsWith("/api/", StringComparison.Ordinal) || path.StartsWith("/dashboard", StringComparison.Ordinal) ? "admin" : "other";
+    }
+
+    /// <summary>"live/ch1.isml" of "/live/ch1.isml/Manifest" (a signed prefix skipped), or null.</summary>
+    private static string? PointOf(string? path)
+    {
+        var end = path?.IndexOf(".isml", StringComparison.OrdinalIgnoreCase) ?? -1;
+        if (end < 0)
+        {
+            return null;
+        }
+
+        var start = path!.StartsWith("/s/", StringComparison.Ordinal) ? NthSlash(path, 3) : 0;
+        return start < 0 || start >= end ? null : path[(start + 1)..(end + 5)];
+    }
+
+    private static int NthSlash(string path, int n)
+    {
+        var at = 0;
+        for (var i = 0; i < n && at >= 0; i++)
+        {
+            at = path.IndexOf('/', at + 1);
+        }
+
+        return at;
+    }
+
+    /// <summary>The response body, counted as it is written (Kestrel's own writer underneath).</summary>
+    private sealed class CountingBody(IHttpResponseBodyFeature inner) : IHttpResponseBodyFeature
+    {
+        private CountingStream? _stream;
+        private CountingWriter? _writer;
+
+        public long Bytes => (_stream?.Count ?? 0) + (_writer?.Count ?? 0);
+
+        public Stream Stream => _stream ??= new CountingStream(inner.Stream);
+
+        public System.IO.Pipelines.PipeWriter Writer => _writer ??= new CountingWriter(inner.Writer);
+
+        public void DisableBuffering() => inner.DisableBuffering();
+
+        public Task StartAsync(CancellationToken cancellationToken = default) => inner.StartAsync(cancellationToken);
+
+        public Task SendFileAsync(string path, long offset, long? count, CancellationToken cancellationToken = default)
+        {
+            _writer ??= new CountingWriter(inner.Writer);
+            _writer.Count += count ?? new FileInfo(path).Length - offset;
+            return inner.SendFileAsync(path, offset, count, cancellationToken);
+        }
+
+        public Task CompleteAsync() => inner.CompleteAsync();
+    }
+
+    private sealed class CountingWriter(System.IO.Pipelines.PipeWriter inner) : System.IO.Pipelines.PipeWriter
+    {
+        public long Count { get; set; }
+
+        public override void Advance(int bytes)
+        {
+            Count += bytes;
+            inner.Advance(bytes);
+        }
+
+        public override Memory<byte> GetMemory(int sizeHint = 0) => inner.GetMemory(sizeHint);
+
+        public override Span<byte> GetSpan(int sizeHint = 0) => inner.GetSpan(sizeHint);
+
+        public override void CancelPendingFlush() => inner.CancelPendingFlush();
+
+        public override void Complete(Exception? exception = null) => inner.Complete(exception);
+
+        public override bool CanGetUnflushedBytes => inner.CanGetUnflushedBytes;
+
+        public override long UnflushedBytes => inner.UnflushedBytes;
+
+        public override ValueTask<System.IO.Pipelines.FlushResult> FlushAsync(CancellationToken cancellationToken = default) => inner.FlushAsync(cancellationToken);
+    }
+
+    private sealed class CountingStream(Stream inner) : Stream
+    {
+        public long Count { get; private set; }
+
+        public override bool CanRead => false;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => true;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position
+        {
+            get => throw new NotSupportedException();
+            set => throw new NotSupportedException();
+        }
+
+        public override void Flush() => inner.Flush();
+
+        public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
+
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count)
+        {
+            Count += count;
+            inner.Write(buffer, offset, count);
+        }
+
+        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            Count += buffer.Length;
+            return inner.WriteAsync(buffer, cancellationToken);
+        }
+
+        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
+        {
+            Count += count;
+            return inner.WriteAsync(buffer, offset, count, cancellationToken);
+        }
+    }
+}
