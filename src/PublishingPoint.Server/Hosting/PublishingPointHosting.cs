@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using PublishingPoint.Server.Archive;
 using PublishingPoint.Server.Delivery.Dash;
@@ -147,6 +148,11 @@ public static class PublishingPointHosting
             configuration.GetSection($"{PublishingPointOptions.Section}:{nameof(PublishingPointOptions.CorsOrigins)}").Get<string[]>() ?? [])));
         services.AddSingleton<Observability.Metrics>();
         services.AddSingleton<Observability.Health>();
+        services.AddHealthChecks()
+            .AddCheck<Observability.RecoveredCheck>("archives", tags: [Observability.HealthResponses.ReadyTag])
+            .AddCheck<Observability.DataFolderCheck>("data folder", tags: [Observability.HealthResponses.ReadyTag])
+            .AddCheck<Observability.ObjectStoreCheck>("object store", tags: [Observability.HealthResponses.ReadyTag]);
+        services.AddSingleton<Observability.DataFolderCheck>();
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<PointFinalizer>();
         services.AddSingleton<PointRegistry>();
@@ -172,8 +178,13 @@ public static class PublishingPointHosting
         var operatorOnly = new Admin.AdminAuthorization(options.AdminApiKey);
         endpoints.MapOpenApi().AddEndpointFilter(operatorOnly);
         endpoints.MapGet("/metrics", Observability.MetricsEndpoint.Render).AddEndpointFilter(operatorOnly).ExcludeFromDescription();
-        endpoints.MapGet("/health/live", () => Results.Text("live\n")).ExcludeFromDescription();
-        endpoints.MapGet("/health/ready", Observability.Health.Ready).ExcludeFromDescription();
+        // Liveness runs no check (the process answers); readiness runs the "ready" ones.
+        endpoints.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false, ResponseWriter = Observability.HealthResponses.WriteAsync });
+        endpoints.MapHealthChecks("/health/ready", new HealthCheckOptions
+        {
+            Predicate = check => check.Tags.Contains(Observability.HealthResponses.ReadyTag),
+            ResponseWriter = Observability.HealthResponses.WriteAsync,
+        });
         Admin.PointsApi.Map(endpoints, options.AdminApiKey);
         Publishing.PublishApi.Map(endpoints, options.AdminApiKey);
         Admin.DashboardFiles.Map(endpoints, Admin.DashboardFiles.DefaultRoot);

@@ -104,6 +104,9 @@ public sealed record PublishingPointOptions
     /// <summary>HMAC key for signed playback URLs (/s/{expiry}/{signature}/{point}.isml/...); empty leaves playback open.</summary>
     public string? PlaybackSigningKey { get; set; }
 
+    /// <summary>Free space the data folder's disk must have for /health/ready to say ready.</summary>
+    public long MinFreeDiskBytes { get; set; } = 256L * 1024 * 1024;
+
     /// <summary>fsync the archive after every fragment before it is indexed (durable before visible).</summary>
     public bool FsyncArchive { get; set; } = true;
 

@@ -1,6 +1,11 @@
+using System.Text;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
+using PublishingPoint.Server.Hosting;
+
 namespace PublishingPoint.Server.Observability;
 
-/// <summary>Load-balancer probes: /health/live (the process answers) and /health/ready (recovered and the data folder writable).</summary>
+/// <summary>Set by archive recovery once every point on disk is back: until then the server is not ready.</summary>
 public sealed class Health
 {
     private volatile bool _recovered;
@@ -8,25 +13,86 @@ public sealed class Health
     public bool Recovered => _recovered;
 
     public void MarkRecovered() => _recovered = true;
+}
 
-    internal static IResult Ready(Health health, Points.PointRegistry registry)
+/// <summary>Readiness: the archives on disk have been read back.</summary>
+internal sealed class RecoveredCheck(Health health) : IHealthCheck
+{
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
+        Task.FromResult(health.Recovered ? HealthCheckResult.Healthy("archives recovered") : HealthCheckResult.Unhealthy("recovering archives"));
+}
+
+/// <summary>
+/// Readiness: the data folder takes a file and has room (PublishingPoint:MinFreeDiskBytes). The result is kept a
+/// second: a load balancer probing often costs a look at the disk once a second, not a file write per probe.
+/// </summary>
+internal sealed class DataFolderCheck(Points.PointRegistry registry, IOptions<PublishingPointOptions> options, TimeProvider time) : IHealthCheck
+{
+    private static readonly TimeSpan _keep = TimeSpan.FromSeconds(1);
+    private Probed? _last;
+
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
-        if (!health.Recovered)
+        var now = time.GetUtcNow();
+        if (Volatile.Read(ref _last) is { } last && now - last.At < _keep)
         {
-            return Results.Text("recovering archives\n", statusCode: StatusCodes.Status503ServiceUnavailable);
+            return Task.FromResult(last.Result);
         }
 
+        var result = Probe();
+        Volatile.Write(ref _last, new Probed(now, result));
+        return Task.FromResult(result);
+    }
+
+    private sealed record Probed(DateTimeOffset At, HealthCheckResult Result);
+
+    private HealthCheckResult Probe()
+    {
         try
         {
             var probe = Path.Combine(registry.DataRoot, ".ready-probe");
             File.WriteAllBytes(probe, [1]);
             File.Delete(probe);
+            var free = new DriveInfo(registry.DataRoot).AvailableFreeSpace;
+            var minimum = options.Value.MinFreeDiskBytes;
+            return free < minimum
+                ? HealthCheckResult.Unhealthy($"data folder has {free / (1024 * 1024)} MB free, under PublishingPoint:MinFreeDiskBytes ({minimum / (1024 * 1024)} MB)")
+                : HealthCheckResult.Healthy($"data folder writable, {free / (1024 * 1024)} MB free");
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            return Results.Text($"data folder not writable: {e.Message}\n", statusCode: StatusCodes.Status503ServiceUnavailable);
+            return HealthCheckResult.Unhealthy($"data folder not writable: {e.Message}");
+        }
+    }
+}
+
+/// <summary>Readiness: the object store took the publisher's last operation (degraded, not down: the origin still serves).</summary>
+internal sealed class ObjectStoreCheck(Publishing.PublishStatus publish) : IHealthCheck
+{
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
+        Task.FromResult(publish.Target is null
+            ? HealthCheckResult.Healthy("no object store configured")
+            : publish.StoreUp
+                ? HealthCheckResult.Healthy($"object store {publish.Target} up")
+                : HealthCheckResult.Degraded($"object store {publish.Target} failing: {publish.LastError}"));
+}
+
+/// <summary>/health/live and /health/ready as plain text: the overall status, then one line per check.</summary>
+internal static class HealthResponses
+{
+    public const string ReadyTag = "ready";
+
+    public static Task WriteAsync(HttpContext context, HealthReport report)
+    {
+        var text = new StringBuilder();
+        text.Append(report.Status.ToString().ToLowerInvariant()).Append('\n');
+        foreach (var (name, entry) in report.Entries)
+        {
+            text.Append(name).Append(": ").Append(entry.Status.ToString().ToLowerInvariant()).Append(", ").Append(entry.Description).Append('\n');
         }
 
-        return Results.Text("ready\n");
+        context.Response.ContentType = "text/plain; charset=utf-8";
+        context.Response.Headers.CacheControl = "no-store";
+        return context.Response.WriteAsync(text.ToString());
     }
 }

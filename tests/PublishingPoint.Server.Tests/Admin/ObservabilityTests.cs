@@ -83,6 +83,26 @@ public sealed class ObservabilityTests
         Assert.Contains(lines, l => l.StartsWith("GET /live/none.isml/Manifest -> 404 " + problem.Length.ToString(CultureInfo.InvariantCulture) + " bytes", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task HealthChecks_LiveAlways_ReadyNamesEachCheck_AndALowDiskIsNotReady()
+    {
+        await using var server = await RunningServer.StartAsync();
+        using var live = await server.Http.GetAsync("health/live");
+        Assert.Equal(HttpStatusCode.OK, live.StatusCode);
+        var ready = await server.Http.GetStringAsync("health/ready");
+        Assert.StartsWith("healthy\n", ready, StringComparison.Ordinal);
+        Assert.Contains("archives: healthy", ready, StringComparison.Ordinal);
+        Assert.Contains("data folder: healthy, data folder writable", ready, StringComparison.Ordinal);
+        Assert.Contains("object store: healthy, no object store configured", ready, StringComparison.Ordinal);
+
+        await using var full = await RunningServer.StartAsync(null, "--PublishingPoint:MinFreeDiskBytes=1000000000000000000");
+        using var notReady = await full.Http.GetAsync("health/ready");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, notReady.StatusCode);
+        Assert.Contains("under PublishingPoint:MinFreeDiskBytes", await notReady.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        using var stillLive = await full.Http.GetAsync("health/live");
+        Assert.Equal(HttpStatusCode.OK, stillLive.StatusCode);
+    }
+
     private static long Value(string metrics, string name, string point, string track)
     {
         var match = Regex.Match(metrics, $@"^{name}\{{point=""{Regex.Escape(point)}"",track=""{Regex.Escape(track)}""\}} (\d+)$", RegexOptions.Multiline);
