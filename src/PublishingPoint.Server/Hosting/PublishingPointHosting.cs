@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
+using Scalar.AspNetCore;
 using PublishingPoint.Server.Archive;
 using PublishingPoint.Server.Delivery.Dash;
 using PublishingPoint.Server.Delivery.Hls;
@@ -168,6 +169,7 @@ public static class PublishingPointHosting
         services.AddSingleton<ArchiveRecovery>();
         services.AddHostedService(sp => sp.GetRequiredService<ArchiveRecovery>());
         services.AddSingleton<ClipWriter>();
+        services.AddHostedService<FrontDoor>();
         Publishing.PublishingServices.AddPublishing(services, configuration);
         return services;
     }
@@ -177,6 +179,7 @@ public static class PublishingPointHosting
         var options = endpoints.ServiceProvider.GetRequiredService<IOptions<PublishingPointOptions>>().Value;
         var operatorOnly = new Admin.AdminAuthorization(options.AdminApiKey);
         endpoints.MapOpenApi().AddEndpointFilter(operatorOnly);
+        endpoints.MapScalarApiReference(scalar => scalar.WithTitle("PublishingPoint operator API")).AddEndpointFilter(operatorOnly);
         endpoints.MapGet("/metrics", Observability.MetricsEndpoint.Render).AddEndpointFilter(operatorOnly).ExcludeFromDescription();
         // Liveness runs no check (the process answers); readiness runs the "ready" ones.
         endpoints.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false, ResponseWriter = Observability.HealthResponses.WriteAsync });
@@ -188,6 +191,7 @@ public static class PublishingPointHosting
         Admin.PointsApi.Map(endpoints, options.AdminApiKey);
         Publishing.PublishApi.Map(endpoints, options.AdminApiKey);
         Admin.DashboardFiles.Map(endpoints, Admin.DashboardFiles.DefaultRoot);
+        endpoints.MapMethods("/", [HttpMethods.Get, HttpMethods.Head], FrontDoor.Answer).ExcludeFromDescription();
         var router = endpoints.ServiceProvider.GetRequiredService<PointRequestRouter>();
         endpoints.MapMethods(DashDelivery.TimePath, [HttpMethods.Get, HttpMethods.Head], DashDelivery.TimeAsync).RequireCors(Delivery.DeliveryCors.Policy);
         endpoints.MapMethods("/{**path}", [HttpMethods.Get, HttpMethods.Head, HttpMethods.Post, HttpMethods.Put, HttpMethods.Delete], router.HandleAsync)

@@ -12,14 +12,13 @@ public sealed partial class PointRegistry : IDisposable
     private readonly ILogger<PointRegistry> _logger;
     private readonly PointFinalizer _finalizer;
 
-    public PointRegistry(IOptions<PublishingPointOptions> options, IHostEnvironment environment, ILogger<PointRegistry> logger, PointFinalizer finalizer, Observability.Metrics metrics, TimeProvider time)
+    public PointRegistry(IOptions<PublishingPointOptions> options, ILogger<PointRegistry> logger, PointFinalizer finalizer, Observability.Metrics metrics, TimeProvider time)
     {
         Metrics = metrics;
         Time = time;
         ArgumentNullException.ThrowIfNull(options);
-        ArgumentNullException.ThrowIfNull(environment);
         Options = options.Value;
-        DataRoot = System.IO.Path.GetFullPath(System.IO.Path.Combine(environment.ContentRootPath, Options.DataPath));
+        DataRoot = Folders.Resolve(Options.DataPath);
         _logger = logger;
         _finalizer = finalizer;
         System.IO.Directory.CreateDirectory(DataRoot);

@@ -20,7 +20,7 @@ internal static class PublishingServices
             var options = sp.GetRequiredService<IOptions<PublishingPointOptions>>().Value.Publish;
             return options.Target switch
             {
-                PublishTarget.FileSystem => new FileSystemObjectStore(Path.Combine(sp.GetRequiredService<IHostEnvironment>().ContentRootPath, options.Path!)),
+                PublishTarget.FileSystem => new FileSystemObjectStore(Hosting.Folders.Resolve(options.Path!)),
                 PublishTarget.S3 => new S3ObjectStore(options.S3),
                 _ => throw new InvalidOperationException($"unknown publish target {options.Target}"),
             };

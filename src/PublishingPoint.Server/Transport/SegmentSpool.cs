@@ -17,10 +17,9 @@ internal sealed partial class SegmentSpool
     private int _failures;
     private int _open;
 
-    public SegmentSpool(IOptions<PublishingPointOptions> options, IHostEnvironment environment, ILogger<SegmentSpool> logger)
+    public SegmentSpool(IOptions<PublishingPointOptions> options, ILogger<SegmentSpool> logger)
     {
         ArgumentNullException.ThrowIfNull(options);
-        ArgumentNullException.ThrowIfNull(environment);
         _logger = logger;
         _closed = () => Interlocked.Decrement(ref _open);
         var settings = options.Value;
@@ -31,8 +30,8 @@ internal sealed partial class SegmentSpool
         }
 
         var folder = string.IsNullOrWhiteSpace(settings.SpoolPath)
-            ? Path.Combine(environment.ContentRootPath, settings.DataPath, ".spool")
-            : Path.Combine(environment.ContentRootPath, settings.SpoolPath);
+            ? Path.Combine(Folders.Resolve(settings.DataPath), ".spool")
+            : Folders.Resolve(settings.SpoolPath);
         Folder = Path.GetFullPath(folder);
     }
 

@@ -17,7 +17,7 @@ public sealed class OperatorSurfaceTests
         await using var origin = await RunningServer.StartAsync();
         using var nginx = ShippedNginx.Start(origin.BaseUrl.Port);
         using var edge = new HttpClient { BaseAddress = nginx.BaseUrl, Timeout = TimeSpan.FromSeconds(10) };
-        foreach (var path in new[] { "api/points", "API/points", "Api/Points", "METRICS", "metrics", "OpenAPI/v1.json", "openapi/v1.json", "DASHBOARD", "Health/Ready" })
+        foreach (var path in new[] { "api/points", "API/points", "Api/Points", "METRICS", "metrics", "OpenAPI/v1.json", "openapi/v1.json", "DASHBOARD", "Health/Ready", "Scalar/", "scalar/scalar.js" })
         {
             using var response = await edge.GetAsync(path);
             Assert.True(response.StatusCode == HttpStatusCode.NotFound, $"{path} answered {(int)response.StatusCode} through the edge");
@@ -135,6 +135,8 @@ public sealed class OperatorSurfaceTests
     [Theory]
     [InlineData("metrics")]
     [InlineData("openapi/v1.json")]
+    [InlineData("scalar/")]
+    [InlineData("scalar/scalar.js")]
     [InlineData("api/points")]
     public async Task WithAnOperatorKey_MetricsAndTheApiDocumentNeedIt(string path)
     {
