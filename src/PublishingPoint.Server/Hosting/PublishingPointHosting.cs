@@ -147,7 +147,12 @@ public static class PublishingPointHosting
         services.AddOpenApi();
         services.AddCors(cors => cors.AddPolicy(Delivery.DeliveryCors.Policy, policy => Delivery.DeliveryCors.Configure(policy,
             configuration.GetSection($"{PublishingPointOptions.Section}:{nameof(PublishingPointOptions.CorsOrigins)}").Get<string[]>() ?? [])));
-        services.AddSingleton<Observability.Metrics>();
+        services.AddMetrics();
+        services.AddSingleton<IngestMetrics>();
+        services.AddSingleton<Delivery.DeliveryMetrics>();
+        services.AddSingleton<Observability.PointMetrics>();
+        services.AddSingleton<Publishing.PublishMetrics>();
+        services.AddSingleton<Observability.MetricsExport>();
         services.AddSingleton<Observability.Health>();
         services.AddHealthChecks()
             .AddCheck<Observability.RecoveredCheck>("archives", tags: [Observability.HealthResponses.ReadyTag])
@@ -180,7 +185,12 @@ public static class PublishingPointHosting
         var operatorOnly = new Admin.AdminAuthorization(options.AdminApiKey);
         endpoints.MapOpenApi().AddEndpointFilter(operatorOnly);
         endpoints.MapScalarApiReference(scalar => scalar.WithTitle("PublishingPoint operator API")).AddEndpointFilter(operatorOnly);
-        endpoints.MapGet("/metrics", Observability.MetricsEndpoint.Render).AddEndpointFilter(operatorOnly).ExcludeFromDescription();
+        // The instruments that are only observed exist once these are made; then the exporter listens to them all.
+        _ = endpoints.ServiceProvider.GetRequiredService<Observability.PointMetrics>();
+        _ = endpoints.ServiceProvider.GetRequiredService<Publishing.PublishMetrics>();
+        _ = endpoints.ServiceProvider.GetRequiredService<Delivery.DeliveryMetrics>();
+        _ = endpoints.ServiceProvider.GetRequiredService<Observability.MetricsExport>();
+        endpoints.MapGet("/metrics", Observability.MetricsExport.WriteAsync).AddEndpointFilter(operatorOnly).ExcludeFromDescription();
         // Liveness runs no check (the process answers); readiness runs the "ready" ones.
         endpoints.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false, ResponseWriter = Observability.HealthResponses.WriteAsync });
         endpoints.MapHealthChecks("/health/ready", new HealthCheckOptions

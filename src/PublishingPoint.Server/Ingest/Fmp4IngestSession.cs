@@ -10,7 +10,7 @@ namespace PublishingPoint.Server.Ingest;
 /// One encoder connection pushing fragmented MP4 (Smooth 'isml', PIFF or CMAF): header boxes, then
 /// moof+mdat pairs that are archived and indexed one by one as they complete, and 'mfra' at the end.
 /// </summary>
-internal sealed class Fmp4IngestSession(PointRegistry registry, Point point, StreamFeed feed, IngestMemoryAccount memory, ILogger logger) : IIngestSession
+internal sealed class Fmp4IngestSession(PointRegistry registry, Point point, StreamFeed feed, IngestMemoryAccount memory, IngestMetrics metrics, ILogger logger) : IIngestSession
 {
     // A run of low-latency chunks without a keyframe is indexed as it stands past this much media (a pathological GOP).
     private const int MaxPendingSeconds = 20;
@@ -373,7 +373,7 @@ internal sealed class Fmp4IngestSession(PointRegistry registry, Point point, Str
 
             var started = System.Diagnostics.Stopwatch.GetTimestamp();
             var offset = archive.Append(fragment, traf.TrackId, time);
-            registry.Metrics.ArchiveWrite(System.Diagnostics.Stopwatch.GetElapsedTime(started));
+            metrics.ArchiveWrite(System.Diagnostics.Stopwatch.GetElapsedTime(started));
             archive.Observe(time / scale, (time + duration) / scale);
             var entry = new FragmentEntry(time, duration, traf, archive, offset, fragment.Length, fragment)
             {
@@ -397,7 +397,7 @@ internal sealed class Fmp4IngestSession(PointRegistry registry, Point point, Str
         }
 
         feed.Count(fragment.Length, now);
-        registry.Metrics.Ingested(point, track.Key, fragment.Length);
+        metrics.Ingested(point, track.Key, fragment.Length);
         point.Touch();
     }
 

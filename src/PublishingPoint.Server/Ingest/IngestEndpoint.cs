@@ -24,19 +24,19 @@ internal interface IIngestSession
 /// encoder is gone. An empty POST is the handshake some Smooth encoders make before streaming (MS-SSTR 3.3):
 /// it gets 200 and changes nothing.
 /// </summary>
-internal sealed class IngestEndpoint(PointRegistry registry, IngestMemory memory, IHostApplicationLifetime lifetime, TimeProvider time, ILogger<IngestEndpoint> logger)
+internal sealed class IngestEndpoint(PointRegistry registry, IngestMemory memory, IngestMetrics metrics, IHostApplicationLifetime lifetime, TimeProvider time, ILogger<IngestEndpoint> logger)
 {
     public Task HandleFmp4Async(HttpContext context, PointPath path, string streamId, IngestProtocol protocol = IngestProtocol.Segments) =>
-        HandleAsync(context, path, streamId, protocol, (point, feed, held) => new Fmp4IngestSession(registry, point, feed, held, logger));
+        HandleAsync(context, path, streamId, protocol, (point, feed, held) => new Fmp4IngestSession(registry, point, feed, held, metrics, logger));
 
     public Task HandleTsAsync(HttpContext context, PointPath path, string streamId) =>
-        HandleAsync(context, path, streamId, IngestProtocol.Segments, (point, feed, held) => new MpegTs.TsIngestSession(registry, point, feed, held, logger));
+        HandleAsync(context, path, streamId, IngestProtocol.Segments, (point, feed, held) => new MpegTs.TsIngestSession(registry, point, feed, held, metrics, logger));
 
     /// <summary>A <c>Streams({id})</c> POST: fragmented MP4 (Smooth, CMAF) or MPEG-TS, told apart by its first bytes.</summary>
     public Task HandleStreamAsync(HttpContext context, PointPath path, string streamId) =>
         HandleAsync(context, path, streamId, null, (point, feed, held) => new SniffingSession(
-            () => Allowed(point, IngestProtocol.Fmp4, new Fmp4IngestSession(registry, point, feed, held, logger)),
-            () => Allowed(point, IngestProtocol.MpegTs, new MpegTs.TsIngestSession(registry, point, feed, held, logger))));
+            () => Allowed(point, IngestProtocol.Fmp4, new Fmp4IngestSession(registry, point, feed, held, metrics, logger)),
+            () => Allowed(point, IngestProtocol.MpegTs, new MpegTs.TsIngestSession(registry, point, feed, held, metrics, logger))));
 
     /// <param name="protocol">Checked against the point's allowed protocols now; null when the session checks it after sniffing.</param>
     public async Task HandleAsync(HttpContext context, PointPath path, string streamId, IngestProtocol? protocol, Func<Point, StreamFeed, IngestMemoryAccount, IIngestSession> start)

@@ -10,7 +10,7 @@ namespace PublishingPoint.Server.Observability;
 /// Delivery answers always carry a Content-Length (and must keep Kestrel's own body writer for DirectSend); other
 /// answers (the API's JSON, problem details) are counted as they are written.
 /// </summary>
-internal sealed class RequestObservation(RequestDelegate next, Metrics metrics, IDiagnosticContext diagnostics)
+internal sealed class RequestObservation(RequestDelegate next, Delivery.DeliveryMetrics metrics, IDiagnosticContext diagnostics)
 {
     public async Task InvokeAsync(HttpContext context)
     {

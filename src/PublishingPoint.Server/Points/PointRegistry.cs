@@ -12,9 +12,8 @@ public sealed partial class PointRegistry : IDisposable
     private readonly ILogger<PointRegistry> _logger;
     private readonly PointFinalizer _finalizer;
 
-    public PointRegistry(IOptions<PublishingPointOptions> options, ILogger<PointRegistry> logger, PointFinalizer finalizer, Observability.Metrics metrics, TimeProvider time)
+    public PointRegistry(IOptions<PublishingPointOptions> options, ILogger<PointRegistry> logger, PointFinalizer finalizer, TimeProvider time)
     {
-        Metrics = metrics;
         Time = time;
         ArgumentNullException.ThrowIfNull(options);
         Options = options.Value;
@@ -29,8 +28,6 @@ public sealed partial class PointRegistry : IDisposable
     public ArchiveFiles ArchiveFiles { get; }
 
     public PublishingPointOptions Options { get; }
-
-    public Observability.Metrics Metrics { get; }
 
     public TimeProvider Time { get; }
 

@@ -3,7 +3,6 @@ using System.Net.Sockets;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Http.Features;
-using PublishingPoint.Server.Observability;
 
 namespace PublishingPoint.Server.Transport;
 
@@ -73,7 +72,7 @@ internal static class DirectSend
                 }
 
                 await writer.FlushAsync(context.RequestAborted).ConfigureAwait(false);
-                context.RequestServices.GetService<Metrics>()?.DirectBody(body.Length, sendfile);
+                context.RequestServices.GetService<Delivery.DeliveryMetrics>()?.DirectBody(body.Length, sendfile);
                 return;
             }
         }

@@ -160,7 +160,8 @@ public sealed class DashboardBrowserTests(ITestOutputHelper output)
         await Expect(dialog).ToBeVisibleAsync();
         await dialog.GetByRole(AriaRole.Button, new() { Name = "Cancel" }).ClickAsync();
         await Expect(dialog).ToBeHiddenAsync();
-        await Task.Delay(3500);
+        var polls = await page.EvaluateAsync<int>("Number(document.body.dataset.polls)");
+        await page.WaitForFunctionAsync("n => Number(document.body.dataset.polls) >= n", polls + 2);
         await Expect(card).ToHaveCountAsync(1);
 
         await card.GetByRole(AriaRole.Button, new() { Name = "Delete", Exact = true }).ClickAsync();

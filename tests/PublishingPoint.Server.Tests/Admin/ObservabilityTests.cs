@@ -19,7 +19,7 @@ public sealed class ObservabilityTests
         Assert.Equal(HttpStatusCode.OK, (await server.Http.GetAsync("health/live")).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await server.Http.GetAsync("health/ready")).StatusCode);
         var before = await server.Http.GetStringAsync("metrics");
-        Assert.Equal(0, Value(before, "pp_ingest_fragments_total", "live/m.isml", "video@400000"));
+        Assert.Equal(0, Value(before, "publishingpoint_ingest_fragments", "live/m.isml", "video@400000"));
 
         var capture = await IsmvCapture.SixSecondsAsync();
         Assert.Equal(HttpStatusCode.OK, (await Posting.PostChunkedAsync(server.Http, "live/m.isml/Streams(a)", capture)).Status);
@@ -30,13 +30,18 @@ public sealed class ObservabilityTests
         using var response = await server.Http.GetAsync("metrics");
         Assert.StartsWith("text/plain", response.Content.Headers.ContentType?.ToString(), StringComparison.Ordinal);
         var after = await response.Content.ReadAsStringAsync();
-        Assert.Equal(3, Value(after, "pp_ingest_fragments_total", "live/m.isml", "video@400000"));
-        Assert.Equal(3, Value(after, "pp_ingest_fragments_total", "live/m.isml", "audio@64000"));
-        Assert.True(Value(after, "pp_ingest_bytes_total", "live/m.isml", "video@400000") > 50_000);
-        Assert.Matches(@"pp_http_requests_total\{format=""hls"",status=""200""\} [3-9]", after);
-        Assert.Matches(@"pp_segment_cache_hits_total [1-9]", after);
-        Assert.Matches(@"pp_archive_write_seconds_count [1-9]", after);
-        Assert.Contains("pp_points{state=\"vod\"} 1", after, StringComparison.Ordinal);
+        Assert.Equal(3, Value(after, "publishingpoint_ingest_fragments", "live/m.isml", "video@400000"));
+        Assert.Equal(3, Value(after, "publishingpoint_ingest_fragments", "live/m.isml", "audio@64000"));
+        Assert.True(Value(after, "publishingpoint_ingest_bytes", "live/m.isml", "video@400000") > 50_000);
+        Assert.Matches(@"publishingpoint_delivery_responses\{format=""hls"",status=""200""\} [3-9]", after);
+        Assert.Matches(@"publishingpoint_delivery_segment_cache_hits [1-9]", after);
+        Assert.Matches(@"publishingpoint_ingest_archive_write_duration_count [1-9]", after);
+        Assert.Contains("publishingpoint_points_count{state=\"vod\"} 1", after, StringComparison.Ordinal);
+        // ASP.NET Core's own meters and the runtime's are there beside ours.
+        Assert.Matches(@"microsoft_aspnetcore_hosting_http_server_request_duration_count\{[^}]*http_route=""/\{\*\*path\}""", after);
+        Assert.Contains("microsoft_aspnetcore_server_kestrel_kestrel_active_connections{", after, StringComparison.Ordinal);
+        Assert.Matches(@"system_runtime_dotnet_gc_heap_total_allocated [1-9]", after);
+        Assert.Matches(@"process_cpu_seconds_total [0-9]", after);
     }
 
     [Fact]

@@ -47,7 +47,12 @@ public sealed class MemoryWindowTests
 
             if (repeat is 40 or 120 or Repeats - 1)
             {
-                await Task.Delay(500); // let the server index what was sent
+                var indexed = (repeat + 1) * fragments.Length;
+                await Eventually.WaitUntilAsync(async () =>
+                {
+                    using var json = System.Text.Json.JsonDocument.Parse(await server.Http.GetStringAsync("api/points/live/mem.isml"));
+                    return json.RootElement.GetProperty("tracks").EnumerateArray().Sum(t => t.GetProperty("fragments").GetInt32()) >= indexed;
+                }, $"the server never indexed {indexed} fragments");
                 GC.Collect();
                 GC.WaitForPendingFinalizers();
                 heap.Add(GC.GetTotalMemory(forceFullCollection: true));

@@ -99,13 +99,16 @@ public sealed partial class S3PublishingTests
 
         // Outage: the store is gone while the encoder keeps pushing.
         await s3.StopAsync();
-        await Task.Delay(1500);
-        var backlogDuring = Metric(await server.Http.GetStringAsync("metrics"), "pp_publish_backlog");
-        await Task.Delay(3000);
-        var metrics = await server.Http.GetStringAsync("metrics");
-        Assert.Equal(0, Metric(metrics, "pp_publish_store_up"));
-        Assert.True(Metric(metrics, "pp_publish_failures_total") >= 1);
-        Assert.True(Metric(metrics, "pp_publish_backlog") > backlogDuring && backlogDuring > 0, $"backlog {backlogDuring} then {Metric(metrics, "pp_publish_backlog")}");
+        await Eventually.WaitUntilAsync(async () => Metric(await server.Http.GetStringAsync("metrics"), "publishingpoint_publishing_store_up") == 0,
+            "the publisher never noticed the store was gone", TimeSpan.FromSeconds(15));
+        var backlogDuring = Metric(await server.Http.GetStringAsync("metrics"), "publishingpoint_publishing_backlog");
+        var metrics = string.Empty;
+        await Eventually.WaitUntilAsync(async () =>
+        {
+            metrics = await server.Http.GetStringAsync("metrics");
+            return Metric(metrics, "publishingpoint_publishing_backlog") > backlogDuring && backlogDuring > 0;
+        }, $"the backlog did not grow past {backlogDuring} while the store was down", TimeSpan.FromSeconds(15));
+        Assert.True(Metric(metrics, "publishingpoint_publishing_failures") >= 1);
         Assert.False(push.IsCompleted, "the encoder must still be pushing during the outage");
         var local = await server.Http.GetAsync($"{Point}/master.m3u8");
         Assert.Equal(HttpStatusCode.OK, local.StatusCode);
@@ -126,8 +129,8 @@ public sealed partial class S3PublishingTests
         }
 
         metrics = await server.Http.GetStringAsync("metrics");
-        Assert.Equal(1, Metric(metrics, "pp_publish_store_up"));
-        Assert.Equal(0, Metric(metrics, "pp_publish_backlog"));
+        Assert.Equal(1, Metric(metrics, "publishingpoint_publishing_store_up"));
+        Assert.Equal(0, Metric(metrics, "publishingpoint_publishing_backlog"));
     }
 
     /// <summary>Waits for the VOD playlists (ENDLIST) in the bucket; returns them with their missing objects.</summary>

@@ -26,9 +26,9 @@ internal sealed class TsIngestSession : IIngestSession, IFragmentSink
     private long _heldBytes;
     private bool _headerWritten;
 
-    public TsIngestSession(PointRegistry registry, Point point, StreamFeed feed, IngestMemoryAccount memory, ILogger logger)
+    public TsIngestSession(PointRegistry registry, Point point, StreamFeed feed, IngestMemoryAccount memory, IngestMetrics metrics, ILogger logger)
     {
-        _inner = new Fmp4IngestSession(registry, point, feed, memory, logger);
+        _inner = new Fmp4IngestSession(registry, point, feed, memory, metrics, logger);
         _feed = feed;
         _memory = memory;
         _maxHeldBytes = registry.Options.MaxBoxBytes;
