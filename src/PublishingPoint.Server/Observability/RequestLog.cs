@@ -6,7 +6,7 @@ namespace PublishingPoint.Server.Observability;
 /// <summary>
 /// The one line per request (Serilog.AspNetCore's request logging, category Serilog.AspNetCore.RequestLoggingMiddleware):
 /// method, path as sent (percent-encoded), status, bytes sent, milliseconds, output format and point.
-/// Server errors at Error, everything else at Information.
+/// Server errors at Error, everything else (a client that left mid-answer included) at Information.
 /// </summary>
 internal static class RequestLog
 {
@@ -18,6 +18,8 @@ internal static class RequestLog
         options.Logger = logger;
         options.MessageTemplate = Template;
         options.GetLevel = static (context, _, exception) =>
-            exception is not null || context.Response.StatusCode >= 500 ? LogEventLevel.Error : LogEventLevel.Information;
+            context.RequestAborted.IsCancellationRequested ? LogEventLevel.Information // the client left: nothing went wrong here
+            : exception is not null || context.Response.StatusCode >= 500 ? LogEventLevel.Error
+            : LogEventLevel.Information;
     }
 }
