@@ -56,6 +56,8 @@ public static class PublishingPointHosting
 
         app.UseSerilogRequestLogging(options => Observability.RequestLog.Configure(options, app.Services.GetRequiredService<Serilog.ILogger>()));
         app.UseMiddleware<Observability.RequestObservation>();
+        Admin.DashboardFiles.Use(app, Admin.DashboardFiles.DefaultRoot);
+        app.UseRouting();
         app.UseCors();
         app.UseMiddleware<Delivery.DeliveryCors>();
         try
@@ -200,7 +202,6 @@ public static class PublishingPointHosting
         });
         Admin.PointsApi.Map(endpoints, options.AdminApiKey);
         Publishing.PublishApi.Map(endpoints, options.AdminApiKey);
-        Admin.DashboardFiles.Map(endpoints, Admin.DashboardFiles.DefaultRoot);
         endpoints.MapMethods("/", [HttpMethods.Get, HttpMethods.Head], FrontDoor.Answer).ExcludeFromDescription();
         var router = endpoints.ServiceProvider.GetRequiredService<PointRequestRouter>();
         endpoints.MapMethods(DashDelivery.TimePath, [HttpMethods.Get, HttpMethods.Head], DashDelivery.TimeAsync).RequireCors(Delivery.DeliveryCors.Policy);

@@ -1,4 +1,3 @@
-using Microsoft.AspNetCore.Cors.Infrastructure;
 using Microsoft.AspNetCore.Http.Features;
 using Serilog;
 
@@ -15,7 +14,7 @@ internal sealed class RequestObservation(RequestDelegate next, Delivery.Delivery
     public async Task InvokeAsync(HttpContext context)
     {
         CountingBody? counting = null;
-        if (context.GetEndpoint()?.Metadata.GetMetadata<ICorsMetadata>() is null && context.Features.Get<IHttpResponseBodyFeature>() is { } body)
+        if (!IsDelivery(context.Request.Path.Value) && context.Features.Get<IHttpResponseBodyFeature>() is { } body)
         {
             counting = new CountingBody(body);
             context.Features.Set<IHttpResponseBodyFeature>(counting);
@@ -42,6 +41,10 @@ internal sealed class RequestObservation(RequestDelegate next, Delivery.Delivery
             }
         }
     }
+
+    // Everything under a point and the clock: answers with a Content-Length, sent through Kestrel's own writer (DirectSend).
+    private static bool IsDelivery(string? path) =>
+        path is not null && (path.Contains(".isml", StringComparison.OrdinalIgnoreCase) || path.Equals("/time", StringComparison.Ordinal));
 
     /// <summary>Which output (or input) a request belongs to, for the metrics and the log.</summary>
     internal static string Classify(HttpRequest request)

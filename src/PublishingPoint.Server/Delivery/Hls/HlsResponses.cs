@@ -1,8 +1,9 @@
 using System.Globalization;
+using Microsoft.Net.Http.Headers;
 
 namespace PublishingPoint.Server.Delivery.Hls;
 
-/// <summary>HTTP details of HLS segment responses: single byte ranges.</summary>
+/// <summary>HTTP details of segment responses: one byte range (RFC 9110 14.2), read with the framework's Range type.</summary>
 internal static class HlsResponses
 {
     /// <summary>The whole segment, or one byte range of it (206; 416 when it lies outside).</summary>
@@ -10,15 +11,16 @@ internal static class HlsResponses
     {
         var response = context.Response;
         response.Headers.AcceptRanges = "bytes";
-        var range = context.Request.Headers.Range.ToString();
-        if (range.Length == 0)
+        var header = context.Request.Headers.Range;
+        if (header.Count == 0 || Requested(header.ToString(), bytes.Length) is not { } requested)
         {
             return Responses.BytesAsync(context, contentType, bytes, file);
         }
 
-        if (!TryParseRange(range, bytes.Length, out var from, out var to))
+        var (from, to) = requested;
+        if (from > to)
         {
-            response.Headers.ContentRange = $"bytes */{bytes.Length}";
+            response.Headers.ContentRange = string.Create(CultureInfo.InvariantCulture, $"bytes */{bytes.Length}");
             return Responses.ProblemAsync(context, StatusCodes.Status416RangeNotSatisfiable, "range not satisfiable");
         }
 
@@ -31,53 +33,25 @@ internal static class HlsResponses
             : Transport.DirectSend.WriteBodyAsync(context, bytes.AsMemory((int)from, (int)(to - from + 1)), file, from);
     }
 
-    // One range only ("bytes=a-b", "bytes=a-", "bytes=-n"); players never ask for several.
-    internal static bool TryParseRange(string header, long length, out long from, out long to)
+    /// <summary>
+    /// Null to answer the whole body (no usable Range: another unit, bad syntax, several ranges, which a server may
+    /// ignore); an empty range (from > to) to answer 416; else the one range, clipped to the body.
+    /// </summary>
+    internal static (long From, long To)? Requested(string header, long length)
     {
-        from = to = 0;
-        if (!header.StartsWith("bytes=", StringComparison.OrdinalIgnoreCase) || header.Contains(',', StringComparison.Ordinal))
+        if (!RangeHeaderValue.TryParse(header, out var range) || !"bytes".Equals(range.Unit.Value, StringComparison.OrdinalIgnoreCase) || range.Ranges.Count != 1)
         {
-            return false;
+            return null;
         }
 
-        var spec = header.AsSpan(6).Trim();
-        var dash = spec.IndexOf('-');
-        if (dash < 0)
+        var item = range.Ranges.First();
+        if (item.From is null)
         {
-            return false;
+            // suffix: the last n bytes
+            return item.To is > 0 && length > 0 ? (Math.Max(0, length - item.To.Value), length - 1) : (1, 0);
         }
 
-        var first = spec[..dash].Trim();
-        var last = spec[(dash + 1)..].Trim();
-        if (first.IsEmpty)
-        {
-            if (!long.TryParse(last, NumberStyles.None, CultureInfo.InvariantCulture, out var suffix) || suffix == 0 || length == 0)
-            {
-                return false;
-            }
-
-            from = Math.Max(0, length - suffix);
-            to = length - 1;
-            return true;
-        }
-
-        if (!long.TryParse(first, NumberStyles.None, CultureInfo.InvariantCulture, out from) || from >= length)
-        {
-            return false;
-        }
-
-        if (last.IsEmpty)
-        {
-            to = length - 1;
-            return true;
-        }
-
-        if (!long.TryParse(last, NumberStyles.None, CultureInfo.InvariantCulture, out to) || to < from)
-        {
-            return false;
-        }
-
-        to = Math.Min(to, length - 1);
-        return true;
+        var from = item.From.Value;
+        return from >= length ? (1, 0) : (from, Math.Min(item.To ?? length - 1, length - 1));
     }
 }
