@@ -115,7 +115,7 @@ internal static class PointsApi
                 registry.Flush(point);
                 break;
             case "sign" when !string.IsNullOrEmpty(registry.Options.PlaybackSigningKey):
-                var expires = DateTimeOffset.UtcNow.AddSeconds(Math.Clamp(ttl ?? 3600, 1, 366 * 86400));
+                var expires = registry.Time.GetUtcNow().AddSeconds(Math.Clamp(ttl ?? 3600, 1, 366 * 86400));
                 return TypedResults.Ok(new SignedUrl(PlaybackSignature.SignedPrefix(registry.Options.PlaybackSigningKey, parsed.Value, expires.ToUnixTimeSeconds()), expires));
             case "sign":
                 return TypedResults.BadRequest("no PublishingPoint:PlaybackSigningKey is configured: playback is open");

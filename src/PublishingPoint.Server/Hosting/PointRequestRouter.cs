@@ -46,7 +46,7 @@ internal sealed partial class PointRequestRouter(
         if (!string.IsNullOrEmpty(signingKey) && (HttpMethods.IsGet(method) || HttpMethods.IsHead(method)))
         {
             string? problem = "playback needs a signed URL: /s/{expiry}/{signature}/{point}/...";
-            if (!signed || !PlaybackSignature.Verify(signingKey, path.Value, expiry, signature, DateTimeOffset.UtcNow, out problem))
+            if (!signed || !PlaybackSignature.Verify(signingKey, path.Value, expiry, signature, registry.Time.GetUtcNow(), out problem))
             {
                 IngestLog.BadRequest(logger, StatusCodes.Status403Forbidden, problem ?? "bad signature", path.Value);
                 await Responses.ProblemAsync(context, StatusCodes.Status403Forbidden, problem ?? "bad signature").ConfigureAwait(false);

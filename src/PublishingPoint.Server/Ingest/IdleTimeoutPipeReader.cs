@@ -19,7 +19,7 @@ internal sealed class IdleTimeoutException : TimeoutException
 }
 
 /// <summary>A request body that fails with <see cref="IdleTimeoutException"/> when a read waits longer than the idle limit.</summary>
-internal sealed class IdleTimeoutPipeReader(PipeReader inner, TimeSpan idle) : PipeReader
+internal sealed class IdleTimeoutPipeReader(PipeReader inner, TimeSpan idle, TimeProvider time) : PipeReader
 {
     public override async ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
     {
@@ -28,7 +28,7 @@ internal sealed class IdleTimeoutPipeReader(PipeReader inner, TimeSpan idle) : P
             return ready;
         }
 
-        using var timer = new CancellationTokenSource(idle);
+        using var timer = new CancellationTokenSource(idle, time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timer.Token);
         try
         {

@@ -84,7 +84,7 @@ internal sealed class IngestEndpoint(PointRegistry registry, IngestMemory memory
         {
             // Not RequestAborted: ffmpeg half-closes after its last chunk, which aborts the request while the
             // final boxes still sit in the body pipe. A lost connection surfaces as a failed read instead.
-            var body = new IdleTimeoutPipeReader(request.BodyReader, TimeSpan.FromSeconds(registry.Options.IngestIdleTimeoutSeconds));
+            var body = new IdleTimeoutPipeReader(request.BodyReader, TimeSpan.FromSeconds(registry.Options.IngestIdleTimeoutSeconds), time);
             await session.RunAsync(body, stop.Token).ConfigureAwait(false);
             reason = session.SawEnd ? "mfra received" : "end of body";
             context.Response.StatusCode = StatusCodes.Status200OK;

@@ -5,7 +5,7 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
-using PublishingPoint.Server.Delivery;
+using Microsoft.Extensions.Time.Testing;
 using PublishingPoint.Server.Tests.Infrastructure;
 
 namespace PublishingPoint.Server.Tests.Admin;
@@ -48,7 +48,8 @@ public sealed class ObservabilityTests
     public async Task SignedPlaybackUrls_AreRequired_ExpireAndCoverTheRelativeUrls()
     {
         const string SigningKey = "playback-signing-key";
-        await using var server = await RunningServer.StartAsync(null, $"--PublishingPoint:PlaybackSigningKey={SigningKey}");
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var server = await RunningServer.StartWithClockAsync(clock, $"--PublishingPoint:PlaybackSigningKey={SigningKey}");
         var capture = await IsmvCapture.SixSecondsAsync();
         Assert.Equal(HttpStatusCode.OK, (await Posting.PostChunkedAsync(server.Http, "live/sig.isml/Streams(a)", capture)).Status);
 
@@ -64,9 +65,9 @@ public sealed class ObservabilityTests
         Assert.True(copy.ExitCode == 0, Tool.Describe(copy));
         Assert.Equal(HttpStatusCode.OK, (await server.Http.GetAsync(signed.TrimStart('/') + "Manifest")).StatusCode);
 
-        var past = DateTimeOffset.UtcNow.AddMinutes(-1).ToUnixTimeSeconds();
-        var expired = PlaybackSignature.SignedPrefix(SigningKey, "live/sig.isml", past);
-        using var old = await server.Http.GetAsync(expired.TrimStart('/') + "Manifest");
+        // Ten minutes later (on the server's clock) the same URL has expired.
+        clock.Advance(TimeSpan.FromSeconds(601));
+        using var old = await server.Http.GetAsync(signed.TrimStart('/') + "Manifest");
         Assert.Equal(HttpStatusCode.Forbidden, old.StatusCode);
         Assert.Contains("expired", await old.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         var tampered = signed.Replace("/live/sig.isml/", "/live/other.isml/", StringComparison.Ordinal);

@@ -27,7 +27,7 @@ internal sealed class DashDelivery(PointRegistry registry)
 
     public async Task ManifestAsync(HttpContext context, Point point)
     {
-        var now = DateTimeOffset.UtcNow;
+        var now = registry.Time.GetUtcNow();
         var anchor = HlsPointState.Of(point, now).Anchor;
         if (!TimeShift.TryParse(context.Request.Query, anchor, out var shift, out var problem))
         {
@@ -57,7 +57,7 @@ internal sealed class DashDelivery(PointRegistry registry)
     {
         ArgumentNullException.ThrowIfNull(context);
         context.Response.Headers.CacheControl = "no-store";
-        var text = MpdWriter.DateTime(DateTimeOffset.UtcNow);
+        var text = MpdWriter.DateTime((context.RequestServices.GetService<TimeProvider>() ?? TimeProvider.System).GetUtcNow());
         return Responses.BytesAsync(context, "text/plain; charset=utf-8", Encoding.ASCII.GetBytes(text));
     }
 }

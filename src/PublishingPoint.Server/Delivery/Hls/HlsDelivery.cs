@@ -34,7 +34,7 @@ internal sealed partial class HlsDelivery(PointRegistry registry, HlsSegmentCach
 
     public async Task HandleAsync(HttpContext context, Point point, string rest)
     {
-        var anchor = HlsPointState.Of(point, DateTimeOffset.UtcNow).Anchor;
+        var anchor = HlsPointState.Of(point, registry.Time.GetUtcNow()).Anchor;
         if (!TimeShift.TryParse(context.Request.Query, anchor, out var shift, out var problem))
         {
             await Responses.ProblemAsync(context, StatusCodes.Status400BadRequest, problem!).ConfigureAwait(false);

@@ -19,7 +19,7 @@ internal sealed class SmoothDelivery(PointRegistry registry)
 
     public async Task ManifestAsync(HttpContext context, Point point)
     {
-        var anchor = Hls.HlsPointState.Of(point, DateTimeOffset.UtcNow).Anchor;
+        var anchor = Hls.HlsPointState.Of(point, registry.Time.GetUtcNow()).Anchor;
         if (!TimeShift.TryParse(context.Request.Query, anchor, out var shift, out var problem))
         {
             await Responses.ProblemAsync(context, StatusCodes.Status400BadRequest, problem!).ConfigureAwait(false);
