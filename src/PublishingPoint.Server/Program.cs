@@ -10,3 +10,6 @@ catch (StartupRefusedException)
     // Already logged, one line per reason.
     return 2;
 }
+
+/// <summary>The entry point, named for WebApplicationFactory&lt;Program&gt; in the tests.</summary>
+public partial class Program;

@@ -5,7 +5,7 @@ namespace PublishingPoint.Media.Tests.Codecs;
 public class BitReaderTests
 {
     [Fact]
-    public void Reads_exp_golomb_codes()
+    public void ReadsExpGolombCodes()
     {
         // ue: 1 | 010 | 011 | 00100, then se: 00101 (codeNum 4) | 0001000 (codeNum 7), packed MSB first
         ReadOnlySpan<byte> data = [0b1010_0110, 0b0100_0010, 0b1000_1000, 0b0000_0000];
@@ -20,7 +20,7 @@ public class BitReaderTests
     }
 
     [Fact]
-    public void Drops_emulation_prevention_bytes_only_when_asked()
+    public void DropsEmulationPreventionBytesOnlyWhenAsked()
     {
         ReadOnlySpan<byte> data = [0x00, 0x00, 0x03, 0x01, 0xAB];
         var rbsp = new BitReader(data, skipEmulationPrevention: true);
@@ -32,7 +32,7 @@ public class BitReaderTests
     }
 
     [Fact]
-    public void Keeps_a_three_byte_that_does_not_follow_two_zeros()
+    public void KeepsAThreeByteThatDoesNotFollowTwoZeros()
     {
         ReadOnlySpan<byte> data = [0x00, 0x03, 0x00, 0x00, 0x03, 0x03];
         var r = new BitReader(data, skipEmulationPrevention: true);
@@ -42,7 +42,7 @@ public class BitReaderTests
     }
 
     [Fact]
-    public void Throws_past_the_end()
+    public void ThrowsPastTheEnd()
     {
         var threw = false;
         try

@@ -16,7 +16,7 @@ public sealed class FfmpegRoundTripTests : IDisposable
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
-    public void Ffmpeg_decodes_the_segments_with_the_timestamps_we_wrote(bool aligned)
+    public void FfmpegDecodesTheSegmentsWithTheTimestampsWeWrote(bool aligned)
     {
         var source = FfmpegSource.Generate(_directory);
         Assert.Equal(100, source.Video.Count);

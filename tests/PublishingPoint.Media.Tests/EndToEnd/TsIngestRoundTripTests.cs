@@ -81,7 +81,7 @@ public sealed class TsIngestRoundTripTests : IDisposable
     }
 
     [Fact]
-    public void Random_chunks_give_decodable_tracks_with_every_frame()
+    public void RandomChunksGiveDecodableTracksWithEveryFrame()
     {
         var ts = MakeTs("video", "audio");
         var collector = Feed(ts, seed: 1);
@@ -125,7 +125,7 @@ public sealed class TsIngestRoundTripTests : IDisposable
     }
 
     [Fact]
-    public void Starting_mid_packet_and_mid_gop_skips_to_the_next_keyframe()
+    public void StartingMidPacketAndMidGopSkipsToTheNextKeyframe()
     {
         var ts = MakeTs("video", "audio");
         var start = (ts.Length / 6) + 101;
@@ -139,7 +139,7 @@ public sealed class TsIngestRoundTripTests : IDisposable
     }
 
     [Fact]
-    public void Unknown_pids_and_garbage_between_packets_are_survived()
+    public void UnknownPidsAndGarbageBetweenPacketsAreSurvived()
     {
         var ts = MakeTs("video", "audio");
         var random = new Random(3);
@@ -178,7 +178,7 @@ public sealed class TsIngestRoundTripTests : IDisposable
     }
 
     [Fact]
-    public void Video_only_and_audio_only_streams_are_fragmented()
+    public void VideoOnlyAndAudioOnlyStreamsAreFragmented()
     {
         var videoOnly = Feed(MakeTs("video"), seed: 5);
         Assert.False(videoOnly.Inits.ContainsKey(AudioTrack));

@@ -18,7 +18,7 @@ public class FragmentWriterTests
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
-    public void Round_trips_through_MovieFragmentReader_and_TrackRunReader(bool withStyp)
+    public void RoundTripsThroughMovieFragmentReaderAndTrackRunReader(bool withStyp)
     {
         var header = new FragmentHeader(42, 3, 10_000_000_000L, withStyp);
         var length = FragmentWriter.GetLength(header, Samples);
@@ -73,7 +73,7 @@ public class FragmentWriterTests
     }
 
     [Fact]
-    public void Slices_and_buffer_writer_give_the_same_bytes()
+    public void SlicesAndBufferWriterGiveTheSameBytes()
     {
         var header = new FragmentHeader(1, 1, 0);
         var contiguous = new byte[FragmentWriter.GetLength(header, Samples)];
@@ -91,7 +91,7 @@ public class FragmentWriterTests
     }
 
     [Fact]
-    public void Composition_offsets_are_left_out_when_all_zero()
+    public void CompositionOffsetsAreLeftOutWhenAllZero()
     {
         OutputSample[] audio = [OutputSample.Create(1024, 4, true), OutputSample.Create(1024, 6, true)];
         var header = new FragmentHeader(1, 2, 48_000);
@@ -105,7 +105,7 @@ public class FragmentWriterTests
     }
 
     [Fact]
-    public void Mismatched_sample_bytes_are_refused()
+    public void MismatchedSampleBytesAreRefused()
     {
         var header = new FragmentHeader(1, 1, 0);
         var buffer = new byte[200];

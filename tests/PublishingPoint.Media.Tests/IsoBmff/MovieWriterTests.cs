@@ -24,7 +24,7 @@ public class MovieWriterTests
     };
 
     [Fact]
-    public void Two_tracks_read_back_through_MovieReader()
+    public void TwoTracksReadBackThroughMovieReader()
     {
         var length = MovieWriter.GetLength([Video, Audio]);
         var buffer = new byte[length + 10];
@@ -72,7 +72,7 @@ public class MovieWriterTests
     }
 
     [Fact]
-    public void Without_bitrate_there_is_no_btrt_and_the_init_segment_writer_can_reuse_the_trak()
+    public void WithoutBitrateThereIsNoBtrtAndTheInitSegmentWriterCanReuseTheTrak()
     {
         var video = Video with { AverageBitrate = 0 };
         var bytes = MovieWriter.Write(video);
@@ -87,7 +87,7 @@ public class MovieWriterTests
     }
 
     [Fact]
-    public void Long_AudioSpecificConfig_and_explicit_fields_are_written()
+    public void LongAudioSpecificConfigAndExplicitFieldsAreWritten()
     {
         // HE-AAC explicit signalling, 5 bytes
         var asc = AudioSpecificConfig.Parse(Convert.FromHexString("2B920800"));
@@ -101,7 +101,7 @@ public class MovieWriterTests
     }
 
     [Fact]
-    public void A_track_without_configuration_is_refused()
+    public void ATrackWithoutConfigurationIsRefused()
     {
         Assert.Throws<ArgumentException>(() => MovieWriter.Write(new MovieTrack { TrackId = 1, Timescale = 1000 }));
     }

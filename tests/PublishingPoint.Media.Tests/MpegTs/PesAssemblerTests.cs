@@ -5,7 +5,7 @@ namespace PublishingPoint.Media.Tests.MpegTs;
 public class PesAssemblerTests
 {
     [Fact]
-    public void An_unbounded_pes_that_never_ends_is_dropped_at_the_bound_instead_of_growing()
+    public void AnUnboundedPesThatNeverEndsIsDroppedAtTheBoundInsteadOfGrowing()
     {
         var assembler = new PesAssembler();
         byte[] start = [0, 0, 1, 0xE0, 0, 0, 0x80, 0x80, 5, 0x21, 0, 1, 0, 1];

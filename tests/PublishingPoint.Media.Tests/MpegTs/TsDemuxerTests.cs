@@ -44,7 +44,7 @@ public class TsDemuxerTests
     [InlineData(7)]
     [InlineData(188)]
     [InlineData(5000)]
-    public void Gives_back_what_the_muxer_wrote(int chunk)
+    public void GivesBackWhatTheMuxerWrote(int chunk)
     {
         var video = SyntheticStream.VideoSamples(0, 60);
         var audio = SyntheticStream.AudioSamples(0, 110);
@@ -80,7 +80,7 @@ public class TsDemuxerTests
     }
 
     [Fact]
-    public void Starting_mid_stream_drops_until_a_pes_start_and_an_idr()
+    public void StartingMidStreamDropsUntilAPesStartAndAnIdr()
     {
         var ts = Mux(SyntheticStream.VideoSamples(0, 60), SyntheticStream.AudioSamples(0, 110));
         var (sink, demuxer) = Demux(ts.AsSpan((20 * Packet) + 77));
@@ -99,7 +99,7 @@ public class TsDemuxerTests
     }
 
     [Fact]
-    public void A_lost_video_packet_drops_its_pes_and_video_resumes_at_the_next_idr()
+    public void ALostVideoPacketDropsItsPesAndVideoResumesAtTheNextIdr()
     {
         var video = SyntheticStream.VideoSamples(0, 60);
         var audio = SyntheticStream.AudioSamples(0, 110);
@@ -119,7 +119,7 @@ public class TsDemuxerTests
     }
 
     [Fact]
-    public void Garbage_and_unknown_pids_are_skipped()
+    public void GarbageAndUnknownPidsAreSkipped()
     {
         var video = SyntheticStream.VideoSamples(0, 30);
         var audio = SyntheticStream.AudioSamples(0, 55);
@@ -157,7 +157,7 @@ public class TsDemuxerTests
     }
 
     [Fact]
-    public void Pts_wrap_continues_on_a_64_bit_timeline()
+    public void PtsWrapContinuesOnA64BitTimeline()
     {
         // 2^33 ticks is ~26.5 h; start 1 s before the wrap.
         const long Wrap = 1L << 33;
@@ -174,7 +174,7 @@ public class TsDemuxerTests
     }
 
     [Fact]
-    public void A_timestamp_jump_is_rebased_to_continue_forward()
+    public void ATimestampJumpIsRebasedToContinueForward()
     {
         var writer = new TsSegmentWriter(SyntheticStream.Video, SyntheticStream.Audio);
         var output = new ArrayBufferWriter<byte>();
@@ -195,7 +195,7 @@ public class TsDemuxerTests
     }
 
     [Fact]
-    public void Adts_frames_split_across_pes_and_44100_hz_timing_does_not_drift()
+    public void AdtsFramesSplitAcrossPesAnd44100HzTimingDoesNotDrift()
     {
         var asc = AudioSpecificConfig.Parse(Convert.FromHexString("1210")); // AAC-LC 44.1 kHz stereo
         var template = Adts.Prepare(asc);

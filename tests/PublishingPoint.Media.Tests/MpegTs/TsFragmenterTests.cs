@@ -28,7 +28,7 @@ public class TsFragmenterTests
     }
 
     [Fact]
-    public void Video_without_later_keyframes_is_cut_at_the_duration_bound()
+    public void VideoWithoutLaterKeyframesIsCutAtTheDurationBound()
     {
         // One keyframe, then 24 s of frames that never give a place to cut: held at most 5 s at a time.
         var video = SyntheticStream.VideoSamples(0, 600, keyEvery: int.MaxValue);
@@ -41,7 +41,7 @@ public class TsFragmenterTests
     }
 
     [Fact]
-    public void Video_without_later_keyframes_is_cut_at_the_size_bound()
+    public void VideoWithoutLaterKeyframesIsCutAtTheSizeBound()
     {
         var video = SyntheticStream.VideoSamples(0, 300, keyEvery: int.MaxValue);
         var collector = Fragment(Mux(video, []), new TsFragmenterOptions { MaxFragmentBytes = 20_000 });
@@ -52,7 +52,7 @@ public class TsFragmenterTests
     }
 
     [Fact]
-    public void Cuts_video_at_keyframes_after_the_target_and_audio_at_the_same_time()
+    public void CutsVideoAtKeyframesAfterTheTargetAndAudioAtTheSameTime()
     {
         // keyframes every 25 frames (1 s); target 1.5 s: cuts at 2 s and 4 s; 110 frames = 4.4 s
         var video = SyntheticStream.VideoSamples(0, 110);
@@ -101,7 +101,7 @@ public class TsFragmenterTests
     }
 
     [Fact]
-    public void Fragment_bytes_hold_the_access_units_in_order()
+    public void FragmentBytesHoldTheAccessUnitsInOrder()
     {
         var video = SyntheticStream.VideoSamples(0, 30);
         var collector = Fragment(Mux(video, []));
@@ -120,7 +120,7 @@ public class TsFragmenterTests
 public class TsFragmenterConfigurationChangeTests
 {
     [Fact]
-    public void A_new_sps_is_reported_and_starts_a_new_fragment_after_a_new_init_segment()
+    public void ANewSpsIsReportedAndStartsANewFragmentAfterANewInitSegment()
     {
         var fullHd = Codecs.H264.AvcDecoderConfigurationTests.FullHdAvcC;
         var second = PublishingPoint.Media.Codecs.H264.AvcDecoderConfiguration.Parse(Convert.FromHexString(fullHd));

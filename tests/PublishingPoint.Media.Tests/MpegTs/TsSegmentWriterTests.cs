@@ -12,7 +12,7 @@ public class TsSegmentWriterTests
     private static readonly TsSample[] Audio = SyntheticStream.AudioSamples(0, 94);
 
     [Fact]
-    public void Writes_pat_identical_to_the_common_ffmpeg_pat()
+    public void WritesPatIdenticalToTheCommonFfmpegPat()
     {
         var ts = Write(Video[..1], [], new TsContinuityCounters(), TsMuxerOptions.Default);
         // PAT: tsid 1, program 1 -> PMT PID 0x1000, CRC 2AB104B2.
@@ -22,7 +22,7 @@ public class TsSegmentWriterTests
     }
 
     [Fact]
-    public void Writes_pmt_with_video_and_audio_streams()
+    public void WritesPmtWithVideoAndAudioStreams()
     {
         var reader = ReadSegment(Video[..3], Audio[..3]);
         Assert.Equal(TsConstants.PmtPid, reader.PmtPid);
@@ -33,7 +33,7 @@ public class TsSegmentWriterTests
     }
 
     [Fact]
-    public void Encodes_pts_bit_layout()
+    public void EncodesPtsBitLayout()
     {
         // PTS 126000 (1.4 s), PTS only: 21 00 07 D8 61.
         TsSample sample = new(126_000, 126_000, true, AnnexBTests.Avcc(4, [0x65, 0x88, 0x80]));
@@ -51,7 +51,7 @@ public class TsSegmentWriterTests
     }
 
     [Fact]
-    public void Round_trips_timestamps_and_payloads()
+    public void RoundTripsTimestampsAndPayloads()
     {
         var reader = ReadSegment(Video, Audio);
         var video = reader.Pes.Where(p => p.Pid == TsConstants.VideoPid).ToList();
@@ -94,7 +94,7 @@ public class TsSegmentWriterTests
     }
 
     [Fact]
-    public void Interleaves_by_dts_and_keeps_pcr_at_or_below_dts()
+    public void InterleavesByDtsAndKeepsPcrAtOrBelowDts()
     {
         var reader = ReadSegment(Video, Audio);
         long last = long.MinValue;
@@ -111,7 +111,7 @@ public class TsSegmentWriterTests
     }
 
     [Fact]
-    public void Output_length_matches_the_count_and_leaves_the_rest_of_the_buffer()
+    public void OutputLengthMatchesTheCountAndLeavesTheRestOfTheBuffer()
     {
         var writer = new TsSegmentWriter(SyntheticStream.Video, SyntheticStream.Audio);
         var counts = writer.CountPackets(Video, Audio);
@@ -133,7 +133,7 @@ public class TsSegmentWriterTests
     }
 
     [Fact]
-    public void Sequential_counters_continue_across_segments()
+    public void SequentialCountersContinueAcrossSegments()
     {
         var counters = new TsContinuityCounters();
         var first = Write(Video[..25], Audio[..47], counters, TsMuxerOptions.Default);
@@ -153,7 +153,7 @@ public class TsSegmentWriterTests
     }
 
     [Fact]
-    public void Aligned_segments_written_independently_are_continuous()
+    public void AlignedSegmentsWrittenIndependentlyAreContinuous()
     {
         var options = new TsMuxerOptions { AlignContinuityCounters = true };
         var reader = new TsPacketReader();
@@ -174,7 +174,7 @@ public class TsSegmentWriterTests
     }
 
     [Fact]
-    public void Pcr_is_held_at_zero_near_the_timeline_origin()
+    public void PcrIsHeldAtZeroNearTheTimelineOrigin()
     {
         var video = SyntheticStream.VideoSamples(0, 3, baseTime: 0);
         var reader = new TsPacketReader();
@@ -183,7 +183,7 @@ public class TsSegmentWriterTests
     }
 
     [Fact]
-    public void Writes_to_a_buffer_writer_in_one_piece()
+    public void WritesToABufferWriterInOnePiece()
     {
         var output = new ArrayBufferWriter<byte>();
         var writer = new TsSegmentWriter(SyntheticStream.Video, SyntheticStream.Audio);
@@ -193,7 +193,7 @@ public class TsSegmentWriterTests
     }
 
     [Fact]
-    public void Rejects_audio_without_audio_configuration()
+    public void RejectsAudioWithoutAudioConfiguration()
     {
         var writer = new TsSegmentWriter(SyntheticStream.Video, null);
         Assert.Throws<ArgumentException>(() => writer.CountPackets(Video, Audio));

@@ -13,13 +13,13 @@ public class TimescaleTests
     [InlineData(512L, 12_800L, 3_600L)]
     [InlineData(-1024L, 12_800L, -7_200L)]
     [InlineData(90_000L, 90_000L, 90_000L)]
-    public void Rescales_to_90k(long value, long timescale, long expected)
+    public void RescalesTo90k(long value, long timescale, long expected)
     {
         Assert.Equal(expected, Timescale.To90k(value, timescale));
     }
 
     [Fact]
-    public void Rounds_half_up_on_both_sides_of_zero()
+    public void RoundsHalfUpOnBothSidesOfZero()
     {
         // 1 tick at 180 kHz is exactly half a 90 kHz tick.
         Assert.Equal(1, Timescale.Rescale(1, 180_000, 90_000));
@@ -28,7 +28,7 @@ public class TimescaleTests
     }
 
     [Fact]
-    public void Does_not_drift_over_a_long_timeline()
+    public void DoesNotDriftOverALongTimeline()
     {
         // 29.97 fps in HNS (333667 per frame, rounded) over a day of absolute timestamps.
         const long FrameHns = 333_667;
@@ -40,7 +40,7 @@ public class TimescaleTests
     }
 
     [Fact]
-    public void Does_not_overflow_with_large_values()
+    public void DoesNotOverflowWithLargeValues()
     {
         // 2^62 at a 1 GHz clock: value * 90000 overflows 64 bits, the result does not.
         var value = 1L << 62;

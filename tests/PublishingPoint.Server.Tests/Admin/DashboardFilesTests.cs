@@ -13,7 +13,7 @@ public sealed class DashboardFilesTests
     [InlineData("dashboard/lib/hls.min.js", "text/javascript")]
     public async Task Files_ArePublic_Typed_AndNoCache(string path, string type)
     {
-        await using var server = await RunningServer.StartAsync(null, "--PublishingPoint:AdminApiKey=files-key");
+        using var server = new InProcessServer("PublishingPoint:AdminApiKey=files-key");
         using var response = await server.Http.GetAsync(path);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal(type, response.Content.Headers.ContentType?.MediaType);
@@ -31,8 +31,8 @@ public sealed class DashboardFilesTests
     [Fact]
     public async Task TrailingSlash_Redirects_AndOtherFiles_AreNotFound()
     {
-        await using var server = await RunningServer.StartAsync();
-        using var noRedirect = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false }) { BaseAddress = server.BaseUrl };
+        using var server = new InProcessServer();
+        var noRedirect = server.Http;
         using var slash = await noRedirect.GetAsync("dashboard/");
         Assert.Equal(HttpStatusCode.Redirect, slash.StatusCode);
         Assert.Equal("/dashboard", slash.Headers.Location?.OriginalString);

@@ -10,7 +10,7 @@ public sealed class FrontDoorTests
     [Fact]
     public async Task Root_IsAPageNamingIngestPlaybackAndTheDashboard_WithoutEchoingTheHost()
     {
-        await using var server = await RunningServer.StartAsync();
+        using var server = new InProcessServer();
         using var request = new HttpRequestMessage(HttpMethod.Get, "/");
         request.Headers.Host = "localhost";
         using var response = await server.Http.SendAsync(request);

@@ -11,7 +11,7 @@ public sealed class CorsTests
     [Fact]
     public async Task EveryDeliveryAnswer_AndItsPreflight_CarryCors()
     {
-        await using var server = await RunningServer.StartAsync(null, "--PublishingPoint:PlaybackSigningKey=");
+        using var server = new InProcessServer();
         var capture = await IsmvCapture.SixSecondsAsync();
         Assert.Equal(HttpStatusCode.OK, (await Posting.PostChunkedAsync(server.Http, "live/cors.isml/Streams(a)", capture)).Status);
         var manifest = await SmoothManifestView.FetchVodAsync(server.Http, "live/cors.isml/Manifest");
@@ -50,7 +50,7 @@ public sealed class CorsTests
     [Fact]
     public async Task OperatorRoutes_GetNoCors()
     {
-        await using var server = await RunningServer.StartAsync();
+        using var server = new InProcessServer();
         foreach (var url in new[] { "api/points", "metrics", "dashboard" })
         {
             using var request = new HttpRequestMessage(HttpMethod.Get, url);
@@ -63,7 +63,7 @@ public sealed class CorsTests
     [Fact]
     public async Task ConfiguredOrigins_AreTheOnlyOnesAllowed()
     {
-        await using var server = await RunningServer.StartAsync(null, $"--PublishingPoint:CorsOrigins:0={PlayerOrigin}");
+        using var server = new InProcessServer($"PublishingPoint:CorsOrigins:0={PlayerOrigin}");
         foreach (var (origin, expected) in new[] { (PlayerOrigin, PlayerOrigin), ("https://elsewhere.example", null) })
         {
             using var request = new HttpRequestMessage(HttpMethod.Get, "live/none.isml/master.m3u8");

@@ -11,7 +11,7 @@ public sealed class RenderedOutputTests
     [Fact]
     public async Task TimeShiftQueryFlood_LeavesTheCacheAtOneEntryPerResource()
     {
-        await using var server = await RunningServer.StartAsync();
+        using var server = new InProcessServer();
         var capture = await IsmvCapture.SixSecondsAsync();
         Assert.Equal(HttpStatusCode.OK, (await Posting.PostChunkedAsync(server.Http, "live/flood.isml/Streams(a)", capture)).Status);
         string[] resources = ["live/flood.isml/master.m3u8", "live/flood.isml/hls/video-400000.m3u8", "live/flood.isml/manifest.mpd", "live/flood.isml/Manifest"];

@@ -8,7 +8,7 @@ public class AdtsHeaderTests
     [InlineData("1190", 48_000, 2)]
     [InlineData("1210", 44_100, 2)]
     [InlineData("1388", 22_050, 1)]
-    public void Reads_what_the_writer_wrote_and_rebuilds_the_config(string ascHex, int rate, int channels)
+    public void ReadsWhatTheWriterWroteAndRebuildsTheConfig(string ascHex, int rate, int channels)
     {
         var asc = AudioSpecificConfig.FromCodecPrivateData(ascHex);
         var bytes = new byte[Adts.HeaderLength];
@@ -27,7 +27,7 @@ public class AdtsHeaderTests
     }
 
     [Fact]
-    public void Crc_and_bad_headers()
+    public void CrcAndBadHeaders()
     {
         // protection_absent 0: 9-byte header
         byte[] withCrc = [0xFF, 0xF0, 0x4C, 0x80, 0x20, 0x1F, 0xFC, 0x12, 0x34];

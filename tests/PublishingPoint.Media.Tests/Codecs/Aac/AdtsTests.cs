@@ -5,7 +5,7 @@ namespace PublishingPoint.Media.Tests.Codecs.Aac;
 public class AdtsTests
 {
     [Fact]
-    public void Writes_header_for_lc_48k_stereo()
+    public void WritesHeaderForLc48kStereo()
     {
         var asc = AudioSpecificConfig.FromCodecPrivateData("1190");
         var buffer = new byte[9];
@@ -18,7 +18,7 @@ public class AdtsTests
     }
 
     [Fact]
-    public void Encodes_the_fields_at_their_bit_positions()
+    public void EncodesTheFieldsAtTheirBitPositions()
     {
         var asc = AudioSpecificConfig.FromCodecPrivateData("118856E500"); // LC 48 kHz mono
         Span<byte> h = stackalloc byte[Adts.HeaderLength];
@@ -35,7 +35,7 @@ public class AdtsTests
     }
 
     [Fact]
-    public void Rejects_frames_too_long_for_13_bits()
+    public void RejectsFramesTooLongFor13Bits()
     {
         var asc = AudioSpecificConfig.FromCodecPrivateData("1190");
         var buffer = new byte[7];
@@ -43,7 +43,7 @@ public class AdtsTests
     }
 
     [Fact]
-    public void Uses_the_core_object_type_for_explicit_he_aac()
+    public void UsesTheCoreObjectTypeForExplicitHeAac()
     {
         var asc = AudioSpecificConfig.Parse([0x2B, 0x11, 0x88, 0x00]); // AOT 5 over AAC-LC 24 kHz
         var template = Adts.Prepare(asc);

@@ -5,7 +5,7 @@ namespace PublishingPoint.Media.Tests.Codecs.Aac;
 public class AudioSpecificConfigTests
 {
     [Fact]
-    public void Parses_aac_lc_48k_stereo()
+    public void ParsesAacLc48kStereo()
     {
         var asc = AudioSpecificConfig.FromCodecPrivateData("1190");
         Assert.Equal(2, asc.ObjectType);
@@ -21,7 +21,7 @@ public class AudioSpecificConfigTests
     }
 
     [Fact]
-    public void Parses_base_config_and_tolerates_sbr_sync_extension()
+    public void ParsesBaseConfigAndToleratesSbrSyncExtension()
     {
         // 1188: AAC-LC, 48 kHz, mono; 56E5 00: sync extension 0x2B7, extension AOT 5, sbrPresentFlag 0.
         var asc = AudioSpecificConfig.FromCodecPrivateData("118856E500");
@@ -34,7 +34,7 @@ public class AudioSpecificConfigTests
     }
 
     [Fact]
-    public void Parses_backward_compatible_sbr_signalling()
+    public void ParsesBackwardCompatibleSbrSignalling()
     {
         // 1310: AAC-LC 24 kHz stereo; 56E598: 0x2B7, AOT 5, sbrPresentFlag 1, extension index 3 (48 kHz).
         var asc = AudioSpecificConfig.FromCodecPrivateData("131056E598");
@@ -45,7 +45,7 @@ public class AudioSpecificConfigTests
     }
 
     [Fact]
-    public void Parses_explicit_he_aac()
+    public void ParsesExplicitHeAac()
     {
         // AOT 5 | index 6 (24 kHz) | channels 2 | ext index 3 (48 kHz) | AOT 2 | GASpecificConfig 000
         // 00101 0110 0010 0011 00010 000 -> 0010 1011 0001 0001 1000 1000 0000 0000
@@ -59,7 +59,7 @@ public class AudioSpecificConfigTests
     }
 
     [Fact]
-    public void Parses_escaped_object_type_and_explicit_frequency()
+    public void ParsesEscapedObjectTypeAndExplicitFrequency()
     {
         // AOT escape 11111 + 000010 (34) | index 1111 + 24-bit 0x00BB80 (48000) | channels 0001
         // 11111000 01011110 00000001 01110111 00000000 001(00000)
@@ -72,7 +72,7 @@ public class AudioSpecificConfigTests
     }
 
     [Fact]
-    public void Rejects_reserved_frequency_index()
+    public void RejectsReservedFrequencyIndex()
     {
         // AOT 2, index 13
         Assert.Throws<InvalidDataException>(() => AudioSpecificConfig.Parse([0x16, 0x90]));

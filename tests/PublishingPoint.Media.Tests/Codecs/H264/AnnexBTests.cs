@@ -17,7 +17,7 @@ public class AnnexBTests
     private static readonly byte[] Slice = [0x41, 0x9A, 0x22];
 
     [Fact]
-    public void Converts_length_prefixes_to_start_codes()
+    public void ConvertsLengthPrefixesToStartCodes()
     {
         var au = Avcc(4, Sei, Slice);
         var output = ToAnnexB(au, 4, default);
@@ -25,7 +25,7 @@ public class AnnexBTests
     }
 
     [Fact]
-    public void Inserts_aud_and_parameter_sets_before_an_idr()
+    public void InsertsAudAndParameterSetsBeforeAnIdr()
     {
         var au = Avcc(4, Sei, Idr);
         var output = ToAnnexB(au, 4, new AnnexBOptions(InsertAud: true, ParameterSets: Config));
@@ -33,7 +33,7 @@ public class AnnexBTests
     }
 
     [Fact]
-    public void Does_not_insert_parameter_sets_before_a_non_idr_unless_marked_keyframe()
+    public void DoesNotInsertParameterSetsBeforeANonIdrUnlessMarkedKeyframe()
     {
         var au = Avcc(4, Slice);
         Assert.Equal(
@@ -45,7 +45,7 @@ public class AnnexBTests
     }
 
     [Fact]
-    public void Keeps_in_band_parameter_sets_and_existing_aud()
+    public void KeepsInBandParameterSetsAndExistingAud()
     {
         var au = Avcc(2, Aud, Sps, Pps, Idr);
         var output = ToAnnexB(au, 2, new AnnexBOptions(InsertAud: true, ParameterSets: Config));
@@ -53,7 +53,7 @@ public class AnnexBTests
     }
 
     [Fact]
-    public void Places_inserted_parameter_sets_after_an_existing_aud()
+    public void PlacesInsertedParameterSetsAfterAnExistingAud()
     {
         var au = Avcc(1, Aud, Idr);
         var output = ToAnnexB(au, 1, new AnnexBOptions(InsertAud: true, ParameterSets: Config));
@@ -61,7 +61,7 @@ public class AnnexBTests
     }
 
     [Fact]
-    public void Writes_to_a_buffer_writer()
+    public void WritesToABufferWriter()
     {
         var writer = new ArrayBufferWriter<byte>();
         var written = AnnexB.Write(Avcc(4, Idr), 4, new AnnexBOptions(InsertAud: true), writer);
@@ -70,7 +70,7 @@ public class AnnexBTests
     }
 
     [Fact]
-    public void Rejects_a_length_running_past_the_access_unit()
+    public void RejectsALengthRunningPastTheAccessUnit()
     {
         var au = Avcc(4, Slice);
         au[3] = 200;
@@ -78,7 +78,7 @@ public class AnnexBTests
     }
 
     [Fact]
-    public void Splits_an_annex_b_stream()
+    public void SplitsAnAnnexBStream()
     {
         byte[] stream = [0, 0, 0, 1, 0x67, 0x42, 0, 0, 1, 0x68, 0xCE, 0, 0, 0, 0, 1, 0x65, 0x11];
         ReadOnlySpan<byte> rest = stream;

@@ -12,7 +12,7 @@ public class AvcDecoderConfigurationTests
         "01640028ffe1001b" + SequenceParameterSetTests.FullHdSps + "01000768ebe3cb3002c0" + "fdf8f800";
 
     [Fact]
-    public void Parses_avcc_record()
+    public void ParsesAvccRecord()
     {
         var config = AvcDecoderConfiguration.Parse(Convert.FromHexString(FullHdAvcC));
         Assert.Equal(0x64, config.ProfileIndication);
@@ -29,7 +29,7 @@ public class AvcDecoderConfigurationTests
     }
 
     [Fact]
-    public void Reads_nal_length_size_from_the_low_two_bits()
+    public void ReadsNalLengthSizeFromTheLowTwoBits()
     {
         var record = Convert.FromHexString(FullHdAvcC);
         record[4] = 0xFD; // lengthSizeMinusOne = 1
@@ -37,7 +37,7 @@ public class AvcDecoderConfigurationTests
     }
 
     [Fact]
-    public void Builds_from_smooth_streaming_codec_private_data()
+    public void BuildsFromSmoothStreamingCodecPrivateData()
     {
         var config = AvcDecoderConfiguration.FromCodecPrivateData(SmoothCodecPrivateData);
         Assert.Equal(244, config.ProfileIndication);
@@ -51,7 +51,7 @@ public class AvcDecoderConfigurationTests
     }
 
     [Fact]
-    public void Writes_the_record_it_read_minus_the_extension()
+    public void WritesTheRecordItReadMinusTheExtension()
     {
         var source = Convert.FromHexString(FullHdAvcC);
         var config = AvcDecoderConfiguration.Parse(source);
@@ -66,7 +66,7 @@ public class AvcDecoderConfigurationTests
     }
 
     [Fact]
-    public void Rejects_truncated_records()
+    public void RejectsTruncatedRecords()
     {
         var record = Convert.FromHexString(FullHdAvcC)[..20];
         Assert.Throws<InvalidDataException>(() => AvcDecoderConfiguration.Parse(record));
@@ -74,7 +74,7 @@ public class AvcDecoderConfigurationTests
     }
 
     [Fact]
-    public void Requires_both_parameter_sets()
+    public void RequiresBothParameterSets()
     {
         Assert.Throws<InvalidDataException>(
             () => AvcDecoderConfiguration.FromCodecPrivateData("00000001" + SequenceParameterSetTests.SmoothSps));

@@ -14,7 +14,7 @@ public class SequenceParameterSetTests
     internal const string High10Sps = "676e001fa6cd9405005bb01100000300010000030" + "03c0f183196";
 
     [Fact]
-    public void Parses_high_444_sps_with_timing()
+    public void ParsesHigh444SpsWithTiming()
     {
         var sps = SequenceParameterSet.Parse(Convert.FromHexString(SmoothSps));
         Assert.Equal(244, sps.ProfileIdc);
@@ -32,7 +32,7 @@ public class SequenceParameterSetTests
     }
 
     [Fact]
-    public void Applies_frame_cropping()
+    public void AppliesFrameCropping()
     {
         var sps = SequenceParameterSet.Parse(Convert.FromHexString(FullHdSps));
         Assert.Equal(100, sps.ProfileIdc);
@@ -43,7 +43,7 @@ public class SequenceParameterSetTests
     }
 
     [Fact]
-    public void Parses_high10_bit_depth()
+    public void ParsesHigh10BitDepth()
     {
         var sps = SequenceParameterSet.Parse(Convert.FromHexString(High10Sps));
         Assert.Equal(110, sps.ProfileIdc);
@@ -54,7 +54,7 @@ public class SequenceParameterSetTests
     }
 
     [Fact]
-    public void Parses_hand_built_baseline_sps()
+    public void ParsesHandBuiltBaselineSps()
     {
         // Hand-built Baseline (66) SPS, level 3.0, 176x144 (11x9 macroblocks), no VUI:
         // sps_id ue 0 '1', log2_max_frame_num-4 ue 0 '1', poc_type ue 2 '011', max_ref ue 1 '010', gaps '0',
@@ -70,7 +70,7 @@ public class SequenceParameterSetTests
     }
 
     [Fact]
-    public void Rejects_a_non_sps_nal_unit()
+    public void RejectsANonSpsNalUnit()
     {
         Assert.Throws<InvalidDataException>(() => SequenceParameterSet.Parse([0x68, 0xEB, 0xEC, 0x44]));
     }
