@@ -5,33 +5,51 @@ using PublishingPoint.Server.Points;
 
 namespace PublishingPoint.Server.Admin;
 
-public sealed record StreamView(string Id, int Connections, string? RemoteAddress, DateTimeOffset? ConnectedSince, long Bytes, long Fragments, DateTimeOffset? LastFragmentAt, string? Archive);
+/// <param name="BitrateHistory">Ingest bits per second of each 5 s of the last 5 minutes, oldest first.</param>
+public sealed record StreamView(
+    string Id, int Connections, string? RemoteAddress, DateTimeOffset? ConnectedSince, long Bytes, long Fragments, DateTimeOffset? LastFragmentAt, string? Archive,
+    int BitrateBitsPerSecond, IReadOnlyList<int> BitrateHistory);
 
 public sealed record TrackView(
     string Name, string Type, int Bitrate, string Codec, string FourCC, int Width, int Height, int SamplingRate, int Channels,
     int Fragments, double FirstSeconds, double LastSeconds, double BehindLiveEdgeSeconds, long BytesInMemory);
 
+/// <summary>Where players open a point, relative to the server (a signed prefix goes in front when signing is on).</summary>
+public sealed record PlaybackUrls(string HlsTs, string HlsFmp4, string Dash, string Smooth);
+
 /// <summary>What the operator API and the dashboard show of a point.</summary>
+/// <param name="Viewers">Distinct clients that asked for a manifest, playlist or MPD in the last 30 s.</param>
+/// <param name="EgressHistory">Bits per second sent to viewers in each 5 s of the last 5 minutes, oldest first.</param>
+/// <param name="Warnings">What an operator should look at: an encoder behind real time, a discontinuity.</param>
 public sealed record PointView(
     string Path, string State, bool Closed, bool CreatedByOperator, DateTimeOffset CreatedAt, DateTimeOffset? TimelineAnchor, PointSettings Settings,
-    int DvrWindowSeconds, long ArchiveBytes, IReadOnlyList<StreamView> Streams, IReadOnlyList<TrackView> Tracks)
+    int DvrWindowSeconds, long ArchiveBytes, IReadOnlyList<StreamView> Streams, IReadOnlyList<TrackView> Tracks,
+    int Viewers, int EgressBitsPerSecond, IReadOnlyList<int> EgressHistory, PlaybackUrls PlaybackUrls, IReadOnlyList<string> Warnings)
 {
-    public static PointView Of(Point point, int defaultWindow)
+    public static PointView Of(Point point, int defaultWindow, DateTimeOffset now)
     {
         ArgumentNullException.ThrowIfNull(point);
         var tracks = point.Tracks();
         var edge = tracks.Select(t => t.Last is { } last ? (double)last.End / t.Description.Timescale : 0).DefaultIfEmpty(0).Max();
         var trackViews = tracks.Select(t => Track(t, edge)).ToArray();
-        var streams = point.Streams().Select(s => new StreamView(
-            s.Id, s.Connections, s.RemoteAddress, s.ConnectedSince, s.Bytes, s.Fragments, s.LastFragmentAt, s.Archive?.FileName)).ToArray();
+        var streams = point.Streams().Select(s =>
+        {
+            var history = s.Bitrate.BitsPerSecond(now);
+            return new StreamView(s.Id, s.Connections, s.RemoteAddress, s.ConnectedSince, s.Bytes, s.Fragments, s.LastFragmentAt, s.Archive?.FileName, history[^1], history);
+        }).ToArray();
         long archiveBytes = 0;
         foreach (var archive in point.Archives())
         {
             archiveBytes += File.Exists(archive.FilePath) ? new FileInfo(archive.FilePath).Length : 0;
         }
 
-        return new PointView(point.Path.Value, point.State.ToString().ToLowerInvariant(), point.Closed, point.CreatedByOperator, point.CreatedAt, point.TimelineAnchor,
-            point.Settings with { IngestSecret = point.Settings.IngestSecret is null ? null : "(set)" }, point.DvrWindowSeconds(defaultWindow), archiveBytes, streams, trackViews);
+        var egress = point.Audience.Egress.BitsPerSecond(now);
+        var path = point.Path.Value;
+        return new PointView(path, point.State.ToString().ToLowerInvariant(), point.Closed, point.CreatedByOperator, point.CreatedAt, point.TimelineAnchor,
+            point.Settings with { IngestSecret = point.Settings.IngestSecret is null ? null : "(set)" }, point.DvrWindowSeconds(defaultWindow), archiveBytes, streams, trackViews,
+            point.Audience.Viewers(now), egress[^1], egress,
+            new PlaybackUrls($"{path}/master.m3u8", $"{path}/master-fmp4.m3u8", $"{path}/manifest.mpd", $"{path}/Manifest"),
+            PointWarnings.Of(point, tracks, now));
     }
 
     private static TrackView Track(Track track, double edge)

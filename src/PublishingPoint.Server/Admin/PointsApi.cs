@@ -23,6 +23,7 @@ internal static class PointsApi
     public static void Map(IEndpointRouteBuilder endpoints, string? apiKey)
     {
         var api = endpoints.MapGroup("/api").AddEndpointFilter(new AdminAuthorization(apiKey)).WithTags("Publishing points");
+        api.MapGet("/status", Status).WithSummary("The server: its data folder, free disk space, and warnings (a disk nearly full)");
         api.MapGet("/points", List).WithSummary("Every point with its state, streams and tracks");
         api.MapPost("/points", CreateAsync).WithSummary("Create a point with its own settings before an encoder connects");
         api.MapGet("/points/{**path}", Get).WithSummary("One point");
@@ -31,8 +32,21 @@ internal static class PointsApi
         api.MapDelete("/points/{**path}", DeleteAsync).WithSummary("Close a point and delete it with its files");
     }
 
+    /// <summary>The response of GET /api/status.</summary>
+    public sealed record ServerStatus(string DataPath, long FreeDiskBytes, long MinFreeDiskBytes, int Points, bool PlaybackSigned, IReadOnlyList<string> Warnings);
+
+    private static Ok<ServerStatus> Status(PointRegistry registry)
+    {
+        var free = new DriveInfo(registry.DataRoot).AvailableFreeSpace;
+        var minimum = registry.Options.MinFreeDiskBytes;
+        string[] warnings = free < Math.Max(4 * minimum, 1L << 30)
+            ? [string.Create(System.Globalization.CultureInfo.InvariantCulture, $"the data disk is nearly full: {free / (1024 * 1024)} MB free (ingest stops being ready under {minimum / (1024 * 1024)} MB)")]
+            : [];
+        return TypedResults.Ok(new ServerStatus(registry.DataRoot, free, minimum, registry.All.Count, !string.IsNullOrEmpty(registry.Options.PlaybackSigningKey), warnings));
+    }
+
     private static Ok<PointView[]> List(PointRegistry registry) =>
-        TypedResults.Ok(registry.All.OrderBy(p => p.Path.Value, StringComparer.Ordinal).Select(p => PointView.Of(p, registry.Options.DvrWindowSeconds)).ToArray());
+        TypedResults.Ok(registry.All.OrderBy(p => p.Path.Value, StringComparer.Ordinal).Select(p => PointView.Of(p, registry.Options.DvrWindowSeconds, registry.Time.GetUtcNow())).ToArray());
 
     private static Results<Ok<PointView>, NotFound<string>, BadRequest<string>> Get(string path, PointRegistry registry)
     {
@@ -42,7 +56,7 @@ internal static class PointsApi
         }
 
         return registry.Find(parsed) is { } point
-            ? TypedResults.Ok(PointView.Of(point, registry.Options.DvrWindowSeconds))
+            ? TypedResults.Ok(PointView.Of(point, registry.Options.DvrWindowSeconds, registry.Time.GetUtcNow()))
             : TypedResults.NotFound($"no point {parsed}");
     }
 
@@ -72,7 +86,7 @@ internal static class PointsApi
         try
         {
             var (point, created) = registry.Create(path, settings);
-            var view = PointView.Of(point, registry.Options.DvrWindowSeconds);
+            var view = PointView.Of(point, registry.Options.DvrWindowSeconds, registry.Time.GetUtcNow());
             if (created)
             {
                 return TypedResults.Created($"/api/points/{path.Value}", view);
@@ -123,7 +137,7 @@ internal static class PointsApi
                 return TypedResults.BadRequest($"unknown action '{PointPath.Truncate(action)}': close, open, flush or sign");
         }
 
-        return TypedResults.Ok(PointView.Of(point, registry.Options.DvrWindowSeconds));
+        return TypedResults.Ok(PointView.Of(point, registry.Options.DvrWindowSeconds, registry.Time.GetUtcNow()));
     }
 
     private static async Task<IResult> ClipAsync(CreateClipRequest request, PointRegistry registry, Archive.ClipWriter clips, CancellationToken cancellationToken)
@@ -151,7 +165,7 @@ internal static class PointsApi
         try
         {
             var clip = await clips.WriteAsync(point, target, (start - anchor).TotalSeconds, (end - anchor).TotalSeconds, cancellationToken).ConfigureAwait(false);
-            return TypedResults.Created($"/api/points/{target.Value}", PointView.Of(clip, registry.Options.DvrWindowSeconds));
+            return TypedResults.Created($"/api/points/{target.Value}", PointView.Of(clip, registry.Options.DvrWindowSeconds, registry.Time.GetUtcNow()));
         }
         catch (IngestException e)
         {

@@ -4,12 +4,17 @@
 
 const POLL_MS = 1500;
 const KEY = 'publishingpoint.operatorKey';
+const MAX_TILES = 8; // live pictures playing at once (each is a muted hls.js player on the lowest rendition)
+const SVG = 'http://www.w3.org/2000/svg';
 
 const $ = (selector, root = document) => root.querySelector(selector);
 const cards = new Map();
 let pollTimer = 0;
 let waitingForKey = false;
 let hls = null;
+let serverStatus = { playbackSigned: false };
+const tiles = new Map(); // path -> hls.js instance of the card's live picture
+const signed = new Map(); // path -> { prefix, expires } when playback signing is on
 
 class StopPolling extends Error {}
 
@@ -61,7 +66,10 @@ async function problemText(response) {
 async function poll() {
   clearTimeout(pollTimer);
   try {
-    const points = await api('GET', 'points');
+    const [points, status] = await Promise.all([api('GET', 'points'), api('GET', 'status')]);
+    serverStatus = status;
+    renderServerWarnings(status.warnings);
+    await signUrls(points);
     render(points);
     document.body.dataset.polls = String(Number(document.body.dataset.polls ?? 0) + 1); // for tests: polls rendered so far
     hideBanner();
@@ -78,6 +86,7 @@ async function poll() {
 function render(points) {
   const container = $('#points');
   const seen = new Set();
+  let previous = $('#no-points');
   for (const point of points) {
     seen.add(point.path);
     let card = cards.get(point.path);
@@ -85,16 +94,34 @@ function render(points) {
       card = createCard(point.path);
       cards.set(point.path, card);
     }
-    container.append(card); // keeps the API's order (by path); moving a node keeps its listeners
+    // the API's order (by path); a card moves only when it must, as moving a node pauses the video inside it
+    if (previous.nextElementSibling !== card) {
+      previous.after(card);
+    }
+    previous = card;
     updateCard(card, point);
   }
   for (const [path, card] of cards) {
     if (!seen.has(path)) {
+      stopTile(path);
       card.remove();
       cards.delete(path);
     }
   }
   $('#no-points').hidden = points.length > 0;
+  const live = points.filter((p) => p.state === 'live' && p.tracks.some((t) => t.fragments >= 2)).slice(0, MAX_TILES).map((p) => p.path);
+  for (const path of [...tiles.keys()].filter((p) => !live.includes(p))) {
+    stopTile(path);
+  }
+  for (const path of live) {
+    startTile(path, cards.get(path));
+  }
+}
+
+function renderServerWarnings(warnings) {
+  const list = $('#server-warnings');
+  list.hidden = warnings.length === 0;
+  list.replaceChildren(...warnings.map((w) => Object.assign(document.createElement('li'), { textContent: w })));
 }
 
 function createCard(path) {
@@ -129,9 +156,16 @@ function updateCard(card, point) {
 
   const now = Date.now();
   fill($('table.streams', card), point.streams.map((s) => [
-    s.id, s.connections, s.remoteAddress ?? '–', s.connectedSince ? since(s.connectedSince, now) : '–', bytes(s.bytes), s.fragments,
-    s.lastFragmentAt ? `${ago(s.lastFragmentAt, now)} ago` : '–', s.archive ?? '–',
+    s.id, kbps(s.bitrateBitsPerSecond), spark(s.bitrateHistory), s.connections, s.remoteAddress ?? '–', s.connectedSince ? since(s.connectedSince, now) : '–',
+    bytes(s.bytes), s.fragments, s.lastFragmentAt ? `${ago(s.lastFragmentAt, now)} ago` : '–', s.archive ?? '–',
   ]));
+  $('.viewers', card).textContent = String(point.viewers);
+  $('.egress', card).textContent = kbps(point.egressBitsPerSecond);
+  drawSpark($('.egress-spark', card), point.egressHistory);
+  const warnings = $('ul.warnings', card);
+  warnings.hidden = point.warnings.length === 0;
+  warnings.replaceChildren(...point.warnings.map((w) => Object.assign(document.createElement('li'), { textContent: w })));
+  renderUrls(card, point);
   fill($('table.tracks', card), point.tracks.map((t) => [
     t.name, t.type, kbps(t.bitrate), t.codec, t.type === 'video' ? `${t.width}×${t.height}` : `${t.samplingRate} Hz × ${t.channels}`,
     t.fragments, `${seconds(t.firstSeconds)}–${seconds(t.lastSeconds)} s`, `${seconds(t.behindLiveEdgeSeconds)} s`, bytes(t.bytesInMemory),
@@ -144,11 +178,139 @@ function fill(table, rows) {
     const tr = document.createElement('tr');
     for (const cell of cells) {
       const td = document.createElement('td');
-      td.textContent = String(cell);
+      if (cell instanceof Node) {
+        td.append(cell);
+      } else {
+        td.textContent = String(cell);
+      }
       tr.append(td);
     }
     return tr;
   }));
+}
+
+// ---- live pictures, rates and URLs ------------------------------------------------------------------------------
+
+function playbackUrl(point, relative) {
+  const prefix = signed.get(point.path)?.prefix ?? '/';
+  // relative to the server's root, which is the page's folder (/dashboard sits at the root, behind any path base)
+  const root = new URL('.', location.href);
+  const path = prefix.replace(/^\//, '').replace(/\/?$/, prefix === '/' ? '' : '/') + relative.split('/').map(encodeURIComponent).join('/');
+  return new URL(path, root).href;
+}
+
+async function signUrls(points) {
+  if (!serverStatus.playbackSigned) {
+    signed.clear();
+    return;
+  }
+  for (const point of points) {
+    const current = signed.get(point.path);
+    if (!current || Date.parse(current.expires) - Date.now() < 10 * 60 * 1000) {
+      const answer = await api('POST', `points/${point.path}/sign?ttl=3600`);
+      signed.set(point.path, { prefix: new URL(answer.url, location.origin).pathname.replace(new RegExp(`/${point.path}/?$`), '/'), expires: answer.expires });
+    }
+  }
+}
+
+const formats = [['HLS (MPEG-TS)', 'hlsTs'], ['HLS (fMP4)', 'hlsFmp4'], ['DASH', 'dash'], ['Smooth', 'smooth']];
+
+function renderUrls(card, point) {
+  const body = $('table.urls tbody', card);
+  const rows = formats.map(([label, key]) => {
+    const url = playbackUrl(point, point.playbackUrls[key]);
+    const tr = document.createElement('tr');
+    tr.dataset.format = key;
+    const copy = Object.assign(document.createElement('button'), { type: 'button', textContent: 'Copy', title: `Copy the ${label} URL` });
+    copy.addEventListener('click', () => copyText(url, copy));
+    tr.append(
+      Object.assign(document.createElement('th'), { textContent: label }),
+      Object.assign(document.createElement('td'), { className: 'url' }),
+      Object.assign(document.createElement('td'), {}));
+    tr.cells[1].append(Object.assign(document.createElement('code'), { textContent: url }));
+    tr.cells[2].append(copy);
+    return tr;
+  });
+  if (body.dataset.urls !== rows.map((r) => r.cells[1].textContent).join(' ')) {
+    body.dataset.urls = rows.map((r) => r.cells[1].textContent).join(' ');
+    body.replaceChildren(...rows);
+  }
+}
+
+async function copyText(text, button) {
+  try {
+    // a browser may hold the promise while it asks the user: after a second, fall back to selecting the text
+    await Promise.race([navigator.clipboard.writeText(text), new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 1000))]);
+  } catch {
+    // not a secure context: select the URL for the operator to copy
+    const range = document.createRange();
+    range.selectNodeContents(button.closest('tr').cells[1]);
+    getSelection().removeAllRanges();
+    getSelection().addRange(range);
+  }
+  button.textContent = 'Copied';
+  setTimeout(() => { button.textContent = 'Copy'; }, 1500);
+}
+
+function spark(values) {
+  const svg = document.createElementNS(SVG, 'svg');
+  svg.setAttribute('viewBox', '0 0 120 24');
+  svg.setAttribute('preserveAspectRatio', 'none');
+  svg.classList.add('spark');
+  drawSpark(svg, values);
+  return svg;
+}
+
+function drawSpark(svg, values) {
+  const max = Math.max(1, ...values);
+  const step = 120 / Math.max(1, values.length - 1);
+  const points = values.map((v, i) => `${(i * step).toFixed(1)},${(23 - (v / max) * 22).toFixed(1)}`).join(' ');
+  const line = document.createElementNS(SVG, 'polyline');
+  line.setAttribute('points', points);
+  svg.replaceChildren(line);
+  svg.dataset.max = String(max);
+  const title = document.createElementNS(SVG, 'title');
+  title.textContent = `last 5 minutes, peak ${kbps(max)}`;
+  svg.append(title);
+}
+
+function startTile(path, card) {
+  if (tiles.has(path) || !card) {
+    return;
+  }
+  const video = $('.tile video', card);
+  const label = $('.tile-label', card);
+  const source = playbackUrl({ path }, `${path}/master.m3u8`);
+  if (window.Hls?.isSupported()) {
+    const player = new window.Hls({ startLevel: 0, capLevelToPlayerSize: true, maxBufferLength: 6, liveDurationInfinity: true });
+    player.on(window.Hls.Events.ERROR, (_, data) => {
+      if (data.fatal) {
+        stopTile(path); // the next poll starts it again
+        label.textContent = `picture: ${data.details}`;
+      }
+    });
+    player.on(window.Hls.Events.MANIFEST_PARSED, () => video.play().catch(() => {}));
+    player.loadSource(source);
+    player.attachMedia(video);
+    tiles.set(path, player);
+  } else if (video.canPlayType('application/vnd.apple.mpegurl')) {
+    video.src = source;
+    video.play().catch(() => {});
+    tiles.set(path, null);
+  }
+  label.textContent = 'live';
+}
+
+function stopTile(path) {
+  tiles.get(path)?.destroy();
+  tiles.delete(path);
+  const card = cards.get(path);
+  if (card) {
+    const video = $('.tile video', card);
+    video.removeAttribute('src');
+    video.load();
+    $('.tile-label', card).textContent = '';
+  }
 }
 
 // ---- actions -----------------------------------------------------------------------------------------------

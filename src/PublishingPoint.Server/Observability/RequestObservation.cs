@@ -9,7 +9,7 @@ namespace PublishingPoint.Server.Observability;
 /// Delivery answers always carry a Content-Length (and must keep Kestrel's own body writer for DirectSend); other
 /// answers (the API's JSON, problem details) are counted as they are written.
 /// </summary>
-internal sealed class RequestObservation(RequestDelegate next, Delivery.DeliveryMetrics metrics, IDiagnosticContext diagnostics)
+internal sealed class RequestObservation(RequestDelegate next, Delivery.DeliveryMetrics metrics, IDiagnosticContext diagnostics, Points.PointRegistry registry)
 {
     public async Task InvokeAsync(HttpContext context)
     {
@@ -35,10 +35,30 @@ internal sealed class RequestObservation(RequestDelegate next, Delivery.Delivery
             // As it came on the wire (percent-encoded): a decoded %0a in the line would forge another.
             diagnostics.Set("Path", context.Request.Path.ToUriComponent());
             diagnostics.Set("Format", format);
-            if (PointOf(context.Request.Path.Value) is { } point)
+            if (PointOf(context.Request.Path.Value) is { } path)
             {
-                diagnostics.Set("Point", point);
+                diagnostics.Set("Point", path);
+                Count(context, registry.Find(path), format, bytes);
             }
+        }
+    }
+
+    /// <summary>The point's egress, and its viewer when this was a manifest, playlist or MPD answered.</summary>
+    private void Count(HttpContext context, Points.Point? point, string format, long bytes)
+    {
+        if (point is null || format is "ingest" or "api" or "admin" or "other")
+        {
+            return;
+        }
+
+        var now = registry.Time.GetUtcNow();
+        point.Audience.Egress.Add(bytes, now);
+        var path = context.Request.Path.Value!;
+        var status = context.Response.StatusCode;
+        if ((status is StatusCodes.Status200OK or StatusCodes.Status304NotModified) && context.Connection.RemoteIpAddress is { } client
+            && (path.EndsWith(".m3u8", StringComparison.Ordinal) || path.EndsWith("/Manifest", StringComparison.OrdinalIgnoreCase) || path.EndsWith(".mpd", StringComparison.Ordinal)))
+        {
+            point.Audience.Saw(client.ToString(), now);
         }
     }
 

@@ -23,6 +23,9 @@ public sealed class Point : IDisposable
         Output = new OutputCache(outputCacheBytes);
     }
 
+    /// <summary>Viewers and egress of this point.</summary>
+    public Audience Audience { get; } = new();
+
     /// <summary>Rendered manifests, playlists and MPDs of this point, by resource name and index version.</summary>
     public OutputCache Output { get; }
 

@@ -37,6 +37,9 @@ public sealed partial class PointRegistry : IDisposable
 
     public Point? Find(PointPath path) => _points.GetValueOrDefault(path.Value);
 
+    /// <summary>The point named exactly <paramref name="path"/> ("live/ch1.isml"), without parsing it.</summary>
+    public Point? Find(string path) => _points.GetValueOrDefault(path);
+
     public Point GetOrCreate(PointPath path)
     {
         ArgumentNullException.ThrowIfNull(path);

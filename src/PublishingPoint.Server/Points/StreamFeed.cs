@@ -46,9 +46,13 @@ public sealed class StreamFeed
 
     public long Bytes => Interlocked.Read(ref _bytes);
 
+    /// <summary>Ingest bytes as a rate over the last minutes.</summary>
+    public RateHistory Bitrate { get; } = new();
+
     public void Count(int bytes, DateTimeOffset now)
     {
         LastFragmentAt = now;
+        Bitrate.Add(bytes, now);
         Interlocked.Increment(ref _fragments);
         Interlocked.Add(ref _bytes, bytes);
     }

@@ -16,6 +16,18 @@ namespace PublishingPoint.Server.Tests.Admin;
 public sealed class DashboardBrowserTests(ITestOutputHelper output)
 {
     private const string LivePoint = "dash/live.isml";
+    private const string StalledPoint = "dash/stalled.isml";
+
+    /// <summary>A push that sends two fragments and then nothing, its connection left open: its encoder stalled.</summary>
+    private static async Task<HeldPush> StallAPointAsync(RunningServer server)
+    {
+        var (header, fragments) = Boxes.SplitFragments(await IsmvCapture.SixSecondsAsync());
+        var push = await HeldPush.StartAsync(server.BaseUrl, $"/{StalledPoint}/Streams(cam)");
+        await push.SendAsync(header);
+        await push.SendAsync(fragments[0]);
+        await push.SendAsync(fragments[1]);
+        return push;
+    }
 
     [Fact]
     public async Task Dashboard_ShowsALivePoint_PreviewsIt_AndClosesItToVod()
@@ -54,6 +66,42 @@ public sealed class DashboardBrowserTests(ITestOutputHelper output)
                 $"[...document.querySelectorAll('section.point[data-path=\"{LivePoint}\"] table.tracks tbody tr')]" +
                 ".some(r => r.cells[1].textContent === 'video' && Number(r.cells[5].textContent) >= 3)",
                 null, new() { Timeout = 20_000, PollingInterval = 250 });
+
+            // What an operator sees without reading the tables: a live picture, the ingest rate over time, viewers and
+            // egress, every playback URL with a copy button, and a warning for an encoder that stalled.
+            try
+            {
+                await page.WaitForFunctionAsync(
+                    $"document.querySelector('section.point[data-path=\"{LivePoint}\"] .tile video').currentTime > 1", null, new() { Timeout = 20_000, PollingInterval = 250 });
+            }
+            catch (TimeoutException)
+            {
+                var state = await page.EvaluateAsync<string>($"(() => {{ const v = document.querySelector('section.point[data-path=\"{LivePoint}\"] .tile video'); return JSON.stringify({{ t: v.currentTime, rs: v.readyState, paused: v.paused, src: v.currentSrc, err: v.error && v.error.message, label: document.querySelector('section.point[data-path=\"{LivePoint}\"] .tile-label').textContent }}); }})()");
+                Assert.Fail("tile never played: " + state + "\n" + string.Join('\n', log));
+            }
+            await page.WaitForFunctionAsync(
+                $"Number(document.querySelector('section.point[data-path=\"{LivePoint}\"] table.streams tbody tr svg.spark').dataset.max) > 100000",
+                null, new() { Timeout = 20_000, PollingInterval = 250 });
+            await Expect(card.Locator(".viewers")).Not.ToHaveTextAsync("0", new() { Timeout = 10_000 });
+            await Expect(card.Locator(".egress")).Not.ToHaveTextAsync("0 kbps", new() { Timeout = 10_000 });
+            var urls = card.Locator("table.urls tbody tr");
+            await Expect(urls).ToHaveCountAsync(4);
+            foreach (var (format, end) in new[] { ("hlsTs", "/master.m3u8"), ("hlsFmp4", "/master-fmp4.m3u8"), ("dash", "/manifest.mpd"), ("smooth", "/Manifest") })
+            {
+                var row = card.Locator($"table.urls tbody tr[data-format={format}]");
+                await Expect(row.Locator("code")).ToHaveTextAsync(server.Url($"{LivePoint}{end}").ToString());
+            }
+
+            var copy = card.Locator("table.urls tbody tr[data-format=hlsTs] button"); // by place: its name changes to "Copied"
+            await page.Context.GrantPermissionsAsync(["clipboard-read", "clipboard-write"]);
+            await copy.ClickAsync();
+            await Expect(copy).ToHaveTextAsync("Copied");
+            Assert.Equal(server.Url($"{LivePoint}/master.m3u8").ToString(), await page.EvaluateAsync<string>("navigator.clipboard.readText()"));
+            var stalled = await StallAPointAsync(server);
+            var stalledCard = page.Locator($"section.point[data-path=\"{StalledPoint}\"]");
+            await Expect(stalledCard.Locator("ul.warnings")).ToContainTextAsync("behind real time", new() { Timeout = 20_000 });
+            output.WriteLine($"screenshot: {await ScreenshotAsync(page, "dashboard-overview.png")}");
+            await stalled.DisposeAsync();
 
             await card.GetByRole(AriaRole.Button, new() { Name = "Preview", Exact = true }).ClickAsync();
             await Expect(page.Locator("#preview")).ToBeVisibleAsync();
