@@ -5,4 +5,13 @@ namespace PublishingPoint.Media.Hls;
 /// <param name="Uri">Relative to the playlist.</param>
 /// <param name="Discontinuity">EXT-X-DISCONTINUITY before this segment (the encoder restarted or skipped time).</param>
 /// <param name="ProgramDateTime">Wall-clock time of the segment's first sample, when known.</param>
-public readonly record struct HlsSegment(long Sequence, TimeSpan Duration, string Uri, bool Discontinuity = false, DateTimeOffset? ProgramDateTime = null);
+/// <param name="Parts">Its partial segments (EXT-X-PART, listed before its EXTINF) in a low-latency playlist.</param>
+public readonly record struct HlsSegment(long Sequence, TimeSpan Duration, string Uri, bool Discontinuity = false, DateTimeOffset? ProgramDateTime = null,
+    IReadOnlyList<HlsPart>? Parts = null);
+
+/// <summary>One partial segment (RFC 8216bis 4.4.4.9 EXT-X-PART).</summary>
+/// <param name="Independent">Starts with an independent frame (INDEPENDENT=YES).</param>
+public readonly record struct HlsPart(TimeSpan Duration, string Uri, bool Independent);
+
+/// <summary>EXT-X-RENDITION-REPORT: where another rendition's live edge is (its last segment and part).</summary>
+public readonly record struct HlsRenditionReport(string Uri, long LastMediaSequence, int LastPart);

@@ -27,6 +27,27 @@ public sealed record MediaPlaylist
 
     public required IReadOnlyList<HlsSegment> Segments { get; init; }
 
+    /// <summary>
+    /// Low-latency HLS (RFC 8216bis): the longest a part may be (EXT-X-PART-INF PART-TARGET). Set, the playlist says
+    /// EXT-X-SERVER-CONTROL (blocking reload, PART-HOLD-BACK of three part targets, HOLD-BACK of three target
+    /// durations, CAN-SKIP-UNTIL of six) and lists parts, the preload hint and the rendition reports.
+    /// </summary>
+    public TimeSpan? PartTarget { get; init; }
+
+    /// <summary>Parts of the segment being built (after the last complete segment).</summary>
+    public IReadOnlyList<HlsPart> OpenParts { get; init; } = [];
+
+    /// <summary>EXT-X-PRELOAD-HINT TYPE=PART: the URI of the next part.</summary>
+    public string? PreloadHint { get; init; }
+
+    public IReadOnlyList<HlsRenditionReport> RenditionReports { get; init; } = [];
+
+    /// <summary>Segments left out at the head of a delta update (EXT-X-SKIP); <see cref="Segments"/> starts after them.</summary>
+    public int SkippedSegments { get; init; }
+
+    /// <summary>CAN-SKIP-UNTIL: how far from the live edge segments may be skipped in a delta update.</summary>
+    public TimeSpan SkipBoundary => TimeSpan.FromSeconds(6 * TargetDuration);
+
     /// <summary>EXT-X-TARGETDURATION: whole seconds, at least every listed EXTINF rounded up.</summary>
     public int TargetDuration
     {

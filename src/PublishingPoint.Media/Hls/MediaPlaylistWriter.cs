@@ -14,6 +14,16 @@ public static class MediaPlaylistWriter
         text.Append("#EXTM3U\n");
         text.Append(inv, $"#EXT-X-VERSION:{playlist.Version}\n");
         text.Append(inv, $"#EXT-X-TARGETDURATION:{playlist.TargetDuration}\n");
+        if (playlist.PartTarget is { } partTarget && !playlist.IsVod)
+        {
+            text.Append(inv, $"#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,CAN-SKIP-UNTIL={playlist.SkipBoundary.TotalSeconds:0.###},PART-HOLD-BACK={3 * partTarget.TotalSeconds:0.###},HOLD-BACK={3 * playlist.TargetDuration}\n");
+        }
+
+        if (playlist.PartTarget is { } target)
+        {
+            text.Append(inv, $"#EXT-X-PART-INF:PART-TARGET={target.TotalSeconds:0.###}\n");
+        }
+
         text.Append(inv, $"#EXT-X-MEDIA-SEQUENCE:{playlist.MediaSequence}\n");
         if (playlist.DiscontinuitySequence > 0)
         {
@@ -35,6 +45,11 @@ public static class MediaPlaylistWriter
             text.Append(inv, $"#EXT-X-MAP:URI=\"{map}\"\n");
         }
 
+        if (playlist.SkippedSegments > 0)
+        {
+            text.Append(inv, $"#EXT-X-SKIP:SKIPPED-SEGMENTS={playlist.SkippedSegments}\n");
+        }
+
         var first = true;
         foreach (var segment in playlist.Segments)
         {
@@ -49,16 +64,38 @@ public static class MediaPlaylistWriter
                 text.Append(inv, $"#EXT-X-PROGRAM-DATE-TIME:{time.UtcDateTime:yyyy-MM-dd'T'HH:mm:ss.fff'Z'}\n");
             }
 
+            foreach (var part in segment.Parts ?? [])
+            {
+                WritePart(text, part);
+            }
+
             text.Append(inv, $"#EXTINF:{segment.Duration.TotalSeconds:0.000},\n");
             text.Append(segment.Uri).Append('\n');
             first = false;
+        }
+
+        foreach (var part in playlist.OpenParts)
+        {
+            WritePart(text, part);
         }
 
         if (playlist.IsVod)
         {
             text.Append("#EXT-X-ENDLIST\n");
         }
+        else if (playlist.PreloadHint is { } hint)
+        {
+            text.Append(inv, $"#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"{hint}\"\n");
+        }
+
+        foreach (var report in playlist.RenditionReports)
+        {
+            text.Append(inv, $"#EXT-X-RENDITION-REPORT:URI=\"{report.Uri}\",LAST-MSN={report.LastMediaSequence},LAST-PART={report.LastPart}\n");
+        }
 
         return text.ToString();
     }
+
+    private static void WritePart(StringBuilder text, HlsPart part) =>
+        text.Append(CultureInfo.InvariantCulture, $"#EXT-X-PART:DURATION={part.Duration.TotalSeconds:0.000},URI=\"{part.Uri}\"{(part.Independent ? ",INDEPENDENT=YES" : string.Empty)}\n");
 }

@@ -26,14 +26,15 @@ public static class CmafFragmentWriter
     /// Writes the segment. <paramref name="source"/> is the fragment the samples' data offsets refer to;
     /// <paramref name="baseDecodeTime"/> goes to 'tfdt' and should be the first sample's decode time.
     /// </summary>
-    public static byte[] Write(ReadOnlySpan<byte> source, ReadOnlySpan<FragmentSample> samples, uint trackId, uint sequenceNumber, long baseDecodeTime)
+    /// <param name="withStyp">False for a CMAF chunk after the first of a segment: moof+mdat only.</param>
+    public static byte[] Write(ReadOnlySpan<byte> source, ReadOnlySpan<FragmentSample> samples, uint trackId, uint sequenceNumber, long baseDecodeTime, bool withStyp = true)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(baseDecodeTime);
         var rented = ArrayPool<OutputSample>.Shared.Rent(Math.Max(samples.Length, 1));
         try
         {
             var output = ToOutput(samples, rented);
-            var header = Header(trackId, sequenceNumber, baseDecodeTime);
+            var header = Header(trackId, sequenceNumber, baseDecodeTime) with { WithStyp = withStyp };
             var segment = new byte[FragmentWriter.GetLength(header, output)];
             var at = FragmentWriter.WriteBoxes(segment, header, output);
             foreach (var sample in samples)

@@ -13,7 +13,11 @@ namespace PublishingPoint.Server.Delivery;
 internal static class RenderedResponses
 {
     /// <param name="render">The output for this version, or null when there is nothing to answer yet (404).</param>
-    public static Task ServeAsync(HttpContext context, Point point, string key, TimeShift shift, Func<long, RenderedOutput?> render)
+    public static Task ServeAsync(HttpContext context, Point point, string key, TimeShift shift, Func<long, RenderedOutput?> render) =>
+        ServeAsync(context, point, key, shift, null, render);
+
+    /// <param name="maxAge">Cache-Control max-age for this answer instead of the output's own (a blocking playlist reload).</param>
+    public static Task ServeAsync(HttpContext context, Point point, string key, TimeShift shift, int? maxAge, Func<long, RenderedOutput?> render)
     {
         ArgumentNullException.ThrowIfNull(point);
         ArgumentNullException.ThrowIfNull(shift);
@@ -35,7 +39,7 @@ internal static class RenderedResponses
 
         return output is null
             ? Responses.ProblemAsync(context, StatusCodes.Status404NotFound, "nothing to play yet")
-            : WriteAsync(context, output);
+            : WriteAsync(context, maxAge is { } age ? output with { MaxAge = age } : output);
     }
 
     /// <summary>A quoted entity tag from the version, the resource's identity and its length.</summary>

@@ -28,6 +28,7 @@ internal sealed class Fmp4IngestSession(PointRegistry registry, Point point, Str
     private StreamArchive? _archive;
     private readonly Dictionary<Track, PendingRun> _pending = [];
     private byte[]? _pendingMoof;
+    private PrftBox? _prft;
 
     public long Accepted { get; private set; }
 
@@ -116,6 +117,14 @@ internal sealed class Fmp4IngestSession(PointRegistry registry, Point point, Str
                 // A segment boundary: what was gathered of the previous segment is complete.
                 await framer.SkipAsync(header, cancellationToken).ConfigureAwait(false);
                 FlushAll();
+            }
+            else if (type == FourCC.From("prft") && header.Size <= 64)
+            {
+                // The encoder's wall clock of a media time: the point's timeline anchor, when it has none yet.
+                if (PrftBox.TryRead(await ReadHeaderBoxAsync(framer, header, cancellationToken).ConfigureAwait(false), out var prft))
+                {
+                    _prft = prft;
+                }
             }
             else if (type == BoxTypes.Mfra)
             {
@@ -271,10 +280,20 @@ internal sealed class Fmp4IngestSession(PointRegistry registry, Point point, Str
 
         // Chunk durations are often estimates for the last sample: only a real jump in time (over 100 ms) breaks a run.
         var second = (long)track.Description.Timescale;
-        if (pending is not null && ((isVideo && traf.FirstSampleIsSync) || Math.Abs(time - pending.End) > Math.Max(duration, second / 10)))
+        var segmentStarts = isVideo && traf.FirstSampleIsSync;
+        if (pending is not null && (segmentStarts || Math.Abs(time - pending.End) > Math.Max(duration, second / 10)))
         {
             Flush(track, pending);
             pending = null;
+        }
+
+        if (segmentStarts)
+        {
+            // The stream's other tracks (its audio) end their segment where the picture's does, so renditions align.
+            foreach (var (other, run) in _pending.Where(p => p.Key.Description.Kind != TrackKind.Video).ToArray())
+            {
+                Flush(other, run);
+            }
         }
 
         if (pending is null)
@@ -299,10 +318,38 @@ internal sealed class Fmp4IngestSession(PointRegistry registry, Point point, Str
 
         memory.Reserve(fragment.Length);
         pending.Add(new FragmentPart(fragment, traf), duration);
-        if (!isVideo && pending.End - pending.Time >= second)
+        // Servable at once as an LL-HLS part of the segment being built (unless another feed already gave this time).
+        if (track.IsNew(time))
+        {
+            Anchor(track, time + duration);
+            track.AddPart(new PartEntry(time, duration, traf, fragment));
+            point.Touch(); // playlists list the part from now on
+        }
+
+        if (!isVideo && !_tracks.Values.Any(t => t.Description.Kind == TrackKind.Video) && pending.End - pending.Time >= second)
         {
             Flush(track, pending);
         }
+    }
+
+    /// <summary>
+    /// Fixes the point's wall clock of media time 0 once: from the encoder's 'prft' when it sent one, else as the arrival
+    /// of media up to <paramref name="end"/> now (a live encoder sends its media as it captures it).
+    /// </summary>
+    private void Anchor(Track track, long end)
+    {
+        if (point.TimelineAnchor is not null)
+        {
+            return;
+        }
+
+        if (_prft is { } prft && _tracks.TryGetValue(prft.ReferenceTrackId, out var reference))
+        {
+            point.AnchorTimeline(prft.WallClock, (double)prft.MediaTime / reference.Description.Timescale);
+            return;
+        }
+
+        point.AnchorTimeline(registry.Time.GetUtcNow(), (double)end / track.Description.Timescale);
     }
 
     private void RefuseFarAhead(long time, long timescale)
@@ -328,15 +375,16 @@ internal sealed class Fmp4IngestSession(PointRegistry registry, Point point, Str
         _pending.Remove(track);
         try
         {
+            var partSamples = pending.Parts.Select(p => new PartLayout(p.Traf.SampleCount, p.Traf.TfxdDuration ?? p.Traf.SummedDuration, p.Traf.FirstSampleIsSync)).ToArray();
             if (pending.Parts.Count == 1)
             {
-                Index(pending.Archive, track, pending.Parts[0].Bytes, pending.Parts[0].Traf);
+                Index(pending.Archive, track, pending.Parts[0].Bytes, pending.Parts[0].Traf, partSamples);
                 return;
             }
 
             var merged = FragmentMerger.Merge(pending.Parts, pending.Time);
             BoxHeader.TryRead(merged, out var moof);
-            Index(pending.Archive, track, merged, ReadTrafs(merged.AsSpan(0, (int)moof.Size))[0]);
+            Index(pending.Archive, track, merged, ReadTrafs(merged.AsSpan(0, (int)moof.Size))[0], partSamples);
         }
         finally
         {
@@ -344,7 +392,7 @@ internal sealed class Fmp4IngestSession(PointRegistry registry, Point point, Str
         }
     }
 
-    private void Index(StreamArchive archive, Track track, byte[] fragment, TrackFragment traf)
+    private void Index(StreamArchive archive, Track track, byte[] fragment, TrackFragment traf, IReadOnlyList<PartLayout>? partSamples = null)
     {
         var rolled = false;
         long time, duration;
@@ -378,6 +426,7 @@ internal sealed class Fmp4IngestSession(PointRegistry registry, Point point, Str
             var entry = new FragmentEntry(time, duration, traf, archive, offset, fragment.Length, fragment)
             {
                 Discontinuity = last is not null && time > last.End + (last.Duration / 2),
+                Parts = partSamples,
             };
             var window = (long)point.DvrWindowSeconds(registry.Options.DvrWindowSeconds) * track.Description.Timescale;
             track.Append(entry, window);
@@ -391,10 +440,7 @@ internal sealed class Fmp4IngestSession(PointRegistry registry, Point point, Str
         Accepted++;
         var now = registry.Time.GetUtcNow();
         point.AdvanceEdge((double)(time + duration) / track.Description.Timescale, now);
-        if (point.TimelineAnchor is null)
-        {
-            point.AnchorTimeline(now, (double)track.Last!.Time / track.Description.Timescale);
-        }
+        Anchor(track, time + duration);
 
         feed.Count(fragment.Length, now);
         metrics.Ingested(point, track.Key, fragment.Length);

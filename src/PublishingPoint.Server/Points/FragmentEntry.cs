@@ -3,6 +3,9 @@ using PublishingPoint.Server.Archive;
 
 namespace PublishingPoint.Server.Points;
 
+/// <summary>One part of an indexed fragment: its number of samples, its duration (track timescale), whether it starts with a sync sample.</summary>
+public readonly record struct PartLayout(int Samples, long Duration, bool Independent);
+
 /// <summary>One indexed fragment (moof+mdat as the encoder sent it) and where its bytes are.</summary>
 public sealed class FragmentEntry
 {
@@ -36,6 +39,12 @@ public sealed class FragmentEntry
 
     /// <summary>True when the encoder restarted or skipped time right before this fragment.</summary>
     public bool Discontinuity { get; init; }
+
+    /// <summary>
+    /// When the fragment was gathered from low-latency chunks: each chunk (LL-HLS part) in order. The parts are served
+    /// again from the fragment's samples, byte for byte as they were while the segment was open.
+    /// </summary>
+    public IReadOnlyList<PartLayout>? Parts { get; init; }
 
     /// <summary>The bytes while the fragment is inside the memory window; null once evicted (read from the archive).</summary>
     public byte[]? Data => Volatile.Read(ref _data);

@@ -15,7 +15,10 @@ public enum AppendResult
 public sealed class Track
 {
     private readonly List<FragmentEntry> _fragments = [];
+    private readonly List<PartEntry> _openParts = [];
     private readonly Lock _lock = new();
+    private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private long _longestPart;
     private int _firstInMemory;
     private long _removed;
 
@@ -70,13 +73,69 @@ public sealed class Track
             }
 
             _fragments.Add(entry);
+            _openParts.Clear();
             while (_firstInMemory < _fragments.Count - 1 && _fragments[_firstInMemory].End < entry.End - memoryWindow)
             {
                 _fragments[_firstInMemory++].Evict();
             }
 
+            SignalLocked();
             return AppendResult.Accepted;
         }
+    }
+
+    /// <summary>A chunk of the segment being built arrived: servable at once, and every held request is told.</summary>
+    public void AddPart(PartEntry part)
+    {
+        ArgumentNullException.ThrowIfNull(part);
+        lock (_lock)
+        {
+            _openParts.Add(part);
+            _longestPart = Math.Max(_longestPart, part.Duration);
+            SignalLocked();
+        }
+    }
+
+    /// <summary>The longest part this track has had (its PART-TARGET), 0 when it never had parts.</summary>
+    public long LongestPart
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _longestPart;
+            }
+        }
+    }
+
+    /// <summary>The fragments, the number of the first, and the parts of the segment being built (numbered first + fragments.Length).</summary>
+    public FragmentEntry[] Snapshot(out long firstSequence, out PartEntry[] openParts)
+    {
+        lock (_lock)
+        {
+            firstSequence = _removed;
+            openParts = [.. _openParts];
+            return [.. _fragments];
+        }
+    }
+
+    /// <summary>Completes the next time a part or a fragment is indexed (one notifier per track, whoever waits on it).</summary>
+    public Task Changed
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _changed.Task;
+            }
+        }
+    }
+
+    private void SignalLocked()
+    {
+        var changed = _changed;
+        _changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        changed.TrySetResult();
     }
 
     /// <summary>Adds a fragment recovered from disk: no memory copy, no duplicate check beyond order.</summary>

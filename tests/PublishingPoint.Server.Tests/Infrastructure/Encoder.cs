@@ -62,6 +62,17 @@ public static class Encoder
         return args;
     }
 
+    /// <summary>
+    /// Low-latency CMAF (README's recipe): a 'moof' every 200 ms inside keyframe-aligned segments, with 'prft' boxes
+    /// carrying the capture wall clock, x264 tuned for zero latency.
+    /// </summary>
+    public static IEnumerable<string> LowLatencyCmafPushArguments(Uri target, EncoderSettings s) =>
+        Arguments(s, ["-tune", "zerolatency", "-movflags", "cmaf+empty_moov+default_base_moof+frag_keyframe", "-frag_duration", "200000",
+            "-write_prft", "wallclock", "-f", "mp4", target.ToString()]);
+
+    public static Task<ToolResult> PushLowLatencyCmafAsync(Uri target, EncoderSettings settings, CancellationToken cancellationToken = default) =>
+        Tool.RunAsync("ffmpeg", LowLatencyCmafPushArguments(target, settings), TimeSpan.FromSeconds(settings.Seconds + 60), cancellationToken);
+
     public static Task<ToolResult> PushSmoothAsync(Uri target, EncoderSettings settings, CancellationToken cancellationToken = default) =>
         Tool.RunAsync("ffmpeg", SmoothPushArguments(target, settings), TimeSpan.FromSeconds(settings.Seconds + 60), cancellationToken);
 }

@@ -53,8 +53,34 @@ internal sealed partial class HlsDelivery(PointRegistry registry, HlsSegmentCach
         {
             var format = playlist.Groups["fmp4"].Success ? HlsFormat.Fmp4 : HlsFormat.Ts;
             var window = point.DvrWindowSeconds(registry.Options.DvrWindowSeconds);
-            await PlaylistAsync(context, point, rest, shift, () => HlsPlaylistBuilder.Media(point, track, format, window, anchor, shift) is { } m ? MediaPlaylistWriter.Write(m) : null)
+            if (!BlockingReload.TryParse(context.Request.Query, out var reload, out var invalid))
+            {
+                await Responses.ProblemAsync(context, StatusCodes.Status400BadRequest, invalid!).ConfigureAwait(false);
+                return;
+            }
+
+            if (reload.Msn is not null && format == HlsFormat.Fmp4)
+            {
+                var held = await reload.WaitAsync(point, track, registry.Time, context.RequestAborted).ConfigureAwait(false);
+                if (held != StatusCodes.Status200OK)
+                {
+                    await Responses.ProblemAsync(context, held, held == StatusCodes.Status400BadRequest
+                        ? "_HLS_msn is more than two segments past the live edge" : "the asked part did not arrive in time").ConfigureAwait(false);
+                    return;
+                }
+            }
+
+            var skip = reload.Skip && format == HlsFormat.Fmp4;
+            await PlaylistAsync(context, point, skip ? rest + "?skip" : rest, shift,
+                    () => HlsPlaylistBuilder.Media(point, track, format, window, anchor, shift, skip) is { } m ? MediaPlaylistWriter.Write(m) : null,
+                    reload.Msn is null ? null : BlockingReload.CacheSeconds)
                 .ConfigureAwait(false);
+        }
+        else if (PartUrl().Match(rest) is { Success: true } partUrl && FindTrack(point, partUrl) is { } partTrack)
+        {
+            var sequence = long.Parse(partUrl.Groups["n"].ValueSpan, NumberStyles.None, CultureInfo.InvariantCulture);
+            var part = int.Parse(partUrl.Groups["p"].ValueSpan, NumberStyles.None, CultureInfo.InvariantCulture);
+            await PartAsync(context, point, partTrack, sequence, part).ConfigureAwait(false);
         }
         else if (SegmentUrl().Match(rest) is { Success: true } segment && FindTrack(point, segment) is { } segmentTrack)
         {
@@ -108,6 +134,64 @@ internal sealed partial class HlsDelivery(PointRegistry registry, HlsSegmentCach
         await HlsResponses.SegmentAsync(context, format == HlsFormat.Ts ? TsContentType : Mp4ContentType, produced.Bytes, produced.File).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// One part: of a complete segment (from its fragment's samples), of the segment being built (from the chunk as it
+    /// came), or the next one the playlist hinted at, held until it arrives (404 if the segment ends without it).
+    /// </summary>
+    private async Task PartAsync(HttpContext context, Point point, Track track, long sequence, int part)
+    {
+        var key = new HlsSegmentKey(point, track.Key, HlsFormat.Fmp4, sequence, part);
+        if (cache.TryGetReady(key, out var ready))
+        {
+            context.Response.Headers.CacheControl = Immutable;
+            await HlsResponses.SegmentAsync(context, Mp4ContentType, ready.Bytes, ready.File).ConfigureAwait(false);
+            return;
+        }
+
+        var fragments = track.Snapshot(out var first, out var openParts);
+        using var timeout = new CancellationTokenSource(BlockingReload.HoldLimit(fragments, track.Description.Timescale), registry.Time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, context.RequestAborted);
+        while (sequence == first + fragments.Length && part == openParts.Length && point.State != PointState.Vod)
+        {
+            try
+            {
+                await track.Changed.WaitAsync(linked.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (timeout.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested)
+            {
+                await Responses.ProblemAsync(context, StatusCodes.Status503ServiceUnavailable, "the hinted part did not arrive in time").ConfigureAwait(false);
+                return;
+            }
+
+            fragments = track.Snapshot(out first, out openParts);
+        }
+
+        Func<Task<byte[]>>? produce = null;
+        if (sequence >= first && sequence < first + fragments.Length)
+        {
+            var entry = fragments[sequence - first];
+            if (entry.Parts is { } parts && part < parts.Count)
+            {
+                produce = async () => (await HlsPackager.Fmp4PartAsync(track, entry, sequence, part, CancellationToken.None).ConfigureAwait(false))!;
+            }
+        }
+        else if (sequence == first + fragments.Length && part < openParts.Length)
+        {
+            var open = openParts[part];
+            produce = () => Task.FromResult(HlsPackager.Fmp4OpenPart(track, open, sequence, part));
+        }
+
+        if (produce is null)
+        {
+            await Responses.ProblemAsync(context, StatusCodes.Status404NotFound, "no such part").ConfigureAwait(false);
+            return;
+        }
+
+        var produced = await cache.GetOrProduceSegmentAsync(key, 64 * 1024, produce).WaitAsync(context.RequestAborted).ConfigureAwait(false);
+        context.Response.Headers.CacheControl = Immutable;
+        await HlsResponses.SegmentAsync(context, Mp4ContentType, produced.Bytes, produced.File).ConfigureAwait(false);
+    }
+
     private static string WithQuery(string master, string query)
     {
         if (query.Length == 0)
@@ -132,8 +216,8 @@ internal sealed partial class HlsDelivery(PointRegistry registry, HlsSegmentCach
         return string.Join('\n', lines);
     }
 
-    private static Task PlaylistAsync(HttpContext context, Point point, string resource, TimeShift shift, Func<string?> render) =>
-        RenderedResponses.ServeAsync(context, point, resource, shift, version =>
+    private static Task PlaylistAsync(HttpContext context, Point point, string resource, TimeShift shift, Func<string?> render, int? maxAge = null) =>
+        RenderedResponses.ServeAsync(context, point, resource, shift, maxAge, version =>
         {
             var text = render();
             if (text is null)
@@ -141,7 +225,10 @@ internal sealed partial class HlsDelivery(PointRegistry registry, HlsSegmentCach
                 return null;
             }
 
-            var maxAge = point.State == PointState.Vod ? VodPlaylistMaxAge : Math.Max(0, TargetDuration(text) / 2);
+            // A low-latency playlist changes with every part: revalidated (ETag) on every plain reload.
+            var maxAge = point.State == PointState.Vod ? VodPlaylistMaxAge
+                : text.Contains("#EXT-X-PART-INF", StringComparison.Ordinal) ? 0
+                : Math.Max(0, TargetDuration(text) / 2);
             var bytes = Encoding.UTF8.GetBytes(text);
             return new RenderedOutput(version, bytes, RenderedResponses.ETag('h', version, resource + shift.CacheKey, bytes.Length), maxAge, PlaylistContentType);
         });
@@ -170,6 +257,9 @@ internal sealed partial class HlsDelivery(PointRegistry registry, HlsSegmentCach
 
     [GeneratedRegex(@"^hls/(?<name>[A-Za-z0-9._-]{1,64}?)-(?<bitrate>[0-9]{1,10})/(?<n>[0-9]{1,9})\.(?<ext>ts|m4s)$", RegexOptions.CultureInvariant)]
     private static partial Regex SegmentUrl();
+
+    [GeneratedRegex(@"^hls/(?<name>[A-Za-z0-9._-]{1,64}?)-(?<bitrate>[0-9]{1,10})/(?<n>[0-9]{1,9})\.(?<p>[0-9]{1,4})\.m4s$", RegexOptions.CultureInvariant)]
+    private static partial Regex PartUrl();
 
     [GeneratedRegex(@"^hls/(?<name>[A-Za-z0-9._-]{1,64}?)-(?<bitrate>[0-9]{1,10})/init\.mp4$", RegexOptions.CultureInvariant)]
     private static partial Regex InitUrl();

@@ -110,14 +110,62 @@ internal static class HlsPackager
         return _decodeShifts.GetValue(track, _ => new StrongBox<long>(shift)).Value;
     }
 
-    /// <summary>Fragment <paramref name="sequence"/> of <paramref name="track"/> as a CMAF segment for the track's init segment.</summary>
+    /// <summary>
+    /// Fragment <paramref name="sequence"/> of <paramref name="track"/> as a CMAF segment for the track's init segment. A
+    /// fragment gathered from low-latency chunks is written as the CMAF chunks of its parts one after the other, so each
+    /// part is a byte range of its segment and both are the same bytes whenever they are asked for.
+    /// </summary>
     public static async Task<byte[]> Fmp4SegmentAsync(Track track, FragmentEntry entry, long sequence, CancellationToken cancellationToken)
     {
         var samples = new List<FragmentSample>(128);
         var bytes = await HlsTimeline.ReadSamplesAsync(track, entry, samples, cancellationToken).ConfigureAwait(false);
-        // The same 10 s lift as TS: AAC priming puts the first audio decode time below zero, which 'tfdt' cannot hold.
-        var baseTime = (samples.Count > 0 ? samples[0].DecodeTime : entry.Time) + (TimeOffsetSeconds * track.Description.Timescale);
-        return CmafFragmentWriter.Write(bytes, CollectionsMarshal.AsSpan(samples), track.Description.Info.TrackId, (uint)(sequence + 1), baseTime);
+        if (entry.Parts is not { } parts)
+        {
+            // The same 10 s lift as TS: AAC priming puts the first audio decode time below zero, which 'tfdt' cannot hold.
+            var baseTime = (samples.Count > 0 ? samples[0].DecodeTime : entry.Time) + (TimeOffsetSeconds * track.Description.Timescale);
+            return CmafFragmentWriter.Write(bytes, CollectionsMarshal.AsSpan(samples), track.Description.Info.TrackId, (uint)(sequence + 1), baseTime);
+        }
+
+        var chunks = new byte[parts.Count][];
+        var at = 0;
+        for (var p = 0; p < parts.Count; p++)
+        {
+            var count = Math.Min(parts[p].Samples, samples.Count - at);
+            chunks[p] = Chunk(track, bytes, CollectionsMarshal.AsSpan(samples).Slice(at, count), sequence, p);
+            at += count;
+        }
+
+        return [.. chunks.SelectMany(c => c)];
+    }
+
+    /// <summary>Part <paramref name="part"/> of complete segment <paramref name="sequence"/>, from its fragment's samples; null past its parts.</summary>
+    public static async Task<byte[]?> Fmp4PartAsync(Track track, FragmentEntry entry, long sequence, int part, CancellationToken cancellationToken)
+    {
+        if (entry.Parts is not { } parts || part >= parts.Count)
+        {
+            return null;
+        }
+
+        var samples = new List<FragmentSample>(128);
+        var bytes = await HlsTimeline.ReadSamplesAsync(track, entry, samples, cancellationToken).ConfigureAwait(false);
+        var at = parts.Take(part).Sum(p => p.Samples);
+        var count = Math.Clamp(parts[part].Samples, 0, Math.Max(0, samples.Count - at));
+        return Chunk(track, bytes, CollectionsMarshal.AsSpan(samples).Slice(Math.Min(at, samples.Count), count), sequence, part);
+    }
+
+    /// <summary>Part <paramref name="index"/> of the segment being built, from the chunk the encoder sent.</summary>
+    public static byte[] Fmp4OpenPart(Track track, PartEntry part, long sequence, int index)
+    {
+        var samples = new List<FragmentSample>(32);
+        HlsTimeline.ReadSamples(track, part.Bytes, part.Time, part.Traf, samples);
+        return Chunk(track, part.Bytes, CollectionsMarshal.AsSpan(samples), sequence, index);
+    }
+
+    // One CMAF chunk of a low-latency segment: the first carries the segment's 'styp'; sequence numbers follow segment and part.
+    private static byte[] Chunk(Track track, byte[] source, ReadOnlySpan<FragmentSample> samples, long sequence, int part)
+    {
+        var baseTime = (samples.Length > 0 ? samples[0].DecodeTime : 0) + (TimeOffsetSeconds * track.Description.Timescale);
+        return CmafFragmentWriter.Write(source, samples, track.Description.Info.TrackId, unchecked(((uint)sequence + 1) * 64 + (uint)part), baseTime, withStyp: part == 0);
     }
 
     /// <summary>The single-track initialization segment, from the encoder's own 'moov'; null before any media.</summary>

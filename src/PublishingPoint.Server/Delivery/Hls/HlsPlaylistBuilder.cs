@@ -76,8 +76,12 @@ internal static class HlsPlaylistBuilder
         return new MasterPlaylist { Version = format == HlsFormat.Fmp4 ? 6 : 3, Variants = variants, Audio = renditions };
     }
 
+    /// <summary>Complete segments whose parts a low-latency playlist still lists (with the parts of the open one).</summary>
+    private const int SegmentsWithParts = 3;
+
     /// <summary>The media playlist of one track, or null when the track cannot be played in that format.</summary>
-    public static MediaPlaylist? Media(Point point, Track track, HlsFormat format, long windowSeconds, DateTimeOffset anchor, TimeShift? shift = null)
+    /// <param name="skip">A delta update (_HLS_skip): segments further than CAN-SKIP-UNTIL from the live edge are left out.</param>
+    public static MediaPlaylist? Media(Point point, Track track, HlsFormat format, long windowSeconds, DateTimeOffset anchor, TimeShift? shift = null, bool skip = false)
     {
         if (format == HlsFormat.Ts && track.Description.Kind != TrackKind.Video)
         {
@@ -86,7 +90,7 @@ internal static class HlsPlaylistBuilder
 
         var live = point.State != PointState.Vod;
         var timescale = track.Description.Timescale;
-        var fragments = track.Snapshot(out var first);
+        var fragments = track.Snapshot(out var first, out var openParts);
         var available = format == HlsFormat.Ts
             ? HlsTimeline.Available(fragments, timescale, AudioOf(point), live)
             : fragments.Length;
@@ -128,7 +132,7 @@ internal static class HlsPlaylistBuilder
                 time));
         }
 
-        return new MediaPlaylist
+        var playlist = new MediaPlaylist
         {
             Version = format == HlsFormat.Fmp4 ? 6 : 3,
             MinimumTargetDuration = MediaPlaylist.CeilingSeconds(longest),
@@ -138,6 +142,79 @@ internal static class HlsPlaylistBuilder
             MapUri = format == HlsFormat.Fmp4 ? $"{name}/init.mp4" : null,
             Segments = segments,
         };
+        return format == HlsFormat.Fmp4 && live && shift is null or { IsNone: true } && track.LongestPart > 0
+            ? LowLatency(point, track, playlist, fragments, first, openParts, skip)
+            : playlist;
+    }
+
+    /// <summary>
+    /// The low-latency form (RFC 8216bis): parts of the last complete segments and of the open one, the hint of the next
+    /// part, where the other renditions are, and for a delta update the old segments left out.
+    /// </summary>
+    private static MediaPlaylist LowLatency(Point point, Track track, MediaPlaylist playlist, FragmentEntry[] fragments, long first, PartEntry[] openParts, bool skip)
+    {
+        var timescale = track.Description.Timescale;
+        var name = Name(track.Key);
+        var segments = playlist.Segments.ToList();
+        for (var s = Math.Max(0, segments.Count - SegmentsWithParts); s < segments.Count; s++)
+        {
+            var sequence = segments[s].Sequence;
+            if (fragments[sequence - first].Parts is { } parts)
+            {
+                segments[s] = segments[s] with { Parts = [.. parts.Select((p, i) => Part(name, sequence, i, p.Duration, p.Independent, timescale))] };
+            }
+        }
+
+        var open = first + fragments.Length;
+        var skipped = 0;
+        if (skip && segments.Count > 0)
+        {
+            var edge = segments.Sum(x => x.Duration.Ticks);
+            var boundary = playlist.SkipBoundary.Ticks;
+            long before = 0;
+            while (skipped < segments.Count - 1 && edge - (before + segments[skipped].Duration.Ticks) >= boundary)
+            {
+                before += segments[skipped].Duration.Ticks;
+                skipped++;
+            }
+        }
+
+        return playlist with
+        {
+            Version = 9,
+            PartTarget = TimeSpan.FromMilliseconds(Math.Ceiling(Timescale.Rescale(track.LongestPart, timescale, 1_000_000) / 1000.0)),
+            Segments = segments.Skip(skipped).ToArray(),
+            SkippedSegments = skipped,
+            OpenParts = [.. openParts.Select((p, i) => Part(name, open, i, p.Duration, p.Independent, timescale))],
+            PreloadHint = string.Create(CultureInfo.InvariantCulture, $"{name}/{open}.{openParts.Length}.m4s"),
+            RenditionReports = [.. RenditionReports(point, track)],
+        };
+    }
+
+    private static HlsPart Part(string name, long sequence, int index, long duration, bool independent, long timescale) =>
+        new(TimeSpan.FromTicks(Timescale.Rescale(duration, timescale, TimeSpan.TicksPerSecond)), string.Create(CultureInfo.InvariantCulture, $"{name}/{sequence}.{index}.m4s"), independent);
+
+    /// <summary>The live edge of every other rendition the fMP4 master names (video variants, the audio rendition).</summary>
+    private static IEnumerable<HlsRenditionReport> RenditionReports(Point point, Track track)
+    {
+        var audio = AudioOf(point);
+        foreach (var other in point.Tracks())
+        {
+            if (other == track || (other.Description.Kind != TrackKind.Video && other != audio))
+            {
+                continue;
+            }
+
+            var fragments = other.Snapshot(out var first, out var openParts);
+            if (openParts.Length > 0)
+            {
+                yield return new HlsRenditionReport(PlaylistName(other.Key, HlsFormat.Fmp4), first + fragments.Length, openParts.Length - 1);
+            }
+            else if (fragments.Length > 0)
+            {
+                yield return new HlsRenditionReport(PlaylistName(other.Key, HlsFormat.Fmp4), first + fragments.Length - 1, (fragments[^1].Parts?.Count ?? 1) - 1);
+            }
+        }
     }
 
     /// <summary>Peak and average bits per second of the track's fragments; the nominal bitrate until there are any.</summary>

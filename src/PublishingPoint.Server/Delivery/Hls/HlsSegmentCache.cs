@@ -4,8 +4,8 @@ using PublishingPoint.Server.Transport;
 
 namespace PublishingPoint.Server.Delivery.Hls;
 
-/// <summary>Identifies one repackaged segment; <see cref="Sequence"/> -1 is the initialization segment.</summary>
-internal readonly record struct HlsSegmentKey(Point Point, TrackKey Track, HlsFormat Format, long Sequence);
+/// <summary>Identifies one repackaged segment (or, with <see cref="Part"/> 0 or more, one part of it); <see cref="Sequence"/> -1 is the initialization segment.</summary>
+internal readonly record struct HlsSegmentKey(Point Point, TrackKey Track, HlsFormat Format, long Sequence, int Part = -1);
 
 /// <summary>A produced segment: its bytes, and the file copy to send them from when there is one.</summary>
 internal readonly record struct ReadySegment(byte[] Bytes, SpooledFile? File);

@@ -63,12 +63,19 @@ internal static class HlsTimeline
     public static async Task<byte[]> ReadSamplesAsync(Track track, FragmentEntry entry, List<FragmentSample> samples, CancellationToken cancellationToken)
     {
         var bytes = await entry.ReadAsync(cancellationToken).ConfigureAwait(false);
+        ReadSamples(track, bytes, entry.Time, entry.Traf, samples);
+        return bytes;
+    }
+
+    /// <summary>The samples of a fragment or part held as <paramref name="bytes"/> (moof+mdat), decode times from <paramref name="time"/>.</summary>
+    public static void ReadSamples(Track track, byte[] bytes, long time, TrackFragment traf, List<FragmentSample> samples)
+    {
         var first = samples.Count;
-        var count = FragmentSamples.Read(bytes, track.Description.Info.Defaults, entry.Time, samples);
+        var count = FragmentSamples.Read(bytes, track.Description.Info.Defaults, time, samples);
 
         // Without 'tfdt' the time is the 'tfxd' one, which ffmpeg's ismv muxer sets to the first sample's
         // presentation time (dts + cts): step back by its composition offset to get decode times.
-        if (entry.Traf.DecodeTime is null && count > 0 && samples[first].CompositionOffset != 0)
+        if (traf.DecodeTime is null && count > 0 && samples[first].CompositionOffset != 0)
         {
             var shift = samples[first].CompositionOffset;
             for (var i = first; i < samples.Count; i++)
@@ -76,7 +83,5 @@ internal static class HlsTimeline
                 samples[i] = samples[i] with { DecodeTime = samples[i].DecodeTime - shift };
             }
         }
-
-        return bytes;
     }
 }

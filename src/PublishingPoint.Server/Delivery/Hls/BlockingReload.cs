@@ -1,0 +1,89 @@
+using System.Globalization;
+using PublishingPoint.Server.Points;
+
+namespace PublishingPoint.Server.Delivery.Hls;
+
+/// <summary>
+/// The delivery directives of a low-latency playlist request (RFC 8216bis 6.2.5): <c>_HLS_msn</c> and <c>_HLS_part</c>
+/// hold the request until that part exists (without <c>_HLS_part</c>, part 0 of that segment: Safari asks that way
+/// when a segment ends), <c>_HLS_skip</c> asks for a delta update. Waiting costs a continuation on the track's one
+/// notifier, no thread.
+/// </summary>
+internal readonly record struct BlockingReload(long? Msn, int? Part, bool Skip)
+{
+    /// <summary>A held answer names a moment of the stream in its URL: caches may keep it well beyond the live edge's life.</summary>
+    public const int CacheSeconds = 60;
+
+    public static bool TryParse(IQueryCollection query, out BlockingReload reload, out string? error)
+    {
+        reload = default;
+        error = null;
+        long? msn = null;
+        int? part = null;
+        if (query["_HLS_msn"].ToString() is { Length: > 0 } m)
+        {
+            if (!long.TryParse(m, NumberStyles.None, CultureInfo.InvariantCulture, out var value))
+            {
+                error = "_HLS_msn must be a media sequence number";
+                return false;
+            }
+
+            msn = value;
+        }
+
+        if (query["_HLS_part"].ToString() is { Length: > 0 } p)
+        {
+            if (msn is null || !int.TryParse(p, NumberStyles.None, CultureInfo.InvariantCulture, out var value))
+            {
+                error = "_HLS_part must be a part number, with _HLS_msn";
+                return false;
+            }
+
+            part = value;
+        }
+
+        var skip = query["_HLS_skip"].ToString() is "YES" or "v2";
+        reload = new BlockingReload(msn, part, skip);
+        return true;
+    }
+
+    /// <summary>200 once the part exists (or the stream ended), 400 when it is too far ahead to wait for, 503 when it did not come in time.</summary>
+    public async Task<int> WaitAsync(Point point, Track track, TimeProvider time, CancellationToken cancellationToken)
+    {
+        var fragments = track.Snapshot(out var first, out var openParts);
+        var liveEdge = first + fragments.Length - (openParts.Length == 0 ? 1 : 0);
+        if (Msn > liveEdge + 2)
+        {
+            return StatusCodes.Status400BadRequest;
+        }
+
+        var limit = HoldLimit(fragments, track.Description.Timescale);
+        using var timeout = new CancellationTokenSource(limit, time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, cancellationToken);
+        while (true)
+        {
+            var changed = track.Changed;
+            fragments = track.Snapshot(out first, out openParts);
+            if (point.State == PointState.Vod || Msn < first + fragments.Length || (Msn == first + fragments.Length && (Part ?? 0) < openParts.Length))
+            {
+                return StatusCodes.Status200OK;
+            }
+
+            try
+            {
+                await changed.WaitAsync(linked.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+            {
+                return StatusCodes.Status503ServiceUnavailable;
+            }
+        }
+    }
+
+    /// <summary>How long a request is held: three target durations, as the specification suggests (6 s before the first segment).</summary>
+    public static TimeSpan HoldLimit(FragmentEntry[] fragments, long timescale)
+    {
+        var longest = fragments.Length == 0 ? 0 : fragments.TakeLast(8).Max(f => f.Duration);
+        return longest == 0 ? TimeSpan.FromSeconds(6) : TimeSpan.FromSeconds(3 * Math.Ceiling((double)longest / timescale));
+    }
+}

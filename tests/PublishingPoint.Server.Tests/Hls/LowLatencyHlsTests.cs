@@ -1,0 +1,191 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Text.RegularExpressions;
+using Microsoft.Playwright;
+using PublishingPoint.Server.Tests.Infrastructure;
+using Xunit.Abstractions;
+
+namespace PublishingPoint.Server.Tests.Hls;
+
+/// <summary>
+/// Low-Latency HLS (RFC 8216bis) fed by ffmpeg's low-latency CMAF push (200 ms chunks, prft wall clock) with two
+/// video renditions: the playlist rules, blocking reload, delta updates, parts; then hls.js in low-latency mode in
+/// Chromium, glass to glass.
+/// </summary>
+public sealed partial class LowLatencyHlsTests(ITestOutputHelper output)
+{
+    private const string Point = "ll/ch1.isml";
+    private const string Hi = $"{Point}/hls/video-600000-fmp4.m3u8";
+
+    [Fact]
+    public async Task LowLatencyPlaylists_ListPartsWithinTheTarget_BlockReloads_AndSkip()
+    {
+        await using var server = await RunningServer.StartAsync();
+        var pushes = PushAsync(server, seconds: 22);
+        try
+        {
+            await WaitForSegmentsAsync(server, Hi, 7);
+            var playlist = await server.Http.GetStringAsync(Hi);
+            var control = Attributes(playlist, "#EXT-X-SERVER-CONTROL");
+            var partTarget = Seconds(Attributes(playlist, "#EXT-X-PART-INF")["PART-TARGET"]);
+            Assert.Equal("YES", control["CAN-BLOCK-RELOAD"]);
+            Assert.InRange(partTarget, 0.15, 0.5);
+            Assert.True(Seconds(control["PART-HOLD-BACK"]) >= 3 * partTarget - 0.001, playlist);
+            Assert.True(Seconds(control["HOLD-BACK"]) >= 3 * HlsText.LongTag(playlist, "#EXT-X-TARGETDURATION"), playlist);
+            Assert.True(Seconds(control["CAN-SKIP-UNTIL"]) >= 6 * HlsText.LongTag(playlist, "#EXT-X-TARGETDURATION"), playlist);
+
+            var parts = HlsText.AttributeLines(playlist, "#EXT-X-PART").Select(p => p.Attributes).ToList();
+            Assert.True(parts.Count >= 10, playlist);
+            Assert.All(parts, p => Assert.True(Seconds(p["DURATION"]) <= partTarget, $"part {p["URI"]} of {p["DURATION"]} s over PART-TARGET {partTarget}"));
+            Assert.All(parts.Where(p => p["URI"].EndsWith(".0.m4s", StringComparison.Ordinal)), p => Assert.Equal("YES", p.GetValueOrDefault("INDEPENDENT")));
+            var reports = HlsText.AttributeLines(playlist, "#EXT-X-RENDITION-REPORT").Select(r => r.Attributes["URI"]).Order(StringComparer.Ordinal).ToArray();
+            Assert.Equal(["audio-64000-fmp4.m3u8", "video-300000-fmp4.m3u8"], reports);
+
+            // Blocking reload: ask for the hinted part; the answer waits for it and lists it.
+            var (msn, part) = Hinted(playlist);
+            var clock = Stopwatch.StartNew();
+            var blocked = await server.Http.GetStringAsync($"{Hi}?_HLS_msn={msn}&_HLS_part={part}");
+            output.WriteLine($"blocking reload for {msn}.{part} answered in {clock.ElapsedMilliseconds} ms");
+            Assert.Contains($"video-600000/{msn}.{part}.m4s\"", blocked, StringComparison.Ordinal);
+            Assert.DoesNotContain($"URI=\"video-600000/{msn}.{part}.m4s\"", HintLine(blocked), StringComparison.Ordinal);
+            // Without _HLS_part: part 0 of that segment.
+            var next = await server.Http.GetStringAsync($"{Hi}?_HLS_msn={msn + 1}");
+            Assert.Contains($"video-600000/{msn + 1}.0.m4s\"", next, StringComparison.Ordinal);
+            using (var far = await server.Http.GetAsync($"{Hi}?_HLS_msn={msn + 5}"))
+            {
+                Assert.Equal(HttpStatusCode.BadRequest, far.StatusCode);
+            }
+
+            // The hinted part itself is held until it exists, then it is the same bytes as ever after.
+            var hint = Hinted(next);
+            var held = await server.Http.GetByteArrayAsync($"{Point}/hls/video-600000/{hint.Msn}.{hint.Part}.m4s");
+            Assert.Equal(held, await server.Http.GetByteArrayAsync($"{Point}/hls/video-600000/{hint.Msn}.{hint.Part}.m4s"));
+
+            // A complete segment is its parts one after the other.
+            var complete = HlsText.Segments(next)[^1].Uri;
+            var sequence = long.Parse(complete[(complete.IndexOf('/') + 1)..complete.IndexOf('.')], CultureInfo.InvariantCulture);
+            var segmentParts = HlsText.AttributeLines(next, "#EXT-X-PART").Select(p => p.Attributes["URI"]).Where(u => u.Contains($"/{sequence}.", StringComparison.Ordinal)).ToList();
+            Assert.NotEmpty(segmentParts);
+            var joined = new List<byte>();
+            foreach (var uri in segmentParts)
+            {
+                joined.AddRange(await server.Http.GetByteArrayAsync($"{Point}/hls/{uri}"));
+            }
+
+            var whole = await server.Http.GetByteArrayAsync($"{Point}/hls/{complete}");
+            Assert.Equal(joined.ToArray(), whole);
+
+            // Delta update once the window is longer than CAN-SKIP-UNTIL.
+            await WaitForSegmentsAsync(server, Hi, 10);
+            var delta = await server.Http.GetStringAsync($"{Hi}?_HLS_skip=YES");
+            var skipped = int.Parse(Attributes(delta, "#EXT-X-SKIP")["SKIPPED-SEGMENTS"], CultureInfo.InvariantCulture);
+            var full = await server.Http.GetStringAsync(Hi);
+            Assert.True(skipped >= 1, delta);
+            Assert.Equal(HlsText.Segments(full).Count, HlsText.Segments(delta).Count + skipped);
+            Assert.Equal(HlsText.LongTag(full, "#EXT-X-MEDIA-SEQUENCE"), HlsText.LongTag(delta, "#EXT-X-MEDIA-SEQUENCE"));
+
+            // Media reads back: ffprobe decodes the low-latency playlist.
+            var probe = await Tool.RunAsync("ffprobe", ["-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0", server.Url(Hi).ToString()]);
+            Assert.True(probe.ExitCode == 0 && int.Parse(probe.StdOut.Trim().Split('\n')[0], CultureInfo.InvariantCulture) >= 150, Tool.Describe(probe));
+        }
+        finally
+        {
+            Assert.All(await pushes, p => Assert.True(p.ExitCode == 0, Tool.Describe(p)));
+        }
+    }
+
+    [Fact]
+    public async Task HlsJsInLowLatencyMode_PlaysParts_WithinThreeSecondsGlassToGlass()
+    {
+        await using var server = await RunningServer.StartAsync();
+        var pushes = PushAsync(server, seconds: 30);
+        var requests = new List<string>();
+        try
+        {
+            await WaitForSegmentsAsync(server, Hi, 2);
+            using var playwright = await Playwright.CreateAsync();
+            await using var browser = await Chromium.LaunchAsync(playwright);
+            var master = server.Url($"{Point}/master-fmp4.m3u8");
+            var (page, log) = await Chromium.OpenPlayerPageAsync(browser, master, "hls.min.js", Chromium.NodeModule("hls.js", "dist/hls.min.js"), Page(master));
+            page.Request += (_, request) => requests.Add(request.Url);
+
+            // Glass to glass: the wall clock now minus the capture time (prft, as EXT-X-PROGRAM-DATE-TIME) of the frame on screen.
+            var latencies = new List<double>();
+            var clock = Stopwatch.StartNew();
+            var errors = string.Empty;
+            while (clock.Elapsed < TimeSpan.FromSeconds(20) && latencies.Count < 40 && errors.Length == 0)
+            {
+                await Task.Delay(250);
+                var sample = await page.EvaluateAsync<double>("window.latency()");
+                if (sample > 0 && await page.EvaluateAsync<double>("document.getElementById('v').currentTime") > 2)
+                {
+                    latencies.Add(sample);
+                }
+
+                errors = await page.EvaluateAsync<string>("window.fatal.join('; ')");
+            }
+
+            latencies.Sort();
+            var median = latencies.Count == 0 ? double.NaN : latencies[latencies.Count / 2];
+            var describe = string.Create(CultureInfo.InvariantCulture,
+                $"glass-to-glass median {median:0.00} s over {latencies.Count} samples ({(latencies.Count > 0 ? latencies[0] : 0):0.00} to {(latencies.Count > 0 ? latencies[^1] : 0):0.00}); errors [{errors}]; console:\n{string.Join('\n', log.TakeLast(20))}");
+            output.WriteLine(describe);
+            Assert.True(errors.Length == 0 && latencies.Count >= 20, describe);
+            Assert.True(median <= 3.0, describe);
+            Assert.Contains(requests, r => PartRequest().IsMatch(r));
+            Assert.Contains(requests, r => r.Contains("_HLS_msn=", StringComparison.Ordinal));
+        }
+        finally
+        {
+            Assert.All(await pushes, p => Assert.True(p.ExitCode == 0, Tool.Describe(p)));
+        }
+    }
+
+    /// <summary>Two renditions from two real-time ffmpeg processes (the first with the audio), low-latency CMAF.</summary>
+    private static Task<ToolResult[]> PushAsync(RunningServer server, int seconds) => Task.WhenAll(
+        Encoder.PushLowLatencyCmafAsync(server.Url($"{Point}/Streams(hi)"), new EncoderSettings { VideoKbps = 600, Width = 640, Height = 360, Seconds = seconds }),
+        Encoder.PushLowLatencyCmafAsync(server.Url($"{Point}/Streams(lo)"), new EncoderSettings { VideoKbps = 300, AudioKbps = 0, Seconds = seconds }));
+
+    private static string Page(Uri master) => $$"""
+        <!doctype html>
+        <video id="v" muted autoplay playsinline></video>
+        <script src="hls.min.js"></script>
+        <script>
+          window.fatal = [];
+          const video = document.getElementById('v');
+          const hls = new Hls({ lowLatencyMode: true, maxLiveSyncPlaybackRate: 1.5, backBufferLength: 10 });
+          hls.on(Hls.Events.ERROR, (_, d) => { console.log('hls error ' + d.type + ' ' + d.details + ' fatal=' + d.fatal); if (d.fatal) window.fatal.push(d.details); });
+          hls.on(Hls.Events.MANIFEST_PARSED, () => video.play().catch(e => window.fatal.push('play: ' + e)));
+          window.latency = () => hls.playingDate ? (Date.now() - hls.playingDate.getTime()) / 1000 : 0;
+          hls.loadSource('{{master}}');
+          hls.attachMedia(video);
+        </script>
+        """;
+
+    private static async Task WaitForSegmentsAsync(RunningServer server, string playlist, int count) =>
+        await Eventually.WaitUntilAsync(async () =>
+        {
+            using var response = await server.Http.GetAsync(playlist);
+            return response.IsSuccessStatusCode && HlsText.Segments(await response.Content.ReadAsStringAsync()).Count >= count;
+        }, $"{playlist} never listed {count} segments", TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(250));
+
+    private static Dictionary<string, string> Attributes(string playlist, string tag) =>
+        HlsText.AttributeLines(playlist, tag).FirstOrDefault().Attributes ?? throw new InvalidDataException($"no {tag}:\n{playlist}");
+
+    private static string HintLine(string playlist) => HlsText.Lines(playlist).Single(l => l.StartsWith("#EXT-X-PRELOAD-HINT:", StringComparison.Ordinal));
+
+    private static (long Msn, int Part) Hinted(string playlist)
+    {
+        var match = HintUri().Match(HintLine(playlist));
+        return (long.Parse(match.Groups[1].ValueSpan, CultureInfo.InvariantCulture), int.Parse(match.Groups[2].ValueSpan, CultureInfo.InvariantCulture));
+    }
+
+    private static double Seconds(string value) => double.Parse(value, CultureInfo.InvariantCulture);
+
+    [GeneratedRegex(@"/(\d+)\.(\d+)\.m4s""")]
+    private static partial Regex HintUri();
+
+    [GeneratedRegex(@"/\d+\.\d+\.m4s(\?|$)")]
+    private static partial Regex PartRequest();
+}
