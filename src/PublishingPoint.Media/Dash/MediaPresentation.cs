@@ -8,6 +8,7 @@ public sealed record MediaPresentation
 {
     public const string LiveProfile = "urn:mpeg:dash:profile:isoff-live:2011";
     public const string CmafProfile = "urn:mpeg:dash:profile:cmaf:2019";
+    public const string LowLatencyProfile = "http://www.dashif.org/guidelines/low-latency-live-v5";
 
     /// <summary>type="dynamic": the timeline grows and the client refreshes the MPD; else type="static".</summary>
     public bool IsDynamic { get; init; }
@@ -33,11 +34,17 @@ public sealed record MediaPresentation
     /// <summary>Length of the whole presentation (static MPDs).</summary>
     public TimeSpan? MediaPresentationDuration { get; init; }
 
+    /// <summary>ServiceDescription (DASH-IF low-latency): the latency a client should hold and how fast it may catch up.</summary>
+    public DashServiceDescription? ServiceDescription { get; init; }
+
     /// <summary>UTCTiming elements, in order of preference: the clock the client syncs to.</summary>
     public IReadOnlyList<UtcTiming> UtcTimings { get; init; } = [];
 
     public required IReadOnlyList<DashPeriod> Periods { get; init; }
 }
+
+/// <summary>Latency target and bounds (milliseconds) and the playback rates a client may use to stay on it.</summary>
+public sealed record DashServiceDescription(int TargetLatencyMs, int MinLatencyMs, int MaxLatencyMs, double MinPlaybackRate, double MaxPlaybackRate);
 
 /// <summary>A UTCTiming descriptor, e.g. <see cref="HttpIso"/> with the URL of a time endpoint.</summary>
 public sealed record UtcTiming(string SchemeIdUri, string Value)
@@ -129,6 +136,12 @@ public sealed record DashSegmentTemplate
     public required string Initialization { get; init; }
 
     public required string Media { get; init; }
+
+    /// <summary>
+    /// Low-latency DASH: how many seconds before its end a segment may be asked for (it is sent as it grows), with
+    /// availabilityTimeComplete="false"; null for neither.
+    /// </summary>
+    public double? AvailabilityTimeOffset { get; init; }
 
     /// <summary>The segments in time order; the writer folds them into S elements with @r.</summary>
     public required IReadOnlyList<DashSegment> Segments { get; init; }

@@ -46,6 +46,21 @@ public static class MpdWriter
             Optional(xml, "timeShiftBufferDepth", mpd.TimeShiftBufferDepth);
             Optional(xml, "suggestedPresentationDelay", mpd.SuggestedPresentationDelay);
             xml.WriteAttributeString("minBufferTime", Duration(mpd.MinBufferTime));
+            if (mpd.ServiceDescription is { } service)
+            {
+                xml.WriteStartElement("ServiceDescription");
+                xml.WriteAttributeString("id", "0");
+                xml.WriteStartElement("Latency");
+                xml.WriteAttributeString("target", Number(service.TargetLatencyMs));
+                xml.WriteAttributeString("min", Number(service.MinLatencyMs));
+                xml.WriteAttributeString("max", Number(service.MaxLatencyMs));
+                xml.WriteEndElement();
+                xml.WriteStartElement("PlaybackRate");
+                xml.WriteAttributeString("min", service.MinPlaybackRate.ToString("0.###", CultureInfo.InvariantCulture));
+                xml.WriteAttributeString("max", service.MaxPlaybackRate.ToString("0.###", CultureInfo.InvariantCulture));
+                xml.WriteEndElement();
+                xml.WriteEndElement();
+            }
 
             foreach (var period in mpd.Periods)
             {
@@ -155,6 +170,12 @@ public static class MpdWriter
         }
 
         xml.WriteAttributeString("startNumber", Number(template.StartNumber));
+        if (template.AvailabilityTimeOffset is { } offset)
+        {
+            xml.WriteAttributeString("availabilityTimeOffset", offset.ToString("0.###", CultureInfo.InvariantCulture));
+            xml.WriteAttributeString("availabilityTimeComplete", "false");
+        }
+
         xml.WriteAttributeString("initialization", template.Initialization);
         xml.WriteAttributeString("media", template.Media);
         xml.WriteStartElement("SegmentTimeline");

@@ -118,6 +118,10 @@ internal static class DashManifestBuilder
                 MinBufferTime = segment,
                 UtcTimings = [new UtcTiming(UtcTiming.HttpIso, timeUrl)],
                 Periods = [period],
+                ServiceDescription = LowLatency(sets) ? ServiceDescription(point) : null,
+                Profiles = LowLatency(sets)
+                    ? [MediaPresentation.LiveProfile, MediaPresentation.CmafProfile, MediaPresentation.LowLatencyProfile]
+                    : [MediaPresentation.LiveProfile, MediaPresentation.CmafProfile],
             }
             : new MediaPresentation
             {
@@ -127,13 +131,16 @@ internal static class DashManifestBuilder
             };
     }
 
+    private static bool LowLatency(List<DashAdaptationSet> sets) =>
+        sets.Any(s => s.Representations.Any(r => r.SegmentTemplate.AvailabilityTimeOffset is not null));
+
     /// <summary>Half a segment, in whole seconds: how long a live MPD may be cached.</summary>
     public static int LiveMaxAge(MediaPresentation mpd) => (int)((mpd.MinimumUpdatePeriod ?? TimeSpan.Zero).TotalSeconds / 2);
 
     /// <summary>The track's segments (the live window, or all of them) as a template; null when it has none.</summary>
     private static DashSegmentTemplate? Template(Track track, bool live, long windowSeconds, long originTicks, ref double longest, ref double end, TimeShift? shift, double nowSeconds)
     {
-        var fragments = track.Snapshot(out var first);
+        var fragments = track.Snapshot(out var first, out var openParts);
         if (fragments.Length == 0)
         {
             return null;
@@ -164,7 +171,7 @@ internal static class DashManifestBuilder
 
         var origin = Timescale.Rescale(originTicks, TimeSpan.TicksPerSecond, timescale);
         end = Math.Max(end, (double)(HlsTimeline.End(fragments, count - 1) - origin) / timescale);
-        return new DashSegmentTemplate
+        var template = new DashSegmentTemplate
         {
             Timescale = timescale,
             PresentationTimeOffset = lift + origin,
@@ -173,6 +180,33 @@ internal static class DashManifestBuilder
             Media = Media,
             Segments = segments,
         };
+        return live && shift is null or { IsNone: true } && count == fragments.Length && track.LongestPart > 0
+            ? LowLatency(template, fragments, openParts, track.LongestPart, timescale)
+            : template;
+    }
+
+    /// <summary>
+    /// Low-latency DASH: the segment being built is in the timeline with the length of the last one, asked for once its
+    /// first part can be (availabilityTimeOffset = that length less a part) and sent as its parts arrive.
+    /// </summary>
+    private static DashSegmentTemplate LowLatency(DashSegmentTemplate template, FragmentEntry[] fragments, PartEntry[] openParts, long longestPart, long timescale)
+    {
+        var last = template.Segments[^1];
+        var expected = Math.Max(last.Duration, openParts.Sum(p => p.Duration));
+        var open = new DashSegment(last.Time + last.Duration, expected);
+        return template with
+        {
+            Segments = [.. template.Segments, open],
+            AvailabilityTimeOffset = Math.Max(0, (double)(expected - longestPart) / timescale),
+        };
+    }
+
+    /// <summary>The latency a low-latency client should hold: a little over three parts behind the edge, within 1 to 6 s.</summary>
+    internal static DashServiceDescription ServiceDescription(Point point)
+    {
+        var part = point.Tracks().Select(t => (double)t.LongestPart / t.Description.Timescale).DefaultIfEmpty(0).Max();
+        var target = (int)Math.Clamp(Math.Ceiling((part * 3) + 0.9) * 1000, 1500, 6000);
+        return new DashServiceDescription(target, 500, 6000, 0.96, 1.04);
     }
 
     private static DashRepresentation VideoRepresentation(Track track, DashSegmentTemplate template)

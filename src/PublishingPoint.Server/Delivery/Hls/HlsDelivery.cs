@@ -112,7 +112,13 @@ internal sealed partial class HlsDelivery(PointRegistry registry, HlsSegmentCach
             return;
         }
 
-        var fragments = track.Snapshot(out var first);
+        var fragments = track.Snapshot(out var first, out var openParts);
+        if (format == HlsFormat.Fmp4 && sequence == first + fragments.Length && track.LongestPart > 0 && point.State != PointState.Vod)
+        {
+            await StreamOpenSegmentAsync(context, point, track, sequence, openParts.Length).ConfigureAwait(false);
+            return;
+        }
+
         var audio = format == HlsFormat.Ts ? HlsPlaylistBuilder.AudioOf(point) : null;
         var live = point.State != PointState.Vod;
         var available = format == HlsFormat.Ts
@@ -190,6 +196,72 @@ internal sealed partial class HlsDelivery(PointRegistry registry, HlsSegmentCach
         var produced = await cache.GetOrProduceSegmentAsync(key, 64 * 1024, produce).WaitAsync(context.RequestAborted).ConfigureAwait(false);
         context.Response.Headers.CacheControl = Immutable;
         await HlsResponses.SegmentAsync(context, Mp4ContentType, produced.Bytes, produced.File).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The segment being built (low-latency DASH asks for it early): its parts as they arrive, chunked, to the segment's
+    /// end; the same bytes as the complete segment. Not cached by anyone: the complete segment is.
+    /// </summary>
+    private async Task StreamOpenSegmentAsync(HttpContext context, Point point, Track track, long sequence, int available)
+    {
+        var response = context.Response;
+        if (available == 0)
+        {
+            // Nothing yet: wait for the first part (or answer 404 if the segment is not coming).
+            var limit = BlockingReload.HoldLimit(track.Snapshot(), track.Description.Timescale);
+            using var wait = new CancellationTokenSource(limit, registry.Time);
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(wait.Token, context.RequestAborted);
+            try
+            {
+                while (track.Snapshot(out var first, out var parts) is var fragments && sequence == first + fragments.Length && parts.Length == 0 && point.State != PointState.Vod)
+                {
+                    await track.Changed.WaitAsync(linked.Token).ConfigureAwait(false);
+                }
+            }
+            catch (OperationCanceledException) when (wait.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested)
+            {
+                await Responses.ProblemAsync(context, StatusCodes.Status404NotFound, "no such segment (yet)").ConfigureAwait(false);
+                return;
+            }
+        }
+
+        response.StatusCode = StatusCodes.Status200OK;
+        response.ContentType = Mp4ContentType;
+        response.Headers.CacheControl = "no-store";
+        var sent = 0;
+        var timeout = BlockingReload.HoldLimit(track.Snapshot(), track.Description.Timescale);
+        while (!context.RequestAborted.IsCancellationRequested)
+        {
+            var changed = track.Changed;
+            var fragments = track.Snapshot(out var first, out var openParts);
+            if (sequence < first + fragments.Length)
+            {
+                // Complete: the rest of its parts, from the indexed fragment.
+                var entry = fragments[sequence - first];
+                for (var p = sent; p < (entry.Parts?.Count ?? 0); p++)
+                {
+                    await response.Body.WriteAsync(await HlsPackager.Fmp4PartAsync(track, entry, sequence, p, context.RequestAborted).ConfigureAwait(false), context.RequestAborted).ConfigureAwait(false);
+                }
+
+                return;
+            }
+
+            if (sequence != first + fragments.Length)
+            {
+                return;
+            }
+
+            for (; sent < openParts.Length; sent++)
+            {
+                await response.Body.WriteAsync(HlsPackager.Fmp4OpenPart(track, openParts[sent], sequence, sent), context.RequestAborted).ConfigureAwait(false);
+            }
+
+            await response.Body.FlushAsync(context.RequestAborted).ConfigureAwait(false);
+            if (point.State == PointState.Vod || await Task.WhenAny(changed, Task.Delay(timeout, registry.Time, context.RequestAborted)).ConfigureAwait(false) != changed)
+            {
+                return;
+            }
+        }
     }
 
     private static string WithQuery(string master, string query)
