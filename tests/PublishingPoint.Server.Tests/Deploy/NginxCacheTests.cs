@@ -53,6 +53,52 @@ public sealed class NginxCacheTests
         }
     }
 
+    [Fact]
+    public async Task ShippedNginxConfig_PassesLowLatencyReloadsThrough_AndCachesEachPartOnce()
+    {
+        await using var origin = await RunningServer.StartAsync();
+        var push = Encoder.PushLowLatencyCmafAsync(origin.Url("live/llcdn.isml/Streams(a)"), new EncoderSettings { Seconds = 14 });
+        using var nginx = ShippedNginx.Start(origin.BaseUrl.Port);
+        try
+        {
+            using var edge = new HttpClient { BaseAddress = nginx.BaseUrl, Timeout = TimeSpan.FromSeconds(20) };
+            const string Playlist = "live/llcdn.isml/hls/video-400000-fmp4.m3u8";
+            await Eventually.WaitUntilAsync(async () => HlsText.Segments(await origin.Http.GetStringAsync(Playlist)).Count >= 2,
+                "the origin never got the first segments", poll: TimeSpan.FromMilliseconds(250));
+
+            using var plain = await edge.GetAsync(Playlist);
+            var hint = System.Text.RegularExpressions.Regex.Match(await plain.Content.ReadAsStringAsync(), @"PRELOAD-HINT:TYPE=PART,URI=""video-400000/(\d+)\.(\d+)\.m4s""");
+            Assert.True(hint.Success);
+            var (msn, part) = (hint.Groups[1].Value, hint.Groups[2].Value);
+
+            // The blocking reload waits at the origin, through the edge, and the same URL is then a hit for everyone.
+            var blocking = $"{Playlist}?_HLS_msn={msn}&_HLS_part={part}";
+            using (var first = await edge.GetAsync(blocking))
+            using (var second = await edge.GetAsync(blocking))
+            {
+                Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+                var listed = await first.Content.ReadAsStringAsync();
+                Assert.Contains($"video-400000/{msn}.{part}.m4s\"", listed, StringComparison.Ordinal);
+                Assert.Equal("HIT", Status(second));
+                Assert.Equal(listed, await second.Content.ReadAsStringAsync());
+            }
+
+            var partUrl = $"live/llcdn.isml/hls/video-400000/{msn}.{part}.m4s";
+            using (var cold = await edge.GetAsync(partUrl))
+            using (var warm = await edge.GetAsync(partUrl))
+            {
+                Assert.Equal(HttpStatusCode.OK, cold.StatusCode);
+                Assert.Equal("HIT", Status(warm));
+                Assert.Equal(await origin.Http.GetByteArrayAsync(partUrl), await warm.Content.ReadAsByteArrayAsync());
+            }
+        }
+        finally
+        {
+            nginx.Stop();
+            Assert.Equal(0, (await push).ExitCode);
+        }
+    }
+
     private static string Status(HttpResponseMessage response) =>
         response.Headers.TryGetValues("X-Cache-Status", out var values) ? values.First() : "(none)";
 }

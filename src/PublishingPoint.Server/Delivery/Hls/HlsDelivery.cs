@@ -228,6 +228,7 @@ internal sealed partial class HlsDelivery(PointRegistry registry, HlsSegmentCach
         response.StatusCode = StatusCodes.Status200OK;
         response.ContentType = Mp4ContentType;
         response.Headers.CacheControl = "no-store";
+        response.Headers["X-Accel-Buffering"] = "no"; // a proxy passes the chunks on as they come
         var sent = 0;
         var timeout = BlockingReload.HoldLimit(track.Snapshot(), track.Description.Timescale);
         while (!context.RequestAborted.IsCancellationRequested)
