@@ -26,6 +26,7 @@ internal sealed class LatencyCommand : IBenchmarkCommand
         "--seconds N       push length (default 60: 30 fragments of 2 s)",
         "--poll-ms N       playlist polling period of the player (default 20)",
         "--fsync false     archive without fsync (default: the server's default, fsync on)",
+        "--low-latency     low-latency CMAF push: ingest-to-part, hls.js glass to glass, 10,000 held reloads (default output benchmark-results/latency-ll.json)",
         "--output FILE     JSON results (default benchmark-results/latency.json)",
     ];
 
@@ -34,6 +35,11 @@ internal sealed class LatencyCommand : IBenchmarkCommand
         var inv = CultureInfo.InvariantCulture;
         var seconds = arguments.Int("seconds", 60, 10, 3600);
         var poll = TimeSpan.FromMilliseconds(arguments.Int("poll-ms", 20, 1, 5000));
+        if (arguments.Has("low-latency"))
+        {
+            return await LowLatencyRun.RunAsync(seconds, LiveSettings.Fsync(arguments), arguments.String("output") ?? Path.Combine("benchmark-results", "latency-ll.json"), cancellationToken);
+        }
+
         var output = arguments.String("output") ?? Path.Combine("benchmark-results", "latency.json");
         var input = await LiveLadder.EnsureAsync(LiveLadder.DefaultFolder, cancellationToken);
         var fsync = LiveSettings.Fsync(arguments);

@@ -80,7 +80,8 @@ internal sealed partial class LiveEncoder : IAsyncDisposable
     }
 
     /// <summary>Starts pushing <paramref name="input"/> to the point at <paramref name="pointUrl"/> (ending in ".isml/").</summary>
-    public static LiveEncoder Start(string input, Uri pointUrl, bool fullLadder)
+    /// <param name="lowLatency">Low-latency CMAF (a moof every 200 ms, prft wall clock) instead of Smooth.</param>
+    public static LiveEncoder Start(string input, Uri pointUrl, bool fullLadder, bool lowLatency = false)
     {
         var info = new ProcessStartInfo("ffmpeg") { UseShellExecute = false, RedirectStandardError = true, RedirectStandardInput = true };
         List<string> arguments = ["-hide_banner", "-loglevel", "error", "-stats", "-stats_period", "0.5", "-re", "-stream_loop", "-1", "-i", input];
@@ -95,7 +96,9 @@ internal sealed partial class LiveEncoder : IAsyncDisposable
                 arguments.Add(map);
             }
 
-            arguments.AddRange(["-c", "copy", "-movflags", "isml+frag_keyframe", "-f", "ismv", new Uri(pointUrl, $"Streams({id})").ToString()]);
+            arguments.AddRange(lowLatency
+                ? ["-c", "copy", "-movflags", "cmaf+empty_moov+default_base_moof+frag_keyframe", "-frag_duration", "200000", "-write_prft", "wallclock", "-f", "mp4", new Uri(pointUrl, $"Streams({id})").ToString()]
+                : ["-c", "copy", "-movflags", "isml+frag_keyframe", "-f", "ismv", new Uri(pointUrl, $"Streams({id})").ToString()]);
         }
 
         foreach (var argument in arguments)
