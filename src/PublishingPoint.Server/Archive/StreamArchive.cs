@@ -116,7 +116,11 @@ public sealed class StreamArchive : IDisposable
     }
 
     /// <summary>Appends one fragment and returns its offset; durable on return when fsync is on.</summary>
-    public long Append(ReadOnlySpan<byte> fragment, uint trackId, long time)
+    /// <param name="sync">
+    /// Flush to the disk before returning (with fsync on). False leaves the bytes in the page cache (a crash of the
+    /// process keeps them, a power cut may not) until <see cref="Sync"/>, which the caller must call next.
+    /// </param>
+    public long Append(ReadOnlySpan<byte> fragment, uint trackId, long time, bool sync = true)
     {
         lock (_lock)
         {
@@ -125,7 +129,7 @@ public sealed class StreamArchive : IDisposable
             try
             {
                 writer.Write(fragment);
-                writer.Flush(_fsync);
+                writer.Flush(_fsync && sync);
             }
             catch
             {
@@ -137,6 +141,18 @@ public sealed class StreamArchive : IDisposable
             _length += fragment.Length;
             TrackEntries(trackId).Add(new RandomAccessEntry(time, offset));
             return offset;
+        }
+    }
+
+    /// <summary>Flushes what <see cref="Append"/> left in the page cache to the disk (with fsync on).</summary>
+    public void Sync()
+    {
+        lock (_lock)
+        {
+            if (_fsync && !_disposed)
+            {
+                WriterLocked().Flush(true);
+            }
         }
     }
 

@@ -29,6 +29,9 @@ internal sealed class Fmp4IngestSession(PointRegistry registry, Point point, Str
     private readonly Dictionary<Track, PendingRun> _pending = [];
     private byte[]? _pendingMoof;
     private PrftBox? _prft;
+    private long _receivedAt;
+    private bool _deferSync;
+    private readonly List<StreamArchive> _unsynced = [];
 
     public long Accepted { get; private set; }
 
@@ -84,6 +87,7 @@ internal sealed class Fmp4IngestSession(PointRegistry registry, Point point, Str
             {
                 var moof = _pendingMoof ?? throw new IngestException(StatusCodes.Status400BadRequest, "'mdat' without a preceding 'moof'");
                 var fragment = await framer.ReadBoxAsync(header, moof, cancellationToken).ConfigureAwait(false);
+                _receivedAt = System.Diagnostics.Stopwatch.GetTimestamp();
                 memory.Release(moof.Length);
                 _pendingMoof = null;
                 try
@@ -281,20 +285,38 @@ internal sealed class Fmp4IngestSession(PointRegistry registry, Point point, Str
         // Chunk durations are often estimates for the last sample: only a real jump in time (over 100 ms) breaks a run.
         var second = (long)track.Description.Timescale;
         var segmentStarts = isVideo && traf.FirstSampleIsSync;
-        if (pending is not null && (segmentStarts || Math.Abs(time - pending.End) > Math.Max(duration, second / 10)))
+        // The segments this chunk completes are indexed before it becomes a part, but their fsync waits until it is one:
+        // a player gets the new segment's first part without waiting for the disk.
+        _deferSync = true;
+        try
         {
-            Flush(track, pending);
-            pending = null;
-        }
-
-        if (segmentStarts)
-        {
-            // The stream's other tracks (its audio) end their segment where the picture's does, so renditions align.
-            foreach (var (other, run) in _pending.Where(p => p.Key.Description.Kind != TrackKind.Video).ToArray())
+            if (pending is not null && (segmentStarts || Math.Abs(time - pending.End) > Math.Max(duration, second / 10)))
             {
-                Flush(other, run);
+                Flush(track, pending);
+                pending = null;
             }
+
+            if (segmentStarts)
+            {
+                // The stream's other tracks (its audio) end their segment where the picture's does, so renditions align.
+                foreach (var (other, run) in _pending.Where(p => p.Key.Description.Kind != TrackKind.Video).ToArray())
+                {
+                    Flush(other, run);
+                }
+            }
+
+            CollectPart(archive, fragment, traf, track, pending, time, duration);
         }
+        finally
+        {
+            SyncDeferred();
+        }
+    }
+
+    private void CollectPart(StreamArchive archive, byte[] fragment, TrackFragment traf, Track track, PendingRun? pending, long time, long duration)
+    {
+        var isVideo = track.Description.Kind == TrackKind.Video;
+        var second = (long)track.Description.Timescale;
 
         if (pending is null)
         {
@@ -324,6 +346,7 @@ internal sealed class Fmp4IngestSession(PointRegistry registry, Point point, Str
             Anchor(track, time + duration);
             track.AddPart(new PartEntry(time, duration, traf, fragment));
             point.Touch(); // playlists list the part from now on
+            metrics.PartAvailable(System.Diagnostics.Stopwatch.GetElapsedTime(_receivedAt));
         }
 
         if (!isVideo && !_tracks.Values.Any(t => t.Description.Kind == TrackKind.Video) && pending.End - pending.Time >= second)
@@ -420,7 +443,12 @@ internal sealed class Fmp4IngestSession(PointRegistry registry, Point point, Str
             }
 
             var started = System.Diagnostics.Stopwatch.GetTimestamp();
-            var offset = archive.Append(fragment, traf.TrackId, time);
+            var offset = archive.Append(fragment, traf.TrackId, time, sync: !_deferSync);
+            if (_deferSync && !_unsynced.Contains(archive))
+            {
+                _unsynced.Add(archive);
+            }
+
             metrics.ArchiveWrite(System.Diagnostics.Stopwatch.GetElapsedTime(started));
             archive.Observe(time / scale, (time + duration) / scale);
             var entry = new FragmentEntry(time, duration, traf, archive, offset, fragment.Length, fragment)
@@ -445,6 +473,22 @@ internal sealed class Fmp4IngestSession(PointRegistry registry, Point point, Str
         feed.Count(fragment.Length, now);
         metrics.Ingested(point, track.Key, fragment.Length);
         point.Touch();
+    }
+
+    private void SyncDeferred()
+    {
+        _deferSync = false;
+        try
+        {
+            foreach (var archive in _unsynced)
+            {
+                archive.Sync();
+            }
+        }
+        finally
+        {
+            _unsynced.Clear();
+        }
     }
 
     /// <summary>Rollover happens on a keyframe of the stream's first video track (or its first track without video).</summary>

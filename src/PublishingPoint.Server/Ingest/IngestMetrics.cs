@@ -15,6 +15,7 @@ internal sealed class IngestMetrics
     private readonly Counter<long> _fragments;
     private readonly Counter<long> _bytes;
     private readonly Histogram<double> _archiveWrite;
+    private readonly Histogram<double> _partAvailable;
 
     public IngestMetrics(IMeterFactory meters)
     {
@@ -24,7 +25,11 @@ internal sealed class IngestMetrics
         _bytes = meter.CreateCounter<long>("bytes", "By", "Bytes of fragments accepted from encoders, per point and track.");
         _archiveWrite = meter.CreateHistogram("archive.write.duration", "s", "Time to append and flush one fragment to its archive.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1] });
+        _partAvailable = meter.CreateHistogram("part.available.duration", "s", "From the last byte of a low-latency chunk's 'mdat' read off the request to the chunk listed as a part.",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1] });
     }
+
+    public void PartAvailable(TimeSpan elapsed) => _partAvailable.Record(elapsed.TotalSeconds);
 
     public void Ingested(Point point, TrackKey track, int bytes)
     {

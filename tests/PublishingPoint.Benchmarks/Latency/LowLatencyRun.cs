@@ -29,19 +29,27 @@ internal static partial class LowLatencyRun
         var encoder = LiveEncoder.Start(input, new Uri($"http://127.0.0.1:{forwarder.Port}/{Point}/"), fullLadder: false, lowLatency: true);
         var playlist = await VideoPlaylistAsync(server, cancellationToken);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var watchFrom = Stopwatch.GetTimestamp();
         var watcher = Task.Run(() => WatchPartsAsync(server.Http, playlist, stop.Token), CancellationToken.None);
         List<double> glass;
         HeldCost held;
+        long playerFrom, burstFrom, burstTo;
+        SortedDictionary<double, double> serverBefore, serverAfter;
+        var quiet = TimeSpan.FromSeconds(Math.Max(10, seconds / 3));
+        var playing = TimeSpan.FromSeconds(Math.Max(10, seconds / 3));
         try
         {
-            await Task.Delay(TimeSpan.FromSeconds(4), cancellationToken);
-            glass = await GlassToGlassAsync(server, TimeSpan.FromSeconds(Math.Max(10, (seconds / 2) - 4)), cancellationToken);
+            // alone first (the server and the one client following the parts), then with Chromium playing, then the burst
+            await Task.Delay(TimeSpan.FromSeconds(5), cancellationToken);
+            serverBefore = await PartHistogramAsync(server, cancellationToken);
+            await Task.Delay(quiet - TimeSpan.FromSeconds(5), cancellationToken);
+            playerFrom = Stopwatch.GetTimestamp();
+            serverAfter = await PartHistogramAsync(server, cancellationToken);
+            glass = await GlassToGlassAsync(server, playing, cancellationToken);
+            burstFrom = Stopwatch.GetTimestamp();
             held = await HeldRequestsAsync(server, playlist, 10_000, cancellationToken);
-            var rest = TimeSpan.FromSeconds(seconds) - TimeSpan.FromSeconds(4) - TimeSpan.FromSeconds(Math.Max(10, (seconds / 2) - 4));
-            if (rest > TimeSpan.Zero)
-            {
-                await Task.Delay(rest, cancellationToken);
-            }
+            burstTo = Stopwatch.GetTimestamp();
+            await Task.Delay(TimeSpan.FromSeconds(2), cancellationToken);
         }
         finally
         {
@@ -52,17 +60,30 @@ internal static partial class LowLatencyRun
 
         var listed = await watcher;
         var ends = forwarder.Ends.Where(e => e.TrackId == 1).ToArray();
-        var available = listed.Where(l => l.Index < ends.Length).Select(l => Stopwatch.GetElapsedTime(ends[l.Index].Timestamp, l.Timestamp).TotalMilliseconds).Order().ToArray();
-        if (available.Length == 0 || glass.Count == 0)
+        double[] Available(long from, long to) => [.. listed
+            .Where(l => l.Index < ends.Length && l.Timestamp >= from && l.Timestamp < to)
+            .Select(l => Stopwatch.GetElapsedTime(ends[l.Index].Timestamp, l.Timestamp).TotalMilliseconds).Order()];
+        // the first 5 s are the server's warm-up (tiered JIT): left out
+        var alone = Available(watchFrom + (5 * Stopwatch.Frequency), playerFrom);
+        var withPlayer = Available(playerFrom, burstFrom);
+        var duringBurst = Available(burstFrom, burstTo);
+        if (alone.Length == 0 || glass.Count == 0)
         {
-            await Console.Error.WriteLineAsync($"nothing was measured ({available.Length} parts, {glass.Count} glass-to-glass samples); ffmpeg: {encoder.Messages}\nserver: {server.Output}");
+            await Console.Error.WriteLineAsync($"nothing was measured ({alone.Length} parts, {glass.Count} glass-to-glass samples); ffmpeg: {encoder.Messages}\nserver: {server.Output}");
             return 1;
         }
 
         glass.Sort();
         var inv = CultureInfo.InvariantCulture;
         Console.WriteLine();
-        Console.WriteLine(string.Format(inv, "ingest to part available: {0} parts, p50 {1:F1} ms, p99 {2:F1} ms, max {3:F1} ms", available.Length, Percentile(available, 50), Percentile(available, 99), available[^1]));
+        string Parts(double[] sorted) => sorted.Length == 0 ? "none"
+            : string.Format(inv, "{0} parts, p50 {1:F1} ms, p99 {2:F1} ms, max {3:F1} ms", sorted.Length, Percentile(sorted, 50), Percentile(sorted, 99), sorted[^1]);
+        var (serverCount, serverP50, serverP99, within5) = Quantiles(serverBefore, serverAfter);
+        Console.WriteLine(string.Format(inv, "ingest to part listed, inside the server (its own histogram, bucket bounds): {0} parts, p50 <= {1} ms, p99 <= {2} ms, {3:P1} within 5 ms",
+            serverCount, serverP50 * 1000, serverP99 * 1000, within5));
+        Console.WriteLine($"ingest to part available, server and one LL client only: {Parts(alone)}");
+        Console.WriteLine($"ingest to part available, Chromium playing on the same cores: {Parts(withPlayer)}");
+        Console.WriteLine($"ingest to part available, during the 10,000-request burst: {Parts(duringBurst)}");
         Console.WriteLine(string.Format(inv, "glass to glass (hls.js low-latency mode): {0} samples, p50 {1:F2} s, p90 {2:F2} s", glass.Count, Percentile([.. glass], 50), Percentile([.. glass], 90)));
         Console.WriteLine(string.Format(inv, "10,000 held blocking reloads: {0} answered 200, held {1:F1} s; server RSS {2:F1} -> {3:F1} MB while held, CPU {4:F2} s over the hold",
             held.Answered, held.HeldSeconds, held.RssBeforeMb, held.RssHeldMb, held.CpuSeconds));
@@ -73,8 +94,12 @@ internal static partial class LowLatencyRun
         await File.WriteAllTextAsync(output, JsonSerializer.Serialize(new
         {
             seconds,
-            partP50 = Percentile(available, 50),
-            partP99 = Percentile(available, 99),
+            serverPartP50 = serverP50,
+            serverPartP99 = serverP99,
+            partP50 = Percentile(alone, 50),
+            partP99 = Percentile(alone, 99),
+            partWithPlayerP99 = withPlayer.Length == 0 ? 0 : Percentile(withPlayer, 99),
+            partDuringBurstP99 = duringBurst.Length == 0 ? 0 : Percentile(duringBurst, 99),
             glassP50 = Percentile([.. glass], 50),
             glassP90 = Percentile([.. glass], 90),
             held,
@@ -86,6 +111,29 @@ internal static partial class LowLatencyRun
     internal sealed record HeldCost(int Answered, double HeldSeconds, double RssBeforeMb, double RssHeldMb, double CpuSeconds);
 
     /// <summary>Follows the playlist by blocking reloads (every part); the global index of each part (chunk n of the stream) and when it was first listed.</summary>
+    /// <summary>The server's part-available histogram (cumulative counts by upper bound, seconds) from /metrics.</summary>
+    private static async Task<SortedDictionary<double, double>> PartHistogramAsync(LiveServer server, CancellationToken cancellationToken)
+    {
+        var text = await server.Http.GetStringAsync(new Uri("metrics", UriKind.Relative), cancellationToken);
+        var buckets = new SortedDictionary<double, double>();
+        foreach (Match bucket in PartBucket().Matches(text))
+        {
+            var bound = bucket.Groups[1].Value == "+Inf" ? double.PositiveInfinity : double.Parse(bucket.Groups[1].ValueSpan, CultureInfo.InvariantCulture);
+            buckets[bound] = buckets.GetValueOrDefault(bound) + double.Parse(bucket.Groups[2].ValueSpan, CultureInfo.InvariantCulture);
+        }
+
+        return buckets;
+    }
+
+    /// <summary>Count, and the bucket bounds under which 50 % and 99 % of the parts between two scrapes fell.</summary>
+    private static (double Count, double P50, double P99, double Within5Ms) Quantiles(SortedDictionary<double, double> before, SortedDictionary<double, double> after)
+    {
+        var delta = after.Select(b => (Bound: b.Key, Count: b.Value - before.GetValueOrDefault(b.Key))).ToArray();
+        var total = delta.Length == 0 ? 0 : delta[^1].Count;
+        double Bound(double q) => delta.FirstOrDefault(b => b.Count >= q * total).Bound;
+        return (total, Bound(0.5), Bound(0.99), total == 0 ? 0 : delta.LastOrDefault(b => b.Bound <= 0.005).Count / total);
+    }
+
     /// <summary>The video media playlist the master lists (its name carries the bitrate the encoder declares).</summary>
     private static async Task<Uri> VideoPlaylistAsync(LiveServer server, CancellationToken cancellationToken)
     {
@@ -242,6 +290,9 @@ internal static partial class LowLatencyRun
     }
 
     private static double Percentile(double[] sorted, double p) => sorted[Math.Clamp((int)Math.Ceiling(p / 100 * sorted.Length) - 1, 0, sorted.Length - 1)];
+
+    [GeneratedRegex(@"publishingpoint_ingest_part_available_duration(?:_seconds)?_bucket\{[^}]*le=""([^""]+)""\} ([0-9.e+]+)")]
+    private static partial Regex PartBucket();
 
     [GeneratedRegex(@"#EXT-X-PART:[^\n]*URI=""video-\d+/(\d+)\.(\d+)\.m4s""")]
     private static partial Regex PartUri();
