@@ -1,6 +1,7 @@
 using System.Net;
 using System.Security.Cryptography;
 using System.Text;
+using PublishingPoint.Server.Hosting;
 using PublishingPoint.Server.Ingest;
 
 namespace PublishingPoint.Server.Admin;
@@ -21,12 +22,12 @@ internal sealed class AdminAuthorization(string? apiKey) : IEndpointFilter
         ArgumentNullException.ThrowIfNull(next);
         if (!Allowed(context.HttpContext, apiKey, out var status))
         {
-            return Results.Problem(statusCode: status, title: status == StatusCodes.Status401Unauthorized ? "operator credential required" : "operator credential refused");
+            return Problems.Result(status, status == StatusCodes.Status401Unauthorized ? "operator credential required" : "operator credential refused");
         }
 
         if (!SafeFromCrossSite(context.HttpContext.Request))
         {
-            return Results.Problem(statusCode: StatusCodes.Status403Forbidden, title: "a state change needs the X-Api-Key header or Content-Type: application/json");
+            return Problems.Result(StatusCodes.Status403Forbidden, "a state change needs the X-Api-Key header or Content-Type: application/json");
         }
 
         return await next(context).ConfigureAwait(false);

@@ -1,6 +1,7 @@
 using PublishingPoint.Media.Codecs.Aac;
 using PublishingPoint.Media.Codecs.H264;
 using PublishingPoint.Media.IsoBmff;
+using PublishingPoint.Media.Tracks;
 using PublishingPoint.Server.Points;
 
 namespace PublishingPoint.Server.Admin;

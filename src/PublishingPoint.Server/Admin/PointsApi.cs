@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Http.HttpResults;
+using PublishingPoint.Media.Timing;
 using PublishingPoint.Server.Delivery;
-using PublishingPoint.Server.Ingest;
+using PublishingPoint.Server.Hosting;
 using PublishingPoint.Server.Points;
 
 namespace PublishingPoint.Server.Admin;
@@ -48,24 +49,24 @@ internal static class PointsApi
     private static Ok<PointView[]> List(PointRegistry registry) =>
         TypedResults.Ok(registry.All.OrderBy(p => p.Path.Value, StringComparer.Ordinal).Select(p => PointView.Of(p, registry.Options.DvrWindowSeconds, registry.Time.GetUtcNow())).ToArray());
 
-    private static Results<Ok<PointView>, NotFound<string>, BadRequest<string>> Get(string path, PointRegistry registry)
+    private static Results<Ok<PointView>, ProblemHttpResult> Get(string path, PointRegistry registry)
     {
         if (!PointPath.TryParse(path, out var parsed, out var error))
         {
-            return TypedResults.BadRequest(error ?? "bad path");
+            return Problems.Result(StatusCodes.Status400BadRequest, error ?? "bad path");
         }
 
         return registry.Find(parsed) is { } point
             ? TypedResults.Ok(PointView.Of(point, registry.Options.DvrWindowSeconds, registry.Time.GetUtcNow()))
-            : TypedResults.NotFound($"no point {parsed}");
+            : Problems.Result(StatusCodes.Status404NotFound, $"no point {parsed}");
     }
 
-    private static Results<Created<PointView>, Ok<PointView>, Conflict<string>, BadRequest<string>, ProblemHttpResult> CreateAsync(CreatePointRequest request, PointRegistry registry)
+    private static Results<Created<PointView>, Ok<PointView>, ProblemHttpResult> CreateAsync(CreatePointRequest request, PointRegistry registry)
     {
         string? error = null;
         if (request is null || !PointPath.TryParse(request.Path ?? string.Empty, out var path, out error))
         {
-            return TypedResults.BadRequest(error ?? "path is required, e.g. live/ch1.isml");
+            return Problems.Result(StatusCodes.Status400BadRequest, error ?? "path is required, e.g. live/ch1.isml");
         }
 
         var settings = new PointSettings
@@ -80,7 +81,7 @@ internal static class PointsApi
         };
         if (settings.Validate() is { } invalid)
         {
-            return TypedResults.BadRequest(invalid);
+            return Problems.Result(StatusCodes.Status400BadRequest, invalid);
         }
 
         try
@@ -92,11 +93,11 @@ internal static class PointsApi
                 return TypedResults.Created($"/api/points/{path.Value}", view);
             }
 
-            return point.Settings.SameAs(settings) ? TypedResults.Ok(view) : TypedResults.Conflict($"{path} exists with other settings");
+            return point.Settings.SameAs(settings) ? TypedResults.Ok(view) : Problems.Result(StatusCodes.Status409Conflict, $"{path} exists with other settings");
         }
-        catch (IngestException e)
+        catch (PointRuleException e)
         {
-            return TypedResults.Problem(e.Message, statusCode: e.StatusCode);
+            return Problems.Result(e);
         }
     }
 
@@ -109,12 +110,12 @@ internal static class PointsApi
         var action = slash < 0 ? string.Empty : path[(slash + 1)..];
         if (slash < 0 || !PointPath.TryParse(path[..slash], out var parsed, out _))
         {
-            return TypedResults.BadRequest("POST /api/points/{path}/close, /open, /flush or /sign");
+            return Problems.Result(StatusCodes.Status400BadRequest, "POST /api/points/{path}/close, /open, /flush or /sign");
         }
 
         if (registry.Find(parsed) is not { } point)
         {
-            return TypedResults.NotFound($"no point {parsed}");
+            return Problems.Result(StatusCodes.Status404NotFound, $"no point {parsed}");
         }
 
         switch (action)
@@ -132,34 +133,34 @@ internal static class PointsApi
                 var expires = registry.Time.GetUtcNow().AddSeconds(Math.Clamp(ttl ?? 3600, 1, 366 * 86400));
                 return TypedResults.Ok(new SignedUrl(PlaybackSignature.SignedPrefix(registry.Options.PlaybackSigningKey, parsed.Value, expires.ToUnixTimeSeconds()), expires));
             case "sign":
-                return TypedResults.BadRequest("no PublishingPoint:PlaybackSigningKey is configured: playback is open");
+                return Problems.Result(StatusCodes.Status400BadRequest, "no PublishingPoint:PlaybackSigningKey is configured: playback is open");
             default:
-                return TypedResults.BadRequest($"unknown action '{PointPath.Truncate(action)}': close, open, flush or sign");
+                return Problems.Result(StatusCodes.Status400BadRequest, $"unknown action '{PointPath.Truncate(action)}': close, open, flush or sign");
         }
 
         return TypedResults.Ok(PointView.Of(point, registry.Options.DvrWindowSeconds, registry.Time.GetUtcNow()));
     }
 
-    private static async Task<IResult> ClipAsync(CreateClipRequest request, PointRegistry registry, Archive.ClipWriter clips, CancellationToken cancellationToken)
+    private static async Task<IResult> ClipAsync(CreateClipRequest request, PointRegistry registry, ClipWriter clips, CancellationToken cancellationToken)
     {
         if (request is null || !PointPath.TryParse(request.Source ?? string.Empty, out var source, out _) || !PointPath.TryParse(request.Path ?? string.Empty, out var target, out _))
         {
-            return TypedResults.BadRequest("source and path must be point paths, e.g. live/ch1.isml and clips/goal.isml");
+            return Problems.Result(StatusCodes.Status400BadRequest, "source and path must be point paths, e.g. live/ch1.isml and clips/goal.isml");
         }
 
         if (!WallClock.TryParse(request.Start, out var start) || !WallClock.TryParse(request.End, out var end))
         {
-            return TypedResults.BadRequest("start and end are ISO 8601 times or Unix seconds");
+            return Problems.Result(StatusCodes.Status400BadRequest, "start and end are ISO 8601 times or Unix seconds");
         }
 
         if (registry.Find(source) is not { } point)
         {
-            return TypedResults.NotFound($"no point {source}");
+            return Problems.Result(StatusCodes.Status404NotFound, $"no point {source}");
         }
 
         if (point.TimelineAnchor is not { } anchor)
         {
-            return TypedResults.Conflict($"{source} has no wall-clock timeline yet");
+            return Problems.Result(StatusCodes.Status409Conflict, $"{source} has no wall-clock timeline yet");
         }
 
         try
@@ -167,17 +168,17 @@ internal static class PointsApi
             var clip = await clips.WriteAsync(point, target, (start - anchor).TotalSeconds, (end - anchor).TotalSeconds, cancellationToken).ConfigureAwait(false);
             return TypedResults.Created($"/api/points/{target.Value}", PointView.Of(clip, registry.Options.DvrWindowSeconds, registry.Time.GetUtcNow()));
         }
-        catch (IngestException e)
+        catch (PointRuleException e)
         {
-            return TypedResults.Problem(e.Message, statusCode: e.StatusCode);
+            return Problems.Result(e);
         }
     }
 
-    private static async Task<Results<NoContent, BadRequest<string>>> DeleteAsync(string path, PointRegistry registry)
+    private static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(string path, PointRegistry registry)
     {
         if (!PointPath.TryParse(path, out var parsed, out var error))
         {
-            return TypedResults.BadRequest(error ?? "bad path");
+            return Problems.Result(StatusCodes.Status400BadRequest, error ?? "bad path");
         }
 
         await registry.DeleteAsync(parsed).ConfigureAwait(false);

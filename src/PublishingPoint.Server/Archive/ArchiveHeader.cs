@@ -1,6 +1,6 @@
 using PublishingPoint.Media.IsoBmff;
 using PublishingPoint.Media.Smooth;
-using PublishingPoint.Server.Points;
+using PublishingPoint.Media.Tracks;
 
 namespace PublishingPoint.Server.Archive;
 

@@ -8,7 +8,7 @@ namespace PublishingPoint.Server.Delivery;
 /// default "*", an answer to a request without an Origin header carries Access-Control-Allow-Origin: * as well, so a
 /// CDN that cached it for one client can hand it to a browser on any page.
 /// </summary>
-internal sealed class DeliveryCors(RequestDelegate next, Microsoft.Extensions.Options.IOptions<Hosting.PublishingPointOptions> options)
+internal sealed class DeliveryCors(RequestDelegate next, Microsoft.Extensions.Options.IOptions<Configuration.PublishingPointOptions> options)
 {
     private readonly bool _anyOrigin = options.Value.CorsOrigins.Count == 0 || options.Value.CorsOrigins.Contains("*");
 

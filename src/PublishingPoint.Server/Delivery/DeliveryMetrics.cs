@@ -6,7 +6,7 @@ namespace PublishingPoint.Server.Delivery;
 
 /// <summary>
 /// Delivery's instruments (Meter "PublishingPoint.Delivery"): answers and bytes per output format and status (beside
-/// ASP.NET Core's own http.server.request.duration), the segment cache, and the bodies sent without a copy.
+/// ASP.NET Core's own http.server.request.duration), and the segment cache.
 /// </summary>
 internal sealed class DeliveryMetrics
 {
@@ -14,8 +14,6 @@ internal sealed class DeliveryMetrics
 
     private readonly Counter<long> _responses;
     private readonly Counter<long> _responseBytes;
-    private readonly Counter<long> _directBodies;
-    private readonly Counter<long> _directBytes;
 
     public DeliveryMetrics(IMeterFactory meters, HlsSegmentCache cache)
     {
@@ -24,8 +22,6 @@ internal sealed class DeliveryMetrics
         var meter = meters.Create(MeterName);
         _responses = meter.CreateCounter<long>("responses", "{response}", "Requests answered, per output format and status.");
         _responseBytes = meter.CreateCounter<long>("response.bytes", "By", "Response bytes sent, per output format and status.");
-        _directBodies = meter.CreateCounter<long>("direct.bodies", "{body}", "Response bodies sent without a copy (DirectSend), via memory or sendfile.");
-        _directBytes = meter.CreateCounter<long>("direct.bytes", "By", "Bytes of those bodies.");
         meter.CreateObservableCounter("segment_cache.requests", () => cache.Requests, "{request}", "Repackaged segments asked for.");
         meter.CreateObservableCounter("segment_cache.hits", () => Math.Max(0, cache.Requests - cache.Produced), "{request}", "Repackaged segments served from the cache.");
     }
@@ -35,12 +31,5 @@ internal sealed class DeliveryMetrics
         var tags = new TagList { { "format", format }, { "status", status } };
         _responses.Add(1, tags);
         _responseBytes.Add(bytes, tags);
-    }
-
-    public void DirectBody(int bytes, bool sendfile)
-    {
-        var tags = new TagList { { "via", sendfile ? "sendfile" : "memory" } };
-        _directBodies.Add(1, tags);
-        _directBytes.Add(bytes, tags);
     }
 }

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.IO.Compression;
 using Microsoft.Net.Http.Headers;
+using PublishingPoint.Server.Hosting;
 using PublishingPoint.Server.Points;
 
 namespace PublishingPoint.Server.Delivery;
@@ -38,7 +39,7 @@ internal static class RenderedResponses
         }
 
         return output is null
-            ? Responses.ProblemAsync(context, StatusCodes.Status404NotFound, "nothing to play yet")
+            ? Problems.WriteAsync(context, StatusCodes.Status404NotFound, "nothing to play yet")
             : WriteAsync(context, maxAge is { } age ? output with { MaxAge = age } : output);
     }
 

@@ -1,5 +1,5 @@
 using System.Globalization;
-using PublishingPoint.Server.Admin;
+using PublishingPoint.Media.Timing;
 using PublishingPoint.Server.Points;
 
 namespace PublishingPoint.Server.Delivery;

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
+using PublishingPoint.Media.Tracks;
 using PublishingPoint.Server.Delivery;
 using PublishingPoint.Server.Delivery.Dash;
 using PublishingPoint.Server.Delivery.Hls;
@@ -37,7 +38,7 @@ internal sealed partial class PointRequestRouter(
                 IngestLog.BadRequest(logger, status, error, PointPath.Truncate(requestPath ?? string.Empty));
             }
 
-            await Responses.ProblemAsync(context, status, error ?? "not found").ConfigureAwait(false);
+            await Problems.WriteAsync(context, status, error ?? "not found").ConfigureAwait(false);
             return;
         }
 
@@ -49,7 +50,7 @@ internal sealed partial class PointRequestRouter(
             if (!signed || !PlaybackSignature.Verify(signingKey, path.Value, expiry, signature, registry.Time.GetUtcNow(), out problem))
             {
                 IngestLog.BadRequest(logger, StatusCodes.Status403Forbidden, problem ?? "bad signature", path.Value);
-                await Responses.ProblemAsync(context, StatusCodes.Status403Forbidden, problem ?? "bad signature").ConfigureAwait(false);
+                await Problems.WriteAsync(context, StatusCodes.Status403Forbidden, problem ?? "bad signature").ConfigureAwait(false);
                 return;
             }
         }
@@ -73,7 +74,7 @@ internal sealed partial class PointRequestRouter(
         var point = registry.Find(path);
         if (point is null)
         {
-            await Responses.ProblemAsync(context, StatusCodes.Status404NotFound, $"no publishing point {path}").ConfigureAwait(false);
+            await Problems.WriteAsync(context, StatusCodes.Status404NotFound, $"no publishing point {path}").ConfigureAwait(false);
             return;
         }
 
@@ -107,7 +108,7 @@ internal sealed partial class PointRequestRouter(
             }
             else
             {
-                await Responses.ProblemAsync(context, StatusCodes.Status404NotFound, "unknown resource").ConfigureAwait(false);
+                await Problems.WriteAsync(context, StatusCodes.Status404NotFound, "unknown resource").ConfigureAwait(false);
             }
         }
         catch (Exception e) when ((e is FormatException or InvalidDataException) && !context.Response.HasStarted)
@@ -115,7 +116,7 @@ internal sealed partial class PointRequestRouter(
             // Media that was accepted but cannot be repackaged into what was asked (a corrupt sample, say):
             // a clear refusal for this resource, not a server error; everything else of the point still plays.
             IngestLog.BadRequest(logger, StatusCodes.Status422UnprocessableEntity, "cannot repackage: " + e.Message, path.Value);
-            await Responses.ProblemAsync(context, StatusCodes.Status422UnprocessableEntity, "the stored media cannot be repackaged as this resource: " + e.Message).ConfigureAwait(false);
+            await Problems.WriteAsync(context, StatusCodes.Status422UnprocessableEntity, "the stored media cannot be repackaged as this resource: " + e.Message).ConfigureAwait(false);
         }
     }
 
@@ -132,7 +133,7 @@ internal sealed partial class PointRequestRouter(
         }
 
         IngestLog.BadRequest(logger, denied, "ingest without the right secret", path.Value);
-        await Responses.ProblemAsync(context, denied, "ingest needs the point's secret: ?token=... or HTTP basic auth").ConfigureAwait(false);
+        await Problems.WriteAsync(context, denied, "ingest needs the point's secret: ?token=... or HTTP basic auth").ConfigureAwait(false);
         return false;
     }
 
@@ -151,7 +152,7 @@ internal sealed partial class PointRequestRouter(
 
         if (streamId is null)
         {
-            await Responses.ProblemAsync(context, StatusCodes.Status404NotFound, "POST to {point}.isml/Streams({id})").ConfigureAwait(false);
+            await Problems.WriteAsync(context, StatusCodes.Status404NotFound, "POST to {point}.isml/Streams({id})").ConfigureAwait(false);
             return;
         }
 
@@ -159,7 +160,7 @@ internal sealed partial class PointRequestRouter(
         {
             var message = $"stream id '{PointPath.Truncate(streamId)}' is not allowed: use 1-64 of A-Z a-z 0-9 . _ -";
             IngestLog.BadRequest(logger, StatusCodes.Status400BadRequest, message, path.Value);
-            await Responses.ProblemAsync(context, StatusCodes.Status400BadRequest, message).ConfigureAwait(false);
+            await Problems.WriteAsync(context, StatusCodes.Status400BadRequest, message).ConfigureAwait(false);
             return;
         }
 

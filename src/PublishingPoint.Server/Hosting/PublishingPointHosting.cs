@@ -1,13 +1,15 @@
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
-using Scalar.AspNetCore;
-using PublishingPoint.Server.Archive;
+using PublishingPoint.Server.Admin;
+using PublishingPoint.Server.Configuration;
 using PublishingPoint.Server.Delivery.Dash;
 using PublishingPoint.Server.Delivery.Hls;
 using PublishingPoint.Server.Delivery.Smooth;
 using PublishingPoint.Server.Ingest;
 using PublishingPoint.Server.Ingest.Segments;
 using PublishingPoint.Server.Points;
+using PublishingPoint.Server.Publishing;
+using Scalar.AspNetCore;
 using Serilog;
 
 namespace PublishingPoint.Server.Hosting;
@@ -152,17 +154,17 @@ public static class PublishingPointHosting
         services.AddMetrics();
         services.AddSingleton<IngestMetrics>();
         services.AddSingleton<Delivery.DeliveryMetrics>();
+        services.AddSingleton<Transport.TransportMetrics>();
         services.AddSingleton<Observability.PointMetrics>();
         services.AddSingleton<Publishing.PublishMetrics>();
         services.AddSingleton<Observability.MetricsExport>();
-        services.AddSingleton<Observability.Health>();
         services.AddHealthChecks()
             .AddCheck<Observability.RecoveredCheck>("archives", tags: [Observability.HealthResponses.ReadyTag])
             .AddCheck<Observability.DataFolderCheck>("data folder", tags: [Observability.HealthResponses.ReadyTag])
             .AddCheck<Observability.ObjectStoreCheck>("object store", tags: [Observability.HealthResponses.ReadyTag]);
         services.AddSingleton<Observability.DataFolderCheck>();
         services.AddSingleton(TimeProvider.System);
-        services.AddSingleton<PointFinalizer>();
+        services.AddSingleton<IPointFinalizer, PointFinalizer>();
         services.AddSingleton<PointRegistry>();
         services.AddSingleton<IngestMemory>();
         services.AddSingleton<IngestEndpoint>();
@@ -191,6 +193,7 @@ public static class PublishingPointHosting
         _ = endpoints.ServiceProvider.GetRequiredService<Observability.PointMetrics>();
         _ = endpoints.ServiceProvider.GetRequiredService<Publishing.PublishMetrics>();
         _ = endpoints.ServiceProvider.GetRequiredService<Delivery.DeliveryMetrics>();
+        _ = endpoints.ServiceProvider.GetRequiredService<Transport.TransportMetrics>();
         _ = endpoints.ServiceProvider.GetRequiredService<Observability.MetricsExport>();
         endpoints.MapGet("/metrics", Observability.MetricsExport.WriteAsync).AddEndpointFilter(operatorOnly).ExcludeFromDescription();
         // Liveness runs no check (the process answers); readiness runs the "ready" ones.

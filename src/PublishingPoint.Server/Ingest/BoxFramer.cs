@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using PublishingPoint.Media.IsoBmff;
+using PublishingPoint.Server.Points;
 
 namespace PublishingPoint.Server.Ingest;
 
@@ -56,13 +57,13 @@ internal sealed class BoxFramer(PipeReader reader, long maxBoxBytes, IngestMemor
                 reader.AdvanceTo(buffer.Start);
                 if (_position == 0 && !_openingTypes.Contains(header.Type))
                 {
-                    throw new IngestException(StatusCodes.Status415UnsupportedMediaType,
+                    throw new PointRuleException(StatusCodes.Status415UnsupportedMediaType,
                         $"not ISO-BMFF: a body starts with ftyp, styp, moov or moof, not '{header.Type}'");
                 }
 
                 if (header.Size > maxBoxBytes)
                 {
-                    throw new IngestException(StatusCodes.Status413PayloadTooLarge,
+                    throw new PointRuleException(StatusCodes.Status413PayloadTooLarge,
                         $"box '{header.Type}' of {header.Size} bytes at offset {_position} is over the {maxBoxBytes}-byte limit");
                 }
 
@@ -72,7 +73,7 @@ internal sealed class BoxFramer(PipeReader reader, long maxBoxBytes, IngestMemor
             if (result.IsCompleted)
             {
                 reader.AdvanceTo(buffer.Start);
-                throw new IngestException(StatusCodes.Status400BadRequest, $"body ends inside a box header at offset {_position}");
+                throw new PointRuleException(StatusCodes.Status400BadRequest, $"body ends inside a box header at offset {_position}");
             }
 
             reader.AdvanceTo(buffer.Start, buffer.End);
@@ -107,7 +108,7 @@ internal sealed class BoxFramer(PipeReader reader, long maxBoxBytes, IngestMemor
             reader.AdvanceTo(result.Buffer.GetPosition(take));
             if (filled < total && take == 0 && result.IsCompleted)
             {
-                throw new IngestException(StatusCodes.Status400BadRequest,
+                throw new PointRuleException(StatusCodes.Status400BadRequest,
                     $"body ends inside box '{header.Type}' ({filled - prefixLength} of {header.Size} bytes): the partial box is discarded");
             }
         }
@@ -136,7 +137,7 @@ internal sealed class BoxFramer(PipeReader reader, long maxBoxBytes, IngestMemor
             _position += take;
             if (left > 0 && result.IsCompleted)
             {
-                throw new IngestException(StatusCodes.Status400BadRequest, $"body ends inside box '{header.Type}'");
+                throw new PointRuleException(StatusCodes.Status400BadRequest, $"body ends inside box '{header.Type}'");
             }
         }
     }
@@ -149,7 +150,7 @@ internal sealed class BoxFramer(PipeReader reader, long maxBoxBytes, IngestMemor
         bytes = bytes[..length];
         if (length >= 8 && !FourCC.Read(bytes[4..]).IsPrintable)
         {
-            throw new IngestException(StatusCodes.Status415UnsupportedMediaType,
+            throw new PointRuleException(StatusCodes.Status415UnsupportedMediaType,
                 $"not ISO-BMFF: bytes at offset {_position} are not a box header");
         }
 
@@ -159,7 +160,7 @@ internal sealed class BoxFramer(PipeReader reader, long maxBoxBytes, IngestMemor
         }
         catch (InvalidBoxException e)
         {
-            throw new IngestException(StatusCodes.Status400BadRequest, $"{e.Message} (offset {_position})");
+            throw new PointRuleException(StatusCodes.Status400BadRequest, $"{e.Message} (offset {_position})");
         }
     }
 }

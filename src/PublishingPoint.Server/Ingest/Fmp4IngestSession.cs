@@ -52,7 +52,7 @@ internal sealed class Fmp4IngestSession(PointRegistry registry, Point point, Str
             {
                 FlushAll();
             }
-            catch (Exception e) when (e is IngestException or IOException or InvalidBoxException)
+            catch (Exception e) when (e is PointRuleException or IOException or InvalidBoxException)
             {
                 IngestLog.FlushFailed(logger, e, point.Path.Value, feed.Id);
             }
@@ -85,7 +85,7 @@ internal sealed class Fmp4IngestSession(PointRegistry registry, Point point, Str
             }
             else if (type == BoxTypes.Mdat)
             {
-                var moof = _pendingMoof ?? throw new IngestException(StatusCodes.Status400BadRequest, "'mdat' without a preceding 'moof'");
+                var moof = _pendingMoof ?? throw new PointRuleException(StatusCodes.Status400BadRequest, "'mdat' without a preceding 'moof'");
                 var fragment = await framer.ReadBoxAsync(header, moof, cancellationToken).ConfigureAwait(false);
                 _receivedAt = System.Diagnostics.Stopwatch.GetTimestamp();
                 memory.Release(moof.Length);
@@ -144,7 +144,7 @@ internal sealed class Fmp4IngestSession(PointRegistry registry, Point point, Str
 
         if (_pendingMoof is not null)
         {
-            throw new IngestException(StatusCodes.Status400BadRequest, "body ends after a 'moof' without its 'mdat': the partial fragment is discarded");
+            throw new PointRuleException(StatusCodes.Status400BadRequest, "body ends after a 'moof' without its 'mdat': the partial fragment is discarded");
         }
     }
 
@@ -157,12 +157,12 @@ internal sealed class Fmp4IngestSession(PointRegistry registry, Point point, Str
         }
         catch (InvalidBoxException e)
         {
-            throw new IngestException(StatusCodes.Status400BadRequest, $"bad 'moov': {e.Message}");
+            throw new PointRuleException(StatusCodes.Status400BadRequest, $"bad 'moov': {e.Message}");
         }
 
         if (infos.Count > registry.Options.MaxTracksPerStream)
         {
-            throw new IngestException(StatusCodes.Status400BadRequest, $"the 'moov' announces {infos.Count} tracks; a stream may have at most {registry.Options.MaxTracksPerStream}");
+            throw new PointRuleException(StatusCodes.Status400BadRequest, $"the 'moov' announces {infos.Count} tracks; a stream may have at most {registry.Options.MaxTracksPerStream}");
         }
 
         var header = new ArchiveHeader
@@ -172,18 +172,18 @@ internal sealed class Fmp4IngestSession(PointRegistry registry, Point point, Str
             Tracks = infos,
             Manifest = _manifest,
         };
-        var descriptions = TrackResolver.Resolve(header, feed.Id);
+        var descriptions = StreamTracks.Resolve(header, feed.Id);
         header = header with { Descriptions = descriptions };
         var bound = point.BindTracks(descriptions, out var conflict);
         if (conflict is not null)
         {
-            throw new IngestException(StatusCodes.Status409Conflict, conflict);
+            throw new PointRuleException(StatusCodes.Status409Conflict, conflict);
         }
 
         _tracks = bound;
         _defaults = infos.ToDictionary(i => i.TrackId, i => i.Defaults);
         _archive = point.UseArchive(feed, header, registry.Options.MaxArchiveRunsPerStream, () => StreamArchive.Create(NewArchivePath(), header, registry.Options.FsyncArchive, registry.ArchiveFiles))
-            ?? throw new IngestException(StatusCodes.Status429TooManyRequests,
+            ?? throw new PointRuleException(StatusCodes.Status429TooManyRequests,
                 $"stream {feed.Id} has started {registry.Options.MaxArchiveRunsPerStream} archive files with a changed header; a new header is refused");
         if (logger.IsEnabled(LogLevel.Information))
         {
@@ -195,14 +195,14 @@ internal sealed class Fmp4IngestSession(PointRegistry registry, Point point, Str
     private void OnFragment(byte[] fragment, int moofLength)
     {
         var archive = _archive ?? AdoptStreamHeader()
-            ?? throw new IngestException(StatusCodes.Status400BadRequest, "fragment before the 'moov' (send ftyp+moov first, on this or an earlier POST of the stream)");
+            ?? throw new PointRuleException(StatusCodes.Status400BadRequest, "fragment before the 'moov' (send ftyp+moov first, on this or an earlier POST of the stream)");
         var trafs = ReadTrafs(fragment.AsSpan(0, moofLength));
         if (trafs.Count == 1)
         {
             var traf = trafs[0];
             if (!traf.HasExplicitBaseOffset && (traf.DataOffset < moofLength || traf.DataOffset > fragment.Length - traf.DataSize))
             {
-                throw new IngestException(StatusCodes.Status400BadRequest, $"bad 'moof': track {traf.TrackId} samples lie outside its 'mdat'");
+                throw new PointRuleException(StatusCodes.Status400BadRequest, $"bad 'moof': track {traf.TrackId} samples lie outside its 'mdat'");
             }
 
             Collect(archive, fragment, traf);
@@ -216,7 +216,7 @@ internal sealed class Fmp4IngestSession(PointRegistry registry, Point point, Str
         }
         catch (InvalidBoxException e)
         {
-            throw new IngestException(StatusCodes.Status400BadRequest, $"bad multi-track fragment: {e.Message}");
+            throw new PointRuleException(StatusCodes.Status400BadRequest, $"bad multi-track fragment: {e.Message}");
         }
 
         foreach (var piece in pieces)
@@ -234,7 +234,7 @@ internal sealed class Fmp4IngestSession(PointRegistry registry, Point point, Str
         }
         catch (InvalidBoxException e)
         {
-            throw new IngestException(StatusCodes.Status400BadRequest, $"bad 'moof': {e.Message}");
+            throw new PointRuleException(StatusCodes.Status400BadRequest, $"bad 'moof': {e.Message}");
         }
     }
 
@@ -249,7 +249,7 @@ internal sealed class Fmp4IngestSession(PointRegistry registry, Point point, Str
         _tracks = point.BindTracks(archive.Header.Descriptions, out var conflict);
         if (conflict is not null)
         {
-            throw new IngestException(StatusCodes.Status409Conflict, conflict);
+            throw new PointRuleException(StatusCodes.Status409Conflict, conflict);
         }
 
         _defaults = archive.Header.Tracks.ToDictionary(i => i.TrackId, i => i.Defaults);
@@ -266,7 +266,7 @@ internal sealed class Fmp4IngestSession(PointRegistry registry, Point point, Str
     {
         if (!_tracks.TryGetValue(traf.TrackId, out var track))
         {
-            throw new IngestException(StatusCodes.Status400BadRequest, $"fragment for track {traf.TrackId}, which the 'moov' does not declare");
+            throw new PointRuleException(StatusCodes.Status400BadRequest, $"fragment for track {traf.TrackId}, which the 'moov' does not declare");
         }
 
         var isVideo = track.Description.Kind == TrackKind.Video;
@@ -277,7 +277,7 @@ internal sealed class Fmp4IngestSession(PointRegistry registry, Point point, Str
         if (duration < 0 || Math.Abs(time / timescale) > MaxTimeSeconds || duration / timescale > MaxTimeSeconds)
         {
             // Every output rescales times (to 10 MHz for Smooth, 90 kHz for HLS): keep them where that cannot overflow.
-            throw new IngestException(StatusCodes.Status400BadRequest, $"fragment time {time} or duration {duration} (timescale {timescale}) is out of range");
+            throw new PointRuleException(StatusCodes.Status400BadRequest, $"fragment time {time} or duration {duration} (timescale {timescale}) is out of range");
         }
 
         RefuseFarAhead(time, timescale);
@@ -380,7 +380,7 @@ internal sealed class Fmp4IngestSession(PointRegistry registry, Point point, Str
         var lead = registry.Options.MaxFragmentLeadSeconds;
         if (point.ExpectedEdgeSeconds(registry.Time.GetUtcNow()) is { } edge && (double)time / timescale > edge + lead)
         {
-            throw new IngestException(StatusCodes.Status400BadRequest,
+            throw new PointRuleException(StatusCodes.Status400BadRequest,
                 $"fragment at {(double)time / timescale:0.###} s starts more than {lead} s ahead of the live edge ({edge:0.###} s): refused");
         }
     }
@@ -527,7 +527,7 @@ internal sealed class Fmp4IngestSession(PointRegistry registry, Point point, Str
         }
         catch (FormatException e)
         {
-            throw new IngestException(StatusCodes.Status400BadRequest, $"bad ISML server manifest: {e.Message}");
+            throw new PointRuleException(StatusCodes.Status400BadRequest, $"bad ISML server manifest: {e.Message}");
         }
     }
 
@@ -535,7 +535,7 @@ internal sealed class Fmp4IngestSession(PointRegistry registry, Point point, Str
     {
         if (header.Size > MaxHeaderBoxBytes)
         {
-            throw new IngestException(StatusCodes.Status413PayloadTooLarge, $"header box '{header.Type}' of {header.Size} bytes is over {MaxHeaderBoxBytes}");
+            throw new PointRuleException(StatusCodes.Status413PayloadTooLarge, $"header box '{header.Type}' of {header.Size} bytes is over {MaxHeaderBoxBytes}");
         }
 
         // Header boxes are small and kept with the archive: held only while they are read.

@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.Server.Kestrel.Core.Features;
+using PublishingPoint.Server.Hosting;
 using PublishingPoint.Server.Points;
 
 namespace PublishingPoint.Server.Ingest;
@@ -68,10 +69,10 @@ internal sealed class IngestEndpoint(PointRegistry registry, IngestMemory memory
         {
             (point, feed) = Admit(path, streamId, protocol, context);
         }
-        catch (IngestException e)
+        catch (PointRuleException e)
         {
             IngestLog.Refused(logger, path.Value, streamId, e.StatusCode, e.Message);
-            await Delivery.Responses.ProblemAsync(context, e.StatusCode, e.Message).ConfigureAwait(false);
+            await Problems.WriteAsync(context, e.StatusCode, e.Message).ConfigureAwait(false);
             return;
         }
 
@@ -92,32 +93,32 @@ internal sealed class IngestEndpoint(PointRegistry registry, IngestMemory memory
         catch (OperationCanceledException) when (point.Closed)
         {
             reason = "point closed by an operator";
-            await Delivery.Responses.ProblemAsync(context, StatusCodes.Status410Gone, "the point was closed by an operator; what was sent before is kept").ConfigureAwait(false);
+            await Problems.WriteAsync(context, StatusCodes.Status410Gone, "the point was closed by an operator; what was sent before is kept").ConfigureAwait(false);
         }
         catch (IdleTimeoutException)
         {
             reason = "idle timeout";
-            await Delivery.Responses.ProblemAsync(context, StatusCodes.Status408RequestTimeout, "no data for too long; complete fragments are kept").ConfigureAwait(false);
+            await Problems.WriteAsync(context, StatusCodes.Status408RequestTimeout, "no data for too long; complete fragments are kept").ConfigureAwait(false);
         }
-        catch (IngestException e)
+        catch (PointRuleException e)
         {
             reason = "refused";
             IngestLog.Refused(logger, path.Value, streamId, e.StatusCode, e.Message);
-            await Delivery.Responses.ProblemAsync(context, e.StatusCode, e.Message).ConfigureAwait(false);
+            await Problems.WriteAsync(context, e.StatusCode, e.Message).ConfigureAwait(false);
         }
         catch (Exception e) when (e is FormatException or InvalidDataException)
         {
             // A parser refused bytes a session did not check first: still the sender's fault, still a clean 400.
             reason = "refused";
             IngestLog.Refused(logger, path.Value, streamId, StatusCodes.Status400BadRequest, e.Message);
-            await Delivery.Responses.ProblemAsync(context, StatusCodes.Status400BadRequest, "bad media: " + e.Message).ConfigureAwait(false);
+            await Problems.WriteAsync(context, StatusCodes.Status400BadRequest, "bad media: " + e.Message).ConfigureAwait(false);
         }
         catch (IOException e) when (e is not EndOfStreamException)
         {
             // The archive could not take the fragment (disk full, I/O error): refuse it, keep what is already safe.
             reason = "archive failure";
             IngestLog.ArchiveFailed(logger, e, path.Value, streamId);
-            await Delivery.Responses.ProblemAsync(context, StatusCodes.Status507InsufficientStorage, "the archive cannot store this fragment").ConfigureAwait(false);
+            await Problems.WriteAsync(context, StatusCodes.Status507InsufficientStorage, "the archive cannot store this fragment").ConfigureAwait(false);
         }
         catch (Exception e) when (e is OperationCanceledException or Microsoft.AspNetCore.Http.BadHttpRequestException or Microsoft.AspNetCore.Connections.ConnectionResetException)
         {
@@ -153,12 +154,12 @@ internal sealed class IngestEndpoint(PointRegistry registry, IngestMemory memory
         var point = registry.GetOrCreate(path);
         if (point.Closed)
         {
-            throw new IngestException(StatusCodes.Status409Conflict, "the point is closed: an operator must open it before it takes ingest again");
+            throw new PointRuleException(StatusCodes.Status409Conflict, "the point is closed: an operator must open it before it takes ingest again");
         }
 
         if (protocol is { } p && !point.Settings.Allows(p))
         {
-            throw new IngestException(StatusCodes.Status403Forbidden, $"the point does not accept {p} ingest");
+            throw new PointRuleException(StatusCodes.Status403Forbidden, $"the point does not accept {p} ingest");
         }
 
         if (point.State == PointState.Vod && point.Settings.RestartOnReconnect)
@@ -168,17 +169,17 @@ internal sealed class IngestEndpoint(PointRegistry registry, IngestMemory memory
 
         if (!point.Streams().Any(s => s.Id == streamId) && point.Streams().Length >= registry.Options.MaxStreamsPerPoint)
         {
-            throw new IngestException(StatusCodes.Status429TooManyRequests, $"the point has its maximum of {registry.Options.MaxStreamsPerPoint} streams");
+            throw new PointRuleException(StatusCodes.Status429TooManyRequests, $"the point has its maximum of {registry.Options.MaxStreamsPerPoint} streams");
         }
 
         var feed = point.Connect(streamId, time.GetUtcNow(), registry.Options.MaxConnectionsPerStream)
-            ?? throw new IngestException(StatusCodes.Status429TooManyRequests, $"stream {streamId} has its maximum of {registry.Options.MaxConnectionsPerStream} connections");
+            ?? throw new PointRuleException(StatusCodes.Status429TooManyRequests, $"stream {streamId} has its maximum of {registry.Options.MaxConnectionsPerStream} connections");
         feed.RemoteAddress = context.Connection.RemoteIpAddress?.ToString();
         return (point, feed);
     }
 
     private static IIngestSession Allowed(Point point, IngestProtocol protocol, IIngestSession session) =>
-        point.Settings.Allows(protocol) ? session : throw new IngestException(StatusCodes.Status403Forbidden, $"the point does not accept {protocol} ingest");
+        point.Settings.Allows(protocol) ? session : throw new PointRuleException(StatusCodes.Status403Forbidden, $"the point does not accept {protocol} ingest");
 
     /// <summary>Finalises after the grace period unless an encoder came back (Finalize checks again under the lock).</summary>
     private async Task FinalizeLaterAsync(Point point, TimeSpan grace)

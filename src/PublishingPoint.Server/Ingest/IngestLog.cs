@@ -9,7 +9,7 @@ internal static partial class IngestLog
     public static partial void Header(ILogger logger, string point, string stream, string tracks, string archive);
 
     [LoggerMessage(EventId = 202, Level = LogLevel.Debug, Message = "Ingest {Point} stream {Stream}: fragment {Track} at {Time} is already indexed; dropped")]
-    public static partial void Duplicate(ILogger logger, string point, string stream, Points.TrackKey track, long time);
+    public static partial void Duplicate(ILogger logger, string point, string stream, PublishingPoint.Media.Tracks.TrackKey track, long time);
 
     [LoggerMessage(EventId = 203, Level = LogLevel.Information, Message = "Ingest {Point} stream {Stream} ended ({Reason}): {Accepted} fragments accepted, {Duplicates} duplicates")]
     public static partial void Ended(ILogger logger, string point, string stream, string reason, long accepted, long duplicates);

@@ -1,5 +1,5 @@
 using Microsoft.Extensions.Options;
-using PublishingPoint.Server.Hosting;
+using PublishingPoint.Server.Configuration;
 using PublishingPoint.Server.Points;
 
 namespace PublishingPoint.Server.Ingest;
@@ -25,7 +25,7 @@ internal sealed class IngestMemory(IOptions<PublishingPointOptions> options)
         if (Interlocked.Add(ref _total, bytes) > _options.MaxIngestBytesPerServer)
         {
             Interlocked.Add(ref _total, -bytes);
-            throw new IngestException(StatusCodes.Status503ServiceUnavailable,
+            throw new PointRuleException(StatusCodes.Status503ServiceUnavailable,
                 $"the server holds its maximum of {_options.MaxIngestBytesPerServer} bytes of incoming media; try again shortly");
         }
 
@@ -33,7 +33,7 @@ internal sealed class IngestMemory(IOptions<PublishingPointOptions> options)
         {
             point.AddIngestBytes(-bytes);
             Interlocked.Add(ref _total, -bytes);
-            throw new IngestException(StatusCodes.Status503ServiceUnavailable,
+            throw new PointRuleException(StatusCodes.Status503ServiceUnavailable,
                 $"the point holds its maximum of {_options.MaxIngestBytesPerPoint} bytes of incoming media; try again shortly");
         }
     }
@@ -62,7 +62,7 @@ internal sealed class IngestMemoryAccount(IngestMemory pool, Point point, long l
 
         if (_held + bytes > limit)
         {
-            throw new IngestException(StatusCodes.Status413PayloadTooLarge,
+            throw new PointRuleException(StatusCodes.Status413PayloadTooLarge,
                 $"this connection would hold {_held + bytes} bytes of media not yet indexed; the limit is {limit}");
         }
 

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using PublishingPoint.Media.Tracks;
 using PublishingPoint.Server.Points;
 
 namespace PublishingPoint.Server.Ingest;

@@ -1,25 +1,15 @@
 using System.Text;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
-using PublishingPoint.Server.Hosting;
+using PublishingPoint.Server.Configuration;
 
 namespace PublishingPoint.Server.Observability;
 
-/// <summary>Set by archive recovery once every point on disk is back: until then the server is not ready.</summary>
-public sealed class Health
-{
-    private volatile bool _recovered;
-
-    public bool Recovered => _recovered;
-
-    public void MarkRecovered() => _recovered = true;
-}
-
 /// <summary>Readiness: the archives on disk have been read back.</summary>
-internal sealed class RecoveredCheck(Health health) : IHealthCheck
+internal sealed class RecoveredCheck(Points.ArchiveRecovery recovery) : IHealthCheck
 {
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
-        Task.FromResult(health.Recovered ? HealthCheckResult.Healthy("archives recovered") : HealthCheckResult.Unhealthy("recovering archives"));
+        Task.FromResult(recovery.Recovered ? HealthCheckResult.Healthy("archives recovered") : HealthCheckResult.Unhealthy("recovering archives"));
 }
 
 /// <summary>

@@ -1,3 +1,4 @@
+using PublishingPoint.Media.Tracks;
 using PublishingPoint.Server.Archive;
 
 namespace PublishingPoint.Server.Points;

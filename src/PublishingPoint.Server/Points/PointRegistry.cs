@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Options;
 using PublishingPoint.Server.Archive;
-using PublishingPoint.Server.Hosting;
+using PublishingPoint.Server.Configuration;
 
 namespace PublishingPoint.Server.Points;
 
@@ -10,9 +10,9 @@ public sealed partial class PointRegistry : IDisposable
 {
     private readonly ConcurrentDictionary<string, Point> _points = new(StringComparer.Ordinal);
     private readonly ILogger<PointRegistry> _logger;
-    private readonly PointFinalizer _finalizer;
+    private readonly IPointFinalizer _finalizer;
 
-    public PointRegistry(IOptions<PublishingPointOptions> options, ILogger<PointRegistry> logger, PointFinalizer finalizer, TimeProvider time)
+    public PointRegistry(IOptions<PublishingPointOptions> options, ILogger<PointRegistry> logger, IPointFinalizer finalizer, TimeProvider time)
     {
         Time = time;
         ArgumentNullException.ThrowIfNull(options);
@@ -95,7 +95,7 @@ public sealed partial class PointRegistry : IDisposable
     {
         if (_points.Count + _reserved.Count >= Options.MaxPoints)
         {
-            throw new Ingest.IngestException(StatusCodes.Status503ServiceUnavailable, $"this server holds its maximum of {Options.MaxPoints} points");
+            throw new PointRuleException(StatusCodes.Status503ServiceUnavailable, $"this server holds its maximum of {Options.MaxPoints} points");
         }
     }
 
@@ -110,13 +110,13 @@ public sealed partial class PointRegistry : IDisposable
         ArgumentNullException.ThrowIfNull(path);
         if (Find(path) is not null || !_reserved.TryAdd(path.Value, true))
         {
-            throw new Ingest.IngestException(StatusCodes.Status409Conflict, $"{path} exists already or is being created");
+            throw new PointRuleException(StatusCodes.Status409Conflict, $"{path} exists already or is being created");
         }
 
         if (_points.Count + _reserved.Count > Options.MaxPoints)
         {
             _reserved.TryRemove(path.Value, out _);
-            throw new Ingest.IngestException(StatusCodes.Status503ServiceUnavailable, $"this server holds its maximum of {Options.MaxPoints} points");
+            throw new PointRuleException(StatusCodes.Status503ServiceUnavailable, $"this server holds its maximum of {Options.MaxPoints} points");
         }
 
         return new Reservation(() => _reserved.TryRemove(path.Value, out _));

@@ -1,3 +1,4 @@
+using PublishingPoint.Media.Tracks;
 namespace PublishingPoint.Server.Points;
 
 public enum AppendResult

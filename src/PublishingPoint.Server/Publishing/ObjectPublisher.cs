@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Options;
+using PublishingPoint.Server.Configuration;
 using PublishingPoint.Server.Delivery.Hls;
-using PublishingPoint.Server.Hosting;
 using PublishingPoint.Server.Points;
 
 namespace PublishingPoint.Server.Publishing;

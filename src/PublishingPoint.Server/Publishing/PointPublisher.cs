@@ -2,6 +2,8 @@ using System.Globalization;
 using System.Text;
 using PublishingPoint.Media.Dash;
 using PublishingPoint.Media.Hls;
+using PublishingPoint.Media.Tracks;
+using PublishingPoint.Server.Configuration;
 using PublishingPoint.Server.Delivery.Dash;
 using PublishingPoint.Server.Delivery.Hls;
 using PublishingPoint.Server.Points;

@@ -1,5 +1,5 @@
 using Microsoft.Extensions.Options;
-using PublishingPoint.Server.Hosting;
+using PublishingPoint.Server.Configuration;
 
 namespace PublishingPoint.Server.Publishing;
 
@@ -20,7 +20,7 @@ internal static class PublishingServices
             var options = sp.GetRequiredService<IOptions<PublishingPointOptions>>().Value.Publish;
             return options.Target switch
             {
-                PublishTarget.FileSystem => new FileSystemObjectStore(Hosting.Folders.Resolve(options.Path!)),
+                PublishTarget.FileSystem => new FileSystemObjectStore(Configuration.Folders.Resolve(options.Path!)),
                 PublishTarget.S3 => new S3ObjectStore(options.S3),
                 _ => throw new InvalidOperationException($"unknown publish target {options.Target}"),
             };

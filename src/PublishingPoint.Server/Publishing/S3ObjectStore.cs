@@ -2,6 +2,7 @@ using Amazon;
 using Amazon.Runtime;
 using Amazon.S3;
 using Amazon.S3.Model;
+using PublishingPoint.Server.Configuration;
 
 namespace PublishingPoint.Server.Publishing;
 

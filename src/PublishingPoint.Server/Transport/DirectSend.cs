@@ -72,7 +72,7 @@ internal static class DirectSend
                 }
 
                 await writer.FlushAsync(context.RequestAborted).ConfigureAwait(false);
-                context.RequestServices.GetService<Delivery.DeliveryMetrics>()?.DirectBody(body.Length, sendfile);
+                context.RequestServices.GetService<TransportMetrics>()?.DirectBody(body.Length, sendfile);
                 return;
             }
         }

@@ -1,5 +1,5 @@
 using Microsoft.Extensions.Options;
-using PublishingPoint.Server.Hosting;
+using PublishingPoint.Server.Configuration;
 
 namespace PublishingPoint.Server.Transport;
 

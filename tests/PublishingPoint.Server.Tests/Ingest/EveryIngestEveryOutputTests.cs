@@ -1,5 +1,5 @@
-using System.Net.Http.Json;
 using System.Globalization;
+using System.Net.Http.Json;
 using PublishingPoint.Server.Tests.Infrastructure;
 
 namespace PublishingPoint.Server.Tests.Ingest;

@@ -1,5 +1,6 @@
 using System.Net;
 using Microsoft.Extensions.DependencyInjection;
+using PublishingPoint.Media.Tracks;
 using PublishingPoint.Server.Points;
 using PublishingPoint.Server.Tests.Infrastructure;
 

@@ -181,7 +181,7 @@ public sealed class DirectSendTests
     private static async Task<long> DirectBodiesAsync(HttpClient server, string via = "")
     {
         var text = await server.GetStringAsync("metrics");
-        return text.Split('\n').Where(l => l.StartsWith($"publishingpoint_delivery_direct_bodies{{via=\"{via}", StringComparison.Ordinal))
+        return text.Split('\n').Where(l => l.StartsWith($"publishingpoint_transport_direct_bodies{{via=\"{via}", StringComparison.Ordinal))
             .Sum(l => long.Parse(l.AsSpan(l.LastIndexOf(' ') + 1), CultureInfo.InvariantCulture));
     }
 

@@ -1,6 +1,7 @@
 using System.Text;
 using PublishingPoint.Media.Dash;
 using PublishingPoint.Server.Delivery.Hls;
+using PublishingPoint.Server.Hosting;
 using PublishingPoint.Server.Points;
 
 namespace PublishingPoint.Server.Delivery.Dash;
@@ -31,7 +32,7 @@ internal sealed class DashDelivery(PointRegistry registry)
         var anchor = HlsPointState.Of(point, now).Anchor;
         if (!TimeShift.TryParse(context.Request.Query, anchor, out var shift, out var problem))
         {
-            await Responses.ProblemAsync(context, StatusCodes.Status400BadRequest, problem!).ConfigureAwait(false);
+            await Problems.WriteAsync(context, StatusCodes.Status400BadRequest, problem!).ConfigureAwait(false);
             return;
         }
 

@@ -3,6 +3,8 @@ using System.Text;
 using System.Text.RegularExpressions;
 using PublishingPoint.Media.Hls;
 using PublishingPoint.Media.IsoBmff;
+using PublishingPoint.Media.Tracks;
+using PublishingPoint.Server.Hosting;
 using PublishingPoint.Server.Points;
 
 namespace PublishingPoint.Server.Delivery.Hls;
@@ -37,7 +39,7 @@ internal sealed partial class HlsDelivery(PointRegistry registry, HlsSegmentCach
         var anchor = HlsPointState.Of(point, registry.Time.GetUtcNow()).Anchor;
         if (!TimeShift.TryParse(context.Request.Query, anchor, out var shift, out var problem))
         {
-            await Responses.ProblemAsync(context, StatusCodes.Status400BadRequest, problem!).ConfigureAwait(false);
+            await Problems.WriteAsync(context, StatusCodes.Status400BadRequest, problem!).ConfigureAwait(false);
             return;
         }
 
@@ -55,7 +57,7 @@ internal sealed partial class HlsDelivery(PointRegistry registry, HlsSegmentCach
             var window = point.DvrWindowSeconds(registry.Options.DvrWindowSeconds);
             if (!BlockingReload.TryParse(context.Request.Query, out var reload, out var invalid))
             {
-                await Responses.ProblemAsync(context, StatusCodes.Status400BadRequest, invalid!).ConfigureAwait(false);
+                await Problems.WriteAsync(context, StatusCodes.Status400BadRequest, invalid!).ConfigureAwait(false);
                 return;
             }
 
@@ -64,7 +66,7 @@ internal sealed partial class HlsDelivery(PointRegistry registry, HlsSegmentCach
                 var held = await reload.WaitAsync(point, track, registry.Time, context.RequestAborted).ConfigureAwait(false);
                 if (held != StatusCodes.Status200OK)
                 {
-                    await Responses.ProblemAsync(context, held, held == StatusCodes.Status400BadRequest
+                    await Problems.WriteAsync(context, held, held == StatusCodes.Status400BadRequest
                         ? "_HLS_msn is more than two segments past the live edge" : "the asked part did not arrive in time").ConfigureAwait(false);
                     return;
                 }
@@ -98,7 +100,7 @@ internal sealed partial class HlsDelivery(PointRegistry registry, HlsSegmentCach
         }
         else
         {
-            await Responses.ProblemAsync(context, StatusCodes.Status404NotFound, "unknown HLS resource").ConfigureAwait(false);
+            await Problems.WriteAsync(context, StatusCodes.Status404NotFound, "unknown HLS resource").ConfigureAwait(false);
         }
     }
 
@@ -126,7 +128,7 @@ internal sealed partial class HlsDelivery(PointRegistry registry, HlsSegmentCach
             : fragments.Length;
         if ((format == HlsFormat.Ts && track.Description.Kind != TrackKind.Video) || sequence - first >= available || sequence < first)
         {
-            await Responses.ProblemAsync(context, StatusCodes.Status404NotFound, sequence < first ? "segment no longer archived" : "no such segment (yet)").ConfigureAwait(false);
+            await Problems.WriteAsync(context, StatusCodes.Status404NotFound, sequence < first ? "segment no longer archived" : "no such segment (yet)").ConfigureAwait(false);
             return;
         }
 
@@ -165,7 +167,7 @@ internal sealed partial class HlsDelivery(PointRegistry registry, HlsSegmentCach
             }
             catch (OperationCanceledException) when (timeout.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested)
             {
-                await Responses.ProblemAsync(context, StatusCodes.Status503ServiceUnavailable, "the hinted part did not arrive in time").ConfigureAwait(false);
+                await Problems.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, "the hinted part did not arrive in time").ConfigureAwait(false);
                 return;
             }
 
@@ -189,7 +191,7 @@ internal sealed partial class HlsDelivery(PointRegistry registry, HlsSegmentCach
 
         if (produce is null)
         {
-            await Responses.ProblemAsync(context, StatusCodes.Status404NotFound, "no such part").ConfigureAwait(false);
+            await Problems.WriteAsync(context, StatusCodes.Status404NotFound, "no such part").ConfigureAwait(false);
             return;
         }
 
@@ -220,7 +222,7 @@ internal sealed partial class HlsDelivery(PointRegistry registry, HlsSegmentCach
             }
             catch (OperationCanceledException) when (wait.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested)
             {
-                await Responses.ProblemAsync(context, StatusCodes.Status404NotFound, "no such segment (yet)").ConfigureAwait(false);
+                await Problems.WriteAsync(context, StatusCodes.Status404NotFound, "no such segment (yet)").ConfigureAwait(false);
                 return;
             }
         }

@@ -4,6 +4,7 @@ using PublishingPoint.Media.Codecs.H264;
 using PublishingPoint.Media.Hls;
 using PublishingPoint.Media.IsoBmff;
 using PublishingPoint.Media.Timing;
+using PublishingPoint.Media.Tracks;
 using PublishingPoint.Server.Points;
 
 namespace PublishingPoint.Server.Delivery.Hls;

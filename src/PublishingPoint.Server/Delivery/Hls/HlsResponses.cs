@@ -1,5 +1,6 @@
 using System.Globalization;
 using Microsoft.Net.Http.Headers;
+using PublishingPoint.Server.Hosting;
 
 namespace PublishingPoint.Server.Delivery.Hls;
 
@@ -21,7 +22,7 @@ internal static class HlsResponses
         if (from > to)
         {
             response.Headers.ContentRange = string.Create(CultureInfo.InvariantCulture, $"bytes */{bytes.Length}");
-            return Responses.ProblemAsync(context, StatusCodes.Status416RangeNotSatisfiable, "range not satisfiable");
+            return Problems.WriteAsync(context, StatusCodes.Status416RangeNotSatisfiable, "range not satisfiable");
         }
 
         response.StatusCode = StatusCodes.Status206PartialContent;

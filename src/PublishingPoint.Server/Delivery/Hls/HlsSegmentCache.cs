@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Caching.Memory;
+using PublishingPoint.Media.Tracks;
 using PublishingPoint.Server.Points;
 using PublishingPoint.Server.Transport;
 

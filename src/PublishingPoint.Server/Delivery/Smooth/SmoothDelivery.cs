@@ -1,6 +1,8 @@
 using System.Globalization;
 using PublishingPoint.Media.IsoBmff;
 using PublishingPoint.Media.Smooth;
+using PublishingPoint.Media.Tracks;
+using PublishingPoint.Server.Hosting;
 using PublishingPoint.Server.Points;
 
 namespace PublishingPoint.Server.Delivery.Smooth;
@@ -22,7 +24,7 @@ internal sealed class SmoothDelivery(PointRegistry registry)
         var anchor = Hls.HlsPointState.Of(point, registry.Time.GetUtcNow()).Anchor;
         if (!TimeShift.TryParse(context.Request.Query, anchor, out var shift, out var problem))
         {
-            await Responses.ProblemAsync(context, StatusCodes.Status400BadRequest, problem!).ConfigureAwait(false);
+            await Problems.WriteAsync(context, StatusCodes.Status400BadRequest, problem!).ConfigureAwait(false);
             return;
         }
 
@@ -46,7 +48,7 @@ internal sealed class SmoothDelivery(PointRegistry registry)
         var track = point.FindTrack(key);
         if (track is null)
         {
-            await Responses.ProblemAsync(context, StatusCodes.Status404NotFound, $"no quality level {key}").ConfigureAwait(false);
+            await Problems.WriteAsync(context, StatusCodes.Status404NotFound, $"no quality level {key}").ConfigureAwait(false);
             return;
         }
 
@@ -56,7 +58,7 @@ internal sealed class SmoothDelivery(PointRegistry registry)
         if (fragment is null)
         {
             var beyond = live && (track.Last is null || time > track.Last.Time);
-            await Responses.ProblemAsync(context, beyond ? BeyondLiveEdgeStatus : StatusCodes.Status404NotFound,
+            await Problems.WriteAsync(context, beyond ? BeyondLiveEdgeStatus : StatusCodes.Status404NotFound,
                 beyond ? "fragment is beyond the live edge: not available yet" : "no fragment starts at that time").ConfigureAwait(false);
             return;
         }
@@ -81,7 +83,7 @@ internal sealed class SmoothDelivery(PointRegistry registry)
         var track = point.FindTrack(key);
         if (track is null)
         {
-            await Responses.ProblemAsync(context, StatusCodes.Status404NotFound, $"no quality level {key}").ConfigureAwait(false);
+            await Problems.WriteAsync(context, StatusCodes.Status404NotFound, $"no quality level {key}").ConfigureAwait(false);
             return;
         }
 
@@ -89,7 +91,7 @@ internal sealed class SmoothDelivery(PointRegistry registry)
         var moov = archive?.Header.Moov ?? default;
         if (moov.IsEmpty)
         {
-            await Responses.ProblemAsync(context, StatusCodes.Status404NotFound, "no initialization data yet").ConfigureAwait(false);
+            await Problems.WriteAsync(context, StatusCodes.Status404NotFound, "no initialization data yet").ConfigureAwait(false);
             return;
         }
 

@@ -1,5 +1,6 @@
 using PublishingPoint.Media.IsoBmff;
 using PublishingPoint.Media.Smooth;
+using PublishingPoint.Media.Tracks;
 using PublishingPoint.Server.Points;
 
 namespace PublishingPoint.Server.Delivery.Smooth;

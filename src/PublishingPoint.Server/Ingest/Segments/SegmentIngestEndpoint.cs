@@ -1,6 +1,6 @@
 using System.Text;
 using System.Text.RegularExpressions;
-using PublishingPoint.Server.Delivery;
+using PublishingPoint.Server.Hosting;
 using PublishingPoint.Server.Points;
 
 namespace PublishingPoint.Server.Ingest.Segments;
@@ -21,14 +21,14 @@ internal sealed partial class SegmentIngestEndpoint(PointRegistry registry, Inge
         {
             var message = $"file name '{PointPath.Truncate(file)}' is not allowed: one or two segments of A-Z a-z 0-9 . _ -";
             IngestLog.BadRequest(logger, StatusCodes.Status400BadRequest, message, path.Value);
-            await Responses.ProblemAsync(context, StatusCodes.Status400BadRequest, message).ConfigureAwait(false);
+            await Problems.WriteAsync(context, StatusCodes.Status400BadRequest, message).ConfigureAwait(false);
             return;
         }
 
         if (registry.Find(path) is { } existing && !existing.Settings.Allows(IngestProtocol.Segments))
         {
             IngestLog.BadRequest(logger, StatusCodes.Status403Forbidden, "segmented ingest is not allowed on this point", path.Value);
-            await Responses.ProblemAsync(context, StatusCodes.Status403Forbidden, $"the point does not accept {IngestProtocol.Segments} ingest").ConfigureAwait(false);
+            await Problems.WriteAsync(context, StatusCodes.Status403Forbidden, $"the point does not accept {IngestProtocol.Segments} ingest").ConfigureAwait(false);
             return;
         }
 
@@ -52,7 +52,7 @@ internal sealed partial class SegmentIngestEndpoint(PointRegistry registry, Inge
                 break;
             default:
                 IngestLog.BadRequest(logger, StatusCodes.Status415UnsupportedMediaType, $"unsupported file type '{extension}'", path.Value);
-                await Responses.ProblemAsync(context, StatusCodes.Status415UnsupportedMediaType,
+                await Problems.WriteAsync(context, StatusCodes.Status415UnsupportedMediaType,
                     $"cannot ingest '{extension}' files: push .mp4/.m4s (fMP4) or .ts segments, .m3u8 or .mpd").ConfigureAwait(false);
                 break;
         }
@@ -70,7 +70,7 @@ internal sealed partial class SegmentIngestEndpoint(PointRegistry registry, Inge
         {
             if (buffer.Length + read > MaxPlaylistBytes)
             {
-                await Responses.ProblemAsync(context, StatusCodes.Status413PayloadTooLarge, "playlist over 1 MiB").ConfigureAwait(false);
+                await Problems.WriteAsync(context, StatusCodes.Status413PayloadTooLarge, "playlist over 1 MiB").ConfigureAwait(false);
                 return;
             }
 

@@ -1,13 +1,13 @@
 using PublishingPoint.Media.Codecs.H264;
 using PublishingPoint.Media.IsoBmff;
 
-namespace PublishingPoint.Server.Ingest;
+namespace PublishingPoint.Media.Tracks;
 
 /// <summary>
 /// Smooth CodecPrivateData when the encoder sent no SMIL: for H.264 the SPS and PPS in Annex B
 /// (00 00 00 01 before each) taken from avcC; for AAC the AudioSpecificConfig as is.
 /// </summary>
-internal static class CodecPrivateData
+public static class CodecPrivateData
 {
     public static string FromDecoderConfig(TrackInfo info)
     {
@@ -23,7 +23,7 @@ internal static class CodecPrivateData
         }
         catch (Exception e) when (e is FormatException or InvalidDataException or ArgumentException or IndexOutOfRangeException)
         {
-            throw new IngestException(StatusCodes.Status415UnsupportedMediaType, $"track {info.TrackId}: unreadable avcC ({e.Message})");
+            throw new TrackRejectedException(TrackRejection.Unsupported, $"track {info.TrackId}: unreadable avcC ({e.Message})");
         }
 
         var hex = new System.Text.StringBuilder();

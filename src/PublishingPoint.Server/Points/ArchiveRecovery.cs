@@ -1,15 +1,19 @@
 using PublishingPoint.Media.IsoBmff;
-using PublishingPoint.Server.Ingest;
-using PublishingPoint.Server.Points;
+using PublishingPoint.Server.Archive;
 
-namespace PublishingPoint.Server.Archive;
+namespace PublishingPoint.Server.Points;
 
 /// <summary>
 /// At start-up, rebuilds every point from its archive files before the server takes requests: finished
 /// points come back as VOD, points cut off by a crash are cut at their last complete fragment and finalised.
 /// </summary>
-internal sealed partial class ArchiveRecovery(PointRegistry registry, Observability.Health health, ILogger<ArchiveRecovery> logger) : IHostedService
+internal sealed partial class ArchiveRecovery(PointRegistry registry, ILogger<ArchiveRecovery> logger) : IHostedService
 {
+    private volatile bool _recovered;
+
+    /// <summary>Every point on disk is back: until then the server is not ready.</summary>
+    public bool Recovered => _recovered;
+
     public Task StartAsync(CancellationToken cancellationToken)
     {
         foreach (var directory in Directory.EnumerateDirectories(registry.DataRoot, "*" + PointPath.Extension, SearchOption.AllDirectories))
@@ -25,13 +29,13 @@ internal sealed partial class ArchiveRecovery(PointRegistry registry, Observabil
             {
                 Recover(path, directory);
             }
-            catch (Exception e) when (e is IOException or FormatException or IngestException or UnauthorizedAccessException)
+            catch (Exception e) when (e is IOException or FormatException or PointRuleException or UnauthorizedAccessException)
             {
                 LogFailed(e, path.Value);
             }
         }
 
-        health.MarkRecovered();
+        _recovered = true;
         return Task.CompletedTask;
     }
 
@@ -57,7 +61,7 @@ internal sealed partial class ArchiveRecovery(PointRegistry registry, Observabil
                 fragments += added;
                 torn += tail;
             }
-            catch (Exception e) when (e is IOException or FormatException or InvalidBoxException or IngestException or UnauthorizedAccessException or InvalidOperationException)
+            catch (Exception e) when (e is IOException or FormatException or InvalidBoxException or PointRuleException or UnauthorizedAccessException or InvalidOperationException)
             {
                 LogArchiveFailed(e, file);
             }
@@ -84,7 +88,7 @@ internal sealed partial class ArchiveRecovery(PointRegistry registry, Observabil
         }
 
         var streamId = Path.GetFileNameWithoutExtension(file);
-        var descriptions = TrackResolver.Resolve(scanned.Header, streamId);
+        var descriptions = StreamTracks.Resolve(scanned.Header, streamId);
         var header = scanned.Header with { Descriptions = descriptions };
         var tracks = point.BindTracks(descriptions, out var conflict);
         if (conflict is not null)

@@ -1,4 +1,4 @@
-namespace PublishingPoint.Server.Hosting;
+namespace PublishingPoint.Server.Configuration;
 
 /// <summary>
 /// Where relative folder settings (DataPath, SpoolPath, Publish:Path) point: systemd's StateDirectory when the server

@@ -1,4 +1,4 @@
-namespace PublishingPoint.Server.Points;
+namespace PublishingPoint.Media.Tracks;
 
 /// <summary>How Smooth clients address a track: the stream name ("video", "audio") and the bitrate.</summary>
 public readonly record struct TrackKey(string Name, int Bitrate)

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace PublishingPoint.Server.Admin;
+namespace PublishingPoint.Media.Timing;
 
 /// <summary>Wall-clock times as operators and players write them: ISO 8601, or Unix seconds (fractions allowed).</summary>
 public static class WallClock

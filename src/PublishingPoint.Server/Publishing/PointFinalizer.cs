@@ -2,17 +2,18 @@ using System.Globalization;
 using Microsoft.Extensions.Options;
 using PublishingPoint.Media.IsoBmff;
 using PublishingPoint.Media.Smooth;
+using PublishingPoint.Server.Archive;
+using PublishingPoint.Server.Configuration;
 using PublishingPoint.Server.Delivery.Smooth;
-using PublishingPoint.Server.Hosting;
 using PublishingPoint.Server.Points;
 
-namespace PublishingPoint.Server.Archive;
+namespace PublishingPoint.Server.Publishing;
 
 /// <summary>
 /// Turns a point whose encoders have all ended into a VOD asset on disk: an 'mfra' at the end of each
 /// archive, the server manifest ({name}.ism) and the client manifest ({name}.ismc).
 /// </summary>
-public sealed class PointFinalizer(IOptions<PublishingPointOptions> options)
+public sealed class PointFinalizer(IOptions<PublishingPointOptions> options) : IPointFinalizer
 {
     public void Write(Point point)
     {
@@ -31,8 +32,8 @@ public sealed class PointFinalizer(IOptions<PublishingPointOptions> options)
         ArgumentNullException.ThrowIfNull(point);
         var name = point.Path.Name;
         var clientManifest = ClientManifestWriter.Write(SmoothManifestBuilder.Build(point, live: false, options.Value.DvrWindowSeconds, 0));
-        WriteDurably(System.IO.Path.Combine(point.Directory, name + ".ismc"), clientManifest);
-        WriteDurably(System.IO.Path.Combine(point.Directory, name + ".ism"), ServerManifestWriter.Write(name + ".ismc", ServerTracks(point)));
+        Durable.WriteFile(System.IO.Path.Combine(point.Directory, name + ".ismc"), clientManifest);
+        Durable.WriteFile(System.IO.Path.Combine(point.Directory, name + ".ism"), ServerManifestWriter.Write(name + ".ismc", ServerTracks(point)));
     }
 
     private static IEnumerable<ServerManifestTrack> ServerTracks(Point point)
@@ -59,7 +60,4 @@ public sealed class PointFinalizer(IOptions<PublishingPointOptions> options)
             }
         }
     }
-
-    /// <summary>Write to a temporary name, fsync, rename, fsync the folder: a crash leaves the old file or the new one.</summary>
-    internal static void WriteDurably(string path, ReadOnlySpan<byte> bytes) => Durable.WriteFile(path, bytes);
 }

@@ -1,7 +1,7 @@
-using PublishingPoint.Server.Ingest;
+using PublishingPoint.Server.Archive;
 using PublishingPoint.Server.Points;
 
-namespace PublishingPoint.Server.Archive;
+namespace PublishingPoint.Server.Admin;
 
 /// <summary>
 /// Live-to-VOD clips: copies the fragments of a point that overlap [from, to) into new archive files (one per
@@ -17,7 +17,7 @@ internal sealed partial class ClipWriter(PointRegistry registry, ArchiveRecovery
         ArgumentNullException.ThrowIfNull(target);
         if (toSeconds <= fromSeconds)
         {
-            throw new IngestException(StatusCodes.Status400BadRequest, "a clip ends after it starts");
+            throw new PointRuleException(StatusCodes.Status400BadRequest, "a clip ends after it starts");
         }
 
         using var claim = registry.ReserveNew(target);
@@ -54,13 +54,13 @@ internal sealed partial class ClipWriter(PointRegistry registry, ArchiveRecovery
 
         if (selected.Count == 0)
         {
-            throw new IngestException(StatusCodes.Status404NotFound, "the point holds nothing in that interval");
+            throw new PointRuleException(StatusCodes.Status404NotFound, "the point holds nothing in that interval");
         }
 
         var directory = registry.DirectoryOf(target);
         if (Directory.Exists(directory) && Directory.EnumerateFileSystemEntries(directory).Any())
         {
-            throw new IngestException(StatusCodes.Status409Conflict, $"the folder of {target} is not empty");
+            throw new PointRuleException(StatusCodes.Status409Conflict, $"the folder of {target} is not empty");
         }
 
         Durable.CreateDirectory(directory);
@@ -79,7 +79,7 @@ internal sealed partial class ClipWriter(PointRegistry registry, ArchiveRecovery
         if (source.TimelineAnchor is { } anchor)
         {
             var json = System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(new { anchor });
-            PointFinalizer.WriteDurably(Path.Combine(directory, "timeline.json"), json);
+            Durable.WriteFile(Path.Combine(directory, "timeline.json"), json);
         }
 
         var point = loader.Load(target, directory);

@@ -1,6 +1,6 @@
 using PublishingPoint.Media.IsoBmff;
 
-namespace PublishingPoint.Server.Points;
+namespace PublishingPoint.Media.Tracks;
 
 /// <summary>Everything a manifest says about a track, gathered from the encoder's SMIL and 'moov'.</summary>
 public sealed record TrackDescription

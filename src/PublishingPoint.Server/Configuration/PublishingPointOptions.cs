@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Options;
 
-namespace PublishingPoint.Server.Hosting;
+namespace PublishingPoint.Server.Configuration;
 
 /// <summary>The "PublishingPoint" section of appsettings.json.</summary>
 public sealed record PublishingPointOptions
@@ -126,7 +126,7 @@ public sealed record PublishingPointOptions
     public int MaxSpooledFiles { get; set; } = 4096;
 
     /// <summary>Copying HLS and DASH output to a folder or an S3 bucket as it completes ("PublishingPoint:Publish").</summary>
-    public Publishing.PublishOptions Publish { get; set; } = new();
+    public PublishOptions Publish { get; set; } = new();
 }
 
 internal sealed class PublishingPointOptionsValidator : IValidateOptions<PublishingPointOptions>

@@ -1,4 +1,4 @@
-namespace PublishingPoint.Server.Publishing;
+namespace PublishingPoint.Server.Configuration;
 
 /// <summary>Where the publisher copies each point's HLS and DASH output.</summary>
 public enum PublishTarget

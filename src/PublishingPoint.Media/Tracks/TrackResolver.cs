@@ -1,31 +1,30 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
-using PublishingPoint.Media;
 using PublishingPoint.Media.IsoBmff;
 using PublishingPoint.Media.Smooth;
-using PublishingPoint.Server.Archive;
-using PublishingPoint.Server.Points;
 
-namespace PublishingPoint.Server.Ingest;
+namespace PublishingPoint.Media.Tracks;
 
 /// <summary>
 /// Names the tracks of an ingest the way Smooth clients address them (name + bitrate). The bitrate comes from
 /// the SMIL systemBitrate, else from the stream id ("oceans-400k-64k"), else from the 'moov' (btrt/esds).
 /// </summary>
-internal static partial class TrackResolver
+public static partial class TrackResolver
 {
-    public static Dictionary<uint, TrackDescription> Resolve(ArchiveHeader header, string streamId)
+    /// <param name="isSafeName">Whether a track name from the SMIL may appear in URLs; otherwise "video" or "audio".</param>
+    /// <exception cref="TrackRejectedException">The tracks cannot be named.</exception>
+    public static Dictionary<uint, TrackDescription> Resolve(IReadOnlyList<TrackInfo> tracks, IReadOnlyList<ServerManifestTrack> manifest, string streamId, Func<string, bool> isSafeName)
     {
         var result = new Dictionary<uint, TrackDescription>();
         var fromName = BitratesInName(streamId);
-        foreach (var info in header.Tracks)
+        foreach (var info in tracks)
         {
             if (info.Kind == TrackKind.Other)
             {
                 continue;
             }
 
-            var smil = FindSmil(header.Manifest, info);
+            var smil = FindSmil(manifest, info);
             var kindName = info.Kind == TrackKind.Video ? "video" : "audio";
             var bitrate = smil?.SystemBitrate ?? 0;
             if (bitrate <= 0)
@@ -40,17 +39,17 @@ internal static partial class TrackResolver
 
             if (bitrate <= 0)
             {
-                throw new IngestException(StatusCodes.Status400BadRequest,
+                throw new TrackRejectedException(TrackRejection.Incomplete,
                     $"track {info.TrackId} ({kindName}) has no bitrate: give one in the server manifest, the stream id (e.g. 'ch1-400k-64k') or btrt");
             }
 
-            var name = smil?.TrackName is { Length: > 0 } trackName && PointPath.IsSafeSegment(trackName) ? trackName : kindName;
+            var name = smil?.TrackName is { Length: > 0 } trackName && isSafeName(trackName) ? trackName : kindName;
             var description = Describe(info, smil, new TrackKey(name, bitrate));
             foreach (var existing in result.Values)
             {
                 if (existing.Key == description.Key)
                 {
-                    throw new IngestException(StatusCodes.Status409Conflict, $"two tracks of this stream are both {description.Key}");
+                    throw new TrackRejectedException(TrackRejection.Conflict, $"two tracks of this stream are both {description.Key}");
                 }
             }
 
@@ -59,7 +58,7 @@ internal static partial class TrackResolver
 
         if (result.Count == 0)
         {
-            throw new IngestException(StatusCodes.Status415UnsupportedMediaType, "the 'moov' holds no audio or video track");
+            throw new TrackRejectedException(TrackRejection.Unsupported, "the 'moov' holds no audio or video track");
         }
 
         return result;
