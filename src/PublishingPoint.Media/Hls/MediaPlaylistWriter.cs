@@ -9,8 +9,16 @@ public static class MediaPlaylistWriter
     public static string Write(MediaPlaylist playlist)
     {
         ArgumentNullException.ThrowIfNull(playlist);
-        var inv = CultureInfo.InvariantCulture;
         var text = new StringBuilder(128 + (playlist.Segments.Count * 96));
+        WriteHeader(text, playlist);
+        WriteSegments(text, playlist);
+        WriteTail(text, playlist);
+        return text.ToString();
+    }
+
+    private static void WriteHeader(StringBuilder text, MediaPlaylist playlist)
+    {
+        var inv = CultureInfo.InvariantCulture;
         text.Append("#EXTM3U\n");
         text.Append(inv, $"#EXT-X-VERSION:{playlist.Version}\n");
         text.Append(inv, $"#EXT-X-TARGETDURATION:{playlist.TargetDuration}\n");
@@ -49,7 +57,11 @@ public static class MediaPlaylistWriter
         {
             text.Append(inv, $"#EXT-X-SKIP:SKIPPED-SEGMENTS={playlist.SkippedSegments}\n");
         }
+    }
 
+    private static void WriteSegments(StringBuilder text, MediaPlaylist playlist)
+    {
+        var inv = CultureInfo.InvariantCulture;
         var first = true;
         foreach (var segment in playlist.Segments)
         {
@@ -73,7 +85,11 @@ public static class MediaPlaylistWriter
             text.Append(segment.Uri).Append('\n');
             first = false;
         }
+    }
 
+    private static void WriteTail(StringBuilder text, MediaPlaylist playlist)
+    {
+        var inv = CultureInfo.InvariantCulture;
         foreach (var part in playlist.OpenParts)
         {
             WritePart(text, part);
@@ -92,8 +108,6 @@ public static class MediaPlaylistWriter
         {
             text.Append(inv, $"#EXT-X-RENDITION-REPORT:URI=\"{report.Uri}\",LAST-MSN={report.LastMediaSequence},LAST-PART={report.LastPart}\n");
         }
-
-        return text.ToString();
     }
 
     private static void WritePart(StringBuilder text, HlsPart part) =>

@@ -1,5 +1,3 @@
-using System.Buffers.Binary;
-
 namespace PublishingPoint.Media.IsoBmff;
 
 /// <summary>One single-track fragment (moof with one 'traf', then its 'mdat') and what its 'traf' says.</summary>
@@ -11,8 +9,6 @@ public readonly record struct FragmentPart(byte[] Bytes, TrackFragment Traf);
 /// </summary>
 public static class FragmentMerger
 {
-    private const int TrunEntrySize = 16;
-
     public static byte[] Merge(IReadOnlyList<FragmentPart> parts, long decodeTime)
     {
         ArgumentNullException.ThrowIfNull(parts);
@@ -36,52 +32,44 @@ public static class FragmentMerger
             data += traf.DataSize;
         }
 
-        const int MfhdSize = 16;
-        const int TfhdSize = 16;
-        const int TfdtSize = 20;
-        var trunSize = 8 + 12 + (TrunEntrySize * samples);
-        var trafSize = 8 + TfhdSize + TfdtSize + trunSize;
-        var moofSize = 8 + MfhdSize + trafSize;
+        var tfhd = new TfhdBox(parts[0].Traf.TrackId) { DefaultBaseIsMoof = true };
+        if (samples > (int.MaxValue - 1024) / 16)
+        {
+            throw InvalidBoxException.For(BoxTypes.Moof, "the merged fragment would be too large");
+        }
+
+        var trunSize = TrunBox.Size((int)samples, compositionOffsets: true);
+        var trafSize = 8 + tfhd.Size + TfdtBox.Size + trunSize;
+        var moofSize = 8 + MfhdBox.Size + trafSize;
         if (moofSize + 8 + data > Array.MaxLength)
         {
             throw InvalidBoxException.For(BoxTypes.Moof, "the merged fragment would be too large");
         }
 
         var output = new byte[moofSize + 8 + data];
-        var span = output.AsSpan();
-
-        var at = BoxHeader.Write(span, BoxTypes.Moof, moofSize);
-        at += BoxHeader.Write(span[at..], BoxTypes.Mfhd, MfhdSize);
-        BinaryPrimitives.WriteUInt32BigEndian(span[at..], 0);
-        BinaryPrimitives.WriteUInt32BigEndian(span[(at + 4)..], SequenceNumber(parts[0].Bytes));
-        at += 8;
-        at += BoxHeader.Write(span[at..], BoxTypes.Traf, trafSize);
-        at += BoxHeader.Write(span[at..], BoxTypes.Tfhd, TfhdSize);
-        BinaryPrimitives.WriteUInt32BigEndian(span[at..], 0x020000); // default-base-is-moof
-        BinaryPrimitives.WriteUInt32BigEndian(span[(at + 4)..], parts[0].Traf.TrackId);
-        at += 8;
-        at += BoxHeader.Write(span[at..], BoxTypes.Tfdt, TfdtSize);
-        BinaryPrimitives.WriteUInt32BigEndian(span[at..], 0x0100_0000);
-        BinaryPrimitives.WriteInt64BigEndian(span[(at + 4)..], decodeTime);
-        at += 12;
-        at += BoxHeader.Write(span[at..], BoxTypes.Trun, trunSize);
-        BinaryPrimitives.WriteUInt32BigEndian(span[at..], 0x0100_0F01); // v1: data offset, duration, size, flags, cto
-        BinaryPrimitives.WriteUInt32BigEndian(span[(at + 4)..], (uint)samples);
-        BinaryPrimitives.WriteInt32BigEndian(span[(at + 8)..], (int)moofSize + 8);
-        at += 12;
-
-        var dataAt = (int)moofSize + BoxHeader.Write(span[(int)moofSize..], BoxTypes.Mdat, 8 + data);
+        var w = new SpanWriter(output);
+        w.Box(BoxTypes.Moof, moofSize);
+        new MfhdBox(SequenceNumber(parts[0].Bytes)).Write(ref w);
+        w.Box(BoxTypes.Traf, trafSize);
+        tfhd.Write(ref w);
+        new TfdtBox(decodeTime).Write(ref w);
+        TrunBox.WriteHead(ref w, (int)samples, moofSize + 8, compositionOffsets: true);
         foreach (var part in parts)
         {
-            at = WriteEntries(part, span, at);
-            part.Bytes.AsSpan((int)part.Traf.DataOffset, (int)part.Traf.DataSize).CopyTo(span[dataAt..]);
+            WriteEntries(part, ref w);
+        }
+
+        var dataAt = moofSize + BoxHeader.Write(output.AsSpan(moofSize), BoxTypes.Mdat, 8 + data);
+        foreach (var part in parts)
+        {
+            part.Bytes.AsSpan((int)part.Traf.DataOffset, (int)part.Traf.DataSize).CopyTo(output.AsSpan(dataAt));
             dataAt += (int)part.Traf.DataSize;
         }
 
         return output;
     }
 
-    private static int WriteEntries(FragmentPart part, Span<byte> output, int at)
+    private static void WriteEntries(FragmentPart part, ref SpanWriter w)
     {
         BoxHeader.TryRead(part.Bytes.AsSpan(part.Traf.TrafOffset), out var trafHeader);
         var traf = part.Bytes.AsSpan(part.Traf.TrafOffset + trafHeader.HeaderLength, (int)trafHeader.PayloadLength);
@@ -96,21 +84,15 @@ public static class FragmentMerger
             var run = new TrackRunReader(boxes.Payload, part.Traf.Defaults);
             while (run.TryNext(out var sample))
             {
-                BinaryPrimitives.WriteUInt32BigEndian(output[at..], sample.Duration);
-                BinaryPrimitives.WriteUInt32BigEndian(output[(at + 4)..], sample.Size);
-                BinaryPrimitives.WriteUInt32BigEndian(output[(at + 8)..], sample.Flags);
-                BinaryPrimitives.WriteInt32BigEndian(output[(at + 12)..], sample.CompositionOffset);
-                at += TrunEntrySize;
+                TrunBox.WriteEntry(ref w, sample.Duration, sample.Size, sample.Flags, sample.CompositionOffset, compositionOffsets: true);
             }
         }
-
-        return at;
     }
 
     private static uint SequenceNumber(byte[] fragment)
     {
         BoxHeader.TryRead(fragment, out var moof);
         var at = BoxReader.Find(fragment.AsSpan(moof.HeaderLength, (int)moof.PayloadLength), BoxTypes.Mfhd, out var mfhd);
-        return at < 0 || mfhd.PayloadLength < 8 ? 1 : BinaryPrimitives.ReadUInt32BigEndian(fragment.AsSpan(moof.HeaderLength + at + mfhd.HeaderLength + 4));
+        return at < 0 || mfhd.PayloadLength < 8 ? 1 : MfhdBox.Read(fragment.AsSpan(moof.HeaderLength + at + mfhd.HeaderLength, (int)mfhd.PayloadLength)).SequenceNumber;
     }
 }

@@ -1,5 +1,3 @@
-using System.Buffers.Binary;
-
 namespace PublishingPoint.Media.IsoBmff;
 
 /// <summary>
@@ -8,12 +6,6 @@ namespace PublishingPoint.Media.IsoBmff;
 /// </summary>
 public static class FragmentSamples
 {
-    private const uint BaseDataOffsetPresent = 0x01;
-    private const uint SampleDescriptionIndexPresent = 0x02;
-    private const uint DefaultSampleDurationPresent = 0x08;
-    private const uint DefaultSampleSizePresent = 0x10;
-    private const uint DefaultSampleFlagsPresent = 0x20;
-
     /// <summary>
     /// Appends the samples of the first 'traf' to <paramref name="samples"/>, decode times counted from
     /// <paramref name="baseDecodeTime"/> (the fragment's time: ismv carries it in 'tfxd', not 'tfdt').
@@ -44,7 +36,13 @@ public static class FragmentSamples
         {
             if (boxes.Header.Type == BoxTypes.Tfhd)
             {
-                defaults = ReadTfhd(boxes.Payload, defaults);
+                var tfhd = TfhdBox.Read(boxes.Payload);
+                if (tfhd.BaseDataOffset is not null)
+                {
+                    throw InvalidBoxException.For(BoxTypes.Tfhd, "an absolute base_data_offset cannot be resolved inside one fragment");
+                }
+
+                defaults = tfhd.Over(defaults);
                 haveTfhd = true;
             }
             else if (boxes.Header.Type == BoxTypes.Trun)
@@ -80,34 +78,5 @@ public static class FragmentSamples
         }
 
         return samples.Count - before;
-    }
-
-    private static SampleDefaults ReadTfhd(ReadOnlySpan<byte> payload, SampleDefaults defaults)
-    {
-        MovieFragmentReader.RequireLength(payload, 8, BoxTypes.Tfhd);
-        var flags = BinaryPrimitives.ReadUInt32BigEndian(payload) & 0xFFFFFF;
-        if ((flags & BaseDataOffsetPresent) != 0)
-        {
-            throw InvalidBoxException.For(BoxTypes.Tfhd, "an absolute base_data_offset cannot be resolved inside one fragment");
-        }
-
-        var at = 8 + ((flags & SampleDescriptionIndexPresent) != 0 ? 4 : 0);
-        return new SampleDefaults(
-            Optional(payload, ref at, flags, DefaultSampleDurationPresent, defaults.Duration),
-            Optional(payload, ref at, flags, DefaultSampleSizePresent, defaults.Size),
-            Optional(payload, ref at, flags, DefaultSampleFlagsPresent, defaults.Flags));
-    }
-
-    private static uint Optional(ReadOnlySpan<byte> payload, ref int at, uint flags, uint bit, uint fallback)
-    {
-        if ((flags & bit) == 0)
-        {
-            return fallback;
-        }
-
-        MovieFragmentReader.RequireLength(payload, at + 4, BoxTypes.Tfhd);
-        var value = BinaryPrimitives.ReadUInt32BigEndian(payload[at..]);
-        at += 4;
-        return value;
     }
 }

@@ -17,15 +17,7 @@ public readonly record struct FragmentHeader(uint SequenceNumber, uint TrackId, 
 /// </summary>
 public static class FragmentWriter
 {
-    private const uint DefaultBaseIsMoof = 0x02_0000;
-    private const uint TrunDataOffset = 0x001;
-    private const uint TrunDuration = 0x100;
-    private const uint TrunSize = 0x200;
-    private const uint TrunFlags = 0x400;
-    private const uint TrunCompositionOffset = 0x800;
-    private const int MfhdSize = 8 + 8;
     private const int TfhdSize = 8 + 8;
-    private const int TfdtSize = 8 + 12;
 
     private static readonly FourCC[] _dashBrands = [FourCC.From("msdh"), FourCC.From("msix")];
     private static readonly FourCC[] _cmafBrands = [FourCC.From("msdh"), FourCC.From("cmfs"), FourCC.From("cmff"), FourCC.From("iso6")];
@@ -115,34 +107,18 @@ public static class FragmentWriter
 
         w.Box(BoxTypes.Moof, layout.MoofLength);
 
-        // §8.8.5 MovieFragmentHeaderBox: sequence_number
-        w.FullBox(BoxTypes.Mfhd, MfhdSize, 0, 0);
-        w.UInt32(header.SequenceNumber);
+        new MfhdBox(header.SequenceNumber).Write(ref w);
+        w.Box(BoxTypes.Traf, 8 + TfhdSize + TfdtBox.Size + layout.TrunLength);
 
-        w.Box(BoxTypes.Traf, 8 + TfhdSize + TfdtSize + layout.TrunLength);
+        // track_ID only; data offsets are relative to the 'moof'
+        new TfhdBox(header.TrackId) { DefaultBaseIsMoof = true }.Write(ref w);
+        new TfdtBox(header.BaseMediaDecodeTime).Write(ref w);
 
-        // §8.8.7 TrackFragmentHeaderBox: track_ID only; data offsets are relative to the 'moof'
-        w.FullBox(BoxTypes.Tfhd, TfhdSize, 0, DefaultBaseIsMoof);
-        w.UInt32(header.TrackId);
-
-        // §8.8.12 TrackFragmentBaseMediaDecodeTimeBox v1: 64-bit baseMediaDecodeTime
-        w.FullBox(BoxTypes.Tfdt, TfdtSize, 1, 0);
-        w.UInt64((ulong)header.BaseMediaDecodeTime);
-
-        // §8.8.8 TrackRunBox v1: sample_count, data_offset (moof start to first sample), then per sample
-        var flags = TrunDataOffset | TrunDuration | TrunSize | TrunFlags | (layout.HasCompositionOffsets ? TrunCompositionOffset : 0);
-        w.FullBox(BoxTypes.Trun, layout.TrunLength, 1, flags);
-        w.UInt32((uint)samples.Length);
-        w.Int32(layout.MoofLength + layout.MdatHeaderLength);
+        // data_offset: from the 'moof' start to the first sample
+        TrunBox.WriteHead(ref w, samples.Length, layout.MoofLength + layout.MdatHeaderLength, layout.HasCompositionOffsets);
         foreach (var sample in samples)
         {
-            w.UInt32(sample.Duration);
-            w.UInt32((uint)sample.Size);
-            w.UInt32(sample.Flags);
-            if (layout.HasCompositionOffsets)
-            {
-                w.Int32(sample.CompositionOffset);
-            }
+            TrunBox.WriteEntry(ref w, sample.Duration, (uint)sample.Size, sample.Flags, sample.CompositionOffset, layout.HasCompositionOffsets);
         }
 
         // §8.1.1 MediaDataBox header; the sample bytes follow
@@ -169,8 +145,8 @@ public static class FragmentWriter
                 offsets |= sample.CompositionOffset != 0;
             }
 
-            var trun = checked(8 + 4 + 4 + 4 + (samples.Length * (offsets ? 16 : 12)));
-            var moof = 8 + MfhdSize + 8 + TfhdSize + TfdtSize + trun;
+            var trun = TrunBox.Size(samples.Length, offsets);
+            var moof = 8 + MfhdBox.Size + 8 + TfhdSize + TfdtBox.Size + trun;
             var mdatHeader = data + 8 > uint.MaxValue ? 16 : 8;
             return new Layout(header.WithStyp ? FragmentWriter.StypLength(header) : 0, moof, trun, mdatHeader, data, offsets);
         }

@@ -1,18 +1,8 @@
-using System.Buffers.Binary;
-
 namespace PublishingPoint.Media.IsoBmff;
 
 /// <summary>Reads the track fragments of a 'moof' box (§8.8.4): 'tfhd', 'tfdt', 'trun' and MS-SSTR 'tfxd'.</summary>
 public static class MovieFragmentReader
 {
-    // tfhd flags (§8.8.7)
-    private const uint BaseDataOffsetPresent = 0x01;
-    private const uint SampleDescriptionIndexPresent = 0x02;
-    private const uint DefaultSampleDurationPresent = 0x08;
-    private const uint DefaultSampleSizePresent = 0x10;
-    private const uint DefaultSampleFlagsPresent = 0x20;
-    private const uint DefaultBaseIsMoof = 0x020000;
-
     /// <summary>
     /// Parses every 'traf' of <paramref name="moof"/> (the whole box, header included).
     /// <paramref name="defaults"/> supplies 'trex' values per track id, or null when none are known.
@@ -44,122 +34,82 @@ public static class MovieFragmentReader
 
     private static TrackFragment ReadTraf(ReadOnlySpan<byte> traf, int trafOffset, Func<uint, SampleDefaults>? defaults)
     {
-        uint trackId = 0;
-        var haveTfhd = false;
-        var explicitBase = false;
-        var baseIsMoof = false;
+        TfhdBox? tfhd = null;
         SampleDefaults trackDefaults = default;
-        long? decodeTime = null, tfxdTime = null, tfxdDuration = null;
-        var sampleCount = 0;
-        long duration = 0, dataSize = 0, dataOffset = -1;
-        bool? firstSync = null;
-
+        TfdtBox? tfdt = null;
+        TfxdBox? tfxd = null;
+        var runs = new RunTotals();
         var boxes = new BoxReader(traf);
         while (boxes.TryNext())
         {
             var header = boxes.Header;
-            var payload = boxes.Payload;
             if (header.Type == BoxTypes.Tfhd)
             {
-                RequireLength(payload, 8, header.Type);
-                var flags = BinaryPrimitives.ReadUInt32BigEndian(payload) & 0xFFFFFF;
-                trackId = BinaryPrimitives.ReadUInt32BigEndian(payload[4..]);
-                baseIsMoof = (flags & DefaultBaseIsMoof) != 0;
-                trackDefaults = defaults?.Invoke(trackId) ?? default;
-                var at = 8;
-                if ((flags & BaseDataOffsetPresent) != 0)
-                {
-                    explicitBase = true;
-                    at += 8;
-                }
-
-                if ((flags & SampleDescriptionIndexPresent) != 0)
-                {
-                    at += 4;
-                }
-
-                RequireLength(payload, at, header.Type);
-                trackDefaults = trackDefaults with
-                {
-                    Duration = ReadOptional(payload, ref at, flags, DefaultSampleDurationPresent, trackDefaults.Duration),
-                    Size = ReadOptional(payload, ref at, flags, DefaultSampleSizePresent, trackDefaults.Size),
-                    Flags = ReadOptional(payload, ref at, flags, DefaultSampleFlagsPresent, trackDefaults.Flags),
-                };
-                haveTfhd = true;
+                tfhd = TfhdBox.Read(boxes.Payload);
+                trackDefaults = tfhd.Value.Over(defaults?.Invoke(tfhd.Value.TrackId) ?? default);
             }
             else if (header.Type == BoxTypes.Tfdt)
             {
-                var version1 = payload.Length > 0 && payload[0] == 1;
-                RequireLength(payload, version1 ? 12 : 8, header.Type);
-                decodeTime = version1
-                    ? (long)BinaryPrimitives.ReadUInt64BigEndian(payload[4..])
-                    : BinaryPrimitives.ReadUInt32BigEndian(payload[4..]);
+                tfdt = TfdtBox.Read(boxes.Payload);
             }
             else if (header.Type == BoxTypes.Uuid && header.UserType == BoxTypes.Tfxd)
             {
-                (tfxdTime, tfxdDuration) = TfxdBox.Read(payload);
+                tfxd = TfxdBox.Read(boxes.Payload);
             }
             else if (header.Type == BoxTypes.Trun)
             {
-                if (!haveTfhd)
-                {
-                    throw InvalidBoxException.For(header.Type, "comes before 'tfhd'");
-                }
-
-                var run = new TrackRunReader(payload, trackDefaults);
-                if (dataOffset < 0)
-                {
-                    dataOffset = run.DataOffset ?? 0;
-                }
-
-                sampleCount += run.SampleCount;
-                while (run.TryNext(out var sample))
-                {
-                    firstSync ??= SampleDefaults.IsSync(sample.Flags);
-                    duration += sample.Duration;
-                    dataSize += sample.Size;
-                }
+                runs.Add(boxes.Payload, tfhd is null ? throw InvalidBoxException.For(header.Type, "comes before 'tfhd'") : trackDefaults);
             }
         }
 
-        if (!haveTfhd)
-        {
-            throw new InvalidBoxException("'traf' has no 'tfhd'");
-        }
-
+        var head = tfhd ?? throw new InvalidBoxException("'traf' has no 'tfhd'");
         return new TrackFragment
         {
-            TrackId = trackId,
+            TrackId = head.TrackId,
             TrafOffset = trafOffset,
-            SampleCount = sampleCount,
-            SummedDuration = duration,
-            DataSize = dataSize,
-            DataOffset = Math.Max(dataOffset, 0),
-            FirstSampleIsSync = firstSync ?? false,
-            DecodeTime = decodeTime,
-            TfxdTime = tfxdTime,
-            TfxdDuration = tfxdDuration,
-            HasExplicitBaseOffset = explicitBase,
-            BaseIsMoof = baseIsMoof,
+            SampleCount = runs.SampleCount,
+            SummedDuration = runs.Duration,
+            DataSize = runs.DataSize,
+            DataOffset = Math.Max(runs.DataOffset, 0),
+            FirstSampleIsSync = runs.FirstSync ?? false,
+            DecodeTime = tfdt?.BaseMediaDecodeTime,
+            TfxdTime = tfxd?.Time,
+            TfxdDuration = tfxd?.Duration,
+            HasExplicitBaseOffset = head.BaseDataOffset is not null,
+            BaseIsMoof = head.DefaultBaseIsMoof,
             Defaults = trackDefaults,
         };
     }
 
-    private static uint ReadOptional(ReadOnlySpan<byte> payload, ref int at, uint flags, uint bit, uint fallback)
+    /// <summary>What the 'trun' boxes of one 'traf' add up to.</summary>
+    private struct RunTotals
     {
-        if ((flags & bit) == 0)
+        public int SampleCount;
+        public long Duration;
+        public long DataSize;
+        public long DataOffset = -1;
+        public bool? FirstSync;
+
+        public RunTotals()
         {
-            return fallback;
         }
 
-        if (payload.Length < at + 4)
+        public void Add(ReadOnlySpan<byte> payload, SampleDefaults defaults)
         {
-            throw InvalidBoxException.For(BoxTypes.Tfhd, "too short for its flags");
-        }
+            var run = new TrackRunReader(payload, defaults);
+            if (DataOffset < 0)
+            {
+                DataOffset = run.DataOffset ?? 0;
+            }
 
-        var value = BinaryPrimitives.ReadUInt32BigEndian(payload[at..]);
-        at += 4;
-        return value;
+            SampleCount += run.SampleCount;
+            while (run.TryNext(out var sample))
+            {
+                FirstSync ??= SampleDefaults.IsSync(sample.Flags);
+                Duration += sample.Duration;
+                DataSize += sample.Size;
+            }
+        }
     }
 
     internal static void RequireLength(ReadOnlySpan<byte> payload, int length, FourCC type)

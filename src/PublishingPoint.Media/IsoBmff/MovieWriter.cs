@@ -183,6 +183,11 @@ public static class MovieWriter
         w.Zeros(12);
         w.Bytes(HandlerName(track));
 
+        WriteMinf(ref w, track, video);
+    }
+
+    private static void WriteMinf(ref SpanWriter w, MovieTrack track, bool video)
+    {
         w.Box(BoxTypes.Minf, GetMinfLength(track));
         if (video)
         {

@@ -14,12 +14,12 @@ public readonly record struct RunSample(uint Duration, uint Size, uint Flags, in
 /// </summary>
 public ref struct TrackRunReader
 {
-    private const uint DataOffsetPresent = 0x001;
-    private const uint FirstSampleFlagsPresent = 0x004;
-    private const uint DurationPresent = 0x100;
-    private const uint SizePresent = 0x200;
-    private const uint FlagsPresent = 0x400;
-    private const uint CompositionOffsetPresent = 0x800;
+    private const uint DataOffsetPresent = TrunBox.DataOffsetPresent;
+    private const uint FirstSampleFlagsPresent = TrunBox.FirstSampleFlagsPresent;
+    private const uint DurationPresent = TrunBox.DurationPresent;
+    private const uint SizePresent = TrunBox.SizePresent;
+    private const uint FlagsPresent = TrunBox.FlagsPresent;
+    private const uint CompositionOffsetPresent = TrunBox.CompositionOffsetPresent;
 
     private readonly ReadOnlySpan<byte> _payload;
     private readonly uint _flags;

@@ -223,43 +223,60 @@ public sealed class TsDemuxer
         }
 
         var hasPayload = (adaptationControl & 0x1) != 0 && payloadStart < PacketLength;
-        var lost = false;
-        if (transportError || scrambled)
+        var damaged = transportError || scrambled;
+        var lost = Continuity(pid, counter, hasPayload, damaged, discontinuity);
+        if (lost is null)
         {
-            lost = true;
-            _lastCounter[pid] = NoCounter;
-        }
-        else if (hasPayload)
-        {
-            var last = _lastCounter[pid];
-            if (last != NoCounter && !discontinuity)
-            {
-                if (counter == last)
-                {
-                    return; // 2.4.3.3: a duplicate packet, sent once more
-                }
-
-                if (counter != ((last + 1) & 0xF))
-                {
-                    ContinuityErrors++;
-                    lost = true;
-                }
-            }
-
-            _lastCounter[pid] = counter;
+            return; // 2.4.3.3: a duplicate packet, sent once more
         }
 
-        if (lost)
+        if (lost.Value)
         {
             Interrupt(pid);
         }
 
-        if (!hasPayload || transportError || scrambled)
+        if (hasPayload && !damaged)
         {
-            return;
+            Dispatch(pid, packet[payloadStart..], unitStart, lost.Value);
+        }
+    }
+
+    /// <summary>Whether data was lost before this packet of <paramref name="pid"/>; null for a duplicate to drop.</summary>
+    private bool? Continuity(int pid, byte counter, bool hasPayload, bool damaged, bool discontinuity)
+    {
+        if (damaged)
+        {
+            _lastCounter[pid] = NoCounter;
+            return true;
         }
 
-        var payload = packet[payloadStart..];
+        if (!hasPayload)
+        {
+            return false;
+        }
+
+        var last = _lastCounter[pid];
+        var lost = false;
+        if (last != NoCounter && !discontinuity)
+        {
+            if (counter == last)
+            {
+                return null;
+            }
+
+            if (counter != ((last + 1) & 0xF))
+            {
+                ContinuityErrors++;
+                lost = true;
+            }
+        }
+
+        _lastCounter[pid] = counter;
+        return lost;
+    }
+
+    private void Dispatch(int pid, ReadOnlySpan<byte> payload, bool unitStart, bool lost)
+    {
         if (pid == TsConstants.PatPid)
         {
             _pat.Push(payload, unitStart, lost, _onPat);

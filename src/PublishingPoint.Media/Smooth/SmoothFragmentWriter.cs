@@ -21,7 +21,7 @@ public static class SmoothFragmentWriter
         }
 
         var addTfxd = traf.TfxdTime is null;
-        var insert = (addTfxd ? TfxdBox.Version1Size : 0) + (following.Length > 0 ? TfrfBox.SizeFor(following.Length) : 0);
+        var insert = (addTfxd ? TfxdBox.Size : 0) + (following.Length > 0 ? TfrfBox.SizeFor(following.Length) : 0);
         if (insert == 0)
         {
             return fragment.ToArray();
@@ -40,7 +40,7 @@ public static class SmoothFragmentWriter
         var at = trafEnd;
         if (addTfxd)
         {
-            at += TfxdBox.Write(span[at..], time, duration);
+            at += new TfxdBox(time, duration).Write(span[at..]);
         }
 
         if (following.Length > 0)

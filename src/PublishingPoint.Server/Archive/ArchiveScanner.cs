@@ -25,103 +25,128 @@ internal static class ArchiveScanner
     public static ScannedArchive? Scan(string path, long maxBoxBytes)
     {
         using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-        var length = file.Length;
-        var headerBoxes = new List<byte[]>();
-        byte[]? moov = null;
-        List<TrackInfo> tracks = [];
-        IReadOnlyList<ServerManifestTrack> manifest = [];
-        Dictionary<uint, SampleDefaults> defaults = [];
-        var fragments = new List<ScannedFragment>();
-        var unreadable = 0;
-        long position = 0, valid = 0;
-        long? mfra = null;
-        Span<byte> headerBytes = stackalloc byte[BoxHeader.MaxHeaderLength];
-        while (position < length)
+        var scan = new Scanning(file, maxBoxBytes);
+        while (scan.Next())
         {
-            file.Position = position;
-            var got = file.ReadAtLeast(headerBytes, (int)Math.Min(headerBytes.Length, length - position), throwOnEndOfStream: false);
-            if (!TryHeader(headerBytes[..got], out var header) || position + header.Size > length)
+        }
+
+        return scan.Result();
+    }
+
+    /// <summary>One pass over a file: each step reads one header box, one moof+mdat pair, or stops.</summary>
+    private sealed class Scanning(FileStream file, long maxBoxBytes)
+    {
+        private readonly long _length = file.Length;
+        private readonly List<byte[]> _headerBoxes = [];
+        private readonly List<ScannedFragment> _fragments = [];
+        private readonly byte[] _headerBytes = new byte[BoxHeader.MaxHeaderLength];
+        private byte[]? _moov;
+        private List<TrackInfo> _tracks = [];
+        private IReadOnlyList<ServerManifestTrack> _manifest = [];
+        private Dictionary<uint, SampleDefaults> _defaults = [];
+        private int _unreadable;
+        private long _position;
+        private long _valid;
+        private long? _mfra;
+
+        /// <summary>Reads the box at the current position; false at the end, an 'mfra', or anything incomplete.</summary>
+        public bool Next()
+        {
+            if (_position >= _length || !TryHeaderAt(_position, out var header) || _position + header.Size > _length)
             {
-                break;
+                return false;
             }
 
             if (header.Type == BoxTypes.Moof)
             {
-                if (moov is null || header.Size > maxBoxBytes)
-                {
-                    break;
-                }
-
-                var moof = ReadBox(file, position, header.Size);
-                var mdatAt = position + header.Size;
-                file.Position = mdatAt;
-                got = file.ReadAtLeast(headerBytes, (int)Math.Min(headerBytes.Length, length - mdatAt), throwOnEndOfStream: false);
-                if (!TryHeader(headerBytes[..got], out var mdat) || mdat.Type != BoxTypes.Mdat || mdatAt + mdat.Size > length)
-                {
-                    break;
-                }
-
-                if (!TryReadTraf(moof, defaults, out var traf))
-                {
-                    unreadable++;
-                    position = mdatAt + mdat.Size;
-                    valid = position;
-                    continue;
-                }
-
-                var previous = fragments.FindLast(f => f.Traf.TrackId == traf.TrackId);
-                var time = traf.TfxdTime ?? traf.DecodeTime ?? (previous is null ? 0 : previous.Time + previous.Duration);
-                fragments.Add(new ScannedFragment(position, (int)(header.Size + mdat.Size), moof.Length, traf, time, traf.TfxdDuration ?? traf.SummedDuration));
-                position = mdatAt + mdat.Size;
-                valid = position;
-                continue;
+                return _moov is not null && header.Size <= maxBoxBytes && Fragment(header);
             }
 
             if (header.Type == BoxTypes.Mfra)
             {
-                mfra = position;
-                break;
+                _mfra = _position;
+                return false;
             }
 
-            if (moov is null && (header.Type == BoxTypes.Ftyp || header.Type == BoxTypes.Moov || header.Type == BoxTypes.Uuid))
+            if (_moov is null && (header.Type == BoxTypes.Ftyp || header.Type == BoxTypes.Moov || header.Type == BoxTypes.Uuid))
             {
                 if (header.Size > MaxHeaderBoxBytes)
                 {
-                    break; // not a header ingest would have accepted
+                    return false; // not a header ingest would have accepted
                 }
 
-                var box = ReadBox(file, position, header.Size);
-                headerBoxes.Add(box);
-                if (header.Type == BoxTypes.Uuid && header.UserType == BoxTypes.IsmlManifest)
-                {
-                    manifest = ServerManifest.Read(box.AsSpan(header.HeaderLength));
-                }
-                else if (header.Type == BoxTypes.Moov)
-                {
-                    moov = box;
-                    tracks = MovieReader.Read(moov);
-                    defaults = tracks.ToDictionary(t => t.TrackId, t => t.Defaults);
-                    valid = position + header.Size;
-                }
+                HeaderBox(header);
             }
 
-            position += header.Size;
+            _position += header.Size;
+            return true;
         }
 
-        if (moov is null)
+        public ScannedArchive? Result()
         {
-            return null;
+            if (_moov is null)
+            {
+                return null;
+            }
+
+            var header = new ArchiveHeader
+            {
+                Bytes = _headerBoxes.SelectMany(b => b).ToArray(),
+                Moov = _moov,
+                Tracks = _tracks,
+                Manifest = _manifest,
+            };
+            return new ScannedArchive(header, _fragments, _mfra ?? _valid, _mfra, _mfra is null ? _length - _valid : 0, _unreadable);
         }
 
-        var scannedHeader = new ArchiveHeader
+        private bool Fragment(BoxHeader header)
         {
-            Bytes = headerBoxes.SelectMany(b => b).ToArray(),
-            Moov = moov,
-            Tracks = tracks,
-            Manifest = manifest,
-        };
-        var end = mfra ?? valid;
-        return new ScannedArchive(scannedHeader, fragments, end, mfra, mfra is null ? length - valid : 0, unreadable);
+            var moof = ReadBox(file, _position, header.Size);
+            var mdatAt = _position + header.Size;
+            if (!TryHeaderAt(mdatAt, out var mdat) || mdat.Type != BoxTypes.Mdat || mdatAt + mdat.Size > _length)
+            {
+                return false;
+            }
+
+            if (TryReadTraf(moof, _defaults, out var traf))
+            {
+                var previous = _fragments.FindLast(f => f.Traf.TrackId == traf.TrackId);
+                var time = traf.TfxdTime ?? traf.DecodeTime ?? (previous is null ? 0 : previous.Time + previous.Duration);
+                _fragments.Add(new ScannedFragment(_position, (int)(header.Size + mdat.Size), moof.Length, traf, time, traf.TfxdDuration ?? traf.SummedDuration));
+            }
+            else
+            {
+                _unreadable++;
+            }
+
+            _position = mdatAt + mdat.Size;
+            _valid = _position;
+            return true;
+        }
+
+        private void HeaderBox(BoxHeader header)
+        {
+            var box = ReadBox(file, _position, header.Size);
+            _headerBoxes.Add(box);
+            if (header.Type == BoxTypes.Uuid && header.UserType == BoxTypes.IsmlManifest)
+            {
+                _manifest = ServerManifest.Read(box.AsSpan(header.HeaderLength));
+            }
+            else if (header.Type == BoxTypes.Moov)
+            {
+                _moov = box;
+                _tracks = MovieReader.Read(_moov);
+                _defaults = _tracks.ToDictionary(t => t.TrackId, t => t.Defaults);
+                _valid = _position + header.Size;
+            }
+        }
+
+        private bool TryHeaderAt(long position, out BoxHeader header)
+        {
+            file.Position = position;
+            var got = file.ReadAtLeast(_headerBytes, (int)Math.Min(_headerBytes.Length, _length - position), throwOnEndOfStream: false);
+            return TryHeader(_headerBytes.AsSpan(0, got), out header);
+        }
     }
 
     private static bool TryReadTraf(byte[] moof, Dictionary<uint, SampleDefaults> defaults, out TrackFragment traf)

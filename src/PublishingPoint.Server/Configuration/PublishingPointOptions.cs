@@ -133,83 +133,7 @@ internal sealed class PublishingPointOptionsValidator : IValidateOptions<Publish
 {
     public ValidateOptionsResult Validate(string? name, PublishingPointOptions options)
     {
-        var failures = new List<string>();
-        if (string.IsNullOrWhiteSpace(options.DataPath))
-        {
-            failures.Add("PublishingPoint:DataPath must be set.");
-        }
-
-        if (options.DvrWindowSeconds is < 10 or > 7 * 24 * 3600)
-        {
-            failures.Add("PublishingPoint:DvrWindowSeconds must be between 10 and 604800.");
-        }
-
-        if (options.LookAheadFragmentCount is < 0 or > 10)
-        {
-            failures.Add("PublishingPoint:LookAheadFragmentCount must be between 0 and 10.");
-        }
-
-        if (options.MaxBoxBytes is < 64 * 1024 or > 1024L * 1024 * 1024)
-        {
-            failures.Add("PublishingPoint:MaxBoxBytes must be between 65536 and 1073741824.");
-        }
-
-        if (options.ArchiveSegmentSeconds is < 0 or > 86400 || (options.ArchiveSegmentSeconds is > 0 and < 10) || options.ArchiveLengthSeconds < 0)
-        {
-            failures.Add("PublishingPoint:ArchiveSegmentSeconds must be 0 or 10 to 86400; ArchiveLengthSeconds 0 or more.");
-        }
-
-        if (options.TsFragmentSeconds is < 0.5 or > 60)
-        {
-            failures.Add("PublishingPoint:TsFragmentSeconds must be between 0.5 and 60.");
-        }
-
-        if (options.MaxPoints < 1 || options.MaxStreamsPerPoint < 1 || options.MaxTracksPerStream < 1)
-        {
-            failures.Add("PublishingPoint:MaxPoints, MaxStreamsPerPoint and MaxTracksPerStream must be at least 1.");
-        }
-
-        if (options.IngestIdleTimeoutSeconds is < 1 or > 3600 || options.MinIngestBytesPerSecond < 0)
-        {
-            failures.Add("PublishingPoint:IngestIdleTimeoutSeconds must be between 1 and 3600, MinIngestBytesPerSecond at least 0.");
-        }
-
-        if (options.MaxArchiveRunsPerStream < 1 || options.MaxOpenArchiveFiles is < 16 or > 1_000_000)
-        {
-            failures.Add("PublishingPoint:MaxArchiveRunsPerStream must be at least 1, MaxOpenArchiveFiles between 16 and 1000000.");
-        }
-
-        if (options.MaxSpooledFiles < 0)
-        {
-            failures.Add("PublishingPoint:MaxSpooledFiles must be 0 (no spool) or more.");
-        }
-
-        if (options.MaxRenderedBytesPerPoint is < 64 * 1024 or > 1024L * 1024 * 1024)
-        {
-            failures.Add("PublishingPoint:MaxRenderedBytesPerPoint must be between 65536 and 1073741824.");
-        }
-
-        if (options.MaxConnectionsPerStream < 1)
-        {
-            failures.Add("PublishingPoint:MaxConnectionsPerStream must be at least 1.");
-        }
-
-        if (options.MaxIngestBytesPerConnection < options.MaxBoxBytes * 2 || options.MaxIngestBytesPerPoint < options.MaxIngestBytesPerConnection
-            || options.MaxIngestBytesPerServer < options.MaxIngestBytesPerPoint)
-        {
-            failures.Add("PublishingPoint:MaxIngestBytesPerConnection must be at least twice MaxBoxBytes, MaxIngestBytesPerPoint at least that, MaxIngestBytesPerServer at least MaxIngestBytesPerPoint.");
-        }
-
-        if (options.MaxFragmentLeadSeconds is < 1 or > 86400)
-        {
-            failures.Add("PublishingPoint:MaxFragmentLeadSeconds must be between 1 and 86400.");
-        }
-
-        if (options.FinalizeGraceSeconds is < 0 or > 3600)
-        {
-            failures.Add("PublishingPoint:FinalizeGraceSeconds must be between 0 and 3600.");
-        }
-
+        var failures = Rules(options).Where(rule => rule.Broken).Select(rule => rule.Message).ToList();
         foreach (var proxy in options.TrustedProxies)
         {
             if (!System.Net.IPNetwork.TryParse(proxy, out _) && !System.Net.IPAddress.TryParse(proxy, out _))
@@ -221,4 +145,38 @@ internal sealed class PublishingPointOptionsValidator : IValidateOptions<Publish
         failures.AddRange(options.Publish.Validate());
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
+
+    private static (bool Broken, string Message)[] Rules(PublishingPointOptions options) =>
+    [
+        (string.IsNullOrWhiteSpace(options.DataPath),
+            "PublishingPoint:DataPath must be set."),
+        (options.DvrWindowSeconds is < 10 or > 7 * 24 * 3600,
+            "PublishingPoint:DvrWindowSeconds must be between 10 and 604800."),
+        (options.LookAheadFragmentCount is < 0 or > 10,
+            "PublishingPoint:LookAheadFragmentCount must be between 0 and 10."),
+        (options.MaxBoxBytes is < 64 * 1024 or > 1024L * 1024 * 1024,
+            "PublishingPoint:MaxBoxBytes must be between 65536 and 1073741824."),
+        (options.ArchiveSegmentSeconds is < 0 or > 86400 || (options.ArchiveSegmentSeconds is > 0 and < 10) || options.ArchiveLengthSeconds < 0,
+            "PublishingPoint:ArchiveSegmentSeconds must be 0 or 10 to 86400; ArchiveLengthSeconds 0 or more."),
+        (options.TsFragmentSeconds is < 0.5 or > 60,
+            "PublishingPoint:TsFragmentSeconds must be between 0.5 and 60."),
+        (options.MaxPoints < 1 || options.MaxStreamsPerPoint < 1 || options.MaxTracksPerStream < 1,
+            "PublishingPoint:MaxPoints, MaxStreamsPerPoint and MaxTracksPerStream must be at least 1."),
+        (options.IngestIdleTimeoutSeconds is < 1 or > 3600 || options.MinIngestBytesPerSecond < 0,
+            "PublishingPoint:IngestIdleTimeoutSeconds must be between 1 and 3600, MinIngestBytesPerSecond at least 0."),
+        (options.MaxArchiveRunsPerStream < 1 || options.MaxOpenArchiveFiles is < 16 or > 1_000_000,
+            "PublishingPoint:MaxArchiveRunsPerStream must be at least 1, MaxOpenArchiveFiles between 16 and 1000000."),
+        (options.MaxSpooledFiles < 0,
+            "PublishingPoint:MaxSpooledFiles must be 0 (no spool) or more."),
+        (options.MaxRenderedBytesPerPoint is < 64 * 1024 or > 1024L * 1024 * 1024,
+            "PublishingPoint:MaxRenderedBytesPerPoint must be between 65536 and 1073741824."),
+        (options.MaxConnectionsPerStream < 1,
+            "PublishingPoint:MaxConnectionsPerStream must be at least 1."),
+        (options.MaxIngestBytesPerConnection < options.MaxBoxBytes * 2 || options.MaxIngestBytesPerPoint < options.MaxIngestBytesPerConnection || options.MaxIngestBytesPerServer < options.MaxIngestBytesPerPoint,
+            "PublishingPoint:MaxIngestBytesPerConnection must be at least twice MaxBoxBytes, MaxIngestBytesPerPoint at least that, MaxIngestBytesPerServer at least MaxIngestBytesPerPoint."),
+        (options.MaxFragmentLeadSeconds is < 1 or > 86400,
+            "PublishingPoint:MaxFragmentLeadSeconds must be between 1 and 86400."),
+        (options.FinalizeGraceSeconds is < 0 or > 3600,
+            "PublishingPoint:FinalizeGraceSeconds must be between 0 and 3600."),
+    ];
 }

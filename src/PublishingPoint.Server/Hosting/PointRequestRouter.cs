@@ -43,18 +43,17 @@ internal sealed partial class PointRequestRouter(
         }
 
         var method = context.Request.Method;
-        var signingKey = registry.Options.PlaybackSigningKey;
-        if (!string.IsNullOrEmpty(signingKey) && (HttpMethods.IsGet(method) || HttpMethods.IsHead(method)))
+        if (HttpMethods.IsGet(method) || HttpMethods.IsHead(method))
         {
-            string? problem = "playback needs a signed URL: /s/{expiry}/{signature}/{point}/...";
-            if (!signed || !PlaybackSignature.Verify(signingKey, path.Value, expiry, signature, registry.Time.GetUtcNow(), out problem))
+            if (await SignatureAcceptedAsync(context, path, signed, expiry, signature).ConfigureAwait(false))
             {
-                IngestLog.BadRequest(logger, StatusCodes.Status403Forbidden, problem ?? "bad signature", path.Value);
-                await Problems.WriteAsync(context, StatusCodes.Status403Forbidden, problem ?? "bad signature").ConfigureAwait(false);
-                return;
+                await PlayAsync(context, path, rest).ConfigureAwait(false);
             }
+
+            return;
         }
-        if (!HttpMethods.IsGet(method) && !HttpMethods.IsHead(method) && !await AuthorizeIngestAsync(context, path).ConfigureAwait(false))
+
+        if (!await AuthorizeIngestAsync(context, path).ConfigureAwait(false))
         {
             return;
         }
@@ -71,6 +70,31 @@ internal sealed partial class PointRequestRouter(
             return;
         }
 
+        await Problems.WriteAsync(context, StatusCodes.Status405MethodNotAllowed, $"{PointPath.Truncate(method)} is not a method of publishing points").ConfigureAwait(false);
+    }
+
+    /// <summary>With a PlaybackSigningKey, playback needs a valid signed URL: refused with 403 otherwise.</summary>
+    private async Task<bool> SignatureAcceptedAsync(HttpContext context, PointPath path, bool signed, long expiry, string signature)
+    {
+        var signingKey = registry.Options.PlaybackSigningKey;
+        if (string.IsNullOrEmpty(signingKey))
+        {
+            return true;
+        }
+
+        string? problem = "playback needs a signed URL: /s/{expiry}/{signature}/{point}/...";
+        if (signed && PlaybackSignature.Verify(signingKey, path.Value, expiry, signature, registry.Time.GetUtcNow(), out problem))
+        {
+            return true;
+        }
+
+        IngestLog.BadRequest(logger, StatusCodes.Status403Forbidden, problem ?? "bad signature", path.Value);
+        await Problems.WriteAsync(context, StatusCodes.Status403Forbidden, problem ?? "bad signature").ConfigureAwait(false);
+        return false;
+    }
+
+    private async Task PlayAsync(HttpContext context, PointPath path, string rest)
+    {
         var point = registry.Find(path);
         if (point is null)
         {

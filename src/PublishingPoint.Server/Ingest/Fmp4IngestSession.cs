@@ -67,84 +67,97 @@ internal sealed class Fmp4IngestSession(PointRegistry registry, Point point, Str
             var type = header.Type;
             if (type == BoxTypes.Moof)
             {
-                if (_archive is null && feed.Archive is null && feed.Connections > 1)
-                {
-                    // Another request of this stream is still delivering the initialization: wait for it briefly.
-                    try
-                    {
-                        await feed.HeaderReady.WaitAsync(_headerWait, cancellationToken).ConfigureAwait(false);
-                    }
-                    catch (TimeoutException)
-                    {
-                        // No initialization came: the fragment is refused below with a clear message.
-                    }
-                }
-
-                memory.Release(_pendingMoof?.Length ?? 0);
-                _pendingMoof = await framer.ReadBoxAsync(header, null, cancellationToken).ConfigureAwait(false);
+                await OnMoofAsync(framer, header, cancellationToken).ConfigureAwait(false);
             }
             else if (type == BoxTypes.Mdat)
             {
-                var moof = _pendingMoof ?? throw new PointRuleException(StatusCodes.Status400BadRequest, "'mdat' without a preceding 'moof'");
-                var fragment = await framer.ReadBoxAsync(header, moof, cancellationToken).ConfigureAwait(false);
-                _receivedAt = System.Diagnostics.Stopwatch.GetTimestamp();
-                memory.Release(moof.Length);
-                _pendingMoof = null;
-                try
-                {
-                    OnFragment(fragment, moof.Length);
-                }
-                finally
-                {
-                    memory.Release(fragment.Length);
-                }
+                await OnMdatAsync(framer, header, cancellationToken).ConfigureAwait(false);
             }
-            else if (type == BoxTypes.Ftyp)
+            else if (type == BoxTypes.Ftyp || type == BoxTypes.Moov || type == BoxTypes.Uuid && header.UserType == BoxTypes.IsmlManifest
+                || (type == FourCC.From("prft") && header.Size <= 64))
             {
-                _prologue.Clear();
-                _manifest = [];
-                _prologue.Add(await ReadHeaderBoxAsync(framer, header, cancellationToken).ConfigureAwait(false));
-            }
-            else if (type == BoxTypes.Uuid && header.UserType == BoxTypes.IsmlManifest)
-            {
-                var box = await ReadHeaderBoxAsync(framer, header, cancellationToken).ConfigureAwait(false);
-                _manifest = ReadManifest(box.AsSpan(header.HeaderLength));
-                _prologue.RemoveAll(b => BoxHeader.TryRead(b, out var h) && h.Type == BoxTypes.Uuid);
-                _prologue.Add(box);
-            }
-            else if (type == BoxTypes.Moov)
-            {
-                OnMovie(await ReadHeaderBoxAsync(framer, header, cancellationToken).ConfigureAwait(false));
-            }
-            else if (type == BoxTypes.Styp)
-            {
-                // A segment boundary: what was gathered of the previous segment is complete.
-                await framer.SkipAsync(header, cancellationToken).ConfigureAwait(false);
-                FlushAll();
-            }
-            else if (type == FourCC.From("prft") && header.Size <= 64)
-            {
-                // The encoder's wall clock of a media time: the point's timeline anchor, when it has none yet.
-                if (PrftBox.TryRead(await ReadHeaderBoxAsync(framer, header, cancellationToken).ConfigureAwait(false), out var prft))
-                {
-                    _prft = prft;
-                }
-            }
-            else if (type == BoxTypes.Mfra)
-            {
-                await framer.SkipAsync(header, cancellationToken).ConfigureAwait(false);
-                SawEnd = true;
+                await OnHeaderBoxAsync(framer, header, cancellationToken).ConfigureAwait(false);
             }
             else
             {
-                // styp, sidx, free, skip, emsg, prft and anything unknown: not needed to index or serve.
+                // sidx, free, skip, emsg and anything unknown: not needed to index or serve.
                 await framer.SkipAsync(header, cancellationToken).ConfigureAwait(false);
+                if (type == BoxTypes.Styp)
+                {
+                    FlushAll(); // a segment boundary: what was gathered of the previous segment is complete
+                }
+                else if (type == BoxTypes.Mfra)
+                {
+                    SawEnd = true;
+                }
             }
         }
 
         if (_pendingMoof is not null)
         {
             throw new PointRuleException(StatusCodes.Status400BadRequest, "body ends after a 'moof' without its 'mdat': the partial fragment is discarded");
+        }
+    }
+
+    private async Task OnMoofAsync(BoxFramer framer, BoxHeader header, CancellationToken cancellationToken)
+    {
+        if (_archive is null && feed.Archive is null && feed.Connections > 1)
+        {
+            // Another request of this stream is still delivering the initialization: wait for it briefly.
+            try
+            {
+                await feed.HeaderReady.WaitAsync(_headerWait, cancellationToken).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                // No initialization came: the fragment is refused below with a clear message.
+            }
+        }
+
+        memory.Release(_pendingMoof?.Length ?? 0);
+        _pendingMoof = await framer.ReadBoxAsync(header, null, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task OnMdatAsync(BoxFramer framer, BoxHeader header, CancellationToken cancellationToken)
+    {
+        var moof = _pendingMoof ?? throw new PointRuleException(StatusCodes.Status400BadRequest, "'mdat' without a preceding 'moof'");
+        var fragment = await framer.ReadBoxAsync(header, moof, cancellationToken).ConfigureAwait(false);
+        _receivedAt = System.Diagnostics.Stopwatch.GetTimestamp();
+        memory.Release(moof.Length);
+        _pendingMoof = null;
+        try
+        {
+            OnFragment(fragment, moof.Length);
+        }
+        finally
+        {
+            memory.Release(fragment.Length);
+        }
+    }
+
+    /// <summary>ftyp, the ISML manifest, moov, and prft (the encoder's wall clock of a media time: the timeline anchor).</summary>
+    private async Task OnHeaderBoxAsync(BoxFramer framer, BoxHeader header, CancellationToken cancellationToken)
+    {
+        var box = await ReadHeaderBoxAsync(framer, header, cancellationToken).ConfigureAwait(false);
+        if (header.Type == BoxTypes.Ftyp)
+        {
+            _prologue.Clear();
+            _manifest = [];
+            _prologue.Add(box);
+        }
+        else if (header.Type == BoxTypes.Uuid)
+        {
+            _manifest = ReadManifest(box.AsSpan(header.HeaderLength));
+            _prologue.RemoveAll(b => BoxHeader.TryRead(b, out var h) && h.Type == BoxTypes.Uuid);
+            _prologue.Add(box);
+        }
+        else if (header.Type == BoxTypes.Moov)
+        {
+            OnMovie(box);
+        }
+        else if (PrftBox.TryRead(box, out var prft))
+        {
+            _prft = prft;
         }
     }
 

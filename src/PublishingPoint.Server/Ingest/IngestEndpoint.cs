@@ -45,24 +45,13 @@ internal sealed class IngestEndpoint(PointRegistry registry, IngestMemory memory
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(start);
         // The ingest secret was checked by the router before any ingest handler runs.
-        var request = context.Request;
-        if (request.ContentLength == 0 || (request.ContentLength is null && !request.Headers.TransferEncoding.Any(v => v?.Contains("chunked", StringComparison.OrdinalIgnoreCase) == true)))
+        if (!HasBody(context.Request))
         {
             context.Response.StatusCode = StatusCodes.Status200OK;
             return;
         }
 
-        if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
-        {
-            limit.MaxRequestBodySize = null; // a live push is one endless request
-        }
-
-        if (context.Features.Get<IHttpMinRequestBodyDataRateFeature>() is { } rate)
-        {
-            var floor = registry.Options.MinIngestBytesPerSecond;
-            rate.MinDataRate = floor > 0 ? new MinDataRate(floor, TimeSpan.FromSeconds(5)) : null;
-        }
-
+        PrepareForEndlessBody(context);
         Point point;
         StreamFeed feed;
         try
@@ -85,61 +74,92 @@ internal sealed class IngestEndpoint(PointRegistry registry, IngestMemory memory
         {
             // Not RequestAborted: ffmpeg half-closes after its last chunk, which aborts the request while the
             // final boxes still sit in the body pipe. A lost connection surfaces as a failed read instead.
-            var body = new IdleTimeoutPipeReader(request.BodyReader, TimeSpan.FromSeconds(registry.Options.IngestIdleTimeoutSeconds), time);
+            var body = new IdleTimeoutPipeReader(context.Request.BodyReader, TimeSpan.FromSeconds(registry.Options.IngestIdleTimeoutSeconds), time);
             await session.RunAsync(body, stop.Token).ConfigureAwait(false);
             reason = session.SawEnd ? "mfra received" : "end of body";
             context.Response.StatusCode = StatusCodes.Status200OK;
         }
-        catch (OperationCanceledException) when (point.Closed)
+        catch (Exception e) when (Classify(e, point) is { } outcome)
         {
-            reason = "point closed by an operator";
-            await Problems.WriteAsync(context, StatusCodes.Status410Gone, "the point was closed by an operator; what was sent before is kept").ConfigureAwait(false);
-        }
-        catch (IdleTimeoutException)
-        {
-            reason = "idle timeout";
-            await Problems.WriteAsync(context, StatusCodes.Status408RequestTimeout, "no data for too long; complete fragments are kept").ConfigureAwait(false);
-        }
-        catch (PointRuleException e)
-        {
-            reason = "refused";
-            IngestLog.Refused(logger, path.Value, streamId, e.StatusCode, e.Message);
-            await Problems.WriteAsync(context, e.StatusCode, e.Message).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is FormatException or InvalidDataException)
-        {
-            // A parser refused bytes a session did not check first: still the sender's fault, still a clean 400.
-            reason = "refused";
-            IngestLog.Refused(logger, path.Value, streamId, StatusCodes.Status400BadRequest, e.Message);
-            await Problems.WriteAsync(context, StatusCodes.Status400BadRequest, "bad media: " + e.Message).ConfigureAwait(false);
-        }
-        catch (IOException e) when (e is not EndOfStreamException)
-        {
-            // The archive could not take the fragment (disk full, I/O error): refuse it, keep what is already safe.
-            reason = "archive failure";
-            IngestLog.ArchiveFailed(logger, e, path.Value, streamId);
-            await Problems.WriteAsync(context, StatusCodes.Status507InsufficientStorage, "the archive cannot store this fragment").ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is OperationCanceledException or Microsoft.AspNetCore.Http.BadHttpRequestException or Microsoft.AspNetCore.Connections.ConnectionResetException)
-        {
-            reason = "connection lost: " + e.Message;
+            reason = outcome.Reason;
+            Report(e, outcome, path, streamId);
+            if (outcome.Status is { } status)
+            {
+                await Problems.WriteAsync(context, status, outcome.Detail!).ConfigureAwait(false);
+            }
         }
         finally
         {
             IngestLog.Ended(logger, path.Value, streamId, reason, session.Accepted, session.Duplicates);
-            if (point.Disconnect(feed))
-            {
-                registry.RemoveIfEmpty(point);
-                var grace = registry.Options.FinalizeGraceSeconds;
-                if (session.SawEnd || grace == 0 || point.EndAnnouncedWithin(time.GetUtcNow(), TimeSpan.FromSeconds(grace)))
-                {
-                    registry.Finalize(point);
-                }
-                else
-                {
-                    _ = FinalizeLaterAsync(point, TimeSpan.FromSeconds(grace));
-                }
-            }
+            Disconnect(point, feed, session);
+        }
+    }
+
+    /// <summary>How an ingest ended early: why (for the log), and the answer when the request can still get one.</summary>
+    private sealed record Outcome(string Reason, int? Status = null, string? Detail = null);
+
+    private static Outcome? Classify(Exception e, Point point) => e switch
+    {
+        OperationCanceledException when point.Closed => new("point closed by an operator", StatusCodes.Status410Gone, "the point was closed by an operator; what was sent before is kept"),
+        IdleTimeoutException => new("idle timeout", StatusCodes.Status408RequestTimeout, "no data for too long; complete fragments are kept"),
+        PointRuleException refused => new("refused", refused.StatusCode, refused.Message),
+
+        // A parser refused bytes a session did not check first: still the sender's fault, still a clean 400.
+        FormatException or InvalidDataException => new("refused", StatusCodes.Status400BadRequest, "bad media: " + e.Message),
+
+        // The archive could not take the fragment (disk full, I/O error): refuse it, keep what is already safe.
+        IOException when e is not EndOfStreamException => new("archive failure", StatusCodes.Status507InsufficientStorage, "the archive cannot store this fragment"),
+        OperationCanceledException or Microsoft.AspNetCore.Http.BadHttpRequestException or Microsoft.AspNetCore.Connections.ConnectionResetException => new("connection lost: " + e.Message),
+        _ => null,
+    };
+
+    private void Report(Exception e, Outcome outcome, PointPath path, string streamId)
+    {
+        if (outcome.Reason == "archive failure")
+        {
+            IngestLog.ArchiveFailed(logger, e, path.Value, streamId);
+        }
+        else if (outcome.Reason == "refused")
+        {
+            IngestLog.Refused(logger, path.Value, streamId, outcome.Status!.Value, e.Message);
+        }
+    }
+
+    private static bool HasBody(HttpRequest request) =>
+        request.ContentLength > 0
+        || (request.ContentLength is null && request.Headers.TransferEncoding.Any(v => v?.Contains("chunked", StringComparison.OrdinalIgnoreCase) == true));
+
+    private void PrepareForEndlessBody(HttpContext context)
+    {
+        if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+        {
+            limit.MaxRequestBodySize = null; // a live push is one endless request
+        }
+
+        if (context.Features.Get<IHttpMinRequestBodyDataRateFeature>() is { } rate)
+        {
+            var floor = registry.Options.MinIngestBytesPerSecond;
+            rate.MinDataRate = floor > 0 ? new MinDataRate(floor, TimeSpan.FromSeconds(5)) : null;
+        }
+    }
+
+    /// <summary>The stream's connection is gone: when it was the point's last, finalise it now or after the grace period.</summary>
+    private void Disconnect(Point point, StreamFeed feed, IIngestSession session)
+    {
+        if (!point.Disconnect(feed))
+        {
+            return;
+        }
+
+        registry.RemoveIfEmpty(point);
+        var grace = registry.Options.FinalizeGraceSeconds;
+        if (session.SawEnd || grace == 0 || point.EndAnnouncedWithin(time.GetUtcNow(), TimeSpan.FromSeconds(grace)))
+        {
+            registry.Finalize(point);
+        }
+        else
+        {
+            _ = FinalizeLaterAsync(point, TimeSpan.FromSeconds(grace));
         }
     }
 

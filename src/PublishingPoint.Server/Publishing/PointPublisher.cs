@@ -114,10 +114,45 @@ internal sealed class PointPublisher
     {
         var version = Point.Version;
         var vod = Point.State == PointState.Vod;
+        var (playlists, referenced) = Render(vod);
+        var work = Plan(referenced);
+        Volatile.Write(ref _playlistCount, playlists.Count);
+        var changed = playlists.Where(p => !_uploaded.TryGetValue(p.Key, out var last) || !last.AsSpan().SequenceEqual(p.Bytes)).ToList();
+        _status.SetBacklog(Point.Path.Value, work.Count + changed.Count);
+
+        // Init segments, then segments in ascending number (renditions interleaved), then the playlists.
+        await PutInitsAsync(referenced, cancellationToken).ConfigureAwait(false);
+        var remaining = work.Count + changed.Count;
+        remaining = await PutSegmentsAsync(work, remaining, cancellationToken).ConfigureAwait(false);
+        var cacheControl = vod ? MaxAge(_options.VodPlaylistMaxAge) : MaxAge(_options.LivePlaylistMaxAge);
+        foreach (var (key, bytes, contentType) in changed)
+        {
+            await PutAsync(key, bytes, contentType, cacheControl, cancellationToken).ConfigureAwait(false);
+            _uploaded[key] = bytes;
+            _status.SetBacklog(Point.Path.Value, --remaining);
+        }
+
+        if (!_options.KeepSegmentsForVod && !vod)
+        {
+            await DeleteOutOfWindowAsync(referenced, cancellationToken).ConfigureAwait(false);
+        }
+
+        PublishedVersion = version;
+        ConsecutiveFailures = 0;
+        NextAttempt = default;
+        _status.SetBacklog(Point.Path.Value, 0);
+        if (vod && !VodPublished)
+        {
+            VodPublished = true;
+            MarkPublished();
+        }
+    }
+
+    /// <summary>Renders masters first (they list tracks that have media), then every track's playlists, then the MPD.</summary>
+    private (List<(string Key, byte[] Bytes, string ContentType)> Playlists, Dictionary<Rendition, (long From, long To)> Referenced) Render(bool vod)
+    {
         var window = Point.DvrWindowSeconds(_defaultWindow);
         var anchor = HlsPointState.Of(Point, DateTimeOffset.UtcNow).Anchor;
-
-        // 1. Render: masters first (they list tracks that have media), then every track's playlists, then the MPD.
         var playlists = new List<(string Key, byte[] Bytes, string ContentType)>();
         var referenced = new Dictionary<Rendition, (long From, long To)>();
         var tracks = Point.Tracks();
@@ -133,25 +168,7 @@ internal sealed class PointPublisher
             }
 
             tracks = Point.Tracks();
-            foreach (var track in tracks)
-            {
-                foreach (var format in new[] { HlsFormat.Ts, HlsFormat.Fmp4 })
-                {
-                    if (HlsPlaylistBuilder.Media(Point, track, format, window, anchor) is not { } media)
-                    {
-                        continue;
-                    }
-
-                    var rendition = new Rendition(track.Key, format);
-                    if (vod && !_options.KeepSegmentsForVod)
-                    {
-                        media = Trim(media, StoredFrom(rendition));
-                    }
-
-                    Reference(referenced, rendition, media.Segments.Select(s => s.Sequence));
-                    playlists.Add(("hls/" + HlsPlaylistBuilder.PlaylistName(track.Key, format), Encoding.UTF8.GetBytes(MediaPlaylistWriter.Write(media)), HlsDelivery.PlaylistContentType));
-                }
-            }
+            playlists.AddRange(MediaPlaylists(tracks, vod, window, anchor, referenced));
         }
 
         playlists.AddRange(masters);
@@ -167,7 +184,35 @@ internal sealed class PointPublisher
             playlists.Add((DashDelivery.ManifestName, Encoding.UTF8.GetBytes(MpdWriter.Write(mpd)), MpdWriter.ContentType));
         }
 
-        // 2. What the store lacks: for each rendition, from the next unpublished segment up to the newest referenced.
+        return (playlists, referenced);
+    }
+
+    private IEnumerable<(string Key, byte[] Bytes, string ContentType)> MediaPlaylists(Track[] tracks, bool vod, int window, DateTimeOffset anchor, Dictionary<Rendition, (long From, long To)> referenced)
+    {
+        foreach (var track in tracks)
+        {
+            foreach (var format in new[] { HlsFormat.Ts, HlsFormat.Fmp4 })
+            {
+                if (HlsPlaylistBuilder.Media(Point, track, format, window, anchor) is not { } media)
+                {
+                    continue;
+                }
+
+                var rendition = new Rendition(track.Key, format);
+                if (vod && !_options.KeepSegmentsForVod)
+                {
+                    media = Trim(media, StoredFrom(rendition));
+                }
+
+                Reference(referenced, rendition, media.Segments.Select(s => s.Sequence));
+                yield return ("hls/" + HlsPlaylistBuilder.PlaylistName(track.Key, format), Encoding.UTF8.GetBytes(MediaPlaylistWriter.Write(media)), HlsDelivery.PlaylistContentType);
+            }
+        }
+    }
+
+    /// <summary>What the store lacks: for each rendition, from the next unpublished segment up to the newest referenced.</summary>
+    private List<(Rendition Rendition, long Sequence)> Plan(Dictionary<Rendition, (long From, long To)> referenced)
+    {
         var work = new List<(Rendition Rendition, long Sequence)>();
         lock (_lock)
         {
@@ -179,29 +224,7 @@ internal sealed class PointPublisher
                 }
 
                 track.Snapshot(out var first);
-                if (!_next.TryGetValue(rendition, out var next))
-                {
-                    next = _options.KeepSegmentsForVod ? first : range.From;
-                    _bucketFrom[rendition] = next;
-                    _runStart[rendition] = next;
-                }
-
-                if (next < first)
-                {
-                    // the origin pruned these before the store took them (a long outage): they cannot be published any more
-                    _status.SkippedSegments(first - next);
-                    next = first;
-                    _runStart[rendition] = next;
-                }
-
-                if (!_options.KeepSegmentsForVod && next < range.From)
-                {
-                    // out of the live window already: not worth uploading, and deleted below with the rest
-                    next = range.From;
-                    _runStart[rendition] = next;
-                }
-
-                _next[rendition] = next;
+                var next = NextToPublishLocked(rendition, range, first);
                 for (var n = next; n <= range.To; n++)
                 {
                     work.Add((rendition, n));
@@ -209,11 +232,39 @@ internal sealed class PointPublisher
             }
         }
 
-        Volatile.Write(ref _playlistCount, playlists.Count);
-        var changed = playlists.Where(p => !_uploaded.TryGetValue(p.Key, out var last) || !last.AsSpan().SequenceEqual(p.Bytes)).ToList();
-        _status.SetBacklog(Point.Path.Value, work.Count + changed.Count);
+        return work;
+    }
 
-        // 3. Init segments, then segments in ascending number (renditions interleaved), then the playlists.
+    private long NextToPublishLocked(Rendition rendition, (long From, long To) range, long first)
+    {
+        if (!_next.TryGetValue(rendition, out var next))
+        {
+            next = _options.KeepSegmentsForVod ? first : range.From;
+            _bucketFrom[rendition] = next;
+            _runStart[rendition] = next;
+        }
+
+        if (next < first)
+        {
+            // the origin pruned these before the store took them (a long outage): they cannot be published any more
+            _status.SkippedSegments(first - next);
+            next = first;
+            _runStart[rendition] = next;
+        }
+
+        if (!_options.KeepSegmentsForVod && next < range.From)
+        {
+            // out of the live window already: not worth uploading, and deleted below with the rest
+            next = range.From;
+            _runStart[rendition] = next;
+        }
+
+        _next[rendition] = next;
+        return next;
+    }
+
+    private async Task PutInitsAsync(Dictionary<Rendition, (long From, long To)> referenced, CancellationToken cancellationToken)
+    {
         foreach (var rendition in referenced.Keys.Where(r => r.Format == HlsFormat.Fmp4 && !_inits.Contains(r)).ToList())
         {
             if (Point.FindTrack(rendition.Track) is { Last: not null } track && HlsPackager.InitSegment(track) is { } init)
@@ -223,8 +274,10 @@ internal sealed class PointPublisher
                 _inits.Add(rendition);
             }
         }
+    }
 
-        var remaining = work.Count + changed.Count;
+    private async Task<int> PutSegmentsAsync(List<(Rendition Rendition, long Sequence)> work, int remaining, CancellationToken cancellationToken)
+    {
         foreach (var (rendition, sequence) in work.OrderBy(w => w.Sequence).ThenBy(w => w.Rendition.Format).ThenBy(w => w.Rendition.Track.Name, StringComparer.Ordinal).ThenBy(w => w.Rendition.Track.Bitrate))
         {
             if (await SegmentAsync(rendition, sequence).ConfigureAwait(false) is { } bytes)
@@ -246,38 +299,22 @@ internal sealed class PointPublisher
             _status.SetBacklog(Point.Path.Value, --remaining);
         }
 
-        var cacheControl = vod ? MaxAge(_options.VodPlaylistMaxAge) : MaxAge(_options.LivePlaylistMaxAge);
-        foreach (var (key, bytes, contentType) in changed)
-        {
-            await PutAsync(key, bytes, contentType, cacheControl, cancellationToken).ConfigureAwait(false);
-            _uploaded[key] = bytes;
-            _status.SetBacklog(Point.Path.Value, --remaining);
-        }
+        return remaining;
+    }
 
-        // 4. Windowed: segments that left every playlist (plus a grace) are deleted, oldest first.
-        if (!_options.KeepSegmentsForVod && !vod)
+    /// <summary>Windowed: segments that left every playlist (plus a grace) are deleted, oldest first.</summary>
+    private async Task DeleteOutOfWindowAsync(Dictionary<Rendition, (long From, long To)> referenced, CancellationToken cancellationToken)
+    {
+        foreach (var (rendition, range) in referenced)
         {
-            foreach (var (rendition, range) in referenced)
+            var below = range.From - DeleteGraceSegments;
+            var extension = rendition.Format == HlsFormat.Ts ? "ts" : "m4s";
+            for (var n = _bucketFrom.GetValueOrDefault(rendition, below); n < below; n++)
             {
-                var below = range.From - DeleteGraceSegments;
-                var extension = rendition.Format == HlsFormat.Ts ? "ts" : "m4s";
-                for (var n = _bucketFrom.GetValueOrDefault(rendition, below); n < below; n++)
-                {
-                    await _store.DeleteAsync(Prefix + string.Create(CultureInfo.InvariantCulture, $"hls/{HlsPlaylistBuilder.Name(rendition.Track)}/{n}.{extension}"), cancellationToken).ConfigureAwait(false);
-                    _status.Deleted();
-                    _bucketFrom[rendition] = n + 1;
-                }
+                await _store.DeleteAsync(Prefix + string.Create(CultureInfo.InvariantCulture, $"hls/{HlsPlaylistBuilder.Name(rendition.Track)}/{n}.{extension}"), cancellationToken).ConfigureAwait(false);
+                _status.Deleted();
+                _bucketFrom[rendition] = n + 1;
             }
-        }
-
-        PublishedVersion = version;
-        ConsecutiveFailures = 0;
-        NextAttempt = default;
-        _status.SetBacklog(Point.Path.Value, 0);
-        if (vod && !VodPublished)
-        {
-            VodPublished = true;
-            MarkPublished();
         }
     }
 

@@ -51,36 +51,74 @@ public sealed class SequenceParameterSet
         var levelIdc = (int)r.ReadBits(8);
         var spsId = (int)r.ReadUe();
 
-        var chromaFormatIdc = 1;
-        var separateColourPlane = false;
-        var bitDepthLuma = 8;
-        var bitDepthChroma = 8;
-        if (HasChromaInfo(profileIdc))
+        var chroma = ReadChromaFormat(ref r, profileIdc);
+        r.ReadUe(); // log2_max_frame_num_minus4
+        SkipPicOrderCount(ref r);
+        r.ReadUe(); // max_num_ref_frames
+        r.Skip(1); // gaps_in_frame_num_value_allowed_flag
+        var size = ReadFrameSize(ref r, chroma);
+        var vui = default(VuiFields);
+        if (r.ReadFlag())
         {
-            chromaFormatIdc = (int)r.ReadUe();
-            if (chromaFormatIdc == 3)
-            {
-                separateColourPlane = r.ReadFlag();
-            }
+            vui = ReadVui(ref r);
+        }
 
-            bitDepthLuma = 8 + (int)r.ReadUe();
-            bitDepthChroma = 8 + (int)r.ReadUe();
-            r.Skip(1); // qpprime_y_zero_transform_bypass_flag
-            if (r.ReadFlag())
+        return new SequenceParameterSet
+        {
+            ProfileIdc = profileIdc,
+            ConstraintFlags = constraintFlags,
+            LevelIdc = levelIdc,
+            SeqParameterSetId = spsId,
+            ChromaFormatIdc = chroma.Idc,
+            SeparateColourPlane = chroma.SeparateColourPlane,
+            BitDepthLuma = chroma.BitDepthLuma,
+            BitDepthChroma = chroma.BitDepthChroma,
+            FrameMbsOnly = size.FrameMbsOnly,
+            Width = size.Width,
+            Height = size.Height,
+            SarWidth = vui.SarWidth,
+            SarHeight = vui.SarHeight,
+            NumUnitsInTick = vui.NumUnitsInTick,
+            TimeScale = vui.TimeScale,
+            FixedFrameRate = vui.FixedFrameRate,
+        };
+    }
+
+    private readonly record struct ChromaFormat(int Idc, bool SeparateColourPlane, int BitDepthLuma, int BitDepthChroma);
+
+    private readonly record struct FrameSize(int Width, int Height, bool FrameMbsOnly);
+
+    // chroma_format_idc, bit depths and scaling lists: only in the profiles that carry them (4:2:0, 8 bits otherwise).
+    private static ChromaFormat ReadChromaFormat(ref BitReader r, int profileIdc)
+    {
+        if (!HasChromaInfo(profileIdc))
+        {
+            return new ChromaFormat(1, false, 8, 8);
+        }
+
+        var chromaFormatIdc = (int)r.ReadUe();
+        var separateColourPlane = chromaFormatIdc == 3 && r.ReadFlag();
+        var bitDepthLuma = 8 + (int)r.ReadUe();
+        var bitDepthChroma = 8 + (int)r.ReadUe();
+        r.Skip(1); // qpprime_y_zero_transform_bypass_flag
+        if (r.ReadFlag())
+        {
+            // seq_scaling_list_present_flag[i]: 6 4x4 lists, then 2 (or 6 for 4:4:4) 8x8 lists.
+            var listCount = chromaFormatIdc != 3 ? 8 : 12;
+            for (var i = 0; i < listCount; i++)
             {
-                // seq_scaling_list_present_flag[i]: 6 4x4 lists, then 2 (or 6 for 4:4:4) 8x8 lists.
-                var listCount = chromaFormatIdc != 3 ? 8 : 12;
-                for (var i = 0; i < listCount; i++)
+                if (r.ReadFlag())
                 {
-                    if (r.ReadFlag())
-                    {
-                        SkipScalingList(ref r, i < 6 ? 16 : 64);
-                    }
+                    SkipScalingList(ref r, i < 6 ? 16 : 64);
                 }
             }
         }
 
-        r.ReadUe(); // log2_max_frame_num_minus4
+        return new ChromaFormat(chromaFormatIdc, separateColourPlane, bitDepthLuma, bitDepthChroma);
+    }
+
+    private static void SkipPicOrderCount(ref BitReader r)
+    {
         var picOrderCntType = r.ReadUe();
         if (picOrderCntType == 0)
         {
@@ -97,9 +135,11 @@ public sealed class SequenceParameterSet
                 r.ReadSe();
             }
         }
+    }
 
-        r.ReadUe(); // max_num_ref_frames
-        r.Skip(1); // gaps_in_frame_num_value_allowed_flag
+    // From pic_width_in_mbs_minus1 to the frame cropping: the decoded size.
+    private static FrameSize ReadFrameSize(ref BitReader r, ChromaFormat chroma)
+    {
         var widthInMbs = (int)r.ReadUe() + 1;
         var heightInMapUnits = (int)r.ReadUe() + 1;
         var frameMbsOnly = r.ReadFlag();
@@ -120,35 +160,13 @@ public sealed class SequenceParameterSet
 
         // 7.4.2.1.1: crop offsets count in chroma samples (CropUnitX/Y), doubled vertically for field coding.
         var fieldFactor = frameMbsOnly ? 1 : 2;
-        var chromaArrayType = separateColourPlane ? 0 : chromaFormatIdc;
+        var chromaArrayType = chroma.SeparateColourPlane ? 0 : chroma.Idc;
         var cropUnitX = chromaArrayType is 1 or 2 ? 2 : 1;
         var cropUnitY = (chromaArrayType == 1 ? 2 : 1) * fieldFactor;
-
-        var vui = default(VuiFields);
-        if (r.ReadFlag())
-        {
-            vui = ReadVui(ref r);
-        }
-
-        return new SequenceParameterSet
-        {
-            ProfileIdc = profileIdc,
-            ConstraintFlags = constraintFlags,
-            LevelIdc = levelIdc,
-            SeqParameterSetId = spsId,
-            ChromaFormatIdc = chromaFormatIdc,
-            SeparateColourPlane = separateColourPlane,
-            BitDepthLuma = bitDepthLuma,
-            BitDepthChroma = bitDepthChroma,
-            FrameMbsOnly = frameMbsOnly,
-            Width = (widthInMbs * 16) - (cropUnitX * (cropLeft + cropRight)),
-            Height = (heightInMapUnits * 16 * fieldFactor) - (cropUnitY * (cropTop + cropBottom)),
-            SarWidth = vui.SarWidth,
-            SarHeight = vui.SarHeight,
-            NumUnitsInTick = vui.NumUnitsInTick,
-            TimeScale = vui.TimeScale,
-            FixedFrameRate = vui.FixedFrameRate,
-        };
+        return new FrameSize(
+            (widthInMbs * 16) - (cropUnitX * (cropLeft + cropRight)),
+            (heightInMapUnits * 16 * fieldFactor) - (cropUnitY * (cropTop + cropBottom)),
+            frameMbsOnly);
     }
 
     /// <summary>Profiles whose SPS carries chroma_format_idc, bit depths and scaling lists.</summary>

@@ -51,60 +51,23 @@ internal static class DashManifestBuilder
         {
             live = false; // the requested end has been reached: a static presentation
         }
+
+        var extent = new Extent();
         var sets = new List<DashAdaptationSet>();
-        var longest = 0.0;
-        var end = 0.0;
-
-        var video = new List<(DashRepresentation Representation, long[] Times)>();
-        foreach (var track in point.Tracks())
+        TemplateOf select = track => Template(track, live, windowSeconds, originTicks, ref extent.Longest, ref extent.End, shift, nowSeconds);
+        if (VideoSet(point, select) is { } videoSet)
         {
-            if (track.Description.Kind == TrackKind.Video && Template(track, live, windowSeconds, originTicks, ref longest, ref end, shift, nowSeconds) is { } template)
-            {
-                video.Add((VideoRepresentation(track, template), [.. template.Segments.Select(s => Timescale.Rescale(s.Time, template.Timescale, TimeSpan.TicksPerSecond))]));
-            }
+            sets.Add(videoSet);
         }
 
-        if (video.Count > 0)
-        {
-            // Lowest bandwidth first: where players start.
-            video.Sort((a, b) => a.Representation.Bandwidth.CompareTo(b.Representation.Bandwidth));
-            sets.Add(new DashAdaptationSet
-            {
-                Id = 0,
-                ContentType = DashContentType.Video,
-                SegmentAlignment = Aligned([.. video.Select(v => v.Times)]),
-                Representations = [.. video.Select(v => v.Representation)],
-            });
-        }
-
-        var audio = new List<(string Language, DashRepresentation Representation)>();
-        foreach (var track in point.Tracks())
-        {
-            if (track.Description.Kind == TrackKind.Audio && Template(track, live, windowSeconds, originTicks, ref longest, ref end, shift, nowSeconds) is { } template)
-            {
-                audio.Add((track.Description.Language, AudioRepresentation(track, template)));
-            }
-        }
-
-        foreach (var language in audio.GroupBy(a => a.Language, StringComparer.Ordinal))
-        {
-            sets.Add(new DashAdaptationSet
-            {
-                Id = sets.Count,
-                ContentType = DashContentType.Audio,
-                Language = language.Key is { Length: > 0 } and not "und" ? language.Key : null,
-                SegmentAlignment = true,
-                Representations = [.. language.Select(a => a.Representation).OrderBy(r => r.Bandwidth)],
-            });
-        }
-
+        sets.AddRange(AudioSets(point, select, sets.Count));
         if (sets.Count == 0)
         {
             return null;
         }
 
         // The longest segment, to the millisecond: how often a live MPD changes and the buffering it needs.
-        var segment = TimeSpan.FromMilliseconds(Math.Max(1000, Math.Ceiling(longest * 1000)));
+        var segment = TimeSpan.FromMilliseconds(Math.Max(1000, Math.Ceiling(extent.Longest * 1000)));
         var period = new DashPeriod { AdaptationSets = sets };
         return live
             ? new MediaPresentation
@@ -125,10 +88,72 @@ internal static class DashManifestBuilder
             }
             : new MediaPresentation
             {
-                MediaPresentationDuration = TimeSpan.FromSeconds(end),
+                MediaPresentationDuration = TimeSpan.FromSeconds(extent.End),
                 MinBufferTime = segment,
                 Periods = [period],
             };
+    }
+
+    private delegate DashSegmentTemplate? TemplateOf(Track track);
+
+    /// <summary>The longest segment and the end of the presentation (seconds), over every representation.</summary>
+    private sealed class Extent
+    {
+        public double Longest;
+        public double End;
+    }
+
+    /// <summary>One video AdaptationSet with a Representation per video track, lowest bandwidth first (where players start).</summary>
+    private static DashAdaptationSet? VideoSet(Point point, TemplateOf select)
+    {
+        var video = new List<(DashRepresentation Representation, long[] Times)>();
+        foreach (var track in point.Tracks())
+        {
+            if (track.Description.Kind == TrackKind.Video && select(track) is { } template)
+            {
+                video.Add((VideoRepresentation(track, template), [.. template.Segments.Select(s => Timescale.Rescale(s.Time, template.Timescale, TimeSpan.TicksPerSecond))]));
+            }
+        }
+
+        if (video.Count == 0)
+        {
+            return null;
+        }
+
+        video.Sort((a, b) => a.Representation.Bandwidth.CompareTo(b.Representation.Bandwidth));
+        return new DashAdaptationSet
+        {
+            Id = 0,
+            ContentType = DashContentType.Video,
+            SegmentAlignment = Aligned([.. video.Select(v => v.Times)]),
+            Representations = [.. video.Select(v => v.Representation)],
+        };
+    }
+
+    /// <summary>An audio AdaptationSet per language.</summary>
+    private static IEnumerable<DashAdaptationSet> AudioSets(Point point, TemplateOf select, int firstId)
+    {
+        var audio = new List<(string Language, DashRepresentation Representation)>();
+        foreach (var track in point.Tracks())
+        {
+            if (track.Description.Kind == TrackKind.Audio && select(track) is { } template)
+            {
+                audio.Add((track.Description.Language, AudioRepresentation(track, template)));
+            }
+        }
+
+        var id = firstId;
+        foreach (var language in audio.GroupBy(a => a.Language, StringComparer.Ordinal))
+        {
+            yield return new DashAdaptationSet
+            {
+                Id = id++,
+                ContentType = DashContentType.Audio,
+                Language = language.Key is { Length: > 0 } and not "und" ? language.Key : null,
+                SegmentAlignment = true,
+                Representations = [.. language.Select(a => a.Representation).OrderBy(r => r.Bandwidth)],
+            };
+        }
     }
 
     private static bool LowLatency(List<DashAdaptationSet> sets) =>

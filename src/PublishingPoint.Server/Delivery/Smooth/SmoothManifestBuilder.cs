@@ -18,6 +18,36 @@ internal static class SmoothManifestBuilder
             live = false; // the requested end has been reached: a closed presentation
         }
 
+        var streams = new List<ClientStreamIndex>();
+        long start = long.MaxValue, end = long.MinValue;
+        foreach (var (name, tracks) in Groups(point))
+        {
+            var reference = tracks.MaxBy(t => t.Last?.End ?? long.MinValue)!;
+            var timescale = reference.Description.Timescale;
+            var fragments = Chunks(reference, tracks, live, window, shift, nowSeconds);
+            if (fragments.Length == 0)
+            {
+                continue;
+            }
+
+            start = Math.Min(start, Rescale(fragments[0].Time, timescale));
+            end = Math.Max(end, Rescale(fragments[^1].End, timescale));
+            streams.Add(Stream(name, reference, tracks, fragments));
+        }
+
+        return new ClientManifest
+        {
+            IsLive = live,
+            Duration = streams.Count == 0 ? 0 : end - start,
+            DvrWindowLength = (long)window * ClientManifest.DefaultTimeScale,
+            LookAheadFragmentCount = lookAhead,
+            Streams = streams,
+        };
+    }
+
+    /// <summary>The point's tracks by stream name and kind: one StreamIndex each, a QualityLevel per track.</summary>
+    private static List<(string Name, List<Track> Tracks)> Groups(Point point)
+    {
         var groups = new List<(string Name, List<Track> Tracks)>();
         foreach (var track in point.Tracks())
         {
@@ -32,73 +62,63 @@ internal static class SmoothManifestBuilder
             }
         }
 
-        var streams = new List<ClientStreamIndex>(groups.Count);
-        long start = long.MaxValue, end = long.MinValue;
-        foreach (var (name, tracks) in groups)
+        return groups;
+    }
+
+    /// <summary>
+    /// The chunk list, shared by every quality level: that of the level that reaches furthest; while live, the DVR
+    /// window up to the edge every level has reached (a player never asks for a chunk not yet there); time-shifted
+    /// when asked.
+    /// </summary>
+    private static FragmentEntry[] Chunks(Track reference, List<Track> tracks, bool live, int window, TimeShift? shift, double nowSeconds)
+    {
+        var timescale = reference.Description.Timescale;
+        FragmentEntry[] fragments;
+        if (!live || reference.Last is not { } last)
         {
-            // The chunk list is shared by every quality level: take the level that reaches furthest, and while
-            // live stop at the edge every level has reached, so a player never asks for a chunk not yet there.
-            var reference = tracks.MaxBy(t => t.Last?.End ?? long.MinValue)!;
-            var timescale = reference.Description.Timescale;
-            FragmentEntry[] fragments;
-            if (!live || reference.Last is not { } last)
-            {
-                fragments = reference.Snapshot();
-            }
-            else
-            {
-                var edge = LiveEdge(tracks, last);
-                fragments = Array.FindAll(reference.SnapshotFrom(last.End - ((long)window * timescale)), f => f.End <= edge);
-            }
-
-            if (shift is { IsNone: false })
-            {
-                var all = reference.Snapshot();
-                var (from, to, _) = shift.Select(all, all.Length, timescale, nowSeconds);
-                var edge = live && reference.Last is { } newest ? LiveEdge(tracks, newest) : long.MaxValue;
-                var windowStart = live && fragments.Length > 0 ? Math.Max(0, Array.FindIndex(all, f => f.Time == fragments[0].Time)) : 0;
-                var first = from ?? windowStart;
-                fragments = first < to ? Array.FindAll(all[first..to], f => f.End <= edge) : [];
-            }
-
-            if (fragments.Length == 0)
-            {
-                continue;
-            }
-
-            start = Math.Min(start, Rescale(fragments[0].Time, timescale));
-            end = Math.Max(end, Rescale(fragments[^1].End, timescale));
-            var chunks = new Chunk[fragments.Length];
-            for (var i = 0; i < fragments.Length; i++)
-            {
-                chunks[i] = new Chunk(fragments[i].Time, fragments[i].Duration);
-            }
-
-            var levels = new List<ClientQualityLevel>(tracks.Count);
-            foreach (var track in tracks.OrderByDescending(t => t.Key.Bitrate))
-            {
-                levels.Add(Level(track.Description));
-            }
-
-            var kind = reference.Description.Kind;
-            streams.Add(new ClientStreamIndex
-            {
-                Type = kind == TrackKind.Video ? "video" : "audio",
-                Name = name,
-                TimeScale = timescale,
-                Language = reference.Description.Language,
-                Levels = levels,
-                Chunks = chunks,
-            });
+            fragments = reference.Snapshot();
+        }
+        else
+        {
+            var edge = LiveEdge(tracks, last);
+            fragments = Array.FindAll(reference.SnapshotFrom(last.End - ((long)window * timescale)), f => f.End <= edge);
         }
 
-        return new ClientManifest
+        if (shift is not { IsNone: false })
         {
-            IsLive = live,
-            Duration = streams.Count == 0 ? 0 : end - start,
-            DvrWindowLength = (long)window * ClientManifest.DefaultTimeScale,
-            LookAheadFragmentCount = lookAhead,
-            Streams = streams,
+            return fragments;
+        }
+
+        var all = reference.Snapshot();
+        var (from, to, _) = shift.Select(all, all.Length, timescale, nowSeconds);
+        var shiftedEdge = live && reference.Last is { } newest ? LiveEdge(tracks, newest) : long.MaxValue;
+        var windowStart = live && fragments.Length > 0 ? Math.Max(0, Array.FindIndex(all, f => f.Time == fragments[0].Time)) : 0;
+        var first = from ?? windowStart;
+        return first < to ? Array.FindAll(all[first..to], f => f.End <= shiftedEdge) : [];
+    }
+
+    private static ClientStreamIndex Stream(string name, Track reference, List<Track> tracks, FragmentEntry[] fragments)
+    {
+        var chunks = new Chunk[fragments.Length];
+        for (var i = 0; i < fragments.Length; i++)
+        {
+            chunks[i] = new Chunk(fragments[i].Time, fragments[i].Duration);
+        }
+
+        var levels = new List<ClientQualityLevel>(tracks.Count);
+        foreach (var track in tracks.OrderByDescending(t => t.Key.Bitrate))
+        {
+            levels.Add(Level(track.Description));
+        }
+
+        return new ClientStreamIndex
+        {
+            Type = reference.Description.Kind == TrackKind.Video ? "video" : "audio",
+            Name = name,
+            TimeScale = reference.Description.Timescale,
+            Language = reference.Description.Language,
+            Levels = levels,
+            Chunks = chunks,
         };
     }
 
