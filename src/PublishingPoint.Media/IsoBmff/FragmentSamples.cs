@@ -11,7 +11,14 @@ public static class FragmentSamples
     /// <paramref name="baseDecodeTime"/> (the fragment's time: ismv carries it in 'tfxd', not 'tfdt').
     /// Returns how many were appended. Every sample must lie inside <paramref name="fragment"/>.
     /// </summary>
-    public static int Read(ReadOnlySpan<byte> fragment, SampleDefaults trackDefaults, long baseDecodeTime, List<FragmentSample> samples)
+    public static int Read(ReadOnlySpan<byte> fragment, SampleDefaults trackDefaults, long baseDecodeTime, List<FragmentSample> samples) =>
+        Read(fragment, fragment.Length, trackDefaults, baseDecodeTime, samples);
+
+    /// <summary>
+    /// The same from the 'moof' alone (<paramref name="fragment"/> may end with it): the samples are checked to lie within
+    /// <paramref name="fragmentLength"/> bytes (moof and mdat), as an archive scan knows without reading the media.
+    /// </summary>
+    public static int Read(ReadOnlySpan<byte> fragment, long fragmentLength, SampleDefaults trackDefaults, long baseDecodeTime, List<FragmentSample> samples)
     {
         ArgumentNullException.ThrowIfNull(samples);
         if (!BoxHeader.TryRead(fragment, out var moof) || moof.Type != BoxTypes.Moof || moof.Size > fragment.Length)
@@ -58,7 +65,7 @@ public static class FragmentSamples
                 var data = run.DataOffset is { } offset ? offset : nextData;
                 while (run.TryNext(out var sample))
                 {
-                    if (data < 0 || data + sample.Size > fragment.Length)
+                    if (data < 0 || data + sample.Size > fragmentLength)
                     {
                         throw InvalidBoxException.For(BoxTypes.Trun, "a sample lies outside the fragment");
                     }

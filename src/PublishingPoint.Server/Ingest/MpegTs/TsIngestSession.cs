@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.IO.Pipelines;
 using PublishingPoint.Media.Codecs.H264;
 using PublishingPoint.Media.IsoBmff;
@@ -9,14 +8,14 @@ namespace PublishingPoint.Server.Ingest.MpegTs;
 
 /// <summary>
 /// Plain MPEG-TS pushed over a chunked POST (or a .ts file PUT by an HLS segmenter): demuxed in our own code,
-/// cut into fragments on keyframes, and handed as fragmented MP4 to the same ingest as every other protocol.
+/// cut into fragments on keyframes, and handed as fragmented MP4 straight to the stream's <see cref="StreamIndexer"/>,
+/// as every other protocol is.
 /// TS carries no bitrate, so each track's bitrate is measured on its first fragment (a stream id such as
 /// "ch1-800k-96k" overrides it).
 /// </summary>
 internal sealed class TsIngestSession : IIngestSession, IFragmentSink
 {
-    private readonly Pipe _boxes = new();
-    private readonly Fmp4IngestSession _inner;
+    private readonly StreamIndexer _indexer;
     private readonly StreamFeed _feed;
     private readonly TsFragmenter _fragmenter;
     private readonly Dictionary<uint, MovieTrack> _tracks = [];
@@ -28,7 +27,7 @@ internal sealed class TsIngestSession : IIngestSession, IFragmentSink
 
     public TsIngestSession(PointRegistry registry, Point point, StreamFeed feed, IngestMemoryAccount memory, IngestMetrics metrics, ILogger logger)
     {
-        _inner = new Fmp4IngestSession(registry, point, feed, memory, metrics, logger);
+        _indexer = new StreamIndexer(registry, point, feed, memory, metrics, logger);
         _feed = feed;
         _memory = memory;
         _maxHeldBytes = registry.Options.MaxBoxBytes;
@@ -36,15 +35,14 @@ internal sealed class TsIngestSession : IIngestSession, IFragmentSink
         _fragmenter = new TsFragmenter(this, options with { MaxFragmentBytes = (int)Math.Min(int.MaxValue, registry.Options.MaxBoxBytes / 2) });
     }
 
-    public long Accepted => _inner.Accepted;
+    public long Accepted => _indexer.Accepted;
 
-    public long Duplicates => _inner.Duplicates;
+    public long Duplicates => _indexer.Duplicates;
 
     public bool SawEnd => false;
 
     public async Task RunAsync(PipeReader body, CancellationToken cancellationToken)
     {
-        var consumer = ConsumeAsync(cancellationToken);
         try
         {
             while (true)
@@ -60,33 +58,13 @@ internal sealed class TsIngestSession : IIngestSession, IFragmentSink
                 {
                     _fragmenter.Flush();
                     ReleaseHeld(force: true);
-                }
-
-                var flushed = await _boxes.Writer.FlushAsync(cancellationToken).ConfigureAwait(false);
-                if (result.IsCompleted || flushed.IsCompleted)
-                {
                     break;
                 }
             }
         }
         finally
         {
-            await _boxes.Writer.CompleteAsync().ConfigureAwait(false);
-        }
-
-        await consumer.ConfigureAwait(false);
-    }
-
-    /// <summary>The inner session, which completes the pipe's reader however it ends, so the writer never waits on a reader that gave up.</summary>
-    private async Task ConsumeAsync(CancellationToken cancellationToken)
-    {
-        try
-        {
-            await _inner.RunAsync(_boxes.Reader, cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            await _boxes.Reader.CompleteAsync().ConfigureAwait(false);
+            _indexer.Finish();
         }
     }
 
@@ -105,7 +83,7 @@ internal sealed class TsIngestSession : IIngestSession, IFragmentSink
         var bytes = fragment.Data.ToArray();
         if (_headerWritten)
         {
-            _boxes.Writer.Write(bytes);
+            Index(bytes);
             return;
         }
 
@@ -127,18 +105,31 @@ internal sealed class TsIngestSession : IIngestSession, IFragmentSink
         var tracks = _tracks.Values.OrderBy(t => t.TrackId).Select(t => t with { AverageBitrate = Measure(t) }).ToArray();
         if (!MatchesStreamHeader(tracks))
         {
-            _boxes.Writer.Write(MovieWriter.Write(tracks));
+            var header = MovieWriter.Write(tracks);
+            _indexer.Header([header[..MovieWriter.FtypLength]], [], header[MovieWriter.FtypLength..]);
         }
 
         _headerWritten = true;
-        foreach (var (_, bytes, _) in _held)
+        try
         {
-            _boxes.Writer.Write(bytes);
+            foreach (var (_, bytes, _) in _held)
+            {
+                Index(bytes);
+            }
         }
+        finally
+        {
+            _held.Clear();
+            _memory.Release(_heldBytes);
+            _heldBytes = 0;
+        }
+    }
 
-        _held.Clear();
-        _memory.Release(_heldBytes);
-        _heldBytes = 0;
+    private void Index(byte[] fragment)
+    {
+        BoxHeader.TryRead(fragment, out var moof);
+        _indexer.ReceivedAt = System.Diagnostics.Stopwatch.GetTimestamp();
+        _indexer.Fragment(fragment, (int)moof.Size);
     }
 
     private int Measure(MovieTrack track)

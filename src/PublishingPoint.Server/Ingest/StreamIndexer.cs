@@ -1,0 +1,441 @@
+using PublishingPoint.Media.IsoBmff;
+using PublishingPoint.Media.Smooth;
+using PublishingPoint.Server.Archive;
+using PublishingPoint.Server.Points;
+
+namespace PublishingPoint.Server.Ingest;
+
+/// <summary>
+/// One stream connection's media into its point, whatever the framing it came in: the header ('moov' and what came
+/// before it) names the tracks and opens the archive; each fragment is split per track, parsed once (its sample
+/// table, on the track's timeline), archived, and indexed, or, as low-latency chunks, gathered into a fragment
+/// while each chunk is servable at once as a part.
+/// </summary>
+internal sealed partial class StreamIndexer(PointRegistry registry, Point point, StreamFeed feed, IngestMemoryAccount memory, IngestMetrics metrics, ILogger logger)
+{
+    // A run of low-latency chunks without a keyframe is indexed as it stands past this much media (a pathological GOP).
+    private const int MaxPendingSeconds = 20;
+
+    private const long MaxTimeSeconds = 100L * 366 * 24 * 3600; // a century of timeline
+    private static readonly Dictionary<uint, Track> _noTracks = [];
+
+    private Dictionary<uint, Track> _tracks = _noTracks;
+    private Dictionary<uint, SampleDefaults> _defaults = [];
+    private StreamArchive? _archive;
+    private bool _deferSync;
+    private readonly List<StreamArchive> _unsynced = [];
+    private readonly Dictionary<Track, PendingRun> _pending = [];
+
+    public long Accepted { get; private set; }
+
+    public long Duplicates { get; private set; }
+
+    /// <summary>The stream has a header: from this connection or an earlier one of the same stream.</summary>
+    public bool HasHeader => _archive is not null || feed.Archive is not null;
+
+    /// <summary>The encoder's last 'prft': its wall clock of a media time, the point's timeline anchor when it has none.</summary>
+    public PrftBox? Prft { get; set; }
+
+    /// <summary>When the fragment being handed over was read off the request (for the part-available figure).</summary>
+    public long ReceivedAt { get; set; }
+
+    /// <summary>Indexes what is still being gathered (a segment boundary, or the end of the body).</summary>
+    public void FlushAll()
+    {
+        foreach (var (track, pending) in _pending.ToArray())
+        {
+            Flush(track, pending);
+        }
+    }
+
+    /// <summary>The end of the connection: complete fragments still being gathered were received whole and are kept.</summary>
+    public void Finish()
+    {
+        try
+        {
+            FlushAll();
+        }
+        catch (Exception e) when (e is PointRuleException or IOException or InvalidBoxException)
+        {
+            IngestLog.FlushFailed(logger, e, point.Path.Value, feed.Id);
+        }
+    }
+
+    /// <param name="prologue">The boxes before the 'moov' that belong in the archive's header: an 'ftyp', an ISML manifest.</param>
+    public void Header(IReadOnlyList<byte[]> prologue, ServerManifestTrack[] manifest, byte[] moov)
+    {
+        List<TrackInfo> infos;
+        try
+        {
+            infos = MovieReader.Read(moov);
+        }
+        catch (InvalidBoxException e)
+        {
+            throw new PointRuleException(StatusCodes.Status400BadRequest, $"bad 'moov': {e.Message}");
+        }
+
+        if (infos.Count > registry.Options.MaxTracksPerStream)
+        {
+            throw new PointRuleException(StatusCodes.Status400BadRequest, $"the 'moov' announces {infos.Count} tracks; a stream may have at most {registry.Options.MaxTracksPerStream}");
+        }
+
+        var header = new ArchiveHeader
+        {
+            Bytes = Concat([.. prologue, moov]),
+            Moov = moov,
+            Tracks = infos,
+            Manifest = manifest,
+        };
+        var descriptions = StreamTracks.Resolve(header, feed.Id);
+        header = header with { Descriptions = descriptions };
+        var bound = point.BindTracks(descriptions, out var conflict);
+        if (conflict is not null)
+        {
+            throw new PointRuleException(StatusCodes.Status409Conflict, conflict);
+        }
+
+        _tracks = bound;
+        _defaults = infos.ToDictionary(i => i.TrackId, i => i.Defaults);
+        _archive = point.UseArchive(feed, header, registry.Options.MaxArchiveRunsPerStream, () => StreamArchive.Create(NewArchivePath(), header, registry.Options.FsyncArchive, registry.ArchiveFiles))
+            ?? throw new PointRuleException(StatusCodes.Status429TooManyRequests,
+                $"stream {feed.Id} has started {registry.Options.MaxArchiveRunsPerStream} archive files with a changed header; a new header is refused");
+        if (logger.IsEnabled(LogLevel.Information))
+        {
+            var names = string.Join(", ", descriptions.Values.Select(d => d.Key));
+            IngestLog.Header(logger, point.Path.Value, feed.Id, names, _archive.FileName);
+        }
+    }
+
+    /// <summary>One moof+mdat as received (one track or several).</summary>
+    public void Fragment(byte[] fragment, int moofLength)
+    {
+        var archive = _archive ?? AdoptStreamHeader()
+            ?? throw new PointRuleException(StatusCodes.Status400BadRequest, "fragment before the 'moov' (send ftyp+moov first, on this or an earlier POST of the stream)");
+        var trafs = ReadTrafs(fragment.AsSpan(0, moofLength));
+        if (trafs.Count == 1)
+        {
+            var traf = trafs[0];
+            if (!traf.HasExplicitBaseOffset && (traf.DataOffset < moofLength || traf.DataOffset > fragment.Length - traf.DataSize))
+            {
+                throw new PointRuleException(StatusCodes.Status400BadRequest, $"bad 'moof': track {traf.TrackId} samples lie outside its 'mdat'");
+            }
+
+            Collect(archive, fragment, traf);
+            return;
+        }
+
+        List<byte[]> pieces;
+        try
+        {
+            pieces = FragmentSplitter.Split(fragment, moofLength, trafs);
+        }
+        catch (InvalidBoxException e)
+        {
+            throw new PointRuleException(StatusCodes.Status400BadRequest, $"bad multi-track fragment: {e.Message}");
+        }
+
+        foreach (var piece in pieces)
+        {
+            BoxHeader.TryRead(piece, out var moof);
+            Collect(archive, piece, ReadTrafs(piece.AsSpan(0, (int)moof.Size))[0]);
+        }
+    }
+
+    private List<TrackFragment> ReadTrafs(ReadOnlySpan<byte> moof)
+    {
+        try
+        {
+            return MovieFragmentReader.Read(moof, id => _defaults.GetValueOrDefault(id));
+        }
+        catch (InvalidBoxException e)
+        {
+            throw new PointRuleException(StatusCodes.Status400BadRequest, $"bad 'moof': {e.Message}");
+        }
+    }
+
+    /// <summary>A POST that carries only segments continues the stream's header from an earlier POST (DASH-IF ingest, one POST per segment).</summary>
+    private StreamArchive? AdoptStreamHeader()
+    {
+        if (feed.Archive is not { } archive)
+        {
+            return null;
+        }
+
+        _tracks = point.BindTracks(archive.Header.Descriptions, out var conflict);
+        if (conflict is not null)
+        {
+            throw new PointRuleException(StatusCodes.Status409Conflict, conflict);
+        }
+
+        _defaults = archive.Header.Tracks.ToDictionary(i => i.TrackId, i => i.Defaults);
+        _archive = archive;
+        return archive;
+    }
+
+    /// <summary>
+    /// Fragments of a second or more are indexed as they come. Shorter ones (low-latency chunks) are gathered
+    /// per track and indexed as one fragment: video up to the next keyframe, audio up to a second, and
+    /// everything at a segment boundary ('styp') or the end of the body.
+    /// </summary>
+    private void Collect(StreamArchive archive, byte[] fragment, TrackFragment traf)
+    {
+        if (!_tracks.TryGetValue(traf.TrackId, out var track))
+        {
+            throw new PointRuleException(StatusCodes.Status400BadRequest, $"fragment for track {traf.TrackId}, which the 'moov' does not declare");
+        }
+
+        var isVideo = track.Description.Kind == TrackKind.Video;
+        var pending = _pending.GetValueOrDefault(track);
+        var time = traf.TfxdTime ?? traf.DecodeTime ?? pending?.End ?? track.Last?.End ?? 0;
+        var duration = traf.TfxdDuration ?? traf.SummedDuration;
+        var timescale = (long)track.Description.Timescale;
+        if (duration < 0 || Math.Abs(time / timescale) > MaxTimeSeconds || duration / timescale > MaxTimeSeconds)
+        {
+            // Every output rescales times (to 10 MHz for Smooth, 90 kHz for HLS): keep them where that cannot overflow.
+            throw new PointRuleException(StatusCodes.Status400BadRequest, $"fragment time {time} or duration {duration} (timescale {timescale}) is out of range");
+        }
+
+        RefuseFarAhead(time, timescale);
+
+        // Chunk durations are often estimates for the last sample: only a real jump in time (over 100 ms) breaks a run.
+        var second = (long)track.Description.Timescale;
+        var segmentStarts = isVideo && traf.FirstSampleIsSync;
+        // The segments this chunk completes are indexed before it becomes a part, but their fsync waits until it is one:
+        // a player gets the new segment's first part without waiting for the disk.
+        _deferSync = true;
+        try
+        {
+            if (pending is not null && (segmentStarts || Math.Abs(time - pending.End) > Math.Max(duration, second / 10)))
+            {
+                Flush(track, pending);
+                pending = null;
+            }
+
+            if (segmentStarts)
+            {
+                // The stream's other tracks (its audio) end their segment where the picture's does, so renditions align.
+                foreach (var (other, run) in _pending.Where(p => p.Key.Description.Kind != TrackKind.Video).ToArray())
+                {
+                    Flush(other, run);
+                }
+            }
+
+            CollectPart(archive, fragment, traf, track, pending, time, duration);
+        }
+        finally
+        {
+            SyncDeferred();
+        }
+    }
+
+    private void CollectPart(StreamArchive archive, byte[] fragment, TrackFragment traf, Track track, PendingRun? pending, long time, long duration)
+    {
+        var isVideo = track.Description.Kind == TrackKind.Video;
+        var second = (long)track.Description.Timescale;
+
+        if (pending is null)
+        {
+            if (duration >= second)
+            {
+                Index(archive, track, fragment, traf);
+                return;
+            }
+
+            pending = new PendingRun(archive, time);
+            _pending[track] = pending;
+        }
+
+        if (pending.Parts.Count > 0 && (pending.Bytes + fragment.Length > registry.Options.MaxBoxBytes || pending.End - pending.Time >= MaxPendingSeconds * second))
+        {
+            // No keyframe for too long: index what was gathered rather than hold more.
+            Flush(track, pending);
+            pending = new PendingRun(archive, time);
+            _pending[track] = pending;
+        }
+
+        memory.Reserve(fragment.Length);
+        pending.Add(new FragmentPart(fragment, traf), duration);
+        // Servable at once as an LL-HLS part of the segment being built (unless another feed already gave this time).
+        if (track.IsNew(time))
+        {
+            Anchor(track, time + duration);
+            track.AddPart(new PartEntry(time, duration, traf, fragment));
+            point.Touch(); // playlists list the part from now on
+            metrics.PartAvailable(System.Diagnostics.Stopwatch.GetElapsedTime(ReceivedAt));
+        }
+
+        if (!isVideo && !_tracks.Values.Any(t => t.Description.Kind == TrackKind.Video) && pending.End - pending.Time >= second)
+        {
+            Flush(track, pending);
+        }
+    }
+
+    /// <summary>
+    /// Fixes the point's wall clock of media time 0 once: from the encoder's 'prft' when it sent one, else as the arrival
+    /// of media up to <paramref name="end"/> now (a live encoder sends its media as it captures it).
+    /// </summary>
+    private void Anchor(Track track, long end)
+    {
+        if (point.TimelineAnchor is not null)
+        {
+            return;
+        }
+
+        if (Prft is { } prft && _tracks.TryGetValue(prft.ReferenceTrackId, out var reference))
+        {
+            point.AnchorTimeline(prft.WallClock, (double)prft.MediaTime / reference.Description.Timescale);
+            return;
+        }
+
+        point.AnchorTimeline(registry.Time.GetUtcNow(), (double)end / track.Description.Timescale);
+    }
+
+    private void RefuseFarAhead(long time, long timescale)
+    {
+        var lead = registry.Options.MaxFragmentLeadSeconds;
+        if (point.ExpectedEdgeSeconds(registry.Time.GetUtcNow()) is { } edge && (double)time / timescale > edge + lead)
+        {
+            throw new PointRuleException(StatusCodes.Status400BadRequest,
+                $"fragment at {(double)time / timescale:0.###} s starts more than {lead} s ahead of the live edge ({edge:0.###} s): refused");
+        }
+    }
+
+    private void Flush(Track track, PendingRun pending)
+    {
+        _pending.Remove(track);
+        try
+        {
+            var partSamples = pending.Parts.Select(p => new PartLayout(p.Traf.SampleCount, p.Traf.TfxdDuration ?? p.Traf.SummedDuration, p.Traf.FirstSampleIsSync)).ToArray();
+            if (pending.Parts.Count == 1)
+            {
+                Index(pending.Archive, track, pending.Parts[0].Bytes, pending.Parts[0].Traf, partSamples);
+                return;
+            }
+
+            var merged = FragmentMerger.Merge(pending.Parts, pending.Time);
+            BoxHeader.TryRead(merged, out var moof);
+            Index(pending.Archive, track, merged, ReadTrafs(merged.AsSpan(0, (int)moof.Size))[0], partSamples);
+        }
+        finally
+        {
+            memory.Release(pending.Bytes);
+        }
+    }
+
+    private void Index(StreamArchive archive, Track track, byte[] fragment, TrackFragment traf, IReadOnlyList<PartLayout>? partSamples = null)
+    {
+        var rolled = false;
+        long time, duration;
+        lock (track.WriteLock)
+        {
+            var last = track.Last;
+            time = traf.TfxdTime ?? traf.DecodeTime ?? last?.End ?? 0;
+            duration = traf.TfxdDuration ?? traf.SummedDuration;
+            if (!track.IsNew(time))
+            {
+                Duplicates++;
+                IngestLog.Duplicate(logger, point.Path.Value, feed.Id, track.Key, time);
+                return;
+            }
+
+            var scale = (double)track.Description.Timescale;
+            archive = feed.Archive ?? archive;
+            var segment = registry.ArchiveSegmentSeconds(point);
+            if (segment > 0 && traf.FirstSampleIsSync && IsRolloverTrack(track) && time / scale - archive.FirstSeconds >= segment)
+            {
+                var full = archive;
+                archive = point.RollOver(feed, full, () => StreamArchive.Create(NewArchivePath(), full.Header, registry.Options.FsyncArchive, registry.ArchiveFiles));
+                _archive = archive;
+                rolled = archive != full;
+            }
+
+            var started = System.Diagnostics.Stopwatch.GetTimestamp();
+            var offset = archive.Append(fragment, traf.TrackId, time, sync: !_deferSync);
+            if (_deferSync && !_unsynced.Contains(archive))
+            {
+                _unsynced.Add(archive);
+            }
+
+            metrics.ArchiveWrite(System.Diagnostics.Stopwatch.GetElapsedTime(started));
+            archive.Observe(time / scale, (time + duration) / scale);
+            var entry = new FragmentEntry(time, duration, traf, archive, offset, fragment.Length, fragment)
+            {
+                Discontinuity = last is not null && time > last.End + (last.Duration / 2),
+                Parts = partSamples,
+            };
+            var window = (long)point.DvrWindowSeconds(registry.Options.DvrWindowSeconds) * track.Description.Timescale;
+            track.Append(entry, window);
+        }
+
+        if (rolled)
+        {
+            registry.Prune(point);
+        }
+
+        Accepted++;
+        var now = registry.Time.GetUtcNow();
+        point.AdvanceEdge((double)(time + duration) / track.Description.Timescale, now);
+        Anchor(track, time + duration);
+
+        feed.Count(fragment.Length, now);
+        metrics.Ingested(point, track.Key, fragment.Length);
+        point.Touch();
+    }
+
+    private void SyncDeferred()
+    {
+        _deferSync = false;
+        try
+        {
+            foreach (var archive in _unsynced)
+            {
+                archive.Sync();
+            }
+        }
+        finally
+        {
+            _unsynced.Clear();
+        }
+    }
+
+    /// <summary>Rollover happens on a keyframe of the stream's first video track (or its first track without video).</summary>
+    private bool IsRolloverTrack(Track track)
+    {
+        Track? first = null;
+        foreach (var (_, candidate) in _tracks.OrderBy(t => t.Key))
+        {
+            if (candidate.Description.Kind == TrackKind.Video)
+            {
+                return candidate == track;
+            }
+
+            first ??= candidate;
+        }
+
+        return first == track;
+    }
+
+    private string NewArchivePath()
+    {
+        var path = Path.Combine(point.Directory, feed.Id + ".ismv");
+        for (var n = 1; File.Exists(path); n++)
+        {
+            path = Path.Combine(point.Directory, $"{feed.Id}.{n}.ismv");
+        }
+
+        return path;
+    }
+
+    private static byte[] Concat(List<byte[]> boxes)
+    {
+        var output = new byte[boxes.Sum(b => b.Length)];
+        var at = 0;
+        foreach (var box in boxes)
+        {
+            box.CopyTo(output, at);
+            at += box.Length;
+        }
+
+        return output;
+    }
+}
