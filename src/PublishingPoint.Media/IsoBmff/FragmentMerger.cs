@@ -9,7 +9,10 @@ public readonly record struct FragmentPart(byte[] Bytes, TrackFragment Traf);
 /// </summary>
 public static class FragmentMerger
 {
-    public static byte[] Merge(IReadOnlyList<FragmentPart> parts, long decodeTime)
+    public static byte[] Merge(IReadOnlyList<FragmentPart> parts, long decodeTime) => Merge(parts, decodeTime, out _);
+
+    /// <summary>The same, with what the merged 'traf' says (as <see cref="MovieFragmentReader"/> would read it back).</summary>
+    public static byte[] Merge(IReadOnlyList<FragmentPart> parts, long decodeTime, out TrackFragment traf)
     {
         ArgumentNullException.ThrowIfNull(parts);
         if (parts.Count == 0)
@@ -22,14 +25,14 @@ public static class FragmentMerger
         foreach (var part in parts)
         {
             // The 'traf' was read from the 'moof' alone: its samples must also lie inside this part's bytes.
-            var traf = part.Traf;
-            if (traf.DataOffset < 0 || traf.DataSize < 0 || traf.DataOffset > part.Bytes.Length - traf.DataSize)
+            var chunk = part.Traf;
+            if (chunk.DataOffset < 0 || chunk.DataSize < 0 || chunk.DataOffset > part.Bytes.Length - chunk.DataSize)
             {
-                throw InvalidBoxException.For(BoxTypes.Trun, $"track {traf.TrackId}: samples at {traf.DataOffset} ({traf.DataSize} bytes) lie outside the fragment");
+                throw InvalidBoxException.For(BoxTypes.Trun, $"track {chunk.TrackId}: samples at {chunk.DataOffset} ({chunk.DataSize} bytes) lie outside the fragment");
             }
 
-            samples += traf.SampleCount;
-            data += traf.DataSize;
+            samples += chunk.SampleCount;
+            data += chunk.DataSize;
         }
 
         var tfhd = new TfhdBox(parts[0].Traf.TrackId) { DefaultBaseIsMoof = true };
@@ -46,6 +49,19 @@ public static class FragmentMerger
             throw InvalidBoxException.For(BoxTypes.Moof, "the merged fragment would be too large");
         }
 
+        traf = new TrackFragment
+        {
+            TrackId = tfhd.TrackId,
+            TrafOffset = 8 + MfhdBox.Size,
+            SampleCount = (int)samples,
+            SummedDuration = parts.Sum(p => p.Traf.SummedDuration),
+            DataSize = data,
+            DataOffset = moofSize + 8,
+            FirstSampleIsSync = parts[0].Traf.FirstSampleIsSync,
+            DecodeTime = decodeTime,
+            BaseIsMoof = true,
+            Defaults = parts[0].Traf.Defaults,
+        };
         var output = new byte[moofSize + 8 + data];
         var w = new SpanWriter(output);
         w.Box(BoxTypes.Moof, moofSize);

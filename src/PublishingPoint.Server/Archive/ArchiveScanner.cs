@@ -4,7 +4,7 @@ using PublishingPoint.Media.Smooth;
 namespace PublishingPoint.Server.Archive;
 
 /// <summary>A fragment found in an archive file.</summary>
-internal sealed record ScannedFragment(long Offset, int Length, int MoofLength, TrackFragment Traf, long Time, long Duration);
+internal sealed record ScannedFragment(long Offset, int Length, int MoofLength, TrackFragment Traf, long Time, long Duration, FragmentSample[] Samples);
 
 /// <summary>
 /// What an archive file holds: its fragments up to <see cref="ValidLength"/> (where the 'mfra' starts, when there is
@@ -108,11 +108,10 @@ internal static class ArchiveScanner
                 return false;
             }
 
-            if (TryReadTraf(moof, _defaults, out var traf))
+            var length = header.Size + mdat.Size;
+            if (TryReadTraf(moof, _defaults, out var traf) && TrySamples(moof, length, traf, out var time, out var samples))
             {
-                var previous = _fragments.FindLast(f => f.Traf.TrackId == traf.TrackId);
-                var time = traf.TfxdTime ?? traf.DecodeTime ?? (previous is null ? 0 : previous.Time + previous.Duration);
-                _fragments.Add(new ScannedFragment(_position, (int)(header.Size + mdat.Size), moof.Length, traf, time, traf.TfxdDuration ?? traf.SummedDuration));
+                _fragments.Add(new ScannedFragment(_position, (int)length, moof.Length, traf, time, FragmentTiming.Duration(traf), samples));
             }
             else
             {
@@ -138,6 +137,23 @@ internal static class ArchiveScanner
                 _tracks = MovieReader.Read(_moov);
                 _defaults = _tracks.ToDictionary(t => t.TrackId, t => t.Defaults);
                 _valid = _position + header.Size;
+            }
+        }
+
+        /// <summary>The fragment's time and samples by the same rule as ingest; false when its 'trun' does not hold together.</summary>
+        private bool TrySamples(byte[] moof, long length, TrackFragment traf, out long time, out FragmentSample[] samples)
+        {
+            var previous = _fragments.FindLast(f => f.Traf.TrackId == traf.TrackId);
+            time = FragmentTiming.Time(traf, previous is null ? null : previous.Time + previous.Duration);
+            try
+            {
+                samples = FragmentTiming.Samples(moof, length, traf, _defaults.GetValueOrDefault(traf.TrackId), time);
+                return true;
+            }
+            catch (InvalidBoxException)
+            {
+                samples = [];
+                return false;
             }
         }
 

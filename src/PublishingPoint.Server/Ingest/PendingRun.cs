@@ -14,12 +14,39 @@ internal sealed class PendingRun(StreamArchive archive, long time)
 
     public List<FragmentPart> Parts { get; } = [];
 
+    /// <summary>Each chunk's samples, data offsets into that chunk.</summary>
+    public List<FragmentSample[]> Samples { get; } = [];
+
     public long Bytes { get; private set; }
 
-    public void Add(FragmentPart part, long duration)
+    public void Add(FragmentPart part, long duration, FragmentSample[] samples)
     {
         Parts.Add(part);
+        Samples.Add(samples);
         End += duration;
         Bytes += part.Bytes.Length;
+    }
+
+    /// <summary>
+    /// The samples of the chunks merged into one fragment whose sample data starts at <paramref name="dataStart"/>:
+    /// each chunk's data follows the previous one's, in order (see <see cref="FragmentMerger"/>).
+    /// </summary>
+    public FragmentSample[] MergedSamples(long dataStart)
+    {
+        var merged = new FragmentSample[Samples.Sum(s => s.Length)];
+        var at = 0;
+        var data = dataStart;
+        for (var p = 0; p < Parts.Count; p++)
+        {
+            var chunkData = Parts[p].Traf.DataOffset;
+            foreach (var sample in Samples[p])
+            {
+                merged[at++] = sample with { DataOffset = checked((int)(data + sample.DataOffset - chunkData)) };
+            }
+
+            data += Parts[p].Traf.DataSize;
+        }
+
+        return merged;
     }
 }

@@ -186,8 +186,8 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
 
         var isVideo = track.Description.Kind == TrackKind.Video;
         var pending = _pending.GetValueOrDefault(track);
-        var time = traf.TfxdTime ?? traf.DecodeTime ?? pending?.End ?? track.Last?.End ?? 0;
-        var duration = traf.TfxdDuration ?? traf.SummedDuration;
+        var time = FragmentTiming.Time(traf, pending?.End ?? track.Last?.End);
+        var duration = FragmentTiming.Duration(traf);
         var timescale = (long)track.Description.Timescale;
         if (duration < 0 || Math.Abs(time / timescale) > MaxTimeSeconds || duration / timescale > MaxTimeSeconds)
         {
@@ -253,13 +253,14 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
             _pending[track] = pending;
         }
 
+        var samples = SamplesOf(fragment, traf, time);
         memory.Reserve(fragment.Length);
-        pending.Add(new FragmentPart(fragment, traf), duration);
+        pending.Add(new FragmentPart(fragment, traf), duration, samples);
         // Servable at once as an LL-HLS part of the segment being built (unless another feed already gave this time).
         if (track.IsNew(time))
         {
             Anchor(track, time + duration);
-            track.AddPart(new PartEntry(time, duration, traf, fragment));
+            track.AddPart(new PartEntry(time, duration, traf, samples, fragment));
             point.Touch(); // playlists list the part from now on
             metrics.PartAvailable(System.Diagnostics.Stopwatch.GetElapsedTime(ReceivedAt));
         }
@@ -290,6 +291,18 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
         point.AnchorTimeline(registry.Time.GetUtcNow(), (double)end / track.Description.Timescale);
     }
 
+    private FragmentSample[] SamplesOf(byte[] fragment, TrackFragment traf, long time)
+    {
+        try
+        {
+            return FragmentTiming.Samples(fragment, fragment.Length, traf, _defaults.GetValueOrDefault(traf.TrackId), time);
+        }
+        catch (InvalidBoxException e)
+        {
+            throw new PointRuleException(StatusCodes.Status400BadRequest, $"bad 'moof': {e.Message}");
+        }
+    }
+
     private void RefuseFarAhead(long time, long timescale)
     {
         var lead = registry.Options.MaxFragmentLeadSeconds;
@@ -305,16 +318,16 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
         _pending.Remove(track);
         try
         {
-            var partSamples = pending.Parts.Select(p => new PartLayout(p.Traf.SampleCount, p.Traf.TfxdDuration ?? p.Traf.SummedDuration, p.Traf.FirstSampleIsSync)).ToArray();
+            var layout = pending.Parts.Select(p => new PartLayout(p.Traf.SampleCount, FragmentTiming.Duration(p.Traf), p.Traf.FirstSampleIsSync)).ToArray();
             if (pending.Parts.Count == 1)
             {
-                Index(pending.Archive, track, pending.Parts[0].Bytes, pending.Parts[0].Traf, partSamples);
+                Index(pending.Archive, track, pending.Parts[0].Bytes, pending.Parts[0].Traf, pending.Samples[0], layout);
                 return;
             }
 
-            var merged = FragmentMerger.Merge(pending.Parts, pending.Time);
-            BoxHeader.TryRead(merged, out var moof);
-            Index(pending.Archive, track, merged, ReadTrafs(merged.AsSpan(0, (int)moof.Size))[0], partSamples);
+            // One fragment of every chunk; its samples are the chunks' own, moved to where the merge put their bytes.
+            var merged = FragmentMerger.Merge(pending.Parts, pending.Time, out var traf);
+            Index(pending.Archive, track, merged, traf, pending.MergedSamples(traf.DataOffset), layout);
         }
         finally
         {
@@ -322,15 +335,16 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
         }
     }
 
-    private void Index(StreamArchive archive, Track track, byte[] fragment, TrackFragment traf, IReadOnlyList<PartLayout>? partSamples = null)
+    /// <param name="samples">The fragment's samples when already known (gathered chunks); parsed here otherwise.</param>
+    private void Index(StreamArchive archive, Track track, byte[] fragment, TrackFragment traf, FragmentSample[]? samples = null, IReadOnlyList<PartLayout>? parts = null)
     {
         var rolled = false;
         long time, duration;
         lock (track.WriteLock)
         {
             var last = track.Last;
-            time = traf.TfxdTime ?? traf.DecodeTime ?? last?.End ?? 0;
-            duration = traf.TfxdDuration ?? traf.SummedDuration;
+            time = FragmentTiming.Time(traf, last?.End);
+            duration = FragmentTiming.Duration(traf);
             if (!track.IsNew(time))
             {
                 Duplicates++;
@@ -338,6 +352,7 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
                 return;
             }
 
+            samples ??= SamplesOf(fragment, traf, time); // refused before anything reaches the archive
             var scale = (double)track.Description.Timescale;
             archive = feed.Archive ?? archive;
             var segment = registry.ArchiveSegmentSeconds(point);
@@ -358,10 +373,10 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
 
             metrics.ArchiveWrite(System.Diagnostics.Stopwatch.GetElapsedTime(started));
             archive.Observe(time / scale, (time + duration) / scale);
-            var entry = new FragmentEntry(time, duration, traf, archive, offset, fragment.Length, fragment)
+            var entry = new FragmentEntry(time, duration, traf, samples, archive, offset, fragment.Length, fragment)
             {
                 Discontinuity = last is not null && time > last.End + (last.Duration / 2),
-                Parts = partSamples,
+                Parts = parts,
             };
             var window = (long)point.DvrWindowSeconds(registry.Options.DvrWindowSeconds) * track.Description.Timescale;
             track.Append(entry, window);

@@ -6,16 +6,20 @@ namespace PublishingPoint.Server.Points;
 /// <summary>One part of an indexed fragment: its number of samples, its duration (track timescale), whether it starts with a sync sample.</summary>
 public readonly record struct PartLayout(int Samples, long Duration, bool Independent);
 
-/// <summary>One indexed fragment (moof+mdat as the encoder sent it) and where its bytes are.</summary>
+/// <summary>
+/// One indexed fragment (moof+mdat as the encoder sent it), its sample table parsed once at ingest (decode times on
+/// the track's timeline, data offsets into the fragment), and where its bytes are.
+/// </summary>
 public sealed class FragmentEntry
 {
     private byte[]? _data;
 
-    public FragmentEntry(long time, long duration, TrackFragment traf, StreamArchive archive, long archiveOffset, int length, byte[]? data)
+    public FragmentEntry(long time, long duration, TrackFragment traf, FragmentSample[] samples, StreamArchive archive, long archiveOffset, int length, byte[]? data)
     {
         Time = time;
         Duration = duration;
         Traf = traf;
+        Samples = samples;
         Archive = archive;
         ArchiveOffset = archiveOffset;
         Length = length;
@@ -30,6 +34,9 @@ public sealed class FragmentEntry
 
     /// <summary>Layout of the single 'traf', for rewriting the fragment for players.</summary>
     public TrackFragment Traf { get; }
+
+    /// <summary>Every sample, in decode order: every output is written from these, never from a parse of its own.</summary>
+    public FragmentSample[] Samples { get; }
 
     public StreamArchive Archive { get; }
 

@@ -6,7 +6,7 @@ namespace PublishingPoint.Server.Points;
 /// One low-latency chunk of the segment a track is building (an LL-HLS part): the moof+mdat the encoder sent, indexed
 /// the moment its 'mdat' was complete and served from memory until its segment completes.
 /// </summary>
-public sealed class PartEntry(long time, long duration, TrackFragment traf, byte[] bytes)
+public sealed class PartEntry(long time, long duration, TrackFragment traf, FragmentSample[] samples, byte[] bytes)
 {
     public long Time { get; } = time;
 
@@ -18,6 +18,9 @@ public sealed class PartEntry(long time, long duration, TrackFragment traf, byte
     public bool Independent => Traf.FirstSampleIsSync;
 
     public TrackFragment Traf { get; } = traf;
+
+    /// <summary>The chunk's samples, parsed once when it arrived (data offsets into <see cref="Bytes"/>).</summary>
+    public FragmentSample[] Samples { get; } = samples;
 
     public byte[] Bytes { get; } = bytes;
 }

@@ -117,6 +117,47 @@ public sealed class Point : IDisposable
         Archive.Durable.WriteFile(System.IO.Path.Combine(Directory, TimelineFile), json);
     }
 
+    private DateTimeOffset? _fallbackAnchor;
+
+    /// <summary>
+    /// The wall clock of media time 0 for every output (program date times, the MPD's availabilityStartTime, time-shift):
+    /// <see cref="TimelineAnchor"/>, or for a point without one (media recovered from before anchors were kept) a
+    /// stand-in fixed the first time it is asked: a live point as now minus its newest media time, a VOD one as its
+    /// folder's creation time.
+    /// </summary>
+    public DateTimeOffset Anchor(DateTimeOffset now)
+    {
+        if (TimelineAnchor is { } anchor)
+        {
+            return anchor;
+        }
+
+        var candidate = State == PointState.Live
+            ? now - TimeSpan.FromSeconds(NewestMediaSeconds())
+            : new DateTimeOffset(System.IO.Directory.GetCreationTimeUtc(Directory), TimeSpan.Zero);
+        lock (_lock)
+        {
+            return _fallbackAnchor ??= candidate;
+        }
+    }
+
+    private double NewestMediaSeconds()
+    {
+        var seconds = 0.0;
+        foreach (var track in Tracks())
+        {
+            if (track.Last is { } last)
+            {
+                seconds = Math.Max(seconds, (double)last.End / track.Description.Timescale);
+            }
+        }
+
+        return seconds;
+    }
+
+    /// <summary>Ticks (100 ns) of the earliest media a presentation of the point starts from, fixed once known so it never moves.</summary>
+    public long? PresentationOrigin { get; set; }
+
     internal void LoadTimeline()
     {
         var file = System.IO.Path.Combine(Directory, TimelineFile);

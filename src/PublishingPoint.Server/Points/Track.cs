@@ -20,6 +20,7 @@ public sealed class Track
     private readonly Lock _lock = new();
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _longestPart;
+    private long? _decodeShift;
     private int _firstInMemory;
     private long _removed;
 
@@ -74,6 +75,7 @@ public sealed class Track
             }
 
             _fragments.Add(entry);
+            _decodeShift ??= DecodeShiftOf(entry);
             _openParts.Clear();
             while (_firstInMemory < _fragments.Count - 1 && _fragments[_firstInMemory].End < entry.End - memoryWindow)
             {
@@ -95,6 +97,33 @@ public sealed class Track
             _longestPart = Math.Max(_longestPart, part.Duration);
             SignalLocked();
         }
+    }
+
+    /// <summary>
+    /// How far decode times must move back so no sample decodes after it is presented: a 'trun' v1 (as ffmpeg's ismv
+    /// writes) has negative composition offsets. Fixed by the track's first fragment, so decode times stay continuous
+    /// across segments produced independently.
+    /// </summary>
+    public long DecodeShift
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _decodeShift ?? 0;
+            }
+        }
+    }
+
+    private static long DecodeShiftOf(FragmentEntry entry)
+    {
+        long shift = 0;
+        foreach (var sample in entry.Samples)
+        {
+            shift = Math.Max(shift, -(long)sample.CompositionOffset);
+        }
+
+        return shift;
     }
 
     /// <summary>The longest part this track has had (its PART-TARGET), 0 when it never had parts.</summary>
@@ -147,6 +176,7 @@ public sealed class Track
             if (_fragments.Count == 0 || entry.Time >= _fragments[^1].End - Tolerance(_fragments[^1]))
             {
                 _fragments.Add(entry);
+                _decodeShift ??= DecodeShiftOf(entry);
                 _firstInMemory = _fragments.Count;
             }
         }

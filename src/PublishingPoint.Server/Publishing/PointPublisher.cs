@@ -43,7 +43,6 @@ internal sealed class PointPublisher
     private readonly HashSet<Rendition> _inits = [];
     private readonly Dictionary<string, byte[]> _uploaded = new(StringComparer.Ordinal);
     private readonly Lock _lock = new();
-    private long? _dashOrigin;
     private int _playlistCount;
 
     public PointPublisher(Point point, IObjectStore store, HlsSegmentCache cache, PublishStatus status, PublishOptions options, int defaultWindow)
@@ -152,7 +151,7 @@ internal sealed class PointPublisher
     private (List<(string Key, byte[] Bytes, string ContentType)> Playlists, Dictionary<Rendition, (long From, long To)> Referenced) Render(bool vod)
     {
         var window = Point.DvrWindowSeconds(_defaultWindow);
-        var anchor = HlsPointState.Of(Point, DateTimeOffset.UtcNow).Anchor;
+        var anchor = Point.Anchor(DateTimeOffset.UtcNow);
         var playlists = new List<(string Key, byte[] Bytes, string ContentType)>();
         var referenced = new Dictionary<Rendition, (long From, long To)>();
         var tracks = Point.Tracks();
@@ -172,7 +171,7 @@ internal sealed class PointPublisher
         }
 
         playlists.AddRange(masters);
-        if (_options.Publishes(PublishFormat.Dash) && (_dashOrigin ??= DashManifestBuilder.Origin(Point)) is { } origin
+        if (_options.Publishes(PublishFormat.Dash) && (Point.PresentationOrigin ??= DashManifestBuilder.Origin(Point)) is { } origin
             && DashManifestBuilder.Build(Point, window, anchor, origin, DateTimeOffset.UtcNow, _options.DashTimeUrl ?? string.Empty) is { } mpd)
         {
             if (string.IsNullOrEmpty(_options.DashTimeUrl))

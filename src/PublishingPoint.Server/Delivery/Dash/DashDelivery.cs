@@ -1,6 +1,5 @@
 using System.Text;
 using PublishingPoint.Media.Dash;
-using PublishingPoint.Server.Delivery.Hls;
 using PublishingPoint.Server.Hosting;
 using PublishingPoint.Server.Points;
 
@@ -29,7 +28,7 @@ internal sealed class DashDelivery(PointRegistry registry)
     public async Task ManifestAsync(HttpContext context, Point point)
     {
         var now = registry.Time.GetUtcNow();
-        var anchor = HlsPointState.Of(point, now).Anchor;
+        var anchor = point.Anchor(now);
         if (!TimeShift.TryParse(context.Request.Query, anchor, out var shift, out var problem))
         {
             await Problems.WriteAsync(context, StatusCodes.Status400BadRequest, problem!).ConfigureAwait(false);
@@ -38,7 +37,7 @@ internal sealed class DashDelivery(PointRegistry registry)
 
         await RenderedResponses.ServeAsync(context, point, ManifestName, shift, version =>
         {
-            var origin = HlsPointState.Of(point, now).DashOrigin ??= DashManifestBuilder.Origin(point);
+            var origin = point.PresentationOrigin ??= DashManifestBuilder.Origin(point);
             var mpd = origin is { } o
                 ? DashManifestBuilder.Build(point, point.DvrWindowSeconds(registry.Options.DvrWindowSeconds), anchor, o, now, RelativeTimeUrl, shift)
                 : null;

@@ -36,7 +36,7 @@ internal sealed partial class HlsDelivery(PointRegistry registry, HlsSegmentCach
 
     public async Task HandleAsync(HttpContext context, Point point, string rest)
     {
-        var anchor = HlsPointState.Of(point, registry.Time.GetUtcNow()).Anchor;
+        var anchor = point.Anchor(registry.Time.GetUtcNow());
         if (!TimeShift.TryParse(context.Request.Query, anchor, out var shift, out var problem))
         {
             await Problems.WriteAsync(context, StatusCodes.Status400BadRequest, problem!).ConfigureAwait(false);

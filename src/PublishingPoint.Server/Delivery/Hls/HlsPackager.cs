@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using PublishingPoint.Media.Codecs.Aac;
 using PublishingPoint.Media.Codecs.H264;
@@ -20,11 +19,6 @@ internal static class HlsPackager
     internal const long TimeOffsetSeconds = 10;
     private const long TsTimeOffset90k = TimeOffsetSeconds * Timescale.MpegTs;
 
-    private static readonly ConditionalWeakTable<Track, StrongBox<long>> _decodeShifts = [];
-
-    // A writer holds only the parsed decoder configurations: one per video track (and the audio it was made with).
-    private static readonly ConditionalWeakTable<Track, TsWriterEntry> _tsWriters = [];
-
     /// <summary>
     /// Video fragment <paramref name="sequence"/> of <paramref name="video"/> and the audio samples of
     /// <paramref name="audio"/> whose decode time falls in the same interval, as one transport stream segment.
@@ -34,11 +28,11 @@ internal static class HlsPackager
     {
         var entry = fragments[sequence];
         var videoTimescale = video.Description.Timescale;
-        var samples = new List<FragmentSample>(64);
-        var videoBytes = await HlsTimeline.ReadSamplesAsync(video, entry, samples, cancellationToken).ConfigureAwait(false);
-        var shift = await DecodeShiftAsync(video, cancellationToken).ConfigureAwait(false);
-        var videoSamples = new TsSample[samples.Count];
-        for (var i = 0; i < samples.Count; i++)
+        var samples = entry.Samples;
+        var videoBytes = await entry.ReadAsync(cancellationToken).ConfigureAwait(false);
+        var shift = video.DecodeShift;
+        var videoSamples = new TsSample[samples.Length];
+        for (var i = 0; i < samples.Length; i++)
         {
             var s = samples[i];
             var pts = TsTimeOffset90k + Timescale.To90k(s.PresentationTime, videoTimescale);
@@ -54,9 +48,8 @@ internal static class HlsPackager
             var to = Timescale.Rescale(HlsTimeline.End(fragments, sequence), videoTimescale, audioTimescale);
             foreach (var fragment in audio.SnapshotBetween(from, to))
             {
-                samples.Clear();
-                var bytes = await HlsTimeline.ReadSamplesAsync(audio, fragment, samples, cancellationToken).ConfigureAwait(false);
-                foreach (var s in samples)
+                var bytes = await fragment.ReadAsync(cancellationToken).ConfigureAwait(false);
+                foreach (var s in fragment.Samples)
                 {
                     if (s.DecodeTime >= from && s.DecodeTime < to)
                     {
@@ -70,44 +63,11 @@ internal static class HlsPackager
         return TsWriter(video, audio).WriteSegment(videoSamples, CollectionsMarshal.AsSpan(audioSamples), TsContinuityCounters.ForAlignedSegment(number));
     }
 
+    // A writer holds only the parsed decoder configurations: made per segment (microseconds), kept by no one.
     private static TsSegmentWriter TsWriter(Track video, Track? audio)
     {
-        if (_tsWriters.TryGetValue(video, out var known) && ReferenceEquals(known.Audio, audio))
-        {
-            return known.Writer;
-        }
-
         var audioConfig = audio is null ? null : AudioSpecificConfig.Parse(audio.Description.Info.DecoderConfig);
-        var writer = new TsSegmentWriter(AvcDecoderConfiguration.Parse(video.Description.Info.DecoderConfig), audioConfig, _tsOptions);
-        _tsWriters.AddOrUpdate(video, new TsWriterEntry(audio, writer));
-        return writer;
-    }
-
-    /// <summary>
-    /// How far decode times must move back so no sample decodes after it is presented: a 'trun' v1 (as ffmpeg's
-    /// ismv writes) has negative composition offsets. Taken once from the track's first fragment, so DTS stays
-    /// continuous across segments produced independently.
-    /// </summary>
-    private static async ValueTask<long> DecodeShiftAsync(Track track, CancellationToken cancellationToken)
-    {
-        if (_decodeShifts.TryGetValue(track, out var known))
-        {
-            return known.Value;
-        }
-
-        var first = track.Snapshot().FirstOrDefault();
-        long shift = 0;
-        if (first is not null)
-        {
-            var samples = new List<FragmentSample>(64);
-            await HlsTimeline.ReadSamplesAsync(track, first, samples, cancellationToken).ConfigureAwait(false);
-            foreach (var sample in samples)
-            {
-                shift = Math.Max(shift, -(long)sample.CompositionOffset);
-            }
-        }
-
-        return _decodeShifts.GetValue(track, _ => new StrongBox<long>(shift)).Value;
+        return new TsSegmentWriter(AvcDecoderConfiguration.Parse(video.Description.Info.DecoderConfig), audioConfig, _tsOptions);
     }
 
     /// <summary>
@@ -117,21 +77,21 @@ internal static class HlsPackager
     /// </summary>
     public static async Task<byte[]> Fmp4SegmentAsync(Track track, FragmentEntry entry, long sequence, CancellationToken cancellationToken)
     {
-        var samples = new List<FragmentSample>(128);
-        var bytes = await HlsTimeline.ReadSamplesAsync(track, entry, samples, cancellationToken).ConfigureAwait(false);
+        var samples = entry.Samples;
+        var bytes = await entry.ReadAsync(cancellationToken).ConfigureAwait(false);
         if (entry.Parts is not { } parts)
         {
             // The same 10 s lift as TS: AAC priming puts the first audio decode time below zero, which 'tfdt' cannot hold.
-            var baseTime = (samples.Count > 0 ? samples[0].DecodeTime : entry.Time) + (TimeOffsetSeconds * track.Description.Timescale);
-            return CmafFragmentWriter.Write(bytes, CollectionsMarshal.AsSpan(samples), track.Description.Info.TrackId, (uint)(sequence + 1), baseTime);
+            var baseTime = (samples.Length > 0 ? samples[0].DecodeTime : entry.Time) + (TimeOffsetSeconds * track.Description.Timescale);
+            return CmafFragmentWriter.Write(bytes, samples, track.Description.Info.TrackId, (uint)(sequence + 1), baseTime);
         }
 
         var chunks = new byte[parts.Count][];
         var at = 0;
         for (var p = 0; p < parts.Count; p++)
         {
-            var count = Math.Min(parts[p].Samples, samples.Count - at);
-            chunks[p] = Chunk(track, bytes, CollectionsMarshal.AsSpan(samples).Slice(at, count), sequence, p);
+            var count = Math.Min(parts[p].Samples, samples.Length - at);
+            chunks[p] = Chunk(track, bytes, samples.AsSpan(at, count), sequence, p);
             at += count;
         }
 
@@ -146,20 +106,15 @@ internal static class HlsPackager
             return null;
         }
 
-        var samples = new List<FragmentSample>(128);
-        var bytes = await HlsTimeline.ReadSamplesAsync(track, entry, samples, cancellationToken).ConfigureAwait(false);
+        var samples = entry.Samples;
+        var bytes = await entry.ReadAsync(cancellationToken).ConfigureAwait(false);
         var at = parts.Take(part).Sum(p => p.Samples);
-        var count = Math.Clamp(parts[part].Samples, 0, Math.Max(0, samples.Count - at));
-        return Chunk(track, bytes, CollectionsMarshal.AsSpan(samples).Slice(Math.Min(at, samples.Count), count), sequence, part);
+        var count = Math.Clamp(parts[part].Samples, 0, Math.Max(0, samples.Length - at));
+        return Chunk(track, bytes, samples.AsSpan(Math.Min(at, samples.Length), count), sequence, part);
     }
 
     /// <summary>Part <paramref name="index"/> of the segment being built, from the chunk the encoder sent.</summary>
-    public static byte[] Fmp4OpenPart(Track track, PartEntry part, long sequence, int index)
-    {
-        var samples = new List<FragmentSample>(32);
-        HlsTimeline.ReadSamples(track, part.Bytes, part.Time, part.Traf, samples);
-        return Chunk(track, part.Bytes, CollectionsMarshal.AsSpan(samples), sequence, index);
-    }
+    public static byte[] Fmp4OpenPart(Track track, PartEntry part, long sequence, int index) => Chunk(track, part.Bytes, part.Samples, sequence, index);
 
     // One CMAF chunk of a low-latency segment: the first carries the segment's 'styp'; sequence numbers follow segment and part.
     private static byte[] Chunk(Track track, byte[] source, ReadOnlySpan<FragmentSample> samples, long sequence, int part)
@@ -174,6 +129,4 @@ internal static class HlsPackager
         var moov = track.Last?.Archive.Header.Moov ?? default;
         return moov.IsEmpty ? null : InitSegmentWriter.Write(moov.Span, track.Description.Info);
     }
-
-    private sealed record TsWriterEntry(Track? Audio, TsSegmentWriter Writer);
 }

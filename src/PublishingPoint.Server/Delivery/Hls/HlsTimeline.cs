@@ -1,4 +1,3 @@
-using PublishingPoint.Media.IsoBmff;
 using PublishingPoint.Media.Timing;
 using PublishingPoint.Server.Points;
 
@@ -57,31 +56,5 @@ internal static class HlsTimeline
         }
 
         return Math.Max(0, Math.Min(start, count - 3));
-    }
-
-    /// <summary>The samples of a fragment, decode times from the fragment's time.</summary>
-    public static async Task<byte[]> ReadSamplesAsync(Track track, FragmentEntry entry, List<FragmentSample> samples, CancellationToken cancellationToken)
-    {
-        var bytes = await entry.ReadAsync(cancellationToken).ConfigureAwait(false);
-        ReadSamples(track, bytes, entry.Time, entry.Traf, samples);
-        return bytes;
-    }
-
-    /// <summary>The samples of a fragment or part held as <paramref name="bytes"/> (moof+mdat), decode times from <paramref name="time"/>.</summary>
-    public static void ReadSamples(Track track, byte[] bytes, long time, TrackFragment traf, List<FragmentSample> samples)
-    {
-        var first = samples.Count;
-        var count = FragmentSamples.Read(bytes, track.Description.Info.Defaults, time, samples);
-
-        // Without 'tfdt' the time is the 'tfxd' one, which ffmpeg's ismv muxer sets to the first sample's
-        // presentation time (dts + cts): step back by its composition offset to get decode times.
-        if (traf.DecodeTime is null && count > 0 && samples[first].CompositionOffset != 0)
-        {
-            var shift = samples[first].CompositionOffset;
-            for (var i = first; i < samples.Count; i++)
-            {
-                samples[i] = samples[i] with { DecodeTime = samples[i].DecodeTime - shift };
-            }
-        }
     }
 }
