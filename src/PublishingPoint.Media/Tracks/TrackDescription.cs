@@ -1,3 +1,5 @@
+using PublishingPoint.Media.Codecs.Aac;
+using PublishingPoint.Media.Codecs.H264;
 using PublishingPoint.Media.IsoBmff;
 
 namespace PublishingPoint.Media.Tracks;
@@ -34,10 +36,54 @@ public sealed record TrackDescription
     public string Language { get; init; } = "und";
 
     /// <summary>The encoder's 'trak' for this track: the base of its initialization segment.</summary>
-    public required TrackInfo Info { get; init; }
+    public required TrackInfo Info
+    {
+        get;
+        init
+        {
+            field = value;
+            Avc = value.Kind == TrackKind.Video ? TryParse(value.DecoderConfig, AvcDecoderConfiguration.Parse) : null;
+            Aac = value.Kind == TrackKind.Audio ? TryParse(value.DecoderConfig, AudioSpecificConfig.Parse) : null;
+        }
+    }
+
+    /// <summary>The H.264 configuration, parsed once from <see cref="Info"/>; null for other codecs.</summary>
+    public AvcDecoderConfiguration? Avc { get; private init; }
+
+    /// <summary>The AAC configuration, parsed once from <see cref="Info"/>; null for other codecs.</summary>
+    public AudioSpecificConfig? Aac { get; private init; }
+
+    /// <summary>RFC 6381 codec string, or null when the codec is not one the outputs can name.</summary>
+    public string? Codecs => Avc?.CodecString ?? Aac?.CodecString;
+
+    /// <exception cref="InvalidDataException">The track is not H.264 video.</exception>
+    public AvcDecoderConfiguration RequireAvc() =>
+        Avc ?? throw new InvalidDataException($"track {Key} is not H.264 video with a readable avcC");
+
+    /// <exception cref="InvalidDataException">The track is not AAC audio.</exception>
+    public AudioSpecificConfig RequireAac() =>
+        Aac ?? throw new InvalidDataException($"track {Key} is not AAC audio with a readable AudioSpecificConfig");
 
     /// <summary>Two feeds carry the same track when everything a decoder sees is the same.</summary>
     public bool SameMediaAs(TrackDescription other) =>
         other.Kind == Kind && other.Timescale == Timescale && other.FourCC == FourCC
         && string.Equals(other.CodecPrivateData, CodecPrivateData, StringComparison.OrdinalIgnoreCase);
+
+    private delegate T Parser<out T>(ReadOnlySpan<byte> data);
+
+    private static T? TryParse<T>(byte[] data, Parser<T> parse) where T : class
+    {
+        try
+        {
+            return data.Length == 0 ? null : parse(data);
+        }
+        catch (InvalidDataException)
+        {
+            return null;
+        }
+        catch (ArgumentException)
+        {
+            return null;
+        }
+    }
 }

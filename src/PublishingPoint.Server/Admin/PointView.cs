@@ -1,5 +1,3 @@
-using PublishingPoint.Media.Codecs.Aac;
-using PublishingPoint.Media.Codecs.H264;
 using PublishingPoint.Media.IsoBmff;
 using PublishingPoint.Media.Tracks;
 using PublishingPoint.Server.Points;
@@ -71,17 +69,5 @@ public sealed record PointView(
             Math.Max(0, edge - last), inMemory);
     }
 
-    private static string CodecString(TrackDescription d)
-    {
-        try
-        {
-            return d.Kind == TrackKind.Video
-                ? AvcDecoderConfiguration.Parse(d.Info.DecoderConfig).CodecString
-                : AudioSpecificConfig.Parse(d.Info.DecoderConfig).CodecString;
-        }
-        catch (Exception e) when (e is FormatException or InvalidDataException or ArgumentException or IndexOutOfRangeException)
-        {
-            return d.FourCC;
-        }
-    }
+    private static string CodecString(TrackDescription d) => d.Codecs ?? d.FourCC;
 }

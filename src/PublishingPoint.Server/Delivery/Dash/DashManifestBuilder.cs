@@ -1,5 +1,4 @@
 using System.Globalization;
-using PublishingPoint.Media.Codecs.Aac;
 using PublishingPoint.Media.Codecs.H264;
 using PublishingPoint.Media.Dash;
 using PublishingPoint.Media.IsoBmff;
@@ -236,7 +235,7 @@ internal static class DashManifestBuilder
 
     private static DashRepresentation VideoRepresentation(Track track, DashSegmentTemplate template)
     {
-        var avc = AvcDecoderConfiguration.Parse(track.Description.Info.DecoderConfig);
+        var avc = track.Description.RequireAvc();
         var sps = avc.Sps;
         return new DashRepresentation
         {
@@ -253,7 +252,7 @@ internal static class DashManifestBuilder
 
     private static DashRepresentation AudioRepresentation(Track track, DashSegmentTemplate template)
     {
-        var asc = AudioSpecificConfig.Parse(track.Description.Info.DecoderConfig);
+        var asc = track.Description.RequireAac();
         var rate = asc.SbrPresent && asc.ExtensionSamplingFrequency > 0 ? asc.ExtensionSamplingFrequency : asc.SamplingFrequency;
         return new DashRepresentation
         {

@@ -1,6 +1,4 @@
 using System.Runtime.InteropServices;
-using PublishingPoint.Media.Codecs.Aac;
-using PublishingPoint.Media.Codecs.H264;
 using PublishingPoint.Media.IsoBmff;
 using PublishingPoint.Media.MpegTs;
 using PublishingPoint.Media.Timing;
@@ -66,8 +64,8 @@ internal static class HlsPackager
     // A writer holds only the parsed decoder configurations: made per segment (microseconds), kept by no one.
     private static TsSegmentWriter TsWriter(Track video, Track? audio)
     {
-        var audioConfig = audio is null ? null : AudioSpecificConfig.Parse(audio.Description.Info.DecoderConfig);
-        return new TsSegmentWriter(AvcDecoderConfiguration.Parse(video.Description.Info.DecoderConfig), audioConfig, _tsOptions);
+        var audioConfig = audio is null ? null : audio.Description.RequireAac();
+        return new TsSegmentWriter(video.Description.RequireAvc(), audioConfig, _tsOptions);
     }
 
     /// <summary>

@@ -1,5 +1,4 @@
 using System.Globalization;
-using PublishingPoint.Media.Codecs.Aac;
 using PublishingPoint.Media.Codecs.H264;
 using PublishingPoint.Media.Hls;
 using PublishingPoint.Media.IsoBmff;
@@ -28,7 +27,7 @@ internal static class HlsPlaylistBuilder
     {
         var audio = AudioOf(point);
         var audioRate = audio is null ? default : Rates(audio);
-        var audioCodec = audio is null ? null : AudioSpecificConfig.Parse(audio.Description.Info.DecoderConfig).CodecString;
+        var audioCodec = audio is null ? null : audio.Description.RequireAac().CodecString;
         var variants = new List<HlsVariant>();
         foreach (var track in point.Tracks())
         {
@@ -37,7 +36,7 @@ internal static class HlsPlaylistBuilder
                 continue;
             }
 
-            var avc = AvcDecoderConfiguration.Parse(track.Description.Info.DecoderConfig);
+            var avc = track.Description.RequireAvc();
             var rate = Rates(track);
             var factor = format == HlsFormat.Ts ? TsOverhead : 1.0;
             variants.Add(new HlsVariant
