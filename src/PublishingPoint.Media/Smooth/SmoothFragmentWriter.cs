@@ -7,11 +7,28 @@ namespace PublishingPoint.Media.Smooth;
 /// Turns an ingested single-track fragment (moof+mdat) into what a Smooth client expects (MS-SSTR 2.2.4):
 /// a 'tfxd' with the fragment's absolute time (added when the encoder sent 'tfdt' instead) and, for live,
 /// a 'tfrf' announcing the fragments that follow. Both go at the end of the 'traf'; sizes and the
-/// 'trun' data_offset are patched so the samples are still found.
+/// 'trun' data_offset are patched so the samples are still found. With a <c>sequence</c>, the 'mfhd' carries it
+/// instead of the encoder's count (which restarts with every encoder process), so every origin sends the same bytes.
 /// </summary>
 public static class SmoothFragmentWriter
 {
     public static byte[] Write(ReadOnlySpan<byte> fragment, TrackFragment traf, long time, long duration,
+        ReadOnlySpan<(long Time, long Duration)> following, uint? sequence = null)
+    {
+        var output = Rewrite(fragment, traf, time, duration, following);
+        if (sequence is { } number)
+        {
+            var mfhdAt = BoxReader.Find(output.AsSpan(8), BoxTypes.Mfhd, out var mfhd);
+            if (mfhdAt >= 0 && mfhd.Size >= MfhdBox.Size)
+            {
+                new MfhdBox(number).Write(output.AsSpan(8 + mfhdAt));
+            }
+        }
+
+        return output;
+    }
+
+    private static byte[] Rewrite(ReadOnlySpan<byte> fragment, TrackFragment traf, long time, long duration,
         ReadOnlySpan<(long Time, long Duration)> following)
     {
         ArgumentNullException.ThrowIfNull(traf);

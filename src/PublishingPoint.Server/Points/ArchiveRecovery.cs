@@ -41,13 +41,39 @@ internal sealed partial class ArchiveRecovery(PointRegistry registry, ILogger<Ar
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-    private void Recover(PointPath path, string directory) => Load(path, directory);
+    /// <summary>
+    /// A point whose encoder was still pushing when the server stopped (an archive without 'mfra') stays live for
+    /// FinalizeGraceSeconds, as after any dropped encoder: a redundant origin that restarts keeps its playlists open
+    /// for the encoder to reconnect rather than end them. Otherwise, and after that grace, it is finalised.
+    /// </summary>
+    private void Recover(PointPath path, string directory)
+    {
+        var point = Load(path, directory, finalize: false);
+        var grace = TimeSpan.FromSeconds(registry.Options.FinalizeGraceSeconds);
+        if (point.Archives().All(a => a.IsFinalized) || grace <= TimeSpan.Zero)
+        {
+            registry.Finalize(point);
+            return;
+        }
+
+        LogAwaitingEncoder(path.Value, (int)grace.TotalSeconds);
+        _ = FinalizeLaterAsync(point, grace);
+    }
+
+    private async Task FinalizeLaterAsync(Point point, TimeSpan grace)
+    {
+        await Task.Delay(grace, registry.Time).ConfigureAwait(false);
+        if (registry.Find(point.Path) == point)
+        {
+            registry.Finalize(point);
+        }
+    }
 
     /// <summary>
     /// Builds a point from the archives in its folder, registers it and finalises it (a VOD asset). Each archive is
     /// read on its own: one that cannot be read is left as it is and logged, and the others are still served.
     /// </summary>
-    public Point Load(PointPath path, string directory)
+    public Point Load(PointPath path, string directory, bool finalize = true)
     {
         var settings = PointSettings.Load(directory);
         var point = new Point(path, directory, registry.Options.MaxRenderedBytesPerPoint) { Settings = settings ?? new PointSettings(), CreatedByOperator = settings is not null };
@@ -68,7 +94,11 @@ internal sealed partial class ArchiveRecovery(PointRegistry registry, ILogger<Ar
         }
 
         registry.AddRecovered(point);
-        registry.Finalize(point);
+        if (finalize)
+        {
+            registry.Finalize(point);
+        }
+
         LogRecovered(path.Value, fragments, torn);
         return point;
     }
@@ -144,6 +174,9 @@ internal sealed partial class ArchiveRecovery(PointRegistry registry, ILogger<Ar
 
         LogQuarantined(file, new FileInfo(aside).Length, aside);
     }
+
+    [LoggerMessage(EventId = 307, Level = LogLevel.Information, Message = "Recovered point {Point} was live when the server stopped: live for {Seconds} s more for its encoder to reconnect")]
+    private partial void LogAwaitingEncoder(string point, int seconds);
 
     [LoggerMessage(EventId = 300, Level = LogLevel.Information, Message = "Recovered point {Point}: {Fragments} fragments from disk, {Torn} bytes of an incomplete fragment set aside")]
     private partial void LogRecovered(string point, long fragments, long torn);

@@ -47,6 +47,9 @@ public sealed class FragmentEntry
     /// <summary>True when the encoder restarted or skipped time right before this fragment.</summary>
     public bool Discontinuity { get; init; }
 
+    /// <summary>The segment number, from media time (<see cref="SegmentNumbering"/>); set when the track indexes it.</summary>
+    public long Sequence { get; internal set; }
+
     /// <summary>
     /// When the fragment was gathered from low-latency chunks: each chunk (LL-HLS part) in order. The parts are served
     /// again from the fragment's samples, byte for byte as they were while the segment was open.

@@ -155,6 +155,9 @@ public sealed class Point : IDisposable
         return seconds;
     }
 
+    /// <summary>Segment numbers from media time, shared by the point's tracks so renditions line up.</summary>
+    public SegmentNumbering Numbering { get; } = new();
+
     /// <summary>Ticks (100 ns) of the earliest media a presentation of the point starts from, fixed once known so it never moves.</summary>
     public long? PresentationOrigin { get; set; }
 
@@ -346,7 +349,7 @@ public sealed class Point : IDisposable
             {
                 if (!_tracks.TryGetValue(description.Key, out var track))
                 {
-                    track = new Track(description);
+                    track = new Track(description, Numbering);
                     _tracks[description.Key] = track;
                 }
 

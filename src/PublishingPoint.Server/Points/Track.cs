@@ -22,9 +22,13 @@ public sealed class Track
     private long _longestPart;
     private long? _decodeShift;
     private int _firstInMemory;
-    private long _removed;
+    private readonly SegmentNumbering _numbering;
 
-    public Track(TrackDescription description) => Description = description;
+    public Track(TrackDescription description, SegmentNumbering? numbering = null)
+    {
+        Description = description;
+        _numbering = numbering ?? new SegmentNumbering();
+    }
 
     public TrackDescription Description { get; }
 
@@ -74,6 +78,7 @@ public sealed class Track
                 return AppendResult.Duplicate;
             }
 
+            Number(entry);
             _fragments.Add(entry);
             _decodeShift ??= DecodeShiftOf(entry);
             _openParts.Clear();
@@ -115,7 +120,27 @@ public sealed class Track
         }
     }
 
-    private static long DecodeShiftOf(FragmentEntry entry)
+    private void Number(FragmentEntry entry)
+    {
+        _numbering.Observe(Description, entry.Duration);
+        entry.Sequence = _numbering.Next(Description, entry.Time, entry.Duration, _fragments.Count == 0 ? null : _fragments[^1]);
+    }
+
+    /// <summary>The number the segment now being built will have (its parts are named by it).</summary>
+    private long OpenSequenceLocked()
+    {
+        var previous = _fragments.Count == 0 ? null : _fragments[^1];
+        if (_openParts.Count == 0)
+        {
+            return previous is null ? 0 : previous.Sequence + 1;
+        }
+
+        return _numbering.NominalTicks == 0 && previous is null ? 0 : _numbering.Next(Description, _openParts[0].Time, 0, previous);
+    }
+
+    // Rounded up to a tenth of a second, so origins that joined at different fragments (whose B-frame depth may differ
+    // by a frame) still agree on every decode time.
+    private long DecodeShiftOf(FragmentEntry entry)
     {
         long shift = 0;
         foreach (var sample in entry.Samples)
@@ -123,7 +148,8 @@ public sealed class Track
             shift = Math.Max(shift, -(long)sample.CompositionOffset);
         }
 
-        return shift;
+        var grid = Math.Max(1, Description.Timescale / 10);
+        return (shift + grid - 1) / grid * grid;
     }
 
     /// <summary>The longest part this track has had (its PART-TARGET), 0 when it never had parts.</summary>
@@ -138,15 +164,43 @@ public sealed class Track
         }
     }
 
-    /// <summary>The fragments, the number of the first, and the parts of the segment being built (numbered first + fragments.Length).</summary>
-    public FragmentEntry[] Snapshot(out long firstSequence, out PartEntry[] openParts)
+    /// <summary>The fragments, and the parts of the segment being built and its number.</summary>
+    public FragmentEntry[] Snapshot(out long openSequence, out PartEntry[] openParts)
     {
         lock (_lock)
         {
-            firstSequence = _removed;
+            openSequence = OpenSequenceLocked();
             openParts = [.. _openParts];
             return [.. _fragments];
         }
+    }
+
+    /// <summary>Where segment <paramref name="sequence"/> is in <paramref name="fragments"/>, or -1.</summary>
+    public static int IndexOf(FragmentEntry[] fragments, long sequence)
+    {
+        ArgumentNullException.ThrowIfNull(fragments);
+        var lo = 0;
+        var hi = fragments.Length - 1;
+        while (lo <= hi)
+        {
+            var mid = (lo + hi) >>> 1;
+            var s = fragments[mid].Sequence;
+            if (s == sequence)
+            {
+                return mid;
+            }
+
+            if (s < sequence)
+            {
+                lo = mid + 1;
+            }
+            else
+            {
+                hi = mid - 1;
+            }
+        }
+
+        return -1;
     }
 
     /// <summary>Completes the next time a part or a fragment is indexed (one notifier per track, whoever waits on it).</summary>
@@ -175,6 +229,7 @@ public sealed class Track
         {
             if (_fragments.Count == 0 || entry.Time >= _fragments[^1].End - Tolerance(_fragments[^1]))
             {
+                Number(entry);
                 _fragments.Add(entry);
                 _decodeShift ??= DecodeShiftOf(entry);
                 _firstInMemory = _fragments.Count;
@@ -182,18 +237,6 @@ public sealed class Track
         }
     }
 
-    /// <summary>
-    /// The fragments and the sequence number of the first one: fragment i is number firstSequence + i since the
-    /// point began, whatever was pruned from the front since (HLS media sequence numbers, DASH $Number$).
-    /// </summary>
-    public FragmentEntry[] Snapshot(out long firstSequence)
-    {
-        lock (_lock)
-        {
-            firstSequence = _removed;
-            return [.. _fragments];
-        }
-    }
 
     /// <summary>Drops the oldest fragments that <paramref name="prune"/> selects (archive past its kept length); returns how many.</summary>
     public int RemoveOldest(Func<FragmentEntry, bool> prune)
@@ -208,7 +251,6 @@ public sealed class Track
             }
 
             _fragments.RemoveRange(0, count);
-            _removed += count;
             _firstInMemory = Math.Max(0, _firstInMemory - count);
             return count;
         }

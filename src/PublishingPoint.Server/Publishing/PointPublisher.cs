@@ -92,8 +92,7 @@ internal sealed class PointPublisher
             {
                 if (Point.FindTrack(rendition.Track) is { } track)
                 {
-                    var count = track.Snapshot(out var first).Length;
-                    backlog += Math.Max(0, first + count - next);
+                    backlog += track.Snapshot().Count(f => f.Sequence >= next);
                 }
             }
         }
@@ -222,7 +221,7 @@ internal sealed class PointPublisher
                     continue;
                 }
 
-                track.Snapshot(out var first);
+                var first = track.Snapshot() is [var oldest, ..] ? oldest.Sequence : 0;
                 var next = NextToPublishLocked(rendition, range, first);
                 for (var n = next; n <= range.To; n++)
                 {
@@ -333,9 +332,9 @@ internal sealed class PointPublisher
             return null;
         }
 
-        var fragments = track.Snapshot(out var first);
-        var index = sequence - first;
-        if (index < 0 || index >= fragments.Length)
+        var fragments = track.Snapshot();
+        var index = Track.IndexOf(fragments, sequence);
+        if (index < 0)
         {
             return null;
         }

@@ -17,13 +17,16 @@ public sealed class ShippedNginx : IDisposable
 
     public Uri BaseUrl { get; }
 
-    public static ShippedNginx Start(int originPort)
+    /// <summary>nginx with the shipped config, its upstream holding one server line (as shipped) per origin port.</summary>
+    public static ShippedNginx Start(params int[] originPorts)
     {
         var directory = TempDirectory.Create("pp-nginx");
         var port = FreePort();
         var shipped = File.ReadAllText(Path.Combine(RepositoryRoot(), "deploy", "nginx", "publishingpoint.conf"));
+        var originLine = shipped.Split('\n').Single(l => l.Contains("# ORIGIN", StringComparison.Ordinal));
+        var origins = string.Join('\n', originPorts.Select(p => originLine.Replace("127.0.0.1:5000", $"127.0.0.1:{p}", StringComparison.Ordinal)));
         var site = shipped
-            .Replace("127.0.0.1:5000;", $"127.0.0.1:{originPort};", StringComparison.Ordinal)
+            .Replace(originLine, origins, StringComparison.Ordinal)
             .Replace("/var/cache/nginx/publishingpoint", Path.Combine(directory, "cache"), StringComparison.Ordinal)
             .Replace("listen 8080;", $"listen 127.0.0.1:{port};", StringComparison.Ordinal);
         File.WriteAllText(Path.Combine(directory, "site.conf"), site);
@@ -97,7 +100,7 @@ public sealed class ShippedNginx : IDisposable
         throw new DirectoryNotFoundException("repository root (PublishingPoint.sln) not found");
     }
 
-    private static int FreePort()
+    public static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();

@@ -10,11 +10,12 @@ namespace PublishingPoint.Server.Delivery.Dash;
 
 /// <summary>
 /// Builds a point's MPD over the CMAF segments HLS already serves (<c>hls/{name}-{bitrate}/init.mp4</c> and
-/// <c>hls/{name}-{bitrate}/{n}.m4s</c>, n the fragment's index since the point began = $Number$).
+/// <c>hls/{name}-{bitrate}/{n}.m4s</c>, n the fragment's number from media time = $Number$).
 /// <para>
 /// Timing: a segment's samples carry their ingest times lifted by <see cref="HlsPackager.TimeOffsetSeconds"/>,
 /// so S@t is the fragment's time plus that lift, and presentationTimeOffset is the lift plus the point's
-/// origin (its earliest media time): period time 0 is the origin. The wall clock of period time 0,
+/// origin: media time 0 for a point first presented live (so every origin agrees), else its earliest media time.
+/// Period time 0 is the origin. The wall clock of period time 0,
 /// availabilityStartTime, is the HLS anchor (wall clock of media time 0) plus the origin, so DASH and HLS
 /// (EXT-X-PROGRAM-DATE-TIME) place every sample at the same instant.
 /// </para>
@@ -24,9 +25,14 @@ internal static class DashManifestBuilder
     private const string Initialization = "hls/$RepresentationID$/init.mp4";
     private const string Media = "hls/$RepresentationID$/$Number$.m4s";
 
-    /// <summary>The earliest media time of the point's tracks, in 100 ns ticks; null before any fragment.</summary>
+    /// <summary>Where period time 0 is, in 100 ns ticks of media time (see the class); null before any fragment.</summary>
     public static long? Origin(Point point)
     {
+        if (point.State != PointState.Vod && point.Tracks().Any(t => t.Count > 0))
+        {
+            return 0; // live: media time 0, the same on every origin whenever it joined
+        }
+
         long? origin = null;
         foreach (var track in point.Tracks())
         {
@@ -164,7 +170,7 @@ internal static class DashManifestBuilder
     /// <summary>The track's segments (the live window, or all of them) as a template; null when it has none.</summary>
     private static DashSegmentTemplate? Template(Track track, bool live, long windowSeconds, long originTicks, ref double longest, ref double end, TimeShift? shift, double nowSeconds)
     {
-        var fragments = track.Snapshot(out var first, out var openParts);
+        var fragments = track.Snapshot(out _, out var openParts);
         if (fragments.Length == 0)
         {
             return null;
@@ -179,10 +185,13 @@ internal static class DashManifestBuilder
             var (from, to, _) = shift.Select(fragments, count, timescale, nowSeconds);
             count = to;
             start = Math.Min(count, from ?? (live ? HlsTimeline.WindowStart(fragments, count, windowSeconds * timescale) : 0));
-            if (count == start)
-            {
-                return null;
-            }
+        }
+
+        // $Number$ counts on from StartNumber: the template covers the unbroken run after the last gap in numbering.
+        start = Math.Max(start, HlsTimeline.AfterLastGap(fragments, count));
+        if (count == start)
+        {
+            return null;
         }
 
         var segments = new DashSegment[count - start];
@@ -199,7 +208,7 @@ internal static class DashManifestBuilder
         {
             Timescale = timescale,
             PresentationTimeOffset = lift + origin,
-            StartNumber = first + start,
+            StartNumber = fragments[start].Sequence,
             Initialization = Initialization,
             Media = Media,
             Segments = segments,

@@ -50,8 +50,8 @@ internal readonly record struct BlockingReload(long? Msn, int? Part, bool Skip)
     /// <summary>200 once the part exists (or the stream ended), 400 when it is too far ahead to wait for, 503 when it did not come in time.</summary>
     public async Task<int> WaitAsync(Point point, Track track, TimeProvider time, CancellationToken cancellationToken)
     {
-        var fragments = track.Snapshot(out var first, out var openParts);
-        var liveEdge = first + fragments.Length - (openParts.Length == 0 ? 1 : 0);
+        var fragments = track.Snapshot(out var open, out var openParts);
+        var liveEdge = open - (openParts.Length == 0 ? 1 : 0);
         if (Msn > liveEdge + 2)
         {
             return StatusCodes.Status400BadRequest;
@@ -63,8 +63,8 @@ internal readonly record struct BlockingReload(long? Msn, int? Part, bool Skip)
         while (true)
         {
             var changed = track.Changed;
-            fragments = track.Snapshot(out first, out openParts);
-            if (point.State == PointState.Vod || Msn < first + fragments.Length || (Msn == first + fragments.Length && (Part ?? 0) < openParts.Length))
+            fragments = track.Snapshot(out open, out openParts);
+            if (point.State == PointState.Vod || Msn < open || (Msn == open && (Part ?? 0) < openParts.Length))
             {
                 return StatusCodes.Status200OK;
             }

@@ -114,8 +114,8 @@ internal sealed partial class HlsDelivery(PointRegistry registry, HlsSegmentCach
             return;
         }
 
-        var fragments = track.Snapshot(out var first, out var openParts);
-        if (format == HlsFormat.Fmp4 && sequence == first + fragments.Length && track.LongestPart > 0 && point.State != PointState.Vod)
+        var fragments = track.Snapshot(out var open, out var openParts);
+        if (format == HlsFormat.Fmp4 && sequence == open && track.LongestPart > 0 && point.State != PointState.Vod)
         {
             await StreamOpenSegmentAsync(context, point, track, sequence, openParts.Length).ConfigureAwait(false);
             return;
@@ -126,13 +126,14 @@ internal sealed partial class HlsDelivery(PointRegistry registry, HlsSegmentCach
         var available = format == HlsFormat.Ts
             ? HlsTimeline.Available(fragments, track.Description.Timescale, audio, live)
             : fragments.Length;
-        if ((format == HlsFormat.Ts && track.Description.Kind != TrackKind.Video) || sequence - first >= available || sequence < first)
+        var index = Track.IndexOf(fragments, sequence);
+        if ((format == HlsFormat.Ts && track.Description.Kind != TrackKind.Video) || index < 0 || index >= available)
         {
-            await Problems.WriteAsync(context, StatusCodes.Status404NotFound, sequence < first ? "segment no longer archived" : "no such segment (yet)").ConfigureAwait(false);
+            var gone = fragments.Length > 0 && sequence < fragments[0].Sequence;
+            await Problems.WriteAsync(context, StatusCodes.Status404NotFound, gone ? "segment no longer archived" : "no such segment (yet)").ConfigureAwait(false);
             return;
         }
 
-        var index = (int)(sequence - first);
         var entry = fragments[index];
         var produced = await cache.GetOrProduceSegmentAsync(key, entry.Length * 2L, () => format == HlsFormat.Ts
                 ? HlsPackager.TsSegmentAsync(track, audio, fragments, index, sequence, CancellationToken.None)
@@ -156,10 +157,10 @@ internal sealed partial class HlsDelivery(PointRegistry registry, HlsSegmentCach
             return;
         }
 
-        var fragments = track.Snapshot(out var first, out var openParts);
+        var fragments = track.Snapshot(out var open, out var openParts);
         using var timeout = new CancellationTokenSource(BlockingReload.HoldLimit(fragments, track.Description.Timescale), registry.Time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, context.RequestAborted);
-        while (sequence == first + fragments.Length && part == openParts.Length && point.State != PointState.Vod)
+        while (sequence == open && part == openParts.Length && point.State != PointState.Vod)
         {
             try
             {
@@ -171,22 +172,22 @@ internal sealed partial class HlsDelivery(PointRegistry registry, HlsSegmentCach
                 return;
             }
 
-            fragments = track.Snapshot(out first, out openParts);
+            fragments = track.Snapshot(out open, out openParts);
         }
 
         Func<Task<byte[]>>? produce = null;
-        if (sequence >= first && sequence < first + fragments.Length)
+        if (Track.IndexOf(fragments, sequence) is >= 0 and var index)
         {
-            var entry = fragments[sequence - first];
+            var entry = fragments[index];
             if (entry.Parts is { } parts && part < parts.Count)
             {
                 produce = async () => (await HlsPackager.Fmp4PartAsync(track, entry, sequence, part, CancellationToken.None).ConfigureAwait(false))!;
             }
         }
-        else if (sequence == first + fragments.Length && part < openParts.Length)
+        else if (sequence == open && part < openParts.Length)
         {
-            var open = openParts[part];
-            produce = () => Task.FromResult(HlsPackager.Fmp4OpenPart(track, open, sequence, part));
+            var chunk = openParts[part];
+            produce = () => Task.FromResult(HlsPackager.Fmp4OpenPart(track, chunk, sequence, part));
         }
 
         if (produce is null)
@@ -215,7 +216,7 @@ internal sealed partial class HlsDelivery(PointRegistry registry, HlsSegmentCach
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(wait.Token, context.RequestAborted);
             try
             {
-                while (track.Snapshot(out var first, out var parts) is var fragments && sequence == first + fragments.Length && parts.Length == 0 && point.State != PointState.Vod)
+                while (track.Snapshot(out var open, out var parts) is not null && sequence == open && parts.Length == 0 && point.State != PointState.Vod)
                 {
                     await track.Changed.WaitAsync(linked.Token).ConfigureAwait(false);
                 }
@@ -236,11 +237,16 @@ internal sealed partial class HlsDelivery(PointRegistry registry, HlsSegmentCach
         while (!context.RequestAborted.IsCancellationRequested)
         {
             var changed = track.Changed;
-            var fragments = track.Snapshot(out var first, out var openParts);
-            if (sequence < first + fragments.Length)
+            var fragments = track.Snapshot(out var open, out var openParts);
+            if (sequence < open)
             {
                 // Complete: the rest of its parts, from the indexed fragment.
-                var entry = fragments[sequence - first];
+                if (Track.IndexOf(fragments, sequence) is not (>= 0 and var index))
+                {
+                    return;
+                }
+
+                var entry = fragments[index];
                 for (var p = sent; p < (entry.Parts?.Count ?? 0); p++)
                 {
                     await response.Body.WriteAsync(await HlsPackager.Fmp4PartAsync(track, entry, sequence, p, context.RequestAborted).ConfigureAwait(false), context.RequestAborted).ConfigureAwait(false);
@@ -249,7 +255,7 @@ internal sealed partial class HlsDelivery(PointRegistry registry, HlsSegmentCach
                 return;
             }
 
-            if (sequence != first + fragments.Length)
+            if (sequence != open)
             {
                 return;
             }

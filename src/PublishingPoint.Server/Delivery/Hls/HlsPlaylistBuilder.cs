@@ -90,7 +90,7 @@ internal static class HlsPlaylistBuilder
 
         var live = point.State != PointState.Vod;
         var timescale = track.Description.Timescale;
-        var fragments = track.Snapshot(out var first, out var openParts);
+        var fragments = track.Snapshot(out var open, out var openParts);
         var available = format == HlsFormat.Ts
             ? HlsTimeline.Available(fragments, timescale, AudioOf(point), live)
             : fragments.Length;
@@ -103,6 +103,11 @@ internal static class HlsPlaylistBuilder
             start = Math.Min(available, from ?? (live ? HlsTimeline.WindowStart(fragments, available, windowSeconds * timescale) : 0));
         }
 
+        if (live)
+        {
+            start = Math.Max(start, HlsTimeline.AfterLastGap(fragments, available));
+        }
+
         var longest = TimeSpan.Zero;
         var discontinuities = 0L;
         var segments = new List<HlsSegment>(available - start);
@@ -112,23 +117,25 @@ internal static class HlsPlaylistBuilder
         {
             var duration = HlsTimeline.Duration(fragments, i, timescale);
             longest = duration > longest ? duration : longest;
+            // A gap in numbering (segments this origin never received) is not counted: an origin that has them would not.
+            var counted = i > 0 && fragments[i].Discontinuity && !HlsTimeline.IsGap(fragments, i);
             if (i < start)
             {
-                discontinuities += i > 0 && fragments[i].Discontinuity ? 1 : 0;
+                discontinuities += counted ? 1 : 0;
                 continue;
             }
 
-            if (i == start && i > 0 && fragments[i].Discontinuity)
+            if (i == start && counted)
             {
                 discontinuities++;
             }
 
             var time = anchor + TimeSpan.FromTicks(Timescale.Rescale(fragments[i].Time, timescale, TimeSpan.TicksPerSecond));
             segments.Add(new HlsSegment(
-                first + i,
+                fragments[i].Sequence,
                 duration,
-                string.Create(CultureInfo.InvariantCulture, $"{name}/{first + i}.{extension}"),
-                i > start && fragments[i].Discontinuity,
+                string.Create(CultureInfo.InvariantCulture, $"{name}/{fragments[i].Sequence}.{extension}"),
+                i > start && (fragments[i].Discontinuity || HlsTimeline.IsGap(fragments, i)),
                 time));
         }
 
@@ -136,14 +143,14 @@ internal static class HlsPlaylistBuilder
         {
             Version = format == HlsFormat.Fmp4 ? 6 : 3,
             MinimumTargetDuration = MediaPlaylist.CeilingSeconds(longest),
-            MediaSequence = first + start,
+            MediaSequence = start < fragments.Length ? fragments[start].Sequence : open,
             DiscontinuitySequence = discontinuities,
             IsVod = !live,
             MapUri = format == HlsFormat.Fmp4 ? $"{name}/init.mp4" : null,
             Segments = segments,
         };
         return format == HlsFormat.Fmp4 && live && shift is null or { IsNone: true } && track.LongestPart > 0
-            ? LowLatency(point, track, playlist, fragments, first, openParts, skip)
+            ? LowLatency(point, track, playlist, fragments, open, openParts, skip)
             : playlist;
     }
 
@@ -151,7 +158,7 @@ internal static class HlsPlaylistBuilder
     /// The low-latency form (RFC 8216bis): parts of the last complete segments and of the open one, the hint of the next
     /// part, where the other renditions are, and for a delta update the old segments left out.
     /// </summary>
-    private static MediaPlaylist LowLatency(Point point, Track track, MediaPlaylist playlist, FragmentEntry[] fragments, long first, PartEntry[] openParts, bool skip)
+    private static MediaPlaylist LowLatency(Point point, Track track, MediaPlaylist playlist, FragmentEntry[] fragments, long open, PartEntry[] openParts, bool skip)
     {
         var timescale = track.Description.Timescale;
         var name = Name(track.Key);
@@ -159,13 +166,12 @@ internal static class HlsPlaylistBuilder
         for (var s = Math.Max(0, segments.Count - SegmentsWithParts); s < segments.Count; s++)
         {
             var sequence = segments[s].Sequence;
-            if (fragments[sequence - first].Parts is { } parts)
+            if (fragments[Track.IndexOf(fragments, sequence)].Parts is { } parts)
             {
                 segments[s] = segments[s] with { Parts = [.. parts.Select((p, i) => Part(name, sequence, i, p.Duration, p.Independent, timescale))] };
             }
         }
 
-        var open = first + fragments.Length;
         var skipped = 0;
         if (skip && segments.Count > 0)
         {
@@ -205,14 +211,14 @@ internal static class HlsPlaylistBuilder
                 continue;
             }
 
-            var fragments = other.Snapshot(out var first, out var openParts);
+            var fragments = other.Snapshot(out var open, out var openParts);
             if (openParts.Length > 0)
             {
-                yield return new HlsRenditionReport(PlaylistName(other.Key, HlsFormat.Fmp4), first + fragments.Length, openParts.Length - 1);
+                yield return new HlsRenditionReport(PlaylistName(other.Key, HlsFormat.Fmp4), open, openParts.Length - 1);
             }
             else if (fragments.Length > 0)
             {
-                yield return new HlsRenditionReport(PlaylistName(other.Key, HlsFormat.Fmp4), first + fragments.Length - 1, (fragments[^1].Parts?.Count ?? 1) - 1);
+                yield return new HlsRenditionReport(PlaylistName(other.Key, HlsFormat.Fmp4), fragments[^1].Sequence, (fragments[^1].Parts?.Count ?? 1) - 1);
             }
         }
     }

@@ -4,8 +4,9 @@ using PublishingPoint.Server.Points;
 namespace PublishingPoint.Server.Delivery.Hls;
 
 /// <summary>
-/// How a track's fragments become HLS segments: segment N is fragment N of the track (its index since the point
-/// began, so media sequence numbers never change as the window slides), covering [start, next start).
+/// How a track's fragments become HLS segments: segment N is the fragment numbered N (from its media time, by
+/// <see cref="SegmentNumbering"/>, so numbers never change as the window slides and every origin agrees),
+/// covering [start, next start).
 /// </summary>
 internal static class HlsTimeline
 {
@@ -38,6 +39,27 @@ internal static class HlsTimeline
         }
 
         return count;
+    }
+
+    /// <summary>Segment <paramref name="index"/> follows numbers this origin never received (it was down, or joined late).</summary>
+    public static bool IsGap(FragmentEntry[] fragments, int index) =>
+        index > 0 && fragments[index].Sequence != fragments[index - 1].Sequence + 1;
+
+    /// <summary>
+    /// The first of the segments after the last gap in numbering: a live playlist numbers its segments implicitly, so it
+    /// lists only the unbroken run up to the edge.
+    /// </summary>
+    public static int AfterLastGap(FragmentEntry[] fragments, int count)
+    {
+        for (var i = count - 1; i > 0; i--)
+        {
+            if (IsGap(fragments, i))
+            {
+                return i;
+            }
+        }
+
+        return 0;
     }
 
     /// <summary>First segment of a live window of <paramref name="window"/> (track timescale), never fewer than 3 segments.</summary>

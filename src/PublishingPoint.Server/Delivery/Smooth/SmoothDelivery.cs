@@ -70,7 +70,7 @@ internal sealed class SmoothDelivery(PointRegistry registry)
         }
 
         var stored = await fragment.ReadAsync(context.RequestAborted).ConfigureAwait(false);
-        var bytes = SmoothFragmentWriter.Write(stored, fragment.Traf, fragment.Time, fragment.Duration, following);
+        var bytes = SmoothFragmentWriter.Write(stored, fragment.Traf, fragment.Time, fragment.Duration, following, unchecked((uint)(fragment.Sequence + 1)));
         // Complete look-ahead (or VOD) makes the bytes final; otherwise a later request would announce more.
         context.Response.Headers.CacheControl = !live || next.Length >= lookAhead
             ? "public, max-age=31536000, immutable"
