@@ -68,6 +68,40 @@ public sealed partial class SeveralOriginsTests
     }
 
     [Fact]
+    public async Task OneEncoderTeedToTwoOrigins_EveryOutputIsTheSameBytes()
+    {
+        var source = await RecordingAsync(12);
+        await using var one = await RunningServer.StartAsync();
+        await using var two = await RunningServer.StartAsync();
+        var slave = "[f=ismv:movflags=isml+frag_keyframe:write_prft=pts]";
+        var push = await Tool.RunAsync("ffmpeg",
+        [
+            "-hide_banner", "-loglevel", "error", "-i", source, "-map", "0", "-c", "copy", "-output_ts_offset", Timecode().ToString(CultureInfo.InvariantCulture),
+            "-f", "tee", $"{slave}{one.Url($"{Point}/Streams(enc1)")}|{slave}{two.Url($"{Point}/Streams(enc1)")}",
+        ]);
+        Assert.True(push.ExitCode == 0, Tool.Describe(push));
+
+        var (video, audio) = await RenditionsAsync(one.Http);
+        List<string> urls = [$"{Point}/master.m3u8", $"{Point}/master-fmp4.m3u8", $"{Point}/manifest.mpd", $"{Point}/Manifest",
+            $"{Point}/hls/{video}.m3u8", $"{Point}/hls/{video}-fmp4.m3u8", $"{Point}/hls/{audio}-fmp4.m3u8",
+            $"{Point}/hls/{video}/init.mp4", $"{Point}/hls/{audio}/init.mp4"];
+        foreach (var segment in HlsText.Segments(await one.Http.GetStringAsync($"{Point}/hls/{video}.m3u8")))
+        {
+            var n = Path.GetFileNameWithoutExtension(segment.Uri);
+            urls.AddRange([$"{Point}/hls/{video}/{n}.ts", $"{Point}/hls/{video}/{n}.m4s", $"{Point}/hls/{audio}/{n}.m4s"]);
+        }
+
+        var smooth = await SmoothManifestView.FetchAsync(one.Http, $"{Point}/Manifest");
+        var bitrate = video[(video.LastIndexOf('-') + 1)..];
+        urls.AddRange(smooth.ChunkTimes("video").Select(t => $"{Point}/QualityLevels({bitrate})/Fragments({video[..video.LastIndexOf('-')]}={t})"));
+        Assert.True(urls.Count > 20);
+        foreach (var url in urls)
+        {
+            await AssertSameAsync(one.Http, two.Http, url);
+        }
+    }
+
+    [Fact]
     public async Task HlsJsPlaysThroughNginx_WhileAnOriginIsKilledAndRestarted()
     {
         var source = await RecordingAsync(70);
