@@ -88,6 +88,16 @@ public sealed record DashAdaptationSet
     /// <summary>Role scheme value ("main"); null for none.</summary>
     public string? Role { get; init; } = "main";
 
+    /// <summary>
+    /// Closed captions in the video's SEI, as the SCTE 214-1 Accessibility value ("CC1=eng", "1=lang:eng"), with the
+    /// scheme <see cref="Cea608Scheme"/> or <see cref="Cea708Scheme"/>; null for none.
+    /// </summary>
+    public (string Scheme, string Value)? Captions { get; init; }
+
+    public const string Cea608Scheme = "urn:scte:dash:cc:cea-608:2015";
+
+    public const string Cea708Scheme = "urn:scte:dash:cc:cea-708:2015";
+
     public required IReadOnlyList<DashRepresentation> Representations { get; init; }
 }
 

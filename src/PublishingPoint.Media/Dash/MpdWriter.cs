@@ -115,6 +115,14 @@ public static class MpdWriter
                 xml.WriteEndElement();
             }
 
+            if (set.Captions is { } captions)
+            {
+                xml.WriteStartElement("Accessibility");
+                xml.WriteAttributeString("schemeIdUri", captions.Scheme);
+                xml.WriteAttributeString("value", captions.Value);
+                xml.WriteEndElement();
+            }
+
             foreach (var representation in set.Representations)
             {
                 WriteRepresentation(xml, representation);

@@ -21,5 +21,14 @@ public sealed record HlsVariant
     /// <summary>GROUP-ID of the EXT-X-MEDIA TYPE=AUDIO renditions this variant plays with; null when audio is muxed.</summary>
     public string? AudioGroup { get; init; }
 
+    /// <summary>
+    /// CLOSED-CAPTIONS: the GROUP-ID of the EXT-X-MEDIA TYPE=CLOSED-CAPTIONS renditions, <see cref="NoClosedCaptions"/>
+    /// when the variant carries none, or null to leave the attribute out.
+    /// </summary>
+    public string? ClosedCaptions { get; init; }
+
+    /// <summary>CLOSED-CAPTIONS=NONE (an enumerated string, unquoted).</summary>
+    public const string NoClosedCaptions = "NONE";
+
     public required string Uri { get; init; }
 }

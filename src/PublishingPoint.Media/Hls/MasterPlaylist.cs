@@ -9,5 +9,7 @@ public sealed record MasterPlaylist
 
     public IReadOnlyList<HlsAudioRendition> Audio { get; init; } = [];
 
+    public IReadOnlyList<HlsCaptionRendition> ClosedCaptions { get; init; } = [];
+
     public required IReadOnlyList<HlsVariant> Variants { get; init; }
 }

@@ -35,6 +35,18 @@ public static class MasterPlaylistWriter
             text.Append(inv, $",URI=\"{audio.Uri}\"\n");
         }
 
+        foreach (var captions in playlist.ClosedCaptions)
+        {
+            text.Append(inv, $"#EXT-X-MEDIA:TYPE=CLOSED-CAPTIONS,GROUP-ID=\"{Quoted(captions.GroupId)}\",NAME=\"{Quoted(captions.Name)}\"");
+            if (LanguageTag.Sanitize(captions.Language) is var language && language != LanguageTag.Undetermined)
+            {
+                text.Append(inv, $",LANGUAGE=\"{language}\"");
+            }
+
+            text.Append(captions.IsDefault ? ",DEFAULT=YES,AUTOSELECT=YES" : ",DEFAULT=NO,AUTOSELECT=YES");
+            text.Append(inv, $",INSTREAM-ID=\"{captions.InstreamId}\"\n");
+        }
+
         foreach (var variant in playlist.Variants)
         {
             text.Append(inv, $"#EXT-X-STREAM-INF:BANDWIDTH={variant.Bandwidth}");
@@ -57,6 +69,11 @@ public static class MasterPlaylistWriter
             if (variant.AudioGroup is { } group)
             {
                 text.Append(inv, $",AUDIO=\"{group}\"");
+            }
+
+            if (variant.ClosedCaptions is { } captionGroup)
+            {
+                text.Append(captionGroup == HlsVariant.NoClosedCaptions ? ",CLOSED-CAPTIONS=NONE" : $",CLOSED-CAPTIONS=\"{Quoted(captionGroup)}\"");
             }
 
             text.Append('\n').Append(variant.Uri).Append('\n');

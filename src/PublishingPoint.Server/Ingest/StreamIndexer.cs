@@ -379,6 +379,7 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
                 Parts = parts,
             };
             var window = (long)point.DvrWindowSeconds(registry.Options.DvrWindowSeconds) * track.Description.Timescale;
+            track.ObserveCaptions(fragment, samples);
             track.Append(entry, window);
         }
 

@@ -147,7 +147,27 @@ internal sealed partial class ArchiveRecovery(PointRegistry registry, ILogger<Ar
             }
         }
 
+        ObserveCaptions(file, scanned, tracks);
         return (added, scanned.TornBytes);
+    }
+
+    /// <summary>Reads each video track's first fragment of this file once (its own handle, closed at once) for captions.</summary>
+    private static void ObserveCaptions(string file, ScannedArchive scanned, Dictionary<uint, Track> tracks)
+    {
+        using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        foreach (var (trackId, track) in tracks)
+        {
+            if (track.Description.Avc is null || track.Captions != Media.Codecs.H264.CaptionKinds.None
+                || scanned.Fragments.FirstOrDefault(f => f.Traf.TrackId == trackId) is not { } first)
+            {
+                continue;
+            }
+
+            var bytes = new byte[first.Length];
+            stream.Position = first.Offset;
+            stream.ReadExactly(bytes);
+            track.ObserveCaptions(bytes, first.Samples);
+        }
     }
 
     /// <summary>

@@ -1,3 +1,5 @@
+using PublishingPoint.Media.Codecs.H264;
+using PublishingPoint.Media.IsoBmff;
 using PublishingPoint.Media.Tracks;
 namespace PublishingPoint.Server.Points;
 
@@ -20,6 +22,7 @@ public sealed class Track
     private readonly Lock _lock = new();
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _longestPart;
+    private CaptionKinds _captions;
     private long? _decodeShift;
     private int _firstInMemory;
     private readonly SegmentNumbering _numbering;
@@ -150,6 +153,46 @@ public sealed class Track
 
         var grid = Math.Max(1, Description.Timescale / 10);
         return (shift + grid - 1) / grid * grid;
+    }
+
+    /// <summary>Closed captions seen in this track's video (SEI cc_data): what the masters and the MPD declare.</summary>
+    public CaptionKinds Captions
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _captions;
+            }
+        }
+    }
+
+    /// <summary>Looks for captions in the first samples of a video fragment until some are found.</summary>
+    public void ObserveCaptions(ReadOnlySpan<byte> fragment, FragmentSample[] samples)
+    {
+        ArgumentNullException.ThrowIfNull(samples);
+        if (Description.Avc is not { } avc || Captions != CaptionKinds.None)
+        {
+            return;
+        }
+
+        var found = CaptionKinds.None;
+        for (var i = 0; i < Math.Min(3, samples.Length); i++)
+        {
+            var s = samples[i];
+            if (s.DataOffset >= 0 && s.Size > 0 && (long)s.DataOffset + s.Size <= fragment.Length)
+            {
+                found |= CaptionSei.Find(fragment.Slice(s.DataOffset, s.Size), avc.NalLengthSize);
+            }
+        }
+
+        if (found != CaptionKinds.None)
+        {
+            lock (_lock)
+            {
+                _captions |= found;
+            }
+        }
     }
 
     /// <summary>The longest part this track has had (its PART-TARGET), 0 when it never had parts.</summary>

@@ -51,7 +51,15 @@ public sealed class HlsVodTests
         Assert.Equal("AUDIO", audio["TYPE"]);
         var fmp4Variants = HlsText.AttributeLines(fmp4Master, "#EXT-X-STREAM-INF");
         Assert.All(fmp4Variants, v => Assert.Equal(audio["GROUP-ID"], v.Attributes["AUDIO"]));
-        var fmp4Video = server.Url($"{Point}/{fmp4Variants[^1].Uri}").ToString();
+        // The audio-only variant (Apple's cellular fallback) comes last and plays the audio rendition; no captions here.
+        var audioOnly = fmp4Variants[^1];
+        Assert.False(audioOnly.Attributes.ContainsKey("RESOLUTION"));
+        Assert.Equal(audio["URI"], audioOnly.Uri);
+        Assert.StartsWith("mp4a.40.", audioOnly.Attributes["CODECS"], StringComparison.Ordinal);
+        Assert.All(fmp4Variants.Concat(variants), v => Assert.Equal("NONE", v.Attributes["CLOSED-CAPTIONS"]));
+        var videoVariants = fmp4Variants.Where(v => v.Attributes.ContainsKey("RESOLUTION")).ToList();
+        Assert.Equal(fmp4Variants.Count - 1, videoVariants.Count);
+        var fmp4Video = server.Url($"{Point}/{videoVariants[^1].Uri}").ToString();
         var fmp4Audio = server.Url($"{Point}/{audio["URI"]}").ToString();
         var fmp4Text = await server.Http.GetStringAsync(fmp4Video);
         Assert.Equal("6", HlsText.Tag(fmp4Text, "#EXT-X-VERSION"));
@@ -59,7 +67,7 @@ public sealed class HlsVodTests
         Assert.Contains("#EXT-X-ENDLIST", fmp4Text, StringComparison.Ordinal);
 
         // Every segment of every playlist is served (players skip a failing segment and carry on).
-        foreach (var playlist in new[] { tsPlaylist, fmp4Variants[^1].Uri!, audio["URI"] })
+        foreach (var playlist in new[] { tsPlaylist, videoVariants[^1].Uri!, audio["URI"] })
         {
             var text = await server.Http.GetStringAsync($"{Point}/{playlist}");
             foreach (var (_, uri) in HlsText.Segments(text))

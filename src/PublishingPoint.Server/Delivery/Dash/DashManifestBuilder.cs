@@ -130,8 +130,21 @@ internal static class DashManifestBuilder
         {
             Id = 0,
             ContentType = DashContentType.Video,
+            Captions = CaptionsOf(point),
             SegmentAlignment = Aligned([.. video.Select(v => v.Times)]),
             Representations = [.. video.Select(v => v.Representation)],
+        };
+    }
+
+    // SCTE 214-1: CEA-608 as "CCn=lang", CEA-708 as "n=lang:lang"; the language is not signalled in cc_data.
+    private static (string Scheme, string Value)? CaptionsOf(Point point)
+    {
+        var kinds = point.Tracks().Aggregate(CaptionKinds.None, (all, t) => all | t.Captions);
+        return CaptionSei.InstreamId(kinds) switch
+        {
+            null => null,
+            ['S', ..] => (DashAdaptationSet.Cea708Scheme, "1=lang:und"),
+            var channel => (DashAdaptationSet.Cea608Scheme, $"{channel}=und"),
         };
     }
 

@@ -13,6 +13,8 @@ internal static class HlsPlaylistBuilder
 {
     public const string AudioGroup = "audio";
 
+    public const string CaptionGroup = "cc";
+
     // Transport stream packetisation (188/184, PES headers, PSI, CC padding) on top of the fragment bytes.
     private const double TsOverhead = 1.1;
 
@@ -28,6 +30,8 @@ internal static class HlsPlaylistBuilder
         var audio = AudioOf(point);
         var audioRate = audio is null ? default : Rates(audio);
         var audioCodec = audio is null ? null : audio.Description.RequireAac().CodecString;
+        var captions = point.Tracks().Aggregate(CaptionKinds.None, (all, t) => all | t.Captions);
+        var instream = CaptionSei.InstreamId(captions);
         var variants = new List<HlsVariant>();
         foreach (var track in point.Tracks())
         {
@@ -48,6 +52,7 @@ internal static class HlsPlaylistBuilder
                 Height = avc.Height,
                 FrameRate = FrameRate(avc.Sps, last, track.Description.Timescale),
                 AudioGroup = format == HlsFormat.Fmp4 && audio is not null ? AudioGroup : null,
+                ClosedCaptions = instream is null ? HlsVariant.NoClosedCaptions : CaptionGroup,
                 Uri = "hls/" + PlaylistName(track.Key, format),
             });
         }
@@ -62,6 +67,17 @@ internal static class HlsPlaylistBuilder
         List<HlsAudioRendition> renditions = [];
         if (format == HlsFormat.Fmp4 && audio is not null)
         {
+            // Apple's authoring rules: an audio-only variant as the fallback on a weak cellular link; last, so no player
+            // starts with it (and hls.js leaves it out when there is video).
+            variants.Add(new HlsVariant
+            {
+                Bandwidth = (long)Math.Ceiling(audioRate.Peak),
+                AverageBandwidth = (long)Math.Ceiling(audioRate.Average),
+                Codecs = audioCodec!,
+                AudioGroup = AudioGroup,
+                ClosedCaptions = instream is null ? HlsVariant.NoClosedCaptions : null,
+                Uri = "hls/" + PlaylistName(audio.Key, format),
+            });
             renditions.Add(new HlsAudioRendition
             {
                 GroupId = AudioGroup,
@@ -73,7 +89,11 @@ internal static class HlsPlaylistBuilder
             });
         }
 
-        return new MasterPlaylist { Version = format == HlsFormat.Fmp4 ? 6 : 3, Variants = variants, Audio = renditions };
+        HlsCaptionRendition[] closedCaptions = instream is null ? [] :
+            [new HlsCaptionRendition { GroupId = CaptionGroup, Name = instream.StartsWith("CC", StringComparison.Ordinal) ? "CEA-608" : "CEA-708", InstreamId = instream }];
+        // RFC 8216bis 7: an INSTREAM-ID of SERVICEn needs version 7.
+        var version = instream?.StartsWith("SERVICE", StringComparison.Ordinal) == true ? 7 : format == HlsFormat.Fmp4 ? 6 : 3;
+        return new MasterPlaylist { Version = version, Variants = variants, Audio = renditions, ClosedCaptions = closedCaptions };
     }
 
     /// <summary>Complete segments whose parts a low-latency playlist still lists (with the parts of the open one).</summary>
