@@ -6,8 +6,12 @@ namespace PublishingPoint.Media.Hls;
 /// <param name="Discontinuity">EXT-X-DISCONTINUITY before this segment (the encoder restarted or skipped time).</param>
 /// <param name="ProgramDateTime">Wall-clock time of the segment's first sample, when known.</param>
 /// <param name="Parts">Its partial segments (EXT-X-PART, listed before its EXTINF) in a low-latency playlist.</param>
+/// <param name="ByteRange">EXT-X-BYTERANGE: only these bytes of <paramref name="Uri"/> (an I-frame playlist's I-frame).</param>
 public readonly record struct HlsSegment(long Sequence, TimeSpan Duration, string Uri, bool Discontinuity = false, DateTimeOffset? ProgramDateTime = null,
-    IReadOnlyList<HlsPart>? Parts = null);
+    IReadOnlyList<HlsPart>? Parts = null, HlsByteRange? ByteRange = null);
+
+/// <summary>EXT-X-BYTERANGE:length@offset.</summary>
+public readonly record struct HlsByteRange(long Length, long Offset);
 
 /// <summary>One partial segment (RFC 8216bis 4.4.4.9 EXT-X-PART).</summary>
 /// <param name="Independent">Starts with an independent frame (INDEPENDENT=YES).</param>

@@ -11,5 +11,8 @@ public sealed record MasterPlaylist
 
     public IReadOnlyList<HlsCaptionRendition> ClosedCaptions { get; init; } = [];
 
+    /// <summary>EXT-X-I-FRAME-STREAM-INF: one I-frame playlist per video variant (URI is the I-frame playlist).</summary>
+    public IReadOnlyList<HlsVariant> IFrameStreams { get; init; } = [];
+
     public required IReadOnlyList<HlsVariant> Variants { get; init; }
 }

@@ -79,6 +79,23 @@ public static class MasterPlaylistWriter
             text.Append('\n').Append(variant.Uri).Append('\n');
         }
 
+        foreach (var iframes in playlist.IFrameStreams)
+        {
+            text.Append(inv, $"#EXT-X-I-FRAME-STREAM-INF:BANDWIDTH={iframes.Bandwidth}");
+            if (iframes.AverageBandwidth > 0)
+            {
+                text.Append(inv, $",AVERAGE-BANDWIDTH={iframes.AverageBandwidth}");
+            }
+
+            text.Append(inv, $",CODECS=\"{iframes.Codecs}\"");
+            if (iframes.Width > 0 && iframes.Height > 0)
+            {
+                text.Append(inv, $",RESOLUTION={iframes.Width}x{iframes.Height}");
+            }
+
+            text.Append(inv, $",URI=\"{iframes.Uri}\"\n");
+        }
+
         return text.ToString();
     }
 

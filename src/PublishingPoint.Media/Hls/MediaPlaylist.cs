@@ -25,6 +25,9 @@ public sealed record MediaPlaylist
 
     public bool IndependentSegments { get; init; } = true;
 
+    /// <summary>EXT-X-I-FRAMES-ONLY (version 4): every entry is one I-frame, a byte range of a media segment.</summary>
+    public bool IFramesOnly { get; init; }
+
     public required IReadOnlyList<HlsSegment> Segments { get; init; }
 
     /// <summary>

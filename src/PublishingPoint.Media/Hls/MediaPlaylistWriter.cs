@@ -48,6 +48,11 @@ public static class MediaPlaylistWriter
             text.Append("#EXT-X-INDEPENDENT-SEGMENTS\n");
         }
 
+        if (playlist.IFramesOnly)
+        {
+            text.Append("#EXT-X-I-FRAMES-ONLY\n");
+        }
+
         if (playlist.MapUri is { } map)
         {
             text.Append(inv, $"#EXT-X-MAP:URI=\"{map}\"\n");
@@ -82,6 +87,11 @@ public static class MediaPlaylistWriter
             }
 
             text.Append(inv, $"#EXTINF:{segment.Duration.TotalSeconds:0.000},\n");
+            if (segment.ByteRange is { } range)
+            {
+                text.Append(inv, $"#EXT-X-BYTERANGE:{range.Length}@{range.Offset}\n");
+            }
+
             text.Append(segment.Uri).Append('\n');
             first = false;
         }

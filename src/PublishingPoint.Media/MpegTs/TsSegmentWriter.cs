@@ -47,6 +47,36 @@ public sealed class TsSegmentWriter
         }
     }
 
+    /// <summary>
+    /// Bytes from the segment's start to the end of its first video PES (PAT, PMT and any audio PES that precedes it
+    /// included): the byte range an I-frame playlist names for the segment's first frame. 0 without video.
+    /// </summary>
+    public int KeyframeEnd(ReadOnlySpan<TsSample> video, ReadOnlySpan<TsSample> audio)
+    {
+        if (video.IsEmpty)
+        {
+            return 0;
+        }
+
+        var plans = ArrayPool<PesPlan>.Shared.Rent(video.Length + audio.Length);
+        try
+        {
+            Plan(video, audio, plans, out var layout);
+            var packets = 2 + plans[0].Packets;
+            var audioEnd = layout.VideoPesCount + layout.AudioPesCount;
+            for (var a = layout.VideoPesCount; a < audioEnd && plans[a].Dts < plans[0].Dts; a++)
+            {
+                packets += plans[a].Packets; // written before the first video PES (interleaving by DTS, video first on a tie)
+            }
+
+            return packets * TsConstants.PacketLength;
+        }
+        finally
+        {
+            ArrayPool<PesPlan>.Shared.Return(plans);
+        }
+    }
+
     /// <summary>Writes the segment and advances <paramref name="counters"/> past it; returns the packet counts.</summary>
     public TsPacketCounts WriteSegment(
         ReadOnlySpan<TsSample> video,

@@ -56,6 +56,15 @@ public sealed class FragmentEntry
     /// </summary>
     public IReadOnlyList<PartLayout>? Parts { get; init; }
 
+    /// <summary>Where the keyframe ends in this fragment's TS segment (an I-frame playlist's byte range), once computed.</summary>
+    public int? TsKeyframeEnd
+    {
+        get => Volatile.Read(ref _tsKeyframeEnd) is var end and > 0 ? end : null;
+        set => Volatile.Write(ref _tsKeyframeEnd, value ?? 0);
+    }
+
+    private int _tsKeyframeEnd;
+
     /// <summary>The bytes while the fragment is inside the memory window; null once evicted (read from the archive).</summary>
     public byte[]? Data => Volatile.Read(ref _data);
 

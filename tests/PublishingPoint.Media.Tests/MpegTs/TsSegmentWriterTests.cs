@@ -213,4 +213,33 @@ public class TsSegmentWriterTests
         reader.Read(Write(video, audio, new TsContinuityCounters(), TsMuxerOptions.Default));
         return reader;
     }
+
+    [Theory]
+    [InlineData(0)] // audio and video start together: the keyframe's PES comes first
+    [InlineData(3)] // audio starts three frames earlier: those audio PES come before the keyframe
+    public void KeyframeEndIsWhereTheFirstVideoPesEnds(int audioLead)
+    {
+        var writer = new TsSegmentWriter(SyntheticStream.Video, SyntheticStream.Audio, new TsMuxerOptions { AlignContinuityCounters = true });
+        var audio = SyntheticStream.AudioSamples(0, 94, 900_000 - (audioLead * 1920));
+        var segment = writer.WriteSegment(Video, audio, new TsContinuityCounters());
+
+        var end = writer.KeyframeEnd(Video, audio);
+
+        Assert.Equal(0, end % 188);
+        var videoStarts = new List<int>();
+        for (var at = 0; at < segment.Length; at += 188)
+        {
+            var pid = ((segment[at + 1] & 0x1F) << 8) | segment[at + 2];
+            if (pid == TsConstants.VideoPid && (segment[at + 1] & 0x40) != 0)
+            {
+                videoStarts.Add(at);
+            }
+        }
+
+        // The range holds the first video PES whole and ends where the second one starts (or audio takes over).
+        Assert.True(videoStarts.Count > 1);
+        Assert.True(end > videoStarts[0] && end <= videoStarts[1]);
+        var next = ((segment[end + 1] & 0x1F) << 8) | segment[end + 2];
+        Assert.True(next != TsConstants.VideoPid || (segment[end + 1] & 0x40) != 0, "the range cuts the keyframe's PES");
+    }
 }

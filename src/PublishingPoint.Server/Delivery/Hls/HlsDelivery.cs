@@ -51,6 +51,10 @@ internal sealed partial class HlsDelivery(PointRegistry registry, HlsSegmentCach
             await PlaylistAsync(context, point, rest, shift, () => HlsPlaylistBuilder.Master(point, format) is { } m ? WithQuery(MasterPlaylistWriter.Write(m), query) : null)
                 .ConfigureAwait(false);
         }
+        else if (IFramePlaylistUrl().Match(rest) is { Success: true } iframes && FindTrack(point, iframes) is { } iframeTrack)
+        {
+            await IFramePlaylistAsync(context, point, iframeTrack, iframes.Groups["fmp4"].Success ? HlsFormat.Fmp4 : HlsFormat.Ts, rest, anchor, shift).ConfigureAwait(false);
+        }
         else if (PlaylistUrl().Match(rest) is { Success: true } playlist && FindTrack(point, playlist) is { } track)
         {
             var format = playlist.Groups["fmp4"].Success ? HlsFormat.Fmp4 : HlsFormat.Ts;
@@ -102,6 +106,28 @@ internal sealed partial class HlsDelivery(PointRegistry registry, HlsSegmentCach
         {
             await Problems.WriteAsync(context, StatusCodes.Status404NotFound, "unknown HLS resource").ConfigureAwait(false);
         }
+    }
+
+    /// <summary>An I-frame playlist; for TS, the keyframe ranges of the window's segments are computed first (once each).</summary>
+    private async Task IFramePlaylistAsync(HttpContext context, Point point, Track track, HlsFormat format, string rest, DateTimeOffset anchor, TimeShift shift)
+    {
+        var window = point.DvrWindowSeconds(registry.Options.DvrWindowSeconds);
+        if (format == HlsFormat.Ts && HlsPlaylistBuilder.Media(point, track, format, window, anchor, shift, skip: false) is { } media)
+        {
+            var fragments = track.Snapshot();
+            var audio = HlsPlaylistBuilder.AudioOf(point);
+            foreach (var segment in media.Segments)
+            {
+                if (Track.IndexOf(fragments, segment.Sequence) is >= 0 and var index && fragments[index].TsKeyframeEnd is null)
+                {
+                    await HlsPackager.TsKeyframeEndAsync(track, audio, fragments, index, context.RequestAborted).ConfigureAwait(false);
+                }
+            }
+        }
+
+        await PlaylistAsync(context, point, rest, shift,
+                () => HlsPlaylistBuilder.IFrames(point, track, format, window, anchor, shift) is { } m ? MediaPlaylistWriter.Write(m) : null)
+            .ConfigureAwait(false);
     }
 
     private async Task SegmentAsync(HttpContext context, Point point, Track track, HlsFormat format, long sequence)
@@ -336,10 +362,13 @@ internal sealed partial class HlsDelivery(PointRegistry registry, HlsSegmentCach
     [GeneratedRegex(@"^hls/(?<name>[A-Za-z0-9._-]{1,64}?)-(?<bitrate>[0-9]{1,10})(?<fmp4>-fmp4)?\.m3u8$", RegexOptions.CultureInvariant)]
     private static partial Regex PlaylistUrl();
 
-    [GeneratedRegex(@"^hls/(?<name>[A-Za-z0-9._-]{1,64}?)-(?<bitrate>[0-9]{1,10})/(?<n>[0-9]{1,9})\.(?<ext>ts|m4s)$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"^hls/(?<name>[A-Za-z0-9._-]{1,64}?)-(?<bitrate>[0-9]{1,10})-iframes(?<fmp4>-fmp4)?\.m3u8$", RegexOptions.CultureInvariant)]
+    private static partial Regex IFramePlaylistUrl();
+
+    [GeneratedRegex(@"^hls/(?<name>[A-Za-z0-9._-]{1,64}?)-(?<bitrate>[0-9]{1,10})/(?<n>[0-9]{1,18})\.(?<ext>ts|m4s)$", RegexOptions.CultureInvariant)]
     private static partial Regex SegmentUrl();
 
-    [GeneratedRegex(@"^hls/(?<name>[A-Za-z0-9._-]{1,64}?)-(?<bitrate>[0-9]{1,10})/(?<n>[0-9]{1,9})\.(?<p>[0-9]{1,4})\.m4s$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"^hls/(?<name>[A-Za-z0-9._-]{1,64}?)-(?<bitrate>[0-9]{1,10})/(?<n>[0-9]{1,18})\.(?<p>[0-9]{1,4})\.m4s$", RegexOptions.CultureInvariant)]
     private static partial Regex PartUrl();
 
     [GeneratedRegex(@"^hls/(?<name>[A-Za-z0-9._-]{1,64}?)-(?<bitrate>[0-9]{1,10})/init\.mp4$", RegexOptions.CultureInvariant)]

@@ -24,6 +24,30 @@ internal static class HlsPackager
     /// <param name="number">The segment's media sequence number, which sets its continuity counters.</param>
     public static async Task<byte[]> TsSegmentAsync(Track video, Track? audio, FragmentEntry[] fragments, int sequence, long number, CancellationToken cancellationToken)
     {
+        var (videoSamples, audioSamples) = await TsSamplesAsync(video, audio, fragments, sequence, cancellationToken).ConfigureAwait(false);
+        return TsWriter(video, audio).WriteSegment(videoSamples, CollectionsMarshal.AsSpan(audioSamples), TsContinuityCounters.ForAlignedSegment(number));
+    }
+
+    /// <summary>
+    /// Where the I-frame of TS segment <paramref name="sequence"/> ends (its byte range starts at 0: PAT, PMT, the
+    /// keyframe's PES): computed once per fragment, without writing the segment.
+    /// </summary>
+    public static async Task<int> TsKeyframeEndAsync(Track video, Track? audio, FragmentEntry[] fragments, int sequence, CancellationToken cancellationToken)
+    {
+        var entry = fragments[sequence];
+        if (entry.TsKeyframeEnd is { } known)
+        {
+            return known;
+        }
+
+        var (videoSamples, audioSamples) = await TsSamplesAsync(video, audio, fragments, sequence, cancellationToken).ConfigureAwait(false);
+        var end = TsWriter(video, audio).KeyframeEnd(videoSamples, CollectionsMarshal.AsSpan(audioSamples));
+        entry.TsKeyframeEnd = end;
+        return end;
+    }
+
+    private static async Task<(TsSample[] Video, List<TsSample> Audio)> TsSamplesAsync(Track video, Track? audio, FragmentEntry[] fragments, int sequence, CancellationToken cancellationToken)
+    {
         var entry = fragments[sequence];
         var videoTimescale = video.Description.Timescale;
         var samples = entry.Samples;
@@ -58,7 +82,26 @@ internal static class HlsPackager
             }
         }
 
-        return TsWriter(video, audio).WriteSegment(videoSamples, CollectionsMarshal.AsSpan(audioSamples), TsContinuityCounters.ForAlignedSegment(number));
+        return (videoSamples, audioSamples);
+    }
+
+    /// <summary>Where the I-frame of an fMP4 segment ends: its boxes (of the first chunk, for a segment of parts) and first sample.</summary>
+    public static long Fmp4KeyframeEnd(FragmentEntry entry)
+    {
+        var samples = entry.Samples;
+        if (samples.Length == 0)
+        {
+            return 0;
+        }
+
+        var first = entry.Parts is [var part, ..] ? samples.AsSpan(0, Math.Clamp(part.Samples, 1, samples.Length)) : samples.AsSpan();
+        long payload = 0;
+        foreach (var s in first)
+        {
+            payload += s.Size;
+        }
+
+        return CmafFragmentWriter.GetLength(first) - payload + samples[0].Size;
     }
 
     // A writer holds only the parsed decoder configurations: made per segment (microseconds), kept by no one.

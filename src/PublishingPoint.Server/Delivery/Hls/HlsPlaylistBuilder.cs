@@ -22,6 +22,8 @@ internal static class HlsPlaylistBuilder
 
     public static string PlaylistName(TrackKey key, HlsFormat format) => Name(key) + (format == HlsFormat.Fmp4 ? "-fmp4.m3u8" : ".m3u8");
 
+    public static string IFramePlaylistName(TrackKey key, HlsFormat format) => Name(key) + (format == HlsFormat.Fmp4 ? "-iframes-fmp4.m3u8" : "-iframes.m3u8");
+
     /// <summary>The audio muxed into TS variants and offered to fMP4 variants: the point's first audio track.</summary>
     public static Track? AudioOf(Point point) => point.Tracks().FirstOrDefault(t => t.Description.Kind == TrackKind.Audio && t.Count > 0);
 
@@ -33,6 +35,7 @@ internal static class HlsPlaylistBuilder
         var captions = point.Tracks().Aggregate(CaptionKinds.None, (all, t) => all | t.Captions);
         var instream = CaptionSei.InstreamId(captions);
         var variants = new List<HlsVariant>();
+        var iframes = new List<HlsVariant>();
         foreach (var track in point.Tracks())
         {
             if (track.Description.Kind != TrackKind.Video || track.Last is not { } last)
@@ -54,6 +57,16 @@ internal static class HlsPlaylistBuilder
                 AudioGroup = format == HlsFormat.Fmp4 && audio is not null ? AudioGroup : null,
                 ClosedCaptions = instream is null ? HlsVariant.NoClosedCaptions : CaptionGroup,
                 Uri = "hls/" + PlaylistName(track.Key, format),
+            });
+            var keyframes = KeyframeRates(track);
+            iframes.Add(new HlsVariant
+            {
+                Bandwidth = (long)Math.Ceiling(keyframes.Peak * factor),
+                AverageBandwidth = (long)Math.Ceiling(keyframes.Average * factor),
+                Codecs = avc.CodecString,
+                Width = avc.Width,
+                Height = avc.Height,
+                Uri = "hls/" + IFramePlaylistName(track.Key, format),
             });
         }
 
@@ -93,7 +106,8 @@ internal static class HlsPlaylistBuilder
             [new HlsCaptionRendition { GroupId = CaptionGroup, Name = instream.StartsWith("CC", StringComparison.Ordinal) ? "CEA-608" : "CEA-708", InstreamId = instream }];
         // RFC 8216bis 7: an INSTREAM-ID of SERVICEn needs version 7.
         var version = instream?.StartsWith("SERVICE", StringComparison.Ordinal) == true ? 7 : format == HlsFormat.Fmp4 ? 6 : 3;
-        return new MasterPlaylist { Version = version, Variants = variants, Audio = renditions, ClosedCaptions = closedCaptions };
+        iframes.Sort((a, b) => a.Bandwidth.CompareTo(b.Bandwidth));
+        return new MasterPlaylist { Version = version, Variants = variants, Audio = renditions, ClosedCaptions = closedCaptions, IFrameStreams = iframes };
     }
 
     /// <summary>Complete segments whose parts a low-latency playlist still lists (with the parts of the open one).</summary>
@@ -263,6 +277,67 @@ internal static class HlsPlaylistBuilder
         return duration > 0
             ? (Math.Max(peak, track.Key.Bitrate), bytes * 8 * timescale / duration)
             : (track.Key.Bitrate, track.Key.Bitrate);
+    }
+
+    /// <summary>
+    /// The I-frame playlist of a video track: the media playlist's window, each entry the segment's first frame (a
+    /// keyframe) as a byte range of the segment. TS ranges must have been computed (<see cref="HlsPackager.TsKeyframeEndAsync"/>);
+    /// a segment whose range is not known yet, or that does not start with a keyframe, is left out.
+    /// </summary>
+    public static MediaPlaylist? IFrames(Point point, Track track, HlsFormat format, int windowSeconds, DateTimeOffset anchor, TimeShift? shift)
+    {
+        if (track.Description.Kind != TrackKind.Video || Media(point, track, format, windowSeconds, anchor, shift, skip: false) is not { } media)
+        {
+            return null;
+        }
+
+        var fragments = track.Snapshot();
+        var entries = new List<HlsSegment>(media.Segments.Count);
+        foreach (var segment in media.Segments)
+        {
+            var index = Track.IndexOf(fragments, segment.Sequence);
+            if (index < 0 || fragments[index].Samples is not [{ IsSync: true }, ..])
+            {
+                continue;
+            }
+
+            long? end = format == HlsFormat.Ts ? fragments[index].TsKeyframeEnd : HlsPackager.Fmp4KeyframeEnd(fragments[index]);
+            if (end is { } length and > 0)
+            {
+                entries.Add(segment with { Parts = null, ByteRange = new HlsByteRange(length, 0) });
+            }
+        }
+
+        return media with
+        {
+            Version = Math.Max(media.Version is 9 ? 6 : media.Version, 4),
+            IFramesOnly = true,
+            Segments = entries,
+            MediaSequence = entries.Count > 0 ? entries[0].Sequence : media.MediaSequence,
+            PartTarget = null,
+            OpenParts = [],
+            PreloadHint = null,
+            RenditionReports = [],
+            SkippedSegments = 0,
+        };
+    }
+
+    /// <summary>Peak and average bits per second of the keyframes alone (each over its segment's duration).</summary>
+    private static (double Peak, double Average) KeyframeRates(Track track)
+    {
+        var timescale = (double)track.Description.Timescale;
+        double peak = 0, bits = 0, duration = 0;
+        foreach (var fragment in track.Snapshot())
+        {
+            if (fragment.Duration > 0 && fragment.Samples is [{ IsSync: true } first, ..])
+            {
+                peak = Math.Max(peak, first.Size * 8 * timescale / fragment.Duration);
+                bits += first.Size * 8.0;
+                duration += fragment.Duration;
+            }
+        }
+
+        return duration > 0 ? (peak, bits * timescale / duration) : (track.Key.Bitrate / 10.0, track.Key.Bitrate / 10.0);
     }
 
     internal static double FrameRate(SequenceParameterSet sps, FragmentEntry fragment, long timescale)
