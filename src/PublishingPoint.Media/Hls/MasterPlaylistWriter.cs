@@ -18,6 +18,15 @@ public static class MasterPlaylistWriter
             text.Append("#EXT-X-INDEPENDENT-SEGMENTS\n");
         }
 
+        WriteRenditions(text, playlist);
+        WriteVariants(text, playlist);
+        WriteIFrameStreams(text, playlist);
+        return text.ToString();
+    }
+
+    private static void WriteRenditions(StringBuilder text, MasterPlaylist playlist)
+    {
+        var inv = CultureInfo.InvariantCulture;
         foreach (var audio in playlist.Audio)
         {
             text.Append(inv, $"#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"{Quoted(audio.GroupId)}\",NAME=\"{Quoted(audio.Name)}\"");
@@ -46,7 +55,11 @@ public static class MasterPlaylistWriter
             text.Append(captions.IsDefault ? ",DEFAULT=YES,AUTOSELECT=YES" : ",DEFAULT=NO,AUTOSELECT=YES");
             text.Append(inv, $",INSTREAM-ID=\"{captions.InstreamId}\"\n");
         }
+    }
 
+    private static void WriteVariants(StringBuilder text, MasterPlaylist playlist)
+    {
+        var inv = CultureInfo.InvariantCulture;
         foreach (var variant in playlist.Variants)
         {
             text.Append(inv, $"#EXT-X-STREAM-INF:BANDWIDTH={variant.Bandwidth}");
@@ -78,7 +91,11 @@ public static class MasterPlaylistWriter
 
             text.Append('\n').Append(variant.Uri).Append('\n');
         }
+    }
 
+    private static void WriteIFrameStreams(StringBuilder text, MasterPlaylist playlist)
+    {
+        var inv = CultureInfo.InvariantCulture;
         foreach (var iframes in playlist.IFrameStreams)
         {
             text.Append(inv, $"#EXT-X-I-FRAME-STREAM-INF:BANDWIDTH={iframes.Bandwidth}");
@@ -95,8 +112,6 @@ public static class MasterPlaylistWriter
 
             text.Append(inv, $",URI=\"{iframes.Uri}\"\n");
         }
-
-        return text.ToString();
     }
 
     // RFC 8216 4.2: a quoted-string holds no double quote, CR or LF.

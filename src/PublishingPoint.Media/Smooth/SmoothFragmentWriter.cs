@@ -16,6 +16,11 @@ public static class SmoothFragmentWriter
         ReadOnlySpan<(long Time, long Duration)> following, uint? sequence = null)
     {
         var output = Rewrite(fragment, traf, time, duration, following);
+        if (traf.TfxdTime is { } sent && sent != time)
+        {
+            SetTfxdTime(output.AsSpan(traf.TrafOffset), time);
+        }
+
         if (sequence is { } number)
         {
             var mfhdAt = BoxReader.Find(output.AsSpan(8), BoxTypes.Mfhd, out var mfhd);
@@ -26,6 +31,32 @@ public static class SmoothFragmentWriter
         }
 
         return output;
+    }
+
+    // The encoder's 'tfxd' says another time than the manifest lists (a negative one, clamped to 0): it says the manifest's.
+    private static void SetTfxdTime(Span<byte> traf, long time)
+    {
+        BoxHeader.TryRead(traf, out var trafHeader);
+        var children = traf[trafHeader.HeaderLength..(int)Math.Min(trafHeader.Size, traf.Length)];
+        while (BoxHeader.TryRead(children, out var child) && child.Size >= child.HeaderLength && child.Size <= children.Length)
+        {
+            if (child.Type == BoxTypes.Uuid && child.UserType == BoxTypes.Tfxd && child.PayloadLength >= 12)
+            {
+                var payload = children[child.HeaderLength..(int)child.Size];
+                if (payload[0] == 1 && payload.Length >= 20)
+                {
+                    BinaryPrimitives.WriteInt64BigEndian(payload[4..], time);
+                }
+                else if (time is >= 0 and <= uint.MaxValue)
+                {
+                    BinaryPrimitives.WriteUInt32BigEndian(payload[4..], (uint)time);
+                }
+
+                return;
+            }
+
+            children = children[(int)child.Size..];
+        }
     }
 
     private static byte[] Rewrite(ReadOnlySpan<byte> fragment, TrackFragment traf, long time, long duration,

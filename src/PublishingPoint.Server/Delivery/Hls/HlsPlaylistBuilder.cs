@@ -30,44 +30,27 @@ internal static class HlsPlaylistBuilder
     public static MasterPlaylist? Master(Point point, HlsFormat format)
     {
         var audio = AudioOf(point);
-        var audioRate = audio is null ? default : Rates(audio);
-        var audioCodec = audio is null ? null : audio.Description.RequireAac().CodecString;
-        var captions = point.Tracks().Aggregate(CaptionKinds.None, (all, t) => all | t.Captions);
-        var instream = CaptionSei.InstreamId(captions);
+        var instream = CaptionSei.InstreamId(point.Tracks().Aggregate(CaptionKinds.None, (all, t) => all | t.Captions));
+        var factor = format == HlsFormat.Ts ? TsOverhead : 1.0;
         var variants = new List<HlsVariant>();
         var iframes = new List<HlsVariant>();
         foreach (var track in point.Tracks())
         {
-            if (track.Description.Kind != TrackKind.Video || track.Last is not { } last)
+            if (track.Description.Kind == TrackKind.Video && track.Last is { } last)
             {
-                continue;
+                variants.Add(VideoVariant(track, last, format, audio, instream));
+                var avc = track.Description.RequireAvc();
+                var keyframes = KeyframeRates(track);
+                iframes.Add(new HlsVariant
+                {
+                    Bandwidth = (long)Math.Ceiling(keyframes.Peak * factor),
+                    AverageBandwidth = (long)Math.Ceiling(keyframes.Average * factor),
+                    Codecs = avc.CodecString,
+                    Width = avc.Width,
+                    Height = avc.Height,
+                    Uri = "hls/" + IFramePlaylistName(track.Key, format),
+                });
             }
-
-            var avc = track.Description.RequireAvc();
-            var rate = Rates(track);
-            var factor = format == HlsFormat.Ts ? TsOverhead : 1.0;
-            variants.Add(new HlsVariant
-            {
-                Bandwidth = (long)Math.Ceiling((rate.Peak + audioRate.Peak) * factor),
-                AverageBandwidth = (long)Math.Ceiling((rate.Average + audioRate.Average) * factor),
-                Codecs = audioCodec is null ? avc.CodecString : $"{avc.CodecString},{audioCodec}",
-                Width = avc.Width,
-                Height = avc.Height,
-                FrameRate = FrameRate(avc.Sps, last, track.Description.Timescale),
-                AudioGroup = format == HlsFormat.Fmp4 && audio is not null ? AudioGroup : null,
-                ClosedCaptions = instream is null ? HlsVariant.NoClosedCaptions : CaptionGroup,
-                Uri = "hls/" + PlaylistName(track.Key, format),
-            });
-            var keyframes = KeyframeRates(track);
-            iframes.Add(new HlsVariant
-            {
-                Bandwidth = (long)Math.Ceiling(keyframes.Peak * factor),
-                AverageBandwidth = (long)Math.Ceiling(keyframes.Average * factor),
-                Codecs = avc.CodecString,
-                Width = avc.Width,
-                Height = avc.Height,
-                Uri = "hls/" + IFramePlaylistName(track.Key, format),
-            });
         }
 
         if (variants.Count == 0)
@@ -77,16 +60,18 @@ internal static class HlsPlaylistBuilder
 
         // Players start with the first variant: the lowest bandwidth starts fastest.
         variants.Sort((a, b) => a.Bandwidth.CompareTo(b.Bandwidth));
+        iframes.Sort((a, b) => a.Bandwidth.CompareTo(b.Bandwidth));
         List<HlsAudioRendition> renditions = [];
         if (format == HlsFormat.Fmp4 && audio is not null)
         {
             // Apple's authoring rules: an audio-only variant as the fallback on a weak cellular link; last, so no player
             // starts with it (and hls.js leaves it out when there is video).
+            var rate = Rates(audio);
             variants.Add(new HlsVariant
             {
-                Bandwidth = (long)Math.Ceiling(audioRate.Peak),
-                AverageBandwidth = (long)Math.Ceiling(audioRate.Average),
-                Codecs = audioCodec!,
+                Bandwidth = (long)Math.Ceiling(rate.Peak),
+                AverageBandwidth = (long)Math.Ceiling(rate.Average),
+                Codecs = audio.Description.RequireAac().CodecString,
                 AudioGroup = AudioGroup,
                 ClosedCaptions = instream is null ? HlsVariant.NoClosedCaptions : null,
                 Uri = "hls/" + PlaylistName(audio.Key, format),
@@ -104,10 +89,32 @@ internal static class HlsPlaylistBuilder
 
         HlsCaptionRendition[] closedCaptions = instream is null ? [] :
             [new HlsCaptionRendition { GroupId = CaptionGroup, Name = instream.StartsWith("CC", StringComparison.Ordinal) ? "CEA-608" : "CEA-708", InstreamId = instream }];
+
         // RFC 8216bis 7: an INSTREAM-ID of SERVICEn needs version 7.
         var version = instream?.StartsWith("SERVICE", StringComparison.Ordinal) == true ? 7 : format == HlsFormat.Fmp4 ? 6 : 3;
-        iframes.Sort((a, b) => a.Bandwidth.CompareTo(b.Bandwidth));
         return new MasterPlaylist { Version = version, Variants = variants, Audio = renditions, ClosedCaptions = closedCaptions, IFrameStreams = iframes };
+    }
+
+    /// <summary>A video variant: its rates with the audio it plays with, codecs, picture, and the caption group (or NONE).</summary>
+    private static HlsVariant VideoVariant(Track track, FragmentEntry last, HlsFormat format, Track? audio, string? instream)
+    {
+        var avc = track.Description.RequireAvc();
+        var rate = Rates(track);
+        var audioRate = audio is null ? default : Rates(audio);
+        var audioCodec = audio?.Description.RequireAac().CodecString;
+        var factor = format == HlsFormat.Ts ? TsOverhead : 1.0;
+        return new HlsVariant
+        {
+            Bandwidth = (long)Math.Ceiling((rate.Peak + audioRate.Peak) * factor),
+            AverageBandwidth = (long)Math.Ceiling((rate.Average + audioRate.Average) * factor),
+            Codecs = audioCodec is null ? avc.CodecString : $"{avc.CodecString},{audioCodec}",
+            Width = avc.Width,
+            Height = avc.Height,
+            FrameRate = FrameRate(avc.Sps, last, track.Description.Timescale),
+            AudioGroup = format == HlsFormat.Fmp4 && audio is not null ? AudioGroup : null,
+            ClosedCaptions = instream is null ? HlsVariant.NoClosedCaptions : CaptionGroup,
+            Uri = "hls/" + PlaylistName(track.Key, format),
+        };
     }
 
     /// <summary>Complete segments whose parts a low-latency playlist still lists (with the parts of the open one).</summary>

@@ -55,6 +55,11 @@ internal sealed class SmoothDelivery(PointRegistry registry)
         var live = point.State != PointState.Vod;
         var lookAhead = live ? registry.Options.LookAheadFragmentCount : 0;
         var fragment = track.Find(time, lookAhead, out var next);
+        if (fragment is null && time == 0 && track.Snapshot() is [{ Time: < 0 } early, ..] && early.End > 0)
+        {
+            fragment = track.Find(early.Time, lookAhead, out next); // listed from 0 (see SmoothManifestBuilder.ListedChunk)
+        }
+
         if (fragment is null)
         {
             var beyond = live && (track.Last is null || time > track.Last.Time);
@@ -70,7 +75,8 @@ internal sealed class SmoothDelivery(PointRegistry registry)
         }
 
         var stored = await fragment.ReadAsync(context.RequestAborted).ConfigureAwait(false);
-        var bytes = SmoothFragmentWriter.Write(stored, fragment.Traf, fragment.Time, fragment.Duration, following, unchecked((uint)(fragment.Sequence + 1)));
+        var listed = SmoothManifestBuilder.ListedChunk(fragment);
+        var bytes = SmoothFragmentWriter.Write(stored, fragment.Traf, listed.Time, listed.Duration, following, unchecked((uint)(fragment.Sequence + 1)));
         // Complete look-ahead (or VOD) makes the bytes final; otherwise a later request would announce more.
         context.Response.Headers.CacheControl = !live || next.Length >= lookAhead
             ? "public, max-age=31536000, immutable"

@@ -97,12 +97,19 @@ internal static class SmoothManifestBuilder
         return first < to ? Array.FindAll(all[first..to], f => f.End <= shiftedEdge) : [];
     }
 
+    /// <summary>
+    /// A chunk as the manifest lists it: a fragment that starts before time 0 (AAC priming in ffmpeg's ismv) is listed
+    /// from 0, because Smooth clients read chunk times as unsigned; its end stays where it is.
+    /// </summary>
+    internal static Chunk ListedChunk(FragmentEntry fragment) =>
+        fragment.Time < 0 ? new Chunk(0, Math.Max(0, fragment.End)) : new Chunk(fragment.Time, fragment.Duration);
+
     private static ClientStreamIndex Stream(string name, Track reference, List<Track> tracks, FragmentEntry[] fragments)
     {
         var chunks = new Chunk[fragments.Length];
         for (var i = 0; i < fragments.Length; i++)
         {
-            chunks[i] = new Chunk(fragments[i].Time, fragments[i].Duration);
+            chunks[i] = ListedChunk(fragments[i]);
         }
 
         var levels = new List<ClientQualityLevel>(tracks.Count);

@@ -1,0 +1,48 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using PublishingPoint.Server.Tests.Infrastructure;
+
+namespace PublishingPoint.Server.Tests.Players;
+
+/// <summary>
+/// GStreamer (Debian's gstreamer1.0 plugins) as the player: playbin pulls every output of a finished point through its
+/// own demuxers (hlsdemux for both HLS masters, dashdemux, mssdemux), decodes video and audio, and reaches the end.
+/// </summary>
+public sealed partial class GStreamerPlaybackTests
+{
+    private const string Point = "live/gst.isml";
+    private const int Seconds = 8;
+
+    [Theory]
+    [InlineData("master.m3u8")]
+    [InlineData("master-fmp4.m3u8")]
+    [InlineData("manifest.mpd")]
+    [InlineData("Manifest")]
+    public async Task PlaybinDecodesEveryOutputToTheEnd(string output)
+    {
+        await using var server = await RunningServer.StartAsync();
+        var push = await Encoder.PushSmoothAsync(server.Url($"{Point}/Streams(a)"), new EncoderSettings { Seconds = Seconds, RealTime = false });
+        Assert.True(push.ExitCode == 0, Tool.Describe(push));
+
+        var result = await Tool.RunAsync("gst-launch-1.0",
+        [
+            "-v", "playbin", $"uri={server.Url($"{Point}/{output}")}",
+            "video-sink=fakesink sync=false silent=false name=vs", "audio-sink=fakesink sync=false silent=false name=as",
+        ], TimeSpan.FromSeconds(90));
+        var log = result.StdOut + result.StdErr;
+        var video = VideoBuffers().Count(log);
+        var audio = AudioBuffers().Count(log);
+        var describe = string.Create(CultureInfo.InvariantCulture, $"{output}: exit {result.ExitCode}, {video} video and {audio} audio buffers\n{Tail(log)}");
+        Assert.True(result.ExitCode == 0 && log.Contains("Got EOS from element \"playbin0\"", StringComparison.Ordinal), describe);
+        Assert.True(video >= Seconds * 25 * 95 / 100, describe); // 25 frames a second, decoded
+        Assert.True(audio >= Seconds * 10, describe);
+    }
+
+    private static string Tail(string log) => string.Join('\n', log.Split('\n').Where(l => !l.Contains("last-message", StringComparison.Ordinal)).TakeLast(30));
+
+    [GeneratedRegex(@"last-message = chain .*\(vs:sink\)")]
+    private static partial Regex VideoBuffers();
+
+    [GeneratedRegex(@"last-message = chain .*\(as:sink\)")]
+    private static partial Regex AudioBuffers();
+}
