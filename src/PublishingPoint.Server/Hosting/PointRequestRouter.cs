@@ -19,6 +19,7 @@ namespace PublishingPoint.Server.Hosting;
 internal sealed partial class PointRequestRouter(
     PointRegistry registry,
     IngestEndpoint ingest,
+    ContinuedIngest continued,
     SegmentIngestEndpoint segments,
     SmoothDelivery smooth,
     HlsDelivery hls,
@@ -55,6 +56,13 @@ internal sealed partial class PointRequestRouter(
 
         if (!await AuthorizeIngestAsync(context, path).ConfigureAwait(false))
         {
+            return;
+        }
+
+        // One stream as successive requests: PUT to Streams(id), or a POST that says which bytes it carries.
+        if (StreamsUrl().IsMatch(rest) && (HttpMethods.IsPut(method) || (HttpMethods.IsPost(method) && context.Request.Headers.ContentRange.Count > 0)))
+        {
+            await IngestAsync(context, path, rest, continuedPieces: true).ConfigureAwait(false);
             return;
         }
 
@@ -161,7 +169,7 @@ internal sealed partial class PointRequestRouter(
         return false;
     }
 
-    private async Task IngestAsync(HttpContext context, PointPath path, string rest)
+    private async Task IngestAsync(HttpContext context, PointPath path, string rest, bool continuedPieces = false)
     {
         string? streamId = null;
         if (StreamsUrl().Match(rest) is { Success: true } streams)
@@ -185,6 +193,12 @@ internal sealed partial class PointRequestRouter(
             var message = $"stream id '{PointPath.Truncate(streamId)}' is not allowed: use 1-64 of A-Z a-z 0-9 . _ -";
             IngestLog.BadRequest(logger, StatusCodes.Status400BadRequest, message, path.Value);
             await Problems.WriteAsync(context, StatusCodes.Status400BadRequest, message).ConfigureAwait(false);
+            return;
+        }
+
+        if (continuedPieces)
+        {
+            await continued.HandleAsync(context, path, streamId).ConfigureAwait(false);
             return;
         }
 

@@ -168,6 +168,7 @@ public static class PublishingPointHosting
         services.AddSingleton<PointRegistry>();
         services.AddSingleton<IngestMemory>();
         services.AddSingleton<IngestEndpoint>();
+        services.AddSingleton<ContinuedIngest>();
         services.AddSingleton<SegmentIngestEndpoint>();
         services.AddSingleton<SmoothDelivery>();
         services.AddSingleton<Transport.SegmentSpool>();

@@ -68,25 +68,38 @@ internal sealed class IngestEndpoint(PointRegistry registry, IngestMemory memory
         IngestLog.Connected(logger, path.Value, streamId, context.Connection.RemoteIpAddress);
         using var held = memory.Open(point);
         var session = start(point, feed, held);
+        // Not RequestAborted: ffmpeg half-closes after its last chunk, which aborts the request while the
+        // final boxes still sit in the body pipe. A lost connection surfaces as a failed read instead.
+        var outcome = await RunSessionAsync(point, feed, path, streamId, session, context.Request.BodyReader).ConfigureAwait(false);
+        if (outcome?.Status is { } status)
+        {
+            await Problems.WriteAsync(context, status, outcome.Detail!).ConfigureAwait(false);
+        }
+        else
+        {
+            context.Response.StatusCode = StatusCodes.Status200OK;
+        }
+    }
+
+    /// <summary>
+    /// Runs an admitted stream's session over <paramref name="body"/> to its end (or the idle timeout), logs how it
+    /// ended and disconnects the stream; null when it ended normally, else why and the answer it deserves.
+    /// </summary>
+    internal async Task<Outcome?> RunSessionAsync(Point point, StreamFeed feed, PointPath path, string streamId, IIngestSession session, System.IO.Pipelines.PipeReader body)
+    {
         var reason = "end of body";
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(lifetime.ApplicationStopping, point.ClosingToken);
         try
         {
-            // Not RequestAborted: ffmpeg half-closes after its last chunk, which aborts the request while the
-            // final boxes still sit in the body pipe. A lost connection surfaces as a failed read instead.
-            var body = new IdleTimeoutPipeReader(context.Request.BodyReader, TimeSpan.FromSeconds(registry.Options.IngestIdleTimeoutSeconds), time);
-            await session.RunAsync(body, stop.Token).ConfigureAwait(false);
+            await session.RunAsync(new IdleTimeoutPipeReader(body, TimeSpan.FromSeconds(registry.Options.IngestIdleTimeoutSeconds), time), stop.Token).ConfigureAwait(false);
             reason = session.SawEnd ? "mfra received" : "end of body";
-            context.Response.StatusCode = StatusCodes.Status200OK;
+            return null;
         }
         catch (Exception e) when (Classify(e, point) is { } outcome)
         {
             reason = outcome.Reason;
             Report(e, outcome, path, streamId);
-            if (outcome.Status is { } status)
-            {
-                await Problems.WriteAsync(context, status, outcome.Detail!).ConfigureAwait(false);
-            }
+            return outcome;
         }
         finally
         {
@@ -95,8 +108,11 @@ internal sealed class IngestEndpoint(PointRegistry registry, IngestMemory memory
         }
     }
 
+    /// <summary>A new Smooth/CMAF session for an admitted stream.</summary>
+    internal IIngestSession Fmp4Session(Point point, StreamFeed feed, IngestMemoryAccount held) => new Fmp4IngestSession(registry, point, feed, held, metrics, logger);
+
     /// <summary>How an ingest ended early: why (for the log), and the answer when the request can still get one.</summary>
-    private sealed record Outcome(string Reason, int? Status = null, string? Detail = null);
+    internal sealed record Outcome(string Reason, int? Status = null, string? Detail = null);
 
     private static Outcome? Classify(Exception e, Point point) => e switch
     {
@@ -164,7 +180,7 @@ internal sealed class IngestEndpoint(PointRegistry registry, IngestMemory memory
     }
 
     /// <summary>Finds or creates the point and connects the stream, within the limits and the point's state.</summary>
-    private (Point Point, StreamFeed Feed) Admit(PointPath path, string streamId, IngestProtocol? protocol, HttpContext context)
+    internal (Point Point, StreamFeed Feed) Admit(PointPath path, string streamId, IngestProtocol? protocol, HttpContext context)
     {
         if (registry.Find(path) is null)
         {
