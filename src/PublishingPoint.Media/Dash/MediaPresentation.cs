@@ -60,7 +60,22 @@ public sealed record DashPeriod
     public TimeSpan Start { get; init; }
 
     public required IReadOnlyList<DashAdaptationSet> AdaptationSets { get; init; }
+
+    /// <summary>EventStream elements (ISO/IEC 23009-1 5.10.2): events signalled in the MPD.</summary>
+    public IReadOnlyList<DashEvents> EventStreams { get; init; } = [];
 }
+
+/// <summary>
+/// An EventStream of one scheme. For SCTE-35 (<see cref="Scte35Scheme"/>, SCTE 214-1 / DASH-IF) each event carries the
+/// splice_info_section in base64 as &lt;Signal&gt;&lt;Binary&gt;.
+/// </summary>
+public sealed record DashEvents(string SchemeIdUri, string? Value, long Timescale, long PresentationTimeOffset, IReadOnlyList<DashEvent> Events)
+{
+    public const string Scte35Scheme = "urn:scte:scte35:2014:xml+bin";
+}
+
+/// <summary>One Event: its time on the stream's timescale, its duration (null: unknown), id, and message.</summary>
+public sealed record DashEvent(long PresentationTime, long? Duration, uint Id, byte[] Message);
 
 public enum DashContentType
 {

@@ -83,11 +83,55 @@ public static class MpdWriter
         return text.ToString();
     }
 
+    private static void WriteEventStream(XmlWriter xml, DashEvents stream)
+    {
+        const string Scte35Namespace = "http://www.scte.org/schemas/35/2016";
+        xml.WriteStartElement("EventStream");
+        xml.WriteAttributeString("schemeIdUri", stream.SchemeIdUri);
+        if (stream.Value is { } value)
+        {
+            xml.WriteAttributeString("value", value);
+        }
+
+        xml.WriteAttributeString("timescale", Number(stream.Timescale));
+        xml.WriteAttributeString("presentationTimeOffset", Number(stream.PresentationTimeOffset));
+        foreach (var e in stream.Events)
+        {
+            xml.WriteStartElement("Event");
+            xml.WriteAttributeString("presentationTime", Number(e.PresentationTime));
+            if (e.Duration is { } duration)
+            {
+                xml.WriteAttributeString("duration", Number(duration));
+            }
+
+            xml.WriteAttributeString("id", Number(e.Id));
+            if (stream.SchemeIdUri == DashEvents.Scte35Scheme)
+            {
+                xml.WriteStartElement("scte35", "Signal", Scte35Namespace);
+                xml.WriteElementString("scte35", "Binary", Scte35Namespace, Convert.ToBase64String(e.Message));
+                xml.WriteEndElement();
+            }
+            else
+            {
+                xml.WriteAttributeString("messageData", Convert.ToBase64String(e.Message));
+            }
+
+            xml.WriteEndElement();
+        }
+
+        xml.WriteEndElement();
+    }
+
     private static void WritePeriod(XmlWriter xml, DashPeriod period)
     {
         xml.WriteStartElement("Period");
         xml.WriteAttributeString("id", period.Id);
         xml.WriteAttributeString("start", Duration(period.Start));
+        foreach (var stream in period.EventStreams)
+        {
+            WriteEventStream(xml, stream);
+        }
+
         foreach (var set in period.AdaptationSets)
         {
             xml.WriteStartElement("AdaptationSet");

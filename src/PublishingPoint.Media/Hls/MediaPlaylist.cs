@@ -30,6 +30,9 @@ public sealed record MediaPlaylist
 
     public required IReadOnlyList<HlsSegment> Segments { get; init; }
 
+    /// <summary>EXT-X-DATERANGE tags of the events within the playlist's span.</summary>
+    public IReadOnlyList<HlsDateRange> DateRanges { get; init; } = [];
+
     /// <summary>
     /// Low-latency HLS (RFC 8216bis): the longest a part may be (EXT-X-PART-INF PART-TARGET). Set, the playlist says
     /// EXT-X-SERVER-CONTROL (blocking reload, PART-HOLD-BACK of three part targets, HOLD-BACK of three target

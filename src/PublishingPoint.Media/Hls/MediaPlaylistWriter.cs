@@ -11,6 +11,7 @@ public static class MediaPlaylistWriter
         ArgumentNullException.ThrowIfNull(playlist);
         var text = new StringBuilder(128 + (playlist.Segments.Count * 96));
         WriteHeader(text, playlist);
+        WriteDateRanges(text, playlist);
         WriteSegments(text, playlist);
         WriteTail(text, playlist);
         return text.ToString();
@@ -94,6 +95,32 @@ public static class MediaPlaylistWriter
 
             text.Append(segment.Uri).Append('\n');
             first = false;
+        }
+    }
+
+    private static void WriteDateRanges(StringBuilder text, MediaPlaylist playlist)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        foreach (var range in playlist.DateRanges)
+        {
+            text.Append(inv, $"#EXT-X-DATERANGE:ID=\"{range.Id}\"");
+            if (range.Class is { } eventClass)
+            {
+                text.Append(inv, $",CLASS=\"{eventClass.Replace("\"", "'", StringComparison.Ordinal)}\"");
+            }
+
+            text.Append(inv, $",START-DATE=\"{range.StartDate.UtcDateTime:yyyy-MM-dd'T'HH:mm:ss.fff'Z'}\"");
+            if (range.Duration is { } duration)
+            {
+                text.Append(inv, $",DURATION={duration.TotalSeconds:0.###}");
+            }
+
+            if (range.Scte35Attribute is { } attribute && range.Scte35 is { } section)
+            {
+                text.Append(inv, $",{attribute}=0x").Append(Convert.ToHexString(section));
+            }
+
+            text.Append('\n');
         }
     }
 

@@ -5,6 +5,8 @@ public static class BoxTypes
 {
     public static readonly FourCC Ftyp = FourCC.From("ftyp");
     public static readonly FourCC Styp = FourCC.From("styp");
+
+    public static readonly FourCC Emsg = FourCC.From("emsg");
     public static readonly FourCC Moov = FourCC.From("moov");
     public static readonly FourCC Mvhd = FourCC.From("mvhd");
     public static readonly FourCC Trak = FourCC.From("trak");

@@ -28,6 +28,9 @@ internal sealed class Fmp4IngestSession(PointRegistry registry, Point point, Str
 
     public bool SawEnd { get; private set; }
 
+    // An 'emsg' carries a cue or a tag, not media: a larger one is skipped, not buffered.
+    private const int MaxEventBytes = 64 * 1024;
+
     public async Task RunAsync(PipeReader body, CancellationToken cancellationToken)
     {
         try
@@ -59,9 +62,18 @@ internal sealed class Fmp4IngestSession(PointRegistry registry, Point point, Str
             {
                 await OnHeaderBoxAsync(framer, header, cancellationToken).ConfigureAwait(false);
             }
+            else if (type == BoxTypes.Emsg && header.Size <= MaxEventBytes)
+            {
+                var box = await framer.ReadBoxAsync(header, null, cancellationToken).ConfigureAwait(false);
+                memory.Release(box.Length);
+                if (EmsgBox.TryRead(box.AsSpan(header.HeaderLength), out var emsg))
+                {
+                    _indexer.Event(emsg!);
+                }
+            }
             else
             {
-                // sidx, free, skip, emsg and anything unknown: not needed to index or serve.
+                // sidx, free, skip, an oversized emsg and anything unknown: not needed to index or serve.
                 await framer.SkipAsync(header, cancellationToken).ConfigureAwait(false);
                 if (type == BoxTypes.Styp)
                 {

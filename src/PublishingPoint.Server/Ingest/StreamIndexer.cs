@@ -1,3 +1,5 @@
+using PublishingPoint.Media.Timing;
+using PublishingPoint.Media.Scte35;
 using PublishingPoint.Media.IsoBmff;
 using PublishingPoint.Media.Smooth;
 using PublishingPoint.Server.Archive;
@@ -35,6 +37,57 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
 
     /// <summary>The encoder's last 'prft': its wall clock of a media time, the point's timeline anchor when it has none.</summary>
     public PrftBox? Prft { get; set; }
+
+    private readonly List<EmsgBox> _relativeEvents = [];
+
+    /// <summary>
+    /// An 'emsg' of the stream: version 1 has its own time on the track timeline; version 0 is timed from the segment
+    /// that follows it, so it waits for that segment's first fragment.
+    /// </summary>
+    public void Event(EmsgBox emsg)
+    {
+        ArgumentNullException.ThrowIfNull(emsg);
+        if (emsg.Timescale == 0)
+        {
+            return;
+        }
+
+        if (emsg.Version == 1)
+        {
+            AddEvent(emsg, Timescale.Rescale(emsg.PresentationTime, emsg.Timescale, TimeSpan.TicksPerSecond));
+        }
+        else if (_relativeEvents.Count < 64)
+        {
+            _relativeEvents.Add(emsg);
+        }
+    }
+
+    private void PlaceRelativeEvents(List<TrackFragment> trafs)
+    {
+        if (_relativeEvents.Count == 0 || trafs.Count == 0 || !_tracks.TryGetValue(trafs[0].TrackId, out var track))
+        {
+            return;
+        }
+
+        var time = FragmentTiming.Time(trafs[0], track.Last?.End);
+        var start = Timescale.Rescale(time, track.Description.Timescale, TimeSpan.TicksPerSecond);
+        foreach (var emsg in _relativeEvents)
+        {
+            AddEvent(emsg, start + Timescale.Rescale(emsg.PresentationTime, emsg.Timescale, TimeSpan.TicksPerSecond));
+        }
+
+        _relativeEvents.Clear();
+    }
+
+    private void AddEvent(EmsgBox emsg, long startTicks)
+    {
+        var duration = emsg.EventDuration == EmsgBox.UnknownDuration ? (long?)null : Timescale.Rescale(emsg.EventDuration, emsg.Timescale, TimeSpan.TicksPerSecond);
+        var splice = emsg.SchemeIdUri == TimedEvent.Scte35Scheme && SpliceInfo.TryRead(emsg.MessageData, out var info) ? info : (SpliceInfo?)null;
+        if (point.AddEvent(new TimedEvent(emsg.SchemeIdUri, emsg.Value, emsg.Id, startTicks, duration, emsg.MessageData, splice)))
+        {
+            IngestLog.Event(logger, point.Path.Value, emsg.SchemeIdUri, emsg.Id, startTicks / (double)TimeSpan.TicksPerSecond);
+        }
+    }
 
     /// <summary>When the fragment being handed over was read off the request (for the part-available figure).</summary>
     public long ReceivedAt { get; set; }
@@ -112,6 +165,7 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
         var archive = _archive ?? AdoptStreamHeader()
             ?? throw new PointRuleException(StatusCodes.Status400BadRequest, "fragment before the 'moov' (send ftyp+moov first, on this or an earlier POST of the stream)");
         var trafs = ReadTrafs(fragment.AsSpan(0, moofLength));
+        PlaceRelativeEvents(trafs);
         if (trafs.Count == 1)
         {
             var traf = trafs[0];

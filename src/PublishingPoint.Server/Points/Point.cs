@@ -155,6 +155,41 @@ public sealed class Point : IDisposable
         return seconds;
     }
 
+    private const int MaxEvents = 256;
+    private readonly List<TimedEvent> _events = [];
+
+    /// <summary>The timed events of the point, oldest first (the newest <see cref="MaxEvents"/>).</summary>
+    public TimedEvent[] Events()
+    {
+        lock (_lock)
+        {
+            return [.. _events];
+        }
+    }
+
+    /// <summary>Adds an event unless a feed already gave it (redundant encoders send the same cue); false then.</summary>
+    public bool AddEvent(TimedEvent timedEvent)
+    {
+        ArgumentNullException.ThrowIfNull(timedEvent);
+        lock (_lock)
+        {
+            if (_events.Exists(e => e.Scheme == timedEvent.Scheme && e.Id == timedEvent.Id && e.StartTicks == timedEvent.StartTicks))
+            {
+                return false;
+            }
+
+            _events.Add(timedEvent);
+            _events.Sort((a, b) => a.StartTicks.CompareTo(b.StartTicks));
+            if (_events.Count > MaxEvents)
+            {
+                _events.RemoveAt(0);
+            }
+        }
+
+        Touch();
+        return true;
+    }
+
     /// <summary>Segment numbers from media time, shared by the point's tracks so renditions line up.</summary>
     public SegmentNumbering Numbering { get; } = new();
 

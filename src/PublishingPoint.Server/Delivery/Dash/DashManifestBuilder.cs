@@ -73,7 +73,7 @@ internal static class DashManifestBuilder
 
         // The longest segment, to the millisecond: how often a live MPD changes and the buffering it needs.
         var segment = TimeSpan.FromMilliseconds(Math.Max(1000, Math.Ceiling(extent.Longest * 1000)));
-        var period = new DashPeriod { AdaptationSets = sets };
+        var period = new DashPeriod { AdaptationSets = sets, EventStreams = EventStreams(point, originTicks) };
         return live
             ? new MediaPresentation
             {
@@ -134,6 +134,17 @@ internal static class DashManifestBuilder
             SegmentAlignment = Aligned([.. video.Select(v => v.Times)]),
             Representations = [.. video.Select(v => v.Representation)],
         };
+    }
+
+    /// <summary>
+    /// The point's SCTE-35 cues as an EventStream (SCTE 214-1): media ticks on a 10 MHz timescale with the period's
+    /// origin as presentationTimeOffset, so an event is placed where its media is.
+    /// </summary>
+    private static DashEvents[] EventStreams(Point point, long originTicks)
+    {
+        var cues = point.Events().Where(e => e.Scheme == TimedEvent.Scte35Scheme)
+            .Select(e => new DashEvent(e.StartTicks, e.DurationTicks, e.Id, e.Message)).ToArray();
+        return cues.Length == 0 ? [] : [new DashEvents(DashEvents.Scte35Scheme, null, TimeSpan.TicksPerSecond, originTicks, cues)];
     }
 
     // SCTE 214-1: CEA-608 as "CCn=lang", CEA-708 as "n=lang:lang"; the language is not signalled in cc_data.

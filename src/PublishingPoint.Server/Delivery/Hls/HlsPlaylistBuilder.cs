@@ -2,6 +2,7 @@ using System.Globalization;
 using PublishingPoint.Media.Codecs.H264;
 using PublishingPoint.Media.Hls;
 using PublishingPoint.Media.IsoBmff;
+using PublishingPoint.Media.Scte35;
 using PublishingPoint.Media.Timing;
 using PublishingPoint.Media.Tracks;
 using PublishingPoint.Server.Points;
@@ -93,6 +94,35 @@ internal static class HlsPlaylistBuilder
         // RFC 8216bis 7: an INSTREAM-ID of SERVICEn needs version 7.
         var version = instream?.StartsWith("SERVICE", StringComparison.Ordinal) == true ? 7 : format == HlsFormat.Fmp4 ? 6 : 3;
         return new MasterPlaylist { Version = version, Variants = variants, Audio = renditions, ClosedCaptions = closedCaptions, IFrameStreams = iframes };
+    }
+
+    /// <summary>
+    /// The point's timed events that touch [<paramref name="from"/>, <paramref name="to"/>) (media ticks) as
+    /// EXT-X-DATERANGE: a SCTE-35 cue with its section as SCTE35-OUT, -IN or -CMD (RFC 8216bis 4.4.5.1.1), another
+    /// scheme as a CLASS of its own. IDs and dates come from media time, so every origin writes the same tags.
+    /// </summary>
+    internal static HlsDateRange[] DateRanges(Point point, DateTimeOffset anchor, long from, long to)
+    {
+        var ranges = new List<HlsDateRange>();
+        foreach (var e in point.Events())
+        {
+            if (e.StartTicks >= to || e.StartTicks + (e.DurationTicks ?? 0) < from)
+            {
+                continue;
+            }
+
+            var attribute = e.Scheme != TimedEvent.Scte35Scheme ? null : e.Splice?.Kind switch
+            {
+                SpliceKind.Out => "SCTE35-OUT",
+                SpliceKind.In => "SCTE35-IN",
+                _ => "SCTE35-CMD",
+            };
+            var duration = e.DurationTicks is { } d ? TimeSpan.FromTicks(d) : e.Splice?.BreakDuration90k is { } b ? TimeSpan.FromTicks(b * TimeSpan.TicksPerSecond / 90_000) : (TimeSpan?)null;
+            ranges.Add(new HlsDateRange(e.Key, anchor + TimeSpan.FromTicks(e.StartTicks), duration, attribute, attribute is null ? null : e.Message,
+                attribute is null ? e.Scheme : null));
+        }
+
+        return [.. ranges];
     }
 
     /// <summary>A video variant: its rates with the audio it plays with, codecs, picture, and the caption group (or NONE).</summary>
@@ -189,6 +219,9 @@ internal static class HlsPlaylistBuilder
             IsVod = !live,
             MapUri = format == HlsFormat.Fmp4 ? $"{name}/init.mp4" : null,
             Segments = segments,
+            DateRanges = start < available
+                ? DateRanges(point, anchor, Timescale.Rescale(fragments[start].Time, timescale, TimeSpan.TicksPerSecond), Timescale.Rescale(HlsTimeline.End(fragments, available - 1), timescale, TimeSpan.TicksPerSecond))
+                : [],
         };
         return format == HlsFormat.Fmp4 && live && shift is null or { IsNone: true } && track.LongestPart > 0
             ? LowLatency(point, track, playlist, fragments, open, openParts, skip)

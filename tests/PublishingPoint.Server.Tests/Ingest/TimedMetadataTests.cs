@@ -1,0 +1,195 @@
+using System.Buffers.Binary;
+using System.Globalization;
+using System.Xml.Linq;
+using Microsoft.Playwright;
+using PublishingPoint.Media.IsoBmff;
+using PublishingPoint.Server.Tests.Hls;
+using PublishingPoint.Server.Tests.Infrastructure;
+
+namespace PublishingPoint.Server.Tests.Ingest;
+
+/// <summary>
+/// Timed metadata in CMAF ingest: 'emsg' boxes (ISO/IEC 23009-1) built from the specifications, carrying SCTE-35
+/// splice_info_sections (ANSI/SCTE 35: a splice_insert out with a break duration, its return, a time_signal) and an ID3
+/// tag, put between the fragments ffmpeg sent. They come out as HLS EXT-X-DATERANGE (SCTE35-OUT / -IN / -CMD, read
+/// back by hls.js) and a DASH EventStream (SCTE 214-1).
+/// </summary>
+public sealed class TimedMetadataTests
+{
+    private const string Point = "live/cues.isml";
+    private const string Id3Scheme = "https://aomedia.org/emsg/ID3";
+
+    [Fact]
+    public async Task Scte35AndId3Events_BecomeDateRangesAndAnEventStream()
+    {
+        var stream = await IsmvCapture.CaptureAsync(Encoder.CmafPushArguments, new EncoderSettings { Seconds = 12, RealTime = false });
+        var breakOut = SpliceInsert(1001, outOfNetwork: true, pts90k: 4 * 90_000, breakDuration90k: 4 * 90_000);
+        var breakIn = SpliceInsert(1001, outOfNetwork: false, pts90k: null, breakDuration90k: null);
+        var signal = TimeSignal(6 * 90_000);
+        var moofs = Moofs(stream);
+        var events = new Dictionary<int, byte[][]>
+        {
+            [1] = [Emsg1(breakOut, 1001, 4), new EmsgBox(0, Id3Scheme, "", 1000, 500, 0, 7, "ID3\u0004"u8.ToArray()).Write()],
+            [2] = [Emsg1(signal, 2002, 6)],
+            [3] = [Emsg1(breakIn, 1002, 8)],
+        };
+        var body = Insert(stream, moofs, events);
+
+        await using var server = await RunningServer.StartAsync();
+        var (status, text) = await Posting.PostChunkedAsync(server.Http, $"{Point}/Streams(cmaf)", body);
+        Assert.True(status == System.Net.HttpStatusCode.OK, text);
+
+        var master = await server.Http.GetStringAsync($"{Point}/master.m3u8");
+        var playlistUri = HlsText.AttributeLines(master, "#EXT-X-STREAM-INF")[0].Uri!;
+        var playlist = await server.Http.GetStringAsync($"{Point}/{playlistUri}");
+        var ranges = HlsText.AttributeLines(playlist, "#EXT-X-DATERANGE").Select(l => l.Attributes).ToList();
+        var first = DateTimeOffset.Parse(HlsText.Tag(playlist, "#EXT-X-PROGRAM-DATE-TIME")!, CultureInfo.InvariantCulture);
+        var outRange = ranges.Single(r => r.ContainsKey("SCTE35-OUT"));
+        Assert.Equal("0x" + Convert.ToHexString(breakOut), outRange["SCTE35-OUT"]);
+        Assert.Equal("4", outRange["DURATION"]);
+        Assert.Equal(first + TimeSpan.FromSeconds(4), DateTimeOffset.Parse(outRange["START-DATE"], CultureInfo.InvariantCulture));
+        Assert.Equal("0x" + Convert.ToHexString(breakIn), ranges.Single(r => r.ContainsKey("SCTE35-IN"))["SCTE35-IN"]);
+        Assert.Equal("0x" + Convert.ToHexString(signal), ranges.Single(r => r.ContainsKey("SCTE35-CMD"))["SCTE35-CMD"]);
+        var id3 = ranges.Single(r => r.TryGetValue("CLASS", out var c) && c == Id3Scheme);
+        Assert.Equal(first + TimeSpan.FromSeconds(2.5), DateTimeOffset.Parse(id3["START-DATE"], CultureInfo.InvariantCulture));
+
+        // DASH: one SCTE-35 EventStream, the sections in base64, placed on the period's timeline.
+        var mpd = XDocument.Parse(await server.Http.GetStringAsync($"{Point}/manifest.mpd"));
+        var eventStream = mpd.Descendants().Single(e => e.Name.LocalName == "EventStream");
+        Assert.Equal("urn:scte:scte35:2014:xml+bin", (string?)eventStream.Attribute("schemeIdUri"));
+        var mpdEvents = eventStream.Elements().Where(e => e.Name.LocalName == "Event").ToList();
+        Assert.Equal(3, mpdEvents.Count);
+        var outEvent = mpdEvents.Single(e => (string?)e.Attribute("id") == "1001");
+        Assert.Equal(40_000_000 + long.Parse((string)eventStream.Attribute("presentationTimeOffset")!, CultureInfo.InvariantCulture), long.Parse((string)outEvent.Attribute("presentationTime")!, CultureInfo.InvariantCulture));
+        Assert.Equal(Convert.ToBase64String(breakOut), outEvent.Descendants().Single(e => e.Name.LocalName == "Binary").Value);
+
+        // hls.js reads the cues from the playlist as a real player would.
+        var hlsJs = Chromium.NodeModule("hls.js", "dist/hls.min.js");
+        using var playwright = await Playwright.CreateAsync();
+        await using var browser = await Chromium.LaunchAsync(playwright);
+        var url = server.Url($"{Point}/{playlistUri}");
+        var (page, log) = await Chromium.OpenPlayerPageAsync(browser, url, "hls.min.js", hlsJs, $$"""
+            <!doctype html><video id="v" muted></video><script src="hls.min.js"></script>
+            <script>
+              window.cues = null;
+              const hls = new Hls();
+              hls.on(Hls.Events.LEVEL_LOADED, (_, d) => {
+                window.cues = Object.values(d.details.dateRanges).map(r => [r.id, r.attr['SCTE35-OUT'] || r.attr['SCTE35-IN'] || r.attr['SCTE35-CMD'] || r.attr['CLASS']]);
+              });
+              hls.loadSource('{{url}}');
+              hls.attachMedia(document.getElementById('v'));
+            </script>
+            """);
+        string[][]? cues = null;
+        await Eventually.WaitUntilAsync(async () => (cues = await page.EvaluateAsync<string[][]?>("window.cues")) is not null,
+            $"hls.js did not load the playlist: {string.Join('\n', log)}", poll: TimeSpan.FromMilliseconds(200));
+        Assert.Equal(4, cues!.Length);
+        Assert.Contains(cues, c => c[1] == "0x" + Convert.ToHexString(breakOut));
+        Assert.Contains(cues, c => c[1] == Id3Scheme);
+    }
+
+    private static byte[] Emsg1(byte[] section, uint id, int seconds) =>
+        new EmsgBox(1, "urn:scte:scte35:2013:bin", "", 90_000, seconds * 90_000L, EmsgBox.UnknownDuration, id, section).Write();
+
+    /// <summary>ANSI/SCTE 35 9.7.3 splice_insert() in a splice_info_section (program splice, no descriptors).</summary>
+    private static byte[] SpliceInsert(uint eventId, bool outOfNetwork, long? pts90k, long? breakDuration90k)
+    {
+        var command = new List<byte>();
+        command.AddRange(BigEndian(eventId));
+        command.Add(0x7F); // splice_event_cancel_indicator 0, reserved
+        var immediate = pts90k is null;
+        command.Add((byte)((outOfNetwork ? 0x80 : 0) | 0x40 | (breakDuration90k is null ? 0 : 0x20) | (immediate ? 0x10 : 0) | 0x0F));
+        if (pts90k is { } pts)
+        {
+            command.AddRange(SpliceTime(pts));
+        }
+
+        if (breakDuration90k is { } duration)
+        {
+            command.Add((byte)(0x80 | 0x7E | (int)(duration >> 32))); // auto_return, reserved, duration bit 32
+            command.AddRange(BigEndian((uint)duration));
+        }
+
+        command.AddRange([0x00, 0x01, 0x00, 0x00]); // unique_program_id, avail_num, avails_expected
+        return Section(0x05, [.. command]);
+    }
+
+    private static byte[] TimeSignal(long pts90k) => Section(0x06, SpliceTime(pts90k));
+
+    private static byte[] SpliceTime(long pts) => [(byte)(0x80 | 0x7E | (int)(pts >> 32)), .. BigEndian((uint)pts)];
+
+    /// <summary>ANSI/SCTE 35 9.6 splice_info_section with the command, no descriptors, and its CRC_32.</summary>
+    private static byte[] Section(byte commandType, byte[] command)
+    {
+        var body = new List<byte> { 0x00 }; // protocol_version
+        body.AddRange([0x00, 0x00, 0x00, 0x00, 0x00]); // encrypted_packet 0, algorithm 0, pts_adjustment 0
+        body.Add(0xFF); // cw_index
+        body.AddRange([0xFF, (byte)(0xF0 | (command.Length >> 8)), (byte)command.Length]); // tier 0xFFF, splice_command_length
+        body.Add(commandType);
+        body.AddRange(command);
+        body.AddRange([0x00, 0x00]); // descriptor_loop_length
+        var sectionLength = body.Count + 4;
+        var section = new List<byte> { 0xFC, (byte)(0x30 | (sectionLength >> 8)), (byte)sectionLength };
+        section.AddRange(body);
+        section.AddRange(BigEndian(Crc32Mpeg2([.. section])));
+        return [.. section];
+    }
+
+    private static uint Crc32Mpeg2(byte[] data)
+    {
+        var crc = 0xFFFF_FFFFu;
+        foreach (var b in data)
+        {
+            crc ^= (uint)b << 24;
+            for (var i = 0; i < 8; i++)
+            {
+                crc = (crc & 0x8000_0000) != 0 ? (crc << 1) ^ 0x04C1_1DB7 : crc << 1;
+            }
+        }
+
+        return crc;
+    }
+
+    private static byte[] BigEndian(uint value)
+    {
+        var bytes = new byte[4];
+        BinaryPrimitives.WriteUInt32BigEndian(bytes, value);
+        return bytes;
+    }
+
+    private static List<int> Moofs(byte[] stream)
+    {
+        var offsets = new List<int>();
+        for (var at = 0; at + 8 <= stream.Length;)
+        {
+            var size = (int)BinaryPrimitives.ReadUInt32BigEndian(stream.AsSpan(at));
+            if (stream.AsSpan(at + 4, 4).SequenceEqual("moof"u8))
+            {
+                offsets.Add(at);
+            }
+
+            at += size;
+        }
+
+        return offsets;
+    }
+
+    private static byte[] Insert(byte[] stream, List<int> moofs, Dictionary<int, byte[][]> before)
+    {
+        var output = new List<byte>(stream.Length + 1024);
+        var from = 0;
+        foreach (var (index, boxes) in before.OrderBy(b => b.Key))
+        {
+            output.AddRange(stream.AsSpan(from, moofs[index] - from).ToArray());
+            foreach (var box in boxes)
+            {
+                output.AddRange(box);
+            }
+
+            from = moofs[index];
+        }
+
+        output.AddRange(stream.AsSpan(from).ToArray());
+        return [.. output];
+    }
+}
