@@ -30,6 +30,8 @@ public sealed partial class SeveralOriginsTests
         var second = await PushAsync(late.Url($"{Point}/Streams(enc1)"), source, 8, timecode, realTime: false, CancellationToken.None);
         Assert.True(first.ExitCode == 0, Tool.Describe(first));
         Assert.True(second.ExitCode == 0, Tool.Describe(second));
+        await FinishedAsync(early.Http);
+        await FinishedAsync(late.Http);
 
         var (video, audio) = await RenditionsAsync(early.Http);
         Assert.Equal((video, audio), await RenditionsAsync(late.Http));
@@ -87,6 +89,8 @@ public sealed partial class SeveralOriginsTests
             "-f", "tee", $"{slave}{one.Url($"{Point}/Streams(enc1)")}|{slave}{two.Url($"{Point}/Streams(enc1)")}",
         ]);
         Assert.True(push.ExitCode == 0, Tool.Describe(push));
+        await FinishedAsync(one.Http);
+        await FinishedAsync(two.Http);
 
         var (video, audio) = await RenditionsAsync(one.Http);
         List<string> urls = [$"{Point}/master.m3u8", $"{Point}/master-fmp4.m3u8", $"{Point}/manifest.mpd", $"{Point}/Manifest",
@@ -197,6 +201,15 @@ public sealed partial class SeveralOriginsTests
             return -1;
         }
     }
+
+    /// <summary>ffmpeg may exit before the origin has read its last bytes: wait until the point is VOD.</summary>
+    private static Task FinishedAsync(HttpClient http) =>
+        Eventually.WaitUntilAsync(async () =>
+        {
+            var (video, _) = await RenditionsAsync(http);
+            using var response = await http.GetAsync($"{Point}/hls/{video}.m3u8");
+            return video.Length > 0 && response.IsSuccessStatusCode && (await response.Content.ReadAsStringAsync()).Contains("#EXT-X-ENDLIST", StringComparison.Ordinal);
+        }, "the origin never finished the point", poll: TimeSpan.FromMilliseconds(200));
 
     /// <summary>The video and audio rendition names (hls/{name}.m3u8, hls/{name}/{n}.ts) the fMP4 master lists.</summary>
     private static async Task<(string Video, string Audio)> RenditionsAsync(HttpClient http)
