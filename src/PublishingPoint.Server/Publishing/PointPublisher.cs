@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using PublishingPoint.Media.Dash;
 using PublishingPoint.Media.Hls;
+using PublishingPoint.Media.IsoBmff;
 using PublishingPoint.Media.Tracks;
 using PublishingPoint.Server.Configuration;
 using PublishingPoint.Server.Delivery.Dash;
@@ -280,8 +281,7 @@ internal sealed class PointPublisher
         {
             if (await SegmentAsync(rendition, sequence).ConfigureAwait(false) is { } bytes)
             {
-                var extension = rendition.Format == HlsFormat.Ts ? "ts" : "m4s";
-                var contentType = rendition.Format == HlsFormat.Ts ? HlsDelivery.TsContentType : HlsDelivery.Mp4ContentType;
+                var (extension, contentType) = HlsDelivery.SegmentType(Point.FindTrack(rendition.Track)?.Description.Kind ?? TrackKind.Video, rendition.Format);
                 await PutAsync(string.Create(CultureInfo.InvariantCulture, $"hls/{HlsPlaylistBuilder.Name(rendition.Track)}/{sequence}.{extension}"), bytes, contentType, Immutable, cancellationToken).ConfigureAwait(false);
             }
             else
@@ -306,7 +306,7 @@ internal sealed class PointPublisher
         foreach (var (rendition, range) in referenced)
         {
             var below = range.From - DeleteGraceSegments;
-            var extension = rendition.Format == HlsFormat.Ts ? "ts" : "m4s";
+            var (extension, _) = HlsDelivery.SegmentType(Point.FindTrack(rendition.Track)?.Description.Kind ?? TrackKind.Video, rendition.Format);
             for (var n = _bucketFrom.GetValueOrDefault(rendition, below); n < below; n++)
             {
                 await _store.DeleteAsync(Prefix + string.Create(CultureInfo.InvariantCulture, $"hls/{HlsPlaylistBuilder.Name(rendition.Track)}/{n}.{extension}"), cancellationToken).ConfigureAwait(false);
@@ -341,6 +341,11 @@ internal sealed class PointPublisher
 
         var entry = fragments[index];
         var key = new HlsSegmentKey(Point, track.Key, rendition.Format, sequence);
+        if (rendition.Format == HlsFormat.Ts && track.Description.Kind == TrackKind.Audio)
+        {
+            return await _cache.GetOrProduceAsync(key, entry.Length * 2L, () => HlsPackager.PackedAudioAsync(track, entry, CancellationToken.None)).ConfigureAwait(false);
+        }
+
         if (rendition.Format == HlsFormat.Ts)
         {
             var audio = HlsPlaylistBuilder.AudioOf(Point);

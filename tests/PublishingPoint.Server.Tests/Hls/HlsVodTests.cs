@@ -22,7 +22,7 @@ public sealed class HlsVodTests
 
         var master = await server.Http.GetStringAsync($"{Point}/master.m3u8");
         var variants = HlsText.AttributeLines(master, "#EXT-X-STREAM-INF");
-        Assert.Equal(2, variants.Count);
+        Assert.Equal(3, variants.Count); // two video variants, then the packed-audio one
         var tsPlaylist = variants[0].Uri!;
         var media = await WaitForEndListAsync(server, $"{Point}/{tsPlaylist}");
 

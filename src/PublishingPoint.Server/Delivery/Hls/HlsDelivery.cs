@@ -28,6 +28,11 @@ internal sealed partial class HlsDelivery(PointRegistry registry, HlsSegmentCach
     public const string PlaylistContentType = "application/vnd.apple.mpegurl";
     public const string TsContentType = "video/mp2t";
     public const string Mp4ContentType = "video/mp4";
+    public const string PackedAudioContentType = "audio/aac";
+
+    /// <summary>A rendition's segment extension and media type: .ts (video with its audio), .aac (audio alone in the TS family), .m4s.</summary>
+    public static (string Extension, string ContentType) SegmentType(TrackKind kind, HlsFormat format) =>
+        format == HlsFormat.Fmp4 ? ("m4s", Mp4ContentType) : kind == TrackKind.Audio ? ("aac", PackedAudioContentType) : ("ts", TsContentType);
     private const string Immutable = "public, max-age=31536000, immutable";
     private const int VodPlaylistMaxAge = 3600;
 
@@ -90,8 +95,15 @@ internal sealed partial class HlsDelivery(PointRegistry registry, HlsSegmentCach
         }
         else if (SegmentUrl().Match(rest) is { Success: true } segment && FindTrack(point, segment) is { } segmentTrack)
         {
-            var format = segment.Groups["ext"].Value == "ts" ? HlsFormat.Ts : HlsFormat.Fmp4;
+            var extension = segment.Groups["ext"].Value;
+            var format = extension == "m4s" ? HlsFormat.Fmp4 : HlsFormat.Ts;
             var sequence = long.Parse(segment.Groups["n"].ValueSpan, NumberStyles.None, CultureInfo.InvariantCulture);
+            if ((extension == "aac") != (format == HlsFormat.Ts && segmentTrack.Description.Kind == TrackKind.Audio))
+            {
+                await Problems.WriteAsync(context, StatusCodes.Status404NotFound, ".ts segments are video (with its audio), .aac segments audio alone").ConfigureAwait(false);
+                return;
+            }
+
             await SegmentAsync(context, point, segmentTrack, format, sequence).ConfigureAwait(false);
         }
         else if (InitUrl().Match(rest) is { Success: true } init && FindTrack(point, init) is { Last: not null } initTrack)
@@ -133,10 +145,12 @@ internal sealed partial class HlsDelivery(PointRegistry registry, HlsSegmentCach
     private async Task SegmentAsync(HttpContext context, Point point, Track track, HlsFormat format, long sequence)
     {
         var key = new HlsSegmentKey(point, track.Key, format, sequence);
+        var packedAudio = format == HlsFormat.Ts && track.Description.Kind == TrackKind.Audio;
+        var contentType = packedAudio ? PackedAudioContentType : format == HlsFormat.Ts ? TsContentType : Mp4ContentType;
         if (cache.TryGetReady(key, out var ready))
         {
             context.Response.Headers.CacheControl = Immutable;
-            await HlsResponses.SegmentAsync(context, format == HlsFormat.Ts ? TsContentType : Mp4ContentType, ready.Bytes, ready.File).ConfigureAwait(false);
+            await HlsResponses.SegmentAsync(context, contentType, ready.Bytes, ready.File).ConfigureAwait(false);
             return;
         }
 
@@ -147,13 +161,13 @@ internal sealed partial class HlsDelivery(PointRegistry registry, HlsSegmentCach
             return;
         }
 
-        var audio = format == HlsFormat.Ts ? HlsPlaylistBuilder.AudioOf(point) : null;
+        var audio = format == HlsFormat.Ts && !packedAudio ? HlsPlaylistBuilder.AudioOf(point) : null;
         var live = point.State != PointState.Vod;
-        var available = format == HlsFormat.Ts
+        var available = format == HlsFormat.Ts && !packedAudio
             ? HlsTimeline.Available(fragments, track.Description.Timescale, audio, live)
             : fragments.Length;
         var index = Track.IndexOf(fragments, sequence);
-        if ((format == HlsFormat.Ts && track.Description.Kind != TrackKind.Video) || index < 0 || index >= available)
+        if (index < 0 || index >= available)
         {
             var gone = fragments.Length > 0 && sequence < fragments[0].Sequence;
             await Problems.WriteAsync(context, StatusCodes.Status404NotFound, gone ? "segment no longer archived" : "no such segment (yet)").ConfigureAwait(false);
@@ -161,12 +175,14 @@ internal sealed partial class HlsDelivery(PointRegistry registry, HlsSegmentCach
         }
 
         var entry = fragments[index];
-        var produced = await cache.GetOrProduceSegmentAsync(key, entry.Length * 2L, () => format == HlsFormat.Ts
+        var produced = await cache.GetOrProduceSegmentAsync(key, entry.Length * 2L, () => packedAudio
+                ? HlsPackager.PackedAudioAsync(track, entry, CancellationToken.None)
+                : format == HlsFormat.Ts
                 ? HlsPackager.TsSegmentAsync(track, audio, fragments, index, sequence, CancellationToken.None)
                 : HlsPackager.Fmp4SegmentAsync(track, entry, sequence, CancellationToken.None))
             .WaitAsync(context.RequestAborted).ConfigureAwait(false);
         context.Response.Headers.CacheControl = Immutable;
-        await HlsResponses.SegmentAsync(context, format == HlsFormat.Ts ? TsContentType : Mp4ContentType, produced.Bytes, produced.File).ConfigureAwait(false);
+        await HlsResponses.SegmentAsync(context, contentType, produced.Bytes, produced.File).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -365,7 +381,7 @@ internal sealed partial class HlsDelivery(PointRegistry registry, HlsSegmentCach
     [GeneratedRegex(@"^hls/(?<name>[A-Za-z0-9._-]{1,64}?)-(?<bitrate>[0-9]{1,10})-iframes(?<fmp4>-fmp4)?\.m3u8$", RegexOptions.CultureInvariant)]
     private static partial Regex IFramePlaylistUrl();
 
-    [GeneratedRegex(@"^hls/(?<name>[A-Za-z0-9._-]{1,64}?)-(?<bitrate>[0-9]{1,10})/(?<n>[0-9]{1,18})\.(?<ext>ts|m4s)$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"^hls/(?<name>[A-Za-z0-9._-]{1,64}?)-(?<bitrate>[0-9]{1,10})/(?<n>[0-9]{1,18})\.(?<ext>ts|m4s|aac)$", RegexOptions.CultureInvariant)]
     private static partial Regex SegmentUrl();
 
     [GeneratedRegex(@"^hls/(?<name>[A-Za-z0-9._-]{1,64}?)-(?<bitrate>[0-9]{1,10})/(?<n>[0-9]{1,18})\.(?<p>[0-9]{1,4})\.m4s$", RegexOptions.CultureInvariant)]

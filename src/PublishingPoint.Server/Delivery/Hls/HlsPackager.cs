@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using PublishingPoint.Media.Hls;
 using PublishingPoint.Media.IsoBmff;
 using PublishingPoint.Media.MpegTs;
 using PublishingPoint.Media.Timing;
@@ -83,6 +84,21 @@ internal static class HlsPackager
         }
 
         return (videoSamples, audioSamples);
+    }
+
+    /// <summary>Audio fragment <paramref name="entry"/> as a packed-audio segment: ID3 timestamp (the same 10 s lift as TS), ADTS frames.</summary>
+    public static async Task<byte[]> PackedAudioAsync(Track audio, FragmentEntry entry, CancellationToken cancellationToken)
+    {
+        var bytes = await entry.ReadAsync(cancellationToken).ConfigureAwait(false);
+        var samples = entry.Samples;
+        var frames = new ReadOnlyMemory<byte>[samples.Length];
+        for (var i = 0; i < samples.Length; i++)
+        {
+            frames[i] = bytes.AsMemory(samples[i].DataOffset, samples[i].Size);
+        }
+
+        var first = samples.Length > 0 ? samples[0].DecodeTime : entry.Time;
+        return PackedAudioWriter.Write(audio.Description.RequireAac(), TsTimeOffset90k + Timescale.To90k(first, audio.Description.Timescale), frames);
     }
 
     /// <summary>Where the I-frame of an fMP4 segment ends: its boxes (of the first chunk, for a segment of parts) and first sample.</summary>

@@ -63,20 +63,24 @@ internal static class HlsPlaylistBuilder
         variants.Sort((a, b) => a.Bandwidth.CompareTo(b.Bandwidth));
         iframes.Sort((a, b) => a.Bandwidth.CompareTo(b.Bandwidth));
         List<HlsAudioRendition> renditions = [];
-        if (format == HlsFormat.Fmp4 && audio is not null)
+        if (audio is not null)
         {
             // Apple's authoring rules: an audio-only variant as the fallback on a weak cellular link; last, so no player
-            // starts with it (and hls.js leaves it out when there is video).
+            // starts with it (and hls.js leaves it out when there is video). TS masters list packed audio.
             var rate = Rates(audio);
             variants.Add(new HlsVariant
             {
                 Bandwidth = (long)Math.Ceiling(rate.Peak),
                 AverageBandwidth = (long)Math.Ceiling(rate.Average),
                 Codecs = audio.Description.RequireAac().CodecString,
-                AudioGroup = AudioGroup,
+                AudioGroup = format == HlsFormat.Fmp4 ? AudioGroup : null,
                 ClosedCaptions = instream is null ? HlsVariant.NoClosedCaptions : null,
                 Uri = "hls/" + PlaylistName(audio.Key, format),
             });
+        }
+
+        if (format == HlsFormat.Fmp4 && audio is not null)
+        {
             renditions.Add(new HlsAudioRendition
             {
                 GroupId = AudioGroup,
@@ -154,7 +158,7 @@ internal static class HlsPlaylistBuilder
     /// <param name="skip">A delta update (_HLS_skip): segments further than CAN-SKIP-UNTIL from the live edge are left out.</param>
     public static MediaPlaylist? Media(Point point, Track track, HlsFormat format, long windowSeconds, DateTimeOffset anchor, TimeShift? shift = null, bool skip = false)
     {
-        if (format == HlsFormat.Ts && track.Description.Kind != TrackKind.Video)
+        if (format == HlsFormat.Ts && track.Description.Kind == TrackKind.Other)
         {
             return null;
         }
@@ -162,7 +166,7 @@ internal static class HlsPlaylistBuilder
         var live = point.State != PointState.Vod;
         var timescale = track.Description.Timescale;
         var fragments = track.Snapshot(out var open, out var openParts);
-        var available = format == HlsFormat.Ts
+        var available = format == HlsFormat.Ts && track.Description.Kind == TrackKind.Video
             ? HlsTimeline.Available(fragments, timescale, AudioOf(point), live)
             : fragments.Length;
         var start = live ? HlsTimeline.WindowStart(fragments, available, windowSeconds * timescale) : 0;
@@ -183,7 +187,8 @@ internal static class HlsPlaylistBuilder
         var discontinuities = 0L;
         var segments = new List<HlsSegment>(available - start);
         var name = Name(track.Key);
-        var extension = format == HlsFormat.Fmp4 ? "m4s" : "ts";
+        // The TS family's audio-only rendition is packed audio (ADTS behind an ID3 timestamp), as Apple specifies.
+        var extension = format == HlsFormat.Fmp4 ? "m4s" : track.Description.Kind == TrackKind.Audio ? "aac" : "ts";
         for (var i = 0; i < available; i++)
         {
             var duration = HlsTimeline.Duration(fragments, i, timescale);
