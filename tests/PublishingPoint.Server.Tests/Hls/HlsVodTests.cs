@@ -77,6 +77,22 @@ public sealed class HlsVodTests
             }
         }
 
+        // BANDWIDTH and AVERAGE-BANDWIDTH as RFC 8216bis 4.4.6.2 defines them, measured on the TS segments served.
+        var tsText = await server.Http.GetStringAsync($"{Point}/{tsPlaylist}");
+        double peak = 0, bits = 0, seconds = 0;
+        foreach (var (duration, uri) in HlsText.Segments(tsText))
+        {
+            var length = (await server.Http.GetByteArrayAsync($"{Point}/hls/{uri}")).Length;
+            peak = Math.Max(peak, length * 8 / duration);
+            bits += length * 8;
+            seconds += duration;
+        }
+
+        var declared = (Peak: double.Parse(variants[0].Attributes["BANDWIDTH"], CultureInfo.InvariantCulture), Average: double.Parse(variants[0].Attributes["AVERAGE-BANDWIDTH"], CultureInfo.InvariantCulture));
+        var measured = string.Create(CultureInfo.InvariantCulture, $"declared {declared}, measured peak {peak:0} average {bits / seconds:0}");
+        Assert.True(declared.Peak >= peak && declared.Peak <= peak * 1.2, measured);
+        Assert.True(declared.Average >= bits / seconds * 0.9 && declared.Average <= bits / seconds * 1.1, measured);
+
         var checks = await Task.WhenAll(
             Tool.ProbeAsync(tsUrl, "-show_entries", "format=duration", "-of", "default=nw=1:nk=1"),
             Tool.ProbeAsync(fmp4Video, "-show_entries", "format=duration", "-of", "default=nw=1:nk=1"));

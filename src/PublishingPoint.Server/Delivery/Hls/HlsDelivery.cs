@@ -53,7 +53,7 @@ internal sealed partial class HlsDelivery(PointRegistry registry, HlsSegmentCach
             var format = rest == "master.m3u8" ? HlsFormat.Ts : HlsFormat.Fmp4;
             // A time-shifted master hands its query to the media playlists it lists.
             var query = shift.IsNone ? string.Empty : context.Request.QueryString.Value ?? string.Empty;
-            await PlaylistAsync(context, point, rest, shift, () => HlsPlaylistBuilder.Master(point, format) is { } m ? WithQuery(MasterPlaylistWriter.Write(m), query) : null)
+            await PlaylistAsync(context, point, rest, shift, () => HlsPlaylistBuilder.Master(point, format, point.State == PointState.Vod ? 0 : point.DvrWindowSeconds(registry.Options.DvrWindowSeconds)) is { } m ? WithQuery(MasterPlaylistWriter.Write(m), query) : null)
                 .ConfigureAwait(false);
         }
         else if (IFramePlaylistUrl().Match(rest) is { Success: true } iframes && FindTrack(point, iframes) is { } iframeTrack)
