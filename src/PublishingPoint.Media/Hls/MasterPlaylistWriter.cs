@@ -62,18 +62,7 @@ public static class MasterPlaylistWriter
         var inv = CultureInfo.InvariantCulture;
         foreach (var variant in playlist.Variants)
         {
-            text.Append(inv, $"#EXT-X-STREAM-INF:BANDWIDTH={variant.Bandwidth}");
-            if (variant.AverageBandwidth > 0)
-            {
-                text.Append(inv, $",AVERAGE-BANDWIDTH={variant.AverageBandwidth}");
-            }
-
-            text.Append(inv, $",CODECS=\"{variant.Codecs}\"");
-            if (variant.Width > 0 && variant.Height > 0)
-            {
-                text.Append(inv, $",RESOLUTION={variant.Width}x{variant.Height}");
-            }
-
+            WriteStreamAttributes(text, "#EXT-X-STREAM-INF", variant);
             if (variant.FrameRate > 0)
             {
                 text.Append(inv, $",FRAME-RATE={variant.FrameRate:0.000}");
@@ -93,24 +82,29 @@ public static class MasterPlaylistWriter
         }
     }
 
+    // EXT-X-I-FRAME-STREAM-INF: the attributes of EXT-X-STREAM-INF that apply (4.4.6.3), and its URI as one of them.
     private static void WriteIFrameStreams(StringBuilder text, MasterPlaylist playlist)
     {
-        var inv = CultureInfo.InvariantCulture;
         foreach (var iframes in playlist.IFrameStreams)
         {
-            text.Append(inv, $"#EXT-X-I-FRAME-STREAM-INF:BANDWIDTH={iframes.Bandwidth}");
-            if (iframes.AverageBandwidth > 0)
-            {
-                text.Append(inv, $",AVERAGE-BANDWIDTH={iframes.AverageBandwidth}");
-            }
+            WriteStreamAttributes(text, "#EXT-X-I-FRAME-STREAM-INF", iframes);
+            text.Append(CultureInfo.InvariantCulture, $",URI=\"{iframes.Uri}\"\n");
+        }
+    }
 
-            text.Append(inv, $",CODECS=\"{iframes.Codecs}\"");
-            if (iframes.Width > 0 && iframes.Height > 0)
-            {
-                text.Append(inv, $",RESOLUTION={iframes.Width}x{iframes.Height}");
-            }
+    private static void WriteStreamAttributes(StringBuilder text, string tag, HlsVariant variant)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        text.Append(inv, $"{tag}:BANDWIDTH={variant.Bandwidth}");
+        if (variant.AverageBandwidth > 0)
+        {
+            text.Append(inv, $",AVERAGE-BANDWIDTH={variant.AverageBandwidth}");
+        }
 
-            text.Append(inv, $",URI=\"{iframes.Uri}\"\n");
+        text.Append(inv, $",CODECS=\"{variant.Codecs}\"");
+        if (variant.Width > 0 && variant.Height > 0)
+        {
+            text.Append(inv, $",RESOLUTION={variant.Width}x{variant.Height}");
         }
     }
 
