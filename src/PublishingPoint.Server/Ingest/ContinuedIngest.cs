@@ -197,7 +197,15 @@ internal sealed partial class ContinuedIngest(IngestEndpoint endpoint, IngestMem
                 await _pipe.Writer.CompleteAsync().ConfigureAwait(false); // 'mfra': the stream is over, end the session now
             }
 
-            return Session.IsCompleted || Ingest.SawEnd ? await Session.ConfigureAwait(false) : null;
+            if (Session.IsCompleted || Ingest.SawEnd)
+            {
+                return await Session.ConfigureAwait(false);
+            }
+
+            // Not looked at in time (the box is still being read, or the server is overloaded): no acknowledgement.
+            return Reader.Examined < NextOffset
+                ? new IngestEndpoint.Outcome("slow", StatusCodes.Status503ServiceUnavailable, $"the bytes are queued but were not taken within {TakeLimit.TotalSeconds:0} s; the next piece continues from byte {NextOffset}")
+                : null;
         }
 
         public async Task EndAsync()
