@@ -22,4 +22,9 @@ public interface IFragmentSink
     void OnInitSegment(MovieTrack track, ReadOnlyMemory<byte> initSegment);
 
     void OnFragment(in MediaFragment fragment);
+
+    /// <summary>A SCTE-35 splice_info_section of the program, at <paramref name="time90k"/> on the fragments' 90 kHz timeline.</summary>
+    void OnSpliceInfo(ReadOnlySpan<byte> section, long time90k)
+    {
+    }
 }

@@ -23,4 +23,12 @@ public interface ITsDemuxerSink
 
     /// <summary>One raw AAC frame (ADTS header removed) and its presentation time.</summary>
     void OnAudioFrame(long pts90k, ReadOnlySpan<byte> rawFrame);
+
+    /// <summary>
+    /// A SCTE-35 splice_info_section (stream_type 0x86) with its splice time on the program's timeline (pts_adjustment
+    /// applied), or null when it has none (an immediate splice, splice_null).
+    /// </summary>
+    void OnSpliceInfo(ReadOnlySpan<byte> section, long? time90k)
+    {
+    }
 }

@@ -16,12 +16,16 @@ public sealed class TsDemuxer
     private const int SyncRun = 3;
     private const int PidCount = 0x2000;
     private const byte NoCounter = 0xFF;
+    private const byte StreamTypeScte35 = 0x86;
 
     private readonly ITsDemuxerSink _sink;
     private readonly TsTimeline _timeline = new();
     private readonly byte[] _lastCounter = new byte[PidCount];
     private readonly PsiSectionAssembler _pat = new();
     private readonly PsiSectionAssembler _pmt = new();
+    private readonly PsiSectionAssembler _splices = new();
+    private readonly PsiSectionHandler _onSplice;
+    private int _splicePid = -1;
     private readonly PesAssembler _videoPes = new();
     private readonly PesAssembler _audioPes = new();
     private readonly AvcPesReader _video;
@@ -44,6 +48,7 @@ public sealed class TsDemuxer
         _audio = new AdtsPesReader(sink, _timeline);
         _onPat = ReadPat;
         _onPmt = ReadPmt;
+        _onSplice = ReadSplice;
         Array.Fill(_lastCounter, NoCounter);
     }
 
@@ -194,7 +199,7 @@ public sealed class TsDemuxer
     {
         Packets++;
         var pid = ((packet[1] & 0x1F) << 8) | packet[2];
-        if (pid != TsConstants.PatPid && pid != _pmtPid && pid != _videoPid && pid != _audioPid)
+        if (pid != TsConstants.PatPid && pid != _pmtPid && pid != _videoPid && pid != _audioPid && pid != _splicePid)
         {
             return;
         }
@@ -293,6 +298,19 @@ public sealed class TsDemuxer
         {
             PushPes(_audioPes, payload, unitStart, video: false);
         }
+        else if (pid == _splicePid)
+        {
+            _splices.Push(payload, unitStart, lost, _onSplice);
+        }
+    }
+
+    // ANSI/SCTE 35: a splice_info_section, handed on with its splice time placed on the program's timeline.
+    private void ReadSplice(ReadOnlySpan<byte> section)
+    {
+        if (section.Length > 0 && section[0] == 0xFC)
+        {
+            _sink.OnSpliceInfo(section, Scte35.SpliceInfo.TrySpliceTime(section, out var raw) ? _timeline.Place(raw) : null);
+        }
     }
 
     private void Interrupt(int pid)
@@ -385,7 +403,7 @@ public sealed class TsDemuxer
 
         var end = section.Length - 4;
         var i = 12 + (BinaryPrimitives.ReadUInt16BigEndian(section[10..]) & 0x0FFF);
-        int video = -1, audio = -1;
+        int video = -1, audio = -1, splices = -1;
         while (i + 5 <= end)
         {
             var streamType = section[i];
@@ -398,8 +416,18 @@ public sealed class TsDemuxer
             {
                 audio = pid;
             }
+            else if (streamType == StreamTypeScte35 && splices < 0)
+            {
+                splices = pid;
+            }
 
             i += 5 + (BinaryPrimitives.ReadUInt16BigEndian(section[(i + 3)..]) & 0x0FFF);
+        }
+
+        if (splices != _splicePid)
+        {
+            _splicePid = splices;
+            _splices.Reset();
         }
 
         if (video == _videoPid && audio == _audioPid)

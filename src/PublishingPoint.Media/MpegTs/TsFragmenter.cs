@@ -93,8 +93,14 @@ public sealed class TsFragmenter : ITsDemuxerSink
         }
     }
 
+    // An immediate splice (no time of its own) happens at the newest video seen.
+    void ITsDemuxerSink.OnSpliceInfo(ReadOnlySpan<byte> section, long? time90k) => _sink.OnSpliceInfo(section, time90k ?? _lastDts90k);
+
+    private long _lastDts90k;
+
     void ITsDemuxerSink.OnVideoAccessUnit(long dts90k, long pts90k, bool isKeyframe, ReadOnlySpan<byte> avcc)
     {
+        _lastDts90k = dts90k;
         var timescale = _options.VideoTimescale;
         var dts = Timescale.Rescale(dts90k, Timescale.MpegTs, timescale);
         if (_video.LastTime is { } previous && dts <= previous)

@@ -44,6 +44,19 @@ internal sealed class TsTimeline
         return result;
     }
 
+    /// <summary>Where <paramref name="raw"/> (a time another stream of the program names, e.g. a splice time) falls on the timeline, without moving it.</summary>
+    public long Place(long raw)
+    {
+        raw &= TsConstants.TimestampMask;
+        if (!_started)
+        {
+            return raw;
+        }
+
+        var k = (_lastExtended - raw + (Wrap / 2)) >> 33;
+        return raw + (k * Wrap) + _offset;
+    }
+
     /// <summary>The unwrapped value of <paramref name="raw"/> given a nearby unwrapped reference (PTS from its DTS).</summary>
     public static long Near(long reference, long raw)
     {

@@ -23,6 +23,7 @@ public readonly record struct SpliceInfo(SpliceKind Kind, uint? EventId, long? B
 {
     private const byte TableId = 0xFC;
     private const byte SpliceInsert = 0x05;
+    private const byte TimeSignal = 0x06;
 
     /// <summary>Reads the section; false when it is not a splice_info_section.</summary>
     public static bool TryRead(ReadOnlySpan<byte> section, out SpliceInfo info)
@@ -78,6 +79,44 @@ public readonly record struct SpliceInfo(SpliceKind Kind, uint? EventId, long? B
         }
 
         return Set(out info, outOfNetwork, eventId, duration);
+    }
+
+    /// <summary>
+    /// The splice time of a splice_insert (program splice, not immediate) or time_signal, pts_adjustment added, as a
+    /// 33-bit value of the 90 kHz clock; false when the command names no time.
+    /// </summary>
+    public static bool TrySpliceTime(ReadOnlySpan<byte> section, out long time90k)
+    {
+        time90k = 0;
+        if (section.Length < 14 || section[0] != TableId || (section[4] & 0x80) != 0)
+        {
+            return false;
+        }
+
+        var adjustment = ((long)(section[4] & 0x01) << 32) | BinaryPrimitives.ReadUInt32BigEndian(section[5..]);
+        var command = section[14..];
+        ReadOnlySpan<byte> spliceTime;
+        if (section[13] == TimeSignal)
+        {
+            spliceTime = command;
+        }
+        else if (section[13] == SpliceInsert && command.Length >= 6 && (command[4] & 0x80) == 0 && (command[5] & 0x50) == 0x40)
+        {
+            spliceTime = command[6..]; // program splice, not immediate: splice_time() follows the flags
+        }
+        else
+        {
+            return false;
+        }
+
+        if (spliceTime.Length < 5 || (spliceTime[0] & 0x80) == 0)
+        {
+            return false; // time_specified_flag 0
+        }
+
+        var pts = ((long)(spliceTime[0] & 0x01) << 32) | BinaryPrimitives.ReadUInt32BigEndian(spliceTime[1..]);
+        time90k = (pts + adjustment) & 0x1_FFFF_FFFF;
+        return true;
     }
 
     private static bool Set(out SpliceInfo info, bool outOfNetwork, uint eventId, long? duration)

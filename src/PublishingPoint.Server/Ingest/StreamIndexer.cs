@@ -82,10 +82,23 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
     private void AddEvent(EmsgBox emsg, long startTicks)
     {
         var duration = emsg.EventDuration == EmsgBox.UnknownDuration ? (long?)null : Timescale.Rescale(emsg.EventDuration, emsg.Timescale, TimeSpan.TicksPerSecond);
-        var splice = emsg.SchemeIdUri == TimedEvent.Scte35Scheme && SpliceInfo.TryRead(emsg.MessageData, out var info) ? info : (SpliceInfo?)null;
-        if (point.AddEvent(new TimedEvent(emsg.SchemeIdUri, emsg.Value, emsg.Id, startTicks, duration, emsg.MessageData, splice)))
+        AddEvent(emsg.SchemeIdUri, emsg.Value, emsg.Id, startTicks, duration, emsg.MessageData);
+    }
+
+    /// <summary>A SCTE-35 splice_info_section of MPEG-TS ingest, at its splice time (media ticks): the same event an 'emsg' would carry.</summary>
+    public void Cue(byte[] section, long startTicks)
+    {
+        var info = SpliceInfo.TryRead(section, out var read) ? read : new SpliceInfo(SpliceKind.Command, null, null);
+        var duration = info.BreakDuration90k is { } d ? Timescale.Rescale(d, Timescale.MpegTs, TimeSpan.TicksPerSecond) : (long?)null;
+        AddEvent(TimedEvent.Scte35Scheme, string.Empty, info.EventId ?? 0, startTicks, duration, section);
+    }
+
+    private void AddEvent(string scheme, string value, uint id, long startTicks, long? duration, byte[] message)
+    {
+        var splice = scheme == TimedEvent.Scte35Scheme && SpliceInfo.TryRead(message, out var info) ? info : (SpliceInfo?)null;
+        if (point.AddEvent(new TimedEvent(scheme, value, id, startTicks, duration, message, splice)))
         {
-            IngestLog.Event(logger, point.Path.Value, emsg.SchemeIdUri, emsg.Id, startTicks / (double)TimeSpan.TicksPerSecond);
+            IngestLog.Event(logger, point.Path.Value, scheme, id, startTicks / (double)TimeSpan.TicksPerSecond);
         }
     }
 

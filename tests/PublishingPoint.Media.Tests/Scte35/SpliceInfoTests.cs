@@ -25,4 +25,23 @@ public class SpliceInfoTests
     [InlineData("")]
     [InlineData("FB3016000000000000FFFFF005")]
     public void OtherBytesAreNotASpliceInfoSection(string hex) => Assert.False(SpliceInfo.TryRead(Convert.FromHexString(hex), out _));
+
+    [Theory]
+    // splice_insert at pts 360000, no pts_adjustment
+    [InlineData("FC3025000000000000FFFFF014" + "05" + "000003E97FEFFE00057E40FE00057E40" + "00010000" + "0000" + "00000000", 360_000L)]
+    // time_signal at pts 540000 with pts_adjustment 90000
+    [InlineData("FC3016000000015F90FFFFF005" + "06" + "FE00083D60" + "0000" + "00000000", 630_000L)]
+    // the 33rd bit of the time
+    [InlineData("FC3016000000000000FFFFF005" + "06" + "FF00000000" + "0000" + "00000000", 4_294_967_296L)]
+    public void ReadsTheSpliceTimeWithItsAdjustment(string hex, long expected)
+    {
+        Assert.True(SpliceInfo.TrySpliceTime(Convert.FromHexString(hex), out var time));
+
+        Assert.Equal(expected, time);
+    }
+
+    [Theory]
+    [InlineData("FC301B000000000000FFFFF00A" + "05" + "000003E97F5F" + "00010000" + "0000" + "00000000")] // immediate
+    [InlineData("FC3016000000000000FFFFF005" + "06" + "7E" + "0000" + "00000000")] // time_signal without a time
+    public void ASpliceWithoutATimeHasNone(string hex) => Assert.False(SpliceInfo.TrySpliceTime(Convert.FromHexString(hex), out _));
 }

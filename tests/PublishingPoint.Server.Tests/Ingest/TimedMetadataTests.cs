@@ -88,6 +88,89 @@ public sealed class TimedMetadataTests
         Assert.Contains(cues, c => c[1] == Id3Scheme);
     }
 
+    /// <summary>
+    /// MPEG-TS ingest: ffmpeg's transport stream with a SCTE-35 PID added to its PMT (stream_type 0x86) and a
+    /// splice_insert section on it, timed 4 s after the first video frame: the cue comes out as the same DATERANGE.
+    /// </summary>
+    [Fact]
+    public async Task Scte35SectionsInMpegTsIngest_BecomeDateRanges()
+    {
+        var folder = TempDirectory.Create("pp-scte35-ts");
+        var source = Path.Combine(folder, "in.ts");
+        await Tool.RunCheckedAsync("ffmpeg",
+        [
+            "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=320x180:rate=25", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
+            "-t", "8", "-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", "veryfast", "-b:v", "300k", "-g", "50", "-keyint_min", "50", "-sc_threshold", "0",
+            "-c:a", "aac", "-b:a", "64k", "-f", "mpegts", source,
+        ]);
+        var firstPts = long.Parse((await Tool.ProbeAsync(source, "-select_streams", "v", "-read_intervals", "%+#1", "-show_entries", "packet=pts", "-of", "csv=p=0")).Split('\n')[0].Trim().TrimEnd(','), CultureInfo.InvariantCulture);
+        var cue = SpliceInsert(3003, outOfNetwork: true, pts90k: firstPts + (4 * 90_000), breakDuration90k: 2 * 90_000);
+        var stream = WithScte35(await File.ReadAllBytesAsync(source), cue);
+
+        await using var server = await RunningServer.StartAsync();
+        var (status, text) = await Posting.PostChunkedAsync(server.Http, $"{Point}/Streams(ts)", stream);
+        Assert.True(status == System.Net.HttpStatusCode.OK, text);
+
+        var master = await server.Http.GetStringAsync($"{Point}/master.m3u8");
+        var playlist = await server.Http.GetStringAsync($"{Point}/{HlsText.AttributeLines(master, "#EXT-X-STREAM-INF")[0].Uri}");
+        var range = HlsText.AttributeLines(playlist, "#EXT-X-DATERANGE").Single().Attributes;
+        Assert.Equal("0x" + Convert.ToHexString(cue), range["SCTE35-OUT"]);
+        Assert.Equal("2", range["DURATION"]);
+        var first = DateTimeOffset.Parse(HlsText.Tag(playlist, "#EXT-X-PROGRAM-DATE-TIME")!, CultureInfo.InvariantCulture);
+        var offset = (DateTimeOffset.Parse(range["START-DATE"], CultureInfo.InvariantCulture) - first).TotalSeconds;
+        Assert.InRange(offset, 4.0, 4.2); // the first segment starts at the first frame's decode time, a frame or two before its PTS
+    }
+
+    /// <summary>Adds a SCTE-35 elementary stream (PID 0x1F0) to every PMT of the stream and one packet with the section.</summary>
+    private static byte[] WithScte35(byte[] ts, byte[] section)
+    {
+        const int SplicePid = 0x1F0;
+        var pmtPid = -1;
+        var output = new List<byte>(ts.Length + 188);
+        for (var at = 0; at + 188 <= ts.Length; at += 188)
+        {
+            var packet = ts.AsSpan(at, 188).ToArray();
+            var pid = ((packet[1] & 0x1F) << 8) | packet[2];
+            if (pid == 0 && pmtPid < 0)
+            {
+                pmtPid = ((packet[4 + 1 + 10] & 0x1F) << 8) | packet[4 + 1 + 11]; // PAT: the first program's PMT PID
+            }
+            else if (pid == pmtPid)
+            {
+                AddStream(packet.AsSpan(5), SplicePid);
+            }
+
+            output.AddRange(packet);
+            if (at == 188 * 60)
+            {
+                var cuePacket = Enumerable.Repeat((byte)0xFF, 188).ToArray();
+                cuePacket[0] = 0x47;
+                cuePacket[1] = (byte)(0x40 | (SplicePid >> 8));
+                cuePacket[2] = SplicePid & 0xFF;
+                cuePacket[3] = 0x10;
+                cuePacket[4] = 0x00; // pointer_field
+                section.CopyTo(cuePacket, 5);
+                output.AddRange(cuePacket);
+            }
+        }
+
+        return [.. output];
+    }
+
+    // ISO/IEC 13818-1 2.4.4.8: one more { stream_type, elementary_PID, ES_info_length } before the CRC, which is redone.
+    private static void AddStream(Span<byte> pmt, int pid)
+    {
+        var sectionLength = ((pmt[1] & 0x0F) << 8) | pmt[2];
+        var crcAt = 3 + sectionLength - 4;
+        byte[] entry = [0x86, (byte)(0xE0 | (pid >> 8)), (byte)pid, 0xF0, 0x00];
+        entry.CopyTo(pmt[crcAt..]);
+        sectionLength += entry.Length;
+        pmt[1] = (byte)((pmt[1] & 0xF0) | (sectionLength >> 8));
+        pmt[2] = (byte)sectionLength;
+        var end = 3 + sectionLength - 4;
+        BinaryPrimitives.WriteUInt32BigEndian(pmt[end..], Crc32Mpeg2(pmt[..end].ToArray()));
+    }
+
     private static byte[] Emsg1(byte[] section, uint id, int seconds) =>
         new EmsgBox(1, "urn:scte:scte35:2013:bin", "", 90_000, seconds * 90_000L, EmsgBox.UnknownDuration, id, section).Write();
 

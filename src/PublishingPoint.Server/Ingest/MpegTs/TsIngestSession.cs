@@ -2,6 +2,7 @@ using System.IO.Pipelines;
 using PublishingPoint.Media.Codecs.H264;
 using PublishingPoint.Media.IsoBmff;
 using PublishingPoint.Media.MpegTs;
+using PublishingPoint.Media.Timing;
 using PublishingPoint.Server.Points;
 
 namespace PublishingPoint.Server.Ingest.MpegTs;
@@ -77,6 +78,9 @@ internal sealed class TsIngestSession : IIngestSession, IFragmentSink
             _headerWritten = false; // a codec change starts a new archive with a new header
         }
     }
+
+    void IFragmentSink.OnSpliceInfo(ReadOnlySpan<byte> section, long time90k) =>
+        _indexer.Cue(section.ToArray(), Timescale.Rescale(time90k, Timescale.MpegTs, TimeSpan.TicksPerSecond));
 
     void IFragmentSink.OnFragment(in MediaFragment fragment)
     {
