@@ -1,7 +1,8 @@
 namespace PublishingPoint.Media.Smooth;
 
 /// <summary>A chunk of a StreamIndex: start time and duration on the stream's timescale.</summary>
-public readonly record struct Chunk(long Time, long Duration);
+/// <param name="Content">For a sparse stream with ManifestOutput, the chunk's data, written in the manifest as &lt;f&gt; (base64).</param>
+public readonly record struct Chunk(long Time, long Duration, byte[]? Content = null);
 
 /// <summary>MS-SSTR 2.2.2.5 QualityLevel.</summary>
 public sealed record ClientQualityLevel
@@ -42,6 +43,15 @@ public sealed record ClientStreamIndex
     public required IReadOnlyList<ClientQualityLevel> Levels { get; init; }
 
     public required IReadOnlyList<Chunk> Chunks { get; init; }
+
+    /// <summary>Subtype of a sparse stream (MS-SSTR 2.2.2.3), e.g. "DATA"; null for audio and video.</summary>
+    public string? Subtype { get; init; }
+
+    /// <summary>The StreamIndex a sparse stream belongs to (ParentStreamIndex), e.g. "video".</summary>
+    public string? ParentStreamIndex { get; init; }
+
+    /// <summary>ManifestOutput: the chunks' data is in the manifest itself, not fetched as fragments.</summary>
+    public bool ManifestOutput { get; init; }
 }
 
 /// <summary>MS-SSTR 2.2.2.1 SmoothStreamingMedia.</summary>

@@ -52,6 +52,21 @@ public static class ClientManifestWriter
         }
 
         Attribute(xml, "TimeScale", stream.TimeScale);
+        if (stream.Subtype is { } subtype)
+        {
+            xml.WriteAttributeString("Subtype", subtype);
+        }
+
+        if (stream.ParentStreamIndex is { } parent)
+        {
+            xml.WriteAttributeString("ParentStreamIndex", parent);
+        }
+
+        if (stream.ManifestOutput)
+        {
+            xml.WriteAttributeString("ManifestOutput", "TRUE");
+        }
+
         Attribute(xml, "Chunks", stream.Chunks.Count);
         Attribute(xml, "QualityLevels", stream.Levels.Count);
         xml.WriteAttributeString("Url", $"QualityLevels({{bitrate}})/Fragments({stream.Name}={{start time}})");
@@ -81,6 +96,11 @@ public static class ClientManifestWriter
             xml.WriteStartElement("c");
             Attribute(xml, "t", chunk.Time);
             Attribute(xml, "d", chunk.Duration);
+            if (chunk.Content is { } content)
+            {
+                xml.WriteElementString("f", Convert.ToBase64String(content));
+            }
+
             xml.WriteEndElement();
         }
 

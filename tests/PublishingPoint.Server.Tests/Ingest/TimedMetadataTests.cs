@@ -63,6 +63,16 @@ public sealed class TimedMetadataTests
         Assert.Equal(40_000_000 + long.Parse((string)eventStream.Attribute("presentationTimeOffset")!, CultureInfo.InvariantCulture), long.Parse((string)outEvent.Attribute("presentationTime")!, CultureInfo.InvariantCulture));
         Assert.Equal(Convert.ToBase64String(breakOut), outEvent.Descendants().Single(e => e.Name.LocalName == "Binary").Value);
 
+        // Smooth: a sparse stream beside the video, the sections in the manifest itself (MS-SSTR ManifestOutput).
+        var smooth = XDocument.Parse(await server.Http.GetStringAsync($"{Point}/Manifest"));
+        var sparse = smooth.Descendants("StreamIndex").Single(e => (string?)e.Attribute("Type") == "text");
+        Assert.Equal("video", (string?)sparse.Attribute("ParentStreamIndex"));
+        Assert.Equal("TRUE", (string?)sparse.Attribute("ManifestOutput"));
+        var chunks = sparse.Elements("c").ToList();
+        Assert.Equal(3, chunks.Count);
+        Assert.Equal("40000000", (string?)chunks[0].Attribute("t"));
+        Assert.Equal(Convert.ToBase64String(breakOut), chunks[0].Element("f")!.Value);
+
         // hls.js reads the cues from the playlist as a real player would.
         var hlsJs = Chromium.NodeModule("hls.js", "dist/hls.min.js");
         using var playwright = await Playwright.CreateAsync();

@@ -35,6 +35,11 @@ internal static class SmoothManifestBuilder
             streams.Add(Stream(name, reference, tracks, fragments));
         }
 
+        if (streams.Count > 0 && Cues(point, live ? start : long.MinValue) is { } cues)
+        {
+            streams.Add(cues);
+        }
+
         return new ClientManifest
         {
             IsLive = live,
@@ -42,6 +47,27 @@ internal static class SmoothManifestBuilder
             DvrWindowLength = (long)window * ClientManifest.DefaultTimeScale,
             LookAheadFragmentCount = lookAhead,
             Streams = streams,
+        };
+    }
+
+    /// <summary>
+    /// The point's SCTE-35 cues from <paramref name="from"/> (10 MHz ticks) as a sparse stream whose chunks carry the
+    /// splice_info_sections in the manifest (ManifestOutput), beside the video; null without cues.
+    /// </summary>
+    private static ClientStreamIndex? Cues(Point point, long from)
+    {
+        var chunks = point.Events().Where(e => e.Scheme == TimedEvent.Scte35Scheme && e.StartTicks >= from)
+            .Select(e => new Chunk(e.StartTicks, e.DurationTicks ?? 0, e.Message)).ToArray();
+        return chunks.Length == 0 ? null : new ClientStreamIndex
+        {
+            Type = "text",
+            Subtype = "DATA",
+            Name = "scte35",
+            ParentStreamIndex = "video",
+            ManifestOutput = true,
+            TimeScale = ClientManifest.DefaultTimeScale,
+            Levels = [new ClientQualityLevel { Bitrate = 0, FourCC = string.Empty, CodecPrivateData = string.Empty }],
+            Chunks = chunks,
         };
     }
 
