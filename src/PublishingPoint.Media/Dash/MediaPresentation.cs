@@ -111,6 +111,9 @@ public sealed record DashAdaptationSet
 
     public const string Cea608Scheme = "urn:scte:dash:cc:cea-608:2015";
 
+    /// <summary>InbandEventStream: the 'emsg' schemes (and values) the set's segments carry.</summary>
+    public IReadOnlyList<(string Scheme, string Value)> InbandEvents { get; init; } = [];
+
     public const string Cea708Scheme = "urn:scte:dash:cc:cea-708:2015";
 
     public required IReadOnlyList<DashRepresentation> Representations { get; init; }

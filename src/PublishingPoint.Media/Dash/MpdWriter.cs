@@ -151,6 +151,15 @@ public static class MpdWriter
                 xml.WriteAttributeString("maxHeight", Number(set.Representations.Max(r => r.Height)));
             }
 
+            // RepresentationBase's InbandEventStream comes before Accessibility and Role (ISO/IEC 23009-1 schema order).
+            foreach (var (scheme, value) in set.InbandEvents)
+            {
+                xml.WriteStartElement("InbandEventStream");
+                xml.WriteAttributeString("schemeIdUri", scheme);
+                xml.WriteAttributeString("value", value);
+                xml.WriteEndElement();
+            }
+
             if (set.Role is { } role)
             {
                 xml.WriteStartElement("Role");

@@ -354,7 +354,7 @@ internal sealed class PointPublisher
         }
 
         return await _cache.GetOrProduceAsync(key, entry.Length * 2L,
-            () => HlsPackager.Fmp4SegmentAsync(track, entry, sequence, CancellationToken.None)).ConfigureAwait(false);
+            () => HlsPackager.Fmp4SegmentAsync(Point, track, entry, sequence, CancellationToken.None)).ConfigureAwait(false);
     }
 
     private static void Reference(Dictionary<Rendition, (long From, long To)> referenced, Rendition rendition, IEnumerable<long> sequences)

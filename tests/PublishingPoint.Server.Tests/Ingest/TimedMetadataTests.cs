@@ -19,6 +19,9 @@ public sealed class TimedMetadataTests
     private const string Point = "live/cues.isml";
     private const string Id3Scheme = "https://aomedia.org/emsg/ID3";
 
+    // ID3v2.4 with one TIT2 frame, "hi" (UTF-8).
+    private static readonly byte[] Id3Tag = Convert.FromHexString("4944330400000000000D" + "54495432000000030000036869");
+
     [Fact]
     public async Task Scte35AndId3Events_BecomeDateRangesAndAnEventStream()
     {
@@ -29,7 +32,7 @@ public sealed class TimedMetadataTests
         var moofs = Moofs(stream);
         var events = new Dictionary<int, byte[][]>
         {
-            [1] = [Emsg1(breakOut, 1001, 4), new EmsgBox(0, Id3Scheme, "", 1000, 500, 0, 7, "ID3\u0004"u8.ToArray()).Write()],
+            [1] = [Emsg1(breakOut, 1001, 4), new EmsgBox(0, Id3Scheme, "", 1000, 500, 0, 7, Id3Tag).Write()],
             [2] = [Emsg1(signal, 2002, 6)],
             [3] = [Emsg1(breakIn, 1002, 8)],
         };
@@ -72,6 +75,21 @@ public sealed class TimedMetadataTests
         Assert.Equal(3, chunks.Count);
         Assert.Equal("40000000", (string?)chunks[0].Attribute("t"));
         Assert.Equal(Convert.ToBase64String(breakOut), chunks[0].Element("f")!.Value);
+
+        // Timed ID3 in the fMP4 video segment of its time (2.5 s: the second), as 'emsg' v1 with the outputs' 10 s lift;
+        // the MPD declares it as an InbandEventStream.
+        var fmp4Master = await server.Http.GetStringAsync($"{Point}/master-fmp4.m3u8");
+        var fmp4Playlist = await server.Http.GetStringAsync($"{Point}/{HlsText.AttributeLines(fmp4Master, "#EXT-X-STREAM-INF")[0].Uri}");
+        var fmp4Folder = Path.GetDirectoryName(HlsText.AttributeLines(fmp4Master, "#EXT-X-STREAM-INF")[0].Uri)!.Replace('\\', '/');
+        var second = await server.Http.GetByteArrayAsync($"{Point}/{fmp4Folder}/{HlsText.Segments(fmp4Playlist)[1].Uri}");
+        var styp = (int)BinaryPrimitives.ReadUInt32BigEndian(second);
+        Assert.Equal("emsg"u8.ToArray(), second.AsSpan(styp + 4, 4).ToArray());
+        var emsgSize = (int)BinaryPrimitives.ReadUInt32BigEndian(second.AsSpan(styp));
+        Assert.True(EmsgBox.TryRead(second.AsSpan(styp + 8, emsgSize - 8), out var carried));
+        Assert.Equal((Id3Scheme, 7u), (carried!.SchemeIdUri, carried.Id));
+        Assert.Equal(Id3Tag, carried.MessageData);
+        Assert.Equal((long)(12.5 * carried.Timescale), carried.PresentationTime);
+        Assert.Contains(mpd.Descendants().Where(e => e.Name.LocalName == "InbandEventStream"), e => (string?)e.Attribute("schemeIdUri") == Id3Scheme);
 
         // hls.js reads the cues from the playlist as a real player would.
         var hlsJs = Chromium.NodeModule("hls.js", "dist/hls.min.js");

@@ -131,6 +131,8 @@ internal static class DashManifestBuilder
             Id = 0,
             ContentType = DashContentType.Video,
             Captions = CaptionsOf(point),
+            // The timed events video segments carry as 'emsg' (HlsPackager.EventBoxes): every scheme but SCTE-35.
+            InbandEvents = [.. point.Events().Where(e => e.Scheme != TimedEvent.Scte35Scheme).Select(e => (e.Scheme, e.Value)).Distinct()],
             SegmentAlignment = Aligned([.. video.Select(v => v.Times)]),
             Representations = [.. video.Select(v => v.Representation)],
         };

@@ -179,7 +179,7 @@ internal sealed partial class HlsDelivery(PointRegistry registry, HlsSegmentCach
                 ? HlsPackager.PackedAudioAsync(track, entry, CancellationToken.None)
                 : format == HlsFormat.Ts
                 ? HlsPackager.TsSegmentAsync(track, audio, fragments, index, sequence, CancellationToken.None)
-                : HlsPackager.Fmp4SegmentAsync(track, entry, sequence, CancellationToken.None))
+                : HlsPackager.Fmp4SegmentAsync(point, track, entry, sequence, CancellationToken.None))
             .WaitAsync(context.RequestAborted).ConfigureAwait(false);
         context.Response.Headers.CacheControl = Immutable;
         await HlsResponses.SegmentAsync(context, contentType, produced.Bytes, produced.File).ConfigureAwait(false);

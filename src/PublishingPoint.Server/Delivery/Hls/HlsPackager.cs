@@ -101,6 +101,52 @@ internal static class HlsPackager
         return PackedAudioWriter.Write(audio.Description.RequireAac(), TsTimeOffset90k + Timescale.To90k(first, audio.Description.Timescale), frames);
     }
 
+    /// <summary>
+    /// The point's timed events other than SCTE-35 cues (those are in the playlists and the MPD) that start within the
+    /// fragment, as 'emsg' version 1 on the track's timescale with the outputs' 10 s lift: timed ID3 in the segment,
+    /// for the main track only (video, or audio when there is none). Segments of low-latency parts carry none.
+    /// </summary>
+    public static byte[] EventBoxes(Point point, Track track, FragmentEntry entry)
+    {
+        var timescale = track.Description.Timescale;
+        var main = track.Description.Kind == TrackKind.Video || !point.Tracks().Any(t => t.Description.Kind == TrackKind.Video);
+        if (!main || entry.Parts is not null)
+        {
+            return [];
+        }
+
+        var from = Timescale.Rescale(entry.Time, timescale, TimeSpan.TicksPerSecond);
+        var to = Timescale.Rescale(entry.End, timescale, TimeSpan.TicksPerSecond);
+        var boxes = new List<byte>();
+        foreach (var e in point.Events())
+        {
+            if (e.Scheme != TimedEvent.Scte35Scheme && e.StartTicks >= from && e.StartTicks < to)
+            {
+                var duration = e.DurationTicks is { } d ? (uint)Math.Min(uint.MaxValue - 1, Timescale.Rescale(d, TimeSpan.TicksPerSecond, timescale)) : EmsgBox.UnknownDuration;
+                var time = Timescale.Rescale(e.StartTicks, TimeSpan.TicksPerSecond, timescale) + (TimeOffsetSeconds * timescale);
+                boxes.AddRange(new EmsgBox(1, e.Scheme, e.Value, (uint)timescale, time, duration, e.Id, e.Message).Write());
+            }
+        }
+
+        return [.. boxes];
+    }
+
+    // 'emsg' goes after the segment's 'styp' and before its 'moof' (ISO/IEC 23009-1 5.10.3.3): data offsets stay as they are.
+    private static byte[] WithEvents(byte[] segment, byte[] events)
+    {
+        if (events.Length == 0)
+        {
+            return segment;
+        }
+
+        var styp = (int)System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(segment);
+        var output = new byte[segment.Length + events.Length];
+        segment.AsSpan(0, styp).CopyTo(output);
+        events.CopyTo(output, styp);
+        segment.AsSpan(styp).CopyTo(output.AsSpan(styp + events.Length));
+        return output;
+    }
+
     /// <summary>Where the I-frame of an fMP4 segment ends: its boxes (of the first chunk, for a segment of parts) and first sample.</summary>
     public static long Fmp4KeyframeEnd(FragmentEntry entry)
     {
@@ -132,7 +178,8 @@ internal static class HlsPackager
     /// fragment gathered from low-latency chunks is written as the CMAF chunks of its parts one after the other, so each
     /// part is a byte range of its segment and both are the same bytes whenever they are asked for.
     /// </summary>
-    public static async Task<byte[]> Fmp4SegmentAsync(Track track, FragmentEntry entry, long sequence, CancellationToken cancellationToken)
+    /// <param name="point">Whose timed events (ID3 and other non-SCTE-35 schemes) the segment carries as 'emsg'.</param>
+    public static async Task<byte[]> Fmp4SegmentAsync(Point point, Track track, FragmentEntry entry, long sequence, CancellationToken cancellationToken)
     {
         var samples = entry.Samples;
         var bytes = await entry.ReadAsync(cancellationToken).ConfigureAwait(false);
@@ -140,7 +187,7 @@ internal static class HlsPackager
         {
             // The same 10 s lift as TS: AAC priming puts the first audio decode time below zero, which 'tfdt' cannot hold.
             var baseTime = (samples.Length > 0 ? samples[0].DecodeTime : entry.Time) + (TimeOffsetSeconds * track.Description.Timescale);
-            return CmafFragmentWriter.Write(bytes, samples, track.Description.Info.TrackId, (uint)(sequence + 1), baseTime);
+            return WithEvents(CmafFragmentWriter.Write(bytes, samples, track.Description.Info.TrackId, (uint)(sequence + 1), baseTime), EventBoxes(point, track, entry));
         }
 
         var chunks = new byte[parts.Count][];

@@ -433,7 +433,9 @@ internal static class HlsPlaylistBuilder
                 continue;
             }
 
-            long? end = format == HlsFormat.Ts ? fragments[index].TsKeyframeEnd : HlsPackager.Fmp4KeyframeEnd(fragments[index]);
+            long? end = format == HlsFormat.Ts
+                ? fragments[index].TsKeyframeEnd
+                : HlsPackager.Fmp4KeyframeEnd(fragments[index]) + HlsPackager.EventBoxes(point, track, fragments[index]).Length;
             if (end is { } length and > 0)
             {
                 entries.Add(segment with { Parts = null, ByteRange = new HlsByteRange(length, 0) });
