@@ -23,10 +23,14 @@ public sealed class ClosedCaptionTests
             server.Url($"{Point}/Streams(cc)").ToString(),
         ]);
         Assert.True(push.ExitCode == 0, Tool.Describe(push));
+        // ffmpeg does not wait for the answer to its POST: the server may still be reading the body when ffmpeg exits.
+        await Security.IngestAuthenticationTests.WaitForStateAsync(server, Point, "vod");
 
         foreach (var name in new[] { "master.m3u8", "master-fmp4.m3u8" })
         {
-            var master = await server.Http.GetStringAsync($"{Point}/{name}");
+            var resp = await server.Http.GetAsync($"{Point}/{name}");
+            var master = await resp.Content.ReadAsStringAsync();
+            Assert.True(resp.IsSuccessStatusCode, $"{name}: {(int)resp.StatusCode} {master}");
             var captions = HlsText.AttributeLines(master, "#EXT-X-MEDIA").Single(m => m.Attributes["TYPE"] == "CLOSED-CAPTIONS").Attributes;
             Assert.Equal("CC1", captions["INSTREAM-ID"]);
             Assert.All(HlsText.AttributeLines(master, "#EXT-X-STREAM-INF").Where(v => v.Attributes.ContainsKey("RESOLUTION")),
