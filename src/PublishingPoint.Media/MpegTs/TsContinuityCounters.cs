@@ -6,7 +6,7 @@ namespace PublishingPoint.Media.MpegTs;
 /// <para>
 /// Three ways to get the state for segment N of a rendition:
 /// <list type="bullet">
-/// <item>Sequential: pass one instance to every <see cref="TsSegmentWriter.WriteSegment(ReadOnlySpan{TsSample}, ReadOnlySpan{TsSample}, TsContinuityCounters, System.Buffers.IBufferWriter{byte})"/> call; it is advanced in place.</item>
+/// <item>Sequential: pass one instance to every <see cref="TsSegmentWriter.WriteSegment(ReadOnlySpan{TsSample}, ReadOnlySpan{TsSample}, TsContinuityCounters, System.Buffers.IBufferWriter{byte}, ReadOnlySpan{TsSample})"/> call; it is advanced in place.</item>
 /// <item>Counted: start from <see cref="TsContinuityCounters()"/> and <see cref="Advance"/> by
 /// <see cref="TsSegmentWriter.CountPackets"/> of segments 0..N-1 (sizes only, nothing is written).</item>
 /// <item>Aligned (no dependency on other segments): with <see cref="TsMuxerOptions.AlignContinuityCounters"/> every segment
@@ -21,18 +21,20 @@ public sealed record class TsContinuityCounters
     {
     }
 
-    public TsContinuityCounters(int pat, int pmt, int video, int audio)
+    public TsContinuityCounters(int pat, int pmt, int video, int audio, int metadata = 0)
     {
         Pat = pat & 0xF;
         Pmt = pmt & 0xF;
         Video = video & 0xF;
         Audio = audio & 0xF;
+        Metadata = metadata & 0xF;
     }
 
     public int Pat { get; set; }
     public int Pmt { get; set; }
     public int Video { get; set; }
     public int Audio { get; set; }
+    public int Metadata { get; set; }
 
     /// <summary>State at the start of segment <paramref name="sequenceNumber"/> when segments are written aligned.</summary>
     public static TsContinuityCounters ForAlignedSegment(long sequenceNumber)
@@ -49,15 +51,16 @@ public sealed record class TsContinuityCounters
         Pmt = (Pmt + counts.Pmt) & 0xF;
         Video = (Video + counts.Video) & 0xF;
         Audio = (Audio + counts.Audio) & 0xF;
+        Metadata = (Metadata + counts.Metadata) & 0xF;
     }
 
-    public TsContinuityCounters Copy() => new(Pat, Pmt, Video, Audio);
+    public TsContinuityCounters Copy() => new(Pat, Pmt, Video, Audio, Metadata);
 }
 
 /// <summary>Packets per PID in one segment; every packet is <see cref="TsConstants.PacketLength"/> bytes.</summary>
-public readonly record struct TsPacketCounts(int Pat, int Pmt, int Video, int Audio)
+public readonly record struct TsPacketCounts(int Pat, int Pmt, int Video, int Audio, int Metadata = 0)
 {
-    public int Total => Pat + Pmt + Video + Audio;
+    public int Total => Pat + Pmt + Video + Audio + Metadata;
 
     public int ByteLength => Total * TsConstants.PacketLength;
 }

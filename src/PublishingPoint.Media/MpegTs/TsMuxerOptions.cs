@@ -18,5 +18,13 @@ public sealed record class TsMuxerOptions
     /// </summary>
     public bool AlignContinuityCounters { get; init; }
 
+    /// <summary>
+    /// Declare a timed ID3 stream in the PMT (Apple's "Timed Metadata for HTTP Live Streaming": a
+    /// metadata_pointer_descriptor for the program, stream_type 0x15 with a metadata_descriptor on
+    /// <see cref="TsConstants.MetadataPid"/>), whether or not this segment carries a tag, so every segment of a stream
+    /// has the same program map. The PMT's version_number is 1 with it, 0 without.
+    /// </summary>
+    public bool TimedId3 { get; init; }
+
     public static TsMuxerOptions Default { get; } = new();
 }

@@ -34,12 +34,12 @@ public sealed class TsSegmentWriter
     }
 
     /// <summary>Packets per PID the segment takes, computed without writing it.</summary>
-    public TsPacketCounts CountPackets(ReadOnlySpan<TsSample> video, ReadOnlySpan<TsSample> audio)
+    public TsPacketCounts CountPackets(ReadOnlySpan<TsSample> video, ReadOnlySpan<TsSample> audio, ReadOnlySpan<TsSample> metadata = default)
     {
-        var plans = ArrayPool<PesPlan>.Shared.Rent(video.Length + audio.Length);
+        var plans = ArrayPool<PesPlan>.Shared.Rent(video.Length + audio.Length + metadata.Length);
         try
         {
-            return Plan(video, audio, plans, out _);
+            return Plan(video, audio, metadata, plans, out _);
         }
         finally
         {
@@ -49,24 +49,27 @@ public sealed class TsSegmentWriter
 
     /// <summary>
     /// Bytes from the segment's start to the end of its first video PES (PAT, PMT and any audio PES that precedes it
-    /// included): the byte range an I-frame playlist names for the segment's first frame. 0 without video.
+    /// and timed metadata included): the byte range an I-frame playlist names for the segment's first frame. 0 without video.
     /// </summary>
-    public int KeyframeEnd(ReadOnlySpan<TsSample> video, ReadOnlySpan<TsSample> audio)
+    public int KeyframeEnd(ReadOnlySpan<TsSample> video, ReadOnlySpan<TsSample> audio, ReadOnlySpan<TsSample> metadata = default)
     {
         if (video.IsEmpty)
         {
             return 0;
         }
 
-        var plans = ArrayPool<PesPlan>.Shared.Rent(video.Length + audio.Length);
+        var plans = ArrayPool<PesPlan>.Shared.Rent(video.Length + audio.Length + metadata.Length);
         try
         {
-            Plan(video, audio, plans, out var layout);
+            Plan(video, audio, metadata, plans, out var layout);
             var packets = 2 + plans[0].Packets;
-            var audioEnd = layout.VideoPesCount + layout.AudioPesCount;
-            for (var a = layout.VideoPesCount; a < audioEnd && plans[a].Dts < plans[0].Dts; a++)
+            var end = layout.VideoPesCount + layout.AudioPesCount + layout.MetadataPesCount;
+            for (var p = layout.VideoPesCount; p < end; p++)
             {
-                packets += plans[a].Packets; // written before the first video PES (interleaving by DTS, video first on a tie)
+                if (plans[p].Dts < plans[0].Dts)
+                {
+                    packets += plans[p].Packets; // written before the first video PES (interleaving by DTS, video first on a tie)
+                }
             }
 
             return packets * TsConstants.PacketLength;
@@ -82,15 +85,16 @@ public sealed class TsSegmentWriter
         ReadOnlySpan<TsSample> video,
         ReadOnlySpan<TsSample> audio,
         TsContinuityCounters counters,
-        IBufferWriter<byte> output)
+        IBufferWriter<byte> output,
+        ReadOnlySpan<TsSample> metadata = default)
     {
         ArgumentNullException.ThrowIfNull(output);
-        var plans = ArrayPool<PesPlan>.Shared.Rent(video.Length + audio.Length);
+        var plans = ArrayPool<PesPlan>.Shared.Rent(video.Length + audio.Length + metadata.Length);
         try
         {
-            var counts = Plan(video, audio, plans, out var layout);
+            var counts = Plan(video, audio, metadata, plans, out var layout);
             var destination = output.GetSpan(counts.ByteLength)[..counts.ByteLength];
-            WritePlanned(video, audio, plans, layout, counters, destination);
+            WritePlanned(video, audio, metadata, plans, layout, counters, destination);
             output.Advance(counts.ByteLength);
             return counts;
         }
@@ -104,14 +108,15 @@ public sealed class TsSegmentWriter
     /// The segment in a new array of exactly its length (planned once, unlike <see cref="CountPackets"/> then a write);
     /// advances <paramref name="counters"/> past it.
     /// </summary>
-    public byte[] WriteSegment(ReadOnlySpan<TsSample> video, ReadOnlySpan<TsSample> audio, TsContinuityCounters counters)
+    /// <param name="metadata">Timed ID3 tags (PTS only), for a writer made with <see cref="TsMuxerOptions.TimedId3"/>.</param>
+    public byte[] WriteSegment(ReadOnlySpan<TsSample> video, ReadOnlySpan<TsSample> audio, TsContinuityCounters counters, ReadOnlySpan<TsSample> metadata = default)
     {
-        var plans = ArrayPool<PesPlan>.Shared.Rent(video.Length + audio.Length);
+        var plans = ArrayPool<PesPlan>.Shared.Rent(video.Length + audio.Length + metadata.Length);
         try
         {
-            var counts = Plan(video, audio, plans, out var layout);
+            var counts = Plan(video, audio, metadata, plans, out var layout);
             var output = GC.AllocateUninitializedArray<byte>(counts.ByteLength);
-            WritePlanned(video, audio, plans, layout, counters, output);
+            WritePlanned(video, audio, metadata, plans, layout, counters, output);
             return output;
         }
         finally
@@ -125,18 +130,19 @@ public sealed class TsSegmentWriter
         ReadOnlySpan<TsSample> video,
         ReadOnlySpan<TsSample> audio,
         TsContinuityCounters counters,
-        Span<byte> destination)
+        Span<byte> destination,
+        ReadOnlySpan<TsSample> metadata = default)
     {
-        var plans = ArrayPool<PesPlan>.Shared.Rent(video.Length + audio.Length);
+        var plans = ArrayPool<PesPlan>.Shared.Rent(video.Length + audio.Length + metadata.Length);
         try
         {
-            var counts = Plan(video, audio, plans, out var layout);
+            var counts = Plan(video, audio, metadata, plans, out var layout);
             if (destination.Length < counts.ByteLength)
             {
                 throw new ArgumentException($"The segment needs {counts.ByteLength} bytes.", nameof(destination));
             }
 
-            WritePlanned(video, audio, plans, layout, counters, destination[..counts.ByteLength]);
+            WritePlanned(video, audio, metadata, plans, layout, counters, destination[..counts.ByteLength]);
             return counts;
         }
         finally
@@ -145,16 +151,22 @@ public sealed class TsSegmentWriter
         }
     }
 
-    // Video PES go to plans[0..videoPesCount), audio PES after them, both in decode order.
+    // Video PES go to plans[0..videoPesCount), audio PES after them, then one PES per metadata tag, each in decode order.
     private TsPacketCounts Plan(
         ReadOnlySpan<TsSample> video,
         ReadOnlySpan<TsSample> audio,
+        ReadOnlySpan<TsSample> metadata,
         PesPlan[] plans,
         out Layout layout)
     {
         if (!audio.IsEmpty && _audio is null)
         {
             throw new ArgumentException("Audio samples were given but the writer has no audio configuration.", nameof(audio));
+        }
+
+        if (!metadata.IsEmpty && !_options.TimedId3)
+        {
+            throw new ArgumentException("Timed metadata was given but the writer does not declare it (TsMuxerOptions.TimedId3).", nameof(metadata));
         }
 
         var maxPesLength = 0;
@@ -207,14 +219,38 @@ public sealed class TsSegmentWriter
             maxPesLength = Math.Max(maxPesLength, plan.TotalLength);
         }
 
+        var metadataPackets = 0;
+        for (var i = 0; i < metadata.Length; i++)
+        {
+            const int MaxMetadataPayload = ushort.MaxValue - PesHeader.LengthWithPts;
+            if (metadata[i].Data.Length > MaxMetadataPayload)
+            {
+                throw new ArgumentException($"A timed metadata tag holds at most {MaxMetadataPayload} bytes.", nameof(metadata));
+            }
+
+            ref var plan = ref plans[videoPesCount + audioPesCount + i];
+            plan = new PesPlan
+            {
+                FirstSample = i,
+                SampleCount = 1,
+                Dts = metadata[i].Pts90k,
+                Pts = metadata[i].Pts90k,
+                PayloadLength = metadata[i].Data.Length,
+            };
+            plan.Packets = plan.MinPackets;
+            metadataPackets += plan.Packets;
+            maxPesLength = Math.Max(maxPesLength, plan.TotalLength);
+        }
+
         if (_options.AlignContinuityCounters)
         {
             videoPackets = PadToSixteen(plans.AsSpan(0, videoPesCount), videoPackets);
             audioPackets = PadToSixteen(plans.AsSpan(videoPesCount, audioPesCount), audioPackets);
+            metadataPackets = PadToSixteen(plans.AsSpan(videoPesCount + audioPesCount, metadata.Length), metadataPackets);
         }
 
-        layout = new Layout(videoPesCount, audioPesCount, maxPesLength);
-        return new TsPacketCounts(1, 1, videoPackets, audioPackets);
+        layout = new Layout(videoPesCount, audioPesCount, metadata.Length, maxPesLength);
+        return new TsPacketCounts(1, 1, videoPackets, audioPackets, metadataPackets);
     }
 
     private bool ContinuesAudioPes(in TsSample next, in TsSample previous, in TsSample first, int payloadLength)
@@ -252,13 +288,14 @@ public sealed class TsSegmentWriter
     private void WritePlanned(
         ReadOnlySpan<TsSample> video,
         ReadOnlySpan<TsSample> audio,
+        ReadOnlySpan<TsSample> metadata,
         PesPlan[] plans,
         Layout layout,
         TsContinuityCounters counters,
         Span<byte> destination)
     {
         PsiWriter.WritePat(destination, counters.Pat);
-        PsiWriter.WritePmt(destination[TsConstants.PacketLength..], counters.Pmt, _audio is not null);
+        PsiWriter.WritePmt(destination[TsConstants.PacketLength..], counters.Pmt, _audio is not null, _options.TimedId3);
         counters.Pat = (counters.Pat + 1) & 0xF;
         counters.Pmt = (counters.Pmt + 1) & 0xF;
         var offset = 2 * TsConstants.PacketLength;
@@ -268,14 +305,29 @@ public sealed class TsSegmentWriter
         {
             var videoPesCount = layout.VideoPesCount;
             var audioEnd = videoPesCount + layout.AudioPesCount;
+            var metadataEnd = audioEnd + layout.MetadataPesCount;
             var v = 0;
             var a = videoPesCount;
+            var m = audioEnd;
 
-            while (v < videoPesCount || a < audioEnd)
+            while (v < videoPesCount || a < audioEnd || m < metadataEnd)
             {
-                // Interleave by DTS; on a tie video goes first so its PCR leads.
-                var takeVideo = a >= audioEnd || (v < videoPesCount && plans[v].Dts <= plans[a].Dts);
-                if (takeVideo)
+                // Interleave by DTS; on a tie video goes first so its PCR leads, then audio, then metadata.
+                var takeMetadata = m < metadataEnd
+                    && (v >= videoPesCount || plans[m].Dts < plans[v].Dts)
+                    && (a >= audioEnd || plans[m].Dts < plans[a].Dts);
+                var takeVideo = !takeMetadata && (a >= audioEnd || (v < videoPesCount && plans[v].Dts <= plans[a].Dts));
+                if (takeMetadata)
+                {
+                    ref readonly var plan = ref plans[m++];
+                    var sample = metadata[plan.FirstSample].Data.Span;
+                    var header = PesHeader.Write(scratch, TsConstants.PrivateStream1Id, plan.PayloadLength, plan.Pts, plan.Dts, withDts: false);
+                    sample.CopyTo(scratch.AsSpan(header));
+                    var cc = counters.Metadata;
+                    offset = Packetize(destination, offset, TsConstants.MetadataPid, ref cc, scratch.AsSpan(0, header + sample.Length), plan, pcrBase: -1);
+                    counters.Metadata = cc;
+                }
+                else if (takeVideo)
                 {
                     ref readonly var plan = ref plans[v++];
                     var pes = BuildVideoPes(video[plan.FirstSample], plan, scratch);
@@ -362,5 +414,5 @@ public sealed class TsSegmentWriter
         return offset;
     }
 
-    private readonly record struct Layout(int VideoPesCount, int AudioPesCount, int MaxPesLength);
+    private readonly record struct Layout(int VideoPesCount, int AudioPesCount, int MetadataPesCount, int MaxPesLength);
 }

@@ -11,6 +11,12 @@ public sealed record TimedEvent(string Scheme, string Value, uint Id, long Start
 {
     public const string Scte35Scheme = "urn:scte:scte35:2013:bin";
 
+    /// <summary>ID3 in 'emsg': AOM's "Carriage of ID3 Timed Metadata in CMAF" and Apple's scheme.</summary>
+    public static readonly string[] Id3Schemes = ["https://aomedia.org/emsg/ID3", "https://developer.apple.com/streaming/emsg-id3"];
+
+    /// <summary>An ID3 tag (ID3v2 header) in one of the ID3 schemes: what the TS family carries as timed ID3.</summary>
+    public bool IsId3 => Id3Schemes.Contains(Scheme, StringComparer.Ordinal) && Message.AsSpan().StartsWith("ID3"u8) && Message.Length >= 10;
+
     /// <summary>An identifier unique within the point, the same on every origin: the HLS EXT-X-DATERANGE ID.</summary>
     public string Key => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{Id}-{StartTicks}");
 }

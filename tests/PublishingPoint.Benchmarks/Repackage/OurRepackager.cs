@@ -30,7 +30,7 @@ internal sealed record Measurement(
 /// </summary>
 internal static class OurRepackager
 {
-    public static async Task<Measurement> MeasureAsync(Track video, Track? audio, int iterations, CancellationToken cancellationToken)
+    public static async Task<Measurement> MeasureAsync(Point point, Track video, Track? audio, int iterations, CancellationToken cancellationToken)
     {
         var fragments = video.Snapshot();
         if (fragments.Length == 0)
@@ -52,7 +52,7 @@ internal static class OurRepackager
         long outputBytes = 0;
         for (var warm = 0; warm < 3; warm++)
         {
-            outputBytes = await OnePassAsync(video, audio, fragments, segments, warm == 0 ? digest : null, cancellationToken);
+            outputBytes = await OnePassAsync(point, video, audio, fragments, segments, warm == 0 ? digest : null, cancellationToken);
         }
 
         var times = new double[iterations];
@@ -62,7 +62,7 @@ internal static class OurRepackager
             var before = GC.GetAllocatedBytesForCurrentThread();
             var thread = Environment.CurrentManagedThreadId;
             var clock = Stopwatch.StartNew();
-            await OnePassAsync(video, audio, fragments, segments, null, cancellationToken);
+            await OnePassAsync(point, video, audio, fragments, segments, null, cancellationToken);
             times[i] = clock.Elapsed.TotalSeconds;
             // Every await completes synchronously (fragments in memory), so the pass ran on this thread.
             allocated = thread == Environment.CurrentManagedThreadId && allocated >= 0
@@ -78,12 +78,12 @@ internal static class OurRepackager
         };
     }
 
-    private static async Task<long> OnePassAsync(Track video, Track? audio, FragmentEntry[] fragments, int segments, IncrementalHash? check, CancellationToken cancellationToken)
+    private static async Task<long> OnePassAsync(Point point, Track video, Track? audio, FragmentEntry[] fragments, int segments, IncrementalHash? check, CancellationToken cancellationToken)
     {
         long bytes = 0;
         for (var n = 0; n < segments; n++)
         {
-            var segment = await HlsPackager.TsSegmentAsync(video, audio, fragments, n, n, cancellationToken).ConfigureAwait(false);
+            var segment = await HlsPackager.TsSegmentAsync(point, video, audio, fragments, n, n, cancellationToken).ConfigureAwait(false);
             check?.AppendData(segment);
             if (check is not null && (segment.Length == 0 || segment.Length % 188 != 0 || segment[0] != 0x47))
             {

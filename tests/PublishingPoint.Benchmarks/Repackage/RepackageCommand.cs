@@ -70,7 +70,7 @@ internal sealed class RepackageCommand : IBenchmarkCommand
             var ours = new List<Measurement>();
             foreach (var (video, input) in videos.Zip(inputs))
             {
-                var m = await OurRepackager.MeasureAsync(video, audio, iterations, cancellationToken);
+                var m = await OurRepackager.MeasureAsync(point, video, audio, iterations, cancellationToken);
                 ours.Add(m with { Rendition = input.Rendition.Name });
                 Console.WriteLine($"  {input.Rendition.Name} ({video.Key} + {audio.Key}): {m.Segments} segments, best {m.BestSeconds * 1000:F1} ms, sha256 {m.OutputSha256}");
             }

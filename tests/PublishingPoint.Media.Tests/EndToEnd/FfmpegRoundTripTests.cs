@@ -80,4 +80,58 @@ public sealed class FfmpegRoundTripTests : IDisposable
         Assert.Equal(audio.Select(s => s.Pts90k), gotAudio.Select(p => p.GetProperty("pts").GetInt64()));
         Assert.Equal(video.Count(s => s.IsKeyframe), gotVideo.Count(p => p.GetProperty("flags").GetString()!.StartsWith('K')));
     }
+
+    /// <summary>
+    /// Timed ID3 (Apple's "Timed Metadata for HTTP Live Streaming"): ffprobe finds a timed_id3 data stream through
+    /// the PMT's metadata descriptors and reads back each tag at the PTS we gave it; the continuity
+    /// counters of the metadata PID stay unbroken across aligned segments, one of which carries no tag.
+    /// </summary>
+    [Fact]
+    public void TimedId3Tags_ComeBackAsATimedId3StreamAtTheirTimes()
+    {
+        var source = FfmpegSource.Generate(_directory);
+        var split = source.Video.FindIndex(s => s.IsKeyframe && s.Pts90k >= FfmpegSource.BaseTime90k + 180_000);
+        var audioSplit = source.Audio.FindIndex(s => s.Pts90k >= source.Video[split].Pts90k);
+        TsSample[] video = [.. source.Video];
+        TsSample[] audio = [.. source.Audio];
+        // ID3v2.4 with a TIT2 frame, "hi" then "ho".
+        byte[][] tags = [Convert.FromHexString("4944330400000000000D54495432000000030000036869"), Convert.FromHexString("4944330400000000000D5449543200000003000003686F")];
+        TsSample[] metadata =
+        [
+            new(FfmpegSource.BaseTime90k + 45_000, FfmpegSource.BaseTime90k + 45_000, true, tags[0]),
+            new(FfmpegSource.BaseTime90k + 90_000, FfmpegSource.BaseTime90k + 90_000, true, tags[1]),
+        ];
+
+        var writer = new TsSegmentWriter(source.VideoConfig, source.AudioConfig, new TsMuxerOptions { AlignContinuityCounters = true, TimedId3 = true });
+        var output = new ArrayBufferWriter<byte>();
+        var first = writer.WriteSegment(video.AsSpan(0, split), audio.AsSpan(0, audioSplit), TsContinuityCounters.ForAlignedSegment(0), output, metadata);
+        Assert.Equal(16, first.Metadata);
+        var second = writer.WriteSegment(video.AsSpan(split), audio.AsSpan(audioSplit), TsContinuityCounters.ForAlignedSegment(1), output);
+        Assert.Equal(0, second.Metadata);
+        var both = Path.Combine(_directory, "id3.ts");
+        File.WriteAllBytes(both, output.WrittenSpan.ToArray());
+
+        var reader = new TsPacketReader();
+        reader.Read(output.WrittenSpan);
+        var tagPes = reader.Pes.Where(p => p.Pid == TsConstants.MetadataPid).ToList();
+        Assert.Equal(tags.Select(Convert.ToHexString), tagPes.Select(p => Convert.ToHexString(p.Payload)));
+        Assert.Equal(TsConstants.PrivateStream1Id, tagPes[0].StreamId);
+        Assert.Equal(TsConstants.StreamTypeMetadataPes, reader.StreamTypes[TsConstants.MetadataPid]);
+        Assert.Equal(string.Empty, ExternalTool.Run("ffmpeg", "-v", "error", "-i", both, "-map", "0:v", "-map", "0:a", "-f", "null", "-").StdErr);
+
+        var (json, errors) = ExternalTool.Run("ffprobe", "-v", "error", "-show_streams", "-show_packets", "-show_data", "-select_streams", "d", "-of", "json", both);
+        Assert.Equal(string.Empty, errors);
+        using var probe = JsonDocument.Parse(json);
+        var stream = Assert.Single(probe.RootElement.GetProperty("streams").EnumerateArray());
+        Assert.Equal("timed_id3", stream.GetProperty("codec_name").GetString());
+        var packets = probe.RootElement.GetProperty("packets").EnumerateArray().ToList();
+        Assert.Equal(metadata.Select(m => m.Pts90k), packets.Select(p => p.GetProperty("pts").GetInt64()));
+        // ffmpeg 5.1 (Debian 12) drops the first five bytes of every stream_type 0x15 PES, taking them for the metadata
+        // AU cell header that only stream_id 0xFC carries; our own reader above checks the whole tag.
+        Assert.All(tags.Zip(packets), t => Assert.EndsWith(Convert.ToHexString(t.First[5..]), HexDump(t.Second.GetProperty("data").GetString()!), StringComparison.Ordinal));
+    }
+
+    // ffprobe's -show_data: "00000000: 4944 3304 ...  ID3..." lines; the hex columns, joined.
+    private static string HexDump(string data) =>
+        string.Concat(data.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line => line[10..49].Replace(" ", string.Empty, StringComparison.Ordinal))).ToUpperInvariant();
 }

@@ -91,7 +91,20 @@ public sealed class TimedMetadataTests
         Assert.Equal((long)(12.5 * carried.Timescale), carried.PresentationTime);
         Assert.Contains(mpd.Descendants().Where(e => e.Name.LocalName == "InbandEventStream"), e => (string?)e.Attribute("schemeIdUri") == Id3Scheme);
 
-        // hls.js reads the cues from the playlist as a real player would.
+        // Timed ID3 in the TS segment of its time (Apple's "Timed Metadata for HTTP Live Streaming"): a stream_type 0x15
+        // PID whose PES carries the tag at its time on the TS clock; ffprobe sees a timed_id3 stream there.
+        var tsSegmentUrl = $"{Point}/{Path.GetDirectoryName(playlistUri)!.Replace('\\', '/')}/{HlsText.Segments(playlist)[1].Uri}";
+        var tsSegment = await server.Http.GetByteArrayAsync(tsSegmentUrl);
+        var tsReader = new PublishingPoint.Tests.Shared.TsPacketReader();
+        tsReader.Read(tsSegment);
+        Assert.Equal(0x15, tsReader.StreamTypes[0x102]);
+        var tagPes = Assert.Single(tsReader.Pes, p => p.Pid == 0x102);
+        Assert.Equal((0xBD, 1_125_000L), (tagPes.StreamId, tagPes.Pts));
+        Assert.Equal(Id3Tag, tagPes.Payload);
+        var probe = await Tool.RunCheckedAsync("ffprobe", ["-v", "error", "-select_streams", "d", "-of", "csv=p=0", "-show_entries", "stream=codec_name", server.Url(tsSegmentUrl).ToString()]);
+        Assert.Equal("timed_id3", Assert.Single(probe.StdOut.Split('\n', StringSplitOptions.RemoveEmptyEntries).Distinct())); // listed under the program and on its own
+
+        // hls.js reads the cues from the playlist and the timed ID3 from the TS segments as a real player would.
         var hlsJs = Chromium.NodeModule("hls.js", "dist/hls.min.js");
         using var playwright = await Playwright.CreateAsync();
         await using var browser = await Chromium.LaunchAsync(playwright);
@@ -100,7 +113,11 @@ public sealed class TimedMetadataTests
             <!doctype html><video id="v" muted></video><script src="hls.min.js"></script>
             <script>
               window.cues = null;
+              window.id3 = [];
               const hls = new Hls();
+              hls.on(Hls.Events.FRAG_PARSING_METADATA, (_, d) => {
+                for (const s of d.samples) window.id3.push([String(s.pts), Array.from(s.data, b => b.toString(16).padStart(2, '0')).join('')]);
+              });
               hls.on(Hls.Events.LEVEL_LOADED, (_, d) => {
                 window.cues = Object.values(d.details.dateRanges).map(r => [r.id, r.attr['SCTE35-OUT'] || r.attr['SCTE35-IN'] || r.attr['SCTE35-CMD'] || r.attr['CLASS']]);
               });
@@ -114,6 +131,12 @@ public sealed class TimedMetadataTests
         Assert.Equal(4, cues!.Length);
         Assert.Contains(cues, c => c[1] == "0x" + Convert.ToHexString(breakOut));
         Assert.Contains(cues, c => c[1] == Id3Scheme);
+        string[][]? tags = null;
+        await Eventually.WaitUntilAsync(async () => (tags = await page.EvaluateAsync<string[][]>("window.id3")).Length > 0,
+            $"hls.js parsed no timed ID3: {string.Join('\n', log)}", poll: TimeSpan.FromMilliseconds(200));
+        var sample = Assert.Single(tags!);
+        Assert.Equal(Convert.ToHexStringLower(Id3Tag), sample[1]);
+        Assert.Equal(2.5, double.Parse(sample[0], CultureInfo.InvariantCulture), 3); // on the player's timeline, which starts at the first frame
     }
 
     /// <summary>

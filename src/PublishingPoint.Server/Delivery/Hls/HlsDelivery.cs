@@ -132,7 +132,7 @@ internal sealed partial class HlsDelivery(PointRegistry registry, HlsSegmentCach
             {
                 if (Track.IndexOf(fragments, segment.Sequence) is >= 0 and var index && fragments[index].TsKeyframeEnd is null)
                 {
-                    await HlsPackager.TsKeyframeEndAsync(track, audio, fragments, index, context.RequestAborted).ConfigureAwait(false);
+                    await HlsPackager.TsKeyframeEndAsync(point, track, audio, fragments, index, context.RequestAborted).ConfigureAwait(false);
                 }
             }
         }
@@ -178,7 +178,7 @@ internal sealed partial class HlsDelivery(PointRegistry registry, HlsSegmentCach
         var produced = await cache.GetOrProduceSegmentAsync(key, entry.Length * 2L, () => packedAudio
                 ? HlsPackager.PackedAudioAsync(track, entry, CancellationToken.None)
                 : format == HlsFormat.Ts
-                ? HlsPackager.TsSegmentAsync(track, audio, fragments, index, sequence, CancellationToken.None)
+                ? HlsPackager.TsSegmentAsync(point, track, audio, fragments, index, sequence, CancellationToken.None)
                 : HlsPackager.Fmp4SegmentAsync(point, track, entry, sequence, CancellationToken.None))
             .WaitAsync(context.RequestAborted).ConfigureAwait(false);
         context.Response.Headers.CacheControl = Immutable;

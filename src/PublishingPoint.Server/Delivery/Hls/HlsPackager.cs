@@ -12,6 +12,7 @@ internal static class HlsPackager
 {
     // Aligned counters let any segment be produced on its own, in any order, with continuous CCs.
     private static readonly TsMuxerOptions _tsOptions = new() { AlignContinuityCounters = true };
+    private static readonly TsMuxerOptions _tsOptionsWithId3 = _tsOptions with { TimedId3 = true };
 
     // Every output timestamp is moved 10 s up, as Apple's segmenters do, so decode times before presentation
     // time zero (B-frames, AAC priming) stay positive instead of wrapping the 33-bit clock or underflowing 'tfdt'.
@@ -23,17 +24,48 @@ internal static class HlsPackager
     /// <paramref name="audio"/> whose decode time falls in the same interval, as one transport stream segment.
     /// </summary>
     /// <param name="number">The segment's media sequence number, which sets its continuity counters.</param>
-    public static async Task<byte[]> TsSegmentAsync(Track video, Track? audio, FragmentEntry[] fragments, int sequence, long number, CancellationToken cancellationToken)
+    /// <param name="point">Whose timed ID3 events starting in the segment ride in it as timed metadata.</param>
+    public static async Task<byte[]> TsSegmentAsync(Point point, Track video, Track? audio, FragmentEntry[] fragments, int sequence, long number, CancellationToken cancellationToken)
     {
         var (videoSamples, audioSamples) = await TsSamplesAsync(video, audio, fragments, sequence, cancellationToken).ConfigureAwait(false);
-        return TsWriter(video, audio).WriteSegment(videoSamples, CollectionsMarshal.AsSpan(audioSamples), TsContinuityCounters.ForAlignedSegment(number));
+        var (withId3, tags) = TimedId3(point, video, fragments, sequence);
+        return TsWriter(video, audio, withId3).WriteSegment(videoSamples, CollectionsMarshal.AsSpan(audioSamples), TsContinuityCounters.ForAlignedSegment(number), tags);
+    }
+
+    /// <summary>
+    /// Whether the point's TS segments declare a timed ID3 stream (once it has carried an ID3 event, so the program map
+    /// stays the same from segment to segment), and the tags that start within video fragment <paramref name="sequence"/>,
+    /// at their times on the TS clock.
+    /// </summary>
+    private static (bool Declared, TsSample[] Tags) TimedId3(Point point, Track video, FragmentEntry[] fragments, int sequence)
+    {
+        var events = point.Events();
+        if (!Array.Exists(events, e => e.IsId3))
+        {
+            return (false, []);
+        }
+
+        var timescale = video.Description.Timescale;
+        var from = Timescale.Rescale(fragments[sequence].Time, timescale, TimeSpan.TicksPerSecond);
+        var to = Timescale.Rescale(HlsTimeline.End(fragments, sequence), timescale, TimeSpan.TicksPerSecond);
+        var tags = new List<TsSample>();
+        foreach (var e in events)
+        {
+            if (e.IsId3 && e.StartTicks >= from && e.StartTicks < to)
+            {
+                var pts = TsTimeOffset90k + Timescale.Rescale(e.StartTicks, TimeSpan.TicksPerSecond, Timescale.MpegTs);
+                tags.Add(new TsSample(pts, pts, true, e.Message));
+            }
+        }
+
+        return (true, [.. tags]);
     }
 
     /// <summary>
     /// Where the I-frame of TS segment <paramref name="sequence"/> ends (its byte range starts at 0: PAT, PMT, the
     /// keyframe's PES): computed once per fragment, without writing the segment.
     /// </summary>
-    public static async Task<int> TsKeyframeEndAsync(Track video, Track? audio, FragmentEntry[] fragments, int sequence, CancellationToken cancellationToken)
+    public static async Task<int> TsKeyframeEndAsync(Point point, Track video, Track? audio, FragmentEntry[] fragments, int sequence, CancellationToken cancellationToken)
     {
         var entry = fragments[sequence];
         if (entry.TsKeyframeEnd is { } known)
@@ -42,7 +74,8 @@ internal static class HlsPackager
         }
 
         var (videoSamples, audioSamples) = await TsSamplesAsync(video, audio, fragments, sequence, cancellationToken).ConfigureAwait(false);
-        var end = TsWriter(video, audio).KeyframeEnd(videoSamples, CollectionsMarshal.AsSpan(audioSamples));
+        var (withId3, tags) = TimedId3(point, video, fragments, sequence);
+        var end = TsWriter(video, audio, withId3).KeyframeEnd(videoSamples, CollectionsMarshal.AsSpan(audioSamples), tags);
         entry.TsKeyframeEnd = end;
         return end;
     }
@@ -167,10 +200,10 @@ internal static class HlsPackager
     }
 
     // A writer holds only the parsed decoder configurations: made per segment (microseconds), kept by no one.
-    private static TsSegmentWriter TsWriter(Track video, Track? audio)
+    private static TsSegmentWriter TsWriter(Track video, Track? audio, bool timedId3)
     {
         var audioConfig = audio is null ? null : audio.Description.RequireAac();
-        return new TsSegmentWriter(video.Description.RequireAvc(), audioConfig, _tsOptions);
+        return new TsSegmentWriter(video.Description.RequireAvc(), audioConfig, timedId3 ? _tsOptionsWithId3 : _tsOptions);
     }
 
     /// <summary>
