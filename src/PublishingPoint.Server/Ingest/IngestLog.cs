@@ -28,4 +28,7 @@ internal static partial class IngestLog
 
     [LoggerMessage(EventId = 230, Level = LogLevel.Information, Message = "Ingest {Point}: event {Scheme} id {Id} at {Seconds:0.###} s")]
     public static partial void Event(ILogger logger, string point, string scheme, uint id, double seconds);
+
+    [LoggerMessage(EventId = 231, Level = LogLevel.Warning, Message = "Ingest {Point}: the timed events could not be saved; they are served but would not survive a restart")]
+    public static partial void EventsNotSaved(ILogger logger, Exception exception, string point);
 }

@@ -95,10 +95,17 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
 
     private void AddEvent(string scheme, string value, uint id, long startTicks, long? duration, byte[] message)
     {
-        var splice = scheme == TimedEvent.Scte35Scheme && SpliceInfo.TryRead(message, out var info) ? info : (SpliceInfo?)null;
-        if (point.AddEvent(new TimedEvent(scheme, value, id, startTicks, duration, message, splice)))
+        if (point.AddEvent(TimedEvent.Create(scheme, value, id, startTicks, duration, message)))
         {
             IngestLog.Event(logger, point.Path.Value, scheme, id, startTicks / (double)TimeSpan.TicksPerSecond);
+            try
+            {
+                point.SaveEvents();
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                IngestLog.EventsNotSaved(logger, e, point.Path.Value);
+            }
         }
     }
 

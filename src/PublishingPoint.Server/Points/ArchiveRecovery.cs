@@ -78,6 +78,7 @@ internal sealed partial class ArchiveRecovery(PointRegistry registry, ILogger<Ar
         var settings = PointSettings.Load(directory);
         var point = new Point(path, directory, registry.Options.MaxRenderedBytesPerPoint) { Settings = settings ?? new PointSettings(), CreatedByOperator = settings is not null };
         point.LoadTimeline();
+        point.LoadEvents();
         long fragments = 0, torn = 0;
         foreach (var file in Directory.EnumerateFiles(directory, "*.ismv").Order(StringComparer.Ordinal))
         {

@@ -190,6 +190,49 @@ public sealed class Point : IDisposable
         return true;
     }
 
+    private const string EventsFile = "events.json";
+    private readonly Lock _eventsFileLock = new();
+
+    private sealed record SavedEvent(string Scheme, string Value, uint Id, long Start, long? Duration, byte[] Message);
+
+    /// <summary>Writes the kept events next to the archives (atomically), so a restarted server still announces them.</summary>
+    public void SaveEvents()
+    {
+        lock (_eventsFileLock)
+        {
+            var saved = Events().Select(e => new SavedEvent(e.Scheme, e.Value, e.Id, e.StartTicks, e.DurationTicks, e.Message)).ToArray();
+            Archive.Durable.WriteFile(System.IO.Path.Combine(Directory, EventsFile), System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(saved));
+        }
+    }
+
+    /// <summary>The events saved by <see cref="SaveEvents"/>; a damaged file loses the events, never the point.</summary>
+    internal void LoadEvents()
+    {
+        var file = System.IO.Path.Combine(Directory, EventsFile);
+        if (!File.Exists(file))
+        {
+            return;
+        }
+
+        SavedEvent[]? saved;
+        try
+        {
+            saved = System.Text.Json.JsonSerializer.Deserialize<SavedEvent[]>(File.ReadAllBytes(file));
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return;
+        }
+
+        foreach (var e in saved ?? [])
+        {
+            if (e is { Scheme: not null, Value: not null, Message: not null })
+            {
+                AddEvent(TimedEvent.Create(e.Scheme, e.Value, e.Id, e.Start, e.Duration, e.Message));
+            }
+        }
+    }
+
     /// <summary>Segment numbers from media time, shared by the point's tracks so renditions line up.</summary>
     public SegmentNumbering Numbering { get; } = new();
 

@@ -53,8 +53,17 @@ public sealed class RunningServer : IAsyncDisposable
 
     public Uri Url(string relative) => new(BaseUrl, relative);
 
+    private bool _disposed;
+
+    /// <summary>Stops the server; a second call does nothing (a test may stop it early to restart on its data).</summary>
     public async ValueTask DisposeAsync()
     {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
         Http.Dispose();
         await _app.StopAsync().ConfigureAwait(false);
         await _app.DisposeAsync().ConfigureAwait(false);

@@ -137,6 +137,15 @@ public sealed class TimedMetadataTests
         var sample = Assert.Single(tags!);
         Assert.Equal(Convert.ToHexStringLower(Id3Tag), sample[1]);
         Assert.Equal(2.5, double.Parse(sample[0], CultureInfo.InvariantCulture), 3); // on the player's timeline, which starts at the first frame
+
+        // A restarted server recovers the point from its archive and still announces every event, in the same words.
+        await server.DisposeAsync();
+        await using var restarted = await RunningServer.StartAsync(server.DataPath);
+        var recovered = await restarted.Http.GetStringAsync($"{Point}/{playlistUri}");
+        Assert.Equal(
+            HlsText.AttributeLines(playlist, "#EXT-X-DATERANGE").Select(l => string.Join(',', l.Attributes.OrderBy(a => a.Key, StringComparer.Ordinal))),
+            HlsText.AttributeLines(recovered, "#EXT-X-DATERANGE").Select(l => string.Join(',', l.Attributes.OrderBy(a => a.Key, StringComparer.Ordinal))));
+        Assert.Equal(tsSegment, await restarted.Http.GetByteArrayAsync(tsSegmentUrl));
     }
 
     /// <summary>
