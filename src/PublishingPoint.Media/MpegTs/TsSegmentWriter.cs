@@ -170,7 +170,24 @@ public sealed class TsSegmentWriter
         }
 
         var maxPesLength = 0;
-        var videoPackets = 0;
+        var videoPesCount = video.Length;
+        var videoPackets = PlanVideo(video, plans, ref maxPesLength);
+        var audioPackets = PlanAudio(audio, plans.AsSpan(videoPesCount), ref maxPesLength, out var audioPesCount);
+        var metadataPackets = PlanMetadata(metadata, plans.AsSpan(videoPesCount + audioPesCount), ref maxPesLength);
+        if (_options.AlignContinuityCounters)
+        {
+            videoPackets = PadToSixteen(plans.AsSpan(0, videoPesCount), videoPackets);
+            audioPackets = PadToSixteen(plans.AsSpan(videoPesCount, audioPesCount), audioPackets);
+            metadataPackets = PadToSixteen(plans.AsSpan(videoPesCount + audioPesCount, metadata.Length), metadataPackets);
+        }
+
+        layout = new Layout(videoPesCount, audioPesCount, metadata.Length, maxPesLength);
+        return new TsPacketCounts(1, 1, videoPackets, audioPackets, metadataPackets);
+    }
+
+    private int PlanVideo(ReadOnlySpan<TsSample> video, Span<PesPlan> plans, ref int maxPesLength)
+    {
+        var packets = 0;
         for (var i = 0; i < video.Length; i++)
         {
             ref var plan = ref plans[i];
@@ -187,16 +204,21 @@ public sealed class TsSegmentWriter
                 FirstAdaptationLength = TsPacketWriter.PcrAdaptationLength,
             };
             plan.Packets = plan.MinPackets;
-            videoPackets += plan.Packets;
+            packets += plan.Packets;
             maxPesLength = Math.Max(maxPesLength, plan.TotalLength);
         }
 
-        var videoPesCount = video.Length;
-        var audioPesCount = 0;
-        var audioPackets = 0;
+        return packets;
+    }
+
+    // Consecutive AAC frames share a PES (see ContinuesAudioPes).
+    private int PlanAudio(ReadOnlySpan<TsSample> audio, Span<PesPlan> plans, ref int maxPesLength, out int pesCount)
+    {
+        var packets = 0;
+        pesCount = 0;
         for (var i = 0; i < audio.Length;)
         {
-            ref var plan = ref plans[videoPesCount + audioPesCount++];
+            ref var plan = ref plans[pesCount++];
             var first = audio[i];
             plan = new PesPlan
             {
@@ -215,20 +237,26 @@ public sealed class TsSegmentWriter
             while (i < audio.Length && ContinuesAudioPes(audio[i], audio[i - 1], first, plan.PayloadLength));
 
             plan.Packets = plan.MinPackets;
-            audioPackets += plan.Packets;
+            packets += plan.Packets;
             maxPesLength = Math.Max(maxPesLength, plan.TotalLength);
         }
 
-        var metadataPackets = 0;
+        return packets;
+    }
+
+    // One PES per timed metadata tag.
+    private static int PlanMetadata(ReadOnlySpan<TsSample> metadata, Span<PesPlan> plans, ref int maxPesLength)
+    {
+        const int MaxMetadataPayload = ushort.MaxValue - PesHeader.LengthWithPts;
+        var packets = 0;
         for (var i = 0; i < metadata.Length; i++)
         {
-            const int MaxMetadataPayload = ushort.MaxValue - PesHeader.LengthWithPts;
             if (metadata[i].Data.Length > MaxMetadataPayload)
             {
                 throw new ArgumentException($"A timed metadata tag holds at most {MaxMetadataPayload} bytes.", nameof(metadata));
             }
 
-            ref var plan = ref plans[videoPesCount + audioPesCount + i];
+            ref var plan = ref plans[i];
             plan = new PesPlan
             {
                 FirstSample = i,
@@ -238,19 +266,11 @@ public sealed class TsSegmentWriter
                 PayloadLength = metadata[i].Data.Length,
             };
             plan.Packets = plan.MinPackets;
-            metadataPackets += plan.Packets;
+            packets += plan.Packets;
             maxPesLength = Math.Max(maxPesLength, plan.TotalLength);
         }
 
-        if (_options.AlignContinuityCounters)
-        {
-            videoPackets = PadToSixteen(plans.AsSpan(0, videoPesCount), videoPackets);
-            audioPackets = PadToSixteen(plans.AsSpan(videoPesCount, audioPesCount), audioPackets);
-            metadataPackets = PadToSixteen(plans.AsSpan(videoPesCount + audioPesCount, metadata.Length), metadataPackets);
-        }
-
-        layout = new Layout(videoPesCount, audioPesCount, metadata.Length, maxPesLength);
-        return new TsPacketCounts(1, 1, videoPackets, audioPackets, metadataPackets);
+        return packets;
     }
 
     private bool ContinuesAudioPes(in TsSample next, in TsSample previous, in TsSample first, int payloadLength)
