@@ -1,4 +1,3 @@
-using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using PublishingPoint.Server.Admin;
 using PublishingPoint.Server.Configuration;
@@ -158,6 +157,7 @@ public static class PublishingPointHosting
         services.AddSingleton<Observability.PointMetrics>();
         services.AddSingleton<Publishing.PublishMetrics>();
         services.AddSingleton<Observability.MetricsExport>();
+        services.AddSingleton<Observability.HealthResponses>();
         services.AddHealthChecks()
             .AddCheck<Observability.RecoveredCheck>("archives", tags: [Observability.HealthResponses.ReadyTag])
             .AddCheck<Observability.DataFolderCheck>("data folder", tags: [Observability.HealthResponses.ReadyTag])
@@ -197,13 +197,9 @@ public static class PublishingPointHosting
         _ = endpoints.ServiceProvider.GetRequiredService<Transport.TransportMetrics>();
         _ = endpoints.ServiceProvider.GetRequiredService<Observability.MetricsExport>();
         endpoints.MapGet("/metrics", Observability.MetricsExport.WriteAsync).AddEndpointFilter(operatorOnly).ExcludeFromDescription();
-        // Liveness runs no check (the process answers); readiness runs the "ready" ones.
-        endpoints.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false, ResponseWriter = Observability.HealthResponses.WriteAsync });
-        endpoints.MapHealthChecks("/health/ready", new HealthCheckOptions
-        {
-            Predicate = check => check.Tags.Contains(Observability.HealthResponses.ReadyTag),
-            ResponseWriter = Observability.HealthResponses.WriteAsync,
-        });
+        endpoints.MapMethods("/health/live", [HttpMethods.Get, HttpMethods.Head], Observability.HealthResponses.LiveAsync).ExcludeFromDescription();
+        var health = endpoints.ServiceProvider.GetRequiredService<Observability.HealthResponses>();
+        endpoints.MapMethods("/health/ready", [HttpMethods.Get, HttpMethods.Head], health.ReadyAsync).ExcludeFromDescription();
         Admin.PointsApi.Map(endpoints, options.AdminApiKey);
         Publishing.PublishApi.Map(endpoints, options.AdminApiKey);
         endpoints.MapMethods("/", [HttpMethods.Get, HttpMethods.Head], FrontDoor.Answer).ExcludeFromDescription();
