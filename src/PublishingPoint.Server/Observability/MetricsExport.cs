@@ -13,6 +13,11 @@ internal sealed class MetricsExport : IDisposable
 {
     private readonly IDisposable _adapter;
 
+    // Meters that measure every request, buffer rent or route match: each measurement takes the meter adapter's locks and
+    // label lookups (ASP.NET Core's request duration histogram alone cost a tenth of a small segment's answer). Our own
+    // counters and request duration histogram take their place; Kestrel's connection figures stay.
+    private static readonly HashSet<string> _perOperation = ["Microsoft.AspNetCore.MemoryPool", "Microsoft.AspNetCore.Routing", "Microsoft.AspNetCore.Hosting"];
+
     public MetricsExport(IMeterFactory meters)
     {
         Registry = Prometheus.Metrics.NewCustomRegistry();
@@ -21,12 +26,26 @@ internal sealed class MetricsExport : IDisposable
         {
             Registry = Registry,
             MetricFactory = Prometheus.Metrics.WithCustomRegistry(Registry),
-            InstrumentFilterPredicate = instrument => instrument.Meter.Scope == meters || instrument.Meter.Name == "System.Runtime",
+            InstrumentFilterPredicate = instrument => (instrument.Meter.Scope == meters && !_perOperation.Contains(instrument.Meter.Name)) || instrument.Meter.Name == "System.Runtime",
             ResolveHistogramBuckets = Buckets,
         });
+        _duration = Prometheus.Metrics.WithCustomRegistry(Registry).CreateHistogram("publishingpoint_http_request_duration_seconds",
+            "Time from a request's arrival to the end of its answer, per output format.",
+            new HistogramConfiguration { LabelNames = ["format"], Buckets = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] });
     }
 
     public CollectorRegistry Registry { get; }
+
+    private readonly Prometheus.Histogram _duration;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Prometheus.Histogram.Child> _durationByFormat = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// One request's time in the pipeline, per output format: prometheus-net's own histogram (lock-free buckets, the
+    /// child per format looked up once), where ASP.NET Core's http.server.request.duration cost a tenth of a small
+    /// segment's answer through the meter adapter.
+    /// </summary>
+    public void ObserveRequest(string format, double seconds) =>
+        _durationByFormat.GetOrAdd(format, static (f, h) => h.WithLabels(f), _duration).Observe(seconds);
 
     // The bounds an instrument advises (ours are chosen for what they time, down to 100 µs); the library's otherwise.
     private static double[] Buckets(Instrument instrument) => instrument is Histogram<double> { Advice.HistogramBucketBoundaries: { Count: > 0 } bounds }

@@ -6,11 +6,20 @@ namespace PublishingPoint.Server.Observability;
 /// <summary>
 /// The one line per request (Serilog.AspNetCore's request logging, category Serilog.AspNetCore.RequestLoggingMiddleware):
 /// method, path as sent (percent-encoded), status, bytes sent, milliseconds, output format and point.
-/// Server errors at Error, everything else (a client that left mid-answer included) at Information.
+/// Server errors at Error; a player's successful GET or HEAD of a point's media, manifest or playlist at Debug (the
+/// request and byte counters in /metrics count those: a busy origin answers tens of thousands a second);
+/// everything else (ingest, the API, refusals, 404s, a client that left mid-answer) at Information.
 /// </summary>
 internal static class RequestLog
 {
     public const string Template = "{RequestMethod} {Path} -> {StatusCode} {ResponseBytes} bytes in {Elapsed:0.0} ms ({Format})";
+
+    /// <summary>A successful answer to a player: GET or HEAD under a point (or the clock), status below 400.</summary>
+    public static bool IsPlayback(HttpContext context) =>
+        context.Response.StatusCode < 400
+        && (HttpMethods.IsGet(context.Request.Method) || HttpMethods.IsHead(context.Request.Method))
+        && RequestObservation.IsDelivery(context.Request.Path.Value)
+        && !context.Request.Path.StartsWithSegments("/api", StringComparison.Ordinal);
 
     public static void Configure(RequestLoggingOptions options, Serilog.ILogger logger)
     {
@@ -20,6 +29,7 @@ internal static class RequestLog
         options.GetLevel = static (context, _, exception) =>
             context.RequestAborted.IsCancellationRequested ? LogEventLevel.Information // the client left: nothing went wrong here
             : exception is not null || context.Response.StatusCode >= 500 ? LogEventLevel.Error
+            : IsPlayback(context) ? LogEventLevel.Debug
             : LogEventLevel.Information;
     }
 }

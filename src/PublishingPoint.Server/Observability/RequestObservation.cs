@@ -9,10 +9,11 @@ namespace PublishingPoint.Server.Observability;
 /// Delivery answers always carry a Content-Length (and must keep Kestrel's own body writer for DirectSend); other
 /// answers (the API's JSON, problem details) are counted as they are written.
 /// </summary>
-internal sealed class RequestObservation(RequestDelegate next, Delivery.DeliveryMetrics metrics, IDiagnosticContext diagnostics, Points.PointRegistry registry)
+internal sealed class RequestObservation(RequestDelegate next, Delivery.DeliveryMetrics metrics, MetricsExport export, IDiagnosticContext diagnostics, Points.PointRegistry registry)
 {
     public async Task InvokeAsync(HttpContext context)
     {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         CountingBody? counting = null;
         if (!IsDelivery(context.Request.Path.Value) && context.Features.Get<IHttpResponseBodyFeature>() is { } body)
         {
@@ -31,6 +32,7 @@ internal sealed class RequestObservation(RequestDelegate next, Delivery.Delivery
                 ?? (HttpMethods.IsHead(context.Request.Method) || response.StatusCode == StatusCodes.Status304NotModified ? 0 : response.ContentLength ?? 0);
             var format = Classify(context.Request);
             metrics.Served(format, response.StatusCode, bytes);
+            export.ObserveRequest(format, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds);
             diagnostics.Set("ResponseBytes", bytes);
             // As it came on the wire (percent-encoded): a decoded %0a in the line would forge another.
             diagnostics.Set("Path", context.Request.Path.ToUriComponent());
@@ -63,7 +65,7 @@ internal sealed class RequestObservation(RequestDelegate next, Delivery.Delivery
     }
 
     // Everything under a point and the clock: answers with a Content-Length, sent through Kestrel's own writer (DirectSend).
-    private static bool IsDelivery(string? path) =>
+    internal static bool IsDelivery(string? path) =>
         path is not null && (path.Contains(".isml", StringComparison.OrdinalIgnoreCase) || path.Equals("/time", StringComparison.Ordinal));
 
     /// <summary>Which output (or input) a request belongs to, for the metrics and the log.</summary>

@@ -16,6 +16,12 @@ internal static class DirectSend
     /// <summary>Below this a copy costs less than the bookkeeping.</summary>
     public const int MinimumBodyBytes = 16 * 1024;
 
+    /// <summary>
+    /// Below this a body in memory leaves with the headers in one gathered send; sendfile of its spooled copy would cost
+    /// TCP_CORK on and off, the headers' own send and the file's, four system calls where one does.
+    /// </summary>
+    public const int SendFileMinimumBytes = 64 * 1024;
+
     public static ConnectionDelegate Connections(ConnectionDelegate next) => async connection =>
     {
         if (connection.Features.Get<IConnectionSocketFeature>()?.Socket is not { ProtocolType: ProtocolType.Tcp } socket)
@@ -50,7 +56,7 @@ internal static class DirectSend
         if (body.Length >= MinimumBodyBytes && Direct(context) is { } direct)
         {
             await response.StartAsync(context.RequestAborted).ConfigureAwait(false);
-            var sendfile = file is not null && direct.TryQueueFile(file, fileOffset, body.Length);
+            var sendfile = file is not null && body.Length >= SendFileMinimumBytes && direct.TryQueueFile(file, fileOffset, body.Length);
             if (sendfile || direct.TryQueueBody(body))
             {
                 var writer = response.BodyWriter;

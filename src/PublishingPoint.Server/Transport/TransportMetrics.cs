@@ -1,28 +1,37 @@
-using System.Diagnostics;
 using System.Diagnostics.Metrics;
 
 namespace PublishingPoint.Server.Transport;
 
-/// <summary>The transport's instruments (Meter "PublishingPoint.Transport"): response bodies sent without a copy.</summary>
+/// <summary>
+/// The transport's instruments (Meter "PublishingPoint.Transport"): response bodies sent without a copy. Summed here
+/// with atomic adds and read when /metrics is scraped, not measured per body.
+/// </summary>
 internal sealed class TransportMetrics
 {
     public const string MeterName = "PublishingPoint.Transport";
 
-    private readonly Counter<long> _directBodies;
-    private readonly Counter<long> _directBytes;
+    // [0] memory, [1] sendfile.
+    private readonly long[] _bodies = new long[2];
+    private readonly long[] _bytes = new long[2];
 
     public TransportMetrics(IMeterFactory meters)
     {
         ArgumentNullException.ThrowIfNull(meters);
         var meter = meters.Create(MeterName);
-        _directBodies = meter.CreateCounter<long>("direct.bodies", "{body}", "Response bodies sent without a copy (DirectSend), via memory or sendfile.");
-        _directBytes = meter.CreateCounter<long>("direct.bytes", "By", "Bytes of those bodies.");
+        meter.CreateObservableCounter("direct.bodies", () => Read(_bodies), "{body}", "Response bodies sent without a copy (DirectSend), via memory or sendfile.");
+        meter.CreateObservableCounter("direct.bytes", () => Read(_bytes), "By", "Bytes of those bodies.");
     }
 
     public void DirectBody(int bytes, bool sendfile)
     {
-        var tags = new TagList { { "via", sendfile ? "sendfile" : "memory" } };
-        _directBodies.Add(1, tags);
-        _directBytes.Add(bytes, tags);
+        var via = sendfile ? 1 : 0;
+        Interlocked.Increment(ref _bodies[via]);
+        Interlocked.Add(ref _bytes[via], bytes);
     }
+
+    private static Measurement<long>[] Read(long[] values) =>
+    [
+        new(Volatile.Read(ref values[0]), new KeyValuePair<string, object?>("via", "memory")),
+        new(Volatile.Read(ref values[1]), new KeyValuePair<string, object?>("via", "sendfile")),
+    ];
 }

@@ -25,6 +25,8 @@ internal sealed class ServeCommand : IBenchmarkCommand
         "--rounds N         runs per target, alternating targets; medians are reported (default 3)",
         "--connections L    comma-separated connection counts (default 64,512)",
         "--output FILE      JSON results (default benchmark-results/serve.json)",
+        "--sizes            TS segments of about 750, 150 and 30 KB and the live playlist, each against nginx,",
+        "                   with the shipped log level (connections default 64,256)",
     ];
 
     public async Task<int> RunAsync(BenchmarkArguments arguments, CancellationToken cancellationToken)
@@ -32,8 +34,9 @@ internal sealed class ServeCommand : IBenchmarkCommand
         var inv = CultureInfo.InvariantCulture;
         var seconds = arguments.Int("seconds", 5, 1, 600);
         var rounds = arguments.Int("rounds", 3, 1, 50);
-        var connections = (arguments.String("connections") ?? "64,512").Split(',').Select(c => int.Parse(c, inv)).ToArray();
-        var output = arguments.String("output") ?? Path.Combine("benchmark-results", "serve.json");
+        var sizes = arguments.Has("sizes");
+        var connections = (arguments.String("connections") ?? (sizes ? "64,256" : "64,512")).Split(',').Select(c => int.Parse(c, inv)).ToArray();
+        var output = arguments.String("output") ?? Path.Combine("benchmark-results", sizes ? "serve-sizes.json" : "serve.json");
         foreach (var tool in new[] { "/usr/bin/wrk", "/usr/sbin/nginx", "/usr/bin/ffmpeg" })
         {
             if (!File.Exists(tool))
@@ -41,6 +44,11 @@ internal sealed class ServeCommand : IBenchmarkCommand
                 await Console.Error.WriteLineAsync($"{tool} is missing: apt-get install -y wrk nginx ffmpeg");
                 return 1;
             }
+        }
+
+        if (sizes)
+        {
+            return await ServeSizes.RunAsync(seconds, rounds, connections, output, cancellationToken);
         }
 
         var work = Directory.CreateTempSubdirectory("pp-serve-").FullName;
@@ -130,7 +138,7 @@ internal sealed class ServeCommand : IBenchmarkCommand
     }
 
     // The run with the median requests/s of a target, so its MB/s and p99 belong to the same run.
-    private static WrkRun Median(IEnumerable<WrkRun> runs)
+    internal static WrkRun Median(IEnumerable<WrkRun> runs)
     {
         var sorted = runs.OrderBy(r => r.RequestsPerSecond).ToList();
         return sorted[(sorted.Count - 1) / 2];
@@ -163,7 +171,7 @@ internal sealed class ServeCommand : IBenchmarkCommand
         }
     }
 
-    private static int FindMfra(byte[] body)
+    internal static int FindMfra(byte[] body)
     {
         var at = 0;
         while (at + 8 <= body.Length)
@@ -180,7 +188,7 @@ internal sealed class ServeCommand : IBenchmarkCommand
         return body.Length;
     }
 
-    private static Process StartNginx(string work, string root, int port)
+    internal static Process StartNginx(string work, string root, int port)
     {
         var conf = Path.Combine(work, "nginx.conf");
         File.WriteAllText(conf, $$"""
@@ -229,7 +237,7 @@ internal sealed class ServeCommand : IBenchmarkCommand
         throw new InvalidOperationException("nginx did not start");
     }
 
-    private static int FreePort()
+    internal static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();

@@ -37,8 +37,10 @@ public sealed class ObservabilityTests
         Assert.Matches(@"publishingpoint_delivery_segment_cache_hits [1-9]", after);
         Assert.Matches(@"publishingpoint_ingest_archive_write_duration_count [1-9]", after);
         Assert.Contains("publishingpoint_points_count{state=\"vod\"} 1", after, StringComparison.Ordinal);
-        // ASP.NET Core's own meters and the runtime's are there beside ours.
-        Assert.Matches(@"microsoft_aspnetcore_hosting_http_server_request_duration_count\{[^}]*http_route=""/\{\*\*path\}""", after);
+        // Our request duration histogram (in place of ASP.NET Core's per-request one), Kestrel's meters and the runtime's.
+        Assert.Matches(@"publishingpoint_http_request_duration_seconds_count\{format=""hls""\} [3-9]", after);
+        Assert.Matches(@"publishingpoint_http_request_duration_seconds_bucket\{format=""hls"",le=""10""\} [3-9]", after);
+        Assert.DoesNotContain("microsoft_aspnetcore_hosting_http_server_request_duration", after, StringComparison.Ordinal);
         Assert.Contains("microsoft_aspnetcore_server_kestrel_kestrel_active_connections{", after, StringComparison.Ordinal);
         Assert.Matches(@"system_runtime_dotnet_gc_heap_total_allocated [1-9]", after);
         Assert.Matches(@"process_cpu_seconds_total [0-9]", after);
