@@ -10,8 +10,15 @@ public sealed record PublishingPointOptions
     /// <summary>Where archives and VOD manifests live; relative paths are under the content root.</summary>
     public string DataPath { get; set; } = "data";
 
-    /// <summary>How much of the past a live manifest exposes, and how much fragment data stays in memory.</summary>
+    /// <summary>How much of the past a live manifest exposes.</summary>
     public int DvrWindowSeconds { get; set; } = 300;
+
+    /// <summary>
+    /// How much of each track's newest media keeps its bytes in memory (what players at the live edge ask for); older
+    /// fragments of the DVR window, time-shift and VOD are read from the archive through the page cache, so memory does
+    /// not grow with the window. Capped by the DVR window.
+    /// </summary>
+    public int MemoryWindowSeconds { get; set; } = 30;
 
     /// <summary>Fragments announced ahead in a live fragment's 'tfrf' and in the manifest's LookAheadFragmentCount.</summary>
     public int LookAheadFragmentCount { get; set; } = 2;
@@ -152,6 +159,8 @@ internal sealed class PublishingPointOptionsValidator : IValidateOptions<Publish
             "PublishingPoint:DataPath must be set."),
         (options.DvrWindowSeconds is < 10 or > 7 * 24 * 3600,
             "PublishingPoint:DvrWindowSeconds must be between 10 and 604800."),
+        (options.MemoryWindowSeconds is < 4 or > 7 * 24 * 3600,
+            "PublishingPoint:MemoryWindowSeconds must be between 4 and 604800."),
         (options.LookAheadFragmentCount is < 0 or > 10,
             "PublishingPoint:LookAheadFragmentCount must be between 0 and 10."),
         (options.MaxBoxBytes is < 64 * 1024 or > 1024L * 1024 * 1024,

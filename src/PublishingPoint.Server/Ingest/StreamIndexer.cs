@@ -452,9 +452,9 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
                 Discontinuity = last is not null && time > last.End + (last.Duration / 2),
                 Parts = parts,
             };
-            var window = (long)point.DvrWindowSeconds(registry.Options.DvrWindowSeconds) * track.Description.Timescale;
+            var inMemory = (long)Math.Min(point.DvrWindowSeconds(registry.Options.DvrWindowSeconds), registry.Options.MemoryWindowSeconds) * track.Description.Timescale;
             track.ObserveCaptions(fragment, samples);
-            track.Append(entry, window);
+            track.Append(entry, inMemory);
         }
 
         if (rolled)

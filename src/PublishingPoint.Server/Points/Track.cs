@@ -107,6 +107,15 @@ public sealed class Track
         }
     }
 
+    /// <summary>The TS segment writer last made for this video track, and for which audio: reused while they match.</summary>
+    public TsWriterFor? TsWriter
+    {
+        get => Volatile.Read(ref _tsWriter);
+        set => Volatile.Write(ref _tsWriter, value);
+    }
+
+    private TsWriterFor? _tsWriter;
+
     /// <summary>
     /// How far decode times must move back so no sample decodes after it is presented: a 'trun' v1 (as ffmpeg's ismv
     /// writes) has negative composition offsets. Fixed by the track's first fragment, so decode times stay continuous
@@ -329,7 +338,14 @@ public sealed class Track
                 end++;
             }
 
-            return end > first ? _fragments.GetRange(first, end - first).ToArray() : [];
+            if (end == first)
+            {
+                return [];
+            }
+
+            var range = new FragmentEntry[end - first];
+            _fragments.CopyTo(first, range, 0, range.Length);
+            return range;
         }
     }
 
@@ -389,3 +405,6 @@ public sealed class Track
     // Encoders round durations; a fragment that starts within half of the previous one's end is its successor.
     private static long Tolerance(FragmentEntry last) => last.Duration / 2;
 }
+
+/// <summary>A TS segment writer and what it was made for: the audio muxed in (its description) and timed ID3.</summary>
+public sealed record TsWriterFor(TrackDescription? Audio, bool TimedId3, PublishingPoint.Media.MpegTs.TsSegmentWriter Writer);

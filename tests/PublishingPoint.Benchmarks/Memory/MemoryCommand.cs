@@ -6,8 +6,9 @@ using PublishingPoint.Benchmarks.Live;
 namespace PublishingPoint.Benchmarks.Memory;
 
 /// <summary>
-/// Working set per channel against the fragment bytes the DVR window holds: push N channels for longer than the
-/// window (so it is full and sliding), then read the server's RSS and the sum of tracks[].bytesInMemory.
+/// Memory against the DVR window: for each window length, a fresh server takes the same push (N channels, each 3
+/// renditions + audio, for the same time), then its RSS is read beside the fragment bytes held in memory and the
+/// bytes archived. With the window on disk, RSS does not follow the window's length.
 /// </summary>
 internal sealed class MemoryCommand : IBenchmarkCommand
 {
@@ -15,13 +16,13 @@ internal sealed class MemoryCommand : IBenchmarkCommand
 
     public string Name => "memory";
 
-    public string Description => "server RSS per channel against the fragment bytes held in the DVR window (1.0 is the floor)";
+    public string Description => "server RSS for several DVR window lengths, the same push each time, against the bytes in memory and archived";
 
     public IReadOnlyList<string> Options =>
     [
         "--channels N      live channels, each 3 renditions + audio (default 4)",
-        "--dvr N           PublishingPoint:DvrWindowSeconds (default 20)",
-        "--seconds N       push length (default: 2 windows + 15 s)",
+        "--dvr LIST        PublishingPoint:DvrWindowSeconds values, comma-separated (default 20,300,600)",
+        "--seconds N       push length, the same for every window (default 90)",
         "--viewers N       HLS viewers per channel (default 0: the window alone; viewers fill the HLS segment cache too)",
         "--fsync false     archive without fsync (default: the server's default, fsync on)",
         "--output FILE     JSON results (default benchmark-results/memory.json)",
@@ -31,38 +32,46 @@ internal sealed class MemoryCommand : IBenchmarkCommand
     {
         var inv = CultureInfo.InvariantCulture;
         var channels = arguments.Int("channels", 4, 1, 100);
-        var dvr = arguments.Int("dvr", 20, 10, 3600);
-        var seconds = arguments.Int("seconds", (2 * dvr) + 15, 10, 24 * 3600);
+        var windows = (arguments.String("dvr") ?? "20,300,600").Split(',').Select(w => int.Parse(w, inv)).ToArray();
+        var seconds = arguments.Int("seconds", 90, 10, 24 * 3600);
         var viewers = arguments.Int("viewers", 0, 0, 100);
         var output = arguments.String("output") ?? Path.Combine("benchmark-results", "memory.json");
-        if (seconds <= dvr + 6)
+        if (windows.Any(w => w is < 10 or > 7 * 24 * 3600))
         {
-            await Console.Error.WriteLineAsync("--seconds must be longer than the DVR window (plus the 6 s start-up) so the window is full");
+            await Console.Error.WriteLineAsync("--dvr values must be between 10 and 604800");
             return 1;
         }
 
         var input = await LiveLadder.EnsureAsync(LiveLadder.DefaultFolder, cancellationToken);
-        Console.WriteLine($"memory: {channels} channels, DVR window {dvr} s, {seconds} s push, {viewers} viewers per channel");
-        await using var server = await LiveServer.StartAsync([$"--PublishingPoint:DvrWindowSeconds={dvr}", .. LiveSettings.Fsync(arguments)], cancellationToken);
-        var run = await LiveRun.RunAsync(server, input, new LiveRunOptions(channels, viewers, TimeSpan.FromSeconds(seconds)), Console.WriteLine, cancellationToken);
-        foreach (var problem in run.Problems.Take(5))
+        var rows = new List<object>();
+        var lines = new List<string>();
+        foreach (var dvr in windows)
         {
-            Console.WriteLine($"  ! {problem}");
+            Console.WriteLine($"memory: {channels} channels, DVR window {dvr} s, {seconds} s push, {viewers} viewers per channel");
+            await using var server = await LiveServer.StartAsync([$"--PublishingPoint:DvrWindowSeconds={dvr}", .. LiveSettings.Fsync(arguments)], cancellationToken);
+            var run = await LiveRun.RunAsync(server, input, new LiveRunOptions(channels, viewers, TimeSpan.FromSeconds(seconds)), Console.WriteLine, cancellationToken);
+            foreach (var problem in run.Problems.Take(5))
+            {
+                Console.WriteLine($"  ! {problem}");
+            }
+
+            var archived = Directory.EnumerateFiles(server.DataPath, "*.ismv", SearchOption.AllDirectories).Sum(f => new FileInfo(f).Length);
+            var growth = run.FinalRssBytes - run.IdleRssBytes;
+            lines.Add(string.Format(inv, "{0,6} {1,8} {2,6} {3,11:F1} {4,11:F1} {5,9:F1} {6,9:F1} {7,12:F1} {8,15:F2}",
+                dvr, channels, run.Tracks, run.BytesInMemory / 1e6, archived / 1e6, run.IdleRssBytes / 1e6, run.FinalRssBytes / 1e6, growth / 1e6, (double)growth / archived));
+            rows.Add(new { dvr, archived, growth, run = LiveSettings.Json(run) });
         }
 
-        var ratio = (double)run.FinalRssBytes / run.BytesInMemory;
-        var aboveIdle = (double)(run.FinalRssBytes - run.IdleRssBytes) / run.BytesInMemory;
         Console.WriteLine();
-        Console.WriteLine(string.Format(inv, "{0,8} {1,6} {2,7} {3,12} {4,12} {5,10} {6,13} {7,14} {8,14}",
-            "channels", "tracks", "DVR s", "window MB", "RSS MB", "idle MB", "RSS/window", "(RSS-idle)/win", "RSS MB/ch"));
-        Console.WriteLine(new string('-', 104));
-        Console.WriteLine(string.Format(inv, "{0,8} {1,6} {2,7} {3,12:F1} {4,12:F1} {5,10:F1} {6,13:F2} {7,14:F2} {8,14:F1}",
-            channels, run.Tracks, dvr, run.BytesInMemory / 1e6, run.FinalRssBytes / 1e6, run.IdleRssBytes / 1e6, ratio, aboveIdle, run.RssMegabytesPerChannel));
+        Console.WriteLine(string.Format(inv, "{0,6} {1,8} {2,6} {3,11} {4,11} {5,9} {6,9} {7,12} {8,15}",
+            "DVR s", "channels", "tracks", "memory MB", "archive MB", "idle MB", "RSS MB", "growth MB", "growth/archive"));
+        Console.WriteLine(new string('-', 100));
+        lines.ForEach(Console.WriteLine);
         Console.WriteLine();
-        Console.WriteLine("window MB: sum of tracks[].bytesInMemory from /api/points (the fragment bytes the DVR windows hold) at the end of the push;");
-        Console.WriteLine("RSS: the server process's VmRSS at the same moment; idle: before the push. 1.0 is the physical floor for RSS/window.");
+        Console.WriteLine($"The same {seconds} s push for each window. memory MB: fragment bytes held in memory (tracks[].bytesInMemory from /api/points);");
+        Console.WriteLine("archive MB: the .ismv files written; RSS: the server's VmRSS at the end, idle before the push; growth = RSS - idle.");
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(output))!);
-        await File.WriteAllTextAsync(output, JsonSerializer.Serialize(new { dvr, ratio, aboveIdle, run = LiveSettings.Json(run) }, _json), cancellationToken);
+        await File.WriteAllTextAsync(output, JsonSerializer.Serialize(new { channels, seconds, rows }, _json), cancellationToken);
         Console.WriteLine($"saved {Path.GetFullPath(output)}");
         return 0;
     }

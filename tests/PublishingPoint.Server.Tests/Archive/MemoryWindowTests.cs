@@ -7,6 +7,7 @@ using PublishingPoint.Server.Tests.Infrastructure;
 namespace PublishingPoint.Server.Tests.Archive;
 
 /// <summary>A push many times longer than the DVR window keeps memory flat: older fragment bytes live on disk only.</summary>
+[Collection("memory measurements")] // not beside each other: one measures the whole process's managed heap
 public sealed class MemoryWindowTests
 {
     private static readonly byte[] _tfxd = Convert.FromHexString("6d1d9b0542d544e680e2141daff757b2");

@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using PublishingPoint.Media.Hls;
 using PublishingPoint.Media.IsoBmff;
 using PublishingPoint.Media.MpegTs;
@@ -27,9 +26,16 @@ internal static class HlsPackager
     /// <param name="point">Whose timed ID3 events starting in the segment ride in it as timed metadata.</param>
     public static async Task<byte[]> TsSegmentAsync(Point point, Track video, Track? audio, FragmentEntry[] fragments, int sequence, long number, CancellationToken cancellationToken)
     {
-        var (videoSamples, audioSamples) = await TsSamplesAsync(video, audio, fragments, sequence, cancellationToken).ConfigureAwait(false);
-        var (withId3, tags) = TimedId3(point, video, fragments, sequence);
-        return TsWriter(video, audio, withId3).WriteSegment(videoSamples, CollectionsMarshal.AsSpan(audioSamples), TsContinuityCounters.ForAlignedSegment(number), tags);
+        var samples = await TsSamplesAsync(video, audio, fragments, sequence, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var (withId3, tags) = TimedId3(point, video, fragments, sequence);
+            return TsWriter(video, audio, withId3).WriteSegment(samples.Video, samples.Audio, TsContinuityCounters.ForAlignedSegment(number), tags);
+        }
+        finally
+        {
+            samples.Return();
+        }
     }
 
     /// <summary>
@@ -73,21 +79,43 @@ internal static class HlsPackager
             return known;
         }
 
-        var (videoSamples, audioSamples) = await TsSamplesAsync(video, audio, fragments, sequence, cancellationToken).ConfigureAwait(false);
-        var (withId3, tags) = TimedId3(point, video, fragments, sequence);
-        var end = TsWriter(video, audio, withId3).KeyframeEnd(videoSamples, CollectionsMarshal.AsSpan(audioSamples), tags);
-        entry.TsKeyframeEnd = end;
-        return end;
+        var samples = await TsSamplesAsync(video, audio, fragments, sequence, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var (withId3, tags) = TimedId3(point, video, fragments, sequence);
+            var end = TsWriter(video, audio, withId3).KeyframeEnd(samples.Video, samples.Audio, tags);
+            entry.TsKeyframeEnd = end;
+            return end;
+        }
+        finally
+        {
+            samples.Return();
+        }
     }
 
-    private static async Task<(TsSample[] Video, List<TsSample> Audio)> TsSamplesAsync(Track video, Track? audio, FragmentEntry[] fragments, int sequence, CancellationToken cancellationToken)
+    /// <summary>A segment's samples on the TS clock, in buffers rented for the time it takes to write it.</summary>
+    private readonly struct TsSamples(TsSample[] video, int videoCount, TsSample[] audio, int audioCount)
+    {
+        public ReadOnlySpan<TsSample> Video => video.AsSpan(0, videoCount);
+
+        public ReadOnlySpan<TsSample> Audio => audio.AsSpan(0, audioCount);
+
+        // Cleared: the samples hold the fragments' bytes, which a pooled array must not keep alive.
+        public void Return()
+        {
+            System.Buffers.ArrayPool<TsSample>.Shared.Return(video, clearArray: true);
+            System.Buffers.ArrayPool<TsSample>.Shared.Return(audio, clearArray: true);
+        }
+    }
+
+    private static async ValueTask<TsSamples> TsSamplesAsync(Track video, Track? audio, FragmentEntry[] fragments, int sequence, CancellationToken cancellationToken)
     {
         var entry = fragments[sequence];
         var videoTimescale = video.Description.Timescale;
         var samples = entry.Samples;
         var videoBytes = await entry.ReadAsync(cancellationToken).ConfigureAwait(false);
         var shift = video.DecodeShift;
-        var videoSamples = new TsSample[samples.Length];
+        var videoSamples = System.Buffers.ArrayPool<TsSample>.Shared.Rent(Math.Max(samples.Length, 1));
         for (var i = 0; i < samples.Length; i++)
         {
             var s = samples[i];
@@ -96,7 +124,8 @@ internal static class HlsPackager
             videoSamples[i] = new TsSample(Math.Min(dts, pts), pts, s.IsSync, videoBytes.AsMemory(s.DataOffset, s.Size));
         }
 
-        var audioSamples = new List<TsSample>(128);
+        var audioSamples = System.Buffers.ArrayPool<TsSample>.Shared.Rent(128);
+        var audioCount = 0;
         if (audio is not null)
         {
             var audioTimescale = audio.Description.Timescale;
@@ -109,14 +138,22 @@ internal static class HlsPackager
                 {
                     if (s.DecodeTime >= from && s.DecodeTime < to)
                     {
+                        if (audioCount == audioSamples.Length)
+                        {
+                            var larger = System.Buffers.ArrayPool<TsSample>.Shared.Rent(audioCount * 2);
+                            audioSamples.AsSpan(0, audioCount).CopyTo(larger);
+                            System.Buffers.ArrayPool<TsSample>.Shared.Return(audioSamples, clearArray: true);
+                            audioSamples = larger;
+                        }
+
                         var time = TsTimeOffset90k + Timescale.To90k(s.DecodeTime, audioTimescale);
-                        audioSamples.Add(new TsSample(time, time, true, bytes.AsMemory(s.DataOffset, s.Size)));
+                        audioSamples[audioCount++] = new TsSample(time, time, true, bytes.AsMemory(s.DataOffset, s.Size));
                     }
                 }
             }
         }
 
-        return (videoSamples, audioSamples);
+        return new TsSamples(videoSamples, samples.Length, audioSamples, audioCount);
     }
 
     /// <summary>Audio fragment <paramref name="entry"/> as a packed-audio segment: ID3 timestamp (the same 10 s lift as TS), ADTS frames.</summary>
@@ -199,11 +236,18 @@ internal static class HlsPackager
         return CmafFragmentWriter.GetLength(first) - payload + samples[0].Size;
     }
 
-    // A writer holds only the parsed decoder configurations: made per segment (microseconds), kept by no one.
+    // A writer holds only the parsed decoder configurations: kept on the video track for the audio it was made with.
     private static TsSegmentWriter TsWriter(Track video, Track? audio, bool timedId3)
     {
-        var audioConfig = audio is null ? null : audio.Description.RequireAac();
-        return new TsSegmentWriter(video.Description.RequireAvc(), audioConfig, timedId3 ? _tsOptionsWithId3 : _tsOptions);
+        var audioDescription = audio?.Description;
+        if (video.TsWriter is { } kept && ReferenceEquals(kept.Audio, audioDescription) && kept.TimedId3 == timedId3)
+        {
+            return kept.Writer;
+        }
+
+        var writer = new TsSegmentWriter(video.Description.RequireAvc(), audioDescription?.RequireAac(), timedId3 ? _tsOptionsWithId3 : _tsOptions);
+        video.TsWriter = new TsWriterFor(audioDescription, timedId3, writer);
+        return writer;
     }
 
     /// <summary>

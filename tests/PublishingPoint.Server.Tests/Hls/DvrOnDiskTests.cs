@@ -1,0 +1,65 @@
+using System.Net;
+using System.Text.Json;
+using PublishingPoint.Server.Tests.Infrastructure;
+
+namespace PublishingPoint.Server.Tests.Hls;
+
+/// <summary>
+/// The DVR window lives on disk: only the newest MemoryWindowSeconds of each track keep their bytes in memory, and the
+/// rest of the window is read from the archive, byte for byte what a server holding everything in memory serves.
+/// </summary>
+[Collection("memory measurements")] // not beside each other: one measures the whole process's managed heap
+public sealed class DvrOnDiskTests
+{
+    private const string Point = "live/memwin.isml";
+
+    [Fact]
+    public async Task OlderWindow_IsServedFromTheArchive_TheSameBytes()
+    {
+        var capture = await IsmvCapture.MakeAsync(30, 400, 64);
+        var mfra = Boxes.TopLevel(capture).Single(b => b.Type == "mfra").Offset;
+        string[] live = ["--PublishingPoint:DvrWindowSeconds=120", "--PublishingPoint:FinalizeGraceSeconds=3600"];
+        await using var lean = await RunningServer.StartAsync(null, [.. live, "--PublishingPoint:MemoryWindowSeconds=6"]);
+        await using var full = await RunningServer.StartAsync(null, [.. live, "--PublishingPoint:MemoryWindowSeconds=3600"]);
+        foreach (var server in new[] { lean, full })
+        {
+            var (status, text) = await Posting.PostChunkedAsync(server.Http, $"{Point}/Streams(a)", capture[..mfra]); // still live
+            Assert.True(status == HttpStatusCode.OK, text);
+        }
+
+        var (leanBytes, leanFragments) = await InMemoryAsync(lean);
+        var (fullBytes, fullFragments) = await InMemoryAsync(full);
+        Assert.Equal(fullFragments, leanFragments);
+        Assert.True(leanBytes * 3 < fullBytes, $"{leanBytes} bytes in memory with a 6 s memory window, {fullBytes} with everything");
+
+        // Every TS and fMP4 segment of the 30 s window, and the Smooth fragments, the same from both.
+        var master = await full.Http.GetStringAsync($"{Point}/master-fmp4.m3u8");
+        var urls = new List<string>();
+        foreach (var playlist in HlsText.AttributeLines(master, "#EXT-X-STREAM-INF").Select(v => v.Uri!).Distinct())
+        {
+            var folder = playlist[..playlist.LastIndexOf('/')];
+            foreach (var (name, suffix) in new[] { (playlist, ".m4s"), (playlist.Replace("-fmp4.m3u8", ".m3u8", StringComparison.Ordinal), ".ts") })
+            {
+                var segments = HlsText.Segments(await full.Http.GetStringAsync($"{Point}/{name}"));
+                Assert.True(segments.Count >= 12, $"{name}: {segments.Count} segments");
+                urls.AddRange(segments.Select(s => $"{Point}/{folder}/{s.Uri}"));
+            }
+        }
+
+        var smooth = await SmoothManifestView.FetchAsync(full.Http, full.Url($"{Point}/Manifest").ToString());
+        urls.AddRange(smooth.ChunkTimes("video").Select(t => new Uri(smooth.Url("video", smooth.Bitrates("video")[0], t)).PathAndQuery.TrimStart('/')));
+        foreach (var url in urls)
+        {
+            var expected = await full.Http.GetByteArrayAsync(url);
+            var got = await lean.Http.GetByteArrayAsync(url);
+            Assert.True(expected.AsSpan().SequenceEqual(got), url);
+        }
+    }
+
+    private static async Task<(long Bytes, int Fragments)> InMemoryAsync(RunningServer server)
+    {
+        using var json = JsonDocument.Parse(await server.Http.GetStringAsync($"api/points/{Point}"));
+        var tracks = json.RootElement.GetProperty("tracks").EnumerateArray().ToList();
+        return (tracks.Sum(t => t.GetProperty("bytesInMemory").GetInt64()), tracks.Sum(t => t.GetProperty("fragments").GetInt32()));
+    }
+}
