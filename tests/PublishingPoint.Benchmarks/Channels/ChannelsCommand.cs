@@ -25,6 +25,7 @@ internal sealed class ChannelsCommand : IBenchmarkCommand
         "--seconds N       length of each step (default 30)",
         "--viewers N       HLS viewers per channel, each pulling every rendition (default 2)",
         "--fsync false     archive without fsync (default: the server's default, fsync on)",
+        "--pusher P        replay (default: this process sends the recorded encoder bodies, paced) or ffmpeg (a process per channel)",
         "--output FILE     JSON results (default benchmark-results/channels.json)",
     ];
 
@@ -37,6 +38,7 @@ internal sealed class ChannelsCommand : IBenchmarkCommand
         var viewers = arguments.Int("viewers", 2, 0, 100);
         var output = arguments.String("output") ?? Path.Combine("benchmark-results", "channels.json");
         var input = await LiveLadder.EnsureAsync(LiveLadder.DefaultFolder, cancellationToken);
+        var replay = !string.Equals(arguments.String("pusher"), "ffmpeg", StringComparison.OrdinalIgnoreCase);
         var steps = new List<int>();
         for (var n = from; n < max; n *= 2)
         {
@@ -44,14 +46,14 @@ internal sealed class ChannelsCommand : IBenchmarkCommand
         }
 
         steps.Add(max);
-        Console.WriteLine($"channels: steps {string.Join(", ", steps)}; {seconds} s each on a fresh server process; {viewers} viewers per channel; {Environment.ProcessorCount} cores shared by server, ffmpeg and viewers");
+        Console.WriteLine($"channels: steps {string.Join(", ", steps)}; {seconds} s each on a fresh server process; {viewers} viewers per channel; {(replay ? "encoders replayed from this process" : "an ffmpeg per channel")}; {Environment.ProcessorCount} cores shared by server, encoders and viewers");
         var results = new List<LiveRunResult>();
         var sustained = 0;
         foreach (var n in steps)
         {
             Console.WriteLine($"step: {n} channels");
             await using var server = await LiveServer.StartAsync([$"--PublishingPoint:MaxPoints={Math.Max(100, n)}", .. LiveSettings.Fsync(arguments)], cancellationToken);
-            var run = await LiveRun.RunAsync(server, input, new LiveRunOptions(n, viewers, TimeSpan.FromSeconds(seconds)), Console.WriteLine, cancellationToken);
+            var run = await LiveRun.RunAsync(server, input, new LiveRunOptions(n, viewers, TimeSpan.FromSeconds(seconds)) { Replay = replay }, Console.WriteLine, cancellationToken);
             results.Add(run);
             foreach (var problem in run.Problems.Take(5))
             {
@@ -67,19 +69,20 @@ internal sealed class ChannelsCommand : IBenchmarkCommand
         }
 
         Console.WriteLine();
-        Console.WriteLine(string.Format(inv, "{0,8} {1,7} {2,7} {3,8} {4,8} {5,9} {6,11} {7,10} {8,7} {9,7} {10,7}",
-            "channels", "viewers", "CPU %", "CPU %/ch", "RSS MB", "RSS MB/ch", "+RSS MB/ch", "late", "errors", "stalls", "result"));
-        Console.WriteLine(new string('-', 100));
+        Console.WriteLine(string.Format(inv, "{0,8} {1,7} {2,7} {3,8} {4,9} {5,8} {6,9} {7,11} {8,10} {9,7} {10,7} {11,7}",
+            "channels", "viewers", "CPU %", "CPU %/ch", "client %", "RSS MB", "RSS MB/ch", "+RSS MB/ch", "late", "errors", "stalls", "result"));
+        Console.WriteLine(new string('-', 110));
         foreach (var r in results)
         {
-            Console.WriteLine(string.Format(inv, "{0,8} {1,7} {2,7:F1} {3,8:F1} {4,8:F0} {5,9:F1} {6,11:F1} {7,10} {8,7} {9,7} {10,7}",
-                r.Channels, r.Viewers, r.CpuPercent, r.CpuPercentPerChannel, r.FinalRssBytes / 1e6, r.RssMegabytesPerChannel,
+            Console.WriteLine(string.Format(inv, "{0,8} {1,7} {2,7:F1} {3,8:F1} {4,9:F1} {5,8:F0} {6,9:F1} {7,11:F1} {8,10} {9,7} {10,7} {11,7}",
+                r.Channels, r.Viewers, r.CpuPercent, r.CpuPercentPerChannel, r.ClientCpuPercent, r.FinalRssBytes / 1e6, r.RssMegabytesPerChannel,
                 (r.FinalRssBytes - r.IdleRssBytes) / 1e6 / r.Channels, $"{r.LateFragments}/{r.FragmentsObserved}", r.SegmentErrors + r.PlaylistErrors,
                 r.EncoderStalls + r.EncoderExits, Clean(r) ? "ok" : "LATE"));
         }
 
         Console.WriteLine();
-        Console.WriteLine("CPU %: server process, % of one core, after a 6 s warm-up; RSS at the end of the step; +RSS: above the idle server.");
+        Console.WriteLine("CPU %: server process, % of one core, after a 6 s warm-up; client %: this process (replayed encoders and viewers; ffmpeg");
+        Console.WriteLine("processes not included); RSS at the end of the step; +RSS: above the idle server.");
         Console.WriteLine("late: fragments listed more than one fragment duration after their media time (beyond the channel's usual delay) / fragments seen.");
         Console.WriteLine(sustained == max
             ? $"sustained every step up to --max {max} channels: raise --max to find the limit"

@@ -18,6 +18,7 @@ internal static class LiveSettings
         r.Seconds,
         r.CpuPercent,
         r.CpuPercentPerChannel,
+        r.ClientCpuPercent,
         r.IdleRssBytes,
         r.FinalRssBytes,
         r.BytesInMemory,

@@ -11,7 +11,7 @@ namespace PublishingPoint.Benchmarks.Live;
 /// the first one. It watches ffmpeg's progress: an encoder whose output time falls behind the wall clock
 /// (the POST stalled: the server did not read) or that exits early is reported.
 /// </summary>
-internal sealed partial class LiveEncoder : IAsyncDisposable
+internal sealed partial class LiveEncoder : ILiveEncoder
 {
     private readonly Process _process;
     private readonly Stopwatch _clock = Stopwatch.StartNew();

@@ -12,6 +12,9 @@ internal sealed record LiveRunOptions(int Channels, int ViewersPerChannel, TimeS
     public TimeSpan SampleEvery { get; init; } = TimeSpan.FromSeconds(10);
 
     public TimeSpan PollEvery { get; init; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>Replay the recorded encoder bodies from this process (lean) instead of an ffmpeg process per channel.</summary>
+    public bool Replay { get; init; }
 }
 
 /// <summary>What one live run measured.</summary>
@@ -36,6 +39,9 @@ internal sealed record LiveRunResult(
     long BytesFetched,
     IReadOnlyList<string> Problems)
 {
+    /// <summary>CPU of this process (the replaying encoders and the viewers), % of one core, over the same time as <see cref="CpuPercent"/>.</summary>
+    public double ClientCpuPercent { get; init; }
+
     /// <summary>CPU of the server process in % of one core, per channel.</summary>
     public double CpuPercentPerChannel => CpuPercent / Channels;
 
@@ -73,14 +79,20 @@ internal static class LiveRun
         var idle = server.Sample();
         using var handler = new SocketsHttpHandler { MaxConnectionsPerServer = 4096, PooledConnectionLifetime = TimeSpan.FromMinutes(10) };
         using var http = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(20) };
+        // An encoder's POST is answered when its body ends: no timeout.
+        using var push = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 4096 }) { Timeout = Timeout.InfiniteTimeSpan };
+        var recordings = options.Replay ? await LiveRecording.EnsureAsync(input, cancellationToken) : null;
         var watches = new List<ChannelWatch>();
-        var encoders = new List<LiveEncoder>();
+        var encoders = new List<ILiveEncoder>();
+        var self = Process.GetCurrentProcess();
+        var clientCpuStart = TimeSpan.Zero;
         var viewers = new List<Task>();
         using var stopViewers = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var clock = Stopwatch.StartNew();
         var samples = new List<(double, long)>();
         ProcessSample? cpuStart = null;
         ProcessSample last;
+        var clientCpu = TimeSpan.Zero;
         DateTime endUtc;
         (long Bytes, int Tracks, int Points) memory;
         try
@@ -88,7 +100,13 @@ internal static class LiveRun
             for (var c = 0; c < options.Channels; c++)
             {
                 var point = new Uri(server.BaseUrl, $"live/ch{c + 1}.isml/");
-                encoders.Add(LiveEncoder.Start(input, point, fullLadder: true));
+                if (recordings is not null && c > 0)
+                {
+                    // Encoders are not in phase: replayed channels start spread over one fragment, as ffmpeg processes do by starting one after another.
+                    await Task.Delay(TimeSpan.FromSeconds(LiveLadder.FragmentSeconds / options.Channels), cancellationToken);
+                }
+
+                encoders.Add(recordings is null ? LiveEncoder.Start(input, point, fullLadder: true) : ReplayEncoder.Start(push, recordings, point));
                 var watch = new ChannelWatch($"ch{c + 1}");
                 watches.Add(watch);
                 for (var v = 0; v < options.ViewersPerChannel; v++)
@@ -105,6 +123,8 @@ internal static class LiveRun
                 if (cpuStart is null && now >= options.WarmUp)
                 {
                     cpuStart = server.Sample();
+                    self.Refresh();
+                    clientCpuStart = self.TotalProcessorTime;
                 }
 
                 if (now >= nextSample)
@@ -131,6 +151,8 @@ internal static class LiveRun
             }
 
             last = server.Sample();
+            self.Refresh();
+            clientCpu = self.TotalProcessorTime - clientCpuStart;
             samples.Add((clock.Elapsed.TotalSeconds, last.RssBytes));
             memory = await server.FragmentBytesInMemoryAsync(cancellationToken);
             endUtc = DateTime.UtcNow;
@@ -159,12 +181,12 @@ internal static class LiveRun
             if (encoder.ExitedEarly)
             {
                 exits++;
-                problems.Add($"ch{i + 1}: ffmpeg exited early: {encoder.Messages}");
+                problems.Add($"ch{i + 1}: the encoder stopped early: {encoder.Messages}");
             }
             else if (lag > LiveLadder.FragmentSeconds)
             {
                 stalls++;
-                problems.Add(string.Create(CultureInfo.InvariantCulture, $"ch{i + 1}: ffmpeg fell {lag:F1} s behind real time"));
+                problems.Add(string.Create(CultureInfo.InvariantCulture, $"ch{i + 1}: the encoder fell {lag:F1} s behind real time"));
             }
 
             await encoder.DisposeAsync();
@@ -183,9 +205,13 @@ internal static class LiveRun
         problems.AddRange(watches.SelectMany(w => w.ErrorSamples));
         var start = cpuStart ?? idle;
         var cpu = (last.CpuSeconds - start.CpuSeconds) / (last.At - start.At).TotalSeconds * 100;
+        var clientCpuPercent = clientCpu.TotalSeconds / (last.At - start.At).TotalSeconds * 100;
         return new LiveRunResult(options.Channels, options.Channels * options.ViewersPerChannel, clock.Elapsed.TotalSeconds, idle.RssBytes, samples, cpu,
             last.RssBytes, memory.Bytes, memory.Tracks, lateness.Sum(l => l.Observed), lateness.Sum(l => l.Late),
             lateness.Length == 0 ? 0 : lateness.Max(l => l.WorstSeconds), watches.Sum(w => w.SegmentErrors), watches.Sum(w => w.PlaylistErrors),
-            stalls, exits, watches.Sum(w => w.SegmentsFetched), watches.Sum(w => w.BytesFetched), problems);
+            stalls, exits, watches.Sum(w => w.SegmentsFetched), watches.Sum(w => w.BytesFetched), problems)
+        {
+            ClientCpuPercent = clientCpuPercent,
+        };
     }
 }
