@@ -77,6 +77,23 @@ public sealed class ObservabilityTests
     }
 
     [Fact]
+    public async Task PlayerAnswers_AreLoggedAtDebug_RefusalsAtInformation()
+    {
+        var capture = new LogCapture(LogLevel.Debug);
+        await using var server = await RunningServer.StartAsync(null, services => services.AddSingleton<ILoggerProvider>(capture),
+            "--Serilog:MinimumLevel:Default=Information", "--Serilog:MinimumLevel:Override:Serilog.AspNetCore.RequestLoggingMiddleware=Debug");
+        Assert.False(string.IsNullOrEmpty(await server.Http.GetStringAsync("time")));
+        using var missing = await server.Http.GetAsync("live/none.isml/Manifest");
+        Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
+
+        await Eventually.WaitUntilAsync(() => capture.Entries.Count(e => e.Category.StartsWith("Serilog.AspNetCore", StringComparison.Ordinal)) >= 2, "no request lines");
+        var lines = capture.Entries.Where(e => e.Category.StartsWith("Serilog.AspNetCore", StringComparison.Ordinal))
+            .Select(e => (e.Level, Message: e.Message.Replace("\"", string.Empty, StringComparison.Ordinal))).ToList();
+        Assert.Equal(LogLevel.Debug, lines.Single(l => l.Message.StartsWith("GET /time -> 200", StringComparison.Ordinal)).Level);
+        Assert.Equal(LogLevel.Information, lines.Single(l => l.Message.StartsWith("GET /live/none.isml/Manifest -> 404", StringComparison.Ordinal)).Level);
+    }
+
+    [Fact]
     public async Task RequestLogLine_CountsTheBytesSent_WithOrWithoutContentLength()
     {
         var capture = new LogCapture(LogLevel.Information);
