@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using Microsoft.Playwright;
 using PublishingPoint.Server.Tests.Infrastructure;
@@ -87,25 +86,9 @@ public sealed class HlsBrowserTests
     private static async Task<Playback> PlayAsync(IBrowser browser, byte[] hlsJs, Uri master, bool switchLevels = false)
     {
         var (page, log) = await Chromium.OpenPlayerPageAsync(browser, master, "hls.min.js", hlsJs, Page(master, switchLevels));
-
-        var clock = Stopwatch.StartNew();
-        double time = 0;
-        double? first = null;
-        var errors = string.Empty;
-        while (clock.Elapsed < TimeSpan.FromSeconds(25) && (first is null || time - first < ThreeSegments) && errors.Length == 0)
-        {
-            await Task.Delay(250);
-            time = await page.EvaluateAsync<double>("document.getElementById('v').currentTime");
-            if (time > 0)
-            {
-                first ??= time;
-            }
-
-            errors = await page.EvaluateAsync<string>("window.fatal.join('; ')");
-        }
-
+        var (time, advanced, errors) = await Chromium.WatchPlayheadAsync(page, "window.fatal.join('; ')", ThreeSegments);
         var switched = await page.EvaluateAsync<int[]>("window.switched");
-        return new Playback(master, time, time - (first ?? 0), errors, log, switched);
+        return new Playback(master, time, advanced, errors, log, switched);
     }
 
     private static string Page(Uri master, bool switchLevels) => $$"""

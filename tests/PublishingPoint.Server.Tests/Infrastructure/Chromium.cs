@@ -64,4 +64,31 @@ public static class Chromium
         await page.GotoAsync(pageBase + "/index.html");
         return (page, log);
     }
+
+    /// <summary>
+    /// Polls the page's <c>video#v</c> until its playhead has moved <paramref name="seconds"/> past the first time it
+    /// was seen playing, the player reported errors (<paramref name="errorsExpression"/>, a string), or 25 s passed.
+    /// </summary>
+    /// <returns>The last playhead time, how far it moved, and the errors.</returns>
+    public static async Task<(double Time, double Advanced, string Errors)> WatchPlayheadAsync(IPage page, string errorsExpression, double seconds)
+    {
+        ArgumentNullException.ThrowIfNull(page);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        double time = 0;
+        double? first = null;
+        var errors = string.Empty;
+        while (clock.Elapsed < TimeSpan.FromSeconds(25) && (first is null || time - first < seconds) && errors.Length == 0)
+        {
+            await Task.Delay(250).ConfigureAwait(false);
+            time = await page.EvaluateAsync<double>("document.getElementById('v').currentTime").ConfigureAwait(false);
+            if (time > 0)
+            {
+                first ??= time;
+            }
+
+            errors = await page.EvaluateAsync<string>(errorsExpression).ConfigureAwait(false);
+        }
+
+        return (time, time - (first ?? 0), errors);
+    }
 }

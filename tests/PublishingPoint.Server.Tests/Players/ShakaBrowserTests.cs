@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using Microsoft.Playwright;
 using PublishingPoint.Server.Tests.Hls;
@@ -47,25 +46,10 @@ public sealed class ShakaBrowserTests
     private static async Task<Playback> PlayAsync(IBrowser browser, byte[] shaka, Uri manifest)
     {
         var (page, log) = await Chromium.OpenPlayerPageAsync(browser, manifest, "shaka-player.compiled.js", shaka, Page(manifest));
-        var clock = Stopwatch.StartNew();
-        double time = 0;
-        double? first = null;
-        var errors = string.Empty;
-        while (clock.Elapsed < TimeSpan.FromSeconds(25) && (first is null || time - first < ThreeSegments) && errors.Length == 0)
-        {
-            await Task.Delay(250);
-            time = await page.EvaluateAsync<double>("document.getElementById('v').currentTime");
-            if (time > 0)
-            {
-                first ??= time;
-            }
-
-            errors = await page.EvaluateAsync<string>("window.errors.join('; ')");
-        }
-
+        var (time, advanced, errors) = await Chromium.WatchPlayheadAsync(page, "window.errors.join('; ')", ThreeSegments);
         var live = await page.EvaluateAsync<bool>("window.player.isLive()");
         await page.CloseAsync();
-        return new Playback(manifest, time, time - (first ?? 0), live, errors, log);
+        return new Playback(manifest, time, advanced, live, errors, log);
     }
 
     private static string Page(Uri manifest) => $$"""
