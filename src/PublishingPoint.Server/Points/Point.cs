@@ -158,6 +158,20 @@ public sealed class Point : IDisposable
     private const int MaxEvents = 256;
     private readonly List<TimedEvent> _events = [];
 
+    private bool _carriesId3;
+
+    /// <summary>Whether an ID3 event ever came (the TS segments then declare a timed-metadata stream); no copy of the events.</summary>
+    public bool CarriesId3
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _carriesId3;
+            }
+        }
+    }
+
     /// <summary>The timed events of the point, oldest first (the newest <see cref="MaxEvents"/>).</summary>
     public TimedEvent[] Events()
     {
@@ -179,6 +193,7 @@ public sealed class Point : IDisposable
             }
 
             _events.Add(timedEvent);
+            _carriesId3 |= timedEvent.IsId3;
             _events.Sort((a, b) => a.StartTicks.CompareTo(b.StartTicks));
             if (_events.Count > MaxEvents)
             {

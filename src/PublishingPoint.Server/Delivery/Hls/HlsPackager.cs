@@ -45,11 +45,12 @@ internal static class HlsPackager
     /// </summary>
     private static (bool Declared, TsSample[] Tags) TimedId3(Point point, Track video, FragmentEntry[] fragments, int sequence)
     {
-        var events = point.Events();
-        if (!Array.Exists(events, e => e.IsId3))
+        if (!point.CarriesId3)
         {
             return (false, []);
         }
+
+        var events = point.Events();
 
         var timescale = video.Description.Timescale;
         var from = Timescale.Rescale(fragments[sequence].Time, timescale, TimeSpan.TicksPerSecond);
