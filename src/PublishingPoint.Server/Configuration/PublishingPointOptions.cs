@@ -14,11 +14,12 @@ public sealed record PublishingPointOptions
     public int DvrWindowSeconds { get; set; } = 300;
 
     /// <summary>
-    /// How much of each track's newest media keeps its bytes in memory (what players at the live edge ask for); older
-    /// fragments of the DVR window, time-shift and VOD are read from the archive through the page cache, so memory does
-    /// not grow with the window. Capped by the DVR window.
+    /// How much of each track's newest media keeps its bytes in memory (what players at the live edge ask for: segments
+    /// are repackaged once, when they first are, and served from the segment cache after); older fragments of the DVR
+    /// window, time-shift and VOD are read from the archive through the page cache, so memory does not grow with the
+    /// window. Capped by the DVR window; the newest fragment always stays.
     /// </summary>
-    public int MemoryWindowSeconds { get; set; } = 30;
+    public int MemoryWindowSeconds { get; set; } = 8;
 
     /// <summary>Fragments announced ahead in a live fragment's 'tfrf' and in the manifest's LookAheadFragmentCount.</summary>
     public int LookAheadFragmentCount { get; set; } = 2;

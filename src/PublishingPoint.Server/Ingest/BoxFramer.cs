@@ -82,7 +82,7 @@ internal sealed class BoxFramer(PipeReader reader, long maxBoxBytes, IngestMemor
 
     /// <summary>
     /// Reads the whole box (header included) into a new array of exactly <paramref name="prefix"/> + the box's size,
-    /// after a copy of <paramref name="prefix"/> (a 'moof' before its 'mdat'). The array grows as bytes arrive and
+    /// after a copy of <paramref name="prefix"/> (a 'moof' before its 'mdat'). The buffer grows as bytes arrive and
     /// every growth is reserved from the connection's memory account first; the caller owns the reservation of the
     /// result's length.
     /// </summary>
@@ -90,38 +90,72 @@ internal sealed class BoxFramer(PipeReader reader, long maxBoxBytes, IngestMemor
     {
         var prefixLength = prefix?.Length ?? 0;
         var total = checked(prefixLength + (int)header.Size);
-        var buffer = Grow([], Math.Min(total, prefixLength + InitialBufferBytes));
-        prefix?.CopyTo(buffer, 0);
-        var filled = prefixLength;
-        while (filled < total)
+        if (total <= InitialBufferBytes)
         {
-            if (filled == buffer.Length)
+            memory?.Reserve(total);
+            var small = new byte[total];
+            prefix?.CopyTo(small, 0);
+            await FillAsync(header, small, prefixLength, prefixLength, total, cancellationToken).ConfigureAwait(false);
+            return small;
+        }
+
+        // The box arrives into pooled buffers that double as it grows (so an announced size pins nothing), and is
+        // copied once into an array of its exact size at the end: a stored fragment is one allocation, not five.
+        var reserved = Math.Min(total, prefixLength + InitialBufferBytes);
+        memory?.Reserve(reserved);
+        var buffer = ArrayPool<byte>.Shared.Rent(reserved);
+        try
+        {
+            prefix?.CopyTo(buffer, 0);
+            var filled = prefixLength;
+            while (filled < total)
             {
-                buffer = Grow(buffer, (int)Math.Min(total, (long)buffer.Length * 2));
+                if (filled == reserved)
+                {
+                    var size = (int)Math.Min(total, (long)reserved * 2);
+                    memory?.Reserve(size - reserved);
+                    reserved = size;
+                    if (buffer.Length < size)
+                    {
+                        var grown = ArrayPool<byte>.Shared.Rent(size);
+                        buffer.AsSpan(0, filled).CopyTo(grown);
+                        ArrayPool<byte>.Shared.Return(buffer);
+                        buffer = grown;
+                    }
+                }
+
+                filled = await FillAsync(header, buffer, prefixLength, filled, reserved, cancellationToken).ConfigureAwait(false);
             }
 
+            var box = GC.AllocateUninitializedArray<byte>(total);
+            buffer.AsSpan(0, total).CopyTo(box);
+            return box;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>Copies body bytes into <paramref name="buffer"/> from <paramref name="at"/> up to <paramref name="end"/>; returns <paramref name="end"/>.</summary>
+    private async ValueTask<int> FillAsync(BoxHeader header, byte[] buffer, int prefixLength, int at, int end, CancellationToken cancellationToken)
+    {
+        while (at < end)
+        {
             var result = await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
-            var take = (int)Math.Min(result.Buffer.Length, buffer.Length - filled);
-            result.Buffer.Slice(0, take).CopyTo(buffer.AsSpan(filled));
-            filled += take;
+            var take = (int)Math.Min(result.Buffer.Length, end - at);
+            result.Buffer.Slice(0, take).CopyTo(buffer.AsSpan(at));
+            at += take;
             _position += take;
             reader.AdvanceTo(result.Buffer.GetPosition(take));
-            if (filled < total && take == 0 && result.IsCompleted)
+            if (at < end && take == 0 && result.IsCompleted)
             {
                 throw new PointRuleException(StatusCodes.Status400BadRequest,
-                    $"body ends inside box '{header.Type}' ({filled - prefixLength} of {header.Size} bytes): the partial box is discarded");
+                    $"body ends inside box '{header.Type}' ({at - prefixLength} of {header.Size} bytes): the partial box is discarded");
             }
         }
 
-        return buffer;
-    }
-
-    private byte[] Grow(byte[] buffer, int size)
-    {
-        memory?.Reserve(size - buffer.Length);
-        var grown = new byte[size];
-        buffer.CopyTo(grown, 0);
-        return grown;
+        return at;
     }
 
     /// <summary>Consumes a box that is not needed, without buffering it.</summary>

@@ -59,31 +59,77 @@ internal static class DirectSend
             var sendfile = file is not null && body.Length >= SendFileMinimumBytes && direct.TryQueueFile(file, fileOffset, body.Length);
             if (sendfile || direct.TryQueueBody(body))
             {
-                var writer = response.BodyWriter;
-                var left = body.Length;
-                try
-                {
-                    while (left > 0)
-                    {
-                        var n = Math.Min(left, writer.GetSpan().Length);
-                        writer.Advance(n);
-                        left -= n;
-                    }
-                }
-                catch
-                {
-                    // The output still expects the rest of the body's length: nothing more may go on this connection.
-                    context.Abort();
-                    throw;
-                }
-
-                await writer.FlushAsync(context.RequestAborted).ConfigureAwait(false);
-                context.RequestServices.GetService<TransportMetrics>()?.DirectBody(body.Length, sendfile);
+                await WritePlaceholdersAsync(context, body.Length, sendfile).ConfigureAwait(false);
                 return;
             }
         }
 
         await response.Body.WriteAsync(body, context.RequestAborted).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Writes <paramref name="count"/> bytes of <paramref name="file"/> from <paramref name="offset"/> as the response
+    /// body (headers with Content-Length set): with sendfile where the connection allows it, else read through a pooled
+    /// buffer. The caller holds a lease on the file for the call.
+    /// </summary>
+    public static async Task WriteFileAsync(HttpContext context, SpooledFile file, long offset, int count)
+    {
+        ArgumentNullException.ThrowIfNull(file);
+        var response = context.Response;
+        if (count >= MinimumBodyBytes && Direct(context) is { } direct)
+        {
+            await response.StartAsync(context.RequestAborted).ConfigureAwait(false);
+            if (direct.TryQueueFile(file, offset, count))
+            {
+                await WritePlaceholdersAsync(context, count, sendfile: true).ConfigureAwait(false);
+                return;
+            }
+        }
+
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(Math.Min(count, 64 * 1024));
+        try
+        {
+            for (var done = 0; done < count;)
+            {
+                var read = await RandomAccess.ReadAsync(file.Stream.SafeFileHandle, buffer.AsMemory(0, Math.Min(buffer.Length, count - done)), offset + done, context.RequestAborted).ConfigureAwait(false);
+                if (read == 0)
+                {
+                    throw new IOException("the spooled segment ended early");
+                }
+
+                await response.Body.WriteAsync(buffer.AsMemory(0, read), context.RequestAborted).ConfigureAwait(false);
+                done += read;
+            }
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    // Kestrel counts the body through its writer; the output behind it sends the queued body in the bytes' place.
+    private static async Task WritePlaceholdersAsync(HttpContext context, int length, bool sendfile)
+    {
+        var writer = context.Response.BodyWriter;
+        var left = length;
+        try
+        {
+            while (left > 0)
+            {
+                var n = Math.Min(left, writer.GetSpan().Length);
+                writer.Advance(n);
+                left -= n;
+            }
+        }
+        catch
+        {
+            // The output still expects the rest of the body's length: nothing more may go on this connection.
+            context.Abort();
+            throw;
+        }
+
+        await writer.FlushAsync(context.RequestAborted).ConfigureAwait(false);
+        context.RequestServices.GetService<TransportMetrics>()?.DirectBody(length, sendfile);
     }
 
     // Only where Kestrel's HTTP/1 writer sits right on our output: not under TLS or HTTP/2 framing, and not when a

@@ -67,7 +67,7 @@ internal sealed partial class SegmentSpool
     public SpooledFile? TryWrite(byte[] bytes)
     {
         ArgumentNullException.ThrowIfNull(bytes);
-        if (Folder is not { } folder || bytes.Length < DirectSend.MinimumBodyBytes || !EnsureFolder())
+        if (Folder is not { } folder || bytes.Length < DirectSend.SendFileMinimumBytes || !EnsureFolder())
         {
             return null;
         }

@@ -24,7 +24,8 @@ internal sealed class ChannelsCommand : IBenchmarkCommand
         "--max N           most channels tried (default 16)",
         "--seconds N       length of each step (default 30)",
         "--viewers N       HLS viewers per channel, each pulling every rendition (default 2)",
-        "--fsync false     archive without fsync (default: the server's default, fsync on)",
+        LiveSettings.FsyncOption,
+        LiveSettings.SetOption,
         "--pusher P        replay (default: this process sends the recorded encoder bodies, paced) or ffmpeg (a process per channel)",
         "--output FILE     JSON results (default benchmark-results/channels.json)",
     ];
@@ -52,7 +53,7 @@ internal sealed class ChannelsCommand : IBenchmarkCommand
         foreach (var n in steps)
         {
             Console.WriteLine($"step: {n} channels");
-            await using var server = await LiveServer.StartAsync([$"--PublishingPoint:MaxPoints={Math.Max(100, n)}", .. LiveSettings.Fsync(arguments)], cancellationToken);
+            await using var server = await LiveServer.StartAsync([$"--PublishingPoint:MaxPoints={Math.Max(100, n)}", .. LiveSettings.Server(arguments)], cancellationToken);
             var run = await LiveRun.RunAsync(server, input, new LiveRunOptions(n, viewers, TimeSpan.FromSeconds(seconds)) { Replay = replay }, Console.WriteLine, cancellationToken);
             results.Add(run);
             foreach (var problem in run.Problems.Take(5))
@@ -62,6 +63,7 @@ internal sealed class ChannelsCommand : IBenchmarkCommand
 
             if (!Clean(run))
             {
+                Console.WriteLine($"  server's last warnings:\n{server.Output}");
                 break;
             }
 

@@ -6,9 +6,35 @@ namespace PublishingPoint.Benchmarks.Infrastructure;
 /// <summary>Options the live commands share.</summary>
 internal static class LiveSettings
 {
-    /// <summary>"--fsync false" turns the archive fsync off; by default the server runs as in production.</summary>
-    public static IReadOnlyList<string> Fsync(BenchmarkArguments arguments) =>
-        string.Equals(arguments.String("fsync"), "false", StringComparison.OrdinalIgnoreCase) ? ["--PublishingPoint:FsyncArchive=false"] : [];
+    /// <summary>The options' lines for the server settings below.</summary>
+    public const string FsyncOption = "--fsync false     archive without fsync (default: the server's default, fsync on)";
+
+    public const string SetOption = "--set K=V[,K=V]   server settings beyond the shipped ones, e.g. PublishingPoint:MemoryWindowSeconds=10";
+
+    /// <summary>
+    /// Server command-line settings: "--fsync false" turns the archive fsync off and "--set" adds settings; without
+    /// them the server runs as shipped.
+    /// </summary>
+    public static IReadOnlyList<string> Server(BenchmarkArguments arguments)
+    {
+        var settings = new List<string>();
+        if (string.Equals(arguments.String("fsync"), "false", StringComparison.OrdinalIgnoreCase))
+        {
+            settings.Add("--PublishingPoint:FsyncArchive=false");
+        }
+
+        foreach (var pair in (arguments.String("set") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (!pair.Contains('=', StringComparison.Ordinal))
+            {
+                throw new ArgumentException($"--set takes Key=Value pairs separated by commas, not '{pair}'");
+            }
+
+            settings.Add("--" + pair);
+        }
+
+        return settings;
+    }
 
     /// <summary>A live run as plain JSON-friendly values (RSS samples as [seconds, bytes]).</summary>
     public static object Json(LiveRunResult r) => new

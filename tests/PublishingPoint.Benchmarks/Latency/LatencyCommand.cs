@@ -25,7 +25,8 @@ internal sealed class LatencyCommand : IBenchmarkCommand
     [
         "--seconds N       push length (default 60: 30 fragments of 2 s)",
         "--poll-ms N       playlist polling period of the player (default 20)",
-        "--fsync false     archive without fsync (default: the server's default, fsync on)",
+        LiveSettings.FsyncOption,
+        LiveSettings.SetOption,
         "--low-latency     low-latency CMAF push: ingest-to-part, hls.js glass to glass, 10,000 held reloads (default output benchmark-results/latency-ll.json)",
         "--output FILE     JSON results (default benchmark-results/latency.json)",
     ];
@@ -37,15 +38,15 @@ internal sealed class LatencyCommand : IBenchmarkCommand
         var poll = TimeSpan.FromMilliseconds(arguments.Int("poll-ms", 20, 1, 5000));
         if (arguments.Has("low-latency"))
         {
-            return await LowLatencyRun.RunAsync(seconds, LiveSettings.Fsync(arguments), arguments.String("output") ?? Path.Combine("benchmark-results", "latency-ll.json"), cancellationToken);
+            return await LowLatencyRun.RunAsync(seconds, LiveSettings.Server(arguments), arguments.String("output") ?? Path.Combine("benchmark-results", "latency-ll.json"), cancellationToken);
         }
 
         var output = arguments.String("output") ?? Path.Combine("benchmark-results", "latency.json");
         var input = await LiveLadder.EnsureAsync(LiveLadder.DefaultFolder, cancellationToken);
-        var fsync = LiveSettings.Fsync(arguments);
-        Console.WriteLine($"latency: {seconds} s push of 720p 2500k + AAC through a timestamping forwarder; player polls every {poll.TotalMilliseconds:F0} ms; archive fsync {(fsync.Count == 0 ? "on" : "off")}");
+        var settings = LiveSettings.Server(arguments);
+        Console.WriteLine($"latency: {seconds} s push of 720p 2500k + AAC through a timestamping forwarder; player polls every {poll.TotalMilliseconds:F0} ms; server settings: {(settings.Count == 0 ? "as shipped" : string.Join(' ', settings))}");
 
-        await using var server = await LiveServer.StartAsync(fsync, cancellationToken);
+        await using var server = await LiveServer.StartAsync(settings, cancellationToken);
         var forwarder = new MdatForwarder(new IPEndPoint(IPAddress.Loopback, server.BaseUrl.Port));
         var player = new Player(server.Http, new Uri(server.BaseUrl, "live/lat.isml/master.m3u8"), poll);
         using var stopPlayer = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);

@@ -24,7 +24,8 @@ internal sealed class MemoryCommand : IBenchmarkCommand
         "--dvr LIST        PublishingPoint:DvrWindowSeconds values, comma-separated (default 20,300,600)",
         "--seconds N       push length, the same for every window (default 90)",
         "--viewers N       HLS viewers per channel (default 0: the window alone; viewers fill the HLS segment cache too)",
-        "--fsync false     archive without fsync (default: the server's default, fsync on)",
+        LiveSettings.FsyncOption,
+        LiveSettings.SetOption,
         "--output FILE     JSON results (default benchmark-results/memory.json)",
     ];
 
@@ -48,7 +49,7 @@ internal sealed class MemoryCommand : IBenchmarkCommand
         foreach (var dvr in windows)
         {
             Console.WriteLine($"memory: {channels} channels, DVR window {dvr} s, {seconds} s push, {viewers} viewers per channel");
-            await using var server = await LiveServer.StartAsync([$"--PublishingPoint:DvrWindowSeconds={dvr}", .. LiveSettings.Fsync(arguments)], cancellationToken);
+            await using var server = await LiveServer.StartAsync([$"--PublishingPoint:DvrWindowSeconds={dvr}", .. LiveSettings.Server(arguments)], cancellationToken);
             var run = await LiveRun.RunAsync(server, input, new LiveRunOptions(channels, viewers, TimeSpan.FromSeconds(seconds)), Console.WriteLine, cancellationToken);
             foreach (var problem in run.Problems.Take(5))
             {

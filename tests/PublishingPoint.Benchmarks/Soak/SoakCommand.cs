@@ -23,7 +23,8 @@ internal sealed class SoakCommand : IBenchmarkCommand
         "--viewers N       HLS viewers per channel (default 2)",
         "--dvr N           PublishingPoint:DvrWindowSeconds (default 60; the slope is taken after 2 windows)",
         "--max-slope X     RSS growth allowed once the windows are full, MB/min (default 2)",
-        "--fsync false     archive without fsync (default: the server's default, fsync on)",
+        LiveSettings.FsyncOption,
+        LiveSettings.SetOption,
         "--output FILE     JSON results (default benchmark-results/soak.json)",
     ];
 
@@ -36,7 +37,7 @@ internal sealed class SoakCommand : IBenchmarkCommand
             arguments.Int("dvr", 60, 10, 3600),
             arguments.Double("max-slope", 2, 0, 1000))
         {
-            ServerSettings = LiveSettings.Fsync(arguments),
+            ServerSettings = LiveSettings.Server(arguments),
         };
         var output = arguments.String("output") ?? Path.Combine("benchmark-results", "soak.json");
         Console.WriteLine($"soak: {options.Channels} channels, {options.ViewersPerChannel} viewers each, {options.Duration.TotalMinutes:F0} min, DVR window {options.DvrWindowSeconds} s; RSS every {options.SampleEvery.TotalSeconds:F0} s");

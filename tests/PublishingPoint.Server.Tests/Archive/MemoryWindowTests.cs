@@ -6,8 +6,15 @@ using PublishingPoint.Server.Tests.Infrastructure;
 
 namespace PublishingPoint.Server.Tests.Archive;
 
+/// <summary>
+/// Runs alone, after the parallel tests: a measurement of the whole process's managed heap would count what other
+/// tests allocate meanwhile (and the buffers the shared array pool keeps for them).
+/// </summary>
+[CollectionDefinition("memory measurements", DisableParallelization = true)]
+public sealed class MemoryMeasurementsRunAlone;
+
 /// <summary>A push many times longer than the DVR window keeps memory flat: older fragment bytes live on disk only.</summary>
-[Collection("memory measurements")] // not beside each other: one measures the whole process's managed heap
+[Collection("memory measurements")]
 public sealed class MemoryWindowTests
 {
     private static readonly byte[] _tfxd = Convert.FromHexString("6d1d9b0542d544e680e2141daff757b2");

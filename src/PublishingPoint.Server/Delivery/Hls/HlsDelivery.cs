@@ -142,6 +142,20 @@ internal sealed partial class HlsDelivery(PointRegistry registry, HlsSegmentCach
             .ConfigureAwait(false);
     }
 
+    /// <summary>A produced segment, immutable, and its lease given back after the answer.</summary>
+    private static async Task AnswerAsync(HttpContext context, string contentType, ReadySegment segment)
+    {
+        try
+        {
+            context.Response.Headers.CacheControl = Immutable;
+            await HlsResponses.SegmentAsync(context, contentType, segment).ConfigureAwait(false);
+        }
+        finally
+        {
+            segment.Release();
+        }
+    }
+
     private async Task SegmentAsync(HttpContext context, Point point, Track track, HlsFormat format, long sequence)
     {
         var key = new HlsSegmentKey(point, track.Key, format, sequence);
@@ -149,8 +163,7 @@ internal sealed partial class HlsDelivery(PointRegistry registry, HlsSegmentCach
         var contentType = packedAudio ? PackedAudioContentType : format == HlsFormat.Ts ? TsContentType : Mp4ContentType;
         if (cache.TryGetReady(key, out var ready))
         {
-            context.Response.Headers.CacheControl = Immutable;
-            await HlsResponses.SegmentAsync(context, contentType, ready.Bytes, ready.File).ConfigureAwait(false);
+            await AnswerAsync(context, contentType, ready).ConfigureAwait(false);
             return;
         }
 
@@ -179,10 +192,9 @@ internal sealed partial class HlsDelivery(PointRegistry registry, HlsSegmentCach
                 ? HlsPackager.PackedAudioAsync(track, entry, CancellationToken.None)
                 : format == HlsFormat.Ts
                 ? HlsPackager.TsSegmentAsync(point, track, audio, fragments, index, sequence, CancellationToken.None)
-                : HlsPackager.Fmp4SegmentAsync(point, track, entry, sequence, CancellationToken.None))
-            .WaitAsync(context.RequestAborted).ConfigureAwait(false);
-        context.Response.Headers.CacheControl = Immutable;
-        await HlsResponses.SegmentAsync(context, contentType, produced.Bytes, produced.File).ConfigureAwait(false);
+                : HlsPackager.Fmp4SegmentAsync(point, track, entry, sequence, CancellationToken.None),
+            context.RequestAborted).ConfigureAwait(false);
+        await AnswerAsync(context, contentType, produced).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -194,8 +206,7 @@ internal sealed partial class HlsDelivery(PointRegistry registry, HlsSegmentCach
         var key = new HlsSegmentKey(point, track.Key, HlsFormat.Fmp4, sequence, part);
         if (cache.TryGetReady(key, out var ready))
         {
-            context.Response.Headers.CacheControl = Immutable;
-            await HlsResponses.SegmentAsync(context, Mp4ContentType, ready.Bytes, ready.File).ConfigureAwait(false);
+            await AnswerAsync(context, Mp4ContentType, ready).ConfigureAwait(false);
             return;
         }
 
@@ -238,9 +249,8 @@ internal sealed partial class HlsDelivery(PointRegistry registry, HlsSegmentCach
             return;
         }
 
-        var produced = await cache.GetOrProduceSegmentAsync(key, 64 * 1024, produce).WaitAsync(context.RequestAborted).ConfigureAwait(false);
-        context.Response.Headers.CacheControl = Immutable;
-        await HlsResponses.SegmentAsync(context, Mp4ContentType, produced.Bytes, produced.File).ConfigureAwait(false);
+        var produced = await cache.GetOrProduceSegmentAsync(key, 64 * 1024, produce, context.RequestAborted).ConfigureAwait(false);
+        await AnswerAsync(context, Mp4ContentType, produced).ConfigureAwait(false);
     }
 
     /// <summary>

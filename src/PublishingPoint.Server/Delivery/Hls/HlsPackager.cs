@@ -95,7 +95,7 @@ internal static class HlsPackager
     }
 
     /// <summary>A segment's samples on the TS clock, in buffers rented for the time it takes to write it.</summary>
-    private readonly struct TsSamples(TsSample[] video, int videoCount, TsSample[] audio, int audioCount)
+    private readonly struct TsSamples(TsSample[] video, int videoCount, TsSample[] audio, int audioCount, List<FragmentBytes> inputs)
     {
         public ReadOnlySpan<TsSample> Video => video.AsSpan(0, videoCount);
 
@@ -106,6 +106,10 @@ internal static class HlsPackager
         {
             System.Buffers.ArrayPool<TsSample>.Shared.Return(video, clearArray: true);
             System.Buffers.ArrayPool<TsSample>.Shared.Return(audio, clearArray: true);
+            foreach (var input in inputs)
+            {
+                input.Dispose();
+            }
         }
     }
 
@@ -114,7 +118,8 @@ internal static class HlsPackager
         var entry = fragments[sequence];
         var videoTimescale = video.Description.Timescale;
         var samples = entry.Samples;
-        var videoBytes = await entry.ReadAsync(cancellationToken).ConfigureAwait(false);
+        var inputs = new List<FragmentBytes>(3);
+        var videoBytes = await RentAsync(entry, inputs, cancellationToken).ConfigureAwait(false);
         var shift = video.DecodeShift;
         var videoSamples = System.Buffers.ArrayPool<TsSample>.Shared.Rent(Math.Max(samples.Length, 1));
         for (var i = 0; i < samples.Length; i++)
@@ -134,7 +139,7 @@ internal static class HlsPackager
             var to = Timescale.Rescale(HlsTimeline.End(fragments, sequence), videoTimescale, audioTimescale);
             foreach (var fragment in audio.SnapshotBetween(from, to))
             {
-                var bytes = await fragment.ReadAsync(cancellationToken).ConfigureAwait(false);
+                var bytes = await RentAsync(fragment, inputs, cancellationToken).ConfigureAwait(false);
                 foreach (var s in fragment.Samples)
                 {
                     if (s.DecodeTime >= from && s.DecodeTime < to)
@@ -154,13 +159,34 @@ internal static class HlsPackager
             }
         }
 
-        return new TsSamples(videoSamples, samples.Length, audioSamples, audioCount);
+        return new TsSamples(videoSamples, samples.Length, audioSamples, audioCount, inputs);
+    }
+
+    // Kept in the list to be given back with the samples, also when a later read fails.
+    private static async ValueTask<byte[]> RentAsync(FragmentEntry fragment, List<FragmentBytes> inputs, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var bytes = await fragment.RentAsync(cancellationToken).ConfigureAwait(false);
+            inputs.Add(bytes);
+            return bytes.Array;
+        }
+        catch
+        {
+            foreach (var input in inputs)
+            {
+                input.Dispose();
+            }
+
+            throw;
+        }
     }
 
     /// <summary>Audio fragment <paramref name="entry"/> as a packed-audio segment: ID3 timestamp (the same 10 s lift as TS), ADTS frames.</summary>
     public static async Task<byte[]> PackedAudioAsync(Track audio, FragmentEntry entry, CancellationToken cancellationToken)
     {
-        var bytes = await entry.ReadAsync(cancellationToken).ConfigureAwait(false);
+        using var input = await entry.RentAsync(cancellationToken).ConfigureAwait(false);
+        var bytes = input.Array;
         var samples = entry.Samples;
         var frames = new ReadOnlyMemory<byte>[samples.Length];
         for (var i = 0; i < samples.Length; i++)
@@ -260,7 +286,8 @@ internal static class HlsPackager
     public static async Task<byte[]> Fmp4SegmentAsync(Point point, Track track, FragmentEntry entry, long sequence, CancellationToken cancellationToken)
     {
         var samples = entry.Samples;
-        var bytes = await entry.ReadAsync(cancellationToken).ConfigureAwait(false);
+        using var input = await entry.RentAsync(cancellationToken).ConfigureAwait(false);
+        var bytes = input.Array;
         if (entry.Parts is not { } parts)
         {
             // The same 10 s lift as TS: AAC priming puts the first audio decode time below zero, which 'tfdt' cannot hold.
@@ -289,7 +316,8 @@ internal static class HlsPackager
         }
 
         var samples = entry.Samples;
-        var bytes = await entry.ReadAsync(cancellationToken).ConfigureAwait(false);
+        using var input = await entry.RentAsync(cancellationToken).ConfigureAwait(false);
+        var bytes = input.Array;
         var at = parts.Take(part).Sum(p => p.Samples);
         var count = Math.Clamp(parts[part].Samples, 0, Math.Max(0, samples.Length - at));
         return Chunk(track, bytes, samples.AsSpan(Math.Min(at, samples.Length), count), sequence, part);

@@ -362,6 +362,23 @@ internal static class HlsPlaylistBuilder
     /// </summary>
     private static double TsSegmentBytes(FragmentEntry fragment, Track video, Track? audio)
     {
+        if (fragment.TsBytesEstimate is { } known)
+        {
+            return known;
+        }
+
+        var bytes = EstimateTsSegmentBytes(fragment, video, audio);
+        // Kept once the audio of its interval is all there (the window's newest fragment may still be waiting for it).
+        if (audio is null || audio.Last is { } last && last.End >= Timescale.Rescale(fragment.End, video.Description.Timescale, audio.Description.Timescale))
+        {
+            fragment.TsBytesEstimate = bytes;
+        }
+
+        return bytes;
+    }
+
+    private static double EstimateTsSegmentBytes(FragmentEntry fragment, Track video, Track? audio)
+    {
         const int VideoFraming = 14 + 8 + 6 + 5; // PES header with DTS, PCR, AUD, start codes longer than length prefixes
         const int AdtsHeader = 7;
         const int FramesPerAudioPes = 8;
@@ -428,7 +445,7 @@ internal static class HlsPlaylistBuilder
         foreach (var segment in media.Segments)
         {
             var index = Track.IndexOf(fragments, segment.Sequence);
-            if (index < 0 || fragments[index].Samples is not [{ IsSync: true }, ..])
+            if (index < 0 || !fragments[index].FirstSampleIsSync)
             {
                 continue;
             }
@@ -463,10 +480,10 @@ internal static class HlsPlaylistBuilder
         double peak = 0, bits = 0, duration = 0;
         foreach (var fragment in track.Snapshot())
         {
-            if (fragment.Duration > 0 && fragment.Samples is [{ IsSync: true } first, ..])
+            if (fragment.Duration > 0 && fragment.FirstSampleIsSync)
             {
-                peak = Math.Max(peak, first.Size * 8 * timescale / fragment.Duration);
-                bits += first.Size * 8.0;
+                peak = Math.Max(peak, fragment.FirstSampleSize * 8 * timescale / fragment.Duration);
+                bits += fragment.FirstSampleSize * 8.0;
                 duration += fragment.Duration;
             }
         }

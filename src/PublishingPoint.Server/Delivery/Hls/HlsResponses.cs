@@ -8,30 +8,40 @@ namespace PublishingPoint.Server.Delivery.Hls;
 internal static class HlsResponses
 {
     /// <summary>The whole segment, or one byte range of it (206; 416 when it lies outside).</summary>
-    public static Task SegmentAsync(HttpContext context, string contentType, byte[] bytes, Transport.SpooledFile? file = null)
+    public static Task SegmentAsync(HttpContext context, string contentType, byte[] bytes) =>
+        SegmentAsync(context, contentType, new ReadySegment(bytes, null));
+
+    /// <summary>The same for a produced segment, from its bytes or its file copy.</summary>
+    public static Task SegmentAsync(HttpContext context, string contentType, ReadySegment segment)
     {
         var response = context.Response;
         response.Headers.AcceptRanges = "bytes";
+        var length = segment.Length;
         var header = context.Request.Headers.Range;
-        if (header.Count == 0 || Requested(header.ToString(), bytes.Length) is not { } requested)
-        {
-            return Responses.BytesAsync(context, contentType, bytes, file);
-        }
-
-        var (from, to) = requested;
+        var ranged = header.Count > 0 ? Requested(header.ToString(), length) : null;
+        var (from, to) = ranged ?? (0, length - 1);
         if (from > to)
         {
-            response.Headers.ContentRange = string.Create(CultureInfo.InvariantCulture, $"bytes */{bytes.Length}");
+            response.Headers.ContentRange = string.Create(CultureInfo.InvariantCulture, $"bytes */{length}");
             return Problems.WriteAsync(context, StatusCodes.Status416RangeNotSatisfiable, "range not satisfiable");
         }
 
-        response.StatusCode = StatusCodes.Status206PartialContent;
+        var count = (int)(to - from + 1);
         response.ContentType = contentType;
-        response.ContentLength = to - from + 1;
-        response.Headers.ContentRange = string.Create(CultureInfo.InvariantCulture, $"bytes {from}-{to}/{bytes.Length}");
-        return HttpMethods.IsHead(context.Request.Method)
-            ? Task.CompletedTask
-            : Transport.DirectSend.WriteBodyAsync(context, bytes.AsMemory((int)from, (int)(to - from + 1)), file, from);
+        response.ContentLength = count;
+        if (ranged is null)
+        {
+            response.StatusCode = StatusCodes.Status200OK;
+        }
+        else
+        {
+            response.StatusCode = StatusCodes.Status206PartialContent;
+            response.Headers.ContentRange = string.Create(CultureInfo.InvariantCulture, $"bytes {from}-{to}/{length}");
+        }
+
+        return HttpMethods.IsHead(context.Request.Method) ? Task.CompletedTask
+            : segment.Bytes is { } bytes ? Transport.DirectSend.WriteBodyAsync(context, bytes.AsMemory((int)from, count))
+            : Transport.DirectSend.WriteFileAsync(context, segment.File!, from, count);
     }
 
     /// <summary>

@@ -8,8 +8,29 @@ namespace PublishingPoint.Server.Delivery.Hls;
 /// <summary>Identifies one repackaged segment (or, with <see cref="Part"/> 0 or more, one part of it); <see cref="Sequence"/> -1 is the initialization segment.</summary>
 internal readonly record struct HlsSegmentKey(Point Point, TrackKey Track, HlsFormat Format, long Sequence, int Part = -1);
 
-/// <summary>A produced segment: its bytes, and the file copy to send them from when there is one.</summary>
-internal readonly record struct ReadySegment(byte[] Bytes, SpooledFile? File);
+/// <summary>
+/// A produced segment to answer with: its bytes, or, when it was large enough to be spooled, its file copy, leased
+/// (the file stays open however the cache changes) until <see cref="Release"/>.
+/// </summary>
+internal readonly record struct ReadySegment(byte[]? Bytes, SpooledFile? File)
+{
+    public long Length => Bytes?.Length ?? File!.Length;
+
+    public void Release() => File?.Release();
+
+    /// <summary>The bytes, read back from the file copy when that is all there is.</summary>
+    public byte[] ToArray()
+    {
+        if (Bytes is { } bytes)
+        {
+            return bytes;
+        }
+
+        var copy = GC.AllocateUninitializedArray<byte>(checked((int)File!.Length));
+        RandomAccess.Read(File.Stream.SafeFileHandle, copy, 0);
+        return copy;
+    }
+}
 
 internal enum HlsFormat
 {
@@ -22,11 +43,14 @@ internal enum HlsFormat
 /// concurrent requests for a new segment share one packaging run) and later requests await the same task.
 /// Bounded by bytes; a failed run is dropped so the next request tries again. Runs are not tied to the request
 /// that started them (callers wait with their own cancellation), so one aborted player cannot fail the others.
-/// With a <see cref="SegmentSpool"/>, each produced segment also gets a <see cref="SpooledFile"/> copy that
-/// plain-HTTP/1 viewers are sent from with sendfile; it is closed when the segment leaves the cache.
+/// With a <see cref="SegmentSpool"/>, a produced segment of <see cref="DirectSend.SendFileMinimumBytes"/> or more is kept
+/// as a <see cref="SpooledFile"/> instead of in memory (plain-HTTP/1 viewers get it with sendfile, others read from it
+/// through the page cache), so the cache's memory does not grow with the viewers' segments; the file is closed when
+/// the segment leaves the cache.
 /// </summary>
 internal sealed class HlsSegmentCache(SegmentSpool spool) : IDisposable
 {
+    // Bytes held in memory and in the spool together (estimated before production: twice the fragment's bytes).
     private const long SizeLimitBytes = 512L * 1024 * 1024;
     // Live viewers ask for a segment within seconds of its creation; one nobody asked for in a minute is cheaper
     // to repackage again (far faster than real time) than to keep: memory stays flat once the windows are full.
@@ -43,13 +67,12 @@ internal sealed class HlsSegmentCache(SegmentSpool spool) : IDisposable
     /// <summary>How many segments were asked for; those not <see cref="Produced"/> were cache hits.</summary>
     public long Requests => Interlocked.Read(ref _requests);
 
-    /// <summary>The bytes of a segment already produced: the hot path of a popular segment, no locks, no copies.</summary>
+    /// <summary>A segment already produced (release it after the answer): the hot path of a popular segment, no locks, no copies.</summary>
     public bool TryGetReady(HlsSegmentKey key, out ReadySegment segment)
     {
-        if (_cache.TryGetValue(key, out Entry? entry) && entry is { Bytes: { IsValueCreated: true, Value.IsCompletedSuccessfully: true } bytes })
+        if (_cache.TryGetValue(key, out Entry? entry) && entry is { IsReady: true } && entry.TryAcquire(out segment))
         {
             Interlocked.Increment(ref _requests);
-            segment = new ReadySegment(bytes.Value.Result, entry.File);
             return true;
         }
 
@@ -57,18 +80,79 @@ internal sealed class HlsSegmentCache(SegmentSpool spool) : IDisposable
         return false;
     }
 
-    public async Task<byte[]> GetOrProduceAsync(HlsSegmentKey key, long sizeEstimate, Func<Task<byte[]>> produce) =>
-        (await GetOrProduceSegmentAsync(key, sizeEstimate, produce).ConfigureAwait(false)).Bytes;
+    /// <summary>The segment's bytes (read back from its file copy when it has one): for callers that need them all.</summary>
+    public async Task<byte[]> GetOrProduceAsync(HlsSegmentKey key, long sizeEstimate, Func<Task<byte[]>> produce)
+    {
+        var segment = await GetOrProduceSegmentAsync(key, sizeEstimate, produce).ConfigureAwait(false);
+        try
+        {
+            return segment.ToArray();
+        }
+        finally
+        {
+            segment.Release();
+        }
+    }
 
-    /// <summary>The segment, produced once (and spooled to a file when it is large enough to be worth sendfile).</summary>
+    /// <summary>
+    /// The same, waited for with the request's token: a request that gives up does not stop the run, and the segment it
+    /// would have been given is released when it arrives.
+    /// </summary>
+    public async Task<ReadySegment> GetOrProduceSegmentAsync(HlsSegmentKey key, long sizeEstimate, Func<Task<byte[]>> produce, CancellationToken cancellationToken)
+    {
+        var task = GetOrProduceSegmentAsync(key, sizeEstimate, produce);
+        try
+        {
+            return await task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            _ = task.ContinueWith(static t => t.Result.Release(), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
+            throw;
+        }
+    }
+
+    /// <summary>The segment, produced once (release it after the answer).</summary>
     public async Task<ReadySegment> GetOrProduceSegmentAsync(HlsSegmentKey key, long sizeEstimate, Func<Task<byte[]>> produce)
     {
         ArgumentNullException.ThrowIfNull(produce);
         Interlocked.Increment(ref _requests);
-        Entry? entry;
+        // A segment evicted between its production and this lease has closed its file: produce it again.
+        for (var attempt = 0; ; attempt++)
+        {
+            var entry = EntryFor(key, sizeEstimate, produce);
+            var task = entry.Ready.Value;
+            if (!task.IsCompletedSuccessfully)
+            {
+                try
+                {
+                    await task.ConfigureAwait(false);
+                }
+                catch
+                {
+                    Forget(key, entry);
+                    throw;
+                }
+            }
+
+            if (entry.TryAcquire(out var segment))
+            {
+                return segment;
+            }
+
+            Forget(key, entry);
+            if (attempt == 2)
+            {
+                throw new InvalidOperationException("the segment left the cache three times before it could be sent");
+            }
+        }
+    }
+
+    private Entry EntryFor(HlsSegmentKey key, long sizeEstimate, Func<Task<byte[]>> produce)
+    {
         lock (_lock)
         {
-            if (!_cache.TryGetValue(key, out entry) || entry is null)
+            if (!_cache.TryGetValue(key, out Entry? entry) || entry is null)
             {
                 entry = new Entry(
                     () =>
@@ -79,23 +163,9 @@ internal sealed class HlsSegmentCache(SegmentSpool spool) : IDisposable
                     spool);
                 _cache.Set(key, entry, new MemoryCacheEntryOptions { Size = Math.Max(sizeEstimate, 1), SlidingExpiration = _idle }.RegisterPostEvictionCallback(_closeFile));
             }
-        }
 
-        var task = entry.Bytes.Value;
-        if (!task.IsCompletedSuccessfully)
-        {
-            try
-            {
-                await task.ConfigureAwait(false);
-            }
-            catch
-            {
-                Forget(key, entry);
-                throw;
-            }
+            return entry;
         }
-
-        return new ReadySegment(task.Result, entry.File);
     }
 
     private void Forget(HlsSegmentKey key, Entry entry)
@@ -109,24 +179,37 @@ internal sealed class HlsSegmentCache(SegmentSpool spool) : IDisposable
         }
     }
 
-    // The bytes, produced once, then their spooled copy; an entry evicted before its copy exists closes it on arrival.
+    // Produced once; then either its spooled file or its bytes. An entry evicted before its file exists keeps the bytes
+    // for the requests already waiting on it and closes the file on arrival.
     private sealed class Entry
     {
         private readonly Lock _lock = new();
+        private byte[]? _bytes;
         private SpooledFile? _file;
         private bool _closed;
 
         public Entry(Func<Task<byte[]>> produce, SegmentSpool spool) =>
-            Bytes = new Lazy<Task<byte[]>>(async () =>
+            Ready = new Lazy<Task>(async () =>
             {
                 var bytes = await produce().ConfigureAwait(false);
-                Attach(spool.TryWrite(bytes));
-                return bytes;
+                Attach(bytes, spool.TryWrite(bytes));
             });
 
-        public Lazy<Task<byte[]>> Bytes { get; }
+        public Lazy<Task> Ready { get; }
 
-        public SpooledFile? File => Volatile.Read(ref _file);
+        public bool IsReady => Ready.IsValueCreated && Ready.Value.IsCompletedSuccessfully;
+
+        public bool TryAcquire(out ReadySegment segment)
+        {
+            if (Volatile.Read(ref _file) is { } file && file.TryLease())
+            {
+                segment = new ReadySegment(null, file);
+                return true;
+            }
+
+            segment = Volatile.Read(ref _bytes) is { } bytes ? new ReadySegment(bytes, null) : default;
+            return segment.Bytes is not null;
+        }
 
         public void Close()
         {
@@ -137,13 +220,14 @@ internal sealed class HlsSegmentCache(SegmentSpool spool) : IDisposable
             }
         }
 
-        private void Attach(SpooledFile? file)
+        private void Attach(byte[] bytes, SpooledFile? file)
         {
             lock (_lock)
             {
-                if (_closed)
+                if (_closed || file is null)
                 {
                     file?.Dispose();
+                    Volatile.Write(ref _bytes, bytes);
                 }
                 else
                 {
