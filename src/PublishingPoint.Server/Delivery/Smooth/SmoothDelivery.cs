@@ -74,9 +74,12 @@ internal sealed class SmoothDelivery(PointRegistry registry)
             following[i] = (next[i].Time, next[i].Duration);
         }
 
-        var stored = await fragment.ReadAsync(context.RequestAborted).ConfigureAwait(false);
         var listed = SmoothManifestBuilder.ListedChunk(fragment);
-        var bytes = SmoothFragmentWriter.Write(stored, fragment.Traf, listed.Time, listed.Duration, following, unchecked((uint)(fragment.Sequence + 1)));
+        byte[] bytes;
+        using (var stored = await fragment.RentAsync(context.RequestAborted).ConfigureAwait(false))
+        {
+            bytes = SmoothFragmentWriter.Write(stored.Array.AsSpan(0, fragment.Length), fragment.Traf, listed.Time, listed.Duration, following, unchecked((uint)(fragment.Sequence + 1)));
+        }
         // Complete look-ahead (or VOD) makes the bytes final; otherwise a later request would announce more.
         context.Response.Headers.CacheControl = !live || next.Length >= lookAhead
             ? "public, max-age=31536000, immutable"
