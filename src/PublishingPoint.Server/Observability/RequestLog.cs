@@ -26,10 +26,13 @@ internal static class RequestLog
         ArgumentNullException.ThrowIfNull(options);
         options.Logger = logger;
         options.MessageTemplate = Template;
-        options.GetLevel = static (context, _, exception) =>
-            context.RequestAborted.IsCancellationRequested ? LogEventLevel.Information // the client left: nothing went wrong here
-            : exception is not null || context.Response.StatusCode >= 500 ? LogEventLevel.Error
-            : IsPlayback(context) ? LogEventLevel.Debug
-            : LogEventLevel.Information;
+        options.GetLevel = static (context, _, exception) => LevelOf(context, exception is not null);
     }
+
+    /// <summary>The level of a request's line, given whether it failed with an exception.</summary>
+    public static LogEventLevel LevelOf(HttpContext context, bool failed) =>
+        context.RequestAborted.IsCancellationRequested ? LogEventLevel.Information // the client left: nothing went wrong here
+        : failed || context.Response.StatusCode >= 500 ? LogEventLevel.Error
+        : IsPlayback(context) ? LogEventLevel.Debug
+        : LogEventLevel.Information;
 }

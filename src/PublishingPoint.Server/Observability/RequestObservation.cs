@@ -9,8 +9,11 @@ namespace PublishingPoint.Server.Observability;
 /// Delivery answers always carry a Content-Length (and must keep Kestrel's own body writer for DirectSend); other
 /// answers (the API's JSON, problem details) are counted as they are written.
 /// </summary>
-internal sealed class RequestObservation(RequestDelegate next, Delivery.DeliveryMetrics metrics, MetricsExport export, IDiagnosticContext diagnostics, Points.PointRegistry registry)
+internal sealed class RequestObservation(RequestDelegate next, Delivery.DeliveryMetrics metrics, MetricsExport export, IDiagnosticContext diagnostics, Serilog.ILogger logger, Points.PointRegistry registry)
 {
+    // The request line's own category, so a level override for it (to see players' lines at Debug) is honoured here.
+    private readonly Serilog.ILogger _requestLog = logger.ForContext(Serilog.Core.Constants.SourceContextPropertyName, "Serilog.AspNetCore.RequestLoggingMiddleware");
+
     public async Task InvokeAsync(HttpContext context)
     {
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
@@ -21,9 +24,11 @@ internal sealed class RequestObservation(RequestDelegate next, Delivery.Delivery
             context.Features.Set<IHttpResponseBodyFeature>(counting);
         }
 
+        var failed = true;
         try
         {
             await next(context).ConfigureAwait(false);
+            failed = false;
         }
         finally
         {
@@ -33,13 +38,24 @@ internal sealed class RequestObservation(RequestDelegate next, Delivery.Delivery
             var format = Classify(context.Request);
             metrics.Served(format, response.StatusCode, bytes);
             export.ObserveRequest(format, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds);
-            diagnostics.Set("ResponseBytes", bytes);
-            // As it came on the wire (percent-encoded): a decoded %0a in the line would forge another.
-            diagnostics.Set("Path", context.Request.Path.ToUriComponent());
-            diagnostics.Set("Format", format);
+            // Only for a line that will be written: a player's answer is at Debug, off by default, and these cost more
+            // than the rest of a playlist's answer.
+            var logged = _requestLog.IsEnabled(RequestLog.LevelOf(context, failed));
+            if (logged)
+            {
+                diagnostics.Set("ResponseBytes", bytes);
+                // As it came on the wire (percent-encoded): a decoded %0a in the line would forge another.
+                diagnostics.Set("Path", context.Request.Path.ToUriComponent());
+                diagnostics.Set("Format", format);
+            }
+
             if (PointOf(context.Request.Path.Value) is { } path)
             {
-                diagnostics.Set("Point", path);
+                if (logged)
+                {
+                    diagnostics.Set("Point", path);
+                }
+
                 Count(context, registry.Find(path), format, bytes);
             }
         }

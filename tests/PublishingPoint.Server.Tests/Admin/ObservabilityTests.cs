@@ -89,7 +89,11 @@ public sealed class ObservabilityTests
         await Eventually.WaitUntilAsync(() => capture.Entries.Count(e => e.Category.StartsWith("Serilog.AspNetCore", StringComparison.Ordinal)) >= 2, "no request lines");
         var lines = capture.Entries.Where(e => e.Category.StartsWith("Serilog.AspNetCore", StringComparison.Ordinal))
             .Select(e => (e.Level, Message: e.Message.Replace("\"", string.Empty, StringComparison.Ordinal))).ToList();
-        Assert.Equal(LogLevel.Debug, lines.Single(l => l.Message.StartsWith("GET /time -> 200", StringComparison.Ordinal)).Level);
+        var player = lines.Single(l => l.Message.StartsWith("GET /time -> 200", StringComparison.Ordinal));
+        Assert.Equal(LogLevel.Debug, player.Level);
+        // With the line enabled for its category, it has every property (a missing one would print as "{Name}").
+        Assert.DoesNotContain("{", player.Message, StringComparison.Ordinal);
+        Assert.Matches(@"^GET /time -> 200 \d+ bytes in [\d.]+ ms \(\w+\)$", player.Message);
         Assert.Equal(LogLevel.Information, lines.Single(l => l.Message.StartsWith("GET /live/none.isml/Manifest -> 404", StringComparison.Ordinal)).Level);
     }
 
