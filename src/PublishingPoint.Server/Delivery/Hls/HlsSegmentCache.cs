@@ -48,7 +48,7 @@ internal enum HlsFormat
 /// through the page cache), so the cache's memory does not grow with the viewers' segments; the file is closed when
 /// the segment leaves the cache.
 /// </summary>
-internal sealed class HlsSegmentCache(SegmentSpool spool) : IDisposable
+internal sealed class HlsSegmentCache : IDisposable
 {
     // Bytes held in memory and in the spool together (estimated before production: twice the fragment's bytes).
     private const long SizeLimitBytes = 512L * 1024 * 1024;
@@ -56,10 +56,24 @@ internal sealed class HlsSegmentCache(SegmentSpool spool) : IDisposable
     // to repackage again (far faster than real time) than to keep: memory stays flat once the windows are full.
     private static readonly TimeSpan _idle = TimeSpan.FromSeconds(60);
     private static readonly PostEvictionDelegate _closeFile = static (_, value, _, _) => (value as Entry)?.Close();
-    private readonly MemoryCache _cache = new(new MemoryCacheOptions { SizeLimit = SizeLimitBytes, ExpirationScanFrequency = TimeSpan.FromSeconds(10) });
+    private readonly MemoryCache _cache;
+    private readonly SegmentSpool _spool;
+    private readonly long _sizeLimit;
     private readonly Lock _lock = new();
     private long _produced;
     private long _requests;
+
+    public HlsSegmentCache(SegmentSpool spool)
+        : this(spool, SizeLimitBytes)
+    {
+    }
+
+    internal HlsSegmentCache(SegmentSpool spool, long sizeLimit)
+    {
+        _spool = spool;
+        _sizeLimit = sizeLimit;
+        _cache = new MemoryCache(new MemoryCacheOptions { SizeLimit = sizeLimit, TrackStatistics = true, ExpirationScanFrequency = TimeSpan.FromSeconds(10) });
+    }
 
     /// <summary>How many packaging runs started: a test hook for "produced once".</summary>
     public long Produced => Interlocked.Read(ref _produced);
@@ -160,11 +174,23 @@ internal sealed class HlsSegmentCache(SegmentSpool spool) : IDisposable
                         Interlocked.Increment(ref _produced);
                         return produce();
                     },
-                    spool);
+                    _spool);
+                MakeRoom(sizeEstimate);
                 _cache.Set(key, entry, new MemoryCacheEntryOptions { Size = Math.Max(sizeEstimate, 1), SlidingExpiration = _idle }.RegisterPostEvictionCallback(_closeFile));
             }
 
             return entry;
+        }
+    }
+
+    // A full MemoryCache refuses the entry being added (and compacts later): the newest segment, the one every live
+    // viewer is about to ask for, would be produced once per request. Room is made first instead, by dropping the fifth
+    // of the cache asked for least recently.
+    private void MakeRoom(long size)
+    {
+        if (_cache.GetCurrentStatistics()?.CurrentEstimatedSize is { } held && held + size > _sizeLimit)
+        {
+            _cache.Compact(0.2);
         }
     }
 

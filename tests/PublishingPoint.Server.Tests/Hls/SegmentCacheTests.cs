@@ -1,0 +1,38 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using PublishingPoint.Media.Tracks;
+using PublishingPoint.Server.Configuration;
+using PublishingPoint.Server.Delivery.Hls;
+using PublishingPoint.Server.Points;
+using PublishingPoint.Server.Transport;
+
+namespace PublishingPoint.Server.Tests.Hls;
+
+/// <summary>The repackaged-segment cache once it is full: the newest segment, the one live viewers are about to ask for, still goes in.</summary>
+public sealed class SegmentCacheTests
+{
+    [Fact]
+    public async Task FullCache_KeepsTheNewestSegment_AndDropsTheLeastRecentlyAskedFor()
+    {
+        var spool = new SegmentSpool(Options.Create(new PublishingPointOptions { DirectSend = false }), NullLogger<SegmentSpool>.Instance);
+        using var cache = new HlsSegmentCache(spool, sizeLimit: 10 * 1024 * 1024);
+        Assert.True(PointPath.TryParse("live/cache.isml", out var path, out var error), error);
+        var point = new Point(path, Path.GetTempPath());
+        var track = new TrackKey("video", 2_500_000);
+        var key = (long n) => new HlsSegmentKey(point, track, HlsFormat.Ts, n);
+        var produce = (long n) => () => Task.FromResult(new byte[] { (byte)n });
+
+        // Thirty segments of an estimated 1 MB each through a 10 MB cache, each asked for twice as two viewers do.
+        for (var n = 0L; n < 30; n++)
+        {
+            Assert.Equal((byte)n, (await cache.GetOrProduceAsync(key(n), 1024 * 1024, produce(n)))[0]);
+            Assert.True(cache.TryGetReady(key(n), out var again), $"segment {n} was not kept");
+            again.Release();
+        }
+
+        Assert.Equal(30, cache.Produced);
+        Assert.True(cache.TryGetReady(key(29), out var newest));
+        newest.Release();
+        Assert.False(cache.TryGetReady(key(0), out _), "the oldest segment should have made room");
+    }
+}
