@@ -227,10 +227,26 @@ public sealed class Track
         }
     }
 
-    /// <summary>Where segment <paramref name="sequence"/> is in <paramref name="fragments"/>, or -1.</summary>
-    public static int IndexOf(FragmentEntry[] fragments, long sequence)
+    /// <summary>
+    /// Segment <paramref name="sequence"/> and the fragment after it (what repackaging it needs: its end is where the next
+    /// one starts), or none, with <paramref name="gone"/> when it is older than every fragment kept; and the open
+    /// segment's number and parts. A copy of two entries, not of the whole event.
+    /// </summary>
+    public FragmentEntry[] SnapshotSegment(long sequence, out long openSequence, out PartEntry[] openParts, out bool gone)
     {
-        ArgumentNullException.ThrowIfNull(fragments);
+        lock (_lock)
+        {
+            openSequence = OpenSequenceLocked();
+            openParts = [.. _openParts];
+            gone = _fragments.Count > 0 && sequence < _fragments[0].Sequence;
+            var index = IndexOf(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_fragments), sequence);
+            return index < 0 ? [] : [.. _fragments.GetRange(index, Math.Min(2, _fragments.Count - index))];
+        }
+    }
+
+    /// <summary>Where segment <paramref name="sequence"/> is in <paramref name="fragments"/>, or -1.</summary>
+    public static int IndexOf(ReadOnlySpan<FragmentEntry> fragments, long sequence)
+    {
         var lo = 0;
         var hi = fragments.Length - 1;
         while (lo <= hi)

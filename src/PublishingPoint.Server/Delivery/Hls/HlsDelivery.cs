@@ -167,7 +167,8 @@ internal sealed partial class HlsDelivery(PointRegistry registry, HlsSegmentCach
             return;
         }
 
-        var fragments = track.Snapshot(out var open, out var openParts);
+        // The segment and the one after it: available (its audio arrived) when the segment's end is.
+        var fragments = track.SnapshotSegment(sequence, out var open, out var openParts, out var gone);
         if (format == HlsFormat.Fmp4 && sequence == open && track.LongestPart > 0 && point.State != PointState.Vod)
         {
             await StreamOpenSegmentAsync(context, point, track, sequence, openParts.Length).ConfigureAwait(false);
@@ -179,10 +180,9 @@ internal sealed partial class HlsDelivery(PointRegistry registry, HlsSegmentCach
         var available = format == HlsFormat.Ts && !packedAudio
             ? HlsTimeline.Available(fragments, track.Description.Timescale, audio, live)
             : fragments.Length;
-        var index = Track.IndexOf(fragments, sequence);
-        if (index < 0 || index >= available)
+        const int index = 0;
+        if (available == 0)
         {
-            var gone = fragments.Length > 0 && sequence < fragments[0].Sequence;
             await Problems.WriteAsync(context, StatusCodes.Status404NotFound, gone ? "segment no longer archived" : "no such segment (yet)").ConfigureAwait(false);
             return;
         }
