@@ -227,6 +227,16 @@ public sealed class Track
         }
     }
 
+    /// <summary>The newest <paramref name="count"/> fragments (or fewer).</summary>
+    public FragmentEntry[] Newest(int count)
+    {
+        lock (_lock)
+        {
+            var take = Math.Min(count, _fragments.Count);
+            return [.. _fragments.GetRange(_fragments.Count - take, take)];
+        }
+    }
+
     /// <summary>
     /// Segment <paramref name="sequence"/> and the fragment after it (what repackaging it needs: its end is where the next
     /// one starts), or none, with <paramref name="gone"/> when it is older than every fragment kept; and the open

@@ -210,8 +210,8 @@ internal sealed partial class HlsDelivery(PointRegistry registry, HlsSegmentCach
             return;
         }
 
-        var fragments = track.Snapshot(out var open, out var openParts);
-        using var timeout = new CancellationTokenSource(BlockingReload.HoldLimit(fragments, track.Description.Timescale), registry.Time);
+        var fragments = track.SnapshotSegment(sequence, out var open, out var openParts, out _);
+        using var timeout = new CancellationTokenSource(BlockingReload.HoldLimit(track.Newest(8), track.Description.Timescale), registry.Time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, context.RequestAborted);
         while (sequence == open && part == openParts.Length && point.State != PointState.Vod)
         {
@@ -225,13 +225,12 @@ internal sealed partial class HlsDelivery(PointRegistry registry, HlsSegmentCach
                 return;
             }
 
-            fragments = track.Snapshot(out open, out openParts);
+            fragments = track.SnapshotSegment(sequence, out open, out openParts, out _);
         }
 
         Func<Task<byte[]>>? produce = null;
-        if (Track.IndexOf(fragments, sequence) is >= 0 and var index)
+        if (fragments is [var entry, ..])
         {
-            var entry = fragments[index];
             if (entry.Parts is { } parts && part < parts.Count)
             {
                 produce = async () => (await HlsPackager.Fmp4PartAsync(track, entry, sequence, part, CancellationToken.None).ConfigureAwait(false))!;
@@ -263,7 +262,7 @@ internal sealed partial class HlsDelivery(PointRegistry registry, HlsSegmentCach
         if (available == 0)
         {
             // Nothing yet: wait for the first part (or answer 404 if the segment is not coming).
-            var limit = BlockingReload.HoldLimit(track.Snapshot(), track.Description.Timescale);
+            var limit = BlockingReload.HoldLimit(track.Newest(8), track.Description.Timescale);
             using var wait = new CancellationTokenSource(limit, registry.Time);
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(wait.Token, context.RequestAborted);
             try
@@ -285,7 +284,7 @@ internal sealed partial class HlsDelivery(PointRegistry registry, HlsSegmentCach
         response.Headers.CacheControl = "no-store";
         response.Headers["X-Accel-Buffering"] = "no"; // a proxy passes the chunks on as they come
         var sent = 0;
-        var timeout = BlockingReload.HoldLimit(track.Snapshot(), track.Description.Timescale);
+        var timeout = BlockingReload.HoldLimit(track.Newest(8), track.Description.Timescale);
         while (!context.RequestAborted.IsCancellationRequested)
         {
             var changed = track.Changed;
