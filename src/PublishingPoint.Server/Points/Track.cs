@@ -232,8 +232,7 @@ public sealed class Track
     {
         lock (_lock)
         {
-            var take = Math.Min(count, _fragments.Count);
-            return [.. _fragments.GetRange(_fragments.Count - take, take)];
+            return Copy(_fragments.Count - Math.Min(count, _fragments.Count), Math.Min(count, _fragments.Count));
         }
     }
 
@@ -250,8 +249,16 @@ public sealed class Track
             openParts = [.. _openParts];
             gone = _fragments.Count > 0 && sequence < _fragments[0].Sequence;
             var index = IndexOf(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_fragments), sequence);
-            return index < 0 ? [] : [.. _fragments.GetRange(index, Math.Min(2, _fragments.Count - index))];
+            return index < 0 ? [] : Copy(index, Math.Min(2, _fragments.Count - index));
         }
+    }
+
+    // One copy of a run of the list (GetRange then ToArray made two); under the lock.
+    private FragmentEntry[] Copy(int index, int count)
+    {
+        var range = new FragmentEntry[count];
+        _fragments.CopyTo(index, range, 0, count);
+        return range;
     }
 
     /// <summary>Where segment <paramref name="sequence"/> is in <paramref name="fragments"/>, or -1.</summary>
@@ -348,7 +355,7 @@ public sealed class Track
         lock (_lock)
         {
             var first = FirstEndingAfter(from);
-            return _fragments.GetRange(first, _fragments.Count - first).ToArray();
+            return Copy(first, _fragments.Count - first);
         }
     }
 
@@ -369,9 +376,7 @@ public sealed class Track
                 return [];
             }
 
-            var range = new FragmentEntry[end - first];
-            _fragments.CopyTo(first, range, 0, range.Length);
-            return range;
+            return Copy(first, end - first);
         }
     }
 
@@ -390,7 +395,7 @@ public sealed class Track
                 if (t == time)
                 {
                     var count = Math.Min(following, _fragments.Count - mid - 1);
-                    next = count > 0 ? _fragments.GetRange(mid + 1, count).ToArray() : [];
+                    next = count > 0 ? Copy(mid + 1, count) : [];
                     return _fragments[mid];
                 }
 
