@@ -44,35 +44,13 @@ internal sealed class InProcessServer : IAsyncDisposable
     }
 
     /// <summary>POSTs a body chunked (no Content-Length), as a live encoder does.</summary>
-    public async Task PostChunkedAsync(string relativeUrl, byte[] body, CancellationToken cancellationToken)
-    {
-        using var content = new StreamContent(new NonSeekableStream(body));
-        using var response = await Http.PostAsync(new Uri(relativeUrl, UriKind.Relative), content, cancellationToken);
-        if (!response.IsSuccessStatusCode)
-        {
-            var text = await response.Content.ReadAsStringAsync(cancellationToken);
-            throw new InvalidOperationException($"POST {relativeUrl}: {(int)response.StatusCode} {text}");
-        }
-    }
+    public Task PostChunkedAsync(string relativeUrl, byte[] body, CancellationToken cancellationToken) =>
+        Live.ChunkedPost.SendAsync(Http, relativeUrl, body, cancellationToken);
 
     public async ValueTask DisposeAsync()
     {
         Http.Dispose();
         await _app.StopAsync();
         await _app.DisposeAsync();
-    }
-
-    /// <summary>A stream that hides its length, so HttpClient sends Transfer-Encoding: chunked.</summary>
-    private sealed class NonSeekableStream(byte[] data) : MemoryStream(data, writable: false)
-    {
-        public override bool CanSeek => false;
-
-        public override long Length => throw new NotSupportedException();
-
-        public override long Position
-        {
-            get => throw new NotSupportedException();
-            set => throw new NotSupportedException();
-        }
     }
 }

@@ -130,6 +130,10 @@ internal sealed class LiveServer : IAsyncDisposable
         }
     }
 
+    /// <summary>POSTs a body chunked (no Content-Length), as a live encoder does.</summary>
+    public Task PostChunkedAsync(string relativeUrl, byte[] body, CancellationToken cancellationToken) =>
+        ChunkedPost.SendAsync(Http, relativeUrl, body, cancellationToken);
+
     /// <summary>CPU seconds so far and the current RSS of the server process.</summary>
     public ProcessSample Sample()
     {

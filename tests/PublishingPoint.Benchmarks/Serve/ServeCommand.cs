@@ -4,6 +4,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
 using PublishingPoint.Benchmarks.Infrastructure;
+using PublishingPoint.Benchmarks.Live;
 
 namespace PublishingPoint.Benchmarks.Serve;
 
@@ -61,12 +62,11 @@ internal sealed class ServeCommand : IBenchmarkCommand
         var body = await File.ReadAllBytesAsync(ingest, cancellationToken);
         body = body[..FindMfra(body)]; // no end of stream: the point stays live, its playlists are live ones
 
-        await using var server = await InProcessServer.StartAsync(Path.Combine(work, "data"), cancellationToken,
-            "--PublishingPoint:FinalizeGraceSeconds=3600", "--Serilog:MinimumLevel:Override:PublishingPoint=Warning");
+        // The shipped server process (its own runtimeconfig), as an operator runs it.
+        await using var server = await LiveServer.StartAsync(["--PublishingPoint:FinalizeGraceSeconds=3600"], cancellationToken);
         await server.PostChunkedAsync("live/bench.isml/Streams(a)", body, cancellationToken);
         // The same server with DirectSend off: Kestrel copies each body into its output buffers, as before.
-        await using var copying = await InProcessServer.StartAsync(Path.Combine(work, "data-copy"), cancellationToken,
-            "--PublishingPoint:FinalizeGraceSeconds=3600", "--Serilog:MinimumLevel:Override:PublishingPoint=Warning", "--PublishingPoint:DirectSend=false");
+        await using var copying = await LiveServer.StartAsync(["--PublishingPoint:FinalizeGraceSeconds=3600", "--PublishingPoint:DirectSend=false"], cancellationToken);
         await copying.PostChunkedAsync("live/bench.isml/Streams(a)", body, cancellationToken);
         var copyingUrl = new Uri(copying.BaseUrl, "live/bench.isml/hls/video-3000000/3.ts");
         var segmentUrl = new Uri(server.BaseUrl, "live/bench.isml/hls/video-3000000/3.ts");

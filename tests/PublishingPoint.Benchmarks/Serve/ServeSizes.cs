@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using PublishingPoint.Benchmarks.Infrastructure;
+using PublishingPoint.Benchmarks.Live;
 
 namespace PublishingPoint.Benchmarks.Serve;
 
@@ -35,9 +36,9 @@ internal static class ServeSizes
                 bodies.Add(body[..ServeCommand.FindMfra(body)]); // no end of stream: the point stays live
             }
 
-            // The shipped appsettings.json (found from the working folder) with its log level back: InProcessServer turns it down.
-            await using var server = await InProcessServer.StartAsync(Path.Combine(work, "data"), cancellationToken,
-                "--PublishingPoint:FinalizeGraceSeconds=3600", "--Serilog:MinimumLevel:Default=Information");
+            // The shipped server process (its runtimeconfig: server GC, thread-pool minimum, ConserveMemory) with the shipped
+            // appsettings.json and its log level: LiveServer turns the level down, the last setting given wins.
+            await using var server = await LiveServer.StartAsync(["--PublishingPoint:FinalizeGraceSeconds=3600", "--Serilog:MinimumLevel:Default=Information"], cancellationToken);
             for (var i = 0; i < bodies.Count; i++)
             {
                 await server.PostChunkedAsync($"live/sizes.isml/Streams(r{i})", bodies[i], cancellationToken);

@@ -1,0 +1,30 @@
+namespace PublishingPoint.Benchmarks.Live;
+
+/// <summary>A whole encoder body POSTed chunked (no Content-Length), as a live encoder sends it.</summary>
+internal static class ChunkedPost
+{
+    public static async Task SendAsync(HttpClient http, string relativeUrl, byte[] body, CancellationToken cancellationToken)
+    {
+        using var content = new StreamContent(new NonSeekableStream(body));
+        using var response = await http.PostAsync(new Uri(relativeUrl, UriKind.Relative), content, cancellationToken);
+        if (!response.IsSuccessStatusCode)
+        {
+            var text = await response.Content.ReadAsStringAsync(cancellationToken);
+            throw new InvalidOperationException($"POST {relativeUrl}: {(int)response.StatusCode} {text}");
+        }
+    }
+
+    /// <summary>A stream that hides its length, so HttpClient sends Transfer-Encoding: chunked.</summary>
+    private sealed class NonSeekableStream(byte[] data) : MemoryStream(data, writable: false)
+    {
+        public override bool CanSeek => false;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position
+        {
+            get => throw new NotSupportedException();
+            set => throw new NotSupportedException();
+        }
+    }
+}
