@@ -218,6 +218,23 @@ public sealed class StreamArchive : IDisposable
         }
     }
 
+    /// <summary>The same, blocking: for a few bytes (a fragment's 'moof'), which the page cache almost always holds.</summary>
+    public void Read(long offset, Span<byte> destination)
+    {
+        using var lease = _files.Acquire(FilePath);
+        var total = 0;
+        while (total < destination.Length)
+        {
+            var read = RandomAccess.Read(lease.Handle, destination[total..], offset + total);
+            if (read == 0)
+            {
+                throw new IOException($"archive {FileName} ends before offset {offset + destination.Length}");
+            }
+
+            total += read;
+        }
+    }
+
     /// <summary>Closes the writer and the read handle (the file is being deleted or the point is going away).</summary>
     public void Dispose()
     {

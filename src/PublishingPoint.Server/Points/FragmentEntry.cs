@@ -7,16 +7,20 @@ namespace PublishingPoint.Server.Points;
 public readonly record struct PartLayout(int Samples, long Duration, bool Independent);
 
 /// <summary>
-/// One indexed fragment (moof+mdat as the encoder sent it), its sample table parsed once at ingest (decode times on
-/// the track's timeline, data offsets into the fragment), and where its bytes are.
+/// One indexed fragment (moof+mdat as the encoder sent it) and where its bytes are. Inside the memory window it holds
+/// the bytes and the sample table parsed at ingest (decode times on the track's timeline, data offsets into the
+/// fragment); outside it only the offset and the facts playlists need, and a repackaging parses the table again from
+/// the bytes it reads (the same rule as ingest), so the index of a long event costs the same per fragment whatever
+/// its encoder sent.
 /// </summary>
 public sealed class FragmentEntry
 {
+    private readonly SampleDefaults _trex;
     private byte[]? _data;
     private FragmentSample[]? _samples;
-    private PackedSamples? _packed;
 
-    public FragmentEntry(long time, long duration, TrackFragment traf, FragmentSample[] samples, StreamArchive archive, long archiveOffset, int length, byte[]? data)
+    /// <param name="trex">The track's 'trex' sample defaults, under the fragment's 'tfhd' ones: to parse the table again.</param>
+    public FragmentEntry(long time, long duration, TrackFragment traf, SampleDefaults trex, FragmentSample[] samples, StreamArchive archive, long archiveOffset, int length, byte[]? data)
     {
         ArgumentNullException.ThrowIfNull(samples);
         Time = time;
@@ -27,12 +31,10 @@ public sealed class FragmentEntry
         Length = length;
         FirstSampleIsSync = samples is [{ IsSync: true }, ..];
         FirstSampleSize = samples is [var first, ..] ? first.Size : 0;
+        _trex = trex;
         _data = data;
-        _samples = samples;
-        if (data is null)
-        {
-            Pack();
-        }
+        // Without the bytes (an archive recovered) the table is not kept either.
+        _samples = data is null ? null : samples;
     }
 
     public long Time { get; }
@@ -45,10 +47,18 @@ public sealed class FragmentEntry
     public TrackFragment Traf { get; }
 
     /// <summary>
-    /// Every sample, in decode order: every output is written from these, never from a parse of its own. Outside the
-    /// memory window the table is kept packed and each read unpacks a copy.
+    /// Every sample, in decode order: every output is written from these. Outside the memory window each read parses the
+    /// fragment's 'moof' again from the archive (a blocking read of a few KB): a repackaging that has the fragment's
+    /// bytes already asks <see cref="SamplesIn"/> instead.
     /// </summary>
-    public FragmentSample[] Samples => Volatile.Read(ref _samples) ?? Volatile.Read(ref _packed)!.Unpack();
+    public FragmentSample[] Samples => Volatile.Read(ref _samples) ?? ReadSamples();
+
+    /// <summary>The samples, parsed from <paramref name="bytes"/> (this fragment's, from <see cref="RentAsync"/>) when not in memory.</summary>
+    public FragmentSample[] SamplesIn(byte[] bytes)
+    {
+        ArgumentNullException.ThrowIfNull(bytes);
+        return Volatile.Read(ref _samples) ?? FragmentTiming.Samples(bytes.AsSpan(0, Length), Length, Traf, _trex, Time);
+    }
 
     public bool FirstSampleIsSync { get; }
 
@@ -84,12 +94,21 @@ public sealed class FragmentEntry
     /// <summary>The bytes while the fragment is inside the memory window; null once evicted (read from the archive).</summary>
     public byte[]? Data => Volatile.Read(ref _data);
 
-    /// <summary>Leaves the memory window: the bytes are dropped (read from the archive from now on) and the sample table packed.</summary>
+    /// <summary>Leaves the memory window: the bytes and the sample table are dropped (read from the archive from now on).</summary>
     internal void Evict()
     {
         Volatile.Write(ref _data, null);
-        Pack();
+        Volatile.Write(ref _samples, null);
     }
+
+    /// <summary>Where the I-frame ends in this fragment's fMP4 segment, once computed.</summary>
+    public long? Fmp4KeyframeEnd
+    {
+        get => Volatile.Read(ref _fmp4KeyframeEnd) is var end and > 0 ? end : null;
+        set => Volatile.Write(ref _fmp4KeyframeEnd, value ?? 0);
+    }
+
+    private long _fmp4KeyframeEnd;
 
     /// <summary>The TS segment size estimate of this fragment (BANDWIDTH), once computed from a complete interval.</summary>
     public double? TsBytesEstimate
@@ -100,12 +119,26 @@ public sealed class FragmentEntry
 
     private double _tsBytes;
 
-    private void Pack()
+    private FragmentSample[] ReadSamples()
     {
-        if (Volatile.Read(ref _samples) is { } samples && PackedSamples.TryPack(samples) is { } packed)
+        Span<byte> header = stackalloc byte[16];
+        var head = header[..Math.Min(16, Length)];
+        Archive.Read(ArchiveOffset, head);
+        if (!BoxHeader.TryRead(head, out var moof) || moof.Type != BoxTypes.Moof || moof.Size > Length)
         {
-            Volatile.Write(ref _packed, packed);
-            Volatile.Write(ref _samples, null);
+            throw new InvalidDataException($"archive {Archive.FileName} holds no 'moof' at offset {ArchiveOffset}");
+        }
+
+        var size = (int)moof.Size;
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(size);
+        try
+        {
+            Archive.Read(ArchiveOffset, buffer.AsSpan(0, size));
+            return FragmentTiming.Samples(buffer.AsSpan(0, size), Length, Traf, _trex, Time);
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 

@@ -83,7 +83,7 @@ public sealed class Track
 
             Number(entry);
             _fragments.Add(entry);
-            _decodeShift ??= DecodeShiftOf(entry);
+            _decodeShift ??= DecodeShiftOf(entry.Samples);
             _openParts.Clear();
             while (_firstInMemory < _fragments.Count - 1 && _fragments[_firstInMemory].End < entry.End - memoryWindow)
             {
@@ -152,10 +152,10 @@ public sealed class Track
 
     // Rounded up to a tenth of a second, so origins that joined at different fragments (whose B-frame depth may differ
     // by a frame) still agree on every decode time.
-    private long DecodeShiftOf(FragmentEntry entry)
+    private long DecodeShiftOf(FragmentSample[] samples)
     {
         long shift = 0;
-        foreach (var sample in entry.Samples)
+        foreach (var sample in samples)
         {
             shift = Math.Max(shift, -(long)sample.CompositionOffset);
         }
@@ -308,7 +308,8 @@ public sealed class Track
     }
 
     /// <summary>Adds a fragment recovered from disk: no memory copy, no duplicate check beyond order.</summary>
-    public void AddRecovered(FragmentEntry entry)
+    /// <param name="samples">Its table from the archive's scan (the entry keeps none): no read of the file again.</param>
+    public void AddRecovered(FragmentEntry entry, FragmentSample[] samples)
     {
         lock (_lock)
         {
@@ -316,7 +317,7 @@ public sealed class Track
             {
                 Number(entry);
                 _fragments.Add(entry);
-                _decodeShift ??= DecodeShiftOf(entry);
+                _decodeShift ??= DecodeShiftOf(samples);
                 _firstInMemory = _fragments.Count;
             }
         }

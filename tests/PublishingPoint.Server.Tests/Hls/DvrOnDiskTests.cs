@@ -5,8 +5,9 @@ using PublishingPoint.Server.Tests.Infrastructure;
 namespace PublishingPoint.Server.Tests.Hls;
 
 /// <summary>
-/// The DVR window lives on disk: only the newest MemoryWindowSeconds of each track keep their bytes in memory, and the
-/// rest of the window is read from the archive, byte for byte what a server holding everything in memory serves.
+/// The DVR window lives on disk: only the newest MemoryWindowSeconds of each track keep their bytes and sample tables
+/// in memory, and the rest of the window is read (and its tables parsed again) from the archive, byte for byte what a
+/// server holding everything in memory serves.
 /// </summary>
 [Collection("memory measurements")] // not beside each other: one measures the whole process's managed heap
 public sealed class DvrOnDiskTests
@@ -32,9 +33,25 @@ public sealed class DvrOnDiskTests
         Assert.Equal(fullFragments, leanFragments);
         Assert.True(leanBytes * 3 < fullBytes, $"{leanBytes} bytes in memory with a 6 s memory window, {fullBytes} with everything");
 
+        // The masters' BANDWIDTH (from the sample sizes) and the I-frame playlists' byte ranges (from the first samples),
+        // asked of the lean server first, when only its newest fragments have their tables in memory.
+        var urls = new List<string> { $"{Point}/master.m3u8", $"{Point}/master-fmp4.m3u8" };
+        foreach (var name in new[] { "master.m3u8", "master-fmp4.m3u8" })
+        {
+            urls.AddRange(HlsText.AttributeLines(await full.Http.GetStringAsync($"{Point}/{name}"), "#EXT-X-I-FRAME-STREAM-INF").Select(v => $"{Point}/{v.Attributes["URI"]}"));
+        }
+
+        Assert.Equal(2, urls.Count(u => u.Contains("-iframes", StringComparison.Ordinal))); // TS and fMP4, of the one video
+        foreach (var url in urls)
+        {
+            var got = WithoutDates(await lean.Http.GetStringAsync(url));
+            Assert.Equal(WithoutDates(await full.Http.GetStringAsync(url)), got);
+            Assert.Contains(url.Contains("-iframes", StringComparison.Ordinal) ? "#EXT-X-BYTERANGE" : "BANDWIDTH=", got, StringComparison.Ordinal);
+        }
+
         // Every TS and fMP4 segment of the 30 s window, and the Smooth fragments, the same from both.
         var master = await full.Http.GetStringAsync($"{Point}/master-fmp4.m3u8");
-        var urls = new List<string>();
+        urls.Clear();
         foreach (var playlist in HlsText.AttributeLines(master, "#EXT-X-STREAM-INF").Select(v => v.Uri!).Distinct())
         {
             var folder = playlist[..playlist.LastIndexOf('/')];
@@ -55,6 +72,10 @@ public sealed class DvrOnDiskTests
             Assert.True(expected.AsSpan().SequenceEqual(got), url);
         }
     }
+
+    // Program date times are each server's own arrival times.
+    private static string WithoutDates(string playlist) =>
+        string.Join('\n', playlist.Split('\n').Where(l => !l.StartsWith("#EXT-X-PROGRAM-DATE-TIME", StringComparison.Ordinal)));
 
     private static async Task<(long Bytes, int Fragments)> InMemoryAsync(RunningServer server)
     {

@@ -117,9 +117,9 @@ internal static class HlsPackager
     {
         var entry = fragments[sequence];
         var videoTimescale = video.Description.Timescale;
-        var samples = entry.Samples;
         var inputs = new List<FragmentBytes>(3);
         var videoBytes = await RentAsync(entry, inputs, cancellationToken).ConfigureAwait(false);
+        var samples = entry.SamplesIn(videoBytes);
         var shift = video.DecodeShift;
         var videoSamples = System.Buffers.ArrayPool<TsSample>.Shared.Rent(Math.Max(samples.Length, 1));
         for (var i = 0; i < samples.Length; i++)
@@ -140,7 +140,7 @@ internal static class HlsPackager
             foreach (var fragment in audio.SnapshotBetween(from, to))
             {
                 var bytes = await RentAsync(fragment, inputs, cancellationToken).ConfigureAwait(false);
-                foreach (var s in fragment.Samples)
+                foreach (var s in fragment.SamplesIn(bytes))
                 {
                     if (s.DecodeTime >= from && s.DecodeTime < to)
                     {
@@ -187,7 +187,7 @@ internal static class HlsPackager
     {
         using var input = await entry.RentAsync(cancellationToken).ConfigureAwait(false);
         var bytes = input.Array;
-        var samples = entry.Samples;
+        var samples = entry.SamplesIn(bytes);
         var frames = new ReadOnlyMemory<byte>[samples.Length];
         for (var i = 0; i < samples.Length; i++)
         {
@@ -244,9 +244,17 @@ internal static class HlsPackager
         return output;
     }
 
-    /// <summary>Where the I-frame of an fMP4 segment ends: its boxes (of the first chunk, for a segment of parts) and first sample.</summary>
+    /// <summary>
+    /// Where the I-frame of an fMP4 segment ends: its boxes (of the first chunk, for a segment of parts) and first sample.
+    /// Kept on the fragment: an I-frame playlist asks it of every fragment of its window at each version.
+    /// </summary>
     public static long Fmp4KeyframeEnd(FragmentEntry entry)
     {
+        if (entry.Fmp4KeyframeEnd is { } known)
+        {
+            return known;
+        }
+
         var samples = entry.Samples;
         if (samples.Length == 0)
         {
@@ -260,7 +268,9 @@ internal static class HlsPackager
             payload += s.Size;
         }
 
-        return CmafFragmentWriter.GetLength(first) - payload + samples[0].Size;
+        var end = CmafFragmentWriter.GetLength(first) - payload + samples[0].Size;
+        entry.Fmp4KeyframeEnd = end;
+        return end;
     }
 
     // A writer holds only the parsed decoder configurations: kept on the video track for the audio it was made with.
@@ -285,9 +295,9 @@ internal static class HlsPackager
     /// <param name="point">Whose timed events (ID3 and other non-SCTE-35 schemes) the segment carries as 'emsg'.</param>
     public static async Task<byte[]> Fmp4SegmentAsync(Point point, Track track, FragmentEntry entry, long sequence, CancellationToken cancellationToken)
     {
-        var samples = entry.Samples;
         using var input = await entry.RentAsync(cancellationToken).ConfigureAwait(false);
         var bytes = input.Array;
+        var samples = entry.SamplesIn(bytes);
         if (entry.Parts is not { } parts)
         {
             // The same 10 s lift as TS: AAC priming puts the first audio decode time below zero, which 'tfdt' cannot hold.
@@ -315,9 +325,9 @@ internal static class HlsPackager
             return null;
         }
 
-        var samples = entry.Samples;
         using var input = await entry.RentAsync(cancellationToken).ConfigureAwait(false);
         var bytes = input.Array;
+        var samples = entry.SamplesIn(bytes);
         var at = parts.Take(part).Sum(p => p.Samples);
         var count = Math.Clamp(parts[part].Samples, 0, Math.Max(0, samples.Length - at));
         return Chunk(track, bytes, samples.AsSpan(Math.Min(at, samples.Length), count), sequence, part);
