@@ -51,6 +51,17 @@ public sealed class Track
         }
     }
 
+    public FragmentEntry? First
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _fragments.Count == 0 ? null : _fragments[0];
+            }
+        }
+    }
+
     public FragmentEntry? Last
     {
         get
@@ -348,6 +359,46 @@ public sealed class Track
         {
             return [.. _fragments];
         }
+    }
+
+    /// <summary>Segments <paramref name="sequence"/> and later (a playlist's run): a copy of those, not of the whole event.</summary>
+    public FragmentEntry[] SnapshotFromSequence(long sequence)
+    {
+        lock (_lock)
+        {
+            var first = FirstAtOrAfter(sequence);
+            return Copy(first, _fragments.Count - first);
+        }
+    }
+
+    /// <summary>How many segments are numbered <paramref name="sequence"/> or later.</summary>
+    public int CountFrom(long sequence)
+    {
+        lock (_lock)
+        {
+            return _fragments.Count - FirstAtOrAfter(sequence);
+        }
+    }
+
+    // Segment numbers grow along the list (gaps allowed): the first index whose number is at least the one given.
+    private int FirstAtOrAfter(long sequence)
+    {
+        var lo = 0;
+        var hi = _fragments.Count;
+        while (lo < hi)
+        {
+            var mid = (lo + hi) >>> 1;
+            if (_fragments[mid].Sequence < sequence)
+            {
+                lo = mid + 1;
+            }
+            else
+            {
+                hi = mid;
+            }
+        }
+
+        return lo;
     }
 
     /// <summary>Fragments whose end lies after <paramref name="from"/>.</summary>

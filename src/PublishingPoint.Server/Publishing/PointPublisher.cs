@@ -93,7 +93,7 @@ internal sealed class PointPublisher
             {
                 if (Point.FindTrack(rendition.Track) is { } track)
                 {
-                    backlog += track.Snapshot().Count(f => f.Sequence >= next);
+                    backlog += track.CountFrom(next);
                 }
             }
         }
@@ -222,7 +222,7 @@ internal sealed class PointPublisher
                     continue;
                 }
 
-                var first = track.Snapshot() is [var oldest, ..] ? oldest.Sequence : 0;
+                var first = track.First?.Sequence ?? 0;
                 var next = NextToPublishLocked(rendition, range, first);
                 for (var n = next; n <= range.To; n++)
                 {
@@ -332,7 +332,8 @@ internal sealed class PointPublisher
             return null;
         }
 
-        var fragments = track.Snapshot();
+        // The segment and the one after it (where its end is), not the whole event's list.
+        var fragments = track.SnapshotSegment(sequence, out _, out _, out _);
         var index = Track.IndexOf(fragments, sequence);
         if (index < 0)
         {

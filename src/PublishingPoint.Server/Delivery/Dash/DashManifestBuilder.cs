@@ -36,7 +36,7 @@ internal static class DashManifestBuilder
         long? origin = null;
         foreach (var track in point.Tracks())
         {
-            if (track.Snapshot() is [var first, ..])
+            if (track.First is { } first)
             {
                 var ticks = Timescale.Rescale(first.Time, track.Description.Timescale, TimeSpan.TicksPerSecond);
                 origin = origin is { } o ? Math.Min(o, ticks) : ticks;

@@ -124,9 +124,9 @@ internal sealed partial class HlsDelivery(PointRegistry registry, HlsSegmentCach
     private async Task IFramePlaylistAsync(HttpContext context, Point point, Track track, HlsFormat format, string rest, DateTimeOffset anchor, TimeShift shift)
     {
         var window = point.DvrWindowSeconds(registry.Options.DvrWindowSeconds);
-        if (format == HlsFormat.Ts && HlsPlaylistBuilder.Media(point, track, format, window, anchor, shift, skip: false) is { } media)
+        if (format == HlsFormat.Ts && HlsPlaylistBuilder.Media(point, track, format, window, anchor, shift, skip: false) is { Segments: [var oldest, ..] } media)
         {
-            var fragments = track.Snapshot();
+            var fragments = track.SnapshotFromSequence(oldest.Sequence);
             var audio = HlsPlaylistBuilder.AudioOf(point);
             foreach (var segment in media.Segments)
             {

@@ -42,7 +42,7 @@ internal static class HlsPlaylistBuilder
             {
                 variants.Add(VideoVariant(track, last, format, audio, instream, windowSeconds));
                 var avc = track.Description.RequireAvc();
-                var keyframes = KeyframeRates(track);
+                var keyframes = KeyframeRates(track, windowSeconds);
                 iframes.Add(new HlsVariant
                 {
                     Bandwidth = (long)Math.Ceiling(keyframes.Peak * factor),
@@ -418,14 +418,12 @@ internal static class HlsPlaylistBuilder
     /// <summary>The track's fragments of the last <paramref name="windowSeconds"/> (all of them for 0).</summary>
     private static FragmentEntry[] InWindow(Track track, long windowSeconds)
     {
-        var all = track.Snapshot();
-        if (windowSeconds <= 0 || all.Length == 0)
+        if (windowSeconds <= 0 || track.Last is not { } last)
         {
-            return all;
+            return track.Snapshot();
         }
 
-        var from = all[^1].End - (windowSeconds * track.Description.Timescale);
-        return Array.FindAll(all, f => f.End > from);
+        return track.SnapshotFrom(last.End - (windowSeconds * track.Description.Timescale));
     }
 
     /// <summary>
@@ -440,7 +438,7 @@ internal static class HlsPlaylistBuilder
             return null;
         }
 
-        var fragments = track.Snapshot();
+        var fragments = media.Segments.Count > 0 ? track.SnapshotFromSequence(media.Segments[0].Sequence) : [];
         var entries = new List<HlsSegment>(media.Segments.Count);
         foreach (var segment in media.Segments)
         {
@@ -473,12 +471,12 @@ internal static class HlsPlaylistBuilder
         };
     }
 
-    /// <summary>Peak and average bits per second of the keyframes alone (each over its segment's duration).</summary>
-    private static (double Peak, double Average) KeyframeRates(Track track)
+    /// <summary>Peak and average bits per second of the keyframes alone (each over its segment's duration), over the window.</summary>
+    private static (double Peak, double Average) KeyframeRates(Track track, long windowSeconds)
     {
         var timescale = (double)track.Description.Timescale;
         double peak = 0, bits = 0, duration = 0;
-        foreach (var fragment in track.Snapshot())
+        foreach (var fragment in InWindow(track, windowSeconds))
         {
             if (fragment.Duration > 0 && fragment.FirstSampleIsSync)
             {
