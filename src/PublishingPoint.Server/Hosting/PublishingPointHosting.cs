@@ -15,6 +15,8 @@ namespace PublishingPoint.Server.Hosting;
 
 public static class PublishingPointHosting
 {
+    private const string HostingDiagnostics = "Microsoft.AspNetCore.Hosting.Diagnostics";
+
     /// <summary>Builds the server: the top-level appsettings.json, Serilog, and every publishing-point service.</summary>
     /// <param name="services">Replaces services after the defaults are registered (tests: a fake clock).</param>
     public static WebApplication Create(string[] args, Action<IServiceCollection>? services = null)
@@ -31,7 +33,11 @@ public static class PublishingPointHosting
         // Serilog.AspNetCore: the "Serilog" section decides sinks and levels; other ILoggerProviders (tests) still get events.
         builder.Logging.ClearProviders();
         // The server's own logger, not the process-wide static one: several servers may share a process (tests).
-        builder.Services.AddSerilog((_, configuration) => configuration.ReadFrom.Configuration(builder.Configuration), preserveStaticLogger: true, writeToProviders: true);
+        // The host's per-request diagnostics category is off (the configuration may turn it back on): while any level of it
+        // is enabled, every request gets an Activity, a log scope and their async-local copies, a quarter of what a
+        // playlist's answer allocates, for lines (request starting/finished) nobody reads; the request log is ours.
+        builder.Services.AddSerilog((_, configuration) => configuration.MinimumLevel.Override(HostingDiagnostics, Serilog.Events.LevelAlias.Off)
+            .ReadFrom.Configuration(builder.Configuration), preserveStaticLogger: true, writeToProviders: true);
         builder.Services.AddPublishingPoints(builder.Configuration);
         services?.Invoke(builder.Services);
         var directSend = builder.Configuration.GetValue($"{PublishingPointOptions.Section}:{nameof(PublishingPointOptions.DirectSend)}", true);

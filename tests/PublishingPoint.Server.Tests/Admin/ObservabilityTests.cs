@@ -98,6 +98,27 @@ public sealed class ObservabilityTests
     }
 
     [Fact]
+    public async Task HostRequestDiagnostics_AreOffByDefault_AndCanBeTurnedBackOn()
+    {
+        const string Category = "Microsoft.AspNetCore.Hosting.Diagnostics";
+        var quiet = new LogCapture(LogLevel.Debug);
+        await using (var server = await RunningServer.StartAsync(null, services => services.AddSingleton<ILoggerProvider>(quiet), "--Serilog:MinimumLevel:Default=Debug"))
+        {
+            // Not enabled at any level: the host then makes no Activity and no log scope per request.
+            Assert.False(server.Services.GetRequiredService<ILoggerFactory>().CreateLogger(Category).IsEnabled(LogLevel.Critical));
+            Assert.False(string.IsNullOrEmpty(await server.Http.GetStringAsync("time")));
+            await Eventually.WaitUntilAsync(() => quiet.Entries.Any(e => e.Category.StartsWith("Serilog.AspNetCore", StringComparison.Ordinal)), "no request line");
+            Assert.DoesNotContain(quiet.Entries, e => e.Category == Category);
+        }
+
+        var verbose = new LogCapture(LogLevel.Debug);
+        await using var on = await RunningServer.StartAsync(null, services => services.AddSingleton<ILoggerProvider>(verbose),
+            "--Serilog:MinimumLevel:Default=Debug", $"--Serilog:MinimumLevel:Override:{Category}=Information");
+        Assert.False(string.IsNullOrEmpty(await on.Http.GetStringAsync("time")));
+        await Eventually.WaitUntilAsync(() => verbose.Entries.Any(e => e.Category == Category && e.Message.Contains("/time", StringComparison.Ordinal)), "no host request line");
+    }
+
+    [Fact]
     public async Task RequestLogLine_CountsTheBytesSent_WithOrWithoutContentLength()
     {
         var capture = new LogCapture(LogLevel.Information);
