@@ -337,6 +337,23 @@ public sealed class Point : IDisposable
         }
     }
 
+    /// <summary>The track named <paramref name="name"/> at <paramref name="bitrate"/>, from a URL's characters (no string made).</summary>
+    public Track? FindTrack(ReadOnlySpan<char> name, int bitrate)
+    {
+        lock (_lock)
+        {
+            foreach (var (key, track) in _tracks)
+            {
+                if (key.Bitrate == bitrate && name.SequenceEqual(key.Name))
+                {
+                    return track;
+                }
+            }
+
+            return null;
+        }
+    }
+
     public Track? FindTrack(TrackKey key)
     {
         lock (_lock)

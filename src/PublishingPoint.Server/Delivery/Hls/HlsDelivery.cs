@@ -1,9 +1,7 @@
 using System.Globalization;
 using System.Text;
-using System.Text.RegularExpressions;
 using PublishingPoint.Media.Hls;
 using PublishingPoint.Media.IsoBmff;
-using PublishingPoint.Media.Tracks;
 using PublishingPoint.Server.Hosting;
 using PublishingPoint.Server.Points;
 
@@ -23,7 +21,7 @@ namespace PublishingPoint.Server.Delivery.Hls;
 /// Segment n is the track's n-th fragment since the point began: it is the media sequence number, and every
 /// rendition's segment n covers the same interval when the encoders share a timeline.
 /// </summary>
-internal sealed partial class HlsDelivery(PointRegistry registry, HlsSegmentCache cache)
+internal sealed class HlsDelivery(PointRegistry registry, HlsSegmentCache cache)
 {
     public const string PlaylistContentType = "application/vnd.apple.mpegurl";
     public const string TsContentType = "video/mp2t";
@@ -56,13 +54,17 @@ internal sealed partial class HlsDelivery(PointRegistry registry, HlsSegmentCach
             await PlaylistAsync(context, point, rest, shift, () => HlsPlaylistBuilder.Master(point, format, point.State == PointState.Vod ? 0 : point.DvrWindowSeconds(registry.Options.DvrWindowSeconds)) is { } m ? WithQuery(MasterPlaylistWriter.Write(m), query) : null)
                 .ConfigureAwait(false);
         }
-        else if (IFramePlaylistUrl().Match(rest) is { Success: true } iframes && FindTrack(point, iframes) is { } iframeTrack)
+        else if (!HlsUrl.TryParse(rest, out var url) || point.FindTrack(url.Name, url.Bitrate) is not { } track)
         {
-            await IFramePlaylistAsync(context, point, iframeTrack, iframes.Groups["fmp4"].Success ? HlsFormat.Fmp4 : HlsFormat.Ts, rest, anchor, shift).ConfigureAwait(false);
+            await Problems.WriteAsync(context, StatusCodes.Status404NotFound, "unknown HLS resource").ConfigureAwait(false);
         }
-        else if (PlaylistUrl().Match(rest) is { Success: true } playlist && FindTrack(point, playlist) is { } track)
+        else if (url.Kind == HlsUrlKind.IFramePlaylist)
         {
-            var format = playlist.Groups["fmp4"].Success ? HlsFormat.Fmp4 : HlsFormat.Ts;
+            await IFramePlaylistAsync(context, point, track, url.Fmp4 ? HlsFormat.Fmp4 : HlsFormat.Ts, rest, anchor, shift).ConfigureAwait(false);
+        }
+        else if (url.Kind == HlsUrlKind.Playlist)
+        {
+            var format = url.Fmp4 ? HlsFormat.Fmp4 : HlsFormat.Ts;
             var window = point.DvrWindowSeconds(registry.Options.DvrWindowSeconds);
             if (!BlockingReload.TryParse(context.Request.Query, out var reload, out var invalid))
             {
@@ -87,26 +89,22 @@ internal sealed partial class HlsDelivery(PointRegistry registry, HlsSegmentCach
                     reload.Msn is null ? null : BlockingReload.CacheSeconds)
                 .ConfigureAwait(false);
         }
-        else if (PartUrl().Match(rest) is { Success: true } partUrl && FindTrack(point, partUrl) is { } partTrack)
+        else if (url.Kind == HlsUrlKind.Part)
         {
-            var sequence = long.Parse(partUrl.Groups["n"].ValueSpan, NumberStyles.None, CultureInfo.InvariantCulture);
-            var part = int.Parse(partUrl.Groups["p"].ValueSpan, NumberStyles.None, CultureInfo.InvariantCulture);
-            await PartAsync(context, point, partTrack, sequence, part).ConfigureAwait(false);
+            await PartAsync(context, point, track, url.Sequence, url.Part).ConfigureAwait(false);
         }
-        else if (SegmentUrl().Match(rest) is { Success: true } segment && FindTrack(point, segment) is { } segmentTrack)
+        else if (url.Kind == HlsUrlKind.Segment)
         {
-            var extension = segment.Groups["ext"].Value;
-            var format = extension == "m4s" ? HlsFormat.Fmp4 : HlsFormat.Ts;
-            var sequence = long.Parse(segment.Groups["n"].ValueSpan, NumberStyles.None, CultureInfo.InvariantCulture);
-            if ((extension == "aac") != (format == HlsFormat.Ts && segmentTrack.Description.Kind == TrackKind.Audio))
+            var format = url.Fmp4 ? HlsFormat.Fmp4 : HlsFormat.Ts;
+            if ((url.Extension == "aac") != (format == HlsFormat.Ts && track.Description.Kind == TrackKind.Audio))
             {
                 await Problems.WriteAsync(context, StatusCodes.Status404NotFound, ".ts segments are video (with its audio), .aac segments audio alone").ConfigureAwait(false);
                 return;
             }
 
-            await SegmentAsync(context, point, segmentTrack, format, sequence).ConfigureAwait(false);
+            await SegmentAsync(context, point, track, format, url.Sequence).ConfigureAwait(false);
         }
-        else if (InitUrl().Match(rest) is { Success: true } init && FindTrack(point, init) is { Last: not null } initTrack)
+        else if (url.Kind == HlsUrlKind.Init && track is { Last: not null } initTrack)
         {
             var bytes = await cache.GetOrProduceAsync(new HlsSegmentKey(point, initTrack.Key, HlsFormat.Fmp4, -1), 4096,
                 () => Task.FromResult(HlsPackager.InitSegment(initTrack) ?? throw new InvalidOperationException("no initialization data yet")))
@@ -378,24 +376,4 @@ internal sealed partial class HlsDelivery(PointRegistry registry, HlsSegmentCach
         var end = playlist.IndexOf('\n', at);
         return int.Parse(playlist.AsSpan(at + Tag.Length, end - at - Tag.Length), NumberStyles.None, CultureInfo.InvariantCulture);
     }
-
-    private static Track? FindTrack(Point point, Match match) =>
-        int.TryParse(match.Groups["bitrate"].ValueSpan, NumberStyles.None, CultureInfo.InvariantCulture, out var bitrate)
-            ? point.FindTrack(new TrackKey(match.Groups["name"].Value, bitrate))
-            : null;
-
-    [GeneratedRegex(@"^hls/(?<name>[A-Za-z0-9._-]{1,64}?)-(?<bitrate>[0-9]{1,10})(?<fmp4>-fmp4)?\.m3u8$", RegexOptions.CultureInvariant)]
-    private static partial Regex PlaylistUrl();
-
-    [GeneratedRegex(@"^hls/(?<name>[A-Za-z0-9._-]{1,64}?)-(?<bitrate>[0-9]{1,10})-iframes(?<fmp4>-fmp4)?\.m3u8$", RegexOptions.CultureInvariant)]
-    private static partial Regex IFramePlaylistUrl();
-
-    [GeneratedRegex(@"^hls/(?<name>[A-Za-z0-9._-]{1,64}?)-(?<bitrate>[0-9]{1,10})/(?<n>[0-9]{1,18})\.(?<ext>ts|m4s|aac)$", RegexOptions.CultureInvariant)]
-    private static partial Regex SegmentUrl();
-
-    [GeneratedRegex(@"^hls/(?<name>[A-Za-z0-9._-]{1,64}?)-(?<bitrate>[0-9]{1,10})/(?<n>[0-9]{1,18})\.(?<p>[0-9]{1,4})\.m4s$", RegexOptions.CultureInvariant)]
-    private static partial Regex PartUrl();
-
-    [GeneratedRegex(@"^hls/(?<name>[A-Za-z0-9._-]{1,64}?)-(?<bitrate>[0-9]{1,10})/init\.mp4$", RegexOptions.CultureInvariant)]
-    private static partial Regex InitUrl();
 }

@@ -1,0 +1,110 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using PublishingPoint.Server.Delivery.Hls;
+
+namespace PublishingPoint.Server.Tests.Hls;
+
+/// <summary>
+/// The HLS URL reader against the grammar it replaced (the regular expressions the router used, kept here as the
+/// reference): the same URLs accepted, with the same name, bitrate, numbers and format, and the same refused.
+/// </summary>
+public sealed partial class HlsUrlTests
+{
+    public static TheoryData<string> Urls()
+    {
+        var data = new TheoryData<string>
+        {
+            "hls/video-400000.m3u8", "hls/video-400000-fmp4.m3u8", "hls/audio-64000-fmp4.m3u8", "hls/video-400000-iframes.m3u8",
+            "hls/video-400000-iframes-fmp4.m3u8", "hls/video-400000/0.ts", "hls/video-400000/123456789012345678.m4s",
+            "hls/audio-64000/7.aac", "hls/video-400000/12.3.m4s", "hls/video-400000/12.1234.m4s", "hls/video-400000/init.mp4",
+            "hls/my-cam-1-400000.m3u8", "hls/a-100-200.m3u8", "hls/a.b_c-1/5.ts", "hls/fmp4-100.m3u8", "hls/a-fmp4-100.m3u8",
+            "hls/cam-iframes-100.m3u8", "hls/x-100-fmp4-fmp4.m3u8", "hls/x-iframes.m3u8", "hls/-100.m3u8", "hls/video-.m3u8",
+            "hls/video-1234567890.m3u8", "hls/video-12345678901.m3u8", "hls/video-9999999999/1.ts", "hls/video-400000/1234567890123456789.ts",
+            "hls/video-400000/12.12345.m4s", "hls/video-400000/12.m4s.m4s", "hls/video-400000/3.ts.m4s", "hls/video-400000/3.TS",
+            "hls/video-400000/.ts", "hls/video-400000/+3.ts", "hls/video-400000/3.ts/", "hls/video-400000.M3U8", "hls/vi deo-1.m3u8",
+            "hls/vidéo-1.m3u8", "hls/video-400000/init.mp4x", "hls/video-400000/a/init.mp4", "hls/video-400000//3.ts", "HLS/video-1.m3u8",
+            "hls/video-+1.m3u8", "hls/video- 1.m3u8", "hls/" + new string('n', 64) + "-1.m3u8", "hls/" + new string('n', 65) + "-1.m3u8",
+            "hls/video-400000", "hls/video-400000/", "hls/", "master.m3u8", "hls/video-400000-iframes-fmp4/3.m4s", "hls/v-1-iframes-iframes.m3u8",
+        };
+        var random = new Random(7);
+        const string Alphabet = "ab-1.09_/tsm4aciframesfp3u8X ";
+        for (var i = 0; i < 400; i++)
+        {
+            var text = new char[random.Next(1, 24)];
+            for (var c = 0; c < text.Length; c++)
+            {
+                text[c] = Alphabet[random.Next(Alphabet.Length)];
+            }
+
+            data.Add("hls/" + new string(text) + (i % 3 == 0 ? ".m3u8" : i % 3 == 1 ? "/1.ts" : string.Empty));
+        }
+
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Urls))]
+    public void Reads_WhatTheRegularExpressionsRead(string rest)
+    {
+        var expected = Reference(rest);
+        var parsed = HlsUrl.TryParse(rest, out var url);
+        Assert.Equal(expected is not null, parsed);
+        if (expected is { } e)
+        {
+            Assert.Equal(e.Kind, url.Kind);
+            Assert.Equal(e.Name, url.Name.ToString());
+            Assert.Equal(int.TryParse(e.Bitrate, NumberStyles.None, CultureInfo.InvariantCulture, out var bitrate) ? bitrate : -1, url.Bitrate);
+            Assert.Equal(e.Fmp4, url.Fmp4);
+            Assert.Equal(e.Sequence, url.Sequence);
+            Assert.Equal(e.Part, url.Part);
+            if (e.Kind == HlsUrlKind.Segment)
+            {
+                Assert.Equal(e.Extension, url.Extension);
+            }
+        }
+    }
+
+    private static (HlsUrlKind Kind, string Name, string Bitrate, bool Fmp4, long Sequence, int Part, string Extension)? Reference(string rest)
+    {
+        if (IFramePlaylistUrl().Match(rest) is { Success: true } i)
+        {
+            return (HlsUrlKind.IFramePlaylist, i.Groups["name"].Value, i.Groups["bitrate"].Value, i.Groups["fmp4"].Success, 0, 0, string.Empty);
+        }
+
+        if (PlaylistUrl().Match(rest) is { Success: true } p)
+        {
+            return (HlsUrlKind.Playlist, p.Groups["name"].Value, p.Groups["bitrate"].Value, p.Groups["fmp4"].Success, 0, 0, string.Empty);
+        }
+
+        if (PartUrl().Match(rest) is { Success: true } part)
+        {
+            return (HlsUrlKind.Part, part.Groups["name"].Value, part.Groups["bitrate"].Value, true, long.Parse(part.Groups["n"].Value, CultureInfo.InvariantCulture),
+                int.Parse(part.Groups["p"].Value, CultureInfo.InvariantCulture), "m4s");
+        }
+
+        if (SegmentUrl().Match(rest) is { Success: true } s)
+        {
+            var extension = s.Groups["ext"].Value;
+            return (HlsUrlKind.Segment, s.Groups["name"].Value, s.Groups["bitrate"].Value, extension == "m4s", long.Parse(s.Groups["n"].Value, CultureInfo.InvariantCulture), 0, extension);
+        }
+
+        return InitUrl().Match(rest) is { Success: true } init
+            ? (HlsUrlKind.Init, init.Groups["name"].Value, init.Groups["bitrate"].Value, true, 0, 0, string.Empty)
+            : null;
+    }
+
+    [GeneratedRegex(@"^hls/(?<name>[A-Za-z0-9._-]{1,64}?)-(?<bitrate>[0-9]{1,10})(?<fmp4>-fmp4)?\.m3u8$", RegexOptions.CultureInvariant)]
+    private static partial Regex PlaylistUrl();
+
+    [GeneratedRegex(@"^hls/(?<name>[A-Za-z0-9._-]{1,64}?)-(?<bitrate>[0-9]{1,10})-iframes(?<fmp4>-fmp4)?\.m3u8$", RegexOptions.CultureInvariant)]
+    private static partial Regex IFramePlaylistUrl();
+
+    [GeneratedRegex(@"^hls/(?<name>[A-Za-z0-9._-]{1,64}?)-(?<bitrate>[0-9]{1,10})/(?<n>[0-9]{1,18})\.(?<ext>ts|m4s|aac)$", RegexOptions.CultureInvariant)]
+    private static partial Regex SegmentUrl();
+
+    [GeneratedRegex(@"^hls/(?<name>[A-Za-z0-9._-]{1,64}?)-(?<bitrate>[0-9]{1,10})/(?<n>[0-9]{1,18})\.(?<p>[0-9]{1,4})\.m4s$", RegexOptions.CultureInvariant)]
+    private static partial Regex PartUrl();
+
+    [GeneratedRegex(@"^hls/(?<name>[A-Za-z0-9._-]{1,64}?)-(?<bitrate>[0-9]{1,10})/init\.mp4$", RegexOptions.CultureInvariant)]
+    private static partial Regex InitUrl();
+}
