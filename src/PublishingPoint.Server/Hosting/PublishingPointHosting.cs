@@ -65,7 +65,11 @@ public static class PublishingPointHosting
         app.UseMiddleware<Observability.RequestObservation>();
         Admin.DashboardFiles.Use(app, Admin.DashboardFiles.DefaultRoot);
         app.UseRouting();
-        app.UseCors();
+        // CORS answers only requests from a browser page (an Origin header) and preflights; the rest (a CDN, a native
+        // player) skip the middleware, which for each would make a DI scope, a policy provider and an items dictionary
+        // only to find no Origin. DeliveryCors still marks those answers as readable from any page.
+        app.UseWhen(static context => context.Request.Headers.ContainsKey(Microsoft.Net.Http.Headers.HeaderNames.Origin) || HttpMethods.IsOptions(context.Request.Method),
+            static branch => branch.UseCors());
         app.UseMiddleware<Delivery.DeliveryCors>();
         try
         {
@@ -154,6 +158,9 @@ public static class PublishingPointHosting
         services.AddOptions<PublishingPointOptions>().Bind(configuration.GetSection(PublishingPointOptions.Section)).ValidateOnStart();
         services.AddSingleton<IValidateOptions<PublishingPointOptions>, PublishingPointOptionsValidator>();
         services.AddOpenApi();
+        // Endpoints that require CORS are also reached past the CORS middleware (requests without an Origin, above): the
+        // check that CORS metadata met its middleware would refuse those. No endpoint carries authorization metadata.
+        services.Configure<Microsoft.AspNetCore.Routing.RouteOptions>(routing => routing.SuppressCheckForUnhandledSecurityMetadata = true);
         services.AddCors(cors => cors.AddPolicy(Delivery.DeliveryCors.Policy, policy => Delivery.DeliveryCors.Configure(policy,
             configuration.GetSection($"{PublishingPointOptions.Section}:{nameof(PublishingPointOptions.CorsOrigins)}").Get<string[]>() ?? [])));
         services.AddMetrics();
