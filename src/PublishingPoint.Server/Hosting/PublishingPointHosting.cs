@@ -61,7 +61,6 @@ public static class PublishingPointHosting
             app.UseForwardedHeaders(ForwardedHeaders(trustedProxies));
         }
 
-        app.UseSerilogRequestLogging(options => Observability.RequestLog.Configure(options, app.Services.GetRequiredService<Serilog.ILogger>()));
         app.UseMiddleware<Observability.RequestObservation>();
         Admin.DashboardFiles.Use(app, Admin.DashboardFiles.DefaultRoot);
         app.UseRouting();

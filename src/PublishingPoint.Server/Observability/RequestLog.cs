@@ -1,17 +1,20 @@
-using Serilog.AspNetCore;
 using Serilog.Events;
 
 namespace PublishingPoint.Server.Observability;
 
 /// <summary>
-/// The one line per request (Serilog.AspNetCore's request logging, category Serilog.AspNetCore.RequestLoggingMiddleware):
-/// method, path as sent (percent-encoded), status, bytes sent, milliseconds, output format and point.
+/// The one line per request, written by <see cref="RequestObservation"/> through Serilog (category
+/// PublishingPoint.RequestLog): method, path as sent (percent-encoded), status, bytes sent, milliseconds, output format
+/// and point. Its properties are gathered only for a line that is written: no per-request collector (Serilog.AspNetCore's
+/// request logging keeps one in an async-local for every request, a fifth of a playlist answer's allocations).
 /// Server errors at Error; a player's successful GET or HEAD of a point's media, manifest or playlist at Debug (the
 /// request and byte counters in /metrics count those: a busy origin answers tens of thousands a second);
 /// everything else (ingest, the API, refusals, 404s, a client that left mid-answer) at Information.
 /// </summary>
 internal static class RequestLog
 {
+    public const string Category = "PublishingPoint.RequestLog";
+
     public const string Template = "{RequestMethod} {Path} -> {StatusCode} {ResponseBytes} bytes in {Elapsed:0.0} ms ({Format})";
 
     /// <summary>A successful answer to a player: GET or HEAD under a point (or the clock), status below 400.</summary>
@@ -20,14 +23,6 @@ internal static class RequestLog
         && (HttpMethods.IsGet(context.Request.Method) || HttpMethods.IsHead(context.Request.Method))
         && RequestObservation.IsDelivery(context.Request.Path.Value)
         && !context.Request.Path.StartsWithSegments("/api", StringComparison.Ordinal);
-
-    public static void Configure(RequestLoggingOptions options, Serilog.ILogger logger)
-    {
-        ArgumentNullException.ThrowIfNull(options);
-        options.Logger = logger;
-        options.MessageTemplate = Template;
-        options.GetLevel = static (context, _, exception) => LevelOf(context, exception is not null);
-    }
 
     /// <summary>The level of a request's line, given whether it failed with an exception.</summary>
     public static LogEventLevel LevelOf(HttpContext context, bool failed) =>

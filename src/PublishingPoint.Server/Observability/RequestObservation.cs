@@ -1,18 +1,17 @@
 using Microsoft.AspNetCore.Http.Features;
-using Serilog;
 
 namespace PublishingPoint.Server.Observability;
 
 /// <summary>
-/// For every request: the bytes actually sent, the output format and the point, handed to the request log line
-/// (Serilog's request logging, through its diagnostic context) and to the per-format request and byte counters.
+/// For every request: the bytes actually sent, the output format and the point, for the request log line
+/// (<see cref="RequestLog"/>) and the per-format request and byte counters.
 /// Delivery answers always carry a Content-Length (and must keep Kestrel's own body writer for DirectSend); other
 /// answers (the API's JSON, problem details) are counted as they are written.
 /// </summary>
-internal sealed class RequestObservation(RequestDelegate next, Delivery.DeliveryMetrics metrics, MetricsExport export, IDiagnosticContext diagnostics, Serilog.ILogger logger, Points.PointRegistry registry)
+internal sealed class RequestObservation(RequestDelegate next, Delivery.DeliveryMetrics metrics, MetricsExport export, Serilog.ILogger logger, Points.PointRegistry registry)
 {
-    // The request line's own category, so a level override for it (to see players' lines at Debug) is honoured here.
-    private readonly Serilog.ILogger _requestLog = logger.ForContext(Serilog.Core.Constants.SourceContextPropertyName, "Serilog.AspNetCore.RequestLoggingMiddleware");
+    // The request line's own category, so a level override for it (to see players' lines at Debug) is honoured.
+    private readonly Serilog.ILogger _requestLog = logger.ForContext(Serilog.Core.Constants.SourceContextPropertyName, RequestLog.Category);
 
     public async Task InvokeAsync(HttpContext context)
     {
@@ -24,40 +23,47 @@ internal sealed class RequestObservation(RequestDelegate next, Delivery.Delivery
             context.Features.Set<IHttpResponseBodyFeature>(counting);
         }
 
-        var failed = true;
+        Exception? error = null;
         try
         {
             await next(context).ConfigureAwait(false);
-            failed = false;
+        }
+        catch (Exception e)
+        {
+            error = e;
+            throw;
         }
         finally
         {
-            var response = context.Response;
-            var bytes = counting?.Bytes
-                ?? (HttpMethods.IsHead(context.Request.Method) || response.StatusCode == StatusCodes.Status304NotModified ? 0 : response.ContentLength ?? 0);
-            var format = Classify(context.Request);
-            metrics.Served(format, response.StatusCode, bytes);
-            export.ObserveRequest(format, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds);
-            // Only for a line that will be written: a player's answer is at Debug, off by default, and these cost more
-            // than the rest of a playlist's answer.
-            var logged = _requestLog.IsEnabled(RequestLog.LevelOf(context, failed));
-            if (logged)
-            {
-                diagnostics.Set("ResponseBytes", bytes);
-                // As it came on the wire (percent-encoded): a decoded %0a in the line would forge another.
-                diagnostics.Set("Path", context.Request.Path.ToUriComponent());
-                diagnostics.Set("Format", format);
-            }
+            Observe(context, counting, started, error);
+        }
+    }
 
-            if (PointOf(context.Request.Path.Value) is { } path)
-            {
-                if (logged)
-                {
-                    diagnostics.Set("Point", path);
-                }
+    private void Observe(HttpContext context, CountingBody? counting, long started, Exception? error)
+    {
+        var response = context.Response;
+        var bytes = counting?.Bytes
+            ?? (HttpMethods.IsHead(context.Request.Method) || response.StatusCode == StatusCodes.Status304NotModified ? 0 : response.ContentLength ?? 0);
+        var format = Classify(context.Request);
+        // An exception the server turns into a 500 (when nothing was sent yet).
+        var status = error is null || response.HasStarted ? response.StatusCode : StatusCodes.Status500InternalServerError;
+        var elapsed = System.Diagnostics.Stopwatch.GetElapsedTime(started);
+        metrics.Served(format, status, bytes);
+        export.ObserveRequest(format, elapsed.TotalSeconds);
+        var point = PointOf(context.Request.Path.Value);
+        // Only for a line that will be written: a player's answer is at Debug, off by default, and gathering the line
+        // costs more than the rest of a playlist's answer.
+        var level = RequestLog.LevelOf(context, error is not null);
+        if (_requestLog.IsEnabled(level))
+        {
+            // The path as it came on the wire (percent-encoded): a decoded %0a in the line would forge another.
+            (point is null ? _requestLog : _requestLog.ForContext("Point", point)).Write(level, error, RequestLog.Template,
+                context.Request.Method, context.Request.Path.ToUriComponent(), status, bytes, elapsed.TotalMilliseconds, format);
+        }
 
-                Count(context, registry.Find(path), format, bytes);
-            }
+        if (point is not null)
+        {
+            Count(context, registry.Find(point), format, bytes);
         }
     }
 

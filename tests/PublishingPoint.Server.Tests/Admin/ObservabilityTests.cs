@@ -81,13 +81,13 @@ public sealed class ObservabilityTests
     {
         var capture = new LogCapture(LogLevel.Debug);
         await using var server = await RunningServer.StartAsync(null, services => services.AddSingleton<ILoggerProvider>(capture),
-            "--Serilog:MinimumLevel:Default=Information", "--Serilog:MinimumLevel:Override:Serilog.AspNetCore.RequestLoggingMiddleware=Debug");
+            "--Serilog:MinimumLevel:Default=Information", "--Serilog:MinimumLevel:Override:PublishingPoint.RequestLog=Debug");
         Assert.False(string.IsNullOrEmpty(await server.Http.GetStringAsync("time")));
         using var missing = await server.Http.GetAsync("live/none.isml/Manifest");
         Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
 
-        await Eventually.WaitUntilAsync(() => capture.Entries.Count(e => e.Category.StartsWith("Serilog.AspNetCore", StringComparison.Ordinal)) >= 2, "no request lines");
-        var lines = capture.Entries.Where(e => e.Category.StartsWith("Serilog.AspNetCore", StringComparison.Ordinal))
+        await Eventually.WaitUntilAsync(() => capture.Entries.Count(e => e.Category == "PublishingPoint.RequestLog") >= 2, "no request lines");
+        var lines = capture.Entries.Where(e => e.Category == "PublishingPoint.RequestLog")
             .Select(e => (e.Level, Message: e.Message.Replace("\"", string.Empty, StringComparison.Ordinal))).ToList();
         var player = lines.Single(l => l.Message.StartsWith("GET /time -> 200", StringComparison.Ordinal));
         Assert.Equal(LogLevel.Debug, player.Level);
@@ -107,7 +107,7 @@ public sealed class ObservabilityTests
             // Not enabled at any level: the host then makes no Activity and no log scope per request.
             Assert.False(server.Services.GetRequiredService<ILoggerFactory>().CreateLogger(Category).IsEnabled(LogLevel.Critical));
             Assert.False(string.IsNullOrEmpty(await server.Http.GetStringAsync("time")));
-            await Eventually.WaitUntilAsync(() => quiet.Entries.Any(e => e.Category.StartsWith("Serilog.AspNetCore", StringComparison.Ordinal)), "no request line");
+            await Eventually.WaitUntilAsync(() => quiet.Entries.Any(e => e.Category == "PublishingPoint.RequestLog"), "no request line");
             Assert.DoesNotContain(quiet.Entries, e => e.Category == Category);
         }
 
@@ -127,8 +127,8 @@ public sealed class ObservabilityTests
         using var missing = await server.Http.GetAsync("live/none.isml/Manifest");
         var problem = await missing.Content.ReadAsByteArrayAsync();
 
-        await Eventually.WaitUntilAsync(() => capture.Entries.Count(e => e.Category.StartsWith("Serilog.AspNetCore", StringComparison.Ordinal)) >= 2, "no request lines");
-        var lines = capture.Entries.Where(e => e.Category.StartsWith("Serilog.AspNetCore", StringComparison.Ordinal)).Select(e => e.Message.Replace("\"", string.Empty, StringComparison.Ordinal)).ToList();
+        await Eventually.WaitUntilAsync(() => capture.Entries.Count(e => e.Category == "PublishingPoint.RequestLog") >= 2, "no request lines");
+        var lines = capture.Entries.Where(e => e.Category == "PublishingPoint.RequestLog").Select(e => e.Message.Replace("\"", string.Empty, StringComparison.Ordinal)).ToList();
         Assert.Contains(lines, l => l.StartsWith("GET /api/points -> 200 " + list.Length.ToString(CultureInfo.InvariantCulture) + " bytes", StringComparison.Ordinal) && l.EndsWith("(admin)", StringComparison.Ordinal));
         Assert.Contains(lines, l => l.StartsWith("GET /live/none.isml/Manifest -> 404 " + problem.Length.ToString(CultureInfo.InvariantCulture) + " bytes", StringComparison.Ordinal));
     }
