@@ -23,24 +23,37 @@ internal static class RenderedResponses
         ArgumentNullException.ThrowIfNull(point);
         ArgumentNullException.ThrowIfNull(shift);
         ArgumentNullException.ThrowIfNull(render);
-        var version = point.Version;
-        RenderedOutput? output;
-        if (!shift.IsNone)
+        if (TryServeCached(context, point, key, shift, maxAge) is { } cached)
         {
-            output = render(version);
+            return cached;
         }
-        else if (!point.Output.TryGet(key, version, out output))
+
+        var version = point.Version;
+        var output = render(version);
+        if (output is not null && shift.IsNone)
         {
-            output = render(version);
-            if (output is not null)
-            {
-                point.Output.Set(key, output);
-            }
+            point.Output.Set(key, output);
         }
 
         return output is null
             ? Problems.WriteAsync(context, StatusCodes.Status404NotFound, "nothing to play yet")
             : WriteAsync(context, maxAge is { } age ? output with { MaxAge = age } : output);
+    }
+
+    /// <summary>
+    /// The answer from the point's output cache when it holds the current version, else null: a caller that checks this
+    /// first makes no render callback (nor its closure) for the many requests the cache answers.
+    /// </summary>
+    public static Task? TryServeCached(HttpContext context, Point point, string key, TimeShift shift, int? maxAge)
+    {
+        ArgumentNullException.ThrowIfNull(point);
+        ArgumentNullException.ThrowIfNull(shift);
+        if (!shift.IsNone || !point.Output.TryGet(key, point.Version, out var output))
+        {
+            return null;
+        }
+
+        return WriteAsync(context, maxAge is { } age ? output with { MaxAge = age } : output);
     }
 
     /// <summary>A quoted entity tag from the version, the resource's identity and its length.</summary>
@@ -53,7 +66,7 @@ internal static class RenderedResponses
         ArgumentNullException.ThrowIfNull(output);
         var response = context.Response;
         response.Headers.ETag = output.ETag;
-        response.Headers.CacheControl = output.MaxAge > 0 ? string.Create(CultureInfo.InvariantCulture, $"public, max-age={output.MaxAge}") : "no-cache";
+        response.Headers.CacheControl = CacheControl(output.MaxAge);
         response.Headers.Vary = HeaderNames.AcceptEncoding;
         if (Matches(context.Request, output.ETag))
         {
@@ -70,6 +83,16 @@ internal static class RenderedResponses
 
         return Responses.BytesAsync(context, output.ContentType, bytes);
     }
+
+    private static readonly string?[] _maxAges = new string?[3601];
+
+    // The header text for each max-age, made once (a playlist is answered thousands of times a second).
+    private static string CacheControl(int maxAge) =>
+        maxAge <= 0 ? "no-cache"
+        : maxAge < _maxAges.Length ? _maxAges[maxAge] ??= Format(maxAge)
+        : Format(maxAge);
+
+    private static string Format(int maxAge) => string.Create(CultureInfo.InvariantCulture, $"public, max-age={maxAge}");
 
     /// <summary>If-None-Match as RFC 9110 reads it: a list of tags, weak or strong (compared weakly), or "*".</summary>
     internal static bool Matches(HttpRequest request, string etag)

@@ -18,6 +18,20 @@ public sealed record TimeShift(double? FromSeconds, double? ToSeconds, double De
     public bool IsNone => FromSeconds is null && ToSeconds is null && DelaySeconds <= 0;
 
     /// <summary>Parses start/end/delay; false with a message for the 400 when one is malformed.</summary>
+    /// <summary>The same from a request: one without a query string is not time-shifted (and its query is not parsed).</summary>
+    public static bool TryParse(HttpRequest request, DateTimeOffset anchor, out TimeShift shift, out string? error)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (!request.QueryString.HasValue)
+        {
+            shift = None;
+            error = null;
+            return true;
+        }
+
+        return TryParse(request.Query, anchor, out shift, out error);
+    }
+
     public static bool TryParse(IQueryCollection query, DateTimeOffset anchor, out TimeShift shift, out string? error)
     {
         ArgumentNullException.ThrowIfNull(query);
@@ -60,7 +74,7 @@ public sealed record TimeShift(double? FromSeconds, double? ToSeconds, double De
             return false;
         }
 
-        shift = new TimeShift(from, to, delay);
+        shift = from is null && to is null && delay == 0 ? None : new TimeShift(from, to, delay);
         return true;
     }
 

@@ -50,7 +50,7 @@ public static class PublishingPointHosting
             kestrel.AddServerHeader = false;
             if (directSend)
             {
-                kestrel.ConfigureEndpointDefaults(listen => listen.Use(Transport.DirectSend.Connections));
+                kestrel.ConfigureEndpointDefaults(listen => listen.Use(Transport.DirectSend.Connections(kestrel.ApplicationServices.GetService<Transport.TransportMetrics>())));
             }
         });
         var app = builder.Build();

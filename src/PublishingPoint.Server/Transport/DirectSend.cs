@@ -22,7 +22,8 @@ internal static class DirectSend
     /// </summary>
     public const int SendFileMinimumBytes = 64 * 1024;
 
-    public static ConnectionDelegate Connections(ConnectionDelegate next) => async connection =>
+    /// <param name="metrics">Where each body sent this way is counted (resolved once here, not per request).</param>
+    public static Func<ConnectionDelegate, ConnectionDelegate> Connections(TransportMetrics? metrics) => next => async connection =>
     {
         if (connection.Features.Get<IConnectionSocketFeature>()?.Socket is not { ProtocolType: ProtocolType.Tcp } socket)
         {
@@ -31,7 +32,7 @@ internal static class DirectSend
         }
 
         var transport = connection.Transport;
-        var output = new DirectSocketOutput(socket);
+        var output = new DirectSocketOutput(socket) { Metrics = metrics };
         connection.Transport = new DuplexPipe(transport.Input, output);
         connection.Features.Set<IDirectBodyFeature>(output);
         try
@@ -59,7 +60,7 @@ internal static class DirectSend
             var sendfile = file is not null && body.Length >= SendFileMinimumBytes && direct.TryQueueFile(file, fileOffset, body.Length);
             if (sendfile || direct.TryQueueBody(body))
             {
-                await WritePlaceholdersAsync(context, body.Length, sendfile).ConfigureAwait(false);
+                await WritePlaceholdersAsync(context, direct, body.Length, sendfile).ConfigureAwait(false);
                 return;
             }
         }
@@ -81,7 +82,7 @@ internal static class DirectSend
             await response.StartAsync(context.RequestAborted).ConfigureAwait(false);
             if (direct.TryQueueFile(file, offset, count))
             {
-                await WritePlaceholdersAsync(context, count, sendfile: true).ConfigureAwait(false);
+                await WritePlaceholdersAsync(context, direct, count, sendfile: true).ConfigureAwait(false);
                 return;
             }
         }
@@ -108,7 +109,7 @@ internal static class DirectSend
     }
 
     // Kestrel counts the body through its writer; the output behind it sends the queued body in the bytes' place.
-    private static async Task WritePlaceholdersAsync(HttpContext context, int length, bool sendfile)
+    private static async Task WritePlaceholdersAsync(HttpContext context, IDirectBodyFeature direct, int length, bool sendfile)
     {
         var writer = context.Response.BodyWriter;
         var left = length;
@@ -129,7 +130,7 @@ internal static class DirectSend
         }
 
         await writer.FlushAsync(context.RequestAborted).ConfigureAwait(false);
-        context.RequestServices.GetService<TransportMetrics>()?.DirectBody(length, sendfile);
+        direct.Metrics?.DirectBody(length, sendfile);
     }
 
     // Only where Kestrel's HTTP/1 writer sits right on our output: not under TLS or HTTP/2 framing, and not when a

@@ -42,6 +42,8 @@ internal sealed class DirectSocketOutput : PipeWriter, IDirectBodyFeature
 
     public DirectSocketOutput(Socket socket) => _socket = socket;
 
+    public TransportMetrics? Metrics { get; init; }
+
     public bool AcceptsBodies => !_failed && !_completed && _placeholderLeft == 0;
 
     public override bool CanGetUnflushedBytes => true;

@@ -6,6 +6,9 @@ internal interface IDirectBodyFeature
     /// <summary>False once the connection failed or closed, or while a queued body is still being accounted for.</summary>
     bool AcceptsBodies { get; }
 
+    /// <summary>Where the bodies sent this way are counted.</summary>
+    TransportMetrics? Metrics { get; }
+
     /// <summary>
     /// Queues <paramref name="body"/> after everything written so far; the caller must then advance the response
     /// writer by exactly its length without writing into the memory it gets. False when the memory is not an array.

@@ -40,7 +40,7 @@ internal sealed class HlsDelivery(PointRegistry registry, HlsSegmentCache cache)
     public async Task HandleAsync(HttpContext context, Point point, string rest)
     {
         var anchor = point.Anchor(registry.Time.GetUtcNow());
-        if (!TimeShift.TryParse(context.Request.Query, anchor, out var shift, out var problem))
+        if (!TimeShift.TryParse(context.Request, anchor, out var shift, out var problem))
         {
             await Problems.WriteAsync(context, StatusCodes.Status400BadRequest, problem!).ConfigureAwait(false);
             return;
@@ -48,11 +48,7 @@ internal sealed class HlsDelivery(PointRegistry registry, HlsSegmentCache cache)
 
         if (rest is "master.m3u8" or "master-fmp4.m3u8")
         {
-            var format = rest == "master.m3u8" ? HlsFormat.Ts : HlsFormat.Fmp4;
-            // A time-shifted master hands its query to the media playlists it lists.
-            var query = shift.IsNone ? string.Empty : context.Request.QueryString.Value ?? string.Empty;
-            await PlaylistAsync(context, point, rest, shift, () => HlsPlaylistBuilder.Master(point, format, point.State == PointState.Vod ? 0 : point.DvrWindowSeconds(registry.Options.DvrWindowSeconds)) is { } m ? WithQuery(MasterPlaylistWriter.Write(m), query) : null)
-                .ConfigureAwait(false);
+            await (RenderedResponses.TryServeCached(context, point, rest, shift, null) ?? MasterAsync(context, point, rest, shift)).ConfigureAwait(false);
         }
         else if (!HlsUrl.TryParse(rest, out var url) || point.FindTrack(url.Name, url.Bitrate) is not { } track)
         {
@@ -66,7 +62,9 @@ internal sealed class HlsDelivery(PointRegistry registry, HlsSegmentCache cache)
         {
             var format = url.Fmp4 ? HlsFormat.Fmp4 : HlsFormat.Ts;
             var window = point.DvrWindowSeconds(registry.Options.DvrWindowSeconds);
-            if (!BlockingReload.TryParse(context.Request.Query, out var reload, out var invalid))
+            var reload = default(BlockingReload);
+            string? invalid = null;
+            if (context.Request.QueryString.HasValue && !BlockingReload.TryParse(context.Request.Query, out reload, out invalid))
             {
                 await Problems.WriteAsync(context, StatusCodes.Status400BadRequest, invalid!).ConfigureAwait(false);
                 return;
@@ -84,10 +82,10 @@ internal sealed class HlsDelivery(PointRegistry registry, HlsSegmentCache cache)
             }
 
             var skip = reload.Skip && format == HlsFormat.Fmp4;
-            await PlaylistAsync(context, point, skip ? rest + "?skip" : rest, shift,
-                    () => HlsPlaylistBuilder.Media(point, track, format, window, anchor, shift, skip) is { } m ? MediaPlaylistWriter.Write(m) : null,
-                    reload.Msn is null ? null : BlockingReload.CacheSeconds)
-                .ConfigureAwait(false);
+            var key = skip ? rest + "?skip" : rest;
+            int? maxAge = reload.Msn is null ? null : BlockingReload.CacheSeconds;
+            await (RenderedResponses.TryServeCached(context, point, key, shift, maxAge)
+                ?? MediaAsync(context, point, key, new MediaRequest(track, format, window, anchor, shift, skip), maxAge)).ConfigureAwait(false);
         }
         else if (url.Kind == HlsUrlKind.Part)
         {
@@ -104,18 +102,41 @@ internal sealed class HlsDelivery(PointRegistry registry, HlsSegmentCache cache)
 
             await SegmentAsync(context, point, track, format, url.Sequence).ConfigureAwait(false);
         }
-        else if (url.Kind == HlsUrlKind.Init && track is { Last: not null } initTrack)
+        else if (url.Kind == HlsUrlKind.Init && track.Last is not null)
         {
-            var bytes = await cache.GetOrProduceAsync(new HlsSegmentKey(point, initTrack.Key, HlsFormat.Fmp4, -1), 4096,
-                () => Task.FromResult(HlsPackager.InitSegment(initTrack) ?? throw new InvalidOperationException("no initialization data yet")))
-                .WaitAsync(context.RequestAborted).ConfigureAwait(false);
-            context.Response.Headers.CacheControl = Immutable;
-            await HlsResponses.SegmentAsync(context, Mp4ContentType, bytes).ConfigureAwait(false);
+            await InitAsync(context, point, track).ConfigureAwait(false);
         }
         else
         {
             await Problems.WriteAsync(context, StatusCodes.Status404NotFound, "unknown HLS resource").ConfigureAwait(false);
         }
+    }
+
+    // The renders below are separate methods so that HandleAsync captures nothing: their closures are made only on a
+    // render, not for every request the output cache answers.
+    private Task MasterAsync(HttpContext context, Point point, string rest, TimeShift shift)
+    {
+        var format = rest == "master.m3u8" ? HlsFormat.Ts : HlsFormat.Fmp4;
+        // A time-shifted master hands its query to the media playlists it lists.
+        var query = shift.IsNone ? string.Empty : context.Request.QueryString.Value ?? string.Empty;
+        var window = point.State == PointState.Vod ? 0 : point.DvrWindowSeconds(registry.Options.DvrWindowSeconds);
+        return PlaylistAsync(context, point, rest, shift, () => HlsPlaylistBuilder.Master(point, format, window) is { } m ? WithQuery(MasterPlaylistWriter.Write(m), query) : null);
+    }
+
+    private readonly record struct MediaRequest(Track Track, HlsFormat Format, int Window, DateTimeOffset Anchor, TimeShift Shift, bool Skip);
+
+    private static Task MediaAsync(HttpContext context, Point point, string key, MediaRequest asked, int? maxAge) =>
+        PlaylistAsync(context, point, key, asked.Shift,
+            () => HlsPlaylistBuilder.Media(point, asked.Track, asked.Format, asked.Window, asked.Anchor, asked.Shift, asked.Skip) is { } m ? MediaPlaylistWriter.Write(m) : null,
+            maxAge);
+
+    private async Task InitAsync(HttpContext context, Point point, Track track)
+    {
+        var bytes = await cache.GetOrProduceAsync(new HlsSegmentKey(point, track.Key, HlsFormat.Fmp4, -1), 4096,
+            () => Task.FromResult(HlsPackager.InitSegment(track) ?? throw new InvalidOperationException("no initialization data yet")))
+            .WaitAsync(context.RequestAborted).ConfigureAwait(false);
+        context.Response.Headers.CacheControl = Immutable;
+        await HlsResponses.SegmentAsync(context, Mp4ContentType, bytes).ConfigureAwait(false);
     }
 
     /// <summary>An I-frame playlist; for TS, the keyframe ranges of the window's segments are computed first (once each).</summary>

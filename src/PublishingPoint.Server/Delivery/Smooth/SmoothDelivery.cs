@@ -22,7 +22,7 @@ internal sealed class SmoothDelivery(PointRegistry registry)
     public async Task ManifestAsync(HttpContext context, Point point)
     {
         var anchor = point.Anchor(registry.Time.GetUtcNow());
-        if (!TimeShift.TryParse(context.Request.Query, anchor, out var shift, out var problem))
+        if (!TimeShift.TryParse(context.Request, anchor, out var shift, out var problem))
         {
             await Problems.WriteAsync(context, StatusCodes.Status400BadRequest, problem!).ConfigureAwait(false);
             return;
