@@ -5,7 +5,7 @@ internal static class ChunkedPost
 {
     public static async Task SendAsync(HttpClient http, string relativeUrl, byte[] body, CancellationToken cancellationToken)
     {
-        using var content = new StreamContent(new NonSeekableStream(body));
+        using var content = Content(body);
         using var response = await http.PostAsync(new Uri(relativeUrl, UriKind.Relative), content, cancellationToken);
         if (!response.IsSuccessStatusCode)
         {
@@ -13,6 +13,9 @@ internal static class ChunkedPost
             throw new InvalidOperationException($"POST {relativeUrl}: {(int)response.StatusCode} {text}");
         }
     }
+
+    /// <summary>The body as content without a length, so HttpClient sends it with Transfer-Encoding: chunked.</summary>
+    public static HttpContent Content(byte[] body) => new StreamContent(new NonSeekableStream(body));
 
     /// <summary>A stream that hides its length, so HttpClient sends Transfer-Encoding: chunked.</summary>
     private sealed class NonSeekableStream(byte[] data) : MemoryStream(data, writable: false)
