@@ -12,8 +12,8 @@ public sealed partial class HlsUrlTests
 {
     public static TheoryData<string> Urls()
     {
-        var data = new TheoryData<string>
-        {
+        string[] fixedUrls =
+        [
             "hls/video-400000.m3u8", "hls/video-400000-fmp4.m3u8", "hls/audio-64000-fmp4.m3u8", "hls/video-400000-iframes.m3u8",
             "hls/video-400000-iframes-fmp4.m3u8", "hls/video-400000/0.ts", "hls/video-400000/123456789012345678.m4s",
             "hls/audio-64000/7.aac", "hls/video-400000/12.3.m4s", "hls/video-400000/12.1234.m4s", "hls/video-400000/init.mp4",
@@ -25,9 +25,17 @@ public sealed partial class HlsUrlTests
             "hls/vidéo-1.m3u8", "hls/video-400000/init.mp4x", "hls/video-400000/a/init.mp4", "hls/video-400000//3.ts", "HLS/video-1.m3u8",
             "hls/video-+1.m3u8", "hls/video- 1.m3u8", "hls/" + new string('n', 64) + "-1.m3u8", "hls/" + new string('n', 65) + "-1.m3u8",
             "hls/video-400000", "hls/video-400000/", "hls/", "master.m3u8", "hls/video-400000-iframes-fmp4/3.m4s", "hls/v-1-iframes-iframes.m3u8",
-        };
+        ];
+        var data = new TheoryData<string>();
+        foreach (var url in fixedUrls)
+        {
+            data.Add(url);
+        }
+
+        // Random URLs from the grammar's own characters, each once (a repeated row would be a repeated test case).
         var random = new Random(7);
         const string Alphabet = "ab-1.09_/tsm4aciframesfp3u8X ";
+        var seen = new HashSet<string>(fixedUrls, StringComparer.Ordinal);
         for (var i = 0; i < 400; i++)
         {
             var text = new char[random.Next(1, 24)];
@@ -36,7 +44,11 @@ public sealed partial class HlsUrlTests
                 text[c] = Alphabet[random.Next(Alphabet.Length)];
             }
 
-            data.Add("hls/" + new string(text) + (i % 3 == 0 ? ".m3u8" : i % 3 == 1 ? "/1.ts" : string.Empty));
+            var url = "hls/" + new string(text) + (i % 3 == 0 ? ".m3u8" : i % 3 == 1 ? "/1.ts" : string.Empty);
+            if (seen.Add(url))
+            {
+                data.Add(url);
+            }
         }
 
         return data;
