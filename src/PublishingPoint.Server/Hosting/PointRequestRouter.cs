@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.RegularExpressions;
 using PublishingPoint.Media.Tracks;
 using PublishingPoint.Server.Delivery;
@@ -116,15 +115,10 @@ internal sealed partial class PointRequestRouter(
             {
                 await smooth.ManifestAsync(context, point).ConfigureAwait(false);
             }
-            else if (FragmentUrl().Match(rest) is { Success: true } fragment
-                && TryKey(fragment, out var key)
-                && SmoothDelivery.TryParseTime(fragment.Groups["time"].Value, out var time))
+            else if (SmoothUrl.TryParse(rest, out var smoothUrl))
             {
-                await smooth.FragmentAsync(context, point, key, time).ConfigureAwait(false);
-            }
-            else if (InitUrl().Match(rest) is { Success: true } init && TryKey(init, out var initKey))
-            {
-                await SmoothDelivery.InitAsync(context, point, initKey).ConfigureAwait(false);
+                var key = new TrackKey(smoothUrl.Name, smoothUrl.Bitrate);
+                await (smoothUrl.IsInit ? SmoothDelivery.InitAsync(context, point, key) : smooth.FragmentAsync(context, point, key, smoothUrl.Time)).ConfigureAwait(false);
             }
             else if (HlsDelivery.Handles(rest))
             {
@@ -205,27 +199,9 @@ internal sealed partial class PointRequestRouter(
         await ingest.HandleStreamAsync(context, path, streamId).ConfigureAwait(false);
     }
 
-    private static bool TryKey(Match match, out TrackKey key)
-    {
-        key = default;
-        if (!int.TryParse(match.Groups["bitrate"].ValueSpan, NumberStyles.None, CultureInfo.InvariantCulture, out var bitrate))
-        {
-            return false;
-        }
-
-        key = new TrackKey(match.Groups["name"].Value, bitrate);
-        return true;
-    }
-
     [GeneratedRegex(@"^Streams\((?<id>[^)/]*)\)$", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     private static partial Regex StreamsUrl();
 
     [GeneratedRegex(@"^[A-Za-z0-9._-]{1,64}\.ism$", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     private static partial Regex LegacyUrl();
-
-    [GeneratedRegex(@"^QualityLevels\((?<bitrate>[0-9]{1,10})\)/Fragments\((?<name>[A-Za-z0-9._-]{1,64})=(?<time>-?[0-9]{1,20})\)$", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
-    private static partial Regex FragmentUrl();
-
-    [GeneratedRegex(@"^QualityLevels\((?<bitrate>[0-9]{1,10})\)/Init\((?<name>[A-Za-z0-9._-]{1,64})\)$", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
-    private static partial Regex InitUrl();
 }

@@ -1,4 +1,3 @@
-using System.Globalization;
 using PublishingPoint.Media.IsoBmff;
 using PublishingPoint.Media.Smooth;
 using PublishingPoint.Media.Tracks;
@@ -122,7 +121,4 @@ internal sealed class SmoothDelivery(PointRegistry registry)
 
         return shortest == long.MaxValue ? 0 : (int)(shortest / 2 / ClientManifest.DefaultTimeScale);
     }
-
-    public static bool TryParseTime(string text, out long time) =>
-        long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out time);
 }
