@@ -50,21 +50,20 @@ internal sealed class RequestObservation(RequestDelegate next, Delivery.Delivery
         var elapsed = System.Diagnostics.Stopwatch.GetElapsedTime(started);
         metrics.Served(format, status, bytes);
         export.ObserveRequest(format, elapsed.TotalSeconds);
-        var point = PointOf(context.Request.Path.Value);
+        var requestPath = context.Request.Path.Value;
+        var range = PointOf(requestPath);
+        var point = range is { } name ? registry.Find(requestPath.AsSpan(name)) : null;
         // Only for a line that will be written: a player's answer is at Debug, off by default, and gathering the line
         // costs more than the rest of a playlist's answer.
         var level = RequestLog.LevelOf(context, error is not null);
         if (_requestLog.IsEnabled(level))
         {
             // The path as it came on the wire (percent-encoded): a decoded %0a in the line would forge another.
-            (point is null ? _requestLog : _requestLog.ForContext("Point", point)).Write(level, error, RequestLog.Template,
+            (range is { } named ? _requestLog.ForContext("Point", point?.Path.Value ?? requestPath![named]) : _requestLog).Write(level, error, RequestLog.Template,
                 context.Request.Method, context.Request.Path.ToUriComponent(), status, bytes, elapsed.TotalMilliseconds, format);
         }
 
-        if (point is not null)
-        {
-            Count(context, registry.Find(point), format, bytes);
-        }
+        Count(context, point, format, bytes);
     }
 
     /// <summary>The point's egress, and its viewer when this was a manifest, playlist or MPD answered.</summary>
@@ -117,8 +116,8 @@ internal sealed class RequestObservation(RequestDelegate next, Delivery.Delivery
         return path.StartsWith("/api/", StringComparison.Ordinal) || path.StartsWith("/dashboard", StringComparison.Ordinal) ? "admin" : "other";
     }
 
-    /// <summary>"live/ch1.isml" of "/live/ch1.isml/Manifest" (a signed prefix skipped), or null.</summary>
-    private static string? PointOf(string? path)
+    /// <summary>Where "live/ch1.isml" is in "/live/ch1.isml/Manifest" (a signed prefix skipped), or null.</summary>
+    private static Range? PointOf(string? path)
     {
         var end = path?.IndexOf(".isml", StringComparison.OrdinalIgnoreCase) ?? -1;
         if (end < 0)
@@ -127,7 +126,7 @@ internal sealed class RequestObservation(RequestDelegate next, Delivery.Delivery
         }
 
         var start = path!.StartsWith("/s/", StringComparison.Ordinal) ? NthSlash(path, 3) : 0;
-        return start < 0 || start >= end ? null : path[(start + 1)..(end + 5)];
+        return start < 0 || start >= end ? null : (start + 1)..(end + 5);
     }
 
     private static int NthSlash(string path, int n)

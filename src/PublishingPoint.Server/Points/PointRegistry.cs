@@ -40,6 +40,9 @@ public sealed partial class PointRegistry : IDisposable
     /// <summary>The point named exactly <paramref name="path"/> ("live/ch1.isml"), without parsing it.</summary>
     public Point? Find(string path) => _points.GetValueOrDefault(path);
 
+    /// <summary>The same from characters of a request's path (no string made for the lookup).</summary>
+    public Point? Find(ReadOnlySpan<char> path) => _points.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(path, out var point) ? point : null;
+
     public Point GetOrCreate(PointPath path)
     {
         ArgumentNullException.ThrowIfNull(path);
