@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
 using PublishingPoint.Server.Delivery.Hls;
+using PublishingPoint.Server.Tests.Infrastructure;
 
 namespace PublishingPoint.Server.Tests.Hls;
 
@@ -26,32 +27,10 @@ public sealed partial class HlsUrlTests
             "hls/video-+1.m3u8", "hls/video- 1.m3u8", "hls/" + new string('n', 64) + "-1.m3u8", "hls/" + new string('n', 65) + "-1.m3u8",
             "hls/video-400000", "hls/video-400000/", "hls/", "master.m3u8", "hls/video-400000-iframes-fmp4/3.m4s", "hls/v-1-iframes-iframes.m3u8",
         ];
-        var data = new TheoryData<string>();
-        foreach (var url in fixedUrls)
-        {
-            data.Add(url);
-        }
 
-        // Random URLs from the grammar's own characters, each once (a repeated row would be a repeated test case).
-        var random = new Random(7);
-        const string Alphabet = "ab-1.09_/tsm4aciframesfp3u8X ";
-        var seen = new HashSet<string>(fixedUrls, StringComparer.Ordinal);
-        for (var i = 0; i < 400; i++)
-        {
-            var text = new char[random.Next(1, 24)];
-            for (var c = 0; c < text.Length; c++)
-            {
-                text[c] = Alphabet[random.Next(Alphabet.Length)];
-            }
-
-            var url = "hls/" + new string(text) + (i % 3 == 0 ? ".m3u8" : i % 3 == 1 ? "/1.ts" : string.Empty);
-            if (seen.Add(url))
-            {
-                data.Add(url);
-            }
-        }
-
-        return data;
+        // Random URLs from the grammar's own characters, besides those.
+        return RandomUrls.Rows(fixedUrls, 7, "ab-1.09_/tsm4aciframesfp3u8X ", 400, 24,
+            static (i, text) => "hls/" + text + (i % 3 == 0 ? ".m3u8" : i % 3 == 1 ? "/1.ts" : string.Empty));
     }
 
     [Theory]

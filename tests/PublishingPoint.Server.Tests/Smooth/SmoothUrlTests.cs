@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
 using PublishingPoint.Server.Delivery.Smooth;
+using PublishingPoint.Server.Tests.Infrastructure;
 
 namespace PublishingPoint.Server.Tests.Smooth;
 
@@ -24,32 +25,10 @@ public sealed partial class SmoothUrlTests
             "QualityLevels(1)/Fragments(" + new string('n', 64) + "=1)", "QualityLevels(1)/Fragments(" + new string('n', 65) + "=1)",
             "QualityLevels(1)/Fragments(v=123456789012345678901)", "QualityLevels(1)/Fragments(v=-123456789012345678901)", "hls/video-1.m3u8",
         ];
-        var data = new TheoryData<string>();
-        foreach (var url in fixedUrls)
-        {
-            data.Add(url);
-        }
 
-        // Random URLs from the grammar's own characters, each once.
-        var random = new Random(11);
-        const string Alphabet = "QualityLevels()/FragmentsInit=-019v.a ";
-        var seen = new HashSet<string>(fixedUrls, StringComparer.Ordinal);
-        for (var i = 0; i < 300; i++)
-        {
-            var text = new char[random.Next(1, 16)];
-            for (var c = 0; c < text.Length; c++)
-            {
-                text[c] = Alphabet[random.Next(Alphabet.Length)];
-            }
-
-            var url = (i % 2 == 0 ? "QualityLevels(" : "QualityLevels(1)/Fragments(") + new string(text) + ")";
-            if (seen.Add(url))
-            {
-                data.Add(url);
-            }
-        }
-
-        return data;
+        // Random URLs from the grammar's own characters, besides those.
+        return RandomUrls.Rows(fixedUrls, 11, "QualityLevels()/FragmentsInit=-019v.a ", 300, 16,
+            static (i, text) => (i % 2 == 0 ? "QualityLevels(" : "QualityLevels(1)/Fragments(") + text + ")");
     }
 
     [Theory]

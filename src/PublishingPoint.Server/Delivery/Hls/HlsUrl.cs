@@ -25,7 +25,6 @@ internal enum HlsUrlKind
 /// </summary>
 internal readonly struct HlsUrl
 {
-    private const int MaxName = 64;
     private readonly string _rest;
     private readonly int _nameLength;
 
@@ -143,25 +142,12 @@ internal readonly struct HlsUrl
     {
         bitrate = 0;
         nameLength = rendition.LastIndexOf('-');
-        if (nameLength is < 1 or > MaxName || !IsName(rendition[..nameLength]) || !TryDigits(rendition[(nameLength + 1)..], 10, out var value))
+        if (nameLength < 1 || !UrlNames.IsTrackName(rendition[..nameLength]) || !TryDigits(rendition[(nameLength + 1)..], 10, out var value))
         {
             return false;
         }
 
         bitrate = value <= int.MaxValue ? (int)value : -1;
-        return true;
-    }
-
-    private static bool IsName(ReadOnlySpan<char> name)
-    {
-        foreach (var c in name)
-        {
-            if (!(char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-'))
-            {
-                return false;
-            }
-        }
-
         return true;
     }
 

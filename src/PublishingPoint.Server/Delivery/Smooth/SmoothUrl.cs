@@ -34,7 +34,7 @@ internal readonly record struct SmoothUrl(bool IsInit, int Bitrate, string Name,
         if (tail.StartsWith(Init, StringComparison.OrdinalIgnoreCase))
         {
             var name = tail[Init.Length..];
-            if (!IsName(name))
+            if (!UrlNames.IsTrackName(name))
             {
                 return false;
             }
@@ -50,7 +50,7 @@ internal readonly record struct SmoothUrl(bool IsInit, int Bitrate, string Name,
 
         var fragment = tail[Fragments.Length..];
         var equals = fragment.IndexOf('=');
-        if (equals < 0 || !IsName(fragment[..equals]) || !TryTime(fragment[(equals + 1)..], out var time))
+        if (equals < 0 || !UrlNames.IsTrackName(fragment[..equals]) || !TryTime(fragment[(equals + 1)..], out var time))
         {
             return false;
         }
@@ -72,23 +72,5 @@ internal readonly record struct SmoothUrl(bool IsInit, int Bitrate, string Name,
         var digits = text is ['-', .. var rest] ? rest : text;
         return digits.Length is >= 1 and <= 20 && !digits.ContainsAnyExceptInRange('0', '9')
             && long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out value);
-    }
-
-    private static bool IsName(ReadOnlySpan<char> name)
-    {
-        if (name.Length is < 1 or > 64)
-        {
-            return false;
-        }
-
-        foreach (var c in name)
-        {
-            if (!(char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-'))
-            {
-                return false;
-            }
-        }
-
-        return true;
     }
 }
