@@ -23,41 +23,14 @@ internal enum HlsUrlKind
 /// A name is 1 to 64 of A-Z a-z 0-9 . _ - (it may hold '-' and digits: the bitrate is the last run of digits after a
 /// '-'); a bitrate 1 to 10 digits, a segment number 1 to 18, a part number 1 to 4.
 /// </summary>
-internal readonly struct HlsUrl
+/// <param name="Bitrate">The bitrate, or -1 when its digits do not fit an int (no track has it).</param>
+/// <param name="Extension">"ts", "m4s" or "aac" for a segment.</param>
+internal readonly record struct HlsUrl(string Rest, int NameLength, HlsUrlKind Kind, int Bitrate, bool Fmp4, long Sequence, int Part, string Extension)
 {
-    private readonly string _rest;
-    private readonly int _nameLength;
-
-    private HlsUrl(string rest, int nameLength, HlsUrlKind kind, int bitrate, bool fmp4, long sequence, int part, string extension)
-    {
-        _rest = rest;
-        _nameLength = nameLength;
-        Kind = kind;
-        Bitrate = bitrate;
-        Fmp4 = fmp4;
-        Sequence = sequence;
-        Part = part;
-        Extension = extension;
-    }
-
-    public HlsUrlKind Kind { get; }
+    private const string Prefix = "hls/";
 
     /// <summary>The track's name (a slice of the URL).</summary>
-    public ReadOnlySpan<char> Name => _rest.AsSpan(Prefix.Length, _nameLength);
-
-    /// <summary>The bitrate, or -1 when its digits do not fit an int (no track has it).</summary>
-    public int Bitrate { get; }
-
-    public bool Fmp4 { get; }
-
-    public long Sequence { get; }
-
-    public int Part { get; }
-
-    /// <summary>"ts", "m4s" or "aac" for a segment.</summary>
-    public string Extension { get; }
-
-    private const string Prefix = "hls/";
+    public ReadOnlySpan<char> Name => Rest.AsSpan(Prefix.Length, NameLength);
 
     public static bool TryParse(string rest, out HlsUrl url)
     {
