@@ -42,6 +42,15 @@ public sealed class RenderedOutputTests
         await using var push = await HeldPush.StartAsync(server.BaseUrl, "/live/clock.isml/Streams(a)");
         await push.SendAsync(capture);
         await Eventually.WaitUntilAsync(async () => (await server.Http.GetAsync("live/clock.isml/manifest.mpd")).IsSuccessStatusCode, "no MPD");
+        // The capture indexed to its end (the MPD no longer changes), so both hosts are answered from one version.
+        var last = string.Empty;
+        await Eventually.WaitUntilAsync(async () =>
+        {
+            var now = await server.Http.GetStringAsync("live/clock.isml/manifest.mpd");
+            var settled = now == last;
+            last = now;
+            return settled;
+        }, "the MPD kept changing");
 
         var bodies = new List<string>();
         foreach (var host in new[] { "localhost", "127.0.0.1" })
