@@ -9,8 +9,9 @@ namespace PublishingPoint.Server.Tests.Publishing;
 internal sealed partial class BucketReader(HttpClient http, Func<string, Uri> url)
 {
     /// <summary>
-    /// The object's text, or null when it is not there. s3rver (unlike S3) can cut a GET short while the same key is
-    /// being overwritten, which live playlists constantly are: such a read is retried, a few times.
+    /// The object's text, or null when it is not there (404). s3rver (unlike S3) overwrites a key in place: a GET while
+    /// live playlists are rewritten can be cut short, or fail with a 500 when it reads the key's half-written metadata
+    /// file. Such a read is retried, a few times; only a 404 (or a 500 that persists) counts as absent.
     /// </summary>
     public async Task<string?> TextOrNullAsync(string key)
     {
@@ -19,6 +20,11 @@ internal sealed partial class BucketReader(HttpClient http, Func<string, Uri> ur
             try
             {
                 using var response = await http.GetAsync(url(key));
+                if ((int)response.StatusCode >= 500 && attempt < 5)
+                {
+                    throw new HttpRequestException($"store answered {(int)response.StatusCode}");
+                }
+
                 if (response.StatusCode != HttpStatusCode.OK)
                 {
                     return null;
