@@ -125,6 +125,12 @@ public sealed record PublishingPointOptions
     public bool DirectSend { get; set; } = true;
 
     /// <summary>
+    /// Kestrel runs a connection's request code on the thread that completed its socket read (a thread-pool thread that
+    /// handles the socket engine's events) instead of queueing it to the pool once more: one thread hop less per request.
+    /// </summary>
+    public bool InlineScheduling { get; set; } = true;
+
+    /// <summary>
     /// Folder for the file copies of cached segments that DirectSend sends with sendfile (unlinked as soon as written,
     /// so it stays empty); empty uses ".spool" in the data folder. Relative paths are under the content root.
     /// </summary>

@@ -41,6 +41,11 @@ public static class PublishingPointHosting
         builder.Services.AddPublishingPoints(builder.Configuration);
         services?.Invoke(builder.Services);
         var directSend = builder.Configuration.GetValue($"{PublishingPointOptions.Section}:{nameof(PublishingPointOptions.DirectSend)}", true);
+        // Without DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS (which we do not set) the socket engine's events are
+        // handled on thread-pool threads, and each batch queues the next before running its handlers: inline here means
+        // "on that pool thread", so ingest's archive writes and fsyncs block a pool thread as before, never the epoll loop.
+        var inline = builder.Configuration.GetValue($"{PublishingPointOptions.Section}:{nameof(PublishingPointOptions.InlineScheduling)}", true);
+        builder.WebHost.UseSockets(sockets => sockets.UnsafePreferInlineScheduling = inline);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             // Segments are written whole from memory: a larger response buffer lets one write hand a whole

@@ -4,6 +4,9 @@ using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
+using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 using PublishingPoint.Server.Tests.Hls;
 using PublishingPoint.Server.Tests.Infrastructure;
 
@@ -12,7 +15,7 @@ namespace PublishingPoint.Server.Tests.Transport;
 /// <summary>
 /// Large bodies go from memory straight to the socket (PublishingPoint:DirectSend): what a client receives must be
 /// byte for byte what Kestrel's own output gives, on kept-alive and pipelined connections, for slow readers and
-/// for clients that leave mid-body.
+/// for clients that leave mid-body; with Kestrel running request code inline (PublishingPoint:InlineScheduling) or not.
 /// </summary>
 public sealed class DirectSendTests
 {
@@ -25,7 +28,10 @@ public sealed class DirectSendTests
         var capture = await IsmvCapture.MakeAsync(6, 2500, 64, 1280, 720);
         var spool = TempDirectory.Create("pp-spool");
         await using var direct = await RunningServer.StartAsync(null, $"--PublishingPoint:SpoolPath={spool}");
-        await using var copied = await RunningServer.StartAsync(null, "--PublishingPoint:DirectSend=false");
+        // The reference is Kestrel as it comes: its own socket output, and request code queued to the thread pool.
+        await using var copied = await RunningServer.StartAsync(null, "--PublishingPoint:DirectSend=false", "--PublishingPoint:InlineScheduling=false");
+        Assert.True(direct.Services.GetRequiredService<IOptions<SocketTransportOptions>>().Value.UnsafePreferInlineScheduling);
+        Assert.False(copied.Services.GetRequiredService<IOptions<SocketTransportOptions>>().Value.UnsafePreferInlineScheduling);
         foreach (var server in new[] { direct, copied })
         {
             var (status, body) = await Posting.PostChunkedAsync(server.Http, $"{Point}/Streams(a)", capture);
