@@ -10,9 +10,11 @@ namespace PublishingPoint.Server.Delivery;
 /// </summary>
 internal sealed class DeliveryCors(RequestDelegate next, Microsoft.Extensions.Options.IOptions<Configuration.PublishingPointOptions> options)
 {
-    private readonly bool _anyOrigin = options.Value.CorsOrigins.Count == 0 || options.Value.CorsOrigins.Contains("*");
+    private readonly bool _anyOrigin = AllowsAnyOrigin(options.Value);
 
     public const string Policy = "delivery";
+
+    public static bool AllowsAnyOrigin(Configuration.PublishingPointOptions options) => options.CorsOrigins.Count == 0 || options.CorsOrigins.Contains("*");
 
     public static void Configure(CorsPolicyBuilder policy, string[] origins)
     {

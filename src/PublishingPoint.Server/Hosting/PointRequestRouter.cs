@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Text.RegularExpressions;
 using PublishingPoint.Media.Tracks;
 using PublishingPoint.Server.Delivery;
@@ -27,6 +28,12 @@ internal sealed partial class PointRequestRouter(
 {
     public async Task HandleAsync(HttpContext context)
     {
+        if (TryFindPlayback(context, out var found, out var foundRest))
+        {
+            await PlayAsync(context, found, foundRest).ConfigureAwait(false);
+            return;
+        }
+
         var requestPath = context.Request.Path.Value ?? string.Empty;
         var signed = PlaybackSignature.TrySplit(requestPath, out var expiry, out var signature, out var unsigned);
         requestPath = unsigned;
@@ -100,9 +107,45 @@ internal sealed partial class PointRequestRouter(
         return false;
     }
 
-    private async Task PlayAsync(HttpContext context, PointPath path, string rest)
+    /// <summary>
+    /// A player's GET or HEAD of an unsigned path under a point that exists ("/live/ch1.isml/..."): the point is found
+    /// from the path's characters (it was checked when it was made), so nothing is split, trimmed or parsed again.
+    /// False leaves the request to <see cref="HandleAsync"/>, which says why it is refused when it is.
+    /// </summary>
+    public bool TryFindPlayback(HttpContext context, [NotNullWhen(true)] out Point? point, out string rest)
     {
-        var point = registry.Find(path);
+        point = null;
+        rest = string.Empty;
+        var requestPath = context.Request.Path.Value;
+        if (requestPath is not { Length: > 1 } || requestPath[0] != '/' || requestPath.StartsWith(PlaybackSignature.Prefix, StringComparison.Ordinal)
+            || !(HttpMethods.IsGet(context.Request.Method) || HttpMethods.IsHead(context.Request.Method)))
+        {
+            return false;
+        }
+
+        var end = requestPath.IndexOf(PointPath.Extension + "/", StringComparison.Ordinal);
+        if (end < 0 || registry.Find(requestPath.AsSpan(1, end + PointPath.Extension.Length - 1)) is not { } found)
+        {
+            return false;
+        }
+
+        point = found;
+        rest = requestPath[(end + PointPath.Extension.Length + 1)..];
+        return true;
+    }
+
+    /// <summary>What <see cref="TryFindPlayback"/> found, answered as <see cref="HandleAsync"/> would (signature first).</summary>
+    public async Task PlayAsync(HttpContext context, Point point, string rest)
+    {
+        if (await SignatureAcceptedAsync(context, point.Path, false, 0, string.Empty).ConfigureAwait(false))
+        {
+            await PlayAsync(context, point.Path, rest, point).ConfigureAwait(false);
+        }
+    }
+
+    private async Task PlayAsync(HttpContext context, PointPath path, string rest, Point? point = null)
+    {
+        point ??= registry.Find(path);
         if (point is null)
         {
             await Problems.WriteAsync(context, StatusCodes.Status404NotFound, $"no publishing point {path}").ConfigureAwait(false);

@@ -68,6 +68,7 @@ public static class PublishingPointHosting
 
         app.UseMiddleware<Observability.RequestObservation>();
         Admin.DashboardFiles.Use(app, Admin.DashboardFiles.DefaultRoot);
+        app.UseMiddleware<PlaybackFastLane>();
         app.UseRouting();
         // CORS answers only requests from a browser page (an Origin header) and preflights; the rest (a CDN, a native
         // player) skip the middleware, which for each would make a DI scope, a policy provider and an items dictionary
