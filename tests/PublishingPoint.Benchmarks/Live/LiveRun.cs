@@ -89,6 +89,7 @@ internal static class LiveRun
         var viewers = new List<Task>();
         using var stopViewers = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var clock = Stopwatch.StartNew();
+        var probe = DelayProbe.Start(clock, stopViewers.Token);
         var samples = new List<(double, long)>();
         ProcessSample? cpuStart = null;
         ProcessSample last;
@@ -133,7 +134,7 @@ internal static class LiveRun
                     samples.Add((now.TotalSeconds, s.RssBytes));
                     nextSample += options.SampleEvery;
                     log?.Invoke(string.Create(CultureInfo.InvariantCulture,
-                        $"  {now.TotalSeconds,6:F0} s  RSS {s.RssBytes / 1e6,7:F1} MB  segments fetched {watches.Sum(w => w.SegmentsFetched),7}  errors {watches.Sum(w => w.SegmentErrors + w.PlaylistErrors)}"));
+                        $"  {now.TotalSeconds,6:F0} s  RSS {s.RssBytes / 1e6,7:F1} MB  segments fetched {watches.Sum(w => w.SegmentsFetched),7}  errors {watches.Sum(w => w.SegmentErrors + w.PlaylistErrors)}  client late by up to {probe.Worst.Seconds:F2} s"));
                 }
 
                 if (now >= options.Duration)
@@ -171,8 +172,14 @@ internal static class LiveRun
 
         await stopViewers.CancelAsync();
         await Task.WhenAll(viewers);
+        await probe.StopAsync();
 
         var problems = new List<string>();
+        if (probe.Worst.Seconds > 0.5)
+        {
+            problems.Add(string.Create(CultureInfo.InvariantCulture, $"this process ran its work up to {probe.Worst.Seconds:F2} s late (at {probe.Worst.At:F0} s): lateness up to that much may be the benchmark's"));
+        }
+
         var stalls = 0;
         var exits = 0;
         foreach (var (encoder, i) in encoders.Select((e, i) => (e, i)))
