@@ -42,6 +42,9 @@ internal sealed record LiveRunResult(
     /// <summary>CPU of this process (the replaying encoders and the viewers), % of one core, over the same time as <see cref="CpuPercent"/>.</summary>
     public double ClientCpuPercent { get; init; }
 
+    /// <summary>The server's RssAnon before the push and at the end (see <see cref="ProcessSample.AnonBytes"/>).</summary>
+    public (long Idle, long Final) AnonBytes { get; init; }
+
     /// <summary>CPU of the server process in % of one core, per channel.</summary>
     public double CpuPercentPerChannel => CpuPercent / Channels;
 
@@ -219,6 +222,7 @@ internal static class LiveRun
             stalls, exits, watches.Sum(w => w.SegmentsFetched), watches.Sum(w => w.BytesFetched), problems)
         {
             ClientCpuPercent = clientCpuPercent,
+            AnonBytes = (idle.AnonBytes, last.AnonBytes),
         };
     }
 }

@@ -7,7 +7,9 @@ using System.Text.Json;
 namespace PublishingPoint.Benchmarks.Live;
 
 /// <summary>CPU time (user + system) and resident set size of a process, read from /proc.</summary>
-internal readonly record struct ProcessSample(DateTime At, double CpuSeconds, long RssBytes);
+/// <param name="AnonBytes">RssAnon: the resident memory that is the process's own (heaps, buffers, JIT code, stacks), not the
+/// pages of the binaries and libraries it maps, which VmRSS also counts and the kernel can drop and read again.</param>
+internal readonly record struct ProcessSample(DateTime At, double CpuSeconds, long RssBytes, long AnonBytes);
 
 /// <summary>
 /// The server as a child process (<c>dotnet PublishingPoint.Server.dll</c>, copied next to this assembly by the
@@ -142,16 +144,22 @@ internal sealed class LiveServer : IAsyncDisposable
         var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
         var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
         long rss = 0;
+        long anon = 0;
         foreach (var line in File.ReadLines($"/proc/{_process.Id}/status"))
         {
             if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
             {
-                rss = long.Parse(line["VmRSS:".Length..].Trim().Split(' ')[0], CultureInfo.InvariantCulture) * 1024;
-                break;
+                rss = Kilobytes(line) * 1024;
+            }
+            else if (line.StartsWith("RssAnon:", StringComparison.Ordinal))
+            {
+                anon = Kilobytes(line) * 1024;
             }
         }
 
-        return new ProcessSample(DateTime.UtcNow, ticks / ClockTicksPerSecond, rss);
+        return new ProcessSample(DateTime.UtcNow, ticks / ClockTicksPerSecond, rss, anon);
+
+        static long Kilobytes(string line) => long.Parse(line[(line.IndexOf(':', StringComparison.Ordinal) + 1)..].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
     }
 
     /// <summary>The sum of tracks[].bytesInMemory over every point, and how many tracks, from /api/points.</summary>

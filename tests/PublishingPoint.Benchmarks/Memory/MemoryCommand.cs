@@ -58,19 +58,22 @@ internal sealed class MemoryCommand : IBenchmarkCommand
 
             var archived = Directory.EnumerateFiles(server.DataPath, "*.ismv", SearchOption.AllDirectories).Sum(f => new FileInfo(f).Length);
             var growth = run.FinalRssBytes - run.IdleRssBytes;
-            lines.Add(string.Format(inv, "{0,6} {1,8} {2,6} {3,11:F1} {4,11:F1} {5,9:F1} {6,9:F1} {7,12:F1} {8,15:F2}",
-                dvr, channels, run.Tracks, run.BytesInMemory / 1e6, archived / 1e6, run.IdleRssBytes / 1e6, run.FinalRssBytes / 1e6, growth / 1e6, (double)growth / archived));
-            rows.Add(new { dvr, archived, growth, run = LiveSettings.Json(run) });
+            var anonGrowth = run.AnonBytes.Final - run.AnonBytes.Idle;
+            lines.Add(string.Format(inv, "{0,6} {1,8} {2,6} {3,11:F1} {4,11:F1} {5,9:F1} {6,9:F1} {7,12:F1} {8,15:F2} {9,12:F1} {10,12:F2}",
+                dvr, channels, run.Tracks, run.BytesInMemory / 1e6, archived / 1e6, run.IdleRssBytes / 1e6, run.FinalRssBytes / 1e6, growth / 1e6, (double)growth / archived,
+                anonGrowth / 1e6, (double)anonGrowth / archived));
+            rows.Add(new { dvr, archived, growth, anonGrowth, run = LiveSettings.Json(run) });
         }
 
         Console.WriteLine();
-        Console.WriteLine(string.Format(inv, "{0,6} {1,8} {2,6} {3,11} {4,11} {5,9} {6,9} {7,12} {8,15}",
-            "DVR s", "channels", "tracks", "memory MB", "archive MB", "idle MB", "RSS MB", "growth MB", "growth/archive"));
-        Console.WriteLine(new string('-', 100));
+        Console.WriteLine(string.Format(inv, "{0,6} {1,8} {2,6} {3,11} {4,11} {5,9} {6,9} {7,12} {8,15} {9,12} {10,12}",
+            "DVR s", "channels", "tracks", "memory MB", "archive MB", "idle MB", "RSS MB", "growth MB", "growth/archive", "anon MB", "anon/archive"));
+        Console.WriteLine(new string('-', 126));
         lines.ForEach(Console.WriteLine);
         Console.WriteLine();
         Console.WriteLine($"The same {seconds} s push for each window. memory MB: fragment bytes held in memory (tracks[].bytesInMemory from /api/points);");
-        Console.WriteLine("archive MB: the .ismv files written; RSS: the server's VmRSS at the end, idle before the push; growth = RSS - idle.");
+        Console.WriteLine("archive MB: the .ismv files written; RSS: the server's VmRSS at the end, idle before the push; growth = RSS - idle;");
+        Console.WriteLine("anon MB: the growth of RssAnon alone (the server's own memory, without the pages of the binaries it maps, which VmRSS counts too).");
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(output))!);
         await File.WriteAllTextAsync(output, JsonSerializer.Serialize(new { channels, seconds, rows }, _json), cancellationToken);
         Console.WriteLine($"saved {Path.GetFullPath(output)}");
