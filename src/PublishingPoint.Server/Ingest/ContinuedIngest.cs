@@ -183,13 +183,13 @@ internal sealed partial class ContinuedIngest(IngestEndpoint endpoint, IngestMem
 
         public long NextOffset { get; set; }
 
-        /// <summary>Waits until the session has examined every byte written (or ended); its outcome when it ended.</summary>
+        /// <summary>Waits until the session has finished with every byte written (or ended); its outcome when it ended.</summary>
         public async Task<IngestEndpoint.Outcome?> TakenAsync(TimeSpan limit)
         {
             using var timeout = new CancellationTokenSource(limit);
-            while (Reader.Examined < NextOffset && !Session.IsCompleted && !timeout.IsCancellationRequested)
+            while (!Session.IsCompleted && !timeout.IsCancellationRequested && Reader.Progress() is var (finished, stepped) && finished < NextOffset)
             {
-                await Task.WhenAny(Reader.Advanced, Session, Task.Delay(Timeout.Infinite, timeout.Token)).ConfigureAwait(false);
+                await Task.WhenAny(stepped, Session, Task.Delay(Timeout.Infinite, timeout.Token)).ConfigureAwait(false);
             }
 
             if (Ingest.SawEnd && !Session.IsCompleted)
@@ -203,7 +203,7 @@ internal sealed partial class ContinuedIngest(IngestEndpoint endpoint, IngestMem
             }
 
             // Not looked at in time (the box is still being read, or the server is overloaded): no acknowledgement.
-            return Reader.Examined < NextOffset
+            return Reader.Progress().Finished < NextOffset
                 ? new IngestEndpoint.Outcome("slow", StatusCodes.Status503ServiceUnavailable, $"the bytes are queued but were not taken within {TakeLimit.TotalSeconds:0} s; the next piece continues from byte {NextOffset}")
                 : null;
         }

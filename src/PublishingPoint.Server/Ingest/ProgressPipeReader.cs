@@ -5,7 +5,9 @@ namespace PublishingPoint.Server.Ingest;
 
 /// <summary>
 /// A reader that counts how far its consumer has looked: the bytes examined (parsed, or seen to be the start of a box
-/// that is not complete yet). A continued ingest answers a request once the session has examined everything it sent.
+/// that is not complete yet), and how many of them it had examined when it last came back for more, that is when it had
+/// finished with them (a fragment indexed and archived, an 'mfra' noted). A continued ingest answers a request once the
+/// session has finished with everything it sent.
 /// </summary>
 internal sealed class ProgressPipeReader(PipeReader inner) : PipeReader
 {
@@ -13,33 +15,25 @@ internal sealed class ProgressPipeReader(PipeReader inner) : PipeReader
     private ReadOnlySequence<byte> _last;
     private long _consumed;
     private long _examined;
-    private TaskCompletionSource _advanced = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private long _finished;
+    private TaskCompletionSource _stepped = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    public long Examined
+    /// <summary>
+    /// The bytes the consumer had examined when it last asked for more (it is done with them), and a task that
+    /// completes at its next step, read together: a step between reading one and then the other would leave a waiter
+    /// on a later step that may never come.
+    /// </summary>
+    public (long Finished, Task Stepped) Progress()
     {
-        get
+        lock (_lock)
         {
-            lock (_lock)
-            {
-                return _examined;
-            }
-        }
-    }
-
-    /// <summary>Completes at the next advance of the consumer.</summary>
-    public Task Advanced
-    {
-        get
-        {
-            lock (_lock)
-            {
-                return _advanced.Task;
-            }
+            return (_finished, _stepped.Task);
         }
     }
 
     public override async ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
     {
+        Step(asking: true);
         var result = await inner.ReadAsync(cancellationToken).ConfigureAwait(false);
         _last = result.Buffer;
         return result;
@@ -47,6 +41,7 @@ internal sealed class ProgressPipeReader(PipeReader inner) : PipeReader
 
     public override bool TryRead(out ReadResult result)
     {
+        Step(asking: true);
         if (!inner.TryRead(out result))
         {
             return false;
@@ -63,16 +58,30 @@ internal sealed class ProgressPipeReader(PipeReader inner) : PipeReader
         var consumedLength = _last.Slice(_last.Start, consumed).Length;
         var examinedLength = _last.Slice(_last.Start, examined).Length;
         inner.AdvanceTo(consumed, examined);
-        TaskCompletionSource advanced;
         lock (_lock)
         {
             _examined = Math.Max(_examined, _consumed + examinedLength);
             _consumed += consumedLength;
-            advanced = _advanced;
-            _advanced = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         }
 
-        advanced.TrySetResult();
+        Step(asking: false);
+    }
+
+    private void Step(bool asking)
+    {
+        TaskCompletionSource stepped;
+        lock (_lock)
+        {
+            if (asking)
+            {
+                _finished = _examined;
+            }
+
+            stepped = _stepped;
+            _stepped = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+
+        stepped.TrySetResult();
     }
 
     public override void CancelPendingRead() => inner.CancelPendingRead();

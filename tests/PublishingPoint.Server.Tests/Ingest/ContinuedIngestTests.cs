@@ -8,7 +8,8 @@ namespace PublishingPoint.Server.Tests.Ingest;
 /// One Smooth stream (the bytes ffmpeg's ismv muxer sends) as successive PUTs to Streams(id), the way GStreamer's
 /// souphttpclientsink sends ismlmux output: curl is the client, pieces cut anywhere (inside boxes too), with and
 /// without Content-Range. Bytes sent again are ignored, a gap is refused with 416, a reconnect that starts over with
-/// the header continues the point, and the result plays (ffprobe decodes every frame of the HLS output).
+/// the header continues the point, and the result plays (ffprobe decodes every frame of the HLS output). Every piece is
+/// answered promptly.
 /// </summary>
 public sealed class ContinuedIngestTests
 {
@@ -50,10 +51,11 @@ public sealed class ContinuedIngestTests
             Assert.Equal("200", await PutAsync(folder, url, stream, cuts[i], cuts[i + 1], withRange: true));
         }
 
-        // The last piece held the 'mfra': the point is finalised, and every frame plays.
+        // The last piece held the 'mfra': the point is finalised at once (not when the stream has idled for 30 s), and
+        // every frame plays.
         var playlist = "";
         await Eventually.WaitUntilAsync(async () => (playlist = await server.Http.GetStringAsync($"{Point}/hls/video-300000.m3u8")).Contains("#EXT-X-ENDLIST", StringComparison.Ordinal),
-            "the point never ended", poll: TimeSpan.FromMilliseconds(250));
+            "the point did not end within 10 s of its 'mfra'", TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(250));
         Assert.Equal(4, HlsText.Segments(playlist).Count);
         var frames = await Tool.ProbeAsync(server.Url($"{Point}/hls/video-300000.m3u8").ToString(), "-select_streams", "v", "-count_frames", "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0");
         // (ffprobe lists the HLS video stream once per program it is in: every count is the whole 8 s.)
@@ -83,8 +85,12 @@ public sealed class ContinuedIngestTests
         }
 
         args.Add(url);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         var result = await Tool.RunAsync("curl", args);
         Assert.True(result.ExitCode == 0, Tool.Describe(result));
+        // Answered as soon as the session has looked at the bytes: a lost wake-up once held a piece for the whole 30 s
+        // take limit (answered 200 late, and the stream meanwhile ended as idle).
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"bytes {from}-{to} answered after {clock.Elapsed.TotalSeconds:0.0} s");
         return result.StdOut.Trim();
     }
 }
