@@ -11,6 +11,7 @@ namespace PublishingPoint.Server.Tests.Dash;
 /// Low-latency DASH on the same chunks as LL-HLS: the MPD says availabilityTimeOffset and a ServiceDescription, the
 /// segment being built is sent as it grows, and dash.js in low-latency mode plays close to the capture clock.
 /// </summary>
+[Collection(LatencyMeasurements.Name)]
 public sealed class LowLatencyDashTests(ITestOutputHelper output)
 {
     private const string Point = "lldash/ch1.isml";

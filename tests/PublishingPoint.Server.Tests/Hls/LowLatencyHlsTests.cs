@@ -13,6 +13,7 @@ namespace PublishingPoint.Server.Tests.Hls;
 /// video renditions: the playlist rules, blocking reload, delta updates, parts; then hls.js in low-latency mode in
 /// Chromium, glass to glass.
 /// </summary>
+[Collection(LatencyMeasurements.Name)]
 public sealed partial class LowLatencyHlsTests(ITestOutputHelper output)
 {
     private const string Point = "ll/ch1.isml";
