@@ -416,20 +416,36 @@ public sealed class Track
     {
         lock (_lock)
         {
-            var first = FirstEndingAfter(from);
-            var end = first;
-            while (end < _fragments.Count && _fragments[end].Time < to)
-            {
-                end++;
-            }
-
-            if (end == first)
-            {
-                return [];
-            }
-
-            return Copy(first, end - first);
+            var (first, end) = RangeBetweenLocked(from, to);
+            return end == first ? [] : Copy(first, end - first);
         }
+    }
+
+    /// <summary>
+    /// <see cref="SnapshotBetween"/> into <paramref name="into"/> (no array made): how many fragments there are; when more
+    /// than fit, only the first <c>into.Length</c> were copied, and the caller asks again with room for all.
+    /// </summary>
+    public int CopyBetween(long from, long to, FragmentEntry[] into)
+    {
+        ArgumentNullException.ThrowIfNull(into);
+        lock (_lock)
+        {
+            var (first, end) = RangeBetweenLocked(from, to);
+            _fragments.CopyTo(first, into, 0, Math.Min(end - first, into.Length));
+            return end - first;
+        }
+    }
+
+    private (int First, int End) RangeBetweenLocked(long from, long to)
+    {
+        var first = FirstEndingAfter(from);
+        var end = first;
+        while (end < _fragments.Count && _fragments[end].Time < to)
+        {
+            end++;
+        }
+
+        return (first, end);
     }
 
     /// <summary>The fragment starting exactly at <paramref name="time"/> and up to <paramref name="following"/> after it.</summary>

@@ -95,7 +95,7 @@ internal static class HlsPackager
     }
 
     /// <summary>A segment's samples on the TS clock, in buffers rented for the time it takes to write it.</summary>
-    private readonly struct TsSamples(TsSample[] video, int videoCount, TsSample[] audio, int audioCount, List<FragmentBytes> inputs)
+    private readonly struct TsSamples(TsSample[] video, int videoCount, TsSample[] audio, int audioCount, FragmentInputs inputs)
     {
         public ReadOnlySpan<TsSample> Video => video.AsSpan(0, videoCount);
 
@@ -106,80 +106,136 @@ internal static class HlsPackager
         {
             System.Buffers.ArrayPool<TsSample>.Shared.Return(video, clearArray: true);
             System.Buffers.ArrayPool<TsSample>.Shared.Return(audio, clearArray: true);
-            foreach (var input in inputs)
+            inputs.Return();
+        }
+    }
+
+    /// <summary>The fragments' bytes a segment is made from, and the audio entries it takes them from, in pooled arrays.</summary>
+    private struct FragmentInputs()
+    {
+        private FragmentBytes[] _bytes = System.Buffers.ArrayPool<FragmentBytes>.Shared.Rent(4);
+        private int _count;
+
+        public FragmentEntry[] Entries { get; private set; } = System.Buffers.ArrayPool<FragmentEntry>.Shared.Rent(4);
+
+        /// <summary>The entries of <paramref name="track"/> between the two times, into <see cref="Entries"/>; how many.</summary>
+        public int CopyBetween(Track track, long from, long to)
+        {
+            var count = track.CopyBetween(from, to, Entries);
+            if (count > Entries.Length)
             {
-                input.Dispose();
+                System.Buffers.ArrayPool<FragmentEntry>.Shared.Return(Entries, clearArray: true);
+                Entries = System.Buffers.ArrayPool<FragmentEntry>.Shared.Rent(count);
+                count = Math.Min(track.CopyBetween(from, to, Entries), Entries.Length);
             }
+
+            return count;
+        }
+
+        public byte[] Add(FragmentBytes bytes)
+        {
+            if (_count == _bytes.Length)
+            {
+                var larger = System.Buffers.ArrayPool<FragmentBytes>.Shared.Rent(_count * 2);
+                _bytes.AsSpan(0, _count).CopyTo(larger);
+                System.Buffers.ArrayPool<FragmentBytes>.Shared.Return(_bytes, clearArray: true);
+                _bytes = larger;
+            }
+
+            _bytes[_count++] = bytes;
+            return bytes.Array;
+        }
+
+        public readonly void Return()
+        {
+            foreach (var bytes in _bytes.AsSpan(0, _count))
+            {
+                bytes.Dispose();
+            }
+
+            System.Buffers.ArrayPool<FragmentBytes>.Shared.Return(_bytes, clearArray: true);
+            System.Buffers.ArrayPool<FragmentEntry>.Shared.Return(Entries, clearArray: true);
         }
     }
 
     private static async ValueTask<TsSamples> TsSamplesAsync(Track video, Track? audio, FragmentEntry[] fragments, int sequence, CancellationToken cancellationToken)
     {
-        var entry = fragments[sequence];
-        var videoTimescale = video.Description.Timescale;
-        var inputs = new List<FragmentBytes>(3);
-        var videoBytes = await RentAsync(entry, inputs, cancellationToken).ConfigureAwait(false);
-        var samples = entry.SamplesIn(videoBytes);
-        var shift = video.DecodeShift;
-        var videoSamples = System.Buffers.ArrayPool<TsSample>.Shared.Rent(Math.Max(samples.Length, 1));
-        for (var i = 0; i < samples.Length; i++)
+        var inputs = new FragmentInputs();
+        TsSample[]? videoSamples = null;
+        TsSample[]? audioSamples = null;
+        try
         {
-            var s = samples[i];
-            var pts = TsTimeOffset90k + Timescale.To90k(s.PresentationTime, videoTimescale);
-            var dts = TsTimeOffset90k + Timescale.To90k(s.DecodeTime - shift, videoTimescale);
-            videoSamples[i] = new TsSample(Math.Min(dts, pts), pts, s.IsSync, videoBytes.AsMemory(s.DataOffset, s.Size));
-        }
-
-        var audioSamples = System.Buffers.ArrayPool<TsSample>.Shared.Rent(128);
-        var audioCount = 0;
-        if (audio is not null)
-        {
-            var audioTimescale = audio.Description.Timescale;
-            var from = Timescale.Rescale(entry.Time, videoTimescale, audioTimescale);
-            var to = Timescale.Rescale(HlsTimeline.End(fragments, sequence), videoTimescale, audioTimescale);
-            foreach (var fragment in audio.SnapshotBetween(from, to))
+            var entry = fragments[sequence];
+            var videoTimescale = video.Description.Timescale;
+            var videoBytes = inputs.Add(await entry.RentAsync(cancellationToken).ConfigureAwait(false));
+            var samples = entry.SamplesIn(videoBytes);
+            var shift = video.DecodeShift;
+            videoSamples = System.Buffers.ArrayPool<TsSample>.Shared.Rent(Math.Max(samples.Length, 1));
+            for (var i = 0; i < samples.Length; i++)
             {
-                var bytes = await RentAsync(fragment, inputs, cancellationToken).ConfigureAwait(false);
-                foreach (var s in fragment.SamplesIn(bytes))
-                {
-                    if (s.DecodeTime >= from && s.DecodeTime < to)
-                    {
-                        if (audioCount == audioSamples.Length)
-                        {
-                            var larger = System.Buffers.ArrayPool<TsSample>.Shared.Rent(audioCount * 2);
-                            audioSamples.AsSpan(0, audioCount).CopyTo(larger);
-                            System.Buffers.ArrayPool<TsSample>.Shared.Return(audioSamples, clearArray: true);
-                            audioSamples = larger;
-                        }
+                var s = samples[i];
+                var pts = TsTimeOffset90k + Timescale.To90k(s.PresentationTime, videoTimescale);
+                var dts = TsTimeOffset90k + Timescale.To90k(s.DecodeTime - shift, videoTimescale);
+                videoSamples[i] = new TsSample(Math.Min(dts, pts), pts, s.IsSync, videoBytes.AsMemory(s.DataOffset, s.Size));
+            }
 
-                        var time = TsTimeOffset90k + Timescale.To90k(s.DecodeTime, audioTimescale);
-                        audioSamples[audioCount++] = new TsSample(time, time, true, bytes.AsMemory(s.DataOffset, s.Size));
+            audioSamples = System.Buffers.ArrayPool<TsSample>.Shared.Rent(128);
+            var audioCount = 0;
+            if (audio is not null)
+            {
+                var audioTimescale = audio.Description.Timescale;
+                var from = Timescale.Rescale(entry.Time, videoTimescale, audioTimescale);
+                var to = Timescale.Rescale(HlsTimeline.End(fragments, sequence), videoTimescale, audioTimescale);
+                var fragmentCount = inputs.CopyBetween(audio, from, to);
+                for (var f = 0; f < fragmentCount; f++)
+                {
+                    var fragment = inputs.Entries[f];
+                    var bytes = inputs.Add(await fragment.RentAsync(cancellationToken).ConfigureAwait(false));
+                    foreach (var s in fragment.SamplesIn(bytes))
+                    {
+                        if (s.DecodeTime >= from && s.DecodeTime < to)
+                        {
+                            audioSamples = Grown(audioSamples, audioCount);
+                            var time = TsTimeOffset90k + Timescale.To90k(s.DecodeTime, audioTimescale);
+                            audioSamples[audioCount++] = new TsSample(time, time, true, bytes.AsMemory(s.DataOffset, s.Size));
+                        }
                     }
                 }
             }
-        }
 
-        return new TsSamples(videoSamples, samples.Length, audioSamples, audioCount, inputs);
-    }
-
-    // Kept in the list to be given back with the samples, also when a later read fails.
-    private static async ValueTask<byte[]> RentAsync(FragmentEntry fragment, List<FragmentBytes> inputs, CancellationToken cancellationToken)
-    {
-        try
-        {
-            var bytes = await fragment.RentAsync(cancellationToken).ConfigureAwait(false);
-            inputs.Add(bytes);
-            return bytes.Array;
+            return new TsSamples(videoSamples, samples.Length, audioSamples, audioCount, inputs);
         }
         catch
         {
-            foreach (var input in inputs)
-            {
-                input.Dispose();
-            }
-
+            ReturnAll(videoSamples, audioSamples, inputs);
             throw;
         }
+    }
+
+    private static TsSample[] Grown(TsSample[] samples, int count)
+    {
+        if (count < samples.Length)
+        {
+            return samples;
+        }
+
+        var larger = System.Buffers.ArrayPool<TsSample>.Shared.Rent(count * 2);
+        samples.AsSpan(0, count).CopyTo(larger);
+        System.Buffers.ArrayPool<TsSample>.Shared.Return(samples, clearArray: true);
+        return larger;
+    }
+
+    private static void ReturnAll(TsSample[]? video, TsSample[]? audio, FragmentInputs inputs)
+    {
+        foreach (var samples in new[] { video, audio })
+        {
+            if (samples is not null)
+            {
+                System.Buffers.ArrayPool<TsSample>.Shared.Return(samples, clearArray: true);
+            }
+        }
+
+        inputs.Return();
     }
 
     /// <summary>Audio fragment <paramref name="entry"/> as a packed-audio segment: ID3 timestamp (the same 10 s lift as TS), ADTS frames.</summary>
