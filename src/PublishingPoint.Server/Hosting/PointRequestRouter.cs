@@ -123,7 +123,8 @@ internal sealed partial class PointRequestRouter(
             return false;
         }
 
-        var end = requestPath.IndexOf(PointPath.Extension + "/", StringComparison.Ordinal);
+        // Found as PointPath.TrySplit finds it (any casing), so a name the router would refuse is not played here either.
+        var end = requestPath.IndexOf(PointPath.Extension + "/", StringComparison.OrdinalIgnoreCase);
         if (end < 0 || registry.Find(requestPath.AsSpan(1, end + PointPath.Extension.Length - 1)) is not { } found)
         {
             return false;

@@ -45,7 +45,7 @@ public sealed class PlaybackFastLaneTests
     }
 
     [Fact]
-    public async Task APointNamedLikeAnOperatorRoute_DoesNotTakeThatRoutesUrls()
+    public async Task APointNamedLikeAnOperatorRoute_OrSplitOtherwiseByTheRouter_IsAnsweredAsRouted()
     {
         using var server = new InProcessServer("PublishingPoint:AdminApiKey=lane-key");
         server.Http.DefaultRequestHeaders.Add("X-Api-Key", "lane-key");
@@ -60,6 +60,12 @@ public sealed class PlaybackFastLaneTests
         Assert.Equal(HttpStatusCode.BadRequest, answer.StatusCode);
         Assert.Contains("ends with '.isml'", await answer.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         Assert.False(answer.Headers.Contains("Access-Control-Allow-Origin"));
+
+        // A name the router splits elsewhere ("live/A.ISML" first, which is no point name) is refused here as there.
+        using var odd = await server.Http.PostAsJsonAsync("api/points", new { path = "live/A.ISML/ch1.isml" });
+        Assert.True(odd.IsSuccessStatusCode, await odd.Content.ReadAsStringAsync());
+        using var refused = await server.Http.GetAsync("live/A.ISML/ch1.isml/Manifest");
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
     }
 
     /// <summary>Status, every header but Date and CORS's list of exposed headers (an answer to a request with an Origin only), and the body.</summary>
