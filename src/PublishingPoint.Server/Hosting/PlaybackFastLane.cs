@@ -13,6 +13,9 @@ namespace PublishingPoint.Server.Hosting;
 /// </summary>
 internal sealed class PlaybackFastLane(RequestDelegate next, PointRequestRouter router, EndpointDataSource endpoints, Microsoft.Extensions.Options.IOptions<Configuration.PublishingPointOptions> options)
 {
+    // Stands for "a route's first segment is not one plain literal": routing keeps every request.
+    private static readonly FrozenSet<string> EveryRequest = FrozenSet.Create(StringComparer.Ordinal, "\0every");
+
     private readonly bool _anyOrigin = Delivery.DeliveryCors.AllowsAnyOrigin(options.Value);
     private FrozenSet<string>? _routed;
 
@@ -30,16 +33,45 @@ internal sealed class PlaybackFastLane(RequestDelegate next, PointRequestRouter 
 
     private bool Routed(string path)
     {
-        _routed ??= FirstSegments(endpoints);
+        _routed ??= FirstSegments(endpoints) ?? EveryRequest;
+        if (ReferenceEquals(_routed, EveryRequest))
+        {
+            return true;
+        }
+
         var first = path.AsSpan(1);
         var slash = first.IndexOf('/');
         return _routed.GetAlternateLookup<ReadOnlySpan<char>>().Contains(slash < 0 ? first : first[..slash]);
     }
 
-    /// <summary>The literal first segments of every mapped route ("api", "health", "metrics", ...), as routing compares them.</summary>
-    internal static FrozenSet<string> FirstSegments(EndpointDataSource endpoints) =>
-        endpoints.Endpoints.OfType<RouteEndpoint>()
-            .Select(e => e.RoutePattern.PathSegments.Count > 0 && e.RoutePattern.PathSegments[0].Parts[0] is RoutePatternLiteralPart literal ? literal.Content : null)
-            .OfType<string>()
-            .ToFrozenSet(StringComparer.OrdinalIgnoreCase);
+    /// <summary>
+    /// The first segments of every mapped route ("api", "health", "metrics", ...), as routing compares them; null when a
+    /// route other than a catch-all begins with anything but one plain literal ("v{version}", "{tenant}"): routing then
+    /// keeps every request, since no first segment alone says which it would match.
+    /// </summary>
+    internal static FrozenSet<string>? FirstSegments(EndpointDataSource endpoints)
+    {
+        var names = new List<string>();
+        foreach (var endpoint in endpoints.Endpoints.OfType<RouteEndpoint>())
+        {
+            var segments = endpoint.RoutePattern.PathSegments;
+            if (segments.Count == 0)
+            {
+                continue;
+            }
+
+            switch (segments[0].Parts)
+            {
+                case [RoutePatternLiteralPart literal]:
+                    names.Add(literal.Content);
+                    break;
+                case [RoutePatternParameterPart { IsCatchAll: true }]:
+                    break;
+                default:
+                    return null;
+            }
+        }
+
+        return names.ToFrozenSet(StringComparer.OrdinalIgnoreCase);
+    }
 }

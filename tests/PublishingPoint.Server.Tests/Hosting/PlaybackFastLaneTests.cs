@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.AspNetCore.Routing.Patterns;
 using Microsoft.Extensions.DependencyInjection;
 using PublishingPoint.Server.Hosting;
 using PublishingPoint.Server.Tests.Infrastructure;
@@ -50,6 +51,7 @@ public sealed class PlaybackFastLaneTests
         using var server = new InProcessServer("PublishingPoint:AdminApiKey=lane-key");
         server.Http.DefaultRequestHeaders.Add("X-Api-Key", "lane-key");
         var routed = PlaybackFastLane.FirstSegments(server.Services.GetRequiredService<EndpointDataSource>());
+        Assert.NotNull(routed);
         Assert.Superset(new HashSet<string>(["api", "health", "metrics", "time", "openapi", "scalar"]), routed.ToHashSet(StringComparer.OrdinalIgnoreCase));
         Assert.DoesNotContain(routed, s => s.Contains('{', StringComparison.Ordinal));
 
@@ -66,6 +68,20 @@ public sealed class PlaybackFastLaneTests
         Assert.True(odd.IsSuccessStatusCode, await odd.Content.ReadAsStringAsync());
         using var refused = await server.Http.GetAsync("live/A.ISML/ch1.isml/Manifest");
         Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+    }
+
+    [Theory]
+    [InlineData("/v{version}/points")]
+    [InlineData("/{tenant}/points")]
+    [InlineData("/live{x}")]
+    public void ARouteWhoseFirstSegmentIsNotOnePlainLiteral_KeepsEveryRequestOnRouting(string pattern)
+    {
+        var endpoints = new DefaultEndpointDataSource(
+            new RouteEndpoint(_ => Task.CompletedTask, RoutePatternFactory.Parse("/api/points"), 0, null, "api"),
+            new RouteEndpoint(_ => Task.CompletedTask, RoutePatternFactory.Parse("/{**path}"), 0, null, "catch-all"),
+            new RouteEndpoint(_ => Task.CompletedTask, RoutePatternFactory.Parse(pattern), 0, null, "new"));
+        Assert.Null(PlaybackFastLane.FirstSegments(endpoints));
+        Assert.Equal(["api"], PlaybackFastLane.FirstSegments(new DefaultEndpointDataSource(endpoints.Endpoints.Take(2)))!);
     }
 
     /// <summary>Status, every header but Date and CORS's list of exposed headers (an answer to a request with an Origin only), and the body.</summary>
