@@ -33,7 +33,7 @@ internal sealed class ProgressPipeReader(PipeReader inner) : PipeReader
 
     public override async ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
     {
-        Step(asking: true);
+        Step();
         var result = await inner.ReadAsync(cancellationToken).ConfigureAwait(false);
         _last = result.Buffer;
         return result;
@@ -41,7 +41,7 @@ internal sealed class ProgressPipeReader(PipeReader inner) : PipeReader
 
     public override bool TryRead(out ReadResult result)
     {
-        Step(asking: true);
+        Step();
         if (!inner.TryRead(out result))
         {
             return false;
@@ -63,28 +63,24 @@ internal sealed class ProgressPipeReader(PipeReader inner) : PipeReader
             _examined = Math.Max(_examined, _consumed + examinedLength);
             _consumed += consumedLength;
         }
-
-        Step(asking: false);
     }
 
-    private void Step(bool asking)
+    public override void CancelPendingRead() => inner.CancelPendingRead();
+
+    public override void Complete(Exception? exception = null) => inner.Complete(exception);
+
+    // The consumer asks for more: it is done with what it examined; whoever waits for that is woken (only here, as
+    // nothing else moves Finished).
+    private void Step()
     {
         TaskCompletionSource stepped;
         lock (_lock)
         {
-            if (asking)
-            {
-                _finished = _examined;
-            }
-
+            _finished = _examined;
             stepped = _stepped;
             _stepped = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         }
 
         stepped.TrySetResult();
     }
-
-    public override void CancelPendingRead() => inner.CancelPendingRead();
-
-    public override void Complete(Exception? exception = null) => inner.Complete(exception);
 }

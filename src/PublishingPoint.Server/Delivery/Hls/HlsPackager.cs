@@ -134,14 +134,7 @@ internal static class HlsPackager
 
         public byte[] Add(FragmentBytes bytes)
         {
-            if (_count == _bytes.Length)
-            {
-                var larger = System.Buffers.ArrayPool<FragmentBytes>.Shared.Rent(_count * 2);
-                _bytes.AsSpan(0, _count).CopyTo(larger);
-                System.Buffers.ArrayPool<FragmentBytes>.Shared.Return(_bytes, clearArray: true);
-                _bytes = larger;
-            }
-
+            _bytes = Grown(_bytes, _count);
             _bytes[_count++] = bytes;
             return bytes.Array;
         }
@@ -212,27 +205,30 @@ internal static class HlsPackager
         }
     }
 
-    private static TsSample[] Grown(TsSample[] samples, int count)
+    /// <summary>A pooled array with room for one more item after <paramref name="count"/>: itself, or a larger one holding its items.</summary>
+    private static T[] Grown<T>(T[] items, int count)
     {
-        if (count < samples.Length)
+        if (count < items.Length)
         {
-            return samples;
+            return items;
         }
 
-        var larger = System.Buffers.ArrayPool<TsSample>.Shared.Rent(count * 2);
-        samples.AsSpan(0, count).CopyTo(larger);
-        System.Buffers.ArrayPool<TsSample>.Shared.Return(samples, clearArray: true);
+        var larger = System.Buffers.ArrayPool<T>.Shared.Rent(count * 2);
+        items.AsSpan(0, count).CopyTo(larger);
+        System.Buffers.ArrayPool<T>.Shared.Return(items, clearArray: true);
         return larger;
     }
 
     private static void ReturnAll(TsSample[]? video, TsSample[]? audio, FragmentInputs inputs)
     {
-        foreach (var samples in new[] { video, audio })
+        if (video is not null)
         {
-            if (samples is not null)
-            {
-                System.Buffers.ArrayPool<TsSample>.Shared.Return(samples, clearArray: true);
-            }
+            System.Buffers.ArrayPool<TsSample>.Shared.Return(video, clearArray: true);
+        }
+
+        if (audio is not null)
+        {
+            System.Buffers.ArrayPool<TsSample>.Shared.Return(audio, clearArray: true);
         }
 
         inputs.Return();
