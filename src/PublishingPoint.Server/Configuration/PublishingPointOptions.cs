@@ -139,6 +139,13 @@ public sealed record PublishingPointOptions
     /// <summary>Spooled segment copies open at once (each a file descriptor); past it, segments are sent from memory.</summary>
     public int MaxSpooledFiles { get; set; } = 4096;
 
+    /// <summary>
+    /// The request for a cached segment from which it is sent from a spooled copy (with sendfile); the ones before it are
+    /// sent from memory. 1 spools every segment as it is produced. A segment behind a CDN is asked for once or twice,
+    /// and for those a file's creation and the copy into it cost more than the copies into the socket they would save.
+    /// </summary>
+    public int SpoolAtRequest { get; set; } = 3;
+
     /// <summary>Copying HLS and DASH output to a folder or an S3 bucket as it completes ("PublishingPoint:Publish").</summary>
     public PublishOptions Publish { get; set; } = new();
 }
@@ -182,8 +189,8 @@ internal sealed class PublishingPointOptionsValidator : IValidateOptions<Publish
             "PublishingPoint:IngestIdleTimeoutSeconds must be between 1 and 3600, MinIngestBytesPerSecond at least 0."),
         (options.MaxArchiveRunsPerStream < 1 || options.MaxOpenArchiveFiles is < 16 or > 1_000_000,
             "PublishingPoint:MaxArchiveRunsPerStream must be at least 1, MaxOpenArchiveFiles between 16 and 1000000."),
-        (options.MaxSpooledFiles < 0,
-            "PublishingPoint:MaxSpooledFiles must be 0 (no spool) or more."),
+        (options.MaxSpooledFiles < 0 || options.SpoolAtRequest is < 1 or > 1_000_000,
+            "PublishingPoint:MaxSpooledFiles must be 0 (no spool) or more, SpoolAtRequest between 1 and 1000000."),
         (options.MaxRenderedBytesPerPoint is < 64 * 1024 or > 1024L * 1024 * 1024,
             "PublishingPoint:MaxRenderedBytesPerPoint must be between 65536 and 1073741824."),
         (options.MaxConnectionsPerStream < 1,

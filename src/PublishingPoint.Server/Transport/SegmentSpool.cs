@@ -24,6 +24,7 @@ internal sealed partial class SegmentSpool
         _closed = () => Interlocked.Decrement(ref _open);
         var settings = options.Value;
         _maxFiles = settings.MaxSpooledFiles;
+        AtRequest = settings.SpoolAtRequest;
         if (!settings.DirectSend)
         {
             return;
@@ -60,6 +61,9 @@ internal sealed partial class SegmentSpool
             return false;
         }
     }
+
+    /// <summary>The request for a cached segment from which it is sent from its spooled copy (PublishingPoint:SpoolAtRequest).</summary>
+    public int AtRequest { get; } = 1;
 
     /// <summary>Spooled copies open now.</summary>
     public int OpenFiles => Volatile.Read(ref _open);

@@ -6,7 +6,11 @@ namespace PublishingPoint.Benchmarks.Live;
 internal sealed record SegmentSighting(DateTime FirstListedUtc, DateTime MediaEndUtc, double DurationSeconds, bool AlreadyThere);
 
 /// <summary>Lateness of one channel: how many fragments came late, and the worst delay beyond the channel's usual one.</summary>
-internal sealed record Lateness(int Observed, int Late, int Overdue, double WorstSeconds);
+internal sealed record Lateness(int Observed, int Late, int Overdue, double WorstSeconds)
+{
+    /// <summary>When each late fragment was first listed: scattered ones are jitter, a cluster on every channel is a stall.</summary>
+    public IReadOnlyList<DateTime> LateListedUtc { get; init; } = [];
+}
 
 /// <summary>
 /// What the viewers of one channel saw: every segment of every rendition with the time it was first listed, and
@@ -66,6 +70,7 @@ internal sealed class ChannelWatch(string name)
         var late = 0;
         var overdue = 0;
         var worst = 0.0;
+        var lateAt = new List<DateTime>();
         var byVariant = _seen.GroupBy(s => s.Key.Variant).ToArray();
         if (byVariant.Length == 0)
         {
@@ -87,6 +92,7 @@ internal sealed class ChannelWatch(string name)
                 if (beyond > s.DurationSeconds)
                 {
                     late++;
+                    lateAt.Add(s.FirstListedUtc);
                 }
             }
 
@@ -100,7 +106,7 @@ internal sealed class ChannelWatch(string name)
             }
         }
 
-        return new Lateness(observed, late + overdue, overdue, worst);
+        return new Lateness(observed, late + overdue, overdue, worst) { LateListedUtc = lateAt };
     }
 
     private void Remember(string what)

@@ -92,6 +92,7 @@ internal static class LiveRun
         var viewers = new List<Task>();
         using var stopViewers = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var clock = Stopwatch.StartNew();
+        var startUtc = DateTime.UtcNow;
         var probe = DelayProbe.Start(clock, stopViewers.Token);
         var samples = new List<(double, long)>();
         ProcessSample? cpuStart = null;
@@ -212,6 +213,11 @@ internal static class LiveRun
             }
         }
 
+        if (LateTimeline(lateness, startUtc) is { } timeline)
+        {
+            problems.Insert(0, timeline);
+        }
+
         problems.AddRange(watches.SelectMany(w => w.ErrorSamples));
         var start = cpuStart ?? idle;
         var cpu = (last.CpuSeconds - start.CpuSeconds) / (last.At - start.At).TotalSeconds * 100;
@@ -224,5 +230,15 @@ internal static class LiveRun
             ClientCpuPercent = clientCpuPercent,
             AnonBytes = (idle.AnonBytes, last.AnonBytes),
         };
+    }
+
+    /// <summary>Late listings counted by 5 s of the step, with how many channels each had: null when none was late.</summary>
+    private static string? LateTimeline(IReadOnlyList<Lateness> lateness, DateTime startUtc)
+    {
+        var buckets = lateness.SelectMany((l, channel) => l.LateListedUtc.Select(at => (Bucket: (int)((at - startUtc).TotalSeconds / 5), Channel: channel)))
+            .GroupBy(x => x.Bucket).OrderBy(g => g.Key)
+            .Select(g => string.Create(CultureInfo.InvariantCulture, $"{g.Key * 5}-{g.Key * 5 + 5} s: {g.Count()} on {g.Select(x => x.Channel).Distinct().Count()} ch"))
+            .ToArray();
+        return buckets.Length == 0 ? null : "late listings by time in the step: " + string.Join(", ", buckets);
     }
 }

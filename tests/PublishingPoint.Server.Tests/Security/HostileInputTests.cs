@@ -83,7 +83,9 @@ public sealed class HostileInputTests
         Assert.Equal(HttpStatusCode.OK, (await Posting.PostChunkedAsync(server.Http, "live/spool.isml/Streams(a)", await IsmvCapture.MakeAsync(8, 1000, 0))).Status);
         for (var n = 0; n < 4; n++)
         {
+            // The third request spools (SpoolAtRequest).
             var segment = await server.Http.GetByteArrayAsync($"live/spool.isml/hls/video-1000000/{n}.ts");
+            Assert.Equal(segment, await server.Http.GetByteArrayAsync($"live/spool.isml/hls/video-1000000/{n}.ts"));
             Assert.Equal(segment, await server.Http.GetByteArrayAsync($"live/spool.isml/hls/video-1000000/{n}.ts"));
         }
 

@@ -9,6 +9,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using PublishingPoint.Server.Tests.Hls;
 using PublishingPoint.Server.Tests.Infrastructure;
+using PublishingPoint.Server.Transport;
 
 namespace PublishingPoint.Server.Tests.Transport;
 
@@ -27,7 +28,8 @@ public sealed class DirectSendTests
         // Segments above DirectSend.SendFileMinimumBytes (64 KB), so they go with sendfile; smaller ones leave from memory.
         var capture = await IsmvCapture.MakeAsync(6, 2500, 64, 1280, 720);
         var spool = TempDirectory.Create("pp-spool");
-        await using var direct = await RunningServer.StartAsync(null, $"--PublishingPoint:SpoolPath={spool}");
+        // Every segment spooled as it is produced, so each request below is a first one and still goes with sendfile.
+        await using var direct = await RunningServer.StartAsync(null, $"--PublishingPoint:SpoolPath={spool}", "--PublishingPoint:SpoolAtRequest=1");
         // The reference is Kestrel as it comes: its own socket output, and request code queued to the thread pool.
         await using var copied = await RunningServer.StartAsync(null, "--PublishingPoint:DirectSend=false", "--PublishingPoint:InlineScheduling=false");
         Assert.True(direct.Services.GetRequiredService<IOptions<SocketTransportOptions>>().Value.UnsafePreferInlineScheduling);
@@ -91,6 +93,34 @@ public sealed class DirectSendTests
         Assert.Empty(Directory.GetFiles(spool));
         Assert.Equal(segmentBodies.Count - large + 1, await DirectBodiesAsync(direct.Http, "memory") - beforeMemory);
         Assert.Equal(0, await DirectBodiesAsync(copied.Http));
+    }
+
+    [Fact]
+    public async Task ASegment_GoesFromMemoryTwice_AndFromItsSpooledCopyFromTheThirdRequestOn()
+    {
+        var spool = TempDirectory.Create("pp-spool");
+        await using var server = await RunningServer.StartAsync(null, $"--PublishingPoint:SpoolPath={spool}");
+        var (status, body) = await Posting.PostChunkedAsync(server.Http, $"{Point}/Streams(a)", await IsmvCapture.MakeAsync(6, 2500, 64, 1280, 720));
+        Assert.True(status == HttpStatusCode.OK, body);
+        var media = await server.Http.GetStringAsync($"{Point}/{HlsText.AttributeLines(await server.Http.GetStringAsync($"{Point}/master.m3u8"), "#EXT-X-STREAM-INF")[0].Uri}");
+        var path = $"{Point}/hls/{HlsText.Segments(media)[1].Uri}";
+        var files = server.Services.GetRequiredService<SegmentSpool>();
+        var sent = new List<string>();
+        byte[]? first = null;
+        for (var request = 1; request <= 5; request++)
+        {
+            var (sendfile, memory) = (await DirectBodiesAsync(server.Http, "sendfile"), await DirectBodiesAsync(server.Http, "memory"));
+            var bytes = await server.Http.GetByteArrayAsync(path);
+            Assert.True(bytes.Length >= SendFileThreshold, $"segment of {bytes.Length} bytes");
+            first ??= bytes;
+            Assert.True(first.AsSpan().SequenceEqual(bytes), $"request {request} got other bytes");
+            var (sendfileAfter, memoryAfter) = (await DirectBodiesAsync(server.Http, "sendfile"), await DirectBodiesAsync(server.Http, "memory"));
+            sent.Add(sendfileAfter - sendfile == 1 && memoryAfter == memory ? "sendfile" : memoryAfter - memory == 1 && sendfileAfter == sendfile ? "memory" : "?");
+        }
+
+        Assert.Equal(["memory", "memory", "sendfile", "sendfile", "sendfile"], sent);
+        Assert.Equal(1, files.OpenFiles);
+        Assert.Empty(Directory.GetFiles(spool));
     }
 
     [Fact]
@@ -160,7 +190,8 @@ public sealed class DirectSendTests
         var media = await plain.Http.GetStringAsync($"{Point}/{HlsText.AttributeLines(await plain.Http.GetStringAsync($"{Point}/master.m3u8"), "#EXT-X-STREAM-INF")[0].Uri}");
         var segment = $"{Point}/hls/{HlsText.Segments(media)[1].Uri}";
         var expected = await plain.Http.GetByteArrayAsync(segment);
-        // Large enough to be kept as a spooled file: under TLS it is read back from the file through a pooled buffer.
+        // Large enough to be kept as a spooled file from its third request on: under TLS it is then read back from the file
+        // through a pooled buffer.
         Assert.True(expected.Length >= SendFileThreshold, $"segment of {expected.Length} bytes");
         foreach (var version in new[] { HttpVersion.Version11, HttpVersion.Version20 })
         {

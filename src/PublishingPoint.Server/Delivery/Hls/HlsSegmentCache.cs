@@ -43,10 +43,11 @@ internal enum HlsFormat
 /// concurrent requests for a new segment share one packaging run) and later requests await the same task.
 /// Bounded by bytes; a failed run is dropped so the next request tries again. Runs are not tied to the request
 /// that started them (callers wait with their own cancellation), so one aborted player cannot fail the others.
-/// With a <see cref="SegmentSpool"/>, a produced segment of <see cref="DirectSend.SendFileMinimumBytes"/> or more is kept
-/// as a <see cref="SpooledFile"/> instead of in memory (plain-HTTP/1 viewers get it with sendfile, others read from it
-/// through the page cache), so the cache's memory does not grow with the viewers' segments; the file is closed when
-/// the segment leaves the cache.
+/// With a <see cref="SegmentSpool"/>, a produced segment of <see cref="DirectSend.SendFileMinimumBytes"/> or more that is
+/// asked for <see cref="SegmentSpool.AtRequest"/> times is kept from then on as a <see cref="SpooledFile"/> instead of
+/// in memory (plain-HTTP/1 viewers get it with sendfile, others read from it through the page cache): a popular segment
+/// leaves like a static file from nginx, one asked for once or twice (behind a CDN) costs no file; the file is closed
+/// when the segment leaves the cache.
 /// </summary>
 internal sealed class HlsSegmentCache : IDisposable
 {
@@ -205,21 +206,22 @@ internal sealed class HlsSegmentCache : IDisposable
         }
     }
 
-    // Produced once; then either its spooled file or its bytes. An entry evicted before its file exists keeps the bytes
-    // for the requests already waiting on it and closes the file on arrival.
+    // Produced once; then its bytes, and from the spool's request on (SpoolAtRequest) its spooled file instead. An entry
+    // evicted before its file exists keeps the bytes for the requests already holding them and closes the file on arrival.
     private sealed class Entry
     {
         private readonly Lock _lock = new();
+        private readonly SegmentSpool _spool;
         private byte[]? _bytes;
         private SpooledFile? _file;
         private bool _closed;
+        private int _asked;
 
-        public Entry(Func<Task<byte[]>> produce, SegmentSpool spool) =>
-            Ready = new Lazy<Task>(async () =>
-            {
-                var bytes = await produce().ConfigureAwait(false);
-                Attach(bytes, spool.TryWrite(bytes));
-            });
+        public Entry(Func<Task<byte[]>> produce, SegmentSpool spool)
+        {
+            _spool = spool;
+            Ready = new Lazy<Task>(async () => Volatile.Write(ref _bytes, await produce().ConfigureAwait(false)));
+        }
 
         public Lazy<Task> Ready { get; }
 
@@ -227,14 +229,21 @@ internal sealed class HlsSegmentCache : IDisposable
 
         public bool TryAcquire(out ReadySegment segment)
         {
+            var bytes = Volatile.Read(ref _bytes);
+            if (bytes is not null && Volatile.Read(ref _asked) < _spool.AtRequest && Interlocked.Increment(ref _asked) == _spool.AtRequest)
+            {
+                Spool(bytes);
+            }
+
             if (Volatile.Read(ref _file) is { } file && file.TryLease())
             {
                 segment = new ReadySegment(null, file);
                 return true;
             }
 
-            segment = Volatile.Read(ref _bytes) is { } bytes ? new ReadySegment(bytes, null) : default;
-            return segment.Bytes is not null;
+            bytes = Volatile.Read(ref _bytes);
+            segment = bytes is not null ? new ReadySegment(bytes, null) : default;
+            return bytes is not null;
         }
 
         public void Close()
@@ -246,19 +255,20 @@ internal sealed class HlsSegmentCache : IDisposable
             }
         }
 
-        private void Attach(byte[] bytes, SpooledFile? file)
+        // Exactly one request gets here: the copy replaces the bytes, which the requests holding them keep until they are done.
+        private void Spool(byte[] bytes)
         {
+            var file = _spool.TryWrite(bytes);
             lock (_lock)
             {
                 if (_closed || file is null)
                 {
                     file?.Dispose();
-                    Volatile.Write(ref _bytes, bytes);
+                    return;
                 }
-                else
-                {
-                    Volatile.Write(ref _file, file);
-                }
+
+                Volatile.Write(ref _file, file);
+                Volatile.Write(ref _bytes, null);
             }
         }
     }
