@@ -19,7 +19,7 @@ public sealed record PublishingPointOptions
     /// window, time-shift and VOD are read from the archive through the page cache, so memory does not grow with the
     /// window. Capped by the DVR window; the newest fragment always stays.
     /// </summary>
-    public int MemoryWindowSeconds { get; set; } = 8;
+    public int MemoryWindowSeconds { get; set; } = 4;
 
     /// <summary>Fragments announced ahead in a live fragment's 'tfrf' and in the manifest's LookAheadFragmentCount.</summary>
     public int LookAheadFragmentCount { get; set; } = 2;
