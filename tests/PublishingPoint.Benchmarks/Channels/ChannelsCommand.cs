@@ -33,8 +33,8 @@ internal sealed class ChannelsCommand : IBenchmarkCommand
     public async Task<int> RunAsync(BenchmarkArguments arguments, CancellationToken cancellationToken)
     {
         var inv = CultureInfo.InvariantCulture;
-        var max = arguments.Int("max", 16, 1, 256);
-        var from = Math.Min(arguments.Int("from", 1, 1, 256), max);
+        var max = arguments.Int("max", 16, 1, 1024);
+        var from = Math.Min(arguments.Int("from", 1, 1, 1024), max);
         var seconds = arguments.Int("seconds", 30, 10, 3600);
         var viewers = arguments.Int("viewers", 2, 0, 100);
         var output = arguments.String("output") ?? Path.Combine("benchmark-results", "channels.json");
