@@ -4,6 +4,7 @@ using PublishingPoint.Media.Tracks;
 using PublishingPoint.Server.Configuration;
 using PublishingPoint.Server.Delivery.Hls;
 using PublishingPoint.Server.Points;
+using PublishingPoint.Server.Tests.Infrastructure;
 using PublishingPoint.Server.Transport;
 
 namespace PublishingPoint.Server.Tests.Hls;
@@ -34,5 +35,27 @@ public sealed class SegmentCacheTests
         Assert.True(cache.TryGetReady(key(29), out var newest));
         newest.Release();
         Assert.False(cache.TryGetReady(key(0), out _), "the oldest segment should have made room");
+    }
+
+    [Fact]
+    public async Task ConcurrentRequests_AcrossTheSpoolingRequest_AllGetTheSegment_ProducedOnce()
+    {
+        var folder = TempDirectory.Create("pp-spool");
+        var spool = new SegmentSpool(Options.Create(new PublishingPointOptions { SpoolPath = folder, SpoolAtRequest = 3 }), NullLogger<SegmentSpool>.Instance);
+        using var cache = new HlsSegmentCache(spool, sizeLimit: 10 * 1024 * 1024);
+        Assert.True(PointPath.TryParse("live/spool.isml", out var path, out var error), error);
+        var key = new HlsSegmentKey(new Point(path, Path.GetTempPath()), new TrackKey("video", 2_500_000), HlsFormat.Ts, 7);
+        var segment = new byte[200 * 1024];
+        Random.Shared.NextBytes(segment);
+
+        // Sixty-four requests at once: whichever is third writes the spooled copy while the others read the bytes or the copy.
+        var answers = await Task.WhenAll(Enumerable.Range(0, 64).Select(_ => Task.Run(() => cache.GetOrProduceAsync(key, segment.Length, () => Task.FromResult(segment)))));
+        Assert.All(answers, a => Assert.True(segment.AsSpan().SequenceEqual(a), "a request got other bytes"));
+        Assert.Equal(1, cache.Produced);
+        Assert.Equal(1, spool.OpenFiles);
+        Assert.True(cache.TryGetReady(key, out var ready));
+        Assert.NotNull(ready.File);
+        Assert.Null(ready.Bytes);
+        ready.Release();
     }
 }

@@ -241,7 +241,7 @@ internal sealed class HlsSegmentCache : IDisposable
                 return true;
             }
 
-            bytes = Volatile.Read(ref _bytes);
+            // The bytes read above, even if the spool has taken their place since: the same segment, and still alive.
             segment = bytes is not null ? new ReadySegment(bytes, null) : default;
             return bytes is not null;
         }
