@@ -191,8 +191,15 @@ public sealed class DirectSendTests
         var segment = $"{Point}/hls/{HlsText.Segments(media)[1].Uri}";
         var expected = await plain.Http.GetByteArrayAsync(segment);
         // Large enough to be kept as a spooled file from its third request on: under TLS it is then read back from the file
-        // through a pooled buffer.
+        // through a pooled buffer. Two requests first (sent from memory), so every answer below comes from the file.
         Assert.True(expected.Length >= SendFileThreshold, $"segment of {expected.Length} bytes");
+        using (var first = Trusting(tls.BaseUrl, HttpVersion.Version11, thumbprint))
+        {
+            Assert.Equal(expected, await first.GetByteArrayAsync(segment));
+            Assert.Equal(expected, await first.GetByteArrayAsync(segment));
+        }
+
+        Assert.Equal(0, tls.Services.GetRequiredService<SegmentSpool>().OpenFiles);
         foreach (var version in new[] { HttpVersion.Version11, HttpVersion.Version20 })
         {
             using var http = Trusting(tls.BaseUrl, version, thumbprint);
@@ -206,6 +213,7 @@ public sealed class DirectSendTests
             Assert.Equal(expected[(expected.Length / 3)..], await part.Content.ReadAsByteArrayAsync());
         }
 
+        Assert.Equal(1, tls.Services.GetRequiredService<SegmentSpool>().OpenFiles);
         using (var metrics = Trusting(tls.BaseUrl, HttpVersion.Version11, thumbprint))
         {
             Assert.Equal(0, await DirectBodiesAsync(metrics));
