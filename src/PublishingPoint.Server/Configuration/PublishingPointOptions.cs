@@ -131,6 +131,13 @@ public sealed record PublishingPointOptions
     public bool InlineScheduling { get; set; } = true;
 
     /// <summary>
+    /// A connection keeps its receive buffer (one 4 KB block of Kestrel's pool) between requests, so the next request is
+    /// read with one system call instead of a zero-byte read to wait for it and then the read (Kestrel's
+    /// WaitForDataBeforeAllocatingBuffer off). Costs 4 KB per open connection; Kestrel:Limits:MaxConcurrentConnections bounds them.
+    /// </summary>
+    public bool ReceiveBufferUpFront { get; set; } = true;
+
+    /// <summary>
     /// Folder for the file copies of cached segments that DirectSend sends with sendfile (unlinked as soon as written,
     /// so it stays empty); empty uses ".spool" in the data folder. Relative paths are under the content root.
     /// </summary>

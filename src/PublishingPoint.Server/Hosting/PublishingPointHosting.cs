@@ -45,7 +45,12 @@ public static class PublishingPointHosting
         // handled on thread-pool threads, and each batch queues the next before running its handlers: inline here means
         // "on that pool thread", so ingest's archive writes and fsyncs block a pool thread as before, never the epoll loop.
         var inline = builder.Configuration.GetValue($"{PublishingPointOptions.Section}:{nameof(PublishingPointOptions.InlineScheduling)}", true);
-        builder.WebHost.UseSockets(sockets => sockets.UnsafePreferInlineScheduling = inline);
+        var upFront = builder.Configuration.GetValue($"{PublishingPointOptions.Section}:{nameof(PublishingPointOptions.ReceiveBufferUpFront)}", true);
+        builder.WebHost.UseSockets(sockets =>
+        {
+            sockets.UnsafePreferInlineScheduling = inline;
+            sockets.WaitForDataBeforeAllocatingBuffer = !upFront;
+        });
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             // Segments are written whole from memory: a larger response buffer lets one write hand a whole

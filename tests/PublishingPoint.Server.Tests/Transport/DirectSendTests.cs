@@ -30,10 +30,15 @@ public sealed class DirectSendTests
         var spool = TempDirectory.Create("pp-spool");
         // Every segment spooled as it is produced, so each request below is a first one and still goes with sendfile.
         await using var direct = await RunningServer.StartAsync(null, $"--PublishingPoint:SpoolPath={spool}", "--PublishingPoint:SpoolAtRequest=1");
-        // The reference is Kestrel as it comes: its own socket output, and request code queued to the thread pool.
-        await using var copied = await RunningServer.StartAsync(null, "--PublishingPoint:DirectSend=false", "--PublishingPoint:InlineScheduling=false");
-        Assert.True(direct.Services.GetRequiredService<IOptions<SocketTransportOptions>>().Value.UnsafePreferInlineScheduling);
-        Assert.False(copied.Services.GetRequiredService<IOptions<SocketTransportOptions>>().Value.UnsafePreferInlineScheduling);
+        // The reference is Kestrel as it comes: its own socket output, request code queued to the thread pool, and a
+        // receive buffer taken only once a request's bytes are there.
+        await using var copied = await RunningServer.StartAsync(null, "--PublishingPoint:DirectSend=false", "--PublishingPoint:InlineScheduling=false", "--PublishingPoint:ReceiveBufferUpFront=false");
+        var shipped = direct.Services.GetRequiredService<IOptions<SocketTransportOptions>>().Value;
+        var kestrels = copied.Services.GetRequiredService<IOptions<SocketTransportOptions>>().Value;
+        Assert.True(shipped.UnsafePreferInlineScheduling);
+        Assert.False(shipped.WaitForDataBeforeAllocatingBuffer);
+        Assert.False(kestrels.UnsafePreferInlineScheduling);
+        Assert.True(kestrels.WaitForDataBeforeAllocatingBuffer);
         foreach (var server in new[] { direct, copied })
         {
             var (status, body) = await Posting.PostChunkedAsync(server.Http, $"{Point}/Streams(a)", capture);
