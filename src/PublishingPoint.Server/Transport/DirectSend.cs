@@ -18,7 +18,7 @@ internal static class DirectSend
 
     /// <summary>
     /// Below this a body in memory leaves with the headers in one gathered send; sendfile of its spooled copy would cost
-    /// TCP_CORK on and off, the headers' own send and the file's, four system calls where one does.
+    /// the headers' own send and the file's, two system calls where one does, and a file's creation.
     /// </summary>
     public const int SendFileMinimumBytes = 64 * 1024;
 

@@ -11,8 +11,10 @@ namespace PublishingPoint.Server.Transport;
 /// a large body already in memory (a cached segment) is queued by reference with <see cref="TryQueueBody"/>, and
 /// Kestrel then accounts for its length without copying anything (<see cref="GetMemory"/> hands out a scratch
 /// buffer nobody reads). Each flush is one gathered send of everything queued, in order, so headers and body
-/// leave in one system call; a body queued as a <see cref="SpooledFile"/> region goes with sendfile under TCP_CORK
-/// (headers and file data packed into full segments), the way nginx serves static files.
+/// leave in one system call; a body queued as a <see cref="SpooledFile"/> region goes with sendfile, the headers held
+/// back with MSG_MORE so they ride with the file data (the way nginx serves static files, which corks the socket
+/// instead). On Linux both are tried on the flushing thread first (<see cref="LinuxSend"/>); only what the socket
+/// cannot take at once goes through the socket's asynchronous operations, which wait for it to drain.
 /// Kestrel serialises calls to an output writer; only <see cref="Complete"/> may race a flush.
 /// </summary>
 internal sealed class DirectSocketOutput : PipeWriter, IDirectBodyFeature
@@ -39,6 +41,9 @@ internal sealed class DirectSocketOutput : PipeWriter, IDirectBodyFeature
     private bool _cancelNextFlush;
     private PacketsSend? _packets;
     private bool _bufferRaised;
+    // Whether TrySendInline may be used on this connection: 0 not yet known, 1 yes, -1 no.
+    private int _inline;
+    private SafeHandle? _socketHandle;
 
     public DirectSocketOutput(Socket socket) => _socket = socket;
 
@@ -206,6 +211,23 @@ internal sealed class DirectSocketOutput : PipeWriter, IDirectBodyFeature
                 return await SendWithFilesAsync().ConfigureAwait(false);
             }
 
+            if (_queued.Count <= LinuxSend.MaxGathered && CanSendInline())
+            {
+                // Usually the whole answer goes here, on this thread; what the socket cannot take now waits below.
+                var sent = LinuxSend.SendGathered(_socketHandle!, _queued);
+                if (sent < 0)
+                {
+                    _failed = true;
+                    return new FlushResult(isCanceled: false, isCompleted: true);
+                }
+
+                DropSent((int)sent);
+                if (_queued.Count > 0)
+                {
+                    Metrics?.SendWaited();
+                }
+            }
+
             while (_queued.Count > 0)
             {
                 var sent = await _socket.SendAsync(_queued, SocketFlags.None).ConfigureAwait(false);
@@ -241,6 +263,16 @@ internal sealed class DirectSocketOutput : PipeWriter, IDirectBodyFeature
 
     private async ValueTask<FlushResult> SendWithFilesAsync()
     {
+        if (TrySendInline())
+        {
+            return default;
+        }
+
+        if (_failed)
+        {
+            return new FlushResult(isCanceled: false, isCompleted: true);
+        }
+
         var elements = new SendPacketsElement[_queued.Count + _files.Count];
         var next = 0;
         var file = 0;
@@ -278,6 +310,70 @@ internal sealed class DirectSocketOutput : PipeWriter, IDirectBodyFeature
         }
 
         return default;
+    }
+
+    // Linux, headers then one file region (a cached segment's answer): the headers with MSG_MORE and the file with
+    // sendfile, on this thread, two system calls where the asynchronous path takes four (TCP_CORK on and off around
+    // them) plus its task. True when everything went; otherwise what the socket did not take stays queued for that path.
+    private bool TrySendInline()
+    {
+        if (_files.Count != 1 || _files[0].Index != _queued.Count || _queued.Count > 1 || !CanSendInline())
+        {
+            return false;
+        }
+
+        var (_, file, offset, count) = _files[0];
+        if (_queued.Count == 1)
+        {
+            var head = _queued[0];
+            var sent = LinuxSend.Send(_socketHandle!, head.AsSpan(), more: true);
+            if (sent < head.Count)
+            {
+                return Waits(sent);
+            }
+
+            _queued.Clear();
+            _files[0] = (0, file, offset, count);
+        }
+
+        while (count > 0)
+        {
+            var sent = LinuxSend.SendFile(_socketHandle!, file.Stream.SafeFileHandle, ref offset, count);
+            if (sent <= 0)
+            {
+                _files[0] = (0, file, offset, count);
+                return Waits(sent);
+            }
+
+            count -= (int)sent;
+        }
+
+        return true;
+    }
+
+    // The socket took only part (sent >= 0: the rest waits for it on the asynchronous path), or the connection is over.
+    private bool Waits(long sent)
+    {
+        if (sent < 0)
+        {
+            _failed = true;
+            return false;
+        }
+
+        DropSent((int)sent);
+        Metrics?.SendWaited();
+        return false;
+    }
+
+    private bool CanSendInline()
+    {
+        if (_inline == 0)
+        {
+            _socketHandle = _socket.SafeHandle;
+            _inline = LinuxSend.Supported && LinuxSend.IsNonBlocking(_socketHandle) ? 1 : -1;
+        }
+
+        return _inline > 0;
     }
 
     // A send buffer that takes a whole segment lets sendfile finish in one call instead of waiting for the socket to

@@ -13,6 +13,7 @@ internal sealed class TransportMetrics
     // [0] memory, [1] sendfile.
     private readonly long[] _bodies = new long[2];
     private readonly long[] _bytes = new long[2];
+    private long _waits;
 
     public TransportMetrics(IMeterFactory meters)
     {
@@ -20,7 +21,11 @@ internal sealed class TransportMetrics
         var meter = meters.Create(MeterName);
         meter.CreateObservableCounter("direct.bodies", () => Read(_bodies), "{body}", "Response bodies sent without a copy (DirectSend), via memory or sendfile.");
         meter.CreateObservableCounter("direct.bytes", () => Read(_bytes), "By", "Bytes of those bodies.");
+        meter.CreateObservableCounter("direct.waits", () => Volatile.Read(ref _waits), "{send}",
+            "Sends the socket could not take at once, so they waited for it to drain (slow or distant clients, answers larger than the socket's buffer).");
     }
+
+    public void SendWaited() => Interlocked.Increment(ref _waits);
 
     public void DirectBody(int bytes, bool sendfile)
     {

@@ -168,6 +168,40 @@ public sealed class DirectSendTests
         Assert.Equal(HttpStatusCode.OK, (await server.Http.GetAsync("health/ready")).StatusCode);
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task AnswersTheSocketCannotTakeAtOnce_WaitForIt_AndArriveWhole(bool spooled)
+    {
+        // Spooled: every segment goes with sendfile from its first request; otherwise none is spooled and all leave from memory.
+        await using var server = await RunningServer.StartAsync(null, spooled ? "--PublishingPoint:SpoolAtRequest=1" : "--PublishingPoint:MaxSpooledFiles=0");
+        var (status, body) = await Posting.PostChunkedAsync(server.Http, $"{Point}/Streams(a)", await IsmvCapture.MakeAsync(6, 2500, 64, 1280, 720));
+        Assert.True(status == HttpStatusCode.OK, body);
+        var media = await server.Http.GetStringAsync($"{Point}/{HlsText.AttributeLines(await server.Http.GetStringAsync($"{Point}/master.m3u8"), "#EXT-X-STREAM-INF")[0].Uri}");
+        var path = $"/{Point}/hls/{HlsText.Segments(media)[1].Uri}";
+        var expected = await server.Http.GetByteArrayAsync(path.TrimStart('/'));
+        Assert.True(expected.Length >= 128 * 1024, $"segment of {expected.Length} bytes");
+
+        // 64 answers asked for at once and not read: more than any socket buffer here holds (4 MB at most), so sends find
+        // it full, take what they can at once and wait for the rest; then everything is read, 4 KB at a time.
+        var (waits, sendfile, memory) = (await DirectCountAsync(server.Http, "waits"), await DirectBodiesAsync(server.Http, "sendfile"), await DirectBodiesAsync(server.Http, "memory"));
+        using var client = await RawHttpClient.ConnectAsync(server.BaseUrl, receiveBuffer: 4096);
+        const int Requests = 64;
+        await client.SendAsync(string.Concat(Enumerable.Repeat(Get(server.BaseUrl, path), Requests)));
+        await Task.Delay(500);
+        for (var i = 0; i < Requests; i++)
+        {
+            var response = await client.ReadResponseAsync(chunk: 4096);
+            Assert.Equal(200, response.Status);
+            Assert.True(expected.AsSpan().SequenceEqual(response.Body), $"answer {i + 1} differs");
+        }
+
+        Assert.True(await DirectCountAsync(server.Http, "waits") > waits, "no send waited for the socket");
+        Assert.Equal(Requests, spooled
+            ? await DirectBodiesAsync(server.Http, "sendfile") - sendfile
+            : await DirectBodiesAsync(server.Http, "memory") - memory);
+    }
+
     [Fact]
     public async Task OverTls_WithHttp11AndHttp2_BodiesAreCopiedAndTheSame()
     {
@@ -244,6 +278,13 @@ public sealed class DirectSendTests
     {
         var text = await server.GetStringAsync("metrics");
         return text.Split('\n').Where(l => l.StartsWith($"publishingpoint_transport_direct_bodies{{via=\"{via}", StringComparison.Ordinal))
+            .Sum(l => long.Parse(l.AsSpan(l.LastIndexOf(' ') + 1), CultureInfo.InvariantCulture));
+    }
+
+    private static async Task<long> DirectCountAsync(HttpClient server, string name)
+    {
+        var text = await server.GetStringAsync("metrics");
+        return text.Split('\n').Where(l => l.StartsWith($"publishingpoint_transport_direct_{name}", StringComparison.Ordinal))
             .Sum(l => long.Parse(l.AsSpan(l.LastIndexOf(' ') + 1), CultureInfo.InvariantCulture));
     }
 
