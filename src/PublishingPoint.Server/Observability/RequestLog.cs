@@ -18,16 +18,21 @@ internal static class RequestLog
     public const string Template = "{RequestMethod} {Path} -> {StatusCode} {ResponseBytes} bytes in {Elapsed:0.0} ms ({Format})";
 
     /// <summary>A successful answer to a player: GET or HEAD under a point (or the clock), status below 400.</summary>
-    public static bool IsPlayback(HttpContext context) =>
-        context.Response.StatusCode < 400
+    public static bool IsPlayback(HttpContext context) => IsPlayback(context, RequestObservation.IsDelivery(context.Request.Path.Value));
+
+    /// <summary>The same, when whether the path is a delivery path (<see cref="RequestObservation.IsDelivery"/>) is already known.</summary>
+    public static bool IsPlayback(HttpContext context, bool delivery) =>
+        delivery
+        && context.Response.StatusCode < 400
         && (HttpMethods.IsGet(context.Request.Method) || HttpMethods.IsHead(context.Request.Method))
-        && RequestObservation.IsDelivery(context.Request.Path.Value)
         && !context.Request.Path.StartsWithSegments("/api", StringComparison.Ordinal);
 
     /// <summary>The level of a request's line, given whether it failed with an exception.</summary>
-    public static LogEventLevel LevelOf(HttpContext context, bool failed) =>
+    public static LogEventLevel LevelOf(HttpContext context, bool failed) => LevelOf(context, failed, RequestObservation.IsDelivery(context.Request.Path.Value));
+
+    public static LogEventLevel LevelOf(HttpContext context, bool failed, bool delivery) =>
         context.RequestAborted.IsCancellationRequested ? LogEventLevel.Information // the client left: nothing went wrong here
         : failed || context.Response.StatusCode >= 500 ? LogEventLevel.Error
-        : IsPlayback(context) ? LogEventLevel.Debug
+        : IsPlayback(context, delivery) ? LogEventLevel.Debug
         : LogEventLevel.Information;
 }

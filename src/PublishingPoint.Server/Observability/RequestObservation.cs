@@ -16,8 +16,12 @@ internal sealed class RequestObservation(RequestDelegate next, Delivery.Delivery
     public async Task InvokeAsync(HttpContext context)
     {
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var path = context.Request.Path.Value;
+        // Where ".isml" is in the path: found once, for the body's counting, the point's name and the log's level.
+        var isml = IsmlIndex(path);
+        var delivery = isml >= 0 || IsClock(path);
         CountingBody? counting = null;
-        if (!IsDelivery(context.Request.Path.Value) && context.Features.Get<IHttpResponseBodyFeature>() is { } body)
+        if (!delivery && context.Features.Get<IHttpResponseBodyFeature>() is { } body)
         {
             counting = new CountingBody(body);
             context.Features.Set<IHttpResponseBodyFeature>(counting);
@@ -35,11 +39,12 @@ internal sealed class RequestObservation(RequestDelegate next, Delivery.Delivery
         }
         finally
         {
-            Observe(context, counting, started, error);
+            Observe(context, counting, started, error, (path, isml, delivery));
         }
     }
 
-    private void Observe(HttpContext context, CountingBody? counting, long started, Exception? error)
+    // path: as the request came in (before any rewriting), with where ".isml" is in it and whether it is a delivery path.
+    private void Observe(HttpContext context, CountingBody? counting, long started, Exception? error, (string? Path, int Isml, bool Delivery) path)
     {
         var response = context.Response;
         var bytes = counting?.Bytes
@@ -50,12 +55,12 @@ internal sealed class RequestObservation(RequestDelegate next, Delivery.Delivery
         var elapsed = System.Diagnostics.Stopwatch.GetElapsedTime(started);
         metrics.Served(format, status, bytes);
         export.ObserveRequest(format, elapsed.TotalSeconds);
-        var requestPath = context.Request.Path.Value;
-        var range = PointOf(requestPath);
+        var requestPath = path.Path;
+        var range = PointOf(requestPath, path.Isml);
         var point = range is { } name ? registry.Find(requestPath.AsSpan(name)) : null;
         // Only for a line that will be written: a player's answer is at Debug, off by default, and gathering the line
         // costs more than the rest of a playlist's answer.
-        var level = RequestLog.LevelOf(context, error is not null);
+        var level = RequestLog.LevelOf(context, error is not null, path.Delivery);
         if (_requestLog.IsEnabled(level))
         {
             // The path as it came on the wire (percent-encoded): a decoded %0a in the line would forge another.
@@ -81,13 +86,16 @@ internal sealed class RequestObservation(RequestDelegate next, Delivery.Delivery
         if ((status is StatusCodes.Status200OK or StatusCodes.Status304NotModified) && context.Connection.RemoteIpAddress is { } client
             && (path.EndsWith(".m3u8", StringComparison.Ordinal) || path.EndsWith("/Manifest", StringComparison.OrdinalIgnoreCase) || path.EndsWith(".mpd", StringComparison.Ordinal)))
         {
-            point.Audience.Saw(client.ToString(), now);
+            point.Audience.Saw(client, now);
         }
     }
 
     // Everything under a point and the clock: answers with a Content-Length, sent through Kestrel's own writer (DirectSend).
-    internal static bool IsDelivery(string? path) =>
-        path is not null && (path.Contains(".isml", StringComparison.OrdinalIgnoreCase) || path.Equals("/time", StringComparison.Ordinal));
+    internal static bool IsDelivery(string? path) => IsmlIndex(path) >= 0 || IsClock(path);
+
+    private static int IsmlIndex(string? path) => path?.IndexOf(".isml", StringComparison.OrdinalIgnoreCase) ?? -1;
+
+    private static bool IsClock(string? path) => string.Equals(path, "/time", StringComparison.Ordinal);
 
     /// <summary>Which output (or input) a request belongs to, for the metrics and the log.</summary>
     internal static string Classify(HttpRequest request)
@@ -98,14 +106,15 @@ internal sealed class RequestObservation(RequestDelegate next, Delivery.Delivery
             return path.StartsWith("/api/", StringComparison.Ordinal) ? "api" : "ingest";
         }
 
-        if (path.EndsWith("/Manifest", StringComparison.OrdinalIgnoreCase) || path.Contains("/QualityLevels(", StringComparison.OrdinalIgnoreCase))
-        {
-            return "smooth";
-        }
-
+        // HLS first: the most asked for, and its test needs no case folding.
         if (path.EndsWith(".m3u8", StringComparison.Ordinal) || path.Contains(".isml/hls/", StringComparison.Ordinal))
         {
             return "hls";
+        }
+
+        if (path.EndsWith("/Manifest", StringComparison.OrdinalIgnoreCase) || path.Contains("/QualityLevels(", StringComparison.OrdinalIgnoreCase))
+        {
+            return "smooth";
         }
 
         if (path.EndsWith(".mpd", StringComparison.Ordinal))
@@ -117,9 +126,8 @@ internal sealed class RequestObservation(RequestDelegate next, Delivery.Delivery
     }
 
     /// <summary>Where "live/ch1.isml" is in "/live/ch1.isml/Manifest" (a signed prefix skipped), or null.</summary>
-    private static Range? PointOf(string? path)
+    private static Range? PointOf(string? path, int end)
     {
-        var end = path?.IndexOf(".isml", StringComparison.OrdinalIgnoreCase) ?? -1;
         if (end < 0)
         {
             return null;

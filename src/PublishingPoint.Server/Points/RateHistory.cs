@@ -49,11 +49,11 @@ public sealed class Audience
     private const int MaxClients = 10_000;
     private static readonly TimeSpan _active = TimeSpan.FromSeconds(30);
     private readonly Lock _lock = new();
-    private readonly Dictionary<string, DateTimeOffset> _seen = new(StringComparer.Ordinal);
+    private readonly Dictionary<System.Net.IPAddress, DateTimeOffset> _seen = [];
 
     public RateHistory Egress { get; } = new();
 
-    public void Saw(string client, DateTimeOffset now)
+    public void Saw(System.Net.IPAddress client, DateTimeOffset now)
     {
         lock (_lock)
         {
