@@ -56,13 +56,15 @@ internal sealed class MemoryCommand : IBenchmarkCommand
                 Console.WriteLine($"  ! {problem}");
             }
 
+            var heap = await ManagedHeap.ReadAsync(server.Http, cancellationToken);
+            Console.WriteLine("  " + heap.Describe());
             var archived = Directory.EnumerateFiles(server.DataPath, "*.ismv", SearchOption.AllDirectories).Sum(f => new FileInfo(f).Length);
             var growth = run.FinalRssBytes - run.IdleRssBytes;
             var anonGrowth = run.AnonBytes.Final - run.AnonBytes.Idle;
             lines.Add(string.Format(inv, "{0,6} {1,8} {2,6} {3,11:F1} {4,11:F1} {5,9:F1} {6,9:F1} {7,12:F1} {8,15:F2} {9,12:F1} {10,12:F2}",
                 dvr, channels, run.Tracks, run.BytesInMemory / 1e6, archived / 1e6, run.IdleRssBytes / 1e6, run.FinalRssBytes / 1e6, growth / 1e6, (double)growth / archived,
                 anonGrowth / 1e6, (double)anonGrowth / archived));
-            rows.Add(new { dvr, archived, growth, anonGrowth, run = LiveSettings.Json(run) });
+            rows.Add(new { dvr, archived, growth, anonGrowth, heap, run = LiveSettings.Json(run) });
         }
 
         Console.WriteLine();
