@@ -351,7 +351,7 @@ internal sealed class PointPublisher
         {
             var audio = HlsPlaylistBuilder.AudioOf(Point);
             return await _cache.GetOrProduceAsync(key, entry.Length * 2L,
-                () => HlsPackager.TsSegmentAsync(Point, track, audio, fragments, (int)index, sequence, CancellationToken.None)).ConfigureAwait(false);
+                () => HlsPackager.TsSegmentAsync(Point, track, audio, fragments, (int)index, sequence, CancellationToken.None).AsTask()).ConfigureAwait(false);
         }
 
         return await _cache.GetOrProduceAsync(key, entry.Length * 2L,

@@ -210,7 +210,7 @@ internal sealed class HlsDelivery(PointRegistry registry, HlsSegmentCache cache)
         var produced = await cache.GetOrProduceSegmentAsync(key, entry.Length * 2L, () => packedAudio
                 ? HlsPackager.PackedAudioAsync(track, entry, CancellationToken.None)
                 : format == HlsFormat.Ts
-                ? HlsPackager.TsSegmentAsync(point, track, audio, fragments, index, sequence, CancellationToken.None)
+                ? HlsPackager.TsSegmentAsync(point, track, audio, fragments, index, sequence, CancellationToken.None).AsTask()
                 : HlsPackager.Fmp4SegmentAsync(point, track, entry, sequence, CancellationToken.None),
             context.RequestAborted).ConfigureAwait(false);
         await AnswerAsync(context, contentType, produced).ConfigureAwait(false);

@@ -24,7 +24,7 @@ internal static class HlsPackager
     /// </summary>
     /// <param name="number">The segment's media sequence number, which sets its continuity counters.</param>
     /// <param name="point">Whose timed ID3 events starting in the segment ride in it as timed metadata.</param>
-    public static async Task<byte[]> TsSegmentAsync(Point point, Track video, Track? audio, FragmentEntry[] fragments, int sequence, long number, CancellationToken cancellationToken)
+    public static async ValueTask<byte[]> TsSegmentAsync(Point point, Track video, Track? audio, FragmentEntry[] fragments, int sequence, long number, CancellationToken cancellationToken)
     {
         var samples = await TsSamplesAsync(video, audio, fragments, sequence, cancellationToken).ConfigureAwait(false);
         try
