@@ -214,7 +214,7 @@ internal sealed class DirectSocketOutput : PipeWriter, IDirectBodyFeature
             if (_queued.Count <= LinuxSend.MaxGathered && CanSendInline())
             {
                 // Usually the whole answer goes here, on this thread; what the socket cannot take now waits below.
-                var sent = LinuxSend.SendGathered(_socketHandle!, _queued);
+                var sent = LinuxSend.SendGathered(_socketHandle!, _queued, more: false);
                 if (sent < 0)
                 {
                     _failed = true;
@@ -326,7 +326,7 @@ internal sealed class DirectSocketOutput : PipeWriter, IDirectBodyFeature
         if (_queued.Count == 1)
         {
             var head = _queued[0];
-            var sent = LinuxSend.Send(_socketHandle!, head.AsSpan(), more: true);
+            var sent = LinuxSend.SendGathered(_socketHandle!, _queued, more: true);
             if (sent < head.Count)
             {
                 return Waits(sent);

@@ -45,51 +45,11 @@ internal static partial class LinuxSend
         }
     }
 
-    /// <summary>Bytes the socket took (0 when its buffer is full), or -1 when the connection is over.</summary>
-    public static unsafe long Send(SafeHandle socket, ReadOnlySpan<byte> bytes, bool more)
-    {
-        var added = false;
-        try
-        {
-            socket.DangerousAddRef(ref added);
-            var fd = (int)socket.DangerousGetHandle();
-            var flags = MsgDontWait | MsgNoSignal | (more ? MsgMore : 0);
-            fixed (byte* pointer = bytes)
-            {
-                while (true)
-                {
-                    var sent = SendSystemCall(fd, pointer, bytes.Length, flags);
-                    if (sent >= 0)
-                    {
-                        return sent;
-                    }
-
-                    var error = Marshal.GetLastPInvokeError();
-                    if (error != Interrupted)
-                    {
-                        return error == TryAgain ? 0 : -1;
-                    }
-                }
-            }
-        }
-        catch (ObjectDisposedException)
-        {
-            return -1;
-        }
-        finally
-        {
-            if (added)
-            {
-                socket.DangerousRelease();
-            }
-        }
-    }
-
     /// <summary>
-    /// One gathered send of the first <see cref="MaxGathered"/> segments: bytes the socket took (0 when its buffer is
-    /// full), or -1 when the connection is over.
+    /// One gathered send of the first <see cref="MaxGathered"/> segments, with MSG_MORE when <paramref name="more"/>
+    /// (a body follows): bytes the socket took (0 when its buffer is full), or -1 when the connection is over.
     /// </summary>
-    public static unsafe long SendGathered(SafeHandle socket, List<ArraySegment<byte>> segments)
+    public static unsafe long SendGathered(SafeHandle socket, List<ArraySegment<byte>> segments, bool more)
     {
         var count = Math.Min(segments.Count, MaxGathered);
         var vectors = stackalloc IoVector[count];
@@ -106,20 +66,15 @@ internal static partial class LinuxSend
 
             socket.DangerousAddRef(ref added);
             var header = new MessageHeader { Vectors = vectors, VectorCount = count };
-            while (true)
+            var flags = MsgDontWait | MsgNoSignal | (more ? MsgMore : 0);
+            long? outcome;
+            do
             {
-                var sent = SendMessageSystemCall((int)socket.DangerousGetHandle(), &header, MsgDontWait | MsgNoSignal);
-                if (sent >= 0)
-                {
-                    return sent;
-                }
-
-                var error = Marshal.GetLastPInvokeError();
-                if (error != Interrupted)
-                {
-                    return error == TryAgain ? 0 : -1;
-                }
+                outcome = Outcome(SendMessageSystemCall((int)socket.DangerousGetHandle(), &header, flags));
             }
+            while (outcome is null);
+
+            return outcome.Value;
         }
         catch (ObjectDisposedException)
         {
@@ -154,25 +109,16 @@ internal static partial class LinuxSend
         {
             socket.DangerousAddRef(ref socketAdded);
             file.DangerousAddRef(ref fileAdded);
-            while (true)
+            long? outcome;
+            do
             {
                 var sent = SendFileSystemCall((int)socket.DangerousGetHandle(), (int)file.DangerousGetHandle(), ref offset, count);
-                if (sent > 0)
-                {
-                    return sent;
-                }
-
-                if (sent == 0)
-                {
-                    return -1; // the file is shorter than the region: nothing more will ever come
-                }
-
-                var error = Marshal.GetLastPInvokeError();
-                if (error != Interrupted)
-                {
-                    return error == TryAgain ? 0 : -1;
-                }
+                // 0: the file is shorter than the region, nothing more will ever come
+                outcome = sent == 0 ? -1 : Outcome(sent);
             }
+            while (outcome is null);
+
+            return outcome.Value;
         }
         catch (ObjectDisposedException)
         {
@@ -192,14 +138,24 @@ internal static partial class LinuxSend
         }
     }
 
+    // A call's result: what it sent, 0 when the socket's buffer is full (EAGAIN), -1 when the connection is over; null
+    // when a signal interrupted it before it sent anything (call again).
+    private static long? Outcome(nint sent)
+    {
+        if (sent >= 0)
+        {
+            return sent;
+        }
+
+        var error = Marshal.GetLastPInvokeError();
+        return error == Interrupted ? null : error == TryAgain ? 0 : -1;
+    }
+
     /// <summary>The most segments one gathered send takes (Kestrel's headers, a body, perhaps a chunk terminator).</summary>
     public const int MaxGathered = 8;
 
     [LibraryImport("libc", EntryPoint = "fcntl", SetLastError = true)]
     private static partial int Fcntl(int fd, int command, int argument);
-
-    [LibraryImport("libc", EntryPoint = "send", SetLastError = true)]
-    private static unsafe partial nint SendSystemCall(int fd, byte* buffer, nint length, int flags);
 
     [LibraryImport("libc", EntryPoint = "sendfile", SetLastError = true)]
     private static partial nint SendFileSystemCall(int outFd, int inFd, ref long offset, nint count);
