@@ -369,8 +369,8 @@ internal sealed class DirectSocketOutput : PipeWriter, IDirectBodyFeature
     {
         if (_inline == 0)
         {
-            _socketHandle = _socket.SafeHandle;
-            _inline = LinuxSend.Supported && LinuxSend.IsNonBlocking(_socketHandle) ? 1 : -1;
+            // Asked for only where it is used: reading Socket.SafeHandle marks the handle as exposed.
+            _inline = LinuxSend.Supported && LinuxSend.IsNonBlocking(_socketHandle = _socket.SafeHandle) ? 1 : -1;
         }
 
         return _inline > 0;
