@@ -17,7 +17,8 @@ public sealed record PublishingPointOptions
     /// How much of each track's newest media keeps its bytes in memory (what players at the live edge ask for: segments
     /// are repackaged once, when they first are, and served from the segment cache after); older fragments of the DVR
     /// window, time-shift and VOD are read from the archive through the page cache, so memory does not grow with the
-    /// window. Capped by the DVR window; the newest fragment always stays.
+    /// window. Capped by the DVR window; the newest fragment always stays, and 0 keeps only it (less memory and CPU
+    /// with many channels; see docs/benchmarks.md).
     /// </summary>
     public int MemoryWindowSeconds { get; set; } = 4;
 
@@ -153,6 +154,12 @@ public sealed record PublishingPointOptions
     /// </summary>
     public int SpoolAtRequest { get; set; } = 3;
 
+    /// <summary>
+    /// Repackaged HLS segments kept, in memory and spool together (estimated before production at twice their
+    /// fragments' bytes); the least recently asked-for fifth makes room when full.
+    /// </summary>
+    public int SegmentCacheMegabytes { get; set; } = 512;
+
     /// <summary>Copying HLS and DASH output to a folder or an S3 bucket as it completes ("PublishingPoint:Publish").</summary>
     public PublishOptions Publish { get; set; } = new();
 }
@@ -180,8 +187,8 @@ internal sealed class PublishingPointOptionsValidator : IValidateOptions<Publish
             "PublishingPoint:DataPath must be set."),
         (options.DvrWindowSeconds is < 10 or > 7 * 24 * 3600,
             "PublishingPoint:DvrWindowSeconds must be between 10 and 604800."),
-        (options.MemoryWindowSeconds is < 4 or > 7 * 24 * 3600,
-            "PublishingPoint:MemoryWindowSeconds must be between 4 and 604800."),
+        (options.MemoryWindowSeconds is < 0 or > 7 * 24 * 3600,
+            "PublishingPoint:MemoryWindowSeconds must be between 0 and 604800."),
         (options.LookAheadFragmentCount is < 0 or > 10,
             "PublishingPoint:LookAheadFragmentCount must be between 0 and 10."),
         (options.MaxBoxBytes is < 64 * 1024 or > 1024L * 1024 * 1024,
@@ -198,6 +205,8 @@ internal sealed class PublishingPointOptionsValidator : IValidateOptions<Publish
             "PublishingPoint:MaxArchiveRunsPerStream must be at least 1, MaxOpenArchiveFiles between 16 and 1000000."),
         (options.MaxSpooledFiles < 0 || options.SpoolAtRequest is < 1 or > 1_000_000,
             "PublishingPoint:MaxSpooledFiles must be 0 (no spool) or more, SpoolAtRequest between 1 and 1000000."),
+        (options.SegmentCacheMegabytes is < 16 or > 1024 * 1024,
+            "PublishingPoint:SegmentCacheMegabytes must be between 16 and 1048576."),
         (options.MaxRenderedBytesPerPoint is < 64 * 1024 or > 1024L * 1024 * 1024,
             "PublishingPoint:MaxRenderedBytesPerPoint must be between 65536 and 1073741824."),
         (options.MaxConnectionsPerStream < 1,

@@ -1,4 +1,6 @@
 using Microsoft.Extensions.Caching.Memory;
+using Microsoft.Extensions.Options;
+using PublishingPoint.Server.Configuration;
 using PublishingPoint.Media.Tracks;
 using PublishingPoint.Server.Points;
 using PublishingPoint.Server.Transport;
@@ -51,8 +53,6 @@ internal enum HlsFormat
 /// </summary>
 internal sealed class HlsSegmentCache : IDisposable
 {
-    // Bytes held in memory and in the spool together (estimated before production: twice the fragment's bytes).
-    private const long SizeLimitBytes = 512L * 1024 * 1024;
     // Live viewers ask for a segment within seconds of its creation; one nobody asked for in a minute is cheaper
     // to repackage again (far faster than real time) than to keep: memory stays flat once the windows are full.
     private static readonly TimeSpan _idle = TimeSpan.FromSeconds(60);
@@ -64,8 +64,8 @@ internal sealed class HlsSegmentCache : IDisposable
     private long _produced;
     private long _requests;
 
-    public HlsSegmentCache(SegmentSpool spool)
-        : this(spool, SizeLimitBytes)
+    public HlsSegmentCache(SegmentSpool spool, IOptions<PublishingPointOptions> options)
+        : this(spool, (options ?? throw new ArgumentNullException(nameof(options))).Value.SegmentCacheMegabytes * 1024L * 1024)
     {
     }
 

@@ -1,0 +1,40 @@
+using PublishingPoint.Server.Configuration;
+
+namespace PublishingPoint.Server.Tests.Hosting;
+
+/// <summary>Settings a server refuses to start with, and their edges.</summary>
+public sealed class OptionsValidationTests
+{
+    [Theory]
+    [InlineData(nameof(PublishingPointOptions.MemoryWindowSeconds), 0, true)]
+    [InlineData(nameof(PublishingPointOptions.MemoryWindowSeconds), 604800, true)]
+    [InlineData(nameof(PublishingPointOptions.MemoryWindowSeconds), -1, false)]
+    [InlineData(nameof(PublishingPointOptions.MemoryWindowSeconds), 604801, false)]
+    [InlineData(nameof(PublishingPointOptions.SegmentCacheMegabytes), 16, true)]
+    [InlineData(nameof(PublishingPointOptions.SegmentCacheMegabytes), 1048576, true)]
+    [InlineData(nameof(PublishingPointOptions.SegmentCacheMegabytes), 15, false)]
+    [InlineData(nameof(PublishingPointOptions.SegmentCacheMegabytes), 1048577, false)]
+    public void Setting_IsRefusedOutsideItsRange_WithItsNameInTheMessage(string setting, int value, bool valid)
+    {
+        var options = new PublishingPointOptions();
+        typeof(PublishingPointOptions).GetProperty(setting)!.SetValue(options, value);
+
+        var result = new PublishingPointOptionsValidator().Validate(null, options);
+
+        Assert.Equal(valid, result.Succeeded);
+        if (!valid)
+        {
+            Assert.Contains($"PublishingPoint:{setting} must be between", result.FailureMessage, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public void Defaults_AreValid()
+    {
+        var options = new PublishingPointOptions();
+
+        Assert.True(new PublishingPointOptionsValidator().Validate(null, options).Succeeded);
+        Assert.Equal(4, options.MemoryWindowSeconds);
+        Assert.Equal(512, options.SegmentCacheMegabytes);
+    }
+}
