@@ -17,10 +17,10 @@ public sealed record PublishingPointOptions
     /// How much of each track's newest media keeps its bytes in memory (what players at the live edge ask for: segments
     /// are repackaged once, when they first are, and served from the segment cache after); older fragments of the DVR
     /// window, time-shift and VOD are read from the archive through the page cache, so memory does not grow with the
-    /// window. Capped by the DVR window; the newest fragment always stays, and 0 keeps only it (less memory and CPU
-    /// with many channels; see docs/benchmarks.md).
+    /// window. Capped by the DVR window; the newest fragment always stays, and 0 (the default) keeps only it: at 200
+    /// channels a 4 s window cost 0.6 GB more RSS and a fifth more CPU, and the heap's growth made fragments late.
     /// </summary>
-    public int MemoryWindowSeconds { get; set; } = 4;
+    public int MemoryWindowSeconds { get; set; }
 
     /// <summary>Fragments announced ahead in a live fragment's 'tfrf' and in the manifest's LookAheadFragmentCount.</summary>
     public int LookAheadFragmentCount { get; set; } = 2;

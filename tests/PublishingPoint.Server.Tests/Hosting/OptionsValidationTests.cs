@@ -29,12 +29,12 @@ public sealed class OptionsValidationTests
     }
 
     [Fact]
-    public void Defaults_AreValid()
+    public void Defaults_AreValid_AndKeepOnlyTheNewestFragmentInMemory()
     {
         var options = new PublishingPointOptions();
 
         Assert.True(new PublishingPointOptionsValidator().Validate(null, options).Succeeded);
-        Assert.Equal(4, options.MemoryWindowSeconds);
+        Assert.Equal(0, options.MemoryWindowSeconds);
         Assert.Equal(512, options.SegmentCacheMegabytes);
     }
 }

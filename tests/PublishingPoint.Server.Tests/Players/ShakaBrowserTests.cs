@@ -19,7 +19,9 @@ public sealed class ShakaBrowserTests
         var shaka = Chromium.NodeModule("shaka-player", "dist/shaka-player.compiled.js");
         await using var server = await RunningServer.StartAsync();
         const string Point = "shaka/live.isml";
-        var push = Encoder.PushSmoothAsync(server.Url($"{Point}/Streams(a)"), new EncoderSettings { Seconds = 22 });
+        // Long enough to still be live after three segments are listed (about 9 s), three pages start Shaka (up to 7 s
+        // beside other browser tests) and each plays three segments: 22 s left a run beside the hls.js tests no margin.
+        var push = Encoder.PushSmoothAsync(server.Url($"{Point}/Streams(a)"), new EncoderSettings { Seconds = 32 });
         using var playwright = await Playwright.CreateAsync();
         await using var browser = await Chromium.LaunchAsync(playwright);
         string[] outputs = ["master.m3u8", "master-fmp4.m3u8", "manifest.mpd"];

@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Options;
-using PublishingPoint.Server.Configuration;
 using PublishingPoint.Media.Tracks;
+using PublishingPoint.Server.Configuration;
 using PublishingPoint.Server.Points;
 using PublishingPoint.Server.Transport;
 
