@@ -69,8 +69,8 @@ internal sealed partial class ClipWriter(PointRegistry registry, ArchiveRecovery
             using var clip = StreamArchive.Create(Path.Combine(directory, group.Key.FileName), group.Key.Header, registry.Options.FsyncArchive, registry.ArchiveFiles);
             foreach (var (fragment, trackId, _) in group.OrderBy(s => s.Seconds))
             {
-                var bytes = await fragment.ReadAsync(cancellationToken).ConfigureAwait(false);
-                clip.Append(bytes, trackId, fragment.Time);
+                using var bytes = await fragment.RentAsync(cancellationToken).ConfigureAwait(false);
+                clip.Append(bytes.Array.AsSpan(0, fragment.Length), trackId, fragment.Time);
             }
 
             clip.Seal();

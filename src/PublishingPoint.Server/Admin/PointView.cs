@@ -59,7 +59,7 @@ public sealed record PointView(
         long inMemory = 0;
         foreach (var f in fragments)
         {
-            inMemory += f.Data?.Length ?? 0;
+            inMemory += f.BytesInMemory;
         }
 
         var last = fragments.Length == 0 ? 0 : fragments[^1].End / scale;

@@ -86,7 +86,17 @@ internal sealed class BoxFramer(PipeReader reader, long maxBoxBytes, IngestMemor
     /// account as bytes arrive, never more than twice what has arrived; the caller owns the reservation of the
     /// result's length.
     /// </summary>
-    public async ValueTask<byte[]> ReadBoxAsync(BoxHeader header, byte[]? prefix, CancellationToken cancellationToken)
+    public async ValueTask<byte[]> ReadBoxAsync(BoxHeader header, byte[]? prefix, CancellationToken cancellationToken) =>
+        (await ReadAsync(header, prefix, pooled: false, cancellationToken).ConfigureAwait(false)).Array;
+
+    /// <summary>
+    /// <see cref="ReadBoxAsync"/> for a fragment ('moof' then its 'mdat'): a large one into an array of the fragment
+    /// pool, which the caller releases once it has handed the fragment on.
+    /// </summary>
+    public ValueTask<FragmentBuffer> ReadFragmentAsync(BoxHeader mdat, byte[] moof, CancellationToken cancellationToken) =>
+        ReadAsync(mdat, moof, pooled: true, cancellationToken);
+
+    private async ValueTask<FragmentBuffer> ReadAsync(BoxHeader header, byte[]? prefix, bool pooled, CancellationToken cancellationToken)
     {
         var prefixLength = prefix?.Length ?? 0;
         var total = checked(prefixLength + (int)header.Size);
@@ -96,7 +106,7 @@ internal sealed class BoxFramer(PipeReader reader, long maxBoxBytes, IngestMemor
             var small = new byte[total];
             prefix?.CopyTo(small, 0);
             await FillAsync(header, small.AsMemory(prefixLength), 0, cancellationToken).ConfigureAwait(false);
-            return small;
+            return FragmentBuffer.Wrap(small);
         }
 
         // The first half of a large box arrives in pooled 64 KB chunks, reserved one at a time (so an announced size
@@ -119,19 +129,27 @@ internal sealed class BoxFramer(PipeReader reader, long maxBoxBytes, IngestMemor
             }
 
             memory?.Reserve(total - prefixLength - received);
-            var box = GC.AllocateUninitializedArray<byte>(total);
-            prefix?.CopyTo(box, 0);
-            var at = prefixLength;
-            foreach (var chunk in chunks)
+            var box = pooled ? FragmentBufferPool.Shared.Rent(total) : FragmentBuffer.Wrap(GC.AllocateUninitializedArray<byte>(total));
+            try
             {
-                var length = Math.Min(ChunkBytes, prefixLength + received - at);
-                chunk.AsSpan(0, length).CopyTo(box.AsSpan(at));
-                at += length;
-            }
+                prefix?.CopyTo(box.Array, 0);
+                var at = prefixLength;
+                foreach (var chunk in chunks)
+                {
+                    var length = Math.Min(ChunkBytes, prefixLength + received - at);
+                    chunk.AsSpan(0, length).CopyTo(box.Array.AsSpan(at));
+                    at += length;
+                }
 
-            ReturnAll(chunks);
-            await FillAsync(header, box.AsMemory(at), received, cancellationToken).ConfigureAwait(false);
-            return box;
+                ReturnAll(chunks);
+                await FillAsync(header, box.Memory[at..], received, cancellationToken).ConfigureAwait(false);
+                return box;
+            }
+            catch
+            {
+                box.Release();
+                throw;
+            }
         }
         finally
         {

@@ -114,7 +114,7 @@ internal sealed class Fmp4IngestSession(PointRegistry registry, Point point, Str
     private async Task OnMdatAsync(BoxFramer framer, BoxHeader header, CancellationToken cancellationToken)
     {
         var moof = _pendingMoof ?? throw new PointRuleException(StatusCodes.Status400BadRequest, "'mdat' without a preceding 'moof'");
-        var fragment = await framer.ReadBoxAsync(header, moof, cancellationToken).ConfigureAwait(false);
+        var fragment = await framer.ReadFragmentAsync(header, moof, cancellationToken).ConfigureAwait(false);
         _indexer.ReceivedAt = System.Diagnostics.Stopwatch.GetTimestamp();
         memory.Release(moof.Length);
         _pendingMoof = null;
@@ -125,6 +125,7 @@ internal sealed class Fmp4IngestSession(PointRegistry registry, Point point, Str
         finally
         {
             memory.Release(fragment.Length);
+            fragment.Release();
         }
     }
 

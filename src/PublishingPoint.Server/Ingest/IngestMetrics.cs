@@ -28,6 +28,8 @@ internal sealed class IngestMetrics
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1] });
         _partAvailable = meter.CreateHistogram("part.available.duration", "s", "From the last byte of a low-latency chunk's 'mdat' read off the request to the chunk listed as a part.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1] });
+        meter.CreateObservableGauge("buffers.lent", () => FragmentBufferPool.Shared.LentBytes, "By", "Bytes of pooled fragment arrays held by fragments being received or kept in memory.");
+        meter.CreateObservableGauge("buffers.idle", () => FragmentBufferPool.Shared.IdleBytes, "By", "Bytes of pooled fragment arrays waiting to take the next fragments.");
     }
 
     public void PartAvailable(TimeSpan elapsed) => _partAvailable.Record(elapsed.TotalSeconds);

@@ -179,12 +179,12 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
         }
     }
 
-    /// <summary>One moof+mdat as received (one track or several).</summary>
-    public void Fragment(byte[] fragment, int moofLength)
+    /// <summary>One moof+mdat as received (one track or several); the index takes a reference of its own to keep it.</summary>
+    public void Fragment(FragmentBuffer fragment, int moofLength)
     {
         var archive = _archive ?? AdoptStreamHeader()
             ?? throw new PointRuleException(StatusCodes.Status400BadRequest, "fragment before the 'moov' (send ftyp+moov first, on this or an earlier POST of the stream)");
-        var trafs = ReadTrafs(fragment.AsSpan(0, moofLength));
+        var trafs = ReadTrafs(fragment.Span[..moofLength]);
         PlaceRelativeEvents(trafs);
         if (trafs.Count == 1)
         {
@@ -201,7 +201,7 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
         List<byte[]> pieces;
         try
         {
-            pieces = FragmentSplitter.Split(fragment, moofLength, trafs);
+            pieces = FragmentSplitter.Split(fragment.Span, moofLength, trafs);
         }
         catch (InvalidBoxException e)
         {
@@ -211,7 +211,7 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
         foreach (var piece in pieces)
         {
             BoxHeader.TryRead(piece, out var moof);
-            Collect(archive, piece, ReadTrafs(piece.AsSpan(0, (int)moof.Size))[0]);
+            Collect(archive, FragmentBuffer.Wrap(piece), ReadTrafs(piece.AsSpan(0, (int)moof.Size))[0]);
         }
     }
 
@@ -251,7 +251,7 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
     /// per track and indexed as one fragment: video up to the next keyframe, audio up to a second, and
     /// everything at a segment boundary ('styp') or the end of the body.
     /// </summary>
-    private void Collect(StreamArchive archive, byte[] fragment, TrackFragment traf)
+    private void Collect(StreamArchive archive, FragmentBuffer fragment, TrackFragment traf)
     {
         if (!_tracks.TryGetValue(traf.TrackId, out var track))
         {
@@ -302,7 +302,7 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
         }
     }
 
-    private void CollectPart(StreamArchive archive, byte[] fragment, TrackFragment traf, Track track, PendingRun? pending, long time, long duration)
+    private void CollectPart(StreamArchive archive, FragmentBuffer fragment, TrackFragment traf, Track track, PendingRun? pending, long time, long duration)
     {
         var isVideo = track.Description.Kind == TrackKind.Video;
         var second = (long)track.Description.Timescale;
@@ -327,14 +327,16 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
             _pending[track] = pending;
         }
 
-        var samples = SamplesOf(fragment, traf, time);
-        memory.Reserve(fragment.Length);
-        pending.Add(new FragmentPart(fragment, traf), duration, samples);
+        // A chunk is kept as a part until its run is indexed: an array of its own, not the receiving buffer.
+        var bytes = fragment.ToExactArray();
+        var samples = SamplesOf(bytes, traf, time);
+        memory.Reserve(bytes.Length);
+        pending.Add(new FragmentPart(bytes, traf), duration, samples);
         // Servable at once as an LL-HLS part of the segment being built (unless another feed already gave this time).
         if (track.IsNew(time))
         {
             Anchor(track, time + duration);
-            track.AddPart(new PartEntry(time, duration, traf, samples, fragment));
+            track.AddPart(new PartEntry(time, duration, traf, samples, bytes));
             point.Touch(); // playlists list the part from now on
             metrics.PartAvailable(System.Diagnostics.Stopwatch.GetElapsedTime(ReceivedAt));
         }
@@ -365,7 +367,7 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
         point.AnchorTimeline(registry.Time.GetUtcNow(), (double)end / track.Description.Timescale);
     }
 
-    private FragmentSample[] SamplesOf(byte[] fragment, TrackFragment traf, long time)
+    private FragmentSample[] SamplesOf(ReadOnlySpan<byte> fragment, TrackFragment traf, long time)
     {
         try
         {
@@ -395,13 +397,13 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
             var layout = pending.Parts.Select(p => new PartLayout(p.Traf.SampleCount, FragmentTiming.Duration(p.Traf), p.Traf.FirstSampleIsSync)).ToArray();
             if (pending.Parts.Count == 1)
             {
-                Index(pending.Archive, track, pending.Parts[0].Bytes, pending.Parts[0].Traf, pending.Samples[0], layout);
+                Index(pending.Archive, track, FragmentBuffer.Wrap(pending.Parts[0].Bytes), pending.Parts[0].Traf, pending.Samples[0], layout);
                 return;
             }
 
             // One fragment of every chunk; its samples are the chunks' own, moved to where the merge put their bytes.
             var merged = FragmentMerger.Merge(pending.Parts, pending.Time, out var traf);
-            Index(pending.Archive, track, merged, traf, pending.MergedSamples(traf.DataOffset), layout);
+            Index(pending.Archive, track, FragmentBuffer.Wrap(merged), traf, pending.MergedSamples(traf.DataOffset), layout);
         }
         finally
         {
@@ -410,7 +412,7 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
     }
 
     /// <param name="samples">The fragment's samples when already known (gathered chunks); parsed here otherwise.</param>
-    private void Index(StreamArchive archive, Track track, byte[] fragment, TrackFragment traf, FragmentSample[]? samples = null, IReadOnlyList<PartLayout>? parts = null)
+    private void Index(StreamArchive archive, Track track, FragmentBuffer fragment, TrackFragment traf, FragmentSample[]? samples = null, IReadOnlyList<PartLayout>? parts = null)
     {
         var rolled = false;
         long time, duration;
@@ -426,7 +428,7 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
                 return;
             }
 
-            samples ??= SamplesOf(fragment, traf, time); // refused before anything reaches the archive
+            samples ??= SamplesOf(fragment.Span, traf, time); // refused before anything reaches the archive
             var scale = (double)track.Description.Timescale;
             archive = feed.Archive ?? archive;
             var segment = registry.ArchiveSegmentSeconds(point);
@@ -439,7 +441,7 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
             }
 
             var started = System.Diagnostics.Stopwatch.GetTimestamp();
-            var offset = archive.Append(fragment, traf.TrackId, time, sync: !_deferSync);
+            var offset = archive.Append(fragment.Span, traf.TrackId, time, sync: !_deferSync);
             if (_deferSync && !_unsynced.Contains(archive))
             {
                 _unsynced.Add(archive);
@@ -453,8 +455,11 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
                 Parts = parts,
             };
             var inMemory = (long)Math.Min(point.DvrWindowSeconds(registry.Options.DvrWindowSeconds), registry.Options.MemoryWindowSeconds) * track.Description.Timescale;
-            track.ObserveCaptions(fragment, samples);
-            track.Append(entry, inMemory);
+            track.ObserveCaptions(fragment.Span, samples);
+            if (track.Append(entry, inMemory) == AppendResult.Duplicate)
+            {
+                entry.Evict();
+            }
         }
 
         if (rolled)

@@ -16,11 +16,12 @@ public readonly record struct PartLayout(int Samples, long Duration, bool Indepe
 public sealed class FragmentEntry
 {
     private readonly SampleDefaults _trex;
-    private byte[]? _data;
+    private FragmentBuffer? _data;
     private FragmentSample[]? _samples;
 
     /// <param name="trex">The track's 'trex' sample defaults, under the fragment's 'tfhd' ones: to parse the table again.</param>
-    public FragmentEntry(long time, long duration, TrackFragment traf, SampleDefaults trex, FragmentSample[] samples, StreamArchive archive, long archiveOffset, int length, byte[]? data)
+    /// <param name="data">The bytes, of which the entry takes a reference of its own (released when it leaves the memory window).</param>
+    public FragmentEntry(long time, long duration, TrackFragment traf, SampleDefaults trex, FragmentSample[] samples, StreamArchive archive, long archiveOffset, int length, FragmentBuffer? data)
     {
         ArgumentNullException.ThrowIfNull(samples);
         Time = time;
@@ -32,6 +33,11 @@ public sealed class FragmentEntry
         FirstSampleIsSync = samples is [{ IsSync: true }, ..];
         FirstSampleSize = samples is [var first, ..] ? first.Size : 0;
         _trex = trex;
+        if (data is not null && !data.TryRetain())
+        {
+            throw new ArgumentException("the fragment's buffer was already released", nameof(data));
+        }
+
         _data = data;
         // Without the bytes (an archive recovered) the table is not kept either.
         _samples = data is null ? null : samples;
@@ -91,14 +97,17 @@ public sealed class FragmentEntry
 
     private int _tsKeyframeEnd;
 
-    /// <summary>The bytes while the fragment is inside the memory window; null once evicted (read from the archive).</summary>
-    public byte[]? Data => Volatile.Read(ref _data);
+    /// <summary>True while the fragment is inside the memory window; false once evicted (read from the archive).</summary>
+    public bool IsInMemory => Volatile.Read(ref _data) is not null;
+
+    /// <summary>Bytes of the array this fragment holds in memory (its pool's size class), 0 outside the memory window.</summary>
+    public long BytesInMemory => Volatile.Read(ref _data)?.Array.Length ?? 0;
 
     /// <summary>Leaves the memory window: the bytes and the sample table are dropped (read from the archive from now on).</summary>
     internal void Evict()
     {
-        Volatile.Write(ref _data, null);
         Volatile.Write(ref _samples, null);
+        Interlocked.Exchange(ref _data, null)?.Release();
     }
 
     /// <summary>Where the I-frame ends in this fragment's fMP4 segment, once computed.</summary>
@@ -148,16 +157,17 @@ public sealed class FragmentEntry
     /// </summary>
     public async ValueTask<FragmentBytes> RentAsync(CancellationToken cancellationToken)
     {
-        if (Data is { } data)
+        // Evicted between the read and the retain: the array is no longer this fragment's, the archive is.
+        if (Volatile.Read(ref _data) is { } data && data.TryRetain())
         {
-            return new FragmentBytes(data, rented: false);
+            return new FragmentBytes(data.Array, data);
         }
 
         var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(Length);
         try
         {
             await Archive.ReadAsync(ArchiveOffset, buffer.AsMemory(0, Length), cancellationToken).ConfigureAwait(false);
-            return new FragmentBytes(buffer, rented: true);
+            return new FragmentBytes(buffer, null);
         }
         catch
         {
@@ -165,28 +175,23 @@ public sealed class FragmentEntry
             throw;
         }
     }
-
-    public async ValueTask<byte[]> ReadAsync(CancellationToken cancellationToken)
-    {
-        if (Data is { } data)
-        {
-            return data;
-        }
-
-        var buffer = new byte[Length];
-        await Archive.ReadAsync(ArchiveOffset, buffer, cancellationToken).ConfigureAwait(false);
-        return buffer;
-    }
 }
 
-/// <summary>A fragment's bytes lent for repackaging: <see cref="Array"/> may be longer than the fragment.</summary>
-public readonly struct FragmentBytes(byte[] array, bool rented) : IDisposable
+/// <summary>
+/// A fragment's bytes lent for repackaging: <see cref="Array"/> may be longer than the fragment. Either a reference to
+/// the bytes in memory (<paramref name="shared"/>) or an array read from the archive into the shared array pool.
+/// </summary>
+public readonly struct FragmentBytes(byte[] array, FragmentBuffer? shared) : IDisposable
 {
     public byte[] Array => array;
 
     public void Dispose()
     {
-        if (rented)
+        if (shared is not null)
+        {
+            shared.Release();
+        }
+        else if (array is not null)
         {
             System.Buffers.ArrayPool<byte>.Shared.Return(array);
         }

@@ -347,6 +347,11 @@ public sealed class Track
                 count++;
             }
 
+            for (var i = _firstInMemory; i < count; i++)
+            {
+                _fragments[i].Evict();
+            }
+
             _fragments.RemoveRange(0, count);
             _firstInMemory = Math.Max(0, _firstInMemory - count);
             return count;

@@ -38,7 +38,7 @@ internal static class OurRepackager
             throw new InvalidOperationException($"{video.Key} has no fragments");
         }
 
-        if (fragments.Any(f => f.Data is null) || (audio is not null && audio.Snapshot().Any(f => f.Data is null)))
+        if (fragments.Any(f => !f.IsInMemory) || (audio is not null && audio.Snapshot().Any(f => !f.IsInMemory)))
         {
             throw new InvalidOperationException("fragments were evicted from memory: the benchmark would measure disk reads");
         }

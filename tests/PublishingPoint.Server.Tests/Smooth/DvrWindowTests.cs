@@ -31,8 +31,8 @@ public sealed class DvrWindowTests
         var video = registry.Find(path!)!.FindTrack(new TrackKey("video", 400000))!.Snapshot();
         Assert.Equal(15, video.Length);
         // The default memory window: the newest fragment alone keeps its bytes.
-        Assert.All(video[..^1], f => Assert.Null(f.Data));
-        Assert.NotNull(video[^1].Data);
+        Assert.All(video[..^1], f => Assert.False(f.IsInMemory));
+        Assert.True(video[^1].IsInMemory);
 
         // Out of the window and out of memory, still served from the archive (start-over, catch-up).
         using var old = await server.Http.GetAsync(manifest.Url("video", 400000, 0));

@@ -20,7 +20,7 @@ internal sealed class TsIngestSession : IIngestSession, IFragmentSink
     private readonly StreamFeed _feed;
     private readonly TsFragmenter _fragmenter;
     private readonly Dictionary<uint, MovieTrack> _tracks = [];
-    private readonly List<(uint TrackId, byte[] Bytes, long Duration)> _held = [];
+    private readonly List<(uint TrackId, FragmentBuffer Bytes, long Duration)> _held = [];
     private readonly IngestMemoryAccount _memory;
     private readonly long _maxHeldBytes;
     private long _heldBytes;
@@ -84,10 +84,19 @@ internal sealed class TsIngestSession : IIngestSession, IFragmentSink
 
     void IFragmentSink.OnFragment(in MediaFragment fragment)
     {
-        var bytes = fragment.Data.ToArray();
+        var bytes = FragmentBufferPool.Shared.Rent(fragment.Data.Length);
+        fragment.Data.Span.CopyTo(bytes.Span);
         if (_headerWritten)
         {
-            Index(bytes);
+            try
+            {
+                Index(bytes);
+            }
+            finally
+            {
+                bytes.Release();
+            }
+
             return;
         }
 
@@ -123,15 +132,20 @@ internal sealed class TsIngestSession : IIngestSession, IFragmentSink
         }
         finally
         {
+            foreach (var (_, bytes, _) in _held)
+            {
+                bytes.Release();
+            }
+
             _held.Clear();
             _memory.Release(_heldBytes);
             _heldBytes = 0;
         }
     }
 
-    private void Index(byte[] fragment)
+    private void Index(FragmentBuffer fragment)
     {
-        BoxHeader.TryRead(fragment, out var moof);
+        BoxHeader.TryRead(fragment.Span, out var moof);
         _indexer.ReceivedAt = System.Diagnostics.Stopwatch.GetTimestamp();
         _indexer.Fragment(fragment, (int)moof.Size);
     }
