@@ -34,8 +34,11 @@ public sealed class FragmentBuffer
 
     public Memory<byte> Memory => Array.AsMemory(0, Length);
 
-    /// <summary>The bytes as an array of their exact length: this one when it is, a copy when the array is longer.</summary>
-    public byte[] ToExactArray() => Array.Length == Length ? Array : Span.ToArray();
+    /// <summary>Whether the array goes back to a pool after the last release (and so may hold other bytes later).</summary>
+    public bool IsPooled => _pool is not null;
+
+    /// <summary>The bytes in an array of their exact length that nobody reuses: this one when it is such, else a copy.</summary>
+    public byte[] ToExactArray() => !IsPooled && Array.Length == Length ? Array : Span.ToArray();
 
     /// <summary>One more reference; false once the last was released (the array may already be someone else's).</summary>
     public bool TryRetain()

@@ -64,6 +64,19 @@ public sealed class FragmentBufferPoolTests
     }
 
     [Fact]
+    public void AnExactArray_IsACopyWhenPooled_EvenOfTheSameLength()
+    {
+        var pooled = new FragmentBufferPool().Rent(131_072);
+        Assert.Equal(pooled.Length, pooled.Array.Length);
+        var own = FragmentBuffer.Wrap(new byte[1_000]);
+
+        // A pooled array holds other bytes once released: whoever keeps the bytes (a low-latency part) needs its own.
+        Assert.NotSame(pooled.Array, pooled.ToExactArray());
+        Assert.Equal(pooled.Length, pooled.ToExactArray().Length);
+        Assert.Same(own.Array, own.ToExactArray());
+    }
+
+    [Fact]
     public void ReleasingMoreOftenThanRetained_IsAnError()
     {
         var buffer = new FragmentBufferPool().Rent(200_000);
