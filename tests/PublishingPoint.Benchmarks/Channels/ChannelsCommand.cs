@@ -71,14 +71,14 @@ internal sealed class ChannelsCommand : IBenchmarkCommand
         }
 
         Console.WriteLine();
-        Console.WriteLine(string.Format(inv, "{0,8} {1,7} {2,7} {3,8} {4,9} {5,8} {6,9} {7,11} {8,10} {9,7} {10,7} {11,7}",
-            "channels", "viewers", "CPU %", "CPU %/ch", "client %", "RSS MB", "RSS MB/ch", "+RSS MB/ch", "late", "errors", "stalls", "result"));
-        Console.WriteLine(new string('-', 110));
+        Console.WriteLine(string.Format(inv, "{0,8} {1,7} {2,7} {3,8} {4,9} {5,8} {6,9} {7,11} {8,10} {9,6} {10,7} {11,7} {12,7}",
+            "channels", "viewers", "CPU %", "CPU %/ch", "client %", "RSS MB", "RSS MB/ch", "+RSS MB/ch", "late", "slow", "errors", "stalls", "result"));
+        Console.WriteLine(new string('-', 117));
         foreach (var r in results)
         {
-            Console.WriteLine(string.Format(inv, "{0,8} {1,7} {2,7:F1} {3,8:F1} {4,9:F1} {5,8:F0} {6,9:F1} {7,11:F1} {8,10} {9,7} {10,7} {11,7}",
+            Console.WriteLine(string.Format(inv, "{0,8} {1,7} {2,7:F1} {3,8:F1} {4,9:F1} {5,8:F0} {6,9:F1} {7,11:F1} {8,10} {9,6} {10,7} {11,7} {12,7}",
                 r.Channels, r.Viewers, r.CpuPercent, r.CpuPercentPerChannel, r.ClientCpuPercent, r.FinalRssBytes / 1e6, r.RssMegabytesPerChannel,
-                (r.FinalRssBytes - r.IdleRssBytes) / 1e6 / r.Channels, $"{r.LateFragments}/{r.FragmentsObserved}", r.SegmentErrors + r.PlaylistErrors,
+                (r.FinalRssBytes - r.IdleRssBytes) / 1e6 / r.Channels, $"{r.LateFragments}/{r.FragmentsObserved}", r.SlowSegments, r.SegmentErrors + r.PlaylistErrors,
                 r.EncoderStalls + r.EncoderExits, Clean(r) ? "ok" : "LATE"));
         }
 
@@ -86,6 +86,7 @@ internal sealed class ChannelsCommand : IBenchmarkCommand
         Console.WriteLine("CPU %: server process, % of one core, after a 6 s warm-up; client %: this process (replayed encoders and viewers; ffmpeg");
         Console.WriteLine("processes not included); RSS at the end of the step; +RSS: above the idle server.");
         Console.WriteLine("late: fragments listed more than one fragment duration after their media time (beyond the channel's usual delay) / fragments seen.");
+        Console.WriteLine("slow: segments that arrived whole at a viewer more than their duration after it saw them listed (viewers download one segment at a time).");
         Console.WriteLine(sustained == max
             ? $"sustained every step up to --max {max} channels: raise --max to find the limit"
             : $"sustained: {sustained} channels (the last step without late fragments, errors or stalled encoders)");
@@ -96,5 +97,5 @@ internal sealed class ChannelsCommand : IBenchmarkCommand
     }
 
     private static bool Clean(LiveRunResult run) =>
-        run.LateFragments == 0 && run.SegmentErrors + run.PlaylistErrors == 0 && run.EncoderStalls + run.EncoderExits == 0;
+        run.LateFragments == 0 && run.SlowSegments == 0 && run.SegmentErrors + run.PlaylistErrors == 0 && run.EncoderStalls + run.EncoderExits == 0;
 }

@@ -52,6 +52,8 @@ internal static class LiveSettings
         r.FragmentsObserved,
         r.LateFragments,
         WorstLatenessSeconds = double.IsFinite(r.WorstLatenessSeconds) ? r.WorstLatenessSeconds : -1,
+        r.SlowSegments,
+        r.WorstDeliverySeconds,
         r.SegmentErrors,
         r.PlaylistErrors,
         r.EncoderStalls,

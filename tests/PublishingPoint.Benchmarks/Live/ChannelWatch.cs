@@ -27,6 +27,9 @@ internal sealed class ChannelWatch(string name)
     private int _playlistErrors;
     private long _segments;
     private long _bytes;
+    private int _slow;
+    private double _worstDelivery;
+    private readonly ConcurrentQueue<DateTime> _slowAt = new();
 
     public string Name { get; } = name;
 
@@ -39,6 +42,28 @@ internal sealed class ChannelWatch(string name)
     public long BytesFetched => Interlocked.Read(ref _bytes);
 
     public IReadOnlyCollection<string> ErrorSamples => _errors;
+
+    /// <summary>Segments that arrived whole more than their duration after they were listed (the viewer's download queue included).</summary>
+    public int SlowSegments => Volatile.Read(ref _slow);
+
+    public double WorstDeliverySeconds => Volatile.Read(ref _worstDelivery);
+
+    public IReadOnlyCollection<DateTime> SlowAtUtc => _slowAt;
+
+    /// <summary>A segment arrived whole <paramref name="seconds"/> after its viewer first saw it listed.</summary>
+    public void Delivered(double seconds, double durationSeconds)
+    {
+        lock (_slowAt)
+        {
+            _worstDelivery = Math.Max(_worstDelivery, seconds);
+        }
+
+        if (seconds > durationSeconds)
+        {
+            Interlocked.Increment(ref _slow);
+            _slowAt.Enqueue(DateTime.UtcNow);
+        }
+    }
 
     public void Listed(string variant, long number, SegmentSighting sighting) =>
         _seen.AddOrUpdate((variant, number), sighting, (_, old) => sighting.FirstListedUtc < old.FirstListedUtc

@@ -10,12 +10,16 @@ internal sealed record PlaylistSegment(long Number, string Uri, double DurationS
 /// <summary>
 /// A player as the load generator sees it: opens the channel's master playlist, then reloads every rendition's
 /// live media playlist every poll interval and GETs each segment the first time it is listed (starting, as players
-/// do, three segments from the live edge). Every listed segment must answer 2xx; anything else is an error.
+/// do, three segments from the live edge). As in a player, the playlists are reloaded on their timer while the
+/// segments download one after another: when a segment was listed is the server's doing, how long it then took to
+/// arrive is reported apart. Every listed segment must answer 2xx; anything else is an error.
 /// </summary>
 internal sealed class HlsViewer(HttpClient http, Uri masterUrl, int renditions, ChannelWatch watch, TimeSpan pollEvery)
 {
     private readonly Dictionary<string, HashSet<long>> _fetched = [];
     private readonly byte[] _buffer = new byte[81920];
+    private readonly System.Threading.Channels.Channel<(Uri Uri, DateTime ListedAt, double Duration)> _downloads =
+        System.Threading.Channels.Channel.CreateUnbounded<(Uri, DateTime, double)>(new() { SingleReader = true, SingleWriter = true });
 
     /// <summary>Parses a media playlist: segment numbers from the URI ("…/12.ts"), media end from EXT-X-PROGRAM-DATE-TIME + EXTINF.</summary>
     public static List<PlaylistSegment> Parse(string playlist)
@@ -52,6 +56,7 @@ internal sealed class HlsViewer(HttpClient http, Uri masterUrl, int renditions, 
     /// <summary>Plays until <paramref name="cancellationToken"/> fires; waits for the channel to appear first (404 until its first fragments).</summary>
     public async Task RunAsync(CancellationToken cancellationToken)
     {
+        var downloads = Task.Run(() => DownloadAsync(cancellationToken), CancellationToken.None);
         try
         {
             var variants = await OpenAsync(cancellationToken);
@@ -68,6 +73,27 @@ internal sealed class HlsViewer(HttpClient http, Uri masterUrl, int renditions, 
                 if (wait > TimeSpan.Zero)
                 {
                     await Task.Delay(wait, cancellationToken);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // the run is over
+        }
+
+        _downloads.Writer.TryComplete();
+        await downloads;
+    }
+
+    private async Task DownloadAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await foreach (var (uri, listedAt, duration) in _downloads.Reader.ReadAllAsync(cancellationToken))
+            {
+                if (await FetchAsync(uri, cancellationToken))
+                {
+                    watch.Delivered((DateTime.UtcNow - listedAt).TotalSeconds, duration);
                 }
             }
         }
@@ -150,12 +176,12 @@ internal sealed class HlsViewer(HttpClient http, Uri masterUrl, int renditions, 
 
             if (fetched.Add(segment.Number))
             {
-                await FetchAsync(new Uri(variant, segment.Uri), cancellationToken);
+                _downloads.Writer.TryWrite((new Uri(variant, segment.Uri), listedAt, segment.DurationSeconds));
             }
         }
     }
 
-    private async Task FetchAsync(Uri segment, CancellationToken cancellationToken)
+    private async Task<bool> FetchAsync(Uri segment, CancellationToken cancellationToken)
     {
         try
         {
@@ -163,7 +189,7 @@ internal sealed class HlsViewer(HttpClient http, Uri masterUrl, int renditions, 
             if (!response.IsSuccessStatusCode)
             {
                 watch.SegmentError($"GET {segment.AbsolutePath}: {(int)response.StatusCode}");
-                return;
+                return false;
             }
 
             await using var body = await response.Content.ReadAsStreamAsync(cancellationToken);
@@ -175,10 +201,12 @@ internal sealed class HlsViewer(HttpClient http, Uri masterUrl, int renditions, 
             }
 
             watch.Fetched(total);
+            return true;
         }
         catch (Exception e) when (e is HttpRequestException || (e is TaskCanceledException && !cancellationToken.IsCancellationRequested))
         {
             watch.SegmentError($"GET {segment.AbsolutePath}: {(e is TaskCanceledException ? "timed out" : e.Message)}");
+            return false;
         }
     }
 }

@@ -45,6 +45,12 @@ internal sealed record LiveRunResult(
     /// <summary>The server's RssAnon before the push and at the end (see <see cref="ProcessSample.AnonBytes"/>).</summary>
     public (long Idle, long Final) AnonBytes { get; init; }
 
+    /// <summary>Segments that arrived whole more than their duration after a viewer saw them listed.</summary>
+    public int SlowSegments { get; init; }
+
+    /// <summary>The longest from a segment's listing to its last byte at a viewer (its download queue included).</summary>
+    public double WorstDeliverySeconds { get; init; }
+
     /// <summary>CPU of the server process in % of one core, per channel.</summary>
     public double CpuPercentPerChannel => CpuPercent / Channels;
 
@@ -218,6 +224,15 @@ internal static class LiveRun
             problems.Insert(0, timeline);
         }
 
+        var slow = watches.Sum(w => w.SlowSegments);
+        if (slow > 0)
+        {
+            var buckets = watches.SelectMany(w => w.SlowAtUtc).GroupBy(at => (int)((at - startUtc).TotalSeconds / 5)).OrderBy(g => g.Key)
+                .Select(g => string.Create(CultureInfo.InvariantCulture, $"{g.Key * 5}-{g.Key * 5 + 5} s: {g.Count()}"));
+            problems.Insert(0, string.Create(CultureInfo.InvariantCulture,
+                $"{slow} segments arrived more than their duration after they were listed (worst {watches.Max(w => w.WorstDeliverySeconds):F2} s), by time in the step: {string.Join(", ", buckets)}"));
+        }
+
         problems.AddRange(watches.SelectMany(w => w.ErrorSamples));
         var start = cpuStart ?? idle;
         var cpu = (last.CpuSeconds - start.CpuSeconds) / (last.At - start.At).TotalSeconds * 100;
@@ -228,6 +243,8 @@ internal static class LiveRun
             stalls, exits, watches.Sum(w => w.SegmentsFetched), watches.Sum(w => w.BytesFetched), problems)
         {
             ClientCpuPercent = clientCpuPercent,
+            SlowSegments = slow,
+            WorstDeliverySeconds = watches.Count == 0 ? 0 : watches.Max(w => w.WorstDeliverySeconds),
             AnonBytes = (idle.AnonBytes, last.AnonBytes),
         };
     }
