@@ -7,7 +7,7 @@ namespace PublishingPoint.Server.Points;
 /// Arrays for the fragments ingest receives, reused instead of left to the garbage collector: at 200 channels
 /// the fragments are 100 MB/s of large objects, and every collection they trigger is a full one. Sizes come in eight
 /// classes an octave (an array is at most an eighth longer than its fragment); idle arrays are kept up to a quarter of
-/// what is lent (at least 8 MB, at most 256 MB), the most recently returned first, as those pages are still warm.
+/// what is lent (at least 4 MB, at most 256 MB), the most recently returned first, as those pages are still warm.
 /// </summary>
 public sealed class FragmentBufferPool
 {
@@ -18,7 +18,7 @@ public sealed class FragmentBufferPool
 
     private const int MinimumOctave = 16;
     private const int ClassesPerOctave = 8;
-    private const long MinimumIdleBytes = 8L * 1024 * 1024;
+    private const long MinimumIdleBytes = 4L * 1024 * 1024;
     private const long MaximumIdleBytes = 256L * 1024 * 1024;
 
     // A fragment may take an array up to two classes larger than its own (a quarter longer at most).

@@ -25,8 +25,8 @@ public sealed class FragmentBufferPoolTests
         Assert.Equal(buffer.Array.Length, pool.LentBytes);
         buffer.Release();
         Assert.Equal(0, pool.LentBytes);
-        // Idle, nothing lent: kept up to 8 MB.
-        Assert.Equal(buffer.Array.Length <= 8 * 1024 * 1024 ? buffer.Array.Length : 0, pool.IdleBytes);
+        // Idle, nothing lent: kept up to 4 MB.
+        Assert.Equal(buffer.Array.Length <= 4 * 1024 * 1024 ? buffer.Array.Length : 0, pool.IdleBytes);
     }
 
     [Theory]
@@ -100,7 +100,7 @@ public sealed class FragmentBufferPoolTests
     }
 
     [Fact]
-    public void IdleArrays_AreBoundedByAQuarterOfWhatIsLent_AndAtLeast8MB()
+    public void IdleArrays_AreBoundedByAQuarterOfWhatIsLent_AndAtLeast4MB()
     {
         var pool = new FragmentBufferPool();
         var buffers = Enumerable.Range(0, 200).Select(_ => pool.Rent(1_000_000)).ToList();
@@ -111,7 +111,7 @@ public sealed class FragmentBufferPoolTests
             buffer.Release();
         }
 
-        Assert.InRange(pool.IdleBytes, 1, Math.Max(8L * 1024 * 1024, pool.LentBytes / 4));
+        Assert.InRange(pool.IdleBytes, 1, Math.Max(4L * 1024 * 1024, pool.LentBytes / 4));
         Assert.Equal(lent / 2, pool.LentBytes);
 
         foreach (var buffer in buffers.Skip(100))
@@ -120,7 +120,7 @@ public sealed class FragmentBufferPoolTests
         }
 
         Assert.Equal(0, pool.LentBytes);
-        Assert.InRange(pool.IdleBytes, 1, 8L * 1024 * 1024);
+        Assert.InRange(pool.IdleBytes, 1, 4L * 1024 * 1024);
     }
 
     [Fact]
