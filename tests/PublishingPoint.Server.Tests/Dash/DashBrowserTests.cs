@@ -36,6 +36,7 @@ public sealed class DashBrowserTests
         var livePage = await OpenAsync(browser, dashJs, mpdUrl);
         var clock = Stopwatch.StartNew();
         double? first = null;
+        var dynamicWhenFirstSeen = false;
         var state = await StateAsync(livePage.Page);
         while (clock.Elapsed < TimeSpan.FromSeconds(Seconds) && state.Errors.Length == 0 && (first is null || state.Time - first < ThreeSegments))
         {
@@ -44,12 +45,15 @@ public sealed class DashBrowserTests
             if (first is null && state.Time > 0 && !state.Paused)
             {
                 first = state.Time;
+                dynamicWhenFirstSeen = state.Dynamic;
             }
         }
 
         var live = new Playback(mpdUrl, "live", first ?? double.NaN, state, livePage.Log);
         Assert.True(first is not null && state.Time - first >= ThreeSegments && state.Errors.Length == 0, live.Describe);
-        Assert.True(state.Dynamic, live.Describe);
+        // Playing the live MPD; a page that started late beside other browser tests may see the push end (and the MPD
+        // turn static) before it has played three segments, which it must then play through without an error.
+        Assert.True(dynamicWhenFirstSeen, live.Describe);
         await livePage.Page.CloseAsync();
 
         var pushed = await pushes;
