@@ -65,6 +65,13 @@ internal sealed class TsIngestSession : IIngestSession, IFragmentSink
         }
         finally
         {
+            // A body that failed before every track had a fragment: what was held goes back to the pool, not indexed.
+            foreach (var (_, bytes, _) in _held)
+            {
+                bytes.Release();
+            }
+
+            _held.Clear();
             _indexer.Finish();
         }
     }
