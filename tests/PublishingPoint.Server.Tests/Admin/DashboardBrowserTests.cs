@@ -94,8 +94,16 @@ public sealed class DashboardBrowserTests(ITestOutputHelper output)
 
             var copy = card.Locator("table.urls tbody tr[data-format=hlsTs] button"); // by place: its name changes to "Copied"
             await page.Context.GrantPermissionsAsync(["clipboard-read", "clipboard-write"]);
+            // "Copied" shows for 1.5 s: on a loaded machine a poll of the button can miss it, a recorder in the page cannot.
+            await page.EvaluateAsync(
+                @"selector => {
+                    window.copiedSeen = false;
+                    new MutationObserver(() => { if (document.querySelector(selector)?.textContent === 'Copied') window.copiedSeen = true; })
+                        .observe(document.body, { subtree: true, childList: true, characterData: true });
+                }",
+                $"section.point[data-path=\"{LivePoint}\"] table.urls tbody tr[data-format=hlsTs] button");
             await copy.ClickAsync();
-            await Expect(copy).ToHaveTextAsync("Copied");
+            await page.WaitForFunctionAsync("() => window.copiedSeen === true", null, new() { Timeout = 10_000 });
             Assert.Equal(server.Url($"{LivePoint}/master.m3u8").ToString(), await page.EvaluateAsync<string>("navigator.clipboard.readText()"));
             var stalled = await StallAPointAsync(server);
             var stalledCard = page.Locator($"section.point[data-path=\"{StalledPoint}\"]");
