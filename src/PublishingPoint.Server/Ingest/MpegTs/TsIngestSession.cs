@@ -65,13 +65,8 @@ internal sealed class TsIngestSession : IIngestSession, IFragmentSink
         }
         finally
         {
-            // A body that failed before every track had a fragment: what was held goes back to the pool, not indexed.
-            foreach (var (_, bytes, _) in _held)
-            {
-                bytes.Release();
-            }
-
-            _held.Clear();
+            // A body that failed before every track had a fragment: what was held goes back, not indexed.
+            DropHeld();
             _indexer.Finish();
         }
     }
@@ -139,15 +134,21 @@ internal sealed class TsIngestSession : IIngestSession, IFragmentSink
         }
         finally
         {
-            foreach (var (_, bytes, _) in _held)
-            {
-                bytes.Release();
-            }
-
-            _held.Clear();
-            _memory.Release(_heldBytes);
-            _heldBytes = 0;
+            DropHeld();
         }
+    }
+
+    // The index keeps references of its own to what it took: the session's go back, with their memory reservation.
+    private void DropHeld()
+    {
+        foreach (var (_, bytes, _) in _held)
+        {
+            bytes.Release();
+        }
+
+        _held.Clear();
+        _memory.Release(_heldBytes);
+        _heldBytes = 0;
     }
 
     private void Index(FragmentBuffer fragment)
