@@ -9,17 +9,18 @@ internal sealed record PlaylistSegment(long Number, string Uri, double DurationS
 
 /// <summary>
 /// A player as the load generator sees it: opens the channel's master playlist, then reloads every rendition's
-/// live media playlist every poll interval and GETs each segment the first time it is listed (starting, as players
+/// live media playlist every poll interval, each on its own timer, and GETs each segment the first time it is listed (starting, as players
 /// do, three segments from the live edge). As in a player, the playlists are reloaded on their timer while the
 /// segments download one after another: when a segment was listed is the server's doing, how long it then took to
 /// arrive is reported apart. Every listed segment must answer 2xx; anything else is an error.
 /// </summary>
 internal sealed class HlsViewer(HttpClient http, Uri masterUrl, int renditions, ChannelWatch watch, TimeSpan pollEvery)
 {
-    private readonly Dictionary<string, HashSet<long>> _fetched = [];
+    // Per media playlist (each reloaded by its own loop): the segments asked for, and whether it has been seen yet.
+    private readonly Dictionary<string, PlaylistState> _playlists = [];
     private readonly byte[] _buffer = new byte[81920];
     private readonly System.Threading.Channels.Channel<(Uri Uri, DateTime ListedAt, double Duration)> _downloads =
-        System.Threading.Channels.Channel.CreateUnbounded<(Uri, DateTime, double)>(new() { SingleReader = true, SingleWriter = true });
+        System.Threading.Channels.Channel.CreateUnbounded<(Uri, DateTime, double)>(new() { SingleReader = true, SingleWriter = false });
 
     /// <summary>Parses a media playlist: segment numbers from the URI ("…/12.ts"), media end from EXT-X-PROGRAM-DATE-TIME + EXTINF.</summary>
     public static List<PlaylistSegment> Parse(string playlist)
@@ -60,15 +61,33 @@ internal sealed class HlsViewer(HttpClient http, Uri masterUrl, int renditions, 
         try
         {
             var variants = await OpenAsync(cancellationToken);
+            foreach (var variant in variants)
+            {
+                _playlists[variant.AbsolutePath] = new PlaylistState();
+            }
+
+            await Task.WhenAll(variants.Select(v => ReloadAsync(v, cancellationToken)));
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // the run is over
+        }
+
+        _downloads.Writer.TryComplete();
+        await downloads;
+    }
+
+    // Each media playlist on its own timer, as a player's playlist loaders do (hls.js reloads its level's and its audio
+    // track's apart): one slow answer delays the listings of its own playlist, not those of the others.
+    private async Task ReloadAsync(Uri variant, CancellationToken cancellationToken)
+    {
+        try
+        {
             var clock = Stopwatch.StartNew();
             while (!cancellationToken.IsCancellationRequested)
             {
                 var round = clock.Elapsed;
-                foreach (var variant in variants)
-                {
-                    await PollAsync(variant, cancellationToken);
-                }
-
+                await PollAsync(variant, cancellationToken);
                 var wait = pollEvery - (clock.Elapsed - round);
                 if (wait > TimeSpan.Zero)
                 {
@@ -80,9 +99,6 @@ internal sealed class HlsViewer(HttpClient http, Uri masterUrl, int renditions, 
         {
             // the run is over
         }
-
-        _downloads.Writer.TryComplete();
-        await downloads;
     }
 
     private async Task DownloadAsync(CancellationToken cancellationToken)
@@ -154,12 +170,10 @@ internal sealed class HlsViewer(HttpClient http, Uri masterUrl, int renditions, 
 
         var segments = Parse(text);
         var key = variant.AbsolutePath;
-        var first = !_fetched.TryGetValue(key, out var fetched);
-        if (fetched is null)
-        {
-            fetched = [];
-            _fetched[key] = fetched;
-        }
+        var state = _playlists[key];
+        var fetched = state.Fetched;
+        var first = !state.Seen;
+        state.Seen = true;
 
         for (var i = 0; i < segments.Count; i++)
         {
@@ -208,5 +222,12 @@ internal sealed class HlsViewer(HttpClient http, Uri masterUrl, int renditions, 
             watch.SegmentError($"GET {segment.AbsolutePath}: {(e is TaskCanceledException ? "timed out" : e.Message)}");
             return false;
         }
+    }
+
+    private sealed class PlaylistState
+    {
+        public HashSet<long> Fetched { get; } = [];
+
+        public bool Seen { get; set; }
     }
 }
