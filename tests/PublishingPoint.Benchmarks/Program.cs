@@ -18,4 +18,10 @@ IBenchmarkCommand[] commands =
     new PublishingPoint.Benchmarks.Hostile.HostileCommand(),
 ];
 
+// serve --sizes starts this process once more as its bare Kestrel reference (not a benchmark of its own)
+if (args is [PublishingPoint.Benchmarks.Serve.BareKestrel.Command, var root, var port])
+{
+    return await PublishingPoint.Benchmarks.Serve.BareKestrel.RunAsync(root, int.Parse(port, System.Globalization.CultureInfo.InvariantCulture));
+}
+
 return await CommandDispatcher.RunAsync(commands, args);

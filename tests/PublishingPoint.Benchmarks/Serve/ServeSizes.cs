@@ -60,23 +60,26 @@ internal static class ServeSizes
             var playlistBytes = await server.Http.GetByteArrayAsync(new Uri($"live/sizes.isml/{smallest}", UriKind.Relative), cancellationToken);
             objects.Add(($"live playlist {playlistBytes.Length} B", $"live/sizes.isml/{smallest}", playlistBytes));
 
+            var names = objects.Select((_, i) => i == objects.Count - 1 ? "video.m3u8" : $"{i}.ts").ToArray();
+            for (var i = 0; i < objects.Count; i++)
+            {
+                await File.WriteAllBytesAsync(Path.Combine(root, names[i]), objects[i].Bytes, cancellationToken);
+            }
+
             var port = ServeCommand.FreePort();
+            var barePort = ServeCommand.FreePort();
             using var nginx = ServeCommand.StartNginx(work, root, port);
+            using var bare = await BareKestrel.StartAsync(root, barePort, names[^1], cancellationToken);
             try
             {
-                var pairs = new List<(string Label, Uri Ours, Uri Nginx)>();
-                for (var i = 0; i < objects.Count; i++)
-                {
-                    var name = i == objects.Count - 1 ? "video.m3u8" : $"{i}.ts";
-                    await File.WriteAllBytesAsync(Path.Combine(root, name), objects[i].Bytes, cancellationToken);
-                    pairs.Add((objects[i].Label, new Uri(server.BaseUrl, objects[i].Path), new Uri($"http://127.0.0.1:{port}/{name}")));
-                }
-
-                return await MeasureAsync(pairs, seconds, rounds, connections, output, cancellationToken);
+                var targets = objects.Select((o, i) => new Target(o.Label, new Uri(server.BaseUrl, o.Path), new Uri($"http://127.0.0.1:{port}/{names[i]}"),
+                    new Uri($"http://127.0.0.1:{barePort}/{names[i]}"))).ToList();
+                return await MeasureAsync(targets, seconds, rounds, connections, output, cancellationToken);
             }
             finally
             {
                 nginx.Kill(entireProcessTree: true);
+                bare.Kill(entireProcessTree: true);
             }
         }
         finally
@@ -85,27 +88,32 @@ internal static class ServeSizes
         }
     }
 
-    private static async Task<int> MeasureAsync(List<(string Label, Uri Ours, Uri Nginx)> pairs, int seconds, int rounds, int[] connections, string output, CancellationToken cancellationToken)
+    private static async Task<int> MeasureAsync(List<Target> targets, int seconds, int rounds, int[] connections, string output, CancellationToken cancellationToken)
     {
         var inv = CultureInfo.InvariantCulture;
         using (var check = new HttpClient())
         {
-            foreach (var (label, ours, theirs) in pairs.Take(pairs.Count - 1))
+            foreach (var target in targets.Take(targets.Count - 1))
             {
-                var ourBytes = await check.GetByteArrayAsync(ours, cancellationToken);
-                var theirBytes = await check.GetByteArrayAsync(theirs, cancellationToken);
-                if (!ourBytes.AsSpan().SequenceEqual(theirBytes))
+                var ourBytes = await check.GetByteArrayAsync(target.Ours, cancellationToken);
+                foreach (var (who, url) in new[] { ("nginx", target.Nginx), ("the bare Kestrel app", target.Bare) })
                 {
-                    throw new InvalidOperationException($"{label}: nginx does not serve the same bytes");
+                    var theirBytes = await check.GetByteArrayAsync(url, cancellationToken);
+                    if (!ourBytes.AsSpan().SequenceEqual(theirBytes))
+                    {
+                        throw new InvalidOperationException($"{target.Label}: {who} does not serve the same bytes");
+                    }
                 }
             }
         }
 
-        Console.WriteLine($"wrk -t2 -d{seconds}s --latency, {rounds} rounds, targets alternating; server, nginx and wrk share this machine's {Environment.ProcessorCount} cores");
-        foreach (var (label, ours, theirs) in pairs)
+        Console.WriteLine($"wrk -t2 -d{seconds}s --latency, {rounds} rounds, targets alternating; server, nginx, the bare Kestrel app and wrk share this machine's {Environment.ProcessorCount} cores");
+        foreach (var target in targets)
         {
-            await WrkRun.RunAsync("ours: " + label, ours, connections[0], 3, cancellationToken); // warm-up: JIT, caches
-            await WrkRun.RunAsync("nginx: " + label, theirs, connections[0], 3, cancellationToken);
+            foreach (var (who, url) in target.Servers)
+            {
+                await WrkRun.RunAsync(who + target.Label, url, connections[0], 3, cancellationToken); // warm-up: JIT, caches
+            }
         }
 
         var runs = new List<WrkRun>();
@@ -113,27 +121,31 @@ internal static class ServeSizes
         {
             for (var round = 0; round < rounds; round++)
             {
-                foreach (var (label, ours, theirs) in pairs)
+                foreach (var target in targets)
                 {
-                    runs.Add(await WrkRun.RunAsync("ours: " + label, ours, c, seconds, cancellationToken));
-                    runs.Add(await WrkRun.RunAsync("nginx: " + label, theirs, c, seconds, cancellationToken));
+                    foreach (var (who, url) in target.Servers)
+                    {
+                        runs.Add(await WrkRun.RunAsync(who + target.Label, url, c, seconds, cancellationToken));
+                    }
                 }
             }
         }
 
         var medians = runs.GroupBy(r => (r.Target, r.Connections)).Select(ServeCommand.Median).ToList();
         Console.WriteLine();
-        Console.WriteLine($"median of {rounds} run(s) per cell; ours/nginx in requests/s");
-        Console.WriteLine(string.Format(inv, "{0,-28} {1,6} {2,12} {3,12} {4,8} {5,10} {6,10}", "object", "conns", "ours req/s", "nginx req/s", "ratio", "ours p99", "nginx p99"));
-        Console.WriteLine(new string('-', 92));
+        Console.WriteLine($"median of {rounds} run(s) per cell, requests/s; bare: a Kestrel app writing the same bytes from memory and nothing else");
+        Console.WriteLine(string.Format(inv, "{0,-22} {1,5} {2,10} {3,11} {4,11} {5,11} {6,9} {7,9} {8,9}", "object", "conns", "ours", "nginx", "ours/nginx", "bare", "ours/bare", "ours p99", "nginx p99"));
+        Console.WriteLine(new string('-', 106));
         foreach (var c in connections)
         {
-            foreach (var (label, _, _) in pairs)
+            foreach (var target in targets)
             {
-                var ours = medians.First(r => r.Connections == c && r.Target == "ours: " + label);
-                var theirs = medians.First(r => r.Connections == c && r.Target == "nginx: " + label);
-                Console.WriteLine(string.Format(inv, "{0,-28} {1,6} {2,12:0} {3,12:0} {4,8:0.00} {5,8:0.00}ms {6,8:0.00}ms{7}", label, c, ours.RequestsPerSecond, theirs.RequestsPerSecond,
-                    ours.RequestsPerSecond / theirs.RequestsPerSecond, ours.P99Milliseconds, theirs.P99Milliseconds, ours.Errors + theirs.Errors > 0 ? $" ({ours.Errors + theirs.Errors} errors)" : string.Empty));
+                var (ours, theirs, bare) = (Find("ours: "), Find("nginx: "), Find("bare: "));
+                Console.WriteLine(string.Format(inv, "{0,-22} {1,5} {2,10:0} {3,11:0} {4,11:0.00} {5,11:0} {6,9:0.00} {7,7:0.00}ms {8,7:0.00}ms{9}", target.Label, c, ours.RequestsPerSecond, theirs.RequestsPerSecond,
+                    ours.RequestsPerSecond / theirs.RequestsPerSecond, bare.RequestsPerSecond, ours.RequestsPerSecond / bare.RequestsPerSecond, ours.P99Milliseconds, theirs.P99Milliseconds,
+                    ours.Errors + theirs.Errors + bare.Errors > 0 ? $" ({ours.Errors + theirs.Errors + bare.Errors} errors)" : string.Empty));
+
+                WrkRun Find(string who) => medians.First(r => r.Connections == c && r.Target == who + target.Label);
             }
         }
 
@@ -141,5 +153,10 @@ internal static class ServeSizes
         await File.WriteAllTextAsync(output, JsonSerializer.Serialize(new { seconds, rounds, medians, runs }, _json), cancellationToken);
         Console.WriteLine($"saved {Path.GetFullPath(output)}");
         return 0;
+    }
+
+    private sealed record Target(string Label, Uri Ours, Uri Nginx, Uri Bare)
+    {
+        public (string Who, Uri Url)[] Servers => [("ours: ", Ours), ("nginx: ", Nginx), ("bare: ", Bare)];
     }
 }
