@@ -43,22 +43,25 @@ internal sealed class ChannelWatch(string name)
 
     public IReadOnlyCollection<string> ErrorSamples => _errors;
 
-    /// <summary>Segments that arrived whole more than their duration after they were listed (the viewer's download queue included).</summary>
+    /// <summary>Segments that arrived whole later than a player would play them (the viewer's download queue included).</summary>
     public int SlowSegments => Volatile.Read(ref _slow);
 
     public double WorstDeliverySeconds => Volatile.Read(ref _worstDelivery);
 
     public IReadOnlyCollection<DateTime> SlowAtUtc => _slowAt;
 
-    /// <summary>A segment arrived whole <paramref name="seconds"/> after its viewer first saw it listed.</summary>
-    public void Delivered(double seconds, double durationSeconds)
+    /// <summary>
+    /// A segment arrived whole <paramref name="seconds"/> after its viewer first saw it listed; it was due
+    /// <paramref name="dueSeconds"/> after (its duration, plus those of the segments before it in the same listing).
+    /// </summary>
+    public void Delivered(double seconds, double dueSeconds)
     {
         lock (_slowAt)
         {
             _worstDelivery = Math.Max(_worstDelivery, seconds);
         }
 
-        if (seconds > durationSeconds)
+        if (seconds > dueSeconds)
         {
             Interlocked.Increment(ref _slow);
             _slowAt.Enqueue(DateTime.UtcNow);

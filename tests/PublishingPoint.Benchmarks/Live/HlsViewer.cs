@@ -12,14 +12,15 @@ internal sealed record PlaylistSegment(long Number, string Uri, double DurationS
 /// live media playlist every poll interval, each on its own timer, and GETs each segment the first time it is listed (starting, as players
 /// do, three segments from the live edge). As in a player, the playlists are reloaded on their timer while the
 /// segments download one after another: when a segment was listed is the server's doing, how long it then took to
-/// arrive is reported apart. Every listed segment must answer 2xx; anything else is an error.
+/// arrive is reported apart (slow when later than the player would play it: its duration after it was listed, the k-th of
+/// a joining player's three k durations). Every listed segment must answer 2xx; anything else is an error.
 /// </summary>
 internal sealed class HlsViewer(HttpClient http, Uri masterUrl, int renditions, ChannelWatch watch, TimeSpan pollEvery)
 {
     // Per media playlist (each reloaded by its own loop): the segments asked for, and whether it has been seen yet.
     private readonly Dictionary<string, PlaylistState> _playlists = [];
     private readonly byte[] _buffer = new byte[81920];
-    private readonly System.Threading.Channels.Channel<(Uri Uri, DateTime ListedAt, double Duration)> _downloads =
+    private readonly System.Threading.Channels.Channel<(Uri Uri, DateTime ListedAt, double DueSeconds)> _downloads =
         System.Threading.Channels.Channel.CreateUnbounded<(Uri, DateTime, double)>(new() { SingleReader = true, SingleWriter = false });
 
     /// <summary>Parses a media playlist: segment numbers from the URI ("…/12.ts"), media end from EXT-X-PROGRAM-DATE-TIME + EXTINF.</summary>
@@ -105,11 +106,11 @@ internal sealed class HlsViewer(HttpClient http, Uri masterUrl, int renditions, 
     {
         try
         {
-            await foreach (var (uri, listedAt, duration) in _downloads.Reader.ReadAllAsync(cancellationToken))
+            await foreach (var (uri, listedAt, due) in _downloads.Reader.ReadAllAsync(cancellationToken))
             {
                 if (await FetchAsync(uri, cancellationToken))
                 {
-                    watch.Delivered((DateTime.UtcNow - listedAt).TotalSeconds, duration);
+                    watch.Delivered((DateTime.UtcNow - listedAt).TotalSeconds, due);
                 }
             }
         }
@@ -175,6 +176,7 @@ internal sealed class HlsViewer(HttpClient http, Uri masterUrl, int renditions, 
         var first = !state.Seen;
         state.Seen = true;
 
+        var due = 0.0;
         for (var i = 0; i < segments.Count; i++)
         {
             var segment = segments[i];
@@ -190,7 +192,10 @@ internal sealed class HlsViewer(HttpClient http, Uri masterUrl, int renditions, 
 
             if (fetched.Add(segment.Number))
             {
-                _downloads.Writer.TryWrite((new Uri(variant, segment.Uri), listedAt, segment.DurationSeconds));
+                // A player has until it would play a segment: the newest one its duration, each of the three a joining
+                // player fetches at once the durations of those before it as well.
+                due += segment.DurationSeconds;
+                _downloads.Writer.TryWrite((new Uri(variant, segment.Uri), listedAt, due));
             }
         }
     }

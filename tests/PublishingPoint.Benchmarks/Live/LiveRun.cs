@@ -45,7 +45,7 @@ internal sealed record LiveRunResult(
     /// <summary>The server's RssAnon before the push and at the end (see <see cref="ProcessSample.AnonBytes"/>).</summary>
     public (long Idle, long Final) AnonBytes { get; init; }
 
-    /// <summary>Segments that arrived whole more than their duration after a viewer saw them listed.</summary>
+    /// <summary>Segments that arrived whole later than a player would play them (see <see cref="ChannelWatch.SlowSegments"/>).</summary>
     public int SlowSegments { get; init; }
 
     /// <summary>The longest from a segment's listing to its last byte at a viewer (its download queue included).</summary>
@@ -230,7 +230,7 @@ internal static class LiveRun
             var buckets = watches.SelectMany(w => w.SlowAtUtc).GroupBy(at => (int)((at - startUtc).TotalSeconds / 5)).OrderBy(g => g.Key)
                 .Select(g => string.Create(CultureInfo.InvariantCulture, $"{g.Key * 5}-{g.Key * 5 + 5} s: {g.Count()}"));
             problems.Insert(0, string.Create(CultureInfo.InvariantCulture,
-                $"{slow} segments arrived more than their duration after they were listed (worst {watches.Max(w => w.WorstDeliverySeconds):F2} s), by time in the step: {string.Join(", ", buckets)}"));
+                $"{slow} segments arrived later than a player would play them (worst {watches.Max(w => w.WorstDeliverySeconds):F2} s), by time in the step: {string.Join(", ", buckets)}"));
         }
 
         problems.AddRange(watches.SelectMany(w => w.ErrorSamples));

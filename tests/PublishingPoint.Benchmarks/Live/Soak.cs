@@ -39,7 +39,7 @@ internal sealed record SoakResult(SoakOptions Options, LiveRunResult Run, double
         text.AppendLine(inv, $"segments fetched        {r.SegmentsFetched} ({r.BytesFetched / 1e6:F0} MB)");
         text.AppendLine(inv, $"errors                  {r.SegmentErrors} segment, {r.PlaylistErrors} playlist (non-2xx or failed)");
         text.AppendLine(inv, $"late fragments          {r.LateFragments} of {r.FragmentsObserved} (worst {r.WorstLatenessSeconds:F2} s beyond the usual delay)");
-        text.AppendLine(inv, $"slow segments           {r.SlowSegments} (arrived more than their duration after they were listed; longest {r.WorstDeliverySeconds:F2} s)");
+        text.AppendLine(inv, $"slow segments           {r.SlowSegments} (arrived later than a player would play them; longest {r.WorstDeliverySeconds:F2} s)");
         text.AppendLine(inv, $"encoders                {r.EncoderStalls} fell behind real time, {r.EncoderExits} exited early");
         text.AppendLine(inv, $"server CPU              {r.CpuPercent:F1} % of one core ({r.CpuPercentPerChannel:F1} % per channel)");
         text.AppendLine(inv, $"RSS                     idle {r.IdleRssBytes / 1e6:F0} MB, end {r.FinalRssBytes / 1e6:F0} MB; fragments in memory {r.BytesInMemory / 1e6:F1} MB");
@@ -78,7 +78,7 @@ internal static class Soak
 
         if (run.SlowSegments > 0)
         {
-            failures.Add($"{run.SlowSegments} segments arrived more than their duration after they were listed");
+            failures.Add($"{run.SlowSegments} segments arrived later than a player would play them");
         }
 
         if (run.EncoderStalls + run.EncoderExits > 0)
