@@ -46,6 +46,12 @@ public static class PublishingPointHosting
         // "on that pool thread", so ingest's archive writes and fsyncs block a pool thread as before, never the epoll loop.
         var inline = builder.Configuration.GetValue($"{PublishingPointOptions.Section}:{nameof(PublishingPointOptions.InlineScheduling)}", true);
         var upFront = builder.Configuration.GetValue($"{PublishingPointOptions.Section}:{nameof(PublishingPointOptions.ReceiveBufferUpFront)}", true);
+        var receiveBlock = builder.Configuration.GetValue($"{PublishingPointOptions.Section}:{nameof(PublishingPointOptions.ReceiveBlockKilobytes)}", 16);
+        if (receiveBlock != 4)
+        {
+            builder.Services.AddSingleton<Microsoft.AspNetCore.Connections.IMemoryPoolFactory<byte>>(new Transport.ReceiveBlockPoolFactory(Math.Clamp(receiveBlock, 4, 64) * 1024)); // out of range: refused at start (the options' rules)
+        }
+
         builder.WebHost.UseSockets(sockets =>
         {
             sockets.UnsafePreferInlineScheduling = inline;

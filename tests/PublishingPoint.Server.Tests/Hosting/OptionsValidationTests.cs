@@ -14,6 +14,10 @@ public sealed class OptionsValidationTests
     [InlineData(nameof(PublishingPointOptions.SegmentCacheMegabytes), 1048576, true)]
     [InlineData(nameof(PublishingPointOptions.SegmentCacheMegabytes), 15, false)]
     [InlineData(nameof(PublishingPointOptions.SegmentCacheMegabytes), 1048577, false)]
+    [InlineData(nameof(PublishingPointOptions.ReceiveBlockKilobytes), 4, true)]
+    [InlineData(nameof(PublishingPointOptions.ReceiveBlockKilobytes), 64, true)]
+    [InlineData(nameof(PublishingPointOptions.ReceiveBlockKilobytes), 3, false)]
+    [InlineData(nameof(PublishingPointOptions.ReceiveBlockKilobytes), 65, false)]
     public void Setting_IsRefusedOutsideItsRange_WithItsNameInTheMessage(string setting, int value, bool valid)
     {
         var options = new PublishingPointOptions();
