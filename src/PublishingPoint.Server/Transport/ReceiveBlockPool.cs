@@ -89,6 +89,8 @@ internal sealed class ReceiveBlockPoolFactory(int blockSize) : IMemoryPoolFactor
     /// <summary>Blocks the pools made so far.</summary>
     public long Allocated => _pools.Sum(p => p.Allocated);
 
+    public long IdleBytes => _pools.Sum(p => (long)p.IdleCount * blockSize);
+
     public MemoryPool<byte> Create(MemoryPoolOptions? options = null)
     {
         var pool = new ReceiveBlockPool(blockSize);

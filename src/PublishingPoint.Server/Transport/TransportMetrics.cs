@@ -15,10 +15,16 @@ internal sealed class TransportMetrics
     private readonly long[] _bytes = new long[2];
     private long _waits;
 
-    public TransportMetrics(IMeterFactory meters)
+    public TransportMetrics(IMeterFactory meters, IServiceProvider services)
     {
         ArgumentNullException.ThrowIfNull(meters);
         var meter = meters.Create(MeterName);
+        if (services?.GetService(typeof(Microsoft.AspNetCore.Connections.IMemoryPoolFactory<byte>)) is ReceiveBlockPoolFactory blocks)
+        {
+            meter.CreateObservableCounter("receive_blocks.allocated", () => blocks.Allocated, "{block}", "Receive blocks made for Kestrel (see ReceiveBlockKilobytes).");
+            meter.CreateObservableGauge("receive_blocks.idle", () => blocks.IdleBytes, "By", "Bytes of receive blocks waiting to be lent again (at most 32 MB per listener).");
+        }
+
         meter.CreateObservableCounter("direct.bodies", () => Read(_bodies), "{body}", "Response bodies sent without a copy (DirectSend), via memory or sendfile.");
         meter.CreateObservableCounter("direct.bytes", () => Read(_bytes), "By", "Bytes of those bodies.");
         meter.CreateObservableCounter("direct.waits", () => Volatile.Read(ref _waits), "{send}",

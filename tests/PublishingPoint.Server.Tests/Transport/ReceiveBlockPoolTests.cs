@@ -82,6 +82,9 @@ public sealed class ReceiveBlockPoolTests
         }
 
         Assert.True(factory.Allocated > before, "Kestrel did not rent from the pool");
+        var metrics = await shipped.Http.GetStringAsync("metrics");
+        Assert.Matches(@"(?m)^publishingpoint_transport_receive_blocks_allocated(_total)?(\{[^}]*\})? [1-9]", metrics);
+        Assert.Contains("publishingpoint_transport_receive_blocks_idle", metrics, StringComparison.Ordinal);
         // The same media indexed either way: the same segment bytes.
         var playlist = "live/blocks.isml/" + HlsText.AttributeLines(await shipped.Http.GetStringAsync("live/blocks.isml/master.m3u8"), "#EXT-X-STREAM-INF")[0].Uri;
         var segments = HlsText.Segments(await shipped.Http.GetStringAsync(playlist));
