@@ -70,7 +70,7 @@ internal sealed class ReceiveBlockPool(int blockSize) : MemoryPool<byte>
 
         public void Dispose()
         {
-            // Given back once: a second Dispose must not put a block that is lent again into two hands.
+            // A Dispose repeated before the block is lent again is ignored, so it is not idle twice (then lent to two renters).
             if (Interlocked.Exchange(ref _lent, 0) == 1)
             {
                 pool.Return(this);
