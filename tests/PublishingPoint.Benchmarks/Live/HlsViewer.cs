@@ -17,8 +17,6 @@ internal sealed record PlaylistSegment(long Number, string Uri, double DurationS
 /// </summary>
 internal sealed class HlsViewer(HttpClient http, Uri masterUrl, int renditions, ChannelWatch watch, TimeSpan pollEvery)
 {
-    // Per media playlist (each reloaded by its own loop): the segments asked for, and whether it has been seen yet.
-    private readonly Dictionary<string, PlaylistState> _playlists = [];
     private readonly byte[] _buffer = new byte[81920];
     private readonly System.Threading.Channels.Channel<(Uri Uri, DateTime ListedAt, double DueSeconds)> _downloads =
         System.Threading.Channels.Channel.CreateUnbounded<(Uri, DateTime, double)>(new() { SingleReader = true, SingleWriter = false });
@@ -62,11 +60,6 @@ internal sealed class HlsViewer(HttpClient http, Uri masterUrl, int renditions, 
         try
         {
             var variants = await OpenAsync(cancellationToken);
-            foreach (var variant in variants)
-            {
-                _playlists[variant.AbsolutePath] = new PlaylistState();
-            }
-
             await Task.WhenAll(variants.Select(v => ReloadAsync(v, cancellationToken)));
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -84,11 +77,12 @@ internal sealed class HlsViewer(HttpClient http, Uri masterUrl, int renditions, 
     {
         try
         {
+            var state = new PlaylistState();
             var clock = Stopwatch.StartNew();
             while (!cancellationToken.IsCancellationRequested)
             {
                 var round = clock.Elapsed;
-                await PollAsync(variant, cancellationToken);
+                await PollAsync(variant, state, cancellationToken);
                 var wait = pollEvery - (clock.Elapsed - round);
                 if (wait > TimeSpan.Zero)
                 {
@@ -147,7 +141,7 @@ internal sealed class HlsViewer(HttpClient http, Uri masterUrl, int renditions, 
         }
     }
 
-    private async Task PollAsync(Uri variant, CancellationToken cancellationToken)
+    private async Task PollAsync(Uri variant, PlaylistState state, CancellationToken cancellationToken)
     {
         string text;
         DateTime listedAt;
@@ -171,7 +165,6 @@ internal sealed class HlsViewer(HttpClient http, Uri masterUrl, int renditions, 
 
         var segments = Parse(text);
         var key = variant.AbsolutePath;
-        var state = _playlists[key];
         var fetched = state.Fetched;
         var first = !state.Seen;
         state.Seen = true;
@@ -229,6 +222,7 @@ internal sealed class HlsViewer(HttpClient http, Uri masterUrl, int renditions, 
         }
     }
 
+    // One media playlist's, kept by the loop that reloads it: the segments asked for, and whether it has been seen yet.
     private sealed class PlaylistState
     {
         public HashSet<long> Fetched { get; } = [];
