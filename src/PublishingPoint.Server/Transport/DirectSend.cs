@@ -92,7 +92,7 @@ internal static class DirectSend
         {
             for (var done = 0; done < count;)
             {
-                var read = await RandomAccess.ReadAsync(file.Stream.SafeFileHandle, buffer.AsMemory(0, Math.Min(buffer.Length, count - done)), offset + done, context.RequestAborted).ConfigureAwait(false);
+                var read = await RandomAccess.ReadAsync(file.Handle, buffer.AsMemory(0, Math.Min(buffer.Length, count - done)), offset + done, context.RequestAborted).ConfigureAwait(false);
                 if (read == 0)
                 {
                     throw new IOException("the spooled segment ended early");

@@ -338,7 +338,7 @@ internal sealed class DirectSocketOutput : PipeWriter, IDirectBodyFeature
 
         while (count > 0)
         {
-            var sent = LinuxSend.SendFile(_socketHandle!, file.Stream.SafeFileHandle, ref offset, count);
+            var sent = LinuxSend.SendFile(_socketHandle!, file.Handle, ref offset, count);
             if (sent <= 0)
             {
                 _files[0] = (0, file, offset, count);

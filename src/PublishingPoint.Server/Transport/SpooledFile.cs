@@ -1,3 +1,5 @@
+using Microsoft.Win32.SafeHandles;
+
 namespace PublishingPoint.Server.Transport;
 
 /// <summary>
@@ -9,6 +11,8 @@ namespace PublishingPoint.Server.Transport;
 internal sealed class SpooledFile : IDisposable
 {
     private readonly FileStream _stream;
+    // Taken once: FileStream.SafeFileHandle seeks the file to the stream's position on every read of the property.
+    private readonly SafeFileHandle _handle;
 
     private readonly Action? _onDispose;
     private int _disposed;
@@ -16,6 +20,7 @@ internal sealed class SpooledFile : IDisposable
     private SpooledFile(FileStream stream, long length, Action? onDispose)
     {
         _stream = stream;
+        _handle = stream.SafeFileHandle;
         Length = length;
         _onDispose = onDispose;
     }
@@ -24,6 +29,9 @@ internal sealed class SpooledFile : IDisposable
 
     /// <summary>Opened for asynchronous I/O, as <see cref="System.Net.Sockets.SendPacketsElement"/> requires.</summary>
     public FileStream Stream => _stream;
+
+    /// <summary>The file's handle, for sendfile and positioned reads (closed once the file is disposed and no lease is left).</summary>
+    public SafeFileHandle Handle => _handle;
 
     /// <summary>Writes <paramref name="bytes"/> to a new file in <paramref name="folder"/>; null when that fails (full disk, no folder).</summary>
     public static SpooledFile? TryCreate(string folder, ReadOnlySpan<byte> bytes, Action? onDispose = null)
@@ -54,9 +62,14 @@ internal sealed class SpooledFile : IDisposable
     public bool TryLease()
     {
         var leased = false;
+        if (Volatile.Read(ref _disposed) != 0)
+        {
+            return false;
+        }
+
         try
         {
-            _stream.SafeFileHandle.DangerousAddRef(ref leased);
+            _handle.DangerousAddRef(ref leased);
         }
         catch (ObjectDisposedException)
         {
@@ -66,7 +79,7 @@ internal sealed class SpooledFile : IDisposable
         return leased;
     }
 
-    public void Release() => _stream.SafeFileHandle.DangerousRelease();
+    public void Release() => _handle.DangerousRelease();
 
     public void Dispose()
     {

@@ -29,7 +29,7 @@ internal readonly record struct ReadySegment(byte[]? Bytes, SpooledFile? File)
         }
 
         var copy = GC.AllocateUninitializedArray<byte>(checked((int)File!.Length));
-        RandomAccess.Read(File.Stream.SafeFileHandle, copy, 0);
+        RandomAccess.Read(File.Handle, copy, 0);
         return copy;
     }
 }
