@@ -569,8 +569,18 @@ public sealed class Point : IDisposable
     /// <summary>Holds the point's lock while finalising, so a connecting encoder waits for it to finish.</summary>
     public Lock.Scope EnterLock() => _lock.EnterScope();
 
+    /// <summary>No track keeps fragments in memory (see <see cref="Track.LeaveMemory"/>).</summary>
+    public void LeaveMemory()
+    {
+        foreach (var track in Tracks())
+        {
+            track.LeaveMemory();
+        }
+    }
+
     public void Dispose()
     {
+        LeaveMemory();
         foreach (var archive in Archives())
         {
             archive.Dispose();

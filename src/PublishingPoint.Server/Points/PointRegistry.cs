@@ -72,6 +72,8 @@ public sealed partial class PointRegistry : IDisposable
             _finalizer.Write(point);
         }
 
+        // Outside the point's lock, as the tracks take their own.
+        point.LeaveMemory();
         LogFinalized(point.Path.Value);
     }
 

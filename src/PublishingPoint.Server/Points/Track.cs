@@ -106,6 +106,21 @@ public sealed class Track
         }
     }
 
+    /// <summary>
+    /// Every fragment leaves memory (the point went VOD, or away): nothing is the live edge any more, so all are read from
+    /// the archive from now on and their arrays go back to the ingest pool. A push that continues the track fills it again.
+    /// </summary>
+    public void LeaveMemory()
+    {
+        lock (_lock)
+        {
+            while (_firstInMemory < _fragments.Count)
+            {
+                _fragments[_firstInMemory++].Evict();
+            }
+        }
+    }
+
     /// <summary>A chunk of the segment being built arrived: servable at once, and every held request is told.</summary>
     public void AddPart(PartEntry part)
     {

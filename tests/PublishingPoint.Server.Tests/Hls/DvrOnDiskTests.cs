@@ -73,6 +73,32 @@ public sealed class DvrOnDiskTests
         }
     }
 
+    [Fact]
+    public async Task AFinishedPoint_KeepsNoFragmentInMemory_AndServesItsNewestSegmentsFromTheArchive()
+    {
+        var capture = await IsmvCapture.MakeAsync(10, 400, 64);
+        var mfra = Boxes.TopLevel(capture).Single(b => b.Type == "mfra").Offset;
+        await using var server = await RunningServer.StartAsync(null, "--PublishingPoint:FinalizeGraceSeconds=3600");
+        var (status, text) = await Posting.PostChunkedAsync(server.Http, $"{Point}/Streams(a)", capture[..mfra]); // still live
+        Assert.True(status == HttpStatusCode.OK, text);
+        Assert.True((await InMemoryAsync(server)).Bytes > 0, "the live edge is in memory");
+
+        var playlist = HlsText.AttributeLines(await server.Http.GetStringAsync($"{Point}/master.m3u8"), "#EXT-X-STREAM-INF")[0].Uri!;
+        var folder = playlist[..playlist.LastIndexOf('/')];
+        var newest = $"{Point}/{folder}/{HlsText.Segments(await server.Http.GetStringAsync($"{Point}/{playlist}"))[^1].Uri}";
+        var fromMemory = await server.Http.GetByteArrayAsync(newest);
+
+        Assert.Equal(HttpStatusCode.OK, (await server.Http.PostAsync($"api/points/{Point}/close", System.Net.Http.Json.JsonContent.Create(new { }))).StatusCode);
+        using (var json = JsonDocument.Parse(await server.Http.GetStringAsync($"api/points/{Point}")))
+        {
+            Assert.Equal("vod", json.RootElement.GetProperty("state").GetString());
+        }
+
+        Assert.Equal(0, (await InMemoryAsync(server)).Bytes);
+        Assert.Contains("#EXT-X-ENDLIST", await server.Http.GetStringAsync($"{Point}/{playlist}"), StringComparison.Ordinal);
+        Assert.Equal(fromMemory, await server.Http.GetByteArrayAsync(newest));
+    }
+
     // Program date times are each server's own arrival times.
     private static string WithoutDates(string playlist) =>
         string.Join('\n', playlist.Split('\n').Where(l => !l.StartsWith("#EXT-X-PROGRAM-DATE-TIME", StringComparison.Ordinal)));
