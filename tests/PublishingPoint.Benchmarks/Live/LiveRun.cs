@@ -219,9 +219,11 @@ internal static class LiveRun
             }
         }
 
+        var summaries = 0;
         if (LateTimeline(lateness, startUtc) is { } timeline)
         {
             problems.Insert(0, timeline);
+            summaries++;
         }
 
         var slow = watches.Sum(w => w.SlowSegments);
@@ -231,9 +233,11 @@ internal static class LiveRun
                 .Select(g => string.Create(CultureInfo.InvariantCulture, $"{g.Key * 5}-{g.Key * 5 + 5} s: {g.Count()}"));
             problems.Insert(0, string.Create(CultureInfo.InvariantCulture,
                 $"{slow} segments arrived later than a player would play them (worst {watches.Max(w => w.WorstDeliverySeconds):F2} s), by time in the step: {string.Join(", ", buckets)}"));
+            summaries++;
         }
 
-        problems.AddRange(watches.SelectMany(w => w.ErrorSamples));
+        // Errors next to the summaries, ahead of the per-channel lines: a reader of the first few sees what failed.
+        problems.InsertRange(summaries, watches.SelectMany(w => w.ErrorSamples).Take(5));
         var start = cpuStart ?? idle;
         var cpu = (last.CpuSeconds - start.CpuSeconds) / (last.At - start.At).TotalSeconds * 100;
         var clientCpuPercent = clientCpu.TotalSeconds / (last.At - start.At).TotalSeconds * 100;
