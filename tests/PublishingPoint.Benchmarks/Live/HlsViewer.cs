@@ -151,7 +151,7 @@ internal sealed class HlsViewer(HttpClient http, Uri masterUrl, int renditions, 
             listedAt = DateTime.UtcNow;
             if (!response.IsSuccessStatusCode)
             {
-                watch.PlaylistError($"GET {variant.AbsolutePath}: {(int)response.StatusCode}");
+                watch.PlaylistError($"GET {variant.AbsolutePath}: {await RefusalAsync(response, cancellationToken)}");
                 return;
             }
 
@@ -200,7 +200,7 @@ internal sealed class HlsViewer(HttpClient http, Uri masterUrl, int renditions, 
             using var response = await http.GetAsync(segment, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
             if (!response.IsSuccessStatusCode)
             {
-                watch.SegmentError($"GET {segment.AbsolutePath}: {(int)response.StatusCode}");
+                watch.SegmentError($"GET {segment.AbsolutePath}: {await RefusalAsync(response, cancellationToken)}");
                 return false;
             }
 
@@ -220,6 +220,13 @@ internal sealed class HlsViewer(HttpClient http, Uri masterUrl, int renditions, 
             watch.SegmentError($"GET {segment.AbsolutePath}: {(e is TaskCanceledException ? "timed out" : e.Message)}");
             return false;
         }
+    }
+
+    // The status and the start of the server's problem text: which of its refusals it was.
+    private static async Task<string> RefusalAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        var text = await response.Content.ReadAsStringAsync(cancellationToken);
+        return $"{(int)response.StatusCode} {(text.Length > 160 ? text[..160] : text)}";
     }
 
     // One media playlist's, kept by the loop that reloads it: the segments asked for, and whether it has been seen yet.
