@@ -22,7 +22,9 @@ internal static class HlsTimeline
 
     /// <summary>
     /// Segments that can be served: all of them for video alone, fMP4 or VOD; while live, a TS segment that muxes
-    /// <paramref name="audio"/> waits until the audio covering its interval has arrived, so it is never cached short.
+    /// <paramref name="audio"/> waits until the audio covering its own video has arrived, so it is never cached short.
+    /// Its own video, not up to the next fragment's start: a next fragment that starts after a small gap (dropped frames,
+    /// a looped playout) would otherwise move a segment already listed, and served, back to "not yet".
     /// </summary>
     public static int Available(FragmentEntry[] video, long videoTimescale, Track? audio, bool live)
     {
@@ -33,7 +35,7 @@ internal static class HlsTimeline
 
         var audioEnd = audio.Last?.End ?? long.MinValue;
         var count = video.Length;
-        while (count > 0 && Timescale.Rescale(End(video, count - 1), videoTimescale, audio.Description.Timescale) > audioEnd)
+        while (count > 0 && Timescale.Rescale(Math.Min(End(video, count - 1), video[count - 1].End), videoTimescale, audio.Description.Timescale) > audioEnd)
         {
             count--;
         }
