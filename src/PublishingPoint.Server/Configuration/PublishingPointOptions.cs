@@ -132,6 +132,13 @@ public sealed record PublishingPointOptions
     public bool InlineScheduling { get; set; } = true;
 
     /// <summary>
+    /// Players' connections are served on the socket engine's event threads (one per core), without a hand-over to the
+    /// thread pool per read; a connection carrying any other request (ingest, API, dashboard) moves to the pool for good
+    /// before that request runs. Needs <see cref="InlineScheduling"/>.
+    /// </summary>
+    public bool EventLoopServing { get; set; } = true;
+
+    /// <summary>
     /// A connection keeps its receive buffer (one block of <see cref="ReceiveBlockKilobytes"/>) between requests, so the next request is
     /// read with one system call instead of a zero-byte read to wait for it and then the read (Kestrel's
     /// WaitForDataBeforeAllocatingBuffer off). Costs a block per open connection; Kestrel:Limits:MaxConcurrentConnections bounds them.

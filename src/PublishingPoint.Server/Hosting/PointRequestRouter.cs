@@ -114,25 +114,43 @@ internal sealed partial class PointRequestRouter(
     /// </summary>
     public bool TryFindPlayback(HttpContext context, [NotNullWhen(true)] out Point? point, out string rest)
     {
-        point = null;
         rest = string.Empty;
+        if (FindPlayback(context, out var restStart) is not { } found)
+        {
+            point = null;
+            return false;
+        }
+
+        point = found;
+        rest = context.Request.Path.Value![restStart..];
+        return true;
+    }
+
+    /// <summary>A player's request: one <see cref="TryFindPlayback"/> would find, or a GET or HEAD of a signed playback path.</summary>
+    public bool IsPlayback(HttpContext context) =>
+        FindPlayback(context, out _) is not null
+        || ((HttpMethods.IsGet(context.Request.Method) || HttpMethods.IsHead(context.Request.Method))
+            && context.Request.Path.Value is { } path && path.StartsWith(PlaybackSignature.Prefix, StringComparison.Ordinal));
+
+    private Point? FindPlayback(HttpContext context, out int restStart)
+    {
+        restStart = 0;
         var requestPath = context.Request.Path.Value;
         if (requestPath is not { Length: > 1 } || requestPath[0] != '/' || requestPath.StartsWith(PlaybackSignature.Prefix, StringComparison.Ordinal)
             || !(HttpMethods.IsGet(context.Request.Method) || HttpMethods.IsHead(context.Request.Method)))
         {
-            return false;
+            return null;
         }
 
         // Found as PointPath.TrySplit finds it (any casing), so a name the router would refuse is not played here either.
         var end = requestPath.IndexOf(PointPath.Extension + "/", StringComparison.OrdinalIgnoreCase);
         if (end < 0 || registry.Find(requestPath.AsSpan(1, end + PointPath.Extension.Length - 1)) is not { } found)
         {
-            return false;
+            return null;
         }
 
-        point = found;
-        rest = requestPath[(end + PointPath.Extension.Length + 1)..];
-        return true;
+        restStart = end + PointPath.Extension.Length + 1;
+        return found;
     }
 
     /// <summary>What <see cref="TryFindPlayback"/> found, answered as <see cref="HandleAsync"/> would (signature first).</summary>

@@ -40,35 +40,7 @@ public static class PublishingPointHosting
             .ReadFrom.Configuration(builder.Configuration), preserveStaticLogger: true, writeToProviders: true);
         builder.Services.AddPublishingPoints(builder.Configuration);
         services?.Invoke(builder.Services);
-        var directSend = builder.Configuration.GetValue($"{PublishingPointOptions.Section}:{nameof(PublishingPointOptions.DirectSend)}", true);
-        // Without DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS (which we do not set) the socket engine's events are
-        // handled on thread-pool threads, and each batch queues the next before running its handlers: inline here means
-        // "on that pool thread", so ingest's archive writes and fsyncs block a pool thread as before, never the epoll loop.
-        var inline = builder.Configuration.GetValue($"{PublishingPointOptions.Section}:{nameof(PublishingPointOptions.InlineScheduling)}", true);
-        var upFront = builder.Configuration.GetValue($"{PublishingPointOptions.Section}:{nameof(PublishingPointOptions.ReceiveBufferUpFront)}", true);
-        var receiveBlock = builder.Configuration.GetValue($"{PublishingPointOptions.Section}:{nameof(PublishingPointOptions.ReceiveBlockKilobytes)}", 16);
-        if (receiveBlock != 4)
-        {
-            builder.Services.AddSingleton<Microsoft.AspNetCore.Connections.IMemoryPoolFactory<byte>>(new Transport.ReceiveBlockPoolFactory(Math.Clamp(receiveBlock, 4, 64) * 1024)); // out of range: refused at start (the options' rules)
-        }
-
-        builder.WebHost.UseSockets(sockets =>
-        {
-            sockets.UnsafePreferInlineScheduling = inline;
-            sockets.WaitForDataBeforeAllocatingBuffer = !upFront;
-        });
-        builder.WebHost.ConfigureKestrel(kestrel =>
-        {
-            // Segments are written whole from memory: a larger response buffer lets one write hand a whole
-            // segment to the socket instead of waiting on flow control every 64 KB.
-            kestrel.Limits.MaxResponseBufferSize = 1024 * 1024;
-            // No "Server: Kestrel" on every response: it tells an attacker the stack and costs bytes on every segment.
-            kestrel.AddServerHeader = false;
-            if (directSend)
-            {
-                kestrel.ConfigureEndpointDefaults(listen => listen.Use(Transport.DirectSend.Connections(kestrel.ApplicationServices.GetService<Transport.TransportMetrics>())));
-            }
-        });
+        var eventLoop = ConfigureTransport(builder);
         var app = builder.Build();
         var trustedProxies = builder.Configuration.GetSection($"{PublishingPointOptions.Section}:{nameof(PublishingPointOptions.TrustedProxies)}").Get<string[]>() ?? [];
         if (trustedProxies.Length > 0)
@@ -78,6 +50,11 @@ public static class PublishingPointHosting
         }
 
         app.UseMiddleware<Observability.RequestObservation>();
+        if (eventLoop)
+        {
+            app.UseMiddleware<EventLoopExit>();
+        }
+
         Admin.DashboardFiles.Use(app, Admin.DashboardFiles.DefaultRoot);
         app.UseMiddleware<PlaybackFastLane>();
         app.UseRouting();
@@ -98,6 +75,56 @@ public static class PublishingPointHosting
 
         logger.Dispose();
         return app;
+    }
+
+    /// <summary>Kestrel's sockets, receive blocks and connection middleware (DirectSend, the event loop); true when players are served on the event loop.</summary>
+    private static bool ConfigureTransport(WebApplicationBuilder builder)
+    {
+        var directSend = builder.Configuration.GetValue($"{PublishingPointOptions.Section}:{nameof(PublishingPointOptions.DirectSend)}", true);
+        // Inline means "on the thread that completed the socket's read": an event thread for players' connections
+        // (EventLoopServing), a pool thread for every other connection, so ingest's archive writes and fsyncs never
+        // block an event thread.
+        var inline = builder.Configuration.GetValue($"{PublishingPointOptions.Section}:{nameof(PublishingPointOptions.InlineScheduling)}", true);
+        var eventLoop = inline && Transport.EventLoop.Supported
+            && builder.Configuration.GetValue($"{PublishingPointOptions.Section}:{nameof(PublishingPointOptions.EventLoopServing)}", true);
+        if (eventLoop)
+        {
+            Transport.EventLoop.UseThreadPerCore();
+        }
+
+        var upFront = builder.Configuration.GetValue($"{PublishingPointOptions.Section}:{nameof(PublishingPointOptions.ReceiveBufferUpFront)}", true);
+        var receiveBlock = builder.Configuration.GetValue($"{PublishingPointOptions.Section}:{nameof(PublishingPointOptions.ReceiveBlockKilobytes)}", 16);
+        if (receiveBlock != 4)
+        {
+            builder.Services.AddSingleton<Microsoft.AspNetCore.Connections.IMemoryPoolFactory<byte>>(new Transport.ReceiveBlockPoolFactory(Math.Clamp(receiveBlock, 4, 64) * 1024)); // out of range: refused at start (the options' rules)
+        }
+
+        builder.WebHost.UseSockets(sockets =>
+        {
+            sockets.UnsafePreferInlineScheduling = inline;
+            sockets.WaitForDataBeforeAllocatingBuffer = !upFront;
+        });
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            // Segments are written whole from memory: a larger response buffer lets one write hand a whole
+            // segment to the socket instead of waiting on flow control every 64 KB.
+            kestrel.Limits.MaxResponseBufferSize = 1024 * 1024;
+            // No "Server: Kestrel" on every response: it tells an attacker the stack and costs bytes on every segment.
+            kestrel.AddServerHeader = false;
+            kestrel.ConfigureEndpointDefaults(listen =>
+            {
+                if (eventLoop)
+                {
+                    listen.Use(Transport.EventLoop.Connections());
+                }
+
+                if (directSend)
+                {
+                    listen.Use(Transport.DirectSend.Connections(kestrel.ApplicationServices.GetService<Transport.TransportMetrics>()));
+                }
+            });
+        });
+        return eventLoop;
     }
 
     /// <summary>

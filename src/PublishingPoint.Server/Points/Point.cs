@@ -490,14 +490,22 @@ public sealed class Point : IDisposable
             {
                 return null;
             }
+        }
 
-            var archive = create();
-            stream.Archive?.Seal();
+        // Only the stream's own ingest changes its archive. The file's creation and the previous one's index (each with
+        // an fsync) happen outside the point's lock, which players take for every playlist and segment.
+        var archive = create();
+        StreamArchive? previous;
+        lock (_lock)
+        {
+            previous = stream.Archive;
             _archives.Add(archive);
             stream.Archive = archive;
             stream.ArchiveRuns++;
-            return archive;
         }
+
+        previous?.Seal();
+        return archive;
     }
 
     /// <summary>Closes the stream's current archive with its index and continues in a new file (rollover).</summary>
@@ -512,13 +520,17 @@ public sealed class Point : IDisposable
             {
                 return stream.Archive ?? current;
             }
+        }
 
-            var next = create();
-            current.Seal();
+        var next = create();
+        lock (_lock)
+        {
             _archives.Add(next);
             stream.Archive = next;
-            return next;
         }
+
+        current.Seal();
+        return next;
     }
 
     /// <summary>Archives no stream writes to any more whose media all ended before <paramref name="beforeSeconds"/>.</summary>

@@ -14,6 +14,7 @@ internal sealed class TransportMetrics
     private readonly long[] _bodies = new long[2];
     private readonly long[] _bytes = new long[2];
     private long _waits;
+    private long _leftEventLoop;
 
     public TransportMetrics(IMeterFactory meters, IServiceProvider services)
     {
@@ -29,7 +30,11 @@ internal sealed class TransportMetrics
         meter.CreateObservableCounter("direct.bytes", () => Read(_bytes), "By", "Bytes of those bodies.");
         meter.CreateObservableCounter("direct.waits", () => Volatile.Read(ref _waits), "{send}",
             "Sends the socket could not take at once, so they waited for it to drain (slow or distant clients, answers larger than the socket's buffer).");
+        meter.CreateObservableCounter("event_loop.connections_left", () => Volatile.Read(ref _leftEventLoop), "{connection}",
+            "Connections moved from the socket engine's event threads to the thread pool because they carried a request other than a player's (EventLoopServing).");
     }
+
+    public void LeftEventLoop() => Interlocked.Increment(ref _leftEventLoop);
 
     public void SendWaited() => Interlocked.Increment(ref _waits);
 

@@ -220,7 +220,11 @@ internal sealed class HlsSegmentCache : IDisposable
         public Entry(Func<Task<byte[]>> produce, SegmentSpool spool)
         {
             _spool = spool;
-            Ready = new Lazy<Task>(async () => Volatile.Write(ref _bytes, await produce().ConfigureAwait(false)));
+            Ready = new Lazy<Task>(async () =>
+            {
+                await Transport.EventLoop.ToPoolAsync().ConfigureAwait(false);
+                Volatile.Write(ref _bytes, await produce().ConfigureAwait(false));
+            });
         }
 
         public Lazy<Task> Ready { get; }

@@ -1,0 +1,32 @@
+using PublishingPoint.Server.Transport;
+
+namespace PublishingPoint.Server.Hosting;
+
+/// <summary>
+/// Every request but a player's (a GET or HEAD of a point's manifest, playlist or segment) leaves the event loop before
+/// it runs: its connection goes to the thread pool for good, and if this is an event thread, the request continues on
+/// the pool. See <see cref="EventLoop"/>.
+/// </summary>
+internal sealed class EventLoopExit(RequestDelegate next, PointRequestRouter router, TransportMetrics? metrics = null)
+{
+    public Task InvokeAsync(HttpContext context)
+    {
+        if (context.Features.Get<EventLoop.EventLoopConnection>() is not { OnLoop: true } connection || router.IsPlayback(context))
+        {
+            return next(context);
+        }
+
+        if (connection.Leave())
+        {
+            metrics?.LeftEventLoop();
+        }
+
+        return Thread.CurrentThread.IsThreadPoolThread ? next(context) : ContinueOnPoolAsync(context);
+    }
+
+    private async Task ContinueOnPoolAsync(HttpContext context)
+    {
+        await EventLoop.ToPoolAsync().ConfigureAwait(false);
+        await next(context).ConfigureAwait(false);
+    }
+}

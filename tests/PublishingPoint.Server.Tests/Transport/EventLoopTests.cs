@@ -1,0 +1,111 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.DependencyInjection;
+using PublishingPoint.Server.Tests.Infrastructure;
+
+namespace PublishingPoint.Server.Tests.Transport;
+
+/// <summary>
+/// Players are answered on the socket engine's event threads; ingest (which appends and fsyncs the archive) never runs
+/// there. Seen from the server's own clock, which records the thread of every call while a phase is recorded: ingest asks
+/// it for each fragment it indexes, the HLS playlist for each answer.
+/// </summary>
+public sealed class EventLoopTests
+{
+    private const string Point = "live/loop.isml";
+
+    [Fact]
+    public async Task PlayersRunOnTheEventThreads_AndNeitherAPushNorAConnectionThatCarriedAPutDoes()
+    {
+        var clock = new ThreadRecordingClock();
+        await using var server = await RunningServer.StartAsync(null, services => services.AddSingleton<TimeProvider>(clock), "--PublishingPoint:FinalizeGraceSeconds=60");
+
+        clock.Start();
+        var push = await Encoder.PushSmoothAsync(server.Url($"{Point}/Streams(a)"), new EncoderSettings { Seconds = 6, RealTime = true });
+        Assert.True(push.ExitCode == 0, Tool.Describe(push));
+        var ingest = clock.Stop();
+        Assert.True(ingest.Count >= 3, $"the clock was asked {ingest.Count} times during the push");
+        Assert.DoesNotContain(ingest, t => t.OnEventThread);
+
+        // A player's own connection: the one that asked for /metrics has left the event loop for good.
+        // Its first request may be read by the pool thread that starts the connection, if the bytes are already there.
+        using var player = new HttpClient { BaseAddress = server.BaseUrl };
+        (await player.GetAsync(new Uri($"{Point}/hls/video-400000.m3u8", UriKind.Relative))).Dispose();
+        clock.Start();
+        for (var i = 0; i < 10; i++)
+        {
+            using var answer = await player.GetAsync(new Uri($"{Point}/hls/video-400000.m3u8", UriKind.Relative));
+            Assert.True(answer.IsSuccessStatusCode, $"playlist answered {answer.StatusCode}");
+        }
+
+        var play = clock.Stop();
+        Assert.NotEmpty(play);
+        Assert.All(play, t => Assert.True(t.OnEventThread, $"a playlist was answered on '{t.Name}'"));
+
+        // The same connection carries a file PUT (segmented ingest, with a Content-Length: Kestrel hands its body to the
+        // request on the thread that read it): the connection leaves the event loop for good, its later playlists too.
+        using (var put = await player.PutAsync(new Uri($"{Point}/side/index.m3u8", UriKind.Relative), new ByteArrayContent("#EXTM3U\n"u8.ToArray())))
+        {
+            Assert.True(put.IsSuccessStatusCode, $"the playlist PUT answered {put.StatusCode}: {await put.Content.ReadAsStringAsync()}");
+        }
+
+        clock.Start();
+        for (var i = 0; i < 3; i++)
+        {
+            (await player.GetAsync(new Uri($"{Point}/hls/video-400000.m3u8", UriKind.Relative))).Dispose();
+        }
+
+        var after = clock.Stop();
+        Assert.NotEmpty(after);
+        Assert.DoesNotContain(after, t => t.OnEventThread);
+        var metrics = await server.Http.GetStringAsync(new Uri("metrics", UriKind.Relative));
+        Assert.Matches(@"publishingpoint_transport_event_loop_connections_left(_total)? [1-9]", metrics);
+    }
+
+    [Fact]
+    public async Task WithEventLoopServingOff_PlayersRunOnThePool()
+    {
+        var capture = await IsmvCapture.SixSecondsAsync();
+        var clock = new ThreadRecordingClock();
+        await using var server = await RunningServer.StartAsync(null, services => services.AddSingleton<TimeProvider>(clock),
+            "--PublishingPoint:FinalizeGraceSeconds=60", "--PublishingPoint:EventLoopServing=false");
+        var (status, body) = await Posting.PostChunkedAsync(server.Http, $"{Point}/Streams(a)", capture);
+        Assert.True(status == System.Net.HttpStatusCode.OK, body);
+
+        clock.Start();
+        for (var i = 0; i < 10; i++)
+        {
+            using var answer = await server.Http.GetAsync(new Uri($"{Point}/hls/video-400000.m3u8", UriKind.Relative));
+            Assert.True(answer.IsSuccessStatusCode, $"playlist answered {answer.StatusCode}");
+        }
+
+        var play = clock.Stop();
+        Assert.NotEmpty(play);
+        Assert.DoesNotContain(play, t => t.OnEventThread);
+    }
+
+    private sealed class ThreadRecordingClock : TimeProvider
+    {
+        private ConcurrentQueue<(string Name, bool OnEventThread)>? _calls;
+
+        public void Start() => _calls = new();
+
+        public List<(string Name, bool OnEventThread)> Stop()
+        {
+            var calls = _calls!;
+            _calls = null;
+            return [.. calls];
+        }
+
+        public override DateTimeOffset GetUtcNow()
+        {
+            if (_calls is { } calls)
+            {
+                var thread = Thread.CurrentThread;
+                // The runtime names its socket engines' threads so; pool workers are thread-pool threads.
+                calls.Enqueue((thread.Name ?? "?", !thread.IsThreadPoolThread && thread.Name == ".NET Sockets"));
+            }
+
+            return base.GetUtcNow();
+        }
+    }
+}
