@@ -29,14 +29,9 @@ public sealed class EventLoopTests
         // A player's own connection: the one that asked for /metrics has left the event loop for good.
         // Its first request may be read by the pool thread that starts the connection, if the bytes are already there.
         using var player = new HttpClient { BaseAddress = server.BaseUrl };
-        (await player.GetAsync(new Uri($"{Point}/hls/video-400000.m3u8", UriKind.Relative))).Dispose();
+        await AskForPlaylistsAsync(player, 1);
         clock.Start();
-        for (var i = 0; i < 10; i++)
-        {
-            using var answer = await player.GetAsync(new Uri($"{Point}/hls/video-400000.m3u8", UriKind.Relative));
-            Assert.True(answer.IsSuccessStatusCode, $"playlist answered {answer.StatusCode}");
-        }
-
+        await AskForPlaylistsAsync(player, 10);
         var play = clock.Stop();
         Assert.NotEmpty(play);
         Assert.All(play, t => Assert.True(t.OnEventThread, $"a playlist was answered on '{t.Name}'"));
@@ -49,11 +44,7 @@ public sealed class EventLoopTests
         }
 
         clock.Start();
-        for (var i = 0; i < 3; i++)
-        {
-            (await player.GetAsync(new Uri($"{Point}/hls/video-400000.m3u8", UriKind.Relative))).Dispose();
-        }
-
+        await AskForPlaylistsAsync(player, 3);
         var after = clock.Stop();
         Assert.NotEmpty(after);
         Assert.DoesNotContain(after, t => t.OnEventThread);
@@ -72,15 +63,19 @@ public sealed class EventLoopTests
         Assert.True(status == System.Net.HttpStatusCode.OK, body);
 
         clock.Start();
-        for (var i = 0; i < 10; i++)
-        {
-            using var answer = await server.Http.GetAsync(new Uri($"{Point}/hls/video-400000.m3u8", UriKind.Relative));
-            Assert.True(answer.IsSuccessStatusCode, $"playlist answered {answer.StatusCode}");
-        }
-
+        await AskForPlaylistsAsync(server.Http, 10);
         var play = clock.Stop();
         Assert.NotEmpty(play);
         Assert.DoesNotContain(play, t => t.OnEventThread);
+    }
+
+    private static async Task AskForPlaylistsAsync(HttpClient client, int count)
+    {
+        for (var i = 0; i < count; i++)
+        {
+            using var answer = await client.GetAsync(new Uri($"{Point}/hls/video-400000.m3u8", UriKind.Relative));
+            Assert.True(answer.IsSuccessStatusCode, $"playlist answered {answer.StatusCode}");
+        }
     }
 
     private sealed class ThreadRecordingClock : TimeProvider
