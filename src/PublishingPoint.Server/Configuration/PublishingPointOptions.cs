@@ -133,7 +133,7 @@ public sealed record PublishingPointOptions
 
     /// <summary>
     /// Players' connections are served on the socket engine's event threads (one per core), without a hand-over to the
-    /// thread pool per read; a connection carrying any other request (ingest, API, dashboard) moves to the pool for good
+    /// thread pool per read; a connection carrying any other request (ingest, the API, /metrics) moves to the pool for good
     /// before that request runs. Needs <see cref="InlineScheduling"/>.
     /// </summary>
     public bool EventLoopServing { get; set; } = true;

@@ -50,13 +50,14 @@ public static class PublishingPointHosting
         }
 
         app.UseMiddleware<Observability.RequestObservation>();
+        Admin.DashboardFiles.Use(app, Admin.DashboardFiles.DefaultRoot);
+        app.UseMiddleware<PlaybackFastLane>();
         if (eventLoop)
         {
+            // After the players' fast lane, which answers most of them without this check.
             app.UseMiddleware<EventLoopExit>();
         }
 
-        Admin.DashboardFiles.Use(app, Admin.DashboardFiles.DefaultRoot);
-        app.UseMiddleware<PlaybackFastLane>();
         app.UseRouting();
         // CORS answers only requests from a browser page (an Origin header) and preflights; the rest (a CDN, a native
         // player) skip the middleware, which for each would make a DI scope, a policy provider and an items dictionary

@@ -10,7 +10,7 @@ namespace PublishingPoint.Server.Transport;
 /// Players' connections are served on the socket engine's event threads, as nginx's workers serve theirs: a socket's
 /// completions (and Kestrel's request code, inline behind them) run where epoll reported them, without a hand-over to the
 /// thread pool for each read. A connection that carries anything else (ingest with its archive writes and fsyncs, the
-/// API, the dashboard) is moved to the thread pool for good before that request runs, so an event thread never waits on
+/// API, /metrics) is moved to the thread pool for good before that request runs, so an event thread never waits on
 /// a disk or an operator's action.
 /// </summary>
 /// <remarks>
