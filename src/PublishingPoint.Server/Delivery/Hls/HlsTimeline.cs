@@ -10,11 +10,17 @@ namespace PublishingPoint.Server.Delivery.Hls;
 /// </summary>
 internal static class HlsTimeline
 {
-    /// <summary>Where segment <paramref name="index"/> ends: the next fragment's start unless time jumps there.</summary>
+    /// <summary>
+    /// Where segment <paramref name="index"/> ends: its fragment's own end, or the next fragment's start where that comes
+    /// sooner (an overlap of a rounded duration). Never later than its own end: a next fragment that starts after a gap
+    /// (dropped frames, a looped playout) must not lengthen a segment a playlist already lists (RFC 8216 6.2.1), nor give
+    /// it other bytes (audio of the gap) than those it was first made with.
+    /// </summary>
     public static long End(FragmentEntry[] fragments, int index)
     {
+        var own = fragments[index].End;
         var next = index + 1 < fragments.Length ? fragments[index + 1] : null;
-        return next is not null && !next.Discontinuity && next.Time > fragments[index].Time ? next.Time : fragments[index].End;
+        return next is not null && !next.Discontinuity && next.Time > fragments[index].Time ? Math.Min(next.Time, own) : own;
     }
 
     public static TimeSpan Duration(FragmentEntry[] fragments, int index, long timescale) =>
@@ -22,9 +28,8 @@ internal static class HlsTimeline
 
     /// <summary>
     /// Segments that can be served: all of them for video alone, fMP4 or VOD; while live, a TS segment that muxes
-    /// <paramref name="audio"/> waits until the audio covering its own video has arrived, so it is never cached short.
-    /// Its own video, not up to the next fragment's start: a next fragment that starts after a small gap (dropped frames,
-    /// a looped playout) would otherwise move a segment already listed, and served, back to "not yet".
+    /// <paramref name="audio"/> waits until the audio up to its end has arrived, so it is never cached short. That end
+    /// never moves later (<see cref="End"/>), so a segment listed and served never goes back to "not yet".
     /// </summary>
     public static int Available(FragmentEntry[] video, long videoTimescale, Track? audio, bool live)
     {
@@ -35,7 +40,7 @@ internal static class HlsTimeline
 
         var audioEnd = audio.Last?.End ?? long.MinValue;
         var count = video.Length;
-        while (count > 0 && Timescale.Rescale(Math.Min(End(video, count - 1), video[count - 1].End), videoTimescale, audio.Description.Timescale) > audioEnd)
+        while (count > 0 && Timescale.Rescale(End(video, count - 1), videoTimescale, audio.Description.Timescale) > audioEnd)
         {
             count--;
         }
