@@ -479,33 +479,36 @@ public sealed class Point : IDisposable
     {
         ArgumentNullException.ThrowIfNull(stream);
         ArgumentNullException.ThrowIfNull(create);
-        lock (_lock)
+        // The file's creation and the previous one's index (each with an fsync) happen under the stream's own lock, not
+        // the point's, which players take for every playlist and segment.
+        lock (stream.ArchiveChange)
         {
-            if (stream.Archive is { } current && current.Header.SameAs(header))
+            lock (_lock)
             {
-                return current;
+                if (stream.Archive is { } current && current.Header.SameAs(header))
+                {
+                    return current;
+                }
+
+                if (stream.ArchiveRuns >= maxRuns)
+                {
+                    return null;
+                }
             }
 
-            if (stream.ArchiveRuns >= maxRuns)
+            var archive = create();
+            StreamArchive? previous;
+            lock (_lock)
             {
-                return null;
+                previous = stream.Archive;
+                _archives.Add(archive);
+                stream.Archive = archive;
+                stream.ArchiveRuns++;
             }
-        }
 
-        // Only the stream's own ingest changes its archive. The file's creation and the previous one's index (each with
-        // an fsync) happen outside the point's lock, which players take for every playlist and segment.
-        var archive = create();
-        StreamArchive? previous;
-        lock (_lock)
-        {
-            previous = stream.Archive;
-            _archives.Add(archive);
-            stream.Archive = archive;
-            stream.ArchiveRuns++;
+            previous?.Seal();
+            return archive;
         }
-
-        previous?.Seal();
-        return archive;
     }
 
     /// <summary>Closes the stream's current archive with its index and continues in a new file (rollover).</summary>
@@ -514,23 +517,23 @@ public sealed class Point : IDisposable
         ArgumentNullException.ThrowIfNull(stream);
         ArgumentNullException.ThrowIfNull(current);
         ArgumentNullException.ThrowIfNull(create);
-        lock (_lock)
+        lock (stream.ArchiveChange)
         {
             if (stream.Archive != current)
             {
                 return stream.Archive ?? current;
             }
-        }
 
-        var next = create();
-        lock (_lock)
-        {
-            _archives.Add(next);
-            stream.Archive = next;
-        }
+            var next = create();
+            lock (_lock)
+            {
+                _archives.Add(next);
+                stream.Archive = next;
+            }
 
-        current.Seal();
-        return next;
+            current.Seal();
+            return next;
+        }
     }
 
     /// <summary>Archives no stream writes to any more whose media all ended before <paramref name="beforeSeconds"/>.</summary>

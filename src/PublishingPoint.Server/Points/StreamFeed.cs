@@ -33,6 +33,12 @@ public sealed class StreamFeed
     /// <summary>Archive files this stream started because its header changed (rollover files do not count). Guarded by the point's lock.</summary>
     public int ArchiveRuns { get; internal set; }
 
+    /// <summary>
+    /// Held while the stream's archive file changes (a first header, a new one, a rollover): redundant encoders may push
+    /// one stream id at once. Players never take it, unlike the point's lock.
+    /// </summary>
+    internal Lock ArchiveChange { get; } = new();
+
     public string? RemoteAddress { get; internal set; }
 
     public DateTimeOffset? LastFragmentAt { get; private set; }
