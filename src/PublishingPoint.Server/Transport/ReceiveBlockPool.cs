@@ -9,18 +9,32 @@ namespace PublishingPoint.Server.Transport;
 /// Kestrel's memory pool with larger blocks. Kestrel receives into one pool block at a time, 4 KB by default, so an
 /// encoder's 100 MB/s of chunked POSTs cost 25,000 receive calls a second (and as many turns of the chunked-body and box
 /// parsers); with 16 KB blocks a fourth of that. Blocks are pinned arrays (as Kestrel's own), at most
-/// <see cref="MaxIdleBytes"/> of them kept idle, most recently returned first.
+/// <see cref="MaxIdleBytes"/> of them kept idle, most recently returned first; every <see cref="TrimPeriod"/>, half of
+/// those that stayed idle the whole period are let go (as Kestrel's own pool does), so a burst's blocks do not stay.
 /// </summary>
-internal sealed class ReceiveBlockPool(int blockSize) : MemoryPool<byte>
+internal sealed class ReceiveBlockPool : MemoryPool<byte>
 {
     public const long MaxIdleBytes = 32L * 1024 * 1024;
+    public static readonly TimeSpan TrimPeriod = TimeSpan.FromSeconds(10);
     private readonly ConcurrentStack<Block> _idle = new();
-    private readonly int _maxIdle = (int)(MaxIdleBytes / blockSize);
+    private readonly int _blockSize;
+    private readonly int _maxIdle;
+    private readonly Timer _trim;
     private int _idleCount;
+    private int _fewestIdle;
     private long _allocated;
     private bool _disposed;
 
-    public override int MaxBufferSize => blockSize;
+    public ReceiveBlockPool(int blockSize)
+    {
+        _blockSize = blockSize;
+        _maxIdle = (int)(MaxIdleBytes / blockSize);
+        // The timer holds the pool weakly: a pool nobody disposed (a test's server) can still be collected.
+        var self = new WeakReference<ReceiveBlockPool>(this);
+        _trim = new Timer(static state => (((WeakReference<ReceiveBlockPool>)state!).TryGetTarget(out var pool) ? pool : null)?.Trim(), self, TrimPeriod, TrimPeriod);
+    }
+
+    public override int MaxBufferSize => _blockSize;
 
     /// <summary>Blocks made since the start (lent ones and idle ones included).</summary>
     public long Allocated => Interlocked.Read(ref _allocated);
@@ -29,16 +43,35 @@ internal sealed class ReceiveBlockPool(int blockSize) : MemoryPool<byte>
 
     public override IMemoryOwner<byte> Rent(int minBufferSize = -1)
     {
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(minBufferSize, blockSize);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(minBufferSize, _blockSize);
         if (_idle.TryPop(out var block))
         {
-            Interlocked.Decrement(ref _idleCount);
+            var idle = Interlocked.Decrement(ref _idleCount);
+            if (idle < Volatile.Read(ref _fewestIdle))
+            {
+                Volatile.Write(ref _fewestIdle, idle); // a race only makes the next trim a little off
+            }
+
             block.Lend();
             return block;
         }
 
+        Volatile.Write(ref _fewestIdle, 0);
         Interlocked.Increment(ref _allocated);
-        return new Block(this, blockSize);
+        return new Block(this, _blockSize);
+    }
+
+    /// <summary>Lets go of half the blocks that stayed idle since the last call; returns how many.</summary>
+    public int Trim()
+    {
+        var released = 0;
+        for (var surplus = (Volatile.Read(ref _fewestIdle) + 1) / 2; released < surplus && _idle.TryPop(out _); released++)
+        {
+            Interlocked.Decrement(ref _idleCount);
+        }
+
+        Volatile.Write(ref _fewestIdle, IdleCount);
+        return released;
     }
 
     private void Return(Block block)
@@ -55,6 +88,7 @@ internal sealed class ReceiveBlockPool(int blockSize) : MemoryPool<byte>
     protected override void Dispose(bool disposing)
     {
         Volatile.Write(ref _disposed, true);
+        _trim.Dispose();
         _idle.Clear();
     }
 

@@ -48,6 +48,30 @@ public sealed class ReceiveBlockPoolTests
     }
 
     [Fact]
+    public void BlocksIdleForAWholePeriod_AreLetGo_HalfAtATime_AndBlocksInUseStay()
+    {
+        using var pool = new ReceiveBlockPool(BlockSize);
+        var burst = Enumerable.Range(0, 100).Select(_ => pool.Rent()).ToList();
+        burst.ForEach(b => b.Dispose());
+        Assert.Equal(100, pool.IdleCount);
+        Assert.Equal(0, pool.Trim()); // the period saw the burst take every block: none stayed idle through it
+
+        Assert.Equal(50, pool.Trim());
+        Assert.Equal(25, pool.Trim());
+
+        // Ten blocks lent and returned every period: those stay, the rest keep going.
+        for (var period = 0; period < 10; period++)
+        {
+            var steady = Enumerable.Range(0, 10).Select(_ => pool.Rent()).ToList();
+            steady.ForEach(b => b.Dispose());
+            pool.Trim();
+        }
+
+        Assert.InRange(pool.IdleCount, 10, 11);
+        Assert.Equal(100, pool.Allocated);
+    }
+
+    [Fact]
     public void ManyThreads_NeverHoldTheSameBlock()
     {
         using var pool = new ReceiveBlockPool(BlockSize);
