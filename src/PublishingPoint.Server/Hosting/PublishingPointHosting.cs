@@ -112,6 +112,13 @@ public static class PublishingPointHosting
             kestrel.Limits.MaxResponseBufferSize = 1024 * 1024;
             // No "Server: Kestrel" on every response: it tells an attacker the stack and costs bytes on every segment.
             kestrel.AddServerHeader = false;
+            if (eventLoop)
+            {
+                // A TLS handshake (a millisecond of CPU) would hold up every player of its event thread; TLS connections
+                // stay on the pool from before their handshake (the CDN or proxy in front usually terminates TLS).
+                kestrel.ConfigureHttpsDefaults(https => https.OnAuthenticate = (connection, _) => connection.Features.Get<Transport.EventLoop.EventLoopConnection>()?.Leave());
+            }
+
             kestrel.ConfigureEndpointDefaults(listen =>
             {
                 if (eventLoop)

@@ -1,8 +1,6 @@
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
-using System.Security.Cryptography;
-using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using Microsoft.Extensions.DependencyInjection;
@@ -218,23 +216,13 @@ public sealed class DirectSendTests
     public async Task OverTls_WithHttp11AndHttp2_BodiesAreCopiedAndTheSame()
     {
         var capture = await IsmvCapture.MakeAsync(6, 2500, 64, 1280, 720);
-        var certificate = Path.Combine(TempDirectory.Create("pp-cert"), "server.pfx");
-        string thumbprint;
-        using (var rsa = RSA.Create(2048))
-        {
-            var request = new CertificateRequest("CN=127.0.0.1", rsa, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
-            using var self = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
-            await File.WriteAllBytesAsync(certificate, self.Export(X509ContentType.Pfx, "test"));
-            thumbprint = self.GetCertHashString();
-        }
-
+        var certificate = await TestCertificate.CreateAsync();
         await using var plain = await RunningServer.StartAsync();
-        await using var tls = await RunningServer.StartAsync(null, "--urls=https://127.0.0.1:0",
-            $"--Kestrel:Certificates:Default:Path={certificate}", "--Kestrel:Certificates:Default:Password=test");
+        await using var tls = await RunningServer.StartAsync(null, certificate.ServerSettings);
         Assert.Equal("https", tls.BaseUrl.Scheme);
         foreach (var server in new[] { plain, tls })
         {
-            var (status, body) = await Posting.PostChunkedAsync(Trusting(server.BaseUrl, HttpVersion.Version11, thumbprint), $"{Point}/Streams(a)", capture);
+            var (status, body) = await Posting.PostChunkedAsync(certificate.Trusting(server.BaseUrl, HttpVersion.Version11), $"{Point}/Streams(a)", capture);
             Assert.True(status == HttpStatusCode.OK, body);
         }
 
@@ -244,7 +232,7 @@ public sealed class DirectSendTests
         // Large enough to be kept as a spooled file from its third request on: under TLS it is then read back from the file
         // through a pooled buffer. Two requests first (sent from memory), so every answer below comes from the file.
         Assert.True(expected.Length >= SendFileThreshold, $"segment of {expected.Length} bytes");
-        using (var first = Trusting(tls.BaseUrl, HttpVersion.Version11, thumbprint))
+        using (var first = certificate.Trusting(tls.BaseUrl, HttpVersion.Version11))
         {
             Assert.Equal(expected, await first.GetByteArrayAsync(segment));
             Assert.Equal(expected, await first.GetByteArrayAsync(segment));
@@ -253,7 +241,7 @@ public sealed class DirectSendTests
         Assert.Equal(0, tls.Services.GetRequiredService<SegmentSpool>().OpenFiles);
         foreach (var version in new[] { HttpVersion.Version11, HttpVersion.Version20 })
         {
-            using var http = Trusting(tls.BaseUrl, version, thumbprint);
+            using var http = certificate.Trusting(tls.BaseUrl, version);
             using var response = await http.GetAsync(segment);
             Assert.Equal(version, response.Version);
             Assert.Equal(expected, await response.Content.ReadAsByteArrayAsync());
@@ -265,7 +253,7 @@ public sealed class DirectSendTests
         }
 
         Assert.Equal(1, tls.Services.GetRequiredService<SegmentSpool>().OpenFiles);
-        using (var metrics = Trusting(tls.BaseUrl, HttpVersion.Version11, thumbprint))
+        using (var metrics = certificate.Trusting(tls.BaseUrl, HttpVersion.Version11))
         {
             Assert.Equal(0, await DirectBodiesAsync(metrics));
         }
@@ -273,15 +261,6 @@ public sealed class DirectSendTests
 
     private const int DirectSendThreshold = 16 * 1024;
     private const int SendFileThreshold = 64 * 1024;
-
-    // Trusts the test's self-signed certificate, and only it.
-    private static HttpClient Trusting(Uri server, Version version, string thumbprint) =>
-        new(new SocketsHttpHandler { SslOptions = { RemoteCertificateValidationCallback = (_, certificate, _, _) => certificate?.GetCertHashString() == thumbprint } })
-        {
-            BaseAddress = server,
-            DefaultRequestVersion = version,
-            DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact,
-        };
 
     private static string Get(Uri server, string path, string extraHeaders = "") =>
         $"GET {path} HTTP/1.1\r\nHost: {server.Authority}\r\n{extraHeaders}\r\n";

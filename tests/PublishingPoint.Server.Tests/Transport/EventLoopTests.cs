@@ -6,8 +6,8 @@ namespace PublishingPoint.Server.Tests.Transport;
 
 /// <summary>
 /// Players are answered on the socket engine's event threads; ingest (which appends and fsyncs the archive) never runs
-/// there. Seen from the server's own clock, which records the thread of every call while a phase is recorded: ingest asks
-/// it for each fragment it indexes, the HLS playlist for each answer.
+/// there. Seen from the server's own clock, which records the thread of every call a request makes while a phase is
+/// recorded: ingest asks it for each fragment it indexes, the HLS playlist for each answer.
 /// </summary>
 public sealed class EventLoopTests
 {
@@ -69,6 +69,27 @@ public sealed class EventLoopTests
         Assert.DoesNotContain(play, t => t.OnEventThread);
     }
 
+    [Fact]
+    public async Task TlsConnections_StayOnThePool_FromBeforeTheirHandshake()
+    {
+        var capture = await IsmvCapture.SixSecondsAsync();
+        var certificate = await TestCertificate.CreateAsync();
+        var clock = new ThreadRecordingClock();
+        await using var server = await RunningServer.StartAsync(null, services => services.AddSingleton<TimeProvider>(clock),
+            [.. certificate.ServerSettings, "--PublishingPoint:FinalizeGraceSeconds=60"]);
+        using var client = certificate.Trusting(server.BaseUrl, System.Net.HttpVersion.Version11);
+        var (status, body) = await Posting.PostChunkedAsync(client, $"{Point}/Streams(a)", capture);
+        Assert.True(status == System.Net.HttpStatusCode.OK, body);
+
+        using var player = certificate.Trusting(server.BaseUrl, System.Net.HttpVersion.Version11);
+        await AskForPlaylistsAsync(player, 1);
+        clock.Start();
+        await AskForPlaylistsAsync(player, 10);
+        var play = clock.Stop();
+        Assert.NotEmpty(play);
+        Assert.DoesNotContain(play, t => t.OnEventThread);
+    }
+
     private static async Task AskForPlaylistsAsync(HttpClient client, int count)
     {
         for (var i = 0; i < count; i++)
@@ -93,7 +114,8 @@ public sealed class EventLoopTests
 
         public override DateTimeOffset GetUtcNow()
         {
-            if (_calls is { } calls)
+            // Only the requests' own calls: the server's background sweeps ask the clock on pool threads at any time.
+            if (_calls is { } calls && FromARequest(Environment.StackTrace))
             {
                 var thread = Thread.CurrentThread;
                 // The runtime names its socket engines' threads so; pool workers are thread-pool threads.
@@ -102,5 +124,10 @@ public sealed class EventLoopTests
 
             return base.GetUtcNow();
         }
+
+        private static bool FromARequest(string stack) =>
+            stack.Contains("PublishingPoint.Server.Delivery.", StringComparison.Ordinal)
+            || stack.Contains("PublishingPoint.Server.Ingest.", StringComparison.Ordinal)
+            || stack.Contains("PublishingPoint.Server.Observability.RequestObservation", StringComparison.Ordinal);
     }
 }
