@@ -27,7 +27,8 @@ internal sealed class EventLoopExit(RequestDelegate next, PointRequestRouter rou
 
     private async Task ContinueOnPoolAsync(HttpContext context)
     {
-        await EventLoop.ToPoolAsync().ConfigureAwait(false);
+        // Not a pool thread (checked above), so the continuation is queued to the pool's global queue.
+        await Task.Yield();
         await next(context).ConfigureAwait(false);
     }
 }

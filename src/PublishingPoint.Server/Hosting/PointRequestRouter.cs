@@ -129,15 +129,16 @@ internal sealed partial class PointRequestRouter(
     /// <summary>A player's request: one <see cref="TryFindPlayback"/> would find, or a GET or HEAD of a signed playback path.</summary>
     public bool IsPlayback(HttpContext context) =>
         FindPlayback(context, out _) is not null
-        || ((HttpMethods.IsGet(context.Request.Method) || HttpMethods.IsHead(context.Request.Method))
-            && context.Request.Path.Value is { } path && path.StartsWith(PlaybackSignature.Prefix, StringComparison.Ordinal));
+        || (IsRead(context) && context.Request.Path.Value is { } path && path.StartsWith(PlaybackSignature.Prefix, StringComparison.Ordinal));
+
+    private static bool IsRead(HttpContext context) => HttpMethods.IsGet(context.Request.Method) || HttpMethods.IsHead(context.Request.Method);
 
     private Point? FindPlayback(HttpContext context, out int restStart)
     {
         restStart = 0;
         var requestPath = context.Request.Path.Value;
         if (requestPath is not { Length: > 1 } || requestPath[0] != '/' || requestPath.StartsWith(PlaybackSignature.Prefix, StringComparison.Ordinal)
-            || !(HttpMethods.IsGet(context.Request.Method) || HttpMethods.IsHead(context.Request.Method)))
+            || !IsRead(context))
         {
             return null;
         }
