@@ -190,7 +190,7 @@ internal sealed class DirectSocketOutput : PipeWriter, IDirectBodyFeature
             _completed = true;
             if (!_flushing)
             {
-                Release(keepCurrentChunk: false);
+                Release();
                 ReleaseFiles();
                 _packets?.Dispose();
             }
@@ -251,7 +251,7 @@ internal sealed class DirectSocketOutput : PipeWriter, IDirectBodyFeature
                 _queued.Clear();
                 _queuedBytes = 0;
                 ReleaseFiles();
-                Release(keepCurrentChunk: !_completed && !_failed);
+                Release();
                 if (_completed)
                 {
                     // Kestrel finished with the connection while this send was under way: nothing sends after it.
@@ -462,27 +462,17 @@ internal sealed class DirectSocketOutput : PipeWriter, IDirectBodyFeature
         _files.Clear();
     }
 
-    // Everything queued has been sent (or never will be): chunks go back to the pool, the current one is reused.
-    private void Release(bool keepCurrentChunk)
+    // Everything queued has been sent (or never will be): the chunks go back to the pool, the current one too, so an
+    // idle keep-alive connection holds none (the next answer rents one warm from the pool).
+    private void Release()
     {
         foreach (var chunk in _rented)
         {
-            if (!keepCurrentChunk || !ReferenceEquals(chunk, _chunk))
-            {
-                ArrayPool<byte>.Shared.Return(chunk);
-            }
+            ArrayPool<byte>.Shared.Return(chunk);
         }
 
         _rented.Clear();
-        if (keepCurrentChunk && _chunk is not null)
-        {
-            _rented.Add(_chunk);
-            _chunkUsed = 0;
-        }
-        else
-        {
-            _chunk = null;
-            _chunkUsed = 0;
-        }
+        _chunk = null;
+        _chunkUsed = 0;
     }
 }
