@@ -52,6 +52,12 @@ public sealed record PublishingPointOptions
     /// <summary>Most connections feeding one stream id at once (redundant encoders may share an id); one more gets 429.</summary>
     public int MaxConnectionsPerStream { get; set; } = 4;
 
+    /// <summary>
+    /// Most connections one client address holds at once (IPv6: one /64); one more is closed on arrival. The trusted
+    /// proxies are not limited. 0: no limit.
+    /// </summary>
+    public int MaxConnectionsPerAddress { get; set; } = 1000;
+
     /// <summary>Bytes of media one ingest connection may hold before they are indexed (a box in progress, chunks waiting for a keyframe); over it: 413.</summary>
     public long MaxIngestBytesPerConnection { get; set; } = 160L * 1024 * 1024;
 
@@ -222,8 +228,8 @@ internal sealed class PublishingPointOptionsValidator : IValidateOptions<Publish
             "PublishingPoint:SegmentCacheMegabytes must be between 16 and 1048576."),
         (options.MaxRenderedBytesPerPoint is < 64 * 1024 or > 1024L * 1024 * 1024,
             "PublishingPoint:MaxRenderedBytesPerPoint must be between 65536 and 1073741824."),
-        (options.MaxConnectionsPerStream < 1,
-            "PublishingPoint:MaxConnectionsPerStream must be at least 1."),
+        (options.MaxConnectionsPerStream < 1 || options.MaxConnectionsPerAddress < 0,
+            "PublishingPoint:MaxConnectionsPerStream must be at least 1, MaxConnectionsPerAddress at least 0."),
         (options.MaxIngestBytesPerConnection < options.MaxBoxBytes * 2 || options.MaxIngestBytesPerPoint < options.MaxIngestBytesPerConnection || options.MaxIngestBytesPerServer < options.MaxIngestBytesPerPoint,
             "PublishingPoint:MaxIngestBytesPerConnection must be at least twice MaxBoxBytes, MaxIngestBytesPerPoint at least that, MaxIngestBytesPerServer at least MaxIngestBytesPerPoint."),
         (options.MaxFragmentLeadSeconds is < 1 or > 86400,

@@ -40,7 +40,7 @@ public static class PublishingPointHosting
             .ReadFrom.Configuration(builder.Configuration), preserveStaticLogger: true, writeToProviders: true);
         builder.Services.AddPublishingPoints(builder.Configuration);
         services?.Invoke(builder.Services);
-        var eventLoop = ConfigureTransport(builder);
+        var eventLoop = ConfigureTransport(builder, logger);
         var app = builder.Build();
         var trustedProxies = builder.Configuration.GetSection($"{PublishingPointOptions.Section}:{nameof(PublishingPointOptions.TrustedProxies)}").Get<string[]>() ?? [];
         if (trustedProxies.Length > 0)
@@ -79,7 +79,7 @@ public static class PublishingPointHosting
     }
 
     /// <summary>Kestrel's sockets, receive blocks and connection middleware (DirectSend, the event loop); true when players are served on the event loop.</summary>
-    private static bool ConfigureTransport(WebApplicationBuilder builder)
+    private static bool ConfigureTransport(WebApplicationBuilder builder, Serilog.ILogger logger)
     {
         var directSend = builder.Configuration.GetValue($"{PublishingPointOptions.Section}:{nameof(PublishingPointOptions.DirectSend)}", true);
         // Inline means "on the thread that completed the socket's read": an event thread for players' connections
@@ -105,8 +105,16 @@ public static class PublishingPointHosting
             sockets.UnsafePreferInlineScheduling = inline;
             sockets.WaitForDataBeforeAllocatingBuffer = !upFront;
         });
+        var limits = ConnectionLimitSettings(builder.Configuration, logger);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
+            // Kestrel binds only its endpoints and certificates from its section; its limits are bound here.
+            builder.Configuration.GetSection("Kestrel:Limits").Bind(kestrel.Limits);
+            if (limits.MaxConnections is { } max)
+            {
+                kestrel.Limits.MaxConcurrentConnections = max;
+            }
+
             // Segments are written whole from memory: a larger response buffer lets one write hand a whole
             // segment to the socket instead of waiting on flow control every 64 KB.
             kestrel.Limits.MaxResponseBufferSize = 1024 * 1024;
@@ -121,6 +129,9 @@ public static class PublishingPointHosting
 
             kestrel.ConfigureEndpointDefaults(listen =>
             {
+                // First: a connection refused costs nothing more.
+                listen.Use(Transport.ConnectionLimits.Connections(limits.PerAddress, limits.TrustedProxies, kestrel.ApplicationServices.GetService<Transport.TransportMetrics>(),
+                    kestrel.ApplicationServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(Transport.ConnectionLimits).FullName!)));
                 if (eventLoop)
                 {
                     listen.Use(Transport.EventLoop.Connections());
@@ -133,6 +144,36 @@ public static class PublishingPointHosting
             });
         });
         return eventLoop;
+    }
+
+    /// <summary>
+    /// The per-address limit, the trusted proxies it spares, and the server's total when the configuration sets none
+    /// (Kestrel:Limits:MaxConcurrentConnections): under the process's file limit, which archive files and the spool share.
+    /// </summary>
+    private static (int PerAddress, string[] TrustedProxies, long? MaxConnections) ConnectionLimitSettings(ConfigurationManager configuration, Serilog.ILogger logger)
+    {
+        var section = configuration.GetSection(PublishingPointOptions.Section);
+        var defaults = new PublishingPointOptions();
+        var perAddress = section.GetValue(nameof(PublishingPointOptions.MaxConnectionsPerAddress), defaults.MaxConnectionsPerAddress);
+        var trusted = section.GetSection(nameof(PublishingPointOptions.TrustedProxies)).Get<string[]>() ?? [];
+        trusted = [.. trusted.Where(p => System.Net.IPAddress.TryParse(p, out _) || System.Net.IPNetwork.TryParse(p, out _))]; // the rest: refused at start (the options' rules)
+        if (configuration["Kestrel:Limits:MaxConcurrentConnections"] is not null)
+        {
+            return (perAddress, trusted, null);
+        }
+
+        var fileLimit = Transport.ConnectionLimits.FileLimit();
+        var max = Transport.ConnectionLimits.DefaultMaxConnections(fileLimit,
+            section.GetValue(nameof(PublishingPointOptions.MaxSpooledFiles), defaults.MaxSpooledFiles),
+            section.GetValue(nameof(PublishingPointOptions.MaxOpenArchiveFiles), defaults.MaxOpenArchiveFiles));
+        if (max is { } value)
+        {
+            logger.ForContext("SourceContext", typeof(Transport.ConnectionLimits).FullName).Information(
+                "At most {MaxConnections} connections (the open-file limit {FileLimit} less the spool's, the archive's and {OtherFiles} other files; Kestrel:Limits:MaxConcurrentConnections sets it), {PerAddress} per client address",
+                value, fileLimit, Transport.ConnectionLimits.OtherFiles, perAddress);
+        }
+
+        return (perAddress, trusted, max);
     }
 
     /// <summary>

@@ -42,9 +42,11 @@ internal sealed class HostileCommand : IBenchmarkCommand
         var output = arguments.String("output") ?? Path.Combine("benchmark-results", "hostile.json");
         var (headerA, fragmentsA) = Split(await CaptureAsync(300, cancellationToken));
         var (headerB, fragmentsB) = Split(await CaptureAsync(200, cancellationToken));
-        await using var server = await LiveServer.StartAsync([$"--PublishingPoint:IngestSecret={Secret}"], cancellationToken);
+        // The shipped per-address connection limit (the benchmarks' server turns it off): every request here comes from 127.0.0.1.
+        await using var server = await LiveServer.StartAsync([$"--PublishingPoint:IngestSecret={Secret}", "--PublishingPoint:MaxConnectionsPerAddress=1000"], cancellationToken);
         using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = parallel }) { BaseAddress = server.BaseUrl, Timeout = TimeSpan.FromSeconds(60) };
         var token = $"?token={Secret}";
+        var held = new System.Collections.Concurrent.ConcurrentBag<Socket>();
         using (var content = new ByteArrayContent([.. headerA, .. fragmentsA.SelectMany(f => f)]))
         {
             (await http.PostAsync($"live/good.isml/Streams(a){token}", content, cancellationToken)).EnsureSuccessStatusCode();
@@ -69,6 +71,7 @@ internal sealed class HostileCommand : IBenchmarkCommand
             ("forged Host header", async (_, r) => await SendAsync(http, HttpMethod.Get, "live/good.isml/manifest.mpd", null, cancellationToken, host: $"h{r.Next()}.attacker.example")),
             ("reset in the middle of a segment", async (_, _) => await ResetAsync(server.BaseUrl, segment, cancellationToken)),
             ("encoded line breaks in the path", async (_, r) => await SendAsync(http, HttpMethod.Get, $"live%0a{r.Next()}/x%0d.isml/Manifest", null, cancellationToken)),
+            ("connections held open from one address", async (_, _) => await HoldAsync(server.BaseUrl, held, cancellationToken)),
         };
         var only = arguments.String("only");
         var selected = kinds.Where(k => only is null || k.Name.Contains(only, StringComparison.OrdinalIgnoreCase)).ToArray();
@@ -81,6 +84,10 @@ internal sealed class HostileCommand : IBenchmarkCommand
                 string.Join(" ", statuses.OrderBy(s => s.Key).Select(s => $"{(s.Key == 0 ? "reset" : s.Key.ToString(CultureInfo.InvariantCulture))}x{s.Value}")));
             rows.Add(row);
             Print(row);
+            while (held.TryTake(out var socket))
+            {
+                socket.Dispose();
+            }
         }
 
         using (var check = await http.GetAsync(segment, cancellationToken))
@@ -163,6 +170,25 @@ internal sealed class HostileCommand : IBenchmarkCommand
         await Task.Delay(5, cancellationToken);
         socket.LingerState = new LingerOption(true, 0);
         return 0;
+    }
+
+    // A connection that asks for the health check and stays open (until its kind is measured); 0 when the server closed it.
+    private static async Task<int> HoldAsync(Uri server, System.Collections.Concurrent.ConcurrentBag<Socket> held, CancellationToken cancellationToken)
+    {
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        held.Add(socket);
+        try
+        {
+            await socket.ConnectAsync(IPAddress.Loopback, server.Port, cancellationToken);
+            await socket.SendAsync("GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"u8.ToArray(), cancellationToken);
+            var buffer = new byte[512];
+            var read = await socket.ReceiveAsync(buffer, cancellationToken);
+            return read > 12 && int.TryParse(Encoding.ASCII.GetString(buffer, 9, 3), CultureInfo.InvariantCulture, out var status) ? status : 0;
+        }
+        catch (SocketException)
+        {
+            return 0;
+        }
     }
 
     private static async Task<int> ResetAsync(Uri server, string segment, CancellationToken cancellationToken)

@@ -82,8 +82,10 @@ internal sealed class LiveServer : IAsyncDisposable
             info.Environment[name] = value;
         }
 
+        // Every client of a benchmark (hundreds of encoders and viewers, thousands of held requests) is on 127.0.0.1: the
+        // per-address connection limit, which only acts when a connection arrives, is off.
         foreach (var argument in (string[])[Path.Combine(AppContext.BaseDirectory, "PublishingPoint.Server.dll"), "--urls", $"http://127.0.0.1:{port}",
-            $"--PublishingPoint:DataPath={dataPath}", "--Serilog:MinimumLevel:Default=Warning", .. settings])
+            $"--PublishingPoint:DataPath={dataPath}", "--Serilog:MinimumLevel:Default=Warning", "--PublishingPoint:MaxConnectionsPerAddress=0", .. settings])
         {
             info.ArgumentList.Add(argument);
         }
