@@ -34,7 +34,7 @@ public sealed class EventLoopTests
         await AskForPlaylistsAsync(player, 10);
         var play = clock.Stop();
         Assert.NotEmpty(play);
-        Assert.All(play, t => Assert.True(t.OnEventThread, $"a playlist was answered on '{t.Name}'"));
+        Assert.All(play, t => Assert.True(t.OnEventThread, $"a playlist was answered on '{t.Name}', from {t.Stack}"));
 
         // The same connection carries a file PUT (segmented ingest, with a Content-Length: Kestrel hands its body to the
         // request on the thread that read it): the connection leaves the event loop for good, its later playlists too.
@@ -101,11 +101,11 @@ public sealed class EventLoopTests
 
     private sealed class ThreadRecordingClock : TimeProvider
     {
-        private ConcurrentQueue<(string Name, bool OnEventThread)>? _calls;
+        private ConcurrentQueue<(string Name, bool OnEventThread, string Stack)>? _calls;
 
         public void Start() => _calls = new();
 
-        public List<(string Name, bool OnEventThread)> Stop()
+        public List<(string Name, bool OnEventThread, string Stack)> Stop()
         {
             var calls = _calls!;
             _calls = null;
@@ -115,15 +115,21 @@ public sealed class EventLoopTests
         public override DateTimeOffset GetUtcNow()
         {
             // Only the requests' own calls: the server's background sweeps ask the clock on pool threads at any time.
-            if (_calls is { } calls && FromARequest(Environment.StackTrace))
+            if (_calls is { } calls && Environment.StackTrace is var stack && FromARequest(stack))
             {
                 var thread = Thread.CurrentThread;
                 // The runtime names its socket engines' threads so; pool workers are thread-pool threads.
-                calls.Enqueue((thread.Name ?? "?", !thread.IsThreadPoolThread && thread.Name == ".NET Sockets"));
+                var onEventThread = !thread.IsThreadPoolThread && thread.Name == ".NET Sockets";
+                calls.Enqueue((thread.Name ?? "?", onEventThread, onEventThread ? string.Empty : OurFrames(stack)));
             }
 
             return base.GetUtcNow();
         }
+
+        // The server's own frames of a call, for a failure's message.
+        private static string OurFrames(string stack) =>
+            string.Join(" <- ", stack.Split('\n').Where(f => f.Contains("PublishingPoint.Server.", StringComparison.Ordinal) && !f.Contains(".Tests.", StringComparison.Ordinal))
+                .Select(f => f.Trim()).Take(8));
 
         private static bool FromARequest(string stack) =>
             stack.Contains("PublishingPoint.Server.Delivery.", StringComparison.Ordinal)
