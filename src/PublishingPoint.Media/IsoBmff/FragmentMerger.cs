@@ -36,9 +36,9 @@ public static class FragmentMerger
         }
 
         var tfhd = new TfhdBox(parts[0].Traf.TrackId) { DefaultBaseIsMoof = true };
-        if (samples > (int.MaxValue - 1024) / 16)
+        if (samples > TrackRunReader.MaxSamples)
         {
-            throw InvalidBoxException.For(BoxTypes.Moof, "the merged fragment would be too large");
+            throw InvalidBoxException.For(BoxTypes.Moof, $"the merged fragment would hold over {TrackRunReader.MaxSamples} samples");
         }
 
         var trunSize = TrunBox.Size((int)samples, compositionOffsets: true);

@@ -62,6 +62,11 @@ public static class FragmentSamples
                 // Base is the 'moof' (default-base-is-moof, or the implicit base of the first 'traf');
                 // a run without data_offset continues where the previous one ended.
                 var run = new TrackRunReader(boxes.Payload, defaults);
+                if (samples.Count - before + run.SampleCount > TrackRunReader.MaxSamples)
+                {
+                    throw InvalidBoxException.For(BoxTypes.Trun, $"the fragment's runs hold over {TrackRunReader.MaxSamples} samples");
+                }
+
                 var data = run.DataOffset is { } offset ? offset : nextData;
                 while (run.TryNext(out var sample))
                 {

@@ -103,6 +103,11 @@ public static class MovieFragmentReader
             }
 
             SampleCount += run.SampleCount;
+            if (SampleCount > TrackRunReader.MaxSamples)
+            {
+                throw InvalidBoxException.For(BoxTypes.Trun, $"the fragment's runs hold over {TrackRunReader.MaxSamples} samples");
+            }
+
             while (run.TryNext(out var sample))
             {
                 FirstSync ??= SampleDefaults.IsSync(sample.Flags);

@@ -21,6 +21,13 @@ public ref struct TrackRunReader
     private const uint FlagsPresent = TrunBox.FlagsPresent;
     private const uint CompositionOffsetPresent = TrunBox.CompositionOffsetPresent;
 
+    /// <summary>
+    /// The most samples one fragment may hold (all its runs together): a 2 s fragment holds about a hundred, ten minutes
+    /// of 48 kHz audio 28,125. A run whose samples carry no fields of their own takes no bytes per sample, so without
+    /// this a 100-byte box could announce two billion of them.
+    /// </summary>
+    public const int MaxSamples = 1 << 18;
+
     private readonly ReadOnlySpan<byte> _payload;
     private readonly uint _flags;
     private readonly bool _signedOffsets;
@@ -55,9 +62,9 @@ public ref struct TrackRunReader
 
         _entrySize = 4 * (((_flags & DurationPresent) != 0 ? 1 : 0) + ((_flags & SizePresent) != 0 ? 1 : 0)
             + ((_flags & FlagsPresent) != 0 ? 1 : 0) + ((_flags & CompositionOffsetPresent) != 0 ? 1 : 0));
-        if (count > int.MaxValue || (long)count * _entrySize > payload.Length - _at)
+        if (count > MaxSamples || (long)count * _entrySize > payload.Length - _at)
         {
-            throw InvalidBoxException.For(BoxTypes.Trun, $"sample_count {count} does not fit the box");
+            throw InvalidBoxException.For(BoxTypes.Trun, count > MaxSamples ? $"sample_count {count} is over {MaxSamples}" : $"sample_count {count} does not fit the box");
         }
 
         SampleCount = (int)count;
