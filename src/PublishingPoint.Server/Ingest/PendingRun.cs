@@ -19,12 +19,15 @@ internal sealed class PendingRun(StreamArchive archive, long time)
 
     public long Bytes { get; private set; }
 
+    public int SampleCount { get; private set; }
+
     public void Add(FragmentPart part, long duration, FragmentSample[] samples)
     {
         Parts.Add(part);
         Samples.Add(samples);
         End += duration;
         Bytes += part.Bytes.Length;
+        SampleCount += samples.Length;
     }
 
     /// <summary>

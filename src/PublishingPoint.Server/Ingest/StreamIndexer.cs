@@ -17,6 +17,8 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
 {
     // A run of low-latency chunks without a keyframe is indexed as it stands past this much media (a pathological GOP).
     private const int MaxPendingSeconds = 20;
+    // One chunk per frame at 60 fps for 20 s is 1,200.
+    private const int MaxPendingParts = 2048;
 
     private const long MaxTimeSeconds = 100L * 366 * 24 * 3600; // a century of timeline
     private static readonly Dictionary<uint, Track> _noTracks = [];
@@ -319,9 +321,11 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
             _pending[track] = pending;
         }
 
-        if (pending.Parts.Count > 0 && (pending.Bytes + fragment.Length > registry.Options.MaxBoxBytes || pending.End - pending.Time >= MaxPendingSeconds * second))
+        if (pending.Parts.Count > 0 && (pending.Bytes + fragment.Length > registry.Options.MaxBoxBytes || pending.End - pending.Time >= MaxPendingSeconds * second
+            || pending.Parts.Count >= MaxPendingParts || pending.SampleCount + traf.SampleCount > TrackRunReader.MaxSamples))
         {
-            // No keyframe for too long: index what was gathered rather than hold more.
+            // No keyframe for too long (or a flood of tiny chunks, each a part every playlist lists): index what was
+            // gathered rather than hold more.
             Flush(track, pending);
             pending = new PendingRun(archive, time);
             _pending[track] = pending;
