@@ -28,6 +28,11 @@ internal static class RenderedResponses
             return cached;
         }
 
+        if (!shift.IsNone)
+        {
+            return ServeShiftedAsync(context, point, maxAge, render);
+        }
+
         var version = point.Version;
         var output = render(version);
         if (output is not null && shift.IsNone)
@@ -38,6 +43,18 @@ internal static class RenderedResponses
         return output is null
             ? Problems.WriteAsync(context, StatusCodes.Status404NotFound, "nothing to play yet")
             : WriteAsync(context, maxAge is { } age ? output with { MaxAge = age } : output);
+    }
+
+    // A time-shifted answer is rendered for itself over as much of the archive as it asks for (start-over from the
+    // beginning of a day-long event lists tens of thousands of segments): on the pool, not on an event thread, where it
+    // would hold up every player of that thread.
+    private static async Task ServeShiftedAsync(HttpContext context, Point point, int? maxAge, Func<long, RenderedOutput?> render)
+    {
+        await Transport.EventLoop.ToPoolAsync().ConfigureAwait(false);
+        var output = render(point.Version);
+        await (output is null
+            ? Problems.WriteAsync(context, StatusCodes.Status404NotFound, "nothing to play yet")
+            : WriteAsync(context, maxAge is { } age ? output with { MaxAge = age } : output)).ConfigureAwait(false);
     }
 
     /// <summary>

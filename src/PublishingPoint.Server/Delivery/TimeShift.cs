@@ -62,7 +62,7 @@ public sealed record TimeShift(double? FromSeconds, double? ToSeconds, double De
         }
 
         if (query["delay"].ToString() is { Length: > 0 } delayText
-            && (!double.TryParse(delayText, NumberStyles.Float, CultureInfo.InvariantCulture, out delay) || delay < 0 || delay > 7 * 86400))
+            && (!double.TryParse(delayText, NumberStyles.Float, CultureInfo.InvariantCulture, out delay) || !double.IsFinite(delay) || delay < 0 || delay > 7 * 86400))
         {
             error = "delay is a number of seconds (0 to 604800)";
             return false;

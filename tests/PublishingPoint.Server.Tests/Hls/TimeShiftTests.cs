@@ -55,5 +55,11 @@ public sealed class TimeShiftTests
         Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
         using var backwards = await server.Http.GetAsync($"live/shift.isml/Manifest?start={unixAt20}&end={Uri.EscapeDataString(At(10))}");
         Assert.Equal(HttpStatusCode.BadRequest, backwards.StatusCode);
+        foreach (var delay in new[] { "NaN", "Infinity", "-1", "1e9" })
+        {
+            // NaN passed the range check (every comparison with it is false) and made a shifted answer, rendered uncached.
+            using var notADelay = await server.Http.GetAsync($"live/shift.isml/hls/video-400000.m3u8?delay={delay}");
+            Assert.True(notADelay.StatusCode == HttpStatusCode.BadRequest, $"delay={delay}: {notADelay.StatusCode}");
+        }
     }
 }

@@ -32,9 +32,25 @@ public sealed class EventLoopTests
         await AskForPlaylistsAsync(player, 1);
         clock.Start();
         await AskForPlaylistsAsync(player, 10);
-        var play = clock.Stop();
+        // Only the delivery's own calls: the push's end (its connection closed after ffmpeg exited) may still be
+        // handled on the pool while these playlists are asked for.
+        var play = clock.Stop().Where(t => t.Stack.Contains("PublishingPoint.Server.Delivery.", StringComparison.Ordinal)).ToList();
         Assert.NotEmpty(play);
         Assert.All(play, t => Assert.True(t.OnEventThread, $"a playlist was answered on '{t.Name}', from {t.Stack}"));
+
+        // A time-shifted playlist is rendered for itself, over as much of the archive as it asks for: on the pool.
+        clock.Start();
+        using (var shifted = await player.GetAsync(new Uri($"{Point}/hls/video-400000.m3u8?delay=2", UriKind.Relative)))
+        {
+            Assert.True(shifted.IsSuccessStatusCode, $"the shifted playlist answered {shifted.StatusCode}");
+        }
+
+        // The answer is counted where it ended (after the render, which itself asks no clock): on the pool it moved to.
+        // The count comes after the answer has left, so it may come after the client has read it.
+        static bool Counted((string Name, bool OnEventThread, string Stack) call) => call.Stack.Contains("RequestObservation.Count", StringComparison.Ordinal);
+        await Eventually.WaitUntilAsync(() => clock.Recorded.Any(Counted), "the shifted answer was counted");
+        var counted = Assert.Single(clock.Stop(), Counted);
+        Assert.False(counted.OnEventThread, "the time-shifted playlist was rendered on an event thread");
 
         // The same connection carries a file PUT (segmented ingest, with a Content-Length: Kestrel hands its body to the
         // request on the thread that read it): the connection leaves the event loop for good, its later playlists too.
@@ -105,6 +121,8 @@ public sealed class EventLoopTests
 
         public void Start() => _calls = new();
 
+        public IReadOnlyCollection<(string Name, bool OnEventThread, string Stack)> Recorded => _calls ?? [];
+
         public List<(string Name, bool OnEventThread, string Stack)> Stop()
         {
             var calls = _calls!;
@@ -120,7 +138,7 @@ public sealed class EventLoopTests
                 var thread = Thread.CurrentThread;
                 // The runtime names its socket engines' threads so; pool workers are thread-pool threads.
                 var onEventThread = !thread.IsThreadPoolThread && thread.Name == ".NET Sockets";
-                calls.Enqueue((thread.Name ?? "?", onEventThread, onEventThread ? string.Empty : OurFrames(stack)));
+                calls.Enqueue((thread.Name ?? "?", onEventThread, OurFrames(stack)));
             }
 
             return base.GetUtcNow();
