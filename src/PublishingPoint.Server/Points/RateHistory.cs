@@ -41,37 +41,55 @@ public sealed class RateHistory
 }
 
 /// <summary>
-/// Who watches a point and what it sends them: distinct client addresses seen asking for a manifest, playlist or MPD
-/// in the last 30 s (at most 10,000 remembered: the oldest go first), and the bytes of every answer as a rate.
+/// Who watches a point and what it sends them: distinct clients (IPv4 addresses, IPv6 /64 networks) seen asking for a
+/// manifest, playlist or MPD in the last 30 s (at most 10,000 remembered), and the bytes of every answer as a rate.
 /// </summary>
 public sealed class Audience
 {
     private const int MaxClients = 10_000;
     private static readonly TimeSpan _active = TimeSpan.FromSeconds(30);
     private readonly Lock _lock = new();
-    private readonly Dictionary<System.Net.IPAddress, DateTimeOffset> _seen = [];
+    private readonly Dictionary<UInt128, DateTimeOffset> _seen = [];
+    // When full: no sweep for stale clients before the oldest remembered one can have become stale, so a flood of new
+    // addresses costs a lookup each, not a walk of all 10,000.
+    private DateTimeOffset _nextSweep;
 
     public RateHistory Egress { get; } = new();
 
     public void Saw(System.Net.IPAddress client, DateTimeOffset now)
     {
+        var key = Configuration.ClientNetwork.Key(client);
         lock (_lock)
         {
-            if (_seen.Count >= MaxClients && !_seen.ContainsKey(client))
+            if (_seen.Count >= MaxClients && !_seen.ContainsKey(key))
             {
-                var cutoff = now - _active;
-                foreach (var stale in _seen.Where(s => s.Value < cutoff).Select(s => s.Key).ToArray())
+                if (now < _nextSweep)
                 {
-                    _seen.Remove(stale);
+                    return;
+                }
+
+                var cutoff = now - _active;
+                var oldest = DateTimeOffset.MaxValue;
+                foreach (var (seen, at) in _seen)
+                {
+                    if (at < cutoff)
+                    {
+                        _seen.Remove(seen);
+                    }
+                    else if (at < oldest)
+                    {
+                        oldest = at;
+                    }
                 }
 
                 if (_seen.Count >= MaxClients)
                 {
+                    _nextSweep = oldest + _active;
                     return;
                 }
             }
 
-            _seen[client] = now;
+            _seen[key] = now;
         }
     }
 

@@ -129,7 +129,7 @@ internal static partial class ConnectionLimits
                 return true;
             }
 
-            var k = Key(address);
+            var k = Configuration.ClientNetwork.Key(address);
             lock (_lock)
             {
                 _open.TryGetValue(k, out var open);
@@ -163,17 +163,6 @@ internal static partial class ConnectionLimits
                     _open.Remove(k);
                 }
             }
-        }
-
-        // IPv4 by the whole address (the low half, with a bit above it), IPv6 by its first 64 bits (the high half, the
-        // low half zero): the two never share a key.
-        internal static UInt128 Key(IPAddress address)
-        {
-            Span<byte> bytes = stackalloc byte[16];
-            address.TryWriteBytes(bytes, out _);
-            return address.AddressFamily == AddressFamily.InterNetwork
-                ? new UInt128(0, (1UL << 32) | System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(bytes))
-                : new UInt128(System.Buffers.Binary.BinaryPrimitives.ReadUInt64BigEndian(bytes), 0);
         }
     }
 

@@ -115,7 +115,7 @@ public sealed class ConnectionLimitTests
     public void IPv4AndIPv6Keys_NeverMeet()
     {
         var keys = new[] { "0.0.0.0", "128.0.0.0", "255.255.255.255", "::", "8000::", "::1", "ffff:ffff:ffff:ffff::" }
-            .Select(a => ConnectionLimits.AddressCounts.Key(IPAddress.Parse(a))).ToList();
+            .Select(a => PublishingPoint.Server.Configuration.ClientNetwork.Key(IPAddress.Parse(a))).ToList();
         Assert.Equal(keys.Count - 1, keys.Distinct().Count()); // "::" and "::1" share the /64
         Assert.Equal(keys[3], keys[5]);
     }

@@ -1,0 +1,31 @@
+using System.Buffers.Binary;
+using System.Net;
+using System.Net.Sockets;
+
+namespace PublishingPoint.Server.Configuration;
+
+/// <summary>
+/// What counts as one client wherever clients are limited or counted: an IPv4 address, or an IPv6 /64 (one
+/// subscriber's network, which hands its hosts any of 2^64 addresses).
+/// </summary>
+internal static class ClientNetwork
+{
+    /// <summary>
+    /// IPv4 (and IPv4-mapped IPv6) by the whole address in the low half, with a bit above it; IPv6 by its first 64 bits
+    /// in the high half, the low half zero: the two never share a key.
+    /// </summary>
+    public static UInt128 Key(IPAddress address)
+    {
+        ArgumentNullException.ThrowIfNull(address);
+        if (address.IsIPv4MappedToIPv6)
+        {
+            address = address.MapToIPv4();
+        }
+
+        Span<byte> bytes = stackalloc byte[16];
+        address.TryWriteBytes(bytes, out _);
+        return address.AddressFamily == AddressFamily.InterNetwork
+            ? new UInt128(0, (1UL << 32) | BinaryPrimitives.ReadUInt32BigEndian(bytes))
+            : new UInt128(BinaryPrimitives.ReadUInt64BigEndian(bytes), 0);
+    }
+}
