@@ -31,6 +31,9 @@ internal sealed class FragmentBuffer
     /// <summary>Bytes of sample data held.</summary>
     public int DataLength => _dataLength;
 
+    /// <summary>Bytes of the sample data buffer, which grows to the largest fragment gathered and stays.</summary>
+    public int Capacity => _data.Length;
+
     public uint SequenceNumber { get; private set; }
 
     /// <summary>Decode time of the last sample added, or null when none was added since <see cref="ResetTimeline"/>.</summary>

@@ -21,6 +21,9 @@ internal sealed class PesAssembler
 
     public int Dropped { get; private set; }
 
+    /// <summary>Bytes of the buffer, which grows to the largest PES seen (at most <see cref="MaxPesBytes"/>) and stays.</summary>
+    public int Capacity => _buffer.Length;
+
     /// <summary>Begins a PES with the payload of a packet whose payload_unit_start_indicator is set.</summary>
     public void Start(ReadOnlySpan<byte> payload)
     {

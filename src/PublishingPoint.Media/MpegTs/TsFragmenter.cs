@@ -40,6 +40,12 @@ public sealed class TsFragmenter : ITsDemuxerSink
 
     public TsDemuxer Demuxer => _demuxer;
 
+    /// <summary>
+    /// Bytes this demuxer and fragmenter hold in buffers (PES packets being assembled, fragments being gathered); they
+    /// grow with the input and stay, so an ingest accounts for them as media it holds.
+    /// </summary>
+    public long BufferCapacity => _demuxer.BufferCapacity + _video.Capacity + _audio.Capacity;
+
     /// <summary>The video track as last announced by <see cref="IFragmentSink.OnInitSegment"/>, if any.</summary>
     public MovieTrack? VideoTrack { get; private set; }
 

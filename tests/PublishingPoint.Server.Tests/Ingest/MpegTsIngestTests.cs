@@ -78,4 +78,40 @@ public sealed class MpegTsIngestTests
         Assert.Single(Directory.GetFiles(Path.Combine(server.DataPath, "live", "hlsts.isml"), "*.ismv"));
         Assert.Equal(150, await SmoothDecoding.VideoFramesAsync(server, manifest, "live/hlsts.isml", Assert.Single(manifest.Bitrates("video"))));
     }
+
+    [Fact]
+    public async Task APictureLargerThanTheConnectionMayHold_IsRefused_WhileAnotherStreamGoesOn()
+    {
+        // The demuxer's PES buffer grows with the largest picture (up to 16 MB) and the fragmenter's with the largest
+        // fragment, and both stay: they count as media the connection holds. 4 MB here, and 3.3 MB pictures: the PES buffer and the fragment buffer each grow to 4 MB.
+        await using var server = await RunningServer.StartAsync(null, "--PublishingPoint:MaxBoxBytes=2097152", "--PublishingPoint:MaxIngestBytesPerConnection=4194304");
+        var file = Path.Combine(TempDirectory.Create("pp-ts-noise"), "noise.ts");
+        await Tool.RunCheckedAsync("ffmpeg", ["-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "nullsrc=s=1920x1080:r=1,geq=random(1)*255:128:128",
+            "-frames:v", "2", "-c:v", "libx264", "-qp", "0", "-preset", "ultrafast", "-f", "mpegts", file]);
+
+        // The refusal comes while the body is still being sent: the client sees the 413, or the connection cut under it.
+        // A clean stream first, so fragments are indexed as they come (none held back to measure bitrates), then the pictures.
+        var clean = Path.Combine(Path.GetDirectoryName(file)!, "clean.ts");
+        await Tool.RunCheckedAsync("ffmpeg", [.. _source, "-f", "mpegts", clean]);
+        byte[] bytes = [.. await File.ReadAllBytesAsync(clean), .. await File.ReadAllBytesAsync(file)];
+        string outcome;
+        try
+        {
+            var (status, text) = await Posting.PostChunkedAsync(server.Http, "live/noise.isml/Streams(ts1)", bytes);
+            outcome = $"{(int)status}: {text}";
+        }
+        catch (HttpRequestException e) when (e.InnerException is IOException)
+        {
+            outcome = "cut";
+        }
+
+        Assert.True(outcome is "cut" || outcome.StartsWith("413", StringComparison.Ordinal), outcome);
+        var metrics = await server.Http.GetStringAsync(new Uri("metrics", UriKind.Relative));
+        Assert.Matches("publishingpoint_delivery_responses(_total)?{[^}]*format=\"ingest\"[^}]*status=\"413\"", metrics);
+
+        var push = await Tool.RunAsync("ffmpeg", [.. _source, "-f", "mpegts", server.Url("live/clean.isml/Streams(ts1)").ToString()], TimeSpan.FromSeconds(60));
+        Assert.True(push.ExitCode == 0, Tool.Describe(push));
+        using var master = await server.Http.GetAsync(new Uri("live/clean.isml/master.m3u8", UriKind.Relative));
+        Assert.Equal(HttpStatusCode.OK, master.StatusCode);
+    }
 }

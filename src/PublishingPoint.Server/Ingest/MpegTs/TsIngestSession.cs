@@ -24,6 +24,9 @@ internal sealed class TsIngestSession : IIngestSession, IFragmentSink
     private readonly IngestMemoryAccount _memory;
     private readonly long _maxHeldBytes;
     private long _heldBytes;
+    private long _bufferBytes;
+    // What the buffers start with, as every connection's own (Kestrel's are not counted either); their growth counts.
+    private readonly long _initialBuffers;
     private bool _headerWritten;
 
     public TsIngestSession(PointRegistry registry, Point point, StreamFeed feed, IngestMemoryAccount memory, IngestMetrics metrics, ILogger logger)
@@ -34,6 +37,7 @@ internal sealed class TsIngestSession : IIngestSession, IFragmentSink
         _maxHeldBytes = registry.Options.MaxBoxBytes;
         var options = new TsFragmenterOptions { TargetDuration90k = (long)(registry.Options.TsFragmentSeconds * 90_000) };
         _fragmenter = new TsFragmenter(this, options with { MaxFragmentBytes = (int)Math.Min(int.MaxValue, registry.Options.MaxBoxBytes / 2) });
+        _initialBuffers = _fragmenter.BufferCapacity;
     }
 
     public long Accepted => _indexer.Accepted;
@@ -54,6 +58,8 @@ internal sealed class TsIngestSession : IIngestSession, IFragmentSink
                     _fragmenter.Push(segment.Span);
                 }
 
+                AccountBuffers();
+
                 body.AdvanceTo(result.Buffer.End);
                 if (result.IsCompleted)
                 {
@@ -67,7 +73,20 @@ internal sealed class TsIngestSession : IIngestSession, IFragmentSink
         {
             // A body that failed before every track had a fragment: what was held goes back, not indexed.
             DropHeld();
+            _memory.Release(_bufferBytes);
             _indexer.Finish();
+        }
+    }
+
+    // The demuxer's and fragmenter's buffers grow with what is pushed (a PES up to 16 MB, a fragment up to half of
+    // MaxBoxBytes, per track) and stay for the connection's life: media held, under the same bounds as the rest.
+    private void AccountBuffers()
+    {
+        var now = _fragmenter.BufferCapacity - _initialBuffers;
+        if (now > _bufferBytes)
+        {
+            _memory.Reserve(now - _bufferBytes);
+            _bufferBytes = now;
         }
     }
 
