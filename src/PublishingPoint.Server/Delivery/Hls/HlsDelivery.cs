@@ -33,6 +33,8 @@ internal sealed class HlsDelivery(PointRegistry registry, HlsSegmentCache cache)
         format == HlsFormat.Fmp4 ? ("m4s", Mp4ContentType) : kind == TrackKind.Audio ? ("aac", PackedAudioContentType) : ("ts", TsContentType);
     private const string Immutable = "public, max-age=31536000, immutable";
     private const int VodPlaylistMaxAge = 3600;
+    // TS keyframe ranges an I-frame playlist request computes (each a read and a mux of its segment's first frame).
+    private const int MaxKeyframeRangesPerRequest = 256;
 
     public static bool Handles(string rest) =>
         rest.StartsWith("hls/", StringComparison.Ordinal) || rest is "master.m3u8" or "master-fmp4.m3u8";
@@ -147,10 +149,18 @@ internal sealed class HlsDelivery(PointRegistry registry, HlsSegmentCache cache)
         {
             var fragments = track.SnapshotFromSequence(oldest.Sequence);
             var audio = HlsPlaylistBuilder.AudioOf(point);
-            foreach (var segment in media.Segments)
+            var computed = 0;
+            // Newest first, and at most MaxKeyframeRangesPerRequest a request: start-over of a long event would have
+            // one request mux every segment of the archive; older ones are listed once requests have computed them.
+            for (var i = media.Segments.Count - 1; i >= 0 && computed < MaxKeyframeRangesPerRequest; i--)
             {
-                if (Track.IndexOf(fragments, segment.Sequence) is >= 0 and var index && fragments[index].TsKeyframeEnd is null)
+                if (Track.IndexOf(fragments, media.Segments[i].Sequence) is >= 0 and var index && fragments[index].TsKeyframeEnd is null)
                 {
+                    if (computed++ == 0)
+                    {
+                        await Transport.EventLoop.ToPoolAsync().ConfigureAwait(false); // reads and muxes: not on an event thread
+                    }
+
                     await HlsPackager.TsKeyframeEndAsync(point, track, audio, fragments, index, context.RequestAborted).ConfigureAwait(false);
                 }
             }
