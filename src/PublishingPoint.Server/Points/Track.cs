@@ -253,6 +253,20 @@ public sealed class Track
         }
     }
 
+    /// <summary>
+    /// The live edge without a copy of the index: the open segment's number and how many parts it has, and the newest
+    /// fragment. For what is asked on every part's arrival (blocking reloads, rendition reports).
+    /// </summary>
+    public FragmentEntry? Edge(out long openSequence, out int openParts)
+    {
+        lock (_lock)
+        {
+            openSequence = OpenSequenceLocked();
+            openParts = _openParts.Count;
+            return _fragments.Count == 0 ? null : _fragments[^1];
+        }
+    }
+
     /// <summary>The newest <paramref name="count"/> fragments (or fewer).</summary>
     public FragmentEntry[] Newest(int count)
     {

@@ -50,21 +50,21 @@ internal readonly record struct BlockingReload(long? Msn, int? Part, bool Skip)
     /// <summary>200 once the part exists (or the stream ended), 400 when it is too far ahead to wait for, 503 when it did not come in time.</summary>
     public async Task<int> WaitAsync(Point point, Track track, TimeProvider time, CancellationToken cancellationToken)
     {
-        var fragments = track.Snapshot(out var open, out var openParts);
-        var liveEdge = open - (openParts.Length == 0 ? 1 : 0);
+        track.Edge(out var open, out var openParts);
+        var liveEdge = open - (openParts == 0 ? 1 : 0);
         if (Msn > liveEdge + 2)
         {
             return StatusCodes.Status400BadRequest;
         }
 
-        var limit = HoldLimit(fragments, track.Description.Timescale);
+        var limit = HoldLimit(track.Newest(8), track.Description.Timescale);
         using var timeout = new CancellationTokenSource(limit, time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, cancellationToken);
         while (true)
         {
             var changed = track.Changed;
-            fragments = track.Snapshot(out open, out openParts);
-            if (point.State == PointState.Vod || Msn < open || (Msn == open && (Part ?? 0) < openParts.Length))
+            track.Edge(out open, out openParts);
+            if (point.State == PointState.Vod || Msn < open || (Msn == open && (Part ?? 0) < openParts))
             {
                 return StatusCodes.Status200OK;
             }

@@ -296,7 +296,7 @@ internal sealed class HlsDelivery(PointRegistry registry, HlsSegmentCache cache)
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(wait.Token, context.RequestAborted);
             try
             {
-                while (track.Snapshot(out var open, out var parts) is not null && sequence == open && parts.Length == 0 && point.State != PointState.Vod)
+                while (!Started(track, sequence) && point.State != PointState.Vod)
                 {
                     await track.Changed.WaitAsync(linked.Token).ConfigureAwait(false);
                 }
@@ -317,7 +317,7 @@ internal sealed class HlsDelivery(PointRegistry registry, HlsSegmentCache cache)
         while (!context.RequestAborted.IsCancellationRequested)
         {
             var changed = track.Changed;
-            var fragments = track.Snapshot(out var open, out var openParts);
+            var fragments = track.SnapshotSegment(sequence, out var open, out var openParts, out _);
             if (sequence < open)
             {
                 // Complete: the rest of its parts, from the indexed fragment.
@@ -351,6 +351,13 @@ internal sealed class HlsDelivery(PointRegistry registry, HlsSegmentCache cache)
                 return;
             }
         }
+    }
+
+    // Whether segment sequence has a part or is complete (not the open segment still waiting for its first part).
+    private static bool Started(Track track, long sequence)
+    {
+        track.Edge(out var open, out var parts);
+        return sequence != open || parts > 0;
     }
 
     private static string WithQuery(string master, string query)

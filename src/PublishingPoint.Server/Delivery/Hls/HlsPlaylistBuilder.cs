@@ -294,14 +294,14 @@ internal static class HlsPlaylistBuilder
                 continue;
             }
 
-            var fragments = other.Snapshot(out var open, out var openParts);
-            if (openParts.Length > 0)
+            var last = other.Edge(out var open, out var openParts);
+            if (openParts > 0)
             {
-                yield return new HlsRenditionReport(PlaylistName(other.Key, HlsFormat.Fmp4), open, openParts.Length - 1);
+                yield return new HlsRenditionReport(PlaylistName(other.Key, HlsFormat.Fmp4), open, openParts - 1);
             }
-            else if (fragments.Length > 0)
+            else if (last is not null)
             {
-                yield return new HlsRenditionReport(PlaylistName(other.Key, HlsFormat.Fmp4), fragments[^1].Sequence, (fragments[^1].Parts?.Count ?? 1) - 1);
+                yield return new HlsRenditionReport(PlaylistName(other.Key, HlsFormat.Fmp4), last.Sequence, (last.Parts?.Count ?? 1) - 1);
             }
         }
     }

@@ -54,7 +54,7 @@ internal sealed class SmoothDelivery(PointRegistry registry)
         var live = point.State != PointState.Vod;
         var lookAhead = live ? registry.Options.LookAheadFragmentCount : 0;
         var fragment = track.Find(time, lookAhead, out var next);
-        if (fragment is null && time == 0 && track.Snapshot() is [{ Time: < 0 } early, ..] && early.End > 0)
+        if (fragment is null && time == 0 && track.First is { Time: < 0 } early && early.End > 0)
         {
             fragment = track.Find(early.Time, lookAhead, out next); // listed from 0 (see SmoothManifestBuilder.ListedChunk)
         }
