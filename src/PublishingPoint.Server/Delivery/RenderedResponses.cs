@@ -48,10 +48,23 @@ internal static class RenderedResponses
     // A time-shifted answer is rendered for itself over as much of the archive as it asks for (start-over from the
     // beginning of a day-long event lists tens of thousands of segments): on the pool, not on an event thread, where it
     // would hold up every player of that thread.
+    // At most a core's share of them at once (RenderGate.Shifted): a flood of distinct queries is refused, not queued.
     private static async Task ServeShiftedAsync(HttpContext context, Point point, int? maxAge, Func<long, RenderedOutput?> render)
     {
-        await Transport.EventLoop.ToPoolAsync().ConfigureAwait(false);
-        var output = render(point.Version);
+        RenderedOutput? output;
+        using (var turn = await RenderGate.Shifted.EnterAsync(context.RequestAborted).ConfigureAwait(false))
+        {
+            if (turn is null)
+            {
+                context.Response.Headers.RetryAfter = "1";
+                await Problems.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, "too many time-shifted requests at once: try again").ConfigureAwait(false);
+                return;
+            }
+
+            await Transport.EventLoop.ToPoolAsync().ConfigureAwait(false);
+            output = render(point.Version);
+        }
+
         await (output is null
             ? Problems.WriteAsync(context, StatusCodes.Status404NotFound, "nothing to play yet")
             : WriteAsync(context, maxAge is { } age ? output with { MaxAge = age } : output)).ConfigureAwait(false);
