@@ -13,6 +13,7 @@ namespace PublishingPoint.Server.Tests.Publishing;
 public sealed partial class S3PublishingTests
 {
     private const double PushSeconds = 14;
+    private const double OutagePushSeconds = 24;
 
     [Fact]
     public async Task LiveOutputReachesTheBucketSegmentsBeforePlaylists_ThenTheVodPlaysFromIt()
@@ -89,7 +90,9 @@ public sealed partial class S3PublishingTests
         var bucket = new BucketReader(http, key => s3.ObjectUrl(key));
         const string Point = "live/outage.isml";
 
-        var push = Encoder.PushSmoothAsync(server.Url($"{Point}/Streams(a)"), new EncoderSettings { Seconds = PushSeconds, VideoKbps = 300 });
+        // Long enough to outlast the outage's detection and the backlog's growth on a loaded machine (a 14 s push once
+        // ended first in a full test run).
+        var push = Encoder.PushSmoothAsync(server.Url($"{Point}/Streams(a)"), new EncoderSettings { Seconds = OutagePushSeconds, VideoKbps = 300 });
         var deadline = DateTime.UtcNow.AddSeconds(15);
         while (await bucket.CheckAsync(Point) is not { } first || first.Min(p => HlsText.Segments(p.Text).Count) < 1)
         {
