@@ -61,6 +61,23 @@ public sealed class IFramePlaylistTests
         }
     }
 
+    [Fact]
+    public async Task ALongArchive_IsListedWhole_ByConcurrentRequests()
+    {
+        // 600 s in 2 s segments: 300 keyframe ranges to compute (once each, one request at a time) for the TS I-frame
+        // playlist of the whole event; every request gets them all (a VOD playlist is rendered once and kept).
+        await using var server = await RunningServer.StartAsync();
+        var push = await Encoder.PushSmoothAsync(server.Url($"{Point}/Streams(a)"),
+            new EncoderSettings { Seconds = 600, RealTime = false, Width = 64, Height = 36, VideoKbps = 20, AudioKbps = 0 });
+        Assert.True(push.ExitCode == 0, Tool.Describe(push));
+        var playlist = await IFramePlaylistAsync(server, "master.m3u8");
+        var media = HlsText.Segments(await WaitForEndAsync(server, playlist.Replace("-iframes", "", StringComparison.Ordinal)));
+        Assert.Equal(300, media.Count);
+
+        var answers = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => server.Http.GetStringAsync($"{Point}/{playlist}")));
+        Assert.All(answers, text => Assert.Equal(300, HlsText.Segments(text).Count));
+    }
+
     private static async Task<string> IFramePlaylistAsync(RunningServer server, string master)
     {
         using var response = await server.Http.GetAsync($"{Point}/{master}");

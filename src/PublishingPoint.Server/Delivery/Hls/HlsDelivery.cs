@@ -33,8 +33,7 @@ internal sealed class HlsDelivery(PointRegistry registry, HlsSegmentCache cache)
         format == HlsFormat.Fmp4 ? ("m4s", Mp4ContentType) : kind == TrackKind.Audio ? ("aac", PackedAudioContentType) : ("ts", TsContentType);
     private const string Immutable = "public, max-age=31536000, immutable";
     private const int VodPlaylistMaxAge = 3600;
-    // TS keyframe ranges an I-frame playlist request computes (each a read and a mux of its segment's first frame).
-    private const int MaxKeyframeRangesPerRequest = 256;
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<Track, SemaphoreSlim> _keyframeTurns = [];
 
     public static bool Handles(string rest) =>
         rest.StartsWith("hls/", StringComparison.Ordinal) || rest is "master.m3u8" or "master-fmp4.m3u8";
@@ -148,27 +147,40 @@ internal sealed class HlsDelivery(PointRegistry registry, HlsSegmentCache cache)
         if (format == HlsFormat.Ts && HlsPlaylistBuilder.Media(point, track, format, window, anchor, shift, skip: false) is { Segments: [var oldest, ..] } media)
         {
             var fragments = track.SnapshotFromSequence(oldest.Sequence);
-            var audio = HlsPlaylistBuilder.AudioOf(point);
-            var computed = 0;
-            // Newest first, and at most MaxKeyframeRangesPerRequest a request: start-over of a long event would have
-            // one request mux every segment of the archive; older ones are listed once requests have computed them.
-            for (var i = media.Segments.Count - 1; i >= 0 && computed < MaxKeyframeRangesPerRequest; i--)
+            if (media.Segments.Any(segment => Track.IndexOf(fragments, segment.Sequence) is >= 0 and var index && fragments[index].TsKeyframeEnd is null))
             {
-                if (Track.IndexOf(fragments, media.Segments[i].Sequence) is >= 0 and var index && fragments[index].TsKeyframeEnd is null)
-                {
-                    if (computed++ == 0)
-                    {
-                        await Transport.EventLoop.ToPoolAsync().ConfigureAwait(false); // reads and muxes: not on an event thread
-                    }
-
-                    await HlsPackager.TsKeyframeEndAsync(point, track, audio, fragments, index, context.RequestAborted).ConfigureAwait(false);
-                }
+                await KeyframeRangesAsync(point, track, media.Segments, fragments, context.RequestAborted).ConfigureAwait(false);
             }
         }
 
         await PlaylistAsync(context, point, rest, shift,
                 () => HlsPlaylistBuilder.IFrames(point, track, format, window, anchor, shift) is { } m ? MediaPlaylistWriter.Write(m) : null)
             .ConfigureAwait(false);
+    }
+
+    // Each segment's range is computed once (a read and a mux of its first frame), on the pool, one request at a time per
+    // track: concurrent requests for a long archive's I-frame playlist (start-over) wait for one another's work
+    // instead of all doing it.
+    private static async Task KeyframeRangesAsync(Point point, Track track, IReadOnlyList<HlsSegment> segments, FragmentEntry[] fragments, CancellationToken cancellationToken)
+    {
+        await Transport.EventLoop.ToPoolAsync().ConfigureAwait(false);
+        var turn = _keyframeTurns.GetValue(track, static _ => new SemaphoreSlim(1, 1));
+        await turn.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var audio = HlsPlaylistBuilder.AudioOf(point);
+            foreach (var segment in segments)
+            {
+                if (Track.IndexOf(fragments, segment.Sequence) is >= 0 and var index && fragments[index].TsKeyframeEnd is null)
+                {
+                    await HlsPackager.TsKeyframeEndAsync(point, track, audio, fragments, index, cancellationToken).ConfigureAwait(false);
+                }
+            }
+        }
+        finally
+        {
+            turn.Release();
+        }
     }
 
     /// <summary>A produced segment, immutable, and its lease given back after the answer.</summary>
