@@ -47,8 +47,8 @@ internal static class RenderedResponses
 
     // A time-shifted answer is rendered for itself over as much of the archive as it asks for (start-over from the
     // beginning of a day-long event lists tens of thousands of segments): on the pool, not on an event thread, where it
-    // would hold up every player of that thread.
-    // At most a core's share of them at once (RenderGate.Shifted): a flood of distinct queries is refused, not queued.
+    // would hold up every player of that thread; and at most half the cores' worth at once (RenderGate.Shifted), so a
+    // flood of distinct queries past the gate's queue is refused.
     private static async Task ServeShiftedAsync(HttpContext context, Point point, int? maxAge, Func<long, RenderedOutput?> render)
     {
         RenderedOutput? output;

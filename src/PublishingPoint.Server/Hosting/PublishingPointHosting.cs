@@ -106,6 +106,7 @@ public static class PublishingPointHosting
             sockets.WaitForDataBeforeAllocatingBuffer = !upFront;
         });
         var limits = ConnectionLimitSettings(builder.Configuration, logger);
+        Func<Microsoft.AspNetCore.Connections.ConnectionDelegate, Microsoft.AspNetCore.Connections.ConnectionDelegate>? perAddress = null;
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             // Kestrel binds only its endpoints and certificates from its section; its limits are bound here.
@@ -129,9 +130,11 @@ public static class PublishingPointHosting
 
             kestrel.ConfigureEndpointDefaults(listen =>
             {
-                // First: a connection refused costs nothing more.
-                listen.Use(Transport.ConnectionLimits.Connections(limits.PerAddress, limits.TrustedProxies, kestrel.ApplicationServices.GetService<Transport.TransportMetrics>(),
-                    kestrel.ApplicationServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(Transport.ConnectionLimits).FullName!)));
+                // First: a connection refused costs nothing more. One count for every endpoint: a client's connections
+                // to the HTTP and the HTTPS port are one client's.
+                perAddress ??= Transport.ConnectionLimits.Connections(limits.PerAddress, limits.TrustedProxies, kestrel.ApplicationServices.GetService<Transport.TransportMetrics>(),
+                    kestrel.ApplicationServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(Transport.ConnectionLimits).FullName!));
+                listen.Use(perAddress);
                 if (eventLoop)
                 {
                     listen.Use(Transport.EventLoop.Connections());
