@@ -67,4 +67,21 @@ public sealed class CmafIngestTests
         Assert.InRange(manifest.ChunkTimes("audio").Length, 5, 10);
         Assert.Equal(150, await SmoothDecoding.VideoFramesAsync(server, manifest, "live/ll.isml", 400000));
     }
+
+    [Fact]
+    public async Task AFloodOfTinyChunks_IsIndexedEvery2048Chunks_NotHeldAsOneRun()
+    {
+        // One chunk per frame at 1000 fps and no keyframe after the first: 4,000 chunks in 4 s, each a part every
+        // low-latency playlist would list. A run is indexed once it holds 2,048 of them (before, the whole 4 s waited
+        // for the end: one 4 s segment).
+        await using var server = await RunningServer.StartAsync();
+        var push = await Tool.RunAsync("ffmpeg", ["-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=32x32:rate=1000", "-t", "4",
+            "-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", "ultrafast", "-g", "100000", "-keyint_min", "100000", "-sc_threshold", "0",
+            "-movflags", "cmaf+empty_moov+default_base_moof+frag_every_frame", "-f", "mp4", server.Url("live/tiny.isml/Streams(v-100k)").ToString()], TimeSpan.FromSeconds(60));
+        Assert.True(push.ExitCode == 0, Tool.Describe(push));
+
+        var playlist = await server.Http.GetStringAsync("live/tiny.isml/hls/video-100000-fmp4.m3u8");
+        Assert.Contains("#EXT-X-ENDLIST", playlist, StringComparison.Ordinal);
+        Assert.Equal([2.048, 1.952], Hls.HlsText.Segments(playlist).Select(s => Math.Round(s.Duration, 3)));
+    }
 }
