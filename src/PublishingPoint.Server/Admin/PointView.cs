@@ -25,9 +25,12 @@ public sealed record PointView(
     int DvrWindowSeconds, long ArchiveBytes, IReadOnlyList<StreamView> Streams, IReadOnlyList<TrackView> Tracks,
     int Viewers, int EgressBitsPerSecond, IReadOnlyList<int> EgressHistory, PlaybackUrls PlaybackUrls, IReadOnlyList<string> Warnings)
 {
-    public static PointView Of(Point point, int defaultWindow, DateTimeOffset now)
+    public static PointView Of(Point point, PointRegistry registry)
     {
         ArgumentNullException.ThrowIfNull(point);
+        ArgumentNullException.ThrowIfNull(registry);
+        var defaultWindow = registry.Options.DvrWindowSeconds;
+        var now = registry.Time.GetUtcNow();
         var tracks = point.Tracks();
         var edge = tracks.Select(t => t.Last is { } last ? (double)last.End / t.Description.Timescale : 0).DefaultIfEmpty(0).Max();
         var trackViews = tracks.Select(t => Track(t, edge)).ToArray();
@@ -48,7 +51,7 @@ public sealed record PointView(
             point.Settings with { IngestSecret = point.Settings.IngestSecret is null ? null : "(set)" }, point.DvrWindowSeconds(defaultWindow), archiveBytes, streams, trackViews,
             point.Audience.Viewers(now), egress[^1], egress,
             new PlaybackUrls($"{path}/master.m3u8", $"{path}/master-fmp4.m3u8", $"{path}/manifest.mpd", $"{path}/Manifest"),
-            PointWarnings.Of(point, tracks, now));
+            PointWarnings.Of(point, tracks, now, registry.ArchiveLengthSeconds(point)));
     }
 
     private static TrackView Track(Track track, double edge)

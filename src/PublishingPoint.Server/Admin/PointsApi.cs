@@ -47,7 +47,7 @@ internal static class PointsApi
     }
 
     private static Ok<PointView[]> List(PointRegistry registry) =>
-        TypedResults.Ok(registry.All.OrderBy(p => p.Path.Value, StringComparer.Ordinal).Select(p => PointView.Of(p, registry.Options.DvrWindowSeconds, registry.Time.GetUtcNow())).ToArray());
+        TypedResults.Ok(registry.All.OrderBy(p => p.Path.Value, StringComparer.Ordinal).Select(p => PointView.Of(p, registry)).ToArray());
 
     private static Results<Ok<PointView>, ProblemHttpResult> Get(string path, PointRegistry registry)
     {
@@ -57,7 +57,7 @@ internal static class PointsApi
         }
 
         return registry.Find(parsed) is { } point
-            ? TypedResults.Ok(PointView.Of(point, registry.Options.DvrWindowSeconds, registry.Time.GetUtcNow()))
+            ? TypedResults.Ok(PointView.Of(point, registry))
             : Problems.Result(StatusCodes.Status404NotFound, $"no point {parsed}");
     }
 
@@ -87,7 +87,7 @@ internal static class PointsApi
         try
         {
             var (point, created) = registry.Create(path, settings);
-            var view = PointView.Of(point, registry.Options.DvrWindowSeconds, registry.Time.GetUtcNow());
+            var view = PointView.Of(point, registry);
             if (created)
             {
                 return TypedResults.Created($"/api/points/{path.Value}", view);
@@ -138,7 +138,7 @@ internal static class PointsApi
                 return Problems.Result(StatusCodes.Status400BadRequest, $"unknown action '{PointPath.Truncate(action)}': close, open, flush or sign");
         }
 
-        return TypedResults.Ok(PointView.Of(point, registry.Options.DvrWindowSeconds, registry.Time.GetUtcNow()));
+        return TypedResults.Ok(PointView.Of(point, registry));
     }
 
     private static async Task<IResult> ClipAsync(CreateClipRequest request, PointRegistry registry, ClipWriter clips, CancellationToken cancellationToken)
@@ -166,7 +166,7 @@ internal static class PointsApi
         try
         {
             var clip = await clips.WriteAsync(point, target, (start - anchor).TotalSeconds, (end - anchor).TotalSeconds, cancellationToken).ConfigureAwait(false);
-            return TypedResults.Created($"/api/points/{target.Value}", PointView.Of(clip, registry.Options.DvrWindowSeconds, registry.Time.GetUtcNow()));
+            return TypedResults.Created($"/api/points/{target.Value}", PointView.Of(clip, registry));
         }
         catch (PointRuleException e)
         {
