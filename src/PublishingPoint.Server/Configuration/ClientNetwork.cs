@@ -28,4 +28,16 @@ internal static class ClientNetwork
             ? new UInt128(0, (1UL << 32) | BinaryPrimitives.ReadUInt32BigEndian(bytes))
             : new UInt128(BinaryPrimitives.ReadUInt64BigEndian(bytes), 0);
     }
+
+    /// <summary>
+    /// PublishingPoint:TrustedProxies as networks (an address is its own /32 or /128); entries that are neither are
+    /// skipped here, as the options' rules refuse them at start.
+    /// </summary>
+    public static IPNetwork[] Trusted(IEnumerable<string> proxies) =>
+    [
+        .. proxies.Select(p => IPAddress.TryParse(p, out var address)
+                ? new IPNetwork(address, address.AddressFamily == AddressFamily.InterNetwork ? 32 : 128)
+                : IPNetwork.TryParse(p, out var network) ? network : (IPNetwork?)null)
+            .OfType<IPNetwork>(),
+    ];
 }

@@ -153,13 +153,12 @@ public static class PublishingPointHosting
     /// The per-address limit, the trusted proxies it spares, and the server's total when the configuration sets none
     /// (Kestrel:Limits:MaxConcurrentConnections): under the process's file limit, which archive files and the spool share.
     /// </summary>
-    private static (int PerAddress, string[] TrustedProxies, long? MaxConnections) ConnectionLimitSettings(ConfigurationManager configuration, Serilog.ILogger logger)
+    private static (int PerAddress, System.Net.IPNetwork[] TrustedProxies, long? MaxConnections) ConnectionLimitSettings(ConfigurationManager configuration, Serilog.ILogger logger)
     {
         var section = configuration.GetSection(PublishingPointOptions.Section);
         var defaults = new PublishingPointOptions();
         var perAddress = section.GetValue(nameof(PublishingPointOptions.MaxConnectionsPerAddress), defaults.MaxConnectionsPerAddress);
-        var trusted = section.GetSection(nameof(PublishingPointOptions.TrustedProxies)).Get<string[]>() ?? [];
-        trusted = [.. trusted.Where(p => System.Net.IPAddress.TryParse(p, out _) || System.Net.IPNetwork.TryParse(p, out _))]; // the rest: refused at start (the options' rules)
+        var trusted = ClientNetwork.Trusted(section.GetSection(nameof(PublishingPointOptions.TrustedProxies)).Get<string[]>() ?? []);
         if (configuration["Kestrel:Limits:MaxConcurrentConnections"] is not null)
         {
             return (perAddress, trusted, null);
@@ -192,16 +191,9 @@ public static class PublishingPointHosting
         };
         options.KnownIPNetworks.Clear();
         options.KnownProxies.Clear();
-        foreach (var proxy in trustedProxies)
+        foreach (var network in ClientNetwork.Trusted(trustedProxies))
         {
-            if (System.Net.IPAddress.TryParse(proxy, out var address))
-            {
-                options.KnownProxies.Add(address);
-            }
-            else if (System.Net.IPNetwork.TryParse(proxy, out var network))
-            {
-                options.KnownIPNetworks.Add(network);
-            }
+            options.KnownIPNetworks.Add(network);
         }
 
         return options;

@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Net;
-using System.Net.Sockets;
 using Microsoft.AspNetCore.Connections;
 
 namespace PublishingPoint.Server.Transport;
@@ -62,9 +61,9 @@ internal static partial class ConnectionLimits
     /// is closed before anything is read from it. IPv6 clients are counted by their /64 (one subscriber's network), IPv4
     /// ones by their address; the trusted proxies (a CDN's edges carry many viewers each) are not counted.
     /// </summary>
-    public static Func<ConnectionDelegate, ConnectionDelegate> Connections(int maxPerAddress, IReadOnlyList<string> trustedProxies, TransportMetrics? metrics, ILogger logger)
+    public static Func<ConnectionDelegate, ConnectionDelegate> Connections(int maxPerAddress, IPNetwork[] trustedProxies, TransportMetrics? metrics, ILogger logger)
     {
-        var counts = new AddressCounts(maxPerAddress, Exemptions(trustedProxies));
+        var counts = new AddressCounts(maxPerAddress, trustedProxies);
         var refusals = new RefusalLog(logger);
         return next => async connection =>
         {
@@ -87,13 +86,6 @@ internal static partial class ConnectionLimits
             }
         };
     }
-
-    private static IPNetwork[] Exemptions(IReadOnlyList<string> trustedProxies) =>
-    [
-        .. trustedProxies.Select(p => IPAddress.TryParse(p, out var address)
-            ? new IPNetwork(address, address.AddressFamily == AddressFamily.InterNetwork ? 32 : 128)
-            : IPNetwork.Parse(p)),
-    ];
 
     /// <summary>Open connections per client address (IPv6 per /64); exempt networks are not counted.</summary>
     internal sealed class AddressCounts(int maxPerAddress, IPNetwork[] exempt)
