@@ -83,6 +83,26 @@ public sealed class FragmentEntry
     public long Sequence { get; internal set; }
 
     /// <summary>
+    /// Where this fragment's segment ends when <paramref name="next"/> follows it: its own end, or the next fragment's
+    /// start where that comes sooner (an overlap of a rounded duration). Never later than its own end: a next fragment
+    /// that starts after a gap (dropped frames, a looped playout) must not lengthen a segment a playlist already lists
+    /// (RFC 8216 6.2.1), nor give it other bytes (audio of the gap) than those it was first made with.
+    /// </summary>
+    public long SegmentEnd(FragmentEntry? next) =>
+        next is not null && !next.Discontinuity && next.Time > Time ? Math.Min(next.Time, End) : End;
+
+    /// <summary>
+    /// Discontinuities the track has had up to this fragment, this one included: a discontinuity right after the
+    /// segment numbered before it (not after a gap in numbering, which an origin that has the missing segments would
+    /// not see). Counted from the track's first fragment and kept when older ones are pruned, so a playlist's
+    /// discontinuity sequence never goes back and a render needs only its window. Set when the track indexes it.
+    /// </summary>
+    public long DiscontinuitiesThrough { get; internal set; }
+
+    /// <summary>The longest segment (track timescale) among those before this one, pruned ones included. Set when indexed.</summary>
+    public long LongestBefore { get; internal set; }
+
+    /// <summary>
     /// When the fragment was gathered from low-latency chunks: each chunk (LL-HLS part) in order. The parts are served
     /// again from the fragment's samples, byte for byte as they were while the segment was open.
     /// </summary>

@@ -158,10 +158,40 @@ public sealed class Track
         }
     }
 
+    /// <summary>
+    /// The highest bit rate of any fragment this track has indexed (bits per second; 0 before any): a live DASH
+    /// Representation's bandwidth, kept as fragments arrive so an MPD does not read the whole index for it.
+    /// </summary>
+    public double PeakBitsPerSecond
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _peakBitsPerSecond;
+            }
+        }
+    }
+
+    private double _peakBitsPerSecond;
+
+    // Numbers the fragment and carries the running figures (discontinuities, longest segment, peak rate) on to it.
     private void Number(FragmentEntry entry)
     {
+        if (entry.Duration > 0)
+        {
+            _peakBitsPerSecond = Math.Max(_peakBitsPerSecond, entry.Length * 8.0 * Description.Timescale / entry.Duration);
+        }
+
+        var previous = _fragments.Count == 0 ? null : _fragments[^1];
         _numbering.Observe(Description, entry.Duration);
-        entry.Sequence = _numbering.Next(Description, entry.Time, entry.Duration, _fragments.Count == 0 ? null : _fragments[^1]);
+        entry.Sequence = _numbering.Next(Description, entry.Time, entry.Duration, previous);
+        if (previous is not null)
+        {
+            var counted = entry.Discontinuity && entry.Sequence == previous.Sequence + 1;
+            entry.DiscontinuitiesThrough = previous.DiscontinuitiesThrough + (counted ? 1 : 0);
+            entry.LongestBefore = Math.Max(previous.LongestBefore, previous.SegmentEnd(entry) - previous.Time);
+        }
     }
 
     /// <summary>The number the segment now being built will have (its parts are named by it).</summary>
@@ -250,6 +280,29 @@ public sealed class Track
             openSequence = OpenSequenceLocked();
             openParts = [.. _openParts];
             return [.. _fragments];
+        }
+    }
+
+    /// <summary>Fragments a live render reads before its window (its start may move back while audio lags the video).</summary>
+    private const int LiveTailMargin = 8;
+
+    /// <summary>
+    /// What a live render of a window of <paramref name="window"/> (track timescale) reads: the newest fragments, from a
+    /// few before the window (and never fewer than <see cref="LiveTailMargin"/> plus 3), and the open segment. A copy
+    /// of that run, not of the whole event: the cost of a live playlist does not grow with the channel's age
+    /// (<see cref="FragmentEntry.DiscontinuitiesThrough"/> and <see cref="FragmentEntry.LongestBefore"/> carry what lies
+    /// before). <paramref name="whole"/> tells that the run is the whole index.
+    /// </summary>
+    public FragmentEntry[] LiveTail(long window, out long openSequence, out PartEntry[] openParts, out bool whole)
+    {
+        lock (_lock)
+        {
+            openSequence = OpenSequenceLocked();
+            openParts = [.. _openParts];
+            var first = _fragments.Count == 0 ? 0 : FirstEndingAfter(_fragments[^1].End - window);
+            first = Math.Max(0, Math.Min(first, _fragments.Count - 3) - LiveTailMargin);
+            whole = first == 0;
+            return Copy(first, _fragments.Count - first);
         }
     }
 

@@ -196,30 +196,24 @@ internal static class DashManifestBuilder
     /// <summary>The track's segments (the live window, or all of them) as a template; null when it has none.</summary>
     private static DashSegmentTemplate? Template(Track track, bool live, long windowSeconds, long originTicks, ref double longest, ref double end, TimeShift? shift, double nowSeconds)
     {
-        var fragments = track.Snapshot(out _, out var openParts);
-        if (fragments.Length == 0)
+        var unshifted = shift is null or { IsNone: true };
+        var window = windowSeconds * track.Description.Timescale;
+        var whole = true;
+        var fragments = live && unshifted ? track.LiveTail(window, out _, out var openParts, out whole) : track.Snapshot(out _, out openParts);
+        var (count, start) = Listed(fragments, track.Description.Timescale, live, window, shift, nowSeconds);
+        if (live && unshifted && !whole && start == 0)
+        {
+            fragments = track.Snapshot(out _, out openParts);
+            (count, start) = Listed(fragments, track.Description.Timescale, live, window, shift, nowSeconds);
+        }
+
+        if (count == start)
         {
             return null;
         }
 
         var timescale = track.Description.Timescale;
         var lift = HlsPackager.TimeOffsetSeconds * timescale;
-        var count = fragments.Length;
-        var start = live ? HlsTimeline.WindowStart(fragments, count, windowSeconds * timescale) : 0;
-        if (shift is { IsNone: false })
-        {
-            var (from, to, _) = shift.Select(fragments, count, timescale, nowSeconds);
-            count = to;
-            start = Math.Min(count, from ?? (live ? HlsTimeline.WindowStart(fragments, count, windowSeconds * timescale) : 0));
-        }
-
-        // $Number$ counts on from StartNumber: the template covers the unbroken run after the last gap in numbering.
-        start = Math.Max(start, HlsTimeline.AfterLastGap(fragments, count));
-        if (count == start)
-        {
-            return null;
-        }
-
         var segments = new DashSegment[count - start];
         for (var i = start; i < count; i++)
         {
@@ -242,6 +236,24 @@ internal static class DashManifestBuilder
         return live && shift is null or { IsNone: true } && count == fragments.Length && track.LongestPart > 0
             ? LowLatency(template, fragments, openParts, track.LongestPart, timescale)
             : template;
+    }
+
+    /// <summary>
+    /// The segments of <paramref name="fragments"/> a template lists, [start, count): the live window (or a time-shift),
+    /// from the last gap in numbering on, because $Number$ counts on from StartNumber.
+    /// </summary>
+    private static (int Count, int Start) Listed(FragmentEntry[] fragments, long timescale, bool live, long window, TimeShift? shift, double nowSeconds)
+    {
+        var count = fragments.Length;
+        var start = live ? HlsTimeline.WindowStart(fragments, count, window) : 0;
+        if (shift is { IsNone: false })
+        {
+            var (from, to, _) = shift.Select(fragments, count, timescale, nowSeconds);
+            count = to;
+            start = Math.Min(count, from ?? (live ? HlsTimeline.WindowStart(fragments, count, window) : 0));
+        }
+
+        return (count, Math.Max(start, HlsTimeline.AfterLastGap(fragments, count)));
     }
 
     /// <summary>
@@ -275,7 +287,7 @@ internal static class DashManifestBuilder
         return new DashRepresentation
         {
             Id = HlsPlaylistBuilder.Name(track.Key),
-            Bandwidth = (long)Math.Ceiling(HlsPlaylistBuilder.Rates(track).Peak),
+            Bandwidth = Bandwidth(track),
             Codecs = avc.CodecString,
             Width = avc.Width,
             Height = avc.Height,
@@ -285,6 +297,9 @@ internal static class DashManifestBuilder
         };
     }
 
+    /// <summary>The highest bit rate of any of the track's fragments so far (nominal before any), stable as the window slides.</summary>
+    private static long Bandwidth(Track track) => (long)Math.Ceiling(Math.Max(track.PeakBitsPerSecond, track.Key.Bitrate));
+
     private static DashRepresentation AudioRepresentation(Track track, DashSegmentTemplate template)
     {
         var asc = track.Description.RequireAac();
@@ -292,7 +307,7 @@ internal static class DashManifestBuilder
         return new DashRepresentation
         {
             Id = HlsPlaylistBuilder.Name(track.Key),
-            Bandwidth = (long)Math.Ceiling(HlsPlaylistBuilder.Rates(track).Peak),
+            Bandwidth = Bandwidth(track),
             Codecs = asc.CodecString,
             AudioSamplingRate = rate > 0 ? rate : track.Description.SamplingRate,
             AudioChannels = asc.ChannelCount > 0 ? asc.ChannelCount : track.Description.Channels,

@@ -169,51 +169,36 @@ internal static class HlsPlaylistBuilder
 
         var live = point.State != PointState.Vod;
         var timescale = track.Description.Timescale;
-        var fragments = track.Snapshot(out var open, out var openParts);
-        var available = format == HlsFormat.Ts && track.Description.Kind == TrackKind.Video
-            ? HlsTimeline.Available(fragments, timescale, AudioOf(point), live)
-            : fragments.Length;
-        var start = live ? HlsTimeline.WindowStart(fragments, available, windowSeconds * timescale) : 0;
-        if (shift is { IsNone: false })
+        var window = windowSeconds * timescale;
+        var unshifted = shift is null or { IsNone: true };
+        var whole = true;
+        var fragments = live && unshifted ? track.LiveTail(window, out var open, out var openParts, out whole) : track.Snapshot(out open, out openParts);
+        var (available, start, listedLive) = Listed(point, track, format, fragments, window, live, shift, anchor);
+        if (live && unshifted && !whole && start == 0)
         {
-            var (from, to, closed) = shift.Select(fragments, available, timescale, (DateTimeOffset.UtcNow - anchor).TotalSeconds);
-            available = to;
-            live = live && !closed;
-            start = Math.Min(available, from ?? (live ? HlsTimeline.WindowStart(fragments, available, windowSeconds * timescale) : 0));
+            // The window reaches back past the run copied (audio far behind the video): the whole index, as a shift would.
+            fragments = track.Snapshot(out open, out openParts);
+            (available, start, listedLive) = Listed(point, track, format, fragments, window, live, shift, anchor);
         }
 
-        if (live)
-        {
-            start = Math.Max(start, HlsTimeline.AfterLastGap(fragments, available));
-        }
-
-        var longest = TimeSpan.Zero;
-        var discontinuities = 0L;
+        live = listedLive;
+        var longest = fragments.Length > 0 ? fragments[0].LongestBefore : 0;
         var segments = new List<HlsSegment>(available - start);
         var name = Name(track.Key);
         // The TS family's audio-only rendition is packed audio (ADTS behind an ID3 timestamp), as Apple specifies.
         var extension = format == HlsFormat.Fmp4 ? "m4s" : track.Description.Kind == TrackKind.Audio ? "aac" : "ts";
         for (var i = 0; i < available; i++)
         {
-            var duration = HlsTimeline.Duration(fragments, i, timescale);
-            longest = duration > longest ? duration : longest;
-            // A gap in numbering (segments this origin never received) is not counted: an origin that has them would not.
-            var counted = i > 0 && fragments[i].Discontinuity && !HlsTimeline.IsGap(fragments, i);
+            longest = Math.Max(longest, HlsTimeline.End(fragments, i) - fragments[i].Time);
             if (i < start)
             {
-                discontinuities += counted ? 1 : 0;
                 continue;
-            }
-
-            if (i == start && counted)
-            {
-                discontinuities++;
             }
 
             var time = anchor + TimeSpan.FromTicks(Timescale.Rescale(fragments[i].Time, timescale, TimeSpan.TicksPerSecond));
             segments.Add(new HlsSegment(
                 fragments[i].Sequence,
-                duration,
+                HlsTimeline.Duration(fragments, i, timescale),
                 string.Create(CultureInfo.InvariantCulture, $"{name}/{fragments[i].Sequence}.{extension}"),
                 i > start && (fragments[i].Discontinuity || HlsTimeline.IsGap(fragments, i)),
                 time));
@@ -222,9 +207,9 @@ internal static class HlsPlaylistBuilder
         var playlist = new MediaPlaylist
         {
             Version = format == HlsFormat.Fmp4 ? 6 : 3,
-            MinimumTargetDuration = MediaPlaylist.CeilingSeconds(longest),
+            MinimumTargetDuration = MediaPlaylist.CeilingSeconds(TimeSpan.FromTicks(Timescale.Rescale(longest, timescale, TimeSpan.TicksPerSecond))),
             MediaSequence = start < fragments.Length ? fragments[start].Sequence : open,
-            DiscontinuitySequence = discontinuities,
+            DiscontinuitySequence = start < fragments.Length ? fragments[start].DiscontinuitiesThrough : fragments.Length > 0 ? fragments[^1].DiscontinuitiesThrough : 0,
             IsVod = !live,
             MapUri = format == HlsFormat.Fmp4 ? $"{name}/init.mp4" : null,
             Segments = segments,
@@ -232,9 +217,37 @@ internal static class HlsPlaylistBuilder
                 ? DateRanges(point, anchor, Timescale.Rescale(fragments[start].Time, timescale, TimeSpan.TicksPerSecond), Timescale.Rescale(HlsTimeline.End(fragments, available - 1), timescale, TimeSpan.TicksPerSecond))
                 : [],
         };
-        return format == HlsFormat.Fmp4 && live && shift is null or { IsNone: true } && track.LongestPart > 0
+        return format == HlsFormat.Fmp4 && live && unshifted && track.LongestPart > 0
             ? LowLatency(point, track, playlist, fragments, open, openParts, skip)
             : playlist;
+    }
+
+    /// <summary>
+    /// Which of <paramref name="fragments"/> a media playlist lists: the first <c>Available</c> can be served (a live TS
+    /// segment waits for its audio), listed from <c>Start</c> (the window, a time-shift, the run after the last gap in
+    /// numbering); and whether the playlist is still live (a shift may end before the edge).
+    /// </summary>
+    private static (int Available, int Start, bool Live) Listed(Point point, Track track, HlsFormat format, FragmentEntry[] fragments, long window, bool live, TimeShift? shift, DateTimeOffset anchor)
+    {
+        var timescale = track.Description.Timescale;
+        var available = format == HlsFormat.Ts && track.Description.Kind == TrackKind.Video
+            ? HlsTimeline.Available(fragments, timescale, AudioOf(point), live)
+            : fragments.Length;
+        var start = live ? HlsTimeline.WindowStart(fragments, available, window) : 0;
+        if (shift is { IsNone: false })
+        {
+            var (from, to, closed) = shift.Select(fragments, available, timescale, (DateTimeOffset.UtcNow - anchor).TotalSeconds);
+            available = to;
+            live = live && !closed;
+            start = Math.Min(available, from ?? (live ? HlsTimeline.WindowStart(fragments, available, window) : 0));
+        }
+
+        if (live)
+        {
+            start = Math.Max(start, HlsTimeline.AfterLastGap(fragments, available));
+        }
+
+        return (available, start, live);
     }
 
     /// <summary>
@@ -307,7 +320,7 @@ internal static class HlsPlaylistBuilder
     }
 
     /// <summary>Peak and average bits per second of the track's fragments; the nominal bitrate until there are any.</summary>
-    internal static (double Peak, double Average) Rates(Track track, long windowSeconds = 0)
+    private static (double Peak, double Average) Rates(Track track, long windowSeconds)
     {
         var timescale = (double)track.Description.Timescale;
         double peak = 0, bytes = 0, duration = 0;

@@ -10,18 +10,9 @@ namespace PublishingPoint.Server.Delivery.Hls;
 /// </summary>
 internal static class HlsTimeline
 {
-    /// <summary>
-    /// Where segment <paramref name="index"/> ends: its fragment's own end, or the next fragment's start where that comes
-    /// sooner (an overlap of a rounded duration). Never later than its own end: a next fragment that starts after a gap
-    /// (dropped frames, a looped playout) must not lengthen a segment a playlist already lists (RFC 8216 6.2.1), nor give
-    /// it other bytes (audio of the gap) than those it was first made with.
-    /// </summary>
-    public static long End(FragmentEntry[] fragments, int index)
-    {
-        var own = fragments[index].End;
-        var next = index + 1 < fragments.Length ? fragments[index + 1] : null;
-        return next is not null && !next.Discontinuity && next.Time > fragments[index].Time ? Math.Min(next.Time, own) : own;
-    }
+    /// <summary>Where segment <paramref name="index"/> ends (<see cref="FragmentEntry.SegmentEnd"/>).</summary>
+    public static long End(FragmentEntry[] fragments, int index) =>
+        fragments[index].SegmentEnd(index + 1 < fragments.Length ? fragments[index + 1] : null);
 
     public static TimeSpan Duration(FragmentEntry[] fragments, int index, long timescale) =>
         TimeSpan.FromTicks(Timescale.Rescale(End(fragments, index) - fragments[index].Time, timescale, TimeSpan.TicksPerSecond));
