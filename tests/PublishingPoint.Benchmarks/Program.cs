@@ -14,6 +14,7 @@ IBenchmarkCommand[] commands =
     new LatencyCommand(),
     new ChannelsCommand(),
     new MemoryCommand(),
+    new PublishingPoint.Benchmarks.Age.AgeCommand(),
     new SoakCommand(),
     new PublishingPoint.Benchmarks.Hostile.HostileCommand(),
 ];

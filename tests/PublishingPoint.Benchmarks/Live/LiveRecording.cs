@@ -85,7 +85,7 @@ internal sealed class LiveRecording
         File.Move(file + ".partial", file, overwrite: true);
     }
 
-    private static LiveRecording Parse(string id, byte[] body)
+    public static LiveRecording Parse(string id, byte[] body)
     {
         var timescales = new Dictionary<uint, long>();
         byte[]? header = null;
