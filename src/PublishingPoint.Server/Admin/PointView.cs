@@ -57,19 +57,13 @@ public sealed record PointView(
     private static TrackView Track(Track track, double edge)
     {
         var d = track.Description;
-        var fragments = track.Snapshot();
+        var index = track.Summary();
         var scale = (double)d.Timescale;
-        long inMemory = 0;
-        foreach (var f in fragments)
-        {
-            inMemory += f.BytesInMemory;
-        }
-
-        var last = fragments.Length == 0 ? 0 : fragments[^1].End / scale;
+        var last = index.LastEnd / scale;
         return new TrackView(
             d.Key.Name, d.Kind == TrackKind.Video ? "video" : "audio", d.Key.Bitrate, CodecString(d), d.FourCC, d.Width, d.Height,
-            d.SamplingRate, d.Channels, fragments.Length, fragments.Length == 0 ? 0 : fragments[0].Time / scale, last,
-            Math.Max(0, edge - last), inMemory);
+            d.SamplingRate, d.Channels, index.Count, index.FirstTime / scale, last,
+            Math.Max(0, edge - last), index.BytesInMemory);
     }
 
     private static string CodecString(TrackDescription d) => d.Codecs ?? d.FourCC;

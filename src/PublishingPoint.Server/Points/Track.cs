@@ -92,7 +92,7 @@ public sealed class Track
                 return AppendResult.Duplicate;
             }
 
-            Number(entry);
+            Register(entry);
             _fragments.Add(entry);
             _decodeShift ??= DecodeShiftOf(entry.Samples);
             _openParts.Clear();
@@ -175,13 +175,37 @@ public sealed class Track
 
     private double _peakBitsPerSecond;
 
+    private FragmentEntry? _newestDiscontinuity;
+
+    /// <summary>
+    /// What the operator API shows of the index, read without a copy of it: how many fragments, the first's start and the
+    /// last's end, the bytes held in memory (only the newest fragments can hold any), and the newest discontinuity.
+    /// </summary>
+    public TrackSummary Summary()
+    {
+        lock (_lock)
+        {
+            long inMemory = 0;
+            for (var i = _firstInMemory; i < _fragments.Count; i++)
+            {
+                inMemory += _fragments[i].BytesInMemory;
+            }
+
+            return _fragments.Count == 0
+                ? new TrackSummary(0, 0, 0, 0, null)
+                : new TrackSummary(_fragments.Count, _fragments[0].Time, _fragments[^1].End, inMemory, _newestDiscontinuity);
+        }
+    }
+
     // Numbers the fragment and carries the running figures (discontinuities, longest segment, peak rate) on to it.
-    private void Number(FragmentEntry entry)
+    private void Register(FragmentEntry entry)
     {
         if (entry.Duration > 0)
         {
             _peakBitsPerSecond = Math.Max(_peakBitsPerSecond, entry.Length * 8.0 * Description.Timescale / entry.Duration);
         }
+
+        _newestDiscontinuity = entry.Discontinuity ? entry : _newestDiscontinuity;
 
         var previous = _fragments.Count == 0 ? null : _fragments[^1];
         _numbering.Observe(Description, entry.Duration);
@@ -408,7 +432,7 @@ public sealed class Track
         {
             if (_fragments.Count == 0 || entry.Time >= _fragments[^1].End - Tolerance(_fragments[^1]))
             {
-                Number(entry);
+                Register(entry);
                 _fragments.Add(entry);
                 _decodeShift ??= DecodeShiftOf(samples);
                 _firstInMemory = _fragments.Count;
@@ -436,6 +460,11 @@ public sealed class Track
 
             _fragments.RemoveRange(0, count);
             _firstInMemory = Math.Max(0, _firstInMemory - count);
+            if (_newestDiscontinuity is { } discontinuity && _fragments.Count > 0 && discontinuity.Time < _fragments[0].Time)
+            {
+                _newestDiscontinuity = null;
+            }
+
             return count;
         }
     }
@@ -594,3 +623,6 @@ public sealed class Track
 
 /// <summary>A TS segment writer and what it was made for: the audio muxed in (its description) and timed ID3.</summary>
 public sealed record TsWriterFor(TrackDescription? Audio, bool TimedId3, PublishingPoint.Media.MpegTs.TsSegmentWriter Writer);
+
+/// <summary>A track's index as the operator API shows it (<see cref="Track.Summary"/>); times in the track's timescale.</summary>
+public readonly record struct TrackSummary(int Count, long FirstTime, long LastEnd, long BytesInMemory, FragmentEntry? NewestDiscontinuity);

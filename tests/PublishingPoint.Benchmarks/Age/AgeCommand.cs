@@ -17,7 +17,10 @@ internal sealed class AgeCommand : IBenchmarkCommand
     private const string Point = "live/age.isml";
     private const int WarmUpSeconds = 5;
     private static readonly JsonSerializerOptions _json = new() { WriteIndented = true };
-    private static readonly string[] _resources = ["hls/video-50000.m3u8", "hls/video-50000-fmp4.m3u8", "manifest.mpd", "Manifest"];
+    private const string Fmp4Playlist = Point + "/hls/video-50000-fmp4.m3u8";
+
+    // What viewers reload, and the operator API the dashboard polls.
+    private static readonly string[] _resources = [Point + "/hls/video-50000.m3u8", Fmp4Playlist, Point + "/manifest.mpd", Point + "/Manifest", "api/points"];
 
     public string Name => "age";
 
@@ -28,7 +31,7 @@ internal sealed class AgeCommand : IBenchmarkCommand
         "--ages LIST       history indexed before the live phase, in one-second fragments, comma-separated (default 600,86400)",
         "--seconds N       live phase timed, after 5 s of it untimed (default 20)",
         "--rate N          live fragments a second (default 10: faster than real time, so the renders stand out)",
-        "--viewers N       clients reloading the TS and fMP4 media playlists, the MPD and the Smooth manifest (default 4)",
+        "--viewers N       clients reloading the TS and fMP4 media playlists, the MPD, the Smooth manifest and /api/points (default 4)",
         LiveSettings.FsyncOption,
         LiveSettings.SetOption,
         "--output FILE     JSON results (default benchmark-results/age.json)",
@@ -68,7 +71,8 @@ internal sealed class AgeCommand : IBenchmarkCommand
         Console.WriteLine("history s: fragments (one second each) indexed before the live phase; index µs: server CPU per history fragment;");
         Console.WriteLine("live fragments: those the server indexed in the timed phase; requests: the viewers' in that time;");
         Console.WriteLine("live ms: server CPU per live fragment (its ingest and archive, the renders of each new version of the TS and fMP4");
-        Console.WriteLine("media playlists, the MPD and the Smooth manifest, the viewers' requests); x first: against the first age; RSS at the end.");
+        Console.WriteLine("media playlists, the MPD and the Smooth manifest, the viewers' requests and /api/points); x first: against the first age;");
+        Console.WriteLine("RSS at the end.");
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(output))!);
         await File.WriteAllTextAsync(output, JsonSerializer.Serialize(new { seconds, rate, viewers, rows }, _json), cancellationToken);
         Console.WriteLine($"saved {Path.GetFullPath(output)}");
@@ -123,7 +127,7 @@ internal sealed class AgeCommand : IBenchmarkCommand
     /// <summary>The number of the newest segment the fMP4 media playlist lists (-1 before any): the server's count of what it indexed.</summary>
     private static async Task<long> NewestSegmentAsync(LiveServer server, CancellationToken cancellationToken)
     {
-        using var response = await server.Http.GetAsync(new Uri(Point + "/" + _resources[1], UriKind.Relative), cancellationToken);
+        using var response = await server.Http.GetAsync(new Uri(Fmp4Playlist, UriKind.Relative), cancellationToken);
         var lines = response.IsSuccessStatusCode ? (await response.Content.ReadAsStringAsync(cancellationToken)).Split('\n', StringSplitOptions.RemoveEmptyEntries) : [];
         return lines is [.., var last] && last.EndsWith(".m4s", StringComparison.Ordinal)
             ? long.Parse(last[(last.LastIndexOf('/') + 1)..^4], CultureInfo.InvariantCulture)
@@ -139,7 +143,7 @@ internal sealed class AgeCommand : IBenchmarkCommand
             {
                 foreach (var resource in _resources)
                 {
-                    using var response = await http.GetAsync(new Uri(Point + "/" + resource, UriKind.Relative), cancellationToken);
+                    using var response = await http.GetAsync(new Uri(resource, UriKind.Relative), cancellationToken);
                     response.EnsureSuccessStatusCode();
                     await response.Content.CopyToAsync(Stream.Null, cancellationToken);
                     requests[viewer]++;

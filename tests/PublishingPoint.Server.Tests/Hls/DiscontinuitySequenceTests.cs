@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net;
+using System.Text.Json;
 using PublishingPoint.Server.Tests.Infrastructure;
 
 namespace PublishingPoint.Server.Tests.Hls;
@@ -31,6 +32,32 @@ public sealed class DiscontinuitySequenceTests
         // The segment after the jump was in the archive's first files after the restart: pruned (15 s kept).
         Assert.Equal(HttpStatusCode.NotFound, (await server.Http.GetAsync("live/jump.isml/hls/video-300000/11.ts")).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await server.Http.GetAsync(new Uri(server.Url("live/jump.isml/hls/video-300000.m3u8"), HlsText.Segments(playlist)[0].Uri))).StatusCode);
+    }
+
+    [Fact]
+    public async Task TheOperatorApi_NamesTheDiscontinuity_AndCountsTheIndex_UntilItIsPruned()
+    {
+        await using var server = await RunningServer.StartAsync(null, "--PublishingPoint:ArchiveSegmentSeconds=10", "--PublishingPoint:FinalizeGraceSeconds=3600");
+        Assert.Equal(HttpStatusCode.OK, (await Posting.PostChunkedAsync(server.Http, "live/jump.isml/Streams(a)", await CaptureAsync(20, 1.5))).Status);
+        Assert.DoesNotContain(await WarningsAsync(server), w => w.Contains("discontinuity", StringComparison.Ordinal));
+
+        Assert.Equal(HttpStatusCode.OK, (await Posting.PostChunkedAsync(server.Http, "live/jump.isml/Streams(a)", await CaptureAsync(20, 22.6))).Status);
+        var discontinuities = (await WarningsAsync(server)).Where(w => w.Contains("discontinuity", StringComparison.Ordinal)).Order(StringComparer.Ordinal).ToList();
+        Assert.Equal(2, discontinuities.Count);
+        Assert.StartsWith("audio@64000: discontinuity at ", discontinuities[0], StringComparison.Ordinal);
+        Assert.StartsWith("video@300000: discontinuity at ", discontinuities[1], StringComparison.Ordinal);
+        using var json = JsonDocument.Parse(await server.Http.GetStringAsync("api/points/live/jump.isml"));
+        var video = json.RootElement.GetProperty("tracks").EnumerateArray().Single(t => t.GetProperty("type").GetString() == "video");
+        Assert.Equal(20, video.GetProperty("fragments").GetInt32());
+        Assert.Equal(1.5, video.GetProperty("firstSeconds").GetDouble(), 2);
+        Assert.Equal(42.6, video.GetProperty("lastSeconds").GetDouble(), 1);
+        Assert.InRange(video.GetProperty("bytesInMemory").GetInt64(), 1, 1_000_000);
+    }
+
+    private static async Task<List<string>> WarningsAsync(RunningServer server)
+    {
+        using var json = JsonDocument.Parse(await server.Http.GetStringAsync("api/points/live/jump.isml"));
+        return [.. json.RootElement.GetProperty("warnings").EnumerateArray().Select(w => w.GetString()!)];
     }
 
     /// <summary>ffmpeg's ismv push of <paramref name="seconds"/>, its timestamps starting at <paramref name="offset"/> s, without its 'mfra' (the point stays live).</summary>
