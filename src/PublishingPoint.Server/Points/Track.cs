@@ -307,7 +307,7 @@ public sealed class Track
         }
     }
 
-    /// <summary>Fragments a live render reads before its window (its start may move back while audio lags the video).</summary>
+    /// <summary>Fragments a live render reads before its window: the context its first segment needs (a gap, an overlap), with room for rounding.</summary>
     private const int LiveTailMargin = 8;
 
     /// <summary>
@@ -317,13 +317,14 @@ public sealed class Track
     /// (<see cref="FragmentEntry.DiscontinuitiesThrough"/> and <see cref="FragmentEntry.LongestBefore"/> carry what lies
     /// before). <paramref name="whole"/> tells that the run is the whole index.
     /// </summary>
-    public FragmentEntry[] LiveTail(long window, out long openSequence, out PartEntry[] openParts, out bool whole)
+    /// <param name="edge">Where the window ends when that is before the newest fragment's end (a TS segment waits for its audio).</param>
+    public FragmentEntry[] LiveTail(long window, long edge, out long openSequence, out PartEntry[] openParts, out bool whole)
     {
         lock (_lock)
         {
             openSequence = OpenSequenceLocked();
             openParts = [.. _openParts];
-            var first = _fragments.Count == 0 ? 0 : FirstEndingAfter(_fragments[^1].End - window);
+            var first = _fragments.Count == 0 ? 0 : FirstEndingAfter(Math.Min(edge, _fragments[^1].End) - window);
             first = Math.Max(0, Math.Min(first, _fragments.Count - 3) - LiveTailMargin);
             whole = first == 0;
             return Copy(first, _fragments.Count - first);

@@ -199,7 +199,7 @@ internal static class DashManifestBuilder
         var unshifted = shift is null or { IsNone: true };
         var window = windowSeconds * track.Description.Timescale;
         var whole = true;
-        var fragments = live && unshifted ? track.LiveTail(window, out _, out var openParts, out whole) : track.Snapshot(out _, out openParts);
+        var fragments = live && unshifted ? track.LiveTail(window, long.MaxValue, out _, out var openParts, out whole) : track.Snapshot(out _, out openParts);
         var (count, start) = Listed(fragments, track.Description.Timescale, live, window, shift, nowSeconds);
         if (live && unshifted && !whole && start == 0)
         {

@@ -172,11 +172,11 @@ internal static class HlsPlaylistBuilder
         var window = windowSeconds * timescale;
         var unshifted = shift is null or { IsNone: true };
         var whole = true;
-        var fragments = live && unshifted ? track.LiveTail(window, out var open, out var openParts, out whole) : track.Snapshot(out open, out openParts);
+        var fragments = live && unshifted ? track.LiveTail(window, AvailableUntil(point, track, format), out var open, out var openParts, out whole) : track.Snapshot(out open, out openParts);
         var (available, start, listedLive) = Listed(point, track, format, fragments, window, live, shift, anchor);
         if (live && unshifted && !whole && start == 0)
         {
-            // The window reaches back past the run copied (audio far behind the video): the whole index, as a shift would.
+            // The window reaches back past the run copied (not expected: the run starts before it): the whole index, as a shift reads.
             fragments = track.Snapshot(out open, out openParts);
             (available, start, listedLive) = Listed(point, track, format, fragments, window, live, shift, anchor);
         }
@@ -221,6 +221,12 @@ internal static class HlsPlaylistBuilder
             ? LowLatency(point, track, playlist, fragments, open, openParts, skip)
             : playlist;
     }
+
+    /// <summary>Where a live TS video segment can end: where its audio has arrived (track timescale); no bound otherwise.</summary>
+    private static long AvailableUntil(Point point, Track track, HlsFormat format) =>
+        format == HlsFormat.Ts && track.Description.Kind == TrackKind.Video && AudioOf(point) is { Last: { } audio } audioTrack
+            ? Timescale.Rescale(audio.End, audioTrack.Description.Timescale, track.Description.Timescale)
+            : long.MaxValue;
 
     /// <summary>
     /// Which of <paramref name="fragments"/> a media playlist lists: the first <c>Available</c> can be served (a live TS
