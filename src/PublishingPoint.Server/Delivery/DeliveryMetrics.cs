@@ -5,8 +5,8 @@ using PublishingPoint.Server.Delivery.Hls;
 namespace PublishingPoint.Server.Delivery;
 
 /// <summary>
-/// Delivery's instruments (Meter "PublishingPoint.Delivery"): answers and bytes per output format and status, and the
-/// segment cache. Answers are summed here (two atomic adds per request) and read when /metrics is scraped: a counter
+/// Delivery's instruments (Meter "PublishingPoint.Delivery"): answers and bytes per output format and status, the
+/// segment cache, and time-shifted renders. Answers are summed here (two atomic adds per request) and read when /metrics is scraped: a counter
 /// measured per request went through the exporter's locks and label lookups tens of thousands of times a second.
 /// </summary>
 internal sealed class DeliveryMetrics
@@ -21,15 +21,17 @@ internal sealed class DeliveryMetrics
         public long Bytes;
     }
 
-    public DeliveryMetrics(IMeterFactory meters, HlsSegmentCache cache)
+    public DeliveryMetrics(IMeterFactory meters, HlsSegmentCache cache, ShiftedOutputs shifted)
     {
         ArgumentNullException.ThrowIfNull(meters);
         ArgumentNullException.ThrowIfNull(cache);
+        ArgumentNullException.ThrowIfNull(shifted);
         var meter = meters.Create(MeterName);
         meter.CreateObservableCounter("responses", () => Read(t => Volatile.Read(ref t.Responses)), "{response}", "Requests answered, per output format and status.");
         meter.CreateObservableCounter("response.bytes", () => Read(t => Volatile.Read(ref t.Bytes)), "By", "Response bytes sent, per output format and status.");
         meter.CreateObservableCounter("segment_cache.requests", () => cache.Requests, "{request}", "Repackaged segments asked for.");
         meter.CreateObservableCounter("segment_cache.hits", () => Math.Max(0, cache.Requests - cache.Produced), "{request}", "Repackaged segments served from the cache.");
+        meter.CreateObservableCounter("shifted_renders", () => shifted.Renders, "{render}", "Time-shifted manifests and playlists rendered (the others were answered from the cache).");
     }
 
     public void Served(string format, int status, long bytes)

@@ -8,7 +8,7 @@ namespace PublishingPoint.Server.Delivery;
 
 /// <summary>
 /// Manifests, playlists and MPDs: rendered once per index version into the point's <see cref="OutputCache"/> (a
-/// time-shifted request is rendered for itself and not kept), answered with an ETag (304 on a match of
+/// time-shifted one into the server's <see cref="ShiftedOutputs"/>, or for itself when it has a delay), answered with an ETag (304 on a match of
 /// If-None-Match), Cache-Control and, when the client accepts it, the gzip copy.
 /// </summary>
 internal static class RenderedResponses
@@ -30,7 +30,7 @@ internal static class RenderedResponses
 
         if (!shift.IsNone)
         {
-            return ServeShiftedAsync(context, point, maxAge, render);
+            return ServeShiftedAsync(context, point, key, shift, maxAge, render);
         }
 
         var version = point.Version;
@@ -45,15 +45,18 @@ internal static class RenderedResponses
             : WriteAsync(context, maxAge is { } age ? output with { MaxAge = age } : output);
     }
 
-    // A time-shifted answer is rendered for itself over as much of the archive as it asks for (start-over from the
-    // beginning of a day-long event lists tens of thousands of segments): on the pool, not on an event thread, where it
-    // would hold up every player of that thread; and at most half the cores' worth at once (RenderGate.Shifted), so a
-    // flood of distinct queries past the gate's queue is refused.
-    private static async Task ServeShiftedAsync(HttpContext context, Point point, int? maxAge, Func<long, RenderedOutput?> render)
+    // A time-shifted answer is rendered over as much of the archive as it asks for (start-over from the beginning of a
+    // day-long event lists tens of thousands of segments): on the pool, not on an event thread, where it would hold up
+    // every player of that thread; and at most half the cores' worth at once (RenderGate.Shifted), so a flood of
+    // distinct queries past the gate's queue is refused. One with a fixed start or end is kept for its version
+    // (ShiftedOutputs): the crowd of a start-over link waits for one render, not in line for its own.
+    private static async Task ServeShiftedAsync(HttpContext context, Point point, string resource, TimeShift shift, int? maxAge, Func<long, RenderedOutput?> render)
     {
-        RenderedOutput? output;
-        using (var turn = await RenderGate.Shifted.EnterAsync(context.RequestAborted).ConfigureAwait(false))
+        var outputs = context.RequestServices.GetRequiredService<ShiftedOutputs>();
+        var key = ShiftedOutputs.Key(point, resource, shift, context.Request.QueryString.Value);
+        if (!outputs.TryGet(key, point.Version, out var output))
         {
+            using var turn = await RenderGate.Shifted.EnterAsync(context.RequestAborted).ConfigureAwait(false);
             if (turn is null)
             {
                 context.Response.Headers.RetryAfter = "1";
@@ -62,7 +65,10 @@ internal static class RenderedResponses
             }
 
             await Transport.EventLoop.ToPoolAsync().ConfigureAwait(false);
-            output = render(point.Version);
+            if (!outputs.TryGet(key, point.Version, out output))
+            {
+                output = outputs.Render(point, key, render);
+            }
         }
 
         await (output is null

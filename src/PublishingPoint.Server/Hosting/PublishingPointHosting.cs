@@ -252,6 +252,7 @@ public static class PublishingPointHosting
             configuration.GetSection($"{PublishingPointOptions.Section}:{nameof(PublishingPointOptions.CorsOrigins)}").Get<string[]>() ?? [])));
         services.AddMetrics();
         services.AddSingleton<IngestMetrics>();
+        services.AddSingleton<Delivery.ShiftedOutputs>();
         services.AddSingleton<Delivery.DeliveryMetrics>();
         services.AddSingleton<Transport.TransportMetrics>();
         services.AddSingleton<Observability.PointMetrics>();

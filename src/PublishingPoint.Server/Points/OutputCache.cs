@@ -19,7 +19,8 @@ public sealed record RenderedOutput(long Version, byte[] Bytes, string ETag, int
 /// <summary>
 /// A point's rendered outputs, keyed by resource name ("master.m3u8", "hls/video-400000.m3u8", "manifest.mpd",
 /// "Manifest") and valid for the index version they were rendered from. Bounded by bytes (least recently used go
-/// first); only the live and VOD renderings are kept, never per-request variants such as time-shifted ones.
+/// first, a key counted with its output); one per point for the live and VOD renderings, one for the server for
+/// time-shifted ones (<see cref="Delivery.ShiftedOutputs"/>).
 /// </summary>
 public sealed class OutputCache(long maxBytes)
 {
@@ -75,19 +76,22 @@ public sealed class OutputCache(long maxBytes)
             if (_entries.Remove(key, out var old))
             {
                 _recency.Remove(old);
-                _bytes -= old.Value.Output.Size;
+                _bytes -= SizeOf(old.Value.Key, old.Value.Output);
             }
 
             _entries[key] = _recency.AddFirst((key, output));
-            _bytes += output.Size;
+            _bytes += SizeOf(key, output);
             while (_bytes > maxBytes && _recency.Last is { } last && last != _recency.First)
             {
                 _recency.RemoveLast();
                 _entries.Remove(last.Value.Key);
-                _bytes -= last.Value.Output.Size;
+                _bytes -= SizeOf(last.Value.Key, last.Value.Output);
             }
         }
     }
+
+    // A time-shifted answer's key holds its query string, as long as a client makes it.
+    private static long SizeOf(string key, RenderedOutput output) => output.Size + (2L * key.Length) + 64;
 
     public void Clear()
     {

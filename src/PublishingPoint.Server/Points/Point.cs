@@ -93,6 +93,11 @@ public sealed class Point : IDisposable
 
     public DateTimeOffset CreatedAt { get; internal set; } = DateTimeOffset.UtcNow;
 
+    private static long _serials;
+
+    /// <summary>This point object's number, unique in the process: one deleted and made again under its path is another.</summary>
+    public long Serial { get; } = Interlocked.Increment(ref _serials);
+
     /// <summary>
     /// Wall-clock time of media time 0, fixed when the first fragment arrives (arrival time minus its media time)
     /// and kept in timeline.json, so program date times, time-shift and clip times mean the same after a restart.

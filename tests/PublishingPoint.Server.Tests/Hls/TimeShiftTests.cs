@@ -62,4 +62,47 @@ public sealed class TimeShiftTests
             Assert.True(notADelay.StatusCode == HttpStatusCode.BadRequest, $"delay={delay}: {notADelay.StatusCode}");
         }
     }
+
+    [Fact]
+    public async Task AStartOverCrowd_CostsOneRenderPerVersion_ADelayOneEach()
+    {
+        await using var server = await RunningServer.StartAsync(null, "--PublishingPoint:FinalizeGraceSeconds=3600");
+        var capture = await IsmvCapture.MakeAsync(20, 400, 64);
+        var withoutEnd = capture[..Boxes.TopLevel(capture).Single(b => b.Type == "mfra").Offset];
+        Assert.Equal(HttpStatusCode.OK, (await Posting.PostChunkedAsync(server.Http, "live/crowd.isml/Streams(a)", withoutEnd)).Status);
+        var point = await server.Http.GetFromJsonAsync<JsonElement>("api/points/live/crowd.isml");
+        var anchor = point.GetProperty("timelineAnchor").GetDateTimeOffset();
+        var start = Uri.EscapeDataString(anchor.AddSeconds(4).ToString("O", CultureInfo.InvariantCulture));
+        var before = await RendersAsync(server);
+
+        // Forty viewers of one start-over link, the first alone, then the others twenty at a time: one render, the same
+        // bytes for all.
+        List<string> answers = [await server.Http.GetStringAsync($"live/crowd.isml/hls/video-400000.m3u8?start={start}")];
+        for (var round = 0; round < 2; round++)
+        {
+            answers.AddRange(await Task.WhenAll(Enumerable.Range(0, round == 0 ? 19 : 20).Select(_ => server.Http.GetStringAsync($"live/crowd.isml/hls/video-400000.m3u8?start={start}"))));
+        }
+
+        Assert.Single(answers.Distinct());
+        Assert.StartsWith("#EXTM3U", answers[0], StringComparison.Ordinal);
+        Assert.Equal(before + 1, await RendersAsync(server));
+
+        // Another start is another render; so is each answer with a delay, which moves with the clock.
+        var other = await server.Http.GetStringAsync($"live/crowd.isml/hls/video-400000.m3u8?start={Uri.EscapeDataString(anchor.AddSeconds(8).ToString("O", CultureInfo.InvariantCulture))}");
+        Assert.NotEqual(answers[0], other);
+        Assert.Equal(before + 2, await RendersAsync(server));
+        for (var i = 0; i < 3; i++)
+        {
+            await server.Http.GetStringAsync("live/crowd.isml/hls/video-400000.m3u8?delay=6");
+        }
+
+        Assert.Equal(before + 5, await RendersAsync(server));
+    }
+
+    private static async Task<long> RendersAsync(RunningServer server)
+    {
+        var metrics = await server.Http.GetStringAsync("metrics");
+        var line = metrics.Split('\n').Single(l => l.StartsWith("publishingpoint_delivery_shifted_renders", StringComparison.Ordinal));
+        return long.Parse(line[(line.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture);
+    }
 }
