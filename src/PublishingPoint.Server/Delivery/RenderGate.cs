@@ -2,7 +2,7 @@ namespace PublishingPoint.Server.Delivery;
 
 /// <summary>
 /// Bounds the answers made for a request that no cache answers (time-shifted manifests and playlists, which may list a
-/// whole day's archive: one with a delay each time, one with a start or end once per version): at most <c>concurrency</c> rendered at once, at most <c>maxWaiting</c> waiting for a
+/// whole day's archive: each once per version, or per half segment with a delay): at most <c>concurrency</c> rendered at once, at most <c>maxWaiting</c> waiting for a
 /// turn; past that the request is refused (503 with Retry-After), so a flood of them takes at most its share of the
 /// cores and never the memory of an unbounded queue.
 /// </summary>

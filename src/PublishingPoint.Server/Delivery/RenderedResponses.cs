@@ -8,7 +8,7 @@ namespace PublishingPoint.Server.Delivery;
 
 /// <summary>
 /// Manifests, playlists and MPDs: rendered once per index version into the point's <see cref="OutputCache"/> (a
-/// time-shifted one into the server's <see cref="ShiftedOutputs"/>, or for itself when it has a delay), answered with an ETag (304 on a match of
+/// time-shifted one into the server's <see cref="ShiftedOutputs"/>), answered with an ETag (304 on a match of
 /// If-None-Match), Cache-Control and, when the client accepts it, the gzip copy.
 /// </summary>
 internal static class RenderedResponses
@@ -48,12 +48,12 @@ internal static class RenderedResponses
     // A time-shifted answer is rendered over as much of the archive as it asks for (start-over from the beginning of a
     // day-long event lists tens of thousands of segments): on the pool, not on an event thread, where it would hold up
     // every player of that thread; and at most half the cores' worth at once (RenderGate.Shifted), so a flood of
-    // distinct queries past the gate's queue is refused. One with a fixed start or end is kept for its version
-    // (ShiftedOutputs): the crowd of a start-over link waits for one render, not in line for its own.
+    // distinct queries past the gate's queue is refused. Each is kept for its version (ShiftedOutputs; with a delay,
+    // for half a segment at most): the crowd of a start-over or delayed link waits for one render, not in line for its own.
     private static async Task ServeShiftedAsync(HttpContext context, Point point, string resource, TimeShift shift, int? maxAge, Func<long, RenderedOutput?> render)
     {
         var outputs = context.RequestServices.GetRequiredService<ShiftedOutputs>();
-        var key = ShiftedOutputs.Key(point, resource, shift, context.Request.QueryString.Value);
+        var key = ShiftedOutputs.Key(point, resource, shift, context.Request.QueryString.Value, DateTimeOffset.UtcNow);
         if (!outputs.TryGet(key, point.Version, out var output))
         {
             using var turn = await RenderGate.Shifted.EnterAsync(context.RequestAborted).ConfigureAwait(false);

@@ -1,13 +1,15 @@
+using System.Globalization;
 using PublishingPoint.Server.Points;
 
 namespace PublishingPoint.Server.Delivery;
 
 /// <summary>
-/// Time-shifted manifests and playlists with a fixed start or end (start-over of a programme: every viewer of it asks
-/// with the same link), kept for the index version they were rendered from, in one cache for the whole server
-/// (32 MB; keys count against it), so a crowd costs one render per version, not one each, and distinct queries evict
-/// one another and never a point's live renderings. A <c>delay</c> moves with the clock between versions: rendered
-/// each time.
+/// Time-shifted manifests and playlists (start-over of a programme, or a channel delayed for another time zone: every
+/// viewer of it asks with the same link), kept for the index version they were rendered from, in one cache for the
+/// whole server (32 MB; keys count against it), so a crowd costs one render per version, not one each, and distinct
+/// queries evict one another and never a point's live renderings. A <c>delay</c> moves the edge with the clock
+/// between versions too: its answer is kept for half a nominal segment at most (as a CDN keeps a live playlist), so it
+/// lists a segment at most that much after it is due, never one before.
 /// </summary>
 internal sealed class ShiftedOutputs
 {
@@ -19,24 +21,30 @@ internal sealed class ShiftedOutputs
     /// <summary>Time-shifted answers rendered (each passed the <see cref="RenderGate"/>).</summary>
     public long Renders => Interlocked.Read(ref _renders);
 
-    /// <summary>The cache key of a shifted answer, or null when it is not kept (a delay).</summary>
-    public static string? Key(Point point, string resource, TimeShift shift, string? query) =>
-        shift.DelaySeconds > 0 ? null : $"{point.Serial}/{resource}{query}";
-
-    public bool TryGet(string? key, long version, out RenderedOutput output)
+    /// <summary>The cache key of a shifted answer: its point, resource and query, and with a delay the clock's half segment.</summary>
+    public static string Key(Point point, string resource, TimeShift shift, string? query, DateTimeOffset now)
     {
-        output = null!;
-        return key is not null && _cache.TryGet(key, version, out output);
+        ArgumentNullException.ThrowIfNull(point);
+        ArgumentNullException.ThrowIfNull(shift);
+        if (shift.DelaySeconds <= 0)
+        {
+            return $"{point.Serial}/{resource}{query}";
+        }
+
+        var half = Math.Max(TimeSpan.TicksPerSecond / 10, (point.Numbering.NominalTicks > 0 ? point.Numbering.NominalTicks : TimeSpan.TicksPerSecond) / 2);
+        return string.Create(CultureInfo.InvariantCulture, $"{point.Serial}/{resource}{query}@{now.UtcTicks / half}");
     }
 
+    public bool TryGet(string key, long version, out RenderedOutput output) => _cache.TryGet(key, version, out output);
+
     /// <summary>Renders for the point's current version (counted), keeping the answer under <paramref name="key"/>.</summary>
-    public RenderedOutput? Render(Point point, string? key, Func<long, RenderedOutput?> render)
+    public RenderedOutput? Render(Point point, string key, Func<long, RenderedOutput?> render)
     {
         ArgumentNullException.ThrowIfNull(point);
         ArgumentNullException.ThrowIfNull(render);
         Interlocked.Increment(ref _renders);
         var output = render(point.Version);
-        if (output is not null && key is not null)
+        if (output is not null)
         {
             _cache.Set(key, output);
         }
