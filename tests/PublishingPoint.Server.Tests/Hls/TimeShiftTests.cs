@@ -100,8 +100,12 @@ public sealed class TimeShiftTests
 
         var delayed = await RendersAsync(server);
         Assert.InRange(delayed - before, 3, 4);
-        await Task.Delay(TimeSpan.FromSeconds(1.1));
-        await server.Http.GetStringAsync("live/crowd.isml/hls/video-400000.m3u8?delay=6");
+        // Asked again every 100 ms: the next half segment's first answer is made, and only that one.
+        await Eventually.WaitUntilAsync(async () =>
+        {
+            await server.Http.GetStringAsync("live/crowd.isml/hls/video-400000.m3u8?delay=6");
+            return await RendersAsync(server) > delayed;
+        }, "a delayed answer was never made again", TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(100));
         Assert.Equal(delayed + 1, await RendersAsync(server));
     }
 
