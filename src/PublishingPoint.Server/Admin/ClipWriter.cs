@@ -25,14 +25,14 @@ internal sealed partial class ClipWriter(PointRegistry registry, ArchiveRecovery
         // Video decides the cut (its fragments start on keyframes); other tracks follow it, a fragment belonging
         // to the clip when its middle falls inside the video's span, so audio ends where the picture ends.
         var tracks = source.Tracks();
-        var selected = new List<(FragmentEntry Fragment, uint TrackId, double Seconds)>();
+        var selected = new List<(FragmentEntry Fragment, double Seconds)>();
         double spanFrom = fromSeconds, spanTo = toSeconds;
         var video = tracks.Where(t => t.Description.Kind == Media.IsoBmff.TrackKind.Video).ToArray();
         foreach (var track in video)
         {
             var scale = (double)track.Description.Timescale;
             var chosen = track.Snapshot().Where(f => f.End / scale > fromSeconds && f.Time / scale < toSeconds).ToArray();
-            selected.AddRange(chosen.Select(f => (f, f.Traf.TrackId, f.Time / scale)));
+            selected.AddRange(chosen.Select(f => (f, f.Time / scale)));
             if (track == video[0] && chosen.Length > 0)
             {
                 (spanFrom, spanTo) = (chosen[0].Time / scale, chosen[^1].End / scale);
@@ -47,7 +47,7 @@ internal sealed partial class ClipWriter(PointRegistry registry, ArchiveRecovery
                 var middle = (fragment.Time + (fragment.Duration / 2.0)) / scale;
                 if (middle >= spanFrom && middle < spanTo)
                 {
-                    selected.Add((fragment, fragment.Traf.TrackId, fragment.Time / scale));
+                    selected.Add((fragment, fragment.Time / scale));
                 }
             }
         }
@@ -67,10 +67,11 @@ internal sealed partial class ClipWriter(PointRegistry registry, ArchiveRecovery
         foreach (var group in selected.GroupBy(s => s.Fragment.Archive))
         {
             using var clip = StreamArchive.Create(Path.Combine(directory, group.Key.FileName), group.Key.Header, registry.Options.FsyncArchive, registry.ArchiveFiles);
-            foreach (var (fragment, trackId, _) in group.OrderBy(s => s.Seconds))
+            foreach (var (fragment, _) in group.OrderBy(s => s.Seconds))
             {
+                // The archive's own track id (a point's track may gather several encoders' archives).
                 using var bytes = await fragment.RentAsync(cancellationToken).ConfigureAwait(false);
-                clip.Append(bytes.Array.AsSpan(0, fragment.Length), trackId, fragment.Time);
+                clip.Append(bytes.Array.AsSpan(0, fragment.Length), fragment.TrafIn(bytes.Array).TrackId, fragment.Time);
             }
 
             clip.Seal();

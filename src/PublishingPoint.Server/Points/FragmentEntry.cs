@@ -8,15 +8,16 @@ public readonly record struct PartLayout(int Samples, long Duration, bool Indepe
 
 /// <summary>
 /// One indexed fragment (moof+mdat as the encoder sent it) and where its bytes are. Inside the memory window it holds
-/// the bytes and the sample table parsed at ingest (decode times on the track's timeline, data offsets into the
-/// fragment); outside it only the offset and the facts playlists need, and a repackaging parses the table again from
-/// the bytes it reads (the same rule as ingest), so the index of a long event costs the same per fragment whatever
-/// its encoder sent.
+/// the bytes, the 'traf' layout and the sample table parsed at ingest (decode times on the track's timeline, data
+/// offsets into the fragment); outside it only the offset and the facts playlists need, and a repackaging parses the
+/// 'traf' and the table again from the bytes it reads (the same rule as ingest), so the index of a long event costs
+/// the same per fragment whatever its encoder sent, and as little as it can: a 24/7 channel keeps every entry.
 /// </summary>
 public sealed class FragmentEntry
 {
     private readonly SampleDefaults _trex;
     private FragmentBuffer? _data;
+    private TrackFragment? _traf;
     private FragmentSample[]? _samples;
 
     /// <param name="trex">The track's 'trex' sample defaults, under the fragment's 'tfhd' ones: to parse the table again.</param>
@@ -26,7 +27,8 @@ public sealed class FragmentEntry
         ArgumentNullException.ThrowIfNull(samples);
         Time = time;
         Duration = duration;
-        Traf = traf;
+        ArgumentNullException.ThrowIfNull(traf);
+        SampleCount = traf.SampleCount;
         Archive = archive;
         ArchiveOffset = archiveOffset;
         Length = length;
@@ -39,7 +41,8 @@ public sealed class FragmentEntry
         }
 
         _data = data;
-        // Without the bytes (an archive recovered) the table is not kept either.
+        // Without the bytes (an archive recovered) the layout and the table are not kept either.
+        _traf = data is null ? null : traf;
         _samples = data is null ? null : samples;
     }
 
@@ -49,8 +52,18 @@ public sealed class FragmentEntry
 
     public long End => Time + Duration;
 
-    /// <summary>Layout of the single 'traf', for rewriting the fragment for players.</summary>
-    public TrackFragment Traf { get; }
+    /// <summary>Samples in the fragment.</summary>
+    public int SampleCount { get; }
+
+    /// <summary>
+    /// Layout of the single 'traf', for rewriting the fragment for players: kept in the memory window, parsed again
+    /// from <paramref name="bytes"/> (this fragment's, from <see cref="RentAsync"/>) outside it.
+    /// </summary>
+    public TrackFragment TrafIn(byte[] bytes)
+    {
+        ArgumentNullException.ThrowIfNull(bytes);
+        return Volatile.Read(ref _traf) ?? ReadTraf(bytes.AsSpan(0, Length));
+    }
 
     /// <summary>
     /// Every sample, in decode order: every output is written from these. Outside the memory window each read parses the
@@ -63,7 +76,7 @@ public sealed class FragmentEntry
     public FragmentSample[] SamplesIn(byte[] bytes)
     {
         ArgumentNullException.ThrowIfNull(bytes);
-        return Volatile.Read(ref _samples) ?? FragmentTiming.Samples(bytes.AsSpan(0, Length), Length, Traf, _trex, Time);
+        return Volatile.Read(ref _samples) ?? FragmentTiming.Samples(bytes.AsSpan(0, Length), Length, TrafIn(bytes), _trex, Time);
     }
 
     public bool FirstSampleIsSync { get; }
@@ -127,6 +140,7 @@ public sealed class FragmentEntry
     internal void Evict()
     {
         Volatile.Write(ref _samples, null);
+        Volatile.Write(ref _traf, null);
         Interlocked.Exchange(ref _data, null)?.Release();
     }
 
@@ -162,13 +176,26 @@ public sealed class FragmentEntry
         var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(size);
         try
         {
-            Archive.Read(ArchiveOffset, buffer.AsSpan(0, size));
-            return FragmentTiming.Samples(buffer.AsSpan(0, size), Length, Traf, _trex, Time);
+            var moofBytes = buffer.AsSpan(0, size);
+            Archive.Read(ArchiveOffset, moofBytes);
+            return FragmentTiming.Samples(moofBytes, Length, Volatile.Read(ref _traf) ?? ReadTraf(moofBytes), _trex, Time);
         }
         finally
         {
             System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
         }
+    }
+
+    // The archive holds each fragment as indexed: one 'traf' (ingest splits multi-track ones), read with the track's 'trex'.
+    private TrackFragment ReadTraf(ReadOnlySpan<byte> fragment)
+    {
+        if (!BoxHeader.TryRead(fragment, out var moof) || moof.Type != BoxTypes.Moof || moof.Size > fragment.Length)
+        {
+            throw new InvalidDataException($"archive {Archive.FileName} holds no 'moof' at offset {ArchiveOffset}");
+        }
+
+        var trex = _trex;
+        return MovieFragmentReader.Read(fragment[..(int)moof.Size], _ => trex)[0];
     }
 
     /// <summary>

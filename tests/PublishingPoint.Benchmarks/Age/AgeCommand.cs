@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using PublishingPoint.Benchmarks.Infrastructure;
 using PublishingPoint.Benchmarks.Live;
+using PublishingPoint.Benchmarks.Memory;
 
 namespace PublishingPoint.Benchmarks.Age;
 
@@ -72,7 +73,8 @@ internal sealed class AgeCommand : IBenchmarkCommand
         Console.WriteLine("live fragments: those the server indexed in the timed phase; requests: the viewers' in that time;");
         Console.WriteLine("live ms: server CPU per live fragment (its ingest and archive, the renders of each new version of the TS and fMP4");
         Console.WriteLine("media playlists, the MPD and the Smooth manifest, the viewers' requests and /api/points); x first: against the first age;");
-        Console.WriteLine("RSS at the end.");
+        Console.WriteLine("RSS at the end; gen2 MB: the server's oldest managed generation after its last collection (where the index lives);");
+        Console.WriteLine("B/fragment: its growth against the first age per fragment of history, the index's cost per fragment.");
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(output))!);
         await File.WriteAllTextAsync(output, JsonSerializer.Serialize(new { seconds, rate, viewers, rows }, _json), cancellationToken);
         Console.WriteLine($"saved {Path.GetFullPath(output)}");
@@ -101,12 +103,13 @@ internal sealed class AgeCommand : IBenchmarkCommand
         await Task.Delay(TimeSpan.FromSeconds((double)live / rate), cancellationToken);
         var end = server.Sample();
         var (fragments, asked) = ((int)(await NewestSegmentAsync(server, cancellationToken) - newestBefore), requests.Sum() - requestsBefore);
+        var heap = await ManagedHeap.ReadAsync(server.Http, cancellationToken);
         await stop.CancelAsync();
         await Task.WhenAll(watchers);
         body.Finish();
         using var response = await push;
         return new AgeRow(age, (indexed.CpuSeconds - start.CpuSeconds) / age * 1e6, indexSeconds, fragments, asked,
-            (end.CpuSeconds - from.CpuSeconds) / fragments * 1e3, end.RssBytes / 1e6);
+            (end.CpuSeconds - from.CpuSeconds) / fragments * 1e3, end.RssBytes / 1e6, heap.SizeBytes["gen2"] / 1e6);
     }
 
     /// <summary>Waits until the fMP4 media playlist lists segment <paramref name="sequence"/> (history indexed).</summary>
@@ -159,10 +162,11 @@ internal sealed class AgeCommand : IBenchmarkCommand
 }
 
 /// <summary>One age's figures.</summary>
-internal sealed record AgeRow(int HistorySeconds, double IndexMicroseconds, double IndexSeconds, int LiveFragments, int Requests, double LiveMilliseconds, double RssMb)
+internal sealed record AgeRow(int HistorySeconds, double IndexMicroseconds, double IndexSeconds, int LiveFragments, int Requests, double LiveMilliseconds, double RssMb, double Gen2Mb)
 {
-    public const string Header = "history s   index µs   index s   live fragments   requests   live ms   x first   RSS MB";
+    public const string Header = "history s   index µs   index s   live fragments   requests   live ms   x first   RSS MB   gen2 MB   B/fragment";
 
-    public string Line(AgeRow first) => string.Format(CultureInfo.InvariantCulture, "{0,9} {1,10:F1} {2,9:F1} {3,16} {4,10} {5,9:F2} {6,9:F2} {7,8:F1}",
-        HistorySeconds, IndexMicroseconds, IndexSeconds, LiveFragments, Requests, LiveMilliseconds, LiveMilliseconds / first.LiveMilliseconds, RssMb);
+    public string Line(AgeRow first) => string.Format(CultureInfo.InvariantCulture, "{0,9} {1,10:F1} {2,9:F1} {3,16} {4,10} {5,9:F2} {6,9:F2} {7,8:F1} {8,9:F1} {9,12}",
+        HistorySeconds, IndexMicroseconds, IndexSeconds, LiveFragments, Requests, LiveMilliseconds, LiveMilliseconds / first.LiveMilliseconds, RssMb, Gen2Mb,
+        HistorySeconds == first.HistorySeconds ? "-" : ((Gen2Mb - first.Gen2Mb) * 1e6 / (HistorySeconds - first.HistorySeconds)).ToString("F0", CultureInfo.InvariantCulture));
 }

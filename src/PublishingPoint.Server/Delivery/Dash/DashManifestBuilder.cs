@@ -325,7 +325,7 @@ internal static class DashManifestBuilder
         }
         else if (track.Last is { Duration: > 0 } last)
         {
-            (numerator, denominator) = (last.Traf.SampleCount * (long)track.Description.Timescale, last.Duration);
+            (numerator, denominator) = (last.SampleCount * (long)track.Description.Timescale, last.Duration);
         }
         else
         {

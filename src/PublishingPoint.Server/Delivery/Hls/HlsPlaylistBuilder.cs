@@ -516,6 +516,6 @@ internal static class HlsPlaylistBuilder
             return sps.TimeScale / (2.0 * sps.NumUnitsInTick);
         }
 
-        return fragment.Duration > 0 ? fragment.Traf.SampleCount * (double)timescale / fragment.Duration : 0;
+        return fragment.Duration > 0 ? fragment.SampleCount * (double)timescale / fragment.Duration : 0;
     }
 }

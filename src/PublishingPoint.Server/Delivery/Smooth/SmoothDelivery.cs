@@ -77,7 +77,7 @@ internal sealed class SmoothDelivery(PointRegistry registry)
         byte[] bytes;
         using (var stored = await fragment.RentAsync(context.RequestAborted).ConfigureAwait(false))
         {
-            bytes = SmoothFragmentWriter.Write(stored.Array.AsSpan(0, fragment.Length), fragment.Traf, listed.Time, listed.Duration, following, unchecked((uint)(fragment.Sequence + 1)));
+            bytes = SmoothFragmentWriter.Write(stored.Array.AsSpan(0, fragment.Length), fragment.TrafIn(stored.Array), listed.Time, listed.Duration, following, unchecked((uint)(fragment.Sequence + 1)));
         }
         // Complete look-ahead (or VOD) makes the bytes final; otherwise a later request would announce more.
         context.Response.Headers.CacheControl = !live || next.Length >= lookAhead
