@@ -68,9 +68,8 @@ internal sealed partial class SegmentSpool
     /// <summary>Spooled copies open now.</summary>
     public int OpenFiles => Volatile.Read(ref _open);
 
-    public SpooledFile? TryWrite(byte[] bytes)
+    public SpooledFile? TryWrite(ReadOnlySpan<byte> bytes)
     {
-        ArgumentNullException.ThrowIfNull(bytes);
         if (Folder is not { } folder || bytes.Length < DirectSend.SendFileMinimumBytes || !EnsureFolder())
         {
             return null;

@@ -86,14 +86,22 @@ internal static class OurRepackager
         long bytes = 0;
         for (var n = 0; n < segments; n++)
         {
-            var segment = await HlsPackager.TsSegmentAsync(point, video, audio, fragments, n, n, cancellationToken).ConfigureAwait(false);
-            check?.AppendData(segment);
-            if (check is not null && (segment.Length == 0 || segment.Length % 188 != 0 || segment[0] != 0x47))
+            var buffer = await HlsPackager.TsSegmentAsync(point, video, audio, fragments, n, n, cancellationToken).ConfigureAwait(false);
+            try
             {
-                throw new InvalidOperationException($"{video.Key} segment {n} is not a transport stream ({segment.Length} bytes)");
-            }
+                var segment = buffer.Span;
+                check?.AppendData(segment);
+                if (check is not null && (segment.Length == 0 || segment.Length % 188 != 0 || segment[0] != 0x47))
+                {
+                    throw new InvalidOperationException($"{video.Key} segment {n} is not a transport stream ({segment.Length} bytes)");
+                }
 
-            bytes += segment.Length;
+                bytes += segment.Length;
+            }
+            finally
+            {
+                buffer.Release();
+            }
         }
 
         return bytes;

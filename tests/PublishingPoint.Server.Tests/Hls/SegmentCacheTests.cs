@@ -55,7 +55,44 @@ public sealed class SegmentCacheTests
         Assert.Equal(1, spool.OpenFiles);
         Assert.True(cache.TryGetReady(key, out var ready));
         Assert.NotNull(ready.File);
-        Assert.Null(ready.Bytes);
+        Assert.Null(ready.Buffer);
         ready.Release();
+    }
+    [Fact]
+    public async Task PooledSegment_GoesBackToItsPool_OnlyAfterTheLastAnswerFromItsBytes()
+    {
+        var folder = TempDirectory.Create("pp-spool");
+        var spool = new SegmentSpool(Options.Create(new PublishingPointOptions { SpoolPath = folder, SpoolAtRequest = 2 }), NullLogger<SegmentSpool>.Instance);
+        using var cache = new HlsSegmentCache(spool, sizeLimit: 10 * 1024 * 1024);
+        Assert.True(PointPath.TryParse("live/pooled.isml", out var path, out var error), error);
+        var key = new HlsSegmentKey(new Point(path, Path.GetTempPath()), new TrackKey("video", 2_500_000), HlsFormat.Ts, 3);
+        var pool = new FragmentBufferPool();
+        var segment = new byte[200 * 1024];
+        Random.Shared.NextBytes(segment);
+        Task<FragmentBuffer> Produce()
+        {
+            var buffer = pool.Rent(segment.Length);
+            segment.CopyTo(buffer.Span);
+            return Task.FromResult(buffer);
+        }
+
+        // The first viewer is answered from the bytes and is still sending them when the second one's request spools the
+        // segment: the file takes the bytes' place in the cache, but the array stays the first viewer's until it is done.
+        var first = await cache.GetOrProduceSegmentAsync(key, segment.Length, Produce, CancellationToken.None);
+        Assert.NotNull(first.Buffer);
+        var second = await cache.GetOrProduceSegmentAsync(key, segment.Length, Produce, CancellationToken.None);
+        Assert.NotNull(second.File);
+        Assert.Equal(1, cache.Produced);
+        Assert.True(pool.LentBytes >= segment.Length, "the first answer's bytes went back to the pool under it");
+        Assert.True(segment.AsSpan().SequenceEqual(first.Buffer!.Span), "the first answer's bytes changed under it");
+
+        first.Release();
+        Assert.Equal(0, pool.LentBytes);
+        Assert.True(pool.IdleBytes >= segment.Length, "the bytes did not go back to their pool");
+        var third = await cache.GetOrProduceSegmentAsync(key, segment.Length, Produce, CancellationToken.None);
+        Assert.NotNull(third.File);
+        Assert.Equal(segment.Length, third.Length);
+        third.Release();
+        second.Release();
     }
 }

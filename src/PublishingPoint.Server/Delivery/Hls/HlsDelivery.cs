@@ -229,11 +229,11 @@ internal sealed class HlsDelivery(PointRegistry registry, HlsSegmentCache cache)
         }
 
         var entry = fragments[index];
-        var produced = await cache.GetOrProduceSegmentAsync(key, entry.Length * 2L, () => packedAudio
-                ? HlsPackager.PackedAudioAsync(track, entry, CancellationToken.None)
+        var produced = await cache.GetOrProduceSegmentAsync(key, entry.Length * 2L, async () => packedAudio
+                ? FragmentBuffer.Wrap(await HlsPackager.PackedAudioAsync(track, entry, CancellationToken.None).ConfigureAwait(false))
                 : format == HlsFormat.Ts
-                ? HlsPackager.TsSegmentAsync(point, track, audio, fragments, index, sequence, CancellationToken.None).AsTask()
-                : HlsPackager.Fmp4SegmentAsync(point, track, entry, sequence, CancellationToken.None),
+                ? await HlsPackager.TsSegmentAsync(point, track, audio, fragments, index, sequence, CancellationToken.None).ConfigureAwait(false)
+                : FragmentBuffer.Wrap(await HlsPackager.Fmp4SegmentAsync(point, track, entry, sequence, CancellationToken.None).ConfigureAwait(false)),
             context.RequestAborted).ConfigureAwait(false);
         await AnswerAsync(context, contentType, produced).ConfigureAwait(false);
     }

@@ -24,13 +24,21 @@ internal static class HlsPackager
     /// </summary>
     /// <param name="number">The segment's media sequence number, which sets its continuity counters.</param>
     /// <param name="point">Whose timed ID3 events starting in the segment ride in it as timed metadata.</param>
-    public static async ValueTask<byte[]> TsSegmentAsync(Point point, Track video, Track? audio, FragmentEntry[] fragments, int sequence, long number, CancellationToken cancellationToken)
+    /// <returns>The segment in an array of the fragment pool (release it when done).</returns>
+    public static async ValueTask<FragmentBuffer> TsSegmentAsync(Point point, Track video, Track? audio, FragmentEntry[] fragments, int sequence, long number, CancellationToken cancellationToken)
     {
         var samples = await TsSamplesAsync(video, audio, fragments, sequence, cancellationToken).ConfigureAwait(false);
+        var output = new PooledSegmentWriter();
         try
         {
             var (withId3, tags) = TimedId3(point, video, fragments, sequence);
-            return TsWriter(video, audio, withId3).WriteSegment(samples.Video, samples.Audio, TsContinuityCounters.ForAlignedSegment(number), tags);
+            TsWriter(video, audio, withId3).WriteSegment(samples.Video, samples.Audio, TsContinuityCounters.ForAlignedSegment(number), output, tags);
+            return output.Take();
+        }
+        catch
+        {
+            output.Abandon();
+            throw;
         }
         finally
         {

@@ -9,7 +9,7 @@ internal static class HlsResponses
 {
     /// <summary>The whole segment, or one byte range of it (206; 416 when it lies outside).</summary>
     public static Task SegmentAsync(HttpContext context, string contentType, byte[] bytes) =>
-        SegmentAsync(context, contentType, new ReadySegment(bytes, null));
+        SegmentAsync(context, contentType, new ReadySegment(Points.FragmentBuffer.Wrap(bytes), null));
 
     /// <summary>The same for a produced segment, from its bytes or its file copy.</summary>
     public static Task SegmentAsync(HttpContext context, string contentType, ReadySegment segment)
@@ -40,7 +40,7 @@ internal static class HlsResponses
         }
 
         return HttpMethods.IsHead(context.Request.Method) ? Task.CompletedTask
-            : segment.Bytes is { } bytes ? Transport.DirectSend.WriteBodyAsync(context, bytes.AsMemory((int)from, count))
+            : segment.Buffer is { } buffer ? Transport.DirectSend.WriteBodyAsync(context, buffer.Array.AsMemory((int)from, count))
             : Transport.DirectSend.WriteFileAsync(context, segment.File!, from, count);
     }
 

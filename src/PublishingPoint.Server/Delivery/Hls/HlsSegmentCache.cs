@@ -11,21 +11,26 @@ namespace PublishingPoint.Server.Delivery.Hls;
 internal readonly record struct HlsSegmentKey(Point Point, TrackKey Track, HlsFormat Format, long Sequence, int Part = -1);
 
 /// <summary>
-/// A produced segment to answer with: its bytes, or, when it was large enough to be spooled, its file copy, leased
-/// (the file stays open however the cache changes) until <see cref="Release"/>.
+/// A produced segment to answer with: its bytes, or, when it was large enough to be spooled, its file copy, each held
+/// (a reference on the bytes, whose array may go back to its pool; a lease on the file, which stays open) however the
+/// cache changes until <see cref="Release"/>.
 /// </summary>
-internal readonly record struct ReadySegment(byte[]? Bytes, SpooledFile? File)
+internal readonly record struct ReadySegment(FragmentBuffer? Buffer, SpooledFile? File)
 {
-    public long Length => Bytes?.Length ?? File!.Length;
+    public long Length => Buffer?.Length ?? File!.Length;
 
-    public void Release() => File?.Release();
+    public void Release()
+    {
+        File?.Release();
+        Buffer?.Release();
+    }
 
-    /// <summary>The bytes, read back from the file copy when that is all there is.</summary>
+    /// <summary>The bytes in an array of their own (a copy of pooled ones), read back from the file copy when that is all there is.</summary>
     public byte[] ToArray()
     {
-        if (Bytes is { } bytes)
+        if (Buffer is { } buffer)
         {
-            return bytes;
+            return buffer.ToExactArray();
         }
 
         var copy = GC.AllocateUninitializedArray<byte>(checked((int)File!.Length));
@@ -96,7 +101,11 @@ internal sealed class HlsSegmentCache : IDisposable
     }
 
     /// <summary>The segment's bytes (read back from its file copy when it has one): for callers that need them all.</summary>
-    public async Task<byte[]> GetOrProduceAsync(HlsSegmentKey key, long sizeEstimate, Func<Task<byte[]>> produce)
+    public Task<byte[]> GetOrProduceAsync(HlsSegmentKey key, long sizeEstimate, Func<Task<byte[]>> produce) =>
+        GetOrProduceAsync(key, sizeEstimate, Wrapped(produce));
+
+    /// <summary>The same for a producer whose bytes may be pooled (they are copied out).</summary>
+    public async Task<byte[]> GetOrProduceAsync(HlsSegmentKey key, long sizeEstimate, Func<Task<FragmentBuffer>> produce)
     {
         var segment = await GetOrProduceSegmentAsync(key, sizeEstimate, produce).ConfigureAwait(false);
         try
@@ -113,7 +122,11 @@ internal sealed class HlsSegmentCache : IDisposable
     /// The same, waited for with the request's token: a request that gives up does not stop the run, and the segment it
     /// would have been given is released when it arrives.
     /// </summary>
-    public async Task<ReadySegment> GetOrProduceSegmentAsync(HlsSegmentKey key, long sizeEstimate, Func<Task<byte[]>> produce, CancellationToken cancellationToken)
+    public Task<ReadySegment> GetOrProduceSegmentAsync(HlsSegmentKey key, long sizeEstimate, Func<Task<byte[]>> produce, CancellationToken cancellationToken) =>
+        GetOrProduceSegmentAsync(key, sizeEstimate, Wrapped(produce), cancellationToken);
+
+    /// <summary>The same for a producer whose bytes may be pooled: the cache holds a reference while it keeps them.</summary>
+    public async Task<ReadySegment> GetOrProduceSegmentAsync(HlsSegmentKey key, long sizeEstimate, Func<Task<FragmentBuffer>> produce, CancellationToken cancellationToken)
     {
         var task = GetOrProduceSegmentAsync(key, sizeEstimate, produce);
         try
@@ -128,7 +141,7 @@ internal sealed class HlsSegmentCache : IDisposable
     }
 
     /// <summary>The segment, produced once (release it after the answer).</summary>
-    public async Task<ReadySegment> GetOrProduceSegmentAsync(HlsSegmentKey key, long sizeEstimate, Func<Task<byte[]>> produce)
+    public async Task<ReadySegment> GetOrProduceSegmentAsync(HlsSegmentKey key, long sizeEstimate, Func<Task<FragmentBuffer>> produce)
     {
         ArgumentNullException.ThrowIfNull(produce);
         Interlocked.Increment(ref _requests);
@@ -163,7 +176,13 @@ internal sealed class HlsSegmentCache : IDisposable
         }
     }
 
-    private Entry EntryFor(HlsSegmentKey key, long sizeEstimate, Func<Task<byte[]>> produce)
+    private static Func<Task<FragmentBuffer>> Wrapped(Func<Task<byte[]>> produce)
+    {
+        ArgumentNullException.ThrowIfNull(produce);
+        return async () => FragmentBuffer.Wrap(await produce().ConfigureAwait(false));
+    }
+
+    private Entry EntryFor(HlsSegmentKey key, long sizeEstimate, Func<Task<FragmentBuffer>> produce)
     {
         lock (_lock)
         {
@@ -206,24 +225,36 @@ internal sealed class HlsSegmentCache : IDisposable
         }
     }
 
-    // Produced once; then its bytes, and from the spool's request on (SpoolAtRequest) its spooled file instead. An entry
-    // evicted before its file exists keeps the bytes for the requests already holding them and closes the file on arrival.
+    // Produced once; then its bytes, and from the spool's request on (SpoolAtRequest) its spooled file instead. The
+    // entry holds one reference on the bytes while it keeps them: it lets go when the file takes their place or the
+    // segment leaves the cache, and the array goes back to its pool once the requests answered from it are done too.
     private sealed class Entry
     {
         private readonly Lock _lock = new();
         private readonly SegmentSpool _spool;
-        private byte[]? _bytes;
+        private FragmentBuffer? _buffer;
         private SpooledFile? _file;
         private bool _closed;
         private int _asked;
 
-        public Entry(Func<Task<byte[]>> produce, SegmentSpool spool)
+        public Entry(Func<Task<FragmentBuffer>> produce, SegmentSpool spool)
         {
             _spool = spool;
             Ready = new Lazy<Task>(async () =>
             {
                 await Transport.EventLoop.ToPoolAsync().ConfigureAwait(false);
-                Volatile.Write(ref _bytes, await produce().ConfigureAwait(false));
+                var buffer = await produce().ConfigureAwait(false);
+                lock (_lock)
+                {
+                    if (!_closed)
+                    {
+                        Volatile.Write(ref _buffer, buffer);
+                        return;
+                    }
+                }
+
+                // Evicted while it was being produced: nobody will be answered from it (they produce it again).
+                buffer.Release();
             });
         }
 
@@ -233,10 +264,10 @@ internal sealed class HlsSegmentCache : IDisposable
 
         public bool TryAcquire(out ReadySegment segment)
         {
-            var bytes = Volatile.Read(ref _bytes);
-            if (bytes is not null && Volatile.Read(ref _asked) < _spool.AtRequest && Interlocked.Increment(ref _asked) == _spool.AtRequest)
+            var buffer = Volatile.Read(ref _buffer);
+            if (buffer is not null && Volatile.Read(ref _asked) < _spool.AtRequest && Interlocked.Increment(ref _asked) == _spool.AtRequest)
             {
-                Spool(bytes);
+                Spool(buffer);
             }
 
             if (Volatile.Read(ref _file) is { } file && file.TryLease())
@@ -245,9 +276,15 @@ internal sealed class HlsSegmentCache : IDisposable
                 return true;
             }
 
-            // The bytes read above, even if the spool has taken their place since: the same segment, and still alive.
-            segment = bytes is not null ? new ReadySegment(bytes, null) : default;
-            return bytes is not null;
+            // The bytes read above, even if the spool has taken their place since, as long as someone still holds them.
+            if (buffer is not null && buffer.TryRetain())
+            {
+                segment = new ReadySegment(buffer, null);
+                return true;
+            }
+
+            segment = default;
+            return false;
         }
 
         public void Close()
@@ -257,12 +294,28 @@ internal sealed class HlsSegmentCache : IDisposable
                 _closed = true;
                 _file?.Dispose();
             }
+
+            Interlocked.Exchange(ref _buffer, null)?.Release();
         }
 
         // Exactly one request gets here: the copy replaces the bytes, which the requests holding them keep until they are done.
-        private void Spool(byte[] bytes)
+        private void Spool(FragmentBuffer buffer)
         {
-            var file = _spool.TryWrite(bytes);
+            if (!buffer.TryRetain())
+            {
+                return;
+            }
+
+            SpooledFile? file;
+            try
+            {
+                file = _spool.TryWrite(buffer.Span);
+            }
+            finally
+            {
+                buffer.Release();
+            }
+
             lock (_lock)
             {
                 if (_closed || file is null)
@@ -272,8 +325,9 @@ internal sealed class HlsSegmentCache : IDisposable
                 }
 
                 Volatile.Write(ref _file, file);
-                Volatile.Write(ref _bytes, null);
             }
+
+            Interlocked.Exchange(ref _buffer, null)?.Release();
         }
     }
 
