@@ -253,8 +253,13 @@ internal sealed class HlsSegmentCache : IDisposable
                     }
                 }
 
-                // Evicted while it was being produced: nobody will be answered from it (they produce it again).
-                buffer.Release();
+                // Evicted while it was being made: the requests waiting for it are still answered, from bytes the
+                // collector reclaims (a pooled array would never be given back: the cache's reference is gone).
+                Volatile.Write(ref _buffer, buffer.IsPooled ? FragmentBuffer.Wrap(buffer.ToExactArray()) : buffer);
+                if (buffer.IsPooled)
+                {
+                    buffer.Release();
+                }
             });
         }
 
@@ -295,7 +300,12 @@ internal sealed class HlsSegmentCache : IDisposable
                 _file?.Dispose();
             }
 
-            Interlocked.Exchange(ref _buffer, null)?.Release();
+            // Pooled bytes go back once the answers holding them are done; others stay for requests that already found
+            // this entry (as a spooled file's lease does), and the collector takes them with it.
+            if (Volatile.Read(ref _buffer) is { IsPooled: true })
+            {
+                Interlocked.Exchange(ref _buffer, null)?.Release();
+            }
         }
 
         // Exactly one request gets here: the copy replaces the bytes, which the requests holding them keep until they are done.
