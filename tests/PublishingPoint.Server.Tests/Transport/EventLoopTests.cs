@@ -27,9 +27,11 @@ public sealed class EventLoopTests
         Assert.DoesNotContain(ingest, t => t.OnEventThread);
 
         // A player's own connection: the one that asked for /metrics has left the event loop for good.
-        // Its first request may be read by the pool thread that starts the connection, if the bytes are already there.
+        // Its first request may be read by the pool thread that starts the connection, if the bytes are already there,
+        // and so may the next, when the client sends it before that thread has come back for it (on a loaded machine):
+        // the phase starts once an answer came from an event thread.
         using var player = new HttpClient { BaseAddress = server.BaseUrl };
-        await AskForPlaylistsAsync(player, 1);
+        await OnTheEventLoopAsync(player, clock);
         clock.Start();
         await AskForPlaylistsAsync(player, 10);
         // Only the delivery's own calls: the push's end (its connection closed after ffmpeg exited) may still be
@@ -104,6 +106,22 @@ public sealed class EventLoopTests
         var play = clock.Stop();
         Assert.NotEmpty(play);
         Assert.DoesNotContain(play, t => t.OnEventThread);
+    }
+
+    private static async Task OnTheEventLoopAsync(HttpClient player, ThreadRecordingClock clock)
+    {
+        for (var attempt = 0; attempt < 20; attempt++)
+        {
+            clock.Start();
+            await AskForPlaylistsAsync(player, 1);
+            var calls = clock.Stop().Where(t => t.Stack.Contains("PublishingPoint.Server.Delivery.", StringComparison.Ordinal)).ToList();
+            if (calls.Count > 0 && calls.All(t => t.OnEventThread))
+            {
+                return;
+            }
+        }
+
+        Assert.Fail("twenty playlists in a row on one connection were answered off the event threads");
     }
 
     private static async Task AskForPlaylistsAsync(HttpClient client, int count)
