@@ -40,13 +40,10 @@ public sealed class SegmentCacheTests
     [Fact]
     public async Task ConcurrentRequests_AcrossTheSpoolingRequest_AllGetTheSegment_ProducedOnce()
     {
-        var folder = TempDirectory.Create("pp-spool");
-        var spool = new SegmentSpool(Options.Create(new PublishingPointOptions { SpoolPath = folder, SpoolAtRequest = 3 }), NullLogger<SegmentSpool>.Instance);
+        var spool = Spooling(atRequest: 3);
         using var cache = new HlsSegmentCache(spool, sizeLimit: 10 * 1024 * 1024);
-        Assert.True(PointPath.TryParse("live/spool.isml", out var path, out var error), error);
-        var key = new HlsSegmentKey(new Point(path, Path.GetTempPath()), new TrackKey("video", 2_500_000), HlsFormat.Ts, 7);
-        var segment = new byte[200 * 1024];
-        Random.Shared.NextBytes(segment);
+        var key = SegmentKey("live/spool.isml", 7);
+        var segment = RandomSegment();
 
         // Sixty-four requests at once: whichever is third writes the spooled copy while the others read the bytes or the copy.
         var answers = await Task.WhenAll(Enumerable.Range(0, 64).Select(_ => Task.Run(() => cache.GetOrProduceAsync(key, segment.Length, () => Task.FromResult(segment)))));
@@ -58,17 +55,14 @@ public sealed class SegmentCacheTests
         Assert.Null(ready.Buffer);
         ready.Release();
     }
+
     [Fact]
     public async Task PooledSegment_GoesBackToItsPool_OnlyAfterTheLastAnswerFromItsBytes()
     {
-        var folder = TempDirectory.Create("pp-spool");
-        var spool = new SegmentSpool(Options.Create(new PublishingPointOptions { SpoolPath = folder, SpoolAtRequest = 2 }), NullLogger<SegmentSpool>.Instance);
-        using var cache = new HlsSegmentCache(spool, sizeLimit: 10 * 1024 * 1024);
-        Assert.True(PointPath.TryParse("live/pooled.isml", out var path, out var error), error);
-        var key = new HlsSegmentKey(new Point(path, Path.GetTempPath()), new TrackKey("video", 2_500_000), HlsFormat.Ts, 3);
+        using var cache = new HlsSegmentCache(Spooling(atRequest: 2), sizeLimit: 10 * 1024 * 1024);
+        var key = SegmentKey("live/pooled.isml", 3);
         var pool = new FragmentBufferPool();
-        var segment = new byte[200 * 1024];
-        Random.Shared.NextBytes(segment);
+        var segment = RandomSegment();
         Task<FragmentBuffer> Produce()
         {
             var buffer = pool.Rent(segment.Length);
@@ -94,5 +88,21 @@ public sealed class SegmentCacheTests
         Assert.Equal(segment.Length, third.Length);
         third.Release();
         second.Release();
+    }
+
+    private static SegmentSpool Spooling(int atRequest) =>
+        new(Options.Create(new PublishingPointOptions { SpoolPath = TempDirectory.Create("pp-spool"), SpoolAtRequest = atRequest }), NullLogger<SegmentSpool>.Instance);
+
+    private static HlsSegmentKey SegmentKey(string point, long sequence)
+    {
+        Assert.True(PointPath.TryParse(point, out var path, out var error), error);
+        return new HlsSegmentKey(new Point(path, Path.GetTempPath()), new TrackKey("video", 2_500_000), HlsFormat.Ts, sequence);
+    }
+
+    private static byte[] RandomSegment()
+    {
+        var segment = new byte[200 * 1024];
+        Random.Shared.NextBytes(segment);
+        return segment;
     }
 }
