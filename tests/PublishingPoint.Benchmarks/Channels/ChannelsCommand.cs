@@ -86,7 +86,7 @@ internal sealed class ChannelsCommand : IBenchmarkCommand
         Console.WriteLine("CPU %: server process, % of one core, after a 6 s warm-up; client %: this process (replayed encoders and viewers; ffmpeg");
         Console.WriteLine("processes not included); RSS at the end of the step; +RSS: above the idle server.");
         Console.WriteLine("late: fragments listed more than one fragment duration after their media time (beyond the channel's usual delay) / fragments seen.");
-        Console.WriteLine("slow: segments that arrived whole at a viewer later than a player would play them: their duration after it saw them listed, the k-th of the three a viewer joins with k durations (viewers download one segment at a time).");
+        Console.WriteLine("slow: segments that arrived whole at a viewer later than a player would play them: their duration after it saw them listed, the k-th of the three a viewer joins with k durations (a viewer downloads one segment of a rendition at a time, its renditions side by side).");
         Console.WriteLine(sustained == max
             ? $"sustained every step up to --max {max} channels: raise --max to find the limit"
             : $"sustained: {sustained} channels (the last step without late fragments, errors or stalled encoders)");

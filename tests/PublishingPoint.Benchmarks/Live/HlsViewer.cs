@@ -10,17 +10,13 @@ internal sealed record PlaylistSegment(long Number, string Uri, double DurationS
 /// <summary>
 /// A player as the load generator sees it: opens the channel's master playlist, then reloads every rendition's
 /// live media playlist every poll interval, each on its own timer, and GETs each segment the first time it is listed (starting, as players
-/// do, three segments from the live edge). As in a player, the playlists are reloaded on their timer while the
-/// segments download one after another: when a segment was listed is the server's doing, how long it then took to
+/// do, three segments from the live edge). As in a player, the playlists are reloaded on their timer while each
+/// rendition's segments download one after another (a queue per rendition, as a player has one per media type): when a segment was listed is the server's doing, how long it then took to
 /// arrive is reported apart (slow when later than the player would play it: its duration after it was listed, the k-th of
 /// a joining player's three k durations). Every listed segment must answer 2xx; anything else is an error.
 /// </summary>
 internal sealed class HlsViewer(HttpClient http, Uri masterUrl, int renditions, ChannelWatch watch, TimeSpan pollEvery)
 {
-    private readonly byte[] _buffer = new byte[81920];
-    private readonly System.Threading.Channels.Channel<(Uri Uri, DateTime ListedAt, double DueSeconds)> _downloads =
-        System.Threading.Channels.Channel.CreateUnbounded<(Uri, DateTime, double)>(new() { SingleReader = true, SingleWriter = false });
-
     /// <summary>Parses a media playlist: segment numbers from the URI ("…/12.ts"), media end from EXT-X-PROGRAM-DATE-TIME + EXTINF.</summary>
     public static List<PlaylistSegment> Parse(string playlist)
     {
@@ -56,24 +52,37 @@ internal sealed class HlsViewer(HttpClient http, Uri masterUrl, int renditions, 
     /// <summary>Plays until <paramref name="cancellationToken"/> fires; waits for the channel to appear first (404 until its first fragments).</summary>
     public async Task RunAsync(CancellationToken cancellationToken)
     {
-        var downloads = Task.Run(() => DownloadAsync(cancellationToken), CancellationToken.None);
         try
         {
             var variants = await OpenAsync(cancellationToken);
-            await Task.WhenAll(variants.Select(v => ReloadAsync(v, cancellationToken)));
+            await Task.WhenAll(variants.Select(v => PlayAsync(v, cancellationToken)));
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             // the run is over
         }
-
-        _downloads.Writer.TryComplete();
-        await downloads;
     }
 
-    // Each media playlist on its own timer, as a player's playlist loaders do (hls.js reloads its level's and its audio
-    // track's apart): one slow answer delays the listings of its own playlist, not those of the others.
-    private async Task ReloadAsync(Uri variant, CancellationToken cancellationToken)
+    // Each media playlist on its own timer and with its own download queue, as a player's loaders are per media type
+    // (hls.js reloads and downloads its level's and its audio track's apart): one slow answer delays the listings and
+    // the downloads of its own rendition, not those of the others. A segment's due time counts only the segments
+    // before it in its own queue.
+    private async Task PlayAsync(Uri variant, CancellationToken cancellationToken)
+    {
+        var downloads = System.Threading.Channels.Channel.CreateUnbounded<Download>(new() { SingleReader = true, SingleWriter = true });
+        var loader = Task.Run(() => DownloadAsync(downloads.Reader, cancellationToken), CancellationToken.None);
+        try
+        {
+            await ReloadAsync(variant, downloads.Writer, cancellationToken);
+        }
+        finally
+        {
+            downloads.Writer.TryComplete();
+            await loader;
+        }
+    }
+
+    private async Task ReloadAsync(Uri variant, System.Threading.Channels.ChannelWriter<Download> downloads, CancellationToken cancellationToken)
     {
         try
         {
@@ -82,7 +91,7 @@ internal sealed class HlsViewer(HttpClient http, Uri masterUrl, int renditions, 
             while (!cancellationToken.IsCancellationRequested)
             {
                 var round = clock.Elapsed;
-                await PollAsync(variant, state, cancellationToken);
+                await PollAsync(variant, state, downloads, cancellationToken);
                 var wait = pollEvery - (clock.Elapsed - round);
                 if (wait > TimeSpan.Zero)
                 {
@@ -96,13 +105,14 @@ internal sealed class HlsViewer(HttpClient http, Uri masterUrl, int renditions, 
         }
     }
 
-    private async Task DownloadAsync(CancellationToken cancellationToken)
+    private async Task DownloadAsync(System.Threading.Channels.ChannelReader<Download> downloads, CancellationToken cancellationToken)
     {
+        var buffer = new byte[81920];
         try
         {
-            await foreach (var (uri, listedAt, due) in _downloads.Reader.ReadAllAsync(cancellationToken))
+            await foreach (var (uri, listedAt, due) in downloads.ReadAllAsync(cancellationToken))
             {
-                if (await FetchAsync(uri, cancellationToken))
+                if (await FetchAsync(uri, buffer, cancellationToken))
                 {
                     watch.Delivered((DateTime.UtcNow - listedAt).TotalSeconds, due);
                 }
@@ -141,7 +151,7 @@ internal sealed class HlsViewer(HttpClient http, Uri masterUrl, int renditions, 
         }
     }
 
-    private async Task PollAsync(Uri variant, PlaylistState state, CancellationToken cancellationToken)
+    private async Task PollAsync(Uri variant, PlaylistState state, System.Threading.Channels.ChannelWriter<Download> downloads, CancellationToken cancellationToken)
     {
         string text;
         DateTime listedAt;
@@ -188,12 +198,12 @@ internal sealed class HlsViewer(HttpClient http, Uri masterUrl, int renditions, 
                 // A player has until it would play a segment: the newest one its duration, each of the three a joining
                 // player fetches at once the durations of those before it as well.
                 due += segment.DurationSeconds;
-                _downloads.Writer.TryWrite((new Uri(variant, segment.Uri), listedAt, due));
+                downloads.TryWrite(new Download(new Uri(variant, segment.Uri), listedAt, due));
             }
         }
     }
 
-    private async Task<bool> FetchAsync(Uri segment, CancellationToken cancellationToken)
+    private async Task<bool> FetchAsync(Uri segment, byte[] buffer, CancellationToken cancellationToken)
     {
         try
         {
@@ -207,7 +217,7 @@ internal sealed class HlsViewer(HttpClient http, Uri masterUrl, int renditions, 
             await using var body = await response.Content.ReadAsStreamAsync(cancellationToken);
             long total = 0;
             int read;
-            while ((read = await body.ReadAsync(_buffer, cancellationToken)) > 0)
+            while ((read = await body.ReadAsync(buffer, cancellationToken)) > 0)
             {
                 total += read;
             }
@@ -228,6 +238,8 @@ internal sealed class HlsViewer(HttpClient http, Uri masterUrl, int renditions, 
         var text = await response.Content.ReadAsStringAsync(cancellationToken);
         return $"{(int)response.StatusCode} {(text.Length > 160 ? text[..160] : text)}";
     }
+
+    private readonly record struct Download(Uri Uri, DateTime ListedAt, double DueSeconds);
 
     // One media playlist's, kept by the loop that reloads it: the segments asked for, and whether it has been seen yet.
     private sealed class PlaylistState
