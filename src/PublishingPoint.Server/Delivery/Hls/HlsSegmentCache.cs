@@ -46,7 +46,7 @@ internal enum HlsFormat
 }
 
 /// <summary>
-/// Repackaged segments, produced once: the first request stores a lazy task under the key (under a lock, so
+/// Repackaged segments, produced once: the first request stores a lazy task under the key (under its key's lock, so
 /// concurrent requests for a new segment share one packaging run) and later requests await the same task.
 /// Bounded by bytes; a failed run is dropped so the next request tries again. Runs are not tied to the request
 /// that started them (callers wait with their own cancellation), so one aborted player cannot fail the others.
@@ -65,7 +65,9 @@ internal sealed class HlsSegmentCache : IDisposable
     private readonly MemoryCache _cache;
     private readonly SegmentSpool _spool;
     private readonly long _sizeLimit;
-    private readonly Lock _lock = new();
+    private readonly Lock[] _stripes = [.. Enumerable.Range(0, 64).Select(_ => new Lock())];
+    private readonly Lock _compaction = new();
+    private long _held;
     private long _produced;
     private long _requests;
 
@@ -182,9 +184,19 @@ internal sealed class HlsSegmentCache : IDisposable
         return async () => FragmentBuffer.Wrap(await produce().ConfigureAwait(false));
     }
 
+    // One entry per key: requests for the same segment take the same lock, one of a few dozen, so that the misses for
+    // different segments (hundreds at once when a crowd of viewers joins) do not queue behind each other.
+    private Lock StripeOf(HlsSegmentKey key) => _stripes[(key.GetHashCode() & int.MaxValue) % _stripes.Length];
+
     private Entry EntryFor(HlsSegmentKey key, long sizeEstimate, Func<Task<FragmentBuffer>> produce)
     {
-        lock (_lock)
+        if (_cache.TryGetValue(key, out Entry? found) && found is not null)
+        {
+            return found;
+        }
+
+        MakeRoom(sizeEstimate);
+        lock (StripeOf(key))
         {
             if (!_cache.TryGetValue(key, out Entry? entry) || entry is null)
             {
@@ -195,7 +207,6 @@ internal sealed class HlsSegmentCache : IDisposable
                         return produce();
                     },
                     _spool);
-                MakeRoom(sizeEstimate);
                 _cache.Set(key, entry, new MemoryCacheEntryOptions { Size = Math.Max(sizeEstimate, 1), SlidingExpiration = _idle }.RegisterPostEvictionCallback(_closeFile));
             }
 
@@ -205,18 +216,41 @@ internal sealed class HlsSegmentCache : IDisposable
 
     // A full MemoryCache refuses the entry being added (and compacts later): the newest segment, the one every live
     // viewer is about to ask for, would be produced once per request. Room is made first instead, by dropping the fifth
-    // of the cache asked for least recently.
+    // of the cache asked for least recently once it is seven eighths full: by the request that finds it so, while those
+    // that come meanwhile go on into the last eighth instead of waiting for a compaction (which sorts the whole cache,
+    // and under a crowd of joining viewers made a queue of threads behind the one doing it). The cache's statistics
+    // (which count its entries under all its locks) are read only when an estimate kept here says it is that full:
+    // what it held when last read plus every segment added since (those that left are not subtracted).
     private void MakeRoom(long size)
     {
-        if (_cache.GetCurrentStatistics()?.CurrentEstimatedSize is { } held && held + size > _sizeLimit)
+        var full = _sizeLimit - (_sizeLimit / 8);
+        if (Interlocked.Add(ref _held, size) <= full || !_compaction.TryEnter())
         {
-            _cache.Compact(0.2);
+            return;
+        }
+
+        try
+        {
+            var held = Held();
+            if (held + size > full)
+            {
+                _cache.Compact(0.2);
+                held = Held();
+            }
+
+            Volatile.Write(ref _held, held + size);
+        }
+        finally
+        {
+            _compaction.Exit();
         }
     }
 
+    private long Held() => _cache.GetCurrentStatistics()?.CurrentEstimatedSize ?? 0;
+
     private void Forget(HlsSegmentKey key, Entry entry)
     {
-        lock (_lock)
+        lock (StripeOf(key))
         {
             if (_cache.TryGetValue(key, out Entry? current) && ReferenceEquals(current, entry))
             {
@@ -242,7 +276,9 @@ internal sealed class HlsSegmentCache : IDisposable
             _spool = spool;
             Ready = new Lazy<Task>(async () =>
             {
-                await Transport.EventLoop.ToPoolAsync().ConfigureAwait(false);
+                // The factory runs under the Lazy's lock, which the other requests for this segment wait on with their
+                // threads: the production goes on from the pool's queue, not on this request's stack.
+                await Task.Yield();
                 var buffer = await produce().ConfigureAwait(false);
                 lock (_lock)
                 {
