@@ -17,7 +17,11 @@ internal sealed class PlaybackFastLane(RequestDelegate next, PointRequestRouter 
     private static readonly FrozenSet<string> EveryRequest = FrozenSet.Create(StringComparer.Ordinal, "\0every");
 
     private readonly bool _anyOrigin = Delivery.DeliveryCors.AllowsAnyOrigin(options.Value);
-    private FrozenSet<string>? _routed;
+
+    // Read when the pipeline is built, after every route was mapped and before the server listens: the first read
+    // builds every endpoint under routing's lock, which the first players' requests would otherwise wait on (seconds
+    // when 200 channels and their viewers arrive at once on a fresh process).
+    private readonly FrozenSet<string> _routed = FirstSegments(endpoints) ?? EveryRequest;
 
     public Task InvokeAsync(HttpContext context)
     {
@@ -33,7 +37,6 @@ internal sealed class PlaybackFastLane(RequestDelegate next, PointRequestRouter 
 
     private bool Routed(string path)
     {
-        _routed ??= FirstSegments(endpoints) ?? EveryRequest;
         if (ReferenceEquals(_routed, EveryRequest))
         {
             return true;
