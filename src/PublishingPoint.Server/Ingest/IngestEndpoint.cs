@@ -217,8 +217,8 @@ internal sealed class IngestEndpoint(PointRegistry registry, IngestMemory memory
     private static IIngestSession Allowed(Point point, IngestProtocol protocol, IIngestSession session) =>
         point.Settings.Allows(protocol) ? session : throw new PointRuleException(StatusCodes.Status403Forbidden, $"the point does not accept {protocol} ingest");
 
-    /// <summary>Finalises after the grace period unless an encoder came back (Finalize checks again under the lock).</summary>
-    private async Task FinalizeLaterAsync(Point point, TimeSpan grace)
+    /// <summary>Finalises after the grace period unless an encoder is connected by then (Finalize checks again under the lock; its end does it).</summary>
+    internal async Task FinalizeLaterAsync(Point point, TimeSpan grace)
     {
         try
         {

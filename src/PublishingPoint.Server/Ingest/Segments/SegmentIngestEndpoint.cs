@@ -14,6 +14,11 @@ internal sealed partial class SegmentIngestEndpoint(PointRegistry registry, Inge
 {
     private const int MaxPlaylistBytes = 1 << 20;
 
+    // The encoder's last segment and its final playlist come on connections of their own, one right after the other:
+    // on a loaded server the playlist may be read before the segment's request is. The point is finalised once no
+    // stream is connected (then at once, by the last segment's end) or this long after the final playlist.
+    private static readonly TimeSpan EndSettle = TimeSpan.FromSeconds(2);
+
     public async Task HandleAsync(HttpContext context, PointPath path, string file)
     {
         if (!IsSafeFile(file))
@@ -81,7 +86,7 @@ internal sealed partial class SegmentIngestEndpoint(PointRegistry registry, Inge
         if (ended && registry.Find(path) is { } point)
         {
             point.EndAnnouncedAt = time.GetUtcNow();
-            registry.Finalize(point);
+            _ = ingest.FinalizeLaterAsync(point, EndSettle);
         }
 
         context.Response.StatusCode = StatusCodes.Status204NoContent;
