@@ -26,6 +26,7 @@ internal sealed class ChannelsCommand : IBenchmarkCommand
         "--viewers N       HLS viewers per channel, each pulling every rendition (default 2)",
         LiveSettings.FsyncOption,
         LiveSettings.SetOption,
+        LiveSettings.EnvOption,
         "--pusher P        replay (default: this process sends the recorded encoder bodies, paced) or ffmpeg (a process per channel)",
         "--output FILE     JSON results (default benchmark-results/channels.json)",
     ];
@@ -53,7 +54,7 @@ internal sealed class ChannelsCommand : IBenchmarkCommand
         foreach (var n in steps)
         {
             Console.WriteLine($"step: {n} channels");
-            await using var server = await LiveServer.StartAsync([$"--PublishingPoint:MaxPoints={Math.Max(100, n)}", .. LiveSettings.Server(arguments)], cancellationToken);
+            await using var server = await LiveServer.StartAsync([$"--PublishingPoint:MaxPoints={Math.Max(100, n)}", .. LiveSettings.Server(arguments)], cancellationToken, LiveSettings.Environment(arguments));
             var run = await LiveRun.RunAsync(server, input, new LiveRunOptions(n, viewers, TimeSpan.FromSeconds(seconds)) { Replay = replay }, Console.WriteLine, cancellationToken);
             results.Add(run);
             foreach (var problem in run.Problems.Take(5))

@@ -11,6 +11,8 @@ internal static class LiveSettings
 
     public const string SetOption = "--set K=V[,K=V]   server settings beyond the shipped ones, e.g. PublishingPoint:MemoryWindowSeconds=10";
 
+    public const string EnvOption = "--env K=V[,K=V]   the server process's environment beyond this one's, e.g. DOTNET_TC_CallCountingDelayMs=100 (a runtime knob against the shipped runtimeconfig)";
+
     /// <summary>
     /// Server command-line settings: "--fsync false" turns the archive fsync off and "--set" adds settings; without
     /// them the server runs as shipped.
@@ -34,6 +36,24 @@ internal static class LiveSettings
         }
 
         return settings;
+    }
+
+    /// <summary>"--env": variables for the server process only (the benchmark's own process keeps its environment).</summary>
+    public static Dictionary<string, string> Environment(BenchmarkArguments arguments)
+    {
+        var variables = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var pair in (arguments.String("env") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var equals = pair.IndexOf('=', StringComparison.Ordinal);
+            if (equals <= 0)
+            {
+                throw new ArgumentException($"--env takes NAME=Value pairs separated by commas, not '{pair}'");
+            }
+
+            variables[pair[..equals]] = pair[(equals + 1)..];
+        }
+
+        return variables;
     }
 
     /// <summary>A live run as plain JSON-friendly values (RSS samples as [seconds, bytes]).</summary>
