@@ -16,9 +16,9 @@ public readonly record struct PartLayout(int Samples, long Duration, bool Indepe
 public sealed class FragmentEntry
 {
     private readonly SampleDefaults _trex;
-    private FragmentBuffer? _data;
-    private TrackFragment? _traf;
-    private FragmentSample[]? _samples;
+    // Inside the memory window only: one reference in every entry instead of three (the index of a long event is mostly
+    // entries outside it).
+    private Held? _held;
 
     /// <param name="trex">The track's 'trex' sample defaults, under the fragment's 'tfhd' ones: to parse the table again.</param>
     /// <param name="data">The bytes, of which the entry takes a reference of its own (released when it leaves the memory window).</param>
@@ -40,10 +40,8 @@ public sealed class FragmentEntry
             throw new ArgumentException("the fragment's buffer was already released", nameof(data));
         }
 
-        _data = data;
         // Without the bytes (an archive recovered) the layout and the table are not kept either.
-        _traf = data is null ? null : traf;
-        _samples = data is null ? null : samples;
+        _held = data is null ? null : new Held(data, traf, samples);
     }
 
     public long Time { get; }
@@ -62,7 +60,7 @@ public sealed class FragmentEntry
     public TrackFragment TrafIn(byte[] bytes)
     {
         ArgumentNullException.ThrowIfNull(bytes);
-        return Volatile.Read(ref _traf) ?? ReadTraf(bytes.AsSpan(0, Length));
+        return Volatile.Read(ref _held)?.Traf ?? ReadTraf(bytes.AsSpan(0, Length));
     }
 
     /// <summary>
@@ -70,13 +68,13 @@ public sealed class FragmentEntry
     /// fragment's 'moof' again from the archive (a blocking read of a few KB): a repackaging that has the fragment's
     /// bytes already asks <see cref="SamplesIn"/> instead.
     /// </summary>
-    public FragmentSample[] Samples => Volatile.Read(ref _samples) ?? ReadSamples();
+    public FragmentSample[] Samples => Volatile.Read(ref _held)?.Samples ?? ReadSamples();
 
     /// <summary>The samples, parsed from <paramref name="bytes"/> (this fragment's, from <see cref="RentAsync"/>) when not in memory.</summary>
     public FragmentSample[] SamplesIn(byte[] bytes)
     {
         ArgumentNullException.ThrowIfNull(bytes);
-        return Volatile.Read(ref _samples) ?? FragmentTiming.Samples(bytes.AsSpan(0, Length), Length, TrafIn(bytes), _trex, Time);
+        return Volatile.Read(ref _held)?.Samples ?? FragmentTiming.Samples(bytes.AsSpan(0, Length), Length, TrafIn(bytes), _trex, Time);
     }
 
     public bool FirstSampleIsSync { get; }
@@ -110,7 +108,14 @@ public sealed class FragmentEntry
     /// not see). Counted from the track's first fragment and kept when older ones are pruned, so a playlist's
     /// discontinuity sequence never goes back and a render needs only its window. Set when the track indexes it.
     /// </summary>
-    public long DiscontinuitiesThrough { get; internal set; }
+    public long DiscontinuitiesThrough
+    {
+        get => _discontinuitiesThrough;
+        // One a fragment at most: an int lasts a 25 fps all-keyframe encoder for 2.7 years.
+        internal set => _discontinuitiesThrough = (int)Math.Min(value, int.MaxValue);
+    }
+
+    private int _discontinuitiesThrough;
 
     /// <summary>The longest segment (track timescale) among those before this one, pruned ones included. Set when indexed.</summary>
     public long LongestBefore { get; internal set; }
@@ -131,36 +136,36 @@ public sealed class FragmentEntry
     private int _tsKeyframeEnd;
 
     /// <summary>True while the fragment is inside the memory window; false once evicted (read from the archive).</summary>
-    public bool IsInMemory => Volatile.Read(ref _data) is not null;
+    public bool IsInMemory => Volatile.Read(ref _held) is not null;
 
     /// <summary>Bytes of the array this fragment holds in memory (its pool's size class), 0 outside the memory window.</summary>
-    public long BytesInMemory => Volatile.Read(ref _data)?.Array.Length ?? 0;
+    public long BytesInMemory => Volatile.Read(ref _held)?.Data.Array.Length ?? 0;
 
     /// <summary>Leaves the memory window: the bytes and the sample table are dropped (read from the archive from now on).</summary>
     internal void Evict()
     {
-        Volatile.Write(ref _samples, null);
-        Volatile.Write(ref _traf, null);
-        Interlocked.Exchange(ref _data, null)?.Release();
+        Interlocked.Exchange(ref _held, null)?.Data.Release();
     }
 
     /// <summary>Where the I-frame ends in this fragment's fMP4 segment, once computed.</summary>
     public long? Fmp4KeyframeEnd
     {
         get => Volatile.Read(ref _fmp4KeyframeEnd) is var end and > 0 ? end : null;
-        set => Volatile.Write(ref _fmp4KeyframeEnd, value ?? 0);
+        // An offset past 2 GB (no real segment) is not kept: it is computed again when asked for.
+        set => Volatile.Write(ref _fmp4KeyframeEnd, value is > 0 and <= int.MaxValue ? (int)value.Value : 0);
     }
 
-    private long _fmp4KeyframeEnd;
+    private int _fmp4KeyframeEnd;
 
     /// <summary>The TS segment size estimate of this fragment (BANDWIDTH), once computed from a complete interval.</summary>
     public double? TsBytesEstimate
     {
         get => Volatile.Read(ref _tsBytes) is var bytes and > 0 ? bytes : null;
-        set => Volatile.Write(ref _tsBytes, value ?? 0);
+        set => Volatile.Write(ref _tsBytes, (float)(value ?? 0));
     }
 
-    private double _tsBytes;
+    // A float: an estimate, and four bytes of every entry of a long event's index.
+    private float _tsBytes;
 
     private FragmentSample[] ReadSamples()
     {
@@ -178,7 +183,7 @@ public sealed class FragmentEntry
         {
             var moofBytes = buffer.AsSpan(0, size);
             Archive.Read(ArchiveOffset, moofBytes);
-            return FragmentTiming.Samples(moofBytes, Length, Volatile.Read(ref _traf) ?? ReadTraf(moofBytes), _trex, Time);
+            return FragmentTiming.Samples(moofBytes, Length, Volatile.Read(ref _held)?.Traf ?? ReadTraf(moofBytes), _trex, Time);
         }
         finally
         {
@@ -205,7 +210,7 @@ public sealed class FragmentEntry
     public async ValueTask<FragmentBytes> RentAsync(CancellationToken cancellationToken)
     {
         // Evicted between the read and the retain: the array is no longer this fragment's, the archive is.
-        if (Volatile.Read(ref _data) is { } data && data.TryRetain())
+        if (Volatile.Read(ref _held)?.Data is { } data && data.TryRetain())
         {
             return new FragmentBytes(data.Array, data);
         }
@@ -222,6 +227,9 @@ public sealed class FragmentEntry
             throw;
         }
     }
+
+    /// <summary>What an entry holds while inside the memory window: the bytes, their 'traf' layout and sample table.</summary>
+    private sealed record Held(FragmentBuffer Data, TrackFragment Traf, FragmentSample[] Samples);
 }
 
 /// <summary>
