@@ -11,7 +11,7 @@ internal static class LiveSettings
 
     public const string SetOption = "--set K=V[,K=V]   server settings beyond the shipped ones, e.g. PublishingPoint:MemoryWindowSeconds=10";
 
-    public const string EnvOption = "--env K=V[,K=V]   the server process's environment beyond this one's, e.g. DOTNET_TC_CallCountingDelayMs=100 (a runtime knob against the shipped runtimeconfig)";
+    public const string EnvOption = "--env K=V[,K=V]   the server process's environment beyond this one's, e.g. DOTNET_TieredPGO=0 (a runtime knob against the shipped runtimeconfig; numbers in DOTNET_ knobs are hexadecimal)";
 
     /// <summary>
     /// Server command-line settings: "--fsync false" turns the archive fsync off and "--set" adds settings; without
