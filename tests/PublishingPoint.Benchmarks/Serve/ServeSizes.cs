@@ -133,16 +133,19 @@ internal static class ServeSizes
 
         var medians = runs.GroupBy(r => (r.Target, r.Connections)).Select(ServeCommand.Median).ToList();
         Console.WriteLine();
-        Console.WriteLine($"median of {rounds} run(s) per cell, requests/s; bare: a Kestrel app writing the same bytes from memory and nothing else");
-        Console.WriteLine(string.Format(inv, "{0,-22} {1,5} {2,10} {3,11} {4,11} {5,11} {6,9} {7,9} {8,9}", "object", "conns", "ours", "nginx", "ours/nginx", "bare", "ours/bare", "ours p99", "nginx p99"));
-        Console.WriteLine(new string('-', 106));
+        Console.WriteLine($"median of {rounds} run(s) per cell, requests/s; bare: a Kestrel app writing the same bytes from memory and nothing else;");
+        Console.WriteLine("paired: the median of each round's ours/nginx (the two runs next to each other in time, so the machine's drift between rounds cancels), lowest to highest");
+        Console.WriteLine(string.Format(inv, "{0,-22} {1,5} {2,10} {3,11} {4,11} {5,18} {6,11} {7,9} {8,9} {9,9}", "object", "conns", "ours", "nginx", "ours/nginx", "paired", "bare", "ours/bare", "ours p99", "nginx p99"));
+        Console.WriteLine(new string('-', 125));
         foreach (var c in connections)
         {
             foreach (var target in targets)
             {
                 var (ours, theirs, bare) = (Find("ours: "), Find("nginx: "), Find("bare: "));
-                Console.WriteLine(string.Format(inv, "{0,-22} {1,5} {2,10:0} {3,11:0} {4,11:0.00} {5,11:0} {6,9:0.00} {7,7:0.00}ms {8,7:0.00}ms{9}", target.Label, c, ours.RequestsPerSecond, theirs.RequestsPerSecond,
-                    ours.RequestsPerSecond / theirs.RequestsPerSecond, bare.RequestsPerSecond, ours.RequestsPerSecond / bare.RequestsPerSecond, ours.P99Milliseconds, theirs.P99Milliseconds,
+                var paired = Paired(runs, c, target.Label);
+                Console.WriteLine(string.Format(inv, "{0,-22} {1,5} {2,10:0} {3,11:0} {4,11:0.00} {5,18} {6,11:0} {7,9:0.00} {8,7:0.00}ms {9,7:0.00}ms{10}", target.Label, c, ours.RequestsPerSecond, theirs.RequestsPerSecond,
+                    ours.RequestsPerSecond / theirs.RequestsPerSecond, string.Format(inv, "{0:0.00} ({1:0.00}-{2:0.00})", paired[(paired.Length - 1) / 2], paired[0], paired[^1]),
+                    bare.RequestsPerSecond, ours.RequestsPerSecond / bare.RequestsPerSecond, ours.P99Milliseconds, theirs.P99Milliseconds,
                     ours.Errors + theirs.Errors + bare.Errors > 0 ? $" ({ours.Errors + theirs.Errors + bare.Errors} errors)" : string.Empty));
 
                 WrkRun Find(string who) => medians.First(r => r.Connections == c && r.Target == who + target.Label);
@@ -153,6 +156,14 @@ internal static class ServeSizes
         await File.WriteAllTextAsync(output, JsonSerializer.Serialize(new { seconds, rounds, medians, runs }, _json), cancellationToken);
         Console.WriteLine($"saved {Path.GetFullPath(output)}");
         return 0;
+    }
+
+    // Each round's ours/nginx, sorted: the runs were recorded in round order, ours and nginx one after the other.
+    private static double[] Paired(List<WrkRun> runs, int connections, string label)
+    {
+        var ours = runs.Where(r => r.Connections == connections && r.Target == "ours: " + label).ToList();
+        var nginx = runs.Where(r => r.Connections == connections && r.Target == "nginx: " + label).ToList();
+        return [.. ours.Zip(nginx, (o, n) => o.RequestsPerSecond / n.RequestsPerSecond).Order()];
     }
 
     private sealed record Target(string Label, Uri Ours, Uri Nginx, Uri Bare)
