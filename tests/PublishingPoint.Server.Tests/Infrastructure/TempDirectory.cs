@@ -3,9 +3,8 @@ namespace PublishingPoint.Server.Tests.Infrastructure;
 /// <summary>
 /// Folders for a test's data, all under one root per test process that is deleted when the process exits (a run
 /// leaves hundreds of megabytes of archives, captures and published copies). A root whose process is gone without
-/// deleting it (a run that was killed; a whole suite's root, 240 MB, was still there after its run, its exit handler cut short or
-/// refused by a file still held) is
-/// deleted by the next run, so at most the last run's folders stay.
+/// deleting it (a run that was killed; a whole suite's root, 240 MB, was still there after its run, its exit handler
+/// cut short or refused by a file still held) is deleted by the next run, so at most the last run's folders stay.
 /// </summary>
 internal static class TempDirectory
 {
