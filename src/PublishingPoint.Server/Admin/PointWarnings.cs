@@ -9,8 +9,8 @@ internal static class PointWarnings
     /// <summary>Index entries (a fragment of a track: its times, archive offset and what playlists need) held in memory past which a point whose archive is kept for ever is warned about.</summary>
     public const long IndexWarningBytes = 128L * 1024 * 1024;
 
-    /// <summary>What one index entry costs in memory outside the memory window (measured: 128 bytes, and its slot in the list).</summary>
-    public const int IndexEntryBytes = 136;
+    /// <summary>What one index entry costs in memory outside the memory window (measured: 112 bytes, and its slot in the list).</summary>
+    public const int IndexEntryBytes = 120;
 
     /// <param name="archiveLengthSeconds">How long the point keeps its archive (0: for ever, its index growing with it).</param>
     public static string[] Of(Point point, Track[] tracks, DateTimeOffset now, int archiveLengthSeconds, long indexWarningBytes = IndexWarningBytes)

@@ -4,7 +4,7 @@ using PublishingPoint.Media.Smooth;
 namespace PublishingPoint.Server.Archive;
 
 /// <summary>A fragment found in an archive file.</summary>
-internal sealed record ScannedFragment(long Offset, int Length, int MoofLength, TrackFragment Traf, SampleDefaults Trex, long Time, long Duration, FragmentSample[] Samples);
+internal sealed record ScannedFragment(long Offset, int Length, int MoofLength, TrackFragment Traf, long Time, long Duration, FragmentSample[] Samples);
 
 /// <summary>
 /// What an archive file holds: its fragments up to <see cref="ValidLength"/> (where the 'mfra' starts, when there is
@@ -111,7 +111,7 @@ internal static class ArchiveScanner
             var length = header.Size + mdat.Size;
             if (TryReadTraf(moof, _defaults, out var traf) && TrySamples(moof, length, traf, out var time, out var samples))
             {
-                _fragments.Add(new ScannedFragment(_position, (int)length, moof.Length, traf, _defaults.GetValueOrDefault(traf.TrackId), time, FragmentTiming.Duration(traf), samples));
+                _fragments.Add(new ScannedFragment(_position, (int)length, moof.Length, traf, time, FragmentTiming.Duration(traf), samples));
             }
             else
             {

@@ -453,7 +453,7 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
 
             metrics.ArchiveWrite(System.Diagnostics.Stopwatch.GetElapsedTime(started));
             archive.Observe(time / scale, (time + duration) / scale);
-            var entry = new FragmentEntry(time, duration, traf, _defaults.GetValueOrDefault(traf.TrackId), samples, archive, offset, fragment.Length, fragment)
+            var entry = new FragmentEntry(time, duration, traf, samples, archive, offset, fragment.Length, fragment)
             {
                 Discontinuity = last is not null && time > last.End + (last.Duration / 2),
                 Parts = parts,

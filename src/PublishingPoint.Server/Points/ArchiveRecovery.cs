@@ -143,7 +143,7 @@ internal sealed partial class ArchiveRecovery(PointRegistry registry, ILogger<Ar
             {
                 var scale = (double)track.Description.Timescale;
                 archive.Observe(f.Time / scale, (f.Time + f.Duration) / scale);
-                track.AddRecovered(new FragmentEntry(f.Time, f.Duration, f.Traf, f.Trex, f.Samples, archive, f.Offset, f.Length, null), f.Samples);
+                track.AddRecovered(new FragmentEntry(f.Time, f.Duration, f.Traf, f.Samples, archive, f.Offset, f.Length, null), f.Samples);
                 added++;
             }
         }

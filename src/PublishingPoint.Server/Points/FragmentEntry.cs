@@ -15,14 +15,12 @@ public readonly record struct PartLayout(int Samples, long Duration, bool Indepe
 /// </summary>
 public sealed class FragmentEntry
 {
-    private readonly SampleDefaults _trex;
     // Inside the memory window only: one reference in every entry instead of three (the index of a long event is mostly
     // entries outside it).
     private Held? _held;
 
-    /// <param name="trex">The track's 'trex' sample defaults, under the fragment's 'tfhd' ones: to parse the table again.</param>
     /// <param name="data">The bytes, of which the entry takes a reference of its own (released when it leaves the memory window).</param>
-    public FragmentEntry(long time, long duration, TrackFragment traf, SampleDefaults trex, FragmentSample[] samples, StreamArchive archive, long archiveOffset, int length, FragmentBuffer? data)
+    public FragmentEntry(long time, long duration, TrackFragment traf, FragmentSample[] samples, StreamArchive archive, long archiveOffset, int length, FragmentBuffer? data)
     {
         ArgumentNullException.ThrowIfNull(samples);
         Time = time;
@@ -34,7 +32,6 @@ public sealed class FragmentEntry
         Length = length;
         FirstSampleIsSync = samples is [{ IsSync: true }, ..];
         FirstSampleSize = samples is [var first, ..] ? first.Size : 0;
-        _trex = trex;
         if (data is not null && !data.TryRetain())
         {
             throw new ArgumentException("the fragment's buffer was already released", nameof(data));
@@ -74,7 +71,13 @@ public sealed class FragmentEntry
     public FragmentSample[] SamplesIn(byte[] bytes)
     {
         ArgumentNullException.ThrowIfNull(bytes);
-        return Volatile.Read(ref _held)?.Samples ?? FragmentTiming.Samples(bytes.AsSpan(0, Length), Length, TrafIn(bytes), _trex, Time);
+        if (Volatile.Read(ref _held)?.Samples is { } held)
+        {
+            return held;
+        }
+
+        var traf = TrafIn(bytes);
+        return FragmentTiming.Samples(bytes.AsSpan(0, Length), Length, traf, Trex(traf.TrackId), Time);
     }
 
     public bool FirstSampleIsSync { get; }
@@ -183,7 +186,8 @@ public sealed class FragmentEntry
         {
             var moofBytes = buffer.AsSpan(0, size);
             Archive.Read(ArchiveOffset, moofBytes);
-            return FragmentTiming.Samples(moofBytes, Length, Volatile.Read(ref _held)?.Traf ?? ReadTraf(moofBytes), _trex, Time);
+            var traf = Volatile.Read(ref _held)?.Traf ?? ReadTraf(moofBytes);
+            return FragmentTiming.Samples(moofBytes, Length, traf, Trex(traf.TrackId), Time);
         }
         finally
         {
@@ -199,8 +203,22 @@ public sealed class FragmentEntry
             throw new InvalidDataException($"archive {Archive.FileName} holds no 'moof' at offset {ArchiveOffset}");
         }
 
-        var trex = _trex;
-        return MovieFragmentReader.Read(fragment[..(int)moof.Size], _ => trex)[0];
+        return MovieFragmentReader.Read(fragment[..(int)moof.Size], Trex)[0];
+    }
+
+    // The track's 'trex' sample defaults (under the fragment's 'tfhd' ones), from the header of the archive the fragment
+    // is in: the same 'moov' the ingest read them from (a changed one starts another archive), so no entry keeps a copy.
+    private SampleDefaults Trex(uint trackId)
+    {
+        foreach (var track in Archive.Header.Tracks)
+        {
+            if (track.TrackId == trackId)
+            {
+                return track.Defaults;
+            }
+        }
+
+        return default;
     }
 
     /// <summary>
