@@ -21,4 +21,18 @@ public sealed record ArchiveHeader
     public IReadOnlyDictionary<uint, TrackDescription> Descriptions { get; init; } = new Dictionary<uint, TrackDescription>();
 
     public bool SameAs(ArchiveHeader other) => other is not null && Moov.Span.SequenceEqual(other.Moov.Span);
+
+    /// <summary>A track's 'trex' sample defaults (default values when the 'moov' has no such track).</summary>
+    public SampleDefaults SampleDefaultsOf(uint trackId)
+    {
+        foreach (var track in Tracks)
+        {
+            if (track.TrackId == trackId)
+            {
+                return track.Defaults;
+            }
+        }
+
+        return default;
+    }
 }

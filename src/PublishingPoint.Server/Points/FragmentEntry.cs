@@ -208,18 +208,7 @@ public sealed class FragmentEntry
 
     // The track's 'trex' sample defaults (under the fragment's 'tfhd' ones), from the header of the archive the fragment
     // is in: the same 'moov' the ingest read them from (a changed one starts another archive), so no entry keeps a copy.
-    private SampleDefaults Trex(uint trackId)
-    {
-        foreach (var track in Archive.Header.Tracks)
-        {
-            if (track.TrackId == trackId)
-            {
-                return track.Defaults;
-            }
-        }
-
-        return default;
-    }
+    private SampleDefaults Trex(uint trackId) => Archive.Header.SampleDefaultsOf(trackId);
 
     /// <summary>
     /// The bytes for the time it takes to repackage them (dispose after): the array in memory, or the archive's bytes in

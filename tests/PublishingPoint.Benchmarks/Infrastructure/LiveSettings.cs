@@ -25,35 +25,27 @@ internal static class LiveSettings
             settings.Add("--PublishingPoint:FsyncArchive=false");
         }
 
-        foreach (var pair in (arguments.String("set") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-        {
-            if (!pair.Contains('=', StringComparison.Ordinal))
-            {
-                throw new ArgumentException($"--set takes Key=Value pairs separated by commas, not '{pair}'");
-            }
-
-            settings.Add("--" + pair);
-        }
-
+        settings.AddRange(Pairs(arguments, "set").Select(p => $"--{p.Name}={p.Value}"));
         return settings;
     }
 
     /// <summary>"--env": variables for the server process only (the benchmark's own process keeps its environment).</summary>
-    public static Dictionary<string, string> Environment(BenchmarkArguments arguments)
+    public static Dictionary<string, string> Environment(BenchmarkArguments arguments) =>
+        Pairs(arguments, "env").GroupBy(p => p.Name, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Last().Value, StringComparer.Ordinal);
+
+    // "--{option} K=V,K=V": the pairs in order (a value may hold '=').
+    private static IEnumerable<(string Name, string Value)> Pairs(BenchmarkArguments arguments, string option)
     {
-        var variables = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var pair in (arguments.String("env") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        foreach (var pair in (arguments.String(option) ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
             var equals = pair.IndexOf('=', StringComparison.Ordinal);
             if (equals <= 0)
             {
-                throw new ArgumentException($"--env takes NAME=Value pairs separated by commas, not '{pair}'");
+                throw new ArgumentException($"--{option} takes Name=Value pairs separated by commas, not '{pair}'");
             }
 
-            variables[pair[..equals]] = pair[(equals + 1)..];
+            yield return (pair[..equals], pair[(equals + 1)..]);
         }
-
-        return variables;
     }
 
     /// <summary>A live run as plain JSON-friendly values (RSS samples as [seconds, bytes]).</summary>
