@@ -33,6 +33,21 @@ internal static class ArchiveScanner
         return scan.Result();
     }
 
+    /// <summary>
+    /// When the file's media starts, in seconds: the time of its first readable fragment, read without scanning the
+    /// rest. Null for a file with no fragment (or no header).
+    /// </summary>
+    public static double? FirstSeconds(string path, long maxBoxBytes)
+    {
+        using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        var scan = new Scanning(file, maxBoxBytes);
+        while (scan.First is null && scan.Next())
+        {
+        }
+
+        return scan.First;
+    }
+
     /// <summary>One pass over a file: each step reads one header box, one moof+mdat pair, or stops.</summary>
     private sealed class Scanning(FileStream file, long maxBoxBytes)
     {
@@ -81,6 +96,11 @@ internal static class ArchiveScanner
             _position += header.Size;
             return true;
         }
+
+        /// <summary>The first fragment's time in seconds once one was read.</summary>
+        public double? First => _fragments.Count > 0 && _tracks.Find(t => t.TrackId == _fragments[0].Traf.TrackId) is { Timescale: > 0 } track
+            ? (double)_fragments[0].Time / track.Timescale
+            : null;
 
         public ScannedArchive? Result()
         {

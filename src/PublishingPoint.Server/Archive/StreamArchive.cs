@@ -144,6 +144,15 @@ public sealed class StreamArchive : IDisposable
         }
     }
 
+    /// <summary>Fragments of <paramref name="trackId"/> this file holds.</summary>
+    public int FragmentsOf(uint trackId)
+    {
+        lock (_lock)
+        {
+            return _randomAccess.TryGetValue(trackId, out var entries) ? entries.Count : 0;
+        }
+    }
+
     /// <summary>Flushes what <see cref="Append"/> left in the page cache to the disk (with fsync on).</summary>
     public void Sync()
     {

@@ -40,6 +40,19 @@ public sealed record PublishingPointOptions
     /// <summary>Delete archive files whose media ended more than this many seconds before the live edge; 0 keeps everything.</summary>
     public int ArchiveLengthSeconds { get; set; }
 
+    /// <summary>
+    /// A stream's archive file also rolls over (at its next keyframe) once it holds this many fragments of its first
+    /// video track: a file's index entries can leave memory (<see cref="MaxIndexBytes"/>) only once the file is finished.
+    /// </summary>
+    public int ArchiveFileMaxFragments { get; set; } = 10_000;
+
+    /// <summary>
+    /// Memory the whole server's fragment index may take (an entry per fragment and track, about 136 bytes). Past it, the
+    /// point holding most of the index drops its oldest finished archive file from the index: the file stays in the
+    /// point's folder, its media is no longer served. Only an archive kept for ever (ArchiveLengthSeconds 0) reaches it.
+    /// </summary>
+    public long MaxIndexBytes { get; set; } = 1024L * 1024 * 1024;
+
     /// <summary>Target fragment length when cutting MPEG-TS ingest (at the first keyframe at or after it).</summary>
     public double TsFragmentSeconds { get; set; } = 2;
 
@@ -214,6 +227,8 @@ internal sealed class PublishingPointOptionsValidator : IValidateOptions<Publish
             "PublishingPoint:MaxBoxBytes must be between 65536 and 1073741824."),
         (options.ArchiveSegmentSeconds is < 0 or > 86400 || (options.ArchiveSegmentSeconds is > 0 and < 10) || options.ArchiveLengthSeconds < 0,
             "PublishingPoint:ArchiveSegmentSeconds must be 0 or 10 to 86400; ArchiveLengthSeconds 0 or more."),
+        (options.ArchiveFileMaxFragments < 2 || options.MaxIndexBytes < 1,
+            "PublishingPoint:ArchiveFileMaxFragments must be at least 2, MaxIndexBytes at least 1."),
         (options.TsFragmentSeconds is < 0.5 or > 60,
             "PublishingPoint:TsFragmentSeconds must be between 0.5 and 60."),
         (options.MaxPoints < 1 || options.MaxStreamsPerPoint < 1 || options.MaxTracksPerStream < 1,

@@ -80,7 +80,7 @@ internal sealed partial class ArchiveRecovery(PointRegistry registry, ILogger<Ar
         point.LoadTimeline();
         point.LoadEvents();
         long fragments = 0, torn = 0;
-        foreach (var file in Directory.EnumerateFiles(directory, "*.ismv").Order(StringComparer.Ordinal))
+        foreach (var file in InMediaOrder(Directory.EnumerateFiles(directory, "*.ismv")))
         {
             try
             {
@@ -102,6 +102,32 @@ internal sealed partial class ArchiveRecovery(PointRegistry registry, ILogger<Ar
 
         LogRecovered(path.Value, fragments, torn);
         return point;
+    }
+
+    /// <summary>
+    /// The files by when their media starts: a track takes recovered fragments only in time order, and names do not
+    /// give it ("a.10.ismv" sorts before "a.2.ismv", and a rollover may reuse the name of a file deleted past the
+    /// archive's length). A file that cannot be read first comes last; it is logged when loaded.
+    /// </summary>
+    private IEnumerable<string> InMediaOrder(IEnumerable<string> files)
+    {
+        var starts = new List<(string File, double Start)>();
+        foreach (var file in files)
+        {
+            double? start;
+            try
+            {
+                start = ArchiveScanner.FirstSeconds(file, registry.Options.MaxBoxBytes);
+            }
+            catch (Exception e) when (e is IOException or FormatException or InvalidBoxException or UnauthorizedAccessException)
+            {
+                start = null;
+            }
+
+            starts.Add((file, start ?? double.MaxValue));
+        }
+
+        return starts.OrderBy(s => s.Start).ThenBy(s => s.File, StringComparer.Ordinal).Select(s => s.File);
     }
 
     private (long Fragments, long TornBytes) LoadArchive(Point point, string file)

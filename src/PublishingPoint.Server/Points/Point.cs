@@ -551,12 +551,40 @@ public sealed class Point : IDisposable
         }
     }
 
-    public void RemoveArchive(StreamArchive archive)
+    /// <summary>The archive file no stream writes to any more whose media starts first; null when every file is in use.</summary>
+    public StreamArchive? OldestIdleArchive()
     {
+        lock (_lock)
+        {
+            var inUse = _streams.Values.Select(s => s.Archive).ToHashSet();
+            return _archives.Where(a => !inUse.Contains(a)).MinBy(a => double.IsNaN(a.FirstSeconds) ? double.MinValue : a.FirstSeconds);
+        }
+    }
+
+    /// <summary>Fragments the index holds for this point, over all its tracks.</summary>
+    public long IndexedFragments() => Tracks().Sum(t => (long)t.Count);
+
+    /// <summary>
+    /// Takes <paramref name="archive"/> (a file no stream writes to) out of the point: its fragments leave the index,
+    /// its handles close. The file itself is the caller's. Returns how many fragments left the index.
+    /// </summary>
+    public int Forget(StreamArchive archive)
+    {
+        ArgumentNullException.ThrowIfNull(archive);
+        var removed = 0;
+        foreach (var track in Tracks())
+        {
+            removed += track.RemoveOldest(f => f.Archive == archive);
+        }
+
         lock (_lock)
         {
             _archives.Remove(archive);
         }
+
+        archive.Dispose();
+        Touch();
+        return removed;
     }
 
     public void AddRecoveredArchive(StreamArchive archive)

@@ -273,16 +273,8 @@ public sealed partial class PointRegistry : IDisposable
         var edge = tracks.Select(t => t.Last is { } last ? (double)last.End / t.Description.Timescale : double.MinValue).DefaultIfEmpty(double.MinValue).Max();
         foreach (var archive in point.ArchivesEndedBefore(edge - length))
         {
-            var removed = 0;
-            foreach (var track in tracks)
-            {
-                removed += track.RemoveOldest(f => f.Archive == archive);
-            }
-
-            point.RemoveArchive(archive);
-            archive.Dispose();
+            var removed = point.Forget(archive);
             File.Delete(archive.FilePath);
-            point.Touch();
             LogChanged(point.Path.Value, $"archive {archive.FileName} deleted ({removed} fragments): its media ended more than {length} s before the live edge");
         }
     }

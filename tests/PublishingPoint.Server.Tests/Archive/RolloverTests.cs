@@ -53,4 +53,30 @@ public sealed class RolloverTests
         var duration = double.Parse(await Tool.ProbeAsync(pulled, "-show_entries", "format=duration", "-of", "csv=p=0"), CultureInfo.InvariantCulture);
         Assert.InRange(duration, 29, 31);
     }
+
+    [Fact]
+    public async Task Restart_IndexesEveryRolledFile_InTheOrderOfTheirMedia()
+    {
+        // a.ismv, a.1.ismv ... a.11.ismv: by name a.10 comes before a.2 and a.ismv last; the index must follow the media.
+        var server = await RunningServer.StartAsync(null, "--PublishingPoint:ArchiveSegmentSeconds=10", "--PublishingPoint:FinalizeGraceSeconds=0");
+        var data = server.DataPath;
+        try
+        {
+            var capture = await IsmvCapture.MakeAsync(120, 100, 32, 160, 90);
+            Assert.Equal(HttpStatusCode.OK, (await Posting.PostChunkedAsync(server.Http, "live/order.isml/Streams(a)", capture)).Status);
+            Assert.Equal(12, Directory.GetFiles(Path.Combine(data, "live", "order.isml"), "*.ismv").Length);
+        }
+        finally
+        {
+            await server.DisposeAsync();
+        }
+
+        await using var restarted = await RunningServer.StartAsync(data, "--PublishingPoint:ArchiveSegmentSeconds=10");
+        var manifest = await SmoothManifestView.FetchAsync(restarted.Http, "live/order.isml/Manifest");
+        Assert.False(manifest.IsLive);
+        var times = manifest.ChunkTimes("video");
+        Assert.Equal(60, times.Length);
+        Assert.Equal(0L, times[0]);
+        Assert.Equal(1_180_000_000L, times[^1]);
+    }
 }
