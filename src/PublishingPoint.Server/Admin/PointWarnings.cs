@@ -9,18 +9,15 @@ internal static class PointWarnings
     /// <summary>Index entries (a fragment of a track: its times, archive offset and what playlists need) held in memory past which a point whose archive is kept for ever is warned about.</summary>
     public const long IndexWarningBytes = 128L * 1024 * 1024;
 
-    /// <summary>What one index entry costs in memory outside the memory window (measured: 112 bytes, and its slot in the list).</summary>
-    public const int IndexEntryBytes = 120;
-
     /// <param name="archiveLengthSeconds">How long the point keeps its archive (0: for ever, its index growing with it).</param>
     public static string[] Of(Point point, Track[] tracks, DateTimeOffset now, int archiveLengthSeconds, long indexWarningBytes = IndexWarningBytes)
     {
         var warnings = new List<string>();
-        var indexBytes = tracks.Sum(t => (long)t.Count) * IndexEntryBytes;
+        var indexBytes = tracks.Sum(t => (long)t.Count) * IndexBudget.EntryBytes;
         if (archiveLengthSeconds == 0 && indexBytes > indexWarningBytes)
         {
             warnings.Add(string.Create(CultureInfo.InvariantCulture,
-                $"its archive is kept for ever and so is its index: {indexBytes / (1024 * 1024.0):0.#} MB in memory now, growing while it runs; set archiveLengthSeconds (or PublishingPoint:ArchiveLengthSeconds) for a channel that runs for days"));
+                $"its archive is kept for ever and so is its index: {indexBytes / (1024 * 1024.0):0.#} MB in memory now, growing while it runs until the server's PublishingPoint:MaxIndexBytes makes its oldest files leave it; set archiveLengthSeconds (or PublishingPoint:ArchiveLengthSeconds) for a channel that runs for days"));
         }
         if (point.State == PointState.Live && point.ExpectedEdgeSeconds(now) is { } expected)
         {

@@ -436,7 +436,8 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
             var scale = (double)track.Description.Timescale;
             archive = feed.Archive ?? archive;
             var segment = registry.ArchiveSegmentSeconds(point);
-            if (segment > 0 && traf.FirstSampleIsSync && IsRolloverTrack(track) && time / scale - archive.FirstSeconds >= segment)
+            if (traf.FirstSampleIsSync && IsRolloverTrack(track)
+                && ((segment > 0 && time / scale - archive.FirstSeconds >= segment) || archive.FragmentsOf(traf.TrackId) >= registry.Options.ArchiveFileMaxFragments))
             {
                 var full = archive;
                 archive = point.RollOver(feed, full, () => StreamArchive.Create(NewArchivePath(), full.Header, registry.Options.FsyncArchive, registry.ArchiveFiles));
@@ -469,6 +470,7 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
         if (rolled)
         {
             registry.Prune(point);
+            registry.TrimIndex();
         }
 
         Accepted++;

@@ -87,6 +87,7 @@ internal sealed partial class ArchiveRecovery(PointRegistry registry, ILogger<Ar
                 (var added, var tail) = LoadArchive(point, file);
                 fragments += added;
                 torn += tail;
+                registry.TrimIndex(point);
             }
             catch (Exception e) when (e is IOException or FormatException or InvalidBoxException or PointRuleException or UnauthorizedAccessException or InvalidOperationException)
             {

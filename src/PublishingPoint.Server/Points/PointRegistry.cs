@@ -11,6 +11,7 @@ public sealed partial class PointRegistry : IDisposable
     private readonly ConcurrentDictionary<string, Point> _points = new(StringComparer.Ordinal);
     private readonly ILogger<PointRegistry> _logger;
     private readonly IPointFinalizer _finalizer;
+    private readonly IndexBudget _indexBudget;
 
     public PointRegistry(IOptions<PublishingPointOptions> options, ILogger<PointRegistry> logger, IPointFinalizer finalizer, TimeProvider time)
     {
@@ -22,6 +23,7 @@ public sealed partial class PointRegistry : IDisposable
         _finalizer = finalizer;
         System.IO.Directory.CreateDirectory(DataRoot);
         ArchiveFiles = new ArchiveFiles(Options.MaxOpenArchiveFiles);
+        _indexBudget = new IndexBudget(Options.MaxIndexBytes, logger);
     }
 
     /// <summary>The read handles of every archive, opened on demand and bounded (PublishingPoint:MaxOpenArchiveFiles).</summary>
@@ -277,6 +279,21 @@ public sealed partial class PointRegistry : IDisposable
             File.Delete(archive.FilePath);
             LogChanged(point.Path.Value, $"archive {archive.FileName} deleted ({removed} fragments): its media ended more than {length} s before the live edge");
         }
+    }
+
+    /// <summary>
+    /// Keeps the whole index within PublishingPoint:MaxIndexBytes (<see cref="IndexBudget"/>), counting
+    /// <paramref name="loading"/> too: a point being recovered, not registered yet.
+    /// </summary>
+    public void TrimIndex(Point? loading = null)
+    {
+        var points = _points.Values.ToList();
+        if (loading is not null && !points.Contains(loading))
+        {
+            points.Add(loading);
+        }
+
+        _indexBudget.Trim(points);
     }
 
     /// <summary>Forgets a point that never got media (a refused or empty push), and its empty folder.</summary>

@@ -19,7 +19,7 @@ public sealed class IndexWarningTests
         Assert.True(push.ExitCode == 0, Tool.Describe(push));
         var point = server.Services.GetRequiredService<PointRegistry>().Find("live/forever.isml")!;
         var tracks = point.Tracks();
-        var bytes = tracks.Sum(t => (long)t.Count) * PointWarnings.IndexEntryBytes;
+        var bytes = tracks.Sum(t => (long)t.Count) * IndexBudget.EntryBytes;
         Assert.True(bytes > 0);
 
         var now = DateTimeOffset.UtcNow;

@@ -1,0 +1,50 @@
+namespace PublishingPoint.Server.Points;
+
+/// <summary>
+/// Bounds the memory of the whole server's fragment index (PublishingPoint:MaxIndexBytes). An entry lives as long as
+/// its archive file belongs to the point, so a point that keeps its archive for ever (ArchiveLengthSeconds 0) would grow
+/// the index for as long as it runs. Past the bound, the point holding most of the index forgets its oldest finished
+/// archive file: the file stays in the point's folder, its media is no longer served. A file still being written is
+/// never forgotten; PublishingPoint:ArchiveFileMaxFragments bounds how many entries one can hold.
+/// </summary>
+internal sealed partial class IndexBudget(long maxBytes, ILogger logger)
+{
+    /// <summary>
+    /// What one fragment of a track costs the index: the entry (112 bytes, its type's measured size) with its slot in
+    /// the track's list (8), and its archive file's random-access entry for the 'mfra' (16).
+    /// </summary>
+    public const int EntryBytes = 136;
+
+    private readonly long _maxEntries = Math.Max(1, maxBytes / EntryBytes);
+    private readonly Lock _lock = new();
+
+    /// <summary>Forgets the oldest finished archive files of the heaviest of <paramref name="points"/> until the index fits.</summary>
+    public void Trim(IReadOnlyCollection<Point> points)
+    {
+        lock (_lock)
+        {
+            while (points.Sum(p => p.IndexedFragments()) > _maxEntries && ForgetOldestOfHeaviest(points))
+            {
+            }
+        }
+    }
+
+    private bool ForgetOldestOfHeaviest(IReadOnlyCollection<Point> points)
+    {
+        foreach (var point in points.OrderByDescending(p => p.IndexedFragments()))
+        {
+            if (point.OldestIdleArchive() is { } archive)
+            {
+                var removed = point.Forget(archive);
+                LogForgotten(point.Path.Value, archive.FileName, removed, maxBytes);
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    [LoggerMessage(EventId = 104, Level = LogLevel.Warning,
+        Message = "Publishing point {Point}: archive {File} left the index ({Fragments} fragments), which holds its maximum of {MaxIndexBytes} bytes (PublishingPoint:MaxIndexBytes); the file stays in the point's folder, its media is no longer served")]
+    private partial void LogForgotten(string point, string file, int fragments, long maxIndexBytes);
+}

@@ -1,0 +1,71 @@
+using System.Globalization;
+using System.Net;
+using Microsoft.Extensions.DependencyInjection;
+using PublishingPoint.Server.Points;
+using PublishingPoint.Server.Tests.Hls;
+using PublishingPoint.Server.Tests.Infrastructure;
+
+namespace PublishingPoint.Server.Tests.Archive;
+
+/// <summary>
+/// An archive kept for ever rolls into files of at most ArchiveFileMaxFragments fragments, and the whole index stays
+/// within MaxIndexBytes: the oldest finished files leave it (and stop being served) but stay on disk, after a restart too.
+/// </summary>
+public sealed class IndexBudgetTests
+{
+    private const int Entries = 20;
+
+    [Fact]
+    public async Task ForeverArchive_PastTheBudget_ForgetsTheOldestFiles_KeepsThemOnDisk_AndStaysWithinAfterRestart()
+    {
+        var settings = new[]
+        {
+            "--PublishingPoint:ArchiveFileMaxFragments=3",
+            "--PublishingPoint:MaxIndexBytes=" + (Entries * IndexBudget.EntryBytes).ToString(CultureInfo.InvariantCulture),
+            "--PublishingPoint:FinalizeGraceSeconds=3600",
+        };
+        var capture = new LogCapture();
+        var server = await RunningServer.StartAsync(null, services => services.AddSingleton<Microsoft.Extensions.Logging.ILoggerProvider>(capture), settings);
+        var data = server.DataPath;
+        var folder = Path.Combine(data, "live", "budget.isml");
+        try
+        {
+            // 40 s in 2 s fragments of video and of audio: 40 entries, twice the budget.
+            var pushed = await IsmvCapture.MakeAsync(40, 100, 32, 160, 90);
+            var withoutEnd = pushed[..Boxes.TopLevel(pushed).Single(b => b.Type == "mfra").Offset];
+            Assert.Equal(HttpStatusCode.OK, (await Posting.PostChunkedAsync(server.Http, "live/budget.isml/Streams(a)", withoutEnd)).Status);
+
+            var files = Directory.GetFiles(folder, "*.ismv");
+            Assert.Equal(7, files.Length); // 3 video fragments a file: 6 s each, the last 4 s
+            double onDisk = 0;
+            foreach (var file in files)
+            {
+                onDisk += double.Parse(await Tool.ProbeAsync(file, "-show_entries", "format=duration", "-of", "csv=p=0"), CultureInfo.InvariantCulture);
+            }
+
+            Assert.InRange(onDisk, 39, 41);
+            var indexed = IndexedFragments(server, "live/budget.isml");
+            Assert.InRange(indexed, 8, Entries + 4); // within the budget after the last rollover, plus the open file's 2 + 2
+            var playlist = await server.Http.GetStringAsync("live/budget.isml/hls/video-100000.m3u8");
+            Assert.True(HlsText.LongTag(playlist, "#EXT-X-MEDIA-SEQUENCE") >= 9, playlist);
+            Assert.Equal(HttpStatusCode.NotFound, (await server.Http.GetAsync("live/budget.isml/hls/video-100000/0.ts")).StatusCode);
+            Assert.Contains(capture.Entries, e => e.Message.Contains("left the index", StringComparison.Ordinal) && e.Message.Contains("a.ismv", StringComparison.Ordinal));
+        }
+        finally
+        {
+            await server.DisposeAsync();
+        }
+
+        // A restart reads every file, newest last, and forgets the oldest again as it goes: the VOD is the newest part.
+        await using var restarted = await RunningServer.StartAsync(data, settings);
+        Assert.Equal(7, Directory.GetFiles(folder, "*.ismv").Length);
+        Assert.InRange(IndexedFragments(restarted, "live/budget.isml"), 8, Entries);
+        var manifest = await SmoothManifestView.FetchAsync(restarted.Http, "live/budget.isml/Manifest");
+        var times = manifest.ChunkTimes("video");
+        Assert.InRange(times.Length, 4, Entries / 2);
+        Assert.Equal(380_000_000L, times[^1]);
+    }
+
+    private static long IndexedFragments(RunningServer server, string path) =>
+        server.Services.GetRequiredService<PointRegistry>().Find(path)!.IndexedFragments();
+}
