@@ -144,12 +144,15 @@ public sealed class StreamArchive : IDisposable
         }
     }
 
-    /// <summary>Fragments of <paramref name="trackId"/> this file holds.</summary>
-    public int FragmentsOf(uint trackId)
+    /// <summary>The fragments of the track this file holds most of (an audio track may have many per video fragment).</summary>
+    public int MostFragmentsOfATrack
     {
-        lock (_lock)
+        get
         {
-            return _randomAccess.TryGetValue(trackId, out var entries) ? entries.Count : 0;
+            lock (_lock)
+            {
+                return _randomAccess.Count == 0 ? 0 : _randomAccess.Values.Max(entries => entries.Count);
+            }
         }
     }
 

@@ -41,8 +41,8 @@ public sealed record PublishingPointOptions
     public int ArchiveLengthSeconds { get; set; }
 
     /// <summary>
-    /// A stream's archive file also rolls over (at its next keyframe) once it holds this many fragments of its first
-    /// video track: a file's index entries can leave memory (<see cref="MaxIndexBytes"/>) only once the file is finished.
+    /// A stream's archive file also rolls over (at its next keyframe) once it holds this many fragments of one track: a
+    /// file's index entries can leave memory (<see cref="MaxIndexBytes"/>) only once the file is finished.
     /// </summary>
     public int ArchiveFileMaxFragments { get; set; } = 10_000;
 

@@ -437,7 +437,7 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
             archive = feed.Archive ?? archive;
             var segment = registry.ArchiveSegmentSeconds(point);
             if (traf.FirstSampleIsSync && IsRolloverTrack(track)
-                && ((segment > 0 && time / scale - archive.FirstSeconds >= segment) || archive.FragmentsOf(traf.TrackId) >= registry.Options.ArchiveFileMaxFragments))
+                && ((segment > 0 && time / scale - archive.FirstSeconds >= segment) || archive.MostFragmentsOfATrack >= registry.Options.ArchiveFileMaxFragments))
             {
                 var full = archive;
                 archive = point.RollOver(feed, full, () => StreamArchive.Create(NewArchivePath(), full.Header, registry.Options.FsyncArchive, registry.ArchiveFiles));
