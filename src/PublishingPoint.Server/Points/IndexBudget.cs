@@ -33,7 +33,7 @@ internal sealed partial class IndexBudget(long maxBytes, ILogger logger)
     {
         foreach (var point in points.OrderByDescending(p => p.IndexedFragments()))
         {
-            if (point.OldestIdleArchive() is { } archive)
+            if (point.OldestFinishedArchive() is { } archive)
             {
                 var removed = point.Forget(archive);
                 LogForgotten(point.Path.Value, archive.FileName, removed, maxBytes);

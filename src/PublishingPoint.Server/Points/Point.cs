@@ -551,13 +551,16 @@ public sealed class Point : IDisposable
         }
     }
 
-    /// <summary>The archive file no stream writes to any more whose media starts first; null when every file is in use.</summary>
-    public StreamArchive? OldestIdleArchive()
+    /// <summary>
+    /// The finished archive file (no stream writes to it, its 'mfra' written) whose media starts first; null when there
+    /// is none. A file a rollover has just left is not finished until it is sealed.
+    /// </summary>
+    public StreamArchive? OldestFinishedArchive()
     {
         lock (_lock)
         {
             var inUse = _streams.Values.Select(s => s.Archive).ToHashSet();
-            return _archives.Where(a => !inUse.Contains(a)).MinBy(a => double.IsNaN(a.FirstSeconds) ? double.MinValue : a.FirstSeconds);
+            return _archives.Where(a => !inUse.Contains(a) && a.IsFinalized).MinBy(a => double.IsNaN(a.FirstSeconds) ? double.MinValue : a.FirstSeconds);
         }
     }
 
