@@ -18,6 +18,7 @@ public sealed class StreamArchive : IDisposable
     private bool _disposed;
     private long _length;
     private long? _mfraOffset;
+    private int _mostFragments;
 
     private StreamArchive(string path, FileStream? writer, long length, bool fsync, ArchiveHeader header, ArchiveFiles files)
     {
@@ -108,7 +109,7 @@ public sealed class StreamArchive : IDisposable
         var archive = new StreamArchive(path, null, validLength, fsync, header, files);
         foreach (var (trackId, entry) in entries)
         {
-            archive.TrackEntries(trackId).Add(entry);
+            archive.AddEntryLocked(trackId, entry);
         }
 
         archive._mfraOffset = mfraOffset;
@@ -139,22 +140,13 @@ public sealed class StreamArchive : IDisposable
             }
 
             _length += fragment.Length;
-            TrackEntries(trackId).Add(new RandomAccessEntry(time, offset));
+            AddEntryLocked(trackId, new RandomAccessEntry(time, offset));
             return offset;
         }
     }
 
     /// <summary>The fragments of the track this file holds most of (an audio track may have many per video fragment).</summary>
-    public int MostFragmentsOfATrack
-    {
-        get
-        {
-            lock (_lock)
-            {
-                return _randomAccess.Count == 0 ? 0 : _randomAccess.Values.Max(entries => entries.Count);
-            }
-        }
-    }
+    public int MostFragmentsOfATrack => Volatile.Read(ref _mostFragments);
 
     /// <summary>Flushes what <see cref="Append"/> left in the page cache to the disk (with fsync on).</summary>
     public void Sync()
@@ -290,7 +282,7 @@ public sealed class StreamArchive : IDisposable
         }
     }
 
-    private List<RandomAccessEntry> TrackEntries(uint trackId)
+    private void AddEntryLocked(uint trackId, RandomAccessEntry entry)
     {
         if (!_randomAccess.TryGetValue(trackId, out var list))
         {
@@ -298,6 +290,10 @@ public sealed class StreamArchive : IDisposable
             _randomAccess[trackId] = list;
         }
 
-        return list;
+        list.Add(entry);
+        if (list.Count > _mostFragments)
+        {
+            Volatile.Write(ref _mostFragments, list.Count);
+        }
     }
 }

@@ -49,7 +49,7 @@ public sealed record PublishingPointOptions
     /// <summary>
     /// Memory the whole server's fragment index may take (an entry per fragment and track, about 136 bytes). Past it, the
     /// point holding most of the index drops its oldest finished archive file from the index: the file stays in the
-    /// point's folder, its media is no longer served. Only an archive kept for ever (ArchiveLengthSeconds 0) reaches it.
+    /// point's folder, its media is no longer served. Archives kept for ever (ArchiveLengthSeconds 0) are what reaches it.
     /// </summary>
     public long MaxIndexBytes { get; set; } = 1024L * 1024 * 1024;
 

@@ -435,9 +435,7 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
             samples ??= SamplesOf(fragment.Span, traf, time); // refused before anything reaches the archive
             var scale = (double)track.Description.Timescale;
             archive = feed.Archive ?? archive;
-            var segment = registry.ArchiveSegmentSeconds(point);
-            if (traf.FirstSampleIsSync && IsRolloverTrack(track)
-                && ((segment > 0 && time / scale - archive.FirstSeconds >= segment) || archive.MostFragmentsOfATrack >= registry.Options.ArchiveFileMaxFragments))
+            if (RollsOver(track, traf, time, archive))
             {
                 var full = archive;
                 archive = point.RollOver(feed, full, () => StreamArchive.Create(NewArchivePath(), full.Header, registry.Options.FsyncArchive, registry.ArchiveFiles));
@@ -497,6 +495,29 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
         {
             _unsynced.Clear();
         }
+    }
+
+    /// <summary>
+    /// Whether the stream's file rolls over before this fragment: on a keyframe of the rollover track, every
+    /// ArchiveSegmentSeconds of media or once the file holds ArchiveFileMaxFragments fragments of one track; at twice
+    /// that on any fragment, so a stream without keyframes cannot grow one file (and its index) without end.
+    /// </summary>
+    private bool RollsOver(Track track, TrackFragment traf, long time, StreamArchive archive)
+    {
+        var most = archive.MostFragmentsOfATrack;
+        var max = registry.Options.ArchiveFileMaxFragments;
+        if (most >= 2L * max)
+        {
+            return true;
+        }
+
+        if (!traf.FirstSampleIsSync || !IsRolloverTrack(track))
+        {
+            return false;
+        }
+
+        var segment = registry.ArchiveSegmentSeconds(point);
+        return most >= max || (segment > 0 && (double)time / track.Description.Timescale - archive.FirstSeconds >= segment);
     }
 
     /// <summary>Rollover happens on a keyframe of the stream's first video track (or its first track without video).</summary>

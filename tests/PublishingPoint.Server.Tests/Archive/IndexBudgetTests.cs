@@ -66,6 +66,20 @@ public sealed class IndexBudgetTests
         Assert.Equal(380_000_000L, times[^1]);
     }
 
+    [Fact]
+    public async Task StreamWithoutKeyframes_RollsOverAtTwiceTheFragments_AndEveryFileIsServed()
+    {
+        await using var server = await RunningServer.StartAsync(null, "--PublishingPoint:ArchiveFileMaxFragments=3", "--PublishingPoint:FinalizeGraceSeconds=0");
+        // One keyframe, at the start: 12 fragments of 1 s, the first the only one a rollover on a keyframe could take.
+        var pushed = await IsmvCapture.CaptureAsync(Encoder.SmoothPushBySecondArguments,
+            new EncoderSettings { Seconds = 12, VideoKbps = 100, AudioKbps = 0, Width = 160, Height = 90, GopSeconds = 1000, RealTime = false });
+        Assert.Equal(HttpStatusCode.OK, (await Posting.PostChunkedAsync(server.Http, "live/nokey.isml/Streams(a)", pushed)).Status);
+
+        Assert.Equal(["a.1.ismv", "a.ismv"], Directory.GetFiles(Path.Combine(server.DataPath, "live", "nokey.isml"), "*.ismv").Select(Path.GetFileName).Order());
+        var manifest = await SmoothManifestView.FetchAsync(server.Http, "live/nokey.isml/Manifest");
+        Assert.Equal(12, manifest.ChunkTimes("video").Length);
+    }
+
     private static long IndexedFragments(RunningServer server, string path) =>
         server.Services.GetRequiredService<PointRegistry>().Find(path)!.IndexedFragments();
 }

@@ -29,6 +29,10 @@ public static class Encoder
     public static IEnumerable<string> SmoothPushArguments(Uri target, EncoderSettings s) =>
         Arguments(s, ["-movflags", "isml+frag_keyframe", "-f", "ismv", target.ToString()]);
 
+    /// <summary>Smooth cut into 1 s fragments whatever the keyframes (with a long GopSeconds: fragments without one).</summary>
+    public static IEnumerable<string> SmoothPushBySecondArguments(Uri target, EncoderSettings s) =>
+        Arguments(s, ["-movflags", "isml", "-frag_duration", "1000000", "-f", "ismv", target.ToString()]);
+
     /// <summary>CMAF / fragmented MP4 over one chunked POST (DASH-IF live media ingest, interface 1).</summary>
     public static IEnumerable<string> CmafPushArguments(Uri target, EncoderSettings s) =>
         Arguments(s, ["-movflags", "cmaf+frag_keyframe+empty_moov+default_base_moof", "-f", "mp4", target.ToString()]);
