@@ -13,9 +13,13 @@ internal static class EsDescriptorReader
     private const byte DecoderConfigTag = 4;
     private const byte DecoderSpecificInfoTag = 5;
 
-    public static TrackInfo Apply(TrackInfo track, ReadOnlySpan<byte> descriptors)
+    // ES_Descriptor > DecoderConfigDescriptor > DecoderSpecificInfo: deeper nesting is not AAC's, and an encoder's 4 MB
+    // 'moov' could nest ES_Descriptors 800,000 deep (an uncatchable stack overflow, were each level a call).
+    private const int MaxDepth = 3;
+
+    public static TrackInfo Apply(TrackInfo track, ReadOnlySpan<byte> descriptors, int depth = 1)
     {
-        while (TryReadDescriptor(ref descriptors, out var tag, out var body))
+        while (depth <= MaxDepth && TryReadDescriptor(ref descriptors, out var tag, out var body))
         {
             switch (tag)
             {
@@ -28,10 +32,10 @@ internal static class EsDescriptorReader
                     }
 
                     skip += (flags & 0x20) != 0 ? 2 : 0;
-                    return skip <= body.Length ? Apply(track, body[skip..]) : track;
+                    return skip <= body.Length ? Apply(track, body[skip..], depth + 1) : track;
                 case DecoderConfigTag when body.Length >= 13:
                     track = track with { AverageBitrate = (int)Math.Min(BinaryPrimitives.ReadUInt32BigEndian(body[9..]), int.MaxValue) };
-                    return Apply(track, body[13..]);
+                    return Apply(track, body[13..], depth + 1);
                 case DecoderSpecificInfoTag:
                     return track with { DecoderConfig = body.ToArray() };
                 default:
