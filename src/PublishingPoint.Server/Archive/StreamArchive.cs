@@ -148,14 +148,18 @@ public sealed class StreamArchive : IDisposable
     /// <summary>The fragments of the track this file holds most of (an audio track may have many per video fragment).</summary>
     public int MostFragmentsOfATrack => Volatile.Read(ref _mostFragments);
 
-    /// <summary>Flushes what <see cref="Append"/> left in the page cache to the disk (with fsync on).</summary>
+    /// <summary>
+    /// Flushes what <see cref="Append"/> left in the page cache to the disk (with fsync on). A file sealed meanwhile (a
+    /// rollover between the append and this call) was flushed by its seal: it is not opened again, which would cut
+    /// its 'mfra' off.
+    /// </summary>
     public void Sync()
     {
         lock (_lock)
         {
-            if (_fsync && !_disposed)
+            if (_fsync && !_disposed && _writer is { } writer)
             {
-                WriterLocked().Flush(true);
+                writer.Flush(true);
             }
         }
     }
