@@ -271,7 +271,7 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
             throw new PointRuleException(StatusCodes.Status400BadRequest, $"fragment time {time} or duration {duration} (timescale {timescale}) is out of range");
         }
 
-        RefuseFarAhead(time, timescale);
+        RefuseFarAhead(time, duration, timescale);
 
         // Chunk durations are often estimates for the last sample: only a real jump in time (over 100 ms) breaks a run.
         var second = (long)track.Description.Timescale;
@@ -383,9 +383,17 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
         }
     }
 
-    private void RefuseFarAhead(long time, long timescale)
+    // A fragment lasting longer than the lead would push the edge as far ahead as one starting there: every real fragment
+    // after it would be a duplicate until then (a month's duration, a month).
+    private void RefuseFarAhead(long time, long duration, long timescale)
     {
         var lead = registry.Options.MaxFragmentLeadSeconds;
+        if ((double)duration / timescale > lead)
+        {
+            throw new PointRuleException(StatusCodes.Status400BadRequest,
+                $"fragment at {(double)time / timescale:0.###} s lasts {(double)duration / timescale:0.###} s, more than {lead} s (PublishingPoint:MaxFragmentLeadSeconds): refused");
+        }
+
         if (point.ExpectedEdgeSeconds(registry.Time.GetUtcNow()) is { } edge && (double)time / timescale > edge + lead)
         {
             throw new PointRuleException(StatusCodes.Status400BadRequest,

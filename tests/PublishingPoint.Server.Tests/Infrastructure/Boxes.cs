@@ -52,6 +52,20 @@ public static class Boxes
         return copy;
     }
 
+    /// <summary>The fragment with its 'tfxd' duration set to <paramref name="duration"/> (its own timescale).</summary>
+    public static byte[] SetTfxdDuration(byte[] fragment, long duration)
+    {
+        var copy = (byte[])fragment.Clone();
+        var at = copy.AsSpan().IndexOf(_tfxd);
+        if (at < 0 || copy[at + _tfxd.Length] != 1)
+        {
+            throw new InvalidDataException("no version 1 tfxd in this fragment");
+        }
+
+        BinaryPrimitives.WriteInt64BigEndian(copy.AsSpan(at + _tfxd.Length + 4 + 8), duration);
+        return copy;
+    }
+
     /// <summary>A Smooth capture cut into its header boxes and its fragments (each moof with its mdat).</summary>
     public static (byte[] Header, List<byte[]> Fragments) SplitFragments(byte[] capture)
     {

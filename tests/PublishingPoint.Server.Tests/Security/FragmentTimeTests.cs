@@ -38,6 +38,33 @@ public sealed class FragmentTimeTests
     }
 
     [Fact]
+    public async Task FragmentLastingAYear_Gets400_AndTheRealOnesKeepComing()
+    {
+        await using var server = await RunningServer.StartAsync(null, "--PublishingPoint:MaxFragmentLeadSeconds=30");
+        var (header, fragments) = Boxes.SplitFragments(await IsmvCapture.SixSecondsAsync());
+        await using var encoder = await HeldPush.StartAsync(server.BaseUrl, "/live/long.isml/Streams(enc1)");
+        await encoder.SendAsync(header);
+        await encoder.SendAsync(fragments[0]);
+        await encoder.SendAsync(fragments[1]);
+        await WaitForVideoChunksAsync(server, 1, "live/long.isml");
+
+        // A second feed of the same tracks: the next fragment, on time, but lasting a year.
+        var endless = Boxes.SetTfxdDuration(fragments[2], 365L * 86400 * TicksPerSecond);
+        var (status, text) = await Posting.PostChunkedAsync(server.Http, "live/long.isml/Streams(evil)", [.. header, .. endless]);
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Contains("more than 30 s", text, StringComparison.Ordinal);
+
+        foreach (var fragment in fragments.Skip(2))
+        {
+            await encoder.SendAsync(fragment);
+        }
+
+        Assert.Equal(200, await encoder.FinishAsync());
+        var manifest = await SmoothManifestView.FetchAsync(server.Http, "live/long.isml/Manifest");
+        Assert.Equal(fragments.Count / 2, manifest.ChunkTimes("video").Length);
+    }
+
+    [Fact]
     public async Task EncoderBackAfterAnOutage_WithAWallClockTimeline_IsNotAhead()
     {
         var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
