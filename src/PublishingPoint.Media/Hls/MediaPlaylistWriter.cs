@@ -106,7 +106,8 @@ public static class MediaPlaylistWriter
             text.Append(inv, $"#EXT-X-DATERANGE:ID=\"{range.Id}\"");
             if (range.Class is { } eventClass)
             {
-                text.Append(inv, $",CLASS=\"{eventClass.Replace("\"", "'", StringComparison.Ordinal)}\"");
+                // A quoted-string holds no double quote, CR or LF (RFC 8216 4.2).
+                text.Append(inv, $",CLASS=\"{eventClass.Replace('"', '\'').Replace('\r', ' ').Replace('\n', ' ')}\"");
             }
 
             text.Append(inv, $",START-DATE=\"{range.StartDate.UtcDateTime:yyyy-MM-dd'T'HH:mm:ss.fff'Z'}\"");

@@ -17,12 +17,23 @@ public sealed record TimedEvent(string Scheme, string Value, uint Id, long Start
     /// <summary>An ID3 tag (ID3v2 header) in one of the ID3 schemes: what the TS family carries as timed ID3.</summary>
     public bool IsId3 => Id3Schemes.Contains(Scheme, StringComparer.Ordinal) && Message.AsSpan().StartsWith("ID3"u8) && Message.Length >= 10;
 
-    /// <summary>An event with its SCTE-35 section read when it is one.</summary>
+    /// <summary>
+    /// An event with its SCTE-35 section read when it is one. Control characters in the scheme and value (an encoder's
+    /// bytes) become '?': a line break there would end a playlist's tag and start a forged one, or a log line, and an
+    /// MPD's XML refuses them.
+    /// </summary>
     public static TimedEvent Create(string scheme, string value, uint id, long startTicks, long? durationTicks, byte[] message)
     {
+        ArgumentNullException.ThrowIfNull(scheme);
+        ArgumentNullException.ThrowIfNull(value);
+        scheme = Printable(scheme);
+        value = Printable(value);
         var splice = scheme == Scte35Scheme && SpliceInfo.TryRead(message, out var info) ? info : (SpliceInfo?)null;
         return new TimedEvent(scheme, value, id, startTicks, durationTicks, message, splice);
     }
+
+    private static string Printable(string text) =>
+        text.Any(char.IsControl) ? new string([.. text.Select(c => char.IsControl(c) ? '?' : c)]) : text;
 
     /// <summary>An identifier unique within the point, the same on every origin: the HLS EXT-X-DATERANGE ID.</summary>
     public string Key => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{Id}-{StartTicks}");

@@ -153,6 +153,27 @@ public sealed class TimedMetadataTests
     /// splice_insert section on it, timed 4 s after the first video frame: the cue comes out as the same DATERANGE.
     /// </summary>
     [Fact]
+    public async Task EventSchemeWithALineBreak_CannotForgeATag_OrBreakTheMpd()
+    {
+        var stream = await IsmvCapture.CaptureAsync(Encoder.CmafPushArguments, new EncoderSettings { Seconds = 6, RealTime = false });
+        var forged = new EmsgBox(0, "urn:x\n#EXT-X-ENDLIST\n#EXT-X-X", "v\u0001", 1000, 500, 0, 9, [1, 2, 3]).Write();
+        var body = Insert(stream, Moofs(stream), new Dictionary<int, byte[][]> { [1] = [forged] });
+
+        await using var server = await RunningServer.StartAsync();
+        var (status, text) = await Posting.PostChunkedAsync(server.Http, "live/forged.isml/Streams(cmaf)", body);
+        Assert.True(status == System.Net.HttpStatusCode.OK, text);
+
+        var master = await server.Http.GetStringAsync("live/forged.isml/master.m3u8");
+        var playlist = await server.Http.GetStringAsync("live/forged.isml/" + HlsText.AttributeLines(master, "#EXT-X-STREAM-INF")[0].Uri!);
+        Assert.Equal("urn:x?#EXT-X-ENDLIST?#EXT-X-X", HlsText.AttributeLines(playlist, "#EXT-X-DATERANGE").Single().Attributes["CLASS"]);
+        Assert.DoesNotContain(playlist.Split('\n'), l => l.StartsWith("#EXT-X-X", StringComparison.Ordinal));
+        Assert.Equal(1, playlist.Split('\n').Count(l => l == "#EXT-X-ENDLIST")); // the VOD's own end, once
+        using var mpd = await server.Http.GetAsync("live/forged.isml/manifest.mpd");
+        Assert.Equal(System.Net.HttpStatusCode.OK, mpd.StatusCode);
+        XDocument.Parse(await mpd.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
     public async Task Scte35SectionsInMpegTsIngest_BecomeDateRanges()
     {
         var folder = TempDirectory.Create("pp-scte35-ts");
