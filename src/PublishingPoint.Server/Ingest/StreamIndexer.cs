@@ -545,15 +545,29 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
         return first == track;
     }
 
+    /// <summary>
+    /// "{id}.ismv" for a stream's first file, then "{id}.{n}.ismv" numbered past every file of the stream in the folder:
+    /// never the name of one deleted past the archive's length, which an index entry might still name.
+    /// </summary>
     private string NewArchivePath()
     {
-        var path = Path.Combine(point.Directory, feed.Id + ".ismv");
-        for (var n = 1; File.Exists(path); n++)
+        var last = -1L;
+        var first = feed.Id + ".ismv";
+        foreach (var file in Directory.EnumerateFiles(point.Directory, "*.ismv"))
         {
-            path = Path.Combine(point.Directory, $"{feed.Id}.{n}.ismv");
+            var name = Path.GetFileName(file.AsSpan());
+            if (name.SequenceEqual(first))
+            {
+                last = Math.Max(last, 0);
+            }
+            else if (name.Length > first.Length + 1 && name.StartsWith(feed.Id + ".", StringComparison.Ordinal)
+                && long.TryParse(name[(feed.Id.Length + 1)..^".ismv".Length], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n))
+            {
+                last = Math.Max(last, n);
+            }
         }
 
-        return path;
+        return Path.Combine(point.Directory, last < 0 ? feed.Id + ".ismv" : $"{feed.Id}.{last + 1}.ismv");
     }
 
     private static byte[] Concat(List<byte[]> boxes)

@@ -571,13 +571,24 @@ public sealed class Point : IDisposable
     /// Takes <paramref name="archive"/> (a file no stream writes to) out of the point: its fragments leave the index,
     /// its handles close. The file itself is the caller's. Returns how many fragments left the index.
     /// </summary>
+    /// <remarks>
+    /// Redundant encoders interleave one track's fragments over their files, so its tracks lose everything that ends
+    /// by the file's end, whichever file holds it: no entry is left pointing into a file gone, and no hole opens
+    /// between the ones that stay.
+    /// </remarks>
     public int Forget(StreamArchive archive)
     {
         ArgumentNullException.ThrowIfNull(archive);
         var removed = 0;
-        foreach (var track in Tracks())
+        foreach (var description in archive.Header.Descriptions.Values)
         {
-            removed += track.RemoveOldest(f => f.Archive == archive);
+            if (FindTrack(description.Key) is not { } track)
+            {
+                continue;
+            }
+
+            var end = double.IsNaN(archive.LastEndSeconds) ? long.MinValue : (long)Math.Round(archive.LastEndSeconds * track.Description.Timescale);
+            removed += track.RemoveOldest(f => f.Archive == archive || f.End <= end);
         }
 
         lock (_lock)
