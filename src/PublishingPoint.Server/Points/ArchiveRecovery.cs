@@ -80,19 +80,24 @@ internal sealed partial class ArchiveRecovery(PointRegistry registry, ILogger<Ar
         point.LoadTimeline();
         point.LoadEvents();
         long fragments = 0, torn = 0;
-        foreach (var file in InMediaOrder(Directory.EnumerateFiles(directory, "*.ismv")))
+        var files = InMediaOrder(Directory.EnumerateFiles(directory, "*.ismv"));
+        var recovered = new RecoveredFragments();
+        for (var i = 0; i < files.Count; i++)
         {
             try
             {
-                (var added, var tail) = LoadArchive(point, file);
+                (var added, var tail) = LoadArchive(point, files[i].File, recovered);
                 fragments += added;
                 torn += tail;
-                registry.TrimIndex(point);
             }
             catch (Exception e) when (e is IOException or FormatException or InvalidBoxException or PointRuleException or UnauthorizedAccessException or InvalidOperationException)
             {
-                LogArchiveFailed(e, file);
+                LogArchiveFailed(e, files[i].File);
             }
+
+            // A later file's fragments start after its first one, less the skew between its tracks.
+            recovered.AddBefore(i + 1 < files.Count ? files[i + 1].Start - TrackSkewSeconds : double.PositiveInfinity);
+            registry.TrimIndex(point);
         }
 
         registry.AddRecovered(point);
@@ -105,12 +110,15 @@ internal sealed partial class ArchiveRecovery(PointRegistry registry, ILogger<Ar
         return point;
     }
 
+    // How far a file's other tracks may start before its first fragment (an audio fragment before the keyframe).
+    private const double TrackSkewSeconds = 10;
+
     /// <summary>
     /// The files by when their media starts: a track takes recovered fragments only in time order, and names do not
     /// give it ("a.10.ismv" sorts before "a.2.ismv", and a rollover may reuse the name of a file deleted past the
     /// archive's length). A file that cannot be read first comes last; it is logged when loaded.
     /// </summary>
-    private IEnumerable<string> InMediaOrder(IEnumerable<string> files)
+    private List<(string File, double Start)> InMediaOrder(IEnumerable<string> files)
     {
         var starts = new List<(string File, double Start)>();
         foreach (var file in files)
@@ -128,10 +136,10 @@ internal sealed partial class ArchiveRecovery(PointRegistry registry, ILogger<Ar
             starts.Add((file, start ?? double.MaxValue));
         }
 
-        return starts.OrderBy(s => s.Start).ThenBy(s => s.File, StringComparer.Ordinal).Select(s => s.File);
+        return [.. starts.OrderBy(s => s.Start).ThenBy(s => s.File, StringComparer.Ordinal)];
     }
 
-    private (long Fragments, long TornBytes) LoadArchive(Point point, string file)
+    private (long Fragments, long TornBytes) LoadArchive(Point point, string file, RecoveredFragments recovered)
     {
         var scanned = ArchiveScanner.Scan(file, registry.Options.MaxBoxBytes);
         if (scanned is null)
@@ -164,13 +172,14 @@ internal sealed partial class ArchiveRecovery(PointRegistry registry, ILogger<Ar
             scanned.Fragments.Select(f => (f.Traf.TrackId, new Media.IsoBmff.RandomAccessEntry(f.Time, f.Offset))));
         point.AddRecoveredArchive(archive);
         long added = 0;
+        var seen = new HashSet<Track>();
         foreach (var f in scanned.Fragments)
         {
             if (tracks.TryGetValue(f.Traf.TrackId, out var track))
             {
                 var scale = (double)track.Description.Timescale;
                 archive.Observe(f.Time / scale, (f.Time + f.Duration) / scale);
-                track.AddRecovered(new FragmentEntry(f.Time, f.Duration, f.Traf, f.Samples, archive, f.Offset, f.Length, null), f.Samples);
+                recovered.Add(track, new FragmentEntry(f.Time, f.Duration, f.Traf, f.Samples, archive, f.Offset, f.Length, null), seen.Add(track) ? f.Samples : []);
                 added++;
             }
         }

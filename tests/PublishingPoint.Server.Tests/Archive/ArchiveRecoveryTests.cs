@@ -8,6 +8,37 @@ namespace PublishingPoint.Server.Tests.Archive;
 public sealed class ArchiveRecoveryTests
 {
     [Fact]
+    public async Task RedundantEncoders_InterleavedOverTheirFiles_AreIndexedWhole_AfterARestart()
+    {
+        // Two stream ids feed the same tracks (redundant encoders): each fragment goes to the file of whichever sent it
+        // first. Encoder a sends 0-10 s, b 0-20 s (10-20 s new), a again 0-40 s (20-40 s new): a.ismv holds 0-10 and
+        // 20-40 s, b.ismv 10-20 s.
+        var settings = new[] { "--PublishingPoint:FinalizeGraceSeconds=3600" };
+        var server = await RunningServer.StartAsync(null, settings);
+        var data = server.DataPath;
+        var (header, fragments) = Boxes.SplitFragments(await IsmvCapture.MakeAsync(40, 100, 32, 160, 90));
+        long[] before;
+        try
+        {
+            foreach (var (stream, seconds) in new[] { ("a", 10), ("b", 20), ("a", 40) })
+            {
+                var body = header.Concat(fragments.Where(f => Boxes.TfxdTime(f) < seconds * 10_000_000L).SelectMany(f => f)).ToArray();
+                Assert.Equal(HttpStatusCode.OK, (await Posting.PostChunkedAsync(server.Http, $"live/twin.isml/Streams({stream})", body)).Status);
+            }
+
+            before = (await SmoothManifestView.FetchAsync(server.Http, "live/twin.isml/Manifest")).ChunkTimes("video");
+            Assert.Equal(20, before.Length);
+        }
+        finally
+        {
+            await server.DisposeAsync();
+        }
+
+        await using var restarted = await RunningServer.StartAsync(data, settings);
+        Assert.Equal(before, (await SmoothManifestView.FetchAsync(restarted.Http, "live/twin.isml/Manifest")).ChunkTimes("video"));
+    }
+
+    [Fact]
     public async Task ArchiveCutOffMidFragment_IsServedUpToItsLastCompleteFragment_AfterStart()
     {
         var capture = await IsmvCapture.SixSecondsAsync();

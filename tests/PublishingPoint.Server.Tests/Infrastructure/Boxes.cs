@@ -52,6 +52,18 @@ public static class Boxes
         return copy;
     }
 
+    /// <summary>The fragment's 'tfxd' time (version 1: 64 bits, its track's timescale).</summary>
+    public static long TfxdTime(byte[] fragment)
+    {
+        var at = fragment.AsSpan().IndexOf(_tfxd);
+        if (at < 0 || fragment[at + _tfxd.Length] != 1)
+        {
+            throw new InvalidDataException("no version 1 tfxd in this fragment");
+        }
+
+        return BinaryPrimitives.ReadInt64BigEndian(fragment.AsSpan(at + _tfxd.Length + 4));
+    }
+
     /// <summary>The fragment with its 'tfxd' duration set to <paramref name="duration"/> (its own timescale).</summary>
     public static byte[] SetTfxdDuration(byte[] fragment, long duration)
     {
