@@ -33,13 +33,15 @@ internal sealed class Fmp4IngestSession(PointRegistry registry, Point point, Str
 
     public async Task RunAsync(PipeReader body, CancellationToken cancellationToken)
     {
+        var complete = false;
         try
         {
             await ReadBoxesAsync(body, cancellationToken).ConfigureAwait(false);
+            complete = true;
         }
         finally
         {
-            _indexer.Finish();
+            _indexer.Finish(complete);
         }
     }
 

@@ -117,20 +117,37 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
     /// <summary>Indexes what is still being gathered (a segment boundary, or the end of the body).</summary>
     public void FlushAll()
     {
+        Exception? failed = null;
         foreach (var (track, pending) in _pending.ToArray())
         {
-            Flush(track, pending);
+            try
+            {
+                Flush(track, pending);
+            }
+            catch (Exception e) when (e is PointRuleException or IOException or InvalidBoxException)
+            {
+                failed ??= e; // the other tracks' runs are still indexed (and their memory given back)
+            }
+        }
+
+        if (failed is not null)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failed);
         }
     }
 
-    /// <summary>The end of the connection: complete fragments still being gathered were received whole and are kept.</summary>
-    public void Finish()
+    /// <summary>
+    /// The end of the connection: complete fragments still being gathered were received whole and are kept. After a
+    /// body that ended normally a failure to keep them is the request's (thrown: its answer must not say they are
+    /// safe); after a body that failed it is only logged.
+    /// </summary>
+    public void Finish(bool bodyComplete)
     {
         try
         {
             FlushAll();
         }
-        catch (Exception e) when (e is PointRuleException or IOException or InvalidBoxException)
+        catch (Exception e) when (!bodyComplete && e is PointRuleException or IOException or InvalidBoxException)
         {
             IngestLog.FlushFailed(logger, e, point.Path.Value, feed.Id);
         }

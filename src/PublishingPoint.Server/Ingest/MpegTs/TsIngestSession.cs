@@ -48,6 +48,7 @@ internal sealed class TsIngestSession : IIngestSession, IFragmentSink
 
     public async Task RunAsync(PipeReader body, CancellationToken cancellationToken)
     {
+        var complete = false;
         try
         {
             while (true)
@@ -65,6 +66,7 @@ internal sealed class TsIngestSession : IIngestSession, IFragmentSink
                 {
                     _fragmenter.Flush();
                     ReleaseHeld(force: true);
+                    complete = true;
                     break;
                 }
             }
@@ -74,7 +76,7 @@ internal sealed class TsIngestSession : IIngestSession, IFragmentSink
             // A body that failed before every track had a fragment: what was held goes back, not indexed.
             DropHeld();
             _memory.Release(_bufferBytes);
-            _indexer.Finish();
+            _indexer.Finish(complete);
         }
     }
 
