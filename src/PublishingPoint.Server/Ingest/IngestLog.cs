@@ -26,6 +26,9 @@ internal static partial class IngestLog
     [LoggerMessage(EventId = 206, Level = LogLevel.Error, Message = "Ingest {Point} stream {Stream}: archive write failed")]
     public static partial void ArchiveFailed(ILogger logger, Exception exception, string point, string stream);
 
+    [LoggerMessage(EventId = 232, Level = LogLevel.Warning, Message = "Ingest {Point}: event {Scheme} id {Id} skipped: its time {Time} at timescale {Timescale} is out of range")]
+    public static partial void EventOutOfRange(ILogger logger, string point, string scheme, uint id, long time, uint timescale);
+
     [LoggerMessage(EventId = 230, Level = LogLevel.Information, Message = "Ingest {Point}: event {Scheme} id {Id} at {Seconds:0.###} s")]
     public static partial void Event(ILogger logger, string point, string scheme, uint id, double seconds);
 

@@ -54,6 +54,13 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
             return;
         }
 
+        if (Math.Abs((double)emsg.PresentationTime / emsg.Timescale) > MaxTimeSeconds)
+        {
+            // Its time in 100 ns ticks would not fit (a 500 once); the media it rides with is not refused for it.
+            IngestLog.EventOutOfRange(logger, point.Path.Value, TimedEvent.Printable(emsg.SchemeIdUri), emsg.Id, emsg.PresentationTime, emsg.Timescale);
+            return;
+        }
+
         if (emsg.Version == 1)
         {
             AddEvent(emsg, Timescale.Rescale(emsg.PresentationTime, emsg.Timescale, TimeSpan.TicksPerSecond));

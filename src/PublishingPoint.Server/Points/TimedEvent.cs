@@ -32,7 +32,8 @@ public sealed record TimedEvent(string Scheme, string Value, uint Id, long Start
         return new TimedEvent(scheme, value, id, startTicks, durationTicks, message, splice);
     }
 
-    private static string Printable(string text) =>
+    /// <summary>The text with control characters as '?' (what an encoder sent, for a playlist, an MPD or a log line).</summary>
+    internal static string Printable(string text) =>
         text.Any(char.IsControl) ? new string([.. text.Select(c => char.IsControl(c) ? '?' : c)]) : text;
 
     /// <summary>An identifier unique within the point, the same on every origin: the HLS EXT-X-DATERANGE ID.</summary>

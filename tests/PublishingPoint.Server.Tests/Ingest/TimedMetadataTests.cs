@@ -174,6 +174,22 @@ public sealed class TimedMetadataTests
     }
 
     [Fact]
+    public async Task EventTimedBeyondWhatTicksHold_IsSkipped_AndTheMediaKept()
+    {
+        var stream = await IsmvCapture.CaptureAsync(Encoder.CmafPushArguments, new EncoderSettings { Seconds = 6, RealTime = false });
+        var far = new EmsgBox(1, "urn:x", "", 1, long.MaxValue / 2, 0, 9, [1]).Write(); // 4.6e18 s
+        var body = Insert(stream, Moofs(stream), new Dictionary<int, byte[][]> { [1] = [far] });
+
+        await using var server = await RunningServer.StartAsync();
+        var (status, text) = await Posting.PostChunkedAsync(server.Http, "live/far.isml/Streams(cmaf)", body);
+        Assert.True(status == System.Net.HttpStatusCode.OK, text);
+        var master = await server.Http.GetStringAsync("live/far.isml/master.m3u8");
+        var playlist = await server.Http.GetStringAsync("live/far.isml/" + HlsText.AttributeLines(master, "#EXT-X-STREAM-INF")[0].Uri!);
+        Assert.Empty(HlsText.AttributeLines(playlist, "#EXT-X-DATERANGE"));
+        Assert.Equal(3, playlist.Split('\n').Count(l => l.StartsWith("#EXTINF", StringComparison.Ordinal)));
+    }
+
+    [Fact]
     public async Task Scte35SectionsInMpegTsIngest_BecomeDateRanges()
     {
         var folder = TempDirectory.Create("pp-scte35-ts");
