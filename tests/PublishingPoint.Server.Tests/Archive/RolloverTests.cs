@@ -55,6 +55,27 @@ public sealed class RolloverTests
     }
 
     [Fact]
+    public async Task RedundantEncodersInterleaved_PrunedPastTheLength_LeaveNoEntryIntoADeletedFile()
+    {
+        // a sends 0-10 s, b 0-20 s (10-20 new), a 0-70 s: a.ismv holds 0-10 and 20-30 s around b.ismv's 10-20 s, then
+        // rolls at 30 and 60. At 60, a.ismv ended more than 25 s before the edge and is deleted (b.ismv is still b's file).
+        await using var server = await RunningServer.StartAsync(null, "--PublishingPoint:ArchiveSegmentSeconds=30", "--PublishingPoint:ArchiveLengthSeconds=25",
+            "--PublishingPoint:FinalizeGraceSeconds=3600");
+        var (header, fragments) = Boxes.SplitFragments(await IsmvCapture.MakeAsync(70, 100, 32, 160, 90));
+        foreach (var (stream, seconds) in new[] { ("a", 10), ("b", 20), ("a", 70) })
+        {
+            var body = header.Concat(fragments.Where(f => Boxes.TfxdTime(f) < seconds * 10_000_000L).SelectMany(f => f)).ToArray();
+            Assert.Equal(HttpStatusCode.OK, (await Posting.PostChunkedAsync(server.Http, $"live/twins.isml/Streams({stream})", body)).Status);
+        }
+
+        Assert.Equal(["a.1.ismv", "a.2.ismv", "b.ismv"], Directory.GetFiles(Path.Combine(server.DataPath, "live", "twins.isml"), "*.ismv").Select(Path.GetFileName).Order());
+        var fetched = await Reliability.PlayerCrawl.RunAsync(server.Http, "live/twins.isml", perList: 100);
+        Assert.All(fetched, f => Assert.True(f.Status == HttpStatusCode.OK && f.Error is null, $"{f.Url}: {(int)f.Status} {f.Error}"));
+        var playlist = await server.Http.GetStringAsync("live/twins.isml/hls/video-100000.m3u8");
+        Assert.Equal(15, HlsText.LongTag(playlist, "#EXT-X-MEDIA-SEQUENCE")); // from 30 s: nothing before the deleted file's end
+    }
+
+    [Fact]
     public async Task Restart_IndexesEveryRolledFile_InTheOrderOfTheirMedia()
     {
         // a.ismv, a.1.ismv ... a.11.ismv: by name a.10 comes before a.2 and a.ismv last; the index must follow the media.
