@@ -14,6 +14,28 @@ public sealed class IFramePlaylistTests
     private const string Point = "live/trick.isml";
 
     [Fact]
+    public async Task TimeShiftedIFramePlaylist_AskedFirst_FindsItsRangesInItsRender_AndDecodesAsKeyframes()
+    {
+        await using var server = await RunningServer.StartAsync();
+        Assert.Equal(System.Net.HttpStatusCode.OK, (await Posting.PostChunkedAsync(server.Http, "live/shift.isml/Streams(a)", await IsmvCapture.MakeAsync(12, 200, 32))).Status);
+        var master = await server.Http.GetStringAsync("live/shift.isml/master.m3u8");
+        var media = await server.Http.GetStringAsync("live/shift.isml/" + HlsText.AttributeLines(master, "#EXT-X-STREAM-INF")[0].Uri!);
+        var iframes = HlsText.AttributeLines(master, "#EXT-X-I-FRAME-STREAM-INF")[0].Attributes["URI"];
+
+        // No I-frame playlist was asked for yet: the ranges of the shifted one are found inside its (gated) render.
+        var start = DateTimeOffset.Parse(HlsText.Tag(media, "#EXT-X-PROGRAM-DATE-TIME")!, CultureInfo.InvariantCulture) + TimeSpan.FromSeconds(4.5);
+        var url = server.Url($"live/shift.isml/{iframes}?start={start.ToUnixTimeSeconds()}").ToString();
+        var shifted = await server.Http.GetStringAsync(url);
+        Assert.Contains("#EXT-X-I-FRAMES-ONLY", shifted, StringComparison.Ordinal);
+        var entries = HlsText.Segments(shifted).Count;
+        Assert.InRange(entries, 2, 5); // of the six 2 s segments, those from 4 s on
+        var frames = (await Tool.ProbeAsync(url, "-select_streams", "v", "-show_entries", "frame=pict_type", "-of", "csv=p=0"))
+            .Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        Assert.Equal(entries, frames.Length);
+        Assert.All(frames, f => Assert.Equal("I", f.Split(',')[0]));
+    }
+
+    [Fact]
     public async Task MastersListIFramePlaylists_LiveAndVod_WhoseRangesAreKeyframes()
     {
         await using var server = await RunningServer.StartAsync();

@@ -141,21 +141,46 @@ internal sealed class HlsDelivery(PointRegistry registry, HlsSegmentCache cache)
     }
 
     /// <summary>An I-frame playlist; for TS, the keyframe ranges of the window's segments are computed first (once each).</summary>
+    /// <remarks>
+    /// The ranges are looked for only when the answer is not cached already; for a time-shifted playlist (which may span
+    /// a whole archive) inside its render, on the pool behind the render gate and once per query.
+    /// </remarks>
     private async Task IFramePlaylistAsync(HttpContext context, Point point, Track track, HlsFormat format, string rest, DateTimeOffset anchor, TimeShift shift)
     {
-        var window = point.DvrWindowSeconds(registry.Options.DvrWindowSeconds);
-        if (format == HlsFormat.Ts && HlsPlaylistBuilder.Media(point, track, format, window, anchor, shift, skip: false) is { Segments: [var oldest, ..] } media)
+        if (RenderedResponses.TryServeCached(context, point, rest, shift, null) is { } cached)
         {
-            var fragments = track.SnapshotFromSequence(oldest.Sequence);
-            if (media.Segments.Any(segment => Track.IndexOf(fragments, segment.Sequence) is >= 0 and var index && fragments[index].TsKeyframeEnd is null))
-            {
-                await KeyframeRangesAsync(point, track, media.Segments, fragments, context.RequestAborted).ConfigureAwait(false);
-            }
+            await cached.ConfigureAwait(false);
+            return;
         }
 
-        await PlaylistAsync(context, point, rest, shift,
-                () => HlsPlaylistBuilder.IFrames(point, track, format, window, anchor, shift) is { } m ? MediaPlaylistWriter.Write(m) : null)
-            .ConfigureAwait(false);
+        var window = point.DvrWindowSeconds(registry.Options.DvrWindowSeconds);
+        if (format == HlsFormat.Ts && shift.IsNone)
+        {
+            await KeyframeRangesAsync(point, track, window, anchor, shift, context.RequestAborted).ConfigureAwait(false);
+        }
+
+        await PlaylistAsync(context, point, rest, shift, () =>
+        {
+            if (format == HlsFormat.Ts && !shift.IsNone)
+            {
+                KeyframeRangesAsync(point, track, window, anchor, shift, CancellationToken.None).GetAwaiter().GetResult();
+            }
+
+            return HlsPlaylistBuilder.IFrames(point, track, format, window, anchor, shift) is { } m ? MediaPlaylistWriter.Write(m) : null;
+        }).ConfigureAwait(false);
+    }
+
+    private static Task KeyframeRangesAsync(Point point, Track track, int window, DateTimeOffset anchor, TimeShift shift, CancellationToken cancellationToken)
+    {
+        if (HlsPlaylistBuilder.Media(point, track, HlsFormat.Ts, window, anchor, shift, skip: false) is not { Segments: [var oldest, ..] } media)
+        {
+            return Task.CompletedTask;
+        }
+
+        var fragments = track.SnapshotFromSequence(oldest.Sequence);
+        return media.Segments.Any(segment => Track.IndexOf(fragments, segment.Sequence) is >= 0 and var index && fragments[index].TsKeyframeEnd is null)
+            ? KeyframeRangesAsync(point, track, media.Segments, fragments, cancellationToken)
+            : Task.CompletedTask;
     }
 
     // Each segment's range is computed once (a read and a mux of its first frame), on the pool, one request at a time per
