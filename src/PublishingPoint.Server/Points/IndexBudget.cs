@@ -15,15 +15,24 @@ internal sealed partial class IndexBudget(long maxBytes, ILogger logger)
     /// </summary>
     public const int EntryBytes = 136;
 
-    private readonly long _maxEntries = Math.Max(1, maxBytes / EntryBytes);
+    /// <summary>What a low-latency part's layout adds to its fragment's entry (a 24-byte element of its array).</summary>
+    public const int PartBytes = 24;
+
     private readonly Lock _lock = new();
+
+    /// <summary>What the index of <paramref name="point"/> holds in memory, by the figures above.</summary>
+    public static long BytesOf(Point point)
+    {
+        ArgumentNullException.ThrowIfNull(point);
+        return point.Tracks().Sum(t => ((long)t.Count * EntryBytes) + (t.PartsIndexed * PartBytes));
+    }
 
     /// <summary>Forgets the oldest finished archive files of the heaviest of <paramref name="points"/> until the index fits.</summary>
     public void Trim(IReadOnlyCollection<Point> points)
     {
         lock (_lock)
         {
-            while (points.Sum(p => p.IndexedFragments()) > _maxEntries && ForgetOldestOfHeaviest(points))
+            while (points.Sum(BytesOf) > maxBytes && ForgetOldestOfHeaviest(points))
             {
             }
         }
@@ -31,7 +40,7 @@ internal sealed partial class IndexBudget(long maxBytes, ILogger logger)
 
     private bool ForgetOldestOfHeaviest(IReadOnlyCollection<Point> points)
     {
-        foreach (var point in points.OrderByDescending(p => p.IndexedFragments()))
+        foreach (var point in points.OrderByDescending(BytesOf))
         {
             if (point.OldestFinishedArchive() is { } archive)
             {

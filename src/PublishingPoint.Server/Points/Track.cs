@@ -51,6 +51,11 @@ public sealed class Track
         }
     }
 
+    /// <summary>Low-latency parts whose layout the indexed fragments keep (each kept with its fragment, for its segment's bytes).</summary>
+    public long PartsIndexed => Interlocked.Read(ref _partsIndexed);
+
+    private long _partsIndexed;
+
     public FragmentEntry? First
     {
         get
@@ -94,6 +99,7 @@ public sealed class Track
 
             Register(entry);
             _fragments.Add(entry);
+            Interlocked.Add(ref _partsIndexed, entry.Parts?.Count ?? 0);
             _decodeShift ??= DecodeShiftOf(entry.Samples);
             _openParts.Clear();
             while (_firstInMemory < _fragments.Count - 1 && _fragments[_firstInMemory].End < entry.End - memoryWindow)
@@ -457,6 +463,11 @@ public sealed class Track
             for (var i = _firstInMemory; i < count; i++)
             {
                 _fragments[i].Evict();
+            }
+
+            for (var i = 0; i < count; i++)
+            {
+                Interlocked.Add(ref _partsIndexed, -(_fragments[i].Parts?.Count ?? 0));
             }
 
             _fragments.RemoveRange(0, count);

@@ -17,7 +17,10 @@ public sealed class IndexWarningTests
         await using var server = await RunningServer.StartAsync(null, "--PublishingPoint:FinalizeGraceSeconds=60");
         var push = await Encoder.PushSmoothAsync(server.Url("live/forever.isml/Streams(a)"), new EncoderSettings { Seconds = 6, RealTime = false });
         Assert.True(push.ExitCode == 0, Tool.Describe(push));
-        var point = server.Services.GetRequiredService<PointRegistry>().Find("live/forever.isml")!;
+        // ffmpeg may exit before the server has read the end of its body: wait for the 'mfra' to have finalised the point.
+        var registry = server.Services.GetRequiredService<PointRegistry>();
+        await Eventually.WaitUntilAsync(() => registry.Find("live/forever.isml")?.State == PointState.Vod, "the push never ended in VOD");
+        var point = registry.Find("live/forever.isml")!;
         var tracks = point.Tracks();
         var bytes = tracks.Sum(t => (long)t.Count) * IndexBudget.EntryBytes;
         Assert.True(bytes > 0);

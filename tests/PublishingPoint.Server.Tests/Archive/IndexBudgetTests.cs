@@ -80,6 +80,22 @@ public sealed class IndexBudgetTests
         Assert.Equal(12, manifest.ChunkTimes("video").Length);
     }
 
+    [Fact]
+    public async Task LowLatencyParts_CountAgainstTheBudget()
+    {
+        // Twelve 2 s segments of 200 ms parts: the entries alone (12 x 136 bytes) fit the budget, with their parts they do not.
+        var capture = new LogCapture();
+        await using var server = await RunningServer.StartAsync(null, services => services.AddSingleton<Microsoft.Extensions.Logging.ILoggerProvider>(capture),
+            "--PublishingPoint:ArchiveFileMaxFragments=3", "--PublishingPoint:MaxIndexBytes=" + (12 * IndexBudget.EntryBytes).ToString(CultureInfo.InvariantCulture));
+        var body = await IsmvCapture.CaptureAsync(Encoder.LowLatencyCmafPushArguments, new EncoderSettings { Seconds = 24, AudioKbps = 0, RealTime = false });
+        Assert.Equal(HttpStatusCode.OK, (await Posting.PostChunkedAsync(server.Http, "ll/parts.isml/Streams(a)", body)).Status);
+
+        var track = server.Services.GetRequiredService<PointRegistry>().Find("ll/parts.isml")!.Tracks().Single();
+        Assert.True(track.PartsIndexed > track.Count, $"{track.PartsIndexed} parts for {track.Count} fragments");
+        Assert.InRange(track.Count, 1, 11);
+        Assert.Contains(capture.Entries, e => e.Message.Contains("left the index", StringComparison.Ordinal));
+    }
+
     private static long IndexedFragments(RunningServer server, string path) =>
         server.Services.GetRequiredService<PointRegistry>().Find(path)!.IndexedFragments();
 }
