@@ -465,6 +465,12 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
             }
 
             samples ??= SamplesOf(fragment.Span, traf, time); // refused before anything reaches the archive
+            if (registry.DiskLow())
+            {
+                throw new PointRuleException(StatusCodes.Status507InsufficientStorage,
+                    $"the data folder's disk has less than {registry.Options.MinFreeDiskBytes} bytes free (PublishingPoint:MinFreeDiskBytes): fragments are refused until there is room");
+            }
+
             var scale = (double)track.Description.Timescale;
             archive = feed.Archive ?? archive;
             if (RollsOver(track, traf, time, archive))

@@ -282,6 +282,33 @@ public sealed partial class PointRegistry : IDisposable
     }
 
     /// <summary>
+    /// Whether the data folder's disk has less than PublishingPoint:MinFreeDiskBytes free (looked at once a second at
+    /// most). Ingest stops there, so what the points need to finish what they hold (the 'mfra' indexes, manifests,
+    /// events) still fits, and a full disk does not fail them all at once.
+    /// </summary>
+    public bool DiskLow()
+    {
+        var now = Environment.TickCount64;
+        if (now - Volatile.Read(ref _freeCheckedAt) >= 1000)
+        {
+            Volatile.Write(ref _freeCheckedAt, now);
+            try
+            {
+                Volatile.Write(ref _freeBytes, new DriveInfo(DataRoot).AvailableFreeSpace);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // not known: the writes themselves will tell
+            }
+        }
+
+        return Volatile.Read(ref _freeBytes) < Options.MinFreeDiskBytes;
+    }
+
+    private long _freeCheckedAt = long.MinValue / 2;
+    private long _freeBytes = long.MaxValue;
+
+    /// <summary>
     /// Keeps the whole index within PublishingPoint:MaxIndexBytes (<see cref="IndexBudget"/>), counting
     /// <paramref name="loading"/> too: a point being recovered, not registered yet.
     /// </summary>

@@ -154,6 +154,27 @@ public sealed class FaultTests
         Assert.NotEmpty(Directory.GetFiles(Path.Combine(data, "live", "kill.isml"), "*.ismv"));
     }
 
+    [Fact]
+    public async Task DiskUnderMinFreeDiskBytes_RefusesIngestWith507_AndKeepsServingWhatItHas()
+    {
+        var data = TempDirectory.Create("pp-low-disk");
+        var capture = await IsmvCapture.SixSecondsAsync();
+        await using (var server = await RunningServer.StartAsync(data))
+        {
+            var (ok, text) = await Posting.PostChunkedAsync(server.Http, "live/before.isml/Streams(enc1)", capture);
+            Assert.True(ok == HttpStatusCode.OK, text);
+        }
+
+        // The same disk, but the server wants more free than any disk has: nothing more is archived.
+        await using var low = await RunningServer.StartAsync(data, "--PublishingPoint:MinFreeDiskBytes=" + long.MaxValue.ToString(CultureInfo.InvariantCulture));
+        var (status, refused) = await Posting.PostChunkedAsync(low.Http, "live/after.isml/Streams(enc1)", capture);
+        Assert.Equal(HttpStatusCode.InsufficientStorage, status);
+        Assert.Contains("MinFreeDiskBytes", refused, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(data, "live", "after.isml", "enc1.ismv")) && new FileInfo(Path.Combine(data, "live", "after.isml", "enc1.ismv")).Length > 4096);
+        var manifest = await SmoothManifestView.FetchVodAsync(low.Http, "live/before.isml/Manifest");
+        Assert.Equal(3, manifest.ChunkTimes("video").Length);
+    }
+
     /// <summary>
     /// A real full disk: a 3 MB tmpfs mounted for the test (CI and developers run as root on this kind of
     /// machine; the test fails if it cannot mount rather than pass without checking). Unmounted in finally,
@@ -173,7 +194,7 @@ public sealed class FaultTests
             byte[] fragmentBefore;
             string fragmentUrl;
             string fullPoint;
-            await using (var server = await RunningServer.StartAsync(mountPoint))
+            await using (var server = await RunningServer.StartAsync(mountPoint, "--PublishingPoint:MinFreeDiskBytes=0"))
             {
                 var (ok, okBody) = await Posting.PostChunkedAsync(server.Http, "live/kept.isml/Streams(enc1)", small);
                 Assert.True(ok == HttpStatusCode.OK, okBody);
@@ -198,7 +219,7 @@ public sealed class FaultTests
             }
 
             // After a restart on the full disk, what was archived is recovered intact.
-            await using (var server = await RunningServer.StartAsync(mountPoint))
+            await using (var server = await RunningServer.StartAsync(mountPoint, "--PublishingPoint:MinFreeDiskBytes=0"))
             {
                 Assert.Equal(manifestBefore, await server.Http.GetStringAsync("live/kept.isml/Manifest"));
                 Assert.Equal(fragmentBefore, await server.Http.GetByteArrayAsync(fragmentUrl));
