@@ -26,6 +26,9 @@ internal static partial class IngestLog
     [LoggerMessage(EventId = 206, Level = LogLevel.Error, Message = "Ingest {Point} stream {Stream}: archive write failed")]
     public static partial void ArchiveFailed(ILogger logger, Exception exception, string point, string stream);
 
+    [LoggerMessage(EventId = 233, Level = LogLevel.Warning, Message = "Ingest {Point}: events ({Scheme}) come faster than a point keeps them (8 a second): skipped until they slow down")]
+    public static partial void EventsTooFast(ILogger logger, string point, string scheme);
+
     [LoggerMessage(EventId = 232, Level = LogLevel.Warning, Message = "Ingest {Point}: event {Scheme} id {Id} skipped: its time {Time} at timescale {Timescale} is out of range")]
     public static partial void EventOutOfRange(ILogger logger, string point, string scheme, uint id, long time, uint timescale);
 

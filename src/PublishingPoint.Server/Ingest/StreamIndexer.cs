@@ -104,7 +104,13 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
 
     private void AddEvent(string scheme, string value, uint id, long startTicks, long? duration, byte[] message)
     {
-        if (point.AddEvent(TimedEvent.Create(scheme, value, id, startTicks, duration, message)))
+        var added = point.AddEvent(TimedEvent.Create(scheme, value, id, startTicks, duration, message));
+        if (added == EventAdded.FirstRefused)
+        {
+            IngestLog.EventsTooFast(logger, point.Path.Value, TimedEvent.Printable(scheme));
+        }
+
+        if (added == EventAdded.Added)
         {
             IngestLog.Event(logger, point.Path.Value, scheme, id, startTicks / (double)TimeSpan.TicksPerSecond);
             try

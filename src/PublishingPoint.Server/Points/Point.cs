@@ -161,7 +161,15 @@ public sealed class Point : IDisposable
     }
 
     private const int MaxEvents = 256;
+    // Every new event rewrites the events file (with fsync): what it holds and how often are bounded, so an encoder
+    // sending 64 KB events by the hundred cannot turn that into gigabytes a second.
+    private const int MaxEventBytes = 1024 * 1024;
+    private const int MaxEventsPerSecond = 8;
     private readonly List<TimedEvent> _events = [];
+    private long _eventBytes;
+    private double _eventTokens = MaxEventsPerSecond;
+    private long _eventTokensAt = Environment.TickCount64;
+    private bool _refusingEvents;
 
     private bool _carriesId3;
 
@@ -186,28 +194,47 @@ public sealed class Point : IDisposable
         }
     }
 
-    /// <summary>Adds an event unless a feed already gave it (redundant encoders send the same cue); false then.</summary>
-    public bool AddEvent(TimedEvent timedEvent)
+    /// <summary>
+    /// Adds an event unless a feed already gave it (redundant encoders send the same cue), or the point took its
+    /// <see cref="MaxEventsPerSecond"/> new events in the last second already (<paramref name="limitRate"/>: not when
+    /// loading the saved ones). The kept events' messages stay within <see cref="MaxEventBytes"/>, the oldest going first.
+    /// </summary>
+    public EventAdded AddEvent(TimedEvent timedEvent, bool limitRate = true)
     {
         ArgumentNullException.ThrowIfNull(timedEvent);
         lock (_lock)
         {
             if (_events.Exists(e => e.Scheme == timedEvent.Scheme && e.Id == timedEvent.Id && e.StartTicks == timedEvent.StartTicks))
             {
-                return false;
+                return EventAdded.Duplicate;
             }
 
+            // A bucket of a second's events, filled again as time passes: a burst takes what it holds.
+            var now = Environment.TickCount64;
+            _eventTokens = Math.Min(MaxEventsPerSecond, _eventTokens + ((now - _eventTokensAt) * MaxEventsPerSecond / 1000.0));
+            _eventTokensAt = now;
+            if (limitRate && _eventTokens < 1)
+            {
+                var first = !_refusingEvents;
+                _refusingEvents = true;
+                return first ? EventAdded.FirstRefused : EventAdded.Refused;
+            }
+
+            _eventTokens = Math.Max(0, _eventTokens - 1);
+            _refusingEvents = false;
             _events.Add(timedEvent);
+            _eventBytes += timedEvent.Message.Length;
             _carriesId3 |= timedEvent.IsId3;
             _events.Sort((a, b) => a.StartTicks.CompareTo(b.StartTicks));
-            if (_events.Count > MaxEvents)
+            while (_events.Count > MaxEvents || (_eventBytes > MaxEventBytes && _events.Count > 1))
             {
+                _eventBytes -= _events[0].Message.Length;
                 _events.RemoveAt(0);
             }
         }
 
         Touch();
-        return true;
+        return EventAdded.Added;
     }
 
     private const string EventsFile = "events.json";
@@ -248,7 +275,7 @@ public sealed class Point : IDisposable
         {
             if (e is { Scheme: not null, Value: not null, Message: not null })
             {
-                AddEvent(TimedEvent.Create(e.Scheme, e.Value, e.Id, e.Start, e.Duration, e.Message));
+                AddEvent(TimedEvent.Create(e.Scheme, e.Value, e.Id, e.Start, e.Duration, e.Message), limitRate: false);
             }
         }
     }
@@ -650,4 +677,15 @@ public sealed class Point : IDisposable
 
         _closing.Dispose();
     }
+}
+
+/// <summary>What became of an event offered to a point.</summary>
+public enum EventAdded
+{
+    Added,
+    Duplicate,
+
+    /// <summary>Over the point's events a second: the first of a run of refusals (worth a log line), then the rest.</summary>
+    FirstRefused,
+    Refused,
 }

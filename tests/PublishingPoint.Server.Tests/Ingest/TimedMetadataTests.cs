@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Globalization;
 using System.Xml.Linq;
 using Microsoft.Playwright;
+using Microsoft.Extensions.DependencyInjection;
 using PublishingPoint.Media.IsoBmff;
 using PublishingPoint.Server.Tests.Hls;
 using PublishingPoint.Server.Tests.Infrastructure;
@@ -171,6 +172,30 @@ public sealed class TimedMetadataTests
         using var mpd = await server.Http.GetAsync("live/forged.isml/manifest.mpd");
         Assert.Equal(System.Net.HttpStatusCode.OK, mpd.StatusCode);
         XDocument.Parse(await mpd.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task EventsFasterThanAPointKeepsThem_AreSkipped_AndTheKeptOnesStayWithinTheirBytes()
+    {
+        var stream = await IsmvCapture.CaptureAsync(Encoder.CmafPushArguments, new EncoderSettings { Seconds = 6, RealTime = false });
+        var capture = new LogCapture();
+        await using var server = await RunningServer.StartAsync(null, services => services.AddSingleton<Microsoft.Extensions.Logging.ILoggerProvider>(capture));
+        var registry = server.Services.GetRequiredService<PublishingPoint.Server.Points.PointRegistry>();
+
+        // Three bodies a second and more apart, each with twenty 60 KB events (each body's later in media time): eight a
+        // second are taken, and of the 24 taken the oldest go once their messages pass 1 MB.
+        for (var round = 0; round < 3; round++)
+        {
+            var events = Enumerable.Range(0, 20).Select(i => new EmsgBox(1, "urn:x:flood", "", 1000, (round * 2000) + i, 0, (uint)((round * 100) + i), new byte[60 * 1024]).Write()).ToArray();
+            var (status, text) = await Posting.PostChunkedAsync(server.Http, "live/flood.isml/Streams(cmaf)", Insert(stream, Moofs(stream), new Dictionary<int, byte[][]> { [1] = events }));
+            Assert.True(status == System.Net.HttpStatusCode.OK, text);
+            Assert.Equal(8, registry.Find("live/flood.isml")!.Events().Count(e => e.Id / 100 == round));
+            await Task.Delay(1100);
+        }
+
+        var kept = registry.Find("live/flood.isml")!.Events();
+        Assert.InRange(kept.Sum(e => e.Message.Length), 16 * 60 * 1024, 1024 * 1024);
+        Assert.Contains(capture.Entries, e => e.Message.Contains("faster than a point keeps them", StringComparison.Ordinal));
     }
 
     [Fact]
