@@ -82,11 +82,12 @@ internal sealed partial class ArchiveRecovery(PointRegistry registry, ILogger<Ar
         long fragments = 0, torn = 0;
         var files = InMediaOrder(Directory.EnumerateFiles(directory, "*.ismv"));
         var recovered = new RecoveredFragments();
+        var streams = new List<(string StreamId, StreamArchive Archive)>();
         for (var i = 0; i < files.Count; i++)
         {
             try
             {
-                (var added, var tail) = LoadArchive(point, files[i].File, recovered);
+                (var added, var tail) = LoadArchive(point, files[i].File, recovered, streams);
                 fragments += added;
                 torn += tail;
             }
@@ -98,6 +99,13 @@ internal sealed partial class ArchiveRecovery(PointRegistry registry, ILogger<Ar
             // A later file's fragments start after its first one, less the skew between its tracks.
             recovered.AddBefore(i + 1 < files.Count ? files[i + 1].Start - TrackSkewSeconds : double.PositiveInfinity);
             registry.TrimIndex(point);
+        }
+
+        // Each stream continues from its newest file still part of the point (the index bound may have let older ones go).
+        var kept = point.Archives();
+        foreach (var stream in streams.Where(s => kept.Contains(s.Archive)).GroupBy(s => s.StreamId))
+        {
+            point.RestoreStream(stream.Key, stream.MaxBy(s => double.IsNaN(s.Archive.LastEndSeconds) ? double.MinValue : s.Archive.LastEndSeconds).Archive);
         }
 
         registry.AddRecovered(point);
@@ -139,7 +147,16 @@ internal sealed partial class ArchiveRecovery(PointRegistry registry, ILogger<Ar
         return [.. starts.OrderBy(s => s.Start).ThenBy(s => s.File, StringComparer.Ordinal)];
     }
 
-    private (long Fragments, long TornBytes) LoadArchive(Point point, string file, RecoveredFragments recovered)
+    // "enc1.ismv" and its later files "enc1.3.ismv" are stream enc1's (an id that itself ends in a dot and digits reads
+    // as an earlier stream's: its files are still served, only a reconnect starts a new file).
+    private static string StreamIdOf(string file)
+    {
+        var name = Path.GetFileNameWithoutExtension(file);
+        var dot = name.LastIndexOf('.');
+        return dot > 0 && dot < name.Length - 1 && name.AsSpan(dot + 1).IndexOfAnyExceptInRange('0', '9') < 0 ? name[..dot] : name;
+    }
+
+    private (long Fragments, long TornBytes) LoadArchive(Point point, string file, RecoveredFragments recovered, List<(string StreamId, StreamArchive Archive)> streams)
     {
         var scanned = ArchiveScanner.Scan(file, registry.Options.MaxBoxBytes);
         if (scanned is null)
@@ -153,7 +170,7 @@ internal sealed partial class ArchiveRecovery(PointRegistry registry, ILogger<Ar
             LogUnreadable(file, scanned.Unreadable);
         }
 
-        var streamId = Path.GetFileNameWithoutExtension(file);
+        var streamId = StreamIdOf(file);
         var descriptions = StreamTracks.Resolve(scanned.Header, streamId);
         var header = scanned.Header with { Descriptions = descriptions };
         var tracks = point.BindTracks(descriptions, out var conflict);
@@ -171,6 +188,7 @@ internal sealed partial class ArchiveRecovery(PointRegistry registry, ILogger<Ar
         var archive = StreamArchive.OpenRecovered(file, header, scanned.ValidLength, scanned.MfraOffset, registry.Options.FsyncArchive, registry.ArchiveFiles,
             scanned.Fragments.Select(f => (f.Traf.TrackId, new Media.IsoBmff.RandomAccessEntry(f.Time, f.Offset))));
         point.AddRecoveredArchive(archive);
+        streams.Add((streamId, archive));
         long added = 0;
         var seen = new HashSet<Track>();
         foreach (var f in scanned.Fragments)

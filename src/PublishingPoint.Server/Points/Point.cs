@@ -636,6 +636,21 @@ public sealed class Point : IDisposable
         }
     }
 
+    /// <summary>
+    /// A stream that fed the point before a restart, with its newest file: an encoder of that stream that connects again
+    /// continues from it (segment ingest sends its init segment only once, so its next segments need the header).
+    /// </summary>
+    public void RestoreStream(string streamId, StreamArchive archive)
+    {
+        lock (_lock)
+        {
+            if (!_streams.ContainsKey(streamId))
+            {
+                _streams[streamId] = new StreamFeed(streamId) { Archive = archive };
+            }
+        }
+    }
+
     /// <summary>Moves to VOD unless an encoder connected meanwhile (or <paramref name="force"/>); the caller writes the indexes.</summary>
     public bool TryMarkVod(bool force = false)
     {

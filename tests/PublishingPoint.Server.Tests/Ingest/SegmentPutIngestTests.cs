@@ -31,6 +31,40 @@ public sealed class SegmentPutIngestTests
     }
 
     [Fact]
+    public async Task HlsSegmentsOverPut_ContinueAfterTheServerRestarts_WithoutTheInitSegmentAgain()
+    {
+        // What ffmpeg -f hls -method PUT sends, written to a folder: the init segment once, then a segment every 2 s.
+        var folder = TempDirectory.Create("pp-hls-put");
+        await Tool.RunCheckedAsync("ffmpeg", [.. _source.Where(a => a != "-re"), "-f", "hls", "-hls_time", "2", "-hls_segment_type", "fmp4", Path.Combine(folder, "index.m3u8")]);
+        var settings = new[] { "--PublishingPoint:FinalizeGraceSeconds=3600" };
+        var server = await RunningServer.StartAsync(null, settings);
+        var data = server.DataPath;
+        try
+        {
+            foreach (var file in new[] { "init.mp4", "index0.m4s", "index1.m4s" })
+            {
+                using var put = await server.Http.PutAsync($"live/resume.isml/{file}", new ByteArrayContent(await File.ReadAllBytesAsync(Path.Combine(folder, file))));
+                Assert.True(put.IsSuccessStatusCode, $"{file}: {(int)put.StatusCode} {await put.Content.ReadAsStringAsync()}");
+            }
+        }
+        finally
+        {
+            await server.DisposeAsync();
+        }
+
+        // The encoder goes on where it was: the next segment, with no init segment before it.
+        await using var restarted = await RunningServer.StartAsync(data, settings);
+        using (var next = await restarted.Http.PutAsync("live/resume.isml/index2.m4s", new ByteArrayContent(await File.ReadAllBytesAsync(Path.Combine(folder, "index2.m4s")))))
+        {
+            Assert.True(next.IsSuccessStatusCode, $"{(int)next.StatusCode} {await next.Content.ReadAsStringAsync()}");
+        }
+
+        var manifest = await SmoothManifestView.FetchAsync(restarted.Http, "live/resume.isml/Manifest");
+        Assert.Equal(3, manifest.ChunkTimes("video").Length);
+        Assert.Single(Directory.GetFiles(Path.Combine(data, "live", "resume.isml"), "*.ismv"));
+    }
+
+    [Fact]
     public async Task FfmpegDashStreamingOverPut_IsIngestedPerRepresentation()
     {
         await using var server = await RunningServer.StartAsync(null, "--PublishingPoint:FinalizeGraceSeconds=60");
