@@ -156,16 +156,8 @@ public sealed class TimedMetadataTests
     [Fact]
     public async Task EventSchemeWithALineBreak_CannotForgeATag_OrBreakTheMpd()
     {
-        var stream = await IsmvCapture.CaptureAsync(Encoder.CmafPushArguments, new EncoderSettings { Seconds = 6, RealTime = false });
-        var forged = new EmsgBox(0, "urn:x\n#EXT-X-ENDLIST\n#EXT-X-X", "v\u0001", 1000, 500, 0, 9, [1, 2, 3]).Write();
-        var body = Insert(stream, Moofs(stream), new Dictionary<int, byte[][]> { [1] = [forged] });
-
         await using var server = await RunningServer.StartAsync();
-        var (status, text) = await Posting.PostChunkedAsync(server.Http, "live/forged.isml/Streams(cmaf)", body);
-        Assert.True(status == System.Net.HttpStatusCode.OK, text);
-
-        var master = await server.Http.GetStringAsync("live/forged.isml/master.m3u8");
-        var playlist = await server.Http.GetStringAsync("live/forged.isml/" + HlsText.AttributeLines(master, "#EXT-X-STREAM-INF")[0].Uri!);
+        var playlist = await PushWithEventAsync(server, "live/forged.isml", new EmsgBox(0, "urn:x\n#EXT-X-ENDLIST\n#EXT-X-X", "v\u0001", 1000, 500, 0, 9, [1, 2, 3]));
         Assert.Equal("urn:x?#EXT-X-ENDLIST?#EXT-X-X", HlsText.AttributeLines(playlist, "#EXT-X-DATERANGE").Single().Attributes["CLASS"]);
         Assert.DoesNotContain(playlist.Split('\n'), l => l.StartsWith("#EXT-X-X", StringComparison.Ordinal));
         Assert.Equal(1, playlist.Split('\n').Count(l => l == "#EXT-X-ENDLIST")); // the VOD's own end, once
@@ -202,15 +194,8 @@ public sealed class TimedMetadataTests
     [Fact]
     public async Task EventTimedBeyondWhatTicksHold_IsSkipped_AndTheMediaKept()
     {
-        var stream = await IsmvCapture.CaptureAsync(Encoder.CmafPushArguments, new EncoderSettings { Seconds = 6, RealTime = false });
-        var far = new EmsgBox(1, "urn:x", "", 1, long.MaxValue / 2, 0, 9, [1]).Write(); // 4.6e18 s
-        var body = Insert(stream, Moofs(stream), new Dictionary<int, byte[][]> { [1] = [far] });
-
         await using var server = await RunningServer.StartAsync();
-        var (status, text) = await Posting.PostChunkedAsync(server.Http, "live/far.isml/Streams(cmaf)", body);
-        Assert.True(status == System.Net.HttpStatusCode.OK, text);
-        var master = await server.Http.GetStringAsync("live/far.isml/master.m3u8");
-        var playlist = await server.Http.GetStringAsync("live/far.isml/" + HlsText.AttributeLines(master, "#EXT-X-STREAM-INF")[0].Uri!);
+        var playlist = await PushWithEventAsync(server, "live/far.isml", new EmsgBox(1, "urn:x", "", 1, long.MaxValue / 2, 0, 9, [1])); // 4.6e18 s
         Assert.Empty(HlsText.AttributeLines(playlist, "#EXT-X-DATERANGE"));
         Assert.Equal(3, playlist.Split('\n').Count(l => l.StartsWith("#EXTINF", StringComparison.Ordinal)));
     }
@@ -361,6 +346,17 @@ public sealed class TimedMetadataTests
         var bytes = new byte[4];
         BinaryPrimitives.WriteUInt32BigEndian(bytes, value);
         return bytes;
+    }
+
+    /// <summary>6 s of CMAF with <paramref name="emsg"/> before its second fragment, pushed whole; its first media playlist.</summary>
+    private static async Task<string> PushWithEventAsync(RunningServer server, string point, EmsgBox emsg)
+    {
+        var stream = await IsmvCapture.CaptureAsync(Encoder.CmafPushArguments, new EncoderSettings { Seconds = 6, RealTime = false });
+        var body = Insert(stream, Moofs(stream), new Dictionary<int, byte[][]> { [1] = [emsg.Write()] });
+        var (status, text) = await Posting.PostChunkedAsync(server.Http, $"{point}/Streams(cmaf)", body);
+        Assert.True(status == System.Net.HttpStatusCode.OK, text);
+        var master = await server.Http.GetStringAsync($"{point}/master.m3u8");
+        return await server.Http.GetStringAsync($"{point}/" + HlsText.AttributeLines(master, "#EXT-X-STREAM-INF")[0].Uri!);
     }
 
     private static List<int> Moofs(byte[] stream)

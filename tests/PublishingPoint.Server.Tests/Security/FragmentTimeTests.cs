@@ -12,47 +12,33 @@ public sealed class FragmentTimeTests
     [Fact]
     public async Task FragmentFarAheadOfTheLiveEdge_Gets400_AndTheRealOnesKeepComing()
     {
-        await using var server = await RunningServer.StartAsync(null, "--PublishingPoint:MaxFragmentLeadSeconds=30");
-        var (header, fragments) = Boxes.SplitFragments(await IsmvCapture.SixSecondsAsync());
-        await using var encoder = await HeldPush.StartAsync(server.BaseUrl, "/live/future.isml/Streams(enc1)");
-        await encoder.SendAsync(header);
-        await encoder.SendAsync(fragments[0]);
-        await encoder.SendAsync(fragments[1]);
-        await WaitForVideoChunksAsync(server, 1);
-
         // A second feed of the same tracks, one fragment stamped a year ahead.
-        var future = Boxes.ShiftTfxd(fragments[2], 365L * 86400 * TicksPerSecond);
-        var (status, text) = await Posting.PostChunkedAsync(server.Http, "live/future.isml/Streams(evil)", [.. header, .. future]);
-        Assert.Equal(HttpStatusCode.BadRequest, status);
-        Assert.Contains("ahead of the live edge", text, StringComparison.Ordinal);
-
-        foreach (var fragment in fragments.Skip(2))
-        {
-            await encoder.SendAsync(fragment);
-        }
-
-        Assert.Equal(200, await encoder.FinishAsync());
-        var manifest = await SmoothManifestView.FetchAsync(server.Http, "live/future.isml/Manifest");
-        Assert.Equal(fragments.Count / 2, manifest.ChunkTimes("video").Length);
-        Assert.True(manifest.ChunkTimes("video").Max() < 60 * TicksPerSecond);
+        var times = await RealFeedAroundAnotherAsync("live/future.isml", f => Boxes.ShiftTfxd(f, 365L * 86400 * TicksPerSecond), "ahead of the live edge");
+        Assert.True(times.Max() < 60 * TicksPerSecond);
     }
 
     [Fact]
     public async Task FragmentLastingAYear_Gets400_AndTheRealOnesKeepComing()
     {
+        // A second feed of the same tracks: the next fragment, on time, but lasting a year.
+        await RealFeedAroundAnotherAsync("live/long.isml", f => Boxes.SetTfxdDuration(f, 365L * 86400 * TicksPerSecond), "more than 30 s");
+    }
+
+    // An encoder sends two fragments; a second feed of the same tracks sends the third, changed, and gets 400 with
+    // <paramref name="refusal"/>; the encoder sends the rest, and every one of its fragments is listed. Their times.
+    private static async Task<long[]> RealFeedAroundAnotherAsync(string point, Func<byte[], byte[]> change, string refusal)
+    {
         await using var server = await RunningServer.StartAsync(null, "--PublishingPoint:MaxFragmentLeadSeconds=30");
         var (header, fragments) = Boxes.SplitFragments(await IsmvCapture.SixSecondsAsync());
-        await using var encoder = await HeldPush.StartAsync(server.BaseUrl, "/live/long.isml/Streams(enc1)");
+        await using var encoder = await HeldPush.StartAsync(server.BaseUrl, $"/{point}/Streams(enc1)");
         await encoder.SendAsync(header);
         await encoder.SendAsync(fragments[0]);
         await encoder.SendAsync(fragments[1]);
-        await WaitForVideoChunksAsync(server, 1, "live/long.isml");
+        await WaitForVideoChunksAsync(server, 1, point);
 
-        // A second feed of the same tracks: the next fragment, on time, but lasting a year.
-        var endless = Boxes.SetTfxdDuration(fragments[2], 365L * 86400 * TicksPerSecond);
-        var (status, text) = await Posting.PostChunkedAsync(server.Http, "live/long.isml/Streams(evil)", [.. header, .. endless]);
+        var (status, text) = await Posting.PostChunkedAsync(server.Http, $"{point}/Streams(evil)", [.. header, .. change(fragments[2])]);
         Assert.Equal(HttpStatusCode.BadRequest, status);
-        Assert.Contains("more than 30 s", text, StringComparison.Ordinal);
+        Assert.Contains(refusal, text, StringComparison.Ordinal);
 
         foreach (var fragment in fragments.Skip(2))
         {
@@ -60,8 +46,9 @@ public sealed class FragmentTimeTests
         }
 
         Assert.Equal(200, await encoder.FinishAsync());
-        var manifest = await SmoothManifestView.FetchAsync(server.Http, "live/long.isml/Manifest");
-        Assert.Equal(fragments.Count / 2, manifest.ChunkTimes("video").Length);
+        var times = (await SmoothManifestView.FetchAsync(server.Http, $"{point}/Manifest")).ChunkTimes("video");
+        Assert.Equal(fragments.Count / 2, times.Length);
+        return times;
     }
 
     [Fact]
