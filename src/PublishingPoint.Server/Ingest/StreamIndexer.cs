@@ -104,7 +104,7 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
 
     private void AddEvent(string scheme, string value, uint id, long startTicks, long? duration, byte[] message)
     {
-        var added = point.AddEvent(TimedEvent.Create(scheme, value, id, startTicks, duration, message));
+        var added = point.AddEvent(TimedEvent.Create(scheme, value, id, startTicks, duration, message), registry.Time.GetUtcNow());
         if (added == EventAdded.FirstRefused)
         {
             IngestLog.EventsTooFast(logger, point.Path.Value, TimedEvent.Printable(scheme));

@@ -168,7 +168,7 @@ public sealed class Point : IDisposable
     private readonly List<TimedEvent> _events = [];
     private long _eventBytes;
     private double _eventTokens = MaxEventsPerSecond;
-    private long _eventTokensAt = Environment.TickCount64;
+    private DateTimeOffset? _eventTokensAt;
     private bool _refusingEvents;
 
     private bool _carriesId3;
@@ -196,10 +196,10 @@ public sealed class Point : IDisposable
 
     /// <summary>
     /// Adds an event unless a feed already gave it (redundant encoders send the same cue), or the point took its
-    /// <see cref="MaxEventsPerSecond"/> new events in the last second already (<paramref name="limitRate"/>: not when
-    /// loading the saved ones). The kept events' messages stay within <see cref="MaxEventBytes"/>, the oldest going first.
+    /// <see cref="MaxEventsPerSecond"/> new events in the second before <paramref name="now"/> already (null: not limited,
+    /// for the saved ones being loaded). The kept events' messages stay within <see cref="MaxEventBytes"/>, the oldest going first.
     /// </summary>
-    public EventAdded AddEvent(TimedEvent timedEvent, bool limitRate = true)
+    public EventAdded AddEvent(TimedEvent timedEvent, DateTimeOffset? now)
     {
         ArgumentNullException.ThrowIfNull(timedEvent);
         lock (_lock)
@@ -210,18 +210,21 @@ public sealed class Point : IDisposable
             }
 
             // A bucket of a second's events, filled again as time passes: a burst takes what it holds.
-            var now = Environment.TickCount64;
-            _eventTokens = Math.Min(MaxEventsPerSecond, _eventTokens + ((now - _eventTokensAt) * MaxEventsPerSecond / 1000.0));
-            _eventTokensAt = now;
-            if (limitRate && _eventTokens < 1)
+            if (now is { } at)
             {
-                var first = !_refusingEvents;
-                _refusingEvents = true;
-                return first ? EventAdded.FirstRefused : EventAdded.Refused;
+                _eventTokens = Math.Min(MaxEventsPerSecond, _eventTokens + (Math.Max(0, (at - (_eventTokensAt ?? at)).TotalSeconds) * MaxEventsPerSecond));
+                _eventTokensAt = at;
+                if (_eventTokens < 1)
+                {
+                    var first = !_refusingEvents;
+                    _refusingEvents = true;
+                    return first ? EventAdded.FirstRefused : EventAdded.Refused;
+                }
+
+                _eventTokens--;
+                _refusingEvents = false;
             }
 
-            _eventTokens = Math.Max(0, _eventTokens - 1);
-            _refusingEvents = false;
             _events.Add(timedEvent);
             _eventBytes += timedEvent.Message.Length;
             _carriesId3 |= timedEvent.IsId3;
@@ -275,7 +278,7 @@ public sealed class Point : IDisposable
         {
             if (e is { Scheme: not null, Value: not null, Message: not null })
             {
-                AddEvent(TimedEvent.Create(e.Scheme, e.Value, e.Id, e.Start, e.Duration, e.Message), limitRate: false);
+                AddEvent(TimedEvent.Create(e.Scheme, e.Value, e.Id, e.Start, e.Duration, e.Message), now: null);
             }
         }
     }
