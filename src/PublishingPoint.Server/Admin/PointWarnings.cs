@@ -13,7 +13,7 @@ internal static class PointWarnings
     public static string[] Of(Point point, Track[] tracks, DateTimeOffset now, int archiveLengthSeconds, long indexWarningBytes = IndexWarningBytes)
     {
         var warnings = new List<string>();
-        var indexBytes = tracks.Sum(t => ((long)t.Count * IndexBudget.EntryBytes) + (t.PartsIndexed * IndexBudget.PartBytes));
+        var indexBytes = IndexBudget.BytesOf(tracks);
         if (archiveLengthSeconds == 0 && indexBytes > indexWarningBytes)
         {
             warnings.Add(string.Create(CultureInfo.InvariantCulture,

@@ -201,7 +201,7 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
 
         _tracks = bound;
         _defaults = infos.ToDictionary(i => i.TrackId, i => i.Defaults);
-        _archive = point.UseArchive(feed, header, registry.Options.MaxArchiveRunsPerStream, () => StreamArchive.Create(NewArchivePath(), header, registry.Options.FsyncArchive, registry.ArchiveFiles))
+        _archive = point.UseArchive(feed, header, registry.Options.MaxArchiveRunsPerStream, () => StreamArchive.Create(ArchiveNames.Next(point.Directory, feed.Id), header, registry.Options.FsyncArchive, registry.ArchiveFiles))
             ?? throw new PointRuleException(StatusCodes.Status429TooManyRequests,
                 $"stream {feed.Id} has started {registry.Options.MaxArchiveRunsPerStream} archive files with a changed header; a new header is refused");
         if (logger.IsEnabled(LogLevel.Information))
@@ -482,7 +482,7 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
             if (RollsOver(track, traf, time, archive))
             {
                 var full = archive;
-                archive = point.RollOver(feed, full, () => StreamArchive.Create(NewArchivePath(), full.Header, registry.Options.FsyncArchive, registry.ArchiveFiles));
+                archive = point.RollOver(feed, full, () => StreamArchive.Create(ArchiveNames.Next(point.Directory, feed.Id), full.Header, registry.Options.FsyncArchive, registry.ArchiveFiles));
                 _archive = archive;
                 rolled = archive != full;
             }
@@ -555,13 +555,10 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
             return true;
         }
 
-        if (!traf.FirstSampleIsSync || !IsRolloverTrack(track))
-        {
-            return false;
-        }
-
+        // Whether a rollover is due first: finding the rollover track sorts the stream's tracks.
         var segment = registry.ArchiveSegmentSeconds(point);
-        return most >= max || (segment > 0 && (double)time / track.Description.Timescale - archive.FirstSeconds >= segment);
+        var due = most >= max || (segment > 0 && (double)time / track.Description.Timescale - archive.FirstSeconds >= segment);
+        return due && traf.FirstSampleIsSync && IsRolloverTrack(track);
     }
 
     /// <summary>Rollover happens on a keyframe of the stream's first video track (or its first track without video).</summary>
@@ -579,31 +576,6 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
         }
 
         return first == track;
-    }
-
-    /// <summary>
-    /// "{id}.ismv" for a stream's first file, then "{id}.{n}.ismv" numbered past every file of the stream in the folder:
-    /// never the name of one deleted past the archive's length, which an index entry might still name.
-    /// </summary>
-    private string NewArchivePath()
-    {
-        var last = -1L;
-        var first = feed.Id + ".ismv";
-        foreach (var file in Directory.EnumerateFiles(point.Directory, "*.ismv"))
-        {
-            var name = Path.GetFileName(file.AsSpan());
-            if (name.SequenceEqual(first))
-            {
-                last = Math.Max(last, 0);
-            }
-            else if (name.Length > first.Length + 1 && name.StartsWith(feed.Id + ".", StringComparison.Ordinal)
-                && long.TryParse(name[(feed.Id.Length + 1)..^".ismv".Length], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n))
-            {
-                last = Math.Max(last, n);
-            }
-        }
-
-        return Path.Combine(point.Directory, last < 0 ? feed.Id + ".ismv" : $"{feed.Id}.{last + 1}.ismv");
     }
 
     private static byte[] Concat(List<byte[]> boxes)

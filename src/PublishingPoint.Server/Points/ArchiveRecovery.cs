@@ -147,15 +147,6 @@ internal sealed partial class ArchiveRecovery(PointRegistry registry, ILogger<Ar
         return [.. starts.OrderBy(s => s.Start).ThenBy(s => s.File, StringComparer.Ordinal)];
     }
 
-    // "enc1.ismv" and its later files "enc1.3.ismv" are stream enc1's (an id that itself ends in a dot and digits reads
-    // as an earlier stream's: its files are still served, only a reconnect starts a new file).
-    private static string StreamIdOf(string file)
-    {
-        var name = Path.GetFileNameWithoutExtension(file);
-        var dot = name.LastIndexOf('.');
-        return dot > 0 && dot < name.Length - 1 && name.AsSpan(dot + 1).IndexOfAnyExceptInRange('0', '9') < 0 ? name[..dot] : name;
-    }
-
     private (long Fragments, long TornBytes) LoadArchive(Point point, string file, RecoveredFragments recovered, List<(string StreamId, StreamArchive Archive)> streams)
     {
         var scanned = ArchiveScanner.Scan(file, registry.Options.MaxBoxBytes);
@@ -170,7 +161,7 @@ internal sealed partial class ArchiveRecovery(PointRegistry registry, ILogger<Ar
             LogUnreadable(file, scanned.Unreadable);
         }
 
-        var streamId = StreamIdOf(file);
+        var streamId = ArchiveNames.StreamOf(file);
         var descriptions = StreamTracks.Resolve(scanned.Header, streamId);
         var header = scanned.Header with { Descriptions = descriptions };
         var tracks = point.BindTracks(descriptions, out var conflict);

@@ -24,8 +24,11 @@ internal sealed partial class IndexBudget(long maxBytes, ILogger logger)
     public static long BytesOf(Point point)
     {
         ArgumentNullException.ThrowIfNull(point);
-        return point.Tracks().Sum(t => ((long)t.Count * EntryBytes) + (t.PartsIndexed * PartBytes));
+        return BytesOf(point.Tracks());
     }
+
+    /// <summary>What the index of <paramref name="tracks"/> holds in memory, by the figures above.</summary>
+    public static long BytesOf(IEnumerable<Track> tracks) => tracks.Sum(t => ((long)t.Count * EntryBytes) + (t.PartsIndexed * PartBytes));
 
     /// <summary>Forgets the oldest finished archive files of the heaviest of <paramref name="points"/> until the index fits.</summary>
     public void Trim(IReadOnlyCollection<Point> points)

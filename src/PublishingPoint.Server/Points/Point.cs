@@ -594,9 +594,6 @@ public sealed class Point : IDisposable
         }
     }
 
-    /// <summary>Fragments the index holds for this point, over all its tracks.</summary>
-    public long IndexedFragments() => Tracks().Sum(t => (long)t.Count);
-
     /// <summary>
     /// Takes <paramref name="archive"/> (a file no stream writes to) out of the point: its fragments leave the index,
     /// its handles close. The file itself is the caller's. Returns how many fragments left the index.
