@@ -71,6 +71,13 @@ public sealed record PublishingPointOptions
     /// </summary>
     public int MaxConnectionsPerAddress { get; set; } = 1000;
 
+    /// <summary>
+    /// The slowest a player may take an answer, in bytes a second, after 5 s of grace (Kestrel's MinResponseDataRate,
+    /// whose own 240 B/s lets a player that stops reading hold a 1 MB segment for an hour); slower, the connection is
+    /// cut. 0: no minimum.
+    /// </summary>
+    public int MinResponseBytesPerSecond { get; set; } = 4096;
+
     /// <summary>Bytes of media one ingest connection may hold before they are indexed (a box in progress, chunks waiting for a keyframe); over it: 413.</summary>
     public long MaxIngestBytesPerConnection { get; set; } = 160L * 1024 * 1024;
 
@@ -237,6 +244,8 @@ internal sealed class PublishingPointOptionsValidator : IValidateOptions<Publish
             "PublishingPoint:IngestIdleTimeoutSeconds must be between 1 and 3600, MinIngestBytesPerSecond at least 0."),
         (options.MaxArchiveRunsPerStream < 1 || options.MaxOpenArchiveFiles is < 16 or > 1_000_000,
             "PublishingPoint:MaxArchiveRunsPerStream must be at least 1, MaxOpenArchiveFiles between 16 and 1000000."),
+        (options.MinResponseBytesPerSecond is < 0 or > 100 * 1024 * 1024,
+            "PublishingPoint:MinResponseBytesPerSecond must be between 0 (no minimum) and 104857600."),
         (options.MaxSpooledFiles < 0 || options.SpoolAtRequest is < 1 or > 1_000_000,
             "PublishingPoint:MaxSpooledFiles must be 0 (no spool) or more, SpoolAtRequest between 1 and 1000000."),
         (options.SegmentCacheMegabytes is < 16 or > 1024 * 1024,

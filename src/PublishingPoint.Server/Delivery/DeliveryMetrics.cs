@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
-using PublishingPoint.Server.Delivery.Hls;
 
 namespace PublishingPoint.Server.Delivery;
 
@@ -21,7 +20,7 @@ internal sealed class DeliveryMetrics
         public long Bytes;
     }
 
-    public DeliveryMetrics(IMeterFactory meters, HlsSegmentCache cache, ShiftedOutputs shifted)
+    public DeliveryMetrics(IMeterFactory meters, SegmentCache cache, ShiftedOutputs shifted)
     {
         ArgumentNullException.ThrowIfNull(meters);
         ArgumentNullException.ThrowIfNull(cache);

@@ -119,6 +119,8 @@ public static class PublishingPointHosting
             // Segments are written whole from memory: a larger response buffer lets one write hand a whole
             // segment to the socket instead of waiting on flow control every 64 KB.
             kestrel.Limits.MaxResponseBufferSize = 1024 * 1024;
+            var minResponseRate = builder.Configuration.GetValue($"{PublishingPointOptions.Section}:{nameof(PublishingPointOptions.MinResponseBytesPerSecond)}", new PublishingPointOptions().MinResponseBytesPerSecond);
+            kestrel.Limits.MinResponseDataRate = minResponseRate > 0 ? new Microsoft.AspNetCore.Server.Kestrel.Core.MinDataRate(minResponseRate, TimeSpan.FromSeconds(5)) : null;
             // No "Server: Kestrel" on every response: it tells an attacker the stack and costs bytes on every segment.
             kestrel.AddServerHeader = false;
             if (eventLoop)
@@ -273,7 +275,7 @@ public static class PublishingPointHosting
         services.AddSingleton<SegmentIngestEndpoint>();
         services.AddSingleton<SmoothDelivery>();
         services.AddSingleton<Transport.SegmentSpool>();
-        services.AddSingleton<HlsSegmentCache>();
+        services.AddSingleton<Delivery.SegmentCache>();
         services.AddSingleton<HlsDelivery>();
         services.AddSingleton<DashDelivery>();
         services.AddSingleton<PointRequestRouter>();

@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Options;
 using PublishingPoint.Server.Configuration;
-using PublishingPoint.Server.Delivery.Hls;
+using PublishingPoint.Server.Delivery;
 using PublishingPoint.Server.Points;
 
 namespace PublishingPoint.Server.Publishing;
@@ -13,7 +13,7 @@ namespace PublishingPoint.Server.Publishing;
 internal sealed partial class ObjectPublisher(
     IObjectStore store,
     PointRegistry registry,
-    HlsSegmentCache cache,
+    SegmentCache cache,
     PublishStatus status,
     IOptions<PublishingPointOptions> options,
     TimeProvider time,

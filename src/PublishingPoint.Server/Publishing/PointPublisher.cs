@@ -6,6 +6,7 @@ using PublishingPoint.Media.IsoBmff;
 using PublishingPoint.Media.Tracks;
 using PublishingPoint.Server.Configuration;
 using PublishingPoint.Server.Delivery.Dash;
+using PublishingPoint.Server.Delivery;
 using PublishingPoint.Server.Delivery.Hls;
 using PublishingPoint.Server.Points;
 
@@ -31,7 +32,7 @@ internal sealed class PointPublisher
     private const string MarkerFile = "published-to.txt";
 
     private readonly IObjectStore _store;
-    private readonly HlsSegmentCache _cache;
+    private readonly SegmentCache _cache;
     private readonly PublishStatus _status;
     private readonly PublishOptions _options;
     private readonly int _defaultWindow;
@@ -46,7 +47,7 @@ internal sealed class PointPublisher
     private readonly Lock _lock = new();
     private int _playlistCount;
 
-    public PointPublisher(Point point, IObjectStore store, HlsSegmentCache cache, PublishStatus status, PublishOptions options, int defaultWindow)
+    public PointPublisher(Point point, IObjectStore store, SegmentCache cache, PublishStatus status, PublishOptions options, int defaultWindow)
     {
         Point = point;
         _store = store;

@@ -32,7 +32,7 @@ internal sealed class HostileCommand : IBenchmarkCommand
         "--output FILE     JSON results (default benchmark-results/hostile.json)",
     ];
 
-    private sealed record Row(string Kind, int Requests, double Seconds, string Statuses, double RssMb, int OpenFiles, int ArchiveFiles);
+    private sealed record Row(string Kind, int Requests, double Seconds, string Statuses, double RssMb, int OpenFiles, int ArchiveFiles, double KernelTcpMb);
 
     public async Task<int> RunAsync(BenchmarkArguments arguments, CancellationToken cancellationToken)
     {
@@ -52,6 +52,15 @@ internal sealed class HostileCommand : IBenchmarkCommand
             (await http.PostAsync($"live/good.isml/Streams(a){token}", content, cancellationToken)).EnsureSuccessStatusCode();
         }
 
+        // A point with large fragments (about 1 MB of video each) for players that stop reading.
+        var big = await CaptureAsync(4000, cancellationToken, size: "640x360", seconds: 20, noise: true);
+        using (var content = new ByteArrayContent(big))
+        {
+            (await http.PostAsync($"live/big.isml/Streams(a){token}", content, cancellationToken)).EnsureSuccessStatusCode();
+        }
+
+        var bigFragments = await FragmentUrlsAsync(http, "live/big.isml", cancellationToken);
+        Console.WriteLine($"big point: {bigFragments.Count} video fragments, the first {(await http.GetByteArrayAsync(bigFragments[0], cancellationToken)).Length / 1024} KB");
         var segment = "live/good.isml/hls/video-300000/0.ts";
         (await http.GetAsync(segment, cancellationToken)).EnsureSuccessStatusCode();
         var rows = new List<Row> { Measure(server, "(before)", 0, 0, string.Empty) };
@@ -72,6 +81,7 @@ internal sealed class HostileCommand : IBenchmarkCommand
             ("reset in the middle of a segment", async (_, _) => await ResetAsync(server.BaseUrl, segment, cancellationToken)),
             ("encoded line breaks in the path", async (_, r) => await SendAsync(http, HttpMethod.Get, $"live%0a{r.Next()}/x%0d.isml/Manifest", null, cancellationToken)),
             ("connections held open from one address", async (_, _) => await HoldAsync(server.BaseUrl, held, cancellationToken)),
+            ("players that stop reading a large fragment", async (i, _) => await StallAsync(server.BaseUrl, bigFragments[i % bigFragments.Count], held, cancellationToken)),
         };
         var only = arguments.String("only");
         var selected = kinds.Where(k => only is null || k.Name.Contains(only, StringComparison.OrdinalIgnoreCase)).ToArray();
@@ -102,13 +112,22 @@ internal sealed class HostileCommand : IBenchmarkCommand
     }
 
     private static void Print(Row row) => Console.WriteLine(string.Format(CultureInfo.InvariantCulture,
-        "{0,-46} {1,7} {2,7:F1} s  RSS {3,7:F1} MB  open files {4,5}  archives {5,4}  {6}", row.Kind, row.Requests, row.Seconds, row.RssMb, row.OpenFiles, row.ArchiveFiles, row.Statuses));
+        "{0,-46} {1,7} {2,7:F1} s  RSS {3,7:F1} MB  kernel TCP {4,6:F1} MB  open files {5,5}  archives {6,4}  {7}", row.Kind, row.Requests, row.Seconds, row.RssMb, row.KernelTcpMb, row.OpenFiles, row.ArchiveFiles, row.Statuses));
+
+    // The machine's TCP buffers (all sockets, both ends of loopback): /proc/net/sockstat counts them in pages.
+    private static long KernelTcpBytes()
+    {
+        var line = File.ReadLines("/proc/net/sockstat").FirstOrDefault(l => l.StartsWith("TCP:", StringComparison.Ordinal)) ?? string.Empty;
+        var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        var at = Array.IndexOf(fields, "mem");
+        return at > 0 && at + 1 < fields.Length ? long.Parse(fields[at + 1], CultureInfo.InvariantCulture) * Environment.SystemPageSize : 0;
+    }
 
     private static Row Measure(LiveServer server, string kind, int requests, double seconds, string statuses)
     {
         var sample = server.Sample();
         var files = Directory.GetFiles(server.DataPath, "*.ismv", SearchOption.AllDirectories).Length;
-        return new Row(kind, requests, seconds, statuses, sample.RssBytes / 1e6, Directory.GetFileSystemEntries($"/proc/{server.ProcessId}/fd").Length, files);
+        return new Row(kind, requests, seconds, statuses, sample.RssBytes / 1e6, Directory.GetFileSystemEntries($"/proc/{server.ProcessId}/fd").Length, files, KernelTcpBytes() / 1e6);
     }
 
     private static async Task<Dictionary<int, int>> RunAsync(int requests, int parallel, Func<int, Random, Task<int>> request, CancellationToken cancellationToken)
@@ -191,6 +210,52 @@ internal sealed class HostileCommand : IBenchmarkCommand
         }
     }
 
+    // A connection with a 4 KB receive window that asks for a fragment, reads its first bytes and then nothing more
+    // (until its kind is measured): the answer waits in the server for a client that takes 240 bytes a second or less.
+    private static async Task<int> StallAsync(Uri server, string path, System.Collections.Concurrent.ConcurrentBag<Socket> held, CancellationToken cancellationToken)
+    {
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { ReceiveBufferSize = 4096 };
+        held.Add(socket);
+        try
+        {
+            await socket.ConnectAsync(IPAddress.Loopback, server.Port, cancellationToken);
+            await socket.SendAsync(Encoding.ASCII.GetBytes($"GET /{path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"), cancellationToken);
+            var buffer = new byte[1024];
+            var read = await socket.ReceiveAsync(buffer, cancellationToken);
+            return read > 12 && int.TryParse(Encoding.ASCII.GetString(buffer, 9, 3), CultureInfo.InvariantCulture, out var status) ? status : 0;
+        }
+        catch (SocketException)
+        {
+            return 0;
+        }
+    }
+
+    // Every fragment of every quality level the point's Smooth manifest lists.
+    private static async Task<List<string>> FragmentUrlsAsync(HttpClient http, string point, CancellationToken cancellationToken)
+    {
+        var manifest = System.Xml.Linq.XDocument.Parse(await http.GetStringAsync($"{point}/Manifest", cancellationToken));
+        var urls = new List<string>();
+        foreach (var stream in manifest.Descendants("StreamIndex"))
+        {
+            var time = 0L;
+            var chunks = stream.Elements("c").Select(c => ((long?)c.Attribute("t"), (long?)c.Attribute("d") ?? 0)).ToList();
+            foreach (var level in stream.Elements("QualityLevel"))
+            {
+                time = 0;
+                foreach (var (t, d) in chunks)
+                {
+                    time = t ?? time;
+                    var url = ((string)stream.Attribute("Url")!).Replace("{bitrate}", (string)level.Attribute("Bitrate")!, StringComparison.Ordinal)
+                        .Replace("{start time}", time.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal);
+                    urls.Add($"{point}/{url}");
+                    time += d;
+                }
+            }
+        }
+
+        return urls.Where(u => u.Contains("video", StringComparison.Ordinal)).ToList();
+    }
+
     private static async Task<int> ResetAsync(Uri server, string segment, CancellationToken cancellationToken)
     {
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { ReceiveBufferSize = 4096 };
@@ -202,11 +267,11 @@ internal sealed class HostileCommand : IBenchmarkCommand
         return 0;
     }
 
-    private static async Task<byte[]> CaptureAsync(int kbps, CancellationToken cancellationToken)
+    private static async Task<byte[]> CaptureAsync(int kbps, CancellationToken cancellationToken, string size = "160x90", int seconds = 6, bool noise = false)
     {
         var info = new ProcessStartInfo("ffmpeg") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var argument in (string[])["-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=160x90:rate=25", "-f", "lavfi", "-i", "sine=sample_rate=48000",
-            "-t", "6", "-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", "veryfast", "-b:v", $"{kbps}k", "-g", "50", "-keyint_min", "50", "-sc_threshold", "0",
+        foreach (var argument in (string[])["-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", $"testsrc=size={size}:rate=25", "-f", "lavfi", "-i", "sine=sample_rate=48000",
+            "-t", seconds.ToString(CultureInfo.InvariantCulture), "-vf", noise ? "noise=alls=100:allf=t" : "null", "-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", "veryfast", "-b:v", $"{kbps}k", "-maxrate", $"{kbps}k", "-bufsize", $"{kbps}k", "-g", "50", "-keyint_min", "50", "-sc_threshold", "0",
             "-c:a", "aac", "-b:a", "32k", "-movflags", "isml+frag_keyframe", "-f", "ismv", "pipe:1"])
         {
             info.ArgumentList.Add(argument);

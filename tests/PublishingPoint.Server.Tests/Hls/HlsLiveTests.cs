@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using Microsoft.Extensions.DependencyInjection;
-using PublishingPoint.Server.Delivery.Hls;
+using PublishingPoint.Server.Delivery;
 using PublishingPoint.Server.Tests.Infrastructure;
 using PublishingPoint.Tests.Shared;
 
@@ -59,7 +59,7 @@ public sealed class HlsLiveTests
         var probe = Tool.ProbeAsync(masterUrl, "-show_entries", "stream=codec_name,width", "-of", "compact");
         var copy = Tool.RunAsync("ffmpeg", ["-v", "error", "-i", server.Url($"{Point}/{variants[0].Uri}").ToString(), "-c", "copy", "-t", "3", "-f", "null", "-"], TimeSpan.FromSeconds(30));
 
-        var cache = server.Services.GetRequiredService<HlsSegmentCache>();
+        var cache = server.Services.GetRequiredService<SegmentCache>();
         var checkedSegments = 0;
         foreach (var (_, uri) in variants)
         {

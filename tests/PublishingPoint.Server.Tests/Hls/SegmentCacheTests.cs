@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using PublishingPoint.Media.Tracks;
 using PublishingPoint.Server.Configuration;
+using PublishingPoint.Server.Delivery;
 using PublishingPoint.Server.Delivery.Hls;
 using PublishingPoint.Server.Points;
 using PublishingPoint.Server.Tests.Infrastructure;
@@ -16,7 +17,7 @@ public sealed class SegmentCacheTests
     public async Task FullCache_KeepsTheNewestSegment_AndDropsTheLeastRecentlyAskedFor()
     {
         var spool = new SegmentSpool(Options.Create(new PublishingPointOptions { DirectSend = false }), NullLogger<SegmentSpool>.Instance);
-        using var cache = new HlsSegmentCache(spool, sizeLimit: 10 * 1024 * 1024);
+        using var cache = new SegmentCache(spool, sizeLimit: 10 * 1024 * 1024);
         Assert.True(PointPath.TryParse("live/cache.isml", out var path, out var error), error);
         var point = new Point(path, Path.GetTempPath());
         var track = new TrackKey("video", 2_500_000);
@@ -41,7 +42,7 @@ public sealed class SegmentCacheTests
     public async Task ConcurrentRequests_AcrossTheSpoolingRequest_AllGetTheSegment_ProducedOnce()
     {
         var spool = Spooling(atRequest: 3);
-        using var cache = new HlsSegmentCache(spool, sizeLimit: 10 * 1024 * 1024);
+        using var cache = new SegmentCache(spool, sizeLimit: 10 * 1024 * 1024);
         var key = SegmentKey("live/spool.isml", 7);
         var segment = RandomSegment();
 
@@ -59,7 +60,7 @@ public sealed class SegmentCacheTests
     [Fact]
     public async Task PooledSegment_GoesBackToItsPool_OnlyAfterTheLastAnswerFromItsBytes()
     {
-        using var cache = new HlsSegmentCache(Spooling(atRequest: 2), sizeLimit: 10 * 1024 * 1024);
+        using var cache = new SegmentCache(Spooling(atRequest: 2), sizeLimit: 10 * 1024 * 1024);
         var key = SegmentKey("live/pooled.isml", 3);
         var pool = new FragmentBufferPool();
         var segment = RandomSegment();
@@ -88,6 +89,85 @@ public sealed class SegmentCacheTests
         Assert.Equal(segment.Length, third.Length);
         third.Release();
         second.Release();
+    }
+
+    [Fact]
+    public async Task SegmentsHeldBySlowAnswers_PastTheCacheSize_GoToTheSpool_NotToMemory()
+    {
+        // Players that stop reading hold their segments after the cache lets them go: forty distinct 200 KB segments,
+        // each still held by its answer, through a 1 MB cache. Memory keeps what the cache's size allows; the rest are
+        // spooled files from the start.
+        const long limit = 1024 * 1024;
+        var spool = Spooling(atRequest: 1000);
+        using var cache = new SegmentCache(spool, limit);
+        var pool = new FragmentBufferPool();
+        var held = new List<ReadySegment>();
+        for (var n = 0L; n < 40; n++)
+        {
+            var segment = RandomSegment();
+            held.Add(await cache.GetOrProduceSegmentAsync(SegmentKey("live/slow.isml", n), segment.Length, () => Task.FromResult(Pooled(pool, segment)), CancellationToken.None));
+            Assert.True(segment.AsSpan().SequenceEqual(Read(held[^1])), $"segment {n} came back with other bytes");
+            Assert.True(cache.InMemoryBytes <= limit, $"{cache.InMemoryBytes} bytes of segments in memory after segment {n}, over the cache's {limit}");
+        }
+
+        Assert.Equal(40, cache.Produced);
+        Assert.True(held.Count(h => h.File is not null) >= 30, $"only {held.Count(h => h.File is not null)} of 40 held segments were spooled");
+        Assert.True(pool.LentBytes <= limit + (limit / 8), $"{pool.LentBytes} pooled bytes lent"); // a pooled array is at most an eighth longer than its bytes
+
+        held.ForEach(h => h.Release());
+        cache.Dispose();
+        Assert.Equal(0, cache.InMemoryBytes);
+        Assert.Equal(0, pool.LentBytes);
+    }
+
+    [Fact]
+    public async Task SegmentsHeldBySlowAnswers_WithNoSpool_AreRefusedPastTwiceTheCacheSize()
+    {
+        const long limit = 1024 * 1024;
+        var noSpool = new SegmentSpool(Options.Create(new PublishingPointOptions { MaxSpooledFiles = 0 }), NullLogger<SegmentSpool>.Instance);
+        using var cache = new SegmentCache(noSpool, limit);
+        var held = new List<ReadySegment>();
+        var refused = 0;
+        for (var n = 0L; n < 40; n++)
+        {
+            try
+            {
+                held.Add(await cache.GetOrProduceSegmentAsync(SegmentKey("live/nospool.isml", n), 200 * 1024, () => Task.FromResult(RandomSegment()), CancellationToken.None));
+            }
+            catch (SegmentMemoryFullException)
+            {
+                refused++;
+            }
+
+            Assert.True(cache.InMemoryBytes <= 2 * limit, $"{cache.InMemoryBytes} bytes of segments in memory after segment {n}, over twice the cache's {limit}");
+        }
+
+        Assert.InRange(refused, 25, 35);
+
+        // Once the slow answers are done, segments are produced again.
+        held.ForEach(h => h.Release());
+        var again = await cache.GetOrProduceSegmentAsync(SegmentKey("live/nospool.isml", 99), 200 * 1024, () => Task.FromResult(RandomSegment()), CancellationToken.None);
+        Assert.NotNull(again.Buffer);
+        again.Release();
+    }
+
+    private static FragmentBuffer Pooled(FragmentBufferPool pool, byte[] bytes)
+    {
+        var buffer = pool.Rent(bytes.Length);
+        bytes.CopyTo(buffer.Span);
+        return buffer;
+    }
+
+    private static byte[] Read(ReadySegment segment)
+    {
+        if (segment.Buffer is { } buffer)
+        {
+            return buffer.Span.ToArray();
+        }
+
+        var bytes = new byte[segment.File!.Length];
+        RandomAccess.Read(segment.File.Handle, bytes, 0);
+        return bytes;
     }
 
     private static SegmentSpool Spooling(int atRequest) =>

@@ -21,7 +21,7 @@ namespace PublishingPoint.Server.Delivery.Hls;
 /// Segment n is the track's n-th fragment since the point began: it is the media sequence number, and every
 /// rendition's segment n covers the same interval when the encoders share a timeline.
 /// </summary>
-internal sealed class HlsDelivery(PointRegistry registry, HlsSegmentCache cache)
+internal sealed class HlsDelivery(PointRegistry registry, SegmentCache cache)
 {
     public const string PlaylistContentType = "application/vnd.apple.mpegurl";
     public const string TsContentType = "video/mp2t";
@@ -137,7 +137,7 @@ internal sealed class HlsDelivery(PointRegistry registry, HlsSegmentCache cache)
             () => Task.FromResult(HlsPackager.InitSegment(track) ?? throw new InvalidOperationException("no initialization data yet")))
             .WaitAsync(context.RequestAborted).ConfigureAwait(false);
         context.Response.Headers.CacheControl = Immutable;
-        await HlsResponses.SegmentAsync(context, Mp4ContentType, bytes).ConfigureAwait(false);
+        await SegmentResponses.SegmentAsync(context, Mp4ContentType, bytes).ConfigureAwait(false);
     }
 
     /// <summary>An I-frame playlist; for TS, the keyframe ranges of the window's segments are computed first (once each).</summary>
@@ -214,7 +214,7 @@ internal sealed class HlsDelivery(PointRegistry registry, HlsSegmentCache cache)
         try
         {
             context.Response.Headers.CacheControl = Immutable;
-            await HlsResponses.SegmentAsync(context, contentType, segment).ConfigureAwait(false);
+            await SegmentResponses.SegmentAsync(context, contentType, segment).ConfigureAwait(false);
         }
         finally
         {

@@ -10,7 +10,7 @@ namespace PublishingPoint.Server.Delivery.Smooth;
 /// Smooth Streaming delivery (MS-SSTR 2.2): the client manifest, fragments with tfxd/tfrf, and a
 /// single-track initialization segment per quality level (an extension for DASH/HLS-style players and tools).
 /// </summary>
-internal sealed class SmoothDelivery(PointRegistry registry)
+internal sealed class SmoothDelivery(PointRegistry registry, SegmentCache cache)
 {
     public const string ManifestContentType = "text/xml; charset=utf-8";
     public const string FragmentContentType = "video/mp4";
@@ -67,6 +67,30 @@ internal sealed class SmoothDelivery(PointRegistry registry)
             return;
         }
 
+        // Answered from the segment cache: one copy for every player of a fragment (spooled, and sent with sendfile,
+        // once it is popular), and none held per player, however slowly it reads.
+        var answer = new SmoothFragmentKey(point, track.Key, fragment.Time, next.Length);
+        if (!cache.TryGetReady(answer, out var ready))
+        {
+            ready = await cache.GetOrProduceSegmentAsync(answer, fragment.Length + 1024L, () => WriteAsync(fragment, next), context.RequestAborted).ConfigureAwait(false);
+        }
+
+        try
+        {
+            // Complete look-ahead (or VOD) makes the bytes final; otherwise a later request would announce more.
+            context.Response.Headers.CacheControl = !live || next.Length >= lookAhead
+                ? "public, max-age=31536000, immutable"
+                : "public, max-age=1";
+            await SegmentResponses.SegmentAsync(context, FragmentContentType, ready).ConfigureAwait(false);
+        }
+        finally
+        {
+            ready.Release();
+        }
+    }
+
+    private static async Task<FragmentBuffer> WriteAsync(FragmentEntry fragment, FragmentEntry[] next)
+    {
         var following = new (long, long)[next.Length];
         for (var i = 0; i < next.Length; i++)
         {
@@ -74,16 +98,8 @@ internal sealed class SmoothDelivery(PointRegistry registry)
         }
 
         var listed = SmoothManifestBuilder.ListedChunk(fragment);
-        byte[] bytes;
-        using (var stored = await fragment.RentAsync(context.RequestAborted).ConfigureAwait(false))
-        {
-            bytes = SmoothFragmentWriter.Write(stored.Array.AsSpan(0, fragment.Length), fragment.TrafIn(stored.Array), listed.Time, listed.Duration, following, unchecked((uint)(fragment.Sequence + 1)));
-        }
-        // Complete look-ahead (or VOD) makes the bytes final; otherwise a later request would announce more.
-        context.Response.Headers.CacheControl = !live || next.Length >= lookAhead
-            ? "public, max-age=31536000, immutable"
-            : "public, max-age=1";
-        await Responses.BytesAsync(context, FragmentContentType, bytes).ConfigureAwait(false);
+        using var stored = await fragment.RentAsync(CancellationToken.None).ConfigureAwait(false);
+        return FragmentBuffer.Wrap(SmoothFragmentWriter.Write(stored.Array.AsSpan(0, fragment.Length), fragment.TrafIn(stored.Array), listed.Time, listed.Duration, following, unchecked((uint)(fragment.Sequence + 1))));
     }
 
     public static async Task InitAsync(HttpContext context, Point point, TrackKey key)

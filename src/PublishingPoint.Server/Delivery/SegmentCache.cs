@@ -1,49 +1,10 @@
 using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Options;
-using PublishingPoint.Media.Tracks;
 using PublishingPoint.Server.Configuration;
 using PublishingPoint.Server.Points;
 using PublishingPoint.Server.Transport;
 
-namespace PublishingPoint.Server.Delivery.Hls;
-
-/// <summary>Identifies one repackaged segment (or, with <see cref="Part"/> 0 or more, one part of it); <see cref="Sequence"/> -1 is the initialization segment.</summary>
-internal readonly record struct HlsSegmentKey(Point Point, TrackKey Track, HlsFormat Format, long Sequence, int Part = -1);
-
-/// <summary>
-/// A produced segment to answer with: its bytes, or, when it was large enough to be spooled, its file copy, each held
-/// (a reference on the bytes, whose array may go back to its pool; a lease on the file, which stays open) however the
-/// cache changes until <see cref="Release"/>.
-/// </summary>
-internal readonly record struct ReadySegment(FragmentBuffer? Buffer, SpooledFile? File)
-{
-    public long Length => Buffer?.Length ?? File!.Length;
-
-    public void Release()
-    {
-        File?.Release();
-        Buffer?.Release();
-    }
-
-    /// <summary>The bytes in an array of their own (a copy of pooled ones), read back from the file copy when that is all there is.</summary>
-    public byte[] ToArray()
-    {
-        if (Buffer is { } buffer)
-        {
-            return buffer.ToExactArray();
-        }
-
-        var copy = GC.AllocateUninitializedArray<byte>(checked((int)File!.Length));
-        RandomAccess.Read(File.Handle, copy, 0);
-        return copy;
-    }
-}
-
-internal enum HlsFormat
-{
-    Ts,
-    Fmp4,
-}
+namespace PublishingPoint.Server.Delivery;
 
 /// <summary>
 /// Repackaged segments, produced once: the first request stores a lazy task under the key (under its key's lock, so
@@ -56,7 +17,7 @@ internal enum HlsFormat
 /// leaves like a static file from nginx, one asked for once or twice (behind a CDN) costs no file; the file is closed
 /// when the segment leaves the cache.
 /// </summary>
-internal sealed class HlsSegmentCache : IDisposable
+internal sealed class SegmentCache : IDisposable
 {
     // Live viewers ask for a segment within seconds of its creation; one nobody asked for in a minute is cheaper
     // to repackage again (far faster than real time) than to keep: memory stays flat once the windows are full.
@@ -67,21 +28,30 @@ internal sealed class HlsSegmentCache : IDisposable
     private readonly long _sizeLimit;
     private readonly Lock[] _stripes = [.. Enumerable.Range(0, 64).Select(_ => new Lock())];
     private readonly Lock _compaction = new();
+    private readonly Action<int> _uncount;
     private long _held;
+    private long _inMemory;
     private long _produced;
     private long _requests;
 
-    public HlsSegmentCache(SegmentSpool spool, IOptions<PublishingPointOptions> options)
+    public SegmentCache(SegmentSpool spool, IOptions<PublishingPointOptions> options)
         : this(spool, (options ?? throw new ArgumentNullException(nameof(options))).Value.SegmentCacheMegabytes * 1024L * 1024)
     {
     }
 
-    internal HlsSegmentCache(SegmentSpool spool, long sizeLimit)
+    internal SegmentCache(SegmentSpool spool, long sizeLimit)
     {
         _spool = spool;
         _sizeLimit = sizeLimit;
+        _uncount = length => Interlocked.Add(ref _inMemory, -length);
         _cache = new MemoryCache(new MemoryCacheOptions { SizeLimit = sizeLimit, TrackStatistics = true, ExpirationScanFrequency = TimeSpan.FromSeconds(10) });
     }
+
+    /// <summary>
+    /// Bytes of produced segments in memory that anyone holds: the cache, and answers still being sent (a segment that
+    /// left the cache stays in memory while a slow player reads it).
+    /// </summary>
+    public long InMemoryBytes => Interlocked.Read(ref _inMemory);
 
     /// <summary>How many packaging runs started: a test hook for "produced once".</summary>
     public long Produced => Interlocked.Read(ref _produced);
@@ -90,7 +60,8 @@ internal sealed class HlsSegmentCache : IDisposable
     public long Requests => Interlocked.Read(ref _requests);
 
     /// <summary>A segment already produced (release it after the answer): the hot path of a popular segment, no locks, no copies.</summary>
-    public bool TryGetReady(HlsSegmentKey key, out ReadySegment segment)
+    public bool TryGetReady<TKey>(TKey key, out ReadySegment segment)
+        where TKey : struct, IEquatable<TKey>
     {
         if (_cache.TryGetValue(key, out Entry? entry) && entry is { IsReady: true } && entry.TryAcquire(out segment))
         {
@@ -103,11 +74,13 @@ internal sealed class HlsSegmentCache : IDisposable
     }
 
     /// <summary>The segment's bytes (read back from its file copy when it has one): for callers that need them all.</summary>
-    public Task<byte[]> GetOrProduceAsync(HlsSegmentKey key, long sizeEstimate, Func<Task<byte[]>> produce) =>
+    public Task<byte[]> GetOrProduceAsync<TKey>(TKey key, long sizeEstimate, Func<Task<byte[]>> produce)
+        where TKey : struct, IEquatable<TKey> =>
         GetOrProduceAsync(key, sizeEstimate, Wrapped(produce));
 
     /// <summary>The same for a producer whose bytes may be pooled (they are copied out).</summary>
-    public async Task<byte[]> GetOrProduceAsync(HlsSegmentKey key, long sizeEstimate, Func<Task<FragmentBuffer>> produce)
+    public async Task<byte[]> GetOrProduceAsync<TKey>(TKey key, long sizeEstimate, Func<Task<FragmentBuffer>> produce)
+        where TKey : struct, IEquatable<TKey>
     {
         var segment = await GetOrProduceSegmentAsync(key, sizeEstimate, produce).ConfigureAwait(false);
         try
@@ -124,11 +97,13 @@ internal sealed class HlsSegmentCache : IDisposable
     /// The same, waited for with the request's token: a request that gives up does not stop the run, and the segment it
     /// would have been given is released when it arrives.
     /// </summary>
-    public Task<ReadySegment> GetOrProduceSegmentAsync(HlsSegmentKey key, long sizeEstimate, Func<Task<byte[]>> produce, CancellationToken cancellationToken) =>
+    public Task<ReadySegment> GetOrProduceSegmentAsync<TKey>(TKey key, long sizeEstimate, Func<Task<byte[]>> produce, CancellationToken cancellationToken)
+        where TKey : struct, IEquatable<TKey> =>
         GetOrProduceSegmentAsync(key, sizeEstimate, Wrapped(produce), cancellationToken);
 
     /// <summary>The same for a producer whose bytes may be pooled: the cache holds a reference while it keeps them.</summary>
-    public async Task<ReadySegment> GetOrProduceSegmentAsync(HlsSegmentKey key, long sizeEstimate, Func<Task<FragmentBuffer>> produce, CancellationToken cancellationToken)
+    public async Task<ReadySegment> GetOrProduceSegmentAsync<TKey>(TKey key, long sizeEstimate, Func<Task<FragmentBuffer>> produce, CancellationToken cancellationToken)
+        where TKey : struct, IEquatable<TKey>
     {
         var task = GetOrProduceSegmentAsync(key, sizeEstimate, produce);
         try
@@ -143,7 +118,8 @@ internal sealed class HlsSegmentCache : IDisposable
     }
 
     /// <summary>The segment, produced once (release it after the answer).</summary>
-    public async Task<ReadySegment> GetOrProduceSegmentAsync(HlsSegmentKey key, long sizeEstimate, Func<Task<FragmentBuffer>> produce)
+    public async Task<ReadySegment> GetOrProduceSegmentAsync<TKey>(TKey key, long sizeEstimate, Func<Task<FragmentBuffer>> produce)
+        where TKey : struct, IEquatable<TKey>
     {
         ArgumentNullException.ThrowIfNull(produce);
         Interlocked.Increment(ref _requests);
@@ -186,9 +162,11 @@ internal sealed class HlsSegmentCache : IDisposable
 
     // One entry per key: requests for the same segment take the same lock, one of a few dozen, so that the misses for
     // different segments (hundreds at once when a crowd of viewers joins) do not queue behind each other.
-    private Lock StripeOf(HlsSegmentKey key) => _stripes[(key.GetHashCode() & int.MaxValue) % _stripes.Length];
+    private Lock StripeOf<TKey>(TKey key)
+        where TKey : struct, IEquatable<TKey> => _stripes[(key.GetHashCode() & int.MaxValue) % _stripes.Length];
 
-    private Entry EntryFor(HlsSegmentKey key, long sizeEstimate, Func<Task<FragmentBuffer>> produce)
+    private Entry EntryFor<TKey>(TKey key, long sizeEstimate, Func<Task<FragmentBuffer>> produce)
+        where TKey : struct, IEquatable<TKey>
     {
         if (_cache.TryGetValue(key, out Entry? found) && found is not null)
         {
@@ -206,7 +184,7 @@ internal sealed class HlsSegmentCache : IDisposable
                         Interlocked.Increment(ref _produced);
                         return produce();
                     },
-                    _spool);
+                    this);
                 _cache.Set(key, entry, new MemoryCacheEntryOptions { Size = Math.Max(sizeEstimate, 1), SlidingExpiration = _idle }.RegisterPostEvictionCallback(_closeFile));
             }
 
@@ -248,7 +226,36 @@ internal sealed class HlsSegmentCache : IDisposable
 
     private long Held() => _cache.GetCurrentStatistics()?.CurrentEstimatedSize ?? 0;
 
-    private void Forget(HlsSegmentKey key, Entry entry)
+    // Segments in memory are bounded by the cache's size however long the answers holding them take (a player that stops
+    // reading keeps its segment after the cache let it go): past that bound a new segment is kept as a spooled file
+    // from the start (the page cache holds its bytes, and the kernel can take them back), and past twice the bound,
+    // with no spool to take it, it is refused rather than held.
+    private SpooledFile? Admit(FragmentBuffer buffer)
+    {
+        var inMemory = Interlocked.Read(ref _inMemory) + buffer.Length;
+        if (inMemory <= _sizeLimit)
+        {
+            return null;
+        }
+
+        var file = _spool.TryWrite(buffer.Span);
+        if (file is null && inMemory > 2 * _sizeLimit)
+        {
+            buffer.Release();
+            throw new SegmentMemoryFullException();
+        }
+
+        return file;
+    }
+
+    private void Count(FragmentBuffer buffer)
+    {
+        Interlocked.Add(ref _inMemory, buffer.Length);
+        buffer.WhenReleased(_uncount);
+    }
+
+    private void Forget<TKey>(TKey key, Entry entry)
+        where TKey : struct, IEquatable<TKey>
     {
         lock (StripeOf(key))
         {
@@ -271,24 +278,38 @@ internal sealed class HlsSegmentCache : IDisposable
         private bool _closed;
         private int _asked;
 
-        public Entry(Func<Task<FragmentBuffer>> produce, SegmentSpool spool)
+        public Entry(Func<Task<FragmentBuffer>> produce, SegmentCache owner)
         {
-            _spool = spool;
+            _spool = owner._spool;
             Ready = new Lazy<Task>(async () =>
             {
                 // The factory runs under the Lazy's lock, which the other requests for this segment wait on with their
                 // threads: the production goes on from the pool's queue, not on this request's stack.
                 await Task.Yield();
                 var buffer = await produce().ConfigureAwait(false);
+                var file = owner.Admit(buffer);
                 lock (_lock)
                 {
                     if (!_closed)
                     {
-                        Volatile.Write(ref _buffer, buffer);
-                        return;
+                        if (file is null)
+                        {
+                            owner.Count(buffer);
+                            Volatile.Write(ref _buffer, buffer);
+                            return;
+                        }
+
+                        Volatile.Write(ref _file, file);
                     }
                 }
 
+                if (file is not null && Volatile.Read(ref _file) == file)
+                {
+                    buffer.Release(); // the spooled copy took the bytes' place
+                    return;
+                }
+
+                file?.Dispose();
                 // Evicted while it was being made: the requests waiting for it are still answered, from bytes the
                 // collector reclaims (a pooled array would never be given back: the cache's reference is gone).
                 Volatile.Write(ref _buffer, buffer.IsPooled ? FragmentBuffer.Wrap(buffer.ToExactArray()) : buffer);
@@ -336,12 +357,9 @@ internal sealed class HlsSegmentCache : IDisposable
                 _file?.Dispose();
             }
 
-            // Pooled bytes go back once the answers holding them are done; others stay for requests that already found
-            // this entry (as a spooled file's lease does), and the collector takes them with it.
-            if (Volatile.Read(ref _buffer) is { IsPooled: true })
-            {
-                Interlocked.Exchange(ref _buffer, null)?.Release();
-            }
+            // The bytes go (pooled ones back to their pool) once the answers holding them are done; a request that found
+            // this entry and comes later produces the segment again.
+            Interlocked.Exchange(ref _buffer, null)?.Release();
         }
 
         // Exactly one request gets here: the copy replaces the bytes, which the requests holding them keep until they are done.

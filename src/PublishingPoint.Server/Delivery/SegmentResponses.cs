@@ -2,10 +2,10 @@ using System.Globalization;
 using Microsoft.Net.Http.Headers;
 using PublishingPoint.Server.Hosting;
 
-namespace PublishingPoint.Server.Delivery.Hls;
+namespace PublishingPoint.Server.Delivery;
 
 /// <summary>HTTP details of segment responses: one byte range (RFC 9110 14.2), read with the framework's Range type.</summary>
-internal static class HlsResponses
+internal static class SegmentResponses
 {
     /// <summary>The whole segment, or one byte range of it (206; 416 when it lies outside).</summary>
     public static Task SegmentAsync(HttpContext context, string contentType, byte[] bytes) =>
