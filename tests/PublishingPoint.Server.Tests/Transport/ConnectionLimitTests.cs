@@ -76,6 +76,21 @@ public sealed class ConnectionLimitTests
         Assert.Equal(77, configured.Services.GetRequiredService<IOptions<KestrelServerOptions>>().Value.Limits.MaxConcurrentConnections);
     }
 
+    [Fact]
+    public async Task TheSlowestAnswer_IsMinResponseBytesPerSecond_NotKestrels240()
+    {
+        await using (var server = await RunningServer.StartAsync())
+        {
+            var rate = server.Services.GetRequiredService<IOptions<KestrelServerOptions>>().Value.Limits.MinResponseDataRate;
+            Assert.NotNull(rate);
+            Assert.Equal(4096, rate!.BytesPerSecond);
+            Assert.Equal(TimeSpan.FromSeconds(5), rate.GracePeriod);
+        }
+
+        await using var off = await RunningServer.StartAsync(null, "--PublishingPoint:MinResponseBytesPerSecond=0");
+        Assert.Null(off.Services.GetRequiredService<IOptions<KestrelServerOptions>>().Value.Limits.MinResponseDataRate);
+    }
+
     [Theory]
     [InlineData(20_000L, 13_856)] // less the spool's 4096, the archive readers' 1024 and 1024 others
     [InlineData(1_048_576L, 1_000_000)]
