@@ -47,8 +47,8 @@ internal static class RenderedResponses
 
     // A time-shifted answer is rendered over as much of the archive as it asks for (start-over from the beginning of a
     // day-long event lists tens of thousands of segments): on the pool, not on an event thread, where it would hold up
-    // every player of that thread; and at most half the cores' worth at once (RenderGate.Shifted), so a flood of
-    // distinct queries past the gate's queue is refused. Each is kept for its version (ShiftedOutputs; with a delay,
+    // every player of that thread; and at most half the cores' worth at once (ShiftedOutputs.Gate), so a flood of
+    // distinct queries past the gate's queue is refused, and one client's past its share of it. Each is kept for its version (ShiftedOutputs; with a delay,
     // for half a segment at most): the crowd of a start-over or delayed link waits for one render, not in line for its own.
     private static async Task ServeShiftedAsync(HttpContext context, Point point, string resource, TimeShift shift, int? maxAge, Func<long, RenderedOutput?> render)
     {
@@ -56,11 +56,14 @@ internal static class RenderedResponses
         var key = ShiftedOutputs.Key(point, resource, shift, context.Request.QueryString.Value, DateTimeOffset.UtcNow);
         if (!outputs.TryGet(key, point.Version, out var output))
         {
-            using var turn = await RenderGate.Shifted.EnterAsync(context.RequestAborted).ConfigureAwait(false);
+            var (turn, refused) = await outputs.Gate.EnterAsync(outputs.ClientOf(context), context.RequestAborted).ConfigureAwait(false);
+            using var held = turn;
             if (turn is null)
             {
                 context.Response.Headers.RetryAfter = "1";
-                await Problems.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, "too many time-shifted requests at once: try again").ConfigureAwait(false);
+                await (refused == RenderGate.Refusal.ClientShare
+                    ? Problems.WriteAsync(context, StatusCodes.Status429TooManyRequests, "too many time-shifted requests from this client at once: try again")
+                    : Problems.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, "too many time-shifted requests at once: try again")).ConfigureAwait(false);
                 return;
             }
 

@@ -1,4 +1,7 @@
 using System.Globalization;
+using System.Net;
+using Microsoft.Extensions.Options;
+using PublishingPoint.Server.Configuration;
 using PublishingPoint.Server.Points;
 
 namespace PublishingPoint.Server.Delivery;
@@ -11,14 +14,21 @@ namespace PublishingPoint.Server.Delivery;
 /// between versions too: its answer is kept for half a nominal segment at most (as a CDN keeps a live playlist), so it
 /// lists a segment at most that much after it is due, never one before.
 /// </summary>
-internal sealed class ShiftedOutputs
+internal sealed class ShiftedOutputs(IOptions<PublishingPointOptions> options) : IDisposable
 {
     public const long MaxBytes = 32L * 1024 * 1024;
 
     private readonly OutputCache _cache = new(MaxBytes);
+    private readonly IPNetwork[] _trustedProxies = ClientNetwork.Trusted(options.Value.TrustedProxies);
     private long _renders;
 
-    /// <summary>Time-shifted answers rendered (each passed the <see cref="RenderGate"/>).</summary>
+    /// <summary>
+    /// The gate every render passes: half the cores (at least one) at once, 256 waiting, four per client (a player may
+    /// load a master, a video, an audio and a subtitle playlist at once).
+    /// </summary>
+    public RenderGate Gate { get; } = new(Math.Max(1, Environment.ProcessorCount / 2), 256, maxPerClient: 4);
+
+    /// <summary>Time-shifted answers rendered (each passed the <see cref="Gate"/>).</summary>
     public long Renders => Interlocked.Read(ref _renders);
 
     /// <summary>The cache key of a shifted answer: its point, resource and query, and with a delay the clock's half segment.</summary>
@@ -33,6 +43,23 @@ internal sealed class ShiftedOutputs
 
         var half = Math.Max(TimeSpan.TicksPerSecond / 10, (point.Numbering.NominalTicks > 0 ? point.Numbering.NominalTicks : TimeSpan.TicksPerSecond) / 2);
         return string.Create(CultureInfo.InvariantCulture, $"{point.Serial}/{resource}{query}@{now.UtcTicks / half}");
+    }
+
+    /// <summary>
+    /// Who asks, for the render gate's share per client: the client's network (after a trusted proxy's forwarded
+    /// address), or null for a trusted proxy that forwarded none (a CDN's own requests are not limited).
+    /// </summary>
+    public UInt128? ClientOf(HttpContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var address = context.Connection.RemoteIpAddress;
+        if (address is null)
+        {
+            return null;
+        }
+
+        var mapped = address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address;
+        return Array.Exists(_trustedProxies, n => n.Contains(mapped)) ? null : ClientNetwork.Key(address);
     }
 
     public bool TryGet(string key, long version, out RenderedOutput output) => _cache.TryGet(key, version, out output);
@@ -51,4 +78,6 @@ internal sealed class ShiftedOutputs
 
         return output;
     }
+
+    public void Dispose() => Gate.Dispose();
 }

@@ -1,5 +1,7 @@
 using System.Net;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
+using PublishingPoint.Server.Delivery;
 using PublishingPoint.Server.Points;
 using PublishingPoint.Server.Tests.Infrastructure;
 
@@ -32,6 +34,50 @@ public sealed class RenderedOutputTests
         }
 
         Assert.Equal(baseline, (point.Output.Count, point.Output.Bytes));
+    }
+
+    [Fact]
+    public async Task TimeShiftedAnswers_AreSharedOutPerClient_TheForwardedOneBehindATrustedProxy()
+    {
+        await using var server = await RunningServer.StartAsync(null, "--PublishingPoint:TrustedProxies:0=10.0.0.5", "--PublishingPoint:TrustedProxies:1=2001:db8:ff::/48");
+        var outputs = server.Services.GetRequiredService<ShiftedOutputs>();
+        UInt128? ClientOf(string address)
+        {
+            var context = new DefaultHttpContext();
+            context.Connection.RemoteIpAddress = IPAddress.Parse(address);
+            return outputs.ClientOf(context);
+        }
+
+        // A trusted proxy that forwarded no address is not limited (the forwarded address has taken its place otherwise).
+        Assert.Null(ClientOf("10.0.0.5"));
+        Assert.Null(ClientOf("::ffff:10.0.0.5"));
+        Assert.Null(ClientOf("2001:db8:ff:1::9"));
+        Assert.NotNull(ClientOf("10.0.0.6"));
+        Assert.NotEqual(ClientOf("203.0.113.7"), ClientOf("203.0.113.8"));
+        Assert.Equal(ClientOf("203.0.113.7"), ClientOf("::ffff:203.0.113.7"));
+        Assert.Equal(ClientOf("2001:db8:1:2::1"), ClientOf("2001:db8:1:2:ffff::2")); // one subscriber's /64
+        Assert.NotEqual(ClientOf("2001:db8:1:2::1"), ClientOf("2001:db8:1:3::1"));
+
+        // Through the proxy, a flood of distinct start-over queries from one viewer and another viewer's request are all
+        // answered (rendered, or 429 past the flooder's share of the render queue), never 503 for the other viewer.
+        await using var proxied = await RunningServer.StartAsync(null, "--PublishingPoint:TrustedProxies:0=127.0.0.1");
+        var (status, body) = await Posting.PostChunkedAsync(proxied.Http, "live/share.isml/Streams(a)", await IsmvCapture.SixSecondsAsync());
+        Assert.True(status == HttpStatusCode.OK, body);
+        using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 64 }) { BaseAddress = proxied.Http.BaseAddress };
+        var before = DateTimeOffset.UtcNow.ToUnixTimeSeconds() - 3600;
+        async Task<HttpStatusCode> AskAsync(string client, int i)
+        {
+            // Each a start before the stream's: the whole of it, under a query of its own.
+            using var request = new HttpRequestMessage(HttpMethod.Get, $"live/share.isml/{(i % 2 == 0 ? "Manifest" : "master.m3u8")}?start={before - i}");
+            request.Headers.Add("X-Forwarded-For", client);
+            using var response = await http.SendAsync(request);
+            return response.StatusCode;
+        }
+
+        var flood = Enumerable.Range(0, 60).Select(i => AskAsync("203.0.113.7", i)).ToList();
+        Assert.Equal(HttpStatusCode.OK, await AskAsync("203.0.113.8", 1000));
+        Assert.All(await Task.WhenAll(flood), s => Assert.True(s is HttpStatusCode.OK or HttpStatusCode.TooManyRequests, $"{(int)s}"));
+        Assert.Equal(HttpStatusCode.OK, await AskAsync("203.0.113.7", 2000));
     }
 
     [Fact]
