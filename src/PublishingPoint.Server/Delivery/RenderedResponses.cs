@@ -48,8 +48,9 @@ internal static class RenderedResponses
     // A time-shifted answer is rendered over as much of the archive as it asks for (start-over from the beginning of a
     // day-long event lists tens of thousands of segments): on the pool, not on an event thread, where it would hold up
     // every player of that thread; and at most half the cores' worth at once (ShiftedOutputs.Gate), so a flood of
-    // distinct queries past the gate's queue is refused, and one client's past its share of it. Each is kept for its version (ShiftedOutputs; with a delay,
-    // for half a segment at most): the crowd of a start-over or delayed link waits for one render, not in line for its own.
+    // distinct queries past the gate's queue is refused, and one client's past its share of it. Each is kept for its
+    // version (ShiftedOutputs; with a delay, for half a segment at most): the crowd of a start-over or delayed link
+    // waits for one render, not in line for its own.
     private static async Task ServeShiftedAsync(HttpContext context, Point point, string resource, TimeShift shift, int? maxAge, Func<long, RenderedOutput?> render)
     {
         var outputs = context.RequestServices.GetRequiredService<ShiftedOutputs>();

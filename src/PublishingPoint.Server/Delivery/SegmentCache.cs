@@ -7,7 +7,8 @@ using PublishingPoint.Server.Transport;
 namespace PublishingPoint.Server.Delivery;
 
 /// <summary>
-/// Repackaged segments, produced once: the first request stores a lazy task under the key (under its key's lock, so
+/// Repackaged segments and parts (HLS, and DASH through the same fMP4 ones) and Smooth fragments as answered, each
+/// produced once: the first request stores a lazy task under the key (under its key's lock, so
 /// concurrent requests for a new segment share one packaging run) and later requests await the same task.
 /// Bounded by bytes; a failed run is dropped so the next request tries again. Runs are not tied to the request
 /// that started them (callers wait with their own cancellation), so one aborted player cannot fail the others.
@@ -15,7 +16,8 @@ namespace PublishingPoint.Server.Delivery;
 /// asked for <see cref="SegmentSpool.AtRequest"/> times is kept from then on as a <see cref="SpooledFile"/> instead of
 /// in memory (plain-HTTP/1 viewers get it with sendfile, others read from it through the page cache): a popular segment
 /// leaves like a static file from nginx, one asked for once or twice (behind a CDN) costs no file; the file is closed
-/// when the segment leaves the cache.
+/// when the segment leaves the cache. What players still being sent a segment hold counts against the same bound as
+/// the cache (see <see cref="Admit"/>), so players that stop reading cannot pin memory beyond it.
 /// </summary>
 internal sealed class SegmentCache : IDisposable
 {
