@@ -78,6 +78,12 @@ public sealed record PublishingPointOptions
     /// </summary>
     public int MinResponseBytesPerSecond { get; set; } = 4096;
 
+    /// <summary>
+    /// Bytes of answers held in memory for clients that have not taken them yet, summed over the server; past it the
+    /// connections that have waited longest are cut. 0: an eighth of the memory the runtime sees, at least 256 MB.
+    /// </summary>
+    public long MaxUnsentAnswerBytes { get; set; }
+
     /// <summary>Bytes of media one ingest connection may hold before they are indexed (a box in progress, chunks waiting for a keyframe); over it: 413.</summary>
     public long MaxIngestBytesPerConnection { get; set; } = 160L * 1024 * 1024;
 
@@ -244,6 +250,8 @@ internal sealed class PublishingPointOptionsValidator : IValidateOptions<Publish
             "PublishingPoint:IngestIdleTimeoutSeconds must be between 1 and 3600, MinIngestBytesPerSecond at least 0."),
         (options.MaxArchiveRunsPerStream < 1 || options.MaxOpenArchiveFiles is < 16 or > 1_000_000,
             "PublishingPoint:MaxArchiveRunsPerStream must be at least 1, MaxOpenArchiveFiles between 16 and 1000000."),
+        (options.MaxUnsentAnswerBytes is < 0 or (> 0 and < 1024 * 1024),
+            "PublishingPoint:MaxUnsentAnswerBytes must be 0 (an eighth of the memory) or at least 1048576."),
         (options.MinResponseBytesPerSecond is < 0 or > 100 * 1024 * 1024,
             "PublishingPoint:MinResponseBytesPerSecond must be between 0 (no minimum) and 104857600."),
         (options.MaxSpooledFiles < 0 || options.SpoolAtRequest is < 1 or > 1_000_000,

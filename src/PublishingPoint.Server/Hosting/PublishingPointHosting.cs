@@ -144,7 +144,7 @@ public static class PublishingPointHosting
 
                 if (directSend)
                 {
-                    listen.Use(Transport.DirectSend.Connections(kestrel.ApplicationServices.GetService<Transport.TransportMetrics>()));
+                    listen.Use(Transport.DirectSend.Connections(kestrel.ApplicationServices.GetService<Transport.TransportMetrics>(), kestrel.ApplicationServices.GetService<Transport.UnsentAnswers>()));
                 }
             });
         });
@@ -275,6 +275,7 @@ public static class PublishingPointHosting
         services.AddSingleton<SegmentIngestEndpoint>();
         services.AddSingleton<SmoothDelivery>();
         services.AddSingleton<Transport.SegmentSpool>();
+        services.AddSingleton<Transport.UnsentAnswers>();
         services.AddSingleton<Delivery.SegmentCache>();
         services.AddSingleton<HlsDelivery>();
         services.AddSingleton<DashDelivery>();

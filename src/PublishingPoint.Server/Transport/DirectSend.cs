@@ -23,7 +23,8 @@ internal static class DirectSend
     public const int SendFileMinimumBytes = 64 * 1024;
 
     /// <param name="metrics">Where each body sent this way is counted (resolved once here, not per request).</param>
-    public static Func<ConnectionDelegate, ConnectionDelegate> Connections(TransportMetrics? metrics) => next => async connection =>
+    /// <param name="unsent">Where answers waiting for their clients are counted and bounded.</param>
+    public static Func<ConnectionDelegate, ConnectionDelegate> Connections(TransportMetrics? metrics, UnsentAnswers? unsent = null) => next => async connection =>
     {
         if (connection.Features.Get<IConnectionSocketFeature>()?.Socket is not { ProtocolType: ProtocolType.Tcp } socket)
         {
@@ -32,7 +33,7 @@ internal static class DirectSend
         }
 
         var transport = connection.Transport;
-        var output = new DirectSocketOutput(socket) { Metrics = metrics };
+        var output = new DirectSocketOutput(socket) { Metrics = metrics, Unsent = unsent };
         connection.Transport = new DuplexPipe(transport.Input, output);
         connection.Features.Set<IDirectBodyFeature>(output);
         try

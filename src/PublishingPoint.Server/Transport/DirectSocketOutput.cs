@@ -49,6 +49,13 @@ internal sealed class DirectSocketOutput : PipeWriter, IDirectBodyFeature
 
     public TransportMetrics? Metrics { get; init; }
 
+    /// <summary>Where an answer that waits for the client is counted (and from where it is cut when too much waits).</summary>
+    public UnsentAnswers? Unsent { get; init; }
+
+    internal LinkedListNode<DirectSocketOutput>? UnsentNode { get; set; }
+
+    internal long UnsentBytes { get; set; }
+
     public bool AcceptsBodies => !_failed && !_completed && _placeholderLeft == 0;
 
     public override bool CanGetUnflushedBytes => true;
@@ -197,6 +204,20 @@ internal sealed class DirectSocketOutput : PipeWriter, IDirectBodyFeature
         }
     }
 
+    /// <summary>Closes the connection under a send that waits for a client that does not read (<see cref="UnsentAnswers"/>).</summary>
+    public void Cut()
+    {
+        _failed = true;
+        try
+        {
+            _socket.Close(0);
+        }
+        catch (ObjectDisposedException)
+        {
+            // already closed
+        }
+    }
+
     private async ValueTask<FlushResult> SendQueuedAsync()
     {
         lock (_lock)
@@ -204,6 +225,7 @@ internal sealed class DirectSocketOutput : PipeWriter, IDirectBodyFeature
             _flushing = true;
         }
 
+        var waiting = false;
         try
         {
             if (_files.Count > 0)
@@ -228,6 +250,12 @@ internal sealed class DirectSocketOutput : PipeWriter, IDirectBodyFeature
                 }
             }
 
+            if (_queued.Count > 0 && Unsent is { } unsent)
+            {
+                unsent.Wait(this, QueuedMemoryBytes());
+                waiting = true;
+            }
+
             while (_queued.Count > 0)
             {
                 var sent = await _socket.SendAsync(_queued, SocketFlags.None).ConfigureAwait(false);
@@ -245,6 +273,11 @@ internal sealed class DirectSocketOutput : PipeWriter, IDirectBodyFeature
         }
         finally
         {
+            if (waiting)
+            {
+                Unsent!.Done(this);
+            }
+
             lock (_lock)
             {
                 _flushing = false;
@@ -402,6 +435,17 @@ internal sealed class DirectSocketOutput : PipeWriter, IDirectBodyFeature
 
     // TCP_CORK (Linux): hold partial segments until uncorked, so the headers ride with the first file data.
     private void Cork(bool on) => _socket.SetRawSocketOption(6 /* IPPROTO_TCP */, 3 /* TCP_CORK */, on ? [1, 0, 0, 0] : [0, 0, 0, 0]);
+
+    private long QueuedMemoryBytes()
+    {
+        var bytes = 0L;
+        foreach (var segment in _queued)
+        {
+            bytes += segment.Count;
+        }
+
+        return bytes;
+    }
 
     private void DropSent(int sent)
     {

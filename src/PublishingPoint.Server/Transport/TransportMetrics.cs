@@ -27,6 +27,12 @@ internal sealed class TransportMetrics
             meter.CreateObservableGauge("receive_blocks.idle", () => blocks.IdleBytes, "By", "Bytes of receive blocks waiting to be lent again (at most 32 MB per listener).");
         }
 
+        if (services?.GetService(typeof(UnsentAnswers)) is UnsentAnswers unsent)
+        {
+            meter.CreateObservableGauge("answers.unsent", () => unsent.Bytes, "By", "Bytes of answers held in memory for clients that have not taken them yet (MaxUnsentAnswerBytes).");
+            meter.CreateObservableCounter("answers.cut", () => unsent.Cut, "{connection}", "Connections cut because answers waiting for their clients passed MaxUnsentAnswerBytes (the longest waiting first).");
+        }
+
         meter.CreateObservableCounter("direct.bodies", () => Read(_bodies), "{body}", "Response bodies sent without a copy (DirectSend), via memory or sendfile.");
         meter.CreateObservableCounter("direct.bytes", () => Read(_bytes), "By", "Bytes of those bodies.");
         meter.CreateObservableCounter("direct.waits", () => Volatile.Read(ref _waits), "{send}",
