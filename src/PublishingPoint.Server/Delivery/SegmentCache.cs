@@ -33,6 +33,7 @@ internal sealed class SegmentCache : IDisposable
     private readonly Action<int> _uncount;
     private long _held;
     private long _inMemory;
+    private long _lastCompaction = long.MinValue / 2;
     private long _produced;
     private long _requests;
 
@@ -151,7 +152,7 @@ internal sealed class SegmentCache : IDisposable
             Forget(key, entry);
             if (attempt == 2)
             {
-                throw new InvalidOperationException("the segment left the cache three times before it could be sent");
+                throw new SegmentUnavailableException("the segment left the cache three times before it could be sent");
             }
         }
     }
@@ -232,28 +233,52 @@ internal sealed class SegmentCache : IDisposable
     // reading keeps its segment after the cache let it go): past that bound a new segment is kept as a spooled file
     // from the start (the page cache holds its bytes, and the kernel can take them back), and past twice the bound,
     // with no spool to take it, it is refused rather than held.
+    // The bytes are reserved here (so productions at once cannot all pass the check), and given back when they do not
+    // stay in memory. Past the bound the cache's least recently asked-for fifth is dropped too (at most once a second:
+    // its size is estimated before production, and low-latency parts can be larger than their estimate).
     private SpooledFile? Admit(FragmentBuffer buffer)
     {
-        var inMemory = Interlocked.Read(ref _inMemory) + buffer.Length;
+        var length = buffer.Length;
+        var inMemory = Interlocked.Add(ref _inMemory, length);
         if (inMemory <= _sizeLimit)
         {
             return null;
         }
 
+        CompactOverBound();
         var file = _spool.TryWrite(buffer.Span);
-        if (file is null && inMemory > 2 * _sizeLimit)
+        if (file is null && inMemory <= 2 * _sizeLimit)
+        {
+            return null;
+        }
+
+        Interlocked.Add(ref _inMemory, -length);
+        if (file is null)
         {
             buffer.Release();
-            throw new SegmentMemoryFullException();
+            throw new SegmentUnavailableException();
         }
 
         return file;
     }
 
-    private void Count(FragmentBuffer buffer)
+    private void CompactOverBound()
     {
-        Interlocked.Add(ref _inMemory, buffer.Length);
-        buffer.WhenReleased(_uncount);
+        var now = Environment.TickCount64;
+        if (now - Interlocked.Read(ref _lastCompaction) < 1000 || !_compaction.TryEnter())
+        {
+            return;
+        }
+
+        try
+        {
+            Interlocked.Exchange(ref _lastCompaction, now);
+            _cache.Compact(0.2);
+        }
+        finally
+        {
+            _compaction.Exit();
+        }
     }
 
     private void Forget<TKey>(TKey key, Entry entry)
@@ -296,13 +321,18 @@ internal sealed class SegmentCache : IDisposable
                     {
                         if (file is null)
                         {
-                            owner.Count(buffer);
+                            buffer.WhenReleased(owner._uncount); // its bytes were counted by Admit
                             Volatile.Write(ref _buffer, buffer);
                             return;
                         }
 
                         Volatile.Write(ref _file, file);
                     }
+                }
+
+                if (file is null)
+                {
+                    Interlocked.Add(ref owner._inMemory, -buffer.Length); // not kept: no longer counted
                 }
 
                 if (file is not null && Volatile.Read(ref _file) == file)

@@ -200,11 +200,11 @@ internal sealed partial class PointRequestRouter(
                 await Problems.WriteAsync(context, StatusCodes.Status404NotFound, "unknown resource").ConfigureAwait(false);
             }
         }
-        catch (SegmentMemoryFullException e) when (!context.Response.HasStarted)
+        catch (SegmentUnavailableException e) when (!context.Response.HasStarted)
         {
             IngestLog.BadRequest(logger, StatusCodes.Status503ServiceUnavailable, e.Message, path.Value);
             context.Response.Headers.RetryAfter = "2";
-            await Problems.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, "too many segments are being sent to slow players: try again").ConfigureAwait(false);
+            await Problems.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, "the segment cannot be sent now: try again").ConfigureAwait(false);
         }
         catch (Exception e) when ((e is FormatException or InvalidDataException) && !context.Response.HasStarted)
         {

@@ -56,6 +56,10 @@ internal sealed class DirectSocketOutput : PipeWriter, IDirectBodyFeature
 
     internal long UnsentBytes { get; set; }
 
+    internal List<byte[]> UnsentShared { get; set; } = [];
+
+    internal long UnsentGeneration { get; set; }
+
     public bool AcceptsBodies => !_failed && !_completed && _placeholderLeft == 0;
 
     public override bool CanGetUnflushedBytes => true;
@@ -204,9 +208,20 @@ internal sealed class DirectSocketOutput : PipeWriter, IDirectBodyFeature
         }
     }
 
-    /// <summary>Closes the connection under a send that waits for a client that does not read (<see cref="UnsentAnswers"/>).</summary>
-    public void Cut()
+    /// <summary>
+    /// Closes the connection under a send that waits for a client that does not read (<see cref="UnsentAnswers"/>):
+    /// only if it still waits in the <paramref name="generation"/> it was chosen in, not once it caught up and sends another answer.
+    /// </summary>
+    public void Cut(long generation)
     {
+        lock (_lock)
+        {
+            if (UnsentGeneration != generation || !_flushing)
+            {
+                return;
+            }
+        }
+
         _failed = true;
         try
         {
@@ -252,7 +267,8 @@ internal sealed class DirectSocketOutput : PipeWriter, IDirectBodyFeature
 
             if (_queued.Count > 0 && Unsent is { } unsent)
             {
-                unsent.Wait(this, QueuedMemoryBytes());
+                var (owned, shared) = QueuedMemory();
+                unsent.Wait(this, owned, shared);
                 waiting = true;
             }
 
@@ -436,15 +452,26 @@ internal sealed class DirectSocketOutput : PipeWriter, IDirectBodyFeature
     // TCP_CORK (Linux): hold partial segments until uncorked, so the headers ride with the first file data.
     private void Cork(bool on) => _socket.SetRawSocketOption(6 /* IPPROTO_TCP */, 3 /* TCP_CORK */, on ? [1, 0, 0, 0] : [0, 0, 0, 0]);
 
-    private long QueuedMemoryBytes()
+    // What the queued bytes hold in memory: the connection's own chunks (whole: they are rented whole) and the arrays
+    // of bodies queued by reference, which other answers may share.
+    private (long Owned, List<byte[]> Shared) QueuedMemory()
     {
-        var bytes = 0L;
-        foreach (var segment in _queued)
+        var owned = 0L;
+        var shared = new List<byte[]>();
+        foreach (var chunk in _rented)
         {
-            bytes += segment.Count;
+            owned += chunk.Length;
         }
 
-        return bytes;
+        foreach (var segment in _queued)
+        {
+            if (segment.Array is { } array && !_rented.Contains(array) && !shared.Contains(array))
+            {
+                shared.Add(array);
+            }
+        }
+
+        return (owned, shared);
     }
 
     private void DropSent(int sent)

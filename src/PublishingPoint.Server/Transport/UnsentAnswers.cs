@@ -8,12 +8,14 @@ namespace PublishingPoint.Server.Transport;
 /// waits in the process for the client to read it (a spooled file region costs no memory and is not counted). A player
 /// that stops reading holds its answer for as long as <c>MinResponseBytesPerSecond</c> allows, and thousands of them,
 /// each on an answer of its own (a start-over playlist of a day-long event is over a megabyte), would hold gigabytes
-/// across a few addresses. Past <see cref="MaxBytes"/> the answers that have waited longest are cut (their connections
+/// across a few addresses. What is counted is memory: a connection's own chunks, and each array sent by reference once
+/// however many wait on it. Past <see cref="MaxBytes"/> the answers that have waited longest are cut (their connections
 /// closed), oldest first, so the newest answers (viewers who are reading) go on.
 /// </summary>
 internal sealed partial class UnsentAnswers
 {
     private readonly LinkedList<DirectSocketOutput> _waiting = []; // oldest first
+    private readonly Dictionary<byte[], int> _shared = new(ReferenceEqualityComparer.Instance); // how many wait on each
     private readonly Lock _lock = new();
     private readonly ILogger<UnsentAnswers> _logger;
     private long _bytes;
@@ -52,26 +54,40 @@ internal sealed partial class UnsentAnswers
     public static long Bound(long configured) =>
         configured > 0 ? configured : Math.Max(256L * 1024 * 1024, GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 8);
 
-    /// <summary><paramref name="output"/> waits with <paramref name="bytes"/> the socket did not take (until <see cref="Done"/>).</summary>
-    public void Wait(DirectSocketOutput output, long bytes)
+    /// <summary>
+    /// <paramref name="output"/> waits (until <see cref="Done"/>) with <paramref name="ownedBytes"/> of its own (its
+    /// rented chunks) and the <paramref name="shared"/> arrays it sends by reference: an array many connections wait on
+    /// (a cached playlist, a segment) is counted once, so a crowd on one answer costs what it holds, not a copy each.
+    /// </summary>
+    public void Wait(DirectSocketOutput output, long ownedBytes, List<byte[]> shared)
     {
         ArgumentNullException.ThrowIfNull(output);
-        List<DirectSocketOutput>? cut = null;
+        ArgumentNullException.ThrowIfNull(shared);
+        List<(DirectSocketOutput Output, long Generation)>? cut = null;
         lock (_lock)
         {
-            output.UnsentNode ??= new LinkedListNode<DirectSocketOutput>(output);
-            if (output.UnsentNode.List is not null)
+            if (output.UnsentNode is { List: not null } waiting)
             {
-                Remove(output.UnsentNode);
+                Remove(waiting);
             }
 
-            output.UnsentBytes = bytes;
+            output.UnsentNode ??= new LinkedListNode<DirectSocketOutput>(output);
+            output.UnsentBytes = ownedBytes;
+            output.UnsentShared = shared;
+            output.UnsentGeneration++;
             _waiting.AddLast(output.UnsentNode);
-            _bytes += bytes;
+            _bytes += ownedBytes;
+            foreach (var array in shared)
+            {
+                var holders = _shared.GetValueOrDefault(array);
+                _shared[array] = holders + 1;
+                _bytes += holders == 0 ? array.Length : 0;
+            }
+
             while (_bytes > MaxBytes && _waiting.First is { } oldest && oldest.Value != output)
             {
                 Remove(oldest);
-                (cut ??= []).Add(oldest.Value);
+                (cut ??= []).Add((oldest.Value, oldest.Value.UnsentGeneration));
             }
         }
 
@@ -81,9 +97,9 @@ internal sealed partial class UnsentAnswers
         }
 
         Interlocked.Add(ref _cut, cut.Count);
-        foreach (var slow in cut)
+        foreach (var (slow, generation) in cut)
         {
-            slow.Cut();
+            slow.Cut(generation);
         }
 
         var now = Environment.TickCount64;
@@ -109,8 +125,24 @@ internal sealed partial class UnsentAnswers
 
     private void Remove(LinkedListNode<DirectSocketOutput> node)
     {
+        var output = node.Value;
         _waiting.Remove(node);
-        _bytes -= node.Value.UnsentBytes;
+        _bytes -= output.UnsentBytes;
+        foreach (var array in output.UnsentShared)
+        {
+            var holders = _shared[array] - 1;
+            if (holders == 0)
+            {
+                _shared.Remove(array);
+                _bytes -= array.Length;
+            }
+            else
+            {
+                _shared[array] = holders;
+            }
+        }
+
+        output.UnsentShared = [];
     }
 
     [LoggerMessage(EventId = 1002, Level = LogLevel.Warning, Message = "Cut {Count} connection(s) whose clients had not taken their answers: answers waiting in memory passed {MaxBytes} bytes (PublishingPoint:MaxUnsentAnswerBytes); {Total} cut so far")]

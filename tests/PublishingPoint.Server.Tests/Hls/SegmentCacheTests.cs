@@ -134,7 +134,7 @@ public sealed class SegmentCacheTests
             {
                 held.Add(await cache.GetOrProduceSegmentAsync(SegmentKey("live/nospool.isml", n), 200 * 1024, () => Task.FromResult(RandomSegment()), CancellationToken.None));
             }
-            catch (SegmentMemoryFullException)
+            catch (SegmentUnavailableException)
             {
                 refused++;
             }

@@ -56,6 +56,60 @@ public sealed class UnsentAnswersTests
     }
 
     [Fact]
+    public async Task ClientsWaitingOnOneSharedAnswer_CountItOnce_SoTheyCannotGetOthersCut()
+    {
+        // Three clients that stop reading the same cached 2 MB answer (sent by reference) hold 2 MB, not 6: under a
+        // 3 MB bound nobody is cut.
+        var unsent = new UnsentAnswers(3L * 1024 * 1024, NullLogger<UnsentAnswers>.Instance);
+        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen();
+        var shared = new byte[AnswerBytes];
+        var connections = new List<(Socket Client, Socket Server)>();
+        var flushes = new List<Task<System.IO.Pipelines.FlushResult>>();
+        try
+        {
+            for (var i = 0; i < 3; i++)
+            {
+                connections.Add(await ConnectAsync(listener));
+                var output = new DirectSocketOutput(connections[^1].Server) { Unsent = unsent };
+                Assert.True(output.TryQueueBody(shared));
+                flushes.Add(WriteAsync(output, AnswerBytes).AsTask());
+            }
+
+            await WaitUntilAsync(() => unsent.Bytes >= AnswerBytes, "the shared answer is not counted");
+            Assert.InRange(unsent.Bytes, AnswerBytes, AnswerBytes + (3 * 64 * 1024));
+            Assert.Equal(0, unsent.Cut);
+            Assert.DoesNotContain(flushes, f => f.IsCompleted);
+
+            // A fourth client's own 2 MB passes the bound: the oldest waiting answers are cut, all three that hold the
+            // shared one (its memory is free only once none of them waits on it), and the fourth goes on.
+            connections.Add(await ConnectAsync(listener));
+            var own = new DirectSocketOutput(connections[^1].Server) { Unsent = unsent };
+            flushes.Add(WriteAsync(own).AsTask());
+            foreach (var flush in flushes.Take(3))
+            {
+                Assert.True((await flush.WaitAsync(Soon)).IsCompleted, "a holder of the shared answer was not cut");
+            }
+
+            Assert.Equal(3, unsent.Cut);
+            Assert.False(flushes[3].IsCompleted, "the newest answer was cut");
+            Assert.InRange(unsent.Bytes, AnswerBytes, AnswerBytes + (64 * 1024));
+        }
+        finally
+        {
+            connections.ForEach(c =>
+            {
+                c.Client.Dispose();
+                c.Server.Dispose();
+            });
+        }
+
+        await Task.WhenAll(flushes.Select(f => f.WaitAsync(Soon)));
+        Assert.Equal(0, unsent.Bytes);
+    }
+
+    [Fact]
     public async Task TheServersBound_IsAnEighthOfTheMemory_OrTheConfiguredOne_AndIsExposedAsMetrics()
     {
         await using (var server = await RunningServer.StartAsync())
@@ -82,10 +136,11 @@ public sealed class UnsentAnswersTests
         return (client, server);
     }
 
-    // Kestrel's way: bytes written into the output's chunks, then one flush.
-    private static ValueTask<System.IO.Pipelines.FlushResult> WriteAsync(DirectSocketOutput output)
+    // Kestrel's way: bytes written into the output's chunks (or, for a body queued by reference, placeholders for its
+    // length), then one flush.
+    private static ValueTask<System.IO.Pipelines.FlushResult> WriteAsync(DirectSocketOutput output, int bytes = AnswerBytes)
     {
-        for (var left = AnswerBytes; left > 0;)
+        for (var left = bytes; left > 0;)
         {
             var span = output.GetSpan(Math.Min(left, 64 * 1024));
             var n = Math.Min(left, span.Length);
