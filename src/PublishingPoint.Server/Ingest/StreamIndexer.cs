@@ -280,8 +280,8 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
 
     /// <summary>
     /// Fragments of a second or more are indexed as they come. Shorter ones (low-latency chunks, or the fragments of
-    /// very short GOPs) are gathered per track and indexed as one fragment: video up to the first keyframe after a
-    /// second, audio up to a second, and everything at a segment boundary ('styp') or the end of the body.
+    /// very short GOPs) are gathered per track and indexed as one fragment: video up to the first keyframe after about
+    /// a second, audio up to a second, and everything at a segment boundary ('styp') or the end of the body.
     /// </summary>
     private void Collect(StreamArchive archive, FragmentBuffer fragment, TrackFragment traf)
     {
@@ -305,9 +305,11 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
 
         // Chunk durations are often estimates for the last sample: only a real jump in time (over 100 ms) breaks a run.
         var second = (long)track.Description.Timescale;
-        // A keyframe starts a segment once the run before it lasts a second: a stream of very short GOPs (every frame a
-        // keyframe, say) still makes segments a player can use, not one a frame, each a line every playlist lists.
-        var segmentStarts = isVideo && traf.FirstSampleIsSync && (pending is null || pending.End - pending.Time >= second);
+        // A keyframe starts a segment once the run before it lasts about a second (nine tenths: a GOP of exactly a second
+        // whose chunk durations are estimated a little short still makes its own segment): a stream of very short GOPs
+        // (every frame a keyframe, say) still makes segments a player can use, not one a frame, each a line every
+        // playlist lists.
+        var segmentStarts = isVideo && traf.FirstSampleIsSync && (pending is null || pending.End - pending.Time >= second - (second / 10));
         // The segments this chunk completes are indexed before it becomes a part, but their fsync waits until it is one:
         // a player gets the new segment's first part without waiting for the disk.
         _deferSync = true;

@@ -7,14 +7,15 @@ namespace PublishingPoint.Server.Tests.Ingest;
 
 /// <summary>
 /// An encoder set to a keyframe every frame (all-intra, a contribution setting) sends a fragment a frame with
-/// <c>frag_keyframe</c>: the segments are still at least a second, not 25 a second, each a line every playlist lists.
+/// <c>frag_keyframe</c>: the segments still last about a second (at least nine tenths), not 25 a second, each a line
+/// every playlist lists.
 /// </summary>
 public sealed class ShortGopTests
 {
     private const string Point = "live/intra.isml";
 
     [Fact]
-    public async Task AllIntraStream_MakesSegmentsOfASecondOrMore_AndEveryFramePlays()
+    public async Task AllIntraStream_MakesSegmentsOfAboutASecond_AndEveryFramePlays()
     {
         var directory = TempDirectory.Create("pp-intra");
         var file = Path.Combine(directory, "intra.ismv");
@@ -31,8 +32,8 @@ public sealed class ShortGopTests
         await Eventually.WaitUntilAsync(async () => HlsText.Segments(playlist = await server.Http.GetStringAsync($"{Point}/hls/video-300000.m3u8")).Count >= 3, "no playlist");
 
         var segments = HlsText.Segments(playlist);
-        Assert.InRange(segments.Count, 3, 4);
-        Assert.All(segments.SkipLast(1), s => Assert.True(s.Duration >= 1.0, $"a segment of {s.Duration} s:\n{playlist}"));
+        Assert.InRange(segments.Count, 3, 5);
+        Assert.All(segments.SkipLast(1), s => Assert.True(s.Duration >= 0.9, $"a segment of {s.Duration} s:\n{playlist}"));
         var frames = await Tool.ProbeAsync(server.Url($"{Point}/hls/video-300000.m3u8").ToString(), "-select_streams", "v", "-count_frames", "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0");
         Assert.All(frames.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
             count => Assert.Equal(4 * 25, int.Parse(count, CultureInfo.InvariantCulture)));
