@@ -16,8 +16,8 @@ namespace PublishingPoint.Server.Delivery;
 /// asked for <see cref="SegmentSpool.AtRequest"/> times is kept from then on as a <see cref="SpooledFile"/> instead of
 /// in memory (plain-HTTP/1 viewers get it with sendfile, others read from it through the page cache): a popular segment
 /// leaves like a static file from nginx, one asked for once or twice (behind a CDN) costs no file; the file is closed
-/// when the segment leaves the cache. What players still being sent a segment hold counts against the same bound as
-/// the cache (see <see cref="Admit"/>), so players that stop reading cannot pin memory beyond it.
+/// when the segment leaves the cache. (What players that stop reading still hold after a segment left the cache is
+/// bounded with every other answer waiting for its client: <see cref="UnsentAnswers"/>.)
 /// </summary>
 internal sealed class SegmentCache : IDisposable
 {
@@ -30,10 +30,7 @@ internal sealed class SegmentCache : IDisposable
     private readonly long _sizeLimit;
     private readonly Lock[] _stripes = [.. Enumerable.Range(0, 64).Select(_ => new Lock())];
     private readonly Lock _compaction = new();
-    private readonly Action<int> _uncount;
     private long _held;
-    private long _inMemory;
-    private long _lastCompaction = long.MinValue / 2;
     private long _produced;
     private long _requests;
 
@@ -46,15 +43,8 @@ internal sealed class SegmentCache : IDisposable
     {
         _spool = spool;
         _sizeLimit = sizeLimit;
-        _uncount = length => Interlocked.Add(ref _inMemory, -length);
         _cache = new MemoryCache(new MemoryCacheOptions { SizeLimit = sizeLimit, TrackStatistics = true, ExpirationScanFrequency = TimeSpan.FromSeconds(10) });
     }
-
-    /// <summary>
-    /// Bytes of produced segments in memory that anyone holds: the cache, and answers still being sent (a segment that
-    /// left the cache stays in memory while a slow player reads it).
-    /// </summary>
-    public long InMemoryBytes => Interlocked.Read(ref _inMemory);
 
     /// <summary>How many packaging runs started: a test hook for "produced once".</summary>
     public long Produced => Interlocked.Read(ref _produced);
@@ -187,7 +177,7 @@ internal sealed class SegmentCache : IDisposable
                         Interlocked.Increment(ref _produced);
                         return produce();
                     },
-                    this);
+                    _spool);
                 _cache.Set(key, entry, new MemoryCacheEntryOptions { Size = Math.Max(sizeEstimate, 1), SlidingExpiration = _idle }.RegisterPostEvictionCallback(_closeFile));
             }
 
@@ -233,54 +223,6 @@ internal sealed class SegmentCache : IDisposable
     // reading keeps its segment after the cache let it go): past that bound a new segment is kept as a spooled file
     // from the start (the page cache holds its bytes, and the kernel can take them back), and past twice the bound,
     // with no spool to take it, it is refused rather than held.
-    // The bytes are reserved here (so productions at once cannot all pass the check), and given back when they do not
-    // stay in memory. Past the bound the cache's least recently asked-for fifth is dropped too (at most once a second:
-    // its size is estimated before production, and low-latency parts can be larger than their estimate).
-    private SpooledFile? Admit(FragmentBuffer buffer)
-    {
-        var length = buffer.Length;
-        var inMemory = Interlocked.Add(ref _inMemory, length);
-        if (inMemory <= _sizeLimit)
-        {
-            return null;
-        }
-
-        CompactOverBound();
-        var file = _spool.TryWrite(buffer.Span);
-        if (file is null && inMemory <= 2 * _sizeLimit)
-        {
-            return null;
-        }
-
-        Interlocked.Add(ref _inMemory, -length);
-        if (file is null)
-        {
-            buffer.Release();
-            throw new SegmentUnavailableException();
-        }
-
-        return file;
-    }
-
-    private void CompactOverBound()
-    {
-        var now = Environment.TickCount64;
-        if (now - Interlocked.Read(ref _lastCompaction) < 1000 || !_compaction.TryEnter())
-        {
-            return;
-        }
-
-        try
-        {
-            Interlocked.Exchange(ref _lastCompaction, now);
-            _cache.Compact(0.2);
-        }
-        finally
-        {
-            _compaction.Exit();
-        }
-    }
-
     private void Forget<TKey>(TKey key, Entry entry)
         where TKey : struct, IEquatable<TKey>
     {
@@ -305,43 +247,24 @@ internal sealed class SegmentCache : IDisposable
         private bool _closed;
         private int _asked;
 
-        public Entry(Func<Task<FragmentBuffer>> produce, SegmentCache owner)
+        public Entry(Func<Task<FragmentBuffer>> produce, SegmentSpool spool)
         {
-            _spool = owner._spool;
+            _spool = spool;
             Ready = new Lazy<Task>(async () =>
             {
                 // The factory runs under the Lazy's lock, which the other requests for this segment wait on with their
                 // threads: the production goes on from the pool's queue, not on this request's stack.
                 await Task.Yield();
                 var buffer = await produce().ConfigureAwait(false);
-                var file = owner.Admit(buffer);
                 lock (_lock)
                 {
                     if (!_closed)
                     {
-                        if (file is null)
-                        {
-                            buffer.WhenReleased(owner._uncount); // its bytes were counted by Admit
-                            Volatile.Write(ref _buffer, buffer);
-                            return;
-                        }
-
-                        Volatile.Write(ref _file, file);
+                        Volatile.Write(ref _buffer, buffer);
+                        return;
                     }
                 }
 
-                if (file is null)
-                {
-                    Interlocked.Add(ref owner._inMemory, -buffer.Length); // not kept: no longer counted
-                }
-
-                if (file is not null && Volatile.Read(ref _file) == file)
-                {
-                    buffer.Release(); // the spooled copy took the bytes' place
-                    return;
-                }
-
-                file?.Dispose();
                 // Evicted while it was being made: the requests waiting for it are still answered, from bytes the
                 // collector reclaims (a pooled array would never be given back: the cache's reference is gone).
                 Volatile.Write(ref _buffer, buffer.IsPooled ? FragmentBuffer.Wrap(buffer.ToExactArray()) : buffer);
@@ -389,9 +312,12 @@ internal sealed class SegmentCache : IDisposable
                 _file?.Dispose();
             }
 
-            // The bytes go (pooled ones back to their pool) once the answers holding them are done; a request that found
-            // this entry and comes later produces the segment again.
-            Interlocked.Exchange(ref _buffer, null)?.Release();
+            // Pooled bytes go back once the answers holding them are done; others stay for requests that already found
+            // this entry (as a spooled file's lease does), and the collector takes them with it.
+            if (Volatile.Read(ref _buffer) is { IsPooled: true })
+            {
+                Interlocked.Exchange(ref _buffer, null)?.Release();
+            }
         }
 
         // Exactly one request gets here: the copy replaces the bytes, which the requests holding them keep until they are done.

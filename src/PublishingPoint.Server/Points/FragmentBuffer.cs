@@ -9,7 +9,6 @@ namespace PublishingPoint.Server.Points;
 public sealed class FragmentBuffer
 {
     private readonly FragmentBufferPool? _pool;
-    private Action<int>? _released;
     private int _references = 1;
 
     internal FragmentBuffer(byte[] array, int length, FragmentBufferPool? pool)
@@ -59,19 +58,12 @@ public sealed class FragmentBuffer
         return false;
     }
 
-    /// <summary>
-    /// Has <paramref name="released"/> called with the length once the last reference is released: for the one holder
-    /// that counts what the bytes cost while anyone holds them (set before it shares them).
-    /// </summary>
-    internal void WhenReleased(Action<int> released) => _released = released;
-
     public void Release()
     {
         var left = Interlocked.Decrement(ref _references);
         if (left == 0)
         {
             _pool?.Return(Array);
-            _released?.Invoke(Length);
         }
         else if (left < 0)
         {
