@@ -20,9 +20,7 @@ public sealed class UnsentAnswersTests
     public async Task PastTheBound_TheAnswerWaitingLongest_IsCut_AndAReadingClientGetsItsWholeAnswer()
     {
         var unsent = new UnsentAnswers(3L * 1024 * 1024, NullLogger<UnsentAnswers>.Instance);
-        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        listener.Listen();
+        using var listener = Listen();
         var (stalledClient, stalledServer) = await ConnectAsync(listener);
         var (readerClient, readerServer) = await ConnectAsync(listener);
         using (stalledClient)
@@ -61,9 +59,7 @@ public sealed class UnsentAnswersTests
         // Three clients that stop reading the same cached 2 MB answer (sent by reference) hold 2 MB, not 6: under a
         // 3 MB bound nobody is cut.
         var unsent = new UnsentAnswers(3L * 1024 * 1024, NullLogger<UnsentAnswers>.Instance);
-        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        listener.Listen();
+        using var listener = Listen();
         var shared = new byte[AnswerBytes];
         var connections = new List<(Socket Client, Socket Server)>();
         var flushes = new List<Task<System.IO.Pipelines.FlushResult>>();
@@ -123,6 +119,14 @@ public sealed class UnsentAnswersTests
 
         await using var configured = await RunningServer.StartAsync(null, "--PublishingPoint:MaxUnsentAnswerBytes=5000000");
         Assert.Equal(5_000_000, configured.Services.GetRequiredService<UnsentAnswers>().MaxBytes);
+    }
+
+    private static Socket Listen()
+    {
+        var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen();
+        return listener;
     }
 
     private static async Task<(Socket Client, Socket Server)> ConnectAsync(Socket listener)
