@@ -244,7 +244,9 @@ public sealed class FaultTests
     {
         await using var server = await RunningServer.StartAsync();
         var capture = await IsmvCapture.SixSecondsAsync();
-        using var content = new SlowContent(capture, 16 * 1024, TimeSpan.FromMilliseconds(15));
+        // About three seconds of pushing (16 KB every 150 ms), so players crawl it several times while it is live, whatever
+        // the machine's load (at 15 ms a piece a busy run could finish the push within the first crawl).
+        using var content = new SlowContent(capture, 16 * 1024, TimeSpan.FromMilliseconds(150));
         var push = server.Http.PostAsync("live/fin.isml/Streams(enc1)", content);
 
         var registry = server.Services.GetRequiredService<PointRegistry>();
