@@ -30,6 +30,17 @@ internal static class ClientNetwork
     }
 
     /// <summary>
+    /// The key of a client that is limited: null for an address in <paramref name="trusted"/> (a CDN's edge or a proxy,
+    /// which carries many clients), whose IPv4 clients a dual-stack listener sees IPv4-mapped.
+    /// </summary>
+    public static UInt128? LimitedKey(IPAddress address, IPNetwork[] trusted)
+    {
+        ArgumentNullException.ThrowIfNull(address);
+        var plain = address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address;
+        return Array.Exists(trusted, n => n.Contains(plain)) ? null : Key(plain);
+    }
+
+    /// <summary>
     /// PublishingPoint:TrustedProxies as networks (an address is its own /32 or /128); entries that are neither are
     /// skipped here, as the options' rules refuse them at start.
     /// </summary>

@@ -52,14 +52,7 @@ internal sealed class ShiftedOutputs(IOptions<PublishingPointOptions> options) :
     public UInt128? ClientOf(HttpContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
-        var address = context.Connection.RemoteIpAddress;
-        if (address is null)
-        {
-            return null;
-        }
-
-        var mapped = address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address;
-        return Array.Exists(_trustedProxies, n => n.Contains(mapped)) ? null : ClientNetwork.Key(address);
+        return context.Connection.RemoteIpAddress is { } address ? ClientNetwork.LimitedKey(address, _trustedProxies) : null;
     }
 
     public bool TryGet(string key, long version, out RenderedOutput output) => _cache.TryGet(key, version, out output);

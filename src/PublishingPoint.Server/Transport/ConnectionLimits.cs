@@ -111,17 +111,11 @@ internal static partial class ConnectionLimits
         public bool TryEnter(IPAddress address, out UInt128? key)
         {
             key = null;
-            if (address.IsIPv4MappedToIPv6)
-            {
-                address = address.MapToIPv4(); // a dual-stack listener's IPv4 clients, as the trusted networks name them
-            }
-
-            if (maxPerAddress <= 0 || Array.Exists(exempt, n => n.Contains(address)))
+            if (maxPerAddress <= 0 || Configuration.ClientNetwork.LimitedKey(address, exempt) is not { } k)
             {
                 return true;
             }
 
-            var k = Configuration.ClientNetwork.Key(address);
             lock (_lock)
             {
                 _open.TryGetValue(k, out var open);

@@ -31,7 +31,7 @@ public sealed class UnsentAnswersTests
             // A player that stops reading: its 2 MB answer waits in memory (the kernel's buffers are a few KB here).
             var stalled = new DirectSocketOutput(stalledServer) { Unsent = unsent };
             var stalledFlush = WriteAsync(stalled).AsTask();
-            await WaitUntilAsync(() => unsent.Bytes > AnswerBytes / 2, "the stalled answer is not counted");
+            await Eventually.WaitUntilAsync(() => unsent.Bytes > AnswerBytes / 2, "the stalled answer is not counted");
             Assert.False(stalledFlush.IsCompleted);
 
             // A second answer takes the total past 3 MB: the first, which has waited longest, is cut; the second is sent
@@ -73,7 +73,7 @@ public sealed class UnsentAnswersTests
                 flushes.Add(WriteAsync(output, AnswerBytes).AsTask());
             }
 
-            await WaitUntilAsync(() => unsent.Bytes >= AnswerBytes, "the shared answer is not counted");
+            await Eventually.WaitUntilAsync(() => unsent.Bytes >= AnswerBytes, "the shared answer is not counted");
             Assert.InRange(unsent.Bytes, AnswerBytes, AnswerBytes + (3 * 64 * 1024));
             Assert.Equal(0, unsent.Cut);
             Assert.DoesNotContain(flushes, f => f.IsCompleted);
@@ -173,15 +173,5 @@ public sealed class UnsentAnswersTests
         }
 
         return total;
-    }
-
-    private static async Task WaitUntilAsync(Func<bool> condition, string failure)
-    {
-        var deadline = DateTime.UtcNow + Soon;
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, failure);
-            await Task.Delay(10);
-        }
     }
 }
