@@ -31,6 +31,7 @@ internal sealed class DeliveryMetrics
         meter.CreateObservableCounter("segment_cache.requests", () => cache.Requests, "{request}", "Repackaged segments asked for.");
         meter.CreateObservableCounter("segment_cache.hits", () => Math.Max(0, cache.Requests - cache.Produced), "{request}", "Repackaged segments served from the cache.");
         meter.CreateObservableCounter("shifted_renders", () => shifted.Renders, "{render}", "Time-shifted manifests and playlists rendered (the others were answered from the cache).");
+        meter.CreateObservableCounter("shifted_joined", () => shifted.Joined, "{request}", "Time-shifted requests answered by a render another request had under way.");
     }
 
     public void Served(string format, int status, long bytes)

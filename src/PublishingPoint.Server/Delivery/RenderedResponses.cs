@@ -55,29 +55,59 @@ internal static class RenderedResponses
     {
         var outputs = context.RequestServices.GetRequiredService<ShiftedOutputs>();
         var key = ShiftedOutputs.Key(point, resource, shift, context.Request.QueryString.Value, DateTimeOffset.UtcNow);
-        if (!outputs.TryGet(key, point.Version, out var output))
+        var version = point.Version;
+        if (!outputs.TryGet(key, version, out var output))
         {
-            var (turn, refused) = await outputs.Gate.EnterAsync(outputs.ClientOf(context), context.RequestAborted).ConfigureAwait(false);
-            using var held = turn;
-            if (turn is null)
+            var under = outputs.Board(key, version, out var leading, context.RequestAborted);
+            if (under is not null && await under.ConfigureAwait(false) is { Answered: true } joined)
             {
-                context.Response.Headers.RetryAfter = "1";
-                await (refused == RenderGate.Refusal.ClientShare
-                    ? Problems.WriteAsync(context, StatusCodes.Status429TooManyRequests, "too many time-shifted requests from this client at once: try again")
-                    : Problems.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, "too many time-shifted requests at once: try again")).ConfigureAwait(false);
-                return;
+                output = joined.Output;
             }
-
-            await Transport.EventLoop.ToPoolAsync().ConfigureAwait(false);
-            if (!outputs.TryGet(key, point.Version, out output))
+            else
             {
-                output = outputs.Render(point, key, render);
+                var landed = default(ShiftedOutputs.Flight);
+                try
+                {
+                    (var answered, output) = await RenderInTurnAsync(context, outputs, point, key, render).ConfigureAwait(false);
+                    if (!answered)
+                    {
+                        return;
+                    }
+
+                    landed = new(true, output);
+                }
+                finally
+                {
+                    if (leading is not null)
+                    {
+                        outputs.Land(key, version, leading, landed);
+                    }
+                }
             }
         }
 
         await (output is null
             ? Problems.WriteAsync(context, StatusCodes.Status404NotFound, "nothing to play yet")
             : WriteAsync(context, maxAge is { } age ? output with { MaxAge = age } : output)).ConfigureAwait(false);
+    }
+
+    // A turn of the gate, then the render (unless the cache has the answer by then); false when refused (answered here).
+    private static async Task<(bool Answered, RenderedOutput? Output)> RenderInTurnAsync(HttpContext context, ShiftedOutputs outputs, Point point, string key,
+        Func<long, RenderedOutput?> render)
+    {
+        var (turn, refused) = await outputs.Gate.EnterAsync(outputs.ClientOf(context), context.RequestAborted).ConfigureAwait(false);
+        using var held = turn;
+        if (turn is null)
+        {
+            context.Response.Headers.RetryAfter = "1";
+            await (refused == RenderGate.Refusal.ClientShare
+                ? Problems.WriteAsync(context, StatusCodes.Status429TooManyRequests, "too many time-shifted requests from this client at once: try again")
+                : Problems.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, "too many time-shifted requests at once: try again")).ConfigureAwait(false);
+            return (false, null);
+        }
+
+        await Transport.EventLoop.ToPoolAsync().ConfigureAwait(false);
+        return (true, outputs.TryGet(key, point.Version, out var output) ? output : outputs.Render(point, key, render));
     }
 
     /// <summary>

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 using System.Net;
 using Microsoft.Extensions.Options;
@@ -20,7 +21,11 @@ internal sealed class ShiftedOutputs(IOptions<PublishingPointOptions> options) :
 
     private readonly OutputCache _cache = new(MaxBytes);
     private readonly IPNetwork[] _trustedProxies = ClientNetwork.Trusted(options.Value.TrustedProxies);
+    // Renders under way, by key and the version they were asked for: everyone else asking for one waits for it.
+    private readonly ConcurrentDictionary<(string Key, long Version), TaskCompletionSource<Flight>> _flights = new();
     private long _renders;
+    private long _joined;
+    private int _waiting;
 
     /// <summary>
     /// The gate every render passes: half the cores (at least one) at once, 256 waiting, four per client (a player may
@@ -30,6 +35,12 @@ internal sealed class ShiftedOutputs(IOptions<PublishingPointOptions> options) :
 
     /// <summary>Time-shifted answers rendered (each passed the <see cref="Gate"/>).</summary>
     public long Renders => Interlocked.Read(ref _renders);
+
+    /// <summary>Requests answered by a render another request had under way (no turn of the gate of their own).</summary>
+    public long Joined => Interlocked.Read(ref _joined);
+
+    /// <summary>Requests waiting now for a render another request has under way.</summary>
+    public int Waiting => Volatile.Read(ref _waiting);
 
     /// <summary>The cache key of a shifted answer: its point, resource and query, and with a delay the clock's half segment.</summary>
     public static string Key(Point point, string resource, TimeShift shift, string? query, DateTimeOffset now)
@@ -72,5 +83,49 @@ internal sealed class ShiftedOutputs(IOptions<PublishingPointOptions> options) :
         return output;
     }
 
+    /// <summary>
+    /// Boards the render of <paramref name="key"/> for <paramref name="version"/>: the one another request has under way,
+    /// to be waited for (a crowd, or viewers behind one address, opening one start-over link at once take one turn of the
+    /// gate between them, not one each); or, when there is none, this request's own (<paramref name="leading"/>), which
+    /// the next ones wait for and which must be <see cref="Land">landed</see>, then null is returned.
+    /// </summary>
+    public Task<Flight>? Board(string key, long version, out TaskCompletionSource<Flight>? leading, CancellationToken cancellationToken)
+    {
+        var mine = new TaskCompletionSource<Flight>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var current = _flights.GetOrAdd((key, version), mine);
+        leading = current == mine ? mine : null;
+        return leading is null ? WaitAsync(current.Task, cancellationToken) : null;
+    }
+
+    /// <summary>Ends a render begun by <see cref="Board"/>: those waiting get its answer, or try for themselves.</summary>
+    public void Land(string key, long version, TaskCompletionSource<Flight> flight, Flight landed)
+    {
+        ArgumentNullException.ThrowIfNull(flight);
+        _flights.TryRemove(KeyValuePair.Create((key, version), flight));
+        flight.TrySetResult(landed);
+    }
+
     public void Dispose() => Gate.Dispose();
+
+    private async Task<Flight> WaitAsync(Task<Flight> flight, CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref _waiting);
+        try
+        {
+            var landed = await flight.WaitAsync(cancellationToken).ConfigureAwait(false);
+            if (landed.Answered)
+            {
+                Interlocked.Increment(ref _joined);
+            }
+
+            return landed;
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _waiting);
+        }
+    }
+
+    /// <summary>How a render ended: answered (with an output, or null for nothing to play yet) or not (refused, failed, abandoned).</summary>
+    internal readonly record struct Flight(bool Answered, RenderedOutput? Output);
 }

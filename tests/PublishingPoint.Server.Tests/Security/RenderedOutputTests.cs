@@ -81,6 +81,42 @@ public sealed class RenderedOutputTests
     }
 
     [Fact]
+    public async Task ViewersBehindOneAddress_OpeningOneStartOverLinkAtOnce_WaitForOneRender_NoneRefused()
+    {
+        // A campus behind one NAT address opens a start-over link that was just shared, while the render gate is busy
+        // (here: its turns held by the test). Each asking for a turn of its own, the fifth would get 429 and a crowd past
+        // the gate's queue 503; they wait for the first one's render instead.
+        await using var server = await RunningServer.StartAsync();
+        var (status, body) = await Posting.PostChunkedAsync(server.Http, "live/crowd.isml/Streams(a)", await IsmvCapture.SixSecondsAsync());
+        Assert.True(status == HttpStatusCode.OK, body);
+        var outputs = server.Services.GetRequiredService<ShiftedOutputs>();
+        var held = new List<IDisposable>();
+        for (var i = 0; i < Math.Max(1, Environment.ProcessorCount / 2); i++)
+        {
+            held.Add((await outputs.Gate.EnterAsync(CancellationToken.None).AsTask().WaitAsync(TimeSpan.FromSeconds(10)))!);
+        }
+
+        using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 64 }) { BaseAddress = server.Http.BaseAddress };
+        var link = $"live/crowd.isml/master.m3u8?start={DateTimeOffset.UtcNow.ToUnixTimeSeconds() - 3600}";
+        var rendersBefore = outputs.Renders;
+        var crowd = Enumerable.Range(0, 8).Select(async _ =>
+        {
+            using var response = await http.GetAsync(link);
+            return (response.StatusCode, await response.Content.ReadAsStringAsync());
+        }).ToList();
+        await Eventually.WaitUntilAsync(() => outputs.Waiting == 7, "seven requests waiting for the first one's render");
+        held.ForEach(turn => turn.Dispose());
+        var answers = await Task.WhenAll(crowd).WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.All(answers, a => Assert.True(a.StatusCode == HttpStatusCode.OK, $"{(int)a.StatusCode} {a.Item2}"));
+        Assert.Single(answers.Select(a => a.Item2).Distinct());
+        Assert.Equal(1, outputs.Renders - rendersBefore);
+        Assert.Equal(7, outputs.Joined);
+        Assert.Equal(0, outputs.Waiting);
+        var metrics = await server.Http.GetStringAsync("metrics");
+        Assert.Contains(metrics.Split('\n'), l => l.StartsWith("publishingpoint_delivery_shifted_joined", StringComparison.Ordinal) && l.EndsWith(" 7", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task DashUtcTiming_IsRelative_AndTheMpdIsTheSameForEveryHost()
     {
         await using var server = await RunningServer.StartAsync();
