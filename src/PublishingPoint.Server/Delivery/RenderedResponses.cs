@@ -56,39 +56,60 @@ internal static class RenderedResponses
         var outputs = context.RequestServices.GetRequiredService<ShiftedOutputs>();
         var key = ShiftedOutputs.Key(point, resource, shift, context.Request.QueryString.Value, DateTimeOffset.UtcNow);
         var version = point.Version;
-        if (!outputs.TryGet(key, version, out var output))
+        RenderedOutput? output;
+        while (!outputs.TryGet(key, version, out output))
         {
             var under = outputs.Board(key, version, out var leading, context.RequestAborted);
-            if (under is not null && await under.ConfigureAwait(false) is { Answered: true } joined)
+            if (under is null)
+            {
+                var (answered, rendered) = await LeadAsync(context, outputs, point, (key, version), leading!, render).ConfigureAwait(false);
+                if (!answered)
+                {
+                    return;
+                }
+
+                output = rendered;
+                break;
+            }
+
+            if (await under.ConfigureAwait(false) is { Answered: true } joined)
             {
                 output = joined.Output;
+                break;
             }
-            else
-            {
-                var landed = default(ShiftedOutputs.Flight);
-                try
-                {
-                    (var answered, output) = await RenderInTurnAsync(context, outputs, point, key, render).ConfigureAwait(false);
-                    if (!answered)
-                    {
-                        return;
-                    }
 
-                    landed = new(true, output);
-                }
-                finally
-                {
-                    if (leading is not null)
-                    {
-                        outputs.Land(key, version, leading, landed);
-                    }
-                }
-            }
+            // Its leader was refused or left before its turn: one of those that waited leads now.
         }
 
         await (output is null
             ? Problems.WriteAsync(context, StatusCodes.Status404NotFound, "nothing to play yet")
             : WriteAsync(context, maxAge is { } age ? output with { MaxAge = age } : output)).ConfigureAwait(false);
+    }
+
+    // The render the others asking for it wait for: landed however it ends. An exception is theirs too (the same render
+    // would fail again); a refusal or this client leaving leaves them to try again.
+    private static async Task<(bool Answered, RenderedOutput? Output)> LeadAsync(HttpContext context, ShiftedOutputs outputs, Point point,
+        (string Key, long Version) asked, TaskCompletionSource<ShiftedOutputs.Flight> leading, Func<long, RenderedOutput?> render)
+    {
+        try
+        {
+            // The leader before may have stored it between this request's look and its boarding.
+            var answer = outputs.TryGet(asked.Key, asked.Version, out var cached)
+                ? (true, cached)
+                : await RenderInTurnAsync(context, outputs, point, asked.Key, render).ConfigureAwait(false);
+            outputs.Land(asked, leading, new ShiftedOutputs.Flight(answer.Item1, answer.Item2));
+            return answer;
+        }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            outputs.Land(asked, leading, default(ShiftedOutputs.Flight));
+            throw;
+        }
+        catch (Exception e)
+        {
+            outputs.Fail(asked, leading, e);
+            throw;
+        }
     }
 
     // A turn of the gate, then the render (unless the cache has the answer by then); false when refused (answered here).

@@ -42,6 +42,9 @@ internal sealed class ShiftedOutputs(IOptions<PublishingPointOptions> options) :
     /// <summary>Requests waiting now for a render another request has under way.</summary>
     public int Waiting => Volatile.Read(ref _waiting);
 
+    /// <summary>Renders under way (or waiting for their turn) that other requests may wait for.</summary>
+    public int Leading => _flights.Count;
+
     /// <summary>The cache key of a shifted answer: its point, resource and query, and with a delay the clock's half segment.</summary>
     public static string Key(Point point, string resource, TimeShift shift, string? query, DateTimeOffset now)
     {
@@ -97,12 +100,20 @@ internal sealed class ShiftedOutputs(IOptions<PublishingPointOptions> options) :
         return leading is null ? WaitAsync(current.Task, cancellationToken) : null;
     }
 
-    /// <summary>Ends a render begun by <see cref="Board"/>: those waiting get its answer, or try for themselves.</summary>
-    public void Land(string key, long version, TaskCompletionSource<Flight> flight, Flight landed)
+    /// <summary>Ends a render begun by <see cref="Board"/>: those waiting get its answer, or try again themselves.</summary>
+    public void Land((string Key, long Version) asked, TaskCompletionSource<Flight> flight, Flight landed)
     {
         ArgumentNullException.ThrowIfNull(flight);
-        _flights.TryRemove(KeyValuePair.Create((key, version), flight));
+        _flights.TryRemove(KeyValuePair.Create(asked, flight));
         flight.TrySetResult(landed);
+    }
+
+    /// <summary>Ends a render that failed: those waiting fail with it.</summary>
+    public void Fail((string Key, long Version) asked, TaskCompletionSource<Flight> flight, Exception failure)
+    {
+        ArgumentNullException.ThrowIfNull(flight);
+        _flights.TryRemove(KeyValuePair.Create(asked, flight));
+        flight.TrySetException(failure);
     }
 
     public void Dispose() => Gate.Dispose();

@@ -87,33 +87,89 @@ public sealed class RenderedOutputTests
         // (here: its turns held by the test). Each asking for a turn of its own, the fifth would get 429 and a crowd past
         // the gate's queue 503; they wait for the first one's render instead.
         await using var server = await RunningServer.StartAsync();
-        var (status, body) = await Posting.PostChunkedAsync(server.Http, "live/crowd.isml/Streams(a)", await IsmvCapture.SixSecondsAsync());
-        Assert.True(status == HttpStatusCode.OK, body);
-        var outputs = server.Services.GetRequiredService<ShiftedOutputs>();
-        var held = new List<IDisposable>();
-        for (var i = 0; i < Math.Max(1, Environment.ProcessorCount / 2); i++)
+        var (outputs, link, http) = await StartOverLinkAsync(server, "crowd");
+        using var _ = http;
+        var rendersBefore = outputs.Renders;
+        var held = await HoldTheGateAsync(outputs);
+        List<Task<(HttpStatusCode Status, string Body)>> crowd;
+        try
         {
-            held.Add((await outputs.Gate.EnterAsync(CancellationToken.None).AsTask().WaitAsync(TimeSpan.FromSeconds(10)))!);
+            crowd = Enumerable.Range(0, 8).Select(_ => AskAsync(http, link, CancellationToken.None)).ToList();
+            await Eventually.WaitUntilAsync(() => outputs.Waiting == 7, "seven requests waiting for the first one's render");
+        }
+        finally
+        {
+            held.ForEach(turn => turn.Dispose());
         }
 
-        using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 64 }) { BaseAddress = server.Http.BaseAddress };
-        var link = $"live/crowd.isml/master.m3u8?start={DateTimeOffset.UtcNow.ToUnixTimeSeconds() - 3600}";
-        var rendersBefore = outputs.Renders;
-        var crowd = Enumerable.Range(0, 8).Select(async _ =>
-        {
-            using var response = await http.GetAsync(link);
-            return (response.StatusCode, await response.Content.ReadAsStringAsync());
-        }).ToList();
-        await Eventually.WaitUntilAsync(() => outputs.Waiting == 7, "seven requests waiting for the first one's render");
-        held.ForEach(turn => turn.Dispose());
         var answers = await Task.WhenAll(crowd).WaitAsync(TimeSpan.FromSeconds(30));
-        Assert.All(answers, a => Assert.True(a.StatusCode == HttpStatusCode.OK, $"{(int)a.StatusCode} {a.Item2}"));
-        Assert.Single(answers.Select(a => a.Item2).Distinct());
+        Assert.All(answers, a => Assert.True(a.Status == HttpStatusCode.OK, $"{(int)a.Status} {a.Body}"));
+        Assert.Single(answers.Select(a => a.Body).Distinct());
         Assert.Equal(1, outputs.Renders - rendersBefore);
         Assert.Equal(7, outputs.Joined);
         Assert.Equal(0, outputs.Waiting);
         var metrics = await server.Http.GetStringAsync("metrics");
         Assert.Contains(metrics.Split('\n'), l => l.StartsWith("publishingpoint_delivery_shifted_joined", StringComparison.Ordinal) && l.EndsWith(" 7", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task AStartOverRequestOthersWaitFor_LeavingBeforeItsTurn_HandsTheRenderToOneOfThem()
+    {
+        // The first asker of a popular link (a player that timed out in the queue, or someone doing it on purpose) leaves
+        // while it waits for a turn: one of those waiting for it takes its place, and the others wait for that one.
+        await using var server = await RunningServer.StartAsync();
+        var (outputs, link, http) = await StartOverLinkAsync(server, "leaver");
+        using var _ = http;
+        var rendersBefore = outputs.Renders;
+        var held = await HoldTheGateAsync(outputs);
+        using var leaving = new CancellationTokenSource();
+        Task<(HttpStatusCode Status, string Body)> first;
+        List<Task<(HttpStatusCode Status, string Body)>> others;
+        try
+        {
+            first = AskAsync(http, link, leaving.Token);
+            await Eventually.WaitUntilAsync(() => outputs.Leading == 1, "the first request waiting for its turn");
+            others = Enumerable.Range(0, 3).Select(_ => AskAsync(http, link, CancellationToken.None)).ToList();
+            await Eventually.WaitUntilAsync(() => outputs.Waiting == 3, "three requests waiting for the first one's render");
+            await leaving.CancelAsync();
+            await Eventually.WaitUntilAsync(() => outputs.Waiting == 2 && outputs.Leading == 1, "one of the three leading, two waiting for it");
+        }
+        finally
+        {
+            held.ForEach(turn => turn.Dispose());
+        }
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => first);
+        var answers = await Task.WhenAll(others).WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.All(answers, a => Assert.True(a.Status == HttpStatusCode.OK, $"{(int)a.Status} {a.Body}"));
+        Assert.Equal(1, outputs.Renders - rendersBefore);
+        Assert.Equal(2, outputs.Joined);
+    }
+
+    private static async Task<(ShiftedOutputs Outputs, string Link, HttpClient Http)> StartOverLinkAsync(RunningServer server, string name)
+    {
+        var (status, body) = await Posting.PostChunkedAsync(server.Http, $"live/{name}.isml/Streams(a)", await IsmvCapture.SixSecondsAsync());
+        Assert.True(status == HttpStatusCode.OK, body);
+        var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 64 }) { BaseAddress = server.Http.BaseAddress };
+        return (server.Services.GetRequiredService<ShiftedOutputs>(), $"live/{name}.isml/master.m3u8?start={DateTimeOffset.UtcNow.ToUnixTimeSeconds() - 3600}", http);
+    }
+
+    // Every turn of the render gate, so the requests of a test queue for one.
+    private static async Task<List<IDisposable>> HoldTheGateAsync(ShiftedOutputs outputs)
+    {
+        var held = new List<IDisposable>();
+        for (var i = 0; i < outputs.Gate.Concurrency; i++)
+        {
+            held.Add((await outputs.Gate.EnterAsync(CancellationToken.None).AsTask().WaitAsync(TimeSpan.FromSeconds(10)))!);
+        }
+
+        return held;
+    }
+
+    private static async Task<(HttpStatusCode Status, string Body)> AskAsync(HttpClient http, string link, CancellationToken cancellationToken)
+    {
+        using var response = await http.GetAsync(link, cancellationToken);
+        return (response.StatusCode, await response.Content.ReadAsStringAsync(cancellationToken));
     }
 
     [Fact]
