@@ -45,18 +45,23 @@ internal sealed class ShiftedOutputs(IOptions<PublishingPointOptions> options) :
     /// <summary>Renders under way (or waiting for their turn) that other requests may wait for.</summary>
     public int Leading => _flights.Count;
 
-    /// <summary>The cache key of a shifted answer: its point, resource and query, and with a delay the clock's half segment.</summary>
-    public static string Key(Point point, string resource, TimeShift shift, string? query, DateTimeOffset now)
+    /// <summary>
+    /// The cache key of a shifted answer: its point and resource (which names what else its body depends on: a master
+    /// the query it passes on, a media playlist a delta update) and the times asked for, not the query's text, so
+    /// parameters the render does not read (a CDN's token, a cache buster) do not make renders of their own; with a
+    /// delay, also the clock's half segment.
+    /// </summary>
+    public static string Key(Point point, string resource, TimeShift shift, DateTimeOffset now)
     {
         ArgumentNullException.ThrowIfNull(point);
         ArgumentNullException.ThrowIfNull(shift);
         if (shift.DelaySeconds <= 0)
         {
-            return $"{point.Serial}/{resource}{query}";
+            return string.Create(CultureInfo.InvariantCulture, $"{point.Serial}/{resource}|{shift.FromSeconds:R}|{shift.ToSeconds:R}");
         }
 
         var half = Math.Max(TimeSpan.TicksPerSecond / 10, (point.Numbering.NominalTicks > 0 ? point.Numbering.NominalTicks : TimeSpan.TicksPerSecond) / 2);
-        return string.Create(CultureInfo.InvariantCulture, $"{point.Serial}/{resource}{query}@{now.UtcTicks / half}");
+        return string.Create(CultureInfo.InvariantCulture, $"{point.Serial}/{resource}|{shift.FromSeconds:R}|{shift.ToSeconds:R}|{shift.DelaySeconds:R}@{now.UtcTicks / half}");
     }
 
     /// <summary>

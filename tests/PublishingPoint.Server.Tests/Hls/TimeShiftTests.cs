@@ -107,6 +107,23 @@ public sealed class TimeShiftTests
             return await RendersAsync(server) > delayed;
         }, "a delayed answer was never made again", TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(100));
         Assert.Equal(delayed + 1, await RendersAsync(server));
+
+        // Parameters a render does not read (a CDN's token per viewer, a cache buster) share the start-over answer made
+        // above; a master, which passes its query on to the playlists it lists, is made for each query and lists it.
+        var shared = await RendersAsync(server);
+        foreach (var junk in new[] { "&token=abc", "&token=def&_=1733400000" })
+        {
+            Assert.Equal(answers[0], await server.Http.GetStringAsync($"live/crowd.isml/hls/video-400000.m3u8?start={start}{junk}"));
+        }
+
+        Assert.Equal(shared, await RendersAsync(server));
+        foreach (var token in new[] { "abc", "def" })
+        {
+            var master = await server.Http.GetStringAsync($"live/crowd.isml/master.m3u8?start={start}&token={token}");
+            Assert.Contains($".m3u8?start={start}&token={token}", master, StringComparison.Ordinal);
+        }
+
+        Assert.Equal(shared + 2, await RendersAsync(server));
     }
 
     private static async Task<long> RendersAsync(RunningServer server)

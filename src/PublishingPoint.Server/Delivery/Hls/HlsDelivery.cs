@@ -118,10 +118,11 @@ internal sealed class HlsDelivery(PointRegistry registry, SegmentCache cache)
     private Task MasterAsync(HttpContext context, Point point, string rest, TimeShift shift)
     {
         var format = rest == "master.m3u8" ? HlsFormat.Ts : HlsFormat.Fmp4;
-        // A time-shifted master hands its query to the media playlists it lists.
+        // A time-shifted master hands its query to the media playlists it lists (a CDN's token with it), so it is kept
+        // under that query; the other shifted answers depend only on the times asked for.
         var query = shift.IsNone ? string.Empty : context.Request.QueryString.Value ?? string.Empty;
         var window = point.State == PointState.Vod ? 0 : point.DvrWindowSeconds(registry.Options.DvrWindowSeconds);
-        return PlaylistAsync(context, point, rest, shift, () => HlsPlaylistBuilder.Master(point, format, window) is { } m ? WithQuery(MasterPlaylistWriter.Write(m), query) : null);
+        return PlaylistAsync(context, point, rest + query, shift, () => HlsPlaylistBuilder.Master(point, format, window) is { } m ? WithQuery(MasterPlaylistWriter.Write(m), query) : null);
     }
 
     private readonly record struct MediaRequest(Track Track, HlsFormat Format, int Window, DateTimeOffset Anchor, TimeShift Shift, bool Skip);
