@@ -90,7 +90,7 @@ public sealed class OutputCache(long maxBytes)
         }
     }
 
-    // A time-shifted answer's key holds its query string, as long as a client makes it; 256 for the entry's own objects.
+    // A time-shifted answer's key holds its resource and times (a master's, its whole query): as long as a client makes it; 256 for the entry's own objects.
     private static long SizeOf(string key, RenderedOutput output) => output.Size + (2L * key.Length) + 256;
 
     public void Clear()

@@ -50,6 +50,10 @@ public sealed class TimeShiftTests
         // A shifted master hands its query to the media playlists.
         var master = await server.Http.GetStringAsync($"live/shift.isml/master.m3u8?start={unixAt20}");
         Assert.Contains($".m3u8?start={unixAt20}", master, StringComparison.Ordinal);
+        // Its I-frame playlists too (they were listed unshifted, and without a CDN's token).
+        var iFrames = master.Split('\n').Where(l => l.StartsWith("#EXT-X-I-FRAME-STREAM-INF:", StringComparison.Ordinal)).ToList();
+        Assert.NotEmpty(iFrames);
+        Assert.All(iFrames, l => Assert.Contains($"-iframes.m3u8?start={unixAt20}\"", l, StringComparison.Ordinal));
 
         using var bad = await server.Http.GetAsync("live/shift.isml/master.m3u8?start=yesterday");
         Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);

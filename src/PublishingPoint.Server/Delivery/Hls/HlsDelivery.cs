@@ -82,7 +82,8 @@ internal sealed class HlsDelivery(PointRegistry registry, SegmentCache cache)
                 }
             }
 
-            var skip = reload.Skip && format == HlsFormat.Fmp4;
+            // A delta update applies to the live playlist only (a shifted one is made whole): no key of its own there.
+            var skip = reload.Skip && format == HlsFormat.Fmp4 && shift.IsNone;
             var key = skip ? rest + "?skip" : rest;
             int? maxAge = reload.Msn is null ? null : BlockingReload.CacheSeconds;
             await (RenderedResponses.TryServeCached(context, point, key, shift, maxAge)
@@ -144,7 +145,7 @@ internal sealed class HlsDelivery(PointRegistry registry, SegmentCache cache)
     /// <summary>An I-frame playlist; for TS, the keyframe ranges of the window's segments are computed first (once each).</summary>
     /// <remarks>
     /// The ranges are looked for only when the answer is not cached already; for a time-shifted playlist (which may span
-    /// a whole archive) inside its render, on the pool behind the render gate and once per query.
+    /// a whole archive) inside its render, on the pool behind the render gate and once per version and times asked for.
     /// </remarks>
     private async Task IFramePlaylistAsync(HttpContext context, Point point, Track track, HlsFormat format, string rest, DateTimeOffset anchor, TimeShift shift)
     {
@@ -413,7 +414,8 @@ internal sealed class HlsDelivery(PointRegistry registry, SegmentCache cache)
             {
                 lines[i] = line + query;
             }
-            else if (line.StartsWith("#EXT-X-MEDIA:", StringComparison.Ordinal) && line.Contains(".m3u8\"", StringComparison.Ordinal))
+            else if ((line.StartsWith("#EXT-X-MEDIA:", StringComparison.Ordinal) || line.StartsWith("#EXT-X-I-FRAME-STREAM-INF:", StringComparison.Ordinal))
+                && line.Contains(".m3u8\"", StringComparison.Ordinal))
             {
                 lines[i] = line.Replace(".m3u8\"", ".m3u8" + query + "\"", StringComparison.Ordinal);
             }
