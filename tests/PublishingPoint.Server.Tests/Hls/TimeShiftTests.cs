@@ -55,6 +55,19 @@ public sealed class TimeShiftTests
         Assert.NotEmpty(iFrames);
         Assert.All(iFrames, l => Assert.Contains($"-iframes.m3u8?start={unixAt20}\"", l, StringComparison.Ordinal));
 
+        // A query is echoed into URI attributes: a raw '"' (sent as is, which HttpClient would not) cannot close one and add
+        // attributes of the client's choosing.
+        using (var raw = new System.Net.Sockets.TcpClient())
+        {
+            await raw.ConnectAsync(IPAddress.Loopback, server.BaseUrl.Port);
+            var stream = raw.GetStream();
+            await stream.WriteAsync(System.Text.Encoding.ASCII.GetBytes($"GET /live/shift.isml/master.m3u8?start={unixAt20}&x=\",URI=\"https://evil.example/a.m3u8 HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"));
+            var answer = await new StreamReader(stream).ReadToEndAsync();
+            Assert.Contains(" 200 ", answer.Split('\n')[0], StringComparison.Ordinal);
+            Assert.DoesNotContain("x=\",URI=\"", answer, StringComparison.Ordinal);
+            Assert.Contains($"-iframes.m3u8?start={unixAt20}&x=%22,URI=%22https://evil.example/a.m3u8\"", answer, StringComparison.Ordinal);
+        }
+
         using var bad = await server.Http.GetAsync("live/shift.isml/master.m3u8?start=yesterday");
         Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
         using var backwards = await server.Http.GetAsync($"live/shift.isml/Manifest?start={unixAt20}&end={Uri.EscapeDataString(At(10))}");
@@ -129,6 +142,13 @@ public sealed class TimeShiftTests
 
         Assert.Equal(shared + 2, await RendersAsync(server));
     }
+
+    [Theory]
+    [InlineData("?start=1700000000&token=a%2Fb~c", "?start=1700000000&token=a%2Fb~c")]
+    [InlineData("?start=1&x=\"<é>", "?start=1&x=%22%3C%C3%A9%3E")]
+    [InlineData("", "")]
+    public void AnEchoedQuery_KeepsWhatURIsAreMadeOf_AndEncodesTheRest(string query, string echoed) =>
+        Assert.Equal(echoed, PublishingPoint.Server.Delivery.Hls.HlsDelivery.QueryForUris(query));
 
     private static async Task<long> RendersAsync(RunningServer server)
     {

@@ -121,7 +121,7 @@ internal sealed class HlsDelivery(PointRegistry registry, SegmentCache cache)
         var format = rest == "master.m3u8" ? HlsFormat.Ts : HlsFormat.Fmp4;
         // A time-shifted master hands its query to the media playlists it lists (a CDN's token with it), so it is kept
         // under that query; the other shifted answers depend only on the times asked for.
-        var query = shift.IsNone ? string.Empty : context.Request.QueryString.Value ?? string.Empty;
+        var query = shift.IsNone ? string.Empty : QueryForUris(context.Request.QueryString.Value);
         var window = point.State == PointState.Vod ? 0 : point.DvrWindowSeconds(registry.Options.DvrWindowSeconds);
         return PlaylistAsync(context, point, rest + query, shift, () => HlsPlaylistBuilder.Master(point, format, window) is { } m ? WithQuery(MasterPlaylistWriter.Write(m), query) : null);
     }
@@ -398,6 +398,46 @@ internal sealed class HlsDelivery(PointRegistry registry, SegmentCache cache)
         track.Edge(out var open, out var parts);
         return sequence != open || parts > 0;
     }
+
+    /// <summary>
+    /// A query as it may stand in a playlist's URI line or quoted URI attribute: what a client sent is echoed, so anything
+    /// else than the characters URIs are made of (a raw '"' would end the attribute and start one of the client's
+    /// choosing) is percent-encoded, its UTF-8 bytes each.
+    /// </summary>
+    internal static string QueryForUris(string? query)
+    {
+        if (string.IsNullOrEmpty(query))
+        {
+            return string.Empty;
+        }
+
+        if (!query.AsSpan().ContainsAnyExcept(_uriCharacters))
+        {
+            return query;
+        }
+
+        var text = new System.Text.StringBuilder(query.Length + 16);
+        Span<byte> utf8 = stackalloc byte[4];
+        foreach (var rune in query.EnumerateRunes())
+        {
+            if (rune.IsAscii && _uriCharacters.Contains((char)rune.Value))
+            {
+                text.Append((char)rune.Value);
+                continue;
+            }
+
+            foreach (var b in utf8[..rune.EncodeToUtf8(utf8)])
+            {
+                text.Append('%').Append(b.ToString("X2", System.Globalization.CultureInfo.InvariantCulture));
+            }
+        }
+
+        return text.ToString();
+    }
+
+    // RFC 3986's unreserved and reserved characters, and '%' (the client's own escapes are kept as they are).
+    private static readonly System.Buffers.SearchValues<char> _uriCharacters =
+        System.Buffers.SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~:/?#[]@!$&'()*+,;=%");
 
     private static string WithQuery(string master, string query)
     {
