@@ -67,8 +67,12 @@ public static partial class TrackResolver
     private static TrackDescription Describe(TrackInfo info, ServerManifestTrack? smil, TrackKey key)
     {
         var isVideo = info.Kind == TrackKind.Video;
-        var fourCc = smil?.Parameter("FourCC") ?? (isVideo ? "H264" : "AACL");
-        var codecPrivate = smil?.Parameter("CodecPrivateData") ?? CodecPrivateData.FromDecoderConfig(info);
+        // What the encoder's manifest says, when it is what these parameters are made of (four letters or digits; hex):
+        // they are written into client manifests and messages as they came.
+        var fourCc = smil?.Parameter("FourCC") is { Length: 4 } named && named.All(char.IsAsciiLetterOrDigit) ? named : (isVideo ? "H264" : "AACL");
+        var codecPrivate = smil?.Parameter("CodecPrivateData") is { } hex && hex.Length % 2 == 0 && hex.All(char.IsAsciiHexDigit)
+            ? hex
+            : CodecPrivateData.FromDecoderConfig(info);
         return new TrackDescription
         {
             Key = key,

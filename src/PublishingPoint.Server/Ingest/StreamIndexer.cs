@@ -112,7 +112,7 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
 
         if (added == EventAdded.Added)
         {
-            IngestLog.Event(logger, point.Path.Value, scheme, id, startTicks / (double)TimeSpan.TicksPerSecond);
+            IngestLog.Event(logger, point.Path.Value, TimedEvent.Printable(scheme), id, startTicks / (double)TimeSpan.TicksPerSecond);
             try
             {
                 point.SaveEvents();

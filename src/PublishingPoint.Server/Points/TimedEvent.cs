@@ -32,9 +32,32 @@ public sealed record TimedEvent(string Scheme, string Value, uint Id, long Start
         return new TimedEvent(scheme, value, id, startTicks, durationTicks, message, splice);
     }
 
-    /// <summary>The text with control characters as '?' (what an encoder sent, for a playlist, an MPD or a log line).</summary>
-    internal static string Printable(string text) =>
-        text.Any(char.IsControl) ? new string([.. text.Select(c => char.IsControl(c) ? '?' : c)]) : text;
+    /// <summary>
+    /// The text with control characters, and characters XML cannot hold (U+FFFE, U+FFFF, a surrogate without its pair), as
+    /// '?' (what an encoder sent, for a playlist, an MPD or a log line: one the MPD's writer refuses broke the point's MPD
+    /// for as long as the event was kept).
+    /// </summary>
+    internal static string Printable(string text)
+    {
+        char[]? cleaned = null;
+        for (var i = 0; i < text.Length; i++)
+        {
+            var c = text[i];
+            if (char.IsHighSurrogate(c) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]))
+            {
+                i++;
+                continue;
+            }
+
+            if (char.IsControl(c) || !System.Xml.XmlConvert.IsXmlChar(c))
+            {
+                cleaned ??= text.ToCharArray();
+                cleaned[i] = '?';
+            }
+        }
+
+        return cleaned is null ? text : new string(cleaned);
+    }
 
     /// <summary>An identifier unique within the point, the same on every origin: the HLS EXT-X-DATERANGE ID.</summary>
     public string Key => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{Id}-{StartTicks}");

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Xml.Linq;
 using Microsoft.Playwright;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
 using PublishingPoint.Media.IsoBmff;
 using PublishingPoint.Server.Tests.Hls;
@@ -155,11 +156,15 @@ public sealed class TimedMetadataTests
     /// splice_insert section on it, timed 4 s after the first video frame: the cue comes out as the same DATERANGE.
     /// </summary>
     [Fact]
-    public async Task EventSchemeWithALineBreak_CannotForgeATag_OrBreakTheMpd()
+    public async Task EventSchemeWithALineBreak_CannotForgeATag_OrALogLine_OrBreakTheMpd()
     {
-        await using var server = await RunningServer.StartAsync();
-        var playlist = await PushWithEventAsync(server, "live/forged.isml", new EmsgBox(0, "urn:x\n#EXT-X-ENDLIST\n#EXT-X-X", "v\u0001", 1000, 500, 0, 9, [1, 2, 3]));
-        Assert.Equal("urn:x?#EXT-X-ENDLIST?#EXT-X-X", HlsText.AttributeLines(playlist, "#EXT-X-DATERANGE").Single().Attributes["CLASS"]);
+        var log = new LogCapture(LogLevel.Information);
+        await using var server = await RunningServer.StartAsync(null, services => services.AddSingleton<ILoggerProvider>(log), "--Serilog:MinimumLevel:Default=Information");
+        // U+FFFE and U+FFFF (valid UTF-8, not XML characters): the MPD's writer refused them, a 500 for as long as the event was kept.
+        var playlist = await PushWithEventAsync(server, "live/forged.isml", new EmsgBox(0, "urn:x\n#EXT-X-ENDLIST\n#EXT-X-X\uFFFE", "v\u0001\uFFFF", 1000, 500, 0, 9, [1, 2, 3]));
+        Assert.Equal("urn:x?#EXT-X-ENDLIST?#EXT-X-X?", HlsText.AttributeLines(playlist, "#EXT-X-DATERANGE").Single().Attributes["CLASS"]);
+        Assert.Contains(log.Entries, e => e.Message.Contains("urn:x?#EXT-X-ENDLIST", StringComparison.Ordinal));
+        Assert.All(log.Entries, e => Assert.False(e.Message.Contains('\n', StringComparison.Ordinal), e.Message));
         Assert.DoesNotContain(playlist.Split('\n'), l => l.StartsWith("#EXT-X-X", StringComparison.Ordinal));
         Assert.Equal(1, playlist.Split('\n').Count(l => l == "#EXT-X-ENDLIST")); // the VOD's own end, once
         using var mpd = await server.Http.GetAsync("live/forged.isml/manifest.mpd");

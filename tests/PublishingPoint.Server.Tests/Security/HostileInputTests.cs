@@ -1,3 +1,4 @@
+using System.Xml.Linq;
 using System.Buffers.Binary;
 using System.Net;
 using System.Net.Http.Json;
@@ -72,6 +73,22 @@ public sealed class HostileInputTests
 
         var mpd = await server.Http.GetStringAsync("live/lang.isml/manifest.mpd");
         Assert.DoesNotContain("lang=\"&quot;", mpd, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task CodecParametersThatAreNotWhatTheyAreMadeOf_FallBackToTheMediasOwn()
+    {
+        // The encoder's SMIL gives the audio a FourCC with a line break in it (an XML character reference) and a
+        // CodecPrivateData that is not hex: both reached manifests and log lines as they came.
+        var capture = await IsmvCapture.SixSecondsAsync();
+        var forged = ReplaceInManifestBox(ReplaceInManifestBox(capture, "value=\"AACL\"", "value=\"A&#10;[ERR]\""), "name=\"CodecPrivateData\" value=\"", "name=\"CodecPrivateData\" value=\"zz");
+        await using var server = await RunningServer.StartAsync();
+        var (status, text) = await Posting.PostChunkedAsync(server.Http, "live/codec.isml/Streams(a)", forged);
+        Assert.True(status == HttpStatusCode.OK, text);
+        var manifest = await server.Http.GetStringAsync("live/codec.isml/Manifest");
+        var audio = XDocument.Parse(manifest).Descendants("StreamIndex").Single(i => (string?)i.Attribute("Type") == "audio").Element("QualityLevel")!;
+        Assert.Equal("AACL", (string?)audio.Attribute("FourCC"));
+        Assert.Matches("^([0-9A-F]{2})+$", (string?)audio.Attribute("CodecPrivateData"));
     }
 
     [Fact]
