@@ -172,6 +172,18 @@ public sealed class TimedMetadataTests
         XDocument.Parse(await mpd.Content.ReadAsStringAsync());
     }
 
+    [Theory]
+    [InlineData("urn:x:a\u0001b", "urn:x:a?b")]
+    [InlineData("v\uFFFE\uFFFF", "v??")]
+    [InlineData("caf\u00e9 \ud83d\ude00", "caf\u00e9 \ud83d\ude00")] // a pair is one character, kept
+    public void EventText_KeepsWhatXmlAndALogLineCanHold(string text, string kept) =>
+        Assert.Equal(kept, PublishingPoint.Server.Points.TimedEvent.Printable(text));
+
+    [Fact]
+    public void EventText_LoneSurrogates_AreReplaced() =>
+        // Built here: an attribute's string is stored as UTF-8, which cannot hold them. A saved event's JSON can.
+        Assert.Equal("?x?", PublishingPoint.Server.Points.TimedEvent.Printable(new string(['\ud800', 'x', '\udc00'])));
+
     [Fact]
     public async Task EventsFasterThanAPointKeepsThem_AreSkipped_AndTheKeptOnesStayWithinTheirBytes()
     {
