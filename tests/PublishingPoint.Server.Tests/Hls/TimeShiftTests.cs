@@ -141,6 +141,13 @@ public sealed class TimeShiftTests
         }
 
         Assert.Equal(shared + 2, await RendersAsync(server));
+
+        // One instant written two ways (Unix seconds, ISO 8601) is one start: one render.
+        var instant = DateTimeOffset.FromUnixTimeSeconds(anchor.ToUnixTimeSeconds() + 6);
+        var asUnix = await server.Http.GetStringAsync($"live/crowd.isml/hls/video-400000.m3u8?start={instant.ToUnixTimeSeconds()}");
+        var asIso = await server.Http.GetStringAsync($"live/crowd.isml/hls/video-400000.m3u8?start={Uri.EscapeDataString(instant.ToString("O", CultureInfo.InvariantCulture))}");
+        Assert.Equal(asUnix, asIso);
+        Assert.Equal(shared + 3, await RendersAsync(server));
     }
 
     [Theory]
