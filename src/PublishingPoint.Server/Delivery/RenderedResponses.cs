@@ -62,13 +62,13 @@ internal static class RenderedResponses
             var under = outputs.Board(key, version, out var leading, context.RequestAborted);
             if (under is null)
             {
-                var (answered, rendered) = await LeadAsync(context, outputs, point, (key, version), leading!, render).ConfigureAwait(false);
-                if (!answered)
+                var led = await LeadAsync(context, outputs, point, (key, version), leading!, render).ConfigureAwait(false);
+                if (!led.Answered)
                 {
                     return;
                 }
 
-                output = rendered;
+                output = led.Output;
                 break;
             }
 
@@ -88,17 +88,17 @@ internal static class RenderedResponses
 
     // The render the others asking for it wait for: landed however it ends. An exception is theirs too (the same render
     // would fail again); a refusal or this client leaving leaves them to try again.
-    private static async Task<(bool Answered, RenderedOutput? Output)> LeadAsync(HttpContext context, ShiftedOutputs outputs, Point point,
+    private static async Task<ShiftedOutputs.Flight> LeadAsync(HttpContext context, ShiftedOutputs outputs, Point point,
         (string Key, long Version) asked, TaskCompletionSource<ShiftedOutputs.Flight> leading, Func<long, RenderedOutput?> render)
     {
         try
         {
             // The leader before may have stored it between this request's look and its boarding.
-            var answer = outputs.TryGet(asked.Key, asked.Version, out var cached)
-                ? (true, cached)
+            var landed = outputs.TryGet(asked.Key, asked.Version, out var cached)
+                ? new ShiftedOutputs.Flight(true, cached)
                 : await RenderInTurnAsync(context, outputs, point, asked.Key, render).ConfigureAwait(false);
-            outputs.Land(asked, leading, new ShiftedOutputs.Flight(answer.Item1, answer.Item2));
-            return answer;
+            outputs.Land(asked, leading, landed);
+            return landed;
         }
         catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
         {
@@ -113,7 +113,7 @@ internal static class RenderedResponses
     }
 
     // A turn of the gate, then the render (unless the cache has the answer by then); false when refused (answered here).
-    private static async Task<(bool Answered, RenderedOutput? Output)> RenderInTurnAsync(HttpContext context, ShiftedOutputs outputs, Point point, string key,
+    private static async Task<ShiftedOutputs.Flight> RenderInTurnAsync(HttpContext context, ShiftedOutputs outputs, Point point, string key,
         Func<long, RenderedOutput?> render)
     {
         var (turn, refused) = await outputs.Gate.EnterAsync(outputs.ClientOf(context), context.RequestAborted).ConfigureAwait(false);
@@ -124,11 +124,11 @@ internal static class RenderedResponses
             await (refused == RenderGate.Refusal.ClientShare
                 ? Problems.WriteAsync(context, StatusCodes.Status429TooManyRequests, "too many time-shifted requests from this client at once: try again")
                 : Problems.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, "too many time-shifted requests at once: try again")).ConfigureAwait(false);
-            return (false, null);
+            return default;
         }
 
         await Transport.EventLoop.ToPoolAsync().ConfigureAwait(false);
-        return (true, outputs.TryGet(key, point.Version, out var output) ? output : outputs.Render(point, key, render));
+        return new(true, outputs.TryGet(key, point.Version, out var output) ? output : outputs.Render(point, key, render));
     }
 
     /// <summary>
