@@ -64,6 +64,24 @@ internal sealed partial class ClipWriter(PointRegistry registry, ArchiveRecovery
         }
 
         Durable.CreateDirectory(directory);
+        try
+        {
+            await CopyAsync(selected, directory, source.TimelineAnchor, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            // Half a clip would block its path ("not empty") and be loaded as a point at the next start.
+            Directory.Delete(directory, recursive: true);
+            throw;
+        }
+
+        var point = loader.Load(target, directory);
+        LogClip(source.Path.Value, target.Value, fromSeconds, toSeconds, selected.Count);
+        return point;
+    }
+
+    private async Task CopyAsync(List<(FragmentEntry Fragment, double Seconds)> selected, string directory, DateTimeOffset? anchor, CancellationToken cancellationToken)
+    {
         foreach (var group in selected.GroupBy(s => s.Fragment.Archive))
         {
             using var clip = StreamArchive.Create(Path.Combine(directory, group.Key.FileName), group.Key.Header, registry.Options.FsyncArchive, registry.ArchiveFiles);
@@ -77,15 +95,11 @@ internal sealed partial class ClipWriter(PointRegistry registry, ArchiveRecovery
             clip.Seal();
         }
 
-        if (source.TimelineAnchor is { } anchor)
+        if (anchor is { } known)
         {
-            var json = System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(new { anchor });
+            var json = System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(new { anchor = known });
             Durable.WriteFile(Path.Combine(directory, "timeline.json"), json);
         }
-
-        var point = loader.Load(target, directory);
-        LogClip(source.Path.Value, target.Value, fromSeconds, toSeconds, selected.Count);
-        return point;
     }
 
     [LoggerMessage(EventId = 400, Level = LogLevel.Information, Message = "Clip {Target} cut from {Source}, media {From:0.###} s to {To:0.###} s: {Fragments} fragments")]

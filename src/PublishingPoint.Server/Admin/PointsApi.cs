@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using PublishingPoint.Media.Timing;
+using PublishingPoint.Server.Archive;
 using PublishingPoint.Server.Delivery;
 using PublishingPoint.Server.Hosting;
 using PublishingPoint.Server.Points;
@@ -171,6 +172,10 @@ internal static class PointsApi
         catch (PointRuleException e)
         {
             return Problems.Result(e);
+        }
+        catch (ArchiveGoneException e)
+        {
+            return Problems.Result(StatusCodes.Status409Conflict, $"part of that interval is no longer kept ({e.Message}): no clip was made");
         }
     }
 

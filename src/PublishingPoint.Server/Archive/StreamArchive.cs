@@ -212,7 +212,7 @@ public sealed class StreamArchive : IDisposable
 
     public async ValueTask ReadAsync(long offset, Memory<byte> destination, CancellationToken cancellationToken)
     {
-        using var lease = _files.Acquire(FilePath);
+        using var lease = Lease();
         var total = 0;
         while (total < destination.Length)
         {
@@ -229,7 +229,7 @@ public sealed class StreamArchive : IDisposable
     /// <summary>The same, blocking: for a few bytes (a fragment's 'moof'), which the page cache almost always holds.</summary>
     public void Read(long offset, Span<byte> destination)
     {
-        using var lease = _files.Acquire(FilePath);
+        using var lease = Lease();
         var total = 0;
         while (total < destination.Length)
         {
@@ -240,6 +240,18 @@ public sealed class StreamArchive : IDisposable
             }
 
             total += read;
+        }
+    }
+
+    private ArchiveFiles.Lease Lease()
+    {
+        try
+        {
+            return _files.Acquire(FilePath);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new ArchiveGoneException($"archive {FileName} is no longer kept", e);
         }
     }
 

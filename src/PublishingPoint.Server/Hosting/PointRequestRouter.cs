@@ -1,6 +1,7 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Text.RegularExpressions;
 using PublishingPoint.Media.Tracks;
+using PublishingPoint.Server.Archive;
 using PublishingPoint.Server.Delivery;
 using PublishingPoint.Server.Delivery.Dash;
 using PublishingPoint.Server.Delivery.Hls;
@@ -205,6 +206,22 @@ internal sealed partial class PointRequestRouter(
             IngestLog.BadRequest(logger, StatusCodes.Status503ServiceUnavailable, e.Message, path.Value);
             context.Response.Headers.RetryAfter = "2";
             await Problems.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, "the segment cannot be sent now: try again").ConfigureAwait(false);
+        }
+        catch (ArchiveGoneException e) when (!context.Response.HasStarted)
+        {
+            // A fragment whose archive was deleted after the lookup no longer exists; a listing that read it (sizes
+            // for a BANDWIDTH, say) is made again once the index has let go of that archive, a moment later.
+            var listing = rest.Equals("Manifest", StringComparison.OrdinalIgnoreCase) || rest.EndsWith(".m3u8", StringComparison.OrdinalIgnoreCase) || DashDelivery.Handles(rest);
+            var status = listing ? StatusCodes.Status503ServiceUnavailable : StatusCodes.Status404NotFound;
+            IngestLog.BadRequest(logger, status, e.Message, path.Value);
+            if (listing)
+            {
+                context.Response.Headers.RetryAfter = "1";
+            }
+
+            await Problems.WriteAsync(context, status, listing
+                ? "an archive file of this point went away while the answer was made: try again"
+                : "the fragment is no longer kept: " + e.Message).ConfigureAwait(false);
         }
         catch (Exception e) when ((e is FormatException or InvalidDataException) && !context.Response.HasStarted)
         {

@@ -1,9 +1,12 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
+using System.Net.Http.Json;
 using System.Net.Sockets;
+using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using PublishingPoint.Benchmarks.Live;
+using PublishingPoint.Server.Tests.Hls;
 using PublishingPoint.Server.Points;
 using PublishingPoint.Server.Tests.Infrastructure;
 
@@ -311,5 +314,63 @@ public sealed class FaultTests
             length = 0;
             return false;
         }
+    }
+
+    /// <summary>
+    /// An archive file that goes away under the index (retention deleting it while a player's request for one of its
+    /// fragments is already past the lookup, or an operator removing files by hand): its fragments answer 404 with a
+    /// reason, not 500, and what is still in memory plays on.
+    /// </summary>
+    [Fact]
+    public async Task AnArchiveDeletedUnderItsIndex_ItsFragmentsAnswer404_AndTheNewestStillPlay()
+    {
+        const string Point = "live/gone.isml";
+        var capture = await IsmvCapture.MakeAsync(30, 400, 64);
+        var mfra = Boxes.TopLevel(capture).Single(b => b.Type == "mfra").Offset;
+        await using var server = await RunningServer.StartAsync(null,
+            "--PublishingPoint:DvrWindowSeconds=120", "--PublishingPoint:FinalizeGraceSeconds=3600", "--PublishingPoint:MemoryWindowSeconds=6");
+        var (status, text) = await Posting.PostChunkedAsync(server.Http, $"{Point}/Streams(a)", capture[..mfra]); // still live
+        Assert.True(status == HttpStatusCode.OK, text);
+        var smooth = await SmoothManifestView.FetchAsync(server.Http, server.Url($"{Point}/Manifest").ToString());
+        var times = smooth.ChunkTimes("video");
+        Assert.True(times.Length >= 12, $"{times.Length} chunks");
+        var segments = HlsText.Segments(await server.Http.GetStringAsync($"{Point}/hls/video-400000.m3u8")); // not the master: it reads the archive (below)
+        Assert.True(segments.Count >= 12, $"{segments.Count} segments");
+        var files = Directory.GetFiles(Path.Combine(server.DataPath, "live", "gone.isml"), "*.ismv");
+        Assert.NotEmpty(files);
+        foreach (var file in files)
+        {
+            File.Delete(file);
+        }
+
+        var oldest = await server.Http.GetAsync(new Uri(smooth.Url("video", smooth.Bitrates("video")[0], times[0])).PathAndQuery.TrimStart('/'));
+        var body = await oldest.Content.ReadAsStringAsync();
+        Assert.True(oldest.StatusCode == HttpStatusCode.NotFound, $"{(int)oldest.StatusCode} {body}");
+        Assert.Contains("no longer kept", body, StringComparison.Ordinal);
+        var newest = await server.Http.GetAsync(new Uri(smooth.Url("video", smooth.Bitrates("video")[0], times[^1])).PathAndQuery.TrimStart('/'));
+        Assert.Equal(HttpStatusCode.OK, newest.StatusCode);
+
+        // The same for HLS: the oldest TS segment is gone with its archive, the newest is made from memory.
+        var first = await server.Http.GetAsync($"{Point}/hls/{segments[0].Uri}");
+        Assert.True(first.StatusCode == HttpStatusCode.NotFound, $"{(int)first.StatusCode} {await first.Content.ReadAsStringAsync()}");
+        Assert.Equal(HttpStatusCode.OK, (await server.Http.GetAsync($"{Point}/hls/{segments[^1].Uri}")).StatusCode);
+
+        // A listing that reads the archive (the master's BANDWIDTH comes from sample sizes) asks to be tried again.
+        var master = await server.Http.GetAsync($"{Point}/master.m3u8");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, master.StatusCode);
+        Assert.NotNull(master.Headers.RetryAfter);
+
+        // A clip of the gone interval is refused, and leaves no half-written folder behind (which would block its path
+        // and be loaded as a point at the next start).
+        using var point = await server.Http.GetAsync($"api/points/{Point}");
+        var anchor = (await point.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("timelineAnchor").GetDateTimeOffset();
+        using var clip = await server.Http.PostAsJsonAsync("api/clips", new { source = Point, path = "clips/lost.isml", start = anchor.ToString("O", CultureInfo.InvariantCulture), end = anchor.AddSeconds(10).ToString("O", CultureInfo.InvariantCulture) });
+        var refused = await clip.Content.ReadAsStringAsync();
+        Assert.True(clip.StatusCode == HttpStatusCode.Conflict, $"{(int)clip.StatusCode} {refused}");
+        Assert.Contains("no longer kept", refused, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.Combine(server.DataPath, "clips", "lost.isml")));
+        Assert.Equal(HttpStatusCode.NotFound, (await server.Http.GetAsync("api/points/clips/lost.isml")).StatusCode);
+        var health = await server.Http.GetAsync("health/live");
+        Assert.Equal(HttpStatusCode.OK, health.StatusCode);
     }
 }
