@@ -54,7 +54,7 @@ internal static class RenderedResponses
     private static async Task ServeShiftedAsync(HttpContext context, Point point, string resource, TimeShift shift, int? maxAge, Func<long, RenderedOutput?> render)
     {
         var outputs = context.RequestServices.GetRequiredService<ShiftedOutputs>();
-        var key = ShiftedOutputs.Key(point, resource, shift, DateTimeOffset.UtcNow);
+        var key = ShiftedOutputs.Key(point, resource, shift);
         var version = point.Version;
         RenderedOutput? output;
         while (!outputs.TryGet(key, version, out output))

@@ -49,9 +49,9 @@ internal sealed class ShiftedOutputs(IOptions<PublishingPointOptions> options) :
     /// The cache key of a shifted answer: its point and resource (which names what else its body depends on: a master
     /// the query it passes on, a media playlist a delta update) and the times asked for, not the query's text, so
     /// parameters the render does not read (a CDN's token, a cache buster) do not make renders of their own; with a
-    /// delay, also the clock's half segment.
+    /// delay, also the half segment of the server's clock the request came in.
     /// </summary>
-    public static string Key(Point point, string resource, TimeShift shift, DateTimeOffset now)
+    public static string Key(Point point, string resource, TimeShift shift)
     {
         ArgumentNullException.ThrowIfNull(point);
         ArgumentNullException.ThrowIfNull(shift);
@@ -61,7 +61,7 @@ internal sealed class ShiftedOutputs(IOptions<PublishingPointOptions> options) :
         }
 
         var half = Math.Max(TimeSpan.TicksPerSecond / 10, (point.Numbering.NominalTicks > 0 ? point.Numbering.NominalTicks : TimeSpan.TicksPerSecond) / 2);
-        return string.Create(CultureInfo.InvariantCulture, $"{point.Serial}/{resource}|{shift.FromSeconds:R}|{shift.ToSeconds:R}|{shift.DelaySeconds:R}@{now.UtcTicks / half}");
+        return string.Create(CultureInfo.InvariantCulture, $"{point.Serial}/{resource}|{shift.FromSeconds:R}|{shift.ToSeconds:R}|{shift.DelaySeconds:R}@{(long)Math.Floor(shift.NowSeconds * TimeSpan.TicksPerSecond / half)}");
     }
 
     /// <summary>

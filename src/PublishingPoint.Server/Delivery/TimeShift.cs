@@ -17,9 +17,12 @@ public sealed record TimeShift(double? FromSeconds, double? ToSeconds, double De
 
     public bool IsNone => FromSeconds is null && ToSeconds is null && DelaySeconds <= 0;
 
+    /// <summary>Media seconds on the server's clock when the request came: a delay's live edge is measured back from it.</summary>
+    public double NowSeconds { get; init; }
+
     /// <summary>Parses start/end/delay; false with a message for the 400 when one is malformed.</summary>
     /// <summary>The same from a request: one without a query string is not time-shifted (and its query is not parsed).</summary>
-    public static bool TryParse(HttpRequest request, DateTimeOffset anchor, out TimeShift shift, out string? error)
+    public static bool TryParse(HttpRequest request, DateTimeOffset anchor, DateTimeOffset now, out TimeShift shift, out string? error)
     {
         ArgumentNullException.ThrowIfNull(request);
         if (!request.QueryString.HasValue)
@@ -29,10 +32,10 @@ public sealed record TimeShift(double? FromSeconds, double? ToSeconds, double De
             return true;
         }
 
-        return TryParse(request.Query, anchor, out shift, out error);
+        return TryParse(request.Query, anchor, now, out shift, out error);
     }
 
-    public static bool TryParse(IQueryCollection query, DateTimeOffset anchor, out TimeShift shift, out string? error)
+    public static bool TryParse(IQueryCollection query, DateTimeOffset anchor, DateTimeOffset now, out TimeShift shift, out string? error)
     {
         ArgumentNullException.ThrowIfNull(query);
         shift = None;
@@ -74,7 +77,7 @@ public sealed record TimeShift(double? FromSeconds, double? ToSeconds, double De
             return false;
         }
 
-        shift = from is null && to is null && delay == 0 ? None : new TimeShift(from, to, delay);
+        shift = from is null && to is null && delay == 0 ? None : new TimeShift(from, to, delay) { NowSeconds = (now - anchor).TotalSeconds };
         return true;
     }
 
@@ -82,12 +85,12 @@ public sealed record TimeShift(double? FromSeconds, double? ToSeconds, double De
     /// Which of <paramref name="count"/> fragments to list: [Start ?? window start, End), and whether the
     /// requested end has been reached (the presentation is then closed, like VOD).
     /// </summary>
-    public (int? Start, int End, bool Closed) Select(FragmentEntry[] fragments, int count, long timescale, double nowSeconds)
+    public (int? Start, int End, bool Closed) Select(FragmentEntry[] fragments, int count, long timescale)
     {
         ArgumentNullException.ThrowIfNull(fragments);
         var scale = (double)timescale;
         var end = count;
-        var limit = Math.Min(ToSeconds ?? double.MaxValue, DelaySeconds > 0 ? nowSeconds - DelaySeconds : double.MaxValue);
+        var limit = Math.Min(ToSeconds ?? double.MaxValue, DelaySeconds > 0 ? NowSeconds - DelaySeconds : double.MaxValue);
         while (end > 0 && fragments[end - 1].End / scale > limit + (0.5 * fragments[end - 1].Duration / scale))
         {
             end--;

@@ -163,4 +163,37 @@ public sealed class TimeShiftTests
         var line = metrics.Split('\n').Single(l => l.StartsWith("publishingpoint_delivery_shifted_renders", StringComparison.Ordinal));
         return long.Parse(line[(line.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture);
     }
+
+    /// <summary>
+    /// A delay's live edge is measured on the server's clock (its TimeProvider, which also fixed the point's anchor) in
+    /// every output: a fake clock set apart from the machine's moves the edge of HLS, Smooth and DASH alike.
+    /// </summary>
+    [Fact]
+    public async Task ADelayIsMeasuredOnTheServersClock_InEveryOutput()
+    {
+        var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow.AddDays(-1));
+        await using var server = await RunningServer.StartWithClockAsync(clock, "--PublishingPoint:FinalizeGraceSeconds=3600");
+        var capture = await IsmvCapture.MakeAsync(30, 400, 64);
+        var withoutEnd = capture[..Boxes.TopLevel(capture).Single(b => b.Type == "mfra").Offset];
+        Assert.Equal(HttpStatusCode.OK, (await Posting.PostChunkedAsync(server.Http, "live/clock.isml/Streams(a)", withoutEnd)).Status);
+
+        // The first fragment (media 0 to 2 s) arrived at the clock's time: 20 s later on that clock, a 10 s delay's edge
+        // is media 12 s: six 2 s segments, whatever the machine's clock says.
+        clock.Advance(TimeSpan.FromSeconds(20));
+        var hls = HlsText.Segments(await server.Http.GetStringAsync("live/clock.isml/hls/video-400000.m3u8?delay=10"));
+        Assert.EndsWith("/5.ts", hls[^1].Uri, StringComparison.Ordinal);
+        var smooth = await SmoothManifestView.FetchAsync(server.Http, "live/clock.isml/Manifest?delay=10");
+        Assert.Equal(100_000_000L, smooth.ChunkTimes("video")[^1]);
+        var mpd = XDocument.Parse(await server.Http.GetStringAsync("live/clock.isml/manifest.mpd?delay=10"));
+        XNamespace ns = "urn:mpeg:dash:schema:mpd:2011";
+        var video = mpd.Descendants(ns + "AdaptationSet").First(a => (string?)a.Attribute("contentType") == "video");
+        Assert.Equal(6, video.Descendants(ns + "S").Sum(s => 1 + ((int?)s.Attribute("r") ?? 0)));
+
+        // Four more seconds on the server's clock: two more segments in each.
+        clock.Advance(TimeSpan.FromSeconds(4));
+        hls = HlsText.Segments(await server.Http.GetStringAsync("live/clock.isml/hls/video-400000.m3u8?delay=10"));
+        Assert.EndsWith("/7.ts", hls[^1].Uri, StringComparison.Ordinal);
+        smooth = await SmoothManifestView.FetchAsync(server.Http, "live/clock.isml/Manifest?delay=10");
+        Assert.Equal(140_000_000L, smooth.ChunkTimes("video")[^1]);
+    }
 }

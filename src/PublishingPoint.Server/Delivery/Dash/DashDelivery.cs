@@ -29,7 +29,7 @@ internal sealed class DashDelivery(PointRegistry registry)
     {
         var now = registry.Time.GetUtcNow();
         var anchor = point.Anchor(now);
-        if (!TimeShift.TryParse(context.Request, anchor, out var shift, out var problem))
+        if (!TimeShift.TryParse(context.Request, anchor, now, out var shift, out var problem))
         {
             await Problems.WriteAsync(context, StatusCodes.Status400BadRequest, problem!).ConfigureAwait(false);
             return;

@@ -50,7 +50,6 @@ internal static class DashManifestBuilder
     public static MediaPresentation? Build(Point point, long windowSeconds, DateTimeOffset anchor, long originTicks, DateTimeOffset now, string timeUrl, TimeShift? shift = null)
     {
         var live = point.State != PointState.Vod;
-        var nowSeconds = (now - anchor).TotalSeconds;
         if (shift is { ToSeconds: { } requestedEnd }
             && point.Tracks().Select(t => t.Last is { } l ? (double)l.End / t.Description.Timescale : 0).DefaultIfEmpty(0).Max() >= requestedEnd)
         {
@@ -59,7 +58,7 @@ internal static class DashManifestBuilder
 
         var extent = new Extent();
         var sets = new List<DashAdaptationSet>();
-        TemplateOf select = track => Template(track, live, windowSeconds, originTicks, ref extent.Longest, ref extent.End, shift, nowSeconds);
+        TemplateOf select = track => Template(track, live, windowSeconds, originTicks, ref extent.Longest, ref extent.End, shift);
         if (VideoSet(point, select) is { } videoSet)
         {
             sets.Add(videoSet);
@@ -194,17 +193,17 @@ internal static class DashManifestBuilder
     public static int LiveMaxAge(MediaPresentation mpd) => (int)((mpd.MinimumUpdatePeriod ?? TimeSpan.Zero).TotalSeconds / 2);
 
     /// <summary>The track's segments (the live window, or all of them) as a template; null when it has none.</summary>
-    private static DashSegmentTemplate? Template(Track track, bool live, long windowSeconds, long originTicks, ref double longest, ref double end, TimeShift? shift, double nowSeconds)
+    private static DashSegmentTemplate? Template(Track track, bool live, long windowSeconds, long originTicks, ref double longest, ref double end, TimeShift? shift)
     {
         var unshifted = shift is null or { IsNone: true };
         var window = windowSeconds * track.Description.Timescale;
         var whole = true;
         var fragments = live && unshifted ? track.LiveTail(window, long.MaxValue, out _, out var openParts, out whole) : track.Snapshot(out _, out openParts);
-        var (count, start) = Listed(fragments, track.Description.Timescale, live, window, shift, nowSeconds);
+        var (count, start) = Listed(fragments, track.Description.Timescale, live, window, shift);
         if (live && unshifted && !whole && start == 0)
         {
             fragments = track.Snapshot(out _, out openParts);
-            (count, start) = Listed(fragments, track.Description.Timescale, live, window, shift, nowSeconds);
+            (count, start) = Listed(fragments, track.Description.Timescale, live, window, shift);
         }
 
         if (count == start)
@@ -242,13 +241,13 @@ internal static class DashManifestBuilder
     /// The segments of <paramref name="fragments"/> a template lists, [start, count): the live window (or a time-shift),
     /// from the last gap in numbering on, because $Number$ counts on from StartNumber.
     /// </summary>
-    private static (int Count, int Start) Listed(FragmentEntry[] fragments, long timescale, bool live, long window, TimeShift? shift, double nowSeconds)
+    private static (int Count, int Start) Listed(FragmentEntry[] fragments, long timescale, bool live, long window, TimeShift? shift)
     {
         var count = fragments.Length;
         var start = live ? HlsTimeline.WindowStart(fragments, count, window) : 0;
         if (shift is { IsNone: false })
         {
-            var (from, to, _) = shift.Select(fragments, count, timescale, nowSeconds);
+            var (from, to, _) = shift.Select(fragments, count, timescale);
             count = to;
             start = Math.Min(count, from ?? (live ? HlsTimeline.WindowStart(fragments, count, window) : 0));
         }

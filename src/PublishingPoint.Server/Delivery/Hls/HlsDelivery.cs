@@ -40,8 +40,9 @@ internal sealed class HlsDelivery(PointRegistry registry, SegmentCache cache)
 
     public async Task HandleAsync(HttpContext context, Point point, string rest)
     {
-        var anchor = point.Anchor(registry.Time.GetUtcNow());
-        if (!TimeShift.TryParse(context.Request, anchor, out var shift, out var problem))
+        var now = registry.Time.GetUtcNow();
+        var anchor = point.Anchor(now);
+        if (!TimeShift.TryParse(context.Request, anchor, now, out var shift, out var problem))
         {
             await Problems.WriteAsync(context, StatusCodes.Status400BadRequest, problem!).ConfigureAwait(false);
             return;

@@ -173,12 +173,12 @@ internal static class HlsPlaylistBuilder
         var unshifted = shift is null or { IsNone: true };
         var whole = true;
         var fragments = live && unshifted ? track.LiveTail(window, AvailableUntil(point, track, format), out var open, out var openParts, out whole) : track.Snapshot(out open, out openParts);
-        var (available, start, listedLive) = Listed(point, track, format, fragments, window, live, shift, anchor);
+        var (available, start, listedLive) = Listed(point, track, format, fragments, window, live, shift);
         if (live && unshifted && !whole && start == 0)
         {
             // The window reaches back past the run copied (not expected: the run starts before it): the whole index, as a shift reads.
             fragments = track.Snapshot(out open, out openParts);
-            (available, start, listedLive) = Listed(point, track, format, fragments, window, live, shift, anchor);
+            (available, start, listedLive) = Listed(point, track, format, fragments, window, live, shift);
         }
 
         live = listedLive;
@@ -233,7 +233,7 @@ internal static class HlsPlaylistBuilder
     /// segment waits for its audio), listed from <c>Start</c> (the window, a time-shift, the run after the last gap in
     /// numbering); and whether the playlist is still live (a shift may end before the edge).
     /// </summary>
-    private static (int Available, int Start, bool Live) Listed(Point point, Track track, HlsFormat format, FragmentEntry[] fragments, long window, bool live, TimeShift? shift, DateTimeOffset anchor)
+    private static (int Available, int Start, bool Live) Listed(Point point, Track track, HlsFormat format, FragmentEntry[] fragments, long window, bool live, TimeShift? shift)
     {
         var timescale = track.Description.Timescale;
         var available = format == HlsFormat.Ts && track.Description.Kind == TrackKind.Video
@@ -242,7 +242,7 @@ internal static class HlsPlaylistBuilder
         var start = live ? HlsTimeline.WindowStart(fragments, available, window) : 0;
         if (shift is { IsNone: false })
         {
-            var (from, to, closed) = shift.Select(fragments, available, timescale, (DateTimeOffset.UtcNow - anchor).TotalSeconds);
+            var (from, to, closed) = shift.Select(fragments, available, timescale);
             available = to;
             live = live && !closed;
             start = Math.Min(available, from ?? (live ? HlsTimeline.WindowStart(fragments, available, window) : 0));

@@ -20,8 +20,8 @@ internal sealed class SmoothDelivery(PointRegistry registry, SegmentCache cache)
 
     public async Task ManifestAsync(HttpContext context, Point point)
     {
-        var anchor = point.Anchor(registry.Time.GetUtcNow());
-        if (!TimeShift.TryParse(context.Request, anchor, out var shift, out var problem))
+        var now = registry.Time.GetUtcNow();
+        if (!TimeShift.TryParse(context.Request, point.Anchor(now), now, out var shift, out var problem))
         {
             await Problems.WriteAsync(context, StatusCodes.Status400BadRequest, problem!).ConfigureAwait(false);
             return;
@@ -30,7 +30,7 @@ internal sealed class SmoothDelivery(PointRegistry registry, SegmentCache cache)
         await RenderedResponses.ServeAsync(context, point, "Manifest", shift, version =>
         {
             var options = registry.Options;
-            var manifest = SmoothManifestBuilder.Build(point, point.State != PointState.Vod, point.DvrWindowSeconds(options.DvrWindowSeconds), options.LookAheadFragmentCount, shift, anchor);
+            var manifest = SmoothManifestBuilder.Build(point, point.State != PointState.Vod, point.DvrWindowSeconds(options.DvrWindowSeconds), options.LookAheadFragmentCount, shift);
             if (manifest.Streams.Count == 0)
             {
                 return null;

@@ -10,9 +10,8 @@ internal static class SmoothManifestBuilder
 {
     /// <param name="window">DVR window in seconds for live manifests; ignored for VOD.</param>
     /// <param name="shift">Start-over / time-shift from the query string (see <see cref="TimeShift"/>); null for none.</param>
-    public static ClientManifest Build(Point point, bool live, int window, int lookAhead, TimeShift? shift = null, DateTimeOffset? anchor = null)
+    public static ClientManifest Build(Point point, bool live, int window, int lookAhead, TimeShift? shift = null)
     {
-        var nowSeconds = anchor is { } a ? (DateTimeOffset.UtcNow - a).TotalSeconds : double.MaxValue;
         if (shift is { ToSeconds: { } requestedEnd } && MaxEndSeconds(point) >= requestedEnd)
         {
             live = false; // the requested end has been reached: a closed presentation
@@ -24,7 +23,7 @@ internal static class SmoothManifestBuilder
         {
             var reference = tracks.MaxBy(t => t.Last?.End ?? long.MinValue)!;
             var timescale = reference.Description.Timescale;
-            var fragments = Chunks(reference, tracks, live, window, shift, nowSeconds);
+            var fragments = Chunks(reference, tracks, live, window, shift);
             if (fragments.Length == 0)
             {
                 continue;
@@ -96,7 +95,7 @@ internal static class SmoothManifestBuilder
     /// window up to the edge every level has reached (a player never asks for a chunk not yet there); time-shifted
     /// when asked.
     /// </summary>
-    private static FragmentEntry[] Chunks(Track reference, List<Track> tracks, bool live, int window, TimeShift? shift, double nowSeconds)
+    private static FragmentEntry[] Chunks(Track reference, List<Track> tracks, bool live, int window, TimeShift? shift)
     {
         var timescale = reference.Description.Timescale;
         FragmentEntry[] fragments;
@@ -116,7 +115,7 @@ internal static class SmoothManifestBuilder
         }
 
         var all = reference.Snapshot();
-        var (from, to, _) = shift.Select(all, all.Length, timescale, nowSeconds);
+        var (from, to, _) = shift.Select(all, all.Length, timescale);
         var shiftedEdge = live && reference.Last is { } newest ? LiveEdge(tracks, newest) : long.MaxValue;
         var windowStart = live && fragments.Length > 0 ? Math.Max(0, Array.FindIndex(all, f => f.Time == fragments[0].Time)) : 0;
         var first = from ?? windowStart;
