@@ -84,20 +84,27 @@ public static class AnnexB
     /// </summary>
     public static bool TryReadNalUnit(ref ReadOnlySpan<byte> stream, out ReadOnlySpan<byte> nalUnit)
     {
-        var start = IndexOfStartCode(stream);
-        if (start < 0)
+        // A loop, not a call per empty unit: a PES of nothing but start codes would otherwise overflow the stack.
+        while (true)
         {
-            stream = default;
-            nalUnit = default;
-            return false;
-        }
+            var start = IndexOfStartCode(stream);
+            if (start < 0)
+            {
+                stream = default;
+                nalUnit = default;
+                return false;
+            }
 
-        var body = stream[(start + 3)..];
-        var next = IndexOfStartCode(body);
-        var nal = next < 0 ? body : body[..next];
-        stream = next < 0 ? default : body[next..];
-        nalUnit = nal.TrimEnd((byte)0);
-        return !nalUnit.IsEmpty || TryReadNalUnit(ref stream, out nalUnit);
+            var body = stream[(start + 3)..];
+            var next = IndexOfStartCode(body);
+            var nal = next < 0 ? body : body[..next];
+            stream = next < 0 ? default : body[next..];
+            nalUnit = nal.TrimEnd((byte)0);
+            if (!nalUnit.IsEmpty)
+            {
+                return true;
+            }
+        }
     }
 
     private static int IndexOfStartCode(ReadOnlySpan<byte> data)

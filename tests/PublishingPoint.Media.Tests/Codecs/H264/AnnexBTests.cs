@@ -94,6 +94,34 @@ public class AnnexBTests
         Assert.Equal([0x65, 0x11], nals[2]);
     }
 
+    /// <summary>
+    /// A PES payload of nothing but start codes (a hostile encoder's, up to the 16 MB a PES may hold) is read in constant
+    /// stack: it was one call per empty unit, and a stack overflow ends the process, every channel with it. On a thread
+    /// with a 256 KB stack, 1.5 MB of start codes (500,000 empty units) needs a loop.
+    /// </summary>
+    [Fact]
+    public void EmptyUnitsBetweenStartCodes_AreSkippedInConstantStack()
+    {
+        var stream = new byte[(500_000 * 3) + 5];
+        for (var i = 0; i < 500_000; i++)
+        {
+            stream[(i * 3) + 2] = 1;
+        }
+
+        stream[^3] = 1;
+        stream[^2] = 0x65;
+        stream[^1] = 0x88;
+        byte[]? found = null;
+        var reader = new Thread(() =>
+        {
+            ReadOnlySpan<byte> rest = stream;
+            found = AnnexB.TryReadNalUnit(ref rest, out var nal) ? nal.ToArray() : [];
+        }, 256 * 1024);
+        reader.Start();
+        Assert.True(reader.Join(TimeSpan.FromSeconds(30)), "the reader did not finish");
+        Assert.Equal([0x65, 0x88], found);
+    }
+
     private static byte[] ToAnnexB(byte[] au, int nalLengthSize, AnnexBOptions options)
     {
         var length = AnnexB.GetLength(au, nalLengthSize, options);
