@@ -295,7 +295,7 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
         var time = FragmentTiming.Time(traf, pending?.End ?? track.Last?.End);
         var duration = FragmentTiming.Duration(traf);
         var timescale = (long)track.Description.Timescale;
-        if (duration < 0 || Math.Abs(time / timescale) > MaxTimeSeconds || duration / timescale > MaxTimeSeconds)
+        if (duration < 0 || time / timescale is > MaxTimeSeconds or < -MaxTimeSeconds || duration / timescale > MaxTimeSeconds)
         {
             // Every output rescales times (to 10 MHz for Smooth, 90 kHz for HLS): keep them where that cannot overflow.
             throw new PointRuleException(StatusCodes.Status400BadRequest, $"fragment time {time} or duration {duration} (timescale {timescale}) is out of range");

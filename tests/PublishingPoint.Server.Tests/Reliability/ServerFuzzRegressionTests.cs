@@ -44,4 +44,25 @@ public sealed class ServerFuzzRegressionTests
         Assert.Contains(fetched, f => f.Url.EndsWith("/0.ts", StringComparison.Ordinal) && f.Status == HttpStatusCode.UnprocessableEntity);
         Assert.Contains(fetched, f => f.Url.EndsWith("/1.ts", StringComparison.Ordinal) && f.Status == HttpStatusCode.OK);
     }
+
+    /// <summary>
+    /// A review's case: the most negative time (a 'tfxd' or v1 'tfdt' of 0x8000000000000000) on a timescale of 1 made the
+    /// range check's own absolute value overflow: a 500 and an error with its stack, every time it was sent.
+    /// </summary>
+    [Fact]
+    public async Task TheMostNegativeTimeOnATimescaleOfOne_Gets400_NotA500()
+    {
+        await using var server = await RunningServer.StartAsync();
+        var capture = (byte[])(await IsmvCapture.SixSecondsAsync()).Clone();
+        var mdhd = capture.AsSpan().IndexOf("mdhd"u8) - 4; // the first track's
+        var version = capture[mdhd + 8];
+        BinaryPrimitives.WriteUInt32BigEndian(capture.AsSpan(mdhd + 12 + (version == 1 ? 16 : 8)), 1);
+        var moof = Boxes.TopLevel(capture).First(b => b.Type == "moof");
+        var tfxd = capture.AsSpan(moof.Offset, moof.Size).IndexOf(_tfxd) + moof.Offset;
+        BinaryPrimitives.WriteInt64BigEndian(capture.AsSpan(tfxd + 16 + 4), long.MinValue);
+
+        var (status, body) = await Posting.PostChunkedAsync(server.Http, "live/min.isml/Streams(enc1)", capture);
+        Assert.True(status == HttpStatusCode.BadRequest, $"{(int)status} {body}");
+        Assert.Contains("out of range", body, StringComparison.Ordinal);
+    }
 }
