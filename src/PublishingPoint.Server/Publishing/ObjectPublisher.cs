@@ -32,7 +32,7 @@ internal sealed partial class ObjectPublisher(
         {
             while (!stoppingToken.IsCancellationRequested)
             {
-                Schedule(stoppingToken);
+                ScheduleGuarded(stoppingToken);
                 await Task.Delay(_tick, time, stoppingToken).ConfigureAwait(false);
             }
         }
@@ -49,6 +49,29 @@ internal sealed partial class ObjectPublisher(
             }
         }
     }
+
+    // A background service that throws stops the host (every channel's ingest with it): a fault here is logged once
+    // until a round goes through again, and the next round tries again.
+    private void ScheduleGuarded(CancellationToken stoppingToken)
+    {
+        try
+        {
+            Schedule(stoppingToken);
+            _scheduleFailing = false;
+        }
+#pragma warning disable CA1031 // publishing is a copy of what the origin serves: it must never take the origin down
+        catch (Exception e) when (e is not OperationCanceledException)
+#pragma warning restore CA1031
+        {
+            if (!_scheduleFailing)
+            {
+                _scheduleFailing = true;
+                LogScheduleFailed(e);
+            }
+        }
+    }
+
+    private bool _scheduleFailing;
 
     private void Schedule(CancellationToken stoppingToken)
     {
@@ -145,6 +168,9 @@ internal sealed partial class ObjectPublisher(
 
     [LoggerMessage(EventId = 903, Level = LogLevel.Warning, Message = "Publish backlog is {Backlog} objects (more than {Max}); last store error: {Error}")]
     private partial void LogBacklog(long backlog, int max, string error);
+
+    [LoggerMessage(EventId = 905, Level = LogLevel.Error, Message = "Publishing could not look at the points (tried again every round; the origin keeps serving)")]
+    private partial void LogScheduleFailed(Exception error);
 
     [LoggerMessage(EventId = 904, Level = LogLevel.Information, Message = "Published {Point} as VOD")]
     private partial void LogVod(string point);

@@ -161,9 +161,12 @@ internal sealed class PointPublisher
         {
             foreach (var (format, name) in new[] { (HlsFormat.Ts, "master.m3u8"), (HlsFormat.Fmp4, "master-fmp4.m3u8") })
             {
-                if (HlsPlaylistBuilder.Master(Point, format) is { } master)
+                // Rates over the live window, as the origin's master (over the whole event they were copied from every
+                // fragment of a long one, under the lock ingest takes, on every pass); no I-frame playlists, which
+                // are not published (a CDN would answer 404 for them).
+                if (HlsPlaylistBuilder.Master(Point, format, vod ? 0 : window) is { } master)
                 {
-                    masters.Add((name, Encoding.UTF8.GetBytes(MasterPlaylistWriter.Write(master)), HlsDelivery.PlaylistContentType));
+                    masters.Add((name, Encoding.UTF8.GetBytes(MasterPlaylistWriter.Write(master with { IFrameStreams = [] })), HlsDelivery.PlaylistContentType));
                 }
             }
 
@@ -432,7 +435,7 @@ internal sealed class PointPublisher
         {
             return File.Exists(file) && File.ReadAllText(file) == Marker();
         }
-        catch (IOException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             return false;
         }
@@ -444,7 +447,7 @@ internal sealed class PointPublisher
         {
             File.WriteAllText(Path.Combine(Point.Directory, MarkerFile), Marker());
         }
-        catch (IOException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             // only saves a re-upload after a restart
         }

@@ -53,7 +53,7 @@ internal sealed partial class BucketReader(HttpClient http, Func<string, Uri> ur
     }
 
     /// <summary>
-    /// Every media playlist the masters (TS and fMP4) of the point name, and for each whether every segment and
+    /// Every media playlist the masters (TS and fMP4) of the point name (I-frame playlists too), and for each whether every segment and
     /// init segment it lists is there: (playlist key, text, missing objects). Null while there is no master yet.
     /// </summary>
     public async Task<List<(string Key, string Text, List<string> Missing)>?> CheckAsync(string point)
@@ -68,7 +68,8 @@ internal sealed partial class BucketReader(HttpClient http, Func<string, Uri> ur
             }
 
             var uris = HlsText.AttributeLines(master, "#EXT-X-STREAM-INF").Select(v => v.Uri!)
-                .Concat(HlsText.AttributeLines(master, "#EXT-X-MEDIA").Select(m => m.Attributes.GetValueOrDefault("URI")).OfType<string>());
+                .Concat(HlsText.AttributeLines(master, "#EXT-X-MEDIA").Select(m => m.Attributes.GetValueOrDefault("URI")).OfType<string>())
+                .Concat(HlsText.AttributeLines(master, "#EXT-X-I-FRAME-STREAM-INF").Select(m => m.Attributes.GetValueOrDefault("URI")).OfType<string>());
             foreach (var uri in uris)
             {
                 var key = $"{point}/{uri}";
