@@ -77,6 +77,12 @@ public sealed class TsDemuxer
     /// <summary>Timestamp jumps re-based onto the continuous timeline.</summary>
     public int TimestampDiscontinuities => _timeline.Discontinuities;
 
+    /// <summary>The latest PTS/DTS read, unwrapped (90 kHz); null before the first.</summary>
+    public long? TimelineHighest => _timeline.Highest;
+
+    /// <summary>Continues the timeline of an earlier input of the same stream (see <see cref="TsTimeline.Continue"/>).</summary>
+    public void ContinueTimeline(long last90k) => _timeline.Continue(last90k);
+
     public int VideoPid => _videoPid;
 
     public int AudioPid => _audioPid;

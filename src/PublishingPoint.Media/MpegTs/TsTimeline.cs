@@ -13,11 +13,30 @@ internal sealed class TsTimeline
     private const long ResumeStep90k = 3_600;
 
     private bool _started;
+    private bool _continuing;
     private long _lastExtended;
     private long _offset;
     private long _highest;
 
     public int Discontinuities { get; private set; }
+
+    /// <summary>The latest time on the timeline so far; null before the first.</summary>
+    public long? Highest => _started ? _highest : null;
+
+    /// <summary>
+    /// Continues a timeline an earlier input of the same stream left at <paramref name="last90k"/> (the next HLS segment
+    /// PUT, a reconnected push): the first time is unwrapped next to it, so the 2^33 wrap between two inputs carries on
+    /// upward; one that lands further back than <see cref="MaxJump90k"/> (the encoder's clock restarted) resumes just
+    /// after it. A jump ahead is kept (a pause of the encoder's own clock): ingest refuses what is far ahead of the wall clock.
+    /// </summary>
+    public void Continue(long last90k)
+    {
+        _started = true;
+        _continuing = true;
+        _lastExtended = last90k;
+        _highest = last90k;
+        _offset = 0;
+    }
 
     public long Unwrap(long raw)
     {
@@ -32,7 +51,9 @@ internal sealed class TsTimeline
 
         var k = (_lastExtended - raw + (Wrap / 2)) >> 33;
         var extended = raw + (k * Wrap);
-        if (Math.Abs(extended - _lastExtended) > MaxJump90k)
+        var continuing = _continuing;
+        _continuing = false;
+        if (continuing ? extended < _lastExtended - MaxJump90k : Math.Abs(extended - _lastExtended) > MaxJump90k)
         {
             Discontinuities++;
             _offset = _highest + ResumeStep90k - extended;

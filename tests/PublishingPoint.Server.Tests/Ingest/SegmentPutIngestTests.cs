@@ -95,4 +95,35 @@ public sealed class SegmentPutIngestTests
         using var delete = await server.Http.DeleteAsync("live/x.isml/index0.m4s");
         Assert.Equal(HttpStatusCode.NoContent, delete.StatusCode);
     }
+
+    /// <summary>
+    /// A 24/7 HLS push of TS segments over PUT reaches the 33-bit PTS wrap after 26.5 hours: every file is its own
+    /// request, and each used to start its own timeline at the file's raw PTS, so the segments after the wrap had times
+    /// 2^33 earlier than the ones before, were all dropped as duplicates (each PUT still 200) and the channel froze.
+    /// ffmpeg's -output_ts_offset puts the wrap 6 s into a 12 s push.
+    /// </summary>
+    [Fact]
+    public async Task TsSegmentsOverPut_ContinueAcrossThePtsWrap()
+    {
+        var folder = TempDirectory.Create("pp-ts-wrap");
+        await Tool.RunCheckedAsync("ffmpeg", [.. _source.Where(a => a != "-re").Select(a => a == "6" ? "12" : a), "-output_ts_offset", "95436",
+            "-f", "hls", "-hls_time", "2", "-hls_list_size", "0", "-hls_segment_type", "mpegts", Path.Combine(folder, "index.m3u8")]);
+        var files = Directory.GetFiles(folder, "*.ts").OrderBy(f => int.Parse(Path.GetFileNameWithoutExtension(f)["index".Length..], System.Globalization.CultureInfo.InvariantCulture)).ToList();
+        Assert.Equal(6, files.Count);
+        var wrapped = await Tool.ProbeAsync(files[^1], "-show_entries", "packet=pts", "-select_streams", "v", "-of", "csv=p=0", "-read_intervals", "%+#1");
+        var firstPts = wrapped.Trim().Split(',')[0];
+        Assert.True(long.Parse(firstPts, System.Globalization.CultureInfo.InvariantCulture) < 90_000 * 10, $"the last file's first PTS is {firstPts}: no wrap");
+
+        await using var server = await RunningServer.StartAsync(null, "--PublishingPoint:FinalizeGraceSeconds=3600");
+        foreach (var file in files)
+        {
+            using var put = await server.Http.PutAsync($"live/wrap.isml/{Path.GetFileName(file)}", new ByteArrayContent(await File.ReadAllBytesAsync(file)));
+            Assert.True(put.IsSuccessStatusCode, $"{Path.GetFileName(file)}: {(int)put.StatusCode} {await put.Content.ReadAsStringAsync()}");
+        }
+
+        var manifest = await SmoothManifestView.FetchAsync(server.Http, "live/wrap.isml/Manifest");
+        var chunks = manifest.ChunkTimes("video");
+        Assert.True(chunks.Length == 6, $"{chunks.Length} video chunks: {string.Join(", ", chunks)}");
+        Assert.Equal(300, await SmoothDecoding.VideoFramesAsync(server, manifest, "live/wrap.isml", manifest.Bitrates("video")[0]));
+    }
 }

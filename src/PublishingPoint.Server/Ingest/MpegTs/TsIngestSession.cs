@@ -38,6 +38,10 @@ internal sealed class TsIngestSession : IIngestSession, IFragmentSink
         var options = new TsFragmenterOptions { TargetDuration90k = (long)(registry.Options.TsFragmentSeconds * 90_000) };
         _fragmenter = new TsFragmenter(this, options with { MaxFragmentBytes = (int)Math.Min(int.MaxValue, registry.Options.MaxBoxBytes / 2) });
         _initialBuffers = _fragmenter.BufferCapacity;
+        if (feed.TsTimeline90k is { } last)
+        {
+            _fragmenter.Demuxer.ContinueTimeline(last);
+        }
     }
 
     public long Accepted => _indexer.Accepted;
@@ -75,6 +79,11 @@ internal sealed class TsIngestSession : IIngestSession, IFragmentSink
         {
             // A body that failed before every track had a fragment: what was held goes back, not indexed.
             DropHeld();
+            if (_fragmenter.Demuxer.TimelineHighest is { } highest)
+            {
+                _feed.ContinueTsTimelineAt(highest);
+            }
+
             _memory.Release(_bufferBytes);
             _indexer.Finish(complete);
         }
