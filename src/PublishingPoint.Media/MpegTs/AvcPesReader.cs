@@ -11,6 +11,7 @@ namespace PublishingPoint.Media.MpegTs;
 internal sealed class AvcPesReader
 {
     private const int NalLengthSize = 4;
+    private const long MaxCompositionOffset90k = 10 * 90_000;
     private const int FillerData = 12;
 
     private readonly ITsDemuxerSink _sink;
@@ -42,8 +43,17 @@ internal sealed class AvcPesReader
             return;
         }
 
-        var dts = _timeline.Unwrap(pes.Dts ?? rawPts);
-        var pts = TsTimeline.Near(dts, rawPts);
+        var rawDts = (pes.Dts ?? rawPts) & TsConstants.TimestampMask;
+        var dts = _timeline.Unwrap(rawDts);
+        // PTS from its own DTS's raw value: the unwrapped DTS may carry the timeline's re-basing offset.
+        var pts = dts + (TsTimeline.Near(rawDts, rawPts) - rawDts);
+        if (Math.Abs(pts - dts) > MaxCompositionOffset90k)
+        {
+            // Reordering never shows a picture seconds after it is decoded; such a PTS (up to 13 h either way once
+            // unwrapped) would place the next cut there and hold the program's audio back until it.
+            Dropped++;
+            return;
+        }
 
         var rest = pes.Payload;
         var parameterSetsChanged = false;

@@ -192,6 +192,10 @@ public class TsDemuxerTests
         }
 
         Assert.InRange(sink.Video[25].Dts - sink.Video[24].Dts, 1, 90_000);
+
+        // Each picture keeps its own reordering after the re-basing (its PTS was unwrapped next to the re-based DTS).
+        var offsets = SyntheticStream.VideoSamples(0, 25).Select(v => v.Pts90k - v.Dts90k).ToArray();
+        Assert.Equal([.. offsets, .. offsets], sink.Video.Select(v => v.Pts - v.Dts));
     }
 
     [Fact]
@@ -251,5 +255,21 @@ public class TsDemuxerTests
 
         payload.CopyTo(pes.AsSpan(9 + headerData));
         return pes;
+    }
+
+    /// <summary>
+    /// A picture shown 13 hours after it is decoded (a PTS 2^32 - 1 ticks after its DTS: a review's case) is dropped:
+    /// its keyframe's time would have been the next cut for audio, which then piled up without bound until it.
+    /// </summary>
+    [Fact]
+    public void AnAccessUnitShownHoursAfterItIsDecoded_IsDropped()
+    {
+        var video = SyntheticStream.VideoSamples(0, 50);
+        video[30] = video[30] with { Pts90k = video[30].Dts90k + (1L << 32) - 1 };
+        var (sink, demuxer) = Demux(Mux(video, SyntheticStream.AudioSamples(0, 90)));
+
+        Assert.Equal(1, demuxer.DroppedVideoUnits);
+        Assert.Equal(49, sink.Video.Count);
+        Assert.All(sink.Video, v => Assert.InRange(v.Pts - v.Dts, 0, 10 * 90_000));
     }
 }
