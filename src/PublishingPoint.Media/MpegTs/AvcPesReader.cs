@@ -16,7 +16,7 @@ internal sealed class AvcPesReader
 
     private readonly ITsDemuxerSink _sink;
     private readonly TsTimeline _timeline;
-    private byte[] _output = new byte[256 * 1024];
+    private byte[] _output = new byte[32 * 1024];
     private byte[]? _sps;
     private byte[]? _pps;
     private AvcDecoderConfiguration? _configuration;

@@ -13,7 +13,7 @@ internal sealed class FragmentBuffer
     private int[] _sizes = new int[256];
     private bool[] _sync = new bool[256];
     private OutputSample[] _samples = new OutputSample[256];
-    private byte[] _data = new byte[1024 * 1024];
+    private byte[] _data = new byte[64 * 1024]; // below the large object heap: a session that gets little costs little
     private int _dataLength;
 
     public FragmentBuffer(uint trackId, TrackKind kind)
