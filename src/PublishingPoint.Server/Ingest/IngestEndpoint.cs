@@ -141,9 +141,12 @@ internal sealed class IngestEndpoint(PointRegistry registry, IngestMemory memory
         }
     }
 
+    // The server's own answer where it has one: an HTTP/2 or HTTP/3 body comes with neither Content-Length nor chunked.
     private static bool HasBody(HttpRequest request) =>
-        request.ContentLength > 0
-        || (request.ContentLength is null && request.Headers.TransferEncoding.Any(v => v?.Contains("chunked", StringComparison.OrdinalIgnoreCase) == true));
+        request.HttpContext.Features.Get<IHttpRequestBodyDetectionFeature>() is { } detection
+            ? detection.CanHaveBody && request.ContentLength is null or > 0
+            : request.ContentLength > 0
+              || (request.ContentLength is null && request.Headers.TransferEncoding.Any(v => v?.Contains("chunked", StringComparison.OrdinalIgnoreCase) == true));
 
     private void PrepareForEndlessBody(HttpContext context)
     {
@@ -152,7 +155,9 @@ internal sealed class IngestEndpoint(PointRegistry registry, IngestMemory memory
             limit.MaxRequestBodySize = null; // a live push is one endless request
         }
 
-        if (context.Features.Get<IHttpMinRequestBodyDataRateFeature>() is { } rate)
+        // Kestrel sets a body's rate per request over HTTP/1.x only (over HTTP/2 its connection-wide limit applies, and
+        // the ingest's own idle timeout as everywhere).
+        if (!HttpProtocol.IsHttp2(context.Request.Protocol) && !HttpProtocol.IsHttp3(context.Request.Protocol) && context.Features.Get<IHttpMinRequestBodyDataRateFeature>() is { } rate)
         {
             var floor = registry.Options.MinIngestBytesPerSecond;
             rate.MinDataRate = floor > 0 ? new MinDataRate(floor, TimeSpan.FromSeconds(5)) : null;
