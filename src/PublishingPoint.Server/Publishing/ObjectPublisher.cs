@@ -87,7 +87,7 @@ internal sealed partial class ObjectPublisher(
             current.Add(point);
             if (!_points.TryGetValue(point, out var publisher))
             {
-                publisher = new PointPublisher(point, store, cache, status, _options, registry.Options.DvrWindowSeconds);
+                publisher = new PointPublisher(point, store, cache, status, _options, registry.Options.DvrWindowSeconds, logger);
                 _points[point] = publisher;
             }
 

@@ -23,7 +23,7 @@ internal readonly record struct Rendition(TrackKey Track, HlsFormat Format);
 /// later: what is missing is worked out from the point each time, so nothing queues up in memory and nothing
 /// is lost or reordered while the origin still holds the media.
 /// </summary>
-internal sealed class PointPublisher
+internal sealed partial class PointPublisher
 {
     /// <summary>Segments that leave the live window stay this many segments longer, for players holding the previous playlist.</summary>
     internal const int DeleteGraceSegments = 2;
@@ -47,8 +47,11 @@ internal sealed class PointPublisher
     private readonly Lock _lock = new();
     private int _playlistCount;
 
-    public PointPublisher(Point point, IObjectStore store, SegmentCache cache, PublishStatus status, PublishOptions options, int defaultWindow)
+    private readonly ILogger _logger;
+
+    public PointPublisher(Point point, IObjectStore store, SegmentCache cache, PublishStatus status, PublishOptions options, int defaultWindow, ILogger logger)
     {
+        _logger = logger;
         Point = point;
         _store = store;
         _cache = cache;
@@ -283,7 +286,7 @@ internal sealed class PointPublisher
     {
         foreach (var (rendition, sequence) in work.OrderBy(w => w.Sequence).ThenBy(w => w.Rendition.Format).ThenBy(w => w.Rendition.Track.Name, StringComparer.Ordinal).ThenBy(w => w.Rendition.Track.Bitrate))
         {
-            if (await SegmentAsync(rendition, sequence).ConfigureAwait(false) is { } bytes)
+            if (await ProducibleSegmentAsync(rendition, sequence).ConfigureAwait(false) is { } bytes)
             {
                 var (extension, contentType) = HlsDelivery.SegmentType(Point.FindTrack(rendition.Track)?.Description.Kind ?? TrackKind.Video, rendition.Format);
                 await PutAsync(string.Create(CultureInfo.InvariantCulture, $"hls/{HlsPlaylistBuilder.Name(rendition.Track)}/{sequence}.{extension}"), bytes, contentType, Immutable, cancellationToken).ConfigureAwait(false);
@@ -303,6 +306,24 @@ internal sealed class PointPublisher
 
         return remaining;
     }
+
+    // A segment the origin cannot make (a corrupt sample: 422 there; its archive gone: 404) is skipped and counted like one
+    // the origin no longer holds, not a store failure: failing the pass on it held back everything after it for good.
+    private async Task<byte[]?> ProducibleSegmentAsync(Rendition rendition, long sequence)
+    {
+        try
+        {
+            return await SegmentAsync(rendition, sequence).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is FormatException or InvalidDataException or Archive.ArchiveGoneException)
+        {
+            LogUnpublishable(Point.Path.Value, HlsPlaylistBuilder.Name(rendition.Track), sequence, e.Message);
+            return null;
+        }
+    }
+
+    [LoggerMessage(EventId = 906, Level = LogLevel.Warning, Message = "Publishing {Point}: segment {Sequence} of {Rendition} cannot be made and is skipped: {Reason}")]
+    private partial void LogUnpublishable(string point, string rendition, long sequence, string reason);
 
     /// <summary>Windowed: segments that left every playlist (plus a grace) are deleted, oldest first.</summary>
     private async Task DeleteOutOfWindowAsync(Dictionary<Rendition, (long From, long To)> referenced, CancellationToken cancellationToken)

@@ -65,6 +65,34 @@ public sealed class FileSystemPublishingTests
         }
     }
 
+    /// <summary>
+    /// A segment the origin cannot make (a corrupt sample: it answers 422 for it) used to fail the point's publishing pass
+    /// at that segment every time, so nothing after it was ever published and the store counted as down (a review's
+    /// finding). It is skipped and counted now, and the rest of the point reaches the folder.
+    /// </summary>
+    [Fact]
+    public async Task ASegmentTheOriginCannotMake_IsSkipped_AndTheRestIsPublished()
+    {
+        var folder = TempDirectory.Create("pp-www");
+        await using var server = await RunningServer.StartAsync(null, "--PublishingPoint:Publish:Target=FileSystem", $"--PublishingPoint:Publish:Path={folder}",
+            "--PublishingPoint:Publish:Formats:0=Hls");
+        const string Point = "live/corrupt.isml";
+        var capture = (byte[])(await IsmvCapture.SixSecondsAsync()).Clone();
+        var mdat = Boxes.TopLevel(capture).First(b => b.Type == "mdat");
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(capture.AsSpan(mdat.Offset + 8), 0x7C1D_0000); // the first NAL's length
+        var (status, body) = await Posting.PostChunkedAsync(server.Http, $"{Point}/Streams(enc1)", capture);
+        Assert.True(status == System.Net.HttpStatusCode.OK, body);
+
+        var media = await VodFilesAsync(folder, Point);
+        var ts = media.Single(m => m.Key.EndsWith("video-400000.m3u8", StringComparison.Ordinal));
+        var dir = Path.GetDirectoryName(Path.Combine(folder, ts.Key))!;
+        var segments = HlsText.Segments(ts.Text).Select(s => s.Uri).ToList();
+        Assert.Equal(3, segments.Count);
+        Assert.False(File.Exists(Path.Combine(dir, segments[0])), "the segment the origin answers 422 for");
+        Assert.All(segments.Skip(1), s => Assert.True(File.Exists(Path.Combine(dir, s)), s));
+        Assert.True(Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<PublishingPoint.Server.Publishing.PublishStatus>(server.Services).Skipped >= 1);
+    }
+
     private static async Task<List<(string Key, string Text)>> VodFilesAsync(string folder, string point)
     {
         var deadline = DateTime.UtcNow.AddSeconds(30);
