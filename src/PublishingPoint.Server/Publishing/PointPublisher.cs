@@ -204,6 +204,15 @@ internal sealed partial class PointPublisher
                     continue;
                 }
 
+                // A store holds whole segments and blocks no reload: low-latency parts, hints and reports stay at the origin.
+                media = media with
+                {
+                    PartTarget = null,
+                    OpenParts = [],
+                    PreloadHint = null,
+                    RenditionReports = [],
+                    Segments = [.. media.Segments.Select(s => s.Parts is null ? s : s with { Parts = null })],
+                };
                 var rendition = new Rendition(track.Key, format);
                 if (vod && !_options.KeepSegmentsForVod)
                 {
@@ -231,7 +240,8 @@ internal sealed partial class PointPublisher
 
                 var first = track.First?.Sequence ?? 0;
                 var next = NextToPublishLocked(rendition, range, first);
-                for (var n = next; n <= range.To; n++)
+                // Never past the newest complete segment: one still being built is published once it is complete.
+                for (var n = next; n <= Math.Min(range.To, track.Last?.Sequence ?? -1); n++)
                 {
                     work.Add((rendition, n));
                 }
@@ -428,6 +438,12 @@ internal sealed partial class PointPublisher
             foreach (var representation in set.Representations)
             {
                 var template = representation.SegmentTemplate;
+                if (template.AvailabilityTimeOffset is not null)
+                {
+                    // Low-latency: the last entry is the segment still being built, which the store cannot have yet.
+                    template = template with { AvailabilityTimeOffset = null, Segments = [.. template.Segments.SkipLast(1)] };
+                }
+
                 if (byName.TryGetValue(representation.Id, out var key))
                 {
                     var rendition = new Rendition(key, HlsFormat.Fmp4);
@@ -446,7 +462,7 @@ internal sealed partial class PointPublisher
             sets.Add(set with { Representations = representations });
         }
 
-        return mpd with { Periods = [mpd.Periods[0] with { AdaptationSets = sets }, .. mpd.Periods.Skip(1)] };
+        return mpd with { ServiceDescription = null, Periods = [mpd.Periods[0] with { AdaptationSets = sets }, .. mpd.Periods.Skip(1)] };
     }
 
     private bool AlreadyPublished()

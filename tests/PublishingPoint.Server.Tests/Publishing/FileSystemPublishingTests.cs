@@ -93,6 +93,61 @@ public sealed class FileSystemPublishingTests
         Assert.True(Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<PublishingPoint.Server.Publishing.PublishStatus>(server.Services).Skipped >= 1);
     }
 
+    /// <summary>
+    /// A low-latency push (a 'moof' every 200 ms): what is published is plain live output, since a store neither holds
+    /// parts nor blocks a reload. The live MPD's open segment (still being built) had been taken as published, so nearly
+    /// every fMP4 segment missed the store; the media playlists named parts and preload hints never published (a
+    /// review's findings).
+    /// </summary>
+    [Fact]
+    public async Task ALowLatencyPush_IsPublishedAsPlainLiveOutput_EverySegmentIncluded()
+    {
+        var folder = TempDirectory.Create("pp-www");
+        await using var server = await RunningServer.StartAsync(null, "--PublishingPoint:Publish:Target=FileSystem", $"--PublishingPoint:Publish:Path={folder}");
+        const string Point = "live/llpub.isml";
+        var push = Encoder.PushLowLatencyCmafAsync(server.Url($"{Point}/Streams(a)"), new EncoderSettings { VideoKbps = 400, Seconds = 12 });
+
+        var livePlaylists = new List<string>();
+        var deadline = DateTime.UtcNow.AddSeconds(40);
+        while (!push.IsCompleted && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(500);
+            var hls = Path.Combine(folder, Point, "hls");
+            if (Directory.Exists(hls))
+            {
+                foreach (var playlist in Directory.GetFiles(hls, "*.m3u8"))
+                {
+                    try
+                    {
+                        livePlaylists.Add(await File.ReadAllTextAsync(playlist));
+                    }
+                    catch (IOException)
+                    {
+                        // replaced while read
+                    }
+                }
+            }
+        }
+
+        Assert.Equal(0, (await push).ExitCode);
+        Assert.NotEmpty(livePlaylists);
+        Assert.All(livePlaylists, text => Assert.DoesNotContain("#EXT-X-PART", text, StringComparison.Ordinal));
+        Assert.All(livePlaylists, text => Assert.DoesNotContain("#EXT-X-PRELOAD-HINT", text, StringComparison.Ordinal));
+        Assert.All(livePlaylists, text => Assert.DoesNotContain("CAN-BLOCK-RELOAD", text, StringComparison.Ordinal));
+
+        var media = await VodFilesAsync(folder, Point);
+        var fmp4 = media.Where(m => m.Key.EndsWith("-fmp4.m3u8", StringComparison.Ordinal)).ToList();
+        Assert.NotEmpty(fmp4);
+        foreach (var (key, text) in fmp4)
+        {
+            var dir = Path.GetDirectoryName(Path.Combine(folder, key))!;
+            var segments = HlsText.Segments(text);
+            Assert.True(segments.Count >= 5, $"{key}: {segments.Count} segments");
+            var missing = segments.Where(s => !File.Exists(Path.Combine(dir, s.Uri))).Select(s => s.Uri).ToList();
+            Assert.True(missing.Count == 0, $"{key}: {missing.Count} of {segments.Count} segments not published: {string.Join(", ", missing)}");
+        }
+    }
+
     private static async Task<List<(string Key, string Text)>> VodFilesAsync(string folder, string point)
     {
         var deadline = DateTime.UtcNow.AddSeconds(30);
