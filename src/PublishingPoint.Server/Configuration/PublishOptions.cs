@@ -51,6 +51,9 @@ public sealed record PublishOptions
     /// <summary>Cache-Control max-age of VOD playlists and MPDs, in seconds.</summary>
     public int VodPlaylistMaxAge { get; set; } = 3600;
 
+    /// <summary>Points whose publishing passes run at once; the others wait their turn (a pass repackages and uploads what the store lacks).</summary>
+    public int MaxConcurrentPasses { get; set; } = 4;
+
     /// <summary>Longest wait between retries of a failing store operation (the backoff doubles from 0.5 s up to this).</summary>
     public double MaxRetryDelaySeconds { get; set; } = 30;
 
@@ -83,6 +86,11 @@ public sealed record PublishOptions
         if (LivePlaylistMaxAge < 0 || VodPlaylistMaxAge < 0)
         {
             yield return "PublishingPoint:Publish:LivePlaylistMaxAge and VodPlaylistMaxAge must be 0 or more.";
+        }
+
+        if (MaxConcurrentPasses is < 1 or > 64)
+        {
+            yield return "PublishingPoint:Publish:MaxConcurrentPasses must be between 1 and 64.";
         }
 
         if (MaxRetryDelaySeconds is < 0.5 or > 3600)

@@ -22,6 +22,7 @@ internal sealed partial class ObjectPublisher(
     private static readonly TimeSpan _tick = TimeSpan.FromMilliseconds(200);
     private readonly Dictionary<Point, PointPublisher> _points = new(ReferenceEqualityComparer.Instance);
     private readonly PublishOptions _options = options.Value.Publish;
+    private readonly SemaphoreSlim _passes = new(options.Value.Publish.MaxConcurrentPasses);
     private bool _overBacklog;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -129,8 +130,13 @@ internal sealed partial class ObjectPublisher(
     {
         await Task.Yield();
         var failures = publisher.ConsecutiveFailures;
+        var turn = false;
         try
         {
+            // Each pass repackages what the store lacks and holds a store connection: after a restart or an outage every
+            // point is due at once, and they take turns instead of all the cores and the segment cache at once.
+            await _passes.WaitAsync(stoppingToken).ConfigureAwait(false);
+            turn = true;
             await publisher.PublishAsync(stoppingToken).ConfigureAwait(false);
             if (failures > 0)
             {
@@ -155,6 +161,19 @@ internal sealed partial class ObjectPublisher(
             status.Failed($"{e.GetType().Name}: {e.Message}", now);
             LogFailed(publisher.Point.Path.Value, publisher.ConsecutiveFailures, (publisher.NextAttempt - now).TotalSeconds, e.Message);
         }
+        finally
+        {
+            if (turn)
+            {
+                _passes.Release();
+            }
+        }
+    }
+
+    public override void Dispose()
+    {
+        _passes.Dispose();
+        base.Dispose();
     }
 
     [LoggerMessage(EventId = 900, Level = LogLevel.Information, Message = "Publishing to {Store} (points starting with '{Prefix}')")]

@@ -148,6 +148,56 @@ public sealed class FileSystemPublishingTests
         }
     }
 
+    /// <summary>
+    /// Points due at once (after a restart, an outage, a new target: here eight finished pushes and a slow store) take
+    /// turns: at most MaxConcurrentPasses passes run, each repackaging and uploading (a review's finding: all of them
+    /// ran at once, each with a store connection and its share of the cores and the segment cache).
+    /// </summary>
+    [Fact]
+    public async Task PointsDueAtOnce_TakeTurns_UpToMaxConcurrentPasses()
+    {
+        var store = new SlowCountingStore();
+        await using var server = await RunningServer.StartAsync(null,
+            services => Microsoft.Extensions.DependencyInjection.ServiceCollectionServiceExtensions.AddSingleton<PublishingPoint.Server.Publishing.IObjectStore>(services, store),
+            "--PublishingPoint:Publish:Target=FileSystem", $"--PublishingPoint:Publish:Path={TempDirectory.Create("pp-www")}",
+            "--PublishingPoint:Publish:MaxConcurrentPasses=2", "--PublishingPoint:Publish:Formats:0=Hls");
+        var capture = await IsmvCapture.SixSecondsAsync();
+        await Task.WhenAll(Enumerable.Range(0, 8).Select(async i =>
+        {
+            var (status, body) = await Posting.PostChunkedAsync(server.Http, $"live/turn{i}.isml/Streams(a)", capture);
+            Assert.True(status == System.Net.HttpStatusCode.OK, body);
+        }));
+
+        await Eventually.WaitUntilAsync(() => store.Points.Count == 8, $"published points: {store.Points.Count}", TimeSpan.FromSeconds(60));
+        Assert.Equal(2, store.MaxConcurrent);
+    }
+
+    private sealed class SlowCountingStore : PublishingPoint.Server.Publishing.IObjectStore
+    {
+        private int _active;
+
+        public System.Collections.Concurrent.ConcurrentDictionary<string, bool> Points { get; } = new(StringComparer.Ordinal);
+
+        public int MaxConcurrent { get; private set; }
+
+        public string Description => "test://slow";
+
+        public async Task PutAsync(string key, ReadOnlyMemory<byte> bytes, string contentType, string cacheControl, CancellationToken cancellationToken)
+        {
+            var active = Interlocked.Increment(ref _active);
+            lock (Points)
+            {
+                MaxConcurrent = Math.Max(MaxConcurrent, active);
+            }
+
+            await Task.Delay(50, cancellationToken);
+            Points[key[..key.IndexOf(".isml", StringComparison.Ordinal)]] = true;
+            Interlocked.Decrement(ref _active);
+        }
+
+        public Task DeleteAsync(string key, CancellationToken cancellationToken) => Task.CompletedTask;
+    }
+
     private static async Task<List<(string Key, string Text)>> VodFilesAsync(string folder, string point)
     {
         var deadline = DateTime.UtcNow.AddSeconds(30);
