@@ -117,6 +117,13 @@ internal sealed partial class PointPublisher
     {
         var version = Point.Version;
         var vod = Point.State == PointState.Vod;
+        if (!vod && VodPublished)
+        {
+            // The event goes on after it was published as VOD: until it is again, a restart must not take it for done.
+            VodPublished = false;
+            ForgetPublished();
+        }
+
         var (playlists, referenced) = Render(vod);
         var work = Plan(referenced);
         Volatile.Write(ref _playlistCount, playlists.Count);
@@ -487,6 +494,18 @@ internal sealed partial class PointPublisher
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             // only saves a re-upload after a restart
+        }
+    }
+
+    private void ForgetPublished()
+    {
+        try
+        {
+            File.Delete(Path.Combine(Point.Directory, MarkerFile));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            VodPublished = true; // tried again at the next pass
         }
     }
 

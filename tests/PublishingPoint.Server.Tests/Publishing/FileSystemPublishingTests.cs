@@ -198,6 +198,34 @@ public sealed class FileSystemPublishingTests
         public Task DeleteAsync(string key, CancellationToken cancellationToken) => Task.CompletedTask;
     }
 
+    /// <summary>
+    /// An event published as VOD that goes on live (an encoder back on the same point) is no longer marked published: the
+    /// mark stayed, and a restart before its second end was published took it for done, leaving live playlists without
+    /// an end in the store for good (a review's finding). It is marked again once the second end is published.
+    /// </summary>
+    [Fact]
+    public async Task AnEventThatGoesOnAfterItsVodWasPublished_IsNoLongerMarkedPublished()
+    {
+        var folder = TempDirectory.Create("pp-www");
+        await using var server = await RunningServer.StartAsync(null, "--PublishingPoint:Publish:Target=FileSystem", $"--PublishingPoint:Publish:Path={folder}",
+            "--PublishingPoint:Publish:Formats:0=Hls");
+        const string Point = "live/again.isml";
+        var capture = await IsmvCapture.SixSecondsAsync();
+        var (status, body) = await Posting.PostChunkedAsync(server.Http, $"{Point}/Streams(a)", capture);
+        Assert.True(status == System.Net.HttpStatusCode.OK, body);
+        var marker = Path.Combine(server.DataPath, "live", "again.isml", "published-to.txt");
+        await Eventually.WaitUntilAsync(() => File.Exists(marker), "the VOD was never marked published", TimeSpan.FromSeconds(30));
+
+        var (header, _) = Boxes.SplitFragments(capture);
+        await using (var push = await HeldPush.StartAsync(server.BaseUrl, $"/{Point}/Streams(b)"))
+        {
+            await push.SendAsync(header);
+            await Eventually.WaitUntilAsync(() => !File.Exists(marker), "still marked published while live again", TimeSpan.FromSeconds(30));
+        }
+
+        await Eventually.WaitUntilAsync(() => File.Exists(marker), "the second end was never marked published", TimeSpan.FromSeconds(30));
+    }
+
     private static async Task<List<(string Key, string Text)>> VodFilesAsync(string folder, string point)
     {
         var deadline = DateTime.UtcNow.AddSeconds(30);
