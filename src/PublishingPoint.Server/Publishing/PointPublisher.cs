@@ -194,7 +194,7 @@ internal sealed partial class PointPublisher
             }
 
             mpd = Dash(mpd, tracks, vod, referenced);
-            playlists.Add((DashDelivery.ManifestName, Encoding.UTF8.GetBytes(MpdWriter.Write(mpd)), MpdWriter.ContentType));
+            playlists.Add((DashDelivery.ManifestName, MpdBytes(mpd), MpdWriter.ContentType));
         }
 
         return (playlists, referenced);
@@ -433,6 +433,22 @@ internal sealed partial class PointPublisher
         kept[0] = kept[0] with { Discontinuity = false };
         return media with { MediaSequence = kept[0].Sequence, DiscontinuitySequence = media.DiscontinuitySequence + discontinuities, Segments = kept };
     }
+
+    // An MPD whose only change is its publishTime (a low-latency point changes with every part, five times a second, and
+    // the store holds no parts) keeps the one in the store: it is put again only when what it lists changed.
+    private byte[] MpdBytes(MediaPresentation mpd)
+    {
+        if (_uploaded.TryGetValue(DashDelivery.ManifestName, out var stored) && _storedMpdTime is { } time
+            && Encoding.UTF8.GetBytes(MpdWriter.Write(mpd with { PublishTime = time })) is var same && same.AsSpan().SequenceEqual(stored))
+        {
+            return same;
+        }
+
+        _storedMpdTime = mpd.PublishTime;
+        return Encoding.UTF8.GetBytes(MpdWriter.Write(mpd));
+    }
+
+    private DateTimeOffset? _storedMpdTime;
 
     /// <summary>Records the fMP4 segments the MPD references; a windowed VOD MPD is cut to what the store holds.</summary>
     private MediaPresentation Dash(MediaPresentation mpd, Track[] tracks, bool vod, Dictionary<Rendition, (long From, long To)> referenced)

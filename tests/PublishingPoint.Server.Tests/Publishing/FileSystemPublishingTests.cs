@@ -172,9 +172,40 @@ public sealed class FileSystemPublishingTests
         Assert.Equal(2, store.MaxConcurrent);
     }
 
-    private sealed class SlowCountingStore : PublishingPoint.Server.Publishing.IObjectStore
+    /// <summary>
+    /// A low-latency point changes with every part (five a second), each change a pass, and the MPD, whose publishTime
+    /// was new every time, was put on every pass (a review's finding: 100 such points, 500 PUTs a second and the store's
+    /// SlowDown). The MPD is put only when more than its publishTime changed, as the playlists (which carry no parts).
+    /// </summary>
+    [Fact]
+    public async Task ALowLatencyPoint_PutsItsMpdAndPlaylistsOncePerSegment_NotPerPart()
+    {
+        var store = new SlowCountingStore(delay: 0);
+        await using var server = await RunningServer.StartAsync(null,
+            services => Microsoft.Extensions.DependencyInjection.ServiceCollectionServiceExtensions.AddSingleton<PublishingPoint.Server.Publishing.IObjectStore>(services, store),
+            "--PublishingPoint:Publish:Target=FileSystem", $"--PublishingPoint:Publish:Path={TempDirectory.Create("pp-www")}", "--PublishingPoint:FinalizeGraceSeconds=3600");
+        const string Point = "live/llrate.isml";
+        using var stop = new CancellationTokenSource();
+        var push = Encoder.PushLowLatencyCmafAsync(server.Url($"{Point}/Streams(a)"), new EncoderSettings { VideoKbps = 300, AudioKbps = 0, Seconds = 60 }, stop.Token);
+        await Eventually.WaitUntilAsync(() => store.Keys.Any(k => k.EndsWith("manifest.mpd", StringComparison.Ordinal)), "no MPD published", TimeSpan.FromSeconds(30));
+        var mpdBefore = store.Keys.Count(k => k.EndsWith("manifest.mpd", StringComparison.Ordinal));
+        var playlistsBefore = store.Keys.Count(k => k.EndsWith("video-300000-fmp4.m3u8", StringComparison.Ordinal));
+        await Task.Delay(TimeSpan.FromSeconds(8));
+        var mpd = store.Keys.Count(k => k.EndsWith("manifest.mpd", StringComparison.Ordinal)) - mpdBefore;
+        var playlists = store.Keys.Count(k => k.EndsWith("video-300000-fmp4.m3u8", StringComparison.Ordinal)) - playlistsBefore;
+        await stop.CancelAsync();
+        await push.ContinueWith(_ => { }, TaskScheduler.Default); // the encoder is stopped by the cancellation
+
+        // 8 s of one-second segments: about eight new versions of each, not forty.
+        Assert.InRange(playlists, 4, 10);
+        Assert.InRange(mpd, 4, 10);
+    }
+
+    private sealed class SlowCountingStore(int delay = 50) : PublishingPoint.Server.Publishing.IObjectStore
     {
         private int _active;
+
+        public System.Collections.Concurrent.ConcurrentQueue<string> Keys { get; } = new();
 
         public System.Collections.Concurrent.ConcurrentDictionary<string, bool> Points { get; } = new(StringComparer.Ordinal);
 
@@ -190,7 +221,8 @@ public sealed class FileSystemPublishingTests
                 MaxConcurrent = Math.Max(MaxConcurrent, active);
             }
 
-            await Task.Delay(50, cancellationToken);
+            await Task.Delay(delay, cancellationToken);
+            Keys.Enqueue(key);
             Points[key[..key.IndexOf(".isml", StringComparison.Ordinal)]] = true;
             Interlocked.Decrement(ref _active);
         }
