@@ -73,9 +73,8 @@ public sealed class FileSystemPublishingTests
     [Fact]
     public async Task ASegmentTheOriginCannotMake_IsSkipped_AndTheRestIsPublished()
     {
-        var folder = TempDirectory.Create("pp-www");
-        await using var server = await RunningServer.StartAsync(null, "--PublishingPoint:Publish:Target=FileSystem", $"--PublishingPoint:Publish:Path={folder}",
-            "--PublishingPoint:Publish:Formats:0=Hls");
+        var (server, folder) = await PublishingHlsToAFolderAsync();
+        await using var _ = server;
         const string Point = "live/corrupt.isml";
         var capture = (byte[])(await IsmvCapture.SixSecondsAsync()).Clone();
         var mdat = Boxes.TopLevel(capture).First(b => b.Type == "mdat");
@@ -238,9 +237,8 @@ public sealed class FileSystemPublishingTests
     [Fact]
     public async Task AnEventThatGoesOnAfterItsVodWasPublished_IsNoLongerMarkedPublished()
     {
-        var folder = TempDirectory.Create("pp-www");
-        await using var server = await RunningServer.StartAsync(null, "--PublishingPoint:Publish:Target=FileSystem", $"--PublishingPoint:Publish:Path={folder}",
-            "--PublishingPoint:Publish:Formats:0=Hls");
+        var (server, folder) = await PublishingHlsToAFolderAsync();
+        await using var _ = server;
         const string Point = "live/again.isml";
         var capture = await IsmvCapture.SixSecondsAsync();
         var (status, body) = await Posting.PostChunkedAsync(server.Http, $"{Point}/Streams(a)", capture);
@@ -256,6 +254,14 @@ public sealed class FileSystemPublishingTests
         }
 
         await Eventually.WaitUntilAsync(() => File.Exists(marker), "the second end was never marked published", TimeSpan.FromSeconds(30));
+    }
+
+    private static async Task<(RunningServer Server, string Folder)> PublishingHlsToAFolderAsync()
+    {
+        var folder = TempDirectory.Create("pp-www");
+        var server = await RunningServer.StartAsync(null, "--PublishingPoint:Publish:Target=FileSystem", $"--PublishingPoint:Publish:Path={folder}",
+            "--PublishingPoint:Publish:Formats:0=Hls");
+        return (server, folder);
     }
 
     private static async Task<List<(string Key, string Text)>> VodFilesAsync(string folder, string point)
