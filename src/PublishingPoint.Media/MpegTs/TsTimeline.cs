@@ -25,9 +25,9 @@ internal sealed class TsTimeline
 
     /// <summary>
     /// Continues a timeline an earlier input of the same stream left at <paramref name="last90k"/> (the next HLS segment
-    /// PUT, a reconnected push): the first time is unwrapped next to it, so the 2^33 wrap between two inputs carries on
-    /// upward; one that lands further back than <see cref="MaxJump90k"/> (the encoder's clock restarted) resumes just
-    /// after it. A jump ahead is kept (a pause of the encoder's own clock): ingest refuses what is far ahead of the wall clock.
+    /// PUT, a reconnected push): a first time within <see cref="MaxJump90k"/> of it, once unwrapped next to it, carries on
+    /// there, so the 2^33 wrap between two inputs continues upward. One further away (another clock: an encoder
+    /// restarted, a stray file) starts on its own times, as an input without a past does.
     /// </summary>
     public void Continue(long last90k)
     {
@@ -53,7 +53,14 @@ internal sealed class TsTimeline
         var extended = raw + (k * Wrap);
         var continuing = _continuing;
         _continuing = false;
-        if (continuing ? extended < _lastExtended - MaxJump90k : Math.Abs(extended - _lastExtended) > MaxJump90k)
+        if (continuing && Math.Abs(extended - _lastExtended) > MaxJump90k)
+        {
+            _lastExtended = raw;
+            _highest = raw;
+            return raw;
+        }
+
+        if (Math.Abs(extended - _lastExtended) > MaxJump90k)
         {
             Discontinuities++;
             _offset = _highest + ResumeStep90k - extended;

@@ -64,14 +64,15 @@ internal sealed partial class ClipWriter(PointRegistry registry, ArchiveRecovery
         }
 
         Durable.CreateDirectory(directory);
+        var written = new List<string>();
         try
         {
-            await CopyAsync(selected, directory, source.TimelineAnchor, cancellationToken).ConfigureAwait(false);
+            await CopyAsync(selected, directory, source.TimelineAnchor, written, cancellationToken).ConfigureAwait(false);
         }
         catch
         {
             // Half a clip would block its path ("not empty") and be loaded as a point at the next start.
-            Directory.Delete(directory, recursive: true);
+            RemoveHalfAClip(directory, written);
             throw;
         }
 
@@ -80,11 +81,34 @@ internal sealed partial class ClipWriter(PointRegistry registry, ArchiveRecovery
         return point;
     }
 
-    private async Task CopyAsync(List<(FragmentEntry Fragment, double Seconds)> selected, string directory, DateTimeOffset? anchor, CancellationToken cancellationToken)
+    // Only what the clip wrote, and its folder if that leaves it empty: anything else there is not the clip's.
+    private static void RemoveHalfAClip(string directory, List<string> written)
+    {
+        try
+        {
+            foreach (var file in written)
+            {
+                File.Delete(file);
+            }
+
+            if (!Directory.EnumerateFileSystemEntries(directory).Any())
+            {
+                Directory.Delete(directory);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // the failure that brought us here is the one to report
+        }
+    }
+
+    private async Task CopyAsync(List<(FragmentEntry Fragment, double Seconds)> selected, string directory, DateTimeOffset? anchor, List<string> written, CancellationToken cancellationToken)
     {
         foreach (var group in selected.GroupBy(s => s.Fragment.Archive))
         {
-            using var clip = StreamArchive.Create(Path.Combine(directory, group.Key.FileName), group.Key.Header, registry.Options.FsyncArchive, registry.ArchiveFiles);
+            var path = Path.Combine(directory, group.Key.FileName);
+            using var clip = StreamArchive.Create(path, group.Key.Header, registry.Options.FsyncArchive, registry.ArchiveFiles);
+            written.Add(path); // created here (CreateNew): the clip's own
             foreach (var (fragment, _) in group.OrderBy(s => s.Seconds))
             {
                 // The archive's own track id (a point's track may gather several encoders' archives).
@@ -99,6 +123,7 @@ internal sealed partial class ClipWriter(PointRegistry registry, ArchiveRecovery
         {
             var json = System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(new { anchor = known });
             Durable.WriteFile(Path.Combine(directory, "timeline.json"), json);
+            written.Add(Path.Combine(directory, "timeline.json"));
         }
     }
 

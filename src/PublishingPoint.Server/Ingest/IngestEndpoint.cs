@@ -155,12 +155,19 @@ internal sealed class IngestEndpoint(PointRegistry registry, IngestMemory memory
             limit.MaxRequestBodySize = null; // a live push is one endless request
         }
 
-        // Kestrel sets a body's rate per request over HTTP/1.x only (over HTTP/2 its connection-wide limit applies, and
-        // the ingest's own idle timeout as everywhere).
-        if (!HttpProtocol.IsHttp2(context.Request.Protocol) && !HttpProtocol.IsHttp3(context.Request.Protocol) && context.Features.Get<IHttpMinRequestBodyDataRateFeature>() is { } rate)
+        // Kestrel takes a floor of its own per request over HTTP/1.x only; over HTTP/2 and HTTP/3 it can only be turned
+        // off, and otherwise the server-wide Kestrel:Limits:MinRequestBodyDataRate applies (and the idle timeout as everywhere).
+        if (context.Features.Get<IHttpMinRequestBodyDataRateFeature>() is { } rate)
         {
             var floor = registry.Options.MinIngestBytesPerSecond;
-            rate.MinDataRate = floor > 0 ? new MinDataRate(floor, TimeSpan.FromSeconds(5)) : null;
+            if (floor <= 0)
+            {
+                rate.MinDataRate = null;
+            }
+            else if (!HttpProtocol.IsHttp2(context.Request.Protocol) && !HttpProtocol.IsHttp3(context.Request.Protocol))
+            {
+                rate.MinDataRate = new MinDataRate(floor, TimeSpan.FromSeconds(5));
+            }
         }
     }
 

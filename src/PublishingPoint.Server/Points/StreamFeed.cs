@@ -33,21 +33,13 @@ public sealed class StreamFeed
     private long _tsTimeline = long.MinValue;
 
     /// <summary>
-    /// Where the stream's MPEG-TS timeline stood when its last TS input ended (90 kHz, unwrapped): the next one (the
-    /// next HLS segment PUT, a reconnected push) continues from it, across the 2^33 wrap. Null before any; in memory only.
+    /// Where the stream's MPEG-TS timeline stood at its newest accepted fragment (90 kHz, unwrapped): the next input
+    /// (the next HLS segment PUT, a reconnected push, while the old connection is still open too) continues from it,
+    /// across the 2^33 wrap. Null before any; in memory only.
     /// </summary>
     public long? TsTimeline90k => Interlocked.Read(ref _tsTimeline) is var last && last != long.MinValue ? last : null;
 
-    public void ContinueTsTimelineAt(long highest90k)
-    {
-        for (var last = Interlocked.Read(ref _tsTimeline); highest90k > last; last = Interlocked.Read(ref _tsTimeline))
-        {
-            if (Interlocked.CompareExchange(ref _tsTimeline, highest90k, last) == last)
-            {
-                return;
-            }
-        }
-    }
+    public void NoteTsTimeline(long at90k) => Interlocked.Exchange(ref _tsTimeline, at90k);
 
     /// <summary>Archive files this stream started because its header changed (rollover files do not count). Guarded by the point's lock.</summary>
     public int ArchiveRuns { get; internal set; }

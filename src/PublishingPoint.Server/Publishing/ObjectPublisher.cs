@@ -22,6 +22,7 @@ internal sealed partial class ObjectPublisher(
     private static readonly TimeSpan _tick = TimeSpan.FromMilliseconds(200);
     private readonly Dictionary<Point, PointPublisher> _points = new(ReferenceEqualityComparer.Instance);
     private readonly PublishOptions _options = options.Value.Publish;
+    // Never disposed: a pass that outlives the shutdown's wait still gives its turn back (no wait handle is ever made).
     private readonly SemaphoreSlim _passes = new(options.Value.Publish.MaxConcurrentPasses);
     private bool _overBacklog;
 
@@ -170,11 +171,6 @@ internal sealed partial class ObjectPublisher(
         }
     }
 
-    public override void Dispose()
-    {
-        _passes.Dispose();
-        base.Dispose();
-    }
 
     [LoggerMessage(EventId = 900, Level = LogLevel.Information, Message = "Publishing to {Store} (points starting with '{Prefix}')")]
     private partial void LogStarted(string store, string prefix);

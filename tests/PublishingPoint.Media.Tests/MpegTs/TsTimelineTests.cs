@@ -18,26 +18,26 @@ public sealed class TsTimelineTests
     }
 
     [Fact]
-    public void AnEncoderWhoseClockRestarted_ResumesJustAfterTheLastInput()
+    public void AnInputOnAnotherClock_StartsOnItsOwnTimes()
     {
-        var timeline = new TsTimeline();
-        timeline.Continue(500 * 90_000L);
-        var first = timeline.Unwrap(10 * 90_000L);    // 490 s back: not a retry of a recent segment
-        Assert.InRange(first, (500 * 90_000L) + 1, (501 * 90_000L));
-        Assert.Equal(first + 90_000, timeline.Unwrap(11 * 90_000L));
-        Assert.Equal(1, timeline.Discontinuities);
+        var restarted = new TsTimeline();
+        restarted.Continue(500 * 90_000L);
+        Assert.Equal(10 * 90_000L, restarted.Unwrap(10 * 90_000L)); // 490 s back: an encoder restarted, not a retry
+        Assert.Equal(11 * 90_000L, restarted.Unwrap(11 * 90_000L)); // and its own spacing after that
+        Assert.Equal(0, restarted.Discontinuities);
+
+        // Half the wrap away: continuing would have placed it 13 hours ahead.
+        var stray = new TsTimeline();
+        stray.Continue(Wrap - (3_600 * 90_000L));
+        Assert.Equal(90_000, stray.Unwrap(90_000));
     }
 
     [Fact]
-    public void ARetriedSegment_OrAPausedClock_KeepsItsOwnTimes()
+    public void ARetriedSegment_KeepsItsOwnTimes()
     {
         var retried = new TsTimeline();
         retried.Continue(500 * 90_000L);
         Assert.Equal(496 * 90_000L, retried.Unwrap(496 * 90_000L)); // a segment sent again: its times, duplicates for ingest
-
-        var paused = new TsTimeline();
-        paused.Continue(500 * 90_000L);
-        Assert.Equal(3_500 * 90_000L, paused.Unwrap(3_500 * 90_000L)); // an hour later on the encoder's clock: the gap stays
-        Assert.Equal(0, retried.Discontinuities + paused.Discontinuities);
+        Assert.Equal(0, retried.Discontinuities);
     }
 }

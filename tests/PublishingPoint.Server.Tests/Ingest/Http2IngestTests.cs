@@ -23,8 +23,12 @@ public sealed class Http2IngestTests
         var manifest = await SmoothManifestView.FetchVodAsync(http2, "live/h2.isml/Manifest");
         Assert.Equal(3, manifest.ChunkTimes("video").Length);
 
-        // An empty POST (an encoder's handshake) is still answered 200 without a session.
-        using var empty = await http2.PostAsync("live/h2.isml/Streams(b)", new ByteArrayContent([]));
+        // A POST without a body (an encoder's handshake: over HTTP/2 its headers end the stream) is still answered 200
+        // without a session, and makes no stream.
+        using var handshake = new HttpRequestMessage(HttpMethod.Post, "live/h2.isml/Streams(b)");
+        using var empty = await http2.SendAsync(handshake);
         Assert.Equal(HttpStatusCode.OK, empty.StatusCode);
+        var point = await http2.GetStringAsync("api/points/live/h2.isml");
+        Assert.DoesNotContain("\"b\"", point, StringComparison.Ordinal);
     }
 }

@@ -79,11 +79,6 @@ internal sealed class TsIngestSession : IIngestSession, IFragmentSink
         {
             // A body that failed before every track had a fragment: what was held goes back, not indexed.
             DropHeld();
-            if (_fragmenter.Demuxer.TimelineHighest is { } highest)
-            {
-                _feed.ContinueTsTimelineAt(highest);
-            }
-
             _memory.Release(_bufferBytes);
             _indexer.Finish(complete);
         }
@@ -185,7 +180,13 @@ internal sealed class TsIngestSession : IIngestSession, IFragmentSink
     {
         BoxHeader.TryRead(fragment.Span, out var moof);
         _indexer.ReceivedAt = System.Diagnostics.Stopwatch.GetTimestamp();
+        var accepted = _indexer.Accepted;
         _indexer.Fragment(fragment, (int)moof.Size);
+        if (_indexer.Accepted > accepted && _fragmenter.Demuxer.TimelineHighest is { } at)
+        {
+            // Only what the index took: an input it refused (a stray clock) must not move where the next one continues.
+            _feed.NoteTsTimeline(at);
+        }
     }
 
     private int Measure(MovieTrack track)
