@@ -46,6 +46,9 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
     /// An 'emsg' of the stream: version 1 has its own time on the track timeline; version 0 is timed from the segment
     /// that follows it, so it waits for that segment's first fragment.
     /// </summary>
+    private bool _outOfRangeLogged;
+    private (string Tracks, string Archive)? _loggedHeader;
+
     public void Event(EmsgBox emsg)
     {
         ArgumentNullException.ThrowIfNull(emsg);
@@ -56,8 +59,14 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
 
         if (Math.Abs((double)emsg.PresentationTime / emsg.Timescale) > MaxTimeSeconds)
         {
-            // Its time in 100 ns ticks would not fit (a 500 once); the media it rides with is not refused for it.
-            IngestLog.EventOutOfRange(logger, point.Path.Value, TimedEvent.Printable(emsg.SchemeIdUri), emsg.Id, emsg.PresentationTime, emsg.Timescale);
+            // Its time in 100 ns ticks would not fit (a 500 once); the media it rides with is not refused for it. Logged
+            // once a connection: an encoder that sends one sends them all.
+            if (!_outOfRangeLogged)
+            {
+                _outOfRangeLogged = true;
+                IngestLog.EventOutOfRange(logger, point.Path.Value, TimedEvent.Printable(emsg.SchemeIdUri), emsg.Id, emsg.PresentationTime, emsg.Timescale);
+            }
+
             return;
         }
 
@@ -206,8 +215,13 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
                 $"stream {feed.Id} has started {registry.Options.MaxArchiveRunsPerStream} archive files with a changed header; a new header is refused");
         if (logger.IsEnabled(LogLevel.Information))
         {
+            // A header sent again as it was (an encoder may repeat its 'moov') is not a new line each time.
             var names = string.Join(", ", descriptions.Values.Select(d => d.Key));
-            IngestLog.Header(logger, point.Path.Value, feed.Id, names, _archive.FileName);
+            if (_loggedHeader != (names, _archive.FileName))
+            {
+                _loggedHeader = (names, _archive.FileName);
+                IngestLog.Header(logger, point.Path.Value, feed.Id, names, _archive.FileName);
+            }
         }
     }
 

@@ -366,6 +366,31 @@ public sealed class TimedMetadataTests
         return bytes;
     }
 
+    /// <summary>
+    /// What one encoder sends again and again is logged once a connection (a review's finding: each of 200 out-of-range
+    /// events was a warning, each of 50 repeated identical 'moov's an information line, enough to make the bounded
+    /// log sink drop other points' lines).
+    /// </summary>
+    [Fact]
+    public async Task RepeatedOutOfRangeEvents_AndRepeatedHeaders_AreLoggedOnceAConnection()
+    {
+        var log = new LogCapture(LogLevel.Information);
+        await using var server = await RunningServer.StartAsync(null, services => services.AddSingleton<ILoggerProvider>(log), "--Serilog:MinimumLevel:Default=Information");
+        var stream = await IsmvCapture.CaptureAsync(Encoder.CmafPushArguments, new EncoderSettings { Seconds = 6, RealTime = false });
+        var moov = Boxes.TopLevel(stream).Single(b => b.Type == "moov");
+        var far = new EmsgBox(1, "urn:x:far", "", 1, long.MaxValue / 2, EmsgBox.UnknownDuration, 7, [1]).Write();
+        var body = Insert(stream, Moofs(stream), new Dictionary<int, byte[][]>
+        {
+            [1] = [.. Enumerable.Repeat(far, 200)],
+            [2] = [.. Enumerable.Repeat(stream[moov.Offset..(moov.Offset + moov.Size)], 50)],
+        });
+        var (status, text) = await Posting.PostChunkedAsync(server.Http, "live/loud.isml/Streams(cmaf)", body);
+        Assert.True(status == System.Net.HttpStatusCode.OK, text);
+
+        Assert.Single(log.Entries, e => e.Message.Contains("urn:x:far", StringComparison.Ordinal) && e.Message.Contains("out of range", StringComparison.Ordinal));
+        Assert.Single(log.Entries, e => e.Message.Contains("loud.isml", StringComparison.Ordinal) && e.Message.Contains(": tracks", StringComparison.Ordinal));
+    }
+
     /// <summary>6 s of CMAF with <paramref name="emsg"/> before its second fragment, pushed whole; its first media playlist.</summary>
     private static async Task<string> PushWithEventAsync(RunningServer server, string point, EmsgBox emsg)
     {
