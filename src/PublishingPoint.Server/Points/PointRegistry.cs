@@ -50,6 +50,12 @@ public sealed partial class PointRegistry : IDisposable
         ArgumentNullException.ThrowIfNull(path);
         return _points.GetOrAdd(path.Value, _ =>
         {
+            // A clip being written there holds the path: an encoder or an operator would share (and lose) its folder.
+            if (_reserved.ContainsKey(path.Value))
+            {
+                throw new PointRuleException(StatusCodes.Status409Conflict, $"{path} is being created (a clip): try again when it is there");
+            }
+
             var directory = DirectoryOf(path);
             Durable.CreateDirectory(directory);
             LogCreated(path.Value);
@@ -115,8 +121,15 @@ public sealed partial class PointRegistry : IDisposable
     public IDisposable ReserveNew(PointPath path)
     {
         ArgumentNullException.ThrowIfNull(path);
-        if (Find(path) is not null || !_reserved.TryAdd(path.Value, true))
+        if (!_reserved.TryAdd(path.Value, true))
         {
+            throw new PointRuleException(StatusCodes.Status409Conflict, $"{path} exists already or is being created");
+        }
+
+        // Claimed first, looked up second: a point made meanwhile is found here, one made after sees the claim.
+        if (Find(path) is not null)
+        {
+            _reserved.TryRemove(path.Value, out _);
             throw new PointRuleException(StatusCodes.Status409Conflict, $"{path} exists already or is being created");
         }
 

@@ -65,5 +65,30 @@ public sealed class ClipTests
         }
     }
 
+    /// <summary>
+    /// While a clip is being written to its path, an encoder's push or an operator's create there is refused: they
+    /// made a point in the clip's folder (a review's finding), whose files a failed clip's clean-up could then take.
+    /// </summary>
+    [Fact]
+    public async Task APathAClipIsBeingWrittenTo_RefusesIngestAndCreation_UntilItIsThere()
+    {
+        await using var server = await RunningServer.StartAsync();
+        var registry = Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<PublishingPoint.Server.Points.PointRegistry>(server.Services);
+        Assert.True(PublishingPoint.Server.Points.PointPath.TryParse("clips/busy.isml", out var path, out _));
+        var capture = await IsmvCapture.SixSecondsAsync();
+        using (registry.ReserveNew(path))
+        {
+            var (status, body) = await Posting.PostChunkedAsync(server.Http, "clips/busy.isml/Streams(a)", capture);
+            Assert.True(status == HttpStatusCode.Conflict, $"{(int)status} {body}");
+            Assert.Contains("being created", body, StringComparison.Ordinal);
+            using var created = await server.Http.PostAsJsonAsync("api/points", new { path = "clips/busy.isml" });
+            Assert.Equal(HttpStatusCode.Conflict, created.StatusCode);
+            Assert.Null(registry.Find(path));
+        }
+
+        var (after, text) = await Posting.PostChunkedAsync(server.Http, "clips/busy.isml/Streams(a)", capture);
+        Assert.True(after == HttpStatusCode.OK, text);
+    }
+
     private static double Seconds(string text) => double.Parse(text.Trim(), CultureInfo.InvariantCulture);
 }
