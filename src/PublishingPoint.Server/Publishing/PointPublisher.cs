@@ -247,10 +247,16 @@ internal sealed partial class PointPublisher
 
                 var first = track.First?.Sequence ?? 0;
                 var next = NextToPublishLocked(rendition, range, first);
-                // Never past the newest complete segment: one still being built is published once it is complete.
-                for (var n = next; n <= Math.Min(range.To, track.Last?.Sequence ?? -1); n++)
+                // The segments the track has, not every number up to the newest (an encoder's pause leaves numbers without
+                // segments, thousands for a day); never past the newest complete one (one still being built comes later).
+                foreach (var entry in track.SnapshotFromSequence(next))
                 {
-                    work.Add((rendition, n));
+                    if (entry.Sequence > range.To)
+                    {
+                        break;
+                    }
+
+                    work.Add((rendition, entry.Sequence));
                 }
             }
         }

@@ -256,6 +256,40 @@ public sealed class FileSystemPublishingTests
         await Eventually.WaitUntilAsync(() => File.Exists(marker), "the second end was never marked published", TimeSpan.FromSeconds(30));
     }
 
+    /// <summary>
+    /// An encoder's pause leaves segment numbers without segments (numbers follow media time): the publisher walked
+    /// every number and counted each missing one as a segment it could not publish (a review's finding: a day's pause,
+    /// 43,200 false "skipped" a rendition). It walks the segments the point has.
+    /// </summary>
+    [Fact]
+    public async Task APauseInTheMedia_IsNotCountedAsSkippedSegments()
+    {
+        var folder = TempDirectory.Create("pp-www");
+        await using var server = await RunningServer.StartAsync(null, "--PublishingPoint:Publish:Target=FileSystem", $"--PublishingPoint:Publish:Path={folder}",
+            "--PublishingPoint:Publish:Formats:0=Hls", "--PublishingPoint:MaxFragmentLeadSeconds=600", "--PublishingPoint:FinalizeGraceSeconds=3600");
+        const string Point = "live/pause.isml";
+        var capture = await IsmvCapture.SixSecondsAsync();
+        var live = capture[..Boxes.TopLevel(capture).Single(b => b.Type == "mfra").Offset];
+        Assert.Equal(System.Net.HttpStatusCode.OK, (await Posting.PostChunkedAsync(server.Http, $"{Point}/Streams(a)", live)).Status);
+
+        // The same media 100 s later on the encoder's clock: segments 50 to 52 after 0 to 2.
+        var later = (byte[])live.Clone();
+        byte[] tfxd = Convert.FromHexString("6D1D9B0542D544E680E2141DAFF757B2");
+        foreach (var moof in Boxes.TopLevel(later).Where(b => b.Type == "moof"))
+        {
+            var at = later.AsSpan(moof.Offset, moof.Size).IndexOf(tfxd) + moof.Offset + 16 + 4;
+            System.Buffers.Binary.BinaryPrimitives.WriteInt64BigEndian(later.AsSpan(at), System.Buffers.Binary.BinaryPrimitives.ReadInt64BigEndian(later.AsSpan(at)) + 1_000_000_000);
+        }
+
+        var moovEnd = Boxes.TopLevel(later).First(b => b.Type == "moof").Offset;
+        Assert.Equal(System.Net.HttpStatusCode.OK, (await Posting.PostChunkedAsync(server.Http, $"{Point}/Streams(a)", later[moovEnd..])).Status);
+
+        var dir = Path.Combine(folder, Point, "hls", "video-400000");
+        await Eventually.WaitUntilAsync(() => File.Exists(Path.Combine(dir, "52.ts")), "segment 52 never published", TimeSpan.FromSeconds(30));
+        Assert.All(new[] { 0, 1, 2, 50, 51, 52 }, n => Assert.True(File.Exists(Path.Combine(dir, $"{n}.ts")), $"{n}.ts"));
+        Assert.Equal(0, Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<PublishingPoint.Server.Publishing.PublishStatus>(server.Services).Skipped);
+    }
+
     private static async Task<(RunningServer Server, string Folder)> PublishingHlsToAFolderAsync()
     {
         var folder = TempDirectory.Create("pp-www");
