@@ -189,13 +189,14 @@ public sealed class FileSystemPublishingTests
         await Eventually.WaitUntilAsync(() => store.Keys.Any(k => k.EndsWith("manifest.mpd", StringComparison.Ordinal)), "no MPD published", TimeSpan.FromSeconds(30));
         int Count(string suffix) => store.Keys.Count(k => k.EndsWith(suffix, StringComparison.Ordinal));
         var (mpdBefore, playlistsBefore, segmentsBefore) = (Count("manifest.mpd"), Count("video-300000-fmp4.m3u8"), Count(".m4s"));
-        await Task.Delay(TimeSpan.FromSeconds(8));
+        // Five more segments, however long a loaded machine takes to publish them.
+        await Eventually.WaitUntilAsync(() => Count(".m4s") - segmentsBefore >= 5, "five more segments never published", TimeSpan.FromSeconds(40));
         var (mpd, playlists, segments) = (Count("manifest.mpd") - mpdBefore, Count("video-300000-fmp4.m3u8") - playlistsBefore, Count(".m4s") - segmentsBefore);
         await stop.CancelAsync();
         await push.ContinueWith(_ => { }, TaskScheduler.Default); // the encoder is stopped by the cancellation
 
-        // About one new version of each a segment (8 s of one-second segments: about eight), not five (forty).
-        Assert.True(segments >= 2, $"{segments} segments published in 8 s");
+        // About one new version of each a segment, not one a part (five a second).
+        Assert.True(segments >= 2, $"{segments} segments published");
         Assert.True(playlists <= segments + 2, $"{playlists} playlist PUTs for {segments} segments");
         Assert.True(mpd <= segments + 2, $"{mpd} MPD PUTs for {segments} segments");
     }
