@@ -174,9 +174,9 @@ internal sealed partial class PointPublisher
                 // Rates over the live window, as the origin's master (over the whole event they were copied from every
                 // fragment of a long one, under the lock ingest takes, on every pass); no I-frame playlists, which
                 // are not published (a CDN would answer 404 for them).
-                if (HlsPlaylistBuilder.Master(Point, format, vod ? 0 : window) is { } master)
+                if (HlsPlaylistBuilder.Master(Point, format, vod ? 0 : window, iFrames: false) is { } master)
                 {
-                    masters.Add((name, Encoding.UTF8.GetBytes(MasterPlaylistWriter.Write(master with { IFrameStreams = [] })), HlsDelivery.PlaylistContentType));
+                    masters.Add((name, Encoding.UTF8.GetBytes(MasterPlaylistWriter.Write(master)), HlsDelivery.PlaylistContentType));
                 }
             }
 

@@ -29,7 +29,8 @@ internal static class HlsPlaylistBuilder
     public static Track? AudioOf(Point point) => point.Tracks().FirstOrDefault(t => t.Description.Kind == TrackKind.Audio && t.Count > 0);
 
     /// <param name="windowSeconds">The live window the rates are measured over; 0 for all the media (VOD).</param>
-    public static MasterPlaylist? Master(Point point, HlsFormat format, long windowSeconds = 0)
+    /// <param name="iFrames">List the I-frame playlists (their rates read every keyframe's size); not where they are not served.</param>
+    public static MasterPlaylist? Master(Point point, HlsFormat format, long windowSeconds = 0, bool iFrames = true)
     {
         var audio = AudioOf(point);
         var instream = CaptionSei.InstreamId(point.Tracks().Aggregate(CaptionKinds.None, (all, t) => all | t.Captions));
@@ -41,6 +42,11 @@ internal static class HlsPlaylistBuilder
             if (track.Description.Kind == TrackKind.Video && track.Last is { } last)
             {
                 variants.Add(VideoVariant(track, last, format, audio, instream, windowSeconds));
+                if (!iFrames)
+                {
+                    continue;
+                }
+
                 var avc = track.Description.RequireAvc();
                 var keyframes = KeyframeRates(track, windowSeconds);
                 iframes.Add(new HlsVariant
