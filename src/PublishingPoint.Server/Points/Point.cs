@@ -682,8 +682,16 @@ public sealed class Point : IDisposable
         }
     }
 
+    /// <summary>Deleted, or replaced by a restart on reconnect: its folder no longer belongs to it (set under its lock).</summary>
+    public bool Retired { get; private set; }
+
     public void Dispose()
     {
+        using (EnterLock())
+        {
+            Retired = true;
+        }
+
         LeaveMemory();
         foreach (var archive in Archives())
         {

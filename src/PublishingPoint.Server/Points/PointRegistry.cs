@@ -208,10 +208,14 @@ public sealed partial class PointRegistry : IDisposable
             return false;
         }
 
-        point.Dispose();
-        if (System.IO.Directory.Exists(point.Directory))
+        // Under the point's lock, as what writes to its folder from outside ingest (publishing's progress) checks Retired under it.
+        using (point.EnterLock())
         {
-            System.IO.Directory.Delete(point.Directory, recursive: true);
+            point.Dispose();
+            if (System.IO.Directory.Exists(point.Directory))
+            {
+                System.IO.Directory.Delete(point.Directory, recursive: true);
+            }
         }
 
         LogChanged(path.Value, "deleted with its files");

@@ -49,6 +49,8 @@ internal sealed partial class ObjectPublisher(
             {
                 await running.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             }
+
+            publisher.SaveProgress(force: true);
         }
     }
 

@@ -47,6 +47,11 @@ internal sealed partial class PointPublisher
     private readonly Lock _lock = new();
     private int _playlistCount;
 
+    // What the point's folder said at the start (a restart goes on from there), and when progress was last written.
+    private readonly Dictionary<string, RenditionProgress> _saved;
+    private long? _savedAt;
+    private bool _progressChanged;
+
     private readonly ILogger _logger;
 
     public PointPublisher(Point point, IObjectStore store, SegmentCache cache, PublishStatus status, PublishOptions options, int defaultWindow, ILogger logger)
@@ -63,6 +68,8 @@ internal sealed partial class PointPublisher
             PublishedVersion = point.Version;
             VodPublished = true;
         }
+
+        _saved = VodPublished ? [] : PublishProgress.Load(point.Directory, Marker());
     }
 
     public Point Point { get; }
@@ -114,6 +121,49 @@ internal sealed partial class PointPublisher
 
     /// <summary>One pass; throws when the store fails (the caller backs off and tries again).</summary>
     public async Task PublishAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await PassAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            SaveProgress(force: false);
+        }
+    }
+
+    /// <summary>
+    /// Writes where publishing stands if it moved, at most every <see cref="SaveIntervalMilliseconds"/> unless
+    /// <paramref name="force"/> (at shutdown): a crash puts at most that much again after the restart.
+    /// </summary>
+    public void SaveProgress(bool force)
+    {
+        Dictionary<string, RenditionProgress> renditions;
+        lock (_lock)
+        {
+            var now = Environment.TickCount64;
+            if (!_progressChanged || (!force && _savedAt is { } at && now - at < SaveIntervalMilliseconds))
+            {
+                return;
+            }
+
+            renditions = _next.ToDictionary(p => PublishProgress.Key(p.Key),
+                p => new RenditionProgress(p.Value, _bucketFrom.GetValueOrDefault(p.Key), _runStart.GetValueOrDefault(p.Key)), StringComparer.Ordinal);
+            _progressChanged = false;
+            _savedAt = now;
+        }
+
+        foreach (var (key, saved) in _saved)
+        {
+            renditions.TryAdd(key, saved); // a rendition not planned since the restart keeps what it had
+        }
+
+        new PublishProgress(Marker(), renditions).Save(Point);
+    }
+
+    private const int SaveIntervalMilliseconds = 10_000;
+
+    private async Task PassAsync(CancellationToken cancellationToken)
     {
         var version = Point.Version;
         var vod = Point.State == PointState.Vod;
@@ -268,9 +318,19 @@ internal sealed partial class PointPublisher
     {
         if (!_next.TryGetValue(rendition, out var next))
         {
-            next = _options.KeepSegmentsForVod ? first : range.From;
-            _bucketFrom[rendition] = next;
-            _runStart[rendition] = next;
+            if (_saved.TryGetValue(PublishProgress.Key(rendition), out var saved))
+            {
+                // published before a restart: what the store took then is not put again
+                next = saved.Next;
+                _bucketFrom[rendition] = saved.StoreFrom;
+                _runStart[rendition] = saved.RunStart;
+            }
+            else
+            {
+                next = _options.KeepSegmentsForVod ? first : range.From;
+                _bucketFrom[rendition] = next;
+                _runStart[rendition] = next;
+            }
         }
 
         if (next < first)
@@ -322,6 +382,7 @@ internal sealed partial class PointPublisher
             lock (_lock)
             {
                 _next[rendition] = sequence + 1;
+                _progressChanged = true;
             }
 
             _status.SetBacklog(Point.Path.Value, --remaining);
@@ -359,7 +420,11 @@ internal sealed partial class PointPublisher
             {
                 await _store.DeleteAsync(Prefix + string.Create(CultureInfo.InvariantCulture, $"hls/{HlsPlaylistBuilder.Name(rendition.Track)}/{n}.{extension}"), cancellationToken).ConfigureAwait(false);
                 _status.Deleted();
-                _bucketFrom[rendition] = n + 1;
+                lock (_lock)
+                {
+                    _bucketFrom[rendition] = n + 1;
+                    _progressChanged = true;
+                }
             }
         }
     }

@@ -291,6 +291,59 @@ public sealed class FileSystemPublishingTests
         Assert.Equal(0, Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<PublishingPoint.Server.Publishing.PublishStatus>(server.Services).Skipped);
     }
 
+    /// <summary>
+    /// The publisher's progress lived in memory: after a restart every point published its whole retained archive
+    /// again, segment by segment, before its first playlist (a review's finding: a 24/7 channel's store playlists
+    /// frozen for as long as that takes, for every viewer behind the CDN). It goes on where it stopped: the segments
+    /// published before the restart are not put again, and the media that comes after them is.
+    /// </summary>
+    [Fact]
+    public async Task ARestartedServer_GoesOnWhereItsPublishingStopped_WithoutPuttingSegmentsAgain()
+    {
+        var data = TempDirectory.Create("pp-data");
+        string[] settings = ["--PublishingPoint:Publish:Target=FileSystem", $"--PublishingPoint:Publish:Path={TempDirectory.Create("pp-www")}",
+            "--PublishingPoint:Publish:Formats:0=Hls", "--PublishingPoint:FinalizeGraceSeconds=3600"];
+        const string Point = "live/resume.isml";
+        var capture = await IsmvCapture.SixSecondsAsync();
+        var live = capture[..Boxes.TopLevel(capture).Single(b => b.Type == "mfra").Offset];
+        static bool IsSegment(string key) => key.EndsWith(".ts", StringComparison.Ordinal) || key.EndsWith(".aac", StringComparison.Ordinal);
+
+        var before = new SlowCountingStore(delay: 0);
+        await using (var server = await RunningServer.StartAsync(data, services => UseStore(services, before), settings))
+        {
+            Assert.Equal(System.Net.HttpStatusCode.OK, (await Posting.PostChunkedAsync(server.Http, $"{Point}/Streams(a)", live)).Status);
+            var listed = HlsText.Segments(await server.Http.GetStringAsync($"{Point}/hls/video-400000.m3u8")).Count;
+            await Eventually.WaitUntilAsync(() => before.Keys.Count(k => k.Contains("video-400000/", StringComparison.Ordinal)) >= listed,
+                "the live segments were never published", TimeSpan.FromSeconds(30));
+        }
+
+        var published = before.Keys.Where(IsSegment).ToHashSet(StringComparer.Ordinal);
+        var after = new SlowCountingStore(delay: 0);
+        await using (var server = await RunningServer.StartAsync(data, services => UseStore(services, after), settings))
+        {
+            // The same encoder goes on: the next six seconds of its media.
+            var next = (byte[])live.Clone();
+            byte[] tfxd = Convert.FromHexString("6D1D9B0542D544E680E2141DAFF757B2");
+            foreach (var moof in Boxes.TopLevel(next).Where(b => b.Type == "moof"))
+            {
+                var at = next.AsSpan(moof.Offset, moof.Size).IndexOf(tfxd) + moof.Offset + 16 + 4;
+                System.Buffers.Binary.BinaryPrimitives.WriteInt64BigEndian(next.AsSpan(at), System.Buffers.Binary.BinaryPrimitives.ReadInt64BigEndian(next.AsSpan(at)) + 60_000_000);
+            }
+
+            Assert.Equal(System.Net.HttpStatusCode.OK, (await Posting.PostChunkedAsync(server.Http, $"{Point}/Streams(a)", next)).Status);
+            var newest = HlsText.Segments(await server.Http.GetStringAsync($"{Point}/hls/video-400000.m3u8"))[^1].Uri;
+            await Eventually.WaitUntilAsync(() => after.Keys.Any(k => k.EndsWith(newest, StringComparison.Ordinal)), $"{newest} never published after the restart", TimeSpan.FromSeconds(30));
+            await Eventually.WaitUntilAsync(() => after.Keys.Any(k => k.EndsWith("video-400000.m3u8", StringComparison.Ordinal)), "no playlist after the restart", TimeSpan.FromSeconds(30));
+        }
+
+        var again = after.Keys.Where(published.Contains).ToList();
+        Assert.True(again.Count == 0, $"put again after the restart: {string.Join(", ", again)}");
+        Assert.Contains(after.Keys, IsSegment);
+    }
+
+    private static void UseStore(Microsoft.Extensions.DependencyInjection.IServiceCollection services, PublishingPoint.Server.Publishing.IObjectStore store) =>
+        Microsoft.Extensions.DependencyInjection.ServiceCollectionServiceExtensions.AddSingleton(services, store);
+
     private static async Task<(RunningServer Server, string Folder)> PublishingHlsToAFolderAsync()
     {
         var folder = TempDirectory.Create("pp-www");
