@@ -27,6 +27,8 @@ internal sealed partial class PointRequestRouter(
     DashDelivery dash,
     ILogger<PointRequestRouter> logger)
 {
+    private readonly Observability.RequestRefusals _refusals = new(logger);
+
     public async Task HandleAsync(HttpContext context)
     {
         if (TryFindPlayback(context, out var found, out var foundRest))
@@ -43,7 +45,7 @@ internal sealed partial class PointRequestRouter(
             var status = error is null ? StatusCodes.Status404NotFound : StatusCodes.Status400BadRequest;
             if (error is not null)
             {
-                IngestLog.BadRequest(logger, status, error, PointPath.Truncate(requestPath ?? string.Empty));
+                _refusals.Refused(status, error, PointPath.Truncate(requestPath ?? string.Empty));
             }
 
             await Problems.WriteAsync(context, status, error ?? "not found").ConfigureAwait(false);
@@ -103,7 +105,7 @@ internal sealed partial class PointRequestRouter(
             return true;
         }
 
-        IngestLog.BadRequest(logger, StatusCodes.Status403Forbidden, problem ?? "bad signature", path.Value);
+        _refusals.Refused(StatusCodes.Status403Forbidden, problem ?? "bad signature", path.Value);
         await Problems.WriteAsync(context, StatusCodes.Status403Forbidden, problem ?? "bad signature").ConfigureAwait(false);
         return false;
     }
@@ -203,7 +205,7 @@ internal sealed partial class PointRequestRouter(
         }
         catch (SegmentUnavailableException e) when (!context.Response.HasStarted)
         {
-            IngestLog.BadRequest(logger, StatusCodes.Status503ServiceUnavailable, e.Message, path.Value);
+            _refusals.Refused(StatusCodes.Status503ServiceUnavailable, e.Message, path.Value);
             context.Response.Headers.RetryAfter = "2";
             await Problems.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, "the segment cannot be sent now: try again").ConfigureAwait(false);
         }
@@ -213,7 +215,7 @@ internal sealed partial class PointRequestRouter(
             // for a BANDWIDTH, say) is made again once the index has let go of that archive, a moment later.
             var listing = rest.Equals("Manifest", StringComparison.OrdinalIgnoreCase) || rest.EndsWith(".m3u8", StringComparison.OrdinalIgnoreCase) || DashDelivery.Handles(rest);
             var status = listing ? StatusCodes.Status503ServiceUnavailable : StatusCodes.Status404NotFound;
-            IngestLog.BadRequest(logger, status, e.Message, path.Value);
+            _refusals.Refused(status, e.Message, path.Value);
             if (listing)
             {
                 context.Response.Headers.RetryAfter = "1";
@@ -227,7 +229,7 @@ internal sealed partial class PointRequestRouter(
         {
             // Media that was accepted but cannot be repackaged into what was asked (a corrupt sample, say):
             // a clear refusal for this resource, not a server error; everything else of the point still plays.
-            IngestLog.BadRequest(logger, StatusCodes.Status422UnprocessableEntity, "cannot repackage: " + e.Message, path.Value);
+            _refusals.Refused(StatusCodes.Status422UnprocessableEntity, "cannot repackage: " + e.Message, path.Value);
             await Problems.WriteAsync(context, StatusCodes.Status422UnprocessableEntity, "the stored media cannot be repackaged as this resource: " + e.Message).ConfigureAwait(false);
         }
     }
@@ -244,7 +246,7 @@ internal sealed partial class PointRequestRouter(
             return true;
         }
 
-        IngestLog.BadRequest(logger, denied, "ingest without the right secret", path.Value);
+        _refusals.Refused(denied, "ingest without the right secret", path.Value);
         await Problems.WriteAsync(context, denied, "ingest needs the point's secret: ?token=... or HTTP basic auth").ConfigureAwait(false);
         return false;
     }
@@ -271,7 +273,7 @@ internal sealed partial class PointRequestRouter(
         if (!PointPath.IsSafeSegment(streamId))
         {
             var message = $"stream id '{PointPath.Truncate(streamId)}' is not allowed: use 1-64 of A-Z a-z 0-9 . _ -";
-            IngestLog.BadRequest(logger, StatusCodes.Status400BadRequest, message, path.Value);
+            _refusals.Refused(StatusCodes.Status400BadRequest, message, path.Value);
             await Problems.WriteAsync(context, StatusCodes.Status400BadRequest, message).ConfigureAwait(false);
             return;
         }

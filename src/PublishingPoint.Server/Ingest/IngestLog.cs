@@ -20,6 +20,9 @@ internal static partial class IngestLog
     [LoggerMessage(EventId = 205, Level = LogLevel.Warning, Message = "Request refused with {Status}: {Problem} ({Path})")]
     public static partial void BadRequest(ILogger logger, int status, string problem, string path);
 
+    [LoggerMessage(EventId = 208, Level = LogLevel.Warning, Message = "Request refused with {Status}: {Problem} ({Path}); {Held} more refused with {Status} in the last 10 s were not logged")]
+    public static partial void BadRequests(ILogger logger, int status, string problem, string path, long held);
+
     [LoggerMessage(EventId = 207, Level = LogLevel.Warning, Message = "Ingest {Point} stream {Stream}: the last gathered fragments could not be indexed")]
     public static partial void FlushFailed(ILogger logger, Exception exception, string point, string stream);
 

@@ -155,19 +155,13 @@ internal static partial class ConnectionLimits
     /// <summary>A line for the first refusal and then at most one every 10 s with the count since: a flood must not flood the log.</summary>
     private sealed partial class RefusalLog(ILogger logger)
     {
-        private static readonly long Interval = System.Diagnostics.Stopwatch.Frequency * 10;
-        private long _next;
-        private long _refused;
+        private readonly Observability.LogGate _gate = new(TimeSpan.FromSeconds(10));
 
         public void Refused(IPAddress address, int maxPerAddress)
         {
-            var count = Interlocked.Increment(ref _refused);
-            var now = System.Diagnostics.Stopwatch.GetTimestamp();
-            var next = Volatile.Read(ref _next);
-            if (now >= next && Interlocked.CompareExchange(ref _next, now + Interval, next) == next)
+            if (_gate.Pass(out var held))
             {
-                Interlocked.Add(ref _refused, -count);
-                Log(logger, count, address, maxPerAddress);
+                Log(logger, held + 1, address, maxPerAddress);
             }
         }
 

@@ -11,6 +11,30 @@ public sealed class IngestAuthenticationTests
 {
     private const string Secret = "s3cret-ingest-token";
 
+    /// <summary>
+    /// Each refused request was a warning of its own besides its request line (a review's finding): anyone could fill the
+    /// log (the async sink's bound then drops every point's lines) with requests that need no secret to send, even with
+    /// request lines turned down to Warning. The first of each status is logged, then one every 10 s with the count.
+    /// </summary>
+    [Fact]
+    public async Task AFloodOfRefusedRequests_IsOneWarningLine_NotOneARequest()
+    {
+        var capture = new LogCapture();
+        await using var server = await RunningServer.StartAsync(null,
+            services => Microsoft.Extensions.DependencyInjection.ServiceCollectionServiceExtensions.AddSingleton<Microsoft.Extensions.Logging.ILoggerProvider>(services, capture),
+            $"--PublishingPoint:IngestSecret={Secret}", "--Serilog:MinimumLevel:Override:PublishingPoint.RequestLog=Warning");
+        var started = DateTime.UtcNow;
+        for (var i = 0; i < 300; i++)
+        {
+            using var refused = await server.Http.PostAsync($"live/flood{i}.isml/Streams(a)", new ByteArrayContent([1]));
+            Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+        }
+
+        var tenSecondPeriods = (int)((DateTime.UtcNow - started).TotalSeconds / 10) + 1;
+        var lines = capture.Entries.Count(e => e.Message.Contains("refused with 401", StringComparison.Ordinal));
+        Assert.InRange(lines, 1, tenSecondPeriods);
+    }
+
     [Theory]
     [InlineData("PUT", "evil.m3u8", "#EXTM3U\n#EXT-X-ENDLIST\n")]
     [InlineData("POST", "evil.m3u8", "#EXTM3U\n#EXT-X-ENDLIST\n")]

@@ -13,6 +13,7 @@ namespace PublishingPoint.Server.Ingest.Segments;
 internal sealed partial class SegmentIngestEndpoint(PointRegistry registry, IngestEndpoint ingest, TimeProvider time, ILogger<SegmentIngestEndpoint> logger)
 {
     private const int MaxPlaylistBytes = 1 << 20;
+    private readonly Observability.RequestRefusals _refusals = new(logger);
 
     // The encoder's last segment and its final playlist come on connections of their own, one right after the other:
     // on a loaded server the playlist may be read before the segment's request is. The point is finalised once no
@@ -24,14 +25,14 @@ internal sealed partial class SegmentIngestEndpoint(PointRegistry registry, Inge
         if (!IsSafeFile(file))
         {
             var message = $"file name '{PointPath.Truncate(file)}' is not allowed: one or two segments of A-Z a-z 0-9 . _ -";
-            IngestLog.BadRequest(logger, StatusCodes.Status400BadRequest, message, path.Value);
+            _refusals.Refused(StatusCodes.Status400BadRequest, message, path.Value);
             await Problems.WriteAsync(context, StatusCodes.Status400BadRequest, message).ConfigureAwait(false);
             return;
         }
 
         if (registry.Find(path) is { } existing && !existing.Settings.Allows(IngestProtocol.Segments))
         {
-            IngestLog.BadRequest(logger, StatusCodes.Status403Forbidden, "segmented ingest is not allowed on this point", path.Value);
+            _refusals.Refused(StatusCodes.Status403Forbidden, "segmented ingest is not allowed on this point", path.Value);
             await Problems.WriteAsync(context, StatusCodes.Status403Forbidden, $"the point does not accept {IngestProtocol.Segments} ingest").ConfigureAwait(false);
             return;
         }
@@ -55,7 +56,7 @@ internal sealed partial class SegmentIngestEndpoint(PointRegistry registry, Inge
                 await ingest.HandleTsAsync(context, path, SegmentNaming.StreamId(registry.Find(path), file, numbered: true)).ConfigureAwait(false);
                 break;
             default:
-                IngestLog.BadRequest(logger, StatusCodes.Status415UnsupportedMediaType, $"unsupported file type '{extension}'", path.Value);
+                _refusals.Refused(StatusCodes.Status415UnsupportedMediaType, $"unsupported file type '{extension}'", path.Value);
                 await Problems.WriteAsync(context, StatusCodes.Status415UnsupportedMediaType,
                     $"cannot ingest '{extension}' files: push .mp4/.m4s (fMP4) or .ts segments, .m3u8 or .mpd").ConfigureAwait(false);
                 break;
