@@ -499,6 +499,17 @@ public sealed class Track
         }
     }
 
+    /// <summary>At most <paramref name="max"/> segments numbered from <paramref name="from"/> up to, not including, <paramref name="to"/>.</summary>
+    public FragmentEntry[] SnapshotRange(long from, long to, int max)
+    {
+        lock (_lock)
+        {
+            var first = FirstAtOrAfter(from);
+            var end = (int)Math.Min(FirstAtOrAfter(to), (long)first + Math.Max(0, max));
+            return Copy(first, Math.Max(0, end - first));
+        }
+    }
+
     /// <summary>How many segments are numbered <paramref name="sequence"/> or later.</summary>
     public int CountFrom(long sequence)
     {

@@ -43,6 +43,9 @@ internal sealed partial class PointPublisher
     private readonly Dictionary<Rendition, long> _bucketFrom = [];
     private readonly Dictionary<Rendition, long> _runStart = [];
     private readonly HashSet<Rendition> _inits = [];
+
+    // Per rendition: segments older than the live window still to put (from, to), a batch a pass after the playlists.
+    private readonly Dictionary<Rendition, (long From, long To)> _backfill = [];
     private readonly Dictionary<string, byte[]> _uploaded = new(StringComparer.Ordinal);
     private readonly Lock _lock = new();
     private int _playlistCount;
@@ -87,9 +90,23 @@ internal sealed partial class PointPublisher
 
     private string Prefix => Point.Path.Value + "/";
 
-    /// <summary>Due when the point changed since the last published pass, or a failed pass waits for its retry.</summary>
+    /// <summary>Due when the point changed since the last published pass, older segments wait, or a failed pass waits for its retry.</summary>
     public bool IsDue(DateTimeOffset now) =>
-        (Running is null || Running.IsCompleted) && now >= NextAttempt && (Point.Version != PublishedVersion || ConsecutiveFailures > 0);
+        (Running is null || Running.IsCompleted) && now >= NextAttempt && (Point.Version != PublishedVersion || ConsecutiveFailures > 0 || HasBackfill);
+
+    private bool HasBackfill
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _backfill.Count > 0;
+            }
+        }
+    }
+
+    /// <summary>Older segments a live pass puts after the playlists (the rest wait for the next pass, so other points get their turn).</summary>
+    internal const int BackfillPerPass = 32;
 
     /// <summary>
     /// Segments the point has that the store does not, without rendering anything (for the backlog gauge
@@ -105,6 +122,10 @@ internal sealed partial class PointPublisher
                 if (Point.FindTrack(rendition.Track) is { } track)
                 {
                     backlog += track.CountFrom(next);
+                    if (_backfill.TryGetValue(rendition, out var older))
+                    {
+                        backlog += track.CountFrom(older.From) - track.CountFrom(older.To);
+                    }
                 }
             }
         }
@@ -147,8 +168,8 @@ internal sealed partial class PointPublisher
                 return;
             }
 
-            renditions = _next.ToDictionary(p => PublishProgress.Key(p.Key),
-                p => new RenditionProgress(p.Value, _bucketFrom.GetValueOrDefault(p.Key), _runStart.GetValueOrDefault(p.Key)), StringComparer.Ordinal);
+            renditions = _next.ToDictionary(p => PublishProgress.Key(p.Key), p => new RenditionProgress(p.Value, _bucketFrom.GetValueOrDefault(p.Key),
+                _runStart.GetValueOrDefault(p.Key), _backfill.GetValueOrDefault(p.Key).From, _backfill.GetValueOrDefault(p.Key).To), StringComparer.Ordinal);
             _progressChanged = false;
             _savedAt = now;
         }
@@ -175,7 +196,7 @@ internal sealed partial class PointPublisher
         }
 
         var (playlists, referenced) = Render(vod);
-        var work = Plan(referenced);
+        var work = Plan(referenced, vod);
         Volatile.Write(ref _playlistCount, playlists.Count);
         var changed = playlists.Where(p => !_uploaded.TryGetValue(p.Key, out var last) || !last.AsSpan().SequenceEqual(p.Bytes)).ToList();
         _status.SetBacklog(Point.Path.Value, work.Count + changed.Count);
@@ -183,7 +204,14 @@ internal sealed partial class PointPublisher
         // Init segments, then segments in ascending number (renditions interleaved), then the playlists.
         await PutInitsAsync(referenced, cancellationToken).ConfigureAwait(false);
         var remaining = work.Count + changed.Count;
-        remaining = await PutSegmentsAsync(work, remaining, cancellationToken).ConfigureAwait(false);
+        if (vod)
+        {
+            // The VOD playlists list every segment: those left behind the live window go first, all of them.
+            var older = PlanBackfill(int.MaxValue);
+            remaining = await PutSegmentsAsync(older, remaining + older.Count, backfill: true, cancellationToken).ConfigureAwait(false);
+        }
+
+        remaining = await PutSegmentsAsync(work, remaining, backfill: false, cancellationToken).ConfigureAwait(false);
         var cacheControl = vod ? MaxAge(_options.VodPlaylistMaxAge) : MaxAge(_options.LivePlaylistMaxAge);
         foreach (var (key, bytes, contentType) in changed)
         {
@@ -197,10 +225,15 @@ internal sealed partial class PointPublisher
             await DeleteOutOfWindowAsync(referenced, cancellationToken).ConfigureAwait(false);
         }
 
+        if (!vod)
+        {
+            await PutSegmentsAsync(PlanBackfill(BackfillPerPass), 0, backfill: true, cancellationToken).ConfigureAwait(false);
+        }
+
         PublishedVersion = version;
         ConsecutiveFailures = 0;
         NextAttempt = default;
-        _status.SetBacklog(Point.Path.Value, 0);
+        _status.SetBacklog(Point.Path.Value, EstimateBacklog());
         if (vod && !VodPublished)
         {
             VodPublished = true;
@@ -283,7 +316,7 @@ internal sealed partial class PointPublisher
     }
 
     /// <summary>What the store lacks: for each rendition, from the next unpublished segment up to the newest referenced.</summary>
-    private List<(Rendition Rendition, long Sequence)> Plan(Dictionary<Rendition, (long From, long To)> referenced)
+    private List<(Rendition Rendition, long Sequence)> Plan(Dictionary<Rendition, (long From, long To)> referenced, bool vod)
     {
         var work = new List<(Rendition Rendition, long Sequence)>();
         lock (_lock)
@@ -296,7 +329,7 @@ internal sealed partial class PointPublisher
                 }
 
                 var first = track.First?.Sequence ?? 0;
-                var next = NextToPublishLocked(rendition, range, first);
+                var next = NextToPublishLocked(rendition, range, first, vod);
                 // The segments the track has, not every number up to the newest (an encoder's pause leaves numbers without
                 // segments, thousands for a day); never past the newest complete one (one still being built comes later).
                 foreach (var entry in track.SnapshotFromSequence(next))
@@ -314,7 +347,7 @@ internal sealed partial class PointPublisher
         return work;
     }
 
-    private long NextToPublishLocked(Rendition rendition, (long From, long To) range, long first)
+    private long NextToPublishLocked(Rendition rendition, (long From, long To) range, long first, bool vod)
     {
         if (!_next.TryGetValue(rendition, out var next))
         {
@@ -324,6 +357,10 @@ internal sealed partial class PointPublisher
                 next = saved.Next;
                 _bucketFrom[rendition] = saved.StoreFrom;
                 _runStart[rendition] = saved.RunStart;
+                if (saved.BackfillFrom < saved.BackfillTo)
+                {
+                    _backfill[rendition] = (saved.BackfillFrom, saved.BackfillTo);
+                }
             }
             else
             {
@@ -339,6 +376,16 @@ internal sealed partial class PointPublisher
             _status.SkippedSegments(first - next);
             next = first;
             _runStart[rendition] = next;
+        }
+
+        if (_options.KeepSegmentsForVod && !vod && next < range.From)
+        {
+            // Older than the live window, which live playlists do not list: the window and its playlists go first
+            // (a store lacking hours must not hold the live playlists back for as long), these after them.
+            var from = _backfill.TryGetValue(rendition, out var pending) ? Math.Min(pending.From, next) : next;
+            _backfill[rendition] = (from, range.From);
+            next = range.From;
+            _progressChanged = true;
         }
 
         if (!_options.KeepSegmentsForVod && next < range.From)
@@ -365,7 +412,36 @@ internal sealed partial class PointPublisher
         }
     }
 
-    private async Task<int> PutSegmentsAsync(List<(Rendition Rendition, long Sequence)> work, int remaining, CancellationToken cancellationToken)
+    /// <summary>Up to <paramref name="budget"/> of the older segments still to put, oldest first, renditions interleaved.</summary>
+    private List<(Rendition Rendition, long Sequence)> PlanBackfill(int budget)
+    {
+        var work = new List<(Rendition Rendition, long Sequence)>();
+        lock (_lock)
+        {
+            foreach (var (rendition, (from, to)) in _backfill.ToList())
+            {
+                if (Point.FindTrack(rendition.Track) is not { } track || track.SnapshotRange(from, to, budget) is not { Length: > 0 } entries)
+                {
+                    // nothing (left) there: the origin pruned them before the store took them, or they are all put
+                    _backfill.Remove(rendition);
+                    _progressChanged = true;
+                    continue;
+                }
+
+                if (from < entries[0].Sequence && track.First?.Sequence > from)
+                {
+                    _status.SkippedSegments(Math.Min(track.First.Sequence, to) - from); // pruned by the origin before the store took them
+                }
+
+                _backfill[rendition] = (entries[0].Sequence, to);
+                work.AddRange(entries.Select(e => (rendition, e.Sequence)));
+            }
+        }
+
+        return [.. work.OrderBy(w => w.Sequence).Take(budget)];
+    }
+
+    private async Task<int> PutSegmentsAsync(List<(Rendition Rendition, long Sequence)> work, int remaining, bool backfill, CancellationToken cancellationToken)
     {
         foreach (var (rendition, sequence) in work.OrderBy(w => w.Sequence).ThenBy(w => w.Rendition.Format).ThenBy(w => w.Rendition.Track.Name, StringComparer.Ordinal).ThenBy(w => w.Rendition.Track.Bitrate))
         {
@@ -381,11 +457,19 @@ internal sealed partial class PointPublisher
 
             lock (_lock)
             {
-                _next[rendition] = sequence + 1;
+                if (!backfill)
+                {
+                    _next[rendition] = sequence + 1;
+                }
+                else if (_backfill.TryGetValue(rendition, out var older))
+                {
+                    _backfill[rendition] = (sequence + 1, older.To);
+                }
+
                 _progressChanged = true;
             }
 
-            _status.SetBacklog(Point.Path.Value, --remaining);
+            _status.SetBacklog(Point.Path.Value, remaining = Math.Max(0, remaining - 1));
         }
 
         return remaining;

@@ -341,6 +341,52 @@ public sealed class FileSystemPublishingTests
         Assert.Contains(after.Keys, IsSegment);
     }
 
+    /// <summary>
+    /// A store that lacks more than a live point's window (publishing turned on for a point with hours archived, an
+    /// outage longer than the window, progress lost) got all of it, oldest first, before the first playlist: viewers
+    /// behind the CDN saw no new playlist for as long as that took (a review's finding). The window goes first, its
+    /// playlists right after, then the older segments a batch a pass; the VOD playlists only once all are there.
+    /// </summary>
+    [Fact]
+    public async Task AStoreLackingMoreThanTheWindow_GetsTheWindowAndItsPlaylistsFirst_ThenTheRest()
+    {
+        var data = TempDirectory.Create("pp-data");
+        const string Point = "live/backfill.isml";
+        var capture = await IsmvCapture.MakeAsync(40, 200, 64);
+        var live = capture[..Boxes.TopLevel(capture).Single(b => b.Type == "mfra").Offset];
+        await using (var origin = await RunningServer.StartAsync(data, "--PublishingPoint:FinalizeGraceSeconds=3600"))
+        {
+            Assert.Equal(System.Net.HttpStatusCode.OK, (await Posting.PostChunkedAsync(origin.Http, $"{Point}/Streams(a)", live)).Status);
+        }
+
+        var store = new SlowCountingStore(delay: 0);
+        await using var server = await RunningServer.StartAsync(data, services => UseStore(services, store),
+            "--PublishingPoint:Publish:Target=FileSystem", $"--PublishingPoint:Publish:Path={TempDirectory.Create("pp-www")}",
+            "--PublishingPoint:Publish:Formats:0=Hls", "--PublishingPoint:FinalizeGraceSeconds=3600", "--PublishingPoint:DvrWindowSeconds=10");
+        await Eventually.WaitUntilAsync(() => store.Keys.Any(k => k.EndsWith(".m3u8", StringComparison.Ordinal)), "no playlist published", TimeSpan.FromSeconds(30));
+        var beforePlaylist = store.Keys.TakeWhile(k => !k.EndsWith(".m3u8", StringComparison.Ordinal)).ToList();
+        Assert.DoesNotContain(beforePlaylist, k => k.EndsWith("/0.ts", StringComparison.Ordinal) || k.EndsWith("/0.m4s", StringComparison.Ordinal) || k.EndsWith("/0.aac", StringComparison.Ordinal));
+        Assert.True(beforePlaylist.Count <= (4 * 7) + 2, $"{beforePlaylist.Count} objects before the first playlist: {string.Join(", ", beforePlaylist)}");
+
+        using var close = await server.Http.PostAsync($"api/points/{Point}/close", System.Net.Http.Json.JsonContent.Create(new { }));
+        Assert.True(close.IsSuccessStatusCode, $"close: {close.StatusCode}");
+        var marker = Path.Combine(data, "live", "backfill.isml", "published-to.txt");
+        await Eventually.WaitUntilAsync(() => File.Exists(marker), "the VOD was never published", TimeSpan.FromSeconds(60));
+        var keys = store.Keys.ToList();
+        foreach (var playlist in new[] { "video-200000.m3u8", "audio-64000-fmp4.m3u8" })
+        {
+            var text = await server.Http.GetStringAsync($"{Point}/hls/{playlist}");
+            Assert.Contains("#EXT-X-ENDLIST", text, StringComparison.Ordinal);
+            var lastPut = keys.FindLastIndex(k => k.EndsWith("/" + playlist, StringComparison.Ordinal));
+            Assert.True(HlsText.Segments(text).Count >= 19, $"{playlist}:\n{text}");
+            foreach (var (_, uri) in HlsText.Segments(text))
+            {
+                var at = keys.IndexOf($"{Point}/hls/{uri}");
+                Assert.True(at >= 0 && at < lastPut, $"{uri} is not in the store before the VOD {playlist} (at {at}, playlist at {lastPut})");
+            }
+        }
+    }
+
     private static void UseStore(Microsoft.Extensions.DependencyInjection.IServiceCollection services, PublishingPoint.Server.Publishing.IObjectStore store) =>
         Microsoft.Extensions.DependencyInjection.ServiceCollectionServiceExtensions.AddSingleton(services, store);
 
