@@ -29,9 +29,11 @@ internal sealed partial class ArchiveRecovery(PointRegistry registry, ILogger<Ar
             {
                 Recover(path, directory);
             }
-            catch (Exception e) when (e is IOException or FormatException or PointRuleException or UnauthorizedAccessException)
+            catch (Exception e) when (e is IOException or FormatException or PointRuleException or UnauthorizedAccessException or System.Text.Json.JsonException)
             {
+                // a damaged point.json among them: its settings (its own ingest secret, say) are unknown, so the point is left as it is
                 LogFailed(e, path.Value);
+                registry.HoldUnrecovered(path);
             }
         }
 

@@ -292,13 +292,23 @@ public sealed class Point : IDisposable
     internal void LoadTimeline()
     {
         var file = System.IO.Path.Combine(Directory, TimelineFile);
-        if (File.Exists(file))
+        if (!File.Exists(file))
+        {
+            return;
+        }
+
+        try
         {
             using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllBytes(file));
-            if (doc.RootElement.TryGetProperty("anchor", out var anchor) && anchor.TryGetDateTimeOffset(out var value))
+            if (doc.RootElement.ValueKind == System.Text.Json.JsonValueKind.Object && doc.RootElement.TryGetProperty("anchor", out var anchor)
+                && anchor.ValueKind == System.Text.Json.JsonValueKind.String && anchor.TryGetDateTimeOffset(out var value))
             {
                 TimelineAnchor = value;
             }
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            // damaged: the anchor falls back as for an archive that never had one
         }
     }
 

@@ -56,12 +56,24 @@ public sealed partial class PointRegistry : IDisposable
                 throw new PointRuleException(StatusCodes.Status409Conflict, $"{path} is being created (a clip): try again when it is there");
             }
 
+            // Its folder holds a point recovery could not read (its settings, its own secret among them, are unknown):
+            // a new point there would take it over and write among its files.
+            if (_unrecovered.ContainsKey(path.Value))
+            {
+                throw new PointRuleException(StatusCodes.Status409Conflict, $"{path} holds a point that could not be recovered at start (see the log): repair or remove its folder, then restart");
+            }
+
             var directory = DirectoryOf(path);
             Durable.CreateDirectory(directory);
             LogCreated(path.Value);
             return new Point(path, directory, Options.MaxRenderedBytesPerPoint);
         });
     }
+
+    private readonly ConcurrentDictionary<string, bool> _unrecovered = new(StringComparer.Ordinal);
+
+    /// <summary>A point recovery could not read: its path takes no ingest and no new point until a restart finds it readable.</summary>
+    internal void HoldUnrecovered(PointPath path) => _unrecovered[path.Value] = true;
 
     /// <summary>Adds a point rebuilt from disk at start-up.</summary>
     internal void AddRecovered(Point point) => _points[point.Path.Value] = point;
