@@ -80,6 +80,14 @@ public sealed record PointPath
             return false;
         }
 
+        // A point inside a point: requests split at the first one (the outer point would get them), and deleting the outer
+        // point would delete the inner one's folder with it.
+        if (segments[..^1].Any(s => s.EndsWith(Extension, StringComparison.OrdinalIgnoreCase)))
+        {
+            error = $"a publishing point cannot be inside another: only the last segment ends with '{Extension}'";
+            return false;
+        }
+
         point = new PointPath(value);
         return true;
     }

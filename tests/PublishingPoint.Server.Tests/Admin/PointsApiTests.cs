@@ -141,6 +141,11 @@ public sealed class PointsApiTests
         Assert.Equal(HttpStatusCode.OK, list.StatusCode);
         using var bad = await server.Http.PostAsJsonAsync("api/points", new { path = "../etc/x.isml" });
         Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+        // A point inside a point: playback URLs would reach the outer one, and deleting it would delete the inner one's files.
+        using var nested = await server.Http.PostAsJsonAsync("api/points", new { path = "live/ch1.isml/goal.isml" });
+        Assert.Equal(HttpStatusCode.BadRequest, nested.StatusCode);
+        using var nestedClip = await server.Http.PostAsJsonAsync("api/clips", new { source = "live/ch1.isml", path = "live/ch1.ISML/goal.isml", start = "0", end = "10" });
+        Assert.Equal(HttpStatusCode.BadRequest, nestedClip.StatusCode);
         using var window = await server.Http.PostAsJsonAsync("api/points", new { path = "live/w.isml", dvrWindowSeconds = 1 });
         Assert.Equal(HttpStatusCode.BadRequest, window.StatusCode);
         using var action = await server.Http.PostAsync("api/points/live/none.isml/close", JsonContent.Create(new { }));
