@@ -42,7 +42,7 @@ internal static class RenderedResponses
 
         return output is null
             ? Problems.WriteAsync(context, StatusCodes.Status404NotFound, "nothing to play yet")
-            : WriteAsync(context, maxAge is { } age ? output with { MaxAge = age } : output);
+            : WriteAsync(context, output, maxAge);
     }
 
     // A time-shifted answer is rendered over as much of the archive as it asks for (start-over from the beginning of a
@@ -83,7 +83,7 @@ internal static class RenderedResponses
 
         await (output is null
             ? Problems.WriteAsync(context, StatusCodes.Status404NotFound, "nothing to play yet")
-            : WriteAsync(context, maxAge is { } age ? output with { MaxAge = age } : output)).ConfigureAwait(false);
+            : WriteAsync(context, output, maxAge)).ConfigureAwait(false);
     }
 
     // The render the others asking for it wait for: landed however it ends. An exception is theirs too (the same render
@@ -144,20 +144,21 @@ internal static class RenderedResponses
             return null;
         }
 
-        return WriteAsync(context, maxAge is { } age ? output with { MaxAge = age } : output);
+        return WriteAsync(context, output, maxAge);
     }
 
     /// <summary>A quoted entity tag from the version, the resource's identity and its length.</summary>
     public static string ETag(char prefix, long version, string identity, int length) =>
         string.Create(CultureInfo.InvariantCulture, $"\"{prefix}{version:x}-{(uint)StringComparer.Ordinal.GetHashCode(identity):x}-{length:x}\"");
 
-    public static Task WriteAsync(HttpContext context, RenderedOutput output)
+    /// <param name="maxAge">This answer's own max-age instead of the output's (not a copy of the output: its gzip copy would be made again for every such answer).</param>
+    public static Task WriteAsync(HttpContext context, RenderedOutput output, int? maxAge = null)
     {
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(output);
         var response = context.Response;
         response.Headers.ETag = output.ETag;
-        response.Headers.CacheControl = CacheControl(output.MaxAge);
+        response.Headers.CacheControl = CacheControl(maxAge ?? output.MaxAge);
         response.Headers.Vary = HeaderNames.AcceptEncoding;
         if (Matches(context.Request, output.ETag))
         {
