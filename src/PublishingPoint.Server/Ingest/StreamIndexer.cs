@@ -388,8 +388,7 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
         if (track.IsNew(time))
         {
             Anchor(track, time + duration);
-            track.AddPart(new PartEntry(time, duration, traf, samples, bytes));
-            point.Touch(); // playlists list the part from now on
+            track.AddPart(new PartEntry(time, duration, traf, samples, bytes)); // moves the point's version: playlists list the part from now on
             metrics.PartAvailable(System.Diagnostics.Stopwatch.GetElapsedTime(ReceivedAt));
         }
 

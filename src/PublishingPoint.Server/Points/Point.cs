@@ -504,7 +504,7 @@ public sealed class Point : IDisposable
             {
                 if (!_tracks.TryGetValue(description.Key, out var track))
                 {
-                    track = new Track(description, Numbering);
+                    track = new Track(description, Numbering, Touch);
                     _tracks[description.Key] = track;
                 }
 

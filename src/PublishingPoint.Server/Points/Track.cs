@@ -27,11 +27,15 @@ public sealed class Track
     private int _firstInMemory;
     private readonly SegmentNumbering _numbering;
 
-    public Track(TrackDescription description, SegmentNumbering? numbering = null)
+    /// <param name="changed">Called when a part or fragment was indexed, before those waiting on <see cref="Changed"/> wake (the point moves its version there).</param>
+    public Track(TrackDescription description, SegmentNumbering? numbering = null, Action? changed = null)
     {
         Description = description;
         _numbering = numbering ?? new SegmentNumbering();
+        _onChanged = changed;
     }
+
+    private readonly Action? _onChanged;
 
     public TrackDescription Description { get; }
 
@@ -424,8 +428,11 @@ public sealed class Track
         }
     }
 
+    // The point's version moves before the waiters wake: a blocking playlist reload that woke first took the point's
+    // cached playlist of the version before, which lacks what it waited for, and answered it with a long max-age.
     private void SignalLocked()
     {
+        _onChanged?.Invoke();
         var changed = _changed;
         _changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         changed.TrySetResult();
