@@ -147,6 +147,24 @@ internal static class RenderedResponses
         return WriteAsync(context, output, maxAge);
     }
 
+    /// <summary>
+    /// The tag of an answer for <paramref name="shift"/>: a delayed one moves with the clock at one version (a window that
+    /// gained a segment and lost one keeps its length), so its tag follows its content, else a cache's revalidation got
+    /// 304 for a list that had moved on.
+    /// </summary>
+    public static string ETag(char prefix, long version, string identity, TimeShift shift, byte[] bytes)
+    {
+        ArgumentNullException.ThrowIfNull(shift);
+        ArgumentNullException.ThrowIfNull(bytes);
+        identity += shift.CacheKey;
+        if (shift.DelaySeconds > 0)
+        {
+            identity += "#" + Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(bytes), 0, 8);
+        }
+
+        return ETag(prefix, version, identity, bytes.Length);
+    }
+
     /// <summary>A quoted entity tag from the version, the resource's identity and its length.</summary>
     public static string ETag(char prefix, long version, string identity, int length) =>
         string.Create(CultureInfo.InvariantCulture, $"\"{prefix}{version:x}-{(uint)StringComparer.Ordinal.GetHashCode(identity):x}-{length:x}\"");

@@ -196,4 +196,38 @@ public sealed class TimeShiftTests
         smooth = await SmoothManifestView.FetchAsync(server.Http, "live/clock.isml/Manifest?delay=10");
         Assert.Equal(140_000_000L, smooth.ChunkTimes("video")[^1]);
     }
+    /// <summary>
+    /// A delayed answer moves with the clock while the point's version stands still (between fragments, or with its
+    /// encoder gone), and its entity tag was made from the version, the query and the length: a window that gained a
+    /// segment and lost one kept its length, so a revalidating cache or player got 304 and kept the old list (a
+    /// review's finding). The tag of a delayed answer follows its content.
+    /// </summary>
+    [Fact]
+    public async Task ADelayedAnswerThatMovedWithTheClock_IsNotNotModified()
+    {
+        var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow.AddDays(-1));
+        await using var server = await RunningServer.StartWithClockAsync(clock, "--PublishingPoint:FinalizeGraceSeconds=3600", "--PublishingPoint:DvrWindowSeconds=14");
+        var capture = await IsmvCapture.MakeAsync(30, 400, 64);
+        var withoutEnd = capture[..Boxes.TopLevel(capture).Single(b => b.Type == "mfra").Offset];
+        Assert.Equal(HttpStatusCode.OK, (await Posting.PostChunkedAsync(server.Http, "live/etag.isml/Streams(a)", withoutEnd)).Status);
+        clock.Advance(TimeSpan.FromSeconds(20));
+        string[] resources = ["live/etag.isml/hls/video-400000.m3u8?delay=4", "live/etag.isml/manifest.mpd?delay=4", "live/etag.isml/Manifest?delay=4"];
+        var before = new Dictionary<string, (string ETag, string Body)>();
+        foreach (var resource in resources)
+        {
+            using var first = await server.Http.GetAsync(resource);
+            Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+            before[resource] = (first.Headers.ETag!.Tag, await first.Content.ReadAsStringAsync());
+        }
+
+        clock.Advance(TimeSpan.FromSeconds(2)); // the delayed edge moves a segment on; nothing was ingested
+        foreach (var resource in resources)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, resource);
+            request.Headers.IfNoneMatch.Add(new System.Net.Http.Headers.EntityTagHeaderValue(before[resource].ETag));
+            using var again = await server.Http.SendAsync(request);
+            Assert.True(again.StatusCode == HttpStatusCode.OK, $"{resource}: {again.StatusCode} for a list that moved on");
+            Assert.NotEqual(before[resource].Body, await again.Content.ReadAsStringAsync());
+        }
+    }
 }

@@ -48,7 +48,7 @@ internal sealed class DashDelivery(PointRegistry registry)
 
             var bytes = Encoding.UTF8.GetBytes(MpdWriter.Write(mpd));
             var maxAge = mpd.IsDynamic ? DashManifestBuilder.LiveMaxAge(mpd) : VodMaxAge;
-            return new RenderedOutput(version, bytes, RenderedResponses.ETag('d', version, shift.CacheKey, bytes.Length), maxAge, MpdWriter.ContentType);
+            return new RenderedOutput(version, bytes, RenderedResponses.ETag('d', version, string.Empty, shift, bytes), maxAge, MpdWriter.ContentType);
         }).ConfigureAwait(false);
     }
 

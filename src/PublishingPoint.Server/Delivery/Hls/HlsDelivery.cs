@@ -479,7 +479,7 @@ internal sealed class HlsDelivery(PointRegistry registry, SegmentCache cache)
                 : text.Contains("#EXT-X-PART-INF", StringComparison.Ordinal) ? 0
                 : Math.Max(0, TargetDuration(text) / 2);
             var bytes = Encoding.UTF8.GetBytes(text);
-            return new RenderedOutput(version, bytes, RenderedResponses.ETag('h', version, resource + shift.CacheKey, bytes.Length), maxAge, PlaylistContentType);
+            return new RenderedOutput(version, bytes, RenderedResponses.ETag('h', version, resource, shift, bytes), maxAge, PlaylistContentType);
         });
 
     // A master playlist has no target duration: it changes rarely, a second of caching is harmless either way.

@@ -38,7 +38,7 @@ internal sealed class SmoothDelivery(PointRegistry registry, SegmentCache cache)
 
             var bytes = ClientManifestWriter.Write(manifest);
             var maxAge = manifest.IsLive ? HalfShortestChunkSeconds(manifest) : 60;
-            return new RenderedOutput(version, bytes, RenderedResponses.ETag('m', version, shift.CacheKey, bytes.Length), maxAge, ManifestContentType);
+            return new RenderedOutput(version, bytes, RenderedResponses.ETag('m', version, string.Empty, shift, bytes), maxAge, ManifestContentType);
         }).ConfigureAwait(false);
     }
 
