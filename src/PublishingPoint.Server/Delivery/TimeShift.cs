@@ -112,5 +112,27 @@ public sealed record TimeShift(double? FromSeconds, double? ToSeconds, double De
         return (start, end, closed);
     }
 
+    /// <summary>
+    /// Whether the presentation this answer shows is live: the point is, or a delay's edge has not yet reached the end
+    /// of what the point holds (a delayed viewer of an event that ended watches it to its end, live, rather than get a
+    /// VOD cut at the delayed edge: the last delay's worth of the event lost, and cached as VOD for an hour).
+    /// </summary>
+    public bool SeesLive(Point point)
+    {
+        ArgumentNullException.ThrowIfNull(point);
+        if (point.State != PointState.Vod)
+        {
+            return true;
+        }
+
+        if (DelaySeconds <= 0 || ToSeconds is not null)
+        {
+            return false;
+        }
+
+        var end = point.Tracks().Select(t => t.Last is { } last ? (double)last.End / t.Description.Timescale : 0).DefaultIfEmpty(0).Max();
+        return NowSeconds - DelaySeconds < end;
+    }
+
     public string CacheKey => IsNone ? string.Empty : string.Create(CultureInfo.InvariantCulture, $"?{FromSeconds}|{ToSeconds}|{DelaySeconds}");
 }

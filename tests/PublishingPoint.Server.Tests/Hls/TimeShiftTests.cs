@@ -230,4 +230,40 @@ public sealed class TimeShiftTests
             Assert.NotEqual(before[resource].Body, await again.Content.ReadAsStringAsync());
         }
     }
+    /// <summary>
+    /// A delayed link (an event replayed an hour later for another time zone) was cut off when the event ended: the
+    /// point turned VOD and the delayed answer became a VOD list ending at the delayed edge (EXT-X-ENDLIST, a static
+    /// MPD, no IsLive, cached for an hour), so its viewers lost the last delay's worth (a review's finding). It stays
+    /// live until its edge reaches the end of the media, then lists everything and ends.
+    /// </summary>
+    [Fact]
+    public async Task ADelayedLink_PlaysAnEndedEventToItsEnd()
+    {
+        var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow.AddDays(-1));
+        await using var server = await RunningServer.StartWithClockAsync(clock);
+        var capture = await IsmvCapture.MakeAsync(30, 400, 64);
+        Assert.Equal(HttpStatusCode.OK, (await Posting.PostChunkedAsync(server.Http, "live/tape.isml/Streams(a)", capture)).Status);
+        await Eventually.WaitUntilAsync(async () => (await server.Http.GetStringAsync("live/tape.isml/hls/video-400000.m3u8")).Contains("#EXT-X-ENDLIST", StringComparison.Ordinal),
+            "the event never ended");
+
+        // 20 s after its first fragment on the server's clock, a 10 s delay shows media 0 to 12 s (six segments), live.
+        clock.Advance(TimeSpan.FromSeconds(20));
+        using (var hls = await server.Http.GetAsync("live/tape.isml/hls/video-400000.m3u8?delay=10"))
+        {
+            var text = await hls.Content.ReadAsStringAsync();
+            Assert.DoesNotContain("#EXT-X-ENDLIST", text, StringComparison.Ordinal);
+            Assert.EndsWith("/5.ts", HlsText.Segments(text)[^1].Uri, StringComparison.Ordinal);
+            Assert.True(hls.Headers.CacheControl?.MaxAge < TimeSpan.FromSeconds(60), $"{hls.Headers.CacheControl}");
+        }
+
+        Assert.Contains("type=\"dynamic\"", await server.Http.GetStringAsync("live/tape.isml/manifest.mpd?delay=10"), StringComparison.Ordinal);
+        Assert.Contains("IsLive=\"TRUE\"", await server.Http.GetStringAsync("live/tape.isml/Manifest?delay=10"), StringComparison.OrdinalIgnoreCase);
+
+        // Once its edge is past the end: every segment, and the end.
+        clock.Advance(TimeSpan.FromSeconds(25));
+        var ended = await server.Http.GetStringAsync("live/tape.isml/hls/video-400000.m3u8?delay=10");
+        Assert.Contains("#EXT-X-ENDLIST", ended, StringComparison.Ordinal);
+        Assert.Equal(15, HlsText.Segments(ended).Count);
+        Assert.Contains("type=\"static\"", await server.Http.GetStringAsync("live/tape.isml/manifest.mpd?delay=10"), StringComparison.Ordinal);
+    }
 }

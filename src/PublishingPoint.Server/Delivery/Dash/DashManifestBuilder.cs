@@ -49,7 +49,7 @@ internal static class DashManifestBuilder
     /// <summary>The MPD, or null while the point has no video or audio to play.</summary>
     public static MediaPresentation? Build(Point point, long windowSeconds, DateTimeOffset anchor, long originTicks, DateTimeOffset now, string timeUrl, TimeShift? shift = null)
     {
-        var live = point.State != PointState.Vod;
+        var live = shift?.SeesLive(point) ?? point.State != PointState.Vod;
         if (shift is { ToSeconds: { } requestedEnd }
             && point.Tracks().Select(t => t.Last is { } l ? (double)l.End / t.Description.Timescale : 0).DefaultIfEmpty(0).Max() >= requestedEnd)
         {

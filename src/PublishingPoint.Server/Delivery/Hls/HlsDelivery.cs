@@ -475,7 +475,7 @@ internal sealed class HlsDelivery(PointRegistry registry, SegmentCache cache)
             }
 
             // A low-latency playlist changes with every part: revalidated (ETag) on every plain reload.
-            var maxAge = point.State == PointState.Vod ? VodPlaylistMaxAge
+            var maxAge = !shift.SeesLive(point) ? VodPlaylistMaxAge
                 : text.Contains("#EXT-X-PART-INF", StringComparison.Ordinal) ? 0
                 : Math.Max(0, TargetDuration(text) / 2);
             var bytes = Encoding.UTF8.GetBytes(text);

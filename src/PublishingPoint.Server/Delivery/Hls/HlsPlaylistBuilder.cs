@@ -173,7 +173,7 @@ internal static class HlsPlaylistBuilder
             return null;
         }
 
-        var live = point.State != PointState.Vod;
+        var live = shift?.SeesLive(point) ?? point.State != PointState.Vod;
         var timescale = track.Description.Timescale;
         var window = windowSeconds * timescale;
         var unshifted = shift is null or { IsNone: true };

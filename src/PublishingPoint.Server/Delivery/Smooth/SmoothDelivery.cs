@@ -30,7 +30,7 @@ internal sealed class SmoothDelivery(PointRegistry registry, SegmentCache cache)
         await RenderedResponses.ServeAsync(context, point, "Manifest", shift, version =>
         {
             var options = registry.Options;
-            var manifest = SmoothManifestBuilder.Build(point, point.State != PointState.Vod, point.DvrWindowSeconds(options.DvrWindowSeconds), options.LookAheadFragmentCount, shift);
+            var manifest = SmoothManifestBuilder.Build(point, shift.SeesLive(point), point.DvrWindowSeconds(options.DvrWindowSeconds), options.LookAheadFragmentCount, shift);
             if (manifest.Streams.Count == 0)
             {
                 return null;
