@@ -11,6 +11,9 @@ namespace PublishingPoint.Server.Admin;
 /// </summary>
 internal sealed partial class ClipWriter(PointRegistry registry, ArchiveRecovery loader, ILogger<ClipWriter> logger)
 {
+    // One clip at a time: each fsyncs every fragment it copies to the disk ingest fsyncs to.
+    private int _writing;
+
     public async Task<Point> WriteAsync(Point source, PointPath target, double fromSeconds, double toSeconds, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(source);
@@ -20,6 +23,23 @@ internal sealed partial class ClipWriter(PointRegistry registry, ArchiveRecovery
             throw new PointRuleException(StatusCodes.Status400BadRequest, "a clip ends after it starts");
         }
 
+        if (Interlocked.Exchange(ref _writing, 1) == 1)
+        {
+            throw new PointRuleException(StatusCodes.Status429TooManyRequests, "another clip is being written: one at a time, try again when it is done");
+        }
+
+        try
+        {
+            return await WriteOneAsync(source, target, fromSeconds, toSeconds, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            Volatile.Write(ref _writing, 0);
+        }
+    }
+
+    private async Task<Point> WriteOneAsync(Point source, PointPath target, double fromSeconds, double toSeconds, CancellationToken cancellationToken)
+    {
         using var claim = registry.ReserveNew(target);
 
         // Video decides the cut (its fragments start on keyframes); other tracks follow it, a fragment belonging
@@ -57,6 +77,7 @@ internal sealed partial class ClipWriter(PointRegistry registry, ArchiveRecovery
             throw new PointRuleException(StatusCodes.Status404NotFound, "the point holds nothing in that interval");
         }
 
+        RefuseWhatTheDiskCannotTake(selected);
         var directory = registry.DirectoryOf(target);
         if (Directory.Exists(directory) && Directory.EnumerateFileSystemEntries(directory).Any())
         {
@@ -79,6 +100,19 @@ internal sealed partial class ClipWriter(PointRegistry registry, ArchiveRecovery
         var point = loader.Load(target, directory);
         LogClip(source.Path.Value, target.Value, fromSeconds, toSeconds, selected.Count);
         return point;
+    }
+
+    // A clip is a copy: it must not take the room the live points need (ingest stops at MinFreeDiskBytes; a clip
+    // that went below it would stop every channel with 507, and one that did not fit failed half-written).
+    private void RefuseWhatTheDiskCannotTake(List<(FragmentEntry Fragment, double Seconds)> selected)
+    {
+        var needed = selected.Sum(s => (long)s.Fragment.Length) + (64L * 1024 * selected.Select(s => s.Fragment.Archive).Distinct().Count());
+        var free = registry.FreeDiskBytes();
+        if (free != long.MaxValue && free - needed < registry.Options.MinFreeDiskBytes)
+        {
+            throw new PointRuleException(StatusCodes.Status507InsufficientStorage,
+                $"the clip needs about {needed} bytes and the data folder's disk has {free} free, of which {registry.Options.MinFreeDiskBytes} are kept for ingest (PublishingPoint:MinFreeDiskBytes)");
+        }
     }
 
     // Only what the clip wrote, and its folder if that leaves it empty: anything else there is not the clip's.

@@ -334,6 +334,13 @@ public sealed partial class PointRegistry : IDisposable
         return Volatile.Read(ref _freeBytes) < Options.MinFreeDiskBytes;
     }
 
+    /// <summary>Bytes the data folder's disk has free (as of the last look, at most a second old; <see cref="long.MaxValue"/> when not known).</summary>
+    public long FreeDiskBytes()
+    {
+        _ = DiskLow();
+        return Volatile.Read(ref _freeBytes);
+    }
+
     private long _freeCheckedAt = long.MinValue / 2;
     private long _freeBytes = long.MaxValue;
 

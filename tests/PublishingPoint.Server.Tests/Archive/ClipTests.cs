@@ -90,5 +90,30 @@ public sealed class ClipTests
         Assert.True(after == HttpStatusCode.OK, text);
     }
 
+    /// <summary>
+    /// A clip ignored the free-disk floor ingest keeps (a review's finding): a long one took the disk below it, and
+    /// every channel got 507. It is refused with 507 when it would, before anything is written.
+    /// </summary>
+    [Fact]
+    public async Task AClipThatWouldTakeTheDiskBelowItsFloor_Gets507_AndWritesNothing()
+    {
+        var data = TempDirectory.Create("pp-clipdisk");
+        var capture = await IsmvCapture.MakeAsync(60, 400, 64);
+        await using (var first = await RunningServer.StartAsync(data))
+        {
+            Assert.Equal(HttpStatusCode.OK, (await Posting.PostChunkedAsync(first.Http, "live/big.isml/Streams(a)", capture)).Status);
+        }
+
+        // Room for ingest (the clip's source is already there) but not for a copy of it.
+        Assert.True(capture.Length > 2_000_000, $"{capture.Length} bytes");
+        var floor = new DriveInfo(data).AvailableFreeSpace - (capture.Length / 3);
+        await using var server = await RunningServer.StartAsync(data, $"--PublishingPoint:MinFreeDiskBytes={floor}");
+        var point = await server.Http.GetFromJsonAsync<JsonElement>("api/points/live/big.isml");
+        var anchor = point.GetProperty("timelineAnchor").GetDateTimeOffset();
+        using var clip = await server.Http.PostAsJsonAsync("api/clips", new { source = "live/big.isml", path = "clips/big.isml", start = anchor.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture), end = (anchor.ToUnixTimeSeconds() + 70).ToString(CultureInfo.InvariantCulture) });
+        Assert.Equal(HttpStatusCode.InsufficientStorage, clip.StatusCode);
+        Assert.False(Directory.Exists(Path.Combine(data, "clips", "big.isml")), "the refused clip left a folder");
+    }
+
     private static double Seconds(string text) => double.Parse(text.Trim(), CultureInfo.InvariantCulture);
 }
