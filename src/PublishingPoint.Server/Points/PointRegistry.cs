@@ -227,6 +227,7 @@ public sealed partial class PointRegistry : IDisposable
             if (System.IO.Directory.Exists(point.Directory))
             {
                 System.IO.Directory.Delete(point.Directory, recursive: true);
+                Durable.SyncDirectory(System.IO.Path.GetDirectoryName(point.Directory)!); // else a power cut could bring the point back
             }
         }
 
@@ -256,7 +257,7 @@ public sealed partial class PointRegistry : IDisposable
             }
 
             var previous = System.IO.Path.Combine(point.Directory, $"previous-{n}");
-            System.IO.Directory.CreateDirectory(previous);
+            Durable.CreateDirectory(previous);
             foreach (var file in System.IO.Directory.GetFiles(point.Directory))
             {
                 if (System.IO.Path.GetFileName(file) != PointSettings.FileName)
@@ -264,6 +265,10 @@ public sealed partial class PointRegistry : IDisposable
                     File.Move(file, System.IO.Path.Combine(previous, System.IO.Path.GetFileName(file)));
                 }
             }
+
+            // Renames are folder writes: without these a power cut could leave the previous presentation in neither folder.
+            Durable.SyncDirectory(previous);
+            Durable.SyncDirectory(point.Directory);
 
             var fresh = new Point(point.Path, point.Directory, Options.MaxRenderedBytesPerPoint) { Settings = point.Settings, CreatedByOperator = point.CreatedByOperator };
             _points[point.Path.Value] = fresh;
