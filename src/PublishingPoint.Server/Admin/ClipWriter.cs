@@ -23,6 +23,7 @@ internal sealed partial class ClipWriter(PointRegistry registry, ArchiveRecovery
             throw new PointRuleException(StatusCodes.Status400BadRequest, "a clip ends after it starts");
         }
 
+        using var claim = registry.ReserveNew(target); // 409 for a path taken (or being clipped to) comes first
         if (Interlocked.Exchange(ref _writing, 1) == 1)
         {
             throw new PointRuleException(StatusCodes.Status429TooManyRequests, "another clip is being written: one at a time, try again when it is done");
@@ -40,7 +41,6 @@ internal sealed partial class ClipWriter(PointRegistry registry, ArchiveRecovery
 
     private async Task<Point> WriteOneAsync(Point source, PointPath target, double fromSeconds, double toSeconds, CancellationToken cancellationToken)
     {
-        using var claim = registry.ReserveNew(target);
 
         // Video decides the cut (its fragments start on keyframes); other tracks follow it, a fragment belonging
         // to the clip when its middle falls inside the video's span, so audio ends where the picture ends.
