@@ -22,11 +22,17 @@ public sealed class ArchiveFiles(int capacity) : IDisposable
     public int OpenCount => Volatile.Read(ref _count);
 
     /// <summary>A handle on <paramref name="path"/> for reading; dispose the lease when the read is done.</summary>
-    public Lease Acquire(string path)
+    public Lease Acquire(string path) => Acquire(path, path);
+
+    /// <summary>
+    /// The same, kept under <paramref name="key"/>: one archive's own (a file that takes its path after it, a new
+    /// presentation's, is another archive's and never reads through its handle).
+    /// </summary>
+    public Lease Acquire(string key, string path)
     {
         while (true)
         {
-            if (_open.TryGetValue(path, out var entry))
+            if (_open.TryGetValue(key, out var entry))
             {
                 if (entry.TryLease())
                 {
@@ -39,8 +45,8 @@ public sealed class ArchiveFiles(int capacity) : IDisposable
             }
 
             var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, FileOptions.Asynchronous);
-            var opened = new Entry(path, handle);
-            if (!_open.TryAdd(path, opened))
+            var opened = new Entry(key, handle);
+            if (!_open.TryAdd(key, opened))
             {
                 handle.Dispose(); // another read opened it meanwhile
                 continue;
@@ -52,10 +58,10 @@ public sealed class ArchiveFiles(int capacity) : IDisposable
         }
     }
 
-    /// <summary>Closes the handle of a file that is being deleted or replaced (at once, or when its last reader is done).</summary>
-    public void Forget(string path)
+    /// <summary>Closes the handle kept under <paramref name="key"/> (its file is being deleted or replaced): at once, or when its last reader is done.</summary>
+    public void Forget(string key)
     {
-        if (_open.TryGetValue(path, out var entry))
+        if (_open.TryGetValue(key, out var entry))
         {
             Remove(entry);
             entry.Forget();
@@ -81,7 +87,7 @@ public sealed class ArchiveFiles(int capacity) : IDisposable
 
     private void Remove(Entry entry)
     {
-        if (_open.TryRemove(new KeyValuePair<string, Entry>(entry.Path, entry)))
+        if (_open.TryRemove(new KeyValuePair<string, Entry>(entry.Key, entry)))
         {
             Interlocked.Decrement(ref _count);
         }
@@ -119,7 +125,7 @@ public sealed class ArchiveFiles(int capacity) : IDisposable
         }
     }
 
-    private sealed class Entry(string path, SafeFileHandle handle)
+    private sealed class Entry(string key, SafeFileHandle handle)
     {
         private const int Closed = -1;
 
@@ -127,7 +133,7 @@ public sealed class ArchiveFiles(int capacity) : IDisposable
         private int _leases = 1;
         private volatile bool _forgotten;
 
-        public string Path { get; } = path;
+        public string Key { get; } = key;
 
         public SafeFileHandle Handle { get; } = handle;
 

@@ -23,6 +23,7 @@ public sealed class StreamArchive : IDisposable
     private StreamArchive(string path, FileStream? writer, long length, bool fsync, ArchiveHeader header, ArchiveFiles files)
     {
         FilePath = path;
+        _handleKey = path + "|" + Interlocked.Increment(ref _archives).ToString(System.Globalization.CultureInfo.InvariantCulture);
         Header = header;
         _writer = writer;
         _length = length;
@@ -243,17 +244,40 @@ public sealed class StreamArchive : IDisposable
         }
     }
 
+    // A disposed archive's file is gone or moved (a point deleted, restarted on reconnect, pruned): its path may already
+    // be a new archive's, whose bytes must not be read at this one's offsets. Looked at again after the handle is taken,
+    // as the disposal may come between; its handle then goes with it.
     private ArchiveFiles.Lease Lease()
     {
+        if (Volatile.Read(ref _disposed))
+        {
+            throw new ArchiveGoneException($"archive {FileName} is no longer kept");
+        }
+
+        ArchiveFiles.Lease lease;
         try
         {
-            return _files.Acquire(FilePath);
+            lease = _files.Acquire(_handleKey, FilePath);
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
             throw new ArchiveGoneException($"archive {FileName} is no longer kept", e);
         }
+
+        if (Volatile.Read(ref _disposed))
+        {
+            lease.Dispose();
+            _files.Forget(_handleKey);
+            throw new ArchiveGoneException($"archive {FileName} is no longer kept");
+        }
+
+        return lease;
     }
+
+    private static long _archives;
+
+    // Handles are kept per archive, not per path (see ArchiveFiles.Acquire).
+    private readonly string _handleKey;
 
     /// <summary>Closes the writer and the read handle (the file is being deleted or the point is going away).</summary>
     public void Dispose()
@@ -265,7 +289,7 @@ public sealed class StreamArchive : IDisposable
             _writer = null;
         }
 
-        _files.Forget(FilePath);
+        _files.Forget(_handleKey);
     }
 
     // The writer, opened again at the end of the fragments when the run was sealed; an 'mfra' there is cut off first.

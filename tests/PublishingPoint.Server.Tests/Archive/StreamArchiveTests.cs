@@ -25,6 +25,36 @@ public sealed class StreamArchiveTests
         Assert.Equal(["free", "moof", "mfra"], Boxes.TopLevel(File.ReadAllBytes(path)).Select(b => b.Type));
     }
 
+    /// <summary>
+    /// Read handles were kept by file path and an archive read on after it was disposed: a request still holding a
+    /// fragment of a point deleted or restarted on reconnect opened the new file at that path (a new presentation's
+    /// archive under the same name) and read its bytes at the old offsets; a handle opened in that race stayed in the
+    /// set under the path and served the old file to the new archive (a review's finding). A disposed archive's reads
+    /// say it is gone, and each archive's handles are its own.
+    /// </summary>
+    [Fact]
+    public void ADisposedArchive_ReadsNothingOfTheFileThatTookItsPath()
+    {
+        var folder = TempDirectory.Create("pp-archive-reuse");
+        using var files = new ArchiveFiles(4);
+        var path = Path.Combine(folder, "a.ismv");
+        var old = StreamArchive.Create(path, Header(), fsync: false, files);
+        old.Append(Box("moof", 24), 1, 0);
+        var buffer = new byte[4];
+        old.Read(12, buffer);
+        Assert.Equal("moof", System.Text.Encoding.ASCII.GetString(buffer));
+
+        old.Dispose();
+        Directory.CreateDirectory(Path.Combine(folder, "previous-1"));
+        File.Move(path, Path.Combine(folder, "previous-1", "a.ismv"));
+        using var fresh = StreamArchive.Create(path, Header(), fsync: false, files);
+        fresh.Append(Box("mdat", 24), 1, 0);
+
+        Assert.Throws<ArchiveGoneException>(() => old.Read(12, buffer));
+        fresh.Read(12, buffer);
+        Assert.Equal("mdat", System.Text.Encoding.ASCII.GetString(buffer));
+    }
+
     private static ArchiveHeader Header() => new()
     {
         Bytes = Box("free", 8),
