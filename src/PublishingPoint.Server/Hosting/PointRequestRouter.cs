@@ -27,7 +27,7 @@ internal sealed partial class PointRequestRouter(
     DashDelivery dash,
     ILogger<PointRequestRouter> logger)
 {
-    private readonly Observability.RequestRefusals _refusals = new(logger);
+    private readonly Ingest.RequestRefusals _refusals = new(logger);
 
     public async Task HandleAsync(HttpContext context)
     {

@@ -155,7 +155,7 @@ internal static partial class ConnectionLimits
     /// <summary>A line for the first refusal and then at most one every 10 s with the count since: a flood must not flood the log.</summary>
     private sealed partial class RefusalLog(ILogger logger)
     {
-        private readonly Observability.LogGate _gate = new(TimeSpan.FromSeconds(10));
+        private readonly Configuration.LogGate _gate = new(TimeSpan.FromSeconds(10));
 
         public void Refused(IPAddress address, int maxPerAddress)
         {

@@ -13,7 +13,7 @@ namespace PublishingPoint.Server.Ingest.Segments;
 internal sealed partial class SegmentIngestEndpoint(PointRegistry registry, IngestEndpoint ingest, TimeProvider time, ILogger<SegmentIngestEndpoint> logger)
 {
     private const int MaxPlaylistBytes = 1 << 20;
-    private readonly Observability.RequestRefusals _refusals = new(logger);
+    private readonly RequestRefusals _refusals = new(logger);
 
     // The encoder's last segment and its final playlist come on connections of their own, one right after the other:
     // on a loaded server the playlist may be read before the segment's request is. The point is finalised once no

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace PublishingPoint.Server.Observability;
+namespace PublishingPoint.Server.Configuration;
 
 /// <summary>
 /// Lets the first line of a kind through, then at most one an interval, and says how many it held back since the

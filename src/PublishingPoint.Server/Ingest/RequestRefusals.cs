@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
-using PublishingPoint.Server.Ingest;
+using PublishingPoint.Server.Configuration;
 
-namespace PublishingPoint.Server.Observability;
+namespace PublishingPoint.Server.Ingest;
 
 /// <summary>
 /// The warning for a refused request (a bad path, a missing secret or signature, a segment that cannot be made): the
