@@ -53,7 +53,7 @@ public sealed partial class PointRegistry : IDisposable
             // A clip being written there holds the path: an encoder or an operator would share (and lose) its folder.
             if (_reserved.ContainsKey(path.Value))
             {
-                throw new PointRuleException(StatusCodes.Status409Conflict, $"{path} is being created (a clip): try again when it is there");
+                throw new PointRuleException(StatusCodes.Status409Conflict, $"{path} is being created (a clip) or deleted: try again when that is done");
             }
 
             // Its folder holds a point recovery could not read (its settings, its own secret among them, are unknown):
@@ -215,6 +215,25 @@ public sealed partial class PointRegistry : IDisposable
         }
 
         await CloseAsync(point).ConfigureAwait(false);
+
+        // The path is held until the folder is gone: an encoder reconnecting meanwhile would make a new point in the folder
+        // being deleted (its archive deleted under it, or the delete failing half done).
+        var held = _reserved.TryAdd(path.Value, true);
+        try
+        {
+            return Delete(path, point);
+        }
+        finally
+        {
+            if (held)
+            {
+                _reserved.TryRemove(path.Value, out _);
+            }
+        }
+    }
+
+    private bool Delete(PointPath path, Point point)
+    {
         if (!_points.TryRemove(new(path.Value, point)))
         {
             return false;
