@@ -84,16 +84,25 @@ internal sealed partial class ClipWriter(PointRegistry registry, ArchiveRecovery
             throw new PointRuleException(StatusCodes.Status409Conflict, $"the folder of {target} is not empty");
         }
 
-        Durable.CreateDirectory(directory);
-        var written = new List<string>();
+        // Written beside its folder under a name no point can have, then renamed into place: half a clip (a failure, a
+        // crash) would block its path ("not empty") and be recovered as a shorter point at the next start.
+        var parent = Path.GetDirectoryName(directory)!;
+        var staging = Path.Combine(parent, "." + Path.GetFileName(directory) + ".clip-" + Guid.NewGuid().ToString("N"));
+        Durable.CreateDirectory(staging);
         try
         {
-            await CopyAsync(selected, directory, source.TimelineAnchor, written, cancellationToken).ConfigureAwait(false);
+            await CopyAsync(selected, staging, source.TimelineAnchor, cancellationToken).ConfigureAwait(false);
+            if (Directory.Exists(directory))
+            {
+                Directory.Delete(directory); // empty (looked at above); not empty now means someone else's files: refused here
+            }
+
+            Directory.Move(staging, directory);
+            Durable.SyncDirectory(parent);
         }
         catch
         {
-            // Half a clip would block its path ("not empty") and be loaded as a point at the next start.
-            RemoveHalfAClip(directory, written);
+            RemoveHalfAClip(staging);
             throw;
         }
 
@@ -115,19 +124,14 @@ internal sealed partial class ClipWriter(PointRegistry registry, ArchiveRecovery
         }
     }
 
-    // Only what the clip wrote, and its folder if that leaves it empty: anything else there is not the clip's.
-    private static void RemoveHalfAClip(string directory, List<string> written)
+    // The staging folder is the clip's alone.
+    private static void RemoveHalfAClip(string staging)
     {
         try
         {
-            foreach (var file in written)
+            if (Directory.Exists(staging))
             {
-                File.Delete(file);
-            }
-
-            if (!Directory.EnumerateFileSystemEntries(directory).Any())
-            {
-                Directory.Delete(directory);
+                Directory.Delete(staging, recursive: true);
             }
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -136,13 +140,12 @@ internal sealed partial class ClipWriter(PointRegistry registry, ArchiveRecovery
         }
     }
 
-    private async Task CopyAsync(List<(FragmentEntry Fragment, double Seconds)> selected, string directory, DateTimeOffset? anchor, List<string> written, CancellationToken cancellationToken)
+    private async Task CopyAsync(List<(FragmentEntry Fragment, double Seconds)> selected, string directory, DateTimeOffset? anchor, CancellationToken cancellationToken)
     {
         foreach (var group in selected.GroupBy(s => s.Fragment.Archive))
         {
             var path = Path.Combine(directory, group.Key.FileName);
             using var clip = StreamArchive.Create(path, group.Key.Header, registry.Options.FsyncArchive, registry.ArchiveFiles);
-            written.Add(path); // created here (CreateNew): the clip's own
             foreach (var (fragment, _) in group.OrderBy(s => s.Seconds))
             {
                 // The archive's own track id (a point's track may gather several encoders' archives).
@@ -157,7 +160,6 @@ internal sealed partial class ClipWriter(PointRegistry registry, ArchiveRecovery
         {
             var json = System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(new { anchor = known });
             Durable.WriteFile(Path.Combine(directory, "timeline.json"), json);
-            written.Add(Path.Combine(directory, "timeline.json"));
         }
     }
 

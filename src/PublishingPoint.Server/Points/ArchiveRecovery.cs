@@ -16,6 +16,7 @@ internal sealed partial class ArchiveRecovery(PointRegistry registry, ILogger<Ar
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
+        RemoveUnfinishedClips();
         foreach (var directory in Directory.EnumerateDirectories(registry.DataRoot, "*" + PointPath.Extension, SearchOption.AllDirectories))
         {
             var relative = Path.GetRelativePath(registry.DataRoot, directory).Replace(Path.DirectorySeparatorChar, '/');
@@ -248,6 +249,27 @@ internal sealed partial class ArchiveRecovery(PointRegistry registry, ILogger<Ar
 
     [LoggerMessage(EventId = 300, Level = LogLevel.Information, Message = "Recovered point {Point}: {Fragments} fragments from disk, {Torn} bytes of an incomplete fragment set aside")]
     private partial void LogRecovered(string point, long fragments, long torn);
+
+    // A clip is written in a folder of its own beside its place (ClipWriter) and renamed into it when complete: one
+    // still there was cut off by a crash or a stop, and nobody was told it was made.
+    private void RemoveUnfinishedClips()
+    {
+        foreach (var staging in Directory.EnumerateDirectories(registry.DataRoot, ".*" + PointPath.Extension + ".clip-*", SearchOption.AllDirectories))
+        {
+            try
+            {
+                Directory.Delete(staging, recursive: true);
+                LogUnfinishedClip(staging);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                LogFailed(e, staging);
+            }
+        }
+    }
+
+    [LoggerMessage(EventId = 308, Level = LogLevel.Warning, Message = "Removed {Path}: a clip cut off while it was written")]
+    private partial void LogUnfinishedClip(string path);
 
     [LoggerMessage(EventId = 301, Level = LogLevel.Warning, Message = "Not recovering {Path}: not a valid point or archive")]
     private partial void LogSkipped(string path);

@@ -120,5 +120,25 @@ public sealed class RecoveryTests
         }
     }
 
+    /// <summary>
+    /// A clip was written straight into its own folder: a crash half way left a folder without 'mfra' that the next start
+    /// recovered as a live point and finalised as a shorter clip, its path taken (a review's finding). It is written
+    /// beside its place and renamed into it when complete; what a crash leaves there is removed at the next start.
+    /// </summary>
+    [Fact]
+    public async Task AClipCutOffByACrash_IsNotRecoveredAsAPoint_AndIsRemoved()
+    {
+        var data = TempDirectory.Create("pp-clipcrash");
+        var staging = Path.Combine(data, "clips", ".goal.isml.clip-0123456789abcdef");
+        Directory.CreateDirectory(staging);
+        var capture = await IsmvCapture.SixSecondsAsync();
+        await File.WriteAllBytesAsync(Path.Combine(staging, "a.ismv"), capture[..Boxes.TopLevel(capture).Where(b => b.Type == "moof").ElementAt(2).Offset]);
+
+        await using var server = await RunningServer.StartAsync(data);
+        Assert.False(Directory.Exists(staging), "the unfinished clip is still there");
+        using var points = await server.Http.GetAsync("api/points");
+        Assert.DoesNotContain("goal", await points.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
     private static int Count(SmoothManifestView manifest) => manifest.ChunkTimes("video").Length + manifest.ChunkTimes("audio").Length;
 }
