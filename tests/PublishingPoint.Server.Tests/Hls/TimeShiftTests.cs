@@ -266,4 +266,36 @@ public sealed class TimeShiftTests
         Assert.Equal(15, HlsText.Segments(ended).Count);
         Assert.Contains("type=\"static\"", await server.Http.GetStringAsync("live/tape.isml/manifest.mpd?delay=10"), StringComparison.Ordinal);
     }
+    /// <summary>
+    /// A shifted live MPD kept the live one's clock (a review's finding): a start-over's timeShiftBufferDepth was the DVR
+    /// window, so dash.js could not seek to its beginning; a delayed one's availabilityStartTime was the real one, so the
+    /// player aimed a little behind real time, past the last segment the MPD lists. The start-over's buffer reaches its
+    /// first segment, and a delay moves the availability start by the delay.
+    /// </summary>
+    [Fact]
+    public async Task AShiftedLiveMpd_ReachesItsFirstSegment_AndADelayMovesItsAvailability()
+    {
+        var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow.AddDays(-1));
+        await using var server = await RunningServer.StartWithClockAsync(clock, "--PublishingPoint:FinalizeGraceSeconds=3600", "--PublishingPoint:DvrWindowSeconds=10");
+        var capture = await IsmvCapture.MakeAsync(30, 400, 64);
+        var withoutEnd = capture[..Boxes.TopLevel(capture).Single(b => b.Type == "mfra").Offset];
+        Assert.Equal(HttpStatusCode.OK, (await Posting.PostChunkedAsync(server.Http, "live/mpdclock.isml/Streams(a)", withoutEnd)).Status);
+        clock.Advance(TimeSpan.FromSeconds(30));
+        XNamespace ns = "urn:mpeg:dash:schema:mpd:2011";
+        async Task<XElement> MpdAsync(string query) => XDocument.Parse(await server.Http.GetStringAsync("live/mpdclock.isml/manifest.mpd" + query)).Root!;
+        var live = await MpdAsync(string.Empty);
+        var start = DateTimeOffset.Parse((string)live.Attribute("availabilityStartTime")!, CultureInfo.InvariantCulture);
+
+        var over = await MpdAsync("?start=" + start.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture));
+        Assert.Equal("dynamic", (string?)over.Attribute("type"));
+        var video = over.Descendants(ns + "AdaptationSet").First(a => (string?)a.Attribute("contentType") == "video");
+        var template = video.Descendants(ns + "SegmentTemplate").First();
+        var listed = video.Descendants(ns + "S").Sum(s => (1 + ((long?)s.Attribute("r") ?? 0)) * (long)s.Attribute("d")!) / (double)(long)template.Attribute("timescale")!;
+        var depth = System.Xml.XmlConvert.ToTimeSpan((string)over.Attribute("timeShiftBufferDepth")!).TotalSeconds;
+        Assert.True(listed > 20 && depth >= listed, $"a start-over listing {listed} s has a buffer of {depth} s");
+
+        var delayed = await MpdAsync("?delay=10");
+        var delayedStart = DateTimeOffset.Parse((string)delayed.Attribute("availabilityStartTime")!, CultureInfo.InvariantCulture);
+        Assert.Equal(TimeSpan.FromSeconds(10), delayedStart - start);
+    }
 }

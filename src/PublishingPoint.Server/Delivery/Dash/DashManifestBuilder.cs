@@ -58,7 +58,7 @@ internal static class DashManifestBuilder
 
         var extent = new Extent();
         var sets = new List<DashAdaptationSet>();
-        TemplateOf select = track => Template(track, live, windowSeconds, originTicks, ref extent.Longest, ref extent.End, shift);
+        TemplateOf select = track => Template(track, live, windowSeconds, originTicks, extent, shift);
         if (VideoSet(point, select) is { } videoSet)
         {
             sets.Add(videoSet);
@@ -73,14 +73,15 @@ internal static class DashManifestBuilder
         // The longest segment, to the millisecond: how often a live MPD changes and the buffering it needs.
         var segment = TimeSpan.FromMilliseconds(Math.Max(1000, Math.Ceiling(extent.Longest * 1000)));
         var period = new DashPeriod { AdaptationSets = sets, EventStreams = EventStreams(point, originTicks) };
+        var (availabilityStart, depth) = Availability(anchor + TimeSpan.FromTicks(originTicks), windowSeconds, now, shift, extent, segment);
         return live
             ? new MediaPresentation
             {
                 IsDynamic = true,
-                AvailabilityStartTime = anchor + TimeSpan.FromTicks(originTicks),
+                AvailabilityStartTime = availabilityStart,
                 PublishTime = now,
                 MinimumUpdatePeriod = segment,
-                TimeShiftBufferDepth = TimeSpan.FromSeconds(windowSeconds),
+                TimeShiftBufferDepth = depth,
                 SuggestedPresentationDelay = 3 * segment,
                 MinBufferTime = segment,
                 UtcTimings = [new UtcTiming(UtcTiming.HttpIso, timeUrl)],
@@ -100,10 +101,35 @@ internal static class DashManifestBuilder
 
     private delegate DashSegmentTemplate? TemplateOf(Track track);
 
-    /// <summary>The longest segment and the end of the presentation (seconds), over every representation.</summary>
+    /// <summary>
+    /// A shifted live MPD's clock: with a delay, its availability starts that much later, so its "now" is the delayed
+    /// edge it lists up to (players aim a little behind "now"; on the real clock that was past its last segment); with a
+    /// start, its time-shift buffer reaches back to its first segment (a buffer of the DVR window put the start-over's
+    /// beginning out of a player's reach).
+    /// </summary>
+    private static (DateTimeOffset Start, TimeSpan Depth) Availability(DateTimeOffset start, long windowSeconds, DateTimeOffset now, TimeShift? shift, Extent extent, TimeSpan segment)
+    {
+        var depth = TimeSpan.FromSeconds(windowSeconds);
+        if (shift is not { IsNone: false })
+        {
+            return (start, depth);
+        }
+
+        start += TimeSpan.FromSeconds(shift.DelaySeconds);
+        if (extent.First < double.MaxValue)
+        {
+            var reach = TimeSpan.FromSeconds(Math.Ceiling((now - start).TotalSeconds - extent.First)) + segment;
+            depth = reach > depth ? reach : depth;
+        }
+
+        return (start, depth);
+    }
+
+    /// <summary>The longest segment, the start of the first listed one and the end of the presentation (seconds), over every representation.</summary>
     private sealed class Extent
     {
         public double Longest;
+        public double First = double.MaxValue;
         public double End;
     }
 
@@ -193,7 +219,7 @@ internal static class DashManifestBuilder
     public static int LiveMaxAge(MediaPresentation mpd) => (int)((mpd.MinimumUpdatePeriod ?? TimeSpan.Zero).TotalSeconds / 2);
 
     /// <summary>The track's segments (the live window, or all of them) as a template; null when it has none.</summary>
-    private static DashSegmentTemplate? Template(Track track, bool live, long windowSeconds, long originTicks, ref double longest, ref double end, TimeShift? shift)
+    private static DashSegmentTemplate? Template(Track track, bool live, long windowSeconds, long originTicks, Extent extent, TimeShift? shift)
     {
         var unshifted = shift is null or { IsNone: true };
         var window = windowSeconds * track.Description.Timescale;
@@ -218,11 +244,12 @@ internal static class DashManifestBuilder
         {
             var duration = HlsTimeline.End(fragments, i) - fragments[i].Time;
             segments[i - start] = new DashSegment(fragments[i].Time + lift, duration);
-            longest = Math.Max(longest, (double)duration / timescale);
+            extent.Longest = Math.Max(extent.Longest, (double)duration / timescale);
         }
 
         var origin = Timescale.Rescale(originTicks, TimeSpan.TicksPerSecond, timescale);
-        end = Math.Max(end, (double)(HlsTimeline.End(fragments, count - 1) - origin) / timescale);
+        extent.First = Math.Min(extent.First, (double)(fragments[start].Time - origin) / timescale);
+        extent.End = Math.Max(extent.End, (double)(HlsTimeline.End(fragments, count - 1) - origin) / timescale);
         var template = new DashSegmentTemplate
         {
             Timescale = timescale,
