@@ -45,7 +45,7 @@ internal sealed partial class PointPublisher
     private readonly HashSet<Rendition> _inits = [];
 
     // Per rendition: segments older than the live window still to put (from, to), a batch a pass after the playlists.
-    private readonly Dictionary<Rendition, (long From, long To)> _backfill = [];
+    private readonly BackfillRanges _backfill = new();
     private readonly Dictionary<string, byte[]> _uploaded = new(StringComparer.Ordinal);
     private readonly Lock _lock = new();
     private int _playlistCount;
@@ -72,7 +72,7 @@ internal sealed partial class PointPublisher
             VodPublished = true;
         }
 
-        _saved = VodPublished ? [] : PublishProgress.Load(point.Directory, Marker());
+        _saved = VodPublished ? [] : PublishProgress.Load(point.Directory, ProgressTarget());
     }
 
     public Point Point { get; }
@@ -100,7 +100,7 @@ internal sealed partial class PointPublisher
         {
             lock (_lock)
             {
-                return _backfill.Count > 0;
+                return !_backfill.IsEmpty;
             }
         }
     }
@@ -121,11 +121,7 @@ internal sealed partial class PointPublisher
             {
                 if (Point.FindTrack(rendition.Track) is { } track)
                 {
-                    backlog += track.CountFrom(next);
-                    if (_backfill.TryGetValue(rendition, out var older))
-                    {
-                        backlog += track.CountFrom(older.From) - track.CountFrom(older.To);
-                    }
+                    backlog += track.CountFrom(next) + _backfill.Count(rendition, track);
                 }
             }
         }
@@ -169,7 +165,7 @@ internal sealed partial class PointPublisher
             }
 
             renditions = _next.ToDictionary(p => PublishProgress.Key(p.Key), p => new RenditionProgress(p.Value, _bucketFrom.GetValueOrDefault(p.Key),
-                _runStart.GetValueOrDefault(p.Key), _backfill.GetValueOrDefault(p.Key).From, _backfill.GetValueOrDefault(p.Key).To), StringComparer.Ordinal);
+                _runStart.GetValueOrDefault(p.Key), _backfill.Saved(p.Key)), StringComparer.Ordinal);
             _progressChanged = false;
             _savedAt = now;
         }
@@ -179,13 +175,18 @@ internal sealed partial class PointPublisher
             renditions.TryAdd(key, saved); // a rendition not planned since the restart keeps what it had
         }
 
-        new PublishProgress(Marker(), renditions).Save(Point);
+        new PublishProgress(ProgressTarget(), renditions).Save(Point);
     }
 
     private const int SaveIntervalMilliseconds = 10_000;
 
     private async Task PassAsync(CancellationToken cancellationToken)
     {
+        if (Point.Retired)
+        {
+            return; // deleted, or replaced by a restart on reconnect: its playlists would go over the new presentation's
+        }
+
         var version = Point.Version;
         var vod = Point.State == PointState.Vod;
         if (!vod && VodPublished)
@@ -213,6 +214,11 @@ internal sealed partial class PointPublisher
 
         remaining = await PutSegmentsAsync(work, remaining, backfill: false, cancellationToken).ConfigureAwait(false);
         var cacheControl = vod ? MaxAge(_options.VodPlaylistMaxAge) : MaxAge(_options.LivePlaylistMaxAge);
+        if (Point.Retired)
+        {
+            return;
+        }
+
         foreach (var (key, bytes, contentType) in changed)
         {
             await PutAsync(key, bytes, contentType, cacheControl, cancellationToken).ConfigureAwait(false);
@@ -227,7 +233,8 @@ internal sealed partial class PointPublisher
 
         if (!vod)
         {
-            await PutSegmentsAsync(PlanBackfill(BackfillPerPass), 0, backfill: true, cancellationToken).ConfigureAwait(false);
+            var older = PlanBackfill(BackfillPerPass);
+            await PutSegmentsAsync(older, older.Count, backfill: true, cancellationToken).ConfigureAwait(false);
         }
 
         PublishedVersion = version;
@@ -357,10 +364,7 @@ internal sealed partial class PointPublisher
                 next = saved.Next;
                 _bucketFrom[rendition] = saved.StoreFrom;
                 _runStart[rendition] = saved.RunStart;
-                if (saved.BackfillFrom < saved.BackfillTo)
-                {
-                    _backfill[rendition] = (saved.BackfillFrom, saved.BackfillTo);
-                }
+                _backfill.Restore(rendition, saved.Backfill);
             }
             else
             {
@@ -382,8 +386,7 @@ internal sealed partial class PointPublisher
         {
             // Older than the live window, which live playlists do not list: the window and its playlists go first
             // (a store lacking hours must not hold the live playlists back for as long), these after them.
-            var from = _backfill.TryGetValue(rendition, out var pending) ? Math.Min(pending.From, next) : next;
-            _backfill[rendition] = (from, range.From);
+            _backfill.Add(rendition, next, range.From);
             next = range.From;
             _progressChanged = true;
         }
@@ -415,27 +418,11 @@ internal sealed partial class PointPublisher
     /// <summary>Up to <paramref name="budget"/> of the older segments still to put, oldest first, renditions interleaved.</summary>
     private List<(Rendition Rendition, long Sequence)> PlanBackfill(int budget)
     {
-        var work = new List<(Rendition Rendition, long Sequence)>();
+        List<(Rendition Rendition, long Sequence)> work;
         lock (_lock)
         {
-            foreach (var (rendition, (from, to)) in _backfill.ToList())
-            {
-                if (Point.FindTrack(rendition.Track) is not { } track || track.SnapshotRange(from, to, budget) is not { Length: > 0 } entries)
-                {
-                    // nothing (left) there: the origin pruned them before the store took them, or they are all put
-                    _backfill.Remove(rendition);
-                    _progressChanged = true;
-                    continue;
-                }
-
-                if (from < entries[0].Sequence && track.First?.Sequence > from)
-                {
-                    _status.SkippedSegments(Math.Min(track.First.Sequence, to) - from); // pruned by the origin before the store took them
-                }
-
-                _backfill[rendition] = (entries[0].Sequence, to);
-                work.AddRange(entries.Select(e => (rendition, e.Sequence)));
-            }
+            work = _backfill.Next(r => Point.FindTrack(r.Track), budget, _status.SkippedSegments);
+            _progressChanged = true;
         }
 
         return [.. work.OrderBy(w => w.Sequence).Take(budget)];
@@ -461,14 +448,15 @@ internal sealed partial class PointPublisher
                 {
                     _next[rendition] = sequence + 1;
                 }
-                else if (_backfill.TryGetValue(rendition, out var older))
+                else
                 {
-                    _backfill[rendition] = (sequence + 1, older.To);
+                    _backfill.Done(rendition, sequence);
                 }
 
                 _progressChanged = true;
             }
 
+            SaveProgress(force: false); // a long pass (a VOD's backfill) must not lose its progress to a crash
             _status.SetBacklog(Point.Path.Value, remaining = Math.Max(0, remaining - 1));
         }
 
@@ -570,6 +558,11 @@ internal sealed partial class PointPublisher
     {
         lock (_lock)
         {
+            if (!_next.ContainsKey(rendition) && _saved.TryGetValue(PublishProgress.Key(rendition), out var saved))
+            {
+                return Math.Max(saved.StoreFrom, saved.RunStart); // not planned since a restart: as it stood before it
+            }
+
             return Math.Max(_bucketFrom.GetValueOrDefault(rendition), _runStart.GetValueOrDefault(rendition));
         }
     }
@@ -660,7 +653,13 @@ internal sealed partial class PointPublisher
     {
         try
         {
-            File.WriteAllText(Path.Combine(Point.Directory, MarkerFile), Marker());
+            using (Point.EnterLock())
+            {
+                if (!Point.Retired) // its folder may be a new presentation's (restart on reconnect)
+                {
+                    File.WriteAllText(Path.Combine(Point.Directory, MarkerFile), Marker());
+                }
+            }
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -672,13 +671,22 @@ internal sealed partial class PointPublisher
     {
         try
         {
-            File.Delete(Path.Combine(Point.Directory, MarkerFile));
+            using (Point.EnterLock())
+            {
+                if (!Point.Retired)
+                {
+                    File.Delete(Path.Combine(Point.Directory, MarkerFile));
+                }
+            }
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             VodPublished = true; // tried again at the next pass
         }
     }
+
+    // Progress holds for one store, set of formats and way of keeping segments (windowed mode deleted what keep-all needs).
+    private string ProgressTarget() => Marker() + (_options.KeepSegmentsForVod ? "|keep" : "|windowed");
 
     private string Marker() => _store.Description + "|" + string.Join(',', _options.Formats.Count == 0 ? [PublishFormat.Hls, PublishFormat.Dash] : _options.Formats);
 }

@@ -5,9 +5,9 @@ namespace PublishingPoint.Server.Publishing;
 
 /// <summary>
 /// Where one rendition's publishing stands: the next segment to put, the oldest in the store, where the run ending at
-/// next begins, and the older segments still to put behind the live window (from, to; equal when none).
+/// next begins, and the runs of older segments still to put behind the live window ([from, to] pairs; see <see cref="BackfillRanges"/>).
 /// </summary>
-internal sealed record RenditionProgress(long Next, long StoreFrom, long RunStart, long BackfillFrom = 0, long BackfillTo = 0);
+internal sealed record RenditionProgress(long Next, long StoreFrom, long RunStart, long[][]? Backfill = null);
 
 /// <summary>
 /// A point's publishing progress in its folder (<c>publish-progress.json</c>), so a restarted server goes on where it

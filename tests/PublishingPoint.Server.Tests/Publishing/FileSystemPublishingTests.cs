@@ -387,6 +387,38 @@ public sealed class FileSystemPublishingTests
         }
     }
 
+    /// <summary>
+    /// Windowed, an event that ended while the server was down was published after the restart with VOD playlists that
+    /// listed segments deleted from the store before it (a review's finding on the progress file: the VOD's cut to what
+    /// the store holds was made before the saved progress was read). The VOD lists only what the folder holds.
+    /// </summary>
+    [Fact]
+    public async Task AWindowedEventThatEndedAcrossARestart_ListsOnlyWhatTheStoreHolds()
+    {
+        var data = TempDirectory.Create("pp-data");
+        var folder = TempDirectory.Create("pp-www");
+        const string Point = "live/windowed-restart.isml";
+        string[] publish = ["--PublishingPoint:Publish:Target=FileSystem", $"--PublishingPoint:Publish:Path={folder}", "--PublishingPoint:Publish:Formats:0=Hls",
+            "--PublishingPoint:Publish:KeepSegmentsForVod=false", "--PublishingPoint:DvrWindowSeconds=10"];
+        var capture = await IsmvCapture.MakeAsync(30, 200, 0);
+        var live = capture[..Boxes.TopLevel(capture).Single(b => b.Type == "mfra").Offset];
+        var dir = Path.Combine(folder, Point, "hls", "video-200000");
+        await using (var server = await RunningServer.StartAsync(data, [.. publish, "--PublishingPoint:FinalizeGraceSeconds=3600"]))
+        {
+            Assert.Equal(System.Net.HttpStatusCode.OK, (await Posting.PostChunkedAsync(server.Http, $"{Point}/Streams(a)", live)).Status);
+            await Eventually.WaitUntilAsync(() => File.Exists(Path.Combine(dir, "14.ts")) && !File.Exists(Path.Combine(dir, "0.ts")), "the window never moved on in the folder", TimeSpan.FromSeconds(30));
+        }
+
+        // Started again with no grace: the point is finalised at once and its first pass publishes the VOD.
+        await using var restarted = await RunningServer.StartAsync(data, [.. publish, "--PublishingPoint:FinalizeGraceSeconds=0"]);
+        var media = await VodFilesAsync(folder, Point);
+        foreach (var (key, text) in media)
+        {
+            var segmentFolder = Path.GetDirectoryName(Path.Combine(folder, key))!;
+            Assert.All(HlsText.Segments(text), s => Assert.True(File.Exists(Path.Combine(segmentFolder, s.Uri)), $"{key} lists {s.Uri}, which the folder does not hold"));
+        }
+    }
+
     private static void UseStore(Microsoft.Extensions.DependencyInjection.IServiceCollection services, PublishingPoint.Server.Publishing.IObjectStore store) =>
         Microsoft.Extensions.DependencyInjection.ServiceCollectionServiceExtensions.AddSingleton(services, store);
 
