@@ -34,7 +34,10 @@ internal sealed partial class ArchiveRecovery(PointRegistry registry, ILogger<Ar
             {
                 // a damaged point.json among them: its settings (its own ingest secret, say) are unknown, so the point is left as it is
                 LogFailed(e, path.Value);
-                registry.HoldUnrecovered(path);
+                if (registry.Find(path) is null)
+                {
+                    registry.HoldUnrecovered(path); // (one registered before its finalising failed is served, and deletable)
+                }
             }
         }
 

@@ -239,15 +239,14 @@ public sealed partial class PointRegistry : IDisposable
             return false;
         }
 
-        // Under the point's lock, as what writes to its folder from outside ingest (publishing's progress) checks Retired under it.
-        using (point.EnterLock())
+        // Dispose marks it retired under its lock, which what writes to its folder from outside ingest (publishing) checks
+        // under the same lock: nothing is written there after this. The delete itself holds no lock (requests still
+        // holding the point would wait on it).
+        point.Dispose();
+        if (System.IO.Directory.Exists(point.Directory))
         {
-            point.Dispose();
-            if (System.IO.Directory.Exists(point.Directory))
-            {
-                System.IO.Directory.Delete(point.Directory, recursive: true);
-                Durable.SyncDirectory(System.IO.Path.GetDirectoryName(point.Directory)!); // else a power cut could bring the point back
-            }
+            System.IO.Directory.Delete(point.Directory, recursive: true);
+            Durable.SyncDirectory(System.IO.Path.GetDirectoryName(point.Directory)!); // else a power cut could bring the point back
         }
 
         LogChanged(path.Value, "deleted with its files");
