@@ -581,14 +581,18 @@ public sealed class Point : IDisposable
         }
     }
 
-    /// <summary>Archives no stream writes to any more whose media all ended before <paramref name="beforeSeconds"/>.</summary>
-    public StreamArchive[] ArchivesEndedBefore(double beforeSeconds)
+    /// <summary>Archives no stream writes to any more whose media all ended before what <paramref name="beforeSeconds"/> says for each.</summary>
+    public StreamArchive[] ArchivesEndedBefore(Func<StreamArchive, double> beforeSeconds)
     {
+        ArgumentNullException.ThrowIfNull(beforeSeconds);
+        StreamArchive[] finished;
         lock (_lock)
         {
             var inUse = _streams.Values.Select(s => s.Archive).ToHashSet();
-            return [.. _archives.Where(a => !inUse.Contains(a) && a.LastEndSeconds < beforeSeconds)];
+            finished = [.. _archives.Where(a => !inUse.Contains(a))];
         }
+
+        return [.. finished.Where(a => a.LastEndSeconds < beforeSeconds(a))];
     }
 
     /// <summary>

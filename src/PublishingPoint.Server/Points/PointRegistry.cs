@@ -323,9 +323,12 @@ public sealed partial class PointRegistry : IDisposable
             return;
         }
 
-        var tracks = point.Tracks();
-        var edge = tracks.Select(t => t.Last is { } last ? (double)last.End / t.Description.Timescale : double.MinValue).DefaultIfEmpty(double.MinValue).Max();
-        foreach (var archive in point.ArchivesEndedBefore(edge - length))
+        // Each file from the edge of its own tracks, not the point's newest media: a stream racing ahead (fragments chained
+        // within MaxFragmentLeadSeconds of each other) must not have the other streams' finished files deleted.
+        double OwnEdge(StreamArchive archive) => archive.Header.Descriptions.Values
+            .Select(d => point.FindTrack(d.Key) is { Last: { } last } track ? (double)last.End / track.Description.Timescale : double.MinValue)
+            .DefaultIfEmpty(double.MinValue).Max();
+        foreach (var archive in point.ArchivesEndedBefore(a => OwnEdge(a) - length))
         {
             var removed = point.Forget(archive);
             File.Delete(archive.FilePath);

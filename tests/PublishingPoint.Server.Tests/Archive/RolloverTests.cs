@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Globalization;
 using System.Net;
 using PublishingPoint.Server.Tests.Hls;
@@ -99,5 +100,37 @@ public sealed class RolloverTests
         Assert.Equal(60, times.Length);
         Assert.Equal(0L, times[0]);
         Assert.Equal(1_180_000_000L, times[^1]);
+    }
+    /// <summary>
+    /// Retention measured every archive from the point's edge, the newest media of any track: a second stream (anyone
+    /// with the point's secret) could chain fragments ahead, each within MaxFragmentLeadSeconds of the last, move that
+    /// edge minutes ahead and have the other streams' finished archives deleted at its next rollover (a review's
+    /// finding). Each archive is measured from the edge of its own tracks.
+    /// </summary>
+    [Fact]
+    public async Task AStreamRacingAhead_DoesNotDeleteTheOtherStreamsArchives()
+    {
+        await using var server = await RunningServer.StartAsync(null, "--PublishingPoint:ArchiveSegmentSeconds=10", "--PublishingPoint:ArchiveLengthSeconds=15",
+            "--PublishingPoint:FinalizeGraceSeconds=3600");
+        var folder = Path.Combine(server.DataPath, "live", "race.isml");
+        var capture = await IsmvCapture.MakeAsync(30, 300, 64);
+        var withoutEnd = capture[..Boxes.TopLevel(capture).Single(b => b.Type == "mfra").Offset];
+        Assert.Equal(HttpStatusCode.OK, (await Posting.PostChunkedAsync(server.Http, "live/race.isml/Streams(a)", withoutEnd)).Status);
+        string[] Kept() => [.. Directory.GetFiles(folder, "a*.ismv").Select(Path.GetFileName).Order()!];
+        Assert.Contains("a.1.ismv", Kept()); // 10 to 20 s: within 15 s of its stream's edge (30 s)
+
+        // Another track (video at 250 kbit/s), its media 50 s ahead of the edge (within the 60 s lead), 30 s of it.
+        var other = await IsmvCapture.MakeAsync(30, 250, 0);
+        other = other[..Boxes.TopLevel(other).Single(b => b.Type == "mfra").Offset];
+        byte[] tfxd = Convert.FromHexString("6D1D9B0542D544E680E2141DAFF757B2");
+        foreach (var moof in Boxes.TopLevel(other).Where(b => b.Type == "moof"))
+        {
+            var at = other.AsSpan(moof.Offset, moof.Size).IndexOf(tfxd) + moof.Offset + 16 + 4;
+            BinaryPrimitives.WriteInt64BigEndian(other.AsSpan(at), BinaryPrimitives.ReadInt64BigEndian(other.AsSpan(at)) + 800_000_000);
+        }
+
+        Assert.Equal(HttpStatusCode.OK, (await Posting.PostChunkedAsync(server.Http, "live/race.isml/Streams(x)", other)).Status);
+        Assert.NotEmpty(Directory.GetFiles(folder, "x*.ismv"));
+        Assert.Equal(["a.1.ismv", "a.2.ismv"], Kept()); // a.ismv (0 to 10 s) goes by its own stream's edge, at the first prune
     }
 }
