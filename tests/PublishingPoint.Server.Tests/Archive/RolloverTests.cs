@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Globalization;
 using System.Net;
 using PublishingPoint.Server.Tests.Hls;
@@ -120,14 +119,7 @@ public sealed class RolloverTests
         Assert.Contains("a.1.ismv", Kept()); // 10 to 20 s: within 15 s of its stream's edge (30 s)
 
         // Another track (video at 250 kbit/s), its media 50 s ahead of the edge (within the 60 s lead), 30 s of it.
-        var other = await IsmvCapture.MakeAsync(30, 250, 0);
-        other = other[..Boxes.TopLevel(other).Single(b => b.Type == "mfra").Offset];
-        byte[] tfxd = Convert.FromHexString("6D1D9B0542D544E680E2141DAFF757B2");
-        foreach (var moof in Boxes.TopLevel(other).Where(b => b.Type == "moof"))
-        {
-            var at = other.AsSpan(moof.Offset, moof.Size).IndexOf(tfxd) + moof.Offset + 16 + 4;
-            BinaryPrimitives.WriteInt64BigEndian(other.AsSpan(at), BinaryPrimitives.ReadInt64BigEndian(other.AsSpan(at)) + 800_000_000);
-        }
+        var other = IsmvCapture.Later(IsmvCapture.WithoutEnd(await IsmvCapture.MakeAsync(30, 250, 0)), 800_000_000);
 
         Assert.Equal(HttpStatusCode.OK, (await Posting.PostChunkedAsync(server.Http, "live/race.isml/Streams(x)", other)).Status);
         Assert.NotEmpty(Directory.GetFiles(folder, "x*.ismv"));

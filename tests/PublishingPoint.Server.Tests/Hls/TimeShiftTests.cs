@@ -206,10 +206,7 @@ public sealed class TimeShiftTests
     public async Task ADelayedAnswerThatMovedWithTheClock_IsNotNotModified()
     {
         var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow.AddDays(-1));
-        await using var server = await RunningServer.StartWithClockAsync(clock, "--PublishingPoint:FinalizeGraceSeconds=3600", "--PublishingPoint:DvrWindowSeconds=14");
-        var capture = await IsmvCapture.MakeAsync(30, 400, 64);
-        var withoutEnd = capture[..Boxes.TopLevel(capture).Single(b => b.Type == "mfra").Offset];
-        Assert.Equal(HttpStatusCode.OK, (await Posting.PostChunkedAsync(server.Http, "live/etag.isml/Streams(a)", withoutEnd)).Status);
+        await using var server = await LiveOnAClockAsync(clock, "live/etag.isml", 14);
         clock.Advance(TimeSpan.FromSeconds(20));
         string[] resources = ["live/etag.isml/hls/video-400000.m3u8?delay=4", "live/etag.isml/manifest.mpd?delay=4", "live/etag.isml/Manifest?delay=4"];
         var before = new Dictionary<string, (string ETag, string Body)>();
@@ -276,10 +273,7 @@ public sealed class TimeShiftTests
     public async Task AShiftedLiveMpd_ReachesItsFirstSegment_AndADelayMovesItsAvailability()
     {
         var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow.AddDays(-1));
-        await using var server = await RunningServer.StartWithClockAsync(clock, "--PublishingPoint:FinalizeGraceSeconds=3600", "--PublishingPoint:DvrWindowSeconds=10");
-        var capture = await IsmvCapture.MakeAsync(30, 400, 64);
-        var withoutEnd = capture[..Boxes.TopLevel(capture).Single(b => b.Type == "mfra").Offset];
-        Assert.Equal(HttpStatusCode.OK, (await Posting.PostChunkedAsync(server.Http, "live/mpdclock.isml/Streams(a)", withoutEnd)).Status);
+        await using var server = await LiveOnAClockAsync(clock, "live/mpdclock.isml", 10);
         clock.Advance(TimeSpan.FromSeconds(30));
         XNamespace ns = "urn:mpeg:dash:schema:mpd:2011";
         async Task<XElement> MpdAsync(string query) => XDocument.Parse(await server.Http.GetStringAsync("live/mpdclock.isml/manifest.mpd" + query)).Root!;
@@ -297,5 +291,13 @@ public sealed class TimeShiftTests
         var delayed = await MpdAsync("?delay=10");
         var delayedStart = DateTimeOffset.Parse((string)delayed.Attribute("availabilityStartTime")!, CultureInfo.InvariantCulture);
         Assert.Equal(TimeSpan.FromSeconds(10), delayedStart - start);
+    }
+    /// <summary>A server on <paramref name="clock"/> with 30 s of a still live push on <paramref name="point"/> (all of it at the clock's time).</summary>
+    private static async Task<RunningServer> LiveOnAClockAsync(Microsoft.Extensions.Time.Testing.FakeTimeProvider clock, string point, int windowSeconds)
+    {
+        var server = await RunningServer.StartWithClockAsync(clock, "--PublishingPoint:FinalizeGraceSeconds=3600", $"--PublishingPoint:DvrWindowSeconds={windowSeconds}");
+        var (status, body) = await Posting.PostChunkedAsync(server.Http, $"{point}/Streams(a)", IsmvCapture.WithoutEnd(await IsmvCapture.MakeAsync(30, 400, 64)));
+        Assert.True(status == HttpStatusCode.OK, body);
+        return server;
     }
 }

@@ -25,4 +25,20 @@ public static class IsmvCapture
         await Tool.RunCheckedAsync("bash", ["-c", command]);
         return await File.ReadAllBytesAsync(file);
     }
+    /// <summary>What an encoder still pushing has sent of <paramref name="capture"/>: everything before its 'mfra'.</summary>
+    public static byte[] WithoutEnd(byte[] capture) => capture[..Boxes.TopLevel(capture).Single(b => b.Type == "mfra").Offset];
+
+    /// <summary>A copy whose fragments start <paramref name="ticks"/> (100 ns) later ('tfxd'): the same encoder's media later on its clock.</summary>
+    public static byte[] Later(byte[] capture, long ticks)
+    {
+        var later = (byte[])capture.Clone();
+        var tfxd = Convert.FromHexString("6D1D9B0542D544E680E2141DAFF757B2");
+        foreach (var moof in Boxes.TopLevel(later).Where(b => b.Type == "moof"))
+        {
+            var at = later.AsSpan(moof.Offset, moof.Size).IndexOf(tfxd) + moof.Offset + 16 + 4;
+            System.Buffers.Binary.BinaryPrimitives.WriteInt64BigEndian(later.AsSpan(at), System.Buffers.Binary.BinaryPrimitives.ReadInt64BigEndian(later.AsSpan(at)) + ticks);
+        }
+
+        return later;
+    }
 }

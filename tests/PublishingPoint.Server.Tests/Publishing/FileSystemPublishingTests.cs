@@ -274,13 +274,7 @@ public sealed class FileSystemPublishingTests
         Assert.Equal(System.Net.HttpStatusCode.OK, (await Posting.PostChunkedAsync(server.Http, $"{Point}/Streams(a)", live)).Status);
 
         // The same media 100 s later on the encoder's clock: segments 50 to 52 after 0 to 2.
-        var later = (byte[])live.Clone();
-        byte[] tfxd = Convert.FromHexString("6D1D9B0542D544E680E2141DAFF757B2");
-        foreach (var moof in Boxes.TopLevel(later).Where(b => b.Type == "moof"))
-        {
-            var at = later.AsSpan(moof.Offset, moof.Size).IndexOf(tfxd) + moof.Offset + 16 + 4;
-            System.Buffers.Binary.BinaryPrimitives.WriteInt64BigEndian(later.AsSpan(at), System.Buffers.Binary.BinaryPrimitives.ReadInt64BigEndian(later.AsSpan(at)) + 1_000_000_000);
-        }
+        var later = IsmvCapture.Later(live, 1_000_000_000);
 
         var moovEnd = Boxes.TopLevel(later).First(b => b.Type == "moof").Offset;
         Assert.Equal(System.Net.HttpStatusCode.OK, (await Posting.PostChunkedAsync(server.Http, $"{Point}/Streams(a)", later[moovEnd..])).Status);
@@ -305,7 +299,7 @@ public sealed class FileSystemPublishingTests
             "--PublishingPoint:Publish:Formats:0=Hls", "--PublishingPoint:FinalizeGraceSeconds=3600"];
         const string Point = "live/resume.isml";
         var capture = await IsmvCapture.SixSecondsAsync();
-        var live = capture[..Boxes.TopLevel(capture).Single(b => b.Type == "mfra").Offset];
+        var live = IsmvCapture.WithoutEnd(capture);
         static bool IsSegment(string key) => key.EndsWith(".ts", StringComparison.Ordinal) || key.EndsWith(".aac", StringComparison.Ordinal);
 
         var before = new SlowCountingStore(delay: 0);
@@ -322,13 +316,7 @@ public sealed class FileSystemPublishingTests
         await using (var server = await RunningServer.StartAsync(data, services => UseStore(services, after), settings))
         {
             // The same encoder goes on: the next six seconds of its media.
-            var next = (byte[])live.Clone();
-            byte[] tfxd = Convert.FromHexString("6D1D9B0542D544E680E2141DAFF757B2");
-            foreach (var moof in Boxes.TopLevel(next).Where(b => b.Type == "moof"))
-            {
-                var at = next.AsSpan(moof.Offset, moof.Size).IndexOf(tfxd) + moof.Offset + 16 + 4;
-                System.Buffers.Binary.BinaryPrimitives.WriteInt64BigEndian(next.AsSpan(at), System.Buffers.Binary.BinaryPrimitives.ReadInt64BigEndian(next.AsSpan(at)) + 60_000_000);
-            }
+            var next = IsmvCapture.Later(live, 60_000_000);
 
             Assert.Equal(System.Net.HttpStatusCode.OK, (await Posting.PostChunkedAsync(server.Http, $"{Point}/Streams(a)", next)).Status);
             var newest = HlsText.Segments(await server.Http.GetStringAsync($"{Point}/hls/video-400000.m3u8"))[^1].Uri;
