@@ -41,20 +41,22 @@ internal sealed class BackfillRanges
         _runs.TryGetValue(rendition, out var runs) ? runs.Sum(r => (long)track.CountFrom(r.From) - track.CountFrom(r.To)) : 0;
 
     /// <summary>
-    /// Up to <paramref name="budget"/> segments of each rendition's oldest run that still has any; runs with none left
-    /// (all put, or pruned by the origin first: <paramref name="pruned"/> is told how many numbers) are dropped.
+    /// Up to <paramref name="budget"/> segments of each rendition, oldest run first (a VOD's pass asks for all of them);
+    /// runs with none left (all put, or pruned by the origin first: <paramref name="pruned"/> is told how many numbers)
+    /// are dropped.
     /// </summary>
     public List<(Rendition Rendition, long Sequence)> Next(Func<Rendition, Track?> track, int budget, Action<long> pruned)
     {
         var work = new List<(Rendition Rendition, long Sequence)>();
         foreach (var (rendition, runs) in _runs.ToList())
         {
-            while (runs.Count > 0)
+            var left = budget;
+            for (var i = 0; i < runs.Count && left > 0;)
             {
-                var (from, to) = runs[0];
-                if (track(rendition) is not { } source || source.SnapshotRange(from, to, budget) is not { Length: > 0 } entries)
+                var (from, to) = runs[i];
+                if (track(rendition) is not { } source || source.SnapshotRange(from, to, left) is not { Length: > 0 } entries)
                 {
-                    runs.RemoveAt(0);
+                    runs.RemoveAt(i);
                     continue;
                 }
 
@@ -63,9 +65,10 @@ internal sealed class BackfillRanges
                     pruned(Math.Min(source.First.Sequence, to) - from);
                 }
 
-                runs[0] = (entries[0].Sequence, to);
+                runs[i] = (entries[0].Sequence, to);
                 work.AddRange(entries.Select(e => (rendition, e.Sequence)));
-                break;
+                left -= entries.Length;
+                i++;
             }
 
             if (runs.Count == 0)
@@ -77,16 +80,29 @@ internal sealed class BackfillRanges
         return work;
     }
 
-    /// <summary>Segment <paramref name="sequence"/> of the oldest run of <paramref name="rendition"/> is in the store (or cannot be made).</summary>
+    /// <summary>Segment <paramref name="sequence"/> of <paramref name="rendition"/> is in the store (or cannot be made); segments go in order within a run.</summary>
     public void Done(Rendition rendition, long sequence)
     {
-        if (_runs.TryGetValue(rendition, out var runs) && runs.Count > 0 && sequence >= runs[0].From && sequence < runs[0].To)
+        if (!_runs.TryGetValue(rendition, out var runs))
         {
-            runs[0] = (sequence + 1, runs[0].To);
-            if (runs[0].From >= runs[0].To)
-            {
-                runs.RemoveAt(0);
-            }
+            return;
+        }
+
+        var i = runs.FindIndex(r => sequence >= r.From && sequence < r.To);
+        if (i < 0)
+        {
+            return;
+        }
+
+        runs[i] = (sequence + 1, runs[i].To);
+        if (runs[i].From >= runs[i].To)
+        {
+            runs.RemoveAt(i);
+        }
+
+        if (runs.Count == 0)
+        {
+            _runs.Remove(rendition);
         }
     }
 

@@ -421,8 +421,9 @@ internal sealed partial class PointPublisher
         List<(Rendition Rendition, long Sequence)> work;
         lock (_lock)
         {
+            var pending = !_backfill.IsEmpty;
             work = _backfill.Next(r => Point.FindTrack(r.Track), budget, _status.SkippedSegments);
-            _progressChanged = true;
+            _progressChanged |= work.Count > 0 || pending != !_backfill.IsEmpty;
         }
 
         return [.. work.OrderBy(w => w.Sequence).Take(budget)];

@@ -35,4 +35,26 @@ public sealed class BackfillRangesTests
         restored.Restore(video, ranges.Saved(video));
         Assert.Equal([[20L, 30L]], restored.Saved(video));
     }
+    /// <summary>Done for a segment of a later run (a VOD's pass puts every run) moves that run, not the first.</summary>
+    [Fact]
+    public void ASegmentOfALaterRun_IsDoneInThatRun()
+    {
+        var ranges = new BackfillRanges();
+        var audio = new Rendition(new TrackKey("audio", 64_000), HlsFormat.Fmp4);
+        ranges.Add(audio, 0, 5);
+        ranges.Add(audio, 10, 15);
+        ranges.Done(audio, 10);
+        Assert.Equal([[0L, 5L], [11L, 15L]], ranges.Saved(audio));
+        for (var n = 0; n < 5; n++)
+        {
+            ranges.Done(audio, n);
+        }
+
+        for (var n = 11; n < 15; n++)
+        {
+            ranges.Done(audio, n);
+        }
+
+        Assert.True(ranges.IsEmpty);
+    }
 }
