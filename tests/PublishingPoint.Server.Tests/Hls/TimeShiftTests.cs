@@ -288,6 +288,11 @@ public sealed class TimeShiftTests
         var depth = System.Xml.XmlConvert.ToTimeSpan((string)over.Attribute("timeShiftBufferDepth")!).TotalSeconds;
         Assert.True(listed > 20 && depth >= listed, $"a start-over listing {listed} s has a buffer of {depth} s");
 
+        // Smooth the same: a start-over's DVR window covers what it lists.
+        var smooth = XDocument.Parse(await server.Http.GetStringAsync("live/mpdclock.isml/Manifest?start=" + start.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture))).Root!;
+        var dvr = (long)smooth.Attribute("DVRWindowLength")! / 10_000_000.0;
+        Assert.True(dvr >= listed, $"a Smooth start-over listing {listed} s has a DVR window of {dvr} s");
+
         var delayed = await MpdAsync("?delay=10");
         var delayedStart = DateTimeOffset.Parse((string)delayed.Attribute("availabilityStartTime")!, CultureInfo.InvariantCulture);
         Assert.Equal(TimeSpan.FromSeconds(10), delayedStart - start);

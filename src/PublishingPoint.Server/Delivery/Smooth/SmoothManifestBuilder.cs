@@ -43,7 +43,8 @@ internal static class SmoothManifestBuilder
         {
             IsLive = live,
             Duration = streams.Count == 0 ? 0 : end - start,
-            DvrWindowLength = (long)window * ClientManifest.DefaultTimeScale,
+            // A start-over reaches back past the window: its DVR window covers what it lists, or a client cannot seek there.
+            DvrWindowLength = shift is { IsNone: false } && streams.Count > 0 ? Math.Max((long)window * ClientManifest.DefaultTimeScale, end - start) : (long)window * ClientManifest.DefaultTimeScale,
             LookAheadFragmentCount = lookAhead,
             Streams = streams,
         };
