@@ -32,7 +32,7 @@ public sealed record PointView(
         var defaultWindow = registry.Options.DvrWindowSeconds;
         var now = registry.Time.GetUtcNow();
         var tracks = point.Tracks();
-        var edge = tracks.Select(t => t.Last is { } last ? (double)last.End / t.Description.Timescale : 0).DefaultIfEmpty(0).Max();
+        var edge = Points.Track.EndSeconds(tracks);
         var trackViews = tracks.Select(t => Track(t, edge)).ToArray();
         var streams = point.Streams().Select(s =>
         {

@@ -130,8 +130,7 @@ public sealed record TimeShift(double? FromSeconds, double? ToSeconds, double De
             return false;
         }
 
-        var end = point.Tracks().Select(t => t.Last is { } last ? (double)last.End / t.Description.Timescale : 0).DefaultIfEmpty(0).Max();
-        return NowSeconds - DelaySeconds < end;
+        return NowSeconds - DelaySeconds < point.MediaEndSeconds();
     }
 
     public string CacheKey => IsNone ? string.Empty : string.Create(CultureInfo.InvariantCulture, $"?{FromSeconds}|{ToSeconds}|{DelaySeconds}");

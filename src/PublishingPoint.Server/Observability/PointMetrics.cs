@@ -30,7 +30,7 @@ internal sealed class PointMetrics
         foreach (var point in registry.All)
         {
             var tracks = point.Tracks();
-            var edge = tracks.Select(t => t.Last is { } l ? (double)l.End / t.Description.Timescale : 0).DefaultIfEmpty(0).Max();
+            var edge = Track.EndSeconds(tracks);
             foreach (var track in tracks)
             {
                 if (track.Last is { } last && last.Duration > 0)

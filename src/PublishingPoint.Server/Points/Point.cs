@@ -699,6 +699,28 @@ public sealed class Point : IDisposable
     /// <summary>Deleted, or replaced by a restart on reconnect: its folder no longer belongs to it (set under its lock).</summary>
     public bool Retired { get; private set; }
 
+    /// <summary>
+    /// Runs <paramref name="write"/> on the point's folder unless the point is retired, under its lock (which retiring
+    /// takes): a folder that is being deleted or is a new presentation's gets nothing of this one's. False when retired.
+    /// </summary>
+    public bool WriteInFolder(Action<string> write)
+    {
+        ArgumentNullException.ThrowIfNull(write);
+        using (EnterLock())
+        {
+            if (Retired)
+            {
+                return false;
+            }
+
+            write(Directory);
+            return true;
+        }
+    }
+
+    /// <summary>Where the newest media of any track ends, in seconds (0 before any).</summary>
+    public double MediaEndSeconds() => Track.EndSeconds(Tracks());
+
     public void Dispose()
     {
         using (EnterLock())

@@ -39,6 +39,10 @@ public sealed class Track
 
     public TrackDescription Description { get; }
 
+    /// <summary>Where the newest media of <paramref name="tracks"/> ends, in seconds (0 before any).</summary>
+    public static double EndSeconds(IEnumerable<Track> tracks) =>
+        tracks.Select(t => t.Last is { } last ? (double)last.End / t.Description.Timescale : 0).DefaultIfEmpty(0).Max();
+
     public TrackKey Key => Description.Key;
 
     /// <summary>Serialises the check-archive-index sequence of concurrent feeds of this track.</summary>

@@ -654,13 +654,7 @@ internal sealed partial class PointPublisher
     {
         try
         {
-            using (Point.EnterLock())
-            {
-                if (!Point.Retired) // its folder may be a new presentation's (restart on reconnect)
-                {
-                    File.WriteAllText(Path.Combine(Point.Directory, MarkerFile), Marker());
-                }
-            }
+            Point.WriteInFolder(folder => File.WriteAllText(Path.Combine(folder, MarkerFile), Marker())); // not a new presentation's (restart on reconnect)
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -672,13 +666,7 @@ internal sealed partial class PointPublisher
     {
         try
         {
-            using (Point.EnterLock())
-            {
-                if (!Point.Retired)
-                {
-                    File.Delete(Path.Combine(Point.Directory, MarkerFile));
-                }
-            }
+            Point.WriteInFolder(folder => File.Delete(Path.Combine(folder, MarkerFile)));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

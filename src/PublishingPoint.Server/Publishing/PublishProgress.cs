@@ -48,20 +48,16 @@ internal sealed record PublishProgress(string Target, Dictionary<string, Renditi
     /// </summary>
     public void Save(Point point)
     {
+        ArgumentNullException.ThrowIfNull(point);
         var bytes = JsonSerializer.SerializeToUtf8Bytes(this);
-        var path = Path.Combine(point.Directory, FileName);
         try
         {
-            using (point.EnterLock())
+            point.WriteInFolder(folder =>
             {
-                if (point.Retired)
-                {
-                    return;
-                }
-
+                var path = Path.Combine(folder, FileName);
                 File.WriteAllBytes(path + ".tmp", bytes);
                 File.Move(path + ".tmp", path, overwrite: true);
-            }
+            });
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

@@ -51,7 +51,7 @@ internal static class DashManifestBuilder
     {
         var live = shift?.SeesLive(point) ?? point.State != PointState.Vod;
         if (shift is { ToSeconds: { } requestedEnd }
-            && point.Tracks().Select(t => t.Last is { } l ? (double)l.End / t.Description.Timescale : 0).DefaultIfEmpty(0).Max() >= requestedEnd)
+            && point.MediaEndSeconds() >= requestedEnd)
         {
             live = false; // the requested end has been reached: a static presentation
         }

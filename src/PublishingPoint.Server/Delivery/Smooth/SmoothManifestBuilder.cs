@@ -12,7 +12,7 @@ internal static class SmoothManifestBuilder
     /// <param name="shift">Start-over / time-shift from the query string (see <see cref="TimeShift"/>); null for none.</param>
     public static ClientManifest Build(Point point, bool live, int window, int lookAhead, TimeShift? shift = null)
     {
-        if (shift is { ToSeconds: { } requestedEnd } && MaxEndSeconds(point) >= requestedEnd)
+        if (shift is { ToSeconds: { } requestedEnd } && point.MediaEndSeconds() >= requestedEnd)
         {
             live = false; // the requested end has been reached: a closed presentation
         }
@@ -154,9 +154,6 @@ internal static class SmoothManifestBuilder
             Chunks = chunks,
         };
     }
-
-    private static double MaxEndSeconds(Point point) =>
-        point.Tracks().Select(t => t.Last is { } l ? (double)l.End / t.Description.Timescale : 0).DefaultIfEmpty(0).Max();
 
     /// <summary>
     /// The end of the newest chunk every level has; a level lagging more than three chunks behind
