@@ -16,7 +16,7 @@ public sealed class FileSystemPublishingTests
         var push = await Encoder.PushSmoothAsync(server.Url($"{Point}/Streams(a)"), new EncoderSettings { Seconds = 8, RealTime = false });
         Assert.Equal(0, push.ExitCode);
 
-        var media = await VodFilesAsync(folder, Point);
+        var media = await VodFilesAsync(server.DataPath, folder, Point);
         foreach (var (key, text) in media)
         {
             var numbers = BucketReader.Numbers(text);
@@ -50,7 +50,7 @@ public sealed class FileSystemPublishingTests
         var push = await Encoder.PushSmoothAsync(server.Url($"{Point}/Streams(a)"), new EncoderSettings { Seconds = 20, AudioKbps = 0 });
         Assert.Equal(0, push.ExitCode);
 
-        var media = await VodFilesAsync(folder, Point);
+        var media = await VodFilesAsync(server.DataPath, folder, Point);
         Assert.False(File.Exists(Path.Combine(folder, Point, "manifest.mpd")), "DASH was not asked for");
         foreach (var (key, text) in media)
         {
@@ -82,7 +82,7 @@ public sealed class FileSystemPublishingTests
         var (status, body) = await Posting.PostChunkedAsync(server.Http, $"{Point}/Streams(enc1)", capture);
         Assert.True(status == System.Net.HttpStatusCode.OK, body);
 
-        var media = await VodFilesAsync(folder, Point);
+        var media = await VodFilesAsync(server.DataPath, folder, Point);
         var ts = media.Single(m => m.Key.EndsWith("video-400000.m3u8", StringComparison.Ordinal));
         var dir = Path.GetDirectoryName(Path.Combine(folder, ts.Key))!;
         var segments = HlsText.Segments(ts.Text).Select(s => s.Uri).ToList();
@@ -134,7 +134,7 @@ public sealed class FileSystemPublishingTests
         Assert.All(livePlaylists, text => Assert.DoesNotContain("#EXT-X-PRELOAD-HINT", text, StringComparison.Ordinal));
         Assert.All(livePlaylists, text => Assert.DoesNotContain("CAN-BLOCK-RELOAD", text, StringComparison.Ordinal));
 
-        var media = await VodFilesAsync(folder, Point);
+        var media = await VodFilesAsync(server.DataPath, folder, Point);
         var fmp4 = media.Where(m => m.Key.EndsWith("-fmp4.m3u8", StringComparison.Ordinal)).ToList();
         Assert.NotEmpty(fmp4);
         foreach (var (key, text) in fmp4)
@@ -401,7 +401,7 @@ public sealed class FileSystemPublishingTests
 
         // Started again with no grace: the point is finalised at once and its first pass publishes the VOD.
         await using var restarted = await RunningServer.StartAsync(data, [.. publish, "--PublishingPoint:FinalizeGraceSeconds=0"]);
-        var media = await VodFilesAsync(folder, Point);
+        var media = await VodFilesAsync(data, folder, Point);
         foreach (var (key, text) in media)
         {
             var segmentFolder = Path.GetDirectoryName(Path.Combine(folder, key))!;
@@ -420,15 +420,20 @@ public sealed class FileSystemPublishingTests
         return (server, folder);
     }
 
-    private static async Task<List<(string Key, string Text)>> VodFilesAsync(string folder, string point)
+    /// <summary>
+    /// The VOD playlists once the whole VOD pass is in the folder: its media playlists go before the masters and the MPD,
+    /// so the marker the publisher writes after the pass is what says all of them are there.
+    /// </summary>
+    private static async Task<List<(string Key, string Text)>> VodFilesAsync(string data, string folder, string point)
     {
         var deadline = DateTime.UtcNow.AddSeconds(30);
+        var marker = Path.Combine(data, point, "published-to.txt");
         while (true)
         {
             var hls = Path.Combine(folder, point, "hls");
             var playlists = Directory.Exists(hls) ? Directory.GetFiles(hls, "*.m3u8") : [];
             var texts = playlists.Select(p => (Key: Path.GetRelativePath(folder, p).Replace('\\', '/'), Text: File.ReadAllText(p))).ToList();
-            if (texts.Count > 0 && texts.All(t => t.Text.Contains("#EXT-X-ENDLIST", StringComparison.Ordinal)) && File.Exists(Path.Combine(folder, point, "master.m3u8")))
+            if (File.Exists(marker) && texts.Count > 0 && texts.All(t => t.Text.Contains("#EXT-X-ENDLIST", StringComparison.Ordinal)))
             {
                 return texts;
             }

@@ -45,7 +45,7 @@ public sealed partial class S3PublishingTests
         Assert.True(liveChecks >= 5 && segmentsSeenLive >= 3, $"{liveChecks} live checks, at most {segmentsSeenLive} segments seen while live");
 
         // The end: VOD playlists (ENDLIST) over every segment, in order from 0, all there, and the same as the origin's.
-        var media = await VodAsync(bucket, Point);
+        var media = await VodAsync(server.DataPath, bucket, Point);
         var origin = new BucketReader(server.Http, key => server.Url(key));
         foreach (var (key, text, missing) in media)
         {
@@ -122,7 +122,7 @@ public sealed partial class S3PublishingTests
         // Back on the same port and data folder: the bucket catches up, in order, complete.
         await s3.StartAsync();
         Assert.Equal(0, (await push).ExitCode);
-        var media = await VodAsync(bucket, Point);
+        var media = await VodAsync(server.DataPath, bucket, Point);
         var origin = new BucketReader(server.Http, key => server.Url(key));
         foreach (var (key, text, missing) in media)
         {
@@ -136,13 +136,17 @@ public sealed partial class S3PublishingTests
         Assert.Equal(0, Metric(metrics, "publishingpoint_publishing_backlog"));
     }
 
-    /// <summary>Waits for the VOD playlists (ENDLIST) in the bucket; returns them with their missing objects.</summary>
-    internal static async Task<List<(string Key, string Text, List<string> Missing)>> VodAsync(BucketReader bucket, string point)
+    /// <summary>
+    /// Waits for the whole VOD pass in the bucket (the marker the publisher writes after it: its media playlists go
+    /// before the masters and the MPD); returns the playlists with their missing objects.
+    /// </summary>
+    internal static async Task<List<(string Key, string Text, List<string> Missing)>> VodAsync(string data, BucketReader bucket, string point)
     {
         var deadline = DateTime.UtcNow.AddSeconds(30);
+        var marker = Path.Combine(data, point, "published-to.txt");
         while (true)
         {
-            if (await bucket.CheckAsync(point) is { Count: > 0 } playlists && playlists.All(p => p.Text.Contains("#EXT-X-ENDLIST", StringComparison.Ordinal)))
+            if (File.Exists(marker) && await bucket.CheckAsync(point) is { Count: > 0 } playlists && playlists.All(p => p.Text.Contains("#EXT-X-ENDLIST", StringComparison.Ordinal)))
             {
                 return playlists;
             }

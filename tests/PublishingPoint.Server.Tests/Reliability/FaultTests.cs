@@ -25,6 +25,8 @@ public sealed class FaultTests
         var moofs = boxes.Where(b => b.Type == "moof").ToList();
         var mdats = boxes.Where(b => b.Type == "mdat").ToList();
         var cut = mdats[3].Offset + (mdats[3].Size / 2);
+        var registry = server.Services.GetRequiredService<PointRegistry>();
+        Assert.True(PointPath.TryParse("live/cut.isml", out var path, out _));
 
         // A raw chunked POST, the socket closed (RST) in the middle of the fourth fragment's mdat.
         using (var tcp = new TcpClient())
@@ -41,12 +43,12 @@ public sealed class FaultTests
             }
 
             await stream.FlushAsync();
-            await Task.Delay(300);
+
+            // The reset comes once the server has the three whole fragments (what it has not read when the reset comes is gone).
+            await WaitForAsync(() => registry.Find(path) is { } p && p.Tracks().Sum(t => t.Count) == 3 ? p : null, "the three whole fragments to be indexed");
             tcp.Client.LingerState = new LingerOption(true, 0);
         }
 
-        var registry = server.Services.GetRequiredService<PointRegistry>();
-        Assert.True(PointPath.TryParse("live/cut.isml", out var path, out _));
         var point = await WaitForAsync(() => registry.Find(path) is { State: PointState.Vod } p ? p : null, "the cut push to be finalised");
         Assert.Equal(3, point.Tracks().Sum(t => t.Count));
         var archive = Path.Combine(server.DataPath, "live", "cut.isml", "enc1.ismv");

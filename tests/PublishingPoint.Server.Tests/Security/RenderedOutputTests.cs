@@ -180,15 +180,11 @@ public sealed class RenderedOutputTests
         await using var push = await HeldPush.StartAsync(server.BaseUrl, "/live/clock.isml/Streams(a)");
         await push.SendAsync(capture);
         await Eventually.WaitUntilAsync(async () => (await server.Http.GetAsync("live/clock.isml/manifest.mpd")).IsSuccessStatusCode, "no MPD");
-        // The capture indexed to its end (the MPD no longer changes), so both hosts are answered from one version.
-        var last = string.Empty;
-        await Eventually.WaitUntilAsync(async () =>
-        {
-            var now = await server.Http.GetStringAsync("live/clock.isml/manifest.mpd");
-            var settled = now == last;
-            last = now;
-            return settled;
-        }, "the MPD kept changing");
+        // The capture indexed to its end, so both hosts are answered from one version.
+        var fragments = Boxes.TopLevel(capture).Count(b => b.Type == "moof");
+        var registry = server.Services.GetRequiredService<PointRegistry>();
+        await Eventually.WaitUntilAsync(() => Task.FromResult(registry.Find("live/clock.isml")?.Tracks().Sum(t => t.Count) == fragments),
+            "the capture was never indexed to its end", TimeSpan.FromSeconds(30));
 
         var bodies = new List<string>();
         foreach (var host in new[] { "localhost", "127.0.0.1" })
