@@ -194,11 +194,6 @@ internal sealed class IngestEndpoint(PointRegistry registry, IngestMemory memory
     /// <summary>Finds or creates the point and connects the stream, within the limits and the point's state.</summary>
     internal (Point Point, StreamFeed Feed) Admit(PointPath path, string streamId, IngestProtocol? protocol, HttpContext context)
     {
-        if (registry.Find(path) is null)
-        {
-            registry.EnsureRoomForPoint();
-        }
-
         var point = registry.GetOrCreate(path);
         if (point.Closed)
         {

@@ -48,8 +48,20 @@ public sealed partial class PointRegistry : IDisposable
     public Point GetOrCreate(PointPath path)
     {
         ArgumentNullException.ThrowIfNull(path);
-        return _points.GetOrAdd(path.Value, _ =>
+        if (Find(path) is { } existing)
         {
+            return existing;
+        }
+
+        // One creation at a time (rare): the count checked is the count the new point joins, so MaxPoints holds
+        // however many new paths are pushed to at once.
+        lock (_creating)
+        {
+            if (Find(path) is { } found)
+            {
+                return found;
+            }
+
             // A clip being written there holds the path: an encoder or an operator would share (and lose) its folder.
             if (_reserved.ContainsKey(path.Value))
             {
@@ -63,12 +75,17 @@ public sealed partial class PointRegistry : IDisposable
                 throw new PointRuleException(StatusCodes.Status409Conflict, $"{path} holds a point that could not be recovered at start (see the log): repair or remove its folder, then restart");
             }
 
+            EnsureRoomForPoint();
             var directory = DirectoryOf(path);
             Durable.CreateDirectory(directory);
             LogCreated(path.Value);
-            return new Point(path, directory, Options.MaxRenderedBytesPerPoint);
-        });
+            var point = new Point(path, directory, Options.MaxRenderedBytesPerPoint);
+            _points[path.Value] = point;
+            return point;
+        }
     }
+
+    private readonly Lock _creating = new();
 
     private readonly ConcurrentDictionary<string, bool> _unrecovered = new(StringComparer.Ordinal);
 
@@ -106,7 +123,6 @@ public sealed partial class PointRegistry : IDisposable
             return (existing, false);
         }
 
-        EnsureRoomForPoint();
         var point = GetOrCreate(path);
         point.Settings = settings;
         point.CreatedByOperator = true;
@@ -115,8 +131,8 @@ public sealed partial class PointRegistry : IDisposable
         return (point, true);
     }
 
-    /// <summary>Refuses a new point past PublishingPoint:MaxPoints.</summary>
-    public void EnsureRoomForPoint()
+    /// <summary>Refuses a new point past PublishingPoint:MaxPoints (under the creation lock).</summary>
+    private void EnsureRoomForPoint()
     {
         if (_points.Count + _reserved.Count >= Options.MaxPoints)
         {
@@ -133,22 +149,15 @@ public sealed partial class PointRegistry : IDisposable
     public IDisposable ReserveNew(PointPath path)
     {
         ArgumentNullException.ThrowIfNull(path);
-        if (!_reserved.TryAdd(path.Value, true))
+        lock (_creating)
         {
-            throw new PointRuleException(StatusCodes.Status409Conflict, $"{path} exists already or is being created");
-        }
+            if (Find(path) is not null || _reserved.ContainsKey(path.Value))
+            {
+                throw new PointRuleException(StatusCodes.Status409Conflict, $"{path} exists already or is being created");
+            }
 
-        // Claimed first, looked up second: a point made meanwhile is found here, one made after sees the claim.
-        if (Find(path) is not null)
-        {
-            _reserved.TryRemove(path.Value, out _);
-            throw new PointRuleException(StatusCodes.Status409Conflict, $"{path} exists already or is being created");
-        }
-
-        if (_points.Count + _reserved.Count > Options.MaxPoints)
-        {
-            _reserved.TryRemove(path.Value, out _);
-            throw new PointRuleException(StatusCodes.Status503ServiceUnavailable, $"this server holds its maximum of {Options.MaxPoints} points");
+            EnsureRoomForPoint();
+            _reserved[path.Value] = true;
         }
 
         return new Reservation(() => _reserved.TryRemove(path.Value, out _));

@@ -27,6 +27,43 @@ public sealed class LimitsTests
         Assert.Single(manifest.ChunkTimes("video"));
     }
 
+    /// <summary>
+    /// The room for a new point was checked before the point was made, outside any lock: pushes to new paths at the
+    /// same moment could all pass the check, and the server held more points than MaxPoints (a review's finding; the
+    /// window, a folder's creation, was too narrow to hit from HTTP here). The registry's creation checks and adds
+    /// in one step now: 32 threads creating 32 paths at once make 2 points, the rest are refused with 503.
+    /// </summary>
+    [Fact]
+    public async Task ConcurrentCreationsOfNewPaths_MakeNoMoreThanMaxPoints()
+    {
+        await using var server = await RunningServer.StartAsync(null, "--PublishingPoint:MaxPoints=2");
+        var registry = Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<PublishingPoint.Server.Points.PointRegistry>(server.Services);
+        const int Threads = 32;
+        using var start = new Barrier(Threads);
+        var statuses = new int[Threads];
+        var paths = Enumerable.Range(0, Threads).Select(i => PublishingPoint.Server.Points.PointPath.TryParse($"live/race{i}.isml", out var path, out _) ? path : null).ToList();
+        Assert.All(paths, Assert.NotNull);
+        var threads = Enumerable.Range(0, Threads).Select(i => new Thread(() =>
+        {
+            start.SignalAndWait();
+            try
+            {
+                registry.GetOrCreate(paths[i]!);
+                statuses[i] = 200;
+            }
+            catch (PublishingPoint.Server.Points.PointRuleException e)
+            {
+                statuses[i] = e.StatusCode;
+            }
+        })).ToList();
+        threads.ForEach(t => t.Start());
+        threads.ForEach(t => t.Join());
+
+        Assert.Equal(2, registry.All.Count);
+        Assert.Equal(2, statuses.Count(s => s == 200));
+        Assert.Equal(Threads - 2, statuses.Count(s => s == 503));
+    }
+
     [Fact]
     public async Task SlowlorisBelowTheRateFloor_IsCut()
     {
