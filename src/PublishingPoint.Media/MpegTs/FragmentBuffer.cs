@@ -31,8 +31,12 @@ internal sealed class FragmentBuffer
     /// <summary>Bytes of sample data held.</summary>
     public int DataLength => _dataLength;
 
-    /// <summary>Bytes of the sample data buffer, which grows to the largest fragment gathered and stays.</summary>
-    public int Capacity => _data.Length;
+    /// <summary>
+    /// Bytes held: the sample data buffer and the per-sample tables, which grow to the largest fragment gathered and stay.
+    /// </summary>
+    public long Capacity => _data.Length + ((long)_times.Length * PerSampleBytes);
+
+    private static readonly int PerSampleBytes = sizeof(long) + sizeof(int) + sizeof(int) + sizeof(bool) + System.Runtime.CompilerServices.Unsafe.SizeOf<OutputSample>();
 
     public uint SequenceNumber { get; private set; }
 

@@ -124,9 +124,10 @@ public sealed class TsFragmenter : ITsDemuxerSink
 
         else if (_video.Count > 0
             && (_video.DataLength + avcc.Length > _options.MaxFragmentBytes
+                || _video.Count >= _options.MaxFragmentSamples
                 || dts - _video.FirstTime >= Timescale.Rescale(_options.MaxFragmentDuration90k, Timescale.MpegTs, timescale)))
         {
-            // No keyframe to cut at for too long: emit what is held rather than hold more.
+            // No keyframe to cut at for too long (or too many samples): emit what is held rather than hold more.
             Emit(_video, _video.Count, dts - _video.LastTime!.Value);
             AddAudioBoundary(pts90k);
         }

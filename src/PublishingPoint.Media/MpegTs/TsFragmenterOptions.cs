@@ -29,5 +29,12 @@ public sealed record class TsFragmenterOptions
 
     public long MaxFragmentDuration90k { get; init; } = 20 * 90_000;
 
+    /// <summary>
+    /// A video fragment that reaches this many samples is emitted as it stands: decode times that stand still are
+    /// moved on by one tick each, so tiny access units at one time would otherwise fill a fragment with millions of
+    /// samples inside its duration bound (20 s at 120 frames a second is 2,400).
+    /// </summary>
+    public int MaxFragmentSamples { get; init; } = 10_000;
+
     public static TsFragmenterOptions Default { get; } = new();
 }

@@ -51,6 +51,33 @@ public class TsFragmenterTests
         Assert.All(fragments, f => Assert.True(f.Data.Length < 20_000 + 8_000, $"{f.Data.Length} bytes"));
     }
 
+    /// <summary>
+    /// Access units that all carry one decode time are moved on a tick each (decode time never stands still), so
+    /// 25,000 tiny ones fit in a third of a second and were held as one fragment: its per-sample tables (33 bytes a
+    /// sample, more than the data) grew without bound and uncounted. Now a fragment holds at most 10,000 samples, and
+    /// the tables count in the fragmenter's buffer capacity (what ingest accounts as held media).
+    /// </summary>
+    [Fact]
+    public void TinyAccessUnitsAtOneDecodeTime_AreCutAtTheSampleBound_AndTheirTablesCount()
+    {
+        var key = SyntheticStream.VideoSamples(0, 1)[0];
+        var tiny = Codecs.H264.AnnexBTests.Avcc(4, [0x41, 0x9a]);
+        TsSample[] video = [key, .. Enumerable.Range(0, 25_000).Select(_ => new TsSample(key.Dts90k, key.Dts90k, false, tiny))];
+        var ts = Mux(video, []);
+
+        var collector = new FragmentCollector();
+        var fragmenter = new TsFragmenter(collector);
+        var before = fragmenter.BufferCapacity;
+        fragmenter.Push(ts.AsSpan(0, ts.Length / 4 / 188 * 188));
+        Assert.True(fragmenter.BufferCapacity - before > 6_000L * 17, $"{fragmenter.BufferCapacity - before} bytes counted for over 6,000 samples held");
+        fragmenter.Push(ts.AsSpan(ts.Length / 4 / 188 * 188));
+        fragmenter.Flush();
+
+        var fragments = collector.FragmentsOf(1);
+        Assert.Equal(25_001, fragments.Sum(f => f.SampleCount));
+        Assert.All(fragments, f => Assert.InRange(f.SampleCount, 1, 10_000));
+    }
+
     [Fact]
     public void CutsVideoAtKeyframesAfterTheTargetAndAudioAtTheSameTime()
     {
