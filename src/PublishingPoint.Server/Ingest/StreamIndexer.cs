@@ -316,6 +316,7 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
         }
 
         RefuseFarAhead(time, duration, timescale);
+        RefuseFarBehind(time, pending?.End ?? track.Last?.End, timescale);
 
         // Chunk durations are often estimates for the last sample: only a real jump in time (over 100 ms) breaks a run.
         var second = (long)track.Description.Timescale;
@@ -445,6 +446,20 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
         {
             throw new PointRuleException(StatusCodes.Status400BadRequest,
                 $"fragment at {(double)time / timescale:0.###} s starts more than {lead} s ahead of the live edge ({edge:0.###} s): refused");
+        }
+    }
+
+    // An encoder restarted on its own clock (ffmpeg starts at 0) against a point that goes on: every fragment would be
+    // a duplicate, dropped while the encoder is answered 200, for as long as the point's media ran before. A replay of
+    // the last fragments (a reconnect) is well within the bound and still dropped quietly.
+    private void RefuseFarBehind(long time, long? newestEnd, long timescale)
+    {
+        var bound = registry.Options.MaxFragmentLeadSeconds;
+        if (newestEnd is { } end && (double)(end - time) / timescale > bound)
+        {
+            throw new PointRuleException(StatusCodes.Status409Conflict,
+                $"fragment at {(double)time / timescale:0.###} s is more than {bound} s behind the track's newest media ({(double)end / timescale:0.###} s; PublishingPoint:MaxFragmentLeadSeconds): " +
+                "the encoder's timeline went back (restarted?). Continue its timeline, push to another point, or end this one (a point with restartOnReconnect starts a new presentation)");
         }
     }
 

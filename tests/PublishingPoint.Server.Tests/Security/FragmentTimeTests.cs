@@ -70,6 +70,31 @@ public sealed class FragmentTimeTests
         Assert.True(status == HttpStatusCode.OK, text);
     }
 
+    /// <summary>
+    /// An encoder restarted on its own clock (ffmpeg starts at 0) against a point that goes on: every fragment was a
+    /// "duplicate", dropped, and the encoder was answered 200, for as long as the point's media had run before (a 24/7
+    /// channel: hours of nothing, and nobody told). A fragment further behind the track's newest media than
+    /// MaxFragmentLeadSeconds is refused with 409 now; a replay of the last fragments is still dropped quietly.
+    /// </summary>
+    [Fact]
+    public async Task EncoderRestartedOnItsOwnClock_Gets409_AReplayOfTheLastFragmentsStillGets200()
+    {
+        await using var server = await RunningServer.StartAsync(null, "--PublishingPoint:MaxFragmentLeadSeconds=5");
+        var (header, fragments) = Boxes.SplitFragments(await IsmvCapture.SixSecondsAsync());
+        var later = fragments.Select(f => Boxes.ShiftTfxd(f, 20 * TicksPerSecond)).ToList();
+        Assert.Equal(HttpStatusCode.OK, (await Posting.PostChunkedAsync(server.Http, "live/restart.isml/Streams(enc1)", [.. header, .. later.SelectMany(f => f)])).Status);
+
+        var (replay, _) = await Posting.PostChunkedAsync(server.Http, "live/restart.isml/Streams(enc1)", [.. header, .. later.TakeLast(2).SelectMany(f => f)]);
+        Assert.Equal(HttpStatusCode.OK, replay);
+
+        var (restarted, text) = await Posting.PostChunkedAsync(server.Http, "live/restart.isml/Streams(enc1)", [.. header, .. fragments.SelectMany(f => f)]);
+        Assert.Equal(HttpStatusCode.Conflict, restarted);
+        Assert.Contains("behind", text, StringComparison.Ordinal);
+        var times = (await SmoothManifestView.FetchAsync(server.Http, "live/restart.isml/Manifest")).ChunkTimes("video");
+        Assert.Equal(fragments.Count / 2, times.Length);
+        Assert.All(times, t => Assert.True(t >= 20 * TicksPerSecond));
+    }
+
     private static Task WaitForVideoChunksAsync(RunningServer server, int count, string point = "live/future.isml") =>
         Eventually.WaitUntilAsync(async () =>
         {
