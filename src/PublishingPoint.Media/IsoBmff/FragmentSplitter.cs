@@ -15,6 +15,20 @@ public static class FragmentSplitter
         var mfhdAt = BoxReader.Find(moof[moofHeader.HeaderLength..], BoxTypes.Mfhd, out var mfhdHeader);
         var mfhd = mfhdAt < 0 ? [] : moof.Slice(moofHeader.HeaderLength + mfhdAt, (int)mfhdHeader.Size);
 
+        // Each track's samples are copied out: together they must fit in the 'mdat' (track fragments that all name the
+        // same bytes would make copies many times the size of what was sent), and one track has one track fragment.
+        BoxHeader.TryRead(fragment[moofLength..], out var mdatHeader);
+        var payload = fragment.Length - moofLength - mdatHeader.HeaderLength;
+        if (trafs.Sum(t => t.DataSize) > payload)
+        {
+            throw InvalidBoxException.For(BoxTypes.Moof, $"its track fragments name more sample bytes than its 'mdat' holds ({payload})");
+        }
+
+        if (trafs.Select(t => t.TrackId).Distinct().Count() != trafs.Count)
+        {
+            throw InvalidBoxException.For(BoxTypes.Moof, "holds two track fragments of one track");
+        }
+
         var pieces = new List<byte[]>(trafs.Count);
         long previousEnd = 0;
         for (var i = 0; i < trafs.Count; i++)

@@ -4,6 +4,12 @@ namespace PublishingPoint.Media.IsoBmff;
 public static class MovieFragmentReader
 {
     /// <summary>
+    /// Track fragments one 'moof' may hold: a multiplexed CMAF fragment has one per track (two or three). Each costs a
+    /// few dozen bytes, so a 64 MB box could hold a million, each read, listed and (at ingest) split into a fragment.
+    /// </summary>
+    public const int MaxTrackFragments = 256;
+
+    /// <summary>
     /// Parses every 'traf' of <paramref name="moof"/> (the whole box, header included).
     /// <paramref name="defaults"/> supplies 'trex' values per track id, or null when none are known.
     /// </summary>
@@ -15,12 +21,26 @@ public static class MovieFragmentReader
         }
 
         var result = new List<TrackFragment>(1);
+        var samples = 0L;
         var children = new BoxReader(moof[moofHeader.HeaderLength..]);
         while (children.TryNext())
         {
             if (children.Header.Type == BoxTypes.Traf)
             {
-                result.Add(ReadTraf(children.Payload, moofHeader.HeaderLength + children.Offset, defaults));
+                if (result.Count == MaxTrackFragments)
+                {
+                    throw InvalidBoxException.For(BoxTypes.Moof, $"holds over {MaxTrackFragments} track fragments");
+                }
+
+                var traf = ReadTraf(children.Payload, moofHeader.HeaderLength + children.Offset, defaults);
+                samples += traf.SampleCount;
+                if (samples > TrackRunReader.MaxSamples)
+                {
+                    // per 'moof', not per 'traf': else every track fragment of a box could announce the most
+                    throw InvalidBoxException.For(BoxTypes.Moof, $"its track fragments hold over {TrackRunReader.MaxSamples} samples");
+                }
+
+                result.Add(traf);
             }
         }
 

@@ -231,6 +231,7 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
         var archive = _archive ?? AdoptStreamHeader()
             ?? throw new PointRuleException(StatusCodes.Status400BadRequest, "fragment before the 'moov' (send ftyp+moov first, on this or an earlier POST of the stream)");
         var trafs = ReadTrafs(fragment.Span[..moofLength]);
+        RefuseOutOfProportion(trafs);
         PlaceRelativeEvents(trafs);
         if (trafs.Count == 1)
         {
@@ -258,6 +259,25 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
         {
             BoxHeader.TryRead(piece, out var moof);
             Collect(archive, FragmentBuffer.Wrap(piece), ReadTrafs(piece.AsSpan(0, (int)moof.Size))[0]);
+        }
+    }
+
+    // What a fragment makes (track fragments split out, sample tables) must stay in proportion to the bytes sent: a
+    // sample that takes no bytes costs nothing to announce and a table entry to hold.
+    private void RefuseOutOfProportion(List<TrackFragment> trafs)
+    {
+        if (trafs.Count > _tracks.Count)
+        {
+            throw new PointRuleException(StatusCodes.Status400BadRequest, $"bad 'moof': {trafs.Count} track fragments for a stream of {_tracks.Count} tracks");
+        }
+
+        foreach (var traf in trafs)
+        {
+            if (traf.SampleCount > traf.DataSize)
+            {
+                throw new PointRuleException(StatusCodes.Status400BadRequest,
+                    $"bad 'moof': track {traf.TrackId} announces {traf.SampleCount} samples in {traf.DataSize} bytes (a sample takes at least one)");
+            }
         }
     }
 

@@ -38,6 +38,66 @@ public sealed class SmoothIngestBadInputTests
         Assert.Single(manifest.ChunkTimes("audio"));
     }
 
+    /// <summary>
+    /// A fragment's cost must stay in proportion to its bytes (a review's findings): track fragments beyond the stream's
+    /// tracks (each split out as a fragment of its own) and samples that take no bytes (each a table entry) were
+    /// accepted. Both get 400 now, and the fragments before them stay.
+    /// </summary>
+    [Theory]
+    [InlineData(new[] { 1, 2, 1 }, 1, 100, "3 track fragments for a stream of 2 tracks")]
+    [InlineData(new[] { 1 }, 1000, 0, "announces 1000 samples in 0 bytes")]
+    public async Task FragmentOutOfProportionToItsBytes_Gets400_AndTheFragmentsBeforeStay(int[] tracks, int samples, int sampleSize, string refusal)
+    {
+        await using var server = await RunningServer.StartAsync();
+        var capture = await IsmvCapture.SixSecondsAsync(); // video and audio: two tracks
+        var boxes = Boxes.TopLevel(capture);
+        var secondMoof = boxes.Where(b => b.Type == "moof").ElementAt(2).Offset;
+        var (status, body) = await Posting.PostChunkedAsync(server.Http, "live/heavy.isml/Streams(a)", [.. capture.AsSpan(0, secondMoof), .. HandMadeFragment(tracks, samples, sampleSize)]);
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Contains(refusal, body, StringComparison.Ordinal);
+
+        var manifest = await SmoothManifestView.FetchAsync(server.Http, "live/heavy.isml/Manifest");
+        Assert.Single(manifest.ChunkTimes("video"));
+        Assert.Single(manifest.ChunkTimes("audio"));
+    }
+
+    // moof { mfhd, traf { tfhd (track id, base is moof, default sample size), trun (count, data offset at the mdat's payload) } per track }, mdat.
+    private static byte[] HandMadeFragment(int[] tracks, int samples, int sampleSize)
+    {
+        const int TrafSize = 8 + 20 + 20;
+        var moofSize = 8 + 16 + (TrafSize * tracks.Length);
+        var payload = samples * sampleSize;
+        var bytes = new byte[moofSize + 8 + payload];
+        var at = Box(bytes, 0, moofSize, "moof");
+        at = Box(bytes, at, 16, "mfhd");
+        BinaryPrimitives.WriteUInt32BigEndian(bytes.AsSpan(at + 4), 99);
+        at += 8;
+        foreach (var track in tracks)
+        {
+            at = Box(bytes, at, TrafSize, "traf");
+            at = Box(bytes, at, 20, "tfhd");
+            BinaryPrimitives.WriteUInt32BigEndian(bytes.AsSpan(at), 0x020000 | 0x10);
+            BinaryPrimitives.WriteUInt32BigEndian(bytes.AsSpan(at + 4), (uint)track);
+            BinaryPrimitives.WriteUInt32BigEndian(bytes.AsSpan(at + 8), (uint)sampleSize);
+            at += 12;
+            at = Box(bytes, at, 20, "trun");
+            BinaryPrimitives.WriteUInt32BigEndian(bytes.AsSpan(at), 0x000001);
+            BinaryPrimitives.WriteUInt32BigEndian(bytes.AsSpan(at + 4), (uint)samples);
+            BinaryPrimitives.WriteInt32BigEndian(bytes.AsSpan(at + 8), moofSize + 8);
+            at += 12;
+        }
+
+        Box(bytes, at, 8 + payload, "mdat");
+        return bytes;
+    }
+
+    private static int Box(byte[] bytes, int at, int size, string type)
+    {
+        BinaryPrimitives.WriteUInt32BigEndian(bytes.AsSpan(at), (uint)size);
+        System.Text.Encoding.ASCII.GetBytes(type, bytes.AsSpan(at + 4));
+        return at + 8;
+    }
+
     [Fact]
     public async Task TruncatedFragment_Gets400_TheCompleteOnesAreKeptAndServed()
     {
