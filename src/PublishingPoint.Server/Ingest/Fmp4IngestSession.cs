@@ -12,7 +12,10 @@ namespace PublishingPoint.Server.Ingest;
 /// </summary>
 internal sealed class Fmp4IngestSession(PointRegistry registry, Point point, StreamFeed feed, IngestMemoryAccount memory, IngestMetrics metrics, ILogger logger) : IIngestSession
 {
-    private const int MaxHeaderBoxBytes = 4 * 1024 * 1024;
+    private const int MaxHeaderBoxBytes = 1024 * 1024;
+    private const int MaxManifestBoxBytes = 64 * 1024;
+    private const int MaxFtypBytes = 4 * 1024;
+    private const int MaxOtherHeaderBoxBytes = 64 * 1024;
     private static readonly TimeSpan _headerWait = TimeSpan.FromSeconds(5);
 
     private readonly StreamIndexer _indexer = new(registry, point, feed, memory, metrics, logger);
@@ -171,9 +174,15 @@ internal sealed class Fmp4IngestSession(PointRegistry registry, Point point, Str
 
     private async ValueTask<byte[]> ReadHeaderBoxAsync(BoxFramer framer, BoxHeader header, CancellationToken cancellationToken)
     {
-        if (header.Size > MaxHeaderBoxBytes)
+        // Kept with every archive run of the stream (ftyp and the ISML box too): each no larger than a real one could be
+        // by far (a 'ftyp' of a thousand brands, a SMIL manifest of hundreds of tracks).
+        var limit = header.Type == BoxTypes.Moov ? MaxHeaderBoxBytes
+            : header.Type == BoxTypes.Uuid ? MaxManifestBoxBytes
+            : header.Type == BoxTypes.Ftyp ? MaxFtypBytes
+            : MaxOtherHeaderBoxBytes;
+        if (header.Size > limit)
         {
-            throw new PointRuleException(StatusCodes.Status413PayloadTooLarge, $"header box '{header.Type}' of {header.Size} bytes is over {MaxHeaderBoxBytes}");
+            throw new PointRuleException(StatusCodes.Status413PayloadTooLarge, $"header box '{header.Type}' of {header.Size} bytes is over {limit}");
         }
 
         // Header boxes are small and kept with the archive: held only while they are read.

@@ -212,7 +212,7 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
         _defaults = infos.ToDictionary(i => i.TrackId, i => i.Defaults);
         _archive = point.UseArchive(feed, header, registry.Options.MaxArchiveRunsPerStream, () => StreamArchive.Create(ArchiveNames.Next(point.Directory, feed.Id), header, registry.Options.FsyncArchive, registry.ArchiveFiles))
             ?? throw new PointRuleException(StatusCodes.Status429TooManyRequests,
-                $"stream {feed.Id} has started {registry.Options.MaxArchiveRunsPerStream} archive files with a changed header; a new header is refused");
+                $"stream {feed.Id} has started {registry.Options.MaxArchiveRunsPerStream} archive files with a changed header, or their headers hold over {Point.MaxHeaderBytesPerStream} bytes together; a new header is refused");
         if (logger.IsEnabled(LogLevel.Information))
         {
             // A header sent again as it was (an encoder may repeat its 'moov') is not a new line each time.

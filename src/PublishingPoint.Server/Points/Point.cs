@@ -517,8 +517,15 @@ public sealed class Point : IDisposable
     }
 
     /// <summary>
+    /// The headers of a stream's archive runs together: each stays in memory with its archive for the point's life, so
+    /// a stream that changes a large header often would otherwise hold one per run (real ones are a few KB).
+    /// </summary>
+    public const int MaxHeaderBytesPerStream = 4 * 1024 * 1024;
+
+    /// <summary>
     /// Keeps the stream's archive when the header is unchanged, else seals it and starts a new archive file; null when
-    /// the stream has started <paramref name="maxRuns"/> files that way (a header that keeps changing is refused).
+    /// the stream has started <paramref name="maxRuns"/> files that way (a header that keeps changing is refused), or
+    /// their headers would hold over <see cref="MaxHeaderBytesPerStream"/>.
     /// </summary>
     public StreamArchive? UseArchive(StreamFeed stream, ArchiveHeader header, int maxRuns, Func<StreamArchive> create)
     {
@@ -535,7 +542,7 @@ public sealed class Point : IDisposable
                     return current;
                 }
 
-                if (stream.ArchiveRuns >= maxRuns)
+                if (stream.ArchiveRuns >= maxRuns || stream.HeaderBytes + header.Bytes.Length > MaxHeaderBytesPerStream)
                 {
                     return null;
                 }
@@ -549,6 +556,7 @@ public sealed class Point : IDisposable
                 _archives.Add(archive);
                 stream.Archive = archive;
                 stream.ArchiveRuns++;
+                stream.HeaderBytes += header.Bytes.Length;
             }
 
             previous?.Seal();

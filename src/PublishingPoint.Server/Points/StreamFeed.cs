@@ -44,6 +44,9 @@ public sealed class StreamFeed
     /// <summary>Archive files this stream started because its header changed (rollover files do not count). Guarded by the point's lock.</summary>
     public int ArchiveRuns { get; internal set; }
 
+    /// <summary>Bytes of the headers of those files together (<see cref="Point.MaxHeaderBytesPerStream"/>). Guarded by the point's lock.</summary>
+    public long HeaderBytes { get; internal set; }
+
     /// <summary>
     /// Held while the stream's archive file changes (a first header, a new one, a rollover): redundant encoders may push
     /// one stream id at once. Players never take it, unlike the point's lock.

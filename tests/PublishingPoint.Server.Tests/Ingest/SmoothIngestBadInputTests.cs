@@ -61,6 +61,50 @@ public sealed class SmoothIngestBadInputTests
         Assert.Single(manifest.ChunkTimes("audio"));
     }
 
+    /// <summary>
+    /// Header boxes stay in memory with every archive run of their stream (a review's finding: a 4 MiB 'ftyp' and a 4 MiB
+    /// ISML box padded with NULs, then 32 slightly different 'moov's, held 256 MiB for 8 MiB sent, per stream). Each
+    /// header box has a size bound of its own now, and a stream's runs hold at most 4 MiB of headers together.
+    /// </summary>
+    [Fact]
+    public async Task HeaderBoxesOverTheirBounds_AndHeadersOverTheStreamsShare_AreRefused()
+    {
+        await using var server = await RunningServer.StartAsync();
+        var capture = await IsmvCapture.SixSecondsAsync();
+        var boxes = Boxes.TopLevel(capture);
+        var ftyp = boxes.Single(b => b.Type == "ftyp");
+        var moov = boxes.Single(b => b.Type == "moov");
+        var prologue = capture[..moov.Offset];
+        var isml = capture.AsSpan(0, moov.Offset)[ftyp.Size..].ToArray();
+
+        var (status, body) = await Posting.PostChunkedAsync(server.Http, "live/headers.isml/Streams(a)", [.. capture[..ftyp.Size], .. Padded(isml, 100_000), .. capture.AsSpan(moov.Offset, moov.Size)]);
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, status);
+        Assert.Contains("over 65536", body, StringComparison.Ordinal);
+
+        // 'moov's of 900 KB, each a little different: the fifth would take the stream's headers over 4 MiB.
+        var statuses = new List<HttpStatusCode>();
+        for (byte i = 0; i < 5; i++)
+        {
+            var big = Padded(capture.AsSpan(moov.Offset, moov.Size).ToArray(), 900_000, fill: i);
+            (status, body) = await Posting.PostChunkedAsync(server.Http, "live/headers.isml/Streams(a)", [.. prologue, .. big]);
+            statuses.Add(status);
+        }
+
+        Assert.Equal([HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.TooManyRequests], statuses);
+        Assert.Contains("4194304 bytes together", body, StringComparison.Ordinal);
+    }
+
+    // The box with a 'free' box of `extra` bytes appended inside it, its size mended.
+    private static byte[] Padded(byte[] box, int extra, byte fill = 0)
+    {
+        var padded = new byte[box.Length + extra];
+        box.CopyTo(padded, 0);
+        BinaryPrimitives.WriteUInt32BigEndian(padded, (uint)padded.Length);
+        Box(padded, box.Length, extra, "free");
+        padded.AsSpan(box.Length + 8).Fill(fill);
+        return padded;
+    }
+
     // moof { mfhd, traf { tfhd (track id, base is moof, default sample size), trun (count, data offset at the mdat's payload) } per track }, mdat.
     private static byte[] HandMadeFragment(int[] tracks, int samples, int sampleSize)
     {
