@@ -246,6 +246,13 @@ internal sealed partial class PointRequestRouter(
             return true;
         }
 
+        if (string.IsNullOrEmpty(secret))
+        {
+            _refusals.Refused(denied, "ingest from a web page", path.Value);
+            await Problems.WriteAsync(context, denied, IngestAuthorization.FromAWebPage).ConfigureAwait(false);
+            return false;
+        }
+
         _refusals.Refused(denied, "ingest without the right secret", path.Value);
         await Problems.WriteAsync(context, denied, "ingest needs the point's secret: ?token=... or HTTP basic auth").ConfigureAwait(false);
         return false;

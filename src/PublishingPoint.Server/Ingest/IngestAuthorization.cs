@@ -5,15 +5,27 @@ namespace PublishingPoint.Server.Ingest;
 
 /// <summary>
 /// Ingest secret check: the encoder presents the secret as <c>?token=SECRET</c> on the URL, or as the password of
-/// HTTP basic auth (<c>http://user:SECRET@host/...</c>, which ffmpeg supports). No secret configured: open.
+/// HTTP basic auth (<c>http://user:SECRET@host/...</c>, which ffmpeg supports). No secret configured: open to encoders,
+/// not to web pages.
 /// </summary>
 internal static class IngestAuthorization
 {
+    public const string FromAWebPage = "a web page cannot push without the ingest secret (the request carries an Origin header): set PublishingPoint:IngestSecret or the point's ingestSecret and present it";
+
     public static bool Check(HttpContext context, string? secret, out int status)
     {
         status = StatusCodes.Status200OK;
         if (string.IsNullOrEmpty(secret))
         {
+            // Open ingest (loopback, or AllowAnonymousIngest) is for encoders, which send no Origin. A browser sends one
+            // with every POST, PUT and DELETE, also the "simple" ones it makes for any page without asking the server
+            // first: a page the operator visits could otherwise push to, and take over, a point on the loopback server.
+            if (context.Request.Headers.Origin.Count > 0)
+            {
+                status = StatusCodes.Status403Forbidden;
+                return false;
+            }
+
             return true;
         }
 
