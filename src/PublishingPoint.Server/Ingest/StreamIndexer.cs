@@ -430,7 +430,10 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
             return;
         }
 
-        if (Prft is { } prft && _tracks.TryGetValue(prft.ReferenceTrackId, out var reference))
+        // A 'prft' media time is a 64-bit field: one out of the timeline's range (read negative, or centuries long) would put
+        // the anchor where adding a media time overflows, and every dated answer of the point would fail. Ignored then.
+        if (Prft is { } prft && _tracks.TryGetValue(prft.ReferenceTrackId, out var reference)
+            && prft.MediaTime >= 0 && prft.MediaTime / reference.Description.Timescale <= MaxTimeSeconds)
         {
             point.AnchorTimeline(prft.WallClock, (double)prft.MediaTime / reference.Description.Timescale);
             return;

@@ -301,7 +301,8 @@ public sealed class Point : IDisposable
         {
             using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllBytes(file));
             if (doc.RootElement.ValueKind == System.Text.Json.JsonValueKind.Object && doc.RootElement.TryGetProperty("anchor", out var anchor)
-                && anchor.ValueKind == System.Text.Json.JsonValueKind.String && anchor.TryGetDateTimeOffset(out var value))
+                && anchor.ValueKind == System.Text.Json.JsonValueKind.String && anchor.TryGetDateTimeOffset(out var value)
+                && value.Year is >= 1800 and <= 2200) // one a bad 'prft' left (the year 9949) would make every dated answer fail
             {
                 TimelineAnchor = value;
             }

@@ -94,6 +94,36 @@ public sealed class SmoothIngestBadInputTests
         Assert.Contains("4194304 bytes together", body, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// A 'prft' whose media time is out of any range (a 64-bit one read negative, or centuries long) made the timeline
+    /// anchor overflow (500 for fragments already archived) or land at the end of time, kept in timeline.json, after
+    /// which every HLS and DASH answer of the point was a 500, across restarts (a review's finding). Such a box is
+    /// ignored now: the anchor comes from the arrival, as without one.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task APrftOutOfRange_IsIgnored_AndThePointPlays(bool endOfTime)
+    {
+        await using var server = await RunningServer.StartAsync();
+        var capture = await IsmvCapture.SixSecondsAsync();
+        var firstMoof = Boxes.TopLevel(capture).First(b => b.Type == "moof").Offset;
+        // Track 1's timescale is 10 MHz, 100 ns ticks: a media time that puts media time 0 two seconds before the end of time.
+        var wallClock = new DateTimeOffset(DateTime.UtcNow.Ticks / TimeSpan.TicksPerSecond * TimeSpan.TicksPerSecond, TimeSpan.Zero);
+        var mediaTime = endOfTime ? (wallClock - DateTimeOffset.MaxValue.AddSeconds(-2)).Ticks : long.MaxValue;
+        var prft = new PublishingPoint.Media.IsoBmff.PrftBox(1, wallClock, mediaTime).Write();
+        var (status, body) = await Posting.PostChunkedAsync(server.Http, "live/prft.isml/Streams(a)", [.. capture[..firstMoof], .. prft, .. capture[firstMoof..]]);
+        Assert.True(status == HttpStatusCode.OK, body);
+
+        using var playlist = await server.Http.GetAsync("live/prft.isml/hls/video-400000.m3u8");
+        Assert.Equal(HttpStatusCode.OK, playlist.StatusCode);
+        var text = await playlist.Content.ReadAsStringAsync();
+        var dated = Hls.HlsText.Tag(text, "#EXT-X-PROGRAM-DATE-TIME") ?? throw new InvalidDataException("no program date time:\n" + text);
+        Assert.InRange(DateTimeOffset.Parse(dated, System.Globalization.CultureInfo.InvariantCulture), DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddMinutes(5));
+        using var mpd = await server.Http.GetAsync("live/prft.isml/manifest.mpd");
+        Assert.Equal(HttpStatusCode.OK, mpd.StatusCode);
+    }
+
     // The box with a 'free' box of `extra` bytes appended inside it, its size mended.
     private static byte[] Padded(byte[] box, int extra, byte fill = 0)
     {
