@@ -123,9 +123,11 @@ internal sealed class IngestEndpoint(PointRegistry registry, IngestMemory memory
         // A parser refused bytes a session did not check first: still the sender's fault, still a clean 400.
         FormatException or InvalidDataException => new("refused", StatusCodes.Status400BadRequest, "bad media: " + e.Message),
 
+        // Before the archive's arm: a client's reset and Kestrel's cut of a slow body are IOExceptions too.
+        OperationCanceledException or Microsoft.AspNetCore.Http.BadHttpRequestException or Microsoft.AspNetCore.Connections.ConnectionResetException => new("connection lost: " + e.Message),
+
         // The archive could not take the fragment (disk full, I/O error): refuse it, keep what is already safe.
         IOException when e is not EndOfStreamException => new("archive failure", StatusCodes.Status507InsufficientStorage, "the archive cannot store this fragment"),
-        OperationCanceledException or Microsoft.AspNetCore.Http.BadHttpRequestException or Microsoft.AspNetCore.Connections.ConnectionResetException => new("connection lost: " + e.Message),
         _ => null,
     };
 
