@@ -35,6 +35,9 @@ public sealed class StreamArchive : IDisposable
 
     public string FileName => Path.GetFileName(FilePath);
 
+    /// <summary>Bytes of the file written so far.</summary>
+    public long Length => Volatile.Read(ref _length);
+
     public ArchiveHeader Header { get; }
 
     /// <summary>Media seconds of the first fragment this file holds, and the end of its last one (NaN until known).</summary>

@@ -148,6 +148,12 @@ public sealed record PublishingPointOptions
     /// <summary>Free space the data folder's disk must have for /health/ready to say ready.</summary>
     public long MinFreeDiskBytes { get; set; } = 256L * 1024 * 1024;
 
+    /// <summary>
+    /// Archive bytes one point may hold on disk (0: no bound but <see cref="MinFreeDiskBytes"/>): past it the point's
+    /// fragments are refused with 507 and the other points go on. For a server whose points have secrets of their own.
+    /// </summary>
+    public long MaxPointDiskBytes { get; set; }
+
     /// <summary>fsync the archive after every fragment before it is indexed (durable before visible).</summary>
     public bool FsyncArchive { get; set; } = true;
 
@@ -244,6 +250,8 @@ internal sealed class PublishingPointOptionsValidator : IValidateOptions<Publish
             "PublishingPoint:ArchiveFileMaxFragments must be at least 2, MaxIndexBytes at least 1."),
         (options.TsFragmentSeconds is < 0.5 or > 60,
             "PublishingPoint:TsFragmentSeconds must be between 0.5 and 60."),
+        (options.MaxPointDiskBytes < 0,
+            "PublishingPoint:MaxPointDiskBytes must be 0 (no bound) or more."),
         (options.MaxPoints < 1 || options.MaxStreamsPerPoint < 1 || options.MaxTracksPerStream < 1,
             "PublishingPoint:MaxPoints, MaxStreamsPerPoint and MaxTracksPerStream must be at least 1."),
         (options.IngestIdleTimeoutSeconds is < 1 or > 3600 || options.MinIngestBytesPerSecond < 0,

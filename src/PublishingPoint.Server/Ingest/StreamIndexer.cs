@@ -472,6 +472,17 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
         }
     }
 
+    // One point (one holder of its secret) must not take the disk from the others: they would all get 507 at MinFreeDiskBytes.
+    private void RefuseOverPointDiskBound(long bytes)
+    {
+        var bound = registry.Options.MaxPointDiskBytes;
+        if (bound > 0 && point.Archives().Sum(a => a.Length) + bytes > bound)
+        {
+            throw new PointRuleException(StatusCodes.Status507InsufficientStorage,
+                $"the point holds its maximum of {bound} archive bytes (PublishingPoint:MaxPointDiskBytes): fragments are refused; keep less (archiveLengthSeconds) or delete the point");
+        }
+    }
+
     // An encoder restarted on its own clock (ffmpeg starts at 0) against a point that goes on: every fragment would be
     // a duplicate, dropped while the encoder is answered 200, for as long as the point's media ran before. A replay of
     // the last fragments (a reconnect) is well within the bound and still dropped quietly.
@@ -531,6 +542,8 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
                 throw new PointRuleException(StatusCodes.Status507InsufficientStorage,
                     $"the data folder's disk has less than {registry.Options.MinFreeDiskBytes} bytes free (PublishingPoint:MinFreeDiskBytes): fragments are refused until there is room");
             }
+
+            RefuseOverPointDiskBound(fragment.Length);
 
             var scale = (double)track.Description.Timescale;
             archive = feed.Archive ?? archive;

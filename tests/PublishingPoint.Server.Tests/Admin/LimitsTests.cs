@@ -64,6 +64,27 @@ public sealed class LimitsTests
         Assert.Equal(Threads - 2, statuses.Count(s => s == 503));
     }
 
+    /// <summary>
+    /// Nothing but MinFreeDiskBytes bounded a point's disk: one holder of a point's secret could fill it, and then every
+    /// point got 507. With MaxPointDiskBytes a point past it gets 507 alone; what it had is kept and served.
+    /// </summary>
+    [Fact]
+    public async Task APointPastMaxPointDiskBytes_Gets507_TheOthersGoOn()
+    {
+        await using var server = await RunningServer.StartAsync(null, "--PublishingPoint:MaxPointDiskBytes=500000");
+        var large = await IsmvCapture.MakeAsync(20, 400, 64);
+        Assert.True(large.Length > 700_000, $"{large.Length} bytes");
+        var (status, body) = await Posting.PostChunkedAsync(server.Http, "live/full.isml/Streams(a)", large);
+        Assert.Equal(HttpStatusCode.InsufficientStorage, status);
+        Assert.Contains("MaxPointDiskBytes", body, StringComparison.Ordinal);
+        var kept = await SmoothManifestView.FetchAsync(server.Http, "live/full.isml/Manifest");
+        Assert.NotEmpty(kept.ChunkTimes("video"));
+        var onDisk = Directory.GetFiles(Path.Combine(server.DataPath, "live", "full.isml"), "*.ismv").Sum(f => new FileInfo(f).Length);
+        Assert.InRange(onDisk, 1, 500_000);
+
+        Assert.Equal(HttpStatusCode.OK, (await Posting.PostChunkedAsync(server.Http, "live/other.isml/Streams(a)", await IsmvCapture.SixSecondsAsync())).Status);
+    }
+
     [Fact]
     public async Task SlowlorisBelowTheRateFloor_IsCut()
     {
