@@ -135,12 +135,14 @@ internal static class DirectSend
     }
 
     // Only where Kestrel's HTTP/1 writer sits right on our output: not under TLS or HTTP/2 framing, and not when a
-    // middleware replaced the response body (it would see the placeholder bytes).
+    // middleware replaced the response body (it would see the placeholder bytes). TLS is read from the connection: the
+    // request's scheme is what a trusted proxy's X-Forwarded-Proto says.
     private static IDirectBodyFeature? Direct(HttpContext context)
     {
         var features = context.Features;
         return features.Get<IDirectBodyFeature>() is { AcceptsBodies: true } direct
             && !context.Request.IsHttps
+            && features.Get<Microsoft.AspNetCore.Http.Features.ITlsConnectionFeature>() is null
             && (HttpProtocol.IsHttp11(context.Request.Protocol) || HttpProtocol.IsHttp10(context.Request.Protocol))
             && ReferenceEquals(features.Get<IHttpResponseBodyFeature>(), features.Get<IHttpRequestFeature>())
             ? direct

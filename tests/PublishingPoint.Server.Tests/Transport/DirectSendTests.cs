@@ -212,6 +212,35 @@ public sealed class DirectSendTests
         Assert.Equal(Requests, counted);
     }
 
+    /// <summary>
+    /// Whether a connection was TLS was read from the request's scheme, which a trusted proxy's X-Forwarded-Proto sets:
+    /// a CDN that connects over TLS for a viewer on http made every large answer's body go on the socket in plain text,
+    /// in the middle of the TLS stream (a review's finding). It is read from the connection now.
+    /// </summary>
+    [Fact]
+    public async Task OverTls_FromATrustedProxyThatSaysHttp_BodiesAreStillEncrypted()
+    {
+        var capture = await IsmvCapture.MakeAsync(6, 2500, 64, 1280, 720);
+        var certificate = await TestCertificate.CreateAsync();
+        await using var tls = await RunningServer.StartAsync(null, [.. certificate.ServerSettings, "--PublishingPoint:TrustedProxies:0=127.0.0.1"]);
+        using var http = certificate.Trusting(tls.BaseUrl, HttpVersion.Version11);
+        var (status, body) = await Posting.PostChunkedAsync(http, $"{Point}/Streams(a)", capture);
+        Assert.True(status == HttpStatusCode.OK, body);
+
+        var media = await http.GetStringAsync($"{Point}/{HlsText.AttributeLines(await http.GetStringAsync($"{Point}/master.m3u8"), "#EXT-X-STREAM-INF")[0].Uri}");
+        var segment = $"{Point}/hls/{HlsText.Segments(media)[1].Uri}";
+        var expected = await http.GetByteArrayAsync(segment);
+        Assert.True(expected.Length >= SendFileThreshold, $"segment of {expected.Length} bytes");
+        for (var i = 0; i < 4; i++)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, segment);
+            request.Headers.Add("X-Forwarded-Proto", "http");
+            request.Headers.Add("X-Forwarded-For", "203.0.113.7");
+            using var response = await http.SendAsync(request);
+            Assert.Equal(expected, await response.Content.ReadAsByteArrayAsync());
+        }
+    }
+
     [Fact]
     public async Task OverTls_WithHttp11AndHttp2_BodiesAreCopiedAndTheSame()
     {
