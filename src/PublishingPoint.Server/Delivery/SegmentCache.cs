@@ -219,6 +219,9 @@ internal sealed class SegmentCache : IDisposable
 
     private long Held() => _cache.GetCurrentStatistics()?.CurrentEstimatedSize ?? 0;
 
+    /// <summary>The sizes the entries were given (what the bound is kept on).</summary>
+    internal long AccountedBytes => Held();
+
     // Segments in memory are bounded by the cache's size however long the answers holding them take (a player that stops
     // reading keeps its segment after the cache let it go): past that bound a new segment is kept as a spooled file
     // from the start (the page cache holds its bytes, and the kernel can take them back), and past twice the bound,

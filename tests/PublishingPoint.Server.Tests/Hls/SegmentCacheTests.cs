@@ -38,6 +38,40 @@ public sealed class SegmentCacheTests
         Assert.False(cache.TryGetReady(key(0), out _), "the oldest segment should have made room");
     }
 
+    /// <summary>
+    /// Low-latency parts went into the cache at a flat 64 KB whatever their size, and a part of any indexed segment can be
+    /// asked for: parts of large keyframes held many times the cache's bound (a review's finding). A part is accounted at
+    /// no less than its bytes now.
+    /// </summary>
+    [Fact]
+    public async Task LowLatencyParts_AreAccountedAtNoLessThanTheirBytes()
+    {
+        await using var server = await RunningServer.StartAsync();
+        const string Point = "live/parts.isml";
+        var push = await Encoder.PushLowLatencyCmafAsync(server.Url($"{Point}/Streams(a)"),
+            new EncoderSettings { VideoKbps = 8000, Noise = true, Width = 1280, Height = 720, AudioKbps = 0, Seconds = 6, RealTime = false });
+        Assert.True(push.ExitCode == 0, Tool.Describe(push));
+
+        var registry = Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<PointRegistry>(server.Services);
+        var cache = Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<SegmentCache>(server.Services);
+        var track = Assert.Single(registry.Find(Point)!.Tracks());
+        var before = cache.AccountedBytes;
+        long fetched = 0;
+        var parts = 0;
+        foreach (var entry in track.Snapshot(out _, out _))
+        {
+            for (var p = 0; p < (entry.Parts?.Count ?? 0); p++)
+            {
+                fetched += (await server.Http.GetByteArrayAsync($"{Point}/hls/{HlsPlaylistBuilder.Name(track.Key)}/{entry.Sequence}.{p}.m4s")).Length;
+                parts++;
+            }
+        }
+
+        Assert.True(parts >= 10, $"{parts} parts");
+        Assert.True(fetched > parts * 64L * 1024, $"{fetched} bytes in {parts} parts: not larger than the old flat guess, the test shows nothing");
+        Assert.True(cache.AccountedBytes - before >= fetched, $"{cache.AccountedBytes - before} bytes accounted for {fetched} bytes of {parts} parts");
+    }
+
     [Fact]
     public async Task ConcurrentRequests_AcrossTheSpoolingRequest_AllGetTheSegment_ProducedOnce()
     {

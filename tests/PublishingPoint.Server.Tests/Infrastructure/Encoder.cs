@@ -21,6 +21,9 @@ public sealed record EncoderSettings
 
     /// <summary>Real time (-re), as a live encoder; false pushes as fast as ffmpeg can.</summary>
     public bool RealTime { get; init; } = true;
+
+    /// <summary>Noise over the test pattern, which otherwise compresses far below any high bit rate asked for.</summary>
+    public bool Noise { get; init; }
 }
 
 /// <summary>ffmpeg as the encoder: the push recipes README documents.</summary>
@@ -57,6 +60,11 @@ public static class Encoder
 
         args.AddRange(["-t", s.Seconds.ToString(inv), "-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", "veryfast",
             "-b:v", $"{s.VideoKbps}k", "-g", (25 * s.GopSeconds).ToString(inv), "-keyint_min", (25 * s.GopSeconds).ToString(inv), "-sc_threshold", "0"]);
+        if (s.Noise)
+        {
+            args.AddRange(["-vf", "noise=alls=30:allf=t"]);
+        }
+
         if (s.AudioKbps > 0)
         {
             args.AddRange(["-c:a", "aac", "-b:a", $"{s.AudioKbps}k"]);

@@ -32,6 +32,7 @@ internal sealed class HlsDelivery(PointRegistry registry, SegmentCache cache)
     public static (string Extension, string ContentType) SegmentType(TrackKind kind, HlsFormat format) =>
         format == HlsFormat.Fmp4 ? ("m4s", Mp4ContentType) : kind == TrackKind.Audio ? ("aac", PackedAudioContentType) : ("ts", TsContentType);
     private const string Immutable = "public, max-age=31536000, immutable";
+    private const int PartHeaderRoom = 4096;
     private const int VodPlaylistMaxAge = 3600;
     private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<Track, SemaphoreSlim> _keyframeTurns = [];
 
@@ -297,18 +298,23 @@ internal sealed class HlsDelivery(PointRegistry registry, SegmentCache cache)
             fragments = track.SnapshotSegment(sequence, out open, out openParts, out _);
         }
 
+        // The cache keeps its bound on the sizes it is given: a part is at most its segment's bytes, or its chunk's, and a
+        // little header (a flat guess let parts of large keyframes hold many times the bound).
         Func<Task<byte[]>>? produce = null;
+        long size = 0;
         if (fragments is [var entry, ..])
         {
             if (entry.Parts is { } parts && part < parts.Count)
             {
                 produce = async () => (await HlsPackager.Fmp4PartAsync(track, entry, sequence, part, CancellationToken.None).ConfigureAwait(false))!;
+                size = entry.Length + PartHeaderRoom;
             }
         }
         else if (sequence == open && part < openParts.Length)
         {
             var chunk = openParts[part];
             produce = () => Task.FromResult(HlsPackager.Fmp4OpenPart(track, chunk, sequence, part));
+            size = chunk.Bytes.Length + PartHeaderRoom;
         }
 
         if (produce is null)
@@ -317,7 +323,7 @@ internal sealed class HlsDelivery(PointRegistry registry, SegmentCache cache)
             return;
         }
 
-        var produced = await cache.GetOrProduceSegmentAsync(key, 64 * 1024, produce, context.RequestAborted).ConfigureAwait(false);
+        var produced = await cache.GetOrProduceSegmentAsync(key, size, produce, context.RequestAborted).ConfigureAwait(false);
         await AnswerAsync(context, Mp4ContentType, produced).ConfigureAwait(false);
     }
 
