@@ -322,6 +322,16 @@ internal sealed class DirectSocketOutput : PipeWriter, IDirectBodyFeature
             return new FlushResult(isCanceled: false, isCompleted: true);
         }
 
+        if (_queued.Count == 0)
+        {
+            // The headers went: only the file waits for the socket now, and a client that reads slowly would hold their
+            // 64 KB chunk for as long as the file takes, outside what MaxUnsentAnswerBytes counts.
+            lock (_lock)
+            {
+                Release();
+            }
+        }
+
         var elements = new SendPacketsElement[_queued.Count + _files.Count];
         var next = 0;
         var file = 0;
