@@ -16,6 +16,8 @@ internal sealed class SpooledFile : IDisposable
 
     private readonly Action? _onDispose;
     private int _disposed;
+    private int _leases;
+    private int _closed;
 
     private SpooledFile(FileStream stream, long length, Action? onDispose)
     {
@@ -67,25 +69,58 @@ internal sealed class SpooledFile : IDisposable
             return false;
         }
 
+        // Counted before the handle is taken: a dispose meanwhile then leaves the closing to this lease's release.
+        Interlocked.Increment(ref _leases);
         try
         {
             _handle.DangerousAddRef(ref leased);
         }
         catch (ObjectDisposedException)
         {
-            return false;
+        }
+
+        if (!leased)
+        {
+            EndLease();
         }
 
         return leased;
     }
 
-    public void Release() => _handle.DangerousRelease();
+    public void Release()
+    {
+        _handle.DangerousRelease();
+        EndLease();
+    }
 
+    /// <summary>
+    /// No new lease from now on; the descriptor (and the unlinked file's disk space) goes with the last one, and only
+    /// then does the file stop counting against the spool's bound: a slow reader keeps holding what it holds.
+    /// </summary>
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 0)
         {
             _stream.Dispose();
+            if (Volatile.Read(ref _leases) == 0)
+            {
+                Closed();
+            }
+        }
+    }
+
+    private void EndLease()
+    {
+        if (Interlocked.Decrement(ref _leases) == 0 && Volatile.Read(ref _disposed) != 0)
+        {
+            Closed();
+        }
+    }
+
+    private void Closed()
+    {
+        if (Interlocked.Exchange(ref _closed, 1) == 0)
+        {
             _onDispose?.Invoke();
         }
     }

@@ -72,6 +72,35 @@ public sealed class SegmentCacheTests
         Assert.True(cache.AccountedBytes - before >= fetched, $"{cache.AccountedBytes - before} bytes accounted for {fetched} bytes of {parts} parts");
     }
 
+    /// <summary>
+    /// A spooled copy the cache let go of stopped counting against MaxSpooledFiles at once, though a slow reader still
+    /// held its descriptor and the unlinked file's disk space: readers that never finish could have copies made without
+    /// bound (a review's finding). It counts until its last lease is released.
+    /// </summary>
+    [Fact]
+    public void ASpooledCopyLetGoWhileASenderHoldsIt_CountsUntilTheSenderIsDone()
+    {
+        var spool = Spooling(atRequest: 1);
+        var file = spool.TryWrite(RandomSegment());
+        Assert.NotNull(file);
+        Assert.True(file.TryLease());
+        Assert.Equal(1, spool.OpenFiles);
+
+        file.Dispose();
+        Assert.False(file.TryLease());
+        Assert.Equal(1, spool.OpenFiles);
+        Assert.False(file.Handle.IsClosed);
+
+        file.Release();
+        Assert.Equal(0, spool.OpenFiles);
+        Assert.True(file.Handle.IsClosed);
+
+        var unleased = spool.TryWrite(RandomSegment());
+        Assert.NotNull(unleased);
+        unleased.Dispose();
+        Assert.Equal(0, spool.OpenFiles);
+    }
+
     [Fact]
     public async Task ConcurrentRequests_AcrossTheSpoolingRequest_AllGetTheSegment_ProducedOnce()
     {
