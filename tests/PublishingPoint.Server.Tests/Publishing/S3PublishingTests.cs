@@ -111,8 +111,9 @@ public sealed partial class S3PublishingTests
             metrics = await server.Http.GetStringAsync("metrics");
             return Metric(metrics, "publishingpoint_publishing_backlog") > backlogDuring && backlogDuring > 0;
         }, $"the backlog did not grow past {backlogDuring} while the store was down", TimeSpan.FromSeconds(15));
+        // The backlog grew after the store was seen gone: ingest went on during the outage (whether the encoder is still
+        // pushing by now is the machine's speed, not the server's behaviour).
         Assert.True(Metric(metrics, "publishingpoint_publishing_failures") >= 1);
-        Assert.False(push.IsCompleted, "the encoder must still be pushing during the outage");
         var local = await server.Http.GetAsync($"{Point}/master.m3u8");
         Assert.Equal(HttpStatusCode.OK, local.StatusCode);
         var status = await server.Http.GetStringAsync("api/publish");
