@@ -55,28 +55,22 @@ public sealed class ArchivedEntryTests
         const int tfhd = 16, tfdt = 20, trun = 20, traf = 8 + tfhd + tfdt + trun, mfhd = 16, moof = 8 + mfhd + traf;
         var bytes = new byte[moof + 8 + (SampleCount * SampleSize)];
         var at = 0;
-        at = Box(bytes, at, moof, "moof");
-        at = Box(bytes, at, mfhd, "mfhd");
+        at = Boxes.WriteHeader(bytes, at, moof, "moof");
+        at = Boxes.WriteHeader(bytes, at, mfhd, "mfhd");
         at = Int(bytes, Int(bytes, at, 0), 1);
-        at = Box(bytes, at, traf, "traf");
-        at = Box(bytes, at, tfhd, "tfhd");
+        at = Boxes.WriteHeader(bytes, at, traf, "traf");
+        at = Boxes.WriteHeader(bytes, at, tfhd, "tfhd");
         at = Int(bytes, Int(bytes, at, 0x02_0000), (int)TrackId);
-        at = Box(bytes, at, tfdt, "tfdt");
+        at = Boxes.WriteHeader(bytes, at, tfdt, "tfdt");
         at = Int(bytes, at, 0x0100_0000);
         BinaryPrimitives.WriteInt64BigEndian(bytes.AsSpan(at), time);
         at += 8;
-        at = Box(bytes, at, trun, "trun");
+        at = Boxes.WriteHeader(bytes, at, trun, "trun");
         at = Int(bytes, Int(bytes, Int(bytes, at, 0x00_0001), SampleCount), moof + 8);
-        Box(bytes, at, bytes.Length - at, "mdat");
+        Boxes.WriteHeader(bytes, at, bytes.Length - at, "mdat");
         return bytes;
     }
 
-    private static int Box(byte[] bytes, int at, int size, string type)
-    {
-        BinaryPrimitives.WriteInt32BigEndian(bytes.AsSpan(at), size);
-        System.Text.Encoding.ASCII.GetBytes(type, bytes.AsSpan(at + 4));
-        return at + 8;
-    }
 
     private static int Int(byte[] bytes, int at, int value)
     {

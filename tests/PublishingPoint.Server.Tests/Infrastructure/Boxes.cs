@@ -118,4 +118,12 @@ public static class Boxes
 
         return padded;
     }
+
+    /// <summary>Writes a box header (32-bit size, type) at <paramref name="at"/>; returns where its payload starts.</summary>
+    public static int WriteHeader(byte[] bytes, int at, int size, string type)
+    {
+        BinaryPrimitives.WriteInt32BigEndian(bytes.AsSpan(at), size);
+        System.Text.Encoding.ASCII.GetBytes(type, bytes.AsSpan(at + 4));
+        return at + 8;
+    }
 }

@@ -130,7 +130,7 @@ public sealed class SmoothIngestBadInputTests
         var padded = new byte[box.Length + extra];
         box.CopyTo(padded, 0);
         BinaryPrimitives.WriteUInt32BigEndian(padded, (uint)padded.Length);
-        Box(padded, box.Length, extra, "free");
+        Boxes.WriteHeader(padded, box.Length, extra, "free");
         padded.AsSpan(box.Length + 8).Fill(fill);
         return padded;
     }
@@ -142,35 +142,29 @@ public sealed class SmoothIngestBadInputTests
         var moofSize = 8 + 16 + (TrafSize * tracks.Length);
         var payload = samples * sampleSize;
         var bytes = new byte[moofSize + 8 + payload];
-        var at = Box(bytes, 0, moofSize, "moof");
-        at = Box(bytes, at, 16, "mfhd");
+        var at = Boxes.WriteHeader(bytes, 0, moofSize, "moof");
+        at = Boxes.WriteHeader(bytes, at, 16, "mfhd");
         BinaryPrimitives.WriteUInt32BigEndian(bytes.AsSpan(at + 4), 99);
         at += 8;
         foreach (var track in tracks)
         {
-            at = Box(bytes, at, TrafSize, "traf");
-            at = Box(bytes, at, 20, "tfhd");
+            at = Boxes.WriteHeader(bytes, at, TrafSize, "traf");
+            at = Boxes.WriteHeader(bytes, at, 20, "tfhd");
             BinaryPrimitives.WriteUInt32BigEndian(bytes.AsSpan(at), 0x020000 | 0x10);
             BinaryPrimitives.WriteUInt32BigEndian(bytes.AsSpan(at + 4), (uint)track);
             BinaryPrimitives.WriteUInt32BigEndian(bytes.AsSpan(at + 8), (uint)sampleSize);
             at += 12;
-            at = Box(bytes, at, 20, "trun");
+            at = Boxes.WriteHeader(bytes, at, 20, "trun");
             BinaryPrimitives.WriteUInt32BigEndian(bytes.AsSpan(at), 0x000001);
             BinaryPrimitives.WriteUInt32BigEndian(bytes.AsSpan(at + 4), (uint)samples);
             BinaryPrimitives.WriteInt32BigEndian(bytes.AsSpan(at + 8), moofSize + 8);
             at += 12;
         }
 
-        Box(bytes, at, 8 + payload, "mdat");
+        Boxes.WriteHeader(bytes, at, 8 + payload, "mdat");
         return bytes;
     }
 
-    private static int Box(byte[] bytes, int at, int size, string type)
-    {
-        BinaryPrimitives.WriteUInt32BigEndian(bytes.AsSpan(at), (uint)size);
-        System.Text.Encoding.ASCII.GetBytes(type, bytes.AsSpan(at + 4));
-        return at + 8;
-    }
 
     [Fact]
     public async Task TruncatedFragment_Gets400_TheCompleteOnesAreKeptAndServed()
