@@ -476,7 +476,7 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
     private void RefuseOverPointDiskBound(long bytes)
     {
         var bound = registry.Options.MaxPointDiskBytes;
-        if (bound > 0 && point.Archives().Sum(a => a.Length) + bytes > bound)
+        if (bound > 0 && point.ArchiveBytes() + bytes > bound)
         {
             throw new PointRuleException(StatusCodes.Status507InsufficientStorage,
                 $"the point holds its maximum of {bound} archive bytes (PublishingPoint:MaxPointDiskBytes): fragments are refused; keep less (archiveLengthSeconds) or delete the point");

@@ -424,6 +424,21 @@ public sealed class Point : IDisposable
         }
     }
 
+    /// <summary>Bytes of the point's archive files together (each as written so far), without copying the list.</summary>
+    public long ArchiveBytes()
+    {
+        lock (_lock)
+        {
+            var bytes = 0L;
+            foreach (var archive in _archives)
+            {
+                bytes += archive.Length;
+            }
+
+            return bytes;
+        }
+    }
+
     /// <summary>A connection starts feeding <paramref name="streamId"/>; the point goes (back) to live. Null when the stream has its maximum of connections.</summary>
     public StreamFeed? Connect(string streamId, DateTimeOffset now, int maxConnections = int.MaxValue)
     {
