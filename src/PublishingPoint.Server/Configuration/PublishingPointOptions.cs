@@ -177,6 +177,13 @@ public sealed record PublishingPointOptions
     public bool EventLoopServing { get; set; } = true;
 
     /// <summary>
+    /// A player's plain GET that gets the same answer as one before it (a playlist at the same version, a cached segment)
+    /// is answered below Kestrel's HTTP/1 code, from the kept answer; everything else goes through Kestrel as before. Needs
+    /// <see cref="DirectSend"/>.
+    /// </summary>
+    public bool AnswerReplay { get; set; } = true;
+
+    /// <summary>
     /// A connection keeps its receive buffer (one block of <see cref="ReceiveBlockKilobytes"/>) between requests, so the next request is
     /// read with one system call instead of a zero-byte read to wait for it and then the read (Kestrel's
     /// WaitForDataBeforeAllocatingBuffer off). Costs a block per open connection; Kestrel:Limits:MaxConcurrentConnections bounds them.

@@ -191,6 +191,11 @@ internal static class RenderedResponses
             response.Headers.ContentEncoding = "gzip";
         }
 
+        if (maxAge is null)
+        {
+            AnswerNote.Of(context)?.Rendered(bytes, output.Version);
+        }
+
         return Responses.BytesAsync(context, output.ContentType, bytes);
     }
 

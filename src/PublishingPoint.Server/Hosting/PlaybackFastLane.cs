@@ -11,12 +11,19 @@ namespace PublishingPoint.Server.Hosting;
 /// answer differently: GET or HEAD, no Origin header while every origin is allowed (the answer then just says so, as
 /// <see cref="Delivery.DeliveryCors"/> does), and a first path segment that no mapped route begins with.
 /// </summary>
-internal sealed class PlaybackFastLane(RequestDelegate next, PointRequestRouter router, EndpointDataSource endpoints, Microsoft.Extensions.Options.IOptions<Configuration.PublishingPointOptions> options)
+/// <remarks>
+/// With <see cref="Configuration.PublishingPointOptions.AnswerReplay"/>, an answer here that could be given again as it
+/// is (<see cref="Delivery.AnswerStore.Recordable"/>) is kept for <see cref="Transport.AnswerReplay"/>.
+/// </remarks>
+internal sealed class PlaybackFastLane(RequestDelegate next, PointRequestRouter router, EndpointDataSource endpoints,
+    Microsoft.Extensions.Options.IOptions<Configuration.PublishingPointOptions> options, Delivery.AnswerStore answers)
 {
     // Stands for "a route's first segment is not one plain literal": routing keeps every request.
     private static readonly FrozenSet<string> EveryRequest = FrozenSet.Create(StringComparer.Ordinal, "\0every");
 
     private readonly bool _anyOrigin = Delivery.DeliveryCors.AllowsAnyOrigin(options.Value);
+
+    private readonly bool _replay = options.Value.AnswerReplay;
 
     // Read when the pipeline is built, after every route was mapped and before the server listens: the first read
     // builds every endpoint under routing's lock, which the first players' requests would otherwise wait on (seconds
@@ -29,10 +36,18 @@ internal sealed class PlaybackFastLane(RequestDelegate next, PointRequestRouter 
             && !Routed(context.Request.Path.Value!))
         {
             context.Response.Headers.AccessControlAllowOrigin = "*";
-            return router.PlayAsync(context, point, rest);
+            return _replay && Delivery.AnswerStore.Recordable(context) ? PlayAndKeepAsync(context, point, rest) : router.PlayAsync(context, point, rest);
         }
 
         return next(context);
+    }
+
+    private async Task PlayAndKeepAsync(HttpContext context, Points.Point point, string rest)
+    {
+        var note = new Delivery.AnswerNote();
+        context.Features.Set(note);
+        await router.PlayAsync(context, point, rest).ConfigureAwait(false);
+        answers.Record(context, point, note, Observability.RequestObservation.Classify(context.Request), Observability.RequestObservation.CountsViewer(context.Request.Path.Value!));
     }
 
     private bool Routed(string path)

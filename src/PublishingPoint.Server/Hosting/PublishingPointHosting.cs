@@ -82,6 +82,7 @@ public static class PublishingPointHosting
     private static bool ConfigureTransport(WebApplicationBuilder builder, Serilog.ILogger logger)
     {
         var directSend = builder.Configuration.GetValue($"{PublishingPointOptions.Section}:{nameof(PublishingPointOptions.DirectSend)}", true);
+        var replay = directSend && builder.Configuration.GetValue($"{PublishingPointOptions.Section}:{nameof(PublishingPointOptions.AnswerReplay)}", true);
         // Inline means "on the thread that completed the socket's read": an event thread for players' connections
         // (EventLoopServing), a pool thread for every other connection, so ingest's archive writes and fsyncs never
         // block an event thread.
@@ -145,6 +146,13 @@ public static class PublishingPointHosting
                 if (directSend)
                 {
                     listen.Use(Transport.DirectSend.Connections(kestrel.ApplicationServices.GetService<Transport.TransportMetrics>(), kestrel.ApplicationServices.GetService<Transport.UnsentAnswers>()));
+                }
+
+                if (replay)
+                {
+                    // Last: it writes to DirectSend's output, and Kestrel (or TLS) reads what it hands on.
+                    listen.Use(Transport.AnswerReplay.Connections(kestrel.ApplicationServices.GetRequiredService<Observability.ReplayedAnswers>(),
+                        kestrel.ApplicationServices.GetService<Transport.TransportMetrics>(), kestrel.Limits.KeepAliveTimeout, kestrel.Limits.MinResponseDataRate?.BytesPerSecond ?? 0));
                 }
             });
         });
@@ -277,6 +285,8 @@ public static class PublishingPointHosting
         services.AddSingleton<Transport.SegmentSpool>();
         services.AddSingleton<Transport.UnsentAnswers>();
         services.AddSingleton<Delivery.SegmentCache>();
+        services.AddSingleton<Delivery.AnswerStore>();
+        services.AddSingleton<Observability.ReplayedAnswers>();
         services.AddSingleton<HlsDelivery>();
         services.AddSingleton<DashDelivery>();
         services.AddSingleton<PointRequestRouter>();

@@ -83,12 +83,15 @@ internal sealed class RequestObservation(RequestDelegate next, Delivery.Delivery
         point.Audience.Egress.Add(bytes, now);
         var path = context.Request.Path.Value!;
         var status = context.Response.StatusCode;
-        if ((status is StatusCodes.Status200OK or StatusCodes.Status304NotModified) && context.Connection.RemoteIpAddress is { } client
-            && (path.EndsWith(".m3u8", StringComparison.Ordinal) || path.EndsWith("/Manifest", StringComparison.OrdinalIgnoreCase) || path.EndsWith(".mpd", StringComparison.Ordinal)))
+        if ((status is StatusCodes.Status200OK or StatusCodes.Status304NotModified) && context.Connection.RemoteIpAddress is { } client && CountsViewer(path))
         {
             point.Audience.Saw(client, now);
         }
     }
+
+    /// <summary>A manifest, playlist or MPD: whoever is answered it counts as one of the point's viewers.</summary>
+    internal static bool CountsViewer(string path) =>
+        path.EndsWith(".m3u8", StringComparison.Ordinal) || path.EndsWith("/Manifest", StringComparison.OrdinalIgnoreCase) || path.EndsWith(".mpd", StringComparison.Ordinal);
 
     // Everything under a point and the clock: answers with a Content-Length, sent through Kestrel's own writer (DirectSend).
     internal static bool IsDelivery(string? path) => IsmlIndex(path) >= 0 || IsClock(path);

@@ -16,6 +16,7 @@ internal sealed class TransportMetrics
     private long _waits;
     private long _leftEventLoop;
     private long _refused;
+    private long _replayed;
 
     public TransportMetrics(IMeterFactory meters, IServiceProvider services)
     {
@@ -39,11 +40,15 @@ internal sealed class TransportMetrics
             "Sends the socket could not take at once, so they waited for it to drain (slow or distant clients, answers larger than the socket's buffer).");
         meter.CreateObservableCounter("event_loop.connections_left", () => Volatile.Read(ref _leftEventLoop), "{connection}",
             "Connections moved from the socket engine's event threads to the thread pool because they carried a request other than a player's (EventLoopServing).");
+        meter.CreateObservableCounter("answers.replayed", () => Volatile.Read(ref _replayed), "{answer}",
+            "Players' requests answered below Kestrel with an answer kept from the same request before (AnswerReplay).");
         meter.CreateObservableCounter("connections.refused", () => Volatile.Read(ref _refused), "{connection}",
             "Connections closed on arrival because their client address held its maximum (MaxConnectionsPerAddress).");
     }
 
     public void ConnectionRefused() => Interlocked.Increment(ref _refused);
+
+    public void Replayed() => Interlocked.Increment(ref _replayed);
 
     public void LeftEventLoop() => Interlocked.Increment(ref _leftEventLoop);
 

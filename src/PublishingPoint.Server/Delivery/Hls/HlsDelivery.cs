@@ -231,6 +231,7 @@ internal sealed class HlsDelivery(PointRegistry registry, SegmentCache cache)
         var key = new HlsSegmentKey(point, track.Key, format, sequence);
         var packedAudio = format == HlsFormat.Ts && track.Description.Kind == TrackKind.Audio;
         var contentType = packedAudio ? PackedAudioContentType : format == HlsFormat.Ts ? TsContentType : Mp4ContentType;
+        AnswerNote.Of(context)?.Cached(cache, key);
         if (cache.TryGetReady(key, out var ready))
         {
             await AnswerAsync(context, contentType, ready).ConfigureAwait(false);
@@ -274,6 +275,7 @@ internal sealed class HlsDelivery(PointRegistry registry, SegmentCache cache)
     private async Task PartAsync(HttpContext context, Point point, Track track, long sequence, int part)
     {
         var key = new HlsSegmentKey(point, track.Key, HlsFormat.Fmp4, sequence, part);
+        AnswerNote.Of(context)?.Cached(cache, key);
         if (cache.TryGetReady(key, out var ready))
         {
             await AnswerAsync(context, Mp4ContentType, ready).ConfigureAwait(false);

@@ -78,9 +78,13 @@ internal sealed class SmoothDelivery(PointRegistry registry, SegmentCache cache)
         try
         {
             // Complete look-ahead (or VOD) makes the bytes final; otherwise a later request would announce more.
-            context.Response.Headers.CacheControl = !live || next.Length >= lookAhead
-                ? "public, max-age=31536000, immutable"
-                : "public, max-age=1";
+            var final = !live || next.Length >= lookAhead;
+            context.Response.Headers.CacheControl = final ? "public, max-age=31536000, immutable" : "public, max-age=1";
+            if (final)
+            {
+                AnswerNote.Of(context)?.Cached(cache, answer);
+            }
+
             await SegmentResponses.SegmentAsync(context, FragmentContentType, ready).ConfigureAwait(false);
         }
         finally

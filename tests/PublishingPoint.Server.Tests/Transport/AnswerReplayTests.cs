@@ -1,0 +1,202 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using PublishingPoint.Server.Tests.Infrastructure;
+
+namespace PublishingPoint.Server.Tests.Transport;
+
+/// <summary>
+/// A player's request that gets the answer the server gave before is answered below Kestrel (AnswerReplay): the same
+/// bytes, headers and counters as the pipeline's, and nothing else changes on that connection.
+/// </summary>
+public sealed class AnswerReplayTests
+{
+    private const string Point = "live/replay.isml";
+
+    [Fact]
+    public async Task TheSameRequestAgain_GetsTheSameAnswer_FromTheReplay()
+    {
+        await using var server = await RunningServer.StartAsync(null, "--PublishingPoint:FinalizeGraceSeconds=60");
+        var (status, body) = await Posting.PostChunkedAsync(server.Http, $"{Point}/Streams(a)", IsmvCapture.WithoutEnd(await IsmvCapture.SixSecondsAsync()));
+        Assert.True(status == HttpStatusCode.OK, body);
+
+        using var player = await RawConnection.OpenAsync(server.BaseUrl);
+        var before = await ReplayedAsync(server);
+        var playlist = $"/{Point}/hls/video-400000.m3u8";
+        var first = await player.GetAsync(playlist);
+        var again = await player.GetAsync(playlist);
+        var segment = await player.GetAsync($"/{Point}/hls/video-400000/1.ts");
+        var segmentAgain = await player.GetAsync($"/{Point}/hls/video-400000/1.ts");
+        Assert.Equal(200, first.Status);
+        Assert.Equal(200, segment.Status);
+        Assert.Equal(first.Body, again.Body);
+        Assert.Equal(segment.Body, segmentAgain.Body);
+        Assert.Equal(first.HeadersButDate, again.HeadersButDate);
+        Assert.Equal(segment.HeadersButDate, segmentAgain.HeadersButDate);
+        Assert.Equal(before + 2, await ReplayedAsync(server));
+    }
+
+    [Fact]
+    public async Task AReplayedPlaylist_FollowsTheStream_AndADeletedPoint_IsNotReplayed()
+    {
+        await using var server = await RunningServer.StartAsync(null, "--PublishingPoint:FinalizeGraceSeconds=60", "--PublishingPoint:AdminApiKey=operator-key");
+        var live = IsmvCapture.WithoutEnd(await IsmvCapture.SixSecondsAsync());
+        Assert.Equal(HttpStatusCode.OK, (await Posting.PostChunkedAsync(server.Http, $"{Point}/Streams(a)", live)).Status);
+
+        using var player = await RawConnection.OpenAsync(server.BaseUrl);
+        var playlist = $"/{Point}/hls/video-400000.m3u8";
+        var first = await player.GetAsync(playlist);
+        var again = await player.GetAsync(playlist);
+        Assert.Equal(first.Body, again.Body);
+        var replayed = await ReplayedAsync(server);
+        Assert.True(replayed >= 1, "the second playlist was not replayed");
+
+        // The same media 6 s later on the encoder's clock: the playlist moves on, and so does its replay.
+        var later = IsmvCapture.Later(live, 60_000_000);
+        var firstFragment = Boxes.TopLevel(later).First(b => b.Type == "moof").Offset;
+        Assert.Equal(HttpStatusCode.OK, (await Posting.PostChunkedAsync(server.Http, $"{Point}/Streams(a)", later[firstFragment..])).Status);
+        var moved = await player.GetAsync(playlist);
+        var movedAgain = await player.GetAsync(playlist);
+        Assert.True(Segments(moved.Body) > Segments(first.Body), $"{Segments(first.Body)} segments before the second push, {Segments(moved.Body)} after");
+        Assert.Equal(moved.Body, movedAgain.Body);
+        Assert.Equal(await server.Http.GetStringAsync(new Uri(playlist[1..], UriKind.Relative)), Encoding.UTF8.GetString(movedAgain.Body));
+        Assert.True(await ReplayedAsync(server) > replayed, "the moved playlist was not replayed");
+
+        using var request = new HttpRequestMessage(HttpMethod.Delete, new Uri($"api/points/{Point}", UriKind.Relative));
+        request.Headers.Add("X-Api-Key", "operator-key");
+        using (var delete = await server.Http.SendAsync(request))
+        {
+            Assert.True(delete.IsSuccessStatusCode, $"delete: {delete.StatusCode}");
+        }
+
+        Assert.Equal(404, (await player.GetAsync(playlist)).Status);
+        Assert.Equal(404, (await player.GetAsync($"/{Point}/hls/video-400000/1.ts")).Status);
+    }
+
+    [Fact]
+    public async Task EveryOtherRequest_OnAReplayingConnection_IsAnsweredByThePipeline()
+    {
+        await using var server = await RunningServer.StartAsync(null, "--PublishingPoint:FinalizeGraceSeconds=60");
+        Assert.Equal(HttpStatusCode.OK, (await Posting.PostChunkedAsync(server.Http, $"{Point}/Streams(a)", IsmvCapture.WithoutEnd(await IsmvCapture.SixSecondsAsync()))).Status);
+        using var player = await RawConnection.OpenAsync(server.BaseUrl);
+        var segment = $"/{Point}/hls/video-400000/1.ts";
+        var whole = await player.GetAsync(segment);
+        Assert.Equal(whole.Body, (await player.GetAsync(segment)).Body);
+
+        var range = await player.GetAsync(segment, "Range: bytes=10-19\r\n");
+        Assert.Equal(206, range.Status);
+        Assert.Equal(whole.Body[10..20], range.Body);
+        var playlist = await player.GetAsync($"/{Point}/hls/video-400000.m3u8");
+        var etag = playlist.HeadersButDate.Split('\n').Single(h => h.StartsWith("etag: ", StringComparison.Ordinal))[6..];
+        Assert.Equal(304, (await player.GetAsync($"/{Point}/hls/video-400000.m3u8", $"If-None-Match: {etag}\r\n")).Status);
+        var gzip = await player.GetAsync($"/{Point}/hls/video-400000.m3u8", "Accept-Encoding: gzip\r\n");
+        Assert.Contains("content-encoding: gzip", gzip.HeadersButDate, StringComparison.Ordinal);
+        Assert.Equal(gzip.Body, (await player.GetAsync($"/{Point}/hls/video-400000.m3u8", "Accept-Encoding: gzip\r\n")).Body);
+        Assert.DoesNotContain("content-encoding", (await player.GetAsync($"/{Point}/hls/video-400000.m3u8")).HeadersButDate, StringComparison.Ordinal);
+
+        // A GET with a body that reads as a request: Kestrel takes it as the body (it is not answered), and the request after it is.
+        var hidden = $"GET /{Point}/hls/video-400000.m3u8 HTTP/1.1\r\nHost: {player.Host}\r\nUser-Agent: test\r\n\r\n";
+        await player.SendAsync($"GET /{Point}/nothing-here HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {hidden.Length}\r\n\r\n{hidden}");
+        Assert.Equal(404, (await player.ReadAnswerAsync()).Status);
+        var next = await player.GetAsync(segment);
+        Assert.Equal(whole.Body, next.Body);
+
+        // A POST hands the connection to Kestrel for good; what follows on it is still answered.
+        await player.SendAsync($"POST /{Point}/Streams(b) HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n");
+        Assert.InRange((await player.ReadAnswerAsync()).Status, 200, 499);
+        Assert.Equal(whole.Body, (await player.GetAsync(segment)).Body);
+    }
+
+    private static int Segments(byte[] playlist) => Encoding.UTF8.GetString(playlist).Split('\n').Count(l => l.StartsWith("#EXTINF", StringComparison.Ordinal));
+
+    private static async Task<long> ReplayedAsync(RunningServer server)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri("metrics", UriKind.Relative));
+        request.Headers.Add("X-Api-Key", "operator-key");
+        using var response = await server.Http.SendAsync(request);
+        var metrics = await response.EnsureSuccessStatusCode().Content.ReadAsStringAsync();
+        var line = metrics.Split('\n').SingleOrDefault(l => l.StartsWith("publishingpoint_transport_answers_replayed", StringComparison.Ordinal));
+        return line is null ? 0 : long.Parse(line[(line.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>One HTTP/1.1 connection written and read by hand: requests as a player's, answers read by their Content-Length.</summary>
+    private sealed class RawConnection : IDisposable
+    {
+        private readonly TcpClient _client;
+        private readonly NetworkStream _stream;
+        private readonly string _host;
+        private byte[] _buffer = new byte[1 << 20];
+        private int _held;
+
+        private RawConnection(TcpClient client, string host)
+        {
+            _client = client;
+            _stream = client.GetStream();
+            _host = host;
+        }
+
+        public string Host => _host;
+
+        public static async Task<RawConnection> OpenAsync(Uri server)
+        {
+            var client = new TcpClient();
+            await client.ConnectAsync(IPAddress.Loopback, server.Port);
+            return new RawConnection(client, $"127.0.0.1:{server.Port}");
+        }
+
+        public async Task<Answer> GetAsync(string target, string extraHeaders = "")
+        {
+            await SendAsync($"GET {target} HTTP/1.1\r\nHost: {_host}\r\nUser-Agent: test\r\n{extraHeaders}\r\n");
+            return await ReadAnswerAsync();
+        }
+
+        public Task SendAsync(string head) => _stream.WriteAsync(Encoding.ASCII.GetBytes(head)).AsTask();
+
+        public async Task<Answer> ReadAnswerAsync()
+        {
+            int end;
+            while ((end = _buffer.AsSpan(0, _held).IndexOf("\r\n\r\n"u8)) < 0)
+            {
+                await FillAsync();
+            }
+
+            var head = Encoding.ASCII.GetString(_buffer, 0, end);
+            var lines = head.Split("\r\n");
+            var headers = lines.Skip(1).Select(l => (Name: l[..l.IndexOf(':')], Value: l[(l.IndexOf(':') + 1)..].Trim())).ToList();
+            var declared = headers.SingleOrDefault(h => h.Name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase)).Value;
+            var length = declared is null ? 0 : int.Parse(declared, System.Globalization.CultureInfo.InvariantCulture);
+            while (_held < end + 4 + length)
+            {
+                await FillAsync();
+            }
+
+            var body = _buffer.AsSpan(end + 4, length).ToArray();
+            _buffer.AsSpan(end + 4 + length, _held - end - 4 - length).CopyTo(_buffer);
+            _held -= end + 4 + length;
+            var sorted = headers.Where(h => !h.Name.Equals("Date", StringComparison.OrdinalIgnoreCase))
+                .Select(h => $"{h.Name.ToLowerInvariant()}: {h.Value}").Order(StringComparer.Ordinal).ToList();
+            Assert.Single(headers, h => h.Name.Equals("Date", StringComparison.OrdinalIgnoreCase));
+            return new Answer(int.Parse(lines[0].Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture), string.Join("\n", sorted), body);
+        }
+
+        private async Task FillAsync()
+        {
+            if (_held == _buffer.Length)
+            {
+                Array.Resize(ref _buffer, _buffer.Length * 2);
+            }
+
+            var n = await _stream.ReadAsync(_buffer.AsMemory(_held)).AsTask().WaitAsync(TimeSpan.FromSeconds(20));
+            if (n == 0)
+            {
+                throw new IOException("the server closed the connection");
+            }
+
+            _held += n;
+        }
+
+        public void Dispose() => _client.Dispose();
+    }
+
+    private sealed record Answer(int Status, string HeadersButDate, byte[] Body);
+}
