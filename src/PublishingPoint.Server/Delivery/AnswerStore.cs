@@ -27,30 +27,46 @@ internal sealed class AnswerNote
         Version = version;
     }
 
-    public void Cached<TKey>(SegmentCache cache, TKey key)
-        where TKey : struct, IEquatable<TKey> =>
+    /// <param name="version">The point's version it holds at; -1 (the default) while the cache keeps it.</param>
+    public void Cached<TKey>(SegmentCache cache, TKey key, long version = -1)
+        where TKey : struct, IEquatable<TKey>
+    {
         Segment = () => cache.TryGetReady(key, out var segment) ? segment : null;
+        Version = version;
+    }
 }
 
 /// <summary>
 /// Answers players were given, kept for <see cref="Transport.AnswerReplay"/> under their request's target, Host and
 /// Accept-Encoding: the head as sent (without its Date) and where the body is. One holds while its point is the one at
 /// that path, not retired, and (for a rendered output) still at the version it was rendered for; one that no longer holds
-/// is dropped when it is next asked for, and every <see cref="SweepEvery"/> recordings all are looked over, so a deleted
-/// point is not kept alive by its answers. Bounded by count and by the rendered bytes it keeps alive: past either, it
-/// starts over.
+/// is dropped when it is next asked for, and all are looked over every 30 s and whenever the store is full, so a deleted
+/// point is not kept alive by its answers. Bounded by count and by the rendered bytes it keeps alive: when full, what
+/// no longer holds goes first, then any until a quarter is free (requests of made-up Hosts or Accept-Encodings can
+/// only make the pipeline answer more of what it would otherwise have answered anyway).
 /// </summary>
-internal sealed class AnswerStore(PointRegistry registry)
+internal sealed class AnswerStore : IDisposable
 {
     public const int MaxEntries = 4096;
     public const long MaxBytes = 64L * 1024 * 1024;
     private static readonly byte[] _statusLine = "HTTP/1.1 200 OK\r\n"u8.ToArray();
-    public const int SweepEvery = 1024;
     private readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.Ordinal);
+    private readonly PointRegistry _registry;
+    private readonly ITimer _sweeper;
+    private readonly Lock _trimming = new();
+    // Counted as entries come and go: the dictionary's own Count takes every one of its locks.
+    private int _count;
     private long _bytes;
-    private long _recorded;
 
-    public int Count => _entries.Count;
+    public AnswerStore(PointRegistry registry)
+    {
+        _registry = registry ?? throw new ArgumentNullException(nameof(registry));
+        _sweeper = registry.Time.CreateTimer(static state => ((AnswerStore)state!).Sweep(), this, TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(30));
+    }
+
+    public int Count => Volatile.Read(ref _count);
+
+    public void Dispose() => _sweeper.Dispose();
 
     /// <param name="PointName">The point's path as the registry finds it.</param>
     /// <param name="Version">The point's version the body belongs to; -1 for a segment (immutable while cached).</param>
@@ -77,10 +93,53 @@ internal sealed class AnswerStore(PointRegistry registry)
     }
 
     /// <summary>Drops <paramref name="entry"/> unless another took its place meanwhile.</summary>
-    public void Forget(string key, Entry entry) => _entries.TryRemove(new KeyValuePair<string, Entry>(key, entry));
+    public void Forget(string key, Entry entry)
+    {
+        ArgumentNullException.ThrowIfNull(entry);
+        if (_entries.TryRemove(new KeyValuePair<string, Entry>(key, entry)))
+        {
+            Interlocked.Decrement(ref _count);
+            Interlocked.Add(ref _bytes, -(entry.Bytes?.Length ?? 0));
+        }
+    }
+
+    /// <summary>Drops every entry that no longer holds.</summary>
+    public void Sweep()
+    {
+        foreach (var (key, entry) in _entries)
+        {
+            if (!Holds(entry))
+            {
+                Forget(key, entry);
+            }
+        }
+    }
 
     private bool Holds(Entry entry) => !entry.Point.Retired && (entry.Version < 0 || entry.Point.Version == entry.Version)
-        && ReferenceEquals(registry.Find(entry.PointName), entry.Point);
+        && ReferenceEquals(_registry.Find(entry.PointName), entry.Point);
+
+    // Full: first what no longer holds, then any, until a quarter of each bound is free.
+    private void Trim()
+    {
+        lock (_trimming)
+        {
+            if (Count < MaxEntries && Interlocked.Read(ref _bytes) <= MaxBytes)
+            {
+                return;
+            }
+
+            Sweep();
+            foreach (var (key, entry) in _entries)
+            {
+                if (Count <= MaxEntries * 3 / 4 && Interlocked.Read(ref _bytes) <= MaxBytes * 3 / 4)
+                {
+                    break;
+                }
+
+                Forget(key, entry);
+            }
+        }
+    }
 
     /// <summary>
     /// A plain-HTTP/1.1 GET with no query or percent-encoding, whose headers are a Host, at most one Accept-Encoding,
@@ -127,27 +186,27 @@ internal sealed class AnswerStore(PointRegistry registry)
             return;
         }
 
-        var kept = note.Bytes?.Length ?? 0;
-        if (_entries.Count >= MaxEntries || Interlocked.Add(ref _bytes, kept) > MaxBytes)
-        {
-            _entries.Clear();
-            Interlocked.Exchange(ref _bytes, kept);
-        }
-
-        if (Interlocked.Increment(ref _recorded) % SweepEvery == 0)
-        {
-            foreach (var (stored, entry) in _entries)
-            {
-                if (!Holds(entry))
-                {
-                    Forget(stored, entry);
-                }
-            }
-        }
-
         var request = context.Request;
         var key = Transport.AnswerReplay.Key(request.Path.Value!, request.Headers.Host.ToString(), request.Headers.AcceptEncoding.ToString());
-        _entries[key] = new Entry(point, point.Path.Value, note.Bytes is null ? -1 : note.Version, head, (int)length, note.Bytes, note.Segment, format, viewer);
+        var entry = new Entry(point, point.Path.Value, note.Version, head, (int)length, note.Bytes, note.Segment, format, viewer);
+        var kept = note.Bytes?.Length ?? 0;
+        if (Count >= MaxEntries || Interlocked.Read(ref _bytes) + kept > MaxBytes)
+        {
+            Trim();
+        }
+
+        Entry? replaced = null;
+        _entries.AddOrUpdate(key, entry, (_, before) =>
+        {
+            replaced = before;
+            return entry;
+        });
+        if (replaced is null)
+        {
+            Interlocked.Increment(ref _count);
+        }
+
+        Interlocked.Add(ref _bytes, kept - (replaced?.Bytes?.Length ?? 0));
     }
 
     // The status line and every header as Kestrel sent them but the Date (the replay writes the current one); null when

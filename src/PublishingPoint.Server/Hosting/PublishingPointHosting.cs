@@ -152,7 +152,8 @@ public static class PublishingPointHosting
                 {
                     // Last: it writes to DirectSend's output, and Kestrel (or TLS) reads what it hands on.
                     listen.Use(Transport.AnswerReplay.Connections(kestrel.ApplicationServices.GetRequiredService<Observability.ReplayedAnswers>(),
-                        kestrel.ApplicationServices.GetService<Transport.TransportMetrics>(), kestrel.Limits.KeepAliveTimeout, kestrel.Limits.MinResponseDataRate?.BytesPerSecond ?? 0));
+                        kestrel.ApplicationServices.GetService<Transport.TransportMetrics>(), kestrel.Limits.KeepAliveTimeout, kestrel.Limits.MinResponseDataRate?.BytesPerSecond ?? 0,
+                        new Transport.HeadLimits(kestrel.Limits.MaxRequestLineSize, kestrel.Limits.MaxRequestHeadersTotalSize, kestrel.Limits.MaxRequestHeaderCount)));
                 }
             });
         });

@@ -40,7 +40,8 @@ internal static class AnswerReplay
     /// <summary>Kestrel connection middleware, after <see cref="DirectSend.Connections"/> (the lane writes to its output).</summary>
     /// <param name="keepAlive">Kestrel's keep-alive timeout, which the lane restarts after each answer of its own.</param>
     /// <param name="minBytesPerSecond">Kestrel's minimum response rate (0: none), which bounds how long a replayed answer may take.</param>
-    public static Func<ConnectionDelegate, ConnectionDelegate> Connections(IReplayAnswers answers, TransportMetrics? metrics, TimeSpan keepAlive, double minBytesPerSecond) =>
+    /// <param name="limits">Kestrel's limits on request heads.</param>
+    public static Func<ConnectionDelegate, ConnectionDelegate> Connections(IReplayAnswers answers, TransportMetrics? metrics, TimeSpan keepAlive, double minBytesPerSecond, HeadLimits limits) =>
         next => async connection =>
         {
             if (connection.Transport.Output is not DirectSocketOutput output)
@@ -57,7 +58,7 @@ internal static class AnswerReplay
             _ = kestrel.ContinueWith(static (_, input) => ((FedInput)input!).Complete(), fed, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
             try
             {
-                await new Lane(connection, transport.Input, fed, output, answers) { Metrics = metrics, KeepAlive = keepAlive, MinBytesPerSecond = minBytesPerSecond }
+                await new Lane(connection, transport.Input, fed, output, answers) { Metrics = metrics, KeepAlive = keepAlive, MinBytesPerSecond = minBytesPerSecond, Limits = limits }
                     .RunAsync().ConfigureAwait(false);
             }
             finally
@@ -71,6 +72,7 @@ internal static class AnswerReplay
     {
         private const int MaxKeyChars = 3 * 512 + 2;
         private const int MaxUnreplayable = 8;
+        private const double MaxSendSeconds = 24 * 3600;
         // When Kestrel was last handed a request: its keep-alive timer runs from its last answer and knows nothing of the
         // lane's, so every half of that timeout one request goes to Kestrel, and only a connection idle for the rest of
         // it is closed, as Kestrel closes idle connections.
@@ -85,6 +87,8 @@ internal static class AnswerReplay
 
         public double MinBytesPerSecond { get; init; }
 
+        public HeadLimits Limits { get; init; } = HeadLimits.Default;
+
         public async Task RunAsync()
         {
             try
@@ -93,11 +97,16 @@ internal static class AnswerReplay
                 {
                 }
             }
-            catch (Exception e) when (e is IOException or ConnectionResetException or ConnectionAbortedException or ObjectDisposedException or InvalidOperationException)
+            catch (Exception e)
             {
-                // The socket went away under a read or a send (or an answer could not be completed): Kestrel's reads end too.
+                // The socket went away under a read or a send (or an answer could not be completed): Kestrel's reads end
+                // too, so the connection closes whatever went wrong here.
                 connection.Abort();
                 fed.End();
+                if (e is not (IOException or ConnectionResetException or ConnectionAbortedException or ObjectDisposedException or InvalidOperationException or OperationCanceledException))
+                {
+                    throw;
+                }
             }
         }
 
@@ -125,7 +134,7 @@ internal static class AnswerReplay
             }
 
             var started = System.Diagnostics.Stopwatch.GetTimestamp();
-            var kind = RequestHead.Read(buffer.FirstSpan, out var head);
+            var kind = RequestHead.Read(buffer.FirstSpan, Limits, out var head);
             _unreplayable = kind == HeadKind.Plain && !head.Replayable ? _unreplayable + 1 : 0;
             if (kind != HeadKind.Plain || _unreplayable > MaxUnreplayable)
             {
@@ -173,7 +182,7 @@ internal static class AnswerReplay
 
         private async ValueTask<bool> ReplayAsync(ReplayAnswer answer, long started)
         {
-            FlushResult flushed;
+            var flushed = new FlushResult(isCanceled: false, isCompleted: true);
             try
             {
                 var (direct, sendfile) = Write(answer);
@@ -187,29 +196,38 @@ internal static class AnswerReplay
             }
             finally
             {
+                if (flushed.IsCompleted || flushed.IsCanceled)
+                {
+                    // Not sent (the output was completed under it, or the send failed): the socket goes before the body is
+                    // given back, so nothing can send it from a buffer that is lent again.
+                    connection.Abort();
+                    fed.End();
+                }
+
                 answers.Answered(answer, System.Diagnostics.Stopwatch.GetElapsedTime(started), (connection.RemoteEndPoint as IPEndPoint)?.Address);
             }
 
-            if (flushed.IsCompleted || flushed.IsCanceled)
-            {
-                fed.End();
-                return false;
-            }
-
-            return true;
+            return !flushed.IsCompleted && !flushed.IsCanceled;
         }
 
-        // As Kestrel's minimum response rate allows an answer (a grace of 5 s, then the body at that rate): a client that
-        // does not take it in that time has its connection cut.
+        // As Kestrel's minimum response rate allows an answer (a grace of 5 s, then the body at that rate; no bound without
+        // a rate): a client that does not take it in that time has its connection cut.
         private async Task<FlushResult> WithinRateAsync(Task<FlushResult> send, int length)
         {
-            var limit = TimeSpan.FromSeconds(5 + (MinBytesPerSecond > 0 ? length / MinBytesPerSecond : KeepAlive.TotalSeconds));
-            if (await Task.WhenAny(send, Task.Delay(limit)).ConfigureAwait(false) != send)
+            if (MinBytesPerSecond <= 0)
             {
-                connection.Abort();
+                return await send.ConfigureAwait(false);
             }
 
-            return await send.ConfigureAwait(false);
+            try
+            {
+                return await send.WaitAsync(TimeSpan.FromSeconds(Math.Min(5 + (length / MinBytesPerSecond), MaxSendSeconds))).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                connection.Abort();
+                return await send.ConfigureAwait(false);
+            }
         }
 
         // The head with the current Date, then the body: by reference or from its file where it is large, else copied.

@@ -11,7 +11,7 @@ namespace PublishingPoint.Server.Transport;
 internal sealed class FedInput(PipeReader socket) : PipeReader
 {
     private readonly Lock _lock = new();
-    private byte[] _data = new byte[1024];
+    private byte[] _data = [];
     private int _start;
     private int _end;
     private bool _examinedAll;
@@ -91,9 +91,10 @@ internal sealed class FedInput(PipeReader socket) : PipeReader
     {
         lock (_lock)
         {
-            if (!_handedOver)
+            // Positions in a buffer over _data are indexes into it; positions of the socket's own buffers go to the socket
+            // (a buffer Kestrel was given before the hand-over is still one of ours).
+            if (!_handedOver || ReferenceEquals(consumed.GetObject(), _data))
             {
-                // Positions in a buffer over _data are indexes into it.
                 _start = consumed.GetObject() is null ? _start : consumed.GetInteger();
                 _examinedAll = (examined.GetObject() is null ? _start : examined.GetInteger()) >= _end;
                 if (_start >= _end)
@@ -120,6 +121,7 @@ internal sealed class FedInput(PipeReader socket) : PipeReader
             {
                 read = _read;
                 _read = null;
+                _kestrelWaits = false;
                 _cancelNext = read is null;
                 result = new ReadResult(Buffer(), isCanceled: true, isCompleted: false);
             }
@@ -167,7 +169,7 @@ internal sealed class FedInput(PipeReader socket) : PipeReader
         {
             if (_data.Length - _end < head.Length)
             {
-                var grown = new byte[Math.Max(_data.Length * 2, _end - _start + head.Length)];
+                var grown = new byte[Math.Max(Math.Max(_data.Length * 2, 512), _end - _start + head.Length)];
                 _data.AsSpan(_start, _end - _start).CopyTo(grown);
                 _end -= _start;
                 _start = 0;
@@ -242,6 +244,7 @@ internal sealed class FedInput(PipeReader socket) : PipeReader
         lock (_lock)
         {
             _ended = true;
+            _kestrelWaits = false;
             read = _read;
             _read = null;
             result = new ReadResult(Buffer(), false, true);

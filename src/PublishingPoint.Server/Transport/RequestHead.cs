@@ -15,6 +15,12 @@ internal enum HeadKind
     Plain,
 }
 
+/// <summary>Kestrel's limits on a request head (Kestrel:Limits), which the lane leaves Kestrel to enforce.</summary>
+internal readonly record struct HeadLimits(int RequestLineBytes, int HeaderBytes, int Headers)
+{
+    public static HeadLimits Default { get; } = new(RequestHead.MaxBytes, RequestHead.MaxBytes, 100);
+}
+
 /// <summary>
 /// One HTTP/1.1 request head as <see cref="AnswerReplay"/> reads it (RFC 9112 sections 3 and 5), stricter than Kestrel:
 /// only CRLF line ends, no folded lines, printable ASCII values, one Host, nothing that announces a body or an upgrade.
@@ -62,7 +68,8 @@ internal readonly ref struct RequestHead
         _ => false,
     };
 
-    public static HeadKind Read(ReadOnlySpan<byte> input, out RequestHead head)
+    /// <param name="limits">Kestrel's own, where lower than the lane's: a head past them is Kestrel's to refuse (414, 431).</param>
+    public static HeadKind Read(ReadOnlySpan<byte> input, HeadLimits limits, out RequestHead head)
     {
         head = default;
         var end = input.IndexOf("\r\n\r\n"u8);
@@ -71,13 +78,9 @@ internal readonly ref struct RequestHead
             return input.Length >= MaxBytes ? HeadKind.Other : HeadKind.Incomplete;
         }
 
-        if (end + 4 > MaxBytes)
-        {
-            return HeadKind.Other;
-        }
-
         var lineEnd = input.IndexOf("\r\n"u8);
-        if (!RequestLine(input[..lineEnd], out var get, out var target))
+        if (end + 4 > MaxBytes || lineEnd + 2 > limits.RequestLineBytes || end + 4 - lineEnd - 2 > limits.HeaderBytes
+            || !RequestLine(input[..lineEnd], out var get, out var target))
         {
             return HeadKind.Other;
         }
@@ -92,7 +95,7 @@ internal readonly ref struct RequestHead
             var line = input.Slice(at, length);
             at += length + 2;
             var colon = line.IndexOf((byte)':');
-            if (++count > MaxHeaders || colon <= 0 || !IsToken(line[..colon]))
+            if (++count > Math.Min(MaxHeaders, limits.Headers) || colon <= 0 || !IsToken(line[..colon]))
             {
                 return HeadKind.Other;
             }

@@ -107,6 +107,21 @@ public sealed class AnswerReplayTests
         Assert.Equal(whole.Body, (await player.GetAsync(segment)).Body);
     }
 
+    [Fact]
+    public async Task KestrelsLimitsOnRequestHeads_HoldForReplayedAnswersToo()
+    {
+        await using var server = await RunningServer.StartAsync(null, "--PublishingPoint:FinalizeGraceSeconds=60", "--Kestrel:Limits:MaxRequestHeaderCount=3");
+        Assert.Equal(HttpStatusCode.OK, (await Posting.PostChunkedAsync(server.Http, $"{Point}/Streams(a)", IsmvCapture.WithoutEnd(await IsmvCapture.SixSecondsAsync()))).Status);
+        using var player = await RawConnection.OpenAsync(server.BaseUrl);
+        var playlist = $"/{Point}/hls/video-400000.m3u8";
+        Assert.Equal(200, (await player.GetAsync(playlist)).Status);
+        Assert.Equal(200, (await player.GetAsync(playlist)).Status);
+
+        // Two more headers no answer reads: four, one past the limit.
+        var refused = await player.GetAsync(playlist, "Accept: */*\r\nAccept-Language: en\r\n");
+        Assert.Equal(431, refused.Status);
+    }
+
     private static int Segments(byte[] playlist) => Encoding.UTF8.GetString(playlist).Split('\n').Count(l => l.StartsWith("#EXTINF", StringComparison.Ordinal));
 
     private static async Task<long> ReplayedAsync(RunningServer server)

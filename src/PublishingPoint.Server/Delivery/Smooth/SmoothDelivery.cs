@@ -44,6 +44,9 @@ internal sealed class SmoothDelivery(PointRegistry registry, SegmentCache cache)
 
     public async Task FragmentAsync(HttpContext context, Point point, TrackKey key, long time)
     {
+        // Read before the lookups: a kept answer holds only at the version its fragment was found in (it is found before
+        // the cache is asked, so one that left the window is 404 here while the cache may still hold it).
+        var version = point.Version;
         var track = point.FindTrack(key);
         if (track is null)
         {
@@ -82,7 +85,7 @@ internal sealed class SmoothDelivery(PointRegistry registry, SegmentCache cache)
             context.Response.Headers.CacheControl = final ? "public, max-age=31536000, immutable" : "public, max-age=1";
             if (final)
             {
-                AnswerNote.Of(context)?.Cached(cache, answer);
+                AnswerNote.Of(context)?.Cached(cache, answer, version);
             }
 
             await SegmentResponses.SegmentAsync(context, FragmentContentType, ready).ConfigureAwait(false);
