@@ -11,8 +11,15 @@ namespace PublishingPoint.Server.Delivery;
 /// </summary>
 internal sealed class AnswerNote
 {
-    /// <summary>A rendered output's bytes, and the point's version they are the answer for.</summary>
+    /// <summary>
+    /// A rendered output's bytes (plain or gzip), the output and the key the point's output cache holds it under: the
+    /// answer holds while the cache would answer with that very output (its version, and not rendered again since).
+    /// </summary>
     public byte[]? Bytes { get; private set; }
+
+    public RenderedOutput? Output { get; private set; }
+
+    public string? OutputKey { get; private set; }
 
     public long Version { get; private set; } = -1;
 
@@ -21,11 +28,15 @@ internal sealed class AnswerNote
 
     public static AnswerNote? Of(HttpContext context) => context.Features.Get<AnswerNote>();
 
-    public void Rendered(byte[] bytes, long version)
+    public void Rendered(byte[] bytes, RenderedOutput output)
     {
+        ArgumentNullException.ThrowIfNull(output);
         Bytes = bytes;
-        Version = version;
+        Output = output;
+        Version = output.Version;
     }
+
+    public void Keyed(string key) => OutputKey = key;
 
     /// <param name="version">The point's version it holds at; -1 (the default) while the cache keeps it.</param>
     public void Cached<TKey>(SegmentCache cache, TKey key, long version = -1)
@@ -72,7 +83,13 @@ internal sealed class AnswerStore : IDisposable
     /// <param name="Version">The point's version the body belongs to; -1 for a segment (immutable while cached).</param>
     /// <param name="Format">Its output, for the request counters (hls, dash, smooth).</param>
     /// <param name="Viewer">A manifest, playlist or MPD: its client counts as a viewer of the point.</param>
-    internal sealed record Entry(Point Point, string PointName, long Version, byte[] Head, int Length, byte[]? Bytes, Func<ReadySegment?>? Segment, string Format, bool Viewer);
+    internal sealed record Entry(Point Point, string PointName, long Version, byte[] Head, int Length, byte[]? Bytes, Func<ReadySegment?>? Segment, string Format, bool Viewer)
+    {
+        /// <summary>A rendered output, which holds while the point's output cache has it under <see cref="OutputKey"/>.</summary>
+        public RenderedOutput? Output { get; init; }
+
+        public string? OutputKey { get; init; }
+    }
 
     /// <summary>The entry under <paramref name="key"/> while it holds (its point and version as when it was kept).</summary>
     public bool TryGet(ReadOnlySpan<char> key, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out Entry? entry)
@@ -116,14 +133,15 @@ internal sealed class AnswerStore : IDisposable
     }
 
     private bool Holds(Entry entry) => !entry.Point.Retired && (entry.Version < 0 || entry.Point.Version == entry.Version)
-        && ReferenceEquals(_registry.Find(entry.PointName), entry.Point);
+        && ReferenceEquals(_registry.Find(entry.PointName), entry.Point)
+        && (entry.Output is null || (entry.Point.Output.TryGet(entry.OutputKey!, entry.Version, out var current) && ReferenceEquals(current, entry.Output)));
 
     // Full: first what no longer holds, then any, until a quarter of each bound is free.
-    private void Trim()
+    private void Trim(long adding)
     {
         lock (_trimming)
         {
-            if (Count < MaxEntries && Interlocked.Read(ref _bytes) <= MaxBytes)
+            if (Count < MaxEntries && Interlocked.Read(ref _bytes) + adding <= MaxBytes)
             {
                 return;
             }
@@ -180,7 +198,7 @@ internal sealed class AnswerStore : IDisposable
         ArgumentNullException.ThrowIfNull(note);
         var response = context.Response;
         if (response.StatusCode != StatusCodes.Status200OK || response.ContentLength is not { } length || length > int.MaxValue
-            || context.RequestAborted.IsCancellationRequested || (note.Bytes is null && note.Segment is null)
+            || context.RequestAborted.IsCancellationRequested || (note.Bytes is null && note.Segment is null) || (note.Bytes is not null && note.OutputKey is null)
             || (note.Bytes is { } bytes && bytes.Length != length) || Head(response.Headers, length) is not { } head)
         {
             return;
@@ -188,15 +206,20 @@ internal sealed class AnswerStore : IDisposable
 
         var request = context.Request;
         var key = Transport.AnswerReplay.Key(request.Path.Value!, request.Headers.Host.ToString(), request.Headers.AcceptEncoding.ToString());
-        var entry = new Entry(point, point.Path.Value, note.Version, head, (int)length, note.Bytes, note.Segment, format, viewer);
+        var entry = new Entry(point, point.Path.Value, note.Version, head, (int)length, note.Bytes, note.Segment, format, viewer) { Output = note.Output, OutputKey = note.OutputKey };
         var kept = note.Bytes?.Length ?? 0;
         if (Count >= MaxEntries || Interlocked.Read(ref _bytes) + kept > MaxBytes)
         {
-            Trim();
+            Trim(kept);
         }
 
+        // The factories may run more than once (another thread removed or replaced the entry meanwhile): the last says.
         Entry? replaced = null;
-        _entries.AddOrUpdate(key, entry, (_, before) =>
+        _entries.AddOrUpdate(key, _ =>
+        {
+            replaced = null;
+            return entry;
+        }, (_, before) =>
         {
             replaced = before;
             return entry;

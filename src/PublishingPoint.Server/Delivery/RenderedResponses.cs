@@ -38,6 +38,7 @@ internal static class RenderedResponses
         if (output is not null && shift.IsNone)
         {
             point.Output.Set(key, output);
+            AnswerNote.Of(context)?.Keyed(key);
         }
 
         return output is null
@@ -144,6 +145,8 @@ internal static class RenderedResponses
             return null;
         }
 
+        AnswerNote.Of(context)?.Keyed(key);
+
         return WriteAsync(context, output, maxAge);
     }
 
@@ -193,7 +196,7 @@ internal static class RenderedResponses
 
         if (maxAge is null)
         {
-            AnswerNote.Of(context)?.Rendered(bytes, output.Version);
+            AnswerNote.Of(context)?.Rendered(bytes, output);
         }
 
         return Responses.BytesAsync(context, output.ContentType, bytes);

@@ -43,12 +43,17 @@ internal sealed class ReplayedAnswers(AnswerStore store, PointRegistry registry,
         return true;
     }
 
-    public void Answered(in ReplayAnswer answer, TimeSpan elapsed, IPAddress? client)
+    public void Answered(in ReplayAnswer answer, bool sent, TimeSpan elapsed, IPAddress? client)
     {
         var entry = (AnswerStore.Entry)answer.State!;
         if (entry.Segment is not null)
         {
             new ReadySegment(answer.Lease as FragmentBuffer, answer.File).Release();
+        }
+
+        if (!sent)
+        {
+            return;
         }
 
         var length = answer.Length;

@@ -20,7 +20,8 @@ internal interface IReplayAnswers
 {
     bool TryAnswer(ReadOnlySpan<char> key, out ReplayAnswer answer);
 
-    void Answered(in ReplayAnswer answer, TimeSpan elapsed, IPAddress? client);
+    /// <summary>After each answer found, sent or not (<paramref name="sent"/>): its leases go back, and a sent one is counted.</summary>
+    void Answered(in ReplayAnswer answer, bool sent, TimeSpan elapsed, IPAddress? client);
 }
 
 /// <summary>
@@ -188,10 +189,13 @@ internal static class AnswerReplay
                 var (direct, sendfile) = Write(answer);
                 var flush = output.FlushAsync();
                 flushed = flush.IsCompletedSuccessfully ? flush.Result : await WithinRateAsync(flush.AsTask(), answer.Length).ConfigureAwait(false);
-                Metrics?.Replayed();
-                if (direct)
+                if (!flushed.IsCompleted && !flushed.IsCanceled)
                 {
-                    Metrics?.DirectBody(answer.Length, sendfile);
+                    Metrics?.Replayed();
+                    if (direct)
+                    {
+                        Metrics?.DirectBody(answer.Length, sendfile);
+                    }
                 }
             }
             finally
@@ -204,7 +208,7 @@ internal static class AnswerReplay
                     fed.End();
                 }
 
-                answers.Answered(answer, System.Diagnostics.Stopwatch.GetElapsedTime(started), (connection.RemoteEndPoint as IPEndPoint)?.Address);
+                answers.Answered(answer, !flushed.IsCompleted && !flushed.IsCanceled, System.Diagnostics.Stopwatch.GetElapsedTime(started), (connection.RemoteEndPoint as IPEndPoint)?.Address);
             }
 
             return !flushed.IsCompleted && !flushed.IsCanceled;

@@ -79,7 +79,7 @@ internal readonly ref struct RequestHead
         }
 
         var lineEnd = input.IndexOf("\r\n"u8);
-        if (end + 4 > MaxBytes || lineEnd + 2 > limits.RequestLineBytes || end + 4 - lineEnd - 2 > limits.HeaderBytes
+        if (end + 4 > MaxBytes || lineEnd + 2 > limits.RequestLineBytes || end - lineEnd > limits.HeaderBytes
             || !RequestLine(input[..lineEnd], out var get, out var target))
         {
             return HeadKind.Other;
