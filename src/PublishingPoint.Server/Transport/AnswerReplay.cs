@@ -72,15 +72,16 @@ internal static class AnswerReplay
     private sealed class Lane(ConnectionContext connection, PipeReader socket, FedInput fed, DirectSocketOutput output, IReplayAnswers answers)
     {
         private const int MaxKeyChars = 3 * 512 + 2;
-        private const int MaxUnreplayable = 8;
+        private const int MaxUnreplayed = 8;
         private const double MaxSendSeconds = 24 * 3600;
         // When Kestrel was last handed a request: its keep-alive timer runs from its last answer and knows nothing of the
         // lane's, so every half of that timeout one request goes to Kestrel, and only a connection idle for the rest of
         // it is closed, as Kestrel closes idle connections.
         private long _fed = Environment.TickCount64;
-        // Requests in a row that could not have been replayed (a CDN's forwarding headers, a page's Origin): past a few,
-        // the connection is handed to Kestrel for good and pays nothing more for the lane.
-        private int _unreplayable;
+        // Requests in a row not replayed (a CDN's forwarding headers, a page's Origin, or answers nobody asked for before:
+        // a CDN's edge, a live viewer of a channel few others watch): past a few, the connection is handed to Kestrel for
+        // good and pays nothing more for the lane.
+        private int _unreplayed;
 
         public TransportMetrics? Metrics { get; init; }
 
@@ -136,8 +137,7 @@ internal static class AnswerReplay
 
             var started = System.Diagnostics.Stopwatch.GetTimestamp();
             var kind = RequestHead.Read(buffer.FirstSpan, Limits, out var head);
-            _unreplayable = kind == HeadKind.Plain && !head.Replayable ? _unreplayable + 1 : 0;
-            if (kind != HeadKind.Plain || _unreplayable > MaxUnreplayable)
+            if (kind != HeadKind.Plain || _unreplayed >= MaxUnreplayed)
             {
                 // Not consumed nor examined past its start: Kestrel reads it from there.
                 socket.AdvanceTo(buffer.Start);
@@ -153,11 +153,13 @@ internal static class AnswerReplay
             var length = head.Length;
             if (head.Replayable && Environment.TickCount64 - _fed < KeepAlive.TotalMilliseconds / 2 && TryFind(head, out var answer))
             {
+                _unreplayed = 0;
                 socket.AdvanceTo(buffer.GetPosition(length));
                 return await ReplayAsync(answer, started).ConfigureAwait(false);
             }
 
             _fed = Environment.TickCount64;
+            _unreplayed++;
             fed.Feed(buffer.FirstSpan[..length]);
             socket.AdvanceTo(buffer.GetPosition(length));
             return await fed.WaitForKestrelAsync().ConfigureAwait(false);

@@ -119,9 +119,7 @@ internal sealed class FedInput(PipeReader socket) : PipeReader
             handedOver = _handedOver;
             if (!handedOver)
             {
-                read = _read;
-                _read = null;
-                _kestrelWaits = false;
+                read = TakeRead();
                 _cancelNext = read is null;
                 result = new ReadResult(Buffer(), isCanceled: true, isCompleted: false);
             }
@@ -179,9 +177,7 @@ internal sealed class FedInput(PipeReader socket) : PipeReader
             head.CopyTo(_data.AsSpan(_end));
             _end += head.Length;
             _examinedAll = false;
-            _kestrelWaits = false;
-            read = _read;
-            _read = null;
+            read = TakeRead();
             result = new ReadResult(Buffer(), false, false);
         }
 
@@ -244,9 +240,7 @@ internal sealed class FedInput(PipeReader socket) : PipeReader
         lock (_lock)
         {
             _ended = true;
-            _kestrelWaits = false;
-            read = _read;
-            _read = null;
+            read = TakeRead();
             result = new ReadResult(Buffer(), false, true);
         }
 
@@ -266,4 +260,13 @@ internal sealed class FedInput(PipeReader socket) : PipeReader
     }
 
     private ReadOnlySequence<byte> Buffer() => new(_data, _start, _end - _start);
+
+    // Kestrel's waiting read, taken to be completed outside the lock (under it).
+    private TaskCompletionSource<ReadResult>? TakeRead()
+    {
+        var read = _read;
+        _read = null;
+        _kestrelWaits = false;
+        return read;
+    }
 }

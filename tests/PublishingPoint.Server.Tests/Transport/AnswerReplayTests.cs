@@ -16,10 +16,7 @@ public sealed class AnswerReplayTests
     [Fact]
     public async Task TheSameRequestAgain_GetsTheSameAnswer_FromTheReplay()
     {
-        await using var server = await RunningServer.StartAsync(null, "--PublishingPoint:FinalizeGraceSeconds=60");
-        var (status, body) = await Posting.PostChunkedAsync(server.Http, $"{Point}/Streams(a)", IsmvCapture.WithoutEnd(await IsmvCapture.SixSecondsAsync()));
-        Assert.True(status == HttpStatusCode.OK, body);
-
+        await using var server = await LiveAsync();
         using var player = await RawConnection.OpenAsync(server.BaseUrl);
         var before = await ReplayedAsync(server);
         var playlist = $"/{Point}/hls/video-400000.m3u8";
@@ -76,8 +73,7 @@ public sealed class AnswerReplayTests
     [Fact]
     public async Task AnOutputRenderedAgainAtTheSameVersion_IsWhatIsReplayed()
     {
-        await using var server = await RunningServer.StartAsync(null, "--PublishingPoint:FinalizeGraceSeconds=60");
-        Assert.Equal(HttpStatusCode.OK, (await Posting.PostChunkedAsync(server.Http, $"{Point}/Streams(a)", IsmvCapture.WithoutEnd(await IsmvCapture.SixSecondsAsync()))).Status);
+        await using var server = await LiveAsync();
         using var player = await RawConnection.OpenAsync(server.BaseUrl);
         var playlist = $"/{Point}/hls/video-400000.m3u8";
         var first = await player.GetAsync(playlist);
@@ -97,8 +93,7 @@ public sealed class AnswerReplayTests
     [Fact]
     public async Task EveryOtherRequest_OnAReplayingConnection_IsAnsweredByThePipeline()
     {
-        await using var server = await RunningServer.StartAsync(null, "--PublishingPoint:FinalizeGraceSeconds=60");
-        Assert.Equal(HttpStatusCode.OK, (await Posting.PostChunkedAsync(server.Http, $"{Point}/Streams(a)", IsmvCapture.WithoutEnd(await IsmvCapture.SixSecondsAsync()))).Status);
+        await using var server = await LiveAsync();
         using var player = await RawConnection.OpenAsync(server.BaseUrl);
         var segment = $"/{Point}/hls/video-400000/1.ts";
         var whole = await player.GetAsync(segment);
@@ -131,8 +126,7 @@ public sealed class AnswerReplayTests
     [Fact]
     public async Task KestrelsLimitsOnRequestHeads_HoldForReplayedAnswersToo()
     {
-        await using var server = await RunningServer.StartAsync(null, "--PublishingPoint:FinalizeGraceSeconds=60", "--Kestrel:Limits:MaxRequestHeaderCount=3");
-        Assert.Equal(HttpStatusCode.OK, (await Posting.PostChunkedAsync(server.Http, $"{Point}/Streams(a)", IsmvCapture.WithoutEnd(await IsmvCapture.SixSecondsAsync()))).Status);
+        await using var server = await LiveAsync("--Kestrel:Limits:MaxRequestHeaderCount=3");
         using var player = await RawConnection.OpenAsync(server.BaseUrl);
         var playlist = $"/{Point}/hls/video-400000.m3u8";
         Assert.Equal(200, (await player.GetAsync(playlist)).Status);
@@ -141,6 +135,37 @@ public sealed class AnswerReplayTests
         // Two more headers no answer reads: four, one past the limit.
         var refused = await player.GetAsync(playlist, "Accept: */*\r\nAccept-Language: en\r\n");
         Assert.Equal(431, refused.Status);
+    }
+
+    [Fact]
+    public async Task AConnectionWhoseRequestsAreNotReplayed_IsHandedToKestrel()
+    {
+        await using var server = await LiveAsync();
+        using var player = await RawConnection.OpenAsync(server.BaseUrl);
+        var playlist = $"/{Point}/hls/video-400000.m3u8";
+        Assert.Equal(200, (await player.GetAsync(playlist)).Status);
+        var before = await ReplayedAsync(server);
+        Assert.Equal(200, (await player.GetAsync(playlist)).Status);
+        Assert.Equal(before + 1, await ReplayedAsync(server));
+
+        // Eight answers in a row the lane could not give (a CDN's edge asks for each thing once): Kestrel has the
+        // connection from then on, and the same playlist is answered by the pipeline.
+        for (var i = 0; i < 8; i++)
+        {
+            Assert.Equal(200, (await player.GetAsync(playlist, "X-Forwarded-For: 192.0.2.1\r\n")).Status);
+        }
+
+        Assert.Equal(200, (await player.GetAsync(playlist)).Status);
+        Assert.Equal(before + 1, await ReplayedAsync(server));
+    }
+
+    // A server with the six-second capture pushed and left live.
+    private static async Task<RunningServer> LiveAsync(params string[] settings)
+    {
+        var server = await RunningServer.StartAsync(null, ["--PublishingPoint:FinalizeGraceSeconds=60", .. settings]);
+        var (status, body) = await Posting.PostChunkedAsync(server.Http, $"{Point}/Streams(a)", IsmvCapture.WithoutEnd(await IsmvCapture.SixSecondsAsync()));
+        Assert.True(status == HttpStatusCode.OK, body);
+        return server;
     }
 
     private static int Segments(byte[] playlist) => Encoding.UTF8.GetString(playlist).Split('\n').Count(l => l.StartsWith("#EXTINF", StringComparison.Ordinal));
