@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Text;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Net.Http.Headers;
 using PublishingPoint.Server.Points;
 
 namespace PublishingPoint.Server.Delivery;
@@ -160,8 +161,9 @@ internal sealed class AnswerStore : IDisposable
     }
 
     /// <summary>
-    /// A plain-HTTP/1.1 GET with no query or percent-encoding, whose headers are a Host, at most one Accept-Encoding,
-    /// keep-alive, and others no answer reads: what <see cref="Transport.RequestHead.Replayable"/> accepts on the wire.
+    /// A plain-HTTP/1.1 GET with no query or percent-encoding, whose headers are a Host, at most one Accept-Encoding, at
+    /// most one Origin (the caller records such answers only where every origin is allowed), keep-alive, and others no
+    /// answer reads: what <see cref="Transport.RequestHead.Replayable"/> accepts on the wire.
     /// </summary>
     public static bool Recordable(HttpContext context)
     {
@@ -177,6 +179,7 @@ internal sealed class AnswerStore : IDisposable
         foreach (var (name, values) in request.Headers)
         {
             var ok = name.Equals("Host", StringComparison.OrdinalIgnoreCase) || name.Equals("Accept-Encoding", StringComparison.OrdinalIgnoreCase)
+                || name.Equals("Origin", StringComparison.OrdinalIgnoreCase)
                 ? values.Count == 1
                 : name.Equals("Connection", StringComparison.OrdinalIgnoreCase)
                 ? values.Count == 1 && string.Equals(values[0], "keep-alive", StringComparison.OrdinalIgnoreCase)
@@ -205,7 +208,7 @@ internal sealed class AnswerStore : IDisposable
         }
 
         var request = context.Request;
-        var key = Transport.AnswerReplay.Key(request.Path.Value!, request.Headers.Host.ToString(), request.Headers.AcceptEncoding.ToString());
+        var key = Transport.AnswerReplay.Key(request.Path.Value!, request.Headers.Host.ToString(), request.Headers.AcceptEncoding.ToString(), request.Headers.ContainsKey(HeaderNames.Origin));
         var entry = new Entry(point, point.Path.Value, note.Version, head, (int)length, note.Bytes, note.Segment, format, viewer) { Output = note.Output, OutputKey = note.OutputKey };
         var kept = note.Bytes?.Length ?? 0;
         if (Count >= MaxEntries || Interlocked.Read(ref _bytes) + kept > MaxBytes)

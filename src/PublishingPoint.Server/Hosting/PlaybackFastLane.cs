@@ -1,4 +1,5 @@
 using System.Collections.Frozen;
+using Microsoft.AspNetCore.Cors.Infrastructure;
 using Microsoft.AspNetCore.Routing.Patterns;
 using Microsoft.Net.Http.Headers;
 
@@ -8,20 +9,25 @@ namespace PublishingPoint.Server.Hosting;
 /// Players' requests for a point that exists, ahead of endpoint routing: routing would only match them to the catch-all
 /// and hand them to <see cref="PointRequestRouter"/> anyway, after making a route-value dictionary and the path's string
 /// for it, and looking up the CORS metadata, on every segment and playlist. Taken here only when nothing else would
-/// answer differently: GET or HEAD, no Origin header while every origin is allowed (the answer then just says so, as
-/// <see cref="Delivery.DeliveryCors"/> does), and a first path segment that no mapped route begins with.
+/// answer differently: GET or HEAD while every origin is allowed, and a first path segment that no mapped route begins
+/// with. Without an Origin header the answer just says every origin may read it, as <see cref="Delivery.DeliveryCors"/>
+/// does; with one (a page's cross-origin request) it gets the delivery policy's result from ASP.NET Core's CORS
+/// service, as the CORS middleware would give it (the same for every origin under that policy).
 /// </summary>
 /// <remarks>
 /// With <see cref="Configuration.PublishingPointOptions.AnswerReplay"/>, an answer here that could be given again as it
 /// is (<see cref="Delivery.AnswerStore.Recordable"/>) is kept for <see cref="Transport.AnswerReplay"/>.
 /// </remarks>
 internal sealed class PlaybackFastLane(RequestDelegate next, PointRequestRouter router, EndpointDataSource endpoints,
-    Microsoft.Extensions.Options.IOptions<Configuration.PublishingPointOptions> options, Delivery.AnswerStore answers)
+    Microsoft.Extensions.Options.IOptions<Configuration.PublishingPointOptions> options, Delivery.AnswerStore answers,
+    ICorsService cors, Microsoft.Extensions.Options.IOptions<CorsOptions> corsOptions)
 {
     // Stands for "a route's first segment is not one plain literal": routing keeps every request.
     private static readonly FrozenSet<string> EveryRequest = FrozenSet.Create(StringComparer.Ordinal, "\0every");
 
     private readonly bool _anyOrigin = Delivery.DeliveryCors.AllowsAnyOrigin(options.Value);
+
+    private readonly CorsPolicy? _policy = corsOptions.Value.GetPolicy(Delivery.DeliveryCors.Policy);
 
     private readonly bool _replay = options.Value.AnswerReplay;
 
@@ -32,10 +38,17 @@ internal sealed class PlaybackFastLane(RequestDelegate next, PointRequestRouter 
 
     public Task InvokeAsync(HttpContext context)
     {
-        if (_anyOrigin && !context.Request.Headers.ContainsKey(HeaderNames.Origin) && router.TryFindPlayback(context, out var point, out var rest)
-            && !Routed(context.Request.Path.Value!))
+        if (_anyOrigin && _policy is not null && router.TryFindPlayback(context, out var point, out var rest) && !Routed(context.Request.Path.Value!))
         {
-            context.Response.Headers.AccessControlAllowOrigin = "*";
+            if (context.Request.Headers.ContainsKey(HeaderNames.Origin))
+            {
+                cors.ApplyResult(cors.EvaluatePolicy(context, _policy), context.Response);
+            }
+            else
+            {
+                context.Response.Headers.AccessControlAllowOrigin = "*";
+            }
+
             return _replay && Delivery.AnswerStore.Recordable(context) ? PlayAndKeepAsync(context, point, rest) : router.PlayAsync(context, point, rest);
         }
 

@@ -29,14 +29,21 @@ internal interface IReplayAnswers
 /// request: a live playlist at its version, a segment from the segment cache. Kestrel costs a few microseconds an
 /// answer (its parser, its per-request state, the hosting layer, our middleware), a fifth of a small segment's answer on
 /// two cores, where nginx answers from a file. Kestrel still owns every connection: each request head the lane does not
-/// answer (a miss, a Range, an If-None-Match, an Origin, anything unusual) is handed to Kestrel unchanged and answered
+/// answer (a miss, a Range, an If-None-Match, anything unusual) is handed to Kestrel unchanged and answered
 /// by the whole pipeline, which records what may be replayed; the first request that is not a plain GET or HEAD (a
 /// POST, a body, an upgrade, TLS, HTTP/2, a head split across reads) hands Kestrel the socket's input for good.
 /// </summary>
 internal static class AnswerReplay
 {
-    /// <summary>The lookup key of a request: its target, Host and Accept-Encoding, as they came.</summary>
-    public static string Key(string target, string host, string acceptEncoding) => string.Concat(target, "\n", host, "\n", acceptEncoding);
+    /// <summary>
+    /// The lookup key of a request: its target, Host and Accept-Encoding, as they came, and whether an Origin came (CORS
+    /// adds headers to that answer; their values do not depend on the origin where every origin is allowed, the only
+    /// case in which such answers are kept).
+    /// </summary>
+    public static string Key(string target, string host, string acceptEncoding, bool origin) =>
+        string.Concat(target, "\n", host, "\n", acceptEncoding, origin ? OriginMark : "");
+
+    private const string OriginMark = "\n*";
 
     /// <summary>Kestrel connection middleware, after <see cref="DirectSend.Connections"/> (the lane writes to its output).</summary>
     /// <param name="keepAlive">Kestrel's keep-alive timeout, which the lane restarts after each answer of its own.</param>
@@ -78,7 +85,7 @@ internal static class AnswerReplay
         // lane's, so every half of that timeout one request goes to Kestrel, and only a connection idle for the rest of
         // it is closed, as Kestrel closes idle connections.
         private long _fed = Environment.TickCount64;
-        // Requests in a row not replayed (a CDN's forwarding headers, a page's Origin, or answers nobody asked for before:
+        // Requests in a row not replayed (a CDN's forwarding headers, or answers nobody asked for before:
         // a CDN's edge, a live viewer of a channel few others watch): past a few, the connection is handed to Kestrel for
         // good and pays nothing more for the lane.
         private int _unreplayed;
@@ -168,7 +175,7 @@ internal static class AnswerReplay
         private bool TryFind(RequestHead head, out ReplayAnswer answer)
         {
             answer = default;
-            var chars = head.Target.Length + head.Host.Length + head.AcceptEncoding.Length + 2;
+            var chars = head.Target.Length + head.Host.Length + head.AcceptEncoding.Length + 2 + (head.HasOrigin ? OriginMark.Length : 0);
             if (chars > MaxKeyChars)
             {
                 return false;
@@ -179,7 +186,12 @@ internal static class AnswerReplay
             key[at++] = '\n';
             at += System.Text.Encoding.ASCII.GetChars(head.Host, key[at..]);
             key[at++] = '\n';
-            System.Text.Encoding.ASCII.GetChars(head.AcceptEncoding, key[at..]);
+            at += System.Text.Encoding.ASCII.GetChars(head.AcceptEncoding, key[at..]);
+            if (head.HasOrigin)
+            {
+                OriginMark.CopyTo(key[at..]);
+            }
+
             return answers.TryAnswer(key, out answer);
         }
 

@@ -43,9 +43,13 @@ internal readonly ref struct RequestHead
 
     public ReadOnlySpan<byte> AcceptEncoding { get; init; }
 
+    /// <summary>One Origin header came (a page's cross-origin request); its value is not kept: only answers that allow every origin are replayed to it.</summary>
+    public bool HasOrigin { get; init; }
+
     /// <summary>
-    /// A GET whose answer depends on nothing but its target, Host and Accept-Encoding (every other header is one a player
-    /// or a browser sends that no answer of ours reads), kept alive, with no percent-encoding or query in its target.
+    /// A GET whose answer depends on nothing but its target, Host, Accept-Encoding and whether an Origin came (every other
+    /// header is one a player or a browser sends that no answer of ours reads), kept alive, with no percent-encoding or
+    /// query in its target.
     /// </summary>
     public bool Replayable { get; init; }
 
@@ -87,7 +91,7 @@ internal readonly ref struct RequestHead
 
         var replayable = get && target.Length <= MaxKeyPart && target.IndexOfAny("%?#\\"u8) < 0;
         ReadOnlySpan<byte> host = default, encoding = default;
-        int hosts = 0, encodings = 0, count = 0;
+        int hosts = 0, encodings = 0, origins = 0, count = 0;
         Span<char> name = stackalloc char[32];
         for (var at = lineEnd + 2; at < end + 2;)
         {
@@ -120,6 +124,9 @@ internal readonly ref struct RequestHead
                     encodings++;
                     encoding = value;
                     break;
+                case Field.Origin:
+                    origins++;
+                    break;
                 case Field.Close:
                     replayable = false;
                     break;
@@ -141,7 +148,8 @@ internal readonly ref struct RequestHead
             Target = target,
             Host = host,
             AcceptEncoding = encoding,
-            Replayable = replayable && encodings <= 1 && host.Length <= MaxKeyPart && encoding.Length <= MaxKeyPart,
+            HasOrigin = origins > 0,
+            Replayable = replayable && encodings <= 1 && origins <= 1 && host.Length <= MaxKeyPart && encoding.Length <= MaxKeyPart,
         };
         return HeadKind.Plain;
     }
@@ -151,6 +159,7 @@ internal readonly ref struct RequestHead
         Other,
         Host,
         AcceptEncoding,
+        Origin,
         KeepAlive,
         Close,
         Refused,
@@ -168,6 +177,11 @@ internal readonly ref struct RequestHead
         if (name.Equals("accept-encoding", StringComparison.OrdinalIgnoreCase))
         {
             return Field.AcceptEncoding;
+        }
+
+        if (name.Equals("origin", StringComparison.OrdinalIgnoreCase))
+        {
+            return Field.Origin;
         }
 
         if (name.Equals("connection", StringComparison.OrdinalIgnoreCase))

@@ -159,6 +159,48 @@ public sealed class AnswerReplayTests
         Assert.Equal(before + 1, await ReplayedAsync(server));
     }
 
+    [Fact]
+    public async Task APagesCrossOriginRequest_GetsTheCorsAnswerAgain_AndOnlyToRequestsWithAnOrigin()
+    {
+        await using var server = await LiveAsync();
+        using var page = await RawConnection.OpenAsync(server.BaseUrl);
+        var playlist = $"/{Point}/hls/video-400000.m3u8";
+        var first = await page.GetAsync(playlist, "Origin: https://one.example\r\n");
+        var before = await ReplayedAsync(server);
+        var again = await page.GetAsync(playlist, "Origin: https://two.example\r\n");
+        Assert.Equal(before + 1, await ReplayedAsync(server));
+        Assert.Equal(first.Body, again.Body);
+        Assert.Equal(first.HeadersButDate, again.HeadersButDate);
+        Assert.Contains("access-control-allow-origin: *", again.HeadersButDate, StringComparison.Ordinal);
+        Assert.Contains("access-control-expose-headers: ", again.HeadersButDate, StringComparison.Ordinal);
+
+        // Without an Origin the answer has no CORS list of exposed headers: it is not the one kept for pages.
+        var plain = await page.GetAsync(playlist);
+        Assert.Equal(first.Body, plain.Body);
+        Assert.DoesNotContain("access-control-expose-headers", plain.HeadersButDate, StringComparison.Ordinal);
+        Assert.Equal(before + 1, await ReplayedAsync(server));
+
+        // Two Origins are not one page's request: the pipeline answers them.
+        await page.GetAsync(playlist, "Origin: https://one.example\r\nOrigin: https://two.example\r\n");
+        Assert.Equal(before + 1, await ReplayedAsync(server));
+    }
+
+    [Fact]
+    public async Task WhereOnlySomeOriginsMayRead_AnswersToPagesAreNotReplayed()
+    {
+        await using var server = await LiveAsync("--PublishingPoint:CorsOrigins:0=https://one.example");
+        using var page = await RawConnection.OpenAsync(server.BaseUrl);
+        var playlist = $"/{Point}/hls/video-400000.m3u8";
+        var before = await ReplayedAsync(server);
+        var first = await page.GetAsync(playlist, "Origin: https://one.example\r\n");
+        var other = await page.GetAsync(playlist, "Origin: https://two.example\r\n");
+        var again = await page.GetAsync(playlist, "Origin: https://one.example\r\n");
+        Assert.Contains("access-control-allow-origin: https://one.example", first.HeadersButDate, StringComparison.Ordinal);
+        Assert.DoesNotContain("access-control-allow-origin", other.HeadersButDate, StringComparison.Ordinal);
+        Assert.Equal(first.HeadersButDate, again.HeadersButDate);
+        Assert.Equal(before, await ReplayedAsync(server));
+    }
+
     // A server with the six-second capture pushed and left live.
     private static async Task<RunningServer> LiveAsync(params string[] settings)
     {
