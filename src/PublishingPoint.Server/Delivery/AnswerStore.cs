@@ -1,6 +1,9 @@
 using System.Collections.Concurrent;
 using System.Text;
+using Microsoft.AspNetCore.HostFiltering;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Primitives;
 using Microsoft.Net.Http.Headers;
 using PublishingPoint.Server.Points;
 
@@ -51,7 +54,9 @@ internal sealed class AnswerNote
 /// <summary>
 /// Answers players were given, kept for <see cref="Transport.AnswerReplay"/> under their request's target, Host and
 /// Accept-Encoding: the head as sent (without its Date) and where the body is. One holds while its point is the one at
-/// that path, not retired, and (for a rendered output) still at the version it was rendered for; one that no longer holds
+/// that path, not retired, (for a rendered output) still at the version it was rendered for, and host filtering's
+/// options (AllowedHosts) have not been reloaded since (the filter is the pipeline's: a kept answer's Host may be one no
+/// longer allowed); one that no longer holds
 /// is dropped when it is next asked for, and all are looked over every 30 s and whenever the store is full, so a deleted
 /// point is not kept alive by its answers. Bounded by count and by the rendered bytes it keeps alive: when full, what
 /// no longer holds goes first, then any until a quarter is free (requests of made-up Hosts or Accept-Encodings can
@@ -65,20 +70,39 @@ internal sealed class AnswerStore : IDisposable
     private readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.Ordinal);
     private readonly PointRegistry _registry;
     private readonly ITimer _sweeper;
+    private readonly IDisposable? _hostsChanged;
     private readonly Lock _trimming = new();
+    // Host filtering's options as last reloaded (null: any host), and how many reloads there were: an answer kept before
+    // one holds no more, and one is kept only for a Host they allow (its request may have passed the filter before).
+    private volatile List<StringSegment>? _allowedHosts;
+    private long _hosts;
     // Counted as entries come and go: the dictionary's own Count takes every one of its locks.
     private int _count;
     private long _bytes;
 
-    public AnswerStore(PointRegistry registry)
+    public AnswerStore(PointRegistry registry, IOptionsMonitor<HostFilteringOptions> hosts)
     {
+        ArgumentNullException.ThrowIfNull(hosts);
         _registry = registry ?? throw new ArgumentNullException(nameof(registry));
         _sweeper = registry.Time.CreateTimer(static state => ((AnswerStore)state!).Sweep(), this, TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(30));
+        _allowedHosts = Allowed(hosts.CurrentValue);
+        _hostsChanged = hosts.OnChange(options =>
+        {
+            _allowedHosts = Allowed(options);
+            Interlocked.Increment(ref _hosts);
+        });
     }
+
+    private static List<StringSegment>? Allowed(HostFilteringOptions options) =>
+        options.AllowedHosts is not { Count: > 0 } hosts || hosts.Contains("*") ? null : [.. hosts.Select(h => new StringSegment(h))];
 
     public int Count => Volatile.Read(ref _count);
 
-    public void Dispose() => _sweeper.Dispose();
+    public void Dispose()
+    {
+        _sweeper.Dispose();
+        _hostsChanged?.Dispose();
+    }
 
     /// <param name="PointName">The point's path as the registry finds it.</param>
     /// <param name="Version">The point's version the body belongs to; -1 for a segment (immutable while cached).</param>
@@ -86,6 +110,8 @@ internal sealed class AnswerStore : IDisposable
     /// <param name="Viewer">A manifest, playlist or MPD: its client counts as a viewer of the point.</param>
     internal sealed record Entry(Point Point, string PointName, long Version, byte[] Head, int Length, byte[]? Bytes, Func<ReadySegment?>? Segment, string Format, bool Viewer)
     {
+        public long Hosts { get; init; }
+
         /// <summary>A rendered output, which holds while the point's output cache has it under <see cref="OutputKey"/>.</summary>
         public RenderedOutput? Output { get; init; }
 
@@ -133,7 +159,7 @@ internal sealed class AnswerStore : IDisposable
         }
     }
 
-    private bool Holds(Entry entry) => !entry.Point.Retired && (entry.Version < 0 || entry.Point.Version == entry.Version)
+    private bool Holds(Entry entry) => entry.Hosts == Interlocked.Read(ref _hosts) && !entry.Point.Retired && (entry.Version < 0 || entry.Point.Version == entry.Version)
         && ReferenceEquals(_registry.Find(entry.PointName), entry.Point)
         && (entry.Output is null || (entry.Point.Output.TryGet(entry.OutputKey!, entry.Version, out var current) && ReferenceEquals(current, entry.Output)));
 
@@ -178,8 +204,9 @@ internal sealed class AnswerStore : IDisposable
 
         foreach (var (name, values) in request.Headers)
         {
-            var ok = name.Equals("Host", StringComparison.OrdinalIgnoreCase) || name.Equals("Accept-Encoding", StringComparison.OrdinalIgnoreCase)
-                || name.Equals("Origin", StringComparison.OrdinalIgnoreCase)
+            var ok = name.Equals("Origin", StringComparison.OrdinalIgnoreCase)
+                ? values.Count == 1 && !string.IsNullOrEmpty(values[0])
+                : name.Equals("Host", StringComparison.OrdinalIgnoreCase) || name.Equals("Accept-Encoding", StringComparison.OrdinalIgnoreCase)
                 ? values.Count == 1
                 : name.Equals("Connection", StringComparison.OrdinalIgnoreCase)
                 ? values.Count == 1 && string.Equals(values[0], "keep-alive", StringComparison.OrdinalIgnoreCase)
@@ -208,8 +235,14 @@ internal sealed class AnswerStore : IDisposable
         }
 
         var request = context.Request;
+        var hosts = Interlocked.Read(ref _hosts);
+        if (_allowedHosts is { } allowed && !HostString.MatchesAny(new StringSegment(request.Headers.Host.ToString()), allowed))
+        {
+            return;
+        }
+
         var key = Transport.AnswerReplay.Key(request.Path.Value!, request.Headers.Host.ToString(), request.Headers.AcceptEncoding.ToString(), request.Headers.ContainsKey(HeaderNames.Origin));
-        var entry = new Entry(point, point.Path.Value, note.Version, head, (int)length, note.Bytes, note.Segment, format, viewer) { Output = note.Output, OutputKey = note.OutputKey };
+        var entry = new Entry(point, point.Path.Value, note.Version, head, (int)length, note.Bytes, note.Segment, format, viewer) { Output = note.Output, OutputKey = note.OutputKey, Hosts = hosts };
         var kept = note.Bytes?.Length ?? 0;
         if (Count >= MaxEntries || Interlocked.Read(ref _bytes) + kept > MaxBytes)
         {

@@ -40,16 +40,21 @@ internal sealed class PlaybackFastLane(RequestDelegate next, PointRequestRouter 
     {
         if (_anyOrigin && _policy is not null && router.TryFindPlayback(context, out var point, out var rest) && !Routed(context.Request.Path.Value!))
         {
+            // An Origin the CORS service does not take (an empty one) gets no CORS headers: that answer is not kept, since
+            // a page's next request would be given it again.
+            var keep = _replay;
             if (context.Request.Headers.ContainsKey(HeaderNames.Origin))
             {
-                cors.ApplyResult(cors.EvaluatePolicy(context, _policy), context.Response);
+                var result = cors.EvaluatePolicy(context, _policy);
+                cors.ApplyResult(result, context.Response);
+                keep &= result.IsOriginAllowed;
             }
             else
             {
                 context.Response.Headers.AccessControlAllowOrigin = "*";
             }
 
-            return _replay && Delivery.AnswerStore.Recordable(context) ? PlayAndKeepAsync(context, point, rest) : router.PlayAsync(context, point, rest);
+            return keep && Delivery.AnswerStore.Recordable(context) ? PlayAndKeepAsync(context, point, rest) : router.PlayAsync(context, point, rest);
         }
 
         return next(context);

@@ -78,7 +78,7 @@ internal static class AnswerReplay
 
     private sealed class Lane(ConnectionContext connection, PipeReader socket, FedInput fed, DirectSocketOutput output, IReplayAnswers answers)
     {
-        private const int MaxKeyChars = 3 * 512 + 2;
+        private const int MaxKeyChars = 3 * 512 + 2 + 2; // the parts, their two separators, OriginMark
         private const int MaxUnreplayed = 8;
         private const double MaxSendSeconds = 24 * 3600;
         // When Kestrel was last handed a request: its keep-alive timer runs from its last answer and knows nothing of the

@@ -125,7 +125,8 @@ internal readonly ref struct RequestHead
                     encoding = value;
                     break;
                 case Field.Origin:
-                    origins++;
+                    // An empty Origin is no page's (the CORS service reads it as none): its answer is not the pages' one.
+                    origins += value.IsEmpty ? 2 : 1;
                     break;
                 case Field.Close:
                     replayable = false;

@@ -50,10 +50,12 @@ public sealed class PlaybackFastLaneTests
                     Assert.True(answer.Body.AsSpan().SequenceEqual(routedPage.Body), $"{method} {url} {name}: bodies differ ({answer.Body.Length} and {routedPage.Body.Length} bytes)");
                     Assert.Equal(routedPage.Headers, answer.Headers);
                     Assert.Equal("*", answer.AllowOrigin);
+                    Assert.False(answer.VariesByOrigin, $"{method} {url} {name}: Vary: Origin where every origin gets the same answer");
                 }
 
                 // The CORS headers a page reads by: the policy's, as the middleware gives them; none of them for a player.
                 Assert.Equal(PlayerOrigin, routedPage.AllowOrigin);
+                Assert.True(routedPage.VariesByOrigin, $"{method} {url}: no Vary: Origin where only some origins may read");
                 Assert.NotNull(routedPage.ExposeHeaders);
                 Assert.Equal(routedPage.ExposeHeaders, page.ExposeHeaders);
                 Assert.Null(player.ExposeHeaders);
@@ -123,8 +125,9 @@ public sealed class PlaybackFastLaneTests
             .Order(StringComparer.Ordinal)
             .ToList();
         string? Header(string name) => all.Where(h => h.Key == name).Select(h => string.Join(", ", h.Value)).SingleOrDefault();
-        return new(response.StatusCode, headers, await response.Content.ReadAsByteArrayAsync(), Header("Access-Control-Allow-Origin"), Header("Access-Control-Expose-Headers"));
+        return new(response.StatusCode, headers, await response.Content.ReadAsByteArrayAsync(), Header("Access-Control-Allow-Origin"), Header("Access-Control-Expose-Headers"),
+            response.Headers.Vary.Contains("Origin"));
     }
 
-    private sealed record Answer(HttpStatusCode Status, List<string> Headers, byte[] Body, string? AllowOrigin, string? ExposeHeaders);
+    private sealed record Answer(HttpStatusCode Status, List<string> Headers, byte[] Body, string? AllowOrigin, string? ExposeHeaders, bool VariesByOrigin);
 }

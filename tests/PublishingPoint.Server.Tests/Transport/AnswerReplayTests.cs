@@ -1,6 +1,10 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using Microsoft.AspNetCore.HostFiltering;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Primitives;
 using PublishingPoint.Server.Tests.Infrastructure;
 
 namespace PublishingPoint.Server.Tests.Transport;
@@ -183,6 +187,21 @@ public sealed class AnswerReplayTests
         // Two Origins are not one page's request: the pipeline answers them.
         await page.GetAsync(playlist, "Origin: https://one.example\r\nOrigin: https://two.example\r\n");
         Assert.Equal(before + 1, await ReplayedAsync(server));
+
+        // An empty Origin gets no CORS headers; that answer is not what a page asking next gets. Nor is one kept for a
+        // request without an Origin.
+        var segment = $"/{Point}/hls/video-400000/1.ts";
+        foreach (var asked in new[] { "Origin: \r\n", "" })
+        {
+            var target = asked.Length > 0 ? segment : $"/{Point}/hls/video-400000/2.ts";
+            var odd = await page.GetAsync(target, asked);
+            Assert.Equal(200, odd.Status);
+            Assert.DoesNotContain("access-control-expose-headers", odd.HeadersButDate, StringComparison.Ordinal);
+            var next = await page.GetAsync(target, "Origin: https://one.example\r\n");
+            Assert.Contains("access-control-allow-origin: *", next.HeadersButDate, StringComparison.Ordinal);
+            Assert.Contains("access-control-expose-headers: ", next.HeadersButDate, StringComparison.Ordinal);
+            Assert.Equal(odd.Body, next.Body);
+        }
     }
 
     [Fact]
@@ -199,6 +218,88 @@ public sealed class AnswerReplayTests
         Assert.DoesNotContain("access-control-allow-origin", other.HeadersButDate, StringComparison.Ordinal);
         Assert.Equal(first.HeadersButDate, again.HeadersButDate);
         Assert.Equal(before, await ReplayedAsync(server));
+    }
+
+    [Fact]
+    public async Task AKeptAnswer_IsNotGivenToAHostNoLongerAllowed()
+    {
+        using var hosts = new ChangingHosts();
+        await using var server = await RunningServer.StartAsync(null, services =>
+        {
+            services.AddSingleton<IOptionsChangeTokenSource<HostFilteringOptions>>(hosts);
+            services.PostConfigure<HostFilteringOptions>(o => o.AllowedHosts = hosts.Allowed ?? o.AllowedHosts);
+        }, "--PublishingPoint:FinalizeGraceSeconds=60");
+        var (status, body) = await Posting.PostChunkedAsync(server.Http, $"{Point}/Streams(a)", IsmvCapture.WithoutEnd(await IsmvCapture.SixSecondsAsync()));
+        Assert.True(status == HttpStatusCode.OK, body);
+        using var player = await RawConnection.OpenAsync(server.BaseUrl);
+        var playlist = $"/{Point}/hls/video-400000.m3u8";
+        var segment = $"/{Point}/hls/video-400000/1.ts";
+        foreach (var target in new[] { playlist, segment, playlist, segment })
+        {
+            Assert.Equal(200, (await player.GetAsync(target)).Status);
+        }
+
+        var replayed = await ReplayedAsync(server);
+        Assert.True(replayed >= 2, $"{replayed} replayed");
+
+        // The operator reloads AllowedHosts without this server's address: the pipeline refuses it, and so does the replay.
+        hosts.Change(["origin.example"]);
+        Assert.Equal(400, (await player.GetAsync(playlist)).Status);
+        Assert.Equal(400, (await player.GetAsync(segment)).Status);
+        hosts.Change(["127.0.0.1"]);
+        Assert.Equal(200, (await player.GetAsync(playlist)).Status);
+        Assert.Equal(replayed, await ReplayedAsync(server));
+
+        // A request that passed the filter just before a reload is kept only if its Host is still allowed.
+        var store = server.Services.GetRequiredService<PublishingPoint.Server.Delivery.AnswerStore>();
+        var point = server.Services.GetRequiredService<PublishingPoint.Server.Points.PointRegistry>().Find(Point)!;
+        Assert.True(point.Output.TryGet("hls/video-400000.m3u8", point.Version, out var held));
+        void Keep()
+        {
+            var context = new Microsoft.AspNetCore.Http.DefaultHttpContext();
+            context.Request.Method = "GET";
+            context.Request.Path = playlist;
+            context.Request.Headers.Host = "127.0.0.1:1"; // allowed (the port is not compared), and not the player's key
+            context.Response.StatusCode = 200;
+            context.Response.ContentLength = held.Bytes.Length;
+            var note = new PublishingPoint.Server.Delivery.AnswerNote();
+            note.Rendered(held.Bytes, held);
+            note.Keyed("hls/video-400000.m3u8");
+            store.Record(context, point, note, "hls", viewer: true);
+        }
+
+        store.Sweep();
+        var kept = store.Count;
+        hosts.Change(["origin.example"]);
+        Keep();
+        Assert.Equal(kept, store.Count);
+        hosts.Change(["127.0.0.1"]);
+        store.Sweep();
+        kept = store.Count;
+        Keep();
+        Assert.Equal(kept + 1, store.Count);
+    }
+
+    /// <summary>AllowedHosts as an operator reloads it: a change token fired by <see cref="Change"/>.</summary>
+    private sealed class ChangingHosts : IOptionsChangeTokenSource<HostFilteringOptions>, IDisposable
+    {
+        private CancellationTokenSource _changed = new();
+
+        public IList<string>? Allowed { get; private set; }
+
+        public string Name => Options.DefaultName;
+
+        public IChangeToken GetChangeToken() => new CancellationChangeToken(_changed.Token);
+
+        public void Change(IList<string> allowed)
+        {
+            Allowed = allowed;
+            var fired = Interlocked.Exchange(ref _changed, new CancellationTokenSource());
+            fired.Cancel();
+            fired.Dispose();
+        }
+
+        public void Dispose() => _changed.Dispose();
     }
 
     // A server with the six-second capture pushed and left live.
