@@ -125,8 +125,7 @@ internal readonly ref struct RequestHead
                     encoding = value;
                     break;
                 case Field.Origin:
-                    // An empty Origin is no page's (the CORS service reads it as none): its answer is not the pages' one.
-                    origins += value.IsEmpty ? 2 : 1;
+                    origins++;
                     break;
                 case Field.Close:
                     replayable = false;
@@ -182,7 +181,8 @@ internal readonly ref struct RequestHead
 
         if (name.Equals("origin", StringComparison.OrdinalIgnoreCase))
         {
-            return Field.Origin;
+            // An empty Origin is no page's (the CORS service reads it as none): its answer is not the pages' one.
+            return value.IsEmpty ? Field.Other : Field.Origin;
         }
 
         if (name.Equals("connection", StringComparison.OrdinalIgnoreCase))
