@@ -23,6 +23,8 @@ public sealed partial class GStreamerPlaybackTests
         await using var server = await RunningServer.StartAsync();
         var push = await Encoder.PushSmoothAsync(server.Url($"{Point}/Streams(a)"), new EncoderSettings { Seconds = Seconds, RealTime = false });
         Assert.True(push.ExitCode == 0, Tool.Describe(push));
+        // Finished, not still live: a live MPD or playlist starts a player near its live edge, short of the first frames.
+        await Security.IngestAuthenticationTests.WaitForStateAsync(server, Point, "vod");
 
         var result = await Tool.RunAsync("gst-launch-1.0",
         [
