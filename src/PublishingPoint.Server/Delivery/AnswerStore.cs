@@ -236,12 +236,13 @@ internal sealed class AnswerStore : IDisposable
 
         var request = context.Request;
         var hosts = Interlocked.Read(ref _hosts);
-        if (_allowedHosts is { } allowed && !HostString.MatchesAny(new StringSegment(request.Headers.Host.ToString()), allowed))
+        var host = request.Headers.Host.ToString();
+        if (_allowedHosts is { } allowed && !HostString.MatchesAny(new StringSegment(host), allowed))
         {
             return;
         }
 
-        var key = Transport.AnswerReplay.Key(request.Path.Value!, request.Headers.Host.ToString(), request.Headers.AcceptEncoding.ToString(), request.Headers.ContainsKey(HeaderNames.Origin));
+        var key = Transport.AnswerReplay.Key(request.Path.Value!, host, request.Headers.AcceptEncoding.ToString(), request.Headers.ContainsKey(HeaderNames.Origin));
         var entry = new Entry(point, point.Path.Value, note.Version, head, (int)length, note.Bytes, note.Segment, format, viewer) { Output = note.Output, OutputKey = note.OutputKey, Hosts = hosts };
         var kept = note.Bytes?.Length ?? 0;
         if (Count >= MaxEntries || Interlocked.Read(ref _bytes) + kept > MaxBytes)
