@@ -12,25 +12,46 @@ namespace PublishingPoint.Server.Admin;
 /// through a proxy (it carries forwarding headers), whatever address the proxy connected from. State-changing requests
 /// also carry the X-Api-Key header or a JSON body, which a cross-site form or image cannot send without a preflight.
 /// </summary>
-internal sealed class AdminAuthorization(string? apiKey) : IEndpointFilter
+/// <remarks>
+/// An endpoint carries an instance as metadata and <see cref="GateAsync"/> runs it after routing, before the endpoint:
+/// an endpoint filter would run only after the endpoint bound its parameters, so a JSON body would have been read and
+/// parsed for anyone. The operator's bodies are small; past <see cref="MaxBodyBytes"/> they are refused (413).
+/// </remarks>
+internal sealed class AdminAuthorization(string? apiKey)
 {
+    private readonly string? _apiKey = apiKey;
+
+    /// <summary>The largest request body an operator route reads (a point's settings, a clip's times).</summary>
+    public const int MaxBodyBytes = 64 * 1024;
+
     private static readonly string[] _forwardingHeaders = ["X-Forwarded-For", "Forwarded", "X-Real-IP", "X-Forwarded-Host", "Via"];
 
-    public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    /// <summary>Middleware after routing: refuses a request for an operator endpoint without the credential, unread.</summary>
+    public static Task GateAsync(HttpContext context, RequestDelegate next)
     {
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(next);
-        if (!Allowed(context.HttpContext, apiKey, out var status))
+        if (context.GetEndpoint()?.Metadata.GetMetadata<AdminAuthorization>() is not { } gate)
         {
-            return Problems.Result(status, status == StatusCodes.Status401Unauthorized ? "operator credential required" : "operator credential refused");
+            return next(context);
         }
 
-        if (!SafeFromCrossSite(context.HttpContext.Request))
+        if (!Allowed(context, gate._apiKey, out var status))
         {
-            return Problems.Result(StatusCodes.Status403Forbidden, "a state change needs the X-Api-Key header or Content-Type: application/json");
+            return Problems.WriteAsync(context, status, status == StatusCodes.Status401Unauthorized ? "operator credential required" : "operator credential refused");
         }
 
-        return await next(context).ConfigureAwait(false);
+        if (!SafeFromCrossSite(context.Request))
+        {
+            return Problems.WriteAsync(context, StatusCodes.Status403Forbidden, "a state change needs the X-Api-Key header or Content-Type: application/json");
+        }
+
+        if (context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+        {
+            limit.MaxRequestBodySize = MaxBodyBytes;
+        }
+
+        return next(context);
     }
 
     public static bool Allowed(HttpContext context, string? apiKey, out int status)

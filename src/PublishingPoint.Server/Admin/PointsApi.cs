@@ -24,7 +24,7 @@ internal static class PointsApi
 {
     public static void Map(IEndpointRouteBuilder endpoints, string? apiKey)
     {
-        var api = endpoints.MapGroup("/api").AddEndpointFilter(new AdminAuthorization(apiKey)).WithTags("Publishing points");
+        var api = endpoints.MapGroup("/api").WithMetadata(new AdminAuthorization(apiKey)).WithTags("Publishing points");
         api.MapGet("/status", Status).WithSummary("The server: its data folder, free disk space, and warnings (a disk nearly full)");
         api.MapGet("/points", List).WithSummary("Every point with its state, streams and tracks");
         api.MapPost("/points", CreateAsync).WithSummary("Create a point with its own settings before an encoder connects");

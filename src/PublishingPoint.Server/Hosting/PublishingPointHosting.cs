@@ -64,6 +64,7 @@ public static class PublishingPointHosting
         // only to find no Origin. DeliveryCors still marks those answers as readable from any page.
         app.UseWhen(static context => context.Request.Headers.ContainsKey(Microsoft.Net.Http.Headers.HeaderNames.Origin) || HttpMethods.IsOptions(context.Request.Method),
             static branch => branch.UseCors());
+        app.Use(Admin.AdminAuthorization.GateAsync);
         app.UseMiddleware<Delivery.DeliveryCors>();
         try
         {
@@ -303,15 +304,15 @@ public static class PublishingPointHosting
     {
         var options = endpoints.ServiceProvider.GetRequiredService<IOptions<PublishingPointOptions>>().Value;
         var operatorOnly = new Admin.AdminAuthorization(options.AdminApiKey);
-        endpoints.MapOpenApi().AddEndpointFilter(operatorOnly);
-        endpoints.MapScalarApiReference(scalar => scalar.WithTitle("PublishingPoint operator API")).AddEndpointFilter(operatorOnly);
+        endpoints.MapOpenApi().WithMetadata(operatorOnly);
+        endpoints.MapScalarApiReference(scalar => scalar.WithTitle("PublishingPoint operator API")).WithMetadata(operatorOnly);
         // The instruments that are only observed exist once these are made; then the exporter listens to them all.
         _ = endpoints.ServiceProvider.GetRequiredService<Observability.PointMetrics>();
         _ = endpoints.ServiceProvider.GetRequiredService<Publishing.PublishMetrics>();
         _ = endpoints.ServiceProvider.GetRequiredService<Delivery.DeliveryMetrics>();
         _ = endpoints.ServiceProvider.GetRequiredService<Transport.TransportMetrics>();
         _ = endpoints.ServiceProvider.GetRequiredService<Observability.MetricsExport>();
-        endpoints.MapGet("/metrics", Observability.MetricsExport.WriteAsync).AddEndpointFilter(operatorOnly).ExcludeFromDescription();
+        endpoints.MapGet("/metrics", Observability.MetricsExport.WriteAsync).WithMetadata(operatorOnly).ExcludeFromDescription();
         endpoints.MapMethods("/health/live", [HttpMethods.Get, HttpMethods.Head], Observability.HealthResponses.LiveAsync).ExcludeFromDescription();
         var health = endpoints.ServiceProvider.GetRequiredService<Observability.HealthResponses>();
         endpoints.MapMethods("/health/ready", [HttpMethods.Get, HttpMethods.Head], health.ReadyAsync).ExcludeFromDescription();

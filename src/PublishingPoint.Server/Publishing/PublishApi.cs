@@ -12,7 +12,7 @@ internal static class PublishApi
 
     public static void Map(IEndpointRouteBuilder endpoints, string? apiKey)
     {
-        var api = endpoints.MapGroup("/api").AddEndpointFilter(new AdminAuthorization(apiKey)).WithTags("Publishing");
+        var api = endpoints.MapGroup("/api").WithMetadata(new AdminAuthorization(apiKey)).WithTags("Publishing");
         api.MapGet("/publish", Get).WithSummary("Object-storage publishing: target, backlog per point, last store error");
     }
 

@@ -154,4 +154,32 @@ public sealed class OperatorSurfaceTests
         using var health = await server.Http.GetAsync("health/live");
         Assert.Equal(HttpStatusCode.OK, health.StatusCode);
     }
+
+    [Theory]
+    [InlineData("api/points")]
+    [InlineData("api/clips")]
+    public async Task WithoutTheKey_AnOperatorBodyIsRefusedUnread_AndWithItABodyHasABound(string path)
+    {
+        await using var server = await RunningServer.StartAsync(null, $"--PublishingPoint:AdminApiKey={Key}");
+        // Not JSON at all: a route that bound its body before the credential check would answer 400 to anyone.
+        using var broken = new StringContent("{\"path\": \"" + new string('x', 512 * 1024), Encoding.UTF8, "application/json");
+        using var anonymous = await server.Http.PostAsync(path, broken);
+        Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
+
+        using var large = new HttpRequestMessage(HttpMethod.Post, path)
+        {
+            Content = new StringContent(JsonSerializer.Serialize(new { path = "/live/" + new string('x', 100 * 1024) + ".isml" }), Encoding.UTF8, "application/json"),
+        };
+        large.Headers.Add("X-Api-Key", Key);
+        using var tooLarge = await server.Http.SendAsync(large);
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, tooLarge.StatusCode);
+
+        using var small = new HttpRequestMessage(HttpMethod.Post, "api/points")
+        {
+            Content = new StringContent(JsonSerializer.Serialize(new { path = "live/gate.isml" }), Encoding.UTF8, "application/json"),
+        };
+        small.Headers.Add("X-Api-Key", Key);
+        using var created = await server.Http.SendAsync(small);
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+    }
 }
