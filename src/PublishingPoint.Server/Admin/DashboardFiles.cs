@@ -57,6 +57,9 @@ internal static class DashboardFiles
                 {
                     file.Context.Response.Headers.CacheControl = "no-cache";
                     file.Context.Response.Headers.XContentTypeOptions = "nosniff";
+                    // Never inside another site's frame: with no key, a framed dashboard on loopback acts as the operator.
+                    file.Context.Response.Headers.XFrameOptions = "DENY";
+                    file.Context.Response.Headers.ContentSecurityPolicy = "frame-ancestors 'none'";
                 },
             });
         });

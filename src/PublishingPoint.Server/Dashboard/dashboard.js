@@ -417,7 +417,7 @@ function setUpCreateForm() {
 function preview(path) {
   stopPreview();
   const video = $('#preview-video');
-  const source = `${path.split('/').map(encodeURIComponent).join('/')}/master.m3u8`;
+  const source = playbackUrl({ path }, `${path}/master.m3u8`);
   $('#preview').hidden = false;
   $('#preview-path').textContent = path;
   status('loading…');

@@ -234,6 +234,50 @@ public sealed class DashboardBrowserTests(ITestOutputHelper output)
         Assert.DoesNotContain(log, l => l.StartsWith("pageerror", StringComparison.Ordinal));
     }
 
+    /// <summary>With PlaybackSigningKey set, unsigned playback is refused: the preview plays through a signed URL, as the tiles do.</summary>
+    [Fact]
+    public async Task Dashboard_PreviewsThroughASignedUrl_WhenPlaybackIsSigned()
+    {
+        const string Signed = "dash/signed.isml";
+        await using var server = await RunningServer.StartAsync(null, "--PublishingPoint:PlaybackSigningKey=dash-signing-key");
+        Assert.Equal(HttpStatusCode.OK, (await Posting.PostChunkedAsync(server.Http, $"{Signed}/Streams(cam)", await IsmvCapture.SixSecondsAsync())).Status);
+        using (var unsigned = await server.Http.GetAsync($"{Signed}/master.m3u8"))
+        {
+            Assert.Equal(HttpStatusCode.Forbidden, unsigned.StatusCode);
+        }
+
+        var log = new List<string>();
+        using var playwright = await Playwright.CreateAsync();
+        await using var browser = await Chromium.LaunchAsync(playwright);
+        var page = await OpenDashboardAsync(browser, server, log);
+        var card = page.Locator($"section.point[data-path=\"{Signed}\"]");
+        var preview = card.GetByRole(AriaRole.Button, new() { Name = "Preview", Exact = true });
+        await Expect(preview).ToBeEnabledAsync(new() { Timeout = 15_000 });
+        var playlists = new List<string>();
+        page.Request += (_, request) =>
+        {
+            if (request.Url.EndsWith("/master.m3u8", StringComparison.Ordinal))
+            {
+                lock (playlists)
+                {
+                    playlists.Add(new Uri(request.Url).AbsolutePath);
+                }
+            }
+        };
+
+        await preview.ClickAsync();
+        var (first, last) = await WatchPlaybackAsync(page, TimeSpan.FromSeconds(20), 3.0);
+        Assert.True(last - first > 3.0, string.Create(CultureInfo.InvariantCulture,
+            $"preview currentTime went {first:0.00} -> {last:0.00}; playlists {string.Join(", ", playlists)}; console:\n{string.Join('\n', log)}"));
+        lock (playlists)
+        {
+            Assert.NotEmpty(playlists);
+            Assert.All(playlists, path => Assert.StartsWith("/s/", path, StringComparison.Ordinal));
+        }
+
+        Assert.DoesNotContain(log, l => l.StartsWith("403 ", StringComparison.Ordinal));
+    }
+
     private static async Task<IPage> OpenDashboardAsync(IBrowser browser, RunningServer server, List<string> log)
     {
         var page = await browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1280, Height = 960 } });

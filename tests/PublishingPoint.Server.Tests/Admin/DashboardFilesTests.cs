@@ -3,7 +3,7 @@ using PublishingPoint.Server.Tests.Infrastructure;
 
 namespace PublishingPoint.Server.Tests.Admin;
 
-/// <summary>The dashboard's files: public (even with an operator key), typed, no-cache, and nothing outside the folder.</summary>
+/// <summary>The dashboard's files: public (even with an operator key), typed, no-cache, never framed by another page, and nothing outside the folder.</summary>
 public sealed class DashboardFilesTests
 {
     [Theory]
@@ -20,6 +20,8 @@ public sealed class DashboardFilesTests
         Assert.True(response.Headers.CacheControl?.NoCache, $"Cache-Control: {response.Headers.CacheControl}");
         Assert.NotNull(response.Headers.ETag);
         Assert.True(response.Content.Headers.ContentLength > 0);
+        Assert.Equal("DENY", Assert.Single(response.Headers.GetValues("X-Frame-Options")));
+        Assert.Equal("frame-ancestors 'none'", Assert.Single(response.Headers.GetValues("Content-Security-Policy")));
 
         using var head = await server.Http.SendAsync(new HttpRequestMessage(HttpMethod.Head, path));
         Assert.Equal(HttpStatusCode.OK, head.StatusCode);
