@@ -64,7 +64,7 @@ internal sealed class RequestObservation(RequestDelegate next, Delivery.Delivery
         if (_requestLog.IsEnabled(level))
         {
             // The path as it came on the wire (percent-encoded): a decoded %0a in the line would forge another.
-            (range is { } named ? _requestLog.ForContext("Point", point?.Path.Value ?? requestPath![named]) : _requestLog).Write(level, error, RequestLog.Template,
+            (range is { } named ? _requestLog.ForContext("Point", point?.Path.Value ?? Points.PointPath.Truncate(requestPath![named])) : _requestLog).Write(level, error, RequestLog.Template,
                 context.Request.Method, context.Request.Path.ToUriComponent(), status, bytes, elapsed.TotalMilliseconds, format);
         }
 

@@ -36,6 +36,28 @@ public sealed class HostileInputTests
     }
 
     [Fact]
+    public async Task AnUnknownPointsNameWithALineBreak_IsEscapedInTheRequestLinesPointProperty()
+    {
+        // A sink whose template prints the property (the shipped console template does not).
+        var file = Path.Combine(TempDirectory.Create("pp-log"), "requests.log");
+        await using var server = await RunningServer.StartAsync(null,
+            "--Serilog:MinimumLevel:Default=Information", "--Serilog:Using:9=Serilog.Sinks.File", "--Serilog:WriteTo:9:Name=File",
+            $"--Serilog:WriteTo:9:Args:path={file}", "--Serilog:WriteTo:9:Args:outputTemplate=<{Point}> {Message:lj}{NewLine}");
+        using var refused = await server.Http.GetAsync("live/x%0aFORGED.isml/Manifest");
+        Assert.False(refused.IsSuccessStatusCode);
+        string Read()
+        {
+            using var reader = new StreamReader(new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite));
+            return reader.ReadToEnd();
+        }
+
+        await Eventually.WaitUntilAsync(() => File.Exists(file) && Read().Contains("Manifest -> ", StringComparison.Ordinal), "no request line");
+        var line = Read().Split('\n').Single(l => l.Contains("Manifest -> ", StringComparison.Ordinal));
+        Assert.Contains("x\\x0aFORGED.isml", line, StringComparison.Ordinal);
+        Assert.DoesNotContain(Read().Split('\n'), l => l.StartsWith("FORGED", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task ConcurrentClipsToOneTarget_OneIsCreated_TheOthersGet409_AndClipsCountAgainstMaxPoints()
     {
         await using var server = await RunningServer.StartAsync(null, "--PublishingPoint:MaxPoints=2");
