@@ -405,12 +405,15 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
         var samples = SamplesOf(bytes, traf, time);
         memory.Reserve(bytes.Length);
         pending.Add(new FragmentPart(bytes, traf), duration, samples);
-        // Servable at once as an LL-HLS part of the segment being built (unless another feed already gave this time).
+        // Servable at once as an LL-HLS part of the segment being built (unless another feed already gave this time, or
+        // is giving this segment's parts).
         if (track.IsNew(time))
         {
             Anchor(track, time + duration);
-            track.AddPart(new PartEntry(time, duration, traf, samples, bytes)); // moves the point's version: playlists list the part from now on
-            metrics.PartAvailable(System.Diagnostics.Stopwatch.GetElapsedTime(ReceivedAt));
+            if (track.TryAddPart(new PartEntry(time, duration, traf, samples, bytes), this)) // moves the point's version: playlists list the part from now on
+            {
+                metrics.PartAvailable(System.Diagnostics.Stopwatch.GetElapsedTime(ReceivedAt));
+            }
         }
 
         if (!isVideo && !_tracks.Values.Any(t => t.Description.Kind == TrackKind.Video) && pending.End - pending.Time >= second)

@@ -19,6 +19,7 @@ public sealed class Track
 {
     private readonly List<FragmentEntry> _fragments = [];
     private readonly List<PartEntry> _openParts = [];
+    private object? _openPartsFeed;
     private readonly Lock _lock = new();
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _longestPart;
@@ -110,6 +111,7 @@ public sealed class Track
             Interlocked.Add(ref _partsIndexed, entry.Parts?.Count ?? 0);
             _decodeShift ??= DecodeShiftOf(entry.Samples);
             _openParts.Clear();
+            _openPartsFeed = null;
             while (_firstInMemory < _fragments.Count - 1 && _fragments[_firstInMemory].End < entry.End - memoryWindow)
             {
                 _fragments[_firstInMemory++].Evict();
@@ -135,15 +137,29 @@ public sealed class Track
         }
     }
 
-    /// <summary>A chunk of the segment being built arrived: servable at once, and every held request is told.</summary>
-    public void AddPart(PartEntry part)
+    /// <summary>
+    /// A chunk of the segment being built arrived: servable at once, and every held request is told. False when it
+    /// does not follow the open segment's parts: those of one segment come from one feed (a second encoder on the
+    /// stream, or a reconnection while the old connection lingers, cuts its chunks at other times: mixed, the listed
+    /// parts would overlap) and in order.
+    /// </summary>
+    public bool TryAddPart(PartEntry part, object feed)
     {
         ArgumentNullException.ThrowIfNull(part);
+        ArgumentNullException.ThrowIfNull(feed);
         lock (_lock)
         {
+            if ((_fragments.Count > 0 && part.Time < _fragments[^1].End - Tolerance(_fragments[^1]))
+                || (_openParts.Count > 0 && (!ReferenceEquals(_openPartsFeed, feed) || part.Time < _openParts[^1].End - (_openParts[^1].Duration / 2))))
+            {
+                return false;
+            }
+
+            _openPartsFeed = feed;
             _openParts.Add(part);
             _longestPart = Math.Max(_longestPart, part.Duration);
             SignalLocked();
+            return true;
         }
     }
 

@@ -144,6 +144,59 @@ public sealed partial class LowLatencyHlsTests(ITestOutputHelper output)
     }
 
     /// <summary>Two renditions from two real-time ffmpeg processes (the first with the audio), low-latency CMAF.</summary>
+    /// <summary>
+    /// Two encoders push the same low-latency stream at once (a redundant pair on one stream id, or a reconnection
+    /// while the old connection lingers), one cutting chunks of 200 ms and the other of 300: the parts listed for a
+    /// segment come from one of them, in order, never both interleaved.
+    /// </summary>
+    [Fact]
+    public async Task TwoEncodersOnOneStream_TheOpenSegmentsPartsComeFromOne_InOrder()
+    {
+        await using var server = await RunningServer.StartAsync();
+        const string Twin = "ll/twin.isml";
+        var settings = new EncoderSettings { VideoKbps = 300, AudioKbps = 0, Seconds = 14 };
+        var target = server.Url($"{Twin}/Streams(twin)");
+        var pushes = Task.WhenAll(
+            Tool.RunAsync("ffmpeg", Encoder.LowLatencyCmafPushArguments(target, settings), TimeSpan.FromSeconds(80)),
+            Tool.RunAsync("ffmpeg", Encoder.LowLatencyCmafPushArguments(target, settings).Select(a => a == "200000" ? "300000" : a), TimeSpan.FromSeconds(80)));
+        try
+        {
+            const string Playlist = $"{Twin}/hls/video-300000-fmp4.m3u8";
+            await WaitForSegmentsAsync(server, Playlist, 2);
+            var checkedParts = 0;
+            for (var round = 0; round < 12; round++)
+            {
+                var playlist = await server.Http.GetStringAsync(Playlist);
+                var parts = HlsText.AttributeLines(playlist, "#EXT-X-PART").Select(p => p.Attributes["URI"]).ToList();
+                foreach (var segment in parts.GroupBy(u => u[..u.LastIndexOf('.', u.Length - 5)], StringComparer.Ordinal))
+                {
+                    var times = new List<long>();
+                    foreach (var uri in segment)
+                    {
+                        using var part = await server.Http.GetAsync($"{Twin}/hls/{uri}");
+                        if (part.StatusCode == HttpStatusCode.NotFound)
+                        {
+                            continue; // left the window meanwhile
+                        }
+
+                        times.Add(Boxes.TfdtTime(await part.Content.ReadAsByteArrayAsync()));
+                    }
+
+                    checkedParts += times.Count;
+                    Assert.True(times.Zip(times.Skip(1)).All(t => t.Second > t.First), $"segment {segment.Key}: parts start at {string.Join(", ", times)}\n{playlist}");
+                }
+
+                await Task.Delay(400);
+            }
+
+            Assert.True(checkedParts >= 30, $"only {checkedParts} parts checked");
+        }
+        finally
+        {
+            Assert.All(await pushes, p => Assert.True(p.ExitCode == 0, Tool.Describe(p)));
+        }
+    }
+
     private static Task<ToolResult[]> PushAsync(RunningServer server, int seconds) => Task.WhenAll(
         Encoder.PushLowLatencyCmafAsync(server.Url($"{Point}/Streams(hi)"), new EncoderSettings { VideoKbps = 600, Width = 640, Height = 360, Seconds = seconds }),
         Encoder.PushLowLatencyCmafAsync(server.Url($"{Point}/Streams(lo)"), new EncoderSettings { VideoKbps = 300, AudioKbps = 0, Seconds = seconds }));

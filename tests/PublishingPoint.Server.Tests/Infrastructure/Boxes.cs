@@ -64,6 +64,19 @@ public static class Boxes
         return BinaryPrimitives.ReadInt64BigEndian(fragment.AsSpan(at + _tfxd.Length + 4));
     }
 
+    /// <summary>The first 'tfdt' decode time in a media segment or part (version 1: 64 bits, else 32).</summary>
+    public static long TfdtTime(byte[] segment)
+    {
+        var at = segment.AsSpan().IndexOf("tfdt"u8);
+        if (at < 4)
+        {
+            throw new InvalidDataException("no tfdt in this segment");
+        }
+
+        var value = segment.AsSpan(at + 8);
+        return segment[at + 4] == 1 ? BinaryPrimitives.ReadInt64BigEndian(value) : BinaryPrimitives.ReadUInt32BigEndian(value);
+    }
+
     /// <summary>The fragment with its 'tfxd' duration set to <paramref name="duration"/> (its own timescale).</summary>
     public static byte[] SetTfxdDuration(byte[] fragment, long duration)
     {
