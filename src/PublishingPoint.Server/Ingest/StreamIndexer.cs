@@ -522,6 +522,27 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
         }
     }
 
+    /// <summary>
+    /// The stream's archive now (another connection of the stream may have rolled it over), while it has this
+    /// connection's header: after another connection sent a different one, this connection's fragments would be read
+    /// back as that header's media.
+    /// </summary>
+    private StreamArchive StreamsArchive(StreamArchive archive)
+    {
+        if (feed.Archive is not { } current)
+        {
+            return archive;
+        }
+
+        if (_archive is { } own && current != own && !current.Header.SameAs(own.Header))
+        {
+            throw new PointRuleException(StatusCodes.Status409Conflict,
+                $"another connection on stream {feed.Id} sent a different header; this connection's fragments are refused (one encoder's media per stream id)");
+        }
+
+        return current;
+    }
+
     /// <param name="samples">The fragment's samples when already known (gathered chunks); parsed here otherwise.</param>
     private void Index(StreamArchive archive, Track track, FragmentBuffer fragment, TrackFragment traf, FragmentSample[]? samples = null, IReadOnlyList<PartLayout>? parts = null)
     {
@@ -549,7 +570,7 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
             RefuseOverPointDiskBound(fragment.Length);
 
             var scale = (double)track.Description.Timescale;
-            archive = feed.Archive ?? archive;
+            archive = StreamsArchive(archive);
             if (RollsOver(track, traf, time, archive))
             {
                 var full = archive;

@@ -223,6 +223,46 @@ public sealed class SmoothIngestBadInputTests
         Assert.Equal(["a.ismv"], Directory.GetFiles(Path.Combine(server.DataPath, "live", "clash.isml"), "*.ismv").Select(Path.GetFileName));
     }
 
+    /// <summary>
+    /// A second connection on the same stream id sends another header (another encoder, or the same one restarted with
+    /// other settings while its old connection lingers): the stream's archive moves on to the new header, and the old
+    /// connection's fragments are refused rather than written into a file whose header describes other media.
+    /// </summary>
+    [Fact]
+    public async Task AnotherHeaderOnTheSameStream_RefusesTheOldConnectionsFragments_409()
+    {
+        await using var server = await RunningServer.StartAsync();
+        var (header, fragments) = Boxes.SplitFragments(await IsmvCapture.SixSecondsAsync());
+        var (otherHeader, _) = Boxes.SplitFragments(await IsmvCapture.MakeAsync(2, 300, 64, 480, 270));
+        await using var old = await HeldPush.StartAsync(server.BaseUrl, "/live/swap.isml/Streams(enc)");
+        await old.SendAsync(header);
+        await old.SendAsync(fragments[0]);
+        var folder = Path.Combine(server.DataPath, "live", "swap.isml");
+        await Eventually.WaitUntilAsync(() => File.Exists(Path.Combine(folder, "enc.ismv")), "no archive for the first header");
+
+        await using var replacing = await HeldPush.StartAsync(server.BaseUrl, "/live/swap.isml/Streams(enc)");
+        await replacing.SendAsync(otherHeader);
+        await Eventually.WaitUntilAsync(() => File.Exists(Path.Combine(folder, "enc.1.ismv")), "no archive for the second header");
+        var before = Boxes.TopLevel(await File.ReadAllBytesAsync(Path.Combine(folder, "enc.1.ismv"))).Count(b => b.Type == "moof");
+
+        foreach (var fragment in fragments.Skip(1))
+        {
+            try
+            {
+                await old.SendAsync(fragment);
+            }
+            catch (IOException)
+            {
+                break; // refused and closed
+            }
+        }
+
+        Assert.Equal(409, await old.FinishAsync());
+        Assert.Equal(0, before);
+        Assert.Equal(0, Boxes.TopLevel(await File.ReadAllBytesAsync(Path.Combine(folder, "enc.1.ismv"))).Count(b => b.Type == "moof"));
+        Assert.Equal(200, await replacing.FinishAsync());
+    }
+
     [Fact]
     public async Task EmptyHandshakePost_Gets200_AndCreatesNothing()
     {
