@@ -704,7 +704,18 @@ public sealed class Point : IDisposable
 
             _state = PointState.Vod;
             Touch();
-            return true;
+        }
+
+        // Outside the point's lock: a track signals with its own lock held, and that moves the point's version.
+        WakeHeldRequests();
+        return true;
+    }
+
+    private void WakeHeldRequests()
+    {
+        foreach (var track in Tracks())
+        {
+            track.Signal();
         }
     }
 
@@ -758,6 +769,7 @@ public sealed class Point : IDisposable
             archive.Dispose();
         }
 
+        WakeHeldRequests();
         _closing.Dispose();
     }
 }

@@ -448,6 +448,15 @@ public sealed class Track
         }
     }
 
+    /// <summary>The point changed state (VOD, deleted): every held request looks again now, not when its hold runs out.</summary>
+    public void Signal()
+    {
+        lock (_lock)
+        {
+            SignalLocked();
+        }
+    }
+
     // The point's version moves before the waiters wake: a blocking playlist reload that woke first took the point's
     // cached playlist of the version before, which lacks what it waited for, and answered it with a long max-age.
     private void SignalLocked()

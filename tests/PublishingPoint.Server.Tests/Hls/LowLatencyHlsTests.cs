@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
+using System.Net.Http.Json;
 using System.Text.RegularExpressions;
 using Microsoft.Playwright;
 using PublishingPoint.Server.Tests.Infrastructure;
@@ -56,6 +57,14 @@ public sealed partial class LowLatencyHlsTests(ITestOutputHelper output)
             using (var far = await server.Http.GetAsync($"{Hi}?_HLS_msn={msn + 5}"))
             {
                 Assert.Equal(HttpStatusCode.BadRequest, far.StatusCode);
+            }
+
+            // A part number past any segment's parts and the advance part limit: refused at once, not held.
+            var beyond = Stopwatch.StartNew();
+            using (var farPart = await server.Http.GetAsync($"{Hi}?_HLS_msn={msn + 1}&_HLS_part=1000"))
+            {
+                Assert.Equal(HttpStatusCode.BadRequest, farPart.StatusCode);
+                Assert.True(beyond.Elapsed < TimeSpan.FromSeconds(1), $"answered after {beyond.Elapsed}");
             }
 
             // The hinted part itself is held until it exists, then it is the same bytes as ever after.
@@ -144,6 +153,47 @@ public sealed partial class LowLatencyHlsTests(ITestOutputHelper output)
     }
 
     /// <summary>Two renditions from two real-time ffmpeg processes (the first with the audio), low-latency CMAF.</summary>
+    /// <summary>
+    /// A reload held for a segment that is not coming (the encoder went quiet) is answered when the operator closes the
+    /// point or deletes it (the finished playlist), not when its hold of three target durations runs out (a 503).
+    /// </summary>
+    [Theory]
+    [InlineData("close")]
+    [InlineData("delete")]
+    public async Task AHeldReload_IsAnsweredWhenThePointIsClosedOrDeleted(string action)
+    {
+        await using var server = await RunningServer.StartAsync();
+        var (header, fragments) = Boxes.SplitFragments(await IsmvCapture.SixSecondsAsync());
+        await using var push = await HeldPush.StartAsync(server.BaseUrl, "/live/held.isml/Streams(a)");
+        await push.SendAsync(header);
+        foreach (var fragment in fragments.Take(4))
+        {
+            await push.SendAsync(fragment);
+        }
+
+        const string Playlist = "live/held.isml/hls/video-400000-fmp4.m3u8";
+        await WaitForSegmentsAsync(server, Playlist, 1);
+        var playlist = await server.Http.GetStringAsync(Playlist);
+        var next = HlsText.LongTag(playlist, "#EXT-X-MEDIA-SEQUENCE") + HlsText.Segments(playlist).Count;
+        var held = server.Http.GetAsync($"{Playlist}?_HLS_msn={next}");
+        await Task.Delay(500);
+        Assert.False(held.IsCompleted, "the reload was not held");
+
+        var clock = Stopwatch.StartNew();
+        using (var acted = action == "close"
+            ? await server.Http.PostAsync("api/points/live/held.isml/close", JsonContent.Create(new { }))
+            : await server.Http.SendAsync(new HttpRequestMessage(HttpMethod.Delete, "api/points/live/held.isml") { Headers = { { "X-Api-Key", "none is set: proves a non-simple request" } } }))
+        {
+            Assert.True(acted.IsSuccessStatusCode, $"{action}: {(int)acted.StatusCode}");
+        }
+
+        using var answer = await held;
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(3), $"answered {clock.Elapsed} after the {action} (the hold is 6 s)");
+        // A delete closes the point first: either way the player learns that the stream ended.
+        Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
+        Assert.Contains("#EXT-X-ENDLIST", await answer.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
     /// <summary>
     /// Two encoders push the same low-latency stream at once (a redundant pair on one stream id, or a reconnection
     /// while the old connection lingers), one cutting chunks of 200 ms and the other of 300: the parts listed for a

@@ -47,12 +47,12 @@ internal readonly record struct BlockingReload(long? Msn, int? Part, bool Skip)
         return true;
     }
 
-    /// <summary>200 once the part exists (or the stream ended), 400 when it is too far ahead to wait for, 503 when it did not come in time.</summary>
+    /// <summary>200 once the part exists (or the stream ended), 400 when it is too far ahead to wait for, 404 when the point was deleted meanwhile, 503 when it did not come in time.</summary>
     public async Task<int> WaitAsync(Point point, Track track, TimeProvider time, CancellationToken cancellationToken)
     {
         track.Edge(out var open, out var openParts);
         var liveEdge = open - (openParts == 0 ? 1 : 0);
-        if (Msn > liveEdge + 2)
+        if (Msn > liveEdge + 2 || (Part is { } asked && PastAdvancePartLimit(track, open, openParts, asked)))
         {
             return StatusCodes.Status400BadRequest;
         }
@@ -64,6 +64,11 @@ internal readonly record struct BlockingReload(long? Msn, int? Part, bool Skip)
         {
             var changed = track.Changed;
             track.Edge(out open, out openParts);
+            if (point.Retired)
+            {
+                return StatusCodes.Status404NotFound;
+            }
+
             if (point.State == PointState.Vod || Msn < open || (Msn == open && (Part ?? 0) < openParts))
             {
                 return StatusCodes.Status200OK;
@@ -75,9 +80,29 @@ internal readonly record struct BlockingReload(long? Msn, int? Part, bool Skip)
             }
             catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
             {
-                return StatusCodes.Status503ServiceUnavailable;
+                return point.State == PointState.Vod ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable;
             }
         }
+    }
+
+    // RFC 8216bis 6.2.5.2: a part more than the Advance Part Limit (3 / PART-TARGET under a second, else 3) past the
+    // playlist's last part is refused at once, not held. Past the open segment, a part number beyond any segment's count.
+    private bool PastAdvancePartLimit(Track track, long open, int openParts, int part)
+    {
+        var target = (double)track.LongestPart / track.Description.Timescale;
+        if (target <= 0)
+        {
+            return false;
+        }
+
+        var limit = target < 1 ? (int)Math.Ceiling(3 / target) : 3;
+        if (Msn == open)
+        {
+            return part - (openParts - 1) > limit;
+        }
+
+        var longest = track.Newest(8) is { Length: > 0 } newest ? newest.Max(f => f.Duration) / (double)track.Description.Timescale : 0;
+        return Msn > open && part > Math.Ceiling(longest / target) + limit;
     }
 
     /// <summary>How long a request is held: three target durations, as the specification suggests (6 s before the first segment).</summary>

@@ -78,8 +78,12 @@ internal sealed class HlsDelivery(PointRegistry registry, SegmentCache cache)
                 var held = await reload.WaitAsync(point, track, registry.Time, context.RequestAborted).ConfigureAwait(false);
                 if (held != StatusCodes.Status200OK)
                 {
-                    await Problems.WriteAsync(context, held, held == StatusCodes.Status400BadRequest
-                        ? "_HLS_msn is more than two segments past the live edge" : "the asked part did not arrive in time").ConfigureAwait(false);
+                    await Problems.WriteAsync(context, held, held switch
+                    {
+                        StatusCodes.Status400BadRequest => "_HLS_msn is more than two segments, or _HLS_part more than the advance part limit, past the live edge",
+                        StatusCodes.Status404NotFound => "the point was deleted",
+                        _ => "the asked part did not arrive in time",
+                    }).ConfigureAwait(false);
                     return;
                 }
             }
@@ -282,14 +286,16 @@ internal sealed class HlsDelivery(PointRegistry registry, SegmentCache cache)
             return;
         }
 
+        // The notifier is taken before each look: a part indexed between the look and the wait completes it.
+        var changed = track.Changed;
         var fragments = track.SnapshotSegment(sequence, out var open, out var openParts, out _);
         using var timeout = new CancellationTokenSource(BlockingReload.HoldLimit(track.Newest(8), track.Description.Timescale), registry.Time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, context.RequestAborted);
-        while (sequence == open && part == openParts.Length && point.State != PointState.Vod)
+        while (sequence == open && part == openParts.Length && point.State != PointState.Vod && !point.Retired)
         {
             try
             {
-                await track.Changed.WaitAsync(linked.Token).ConfigureAwait(false);
+                await changed.WaitAsync(linked.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (timeout.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested)
             {
@@ -297,6 +303,7 @@ internal sealed class HlsDelivery(PointRegistry registry, SegmentCache cache)
                 return;
             }
 
+            changed = track.Changed;
             fragments = track.SnapshotSegment(sequence, out open, out openParts, out _);
         }
 
@@ -336,24 +343,10 @@ internal sealed class HlsDelivery(PointRegistry registry, SegmentCache cache)
     private async Task StreamOpenSegmentAsync(HttpContext context, Point point, Track track, long sequence, int available)
     {
         var response = context.Response;
-        if (available == 0)
+        if (available == 0 && !await WaitForFirstPartAsync(context, point, track, sequence).ConfigureAwait(false))
         {
-            // Nothing yet: wait for the first part (or answer 404 if the segment is not coming).
-            var limit = BlockingReload.HoldLimit(track.Newest(8), track.Description.Timescale);
-            using var wait = new CancellationTokenSource(limit, registry.Time);
-            using var linked = CancellationTokenSource.CreateLinkedTokenSource(wait.Token, context.RequestAborted);
-            try
-            {
-                while (!Started(track, sequence) && point.State != PointState.Vod)
-                {
-                    await track.Changed.WaitAsync(linked.Token).ConfigureAwait(false);
-                }
-            }
-            catch (OperationCanceledException) when (wait.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested)
-            {
-                await Problems.WriteAsync(context, StatusCodes.Status404NotFound, "no such segment (yet)").ConfigureAwait(false);
-                return;
-            }
+            await Problems.WriteAsync(context, StatusCodes.Status404NotFound, "no such segment (yet)").ConfigureAwait(false);
+            return;
         }
 
         response.StatusCode = StatusCodes.Status200OK;
@@ -362,6 +355,7 @@ internal sealed class HlsDelivery(PointRegistry registry, SegmentCache cache)
         response.Headers["X-Accel-Buffering"] = "no"; // a proxy passes the chunks on as they come
         var sent = 0;
         var timeout = BlockingReload.HoldLimit(track.Newest(8), track.Description.Timescale);
+        var ended = false;
         while (!context.RequestAborted.IsCancellationRequested)
         {
             var changed = track.Changed;
@@ -371,6 +365,7 @@ internal sealed class HlsDelivery(PointRegistry registry, SegmentCache cache)
                 // Complete: the rest of its parts, from the indexed fragment.
                 if (Track.IndexOf(fragments, sequence) is not (>= 0 and var index))
                 {
+                    context.Abort(); // gone from the window: a clean end of the chunked body would say the segment was whole
                     return;
                 }
 
@@ -385,6 +380,7 @@ internal sealed class HlsDelivery(PointRegistry registry, SegmentCache cache)
 
             if (sequence != open)
             {
+                context.Abort();
                 return;
             }
 
@@ -394,10 +390,50 @@ internal sealed class HlsDelivery(PointRegistry registry, SegmentCache cache)
             }
 
             await response.Body.FlushAsync(context.RequestAborted).ConfigureAwait(false);
-            if (point.State == PointState.Vod || await Task.WhenAny(changed, Task.Delay(timeout, registry.Time, context.RequestAborted)).ConfigureAwait(false) != changed)
+            if (point.Retired || (point.State == PointState.Vod && ended))
             {
+                context.Abort();
                 return;
             }
+
+            if (point.State == PointState.Vod)
+            {
+                ended = true; // one more look: the stream's end completes the segment
+                continue;
+            }
+
+            try
+            {
+                await changed.WaitAsync(timeout, registry.Time, context.RequestAborted).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                context.Abort(); // the segment did not go on
+                return;
+            }
+        }
+    }
+
+    // Nothing of the segment yet: false if its first part did not come within the hold.
+    private async Task<bool> WaitForFirstPartAsync(HttpContext context, Point point, Track track, long sequence)
+    {
+        var limit = BlockingReload.HoldLimit(track.Newest(8), track.Description.Timescale);
+        using var wait = new CancellationTokenSource(limit, registry.Time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(wait.Token, context.RequestAborted);
+        try
+        {
+            var changed = track.Changed;
+            while (!Started(track, sequence) && point.State != PointState.Vod && !point.Retired)
+            {
+                await changed.WaitAsync(linked.Token).ConfigureAwait(false);
+                changed = track.Changed;
+            }
+
+            return true;
+        }
+        catch (OperationCanceledException) when (wait.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested)
+        {
+            return false;
         }
     }
 
