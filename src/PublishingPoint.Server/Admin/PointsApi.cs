@@ -127,8 +127,9 @@ internal static class PointsApi
             case "open":
                 registry.Open(point);
                 break;
+            case "flush" when !registry.Flush(point):
+                return Problems.Result(StatusCodes.Status404NotFound, "the point was deleted or replaced meanwhile");
             case "flush":
-                registry.Flush(point);
                 break;
             case "sign" when !string.IsNullOrEmpty(registry.Options.PlaybackSigningKey):
                 var expires = registry.Time.GetUtcNow().AddSeconds(Math.Clamp(ttl ?? 3600, 1, 366 * 86400));

@@ -202,16 +202,20 @@ public sealed partial class PointRegistry : IDisposable
         }
     }
 
-    /// <summary>Writes the point's manifests as they stand (the archive itself is flushed fragment by fragment).</summary>
-    public void Flush(Point point)
+    /// <summary>
+    /// Writes the point's manifests as they stand (the archive itself is flushed fragment by fragment). False when the
+    /// point was deleted or replaced meanwhile: its folder is not its own any more (being deleted, or a new presentation's).
+    /// </summary>
+    public bool Flush(Point point)
     {
         ArgumentNullException.ThrowIfNull(point);
-        using (point.EnterLock())
+        if (!point.WriteInFolder(_ => _finalizer.WriteManifests(point)))
         {
-            _finalizer.WriteManifests(point);
+            return false;
         }
 
         LogChanged(point.Path.Value, "archive manifests flushed");
+        return true;
     }
 
     /// <summary>Closes the point, forgets it and deletes its files. Idempotent: false when it was not there.</summary>

@@ -1,6 +1,8 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using PublishingPoint.Server.Points;
 using PublishingPoint.Server.Tests.Infrastructure;
 
 namespace PublishingPoint.Server.Tests.Admin;
@@ -118,11 +120,16 @@ public sealed class PointsApiTests
         Assert.Equal(20, recovered.GetProperty("settings").GetProperty("dvrWindowSeconds").GetInt32());
         Assert.Equal("(set)", recovered.GetProperty("settings").GetProperty("ingestSecret").GetString()); // never echoed back
         Assert.Equal("vod", recovered.GetProperty("state").GetString());
+        var deletedPoint = restarted.Services.GetRequiredService<PointRegistry>().Find("live/api.isml")!;
         using (var delete = await Send(restarted, HttpMethod.Delete, "api/points/live/api.isml"))
         {
             Assert.Equal(HttpStatusCode.NoContent, delete.StatusCode);
         }
 
+        Assert.False(Directory.Exists(Path.Combine(data, "live", "api.isml")));
+        // A flush that took the point just before the delete (the race an operator's two clicks make) writes nothing
+        // into the folder: it would be deleted half, or come back as a point at the next start.
+        Assert.False(restarted.Services.GetRequiredService<PointRegistry>().Flush(deletedPoint));
         Assert.False(Directory.Exists(Path.Combine(data, "live", "api.isml")));
         using (var gone = await Send(restarted, HttpMethod.Get, "api/points/live/api.isml"))
         {
