@@ -106,23 +106,36 @@ internal sealed partial class ContinuedIngest(IngestEndpoint endpoint, IngestMem
 
         var skip = stream.NextOffset - first; // bytes sent again: already taken
         var reader = context.Request.BodyReader;
-        while (true)
+        using var writing = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, stream.Replaced);
+        try
         {
-            var result = await reader.ReadAsync(context.RequestAborted).ConfigureAwait(false);
-            var buffer = result.Buffer;
-            var skipped = Math.Min(skip, buffer.Length);
-            skip -= skipped;
-            foreach (var segment in buffer.Slice(skipped))
+            while (!stream.Replaced.IsCancellationRequested)
             {
-                await stream.Writer.WriteAsync(segment, context.RequestAborted).ConfigureAwait(false);
-                stream.NextOffset += segment.Length;
-            }
+                var result = await reader.ReadAsync(writing.Token).ConfigureAwait(false);
+                var buffer = result.Buffer;
+                var skipped = Math.Min(skip, buffer.Length);
+                skip -= skipped;
+                foreach (var segment in buffer.Slice(skipped))
+                {
+                    await stream.Writer.WriteAsync(segment, writing.Token).ConfigureAwait(false);
+                    stream.NextOffset += segment.Length;
+                }
 
-            reader.AdvanceTo(buffer.End);
-            if (result.IsCompleted)
-            {
-                break;
+                reader.AdvanceTo(buffer.End);
+                if (result.IsCompleted)
+                {
+                    break;
+                }
             }
+        }
+        catch (OperationCanceledException) when (stream.Replaced.IsCancellationRequested)
+        {
+        }
+
+        if (stream.Replaced.IsCancellationRequested)
+        {
+            await Problems.WriteAsync(context, StatusCodes.Status409Conflict, "the encoder started this stream over (a piece from byte 0) meanwhile: this piece belongs to the stream it replaced").ConfigureAwait(false);
+            return;
         }
 
         if (await stream.TakenAsync(TakeLimit).ConfigureAwait(false) is { Status: { } status } outcome)
@@ -161,6 +174,7 @@ internal sealed partial class ContinuedIngest(IngestEndpoint endpoint, IngestMem
     }
 
     /// <summary>The pipe one continued stream's pieces go into, and the session reading it.</summary>
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA1001", Justification = "The cancellation source has no timer to release, and requests queued on the stream read its token after the stream ended: disposing it would make them throw.")]
     private sealed class ContinuedStream
     {
         private readonly Pipe _pipe = new(new PipeOptions(pauseWriterThreshold: 1 << 20, resumeWriterThreshold: 1 << 19, useSynchronizationContext: false));
@@ -183,10 +197,16 @@ internal sealed partial class ContinuedIngest(IngestEndpoint endpoint, IngestMem
 
         public long NextOffset { get; set; }
 
+        /// <summary>Cancelled when the encoder starts the stream over: the piece being taken stops, the pipe is then the ender's.</summary>
+        public CancellationToken Replaced => _replaced.Token;
+
+        private readonly CancellationTokenSource _replaced = new();
+
         /// <summary>Waits until the session has finished with every byte written (or ended); its outcome when it ended.</summary>
         public async Task<IngestEndpoint.Outcome?> TakenAsync(TimeSpan limit)
         {
-            using var timeout = new CancellationTokenSource(limit);
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_replaced.Token);
+            timeout.CancelAfter(limit);
             while (!Session.IsCompleted && !timeout.IsCancellationRequested && Reader.Progress() is var (finished, stepped) && finished < NextOffset)
             {
                 await Task.WhenAny(stepped, Session, Task.Delay(Timeout.Infinite, timeout.Token)).ConfigureAwait(false);
@@ -208,9 +228,23 @@ internal sealed partial class ContinuedIngest(IngestEndpoint endpoint, IngestMem
                 : null;
         }
 
+        /// <summary>
+        /// The encoder started over: the piece being taken (if any) stops and is refused, then the pipe ends under the
+        /// gate (a pipe writer is not to be used by two requests at once) and the session finishes what it had.
+        /// </summary>
         public async Task EndAsync()
         {
-            await _pipe.Writer.CompleteAsync().ConfigureAwait(false);
+            await _replaced.CancelAsync().ConfigureAwait(false);
+            await Gate.WaitAsync().ConfigureAwait(false);
+            try
+            {
+                await _pipe.Writer.CompleteAsync().ConfigureAwait(false);
+            }
+            finally
+            {
+                Gate.Release();
+            }
+
             await Session.ConfigureAwait(false);
         }
     }

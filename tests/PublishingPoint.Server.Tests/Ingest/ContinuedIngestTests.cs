@@ -1,4 +1,7 @@
 using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
 using PublishingPoint.Server.Tests.Hls;
 using PublishingPoint.Server.Tests.Infrastructure;
 
@@ -71,6 +74,47 @@ public sealed class ContinuedIngestTests
         var folder = TempDirectory.Create("pp-pieces");
 
         Assert.Equal("409", await PutAsync(folder, server.Url($"{Point}/Streams(late)").ToString(), stream, 5000, 9000, withRange: true));
+    }
+
+    /// <summary>
+    /// The encoder starts over (a piece from byte 0) while its previous piece is still arriving: that piece is refused
+    /// with 409 at once (it belongs to the stream being replaced; its pipe is not written by two requests), and the
+    /// new stream is taken whole.
+    /// </summary>
+    [Fact]
+    public async Task AStartOverWhileAPieceIsStillArriving_RefusesThatPiece409()
+    {
+        var stream = await IsmvCapture.MakeAsync(4, 300, 64);
+        await using var server = await RunningServer.StartAsync();
+        using var client = new TcpClient();
+        await client.ConnectAsync(IPAddress.Loopback, server.BaseUrl.Port);
+        var old = client.GetStream();
+        await old.WriteAsync(Encoding.ASCII.GetBytes(string.Create(CultureInfo.InvariantCulture,
+            $"PUT /{Point}/Streams(g2) HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/octet-stream\r\nContent-Length: {stream.Length}\r\n\r\n")));
+        await old.WriteAsync(stream.AsMemory(0, 20_000));
+        await Eventually.WaitUntilAsync(async () =>
+        {
+            using var point = await server.Http.GetAsync($"api/points/{Point}");
+            return point.IsSuccessStatusCode;
+        }, "the first piece started no stream");
+
+        Assert.Equal("200", await PutAsync(TempDirectory.Create("pp-pieces"), server.Url($"{Point}/Streams(g2)").ToString(), stream, 0, stream.Length, withRange: false));
+        using var read = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        var buffer = new byte[256];
+        var length = 0;
+        try
+        {
+            while (length < 12 && await old.ReadAsync(buffer.AsMemory(length), read.Token) is > 0 and var n)
+            {
+                length += n;
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // no answer: checked below
+        }
+
+        Assert.StartsWith("HTTP/1.1 409", Encoding.ASCII.GetString(buffer, 0, length), StringComparison.Ordinal);
     }
 
     /// <summary>curl PUTs bytes [from, to) of the stream; returns the status code.</summary>
