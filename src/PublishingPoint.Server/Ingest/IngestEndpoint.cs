@@ -212,13 +212,7 @@ internal sealed class IngestEndpoint(PointRegistry registry, IngestMemory memory
             point = registry.Restart(point);
         }
 
-        if (!point.Streams().Any(s => s.Id == streamId) && point.Streams().Length >= registry.Options.MaxStreamsPerPoint)
-        {
-            throw new PointRuleException(StatusCodes.Status429TooManyRequests, $"the point has its maximum of {registry.Options.MaxStreamsPerPoint} streams");
-        }
-
-        var feed = point.Connect(streamId, time.GetUtcNow(), registry.Options.MaxConnectionsPerStream)
-            ?? throw new PointRuleException(StatusCodes.Status429TooManyRequests, $"stream {streamId} has its maximum of {registry.Options.MaxConnectionsPerStream} connections");
+        var feed = point.Connect(streamId, time.GetUtcNow(), registry.Options.MaxConnectionsPerStream, registry.Options.MaxStreamsPerPoint);
         feed.RemoteAddress = context.Connection.RemoteIpAddress?.ToString();
         return (point, feed);
     }

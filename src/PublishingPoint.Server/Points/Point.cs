@@ -47,7 +47,8 @@ public sealed class Point : IDisposable
         {
             lock (_lock)
             {
-                return _closing.Token;
+                // A deleted point's source is disposed (after Retired is set, under this lock): its ingest is to stop.
+                return Retired ? new CancellationToken(canceled: true) : _closing.Token;
             }
         }
     }
@@ -440,18 +441,33 @@ public sealed class Point : IDisposable
     }
 
     /// <summary>A connection starts feeding <paramref name="streamId"/>; the point goes (back) to live. Null when the stream has its maximum of connections.</summary>
-    public StreamFeed? Connect(string streamId, DateTimeOffset now, int maxConnections = int.MaxValue)
+    /// <summary>
+    /// An encoder's connection to a stream, counted under the point's lock: the bounds hold however many connect at
+    /// once, and a point deleted meanwhile takes none.
+    /// </summary>
+    /// <exception cref="PointRuleException">503 when the point was deleted or replaced; 429 past a bound.</exception>
+    public StreamFeed Connect(string streamId, DateTimeOffset now, int maxConnections = int.MaxValue, int maxStreams = int.MaxValue)
     {
         lock (_lock)
         {
+            if (Retired)
+            {
+                throw new PointRuleException(StatusCodes.Status503ServiceUnavailable, "the point was deleted or replaced meanwhile: connect again");
+            }
+
             if (!_streams.TryGetValue(streamId, out var stream))
             {
+                if (_streams.Count >= maxStreams)
+                {
+                    throw new PointRuleException(StatusCodes.Status429TooManyRequests, $"the point has its maximum of {maxStreams} streams");
+                }
+
                 stream = new StreamFeed(streamId);
                 _streams[streamId] = stream;
             }
             else if (stream.Connections >= maxConnections)
             {
-                return null;
+                throw new PointRuleException(StatusCodes.Status429TooManyRequests, $"stream {PointPath.Truncate(streamId)} has its maximum of {maxConnections} connections");
             }
 
             stream.Connections++;

@@ -65,6 +65,47 @@ public sealed class LimitsTests
     }
 
     /// <summary>
+    /// MaxStreamsPerPoint was checked before the connection was counted, outside the point's lock: encoders connecting
+    /// new stream ids at once could all pass (a review's finding). The point counts and checks in one step now, and a
+    /// point deleted meanwhile takes no connection (503: the encoder connects again and makes a new one).
+    /// </summary>
+    [Fact]
+    public async Task ConcurrentConnectionsOfNewStreams_MakeNoMoreThanMaxStreamsPerPoint()
+    {
+        await using var server = await RunningServer.StartAsync();
+        var registry = Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<PublishingPoint.Server.Points.PointRegistry>(server.Services);
+        Assert.True(PublishingPoint.Server.Points.PointPath.TryParse("live/streams.isml", out var path, out _));
+        var point = registry.GetOrCreate(path);
+        const int Threads = 32;
+        using var start = new Barrier(Threads);
+        var statuses = new int[Threads];
+        var threads = Enumerable.Range(0, Threads).Select(i => new Thread(() =>
+        {
+            start.SignalAndWait();
+            try
+            {
+                point.Connect($"s{i}", DateTimeOffset.UtcNow, maxConnections: 4, maxStreams: 2);
+                statuses[i] = 200;
+            }
+            catch (PublishingPoint.Server.Points.PointRuleException e)
+            {
+                statuses[i] = e.StatusCode;
+            }
+        })).ToList();
+        threads.ForEach(t => t.Start());
+        threads.ForEach(t => t.Join());
+
+        Assert.Equal(2, point.Streams().Length);
+        Assert.Equal(2, statuses.Count(s => s == 200));
+        Assert.Equal(Threads - 2, statuses.Count(s => s == 429));
+
+        point.Dispose();
+        var deleted = Assert.Throws<PublishingPoint.Server.Points.PointRuleException>(() => point.Connect("s0", DateTimeOffset.UtcNow));
+        Assert.Equal(503, deleted.StatusCode);
+        Assert.True(point.ClosingToken.IsCancellationRequested);
+    }
+
+    /// <summary>
     /// Nothing but MinFreeDiskBytes bounded a point's disk: one holder of a point's secret could fill it, and then every
     /// point got 507. With MaxPointDiskBytes a point past it gets 507 alone; what it had is kept and served.
     /// </summary>
