@@ -13,6 +13,9 @@ public sealed record PointPath
     private const int MaxSegments = 8;
     private const int MaxSegmentLength = 64;
 
+    // First segments the server's own routes take (any letter case): a point under one could never be played.
+    private static readonly HashSet<string> _reserved = new(["api", "dashboard", "s", "scalar", "openapi", "metrics", "health"], StringComparer.OrdinalIgnoreCase);
+
     private PointPath(string value) => Value = value;
 
     /// <summary>"live/ch1.isml".</summary>
@@ -72,6 +75,12 @@ public sealed record PointPath
                 error = $"path segment '{Truncate(segment)}' is not allowed: use 1-{MaxSegmentLength} of A-Z a-z 0-9 . _ - (not starting with '.')";
                 return false;
             }
+        }
+
+        if (segments.Length > 1 && _reserved.Contains(segments[0]))
+        {
+            error = $"'{segments[0]}/' is the server's own (its operator routes, dashboard and signed URLs): no point can be played under it";
+            return false;
         }
 
         if (!value.EndsWith(Extension, StringComparison.Ordinal) || segments[^1].Length == Extension.Length)

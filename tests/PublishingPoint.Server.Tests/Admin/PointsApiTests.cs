@@ -153,6 +153,14 @@ public sealed class PointsApiTests
         Assert.Equal(HttpStatusCode.BadRequest, nested.StatusCode);
         using var nestedClip = await server.Http.PostAsJsonAsync("api/clips", new { source = "live/ch1.isml", path = "live/ch1.ISML/goal.isml", start = "0", end = "10" });
         Assert.Equal(HttpStatusCode.BadRequest, nestedClip.StatusCode);
+        // Under the server's own routes no player could reach it: /dashboard/... is the dashboard, GET /api/points/... the API.
+        foreach (var reserved in new[] { "dashboard/x.isml", "API/points/x.isml", "s/x.isml" })
+        {
+            using var taken = await server.Http.PostAsJsonAsync("api/points", new { path = reserved });
+            Assert.Equal(HttpStatusCode.BadRequest, taken.StatusCode);
+            Assert.Contains("the server's own", await taken.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
         using var window = await server.Http.PostAsJsonAsync("api/points", new { path = "live/w.isml", dvrWindowSeconds = 1 });
         Assert.Equal(HttpStatusCode.BadRequest, window.StatusCode);
         using var action = await server.Http.PostAsync("api/points/live/none.isml/close", JsonContent.Create(new { }));

@@ -195,6 +195,7 @@ public sealed class SmoothIngestBadInputTests
     [InlineData("live/ch1.isml/Streams(..)")]
     [InlineData("live/ch1.isml/Streams()")]
     [InlineData("a/b/c/d/e/f/g/h/i/ch1.isml/Streams(a)")]
+    [InlineData("Metrics/ch1.isml/Streams(a)")]
     public async Task HostilePathOrStreamId_Gets400_AndNothingOnDisk(string url)
     {
         await using var server = await RunningServer.StartAsync();
