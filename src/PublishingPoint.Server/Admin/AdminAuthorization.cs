@@ -38,6 +38,11 @@ internal sealed class AdminAuthorization(string? apiKey)
 
         if (!Allowed(context, gate._apiKey, out var status))
         {
+            if (status == StatusCodes.Status401Unauthorized)
+            {
+                context.Response.Headers.WWWAuthenticate = "Basic realm=\"PublishingPoint operator\"";
+            }
+
             return Problems.WriteAsync(context, status, status == StatusCodes.Status401Unauthorized ? "operator credential required" : "operator credential refused");
         }
 
@@ -77,7 +82,6 @@ internal sealed class AdminAuthorization(string? apiKey)
 
         if (presented.Length == 0)
         {
-            context.Response.Headers.WWWAuthenticate = "Basic realm=\"PublishingPoint operator\"";
             status = StatusCodes.Status401Unauthorized;
             return false;
         }

@@ -315,7 +315,8 @@ public static class PublishingPointHosting
         endpoints.MapGet("/metrics", Observability.MetricsExport.WriteAsync).WithMetadata(operatorOnly).ExcludeFromDescription();
         endpoints.MapMethods("/health/live", [HttpMethods.Get, HttpMethods.Head], Observability.HealthResponses.LiveAsync).ExcludeFromDescription();
         var health = endpoints.ServiceProvider.GetRequiredService<Observability.HealthResponses>();
-        endpoints.MapMethods("/health/ready", [HttpMethods.Get, HttpMethods.Head], health.ReadyAsync).ExcludeFromDescription();
+        endpoints.MapMethods("/health/ready", [HttpMethods.Get, HttpMethods.Head], (HttpContext context) => health.ReadyAsync(context, Admin.AdminAuthorization.Allowed(context, options.AdminApiKey, out _)))
+            .ExcludeFromDescription();
         Admin.PointsApi.Map(endpoints, options.AdminApiKey);
         Publishing.PublishApi.Map(endpoints, options.AdminApiKey);
         endpoints.MapMethods("/", [HttpMethods.Get, HttpMethods.Head], FrontDoor.Answer).ExcludeFromDescription();

@@ -81,12 +81,15 @@ internal sealed class HealthResponses(HealthCheckService checks)
     private Rendered? _ready;
     private Task<Rendered>? _rendering;
 
-    private sealed record Rendered(long At, int Status, byte[] Body);
+    // Public: the overall status and each check's; Detailed (for operators) adds what each found: the object store's
+    // name and last error, the data folder's free space, which are not for anyone on the internet.
+    private sealed record Rendered(long At, int Status, byte[] Public, byte[] Detailed);
 
     /// <summary>Liveness runs no check: the process answers.</summary>
     public static Task LiveAsync(HttpContext context) => WriteAsync(context, StatusCodes.Status200OK, _live);
 
-    public async Task ReadyAsync(HttpContext context)
+    /// <param name="detailed">The asker is an operator: each check's findings too.</param>
+    public async Task ReadyAsync(HttpContext context, bool detailed)
     {
         var ready = Volatile.Read(ref _ready);
         if (ready is null || Environment.TickCount64 - ready.At >= KeepMilliseconds)
@@ -94,7 +97,7 @@ internal sealed class HealthResponses(HealthCheckService checks)
             ready = await RenderOnceAsync().WaitAsync(context.RequestAborted).ConfigureAwait(false);
         }
 
-        await WriteAsync(context, ready.Status, ready.Body).ConfigureAwait(false);
+        await WriteAsync(context, ready.Status, detailed ? ready.Detailed : ready.Public).ConfigureAwait(false);
     }
 
     // Probes arriving while the checks run share that run.
@@ -120,14 +123,18 @@ internal sealed class HealthResponses(HealthCheckService checks)
     {
         var report = await checks.CheckHealthAsync(check => check.Tags.Contains(ReadyTag)).ConfigureAwait(false);
         var text = new StringBuilder();
+        var detailed = new StringBuilder();
         text.Append(report.Status.ToString().ToLowerInvariant()).Append('\n');
+        detailed.Append(text);
         foreach (var (name, entry) in report.Entries)
         {
-            text.Append(name).Append(": ").Append(entry.Status.ToString().ToLowerInvariant()).Append(", ").Append(entry.Description).Append('\n');
+            var line = $"{name}: {entry.Status.ToString().ToLowerInvariant()}";
+            text.Append(line).Append('\n');
+            detailed.Append(line).Append(", ").Append(entry.Description).Append('\n');
         }
 
         var status = report.Status == HealthStatus.Unhealthy ? StatusCodes.Status503ServiceUnavailable : StatusCodes.Status200OK;
-        var rendered = new Rendered(Environment.TickCount64, status, Encoding.UTF8.GetBytes(text.ToString()));
+        var rendered = new Rendered(Environment.TickCount64, status, Encoding.UTF8.GetBytes(text.ToString()), Encoding.UTF8.GetBytes(detailed.ToString()));
         Volatile.Write(ref _ready, rendered);
         return rendered;
     }

@@ -144,13 +144,25 @@ public sealed class ObservabilityTests
         Assert.Contains("archives: healthy", ready, StringComparison.Ordinal);
         Assert.Contains("data folder: healthy, data folder writable", ready, StringComparison.Ordinal);
         Assert.Contains("object store: healthy, no object store configured", ready, StringComparison.Ordinal);
+        // Anyone but an operator (here a request relayed by a proxy) gets the status lines only: no folder, free space,
+        // bucket or error text.
+        Assert.Equal("healthy\narchives: healthy\ndata folder: healthy\nobject store: healthy\n", await ReadyForAnyoneAsync(server));
 
         await using var full = await RunningServer.StartAsync(null, "--PublishingPoint:MinFreeDiskBytes=1000000000000000000");
         using var notReady = await full.Http.GetAsync("health/ready");
         Assert.Equal(HttpStatusCode.ServiceUnavailable, notReady.StatusCode);
         Assert.Contains("under PublishingPoint:MinFreeDiskBytes", await notReady.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal("unhealthy\narchives: healthy\ndata folder: unhealthy\nobject store: healthy\n", await ReadyForAnyoneAsync(full));
         using var stillLive = await full.Http.GetAsync("health/live");
         Assert.Equal(HttpStatusCode.OK, stillLive.StatusCode);
+    }
+
+    private static async Task<string> ReadyForAnyoneAsync(RunningServer server)
+    {
+        using var relayed = new HttpRequestMessage(HttpMethod.Get, "health/ready");
+        relayed.Headers.Add("X-Forwarded-For", "203.0.113.7");
+        using var answer = await server.Http.SendAsync(relayed);
+        return await answer.Content.ReadAsStringAsync();
     }
 
     private static long Value(string metrics, string name, string point, string track)
