@@ -45,9 +45,14 @@ public sealed partial class PointRegistry : IDisposable
     /// <summary>The same from characters of a request's path (no string made for the lookup).</summary>
     public Point? Find(ReadOnlySpan<char> path) => _points.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(path, out var point) ? point : null;
 
-    public Point GetOrCreate(PointPath path)
+    public Point GetOrCreate(PointPath path) => GetOrCreate(path, null, out _);
+
+    // With an operator's settings, a new point has them (saved) before it is registered: an encoder never finds it
+    // with the defaults (no secret of its own), and of two creations at once one creates it.
+    private Point GetOrCreate(PointPath path, PointSettings? settings, out bool created)
     {
         ArgumentNullException.ThrowIfNull(path);
+        created = false;
         if (Find(path) is { } existing)
         {
             return existing;
@@ -80,7 +85,15 @@ public sealed partial class PointRegistry : IDisposable
             Durable.CreateDirectory(directory);
             LogCreated(path.Value);
             var point = new Point(path, directory, Options.MaxRenderedBytesPerPoint);
+            if (settings is not null)
+            {
+                point.Settings = settings;
+                point.CreatedByOperator = true;
+                settings.Save(directory);
+            }
+
             _points[path.Value] = point;
+            created = true;
             return point;
         }
     }
@@ -118,17 +131,13 @@ public sealed partial class PointRegistry : IDisposable
     public (Point Point, bool Created) Create(PointPath path, PointSettings settings)
     {
         ArgumentNullException.ThrowIfNull(settings);
-        if (Find(path) is { } existing)
+        var point = GetOrCreate(path, settings, out var created);
+        if (created)
         {
-            return (existing, false);
+            LogChanged(path.Value, "created by an operator");
         }
 
-        var point = GetOrCreate(path);
-        point.Settings = settings;
-        point.CreatedByOperator = true;
-        settings.Save(point.Directory);
-        LogChanged(path.Value, "created by an operator");
-        return (point, true);
+        return (point, created);
     }
 
     /// <summary>Refuses a new point past PublishingPoint:MaxPoints (under the creation lock).</summary>

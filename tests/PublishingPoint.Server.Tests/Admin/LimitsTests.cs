@@ -65,6 +65,34 @@ public sealed class LimitsTests
     }
 
     /// <summary>
+    /// Two operators creating one path at once both got 201 and the last settings won (a review's finding), and an
+    /// encoder could meet the point before its settings (its own ingest secret) were set. One creation makes it, with
+    /// its settings already in place; the others find it.
+    /// </summary>
+    [Fact]
+    public async Task ConcurrentCreationsOfOnePath_OneCreatesIt_WithItsSettings()
+    {
+        await using var server = await RunningServer.StartAsync();
+        var registry = Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<PublishingPoint.Server.Points.PointRegistry>(server.Services);
+        Assert.True(PublishingPoint.Server.Points.PointPath.TryParse("live/once.isml", out var path, out _));
+        const int Threads = 16;
+        using var start = new Barrier(Threads);
+        var results = new (PublishingPoint.Server.Points.Point Point, bool Created)[Threads];
+        var settings = Enumerable.Range(0, Threads).Select(i => new PublishingPoint.Server.Points.PointSettings { DvrWindowSeconds = 60 + i, IngestSecret = $"secret-{i}" }).ToArray();
+        var threads = Enumerable.Range(0, Threads).Select(i => new Thread(() =>
+        {
+            start.SignalAndWait();
+            results[i] = registry.Create(path, settings[i]);
+        })).ToList();
+        threads.ForEach(t => t.Start());
+        threads.ForEach(t => t.Join());
+
+        var creator = Assert.Single(Enumerable.Range(0, Threads), i => results[i].Created);
+        Assert.All(results, r => Assert.Same(results[creator].Point, r.Point));
+        Assert.Same(settings[creator], results[creator].Point.Settings);
+    }
+
+    /// <summary>
     /// MaxStreamsPerPoint was checked before the connection was counted, outside the point's lock: encoders connecting
     /// new stream ids at once could all pass (a review's finding). The point counts and checks in one step now, and a
     /// point deleted meanwhile takes no connection (503: the encoder connects again and makes a new one).
