@@ -516,6 +516,12 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
             var merged = FragmentMerger.Merge(pending.Parts, pending.Time, out var traf);
             Index(pending.Archive, track, FragmentBuffer.Wrap(merged), traf, pending.MergedSamples(traf.DataOffset), layout);
         }
+        catch
+        {
+            // Refused (disk full, a bound, a bad chunk): its parts would stay listed for a segment that never comes.
+            track.DropOpenParts(this);
+            throw;
+        }
         finally
         {
             memory.Release(pending.Bytes);

@@ -130,6 +130,8 @@ public sealed class Track
     {
         lock (_lock)
         {
+            _openParts.Clear(); // a segment still being built when the point ended never completes
+            _openPartsFeed = null;
             while (_firstInMemory < _fragments.Count)
             {
                 _fragments[_firstInMemory++].Evict();
@@ -160,6 +162,20 @@ public sealed class Track
             _longestPart = Math.Max(_longestPart, part.Duration);
             SignalLocked();
             return true;
+        }
+    }
+
+    /// <summary>The segment <paramref name="feed"/> was building will not be indexed: its parts are no longer listed or served.</summary>
+    public void DropOpenParts(object feed)
+    {
+        lock (_lock)
+        {
+            if (_openParts.Count > 0 && ReferenceEquals(_openPartsFeed, feed))
+            {
+                _openParts.Clear();
+                _openPartsFeed = null;
+                SignalLocked();
+            }
         }
     }
 

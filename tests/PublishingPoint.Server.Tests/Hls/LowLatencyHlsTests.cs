@@ -195,6 +195,28 @@ public sealed partial class LowLatencyHlsTests(ITestOutputHelper output)
     }
 
     /// <summary>
+    /// A segment whose indexing is refused (here the point reached MaxPointDiskBytes: 507) never completes: the parts
+    /// already listed for it leave the playlist, rather than staying listed (and served) until the point ends.
+    /// </summary>
+    [Fact]
+    public async Task ARefusedSegment_TakesItsListedPartsWithIt()
+    {
+        await using var server = await RunningServer.StartAsync(null, "--PublishingPoint:MaxPointDiskBytes=600000", "--PublishingPoint:FinalizeGraceSeconds=300");
+        var push = await Encoder.PushLowLatencyCmafAsync(server.Url("ll/full.isml/Streams(a)"), new EncoderSettings { VideoKbps = 600, AudioKbps = 0, Seconds = 30 });
+        Assert.NotEqual(0, push.ExitCode); // refused mid-stream
+        const string Playlist = "ll/full.isml/hls/video-600000-fmp4.m3u8";
+        var playlist = await server.Http.GetStringAsync(Playlist);
+        var segments = HlsText.Segments(playlist);
+        Assert.NotEmpty(segments);
+        Assert.DoesNotContain("#EXT-X-ENDLIST", playlist, StringComparison.Ordinal); // still live: the encoder may come back
+        var last = segments[^1].Uri;
+        var lastSequence = long.Parse(last[(last.IndexOf('/') + 1)..last.IndexOf('.')], CultureInfo.InvariantCulture);
+        var open = HlsText.AttributeLines(playlist, "#EXT-X-PART").Select(p => p.Attributes["URI"])
+            .Where(u => long.Parse(u[(u.IndexOf('/') + 1)..u.IndexOf('.')], CultureInfo.InvariantCulture) > lastSequence).ToList();
+        Assert.True(open.Count == 0, $"parts of a segment that will never complete are listed: {string.Join(", ", open)}\n{playlist}");
+    }
+
+    /// <summary>
     /// Two encoders push the same low-latency stream at once (a redundant pair on one stream id, or a reconnection
     /// while the old connection lingers), one cutting chunks of 200 ms and the other of 300: the parts listed for a
     /// segment come from one of them, in order, never both interleaved.
