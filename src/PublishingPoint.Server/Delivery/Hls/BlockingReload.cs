@@ -85,24 +85,23 @@ internal readonly record struct BlockingReload(long? Msn, int? Part, bool Skip)
         }
     }
 
-    // RFC 8216bis 6.2.5.2: a part more than the Advance Part Limit (3 / PART-TARGET under a second, else 3) past the
-    // playlist's last part is refused at once, not held. Past the open segment, a part number beyond any segment's count.
-    private bool PastAdvancePartLimit(Track track, long open, int openParts, int part)
+    // RFC 8216bis 6.2.5.2 lets a server refuse a part more than the Advance Part Limit (3 / PART-TARGET under a second,
+    // else 3) past the playlist's last part. Players ask one segment's worth of parts ahead at a boundary (hls.js
+    // outside its low-latency mode asks for the next segment's part by the last one's index), so the bound is a
+    // segment's parts and the limit past it: what no segment can reach is refused at once instead of being held.
+    private bool PastAdvancePartLimit(Track track, long open, int openParts, long part)
     {
         var target = (double)track.LongestPart / track.Description.Timescale;
-        if (target <= 0)
+        if (target <= 0 || Msn < open)
         {
             return false;
         }
 
-        var limit = target < 1 ? (int)Math.Ceiling(3 / target) : 3;
-        if (Msn == open)
-        {
-            return part - (openParts - 1) > limit;
-        }
-
+        var limit = target < 1 ? Math.Ceiling(3 / target) : 3;
         var longest = track.Newest(8) is { Length: > 0 } newest ? newest.Max(f => f.Duration) / (double)track.Description.Timescale : 0;
-        return Msn > open && part > Math.Ceiling(longest / target) + limit;
+        var perSegment = Math.Ceiling(longest / target);
+        var ahead = Msn == open ? part - (openParts - 1L) : part;
+        return ahead > perSegment + limit;
     }
 
     /// <summary>How long a request is held: three target durations, as the specification suggests (6 s before the first segment).</summary>
