@@ -77,12 +77,6 @@ public sealed record PointPath
             }
         }
 
-        if (segments.Length > 1 && _reserved.Contains(segments[0]))
-        {
-            error = $"'{segments[0]}/' is the server's own (its operator routes, dashboard and signed URLs): no point can be played under it";
-            return false;
-        }
-
         if (!value.EndsWith(Extension, StringComparison.Ordinal) || segments[^1].Length == Extension.Length)
         {
             error = $"a publishing point name ends with '{Extension}'";
@@ -99,6 +93,24 @@ public sealed record PointPath
 
         point = new PointPath(value);
         return true;
+    }
+
+    /// <summary>
+    /// Whether a new point may not take this name: its first segment is one of the server's own routes (a point
+    /// under /dashboard or GET /api/points/... could not be played). Checked when a point is made, not when a name is
+    /// parsed: a point made before the rule still recovers, plays where it can, and can be deleted.
+    /// </summary>
+    public bool IsReserved([NotNullWhen(true)] out string? error)
+    {
+        var first = Value.IndexOf('/', StringComparison.Ordinal);
+        if (first > 0 && _reserved.Contains(Value[..first]))
+        {
+            error = $"'{Value[..first]}/' is the server's own (its operator routes, dashboard and signed URLs): no new point is made under it";
+            return true;
+        }
+
+        error = null;
+        return false;
     }
 
     /// <summary>Stream ids and file names follow the same rule as path segments.</summary>
@@ -120,12 +132,13 @@ public sealed record PointPath
         return true;
     }
 
-    /// <summary>A hostile string fit for a message or a log line: at most 40 characters, control characters (a forged line break) escaped.</summary>
+    /// <summary>A hostile string fit for a message or a log line: at most 40 characters, control characters and line and paragraph separators (a forged line break) escaped.</summary>
     public static string Truncate(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
         var shown = text.Length <= 40 ? text : text[..40] + "...";
-        return shown.AsSpan().IndexOfAnyInRange('\0', '\u001f') < 0 && !shown.Contains('\u007f', StringComparison.Ordinal) ? shown : Escape(shown);
+        return shown.AsSpan().IndexOfAnyInRange('\0', '\u001f') < 0 && shown.AsSpan().IndexOfAnyInRange('\u007f', '\u009f') < 0
+            && shown.AsSpan().IndexOfAnyInRange('\u2028', '\u2029') < 0 ? shown : Escape(shown);
     }
 
     private static string Escape(string text)
@@ -133,7 +146,7 @@ public sealed record PointPath
         var escaped = new System.Text.StringBuilder(text.Length + 8);
         foreach (var c in text)
         {
-            if (char.IsControl(c))
+            if (char.IsControl(c) || c is '\u2028' or '\u2029')
             {
                 escaped.Append(System.Globalization.CultureInfo.InvariantCulture, $"\\x{(int)c:x2}");
             }

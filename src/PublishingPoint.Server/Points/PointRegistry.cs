@@ -80,6 +80,7 @@ public sealed partial class PointRegistry : IDisposable
                 throw new PointRuleException(StatusCodes.Status409Conflict, $"{path} holds a point that could not be recovered at start (see the log): repair or remove its folder, then restart");
             }
 
+            RefuseReserved(path);
             EnsureRoomForPoint();
             var directory = DirectoryOf(path);
             Durable.CreateDirectory(directory);
@@ -140,6 +141,14 @@ public sealed partial class PointRegistry : IDisposable
         return (point, created);
     }
 
+    private static void RefuseReserved(PointPath path)
+    {
+        if (path.IsReserved(out var error))
+        {
+            throw new PointRuleException(StatusCodes.Status400BadRequest, error);
+        }
+    }
+
     /// <summary>Refuses a new point past PublishingPoint:MaxPoints (under the creation lock).</summary>
     private void EnsureRoomForPoint()
     {
@@ -165,6 +174,7 @@ public sealed partial class PointRegistry : IDisposable
                 throw new PointRuleException(StatusCodes.Status409Conflict, $"{path} exists already or is being created");
             }
 
+            RefuseReserved(path);
             EnsureRoomForPoint();
             _reserved[path.Value] = true;
         }
