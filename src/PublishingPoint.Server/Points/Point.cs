@@ -71,6 +71,11 @@ public sealed class Point : IDisposable
         lock (_lock)
         {
             Closed = true;
+            if (Retired)
+            {
+                return; // deleted meanwhile: its ingest was stopped and its source is gone
+            }
+
             closing = _closing;
         }
 
@@ -774,11 +779,14 @@ public sealed class Point : IDisposable
 
     public void Dispose()
     {
+        CancellationTokenSource closing;
         using (EnterLock())
         {
             Retired = true;
+            closing = _closing;
         }
 
+        closing.Cancel(); // ingests that took the token before it was retired stop too
         LeaveMemory();
         foreach (var archive in Archives())
         {
