@@ -384,6 +384,12 @@ internal sealed class HlsDelivery(PointRegistry registry, SegmentCache cache)
                 return;
             }
 
+            if (openParts.Length < sent)
+            {
+                context.Abort(); // its parts were dropped (the segment was refused): it will not be whole
+                return;
+            }
+
             for (; sent < openParts.Length; sent++)
             {
                 await response.Body.WriteAsync(HlsPackager.Fmp4OpenPart(track, openParts[sent], sequence, sent), context.RequestAborted).ConfigureAwait(false);
@@ -429,7 +435,7 @@ internal sealed class HlsDelivery(PointRegistry registry, SegmentCache cache)
                 changed = track.Changed;
             }
 
-            return true;
+            return Started(track, sequence); // not when the point ended or went away without it
         }
         catch (OperationCanceledException) when (wait.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested)
         {
