@@ -20,7 +20,8 @@ public sealed record ArchiveHeader
     /// <summary>How the point named each track of this header (set once the tracks are resolved).</summary>
     public IReadOnlyDictionary<uint, TrackDescription> Descriptions { get; init; } = new Dictionary<uint, TrackDescription>();
 
-    public bool SameAs(ArchiveHeader other) => other is not null && Moov.Span.SequenceEqual(other.Moov.Span);
+    /// <summary>The same media: the 'moov' byte for byte but for the clock readings in it (another archive file otherwise).</summary>
+    public bool SameAs(ArchiveHeader other) => other is not null && MovieIdentity.SameMedia(Moov.Span, other.Moov.Span);
 
     /// <summary>A track's 'trex' sample defaults (default values when the 'moov' has no such track).</summary>
     public SampleDefaults SampleDefaultsOf(uint trackId)

@@ -14,6 +14,9 @@ internal sealed class PendingRun(StreamArchive archive, long time)
 
     public List<FragmentPart> Parts { get; } = [];
 
+    /// <summary>A chunk of the run was not taken as a part (another feed's were listed): the rest are not offered either.</summary>
+    public bool PartsRefused { get; set; }
+
     /// <summary>Each chunk's samples, data offsets into that chunk.</summary>
     public List<FragmentSample[]> Samples { get; } = [];
 

@@ -407,12 +407,16 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
         pending.Add(new FragmentPart(bytes, traf), duration, samples);
         // Servable at once as an LL-HLS part of the segment being built (unless another feed already gave this time, or
         // is giving this segment's parts).
-        if (track.IsNew(time))
+        if (!pending.PartsRefused && track.IsNew(time))
         {
             Anchor(track, time + duration);
             if (track.TryAddPart(new PartEntry(time, duration, traf, samples, bytes), this)) // moves the point's version: playlists list the part from now on
             {
                 metrics.PartAvailable(System.Diagnostics.Stopwatch.GetElapsedTime(ReceivedAt));
+            }
+            else
+            {
+                pending.PartsRefused = true; // its later chunks would be parts without the start of their segment
             }
         }
 
@@ -540,10 +544,15 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
             return archive;
         }
 
-        if (_archive is { } own && current != own && !current.Header.SameAs(own.Header))
+        if (_archive is { } own && current != own)
         {
-            throw new PointRuleException(StatusCodes.Status409Conflict,
-                $"another connection on stream {feed.Id} sent a different header; this connection's fragments are refused (one encoder's media per stream id)");
+            if (!current.Header.SameAs(own.Header))
+            {
+                throw new PointRuleException(StatusCodes.Status409Conflict,
+                    $"another connection on stream {feed.Id} sent a header for other media; this connection's fragments are refused (one encoder's media per stream id)");
+            }
+
+            _archive = current; // the same media (a rollover, or a redundant encoder's header): compared once
         }
 
         return current;
@@ -601,7 +610,7 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
             };
             var inMemory = (long)Math.Min(point.DvrWindowSeconds(registry.Options.DvrWindowSeconds), registry.Options.MemoryWindowSeconds) * track.Description.Timescale;
             track.ObserveCaptions(fragment.Span, samples);
-            if (track.Append(entry, inMemory) == AppendResult.Duplicate)
+            if (track.Append(entry, inMemory, this) == AppendResult.Duplicate)
             {
                 entry.Evict();
             }

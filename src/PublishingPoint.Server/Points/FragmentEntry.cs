@@ -127,7 +127,7 @@ public sealed class FragmentEntry
     /// When the fragment was gathered from low-latency chunks: each chunk (LL-HLS part) in order. The parts are served
     /// again from the fragment's samples, byte for byte as they were while the segment was open.
     /// </summary>
-    public IReadOnlyList<PartLayout>? Parts { get; init; }
+    public IReadOnlyList<PartLayout>? Parts { get; internal set; }
 
     /// <summary>Where the keyframe ends in this fragment's TS segment (an I-frame playlist's byte range), once computed.</summary>
     public int? TsKeyframeEnd

@@ -96,7 +96,9 @@ public sealed class Track
         }
     }
 
-    public AppendResult Append(FragmentEntry entry, long memoryWindow)
+    /// <param name="feed">The connection that made it; when another one's parts were listed for this segment, the
+    /// segment is listed without parts (its own would not be the bytes already served under the same names).</param>
+    public AppendResult Append(FragmentEntry entry, long memoryWindow, object? feed = null)
     {
         ArgumentNullException.ThrowIfNull(entry);
         lock (_lock)
@@ -104,6 +106,11 @@ public sealed class Track
             if (_fragments.Count > 0 && entry.Time < _fragments[^1].End - Tolerance(_fragments[^1]))
             {
                 return AppendResult.Duplicate;
+            }
+
+            if (_openParts.Count > 0 && feed is not null && !ReferenceEquals(_openPartsFeed, feed))
+            {
+                entry.Parts = null;
             }
 
             Register(entry);
@@ -152,8 +159,11 @@ public sealed class Track
         lock (_lock)
         {
             if ((_fragments.Count > 0 && part.Time < _fragments[^1].End - Tolerance(_fragments[^1]))
-                || (_openParts.Count > 0 && (!ReferenceEquals(_openPartsFeed, feed) || part.Time < _openParts[^1].End - (_openParts[^1].Duration / 2))))
+                || (_openParts.Count > 0 && (!ReferenceEquals(_openPartsFeed, feed) || part.Time < _openParts[^1].End - (_openParts[^1].Duration / 2)))
+                || (_openParts.Count == 0 && !part.Independent && !(_fragments.Count > 0 && Math.Abs(part.Time - _fragments[^1].End) <= Tolerance(_fragments[^1]))))
             {
+                // The last: a segment's first part starts it (a keyframe, or where the last segment ended), never a chunk
+                // from the middle of another feed's run.
                 return false;
             }
 

@@ -264,6 +264,45 @@ public sealed class SmoothIngestBadInputTests
         Assert.Equal(200, await replacing.FinishAsync());
     }
 
+    /// <summary>
+    /// A redundant encoder (or a reconnection) whose 'moov' differs from the first only in its clock readings (the
+    /// creation and modification times) sends the same media: one archive file, and neither connection is refused.
+    /// </summary>
+    [Fact]
+    public async Task AHeaderThatDiffersOnlyInItsTimes_IsTheSameStream()
+    {
+        await using var server = await RunningServer.StartAsync();
+        var (header, fragments) = Boxes.SplitFragments(await IsmvCapture.SixSecondsAsync());
+        var restamped = header.ToArray();
+        var mvhd = restamped.AsSpan().IndexOf("mvhd"u8);
+        Assert.True(mvhd > 0);
+        BinaryPrimitives.WriteUInt32BigEndian(restamped.AsSpan(mvhd + 8 + (restamped[mvhd + 4] == 1 ? 4 : 0)), 0x12345678);
+        Assert.NotEqual(header, restamped);
+
+        await using var first = await HeldPush.StartAsync(server.BaseUrl, "/live/same.isml/Streams(enc)");
+        await first.SendAsync(header);
+        await first.SendAsync(fragments[0]);
+        var folder = Path.Combine(server.DataPath, "live", "same.isml");
+        await Eventually.WaitUntilAsync(() => File.Exists(Path.Combine(folder, "enc.ismv")), "no archive");
+
+        await using (var second = await HeldPush.StartAsync(server.BaseUrl, "/live/same.isml/Streams(enc)"))
+        {
+            await second.SendAsync(restamped);
+            await second.SendAsync(fragments[0]);
+            Assert.Equal(200, await second.FinishAsync());
+        }
+
+        foreach (var fragment in fragments.Skip(1))
+        {
+            await first.SendAsync(fragment);
+        }
+
+        Assert.Equal(200, await first.FinishAsync());
+        Assert.Equal(["enc.ismv"], Directory.GetFiles(folder, "*.ismv").Select(Path.GetFileName));
+        var manifest = await SmoothManifestView.FetchAsync(server.Http, "live/same.isml/Manifest");
+        Assert.Equal(fragments.Count, manifest.ChunkTimes("video").Length + manifest.ChunkTimes("audio").Length);
+    }
+
     [Fact]
     public async Task EmptyHandshakePost_Gets200_AndCreatesNothing()
     {
