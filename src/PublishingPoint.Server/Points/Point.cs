@@ -782,6 +782,11 @@ public sealed class Point : IDisposable
         CancellationTokenSource closing;
         using (EnterLock())
         {
+            if (Retired)
+            {
+                return; // once: a deleted point is disposed again with the registry
+            }
+
             Retired = true;
             closing = _closing;
         }
