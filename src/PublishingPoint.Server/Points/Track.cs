@@ -158,7 +158,10 @@ public sealed class Track
         ArgumentNullException.ThrowIfNull(feed);
         lock (_lock)
         {
-            if ((_fragments.Count > 0 && part.Time < _fragments[^1].End - Tolerance(_fragments[^1]))
+            // Before the first segment there is no nominal duration to number the open one by: its parts would be
+            // listed under one number and the segment, once complete, under another.
+            if ((_fragments.Count == 0 && _numbering.NominalTicks == 0)
+                || (_fragments.Count > 0 && part.Time < _fragments[^1].End - Tolerance(_fragments[^1]))
                 || (_openParts.Count > 0 && (!ReferenceEquals(_openPartsFeed, feed) || part.Time < _openParts[^1].End - (_openParts[^1].Duration / 2)))
                 || (_openParts.Count == 0 && !part.Independent && !(_fragments.Count > 0 && Math.Abs(part.Time - _fragments[^1].End) <= Tolerance(_fragments[^1]))))
             {

@@ -217,6 +217,49 @@ public sealed partial class LowLatencyHlsTests(ITestOutputHelper output)
     }
 
     /// <summary>
+    /// Segments are numbered by time over the track's segment duration, which the first segment gives: before it, the
+    /// open segment's number is a guess (0), and an encoder whose clock starts later than 0 would have had the first
+    /// segment's parts listed under one number and the segment under another. No part is listed before the first
+    /// segment; its parts come with it.
+    /// </summary>
+    [Fact]
+    public async Task NoPartIsListedBeforeTheFirstSegment()
+    {
+        await using var server = await RunningServer.StartAsync();
+        var push = Encoder.PushLowLatencyCmafAsync(server.Url("ll/first.isml/Streams(a)"), new EncoderSettings { VideoKbps = 300, AudioKbps = 0, Seconds = 8 });
+        const string Playlist = "ll/first.isml/hls/video-300000-fmp4.m3u8";
+        var parts = new List<string>();
+        var segments = new List<(double Duration, string Uri)>();
+        var clock = Stopwatch.StartNew();
+        var polls = 0;
+        while (segments.Count == 0 && clock.Elapsed < TimeSpan.FromSeconds(40))
+        {
+            using var response = await server.Http.GetAsync(Playlist);
+            if (response.IsSuccessStatusCode)
+            {
+                var playlist = await response.Content.ReadAsStringAsync();
+                segments = HlsText.Segments(playlist);
+                if (segments.Count == 0)
+                {
+                    polls++;
+                    parts.AddRange(HlsText.AttributeLines(playlist, "#EXT-X-PART").Select(p => p.Attributes["URI"]));
+                }
+                else
+                {
+                    Assert.Contains(HlsText.AttributeLines(playlist, "#EXT-X-PART"), p => p.Attributes["URI"].StartsWith(segments[0].Uri[..^".m4s".Length] + ".", StringComparison.Ordinal));
+                }
+            }
+
+            await Task.Delay(50);
+        }
+
+        Assert.NotEmpty(segments);
+        Assert.True(polls > 0, "the playlist was never seen before its first segment");
+        Assert.Empty(parts);
+        Assert.True((await push).ExitCode == 0);
+    }
+
+    /// <summary>
     /// Two encoders push the same low-latency stream at once (a redundant pair on one stream id, or a reconnection
     /// while the old connection lingers), one cutting chunks of 200 ms and the other of 300: the parts listed for a
     /// segment come from one of them, in order, never both interleaved.
