@@ -178,6 +178,11 @@ internal static class PointsApi
         {
             return Problems.Result(StatusCodes.Status409Conflict, $"part of that interval is no longer kept ({e.Message}): no clip was made");
         }
+        catch (IOException e)
+        {
+            // The disk refused a write or the rename into place (its half copy is removed): said, not a bare 500.
+            return Problems.Result(StatusCodes.Status500InternalServerError, $"the clip could not be written ({e.Message}): no clip was made");
+        }
     }
 
     private static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(string path, PointRegistry registry)
