@@ -1,6 +1,4 @@
-using System.Net;
-using System.Security.Cryptography;
-using System.Text;
+using PublishingPoint.Server.Configuration;
 using PublishingPoint.Server.Hosting;
 using PublishingPoint.Server.Ingest;
 
@@ -23,8 +21,6 @@ internal sealed class AdminAuthorization(string? apiKey)
 
     /// <summary>The largest request body an operator route reads (a point's settings, a clip's times).</summary>
     public const int MaxBodyBytes = 64 * 1024;
-
-    private static readonly string[] _forwardingHeaders = ["X-Forwarded-For", "Forwarded", "X-Real-IP", "X-Forwarded-Host", "Via"];
 
     /// <summary>Middleware after routing: refuses a request for an operator endpoint without the credential, unread.</summary>
     public static Task GateAsync(HttpContext context, RequestDelegate next)
@@ -65,7 +61,7 @@ internal sealed class AdminAuthorization(string? apiKey)
         status = StatusCodes.Status200OK;
         if (string.IsNullOrEmpty(apiKey))
         {
-            if (IsDirectLoopback(context))
+            if (ClientNetwork.IsDirectLoopback(context))
             {
                 return true;
             }
@@ -86,31 +82,10 @@ internal sealed class AdminAuthorization(string? apiKey)
             return false;
         }
 
-        if (!CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(presented), Encoding.UTF8.GetBytes(apiKey)))
+        if (!Secrets.Match(presented, apiKey))
         {
             status = StatusCodes.Status403Forbidden;
             return false;
-        }
-
-        return true;
-    }
-
-    /// <summary>A loopback peer that is not relaying someone else's request.</summary>
-    public static bool IsDirectLoopback(HttpContext context)
-    {
-        ArgumentNullException.ThrowIfNull(context);
-        if (context.Connection.RemoteIpAddress is not { } remote || !IPAddress.IsLoopback(remote))
-        {
-            return false;
-        }
-
-        var headers = context.Request.Headers;
-        foreach (var name in _forwardingHeaders)
-        {
-            if (headers.ContainsKey(name))
-            {
-                return false;
-            }
         }
 
         return true;

@@ -51,4 +51,28 @@ internal static class ClientNetwork
                 : IPNetwork.TryParse(p, out var network) ? network : (IPNetwork?)null)
             .OfType<IPNetwork>(),
     ];
+
+    private static readonly string[] _forwardingHeaders = ["X-Forwarded-For", "Forwarded", "X-Real-IP", "X-Forwarded-Host", "Via"];
+
+    /// <summary>A loopback peer that is not relaying someone else's request.</summary>
+    /// <param name="orNoAddress">A peer without an IP address (a Unix socket, or the server in-process) counts as local too.</param>
+    public static bool IsDirectLoopback(HttpContext context, bool orNoAddress = false)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        if (context.Connection.RemoteIpAddress is not { } remote ? !orNoAddress : !IPAddress.IsLoopback(remote))
+        {
+            return false;
+        }
+
+        var headers = context.Request.Headers;
+        foreach (var name in _forwardingHeaders)
+        {
+            if (headers.ContainsKey(name))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
 }

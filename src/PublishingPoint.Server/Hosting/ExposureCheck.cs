@@ -87,27 +87,31 @@ internal static class ExposureCheck
         return urls.Count == 0 ? ["http://localhost:5000"] : urls.Distinct(StringComparer.OrdinalIgnoreCase);
     }
 
-    /// <summary>Loopback addresses, "localhost" and Unix sockets; Kestrel binds every other host name to all interfaces.</summary>
+    /// <summary>
+    /// Loopback addresses, "localhost" and Unix sockets; Kestrel binds every other host name to all interfaces. Read by
+    /// ASP.NET Core's own parser of listen addresses, so "unix:" counts only where Kestrel takes it as a socket
+    /// (http://unix:8080 is host "unix" on every interface); what it cannot parse counts as public.
+    /// </summary>
     public static bool IsLocal(string url)
     {
-        var rest = url.Contains("://", StringComparison.Ordinal) ? url[(url.IndexOf("://", StringComparison.Ordinal) + 3)..] : url;
-        if (rest.StartsWith("unix:", StringComparison.OrdinalIgnoreCase))
+        BindingAddress address;
+        try
+        {
+            address = BindingAddress.Parse(url);
+        }
+        catch (FormatException)
+        {
+            return false;
+        }
+
+        if (address.IsUnixPipe)
         {
             return true;
         }
 
-        var host = rest.Split('/')[0];
-        if (host.StartsWith('['))
-        {
-            host = host[1..host.IndexOf(']', StringComparison.Ordinal)];
-        }
-        else if (host.LastIndexOf(':') is var colon and > 0)
-        {
-            host = host[..colon];
-        }
-
+        var host = address.Host.TrimStart('[').TrimEnd(']');
         return host.Equals("localhost", StringComparison.OrdinalIgnoreCase)
-            || (IPAddress.TryParse(host, out var address) && IPAddress.IsLoopback(address));
+            || (IPAddress.TryParse(host, out var ip) && IPAddress.IsLoopback(ip));
     }
 }
 

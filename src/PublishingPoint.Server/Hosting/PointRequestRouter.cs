@@ -234,22 +234,27 @@ internal sealed partial class PointRequestRouter(
         }
     }
 
+    /// <summary>The point's own ingest secret (an empty one is none), else the server's.</summary>
+    private string? IngestSecretOf(PointPath path) =>
+        registry.Find(path)?.Settings.IngestSecret is { Length: > 0 } own ? own : registry.Options.IngestSecret;
+
     /// <summary>
     /// Every request that changes a point (POST, PUT, DELETE of any file or stream) presents the ingest secret: the point's
     /// own, else the server's. Checked here, before any handler, so no ingest method or file type can skip it.
     /// </summary>
     private async Task<bool> AuthorizeIngestAsync(HttpContext context, PointPath path)
     {
-        var secret = registry.Find(path)?.Settings.IngestSecret ?? registry.Options.IngestSecret;
-        if (IngestAuthorization.Check(context, secret, out var denied))
+        var secret = IngestSecretOf(path);
+        if (IngestAuthorization.Check(context, secret, registry.Options.AllowAnonymousIngest, out var denied))
         {
             return true;
         }
 
         if (string.IsNullOrEmpty(secret))
         {
-            _refusals.Refused(denied, "ingest from a web page", path.Value);
-            await Problems.WriteAsync(context, denied, IngestAuthorization.FromAWebPage).ConfigureAwait(false);
+            var fromAPage = context.Request.Headers.Origin.Count > 0;
+            _refusals.Refused(denied, fromAPage ? "ingest from a web page" : "ingest without a secret, relayed or from another address", path.Value);
+            await Problems.WriteAsync(context, denied, fromAPage ? IngestAuthorization.FromAWebPage : IngestAuthorization.Relayed).ConfigureAwait(false);
             return false;
         }
 

@@ -40,6 +40,9 @@ public static class PublishingPointHosting
             .ReadFrom.Configuration(builder.Configuration), preserveStaticLogger: true, writeToProviders: true);
         builder.Services.AddPublishingPoints(builder.Configuration);
         services?.Invoke(builder.Services);
+        // Kestrel's endpoints as configured at start, where the exposure check read them: by default it binds again when
+        // the file changes, and an endpoint added to a running key-less server would listen beyond loopback.
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Configure(builder.Configuration.GetSection("Kestrel"), reloadOnChange: false));
         var eventLoop = ConfigureTransport(builder, logger);
         var app = builder.Build();
         var trustedProxies = builder.Configuration.GetSection($"{PublishingPointOptions.Section}:{nameof(PublishingPointOptions.TrustedProxies)}").Get<string[]>() ?? [];

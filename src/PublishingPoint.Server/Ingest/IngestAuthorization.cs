@@ -1,18 +1,21 @@
-using System.Security.Cryptography;
 using System.Text;
 
 namespace PublishingPoint.Server.Ingest;
 
 /// <summary>
 /// Ingest secret check: the encoder presents the secret as <c>?token=SECRET</c> on the URL, or as the password of
-/// HTTP basic auth (<c>http://user:SECRET@host/...</c>, which ffmpeg supports). No secret configured: open to encoders,
-/// not to web pages.
+/// HTTP basic auth (<c>http://user:SECRET@host/...</c>, which ffmpeg supports). No secret configured: open to encoders
+/// on this machine (a direct loopback peer, no forwarding headers), unless PublishingPoint:AllowAnonymousIngest opens it
+/// to any encoder; never to web pages.
 /// </summary>
 internal static class IngestAuthorization
 {
     public const string FromAWebPage = "a web page cannot push without the ingest secret (the request carries an Origin header): set PublishingPoint:IngestSecret or the point's ingestSecret and present it";
 
-    public static bool Check(HttpContext context, string? secret, out int status)
+    public const string Relayed = "ingest without a secret is open only to encoders on this machine: this request came from another address or through a proxy (forwarding headers); set PublishingPoint:IngestSecret (or AllowAnonymousIngest) and present it";
+
+    /// <param name="anonymousAnywhere">PublishingPoint:AllowAnonymousIngest: without a secret, encoders anywhere may push.</param>
+    public static bool Check(HttpContext context, string? secret, bool anonymousAnywhere, out int status)
     {
         status = StatusCodes.Status200OK;
         if (string.IsNullOrEmpty(secret))
@@ -20,7 +23,8 @@ internal static class IngestAuthorization
             // Open ingest (loopback, or AllowAnonymousIngest) is for encoders, which send no Origin. A browser sends one
             // with every POST, PUT and DELETE, also the "simple" ones it makes for any page without asking the server
             // first: a page the operator visits could otherwise push to, and take over, a point on the loopback server.
-            if (context.Request.Headers.Origin.Count > 0)
+            // And a loopback server behind a relay (a reverse proxy, a tunnel) would be open to whoever reaches the relay.
+            if (context.Request.Headers.Origin.Count > 0 || !(anonymousAnywhere || Configuration.ClientNetwork.IsDirectLoopback(context, orNoAddress: true)))
             {
                 status = StatusCodes.Status403Forbidden;
                 return false;
@@ -42,7 +46,7 @@ internal static class IngestAuthorization
             return false;
         }
 
-        if (!CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(presented), Encoding.UTF8.GetBytes(secret)))
+        if (!Configuration.Secrets.Match(presented, secret))
         {
             status = StatusCodes.Status403Forbidden;
             return false;

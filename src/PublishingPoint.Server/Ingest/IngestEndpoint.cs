@@ -197,6 +197,13 @@ internal sealed class IngestEndpoint(PointRegistry registry, IngestMemory memory
     internal (Point Point, StreamFeed Feed) Admit(PointPath path, string streamId, IngestProtocol? protocol, HttpContext context)
     {
         var point = registry.GetOrCreate(path);
+        // The secret was checked before the point was looked up here: a point an operator made meanwhile with its own
+        // secret (a continued stream waits for its first bytes in between) is checked again.
+        if (point.Settings.IngestSecret is { Length: > 0 } own && !IngestAuthorization.Check(context, own, registry.Options.AllowAnonymousIngest, out var denied))
+        {
+            throw new PointRuleException(denied, "ingest needs the point's secret: ?token=... or HTTP basic auth");
+        }
+
         if (point.Closed)
         {
             throw new PointRuleException(StatusCodes.Status409Conflict, "the point is closed: an operator must open it before it takes ingest again");

@@ -33,7 +33,7 @@ public sealed record PointSettings
     /// <summary>null accepts every protocol.</summary>
     public IReadOnlyList<IngestProtocol>? AllowedIngest { get; init; }
 
-    /// <summary>A secret encoders of this point must present (in addition to the global one, which it replaces).</summary>
+    /// <summary>The secret encoders of this point must present: it replaces the server's (PublishingPoint:IngestSecret) for this point.</summary>
     public string? IngestSecret { get; init; }
 
     /// <summary>

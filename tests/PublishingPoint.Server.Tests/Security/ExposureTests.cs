@@ -51,6 +51,9 @@ public sealed class ExposureTests
     [InlineData("http://127.0.0.1:5000", null, null, 0)]
     [InlineData("http://localhost:5000;http://[::1]:5001", null, null, 0)]
     [InlineData("http://unix:/run/pp.sock", null, null, 0)]
+    [InlineData("http://unix:8080", null, null, 2)] // Kestrel: host "unix", port 8080, every interface
+    [InlineData("http://UNIX:/run/pp.sock", null, null, 2)] // a socket only as "unix:/", in that case
+    [InlineData("http://[::1]:5000", null, null, 0)]
     public void Refusals_DependOnWhereItListensAndWhatIsSet(string urls, string? secret, string? key, int expected)
     {
         var configuration = Configuration(("urls", urls), ("PublishingPoint:IngestSecret", secret), ("PublishingPoint:AdminApiKey", key));

@@ -35,6 +35,36 @@ public sealed class IngestAuthenticationTests
         Assert.InRange(lines, 1, tenSecondPeriods);
     }
 
+    /// <summary>
+    /// Without a secret, ingest is open to encoders on this machine only. A reverse proxy or tunnel in front of the
+    /// loopback server relays anyone's request from loopback, with forwarding headers: such a push is refused unless
+    /// AllowAnonymousIngest opens ingest to all (a review's finding: anyone behind the relay could push to or end a point).
+    /// </summary>
+    [Fact]
+    public async Task WithoutASecret_ARelayedPush_Gets403_UnlessAnonymousIngestIsAllowed()
+    {
+        var capture = await IsmvCapture.SixSecondsAsync();
+        static HttpRequestMessage Relayed(byte[] body)
+        {
+            var request = new HttpRequestMessage(HttpMethod.Post, "live/relay.isml/Streams(a)") { Content = new ByteArrayContent(body) };
+            request.Headers.Add("X-Forwarded-For", "203.0.113.7");
+            return request;
+        }
+
+        await using (var server = await RunningServer.StartAsync())
+        {
+            using var refused = await server.Http.SendAsync(Relayed(capture));
+            Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+            Assert.Contains("only to encoders on this machine", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+            Assert.False(Directory.Exists(Path.Combine(server.DataPath, "live", "relay.isml")));
+            Assert.Equal(HttpStatusCode.OK, (await Posting.PostChunkedAsync(server.Http, "live/relay.isml/Streams(a)", capture)).Status);
+        }
+
+        await using var open = await RunningServer.StartAsync(null, "--PublishingPoint:AllowAnonymousIngest=true");
+        using var taken = await open.Http.SendAsync(Relayed(capture));
+        Assert.Equal(HttpStatusCode.OK, taken.StatusCode);
+    }
+
     [Theory]
     [InlineData("PUT", "evil.m3u8", "#EXTM3U\n#EXT-X-ENDLIST\n")]
     [InlineData("POST", "evil.m3u8", "#EXTM3U\n#EXT-X-ENDLIST\n")]

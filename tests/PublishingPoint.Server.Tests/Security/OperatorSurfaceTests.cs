@@ -49,10 +49,11 @@ public sealed class OperatorSurfaceTests
         var capture = await IsmvCapture.SixSecondsAsync();
         foreach (var (trusted, expected) in new[] { (true, "203.0.113.7"), (false, "127.0.0.1") })
         {
+            // A relayed push needs the secret (without one, ingest is for encoders on this machine).
             await using var server = trusted
-                ? await RunningServer.StartAsync(null, "--PublishingPoint:TrustedProxies:0=127.0.0.1")
-                : await RunningServer.StartAsync();
-            await using var push = await HeldPush.StartAsync(server.BaseUrl, "/live/fwd.isml/Streams(a)", "X-Forwarded-For: 203.0.113.7\r\n");
+                ? await RunningServer.StartAsync(null, "--PublishingPoint:TrustedProxies:0=127.0.0.1", "--PublishingPoint:IngestSecret=fwd-secret")
+                : await RunningServer.StartAsync(null, "--PublishingPoint:IngestSecret=fwd-secret");
+            await using var push = await HeldPush.StartAsync(server.BaseUrl, "/live/fwd.isml/Streams(a)?token=fwd-secret", "X-Forwarded-For: 203.0.113.7\r\n");
             await push.SendAsync(capture.AsMemory(0, 4096));
             string? remote = null;
             await Eventually.WaitUntilAsync(async () =>
