@@ -39,25 +39,9 @@ public sealed class LimitsTests
         await using var server = await RunningServer.StartAsync(null, "--PublishingPoint:MaxPoints=2");
         var registry = Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<PublishingPoint.Server.Points.PointRegistry>(server.Services);
         const int Threads = 32;
-        using var start = new Barrier(Threads);
-        var statuses = new int[Threads];
         var paths = Enumerable.Range(0, Threads).Select(i => PublishingPoint.Server.Points.PointPath.TryParse($"live/race{i}.isml", out var path, out _) ? path : null).ToList();
         Assert.All(paths, Assert.NotNull);
-        var threads = Enumerable.Range(0, Threads).Select(i => new Thread(() =>
-        {
-            start.SignalAndWait();
-            try
-            {
-                registry.GetOrCreate(paths[i]!);
-                statuses[i] = 200;
-            }
-            catch (PublishingPoint.Server.Points.PointRuleException e)
-            {
-                statuses[i] = e.StatusCode;
-            }
-        })).ToList();
-        threads.ForEach(t => t.Start());
-        threads.ForEach(t => t.Join());
+        var statuses = Racing(Threads, i => registry.GetOrCreate(paths[i]!));
 
         Assert.Equal(2, registry.All.Count);
         Assert.Equal(2, statuses.Count(s => s == 200));
@@ -76,16 +60,9 @@ public sealed class LimitsTests
         var registry = Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<PublishingPoint.Server.Points.PointRegistry>(server.Services);
         Assert.True(PublishingPoint.Server.Points.PointPath.TryParse("live/once.isml", out var path, out _));
         const int Threads = 16;
-        using var start = new Barrier(Threads);
         var results = new (PublishingPoint.Server.Points.Point Point, bool Created)[Threads];
         var settings = Enumerable.Range(0, Threads).Select(i => new PublishingPoint.Server.Points.PointSettings { DvrWindowSeconds = 60 + i, IngestSecret = $"secret-{i}" }).ToArray();
-        var threads = Enumerable.Range(0, Threads).Select(i => new Thread(() =>
-        {
-            start.SignalAndWait();
-            results[i] = registry.Create(path, settings[i]);
-        })).ToList();
-        threads.ForEach(t => t.Start());
-        threads.ForEach(t => t.Join());
+        Assert.All(Racing(Threads, i => results[i] = registry.Create(path, settings[i])), status => Assert.Equal(200, status));
 
         var creator = Assert.Single(Enumerable.Range(0, Threads), i => results[i].Created);
         Assert.All(results, r => Assert.Same(results[creator].Point, r.Point));
@@ -105,23 +82,7 @@ public sealed class LimitsTests
         Assert.True(PublishingPoint.Server.Points.PointPath.TryParse("live/streams.isml", out var path, out _));
         var point = registry.GetOrCreate(path);
         const int Threads = 32;
-        using var start = new Barrier(Threads);
-        var statuses = new int[Threads];
-        var threads = Enumerable.Range(0, Threads).Select(i => new Thread(() =>
-        {
-            start.SignalAndWait();
-            try
-            {
-                point.Connect($"s{i}", DateTimeOffset.UtcNow, maxConnections: 4, maxStreams: 2);
-                statuses[i] = 200;
-            }
-            catch (PublishingPoint.Server.Points.PointRuleException e)
-            {
-                statuses[i] = e.StatusCode;
-            }
-        })).ToList();
-        threads.ForEach(t => t.Start());
-        threads.ForEach(t => t.Join());
+        var statuses = Racing(Threads, i => point.Connect($"s{i}", DateTimeOffset.UtcNow, maxConnections: 4, maxStreams: 2));
 
         Assert.Equal(2, point.Streams().Length);
         Assert.Equal(2, statuses.Count(s => s == 200));
@@ -188,5 +149,28 @@ public sealed class LimitsTests
 
         Assert.True(cut, "a body trickling under the rate floor was never cut");
         Assert.InRange(clock.Elapsed.TotalSeconds, 4, 15);
+    }
+
+    /// <summary>Runs <paramref name="act"/> on that many threads released at once; each one's status: 200, or the refusal's.</summary>
+    private static int[] Racing(int threads, Action<int> act)
+    {
+        using var start = new Barrier(threads);
+        var statuses = new int[threads];
+        var running = Enumerable.Range(0, threads).Select(i => new Thread(() =>
+        {
+            start.SignalAndWait();
+            try
+            {
+                act(i);
+                statuses[i] = 200;
+            }
+            catch (PublishingPoint.Server.Points.PointRuleException e)
+            {
+                statuses[i] = e.StatusCode;
+            }
+        })).ToList();
+        running.ForEach(t => t.Start());
+        running.ForEach(t => t.Join());
+        return statuses;
     }
 }
