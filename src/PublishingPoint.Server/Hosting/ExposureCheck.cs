@@ -12,6 +12,9 @@ internal static class ExposureCheck
     public const string AllowAnonymousIngestKey = "PublishingPoint:AllowAnonymousIngest";
     public const string AllowAnonymousOperatorKey = "PublishingPoint:AllowAnonymousOperator";
 
+    /// <summary>The shortest IngestSecret or AdminApiKey a server listening beyond loopback takes.</summary>
+    public const int MinimumPublicSecretLength = 16;
+
     /// <summary>Why the server must not start with this configuration; empty when it may.</summary>
     public static IReadOnlyList<string> Refusals(IConfiguration configuration)
     {
@@ -24,16 +27,27 @@ internal static class ExposureCheck
 
         var where = string.Join(", ", exposed);
         var refusals = new List<string>();
-        if (string.IsNullOrEmpty(configuration["PublishingPoint:IngestSecret"]) && !configuration.GetValue<bool>(AllowAnonymousIngestKey))
+        var ingestSecret = configuration["PublishingPoint:IngestSecret"];
+        if (string.IsNullOrEmpty(ingestSecret) && !configuration.GetValue<bool>(AllowAnonymousIngestKey))
         {
             refusals.Add($"listening on {where} (beyond loopback) without PublishingPoint:IngestSecret, anyone could push or end a stream: "
                 + $"set PublishingPoint:IngestSecret, or {AllowAnonymousIngestKey}=true if anonymous ingest is wanted");
         }
 
-        if (string.IsNullOrEmpty(configuration["PublishingPoint:AdminApiKey"]) && !configuration.GetValue<bool>(AllowAnonymousOperatorKey))
+        var adminKey = configuration["PublishingPoint:AdminApiKey"];
+        if (string.IsNullOrEmpty(adminKey) && !configuration.GetValue<bool>(AllowAnonymousOperatorKey))
         {
             refusals.Add($"listening on {where} (beyond loopback) without PublishingPoint:AdminApiKey, the operator API would rest on the client's address alone: "
                 + $"set PublishingPoint:AdminApiKey, or {AllowAnonymousOperatorKey}=true to keep key-less operator access for direct loopback clients");
+        }
+
+        // A secret anyone on the internet may try guesses against: not a word.
+        foreach (var (name, value) in new[] { ("PublishingPoint:IngestSecret", ingestSecret), ("PublishingPoint:AdminApiKey", adminKey) })
+        {
+            if (!string.IsNullOrEmpty(value) && value.Trim().Length < MinimumPublicSecretLength)
+            {
+                refusals.Add($"listening on {where} (beyond loopback) with a {name} of fewer than {MinimumPublicSecretLength} characters: use a long random string");
+            }
         }
 
         return refusals;

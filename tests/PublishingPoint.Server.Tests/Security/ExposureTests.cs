@@ -26,7 +26,7 @@ public sealed class ExposureTests
     [Fact]
     public async Task PublicAddressWithIngestSecretOnly_RefusesForTheOperatorKey()
     {
-        var (exit, output) = await RunServerAsync("--urls", PublicUrl, "--PublishingPoint:IngestSecret=a-long-secret");
+        var (exit, output) = await RunServerAsync("--urls", PublicUrl, "--PublishingPoint:IngestSecret=a-long-ingest-secret");
         Assert.Equal(2, exit);
         var refusal = Assert.Single(output.Split('\n'), l => l.Contains("Refusing to start", StringComparison.Ordinal));
         Assert.Contains("PublishingPoint:AdminApiKey", refusal, StringComparison.Ordinal);
@@ -46,8 +46,11 @@ public sealed class ExposureTests
     [InlineData("http://+:80", null, null, 2)]
     [InlineData("http://[::]:80", null, null, 2)]
     [InlineData("http://origin.example.com:80", null, null, 2)]
-    [InlineData("http://10.1.2.3:80", "secret", null, 1)]
-    [InlineData("http://0.0.0.0:5000", "secret", "key", 0)]
+    [InlineData("http://10.1.2.3:80", "a-long-ingest-secret", null, 1)]
+    [InlineData("http://0.0.0.0:5000", "a-long-ingest-secret", "a-long-operator-key", 0)]
+    [InlineData("http://0.0.0.0:5000", "secret", "a-long-operator-key", 1)] // too short to face the internet
+    [InlineData("http://0.0.0.0:5000", "a-long-ingest-secret", "key", 1)]
+    [InlineData("http://127.0.0.1:5000", "secret", "key", 0)] // on loopback, any
     [InlineData("http://127.0.0.1:5000", null, null, 0)]
     [InlineData("http://localhost:5000;http://[::1]:5001", null, null, 0)]
     [InlineData("http://unix:/run/pp.sock", null, null, 0)]
