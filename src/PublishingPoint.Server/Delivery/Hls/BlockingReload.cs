@@ -52,12 +52,13 @@ internal readonly record struct BlockingReload(long? Msn, int? Part, bool Skip)
     {
         track.Edge(out var open, out var openParts);
         var liveEdge = open - (openParts == 0 ? 1 : 0);
-        if (Msn > liveEdge + 2 || (Part is { } asked && PastAdvancePartLimit(track, open, openParts, asked)))
+        var newest = track.Newest(8);
+        if (Msn > liveEdge + 2 || (Part is { } asked && PastAdvancePartLimit(track, newest, open, openParts, asked)))
         {
             return StatusCodes.Status400BadRequest;
         }
 
-        var limit = HoldLimit(track.Newest(8), track.Description.Timescale);
+        var limit = HoldLimit(newest, track.Description.Timescale);
         using var timeout = new CancellationTokenSource(limit, time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, cancellationToken);
         while (true)
@@ -89,7 +90,7 @@ internal readonly record struct BlockingReload(long? Msn, int? Part, bool Skip)
     // else 3) past the playlist's last part. Players ask one segment's worth of parts ahead at a boundary (hls.js
     // outside its low-latency mode asks for the next segment's part by the last one's index), so the bound is a
     // segment's parts and the limit past it: what no segment can reach is refused at once instead of being held.
-    private bool PastAdvancePartLimit(Track track, long open, int openParts, long part)
+    private bool PastAdvancePartLimit(Track track, FragmentEntry[] newest, long open, int openParts, long part)
     {
         var target = (double)track.LongestPart / track.Description.Timescale;
         if (target <= 0 || Msn < open)
@@ -98,7 +99,7 @@ internal readonly record struct BlockingReload(long? Msn, int? Part, bool Skip)
         }
 
         var limit = target < 1 ? Math.Ceiling(3 / target) : 3;
-        var longest = track.Newest(8) is { Length: > 0 } newest ? newest.Max(f => f.Duration) / (double)track.Description.Timescale : 0;
+        var longest = newest.Length > 0 ? newest.Max(f => f.Duration) / (double)track.Description.Timescale : 0;
         var perSegment = Math.Ceiling(longest / target);
         var ahead = Msn == open ? part - (openParts - 1L) : part;
         return ahead > perSegment + limit;
