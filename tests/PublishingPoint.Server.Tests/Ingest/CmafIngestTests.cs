@@ -80,7 +80,10 @@ public sealed class CmafIngestTests
             "-movflags", "cmaf+empty_moov+default_base_moof+frag_every_frame", "-f", "mp4", server.Url("live/tiny.isml/Streams(v-100k)").ToString()], TimeSpan.FromSeconds(60));
         Assert.True(push.ExitCode == 0, Tool.Describe(push));
 
-        var playlist = await server.Http.GetStringAsync("live/tiny.isml/hls/video-100000-fmp4.m3u8");
+        // ffmpeg exits once its POST is answered; the point is finalised as its session ends, which can be just after.
+        var playlist = "";
+        await Eventually.WaitUntilAsync(async () => (playlist = await server.Http.GetStringAsync("live/tiny.isml/hls/video-100000-fmp4.m3u8")).Contains("#EXT-X-ENDLIST", StringComparison.Ordinal),
+            "the point was not finalised after its push ended", TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(100));
         Assert.Contains("#EXT-X-ENDLIST", playlist, StringComparison.Ordinal);
         Assert.Equal([2.048, 1.952], Hls.HlsText.Segments(playlist).Select(s => Math.Round(s.Duration, 3)));
     }
