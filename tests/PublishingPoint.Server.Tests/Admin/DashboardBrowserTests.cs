@@ -39,7 +39,7 @@ public sealed class DashboardBrowserTests(ITestOutputHelper output)
             server.Url($"{LivePoint}/Streams(cam)"),
             new EncoderSettings { VideoKbps = 500, Width = 480, Height = 270, AudioKbps = 64, Seconds = 25 },
             stopEncoder.Token);
-        var log = new List<string>();
+        var log = new EventLineCollection();
         try
         {
             using var playwright = await Playwright.CreateAsync();
@@ -172,7 +172,7 @@ public sealed class DashboardBrowserTests(ITestOutputHelper output)
             Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
         }
 
-        var log = new List<string>();
+        var log = new EventLineCollection();
         using var playwright = await Playwright.CreateAsync();
         await using var browser = await Chromium.LaunchAsync(playwright);
         var page = await OpenDashboardAsync(browser, server, log);
@@ -246,7 +246,7 @@ public sealed class DashboardBrowserTests(ITestOutputHelper output)
             Assert.Equal(HttpStatusCode.Forbidden, unsigned.StatusCode);
         }
 
-        var log = new List<string>();
+        var log = new EventLineCollection();
         using var playwright = await Playwright.CreateAsync();
         await using var browser = await Chromium.LaunchAsync(playwright);
         var page = await OpenDashboardAsync(browser, server, log);
@@ -278,7 +278,7 @@ public sealed class DashboardBrowserTests(ITestOutputHelper output)
         Assert.DoesNotContain(log, l => l.StartsWith("403 ", StringComparison.Ordinal));
     }
 
-    private static async Task<IPage> OpenDashboardAsync(IBrowser browser, RunningServer server, List<string> log)
+    private static async Task<IPage> OpenDashboardAsync(IBrowser browser, RunningServer server, EventLineCollection log)
     {
         var page = await browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1280, Height = 960 } });
         page.Console += (_, message) => log.Add($"console {message.Type}: {message.Text}");

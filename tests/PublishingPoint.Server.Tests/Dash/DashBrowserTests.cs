@@ -77,7 +77,7 @@ public sealed class DashBrowserTests
         Assert.InRange(state.Duration, end - 0.5, end + 0.5);
     }
 
-    private static Task<(IPage Page, List<string> Log)> OpenAsync(IBrowser browser, byte[] dashJs, Uri mpd, double playbackRate = 1) =>
+    private static Task<(IPage Page, EventLineCollection Log)> OpenAsync(IBrowser browser, byte[] dashJs, Uri mpd, double playbackRate = 1) =>
         Chromium.OpenPlayerPageAsync(browser, mpd, "dash.all.min.js", dashJs, Page(mpd, playbackRate));
 
     private static async Task<PlayerState> StateAsync(IPage page)
@@ -141,7 +141,7 @@ public sealed class DashBrowserTests
 
     private sealed record PlayerState(double Time, bool Paused, bool Ended, double Duration, bool Dynamic, string Errors);
 
-    private sealed record Playback(Uri Mpd, string Kind, double First, PlayerState State, List<string> Log)
+    private sealed record Playback(Uri Mpd, string Kind, double First, PlayerState State, EventLineCollection Log)
     {
         public string Describe => string.Create(CultureInfo.InvariantCulture,
             $"{Kind} {Mpd}: first seen at {First:0.00}, now {State.Time:0.00} (duration {State.Duration:0.00}, paused {State.Paused}, ended {State.Ended}, dynamic {State.Dynamic}), errors [{State.Errors}], console:\n{string.Join('\n', Log)}");

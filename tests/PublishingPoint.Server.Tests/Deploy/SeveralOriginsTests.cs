@@ -187,7 +187,7 @@ public sealed partial class SeveralOriginsTests
         }
     }
 
-    private static async Task WaitForPlaybackAsync(IPage page, double seconds, List<string> log) =>
+    private static async Task WaitForPlaybackAsync(IPage page, double seconds, EventLineCollection log) =>
         await Eventually.WaitUntilAsync(async () => await page.EvaluateAsync<double>("document.getElementById('v').currentTime") >= seconds,
             $"hls.js did not start playing through nginx: {string.Join('\n', log)}", poll: TimeSpan.FromMilliseconds(250), timeout: TimeSpan.FromSeconds(30));
 

@@ -117,7 +117,7 @@ public sealed class HlsBrowserTests
         </script>
         """;
 
-    private sealed record Playback(Uri Master, double CurrentTime, double Advanced, string Errors, List<string> Log, int[] Switched)
+    private sealed record Playback(Uri Master, double CurrentTime, double Advanced, string Errors, EventLineCollection Log, int[] Switched)
     {
         public string Describe => string.Create(CultureInfo.InvariantCulture,
             $"{Master}: currentTime {CurrentTime:0.00}, advanced {Advanced:0.00} (want >= {ThreeSegments}), fatal errors [{Errors}], console:\n{string.Join('\n', Log)}");

@@ -110,7 +110,7 @@ public sealed partial class LowLatencyHlsTests(ITestOutputHelper output)
     {
         await using var server = await RunningServer.StartAsync();
         var pushes = PushAsync(server, seconds: 30);
-        var requests = new List<string>();
+        var requests = new EventLineCollection();
         try
         {
             await WaitForSegmentsAsync(server, Hi, 2);

@@ -40,15 +40,15 @@ public static class Chromium
     /// other origin (even "localhost") access to 127.0.0.1, so CORS is tested by headers elsewhere. The log
     /// collects the console and every 4xx/5xx response.
     /// </summary>
-    public static Task<(IPage Page, List<string> Log)> OpenPlayerPageAsync(IBrowser browser, Uri origin, string scriptName, byte[] script, string html) =>
+    public static Task<(IPage Page, EventLineCollection Log)> OpenPlayerPageAsync(IBrowser browser, Uri origin, string scriptName, byte[] script, string html) =>
         OpenPlayerPageAsync(browser, origin, new Dictionary<string, byte[]> { [scriptName] = script }, html);
 
     /// <summary>The same with several scripts, by file name.</summary>
-    public static async Task<(IPage Page, List<string> Log)> OpenPlayerPageAsync(IBrowser browser, Uri origin, IReadOnlyDictionary<string, byte[]> scripts, string html)
+    public static async Task<(IPage Page, EventLineCollection Log)> OpenPlayerPageAsync(IBrowser browser, Uri origin, IReadOnlyDictionary<string, byte[]> scripts, string html)
     {
         ArgumentNullException.ThrowIfNull(browser);
         var page = await browser.NewPageAsync();
-        var log = new List<string>();
+        var log = new EventLineCollection();
         page.Console += (_, message) => log.Add(message.Text);
         page.Response += (_, response) =>
         {

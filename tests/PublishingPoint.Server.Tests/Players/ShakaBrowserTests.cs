@@ -72,7 +72,7 @@ public sealed class ShakaBrowserTests
         </script>
         """;
 
-    private sealed record Playback(Uri Manifest, double CurrentTime, double Advanced, bool Live, string Errors, List<string> Log)
+    private sealed record Playback(Uri Manifest, double CurrentTime, double Advanced, bool Live, string Errors, EventLineCollection Log)
     {
         public string Describe => string.Create(CultureInfo.InvariantCulture,
             $"{Manifest}: currentTime {CurrentTime:0.00}, advanced {Advanced:0.00} (want >= {ThreeSegments}), live {Live}, errors [{Errors}], console:\n{string.Join('\n', Log.TakeLast(30))}");

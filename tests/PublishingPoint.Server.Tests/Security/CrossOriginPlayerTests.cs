@@ -30,7 +30,7 @@ public sealed class CrossOriginPlayerTests
         // a public origin are not in that case, so the check is off here and CORS is what decides.
         await using var browser = await Chromium.LaunchAsync(playwright, "--disable-features=LocalNetworkAccessChecks");
         var (page, log) = await Chromium.OpenPlayerPageAsync(browser, pageOrigin, scripts, Page(manifest));
-        var requests = new List<string>();
+        var requests = new EventLineCollection();
         page.Request += (_, request) => requests.Add(request.Url);
         Assert.Equal($"http://localhost:{server.BaseUrl.Port}", await page.EvaluateAsync<string>("location.origin"));
 
