@@ -1,11 +1,12 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
+using PublishingPoint.Server.Delivery.Hls;
 
 namespace PublishingPoint.Server.Delivery;
 
 /// <summary>
 /// Delivery's instruments (Meter "PublishingPoint.Delivery"): answers and bytes per output format and status, the
-/// segment cache, and time-shifted renders. Answers are summed here (two atomic adds per request) and read when /metrics is scraped: a counter
+/// segment cache, time-shifted renders and held low-latency requests. Answers are summed here (two atomic adds per request) and read when /metrics is scraped: a counter
 /// measured per request went through the exporter's locks and label lookups tens of thousands of times a second.
 /// </summary>
 internal sealed class DeliveryMetrics
@@ -20,8 +21,9 @@ internal sealed class DeliveryMetrics
         public long Bytes;
     }
 
-    public DeliveryMetrics(IMeterFactory meters, SegmentCache cache, ShiftedOutputs shifted)
+    public DeliveryMetrics(IMeterFactory meters, SegmentCache cache, ShiftedOutputs shifted, HeldRequests held)
     {
+        ArgumentNullException.ThrowIfNull(held);
         ArgumentNullException.ThrowIfNull(meters);
         ArgumentNullException.ThrowIfNull(cache);
         ArgumentNullException.ThrowIfNull(shifted);
@@ -31,6 +33,7 @@ internal sealed class DeliveryMetrics
         meter.CreateObservableCounter("segment_cache.requests", () => cache.Requests, "{request}", "Repackaged segments asked for.");
         meter.CreateObservableCounter("segment_cache.hits", () => Math.Max(0, cache.Requests - cache.Produced), "{request}", "Repackaged segments served from the cache.");
         meter.CreateObservableCounter("shifted_renders", () => shifted.Renders, "{render}", "Time-shifted manifests and playlists rendered (the others were answered from the cache).");
+        meter.CreateObservableUpDownCounter("held_requests", () => held.Now, "{request}", "Low-latency requests waiting for media now: blocking playlist reloads, part hints, open segments.");
         meter.CreateObservableCounter("shifted_joined", () => shifted.Joined, "{request}", "Time-shifted requests answered by a render another request had under way.");
     }
 

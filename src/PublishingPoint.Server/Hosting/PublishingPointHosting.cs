@@ -292,6 +292,7 @@ public static class PublishingPointHosting
         services.AddSingleton<Delivery.SegmentCache>();
         services.AddSingleton<Delivery.AnswerStore>();
         services.AddSingleton<Observability.ReplayedAnswers>();
+        services.AddSingleton<HeldRequests>();
         services.AddSingleton<HlsDelivery>();
         services.AddSingleton<DashDelivery>();
         services.AddSingleton<PointRequestRouter>();

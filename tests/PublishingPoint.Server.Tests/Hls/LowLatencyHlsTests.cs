@@ -175,8 +175,9 @@ public sealed partial class LowLatencyHlsTests(ITestOutputHelper output)
         await WaitForSegmentsAsync(server, Playlist, 1);
         var playlist = await server.Http.GetStringAsync(Playlist);
         var next = HlsText.LongTag(playlist, "#EXT-X-MEDIA-SEQUENCE") + HlsText.Segments(playlist).Count;
+        Assert.Equal(0, await HeldRequestsAsync(server));
         var held = server.Http.GetAsync($"{Playlist}?_HLS_msn={next}");
-        await Task.Delay(500);
+        await Eventually.WaitUntilAsync(async () => await HeldRequestsAsync(server) == 1 || held.IsCompleted, "the reload was never counted as held");
         Assert.False(held.IsCompleted, "the reload was not held");
 
         var clock = Stopwatch.StartNew();
@@ -192,6 +193,15 @@ public sealed partial class LowLatencyHlsTests(ITestOutputHelper output)
         // A delete closes the point first: either way the player learns that the stream ended.
         Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
         Assert.Contains("#EXT-X-ENDLIST", await answer.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(0, await HeldRequestsAsync(server));
+    }
+
+    /// <summary>The server's gauge of requests waiting for media (/metrics, open to loopback).</summary>
+    private static async Task<long> HeldRequestsAsync(RunningServer server)
+    {
+        var metrics = await server.Http.GetStringAsync("metrics");
+        var line = metrics.Split('\n').Single(l => l.StartsWith("publishingpoint_delivery_held_requests", StringComparison.Ordinal));
+        return long.Parse(line[(line.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture);
     }
 
     /// <summary>

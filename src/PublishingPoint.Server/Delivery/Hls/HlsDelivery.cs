@@ -21,7 +21,7 @@ namespace PublishingPoint.Server.Delivery.Hls;
 /// Segment n is the track's n-th fragment since the point began: it is the media sequence number, and every
 /// rendition's segment n covers the same interval when the encoders share a timeline.
 /// </summary>
-internal sealed class HlsDelivery(PointRegistry registry, SegmentCache cache)
+internal sealed class HlsDelivery(PointRegistry registry, SegmentCache cache, HeldRequests held)
 {
     public const string PlaylistContentType = "application/vnd.apple.mpegurl";
     public const string TsContentType = "video/mp2t";
@@ -73,19 +73,9 @@ internal sealed class HlsDelivery(PointRegistry registry, SegmentCache cache)
                 return;
             }
 
-            if (reload.Msn is not null && format == HlsFormat.Fmp4)
+            if (reload.Msn is not null && format == HlsFormat.Fmp4 && !await HoldAsync(context, reload, point, track).ConfigureAwait(false))
             {
-                var held = await reload.WaitAsync(point, track, registry.Time, context.RequestAborted).ConfigureAwait(false);
-                if (held != StatusCodes.Status200OK)
-                {
-                    await Problems.WriteAsync(context, held, held switch
-                    {
-                        StatusCodes.Status400BadRequest => "_HLS_msn is more than two segments, or _HLS_part more than the advance part limit, past the live edge",
-                        StatusCodes.Status404NotFound => "the point was deleted",
-                        _ => "the asked part did not arrive in time",
-                    }).ConfigureAwait(false);
-                    return;
-                }
+                return;
             }
 
             // A delta update applies to the live playlist only (a shifted one is made whole): no key of its own there.
@@ -118,6 +108,29 @@ internal sealed class HlsDelivery(PointRegistry registry, SegmentCache cache)
         {
             await Problems.WriteAsync(context, StatusCodes.Status404NotFound, "unknown HLS resource").ConfigureAwait(false);
         }
+    }
+
+    /// <summary>Holds a blocking reload until its part exists: false when it was answered with a problem instead.</summary>
+    private async Task<bool> HoldAsync(HttpContext context, BlockingReload reload, Point point, Track track)
+    {
+        int answer;
+        using (held.Enter())
+        {
+            answer = await reload.WaitAsync(point, track, registry.Time, context.RequestAborted).ConfigureAwait(false);
+        }
+
+        if (answer == StatusCodes.Status200OK)
+        {
+            return true;
+        }
+
+        await Problems.WriteAsync(context, answer, answer switch
+        {
+            StatusCodes.Status400BadRequest => "_HLS_msn is more than two segments, or _HLS_part more than the advance part limit, past the live edge",
+            StatusCodes.Status404NotFound => "the point was deleted",
+            _ => "the asked part did not arrive in time",
+        }).ConfigureAwait(false);
+        return false;
     }
 
     // The renders below are separate methods so that HandleAsync captures nothing: their closures are made only on a
@@ -291,6 +304,7 @@ internal sealed class HlsDelivery(PointRegistry registry, SegmentCache cache)
         var fragments = track.SnapshotSegment(sequence, out var open, out var openParts, out _);
         using var timeout = new CancellationTokenSource(BlockingReload.HoldLimit(track.Newest(8), track.Description.Timescale), registry.Time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, context.RequestAborted);
+        using var holding = held.Enter();
         while (sequence == open && part == openParts.Length && point.State != PointState.Vod && !point.Retired)
         {
             try
@@ -343,6 +357,7 @@ internal sealed class HlsDelivery(PointRegistry registry, SegmentCache cache)
     private async Task StreamOpenSegmentAsync(HttpContext context, Point point, Track track, long sequence, int available)
     {
         var response = context.Response;
+        using var holding = held.Enter();
         if (available == 0 && !await WaitForFirstPartAsync(context, point, track, sequence).ConfigureAwait(false))
         {
             await Problems.WriteAsync(context, StatusCodes.Status404NotFound, "no such segment (yet)").ConfigureAwait(false);
