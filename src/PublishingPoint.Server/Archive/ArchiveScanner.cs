@@ -67,7 +67,7 @@ internal static class ArchiveScanner
         /// <summary>Reads the box at the current position; false at the end, an 'mfra', or anything incomplete.</summary>
         public bool Next()
         {
-            if (_position >= _length || !TryHeaderAt(_position, out var header) || _position + header.Size > _length)
+            if (_position >= _length || !TryHeaderAt(_position, out var header) || header.Size > _length - _position)
             {
                 return false;
             }
@@ -123,7 +123,7 @@ internal static class ArchiveScanner
         {
             var moof = ReadBox(file, _position, header.Size);
             var mdatAt = _position + header.Size;
-            if (!TryHeaderAt(mdatAt, out var mdat) || mdat.Type != BoxTypes.Mdat || mdatAt + mdat.Size > _length)
+            if (!TryHeaderAt(mdatAt, out var mdat) || mdat.Type != BoxTypes.Mdat || mdat.Size > _length - mdatAt)
             {
                 return false;
             }

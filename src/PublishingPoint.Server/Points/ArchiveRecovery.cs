@@ -1,4 +1,3 @@
-using PublishingPoint.Media.IsoBmff;
 using PublishingPoint.Server.Archive;
 
 namespace PublishingPoint.Server.Points;
@@ -7,17 +6,19 @@ namespace PublishingPoint.Server.Points;
 /// At start-up, rebuilds every point from its archive files before the server takes requests: finished
 /// points come back as VOD, points cut off by a crash are cut at their last complete fragment and finalised.
 /// </summary>
-internal sealed partial class ArchiveRecovery(PointRegistry registry, ILogger<ArchiveRecovery> logger) : IHostedService
+internal sealed partial class ArchiveRecovery(PointRegistry registry, ILogger<ArchiveRecovery> logger) : IHostedService, IDisposable
 {
     private volatile bool _recovered;
+    private FileStream? _lock;
 
     /// <summary>Every point on disk is back: until then the server is not ready.</summary>
     public bool Recovered => _recovered;
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
+        _lock ??= DataFolderLock.Take(registry.DataRoot);
         RemoveUnfinishedClips();
-        foreach (var directory in Directory.EnumerateDirectories(registry.DataRoot, "*" + PointPath.Extension, SearchOption.AllDirectories))
+        foreach (var directory in Directory.EnumerateDirectories(registry.DataRoot, "*" + PointPath.Extension, EveryReadableFolder))
         {
             var relative = Path.GetRelativePath(registry.DataRoot, directory).Replace(Path.DirectorySeparatorChar, '/');
             if (!PointPath.TryParse(relative, out var path, out _))
@@ -30,8 +31,9 @@ internal sealed partial class ArchiveRecovery(PointRegistry registry, ILogger<Ar
             {
                 Recover(path, directory);
             }
-            catch (Exception e) when (e is IOException or FormatException or PointRuleException or UnauthorizedAccessException or System.Text.Json.JsonException)
+            catch (Exception e) when (e is not OutOfMemoryException)
             {
+                // Whatever one point's files do (a damaged box, an unreadable side file), the others start.
                 // a damaged point.json among them: its settings (its own ingest secret, say) are unknown, so the point is left as it is
                 LogFailed(e, path.Value);
                 if (registry.Find(path) is null)
@@ -45,7 +47,27 @@ internal sealed partial class ArchiveRecovery(PointRegistry registry, ILogger<Ar
         return Task.CompletedTask;
     }
 
-    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task StopAsync(CancellationToken cancellationToken)
+    {
+        Dispose();
+        return Task.CompletedTask;
+    }
+
+    public void Dispose()
+    {
+        _lock?.Dispose();
+        _lock = null;
+    }
+
+    // Every point's folder below the data folder, dot-named ones too (clips being written), without stopping at a
+    // folder the server may not open (a root-only lost+found on a mounted disk): that would keep every point down.
+    private static readonly EnumerationOptions EveryReadableFolder = new()
+    {
+        RecurseSubdirectories = true,
+        IgnoreInaccessible = true,
+        AttributesToSkip = 0,
+        MatchType = MatchType.Win32,
+    };
 
     /// <summary>
     /// A point whose encoder was still pushing when the server stopped (an archive without 'mfra') stays live for
@@ -97,7 +119,7 @@ internal sealed partial class ArchiveRecovery(PointRegistry registry, ILogger<Ar
                 fragments += added;
                 torn += tail;
             }
-            catch (Exception e) when (e is IOException or FormatException or InvalidBoxException or PointRuleException or UnauthorizedAccessException or InvalidOperationException)
+            catch (Exception e) when (e is not OutOfMemoryException)
             {
                 LogArchiveFailed(e, files[i].File);
             }
@@ -142,7 +164,7 @@ internal sealed partial class ArchiveRecovery(PointRegistry registry, ILogger<Ar
             {
                 start = ArchiveScanner.FirstSeconds(file, registry.Options.MaxBoxBytes);
             }
-            catch (Exception e) when (e is IOException or FormatException or InvalidBoxException or UnauthorizedAccessException)
+            catch (Exception e) when (e is not OutOfMemoryException)
             {
                 start = null;
             }
@@ -232,7 +254,7 @@ internal sealed partial class ArchiveRecovery(PointRegistry registry, ILogger<Ar
         var aside = $"{file}.torn-{validLength}";
         using (var source = new FileStream(file, FileMode.Open, FileAccess.ReadWrite, FileShare.Read))
         {
-            using (var target = new FileStream(aside, FileMode.Create, FileAccess.Write, FileShare.None))
+            using (var target = CreateAside(ref aside))
             {
                 source.Position = validLength;
                 source.CopyTo(target);
@@ -247,6 +269,25 @@ internal sealed partial class ArchiveRecovery(PointRegistry registry, ILogger<Ar
         LogQuarantined(file, new FileInfo(aside).Length, aside);
     }
 
+    // A second crash at the same offset sets aside other bytes: they go beside the first ones ("-2", ...), never over them.
+    private static FileStream CreateAside(ref string aside)
+    {
+        var name = aside;
+        for (var n = 2; ; n++)
+        {
+            try
+            {
+                var stream = new FileStream(name, FileMode.CreateNew, FileAccess.Write, FileShare.None);
+                aside = name;
+                return stream;
+            }
+            catch (IOException) when (File.Exists(name) && n < 1000)
+            {
+                name = $"{aside}-{n}";
+            }
+        }
+    }
+
     [LoggerMessage(EventId = 307, Level = LogLevel.Information, Message = "Recovered point {Point} was live when the server stopped: live for {Seconds} s more for its encoder to reconnect")]
     private partial void LogAwaitingEncoder(string point, int seconds);
 
@@ -257,7 +298,7 @@ internal sealed partial class ArchiveRecovery(PointRegistry registry, ILogger<Ar
     // still there was cut off by a crash or a stop, and nobody was told it was made.
     private void RemoveUnfinishedClips()
     {
-        foreach (var staging in Directory.EnumerateDirectories(registry.DataRoot, ".*" + PointPath.Extension + ".clip-*", SearchOption.AllDirectories))
+        foreach (var staging in Directory.EnumerateDirectories(registry.DataRoot, ".*" + PointPath.Extension + ".clip-*", EveryReadableFolder))
         {
             try
             {

@@ -54,9 +54,8 @@ internal sealed record PublishProgress(string Target, Dictionary<string, Renditi
         {
             point.WriteInFolder(folder =>
             {
-                var path = Path.Combine(folder, FileName);
-                File.WriteAllBytes(path + ".tmp", bytes);
-                File.Move(path + ".tmp", path, overwrite: true);
+                // Synced: after a power cut an empty file would be ignored and the whole kept archive put again.
+                Archive.Durable.WriteFile(Path.Combine(folder, FileName), bytes);
             });
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)

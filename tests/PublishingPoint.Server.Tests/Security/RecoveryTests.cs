@@ -143,5 +143,74 @@ public sealed class RecoveryTests
         Assert.DoesNotContain("goal", await points.Content.ReadAsStringAsync(), StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// A box whose 64-bit size reaches past the end of the file wrapped the scanner's position below zero, and the
+    /// exception that followed stopped the server's start: every point down for one flipped size field.
+    /// </summary>
+    [Fact]
+    public async Task ABoxSizeThatWrapsAround_IsATornTail_AndTheServerStarts()
+    {
+        var capture = await IsmvCapture.SixSecondsAsync();
+        var data = TempDirectory.Create("pp-wrap");
+        var folder = Path.Combine(data, "live", "wrap.isml");
+        Directory.CreateDirectory(folder);
+        var end = Boxes.TopLevel(capture).Single(b => b.Type == "mfra").Offset;
+        var box = new byte[32];
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(box, 1);
+        "free"u8.CopyTo(box.AsSpan(4));
+        System.Buffers.Binary.BinaryPrimitives.WriteInt64BigEndian(box.AsSpan(8), long.MaxValue - 100);
+        await File.WriteAllBytesAsync(Path.Combine(folder, "enc1.ismv"), [.. capture[..end], .. box]);
+
+        await using var server = await RunningServer.StartAsync(data);
+        Assert.Equal(Count(await SmoothManifestView.FetchVodAsync(server.Http, "live/wrap.isml/Manifest")), Boxes.TopLevel(capture).Count(b => b.Type == "moof"));
+        Assert.Equal(box, await File.ReadAllBytesAsync(Path.Combine(folder, $"enc1.ismv.torn-{end}")));
+    }
+
+    /// <summary>Bytes set aside after a second crash at the same offset go beside the first ones, not over them.</summary>
+    [Fact]
+    public async Task TornBytesSetAsideBefore_AreKept_WhenTheSameOffsetTearsAgain()
+    {
+        var capture = await IsmvCapture.SixSecondsAsync();
+        var data = TempDirectory.Create("pp-torn2");
+        var folder = Path.Combine(data, "live", "torn2.isml");
+        Directory.CreateDirectory(folder);
+        var fifth = Boxes.TopLevel(capture).Where(b => b.Type == "moof").ElementAt(4).Offset;
+        await File.WriteAllBytesAsync(Path.Combine(folder, "enc1.ismv"), capture[..(fifth + 5000)]);
+        var earlier = Path.Combine(folder, $"enc1.ismv.torn-{fifth}");
+        await File.WriteAllTextAsync(earlier, "set aside at the first crash");
+
+        await using var server = await RunningServer.StartAsync(data);
+        Assert.Equal(4, Count(await SmoothManifestView.FetchVodAsync(server.Http, "live/torn2.isml/Manifest")));
+        Assert.Equal("set aside at the first crash", await File.ReadAllTextAsync(earlier));
+        Assert.Equal(capture[fifth..(fifth + 5000)], await File.ReadAllBytesAsync(earlier + "-2"));
+    }
+
+    /// <summary>
+    /// Two server processes on one data folder: the second read the first one's fragment being written as a torn end
+    /// and cut it off while the first went on writing, leaving a hole that later starts stop at. The second start is
+    /// refused, and the folder is free again once the first server stops.
+    /// </summary>
+    [Fact]
+    public async Task ASecondServerOnTheSameDataFolder_IsRefused()
+    {
+        var data = TempDirectory.Create("pp-twice");
+        await using (var first = await RunningServer.StartAsync(data))
+        {
+            var second = PublishingPoint.Server.Hosting.PublishingPointHosting.Create(["--urls=http://127.0.0.1:0", $"--PublishingPoint:DataPath={data}"]);
+            await using (second)
+            {
+                var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => second.StartAsync());
+                Assert.Contains("Another server process is using the data folder", refused.Message, StringComparison.Ordinal);
+            }
+
+            using var health = await first.Http.GetAsync("health/ready");
+            Assert.Equal(HttpStatusCode.OK, health.StatusCode);
+        }
+
+        await using var after = await RunningServer.StartAsync(data);
+        using var ready = await after.Http.GetAsync("health/ready");
+        Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+    }
+
     private static int Count(SmoothManifestView manifest) => manifest.ChunkTimes("video").Length + manifest.ChunkTimes("audio").Length;
 }
