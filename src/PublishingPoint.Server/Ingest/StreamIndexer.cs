@@ -324,6 +324,13 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
             throw new PointRuleException(StatusCodes.Status400BadRequest, $"fragment for track {traf.TrackId}, which the 'moov' does not declare");
         }
 
+        if (traf.TfxdTime is null && traf.DecodeTime is null)
+        {
+            // Its time would only be "after the previous one", which a restart reads from this file alone: after a
+            // rollover every file would start at 0 and all but one would be dropped from the index.
+            throw new PointRuleException(StatusCodes.Status400BadRequest, $"fragment for track {traf.TrackId} has neither 'tfdt' nor 'tfxd': its time is unknown");
+        }
+
         var isVideo = track.Description.Kind == TrackKind.Video;
         var pending = _pending.GetValueOrDefault(track);
         var time = FragmentTiming.Time(traf, pending?.End ?? track.Last?.End);

@@ -69,6 +69,42 @@ public sealed class RenderedOutputGzipTests
     /// no plain client fetched compressed) compressed the playlist again (a review's finding: 15 to 30 ms for a
     /// start-over one). It is made once, on the cached output.
     /// </summary>
+    /// <summary>
+    /// An encoder that comes back after FinalizeGraceSeconds continues a finished point, so its VOD playlist and MPD are
+    /// kept by caches for a minute (they told players for an hour that it ended); a point an operator closed takes no
+    /// encoder, and its finished outputs are kept for an hour.
+    /// </summary>
+    [Fact]
+    public async Task AFinishedPointsPlaylistAndMpd_AreCachedAMinute_AndAClosedPointsAnHour()
+    {
+        await using var server = await RunningServer.StartAsync();
+        Assert.Equal(HttpStatusCode.OK, (await Posting.PostChunkedAsync(server.Http, "live/ended.isml/Streams(a)", await IsmvCapture.SixSecondsAsync())).Status);
+        var (header, fragments) = Boxes.SplitFragments(await IsmvCapture.SixSecondsAsync());
+        await using (var push = await HeldPush.StartAsync(server.BaseUrl, "/live/closed.isml/Streams(a)"))
+        {
+            await push.SendAsync(header);
+            foreach (var fragment in fragments)
+            {
+                await push.SendAsync(fragment);
+            }
+
+            await Eventually.WaitUntilAsync(async () => (await server.Http.GetStringAsync("live/closed.isml/hls/video-400000.m3u8")).Contains("#EXTINF", StringComparison.Ordinal), "no segment listed");
+            using var closed = await server.Http.PostAsync("api/points/live/closed.isml/close", System.Net.Http.Json.JsonContent.Create(new { }));
+            Assert.True(closed.IsSuccessStatusCode, $"close: {(int)closed.StatusCode}");
+        }
+
+        foreach (var (point, seconds) in new[] { ("ended", 60), ("closed", 3600) })
+        {
+            foreach (var resource in new[] { "hls/video-400000.m3u8", "manifest.mpd" })
+            {
+                using var response = await server.Http.GetAsync($"live/{point}.isml/{resource}");
+                var body = await response.Content.ReadAsStringAsync();
+                Assert.True(body.Contains("#EXT-X-ENDLIST", StringComparison.Ordinal) || body.Contains("type=\"static\"", StringComparison.Ordinal), body);
+                Assert.Equal(TimeSpan.FromSeconds(seconds), response.Headers.CacheControl?.MaxAge);
+            }
+        }
+    }
+
     [Fact]
     public async Task AnAnswerWithItsOwnMaxAge_CompressesTheCachedOutputOnce()
     {

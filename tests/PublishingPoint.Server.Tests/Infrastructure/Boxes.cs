@@ -28,6 +28,9 @@ public static class Boxes
 
     private static readonly byte[] _tfxd = Convert.FromHexString("6d1d9b0542d544e680e2141daff757b2");
 
+    /// <summary>The usertype of MS-SSTR's 'tfxd' uuid box.</summary>
+    public static byte[] TfxdUserType => (byte[])_tfxd.Clone();
+
     /// <summary>Moves a Smooth fragment (moof with a 'tfxd') in time: its tfxd absolute time plus <paramref name="delta"/>.</summary>
     public static byte[] ShiftTfxd(byte[] fragment, long delta)
     {

@@ -15,7 +15,6 @@ internal sealed class DashDelivery(PointRegistry registry)
 {
     public const string ManifestName = "manifest.mpd";
     public const string TimePath = "/time";
-    private const int VodMaxAge = 3600;
 
     public static bool Handles(string rest) => rest.Equals(ManifestName, StringComparison.OrdinalIgnoreCase);
 
@@ -47,7 +46,7 @@ internal sealed class DashDelivery(PointRegistry registry)
             }
 
             var bytes = Encoding.UTF8.GetBytes(MpdWriter.Write(mpd));
-            var maxAge = mpd.IsDynamic ? DashManifestBuilder.LiveMaxAge(mpd) : VodMaxAge;
+            var maxAge = mpd.IsDynamic ? DashManifestBuilder.LiveMaxAge(mpd) : TimeShift.FinishedMaxAge(point, shift);
             return new RenderedOutput(version, bytes, RenderedResponses.ETag('d', version, string.Empty, shift, bytes), maxAge, MpdWriter.ContentType);
         }).ConfigureAwait(false);
     }

@@ -33,7 +33,6 @@ internal sealed class HlsDelivery(PointRegistry registry, SegmentCache cache, He
         format == HlsFormat.Fmp4 ? ("m4s", Mp4ContentType) : kind == TrackKind.Audio ? ("aac", PackedAudioContentType) : ("ts", TsContentType);
     private const string Immutable = "public, max-age=31536000, immutable";
     private const int PartHeaderRoom = 4096;
-    private const int VodPlaylistMaxAge = 3600;
     private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<Track, SemaphoreSlim> _keyframeTurns = [];
 
     public static bool Handles(string rest) =>
@@ -540,7 +539,7 @@ internal sealed class HlsDelivery(PointRegistry registry, SegmentCache cache, He
             }
 
             // A low-latency playlist changes with every part: revalidated (ETag) on every plain reload.
-            var maxAge = !shift.SeesLive(point) ? VodPlaylistMaxAge
+            var maxAge = !shift.SeesLive(point) ? TimeShift.FinishedMaxAge(point, shift)
                 : text.Contains("#EXT-X-PART-INF", StringComparison.Ordinal) ? 0
                 : Math.Max(0, TargetDuration(text) / 2);
             var bytes = Encoding.UTF8.GetBytes(text);
