@@ -17,7 +17,8 @@ internal sealed partial class ArchiveRecovery(PointRegistry registry, ILogger<Ar
     public Task StartAsync(CancellationToken cancellationToken)
     {
         _lock ??= DataFolderLock.Take(registry.DataRoot);
-        RemoveUnfinishedClips();
+        RemoveLeftovers(".*" + PointPath.Extension + ".clip-*", "a clip cut off while it was written");
+        RemoveLeftovers(".*" + PointPath.Extension + PointRegistry.TombstoneMark + "*", "a point whose delete was cut off");
         foreach (var directory in Directory.EnumerateDirectories(registry.DataRoot, "*" + PointPath.Extension, EveryReadableFolder))
         {
             var relative = Path.GetRelativePath(registry.DataRoot, directory).Replace(Path.DirectorySeparatorChar, '/');
@@ -294,26 +295,27 @@ internal sealed partial class ArchiveRecovery(PointRegistry registry, ILogger<Ar
     [LoggerMessage(EventId = 300, Level = LogLevel.Information, Message = "Recovered point {Point}: {Fragments} fragments from disk, {Torn} bytes of an incomplete fragment set aside")]
     private partial void LogRecovered(string point, long fragments, long torn);
 
-    // A clip is written in a folder of its own beside its place (ClipWriter) and renamed into it when complete: one
-    // still there was cut off by a crash or a stop, and nobody was told it was made.
-    private void RemoveUnfinishedClips()
+    // A clip is written in a folder of its own beside its place (ClipWriter) and renamed into it when complete, and a
+    // deleted point's folder is renamed aside before it is removed (PointRegistry): such a folder still there was cut
+    // off by a crash or a stop.
+    private void RemoveLeftovers(string pattern, string what)
     {
-        foreach (var staging in Directory.EnumerateDirectories(registry.DataRoot, ".*" + PointPath.Extension + ".clip-*", EveryReadableFolder))
+        foreach (var leftover in Directory.EnumerateDirectories(registry.DataRoot, pattern, EveryReadableFolder))
         {
             try
             {
-                Directory.Delete(staging, recursive: true);
-                LogUnfinishedClip(staging);
+                Directory.Delete(leftover, recursive: true);
+                LogLeftover(leftover, what);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                LogFailed(e, staging);
+                LogFailed(e, leftover);
             }
         }
     }
 
-    [LoggerMessage(EventId = 308, Level = LogLevel.Warning, Message = "Removed {Path}: a clip cut off while it was written")]
-    private partial void LogUnfinishedClip(string path);
+    [LoggerMessage(EventId = 308, Level = LogLevel.Warning, Message = "Removed {Path}: {What}")]
+    private partial void LogLeftover(string path, string what);
 
     [LoggerMessage(EventId = 301, Level = LogLevel.Warning, Message = "Not recovering {Path}: not a valid point or archive")]
     private partial void LogSkipped(string path);

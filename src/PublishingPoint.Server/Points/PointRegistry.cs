@@ -120,7 +120,16 @@ public sealed partial class PointRegistry : IDisposable
                 return;
             }
 
-            _finalizer.Write(point);
+            try
+            {
+                _finalizer.Write(point);
+            }
+            catch (IOException e)
+            {
+                // Served as VOD from the index all the same; an archive without its 'mfra' is finalised again at the
+                // next start. The encoder that ended the stream did nothing wrong: its request is not failed for this.
+                LogFinalizeFailed(e, point.Path.Value);
+            }
         }
 
         // Outside the point's lock, as the tracks take their own.
@@ -264,6 +273,9 @@ public sealed partial class PointRegistry : IDisposable
         }
     }
 
+    /// <summary>Between a deleted point's folder name and a random suffix: what start-up removes (".{name}.isml.deleted-*").</summary>
+    internal const string TombstoneMark = ".deleted-";
+
     private bool Delete(PointPath path, Point point)
     {
         if (!_points.TryRemove(new(path.Value, point)))
@@ -277,8 +289,14 @@ public sealed partial class PointRegistry : IDisposable
         point.Dispose();
         if (System.IO.Directory.Exists(point.Directory))
         {
-            System.IO.Directory.Delete(point.Directory, recursive: true);
-            Durable.SyncDirectory(System.IO.Path.GetDirectoryName(point.Directory)!); // else a power cut could bring the point back
+            // Renamed out of the way first (a name no point can have), then removed: a crash in the middle of a long
+            // delete would otherwise bring back part of the point at the next start, without its point.json (its own
+            // secret and settings). A tombstone left by a crash is removed at the next start.
+            var parent = System.IO.Path.GetDirectoryName(point.Directory)!;
+            var tombstone = System.IO.Path.Combine(parent, $".{System.IO.Path.GetFileName(point.Directory)}{TombstoneMark}{Guid.NewGuid():N}");
+            System.IO.Directory.Move(point.Directory, tombstone);
+            Durable.SyncDirectory(parent); // else a power cut could bring the point back
+            System.IO.Directory.Delete(tombstone, recursive: true);
         }
 
         LogChanged(path.Value, "deleted with its files");
@@ -468,6 +486,9 @@ public sealed partial class PointRegistry : IDisposable
 
     [LoggerMessage(EventId = 103, Level = LogLevel.Information, Message = "Publishing point {Point} {Change}")]
     private partial void LogChanged(string point, string change);
+
+    [LoggerMessage(EventId = 105, Level = LogLevel.Error, Message = "Publishing point {Point}: writing its archive indexes or VOD manifests failed; it is served as VOD from its index, and the next start finalises it again")]
+    private partial void LogFinalizeFailed(Exception exception, string point);
 
     [LoggerMessage(EventId = 101, Level = LogLevel.Information, Message = "Publishing point {Point} finalised to VOD")]
     private partial void LogFinalized(string point);

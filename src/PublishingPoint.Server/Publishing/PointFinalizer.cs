@@ -15,15 +15,37 @@ namespace PublishingPoint.Server.Publishing;
 /// </summary>
 public sealed class PointFinalizer(IOptions<PublishingPointOptions> options) : IPointFinalizer
 {
+    /// <summary>
+    /// Seals every archive and writes the manifests, each step tried even when one before it failed (a full disk, a
+    /// failing one): an IOException after all of them if any failed. An archive left without its 'mfra' is still
+    /// served from the index, and the next start finalises it again.
+    /// </summary>
     public void Write(Point point)
     {
         ArgumentNullException.ThrowIfNull(point);
+        List<Exception>? failures = null;
         foreach (var archive in point.Archives())
         {
-            archive.Seal();
+            Try(archive.Seal, ref failures);
         }
 
-        WriteManifests(point);
+        Try(() => WriteManifests(point), ref failures);
+        if (failures is not null)
+        {
+            throw new IOException($"{failures.Count} step(s) of finalising {point.Path.Value} failed: {failures[0].Message}", new AggregateException(failures));
+        }
+    }
+
+    private static void Try(Action step, ref List<Exception>? failures)
+    {
+        try
+        {
+            step();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArchiveGoneException)
+        {
+            (failures ??= []).Add(e);
+        }
     }
 
     /// <summary>The .ism and .ismc of what the point holds now (a snapshot while live, the VOD ones once final).</summary>

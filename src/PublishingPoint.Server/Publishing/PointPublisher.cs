@@ -276,7 +276,7 @@ internal sealed partial class PointPublisher
 
         playlists.AddRange(masters);
         if (_options.Publishes(PublishFormat.Dash) && (Point.PresentationOrigin ??= DashManifestBuilder.Origin(Point)) is { } origin
-            && DashManifestBuilder.Build(Point, window, anchor, origin, DateTimeOffset.UtcNow, _options.DashTimeUrl ?? string.Empty) is { } mpd)
+            && DashManifestBuilder.Build(Point, window, anchor, origin, DateTimeOffset.UtcNow, _options.DashTimeUrl ?? string.Empty, byNumber: true) is { } mpd)
         {
             if (string.IsNullOrEmpty(_options.DashTimeUrl))
             {

@@ -1,5 +1,8 @@
 using System.Globalization;
 using System.Net;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using PublishingPoint.Server.Points;
 using PublishingPoint.Server.Tests.Infrastructure;
 
 namespace PublishingPoint.Server.Tests.Archive;
@@ -98,5 +101,46 @@ public sealed class ArchiveRecoveryTests
         Assert.Equal("mfra", boxes[^1].Type);
         var duration = await Tool.ProbeAsync(Path.Combine(folder, "enc1.ismv"), "-show_entries", "format=duration", "-of", "csv=p=0");
         Assert.InRange(double.Parse(duration, CultureInfo.InvariantCulture), 5.5, 6.5);
+    }
+
+    /// <summary>
+    /// Finalising can fail (a full or failing disk while the 'mfra' or the manifests are written). The encoder that ended
+    /// its stream got a 500 for it, nothing was logged when it came from the grace timer, and one failed archive kept the
+    /// others from being sealed. Now the ending is answered 200, the failure is logged, the point is served as VOD from
+    /// its index, and the next start (with a working disk) finalises it.
+    /// </summary>
+    [Fact]
+    public async Task AFailedFinalisation_IsLogged_TheEncoderIsAnswered200_AndTheNextStartFinalises()
+    {
+        var data = TempDirectory.Create("pp-finfail");
+        var log = new LogCapture(LogLevel.Error);
+        var capture = await IsmvCapture.SixSecondsAsync();
+        await using (var server = await RunningServer.StartAsync(data, services =>
+        {
+            services.AddSingleton<ILoggerProvider>(log);
+            services.AddSingleton<IPointFinalizer>(new FailingFinalizer());
+        }))
+        {
+            var (status, text) = await Posting.PostChunkedAsync(server.Http, "live/fin.isml/Streams(a)", capture);
+            Assert.True(status == HttpStatusCode.OK, text);
+            Assert.Equal(3, (await SmoothManifestView.FetchVodAsync(server.Http, "live/fin.isml/Manifest")).ChunkTimes("video").Length);
+            Assert.Contains(log.Entries, e => e.Message.Contains("live/fin.isml", StringComparison.Ordinal)
+                && e.Message.Contains("writing its archive indexes or VOD manifests failed", StringComparison.Ordinal) && e.Exception is IOException);
+        }
+
+        var archive = Path.Combine(data, "live", "fin.isml", "a.ismv");
+        Assert.NotEqual("mfra", Boxes.TopLevel(await File.ReadAllBytesAsync(archive))[^1].Type);
+        await using var restarted = await RunningServer.StartAsync(data);
+        Assert.Equal(3, (await SmoothManifestView.FetchVodAsync(restarted.Http, "live/fin.isml/Manifest")).ChunkTimes("video").Length);
+        Assert.Equal("mfra", Boxes.TopLevel(await File.ReadAllBytesAsync(archive))[^1].Type);
+    }
+
+    private sealed class FailingFinalizer : IPointFinalizer
+    {
+        public void Write(Point point) => throw new IOException("No space left on device (a test's disk)");
+
+        public void WriteManifests(Point point)
+        {
+        }
     }
 }

@@ -157,4 +157,37 @@ public sealed class DashLiveToVodTests
 
         throw new TimeoutException($"MPD not ready on {server.BaseUrl}; last:\n{last}");
     }
+
+    /// <summary>
+    /// An encoder that came back after an outage leaves a gap in the segments' numbering. A static MPD numbered them
+    /// ($Number$), so it listed only the run after the last gap: the event's start was gone from the VOD. It now names
+    /// them by time ($Time$) and lists every kept segment; ffprobe reads all of them.
+    /// </summary>
+    [Fact]
+    public async Task AStaticMpd_ListsEverySegment_AcrossAGapInTheirNumbering()
+    {
+        await using var server = await RunningServer.StartAsync();
+        var (header, fragments) = Boxes.SplitFragments(await IsmvCapture.SixSecondsAsync());
+        const long Outage = 30L * 10_000_000; // 30 s on the ismv clock (10 MHz)
+        byte[] body = [.. header, .. fragments.Take(2).SelectMany(f => f), .. fragments.Skip(2).SelectMany(f => Boxes.ShiftTfxd(f, Outage))];
+        var (status, text) = await Posting.PostChunkedAsync(server.Http, "live/gap.isml/Streams(a)", body);
+        Assert.True(status == HttpStatusCode.OK, text);
+
+        var mpd = MpdView.Parse(await server.Http.GetStringAsync("live/gap.isml/manifest.mpd"));
+        Assert.False(mpd.IsDynamic);
+        var video = Assert.Single(mpd.Video);
+        Assert.Equal(3, video.Segments.Count);
+        Assert.True(video.Segments[1].Time - video.Segments[0].Time > 25L * video.Timescale, "the gap is not in the timeline");
+        foreach (var representation in mpd.Video.Concat(mpd.Audio))
+        {
+            foreach (var segment in representation.Segments)
+            {
+                using var response = await server.Http.GetAsync($"live/gap.isml/{representation.MediaUrl(segment)}");
+                Assert.True(response.StatusCode == HttpStatusCode.OK, $"{representation.MediaUrl(segment)}: {(int)response.StatusCode}");
+            }
+        }
+
+        var probe = await Tool.RunAsync("ffprobe", ["-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0", server.Url("live/gap.isml/manifest.mpd").ToString()]);
+        Assert.True(probe.ExitCode == 0 && int.Parse(probe.StdOut.Trim().Split('\n')[0], CultureInfo.InvariantCulture) >= 140, Tool.Describe(probe));
+    }
 }

@@ -26,6 +26,8 @@ public sealed partial class HlsUrlTests
             "hls/vidéo-1.m3u8", "hls/video-400000/init.mp4x", "hls/video-400000/a/init.mp4", "hls/video-400000//3.ts", "HLS/video-1.m3u8",
             "hls/video-+1.m3u8", "hls/video- 1.m3u8", "hls/" + new string('n', 64) + "-1.m3u8", "hls/" + new string('n', 65) + "-1.m3u8",
             "hls/video-400000", "hls/video-400000/", "hls/", "master.m3u8", "hls/video-400000-iframes-fmp4/3.m4s", "hls/v-1-iframes-iframes.m3u8",
+            "hls/video-400000/t100000000.m4s", "hls/video-400000/t.m4s", "hls/video-400000/t9223372036854775807.m4s",
+            "hls/video-400000/t9999999999999999999.m4s", "hls/video-400000/t12.ts", "hls/video-400000/t1.2.m4s", "hls/video-400000/tt1.m4s",
         ];
 
         // Random URLs from the grammar's own characters, besides those.
@@ -79,6 +81,13 @@ public sealed partial class HlsUrlTests
             return (HlsUrlKind.Segment, s.Groups["name"].Value, s.Groups["bitrate"].Value, extension == "m4s", long.Parse(s.Groups["n"].Value, CultureInfo.InvariantCulture), 0, extension);
         }
 
+        if (TimedSegmentUrl().Match(rest) is { Success: true } timed)
+        {
+            return long.TryParse(timed.Groups["t"].Value, CultureInfo.InvariantCulture, out var time)
+                ? (HlsUrlKind.TimedSegment, timed.Groups["name"].Value, timed.Groups["bitrate"].Value, true, time, 0, "m4s")
+                : null;
+        }
+
         return InitUrl().Match(rest) is { Success: true } init
             ? (HlsUrlKind.Init, init.Groups["name"].Value, init.Groups["bitrate"].Value, true, 0, 0, string.Empty)
             : null;
@@ -95,6 +104,9 @@ public sealed partial class HlsUrlTests
 
     [GeneratedRegex(@"^hls/(?<name>[A-Za-z0-9._-]{1,64}?)-(?<bitrate>[0-9]{1,10})/(?<n>[0-9]{1,18})\.(?<p>[0-9]{1,4})\.m4s$", RegexOptions.CultureInvariant)]
     private static partial Regex PartUrl();
+
+    [GeneratedRegex(@"^hls/(?<name>[A-Za-z0-9._-]{1,64}?)-(?<bitrate>[0-9]{1,10})/t(?<t>[0-9]{1,19})\.m4s$", RegexOptions.CultureInvariant)]
+    private static partial Regex TimedSegmentUrl();
 
     [GeneratedRegex(@"^hls/(?<name>[A-Za-z0-9._-]{1,64}?)-(?<bitrate>[0-9]{1,10})/init\.mp4$", RegexOptions.CultureInvariant)]
     private static partial Regex InitUrl();

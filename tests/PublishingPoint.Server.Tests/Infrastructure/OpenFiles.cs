@@ -1,6 +1,9 @@
 namespace PublishingPoint.Server.Tests.Infrastructure;
 
-/// <summary>File descriptors of a process (this one by default) open on files under a folder, read from /proc.</summary>
+/// <summary>
+/// File descriptors of a process (this one by default) open on files under a folder, read from /proc; a data folder's
+/// ".lock" (the server holds it open while it runs) is not counted.
+/// </summary>
 public static class OpenFiles
 {
     public static int Under(string folder, int? pid = null)
@@ -11,7 +14,7 @@ public static class OpenFiles
         {
             try
             {
-                if (new FileInfo(fd).LinkTarget is { } target && target.StartsWith(root, StringComparison.Ordinal))
+                if (new FileInfo(fd).LinkTarget is { } target && target.StartsWith(root, StringComparison.Ordinal) && Path.GetFileName(target) != ".lock")
                 {
                     count++;
                 }

@@ -144,6 +144,36 @@ public sealed class RecoveryTests
     }
 
     /// <summary>
+    /// A delete cut off by a crash left part of the point's folder, which the next start brought back without its
+    /// point.json (its own secret and settings). The folder is renamed aside before it is removed; what a crash leaves
+    /// of it is removed at the next start, and the point stays deleted.
+    /// </summary>
+    [Fact]
+    public async Task ADeleteCutOffByACrash_DoesNotBringThePointBack()
+    {
+        var data = TempDirectory.Create("pp-delcrash");
+        var capture = await IsmvCapture.SixSecondsAsync();
+        await using (var server = await RunningServer.StartAsync(data))
+        {
+            Assert.Equal(HttpStatusCode.OK, (await Posting.PostChunkedAsync(server.Http, "live/gone.isml/Streams(a)", capture)).Status);
+            using var deleted = await server.Http.SendAsync(new HttpRequestMessage(HttpMethod.Delete, "api/points/live/gone.isml") { Headers = { { "X-Api-Key", "none is set: a non-simple request" } } });
+            Assert.True(deleted.IsSuccessStatusCode, $"delete: {(int)deleted.StatusCode}");
+            Assert.False(Directory.Exists(Path.Combine(data, "live", "gone.isml")));
+            Assert.DoesNotContain(Directory.EnumerateDirectories(data, "*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = 0 }),
+                d => d.Contains(".deleted-", StringComparison.Ordinal));
+        }
+
+        // What a crash after the rename leaves: the archive in a tombstone folder, its point.json already gone.
+        var tombstone = Path.Combine(data, "live", ".gone.isml.deleted-0123456789abcdef");
+        Directory.CreateDirectory(tombstone);
+        await File.WriteAllBytesAsync(Path.Combine(tombstone, "a.ismv"), capture);
+        await using var restarted = await RunningServer.StartAsync(data);
+        Assert.False(Directory.Exists(tombstone), "the tombstone is still there");
+        using var manifest = await restarted.Http.GetAsync("live/gone.isml/Manifest");
+        Assert.Equal(HttpStatusCode.NotFound, manifest.StatusCode);
+    }
+
+    /// <summary>
     /// A box whose 64-bit size reaches past the end of the file wrapped the scanner's position below zero, and the
     /// exception that followed stopped the server's start: every point down for one flipped size field.
     /// </summary>

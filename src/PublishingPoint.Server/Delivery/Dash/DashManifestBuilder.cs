@@ -25,6 +25,10 @@ internal static class DashManifestBuilder
     private const string Initialization = "hls/$RepresentationID$/init.mp4";
     private const string Media = "hls/$RepresentationID$/$Number$.m4s";
 
+    // A static MPD names segments by time: its timeline lists every kept segment, across gaps in their numbering
+    // (an encoder that came back after an outage), which $Number$ cannot bridge.
+    private const string TimedMedia = "hls/$RepresentationID$/t$Time$.m4s";
+
     /// <summary>Where period time 0 is, in 100 ns ticks of media time (see the class); null before any fragment.</summary>
     public static long? Origin(Point point)
     {
@@ -47,7 +51,8 @@ internal static class DashManifestBuilder
     }
 
     /// <summary>The MPD, or null while the point has no video or audio to play.</summary>
-    public static MediaPresentation? Build(Point point, long windowSeconds, DateTimeOffset anchor, long originTicks, DateTimeOffset now, string timeUrl, TimeShift? shift = null)
+    /// <param name="byNumber">Segments named by number in a static MPD too (a store holds them under their numbers only).</param>
+    public static MediaPresentation? Build(Point point, long windowSeconds, DateTimeOffset anchor, long originTicks, DateTimeOffset now, string timeUrl, TimeShift? shift = null, bool byNumber = false)
     {
         var live = shift?.SeesLive(point) ?? point.State != PointState.Vod;
         if (shift is { ToSeconds: { } requestedEnd }
@@ -58,7 +63,7 @@ internal static class DashManifestBuilder
 
         var extent = new Extent();
         var sets = new List<DashAdaptationSet>();
-        TemplateOf select = track => Template(track, live, windowSeconds, originTicks, extent, shift);
+        TemplateOf select = track => Template(track, live, live || byNumber, windowSeconds, originTicks, extent, shift);
         if (VideoSet(point, select) is { } videoSet)
         {
             sets.Add(videoSet);
@@ -219,17 +224,17 @@ internal static class DashManifestBuilder
     public static int LiveMaxAge(MediaPresentation mpd) => (int)((mpd.MinimumUpdatePeriod ?? TimeSpan.Zero).TotalSeconds / 2);
 
     /// <summary>The track's segments (the live window, or all of them) as a template; null when it has none.</summary>
-    private static DashSegmentTemplate? Template(Track track, bool live, long windowSeconds, long originTicks, Extent extent, TimeShift? shift)
+    private static DashSegmentTemplate? Template(Track track, bool live, bool byNumber, long windowSeconds, long originTicks, Extent extent, TimeShift? shift)
     {
         var unshifted = shift is null or { IsNone: true };
         var window = windowSeconds * track.Description.Timescale;
         var whole = true;
         var fragments = live && unshifted ? track.LiveTail(window, long.MaxValue, out _, out var openParts, out whole) : track.Snapshot(out _, out openParts);
-        var (count, start) = Listed(fragments, track.Description.Timescale, live, window, shift);
+        var (count, start) = Listed(fragments, track.Description.Timescale, live, byNumber, window, shift);
         if (live && unshifted && !whole && start == 0)
         {
             fragments = track.Snapshot(out _, out openParts);
-            (count, start) = Listed(fragments, track.Description.Timescale, live, window, shift);
+            (count, start) = Listed(fragments, track.Description.Timescale, live, byNumber, window, shift);
         }
 
         if (count == start)
@@ -254,9 +259,11 @@ internal static class DashManifestBuilder
         {
             Timescale = timescale,
             PresentationTimeOffset = lift + origin,
-            StartNumber = fragments[start].Sequence,
+            // Unused by $Time$ names, but ffmpeg's reader counts a timeline's segments from startNumber when it walks
+            // one by time (it skipped the first segment and asked for one past the last with startNumber 1).
+            StartNumber = byNumber ? fragments[start].Sequence : 0,
             Initialization = Initialization,
-            Media = Media,
+            Media = byNumber ? Media : TimedMedia,
             Segments = segments,
         };
         return live && shift is null or { IsNone: true } && count == fragments.Length && track.LongestPart > 0
@@ -266,9 +273,10 @@ internal static class DashManifestBuilder
 
     /// <summary>
     /// The segments of <paramref name="fragments"/> a template lists, [start, count): the live window (or a time-shift),
-    /// from the last gap in numbering on, because $Number$ counts on from StartNumber.
+    /// while live from the last gap in numbering on, because $Number$ counts on from StartNumber (a static MPD's
+    /// $Time$ names need no unbroken numbering).
     /// </summary>
-    private static (int Count, int Start) Listed(FragmentEntry[] fragments, long timescale, bool live, long window, TimeShift? shift)
+    private static (int Count, int Start) Listed(FragmentEntry[] fragments, long timescale, bool live, bool byNumber, long window, TimeShift? shift)
     {
         var count = fragments.Length;
         var start = live ? HlsTimeline.WindowStart(fragments, count, window) : 0;
@@ -279,7 +287,7 @@ internal static class DashManifestBuilder
             start = Math.Min(count, from ?? (live ? HlsTimeline.WindowStart(fragments, count, window) : 0));
         }
 
-        return (count, Math.Max(start, HlsTimeline.AfterLastGap(fragments, count)));
+        return (count, byNumber ? Math.Max(start, HlsTimeline.AfterLastGap(fragments, count)) : start);
     }
 
     /// <summary>

@@ -99,6 +99,10 @@ internal sealed class HlsDelivery(PointRegistry registry, SegmentCache cache, He
 
             await SegmentAsync(context, point, track, format, url.Sequence).ConfigureAwait(false);
         }
+        else if (url.Kind == HlsUrlKind.TimedSegment)
+        {
+            await TimedSegmentAsync(context, point, track, url.Sequence).ConfigureAwait(false);
+        }
         else if (url.Kind == HlsUrlKind.Init && track.Last is not null)
         {
             await InitAsync(context, point, track).ConfigureAwait(false);
@@ -282,6 +286,19 @@ internal sealed class HlsDelivery(PointRegistry registry, SegmentCache cache, He
                 : FragmentBuffer.Wrap(await HlsPackager.Fmp4SegmentAsync(point, track, entry, sequence, CancellationToken.None).ConfigureAwait(false)),
             context.RequestAborted).ConfigureAwait(false);
         await AnswerAsync(context, contentType, produced).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// An fMP4 segment named by its S@t (a static MPD addresses segments by time, so a gap in their numbering does not cut
+    /// what it lists): the same segment, cached under its number.
+    /// </summary>
+    private Task TimedSegmentAsync(HttpContext context, Point point, Track track, long liftedTime)
+    {
+        // Less than the lift is a time before 0 (an AAC track's priming): still a time a segment may start at.
+        var lift = HlsPackager.TimeOffsetSeconds * (long)track.Description.Timescale;
+        return track.Find(liftedTime - lift, 0, out _) is { } entry
+            ? SegmentAsync(context, point, track, HlsFormat.Fmp4, entry.Sequence)
+            : Problems.WriteAsync(context, StatusCodes.Status404NotFound, "no segment starts at that time");
     }
 
     /// <summary>

@@ -9,6 +9,9 @@ internal enum HlsUrlKind
     Segment,
     Part,
     Init,
+
+    /// <summary>An fMP4 segment by its time (S@t, lifted) as a static MPD's $Time$ template names it.</summary>
+    TimedSegment,
 }
 
 /// <summary>
@@ -19,6 +22,7 @@ internal enum HlsUrlKind
 /// hls/{name}-{bitrate}/{n}.ts|m4s|aac
 /// hls/{name}-{bitrate}/{n}.{part}.m4s
 /// hls/{name}-{bitrate}/init.mp4
+/// hls/{name}-{bitrate}/t{time}.m4s
 /// </code>
 /// A name is 1 to 64 of A-Z a-z 0-9 . _ - (it may hold '-' and digits: the bitrate is the last run of digits after a
 /// '-'); a bitrate 1 to 10 digits, a segment number 1 to 18, a part number 1 to 4.
@@ -82,6 +86,17 @@ internal readonly record struct HlsUrl(string Rest, int NameLength, HlsUrlKind K
         }
 
         var dot = file.IndexOf('.');
+        if (dot > 1 && file[0] == 't' && file[dot..].SequenceEqual(".m4s"))
+        {
+            if (!TryDigits(file[1..dot], 19, out var time))
+            {
+                return false;
+            }
+
+            url = new HlsUrl(rest, nameLength, HlsUrlKind.TimedSegment, bitrate, true, time, 0, "m4s");
+            return true;
+        }
+
         if (dot < 0 || !TryDigits(file[..dot], 18, out var sequence))
         {
             return false;
