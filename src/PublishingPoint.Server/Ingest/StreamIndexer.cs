@@ -352,9 +352,10 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
         // (every frame a keyframe, say) still makes segments a player can use, not one a frame, each a line every
         // playlist lists.
         var segmentStarts = isVideo && traf.FirstSampleIsSync && (pending is null || pending.End - pending.Time >= second - (second / 10));
-        // The segments this chunk completes are indexed before it becomes a part, but their fsync waits until it is one:
-        // a player gets the new segment's first part without waiting for the disk.
-        _deferSync = true;
+        // A low-latency chunk: the segments it completes are indexed before it becomes a part, and their fsync waits
+        // until it is one, so a player gets the new segment's first part without waiting for the disk (the fsync
+        // follows before the next chunk is read). Any other fragment is fsynced before it is indexed.
+        _deferSync = duration < second;
         try
         {
             if (pending is not null && (segmentStarts || Math.Abs(time - pending.End) > Math.Max(duration, second / 10)))

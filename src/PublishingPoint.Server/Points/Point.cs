@@ -381,6 +381,27 @@ public sealed class Point : IDisposable
         }
     }
 
+    private readonly Dictionary<string, int> _audioSetIds = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// The DASH AdaptationSet id of the point's audio in <paramref name="language"/>, given on first sight and kept (the
+    /// video set is 0): players match sets across MPD updates by id, and a language joining at a higher bit rate
+    /// renumbered the others when ids followed the tracks' order.
+    /// </summary>
+    public int AudioSetId(string language)
+    {
+        lock (_lock)
+        {
+            if (!_audioSetIds.TryGetValue(language, out var id))
+            {
+                id = _audioSetIds.Count + 1;
+                _audioSetIds[language] = id;
+            }
+
+            return id;
+        }
+    }
+
     public Track[] Tracks()
     {
         lock (_lock)

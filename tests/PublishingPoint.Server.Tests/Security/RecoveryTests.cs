@@ -30,12 +30,7 @@ public sealed class RecoveryTests
     [Fact]
     public async Task TornTail_IsSetAsideWithEveryByte_AndTheCompleteFragmentsAreServed()
     {
-        var capture = await IsmvCapture.SixSecondsAsync();
-        var data = TempDirectory.Create("pp-torn");
-        var folder = Path.Combine(data, "live", "torn.isml");
-        Directory.CreateDirectory(folder);
-        var fifth = Boxes.TopLevel(capture).Where(b => b.Type == "moof").ElementAt(4).Offset;
-        await File.WriteAllBytesAsync(Path.Combine(folder, "enc1.ismv"), capture[..(fifth + 5000)]);
+        var (capture, data, folder, fifth) = await TornArchiveAsync("torn");
 
         await using var server = await RunningServer.StartAsync(data);
         Assert.Equal(4, Count(await SmoothManifestView.FetchVodAsync(server.Http, "live/torn.isml/Manifest")));
@@ -181,9 +176,7 @@ public sealed class RecoveryTests
     public async Task ABoxSizeThatWrapsAround_IsATornTail_AndTheServerStarts()
     {
         var capture = await IsmvCapture.SixSecondsAsync();
-        var data = TempDirectory.Create("pp-wrap");
-        var folder = Path.Combine(data, "live", "wrap.isml");
-        Directory.CreateDirectory(folder);
+        var (data, folder) = PointFolder("wrap");
         var end = Boxes.TopLevel(capture).Single(b => b.Type == "mfra").Offset;
         var box = new byte[32];
         System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(box, 1);
@@ -200,12 +193,7 @@ public sealed class RecoveryTests
     [Fact]
     public async Task TornBytesSetAsideBefore_AreKept_WhenTheSameOffsetTearsAgain()
     {
-        var capture = await IsmvCapture.SixSecondsAsync();
-        var data = TempDirectory.Create("pp-torn2");
-        var folder = Path.Combine(data, "live", "torn2.isml");
-        Directory.CreateDirectory(folder);
-        var fifth = Boxes.TopLevel(capture).Where(b => b.Type == "moof").ElementAt(4).Offset;
-        await File.WriteAllBytesAsync(Path.Combine(folder, "enc1.ismv"), capture[..(fifth + 5000)]);
+        var (capture, data, folder, fifth) = await TornArchiveAsync("torn2");
         var earlier = Path.Combine(folder, $"enc1.ismv.torn-{fifth}");
         await File.WriteAllTextAsync(earlier, "set aside at the first crash");
 
@@ -240,6 +228,25 @@ public sealed class RecoveryTests
         await using var after = await RunningServer.StartAsync(data);
         using var ready = await after.Http.GetAsync("health/ready");
         Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+    }
+
+    /// <summary>A data folder with the folder of point live/{name}.isml in it, empty.</summary>
+    private static (string Data, string Folder) PointFolder(string name)
+    {
+        var data = TempDirectory.Create("pp-" + name);
+        var folder = Path.Combine(data, "live", name + ".isml");
+        Directory.CreateDirectory(folder);
+        return (data, folder);
+    }
+
+    /// <summary>Such a point with one archive cut off 5,000 bytes into its fifth fragment, as a crash mid-write leaves it.</summary>
+    private static async Task<(byte[] Capture, string Data, string Folder, int Fifth)> TornArchiveAsync(string name)
+    {
+        var capture = await IsmvCapture.SixSecondsAsync();
+        var (data, folder) = PointFolder(name);
+        var fifth = Boxes.TopLevel(capture).Where(b => b.Type == "moof").ElementAt(4).Offset;
+        await File.WriteAllBytesAsync(Path.Combine(folder, "enc1.ismv"), capture[..(fifth + 5000)]);
+        return (capture, data, folder, fifth);
     }
 
     private static int Count(SmoothManifestView manifest) => manifest.ChunkTimes("video").Length + manifest.ChunkTimes("audio").Length;

@@ -69,7 +69,7 @@ internal static class DashManifestBuilder
             sets.Add(videoSet);
         }
 
-        sets.AddRange(AudioSets(point, select, sets.Count));
+        sets.AddRange(AudioSets(point, select));
         if (sets.Count == 0)
         {
             return null;
@@ -191,8 +191,8 @@ internal static class DashManifestBuilder
         };
     }
 
-    /// <summary>An audio AdaptationSet per language.</summary>
-    private static IEnumerable<DashAdaptationSet> AudioSets(Point point, TemplateOf select, int firstId)
+    /// <summary>An audio AdaptationSet per language, each with the id the point gave its language (stable across updates).</summary>
+    private static IEnumerable<DashAdaptationSet> AudioSets(Point point, TemplateOf select)
     {
         var audio = new List<(string Language, DashRepresentation Representation)>();
         foreach (var track in point.Tracks())
@@ -203,12 +203,11 @@ internal static class DashManifestBuilder
             }
         }
 
-        var id = firstId;
-        foreach (var language in audio.GroupBy(a => a.Language, StringComparer.Ordinal))
+        foreach (var language in audio.GroupBy(a => a.Language, StringComparer.Ordinal).OrderBy(g => point.AudioSetId(g.Key)))
         {
             yield return new DashAdaptationSet
             {
-                Id = id++,
+                Id = point.AudioSetId(language.Key),
                 ContentType = DashContentType.Audio,
                 Language = language.Key is { Length: > 0 } and not "und" ? language.Key : null,
                 SegmentAlignment = true,
