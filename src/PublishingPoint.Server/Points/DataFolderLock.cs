@@ -19,8 +19,24 @@ internal static class DataFolderLock
         }
         catch (IOException e)
         {
-            throw new InvalidOperationException(
+            throw new DataFolderInUseException(
                 $"Another server process is using the data folder {dataRoot} ({path} is locked). Give each server its own PublishingPoint:DataPath.", e);
         }
+    }
+}
+
+/// <summary>The data folder is another server process's: the start is refused (Program exits with code 2).</summary>
+public sealed class DataFolderInUseException : Exception
+{
+    public DataFolderInUseException()
+    {
+    }
+
+    public DataFolderInUseException(string message) : base(message)
+    {
+    }
+
+    public DataFolderInUseException(string message, Exception innerException) : base(message, innerException)
+    {
     }
 }

@@ -217,7 +217,7 @@ public sealed class RecoveryTests
             var second = PublishingPoint.Server.Hosting.PublishingPointHosting.Create(["--urls=http://127.0.0.1:0", $"--PublishingPoint:DataPath={data}"]);
             await using (second)
             {
-                var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => second.StartAsync());
+                var refused = await Assert.ThrowsAsync<PublishingPoint.Server.Points.DataFolderInUseException>(() => second.StartAsync());
                 Assert.Contains("Another server process is using the data folder", refused.Message, StringComparison.Ordinal);
             }
 
