@@ -378,11 +378,18 @@ public sealed partial class PointRegistry : IDisposable
         double OwnEdge(StreamArchive archive) => archive.Header.Descriptions.Values
             .Select(d => point.FindTrack(d.Key) is { Last: { } last } track ? (double)last.End / track.Description.Timescale : double.MinValue)
             .DefaultIfEmpty(double.MinValue).Max();
+        var deleted = false;
         foreach (var archive in point.ArchivesEndedBefore(a => OwnEdge(a) - length))
         {
             var removed = point.Forget(archive);
             File.Delete(archive.FilePath);
+            deleted = true;
             LogChanged(point.Path.Value, $"archive {archive.FileName} deleted ({removed} fragments): its media ended more than {length} s before the live edge");
+        }
+
+        if (deleted)
+        {
+            Durable.SyncDirectory(point.Directory); // else a power cut could bring a pruned file back (to be pruned again)
         }
     }
 
