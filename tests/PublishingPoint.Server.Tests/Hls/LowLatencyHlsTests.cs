@@ -197,12 +197,8 @@ public sealed partial class LowLatencyHlsTests(ITestOutputHelper output)
     }
 
     /// <summary>The server's gauge of requests waiting for media (/metrics, open to loopback).</summary>
-    private static async Task<long> HeldRequestsAsync(RunningServer server)
-    {
-        var metrics = await server.Http.GetStringAsync("metrics");
-        var line = metrics.Split('\n').Single(l => l.StartsWith("publishingpoint_delivery_held_requests", StringComparison.Ordinal));
-        return long.Parse(line[(line.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture);
-    }
+    private static async Task<long> HeldRequestsAsync(RunningServer server) =>
+        (long)await PrometheusText.SumAsync(server.Http, "publishingpoint_delivery_held_requests");
 
     /// <summary>
     /// A segment whose indexing is refused (here the point reached MaxPointDiskBytes: 507) never completes: the parts

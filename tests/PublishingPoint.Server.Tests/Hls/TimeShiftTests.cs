@@ -157,12 +157,8 @@ public sealed class TimeShiftTests
     public void AnEchoedQuery_KeepsWhatURIsAreMadeOf_AndEncodesTheRest(string query, string echoed) =>
         Assert.Equal(echoed, PublishingPoint.Server.Delivery.Hls.HlsDelivery.QueryForUris(query));
 
-    private static async Task<long> RendersAsync(RunningServer server)
-    {
-        var metrics = await server.Http.GetStringAsync("metrics");
-        var line = metrics.Split('\n').Single(l => l.StartsWith("publishingpoint_delivery_shifted_renders", StringComparison.Ordinal));
-        return long.Parse(line[(line.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture);
-    }
+    private static async Task<long> RendersAsync(RunningServer server) =>
+        (long)await PrometheusText.SumAsync(server.Http, "publishingpoint_delivery_shifted_renders");
 
     /// <summary>
     /// A delay's live edge is measured on the server's clock (its TimeProvider, which also fixed the point's anchor) in

@@ -183,10 +183,6 @@ public sealed class EventLoopTests
     }
 
     // Sends that could not go at once and waited for the socket (publishingpoint_transport_direct_waits, every label).
-    private static async Task<long> DirectWaitsAsync(RunningServer server)
-    {
-        var metrics = await server.Http.GetStringAsync(new Uri("metrics", UriKind.Relative));
-        return metrics.Split('\n').Where(l => l.StartsWith("publishingpoint_transport_direct_waits", StringComparison.Ordinal))
-            .Sum(l => (long)double.Parse(l[(l.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture));
-    }
+    private static async Task<long> DirectWaitsAsync(RunningServer server) =>
+        (long)await PrometheusText.SumAsync(server.Http, "publishingpoint_transport_direct_waits");
 }

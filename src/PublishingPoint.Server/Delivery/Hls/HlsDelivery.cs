@@ -320,21 +320,23 @@ internal sealed class HlsDelivery(PointRegistry registry, SegmentCache cache, He
         var fragments = track.SnapshotSegment(sequence, out var open, out var openParts, out _);
         using var timeout = new CancellationTokenSource(BlockingReload.HoldLimit(track.Newest(8), track.Description.Timescale), registry.Time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, context.RequestAborted);
-        using var holding = held.Enter();
-        while (sequence == open && part == openParts.Length && point.State != PointState.Vod && !point.Retired)
+        using (held.Enter())
         {
-            try
+            while (sequence == open && part == openParts.Length && point.State != PointState.Vod && !point.Retired)
             {
-                await changed.WaitAsync(linked.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (timeout.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested)
-            {
-                await Problems.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, "the hinted part did not arrive in time").ConfigureAwait(false);
-                return;
-            }
+                try
+                {
+                    await changed.WaitAsync(linked.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (timeout.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested)
+                {
+                    await Problems.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, "the hinted part did not arrive in time").ConfigureAwait(false);
+                    return;
+                }
 
-            changed = track.Changed;
-            fragments = track.SnapshotSegment(sequence, out open, out openParts, out _);
+                changed = track.Changed;
+                fragments = track.SnapshotSegment(sequence, out open, out openParts, out _);
+            }
         }
 
         // The cache keeps its bound on the sizes it is given: a part is at most its segment's bytes, or its chunk's, and a
