@@ -213,6 +213,15 @@ public sealed record PublishingPointOptions
     public int SpoolAtRequest { get; set; } = 3;
 
     /// <summary>
+    /// Threads that make viewers' segments (0: the thread pool, where ingest runs too); null is two per core. They run at
+    /// <see cref="ProductionNice"/>, so that ingest goes first when a crowd of viewers arrives at once.
+    /// </summary>
+    public int? ProductionThreads { get; set; }
+
+    /// <summary>The nice value (0 to 19, Linux) of the <see cref="ProductionThreads"/>: the higher, the more ingest goes first.</summary>
+    public int ProductionNice { get; set; } = 10;
+
+    /// <summary>
     /// Repackaged HLS segments kept, in memory and spool together (estimated before production at twice their
     /// fragments' bytes); the least recently asked-for fifth makes room when full.
     /// </summary>
@@ -271,6 +280,8 @@ internal sealed class PublishingPointOptionsValidator : IValidateOptions<Publish
             "PublishingPoint:MinResponseBytesPerSecond must be between 0 (no minimum) and 104857600."),
         (options.MaxSpooledFiles < 0 || options.SpoolAtRequest is < 1 or > 1_000_000,
             "PublishingPoint:MaxSpooledFiles must be 0 (no spool) or more, SpoolAtRequest between 1 and 1000000."),
+        (options.ProductionThreads is < 0 or > 256 || options.ProductionNice is < 0 or > 19,
+            "PublishingPoint:ProductionThreads must be between 0 (the thread pool) and 256, ProductionNice between 0 and 19."),
         (options.SegmentCacheMegabytes is < 16 or > 1024 * 1024,
             "PublishingPoint:SegmentCacheMegabytes must be between 16 and 1048576."),
         (options.MaxRenderedBytesPerPoint is < 64 * 1024 or > 1024L * 1024 * 1024,

@@ -6,7 +6,7 @@ namespace PublishingPoint.Server.Delivery;
 
 /// <summary>
 /// Delivery's instruments (Meter "PublishingPoint.Delivery"): answers and bytes per output format and status, the
-/// segment cache, time-shifted renders and held low-latency requests. Answers are summed here (two atomic adds per request) and read when /metrics is scraped: a counter
+/// segment cache and its production lane, time-shifted renders and held low-latency requests. Answers are summed here (two atomic adds per request) and read when /metrics is scraped: a counter
 /// measured per request went through the exporter's locks and label lookups tens of thousands of times a second.
 /// </summary>
 internal sealed class DeliveryMetrics
@@ -21,9 +21,10 @@ internal sealed class DeliveryMetrics
         public long Bytes;
     }
 
-    public DeliveryMetrics(IMeterFactory meters, SegmentCache cache, ShiftedOutputs shifted, HeldRequests held)
+    public DeliveryMetrics(IMeterFactory meters, SegmentCache cache, ShiftedOutputs shifted, HeldRequests held, ProductionLane lane)
     {
         ArgumentNullException.ThrowIfNull(held);
+        ArgumentNullException.ThrowIfNull(lane);
         ArgumentNullException.ThrowIfNull(meters);
         ArgumentNullException.ThrowIfNull(cache);
         ArgumentNullException.ThrowIfNull(shifted);
@@ -34,6 +35,8 @@ internal sealed class DeliveryMetrics
         meter.CreateObservableCounter("segment_cache.hits", () => Math.Max(0, cache.Requests - cache.Produced), "{request}", "Repackaged segments served from the cache.");
         meter.CreateObservableCounter("shifted_renders", () => shifted.Renders, "{render}", "Time-shifted manifests and playlists rendered (the others were answered from the cache).");
         meter.CreateObservableUpDownCounter("held_requests", () => held.Now, "{request}", "Low-latency requests waiting for media now: blocking playlist reloads, part hints, open segments.");
+        meter.CreateObservableCounter("production_lane.runs", () => lane.Runs, "{run}", "Segment productions run on the production lane's threads (up to their first wait for the disk).");
+        meter.CreateObservableUpDownCounter("production_lane.queued", () => lane.Queued, "{production}", "Segment productions waiting for a thread of the production lane.");
         meter.CreateObservableCounter("shifted_joined", () => shifted.Joined, "{request}", "Time-shifted requests answered by a render another request had under way.");
     }
 

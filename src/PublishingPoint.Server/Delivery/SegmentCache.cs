@@ -27,6 +27,7 @@ internal sealed class SegmentCache : IDisposable
     private static readonly PostEvictionDelegate _closeFile = static (_, value, _, _) => (value as Entry)?.Close();
     private readonly MemoryCache _cache;
     private readonly SegmentSpool _spool;
+    private readonly ProductionLane? _lane;
     private readonly long _sizeLimit;
     private readonly Lock[] _stripes = [.. Enumerable.Range(0, 64).Select(_ => new Lock())];
     private readonly Lock _compaction = new();
@@ -34,14 +35,15 @@ internal sealed class SegmentCache : IDisposable
     private long _produced;
     private long _requests;
 
-    public SegmentCache(SegmentSpool spool, IOptions<PublishingPointOptions> options)
-        : this(spool, (options ?? throw new ArgumentNullException(nameof(options))).Value.SegmentCacheMegabytes * 1024L * 1024)
+    public SegmentCache(SegmentSpool spool, IOptions<PublishingPointOptions> options, ProductionLane lane)
+        : this(spool, (options ?? throw new ArgumentNullException(nameof(options))).Value.SegmentCacheMegabytes * 1024L * 1024, lane)
     {
     }
 
-    internal SegmentCache(SegmentSpool spool, long sizeLimit)
+    internal SegmentCache(SegmentSpool spool, long sizeLimit, ProductionLane? lane = null)
     {
         _spool = spool;
+        _lane = lane;
         _sizeLimit = sizeLimit;
         _cache = new MemoryCache(new MemoryCacheOptions { SizeLimit = sizeLimit, TrackStatistics = true, ExpirationScanFrequency = TimeSpan.FromSeconds(10) });
     }
@@ -177,7 +179,8 @@ internal sealed class SegmentCache : IDisposable
                         Interlocked.Increment(ref _produced);
                         return produce();
                     },
-                    _spool);
+                    _spool,
+                    _lane);
                 _cache.Set(key, entry, new MemoryCacheEntryOptions { Size = Math.Max(sizeEstimate, 1), SlidingExpiration = _idle }.RegisterPostEvictionCallback(_closeFile));
             }
 
@@ -250,14 +253,15 @@ internal sealed class SegmentCache : IDisposable
         private bool _closed;
         private int _asked;
 
-        public Entry(Func<Task<FragmentBuffer>> produce, SegmentSpool spool)
+        public Entry(Func<Task<FragmentBuffer>> produce, SegmentSpool spool, ProductionLane? lane)
         {
             _spool = spool;
             Ready = new Lazy<Task>(async () =>
             {
                 // The factory runs under the Lazy's lock, which the other requests for this segment wait on with their
-                // threads: the production goes on from the pool's queue, not on this request's stack.
-                await Task.Yield();
+                // threads: the production goes on in the production lane, not on this request's stack.
+                await ProductionLane.Enter(lane);
+
                 var buffer = await produce().ConfigureAwait(false);
                 lock (_lock)
                 {

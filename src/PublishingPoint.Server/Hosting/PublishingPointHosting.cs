@@ -289,6 +289,7 @@ public static class PublishingPointHosting
         services.AddSingleton<SmoothDelivery>();
         services.AddSingleton<Transport.SegmentSpool>();
         services.AddSingleton<Transport.UnsentAnswers>();
+        services.AddSingleton<Delivery.ProductionLane>();
         services.AddSingleton<Delivery.SegmentCache>();
         services.AddSingleton<Delivery.AnswerStore>();
         services.AddSingleton<Observability.ReplayedAnswers>();
