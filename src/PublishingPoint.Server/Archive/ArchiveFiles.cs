@@ -21,6 +21,14 @@ public sealed class ArchiveFiles(int capacity) : IDisposable
 
     public int OpenCount => Volatile.Read(ref _count);
 
+    /// <summary>
+    /// Fault injection for tests (a disk that fails on demand needs device-mapper, which test machines lack): called
+    /// with an archive's path and the length of it known durable before each fsync; true fails that fsync as a failing
+    /// disk's does (EIO). The hook may spoil the bytes past the durable length first, as the pages of a failed fsync
+    /// are lost once the kernel drops them.
+    /// </summary>
+    internal Func<string, long, bool>? SyncFault { get; set; }
+
     /// <summary>A handle on <paramref name="path"/> for reading; dispose the lease when the read is done.</summary>
     public Lease Acquire(string path) => Acquire(path, path);
 

@@ -1,3 +1,4 @@
+using System.Buffers;
 using PublishingPoint.Media.IsoBmff;
 
 namespace PublishingPoint.Server.Archive;
@@ -17,6 +18,9 @@ public sealed class StreamArchive : IDisposable
     private FileStream? _writer;
     private bool _disposed;
     private long _length;
+    private long _syncedLength;
+    private long _recoveredSyncs;
+    private readonly List<(byte[] Array, int Length)> _unsynced = [];
     private long? _mfraOffset;
     private int _mostFragments;
 
@@ -27,6 +31,7 @@ public sealed class StreamArchive : IDisposable
         Header = header;
         _writer = writer;
         _length = length;
+        _syncedLength = length;
         _fsync = fsync;
         _files = files;
     }
@@ -123,8 +128,10 @@ public sealed class StreamArchive : IDisposable
     /// <summary>Appends one fragment and returns its offset; durable on return when fsync is on.</summary>
     /// <param name="sync">
     /// Flush to the disk before returning (with fsync on). False leaves the bytes in the page cache (a crash of the
-    /// process keeps them, a power cut may not) until <see cref="Sync"/>, which the caller must call next.
+    /// process keeps them, a power cut may not) until <see cref="Sync"/>, which the caller must call next; a copy is
+    /// kept until then, to write them again if that fsync fails.
     /// </param>
+    /// <exception cref="IOException">The fragment could not be written and made durable (the file ends before it again).</exception>
     public long Append(ReadOnlySpan<byte> fragment, uint trackId, long time, bool sync = true)
     {
         lock (_lock)
@@ -134,13 +141,26 @@ public sealed class StreamArchive : IDisposable
             try
             {
                 writer.Write(fragment);
-                writer.Flush(_fsync && sync);
+                if (_fsync && sync)
+                {
+                    SyncLocked(writer, fragment);
+                }
+                else
+                {
+                    writer.Flush(false);
+                }
             }
             catch
             {
-                // Leave no torn fragment behind: the index never saw it, the file must not keep it either.
-                RollBackLocked(writer, offset);
+                // Leave no torn fragment behind: the index never saw it, the file must not keep it either. (A failed
+                // sync may have cut the file back further: to the end of its last durable fragment.)
+                RollBackLocked(writer, Math.Min(offset, _length));
                 throw;
+            }
+
+            if (_fsync && !sync)
+            {
+                _unsynced.Add(CopyOf(fragment));
             }
 
             _length += fragment.Length;
@@ -157,15 +177,113 @@ public sealed class StreamArchive : IDisposable
     /// rollover between the append and this call) was flushed by its seal: it is not opened again, which would cut
     /// its 'mfra' off.
     /// </summary>
+    /// <exception cref="IOException">
+    /// The fsync failed twice (see <see cref="SyncLocked"/>): the fragments appended since the last good one are cut
+    /// off the file and out of its random-access index.
+    /// </exception>
     public void Sync()
     {
         lock (_lock)
         {
             if (_fsync && !_disposed && _writer is { } writer)
             {
-                writer.Flush(true);
+                SyncLocked(writer, []);
             }
         }
+    }
+
+    /// <summary>Fsyncs that failed and were followed by the unsynced bytes written again from memory and a good fsync.</summary>
+    public long RecoveredSyncs
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _recoveredSyncs;
+            }
+        }
+    }
+
+    /// <summary>
+    /// An fsync, and what to do when it fails. On Linux a failed fsync (EIO) marks the pages it could not write clean:
+    /// a second fsync reports success and the bytes are gone. So the bytes written since the last good fsync (the
+    /// copies of those appended without a sync, then <paramref name="current"/>, being appended) are written again
+    /// from memory and fsynced once more. When that fails too, the unsynced fragments are cut off the file and its
+    /// index: after the throw the file ends at its last durable fragment, as a restart would find it.
+    /// </summary>
+    private void SyncLocked(FileStream writer, ReadOnlySpan<byte> current)
+    {
+        try
+        {
+            Flush(writer);
+            MarkSyncedLocked(writer.Position);
+            return;
+        }
+        catch (IOException)
+        {
+        }
+
+        try
+        {
+            writer.SetLength(_syncedLength);
+            writer.Position = _syncedLength;
+            foreach (var copy in _unsynced)
+            {
+                writer.Write(copy.Array, 0, copy.Length);
+            }
+
+            writer.Write(current);
+            Flush(writer);
+            _recoveredSyncs++;
+            MarkSyncedLocked(writer.Position);
+        }
+        catch (IOException)
+        {
+            RollBackLocked(writer, _syncedLength);
+            ForgetUnsyncedLocked();
+            throw;
+        }
+    }
+
+    private void Flush(FileStream writer)
+    {
+        writer.Flush(false);
+        if (_files.SyncFault?.Invoke(FilePath, _syncedLength) == true)
+        {
+            throw new IOException($"fsync of {FileName} failed (injected fault)");
+        }
+
+        writer.Flush(true);
+    }
+
+    private void MarkSyncedLocked(long length)
+    {
+        _syncedLength = length;
+        foreach (var copy in _unsynced)
+        {
+            ArrayPool<byte>.Shared.Return(copy.Array);
+        }
+
+        _unsynced.Clear();
+    }
+
+    // The unsynced fragments are gone from the file: their random-access entries (the mfra's) go too.
+    private void ForgetUnsyncedLocked()
+    {
+        foreach (var list in _randomAccess.Values)
+        {
+            list.RemoveAll(e => e.MoofOffset >= _syncedLength);
+        }
+
+        _length = _syncedLength;
+        MarkSyncedLocked(_syncedLength);
+    }
+
+    private static (byte[] Array, int Length) CopyOf(ReadOnlySpan<byte> fragment)
+    {
+        var array = ArrayPool<byte>.Shared.Rent(fragment.Length);
+        fragment.CopyTo(array);
+        return (array, fragment.Length);
     }
 
     /// <summary>Appends the 'mfra' index (idempotent: does nothing when it is already there).</summary>
@@ -189,7 +307,14 @@ public sealed class StreamArchive : IDisposable
             try
             {
                 writer.Write(mfra);
-                writer.Flush(_fsync);
+                if (_fsync)
+                {
+                    SyncLocked(writer, mfra);
+                }
+                else
+                {
+                    writer.Flush(false);
+                }
             }
             catch
             {
@@ -223,7 +348,8 @@ public sealed class StreamArchive : IDisposable
             var read = await RandomAccess.ReadAsync(lease.Handle, destination[total..], offset + total, cancellationToken).ConfigureAwait(false);
             if (read == 0)
             {
-                throw new IOException($"archive {FileName} ends before offset {offset + destination.Length}");
+                // Cut there after a failed fsync (or shortened under the server): that fragment is no longer kept.
+                throw new ArchiveGoneException($"archive {FileName} ends before offset {offset + destination.Length}");
             }
 
             total += read;
@@ -240,7 +366,8 @@ public sealed class StreamArchive : IDisposable
             var read = RandomAccess.Read(lease.Handle, destination[total..], offset + total);
             if (read == 0)
             {
-                throw new IOException($"archive {FileName} ends before offset {offset + destination.Length}");
+                // Cut there after a failed fsync (or shortened under the server): that fragment is no longer kept.
+                throw new ArchiveGoneException($"archive {FileName} ends before offset {offset + destination.Length}");
             }
 
             total += read;
@@ -290,6 +417,7 @@ public sealed class StreamArchive : IDisposable
             _disposed = true;
             _writer?.Dispose();
             _writer = null;
+            MarkSyncedLocked(_syncedLength);
         }
 
         _files.Forget(_handleKey);
@@ -305,6 +433,7 @@ public sealed class StreamArchive : IDisposable
             writer.SetLength(mfra);
             writer.Flush(_fsync);
             _length = mfra;
+            _syncedLength = Math.Min(_syncedLength, mfra);
             _mfraOffset = null;
         }
 

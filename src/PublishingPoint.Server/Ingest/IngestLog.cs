@@ -26,6 +26,9 @@ internal static partial class IngestLog
     [LoggerMessage(EventId = 207, Level = LogLevel.Warning, Message = "Ingest {Point} stream {Stream}: the last gathered fragments could not be indexed")]
     public static partial void FlushFailed(ILogger logger, Exception exception, string point, string stream);
 
+    [LoggerMessage(EventId = 209, Level = LogLevel.Warning, Message = "Ingest {Point} stream {Stream}: an fsync of {Archive} failed; what it covered was written again from memory and synced (check the disk)")]
+    public static partial void SyncRecovered(ILogger logger, string point, string stream, string archive);
+
     [LoggerMessage(EventId = 206, Level = LogLevel.Error, Message = "Ingest {Point} stream {Stream}: archive write failed")]
     public static partial void ArchiveFailed(ILogger logger, Exception exception, string point, string stream);
 

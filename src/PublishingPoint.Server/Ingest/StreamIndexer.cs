@@ -603,7 +603,9 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
             }
 
             var started = System.Diagnostics.Stopwatch.GetTimestamp();
+            var recovered = archive.RecoveredSyncs;
             var offset = archive.Append(fragment.Span, traf.TrackId, time, sync: !_deferSync);
+            NoteRecovered(archive, recovered);
             if (_deferSync && !_unsynced.Contains(archive))
             {
                 _unsynced.Add(archive);
@@ -647,12 +649,22 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
         {
             foreach (var archive in _unsynced)
             {
+                var recovered = archive.RecoveredSyncs;
                 archive.Sync();
+                NoteRecovered(archive, recovered);
             }
         }
         finally
         {
             _unsynced.Clear();
+        }
+    }
+
+    private void NoteRecovered(StreamArchive archive, long before)
+    {
+        if (archive.RecoveredSyncs != before)
+        {
+            IngestLog.SyncRecovered(logger, point.Path.Value, feed.Id, archive.FileName);
         }
     }
 

@@ -1,0 +1,135 @@
+using System.Net;
+using Microsoft.Extensions.DependencyInjection;
+using PublishingPoint.Server.Points;
+using PublishingPoint.Server.Tests.Infrastructure;
+
+namespace PublishingPoint.Server.Tests.Archive;
+
+/// <summary>
+/// A failing disk's fsync (EIO): on Linux the pages it could not write are marked clean, so the bytes written since the
+/// last good fsync are lost while a second fsync succeeds. The injected fault does what such a disk does: it zeroes
+/// the archive past its durable length and fails the fsync, once. The server writes those bytes again from memory,
+/// so the encoder goes on and a restart finds every fragment it had indexed.
+/// </summary>
+public sealed class FailedFsyncTests
+{
+    [Fact]
+    public async Task AFragmentsFailedFsync_ItIsWrittenAgain_TheEncoderGoesOn_AndARestartFindsEveryFragment()
+    {
+        var capture = await IsmvCapture.SixSecondsAsync();
+        var data = TempDirectory.Create("pp-fsync");
+        var log = new LogCapture();
+        int indexed;
+        await using (var server = await RunningServer.StartAsync(data, services => services.AddSingleton<Microsoft.Extensions.Logging.ILoggerProvider>(log)))
+        {
+            var fault = FailOnce(server, "plain.isml", atSync: 4);
+            var (status, body) = await Posting.PostChunkedAsync(server.Http, "live/plain.isml/Streams(enc1)", capture);
+            Assert.True(status == HttpStatusCode.OK, $"the push answered {status}: {body}");
+            Assert.True(fault.Failed, "the fault was never injected");
+            Assert.Contains(log.Entries, e => e.Message.Contains("an fsync of", StringComparison.Ordinal) && e.Message.Contains("enc1.ismv", StringComparison.Ordinal));
+            indexed = Count(server, "live/plain.isml");
+            Assert.Equal(6, indexed);
+        }
+
+        await using (var server = await RunningServer.StartAsync(data))
+        {
+            Assert.Equal(indexed, Count(server, "live/plain.isml"));
+            await AssertEveryFragmentAnswersAsync(server, "live/plain.isml");
+        }
+    }
+
+    [Fact]
+    public async Task AnFsyncThatFailsAgain_EndsThePushWithAnError_AndTheArchiveEndsAtItsLastDurableFragment()
+    {
+        var capture = await IsmvCapture.SixSecondsAsync();
+        var data = TempDirectory.Create("pp-fsync-dead");
+        var log = new LogCapture();
+        int indexed;
+        await using (var server = await RunningServer.StartAsync(data, services => services.AddSingleton<Microsoft.Extensions.Logging.ILoggerProvider>(log)))
+        {
+            var fault = FailOnce(server, "dead.isml", atSync: 4, again: true);
+            var (status, _) = await Posting.PostChunkedAsync(server.Http, "live/dead.isml/Streams(enc1)", capture);
+            Assert.True((int)status >= 500, $"the push answered {status}");
+            Assert.True(fault.Failed, "the fault was never injected");
+            Assert.Contains(log.Entries, e => e.Message.Contains("archive write failed", StringComparison.Ordinal));
+            indexed = Count(server, "live/dead.isml");
+            Assert.Equal(3, indexed);
+        }
+
+        await using (var server = await RunningServer.StartAsync(data))
+        {
+            Assert.Equal(indexed, Count(server, "live/dead.isml"));
+            await AssertEveryFragmentAnswersAsync(server, "live/dead.isml");
+        }
+    }
+
+    [Fact]
+    public async Task ALowLatencySegmentsFailedFsync_ItIsWrittenAgainFromMemory_AndARestartFindsIt()
+    {
+        var data = TempDirectory.Create("pp-fsync-ll");
+        int indexed;
+        await using (var server = await RunningServer.StartAsync(data))
+        {
+            // Chunks of 0.2 s: the segments they complete are appended without a sync, fsynced after their part is listed.
+            var fault = FailOnce(server, "chunks.isml", atSync: 2);
+            var push = await Encoder.PushLowLatencyCmafAsync(server.Url("live/chunks.isml/Streams(a)"), new EncoderSettings { AudioKbps = 0, Seconds = 8 });
+            Assert.True(push.ExitCode == 0, Tool.Describe(push));
+            Assert.True(fault.Failed, "the fault was never injected");
+            indexed = Count(server, "live/chunks.isml");
+            Assert.True(indexed >= 3, $"{indexed} segments indexed");
+        }
+
+        await using (var server = await RunningServer.StartAsync(data))
+        {
+            Assert.Equal(indexed, Count(server, "live/chunks.isml"));
+        }
+    }
+
+    private sealed class Fault
+    {
+        public int Syncs;
+        public bool Failed;
+    }
+
+    // The point's archive fails its first fsync from the atSync-th on that has bytes to lose, after zeroing them (lost
+    // pages); with again, every fsync after it fails too.
+    private static Fault FailOnce(RunningServer server, string pointFolder, int atSync, bool again = false)
+    {
+        var fault = new Fault();
+        server.Services.GetRequiredService<PointRegistry>().ArchiveFiles.SyncFault = (path, durable) =>
+        {
+            if (!path.Contains(pointFolder, StringComparison.Ordinal) || Interlocked.Increment(ref fault.Syncs) < atSync || (fault.Failed && !again))
+            {
+                return false;
+            }
+
+            using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Write, FileShare.ReadWrite);
+            var length = RandomAccess.GetLength(handle);
+            if (length == durable)
+            {
+                return again && fault.Failed;
+            }
+
+            RandomAccess.Write(handle, new byte[length - durable], durable);
+            fault.Failed = true;
+            return true;
+        };
+        return fault;
+    }
+
+    private static int Count(RunningServer server, string point)
+    {
+        Assert.True(PointPath.TryParse(point, out var path, out _));
+        return server.Services.GetRequiredService<PointRegistry>().Find(path) is { } found ? found.Tracks().Sum(t => t.Count) : 0;
+    }
+
+    private static async Task AssertEveryFragmentAnswersAsync(RunningServer server, string point)
+    {
+        var manifest = await SmoothManifestView.FetchVodAsync(server.Http, $"{point}/Manifest");
+        foreach (var time in manifest.ChunkTimes("video"))
+        {
+            using var response = await server.Http.GetAsync(new Uri(manifest.Url("video", 400000, time), UriKind.Relative));
+            Assert.True(response.StatusCode == HttpStatusCode.OK, $"fragment at {time} answered {response.StatusCode}");
+        }
+    }
+}
