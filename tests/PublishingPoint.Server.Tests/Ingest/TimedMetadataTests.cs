@@ -151,6 +151,30 @@ public sealed class TimedMetadataTests
         Assert.Equal(tsSegment, await restarted.Http.GetByteArrayAsync(tsSegmentUrl));
     }
 
+    /// <summary>A radio channel (audio only) with a cue: Smooth's sparse stream belongs to the audio StreamIndex, the one there is.</summary>
+    [Fact]
+    public async Task AnAudioOnlyPointsCues_BelongToItsAudioStream()
+    {
+        static IEnumerable<string> AudioOnly(Uri target, EncoderSettings s) =>
+        [
+            "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "8",
+            "-c:a", "aac", "-b:a", "128k", "-movflags", "cmaf+empty_moov+default_base_moof", "-frag_duration", "2000000",
+            "-f", "mp4", target.ToString(),
+        ];
+        var stream = await IsmvCapture.CaptureAsync(AudioOnly, new EncoderSettings { RealTime = false });
+        var body = Insert(stream, Moofs(stream), new Dictionary<int, byte[][]> { [1] = [Emsg1(SpliceInsert(7, outOfNetwork: true, pts90k: 4 * 90_000, breakDuration90k: 2 * 90_000), 7, 4)] });
+
+        await using var server = await RunningServer.StartAsync();
+        var (status, text) = await Posting.PostChunkedAsync(server.Http, "live/radio.isml/Streams(a)", body);
+        Assert.True(status == System.Net.HttpStatusCode.OK, text);
+
+        var smooth = XDocument.Parse(await server.Http.GetStringAsync("live/radio.isml/Manifest"));
+        var audio = smooth.Descendants("StreamIndex").Single(e => (string?)e.Attribute("Type") == "audio");
+        var sparse = smooth.Descendants("StreamIndex").Single(e => (string?)e.Attribute("Type") == "text");
+        Assert.Equal((string?)audio.Attribute("Name"), (string?)sparse.Attribute("ParentStreamIndex"));
+        Assert.Single(sparse.Elements("c"));
+    }
+
     /// <summary>
     /// MPEG-TS ingest: ffmpeg's transport stream with a SCTE-35 PID added to its PMT (stream_type 0x86) and a
     /// splice_insert section on it, timed 4 s after the first video frame: the cue comes out as the same DATERANGE.

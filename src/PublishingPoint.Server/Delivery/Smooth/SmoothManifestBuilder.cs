@@ -34,7 +34,8 @@ internal static class SmoothManifestBuilder
             streams.Add(Stream(name, reference, tracks, fragments));
         }
 
-        if (streams.Count > 0 && Cues(point, live ? start : long.MinValue) is { } cues)
+        // The cues belong to the picture, or to the first stream of a point without one (a radio channel's audio).
+        if (streams.Count > 0 && Cues(point, live ? start : long.MinValue, (streams.Find(s => s.Type == "video") ?? streams[0]).Name) is { } cues)
         {
             streams.Add(cues);
         }
@@ -52,9 +53,10 @@ internal static class SmoothManifestBuilder
 
     /// <summary>
     /// The point's SCTE-35 cues from <paramref name="from"/> (10 MHz ticks) as a sparse stream whose chunks carry the
-    /// splice_info_sections in the manifest (ManifestOutput), beside the video; null without cues.
+    /// splice_info_sections in the manifest (ManifestOutput), beside the stream named <paramref name="parent"/>; null
+    /// without cues.
     /// </summary>
-    private static ClientStreamIndex? Cues(Point point, long from)
+    private static ClientStreamIndex? Cues(Point point, long from, string parent)
     {
         var chunks = point.Events().Where(e => e.Scheme == TimedEvent.Scte35Scheme && e.StartTicks >= from)
             .Select(e => new Chunk(e.StartTicks, e.DurationTicks ?? 0, e.Message)).ToArray();
@@ -63,7 +65,7 @@ internal static class SmoothManifestBuilder
             Type = "text",
             Subtype = "DATA",
             Name = "scte35",
-            ParentStreamIndex = "video",
+            ParentStreamIndex = parent,
             ManifestOutput = true,
             TimeScale = ClientManifest.DefaultTimeScale,
             Levels = [new ClientQualityLevel { Bitrate = 0, FourCC = string.Empty, CodecPrivateData = string.Empty }],
