@@ -192,6 +192,12 @@ public sealed class StreamArchive : IDisposable
         }
     }
 
+    /// <summary>
+    /// True once a second failed fsync cut fragments off the file: it takes no more (<see cref="Append"/> throws), and
+    /// the stream's next fragment rolls over to a new file.
+    /// </summary>
+    public bool WasCut { get; private set; }
+
     /// <summary>Fsyncs that failed and were followed by the unsynced bytes written again from memory and a good fsync.</summary>
     public long RecoveredSyncs
     {
@@ -237,7 +243,7 @@ public sealed class StreamArchive : IDisposable
             _recoveredSyncs++;
             MarkSyncedLocked(writer.Position);
         }
-        catch (IOException)
+        catch (Exception e) when (e is not OutOfMemoryException)
         {
             RollBackLocked(writer, _syncedLength);
             ForgetUnsyncedLocked();
@@ -267,9 +273,12 @@ public sealed class StreamArchive : IDisposable
         _unsynced.Clear();
     }
 
-    // The unsynced fragments are gone from the file: their random-access entries (the mfra's) go too.
+    // The unsynced fragments are gone from the file: their random-access entries (the mfra's) go too. The file takes no
+    // more fragments: the index may still list the cut ones (listed before their fsync), whose offsets new fragments
+    // would take, so a read of one would return another's bytes. The stream rolls over to a new file instead.
     private void ForgetUnsyncedLocked()
     {
+        WasCut = true;
         foreach (var list in _randomAccess.Values)
         {
             list.RemoveAll(e => e.MoofOffset >= _syncedLength);
@@ -303,7 +312,7 @@ public sealed class StreamArchive : IDisposable
             }
 
             var mfra = MfraWriter.Write(tracks);
-            var writer = WriterLocked();
+            var writer = WriterLocked(index: true);
             try
             {
                 writer.Write(mfra);
@@ -424,9 +433,14 @@ public sealed class StreamArchive : IDisposable
     }
 
     // The writer, opened again at the end of the fragments when the run was sealed; an 'mfra' there is cut off first.
-    private FileStream WriterLocked()
+    private FileStream WriterLocked(bool index = false)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
+        if (WasCut && !index)
+        {
+            throw new IOException($"archive {FileName} was cut after a failed fsync and takes no more fragments");
+        }
+
         var writer = _writer ??= new FileStream(FilePath, FileMode.Open, FileAccess.Write, FileShare.Read | FileShare.Delete, 1, FileOptions.None);
         if (_mfraOffset is { } mfra)
         {

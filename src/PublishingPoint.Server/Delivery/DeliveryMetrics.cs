@@ -35,7 +35,8 @@ internal sealed class DeliveryMetrics
         meter.CreateObservableCounter("segment_cache.hits", () => Math.Max(0, cache.Requests - cache.Produced), "{request}", "Repackaged segments served from the cache.");
         meter.CreateObservableCounter("shifted_renders", () => shifted.Renders, "{render}", "Time-shifted manifests and playlists rendered (the others were answered from the cache).");
         meter.CreateObservableUpDownCounter("held_requests", () => held.Now, "{request}", "Low-latency requests waiting for media now: blocking playlist reloads, part hints, open segments.");
-        meter.CreateObservableCounter("production_lane.runs", () => lane.Runs, "{run}", "Segment productions run on the production lane's threads (up to their first wait for the disk).");
+        meter.CreateObservableCounter("production_lane.runs", () => lane.Runs, "{run}", "Work run on the production lane's threads: productions, and the answers that waited for them.");
+        meter.CreateObservableCounter("production_lane.failures", () => lane.Failures, "{run}", "Work that threw on a production lane thread (a bug: it is counted, not let end the process).");
         meter.CreateObservableUpDownCounter("production_lane.queued", () => lane.Queued, "{production}", "Segment productions waiting for a thread of the production lane.");
         meter.CreateObservableCounter("shifted_joined", () => shifted.Joined, "{request}", "Time-shifted requests answered by a render another request had under way.");
     }

@@ -14,8 +14,11 @@ namespace PublishingPoint.Server.Delivery;
 /// every channel's fragments were listed seconds late (docs/benchmarks.md, "A lane for productions").
 /// </summary>
 /// <remarks>
-/// The queue is not bounded here: each item is a segment that requests wait for, so it is bounded by the segment cache's
-/// entries and the connections. A production that waits for the disk goes on on the pool after its first read.
+/// A production made from memory (a live viewer's segment) runs on the lane to its end, and so do the answers of the
+/// requests that waited for it (their continuations run where the segment completes): viewers' work stays behind
+/// ingest's. A production that waits for the disk goes on on the pool after its first read. The queue is not bounded
+/// here: each item is a segment that at least one request asked for, so it grows with the requests the connection
+/// limits admit.
 /// </remarks>
 internal sealed partial class ProductionLane : IDisposable
 {
@@ -24,6 +27,7 @@ internal sealed partial class ProductionLane : IDisposable
     private readonly int _nice;
     private long _niced;
     private long _runs;
+    private long _failures;
 
     public ProductionLane(IOptions<PublishingPointOptions> options)
         : this((options ?? throw new ArgumentNullException(nameof(options))).Value.ProductionThreads ?? 2 * Environment.ProcessorCount,
@@ -51,6 +55,9 @@ internal sealed partial class ProductionLane : IDisposable
     /// <summary>Work items run on the lane's threads (the parts of productions up to their first wait).</summary>
     public long Runs => Interlocked.Read(ref _runs);
 
+    /// <summary>Work items that threw on a lane thread (none should: a continuation keeps its exception in its task).</summary>
+    public long Failures => Interlocked.Read(ref _failures);
+
     /// <summary>Work items waiting for a thread of the lane.</summary>
     public int Queued => _work.Count;
 
@@ -61,16 +68,32 @@ internal sealed partial class ProductionLane : IDisposable
 
     private void Run()
     {
-        // A thread is a task of its own to Linux, with its own nice value; raising it needs no privilege.
-        if (_nice != 0 && OperatingSystem.IsLinux() && SetPriority(0, GetThreadId(), _nice) == 0)
+        // A thread is a task of its own to Linux, with its own nice value: PRIO_PROCESS with who 0 is the calling
+        // thread there (not the process, as POSIX has it). Raising it needs no privilege.
+        try
         {
-            Interlocked.Increment(ref _niced);
+            if (_nice != 0 && OperatingSystem.IsLinux() && SetPriority(0, 0, _nice) == 0)
+            {
+                Interlocked.Increment(ref _niced);
+            }
+        }
+        catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
+        {
+            // A libc without it: the lane still keeps productions out of the pool's queue, at the process's priority.
         }
 
         foreach (var work in _work.GetConsumingEnumerable())
         {
             Interlocked.Increment(ref _runs);
-            work();
+            try
+            {
+                work();
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                // An async method's continuation keeps its exceptions in its task; anything else must not end the process.
+                Interlocked.Increment(ref _failures);
+            }
         }
     }
 
@@ -90,9 +113,6 @@ internal sealed partial class ProductionLane : IDisposable
 
     [LibraryImport("libc", EntryPoint = "setpriority")]
     private static partial int SetPriority(int which, int who, int priority);
-
-    [LibraryImport("libc", EntryPoint = "gettid")]
-    private static partial int GetThreadId();
 
     internal readonly struct Awaitable(ProductionLane? lane) : ICriticalNotifyCompletion
     {

@@ -645,18 +645,26 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
     private void SyncDeferred()
     {
         _deferSync = false;
-        try
+        IOException? failed = null;
+        foreach (var archive in _unsynced)
         {
-            foreach (var archive in _unsynced)
+            // Every archive is synced, even after one failed: the others' fragments are listed already.
+            try
             {
                 var recovered = archive.RecoveredSyncs;
                 archive.Sync();
                 NoteRecovered(archive, recovered);
             }
+            catch (IOException e)
+            {
+                failed ??= e;
+            }
         }
-        finally
+
+        _unsynced.Clear();
+        if (failed is not null)
         {
-            _unsynced.Clear();
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failed);
         }
     }
 
@@ -671,13 +679,14 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
     /// <summary>
     /// Whether the stream's file rolls over before this fragment: on a keyframe of the rollover track, every
     /// ArchiveSegmentSeconds of media or once the file holds ArchiveFileMaxFragments fragments of one track; at twice
-    /// that on any fragment, so a stream without keyframes cannot grow one file (and its index) without end.
+    /// that on any fragment, so a stream without keyframes cannot grow one file (and its index) without end; at once
+    /// when a failed fsync cut the file (<see cref="StreamArchive.WasCut"/>).
     /// </summary>
     private bool RollsOver(Track track, TrackFragment traf, long time, StreamArchive archive)
     {
         var most = archive.MostFragmentsOfATrack;
         var max = registry.Options.ArchiveFileMaxFragments;
-        if (most >= 2L * max)
+        if (most >= 2L * max || archive.WasCut)
         {
             return true;
         }

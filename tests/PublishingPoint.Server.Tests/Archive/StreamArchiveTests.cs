@@ -26,6 +26,35 @@ public sealed class StreamArchiveTests
     }
 
     /// <summary>
+    /// Two failed fsyncs in a row cut the fragments appended before their sync off the file. The index may still list
+    /// them (a low-latency segment is listed before its fsync), so the file takes no more fragments: new ones would take
+    /// the cut ones' offsets and be read as them. Reads there say the fragment is gone; the mfra can still be written.
+    /// </summary>
+    [Fact]
+    public void AFileCutAfterTwoFailedFsyncs_TakesNoMoreFragments_AndReadsThereSayGone()
+    {
+        var folder = TempDirectory.Create("pp-archive-cut");
+        using var files = new ArchiveFiles(4);
+        var path = Path.Combine(folder, "a.ismv");
+        using var archive = StreamArchive.Create(path, Header(), fsync: true, files);
+        archive.Append(Box("moof", 24), 1, 0, sync: true);
+        var durable = new FileInfo(path).Length;
+        var cutAt = archive.Append(Box("moof", 32), 1, 1000, sync: false);
+        files.SyncFault = (_, _) => true;
+
+        Assert.Throws<IOException>(archive.Sync);
+
+        files.SyncFault = null;
+        Assert.True(archive.WasCut);
+        Assert.Equal(durable, new FileInfo(path).Length);
+        Assert.Equal(durable, archive.Length);
+        Assert.Throws<IOException>(() => archive.Append(Box("moof", 40), 1, 2000, sync: true));
+        Assert.Throws<ArchiveGoneException>(() => archive.Read(cutAt, new byte[32]));
+        archive.Seal();
+        Assert.Equal(["free", "moof", "mfra"], Boxes.TopLevel(File.ReadAllBytes(path)).Select(b => b.Type));
+    }
+
+    /// <summary>
     /// Read handles were kept by file path and an archive read on after it was disposed: a request still holding a
     /// fragment of a point deleted or restarted on reconnect opened the new file at that path (a new presentation's
     /// archive under the same name) and read its bytes at the old offsets; a handle opened in that race stayed in the
