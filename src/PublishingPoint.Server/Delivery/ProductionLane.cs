@@ -10,8 +10,10 @@ namespace PublishingPoint.Server.Delivery;
 /// Where viewers' segments are made: threads of their own (<see cref="PublishingPointOptions.ProductionThreads"/>) at a
 /// lower scheduling priority (<see cref="PublishingPointOptions.ProductionNice"/>), so that when viewers arrive in a
 /// crowd (a restart, an event's start) the encoders' fragments, indexed on the thread pool, get the cores first and
-/// viewers share what ingest leaves. On the pool a crowd's productions queued ahead of ingest's continuations, and
-/// every channel's fragments were listed seconds late (docs/benchmarks.md, "A lane for productions").
+/// viewers share what ingest leaves. On the pool a crowd's productions queue ahead of ingest's continuations, and
+/// every channel's fragments may be listed seconds late. Off unless configured: its gain was within the spread of this
+/// machine's runs and its cost, later first segments for joining viewers, was not (docs/benchmarks.md, "A lane for
+/// productions").
 /// </summary>
 /// <remarks>
 /// A production made from memory (a live viewer's segment) runs on the lane to its end, and so do the answers of the
@@ -30,7 +32,7 @@ internal sealed partial class ProductionLane : IDisposable
     private long _failures;
 
     public ProductionLane(IOptions<PublishingPointOptions> options)
-        : this((options ?? throw new ArgumentNullException(nameof(options))).Value.ProductionThreads ?? 2 * Environment.ProcessorCount,
+        : this((options ?? throw new ArgumentNullException(nameof(options))).Value.ProductionThreads,
             options.Value.ProductionNice)
     {
     }
