@@ -65,6 +65,9 @@ public sealed class FailedFsyncTests
             var push = await Encoder.PushLowLatencyCmafAsync(server.Url("live/chunks.isml/Streams(a)"), new EncoderSettings { AudioKbps = 0, Seconds = 8 });
             Assert.True(push.ExitCode == 0, Tool.Describe(push));
             Assert.True(fault.Failed, "the fault was never injected");
+            // The last segment is indexed when the point is finalised, which may come after ffmpeg has its answer.
+            Assert.True(PointPath.TryParse("live/chunks.isml", out var path, out _));
+            await Eventually.WaitUntilAsync(() => server.Services.GetRequiredService<PointRegistry>().Find(path) is { State: PointState.Vod }, "the point to be finalised");
             indexed = Count(server, "live/chunks.isml");
             Assert.True(indexed >= 3, $"{indexed} segments indexed");
         }
