@@ -27,7 +27,6 @@ internal sealed partial class ProductionLane : IDisposable
     private readonly BlockingCollection<Action> _work = new();
     private readonly Thread[] _threads;
     private readonly int _nice;
-    private long _niced;
     private long _runs;
     private long _failures;
 
@@ -51,9 +50,6 @@ internal sealed partial class ProductionLane : IDisposable
     /// <summary>The lane's threads; 0 when productions run on the thread pool.</summary>
     public int Threads => _threads.Length;
 
-    /// <summary>The lane's threads whose nice value was set (those whose system call failed run at the process's).</summary>
-    public long NicedThreads => Interlocked.Read(ref _niced);
-
     /// <summary>Work items run on the lane's threads (the parts of productions up to their first wait).</summary>
     public long Runs => Interlocked.Read(ref _runs);
 
@@ -74,9 +70,10 @@ internal sealed partial class ProductionLane : IDisposable
         // thread there (not the process, as POSIX has it). Raising it needs no privilege.
         try
         {
-            if (_nice != 0 && OperatingSystem.IsLinux() && SetPriority(0, 0, _nice) == 0)
+            if (_nice != 0 && OperatingSystem.IsLinux())
             {
-                Interlocked.Increment(ref _niced);
+                // A failure (a sandbox that forbids it) leaves the thread at the process's priority.
+                _ = SetPriority(0, 0, _nice);
             }
         }
         catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
