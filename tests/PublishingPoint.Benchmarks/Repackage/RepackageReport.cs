@@ -68,26 +68,25 @@ internal sealed record RepackageReport(
         var inv = CultureInfo.InvariantCulture;
         var text = new StringBuilder();
         text.AppendLine(inv, $"HLS TS repackaging, {Seconds} s stream ({Preset}); {Machine}; {Ffmpeg}");
-        text.AppendLine(inv, $"{"rendition",-10} {"segs",5} | {"ours MB out",11} {"ms",8} {"MB/s",8} {"x real",8} {"alloc/seg",10} {"-output",9} | {"ffmpeg MB",9} {"ms",8} {"MB/s",8} {"x real",8} | {"ratio x-rt",10} {"MB/s",6} | {$"ffmpeg x{FfmpegLoops} x real",17} {"ratio",6}");
-        text.AppendLine(new string('-', 178));
+        text.AppendLine(inv, $"{"rendition",-10} {"segs",5} | {"ours MB out",11} {"ms",8} {"MB/s",8} {"x real",8} {"alloc/seg",10} | {"ffmpeg MB",9} {"ms",8} {"MB/s",8} {"x real",8} | {"ratio x-rt",10} {"MB/s",6} | {$"ffmpeg x{FfmpegLoops} x real",17} {"ratio",6}");
+        text.AppendLine(new string('-', 168));
         foreach (var row in Renditions.Append(Ladder))
         {
             if (row == Ladder)
             {
-                text.AppendLine(new string('-', 178));
+                text.AppendLine(new string('-', 168));
             }
 
             var o = row.Ours;
             var f = row.Ffmpeg;
-            var alloc = o.AllocatedBytesPerSegment is { } a ? (a / 1024).ToString("F1", inv) + " KB" : "n/a";
-            var extra = o.AllocatedBytesPerSegment is { } b ? ((b - ((double)o.OutputBytes / row.Segments)) / 1024).ToString("F1", inv) + " KB" : "n/a";
+            var alloc = o.AllocatedBytesPerSegment is { } a ? a.ToString("F0", inv) + " B" : "n/a";
             text.AppendLine(inv,
-                $"{row.Rendition,-10} {row.Segments,5} | {o.OutputBytes / 1e6,11:F2} {o.BestSeconds * 1000,8:F1} {o.MegabytesPerSecond,8:F0} {o.RealTimeFactor,8:F0} {alloc,10} {extra,9} | {f.OutputBytes / 1e6,9:F2} {f.BestSeconds * 1000,8:F1} {f.MegabytesPerSecond,8:F0} {f.RealTimeFactor,8:F0} | {row.RealTimeRatio,10:F2} {row.ThroughputRatio,6:F2} | {row.FfmpegLooped.RealTimeFactor,17:F0} {row.RealTimeRatioToLooped,6:F2}");
+                $"{row.Rendition,-10} {row.Segments,5} | {o.OutputBytes / 1e6,11:F2} {o.BestSeconds * 1000,8:F1} {o.MegabytesPerSecond,8:F0} {o.RealTimeFactor,8:F0} {alloc,10} | {f.OutputBytes / 1e6,9:F2} {f.BestSeconds * 1000,8:F1} {f.MegabytesPerSecond,8:F0} {f.RealTimeFactor,8:F0} | {row.RealTimeRatio,10:F2} {row.ThroughputRatio,6:F2} | {row.FfmpegLooped.RealTimeFactor,17:F0} {row.RealTimeRatioToLooped,6:F2}");
         }
 
         text.AppendLine();
         text.AppendLine("ms: best wall time for all segments (ours: best of the timed passes; ffmpeg: best run, process start included).");
-        text.AppendLine("alloc/seg: bytes allocated per segment produced; -output: the same without the segment's own output array.");
+        text.AppendLine("alloc/seg: bytes allocated per segment produced, its output included (output arrays come from the server's pool and go back after each segment).");
         text.AppendLine("x real: media seconds per wall second; ladder = all renditions one after the other, so 'x real' is for the whole set.");
         text.AppendLine("ratio x-rt = ours x real / ffmpeg x real (the figure that counts); MB/s ratio compares each one's own TS output.");
         text.AppendLine(inv, $"ffmpeg x{FfmpegLoops}: the input read {FfmpegLoops} times in one run (-stream_loop {FfmpegLoops - 1}), so its start-up (~0.1 s) is spread thin; ratio = ours against that.");
