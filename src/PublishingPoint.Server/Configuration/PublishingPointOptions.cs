@@ -84,6 +84,13 @@ public sealed record PublishingPointOptions
     /// </summary>
     public long MaxUnsentAnswerBytes { get; set; }
 
+    /// <summary>
+    /// Most bytes the kernel holds unsent for one connection (TCP_NOTSENT_LOWAT, Linux): the rest of an answer waits in
+    /// the server, under <see cref="MaxUnsentAnswerBytes"/>, instead of in kernel memory that every socket shares. 0: the
+    /// kernel's own (as much as the socket's send buffer, up to 4 MB).
+    /// </summary>
+    public int KernelUnsentKilobytes { get; set; } = 256;
+
     /// <summary>Bytes of media one ingest connection may hold before they are indexed (a box in progress, chunks waiting for a keyframe); over it: 413.</summary>
     public long MaxIngestBytesPerConnection { get; set; } = 160L * 1024 * 1024;
 
@@ -278,6 +285,8 @@ internal sealed class PublishingPointOptionsValidator : IValidateOptions<Publish
             "PublishingPoint:MaxArchiveRunsPerStream must be at least 1, MaxOpenArchiveFiles between 16 and 1000000."),
         (options.MaxUnsentAnswerBytes is < 0 or (> 0 and < 1024 * 1024),
             "PublishingPoint:MaxUnsentAnswerBytes must be 0 (an eighth of the memory) or at least 1048576."),
+        (options.KernelUnsentKilobytes is < 0 or (> 0 and < 16) or > 65536,
+            "PublishingPoint:KernelUnsentKilobytes must be 0 (the kernel's own) or between 16 and 65536."),
         (options.MinResponseBytesPerSecond is < 0 or > 100 * 1024 * 1024,
             "PublishingPoint:MinResponseBytesPerSecond must be between 0 (no minimum) and 104857600."),
         (options.MaxSpooledFiles < 0 || options.SpoolAtRequest is < 1 or > 1_000_000,

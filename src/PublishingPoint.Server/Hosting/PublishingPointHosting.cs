@@ -111,6 +111,7 @@ public static class PublishingPointHosting
             sockets.WaitForDataBeforeAllocatingBuffer = !upFront;
         });
         var limits = ConnectionLimitSettings(builder.Configuration, logger);
+        var kernelUnsent = builder.Configuration.GetValue($"{PublishingPointOptions.Section}:{nameof(PublishingPointOptions.KernelUnsentKilobytes)}", new PublishingPointOptions().KernelUnsentKilobytes) * 1024;
         Func<Microsoft.AspNetCore.Connections.ConnectionDelegate, Microsoft.AspNetCore.Connections.ConnectionDelegate>? perAddress = null;
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
@@ -142,6 +143,11 @@ public static class PublishingPointHosting
                 perAddress ??= Transport.ConnectionLimits.Connections(limits.PerAddress, limits.TrustedProxies, kestrel.ApplicationServices.GetService<Transport.TransportMetrics>(),
                     kestrel.ApplicationServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(Transport.ConnectionLimits).FullName!));
                 listen.Use(perAddress);
+                if (kernelUnsent > 0)
+                {
+                    listen.Use(Transport.KernelSendQueue.Connections(kernelUnsent));
+                }
+
                 if (eventLoop)
                 {
                     listen.Use(Transport.EventLoop.Connections());

@@ -5,6 +5,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
+using PublishingPoint.Benchmarks.Infrastructure;
 using PublishingPoint.Benchmarks.Live;
 
 namespace PublishingPoint.Benchmarks.Hostile;
@@ -29,10 +30,15 @@ internal sealed class HostileCommand : IBenchmarkCommand
         "--parallel N      clients at once (default 32)",
         "--only TEXT       run only the kinds whose name contains TEXT",
         "--rounds N        run the kinds N times over (RSS after each round shows whether anything grows; default 1)",
+        LiveSettings.SetOption,
         "--output FILE     JSON results (default benchmark-results/hostile.json)",
     ];
 
-    private sealed record Row(string Kind, int Requests, double Seconds, string Statuses, double RssMb, int OpenFiles, int ArchiveFiles, double KernelTcpMb);
+    private sealed record Row(string Kind, int Requests, double Seconds, string Statuses, double RssMb, int OpenFiles, int ArchiveFiles, double KernelTcpMb)
+    {
+        /// <summary>Bytes waiting in the server's own sockets' send queues (sent and not acknowledged, or not sent yet).</summary>
+        public double ServerSendQueuesMb { get; init; }
+    }
 
     public async Task<int> RunAsync(BenchmarkArguments arguments, CancellationToken cancellationToken)
     {
@@ -43,7 +49,7 @@ internal sealed class HostileCommand : IBenchmarkCommand
         var (headerA, fragmentsA) = Split(await CaptureAsync(300, cancellationToken));
         var (headerB, fragmentsB) = Split(await CaptureAsync(200, cancellationToken));
         // The shipped per-address connection limit (the benchmarks' server turns it off): every request here comes from 127.0.0.1.
-        await using var server = await LiveServer.StartAsync([$"--PublishingPoint:IngestSecret={Secret}", "--PublishingPoint:MaxConnectionsPerAddress=1000"], cancellationToken);
+        await using var server = await LiveServer.StartAsync([$"--PublishingPoint:IngestSecret={Secret}", "--PublishingPoint:MaxConnectionsPerAddress=1000", .. LiveSettings.Server(arguments)], cancellationToken);
         using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = parallel }) { BaseAddress = server.BaseUrl, Timeout = TimeSpan.FromSeconds(60) };
         var token = $"?token={Secret}";
         var held = new System.Collections.Concurrent.ConcurrentBag<Socket>();
@@ -112,9 +118,28 @@ internal sealed class HostileCommand : IBenchmarkCommand
     }
 
     private static void Print(Row row) => Console.WriteLine(string.Format(CultureInfo.InvariantCulture,
-        "{0,-46} {1,7} {2,7:F1} s  RSS {3,7:F1} MB  kernel TCP {4,6:F1} MB  open files {5,5}  archives {6,4}  {7}", row.Kind, row.Requests, row.Seconds, row.RssMb, row.KernelTcpMb, row.OpenFiles, row.ArchiveFiles, row.Statuses));
+        "{0,-46} {1,7} {2,7:F1} s  RSS {3,7:F1} MB  kernel TCP {4,6:F1} MB (server's send queues {8,6:F1} MB)  open files {5,5}  archives {6,4}  {7}", row.Kind, row.Requests, row.Seconds, row.RssMb, row.KernelTcpMb, row.OpenFiles, row.ArchiveFiles, row.Statuses, row.ServerSendQueuesMb));
 
     // The machine's TCP buffers (all sockets, both ends of loopback): /proc/net/sockstat counts them in pages.
+    // /proc/net/tcp and tcp6: "sl local_address rem_address st tx_queue:rx_queue ...", addresses as HEX:PORT in hex.
+    private static long SendQueueBytes(int port)
+    {
+        long bytes = 0;
+        foreach (var table in new[] { "/proc/net/tcp", "/proc/net/tcp6" })
+        {
+            foreach (var line in File.ReadLines(table).Skip(1))
+            {
+                var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                if (fields.Length > 4 && int.Parse(fields[1][(fields[1].IndexOf(':', StringComparison.Ordinal) + 1)..], NumberStyles.HexNumber, CultureInfo.InvariantCulture) == port)
+                {
+                    bytes += long.Parse(fields[4][..fields[4].IndexOf(':', StringComparison.Ordinal)], NumberStyles.HexNumber, CultureInfo.InvariantCulture);
+                }
+            }
+        }
+
+        return bytes;
+    }
+
     private static long KernelTcpBytes()
     {
         var line = File.ReadLines("/proc/net/sockstat").FirstOrDefault(l => l.StartsWith("TCP:", StringComparison.Ordinal)) ?? string.Empty;
@@ -127,7 +152,10 @@ internal sealed class HostileCommand : IBenchmarkCommand
     {
         var sample = server.Sample();
         var files = Directory.GetFiles(server.DataPath, "*.ismv", SearchOption.AllDirectories).Length;
-        return new Row(kind, requests, seconds, statuses, sample.RssBytes / 1e6, Directory.GetFileSystemEntries($"/proc/{server.ProcessId}/fd").Length, files, KernelTcpBytes() / 1e6);
+        return new Row(kind, requests, seconds, statuses, sample.RssBytes / 1e6, Directory.GetFileSystemEntries($"/proc/{server.ProcessId}/fd").Length, files, KernelTcpBytes() / 1e6)
+        {
+            ServerSendQueuesMb = SendQueueBytes(server.BaseUrl.Port) / 1e6,
+        };
     }
 
     private static async Task<Dictionary<int, int>> RunAsync(int requests, int parallel, Func<int, Random, Task<int>> request, CancellationToken cancellationToken)

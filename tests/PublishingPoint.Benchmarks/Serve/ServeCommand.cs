@@ -28,6 +28,7 @@ internal sealed class ServeCommand : IBenchmarkCommand
         "--output FILE      JSON results (default benchmark-results/serve.json)",
         "--sizes            TS segments of about 750, 150 and 30 KB and the live playlist, each against nginx,",
         "                   with the shipped log level (connections default 64,256)",
+        LiveSettings.SetOption + " (with --sizes)",
     ];
 
     public async Task<int> RunAsync(BenchmarkArguments arguments, CancellationToken cancellationToken)
@@ -49,7 +50,7 @@ internal sealed class ServeCommand : IBenchmarkCommand
 
         if (sizes)
         {
-            return await ServeSizes.RunAsync(seconds, rounds, connections, output, cancellationToken);
+            return await ServeSizes.RunAsync(seconds, rounds, connections, output, LiveSettings.Server(arguments), cancellationToken);
         }
 
         var work = Directory.CreateTempSubdirectory("pp-serve-").FullName;

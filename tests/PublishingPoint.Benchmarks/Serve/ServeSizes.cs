@@ -15,7 +15,8 @@ internal static class ServeSizes
     private static readonly (string Size, int VideoKbps, bool Audio)[] _ladder = [("1280x720", 2800, true), ("640x360", 500, false), ("320x180", 40, false)];
     private static readonly JsonSerializerOptions _json = new() { WriteIndented = true };
 
-    public static async Task<int> RunAsync(int seconds, int rounds, int[] connections, string output, CancellationToken cancellationToken)
+    /// <param name="settings">Server settings beyond the shipped ones (--set), for an A/B run.</param>
+    public static async Task<int> RunAsync(int seconds, int rounds, int[] connections, string output, IReadOnlyList<string> settings, CancellationToken cancellationToken)
     {
         var work = Directory.CreateTempSubdirectory("pp-serve-sizes-").FullName;
         try
@@ -38,7 +39,7 @@ internal static class ServeSizes
 
             // The shipped server process (its runtimeconfig: server GC, thread-pool minimum, ConserveMemory) with the shipped
             // appsettings.json and its log level: LiveServer turns the level down, the last setting given wins.
-            await using var server = await LiveServer.StartAsync(["--PublishingPoint:FinalizeGraceSeconds=3600", "--Serilog:MinimumLevel:Default=Information"], cancellationToken);
+            await using var server = await LiveServer.StartAsync(["--PublishingPoint:FinalizeGraceSeconds=3600", "--Serilog:MinimumLevel:Default=Information", .. settings], cancellationToken);
             for (var i = 0; i < bodies.Count; i++)
             {
                 await server.PostChunkedAsync($"live/sizes.isml/Streams(r{i})", bodies[i], cancellationToken);
@@ -72,8 +73,9 @@ internal static class ServeSizes
             using var bare = await BareKestrel.StartAsync(root, barePort, names[^1], cancellationToken);
             try
             {
+                var pids = new Pids(server.ProcessId, nginx.Id, bare.Id);
                 var targets = objects.Select((o, i) => new Target(o.Label, new Uri(server.BaseUrl, o.Path), new Uri($"http://127.0.0.1:{port}/{names[i]}"),
-                    new Uri($"http://127.0.0.1:{barePort}/{names[i]}"))).ToList();
+                    new Uri($"http://127.0.0.1:{barePort}/{names[i]}"), pids)).ToList();
                 return await MeasureAsync(targets, seconds, rounds, connections, output, cancellationToken);
             }
             finally
@@ -110,7 +112,7 @@ internal static class ServeSizes
         Console.WriteLine($"wrk -t2 -d{seconds}s --latency, {rounds} rounds, targets alternating; server, nginx, the bare Kestrel app and wrk share this machine's {Environment.ProcessorCount} cores");
         foreach (var target in targets)
         {
-            foreach (var (who, url) in target.Servers)
+            foreach (var (who, url, _) in target.Servers)
             {
                 await WrkRun.RunAsync(who + target.Label, url, connections[0], 3, cancellationToken); // warm-up: JIT, caches
             }
@@ -123,9 +125,9 @@ internal static class ServeSizes
             {
                 foreach (var target in targets)
                 {
-                    foreach (var (who, url) in target.Servers)
+                    foreach (var (who, url, pid) in target.Servers)
                     {
-                        runs.Add(await WrkRun.RunAsync(who + target.Label, url, c, seconds, cancellationToken));
+                        runs.Add(await WrkRun.RunAsync(who + target.Label, url, c, seconds, cancellationToken, pid));
                     }
                 }
             }
@@ -135,20 +137,29 @@ internal static class ServeSizes
         Console.WriteLine();
         Console.WriteLine($"median of {rounds} run(s) per cell, requests/s; bare: a Kestrel app writing the same bytes from memory and nothing else;");
         Console.WriteLine("paired: the median of each round's ours/nginx (the two runs next to each other in time, so the machine's drift between rounds cancels), lowest to highest");
-        Console.WriteLine(string.Format(inv, "{0,-22} {1,5} {2,10} {3,11} {4,11} {5,18} {6,11} {7,9} {8,9} {9,9}", "object", "conns", "ours", "nginx", "ours/nginx", "paired", "bare", "ours/bare", "ours p99", "nginx p99"));
-        Console.WriteLine(new string('-', 125));
+        Console.WriteLine("CPU us/answer: the server's CPU time (nginx: its workers) over its answers, median of the rounds; busy: the machine's two cores, ours' runs / nginx's");
+        Console.WriteLine(string.Format(inv, "{0,-22} {1,5} {2,10} {3,11} {4,11} {5,18} {6,11} {7,9} {8,9} {9,9} {10,15} {11,11}", "object", "conns", "ours", "nginx", "ours/nginx", "paired", "bare", "ours/bare", "ours p99", "nginx p99", "CPU us/answer", "busy %"));
+        Console.WriteLine(new string('-', 153));
         foreach (var c in connections)
         {
             foreach (var target in targets)
             {
                 var (ours, theirs, bare) = (Find("ours: "), Find("nginx: "), Find("bare: "));
                 var paired = Paired(runs, c, target.Label);
-                Console.WriteLine(string.Format(inv, "{0,-22} {1,5} {2,10:0} {3,11:0} {4,11:0.00} {5,18} {6,11:0} {7,9:0.00} {8,7:0.00}ms {9,7:0.00}ms{10}", target.Label, c, ours.RequestsPerSecond, theirs.RequestsPerSecond,
+                Console.WriteLine(string.Format(inv, "{0,-22} {1,5} {2,10:0} {3,11:0} {4,11:0.00} {5,18} {6,11:0} {7,9:0.00} {8,7:0.00}ms {9,7:0.00}ms {10,15} {11,11}{12}", target.Label, c, ours.RequestsPerSecond, theirs.RequestsPerSecond,
                     ours.RequestsPerSecond / theirs.RequestsPerSecond, string.Format(inv, "{0:0.00} ({1:0.00}-{2:0.00})", paired[(paired.Length - 1) / 2], paired[0], paired[^1]),
                     bare.RequestsPerSecond, ours.RequestsPerSecond / bare.RequestsPerSecond, ours.P99Milliseconds, theirs.P99Milliseconds,
+                    string.Format(inv, "{0:0.0} / {1:0.0}", MedianOf("ours: ", r => r.ServerMicrosecondsPerAnswer), MedianOf("nginx: ", r => r.ServerMicrosecondsPerAnswer)),
+                    string.Format(inv, "{0:0} / {1:0}", MedianOf("ours: ", r => r.MachineBusyPercent), MedianOf("nginx: ", r => r.MachineBusyPercent)),
                     ours.Errors + theirs.Errors + bare.Errors > 0 ? $" ({ours.Errors + theirs.Errors + bare.Errors} errors)" : string.Empty));
 
                 WrkRun Find(string who) => medians.First(r => r.Connections == c && r.Target == who + target.Label);
+
+                double MedianOf(string who, Func<WrkRun, double?> figure)
+                {
+                    var values = runs.Where(r => r.Connections == c && r.Target == who + target.Label).Select(figure).OfType<double>().Order().ToArray();
+                    return values.Length == 0 ? double.NaN : values[(values.Length - 1) / 2];
+                }
             }
         }
 
@@ -166,8 +177,10 @@ internal static class ServeSizes
         return [.. ours.Zip(nginx, (o, n) => o.RequestsPerSecond / n.RequestsPerSecond).Order()];
     }
 
-    private sealed record Target(string Label, Uri Ours, Uri Nginx, Uri Bare)
+    private sealed record Pids(int Ours, int Nginx, int Bare);
+
+    private sealed record Target(string Label, Uri Ours, Uri Nginx, Uri Bare, Pids Pids)
     {
-        public (string Who, Uri Url)[] Servers => [("ours: ", Ours), ("nginx: ", Nginx), ("bare: ", Bare)];
+        public (string Who, Uri Url, int Pid)[] Servers => [("ours: ", Ours, Pids.Ours), ("nginx: ", Nginx, Pids.Nginx), ("bare: ", Bare, Pids.Bare)];
     }
 }

@@ -7,11 +7,22 @@ namespace PublishingPoint.Benchmarks.Serve;
 /// <summary>One wrk run and what it printed: requests/s, MB/s and the 99th percentile latency.</summary>
 internal sealed partial record WrkRun(string Target, int Connections, double RequestsPerSecond, double MegabytesPerSecond, double P99Milliseconds, long Errors)
 {
-    public static async Task<WrkRun> RunAsync(string target, Uri url, int connections, int seconds, CancellationToken cancellationToken)
+    /// <summary>The server's CPU time (its process and its children) an answer, in microseconds; null when not measured.</summary>
+    public double? ServerMicrosecondsPerAnswer { get; init; }
+
+    /// <summary>How busy the machine's cores were during the run, % of all of them (server, wrk and the rest).</summary>
+    public double? MachineBusyPercent { get; init; }
+
+    /// <param name="serverPid">The server whose CPU an answer is measured (nginx: its master, whose workers are its children).</param>
+    public static async Task<WrkRun> RunAsync(string target, Uri url, int connections, int seconds, CancellationToken cancellationToken, int? serverPid = null)
     {
         var stdout = Path.GetTempFileName();
+        var cpuBefore = serverPid is { } before ? ProcessCpu.Seconds(before) : 0;
+        var machineBefore = ProcessCpu.Machine();
         var result = await ProcessRunner.RunCheckedAsync("wrk",
             ["-t2", $"-c{connections}", $"-d{seconds}s", "--timeout", "10s", "--latency", url.ToString()], stdout, cancellationToken);
+        var cpu = serverPid is { } after ? ProcessCpu.Seconds(after) - cpuBefore : (double?)null;
+        var machineAfter = ProcessCpu.Machine();
         var text = await File.ReadAllTextAsync(stdout, cancellationToken);
         File.Delete(stdout);
         _ = result;
@@ -34,7 +45,12 @@ internal sealed partial record WrkRun(string Target, int Connections, double Req
         var errors = SocketErrors().Matches(text).Sum(m => long.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture));
         var non2xx = Non2xx().Match(text);
         errors += non2xx.Success ? long.Parse(non2xx.Groups[1].Value, CultureInfo.InvariantCulture) : 0;
-        return new WrkRun(target, connections, rps, mb, latency, errors);
+        var answers = rps * seconds;
+        return new WrkRun(target, connections, rps, mb, latency, errors)
+        {
+            ServerMicrosecondsPerAnswer = cpu is { } c && answers > 0 ? c / answers * 1e6 : null,
+            MachineBusyPercent = (machineAfter.Busy - machineBefore.Busy) / (machineAfter.Total - machineBefore.Total) * 100,
+        };
     }
 
     [GeneratedRegex(@"Requests/sec:\s+([0-9.]+)")]

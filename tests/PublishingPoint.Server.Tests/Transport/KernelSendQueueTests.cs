@@ -1,0 +1,113 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using Microsoft.Extensions.DependencyInjection;
+using PublishingPoint.Server.Tests.Infrastructure;
+using PublishingPoint.Server.Transport;
+
+namespace PublishingPoint.Server.Tests.Transport;
+
+/// <summary>
+/// A player that stops reading a large answer holds no more than <c>KernelUnsentKilobytes</c> of the kernel's TCP memory
+/// (which every socket, the encoders' too, shares); the rest of its answer waits in the server, counted under
+/// <c>MaxUnsentAnswerBytes</c>. The server's side of the connection is read from /proc/net/tcp.
+/// </summary>
+public sealed class KernelSendQueueTests
+{
+    private const string Segment = "live/big.isml/hls/video-12000000/0.ts";
+
+    private static readonly Lazy<Task<byte[]>> _capture = new(() => IsmvCapture.CaptureAsync(Infrastructure.Encoder.SmoothPushArguments,
+        new EncoderSettings { Seconds = 4, VideoKbps = 12000, AudioKbps = 0, Width = 640, Height = 360, Noise = true, RealTime = false }));
+
+    [Fact]
+    public async Task APlayerThatStopsReading_HoldsAtMostTheBoundInTheKernel_AndTheRestIsCountedInTheServer()
+    {
+        await using var server = await RunningServer.StartAsync();
+        var segment = await PushAsync(server);
+
+        using var stalled = await StopReadingAsync(server);
+        var queued = await SettledSendQueueAsync(server, stalled);
+        Assert.InRange(queued, 1, (256 + 128) * 1024);
+        var unsent = server.Services.GetRequiredService<UnsentAnswers>();
+        await Eventually.WaitUntilAsync(() => unsent.Bytes >= segment.Length - (512 * 1024), "the rest of the answer is not counted as waiting in the server");
+
+        // A player that reads gets the whole answer meanwhile.
+        Assert.Equal(segment, await server.Http.GetByteArrayAsync(Segment));
+    }
+
+    [Fact]
+    public async Task WithoutTheBound_TheKernelTakesMostOfTheAnswer()
+    {
+        await using var server = await RunningServer.StartAsync(null, "--PublishingPoint:KernelUnsentKilobytes=0");
+        var segment = await PushAsync(server);
+
+        using var stalled = await StopReadingAsync(server);
+        var queued = await SettledSendQueueAsync(server, stalled);
+        Assert.True(queued > 1024 * 1024, $"the kernel took {queued} of {segment.Length} bytes");
+    }
+
+    [Fact]
+    public async Task TheBound_OutOfRange_IsRefusedAtStart()
+    {
+        var refused = await Assert.ThrowsAnyAsync<Exception>(() => RunningServer.StartAsync(null, "--PublishingPoint:KernelUnsentKilobytes=8"));
+        Assert.Contains("KernelUnsentKilobytes", refused.ToString(), StringComparison.Ordinal);
+    }
+
+    private static async Task<byte[]> PushAsync(RunningServer server)
+    {
+        Assert.Equal(HttpStatusCode.OK, (await Posting.PostChunkedAsync(server.Http, "live/big.isml/Streams(a)", await _capture.Value)).Status);
+        var segment = await server.Http.GetByteArrayAsync(Segment);
+        Assert.True(segment.Length > 2 * 1024 * 1024, $"the segment is {segment.Length} bytes: too small to tell");
+        return segment;
+    }
+
+    // Asks for the segment, takes the status line and stops reading, with a receive buffer of a few KB.
+    private static async Task<Socket> StopReadingAsync(RunningServer server)
+    {
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { ReceiveBufferSize = 4096 };
+        await socket.ConnectAsync(IPAddress.Loopback, server.BaseUrl.Port);
+        await socket.SendAsync(Encoding.ASCII.GetBytes($"GET /{Segment} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
+        var head = new byte[1024];
+        var read = await socket.ReceiveAsync(head);
+        Assert.StartsWith("HTTP/1.1 200", Encoding.ASCII.GetString(head, 0, read), StringComparison.Ordinal);
+        return socket;
+    }
+
+    // The server's side of the connection: its send queue (sent and not acknowledged, or not sent), once it stops moving.
+    private static async Task<long> SettledSendQueueAsync(RunningServer server, Socket client)
+    {
+        var clientPort = ((IPEndPoint)client.LocalEndPoint!).Port;
+        long last = -1;
+        for (var i = 0; i < 50; i++)
+        {
+            await Task.Delay(100);
+            var now = SendQueue(server.BaseUrl.Port, clientPort);
+            if (now > 0 && now == last)
+            {
+                return now;
+            }
+
+            last = now;
+        }
+
+        return last;
+    }
+
+    // /proc/net/tcp: "sl local_address rem_address st tx_queue:rx_queue ...", each address HEX:PORT with the port in hex.
+    private static long SendQueue(int localPort, int remotePort)
+    {
+        foreach (var line in File.ReadLines("/proc/net/tcp").Skip(1))
+        {
+            var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (Port(fields[1]) == localPort && Port(fields[2]) == remotePort)
+            {
+                return long.Parse(fields[4].AsSpan(0, fields[4].IndexOf(':', StringComparison.Ordinal)), NumberStyles.HexNumber, CultureInfo.InvariantCulture);
+            }
+        }
+
+        return 0;
+
+        static int Port(string address) => int.Parse(address.AsSpan(address.IndexOf(':', StringComparison.Ordinal) + 1), NumberStyles.HexNumber, CultureInfo.InvariantCulture);
+    }
+}
