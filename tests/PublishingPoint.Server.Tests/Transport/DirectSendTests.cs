@@ -23,7 +23,7 @@ public sealed class DirectSendTests
     [Fact]
     public async Task PipelinedRequests_GetTheSameBytesAsWithoutDirectSend()
     {
-        // Segments above DirectSend.SendFileMinimumBytes (64 KB), so they go with sendfile; smaller ones leave from memory.
+        // Segments above DirectSend.SendFileMinimumBytes (32 KB), so they go with sendfile; smaller ones leave from memory.
         var capture = await IsmvCapture.MakeAsync(6, 2500, 64, 1280, 720);
         var spool = TempDirectory.Create("pp-spool");
         // Every segment spooled as it is produced, so each request below is a first one and still goes with sendfile.
