@@ -86,8 +86,9 @@ public sealed record PublishingPointOptions
 
     /// <summary>
     /// Most bytes the kernel holds unsent for one connection (TCP_NOTSENT_LOWAT, Linux): the rest of an answer waits in
-    /// the server, under <see cref="MaxUnsentAnswerBytes"/>, instead of in kernel memory that every socket shares. 0: the
-    /// kernel's own (as much as the socket's send buffer, up to 4 MB).
+    /// the server, under <see cref="MaxUnsentAnswerBytes"/>, instead of in kernel memory that every socket shares. Lowered
+    /// at start (not below 16 KB) so that the server's most connections hold at most half of the kernel's TCP memory
+    /// (net.ipv4.tcp_mem). 0: the kernel's own (as much as the socket's send buffer, up to 4 MB).
     /// </summary>
     public int KernelUnsentKilobytes { get; set; } = 256;
 

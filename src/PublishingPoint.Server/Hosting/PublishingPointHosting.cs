@@ -100,7 +100,7 @@ public static class PublishingPointHosting
 
         ConfigureSockets(builder, inline);
         var limits = ConnectionLimitSettings(builder.Configuration, logger);
-        var kernelUnsent = builder.Configuration.GetValue($"{PublishingPointOptions.Section}:{nameof(PublishingPointOptions.KernelUnsentKilobytes)}", new PublishingPointOptions().KernelUnsentKilobytes) * 1024;
+        var kernelUnsent = KernelUnsentBytes(builder.Configuration, limits.MaxConnections, logger);
         Func<Microsoft.AspNetCore.Connections.ConnectionDelegate, Microsoft.AspNetCore.Connections.ConnectionDelegate>? perAddress = null;
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
@@ -174,6 +174,25 @@ public static class PublishingPointHosting
             sockets.UnsafePreferInlineScheduling = inline;
             sockets.WaitForDataBeforeAllocatingBuffer = !upFront;
         });
+    }
+
+    /// <summary>KernelUnsentKilobytes in bytes, lowered so that the server's most connections hold at most half the kernel's TCP memory.</summary>
+    private static int KernelUnsentBytes(ConfigurationManager configuration, long? defaultMaxConnections, Serilog.ILogger logger)
+    {
+        var cap = configuration.GetValue($"{PublishingPointOptions.Section}:{nameof(PublishingPointOptions.KernelUnsentKilobytes)}", new PublishingPointOptions().KernelUnsentKilobytes) * 1024;
+        var connections = configuration["Kestrel:Limits:MaxConcurrentConnections"] is { } configured
+            ? long.TryParse(configured, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var max) ? max : null
+            : defaultMaxConnections;
+        var kernel = Transport.KernelSendQueue.KernelTcpMemoryBytes();
+        var bytes = Transport.KernelSendQueue.PerConnection(cap, connections, kernel);
+        if (bytes != cap)
+        {
+            logger.ForContext("SourceContext", typeof(Transport.KernelSendQueue).FullName).Information(
+                "At most {Bytes} bytes unsent in the kernel per connection (PublishingPoint:KernelUnsentKilobytes {Cap} KB, lowered so that {Connections} connections hold at most half of the kernel's TCP memory, {KernelBytes} bytes)",
+                bytes, cap / 1024, connections, kernel);
+        }
+
+        return bytes;
     }
 
     /// <summary>

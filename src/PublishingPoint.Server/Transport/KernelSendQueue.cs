@@ -12,12 +12,47 @@ namespace PublishingPoint.Server.Transport;
 /// starve the encoders' sockets. With the bound the rest of an answer waits in the server, where
 /// <c>MaxUnsentAnswerBytes</c> counts it and cuts the longest-waiting clients, and a stalled player is seen as one by
 /// <c>MinResponseBytesPerSecond</c>. A client that reads is not slowed: the kernel asks for more as soon as less than
-/// the bound is left to send.
+/// the bound is left to send. The bound is lowered so that the server's most connections together hold at most half of
+/// the kernel's TCP memory: otherwise stalled players from enough addresses could still fill it.
 /// </summary>
 internal static class KernelSendQueue
 {
+    /// <summary>The least bound a connection gets however many connections share the kernel's TCP memory.</summary>
+    public const int MinimumBytes = 16 * 1024;
+
     private const int IpProtocolTcp = 6;
     private const int TcpNotSentLowWatermark = 25;
+
+    /// <summary>
+    /// The bound for each connection: at most <paramref name="cap"/>, lowered so that the server's most connections
+    /// (<paramref name="connections"/>) together hold at most half of the kernel's TCP memory
+    /// (<paramref name="kernelTcpBytes"/>), and never below <see cref="MinimumBytes"/>. 0 stays 0 (off).
+    /// </summary>
+    public static int PerConnection(int cap, long? connections, long? kernelTcpBytes)
+    {
+        if (cap <= 0 || connections is not > 0 || kernelTcpBytes is not > 0)
+        {
+            return cap;
+        }
+
+        return (int)Math.Clamp(kernelTcpBytes.Value / 2 / connections.Value, Math.Min(MinimumBytes, cap), cap);
+    }
+
+    /// <summary>net.ipv4.tcp_mem's limit (its third value, in pages) in bytes; null where it cannot be read.</summary>
+    public static long? KernelTcpMemoryBytes()
+    {
+        try
+        {
+            var fields = File.ReadAllText("/proc/sys/net/ipv4/tcp_mem").Split((char[])[' ', '\t', '\n'], StringSplitOptions.RemoveEmptyEntries);
+            return fields.Length == 3 && long.TryParse(fields[2], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var pages)
+                ? pages * Environment.SystemPageSize
+                : null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
 
     /// <summary>Kestrel connection middleware: sets the bound on every TCP connection (on Linux; elsewhere nothing).</summary>
     public static Func<ConnectionDelegate, ConnectionDelegate> Connections(int bytes) => next => connection =>

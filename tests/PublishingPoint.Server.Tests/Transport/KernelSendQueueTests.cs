@@ -48,6 +48,31 @@ public sealed class KernelSendQueueTests
     }
 
     [Fact]
+    public async Task WithManyConnectionsAllowed_TheBoundIsLowered_SoTheyHoldAtMostHalfTheKernelsTcpMemory()
+    {
+        // A million connections would each get 16 KB (the least): 2.2 GB of tcp_mem over a million is far less.
+        await using var server = await RunningServer.StartAsync(null, "--Kestrel:Limits:MaxConcurrentConnections=1000000");
+        await PushAsync(server);
+
+        using var stalled = await StopReadingAsync(server);
+        var queued = await SettledSendQueueAsync(server, stalled);
+        Assert.InRange(queued, 1, 64 * 1024);
+    }
+
+    [Theory]
+    [InlineData(256, 1_000L, 256 * 1024)] // 1,000 x 256 KB = 256 MB: under half of 2.2 GB, the cap stands
+    [InlineData(256, 13_856L, 85_108)] // this machine's default connection limit: 2.2 GB / 2 / 13,856
+    [InlineData(256, 1_000_000L, KernelSendQueue.MinimumBytes)]
+    [InlineData(0, 13_856L, 0)] // off stays off
+    [InlineData(256, null, 256 * 1024)] // no connection limit: the cap
+    public void TheBound_IsTheCap_LoweredToHalfTheKernelsTcpMemoryOverTheConnections(int capKilobytes, long? connections, int expected)
+    {
+        const long TcpMem = 575_814L * 4096; // net.ipv4.tcp_mem's limit on a 24 GB machine
+        Assert.Equal(expected, KernelSendQueue.PerConnection(capKilobytes * 1024, connections, TcpMem));
+        Assert.Equal(capKilobytes * 1024, KernelSendQueue.PerConnection(capKilobytes * 1024, connections, null));
+    }
+
+    [Fact]
     public async Task TheBound_OutOfRange_IsRefusedAtStart()
     {
         var refused = await Assert.ThrowsAnyAsync<Exception>(() => RunningServer.StartAsync(null, "--PublishingPoint:KernelUnsentKilobytes=8"));
