@@ -17,6 +17,11 @@ public sealed class KernelSendQueueTests
 {
     private const string Segment = "live/big.isml/hls/video-12000000/0.ts";
 
+    private const string MidSegment = "live/mid.isml/hls/video-1200000/0.ts";
+
+    private static readonly Lazy<Task<byte[]>> _midCapture = new(() => IsmvCapture.CaptureAsync(Infrastructure.Encoder.SmoothPushArguments,
+        new EncoderSettings { Seconds = 4, VideoKbps = 1200, AudioKbps = 0, Width = 640, Height = 360, Noise = true, RealTime = false }));
+
     private static readonly Lazy<Task<byte[]>> _capture = new(() => IsmvCapture.CaptureAsync(Infrastructure.Encoder.SmoothPushArguments,
         new EncoderSettings { Seconds = 4, VideoKbps = 12000, AudioKbps = 0, Width = 640, Height = 360, Noise = true, RealTime = false }));
 
@@ -34,6 +39,22 @@ public sealed class KernelSendQueueTests
 
         // A player that reads gets the whole answer meanwhile.
         Assert.Equal(segment, await server.Http.GetByteArrayAsync(Segment));
+    }
+
+    [Fact]
+    public async Task APlayerThatStopsReading_IsCutByTheMinimumResponseRate()
+    {
+        // With the kernel holding the whole answer Kestrel saw it sent and the connection stayed open (idle keep-alive);
+        // with the rest waiting in the server the stall shows, and MinResponseBytesPerSecond (4 KB/s after 5 s) cuts it.
+        await using var server = await RunningServer.StartAsync();
+        Assert.Equal(HttpStatusCode.OK, (await Posting.PostChunkedAsync(server.Http, "live/mid.isml/Streams(a)", await _midCapture.Value)).Status);
+        var segment = await server.Http.GetByteArrayAsync(MidSegment);
+        Assert.InRange(segment.Length, 200 * 1024, 1024 * 1024); // more than the bound, less than the kernel would take whole
+
+        using var stalled = await StopReadingAsync(server, MidSegment);
+        var clientPort = ((IPEndPoint)stalled.LocalEndPoint!).Port;
+        Assert.True(SendQueue(server.BaseUrl.Port, clientPort) > 0, "the server's side of the connection is not found");
+        await Eventually.WaitUntilAsync(() => SendQueue(server.BaseUrl.Port, clientPort) == 0, "the stalled player's connection is still open", TimeSpan.FromSeconds(30));
     }
 
     [Fact]
@@ -88,11 +109,11 @@ public sealed class KernelSendQueueTests
     }
 
     // Asks for the segment, takes the status line and stops reading, with a receive buffer of a few KB.
-    private static async Task<Socket> StopReadingAsync(RunningServer server)
+    private static async Task<Socket> StopReadingAsync(RunningServer server, string path = Segment)
     {
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { ReceiveBufferSize = 4096 };
         await socket.ConnectAsync(IPAddress.Loopback, server.BaseUrl.Port);
-        await socket.SendAsync(Encoding.ASCII.GetBytes($"GET /{Segment} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
+        await socket.SendAsync(Encoding.ASCII.GetBytes($"GET /{path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
         var head = new byte[1024];
         var read = await socket.ReceiveAsync(head);
         Assert.StartsWith("HTTP/1.1 200", Encoding.ASCII.GetString(head, 0, read), StringComparison.Ordinal);
@@ -120,6 +141,7 @@ public sealed class KernelSendQueueTests
     }
 
     // /proc/net/tcp: "sl local_address rem_address st tx_queue:rx_queue ...", each address HEX:PORT with the port in hex.
+    // 0 when the server's side of the connection is gone.
     private static long SendQueue(int localPort, int remotePort)
     {
         foreach (var line in File.ReadLines("/proc/net/tcp").Skip(1))
