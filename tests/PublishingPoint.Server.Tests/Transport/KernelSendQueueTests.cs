@@ -125,19 +125,16 @@ public sealed class KernelSendQueueTests
     {
         var clientPort = ((IPEndPoint)client.LocalEndPoint!).Port;
         long last = -1;
-        for (var i = 0; i < 50; i++)
+        long settled = 0;
+        await Eventually.WaitUntilAsync(() =>
         {
-            await Task.Delay(100);
             var now = SendQueue(server.BaseUrl.Port, clientPort);
-            if (now > 0 && now == last)
-            {
-                return now;
-            }
-
+            var same = now > 0 && now == last;
             last = now;
-        }
-
-        return last;
+            settled = same ? now : settled;
+            return Task.FromResult(same);
+        }, "the server's send queue did not settle", TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(100));
+        return settled;
     }
 
     // /proc/net/tcp: "sl local_address rem_address st tx_queue:rx_queue ...", each address HEX:PORT with the port in hex.
