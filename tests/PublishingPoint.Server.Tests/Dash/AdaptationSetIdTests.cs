@@ -16,11 +16,14 @@ public sealed class AdaptationSetIdTests
         await PushAsync(server, "a", ["-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25", "-f", "lavfi", "-i", "sine=sample_rate=48000",
             "-c:v", "libx264", "-preset", "veryfast", "-b:v", "300k", "-g", "50", "-keyint_min", "50", "-sc_threshold", "0",
             "-c:a", "aac", "-b:a", "64k", "-metadata:s:a:0", "language=eng"]);
-        var before = await AudioSetsAsync(server);
+        // The last fragments may be indexed just after ffmpeg has its answer: wait for the audio to be listed.
+        var before = new Dictionary<string, string>();
+        await Eventually.WaitUntilAsync(async () => (before = await AudioSetsAsync(server)).Count > 0, "the MPD lists no audio AdaptationSet");
         Assert.Equal(["eng"], before.Keys);
 
         await PushAsync(server, "b", ["-f", "lavfi", "-i", "sine=frequency=600:sample_rate=48000", "-c:a", "aac", "-b:a", "128k", "-metadata:s:a:0", "language=fra"]);
-        var after = await AudioSetsAsync(server);
+        var after = new Dictionary<string, string>();
+        await Eventually.WaitUntilAsync(async () => (after = await AudioSetsAsync(server)).Count > 1, "the MPD does not list the second language");
         Assert.Equal(["eng", "fra"], after.Keys.Order());
         Assert.Equal(before["eng"], after["eng"]);
         Assert.NotEqual(after["eng"], after["fra"]);
