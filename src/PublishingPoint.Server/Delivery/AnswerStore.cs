@@ -46,7 +46,8 @@ internal sealed class AnswerNote
     public void Cached<TKey>(SegmentCache cache, TKey key, long version = -1)
         where TKey : struct, IEquatable<TKey>
     {
-        Segment = () => cache.TryGetReady(key, out var segment) ? segment : null;
+        object boxed = key; // the cache's keys are objects: boxed here once, not at each replay
+        Segment = () => cache.TryGetReady(boxed, out var segment) ? segment : null;
         Version = version;
     }
 }

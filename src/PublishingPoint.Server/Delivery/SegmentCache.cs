@@ -56,7 +56,11 @@ internal sealed class SegmentCache : IDisposable
 
     /// <summary>A segment already produced (release it after the answer): the hot path of a popular segment, no locks, no copies.</summary>
     public bool TryGetReady<TKey>(TKey key, out ReadySegment segment)
-        where TKey : struct, IEquatable<TKey>
+        where TKey : struct, IEquatable<TKey> =>
+        TryGetReady((object)key, out segment);
+
+    /// <summary>The same for a key boxed once by a caller that asks for it again and again (a kept answer's segment).</summary>
+    public bool TryGetReady(object key, out ReadySegment segment)
     {
         if (_cache.TryGetValue(key, out Entry? entry) && entry is { IsReady: true } && entry.TryAcquire(out segment))
         {

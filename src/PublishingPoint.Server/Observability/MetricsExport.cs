@@ -31,7 +31,7 @@ internal sealed class MetricsExport : IDisposable
         });
         _duration = Prometheus.Metrics.WithCustomRegistry(Registry).CreateHistogram("publishingpoint_http_request_duration_seconds",
             "Time from a request's arrival to the end of its answer, per output format.",
-            new HistogramConfiguration { LabelNames = ["format"], Buckets = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] });
+            new HistogramConfiguration { LabelNames = ["format"], ExemplarBehavior = ExemplarBehavior.NoExemplars(), Buckets = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] });
     }
 
     public CollectorRegistry Registry { get; }

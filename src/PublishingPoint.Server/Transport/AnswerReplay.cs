@@ -119,7 +119,9 @@ internal static class AnswerReplay
             }
         }
 
-        // One request head: replayed, fed to Kestrel, or the connection handed to it; false when the lane is done.
+        // One request head: replayed, fed to Kestrel, or the connection handed to it; false when the lane is done. It
+        // waits for every request, so its state machine comes from a pool rather than a new one each time.
+        [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
         private async ValueTask<bool> NextAsync()
         {
             var result = await socket.ReadAsync().ConfigureAwait(false);

@@ -16,9 +16,11 @@ internal sealed class ReceiveBlockPool : MemoryPool<byte>
 {
     public const long MaxIdleBytes = 32L * 1024 * 1024;
     public static readonly TimeSpan TrimPeriod = TimeSpan.FromSeconds(10);
-    private readonly ConcurrentStack<Block> _idle = new();
+    // A stack in an array under a lock: a block is rented and returned for every request a connection reads, and a
+    // ConcurrentStack allocated a node for each return. The lock is held for a few instructions.
+    private readonly Lock _gate = new();
+    private readonly Block?[] _idle;
     private readonly int _blockSize;
-    private readonly int _maxIdle;
     private readonly Timer _trim;
     private int _idleCount;
     private int _fewestIdle;
@@ -28,7 +30,7 @@ internal sealed class ReceiveBlockPool : MemoryPool<byte>
     public ReceiveBlockPool(int blockSize)
     {
         _blockSize = blockSize;
-        _maxIdle = (int)(MaxIdleBytes / blockSize);
+        _idle = new Block?[(int)(MaxIdleBytes / blockSize)];
         // The timer holds the pool weakly: a pool nobody disposed (a test's server) can still be collected.
         var self = new WeakReference<ReceiveBlockPool>(this);
         _trim = new Timer(static state => (((WeakReference<ReceiveBlockPool>)state!).TryGetTarget(out var pool) ? pool : null)?.Trim(), self, TrimPeriod, TrimPeriod);
@@ -44,19 +46,24 @@ internal sealed class ReceiveBlockPool : MemoryPool<byte>
     public override IMemoryOwner<byte> Rent(int minBufferSize = -1)
     {
         ArgumentOutOfRangeException.ThrowIfGreaterThan(minBufferSize, _blockSize);
-        if (_idle.TryPop(out var block))
+        Block? block = null;
+        lock (_gate)
         {
-            var idle = Interlocked.Decrement(ref _idleCount);
-            if (idle < Volatile.Read(ref _fewestIdle))
+            if (_idleCount > 0)
             {
-                Volatile.Write(ref _fewestIdle, idle); // a race only makes the next trim a little off
+                block = _idle[--_idleCount];
+                _idle[_idleCount] = null;
             }
 
+            _fewestIdle = Math.Min(_fewestIdle, _idleCount);
+        }
+
+        if (block is not null)
+        {
             block.Lend();
             return block;
         }
 
-        Volatile.Write(ref _fewestIdle, 0);
         Interlocked.Increment(ref _allocated);
         return new Block(this, _blockSize);
     }
@@ -64,32 +71,39 @@ internal sealed class ReceiveBlockPool : MemoryPool<byte>
     /// <summary>Lets go of half the blocks that stayed idle since the last call; returns how many.</summary>
     public int Trim()
     {
-        var released = 0;
-        for (var surplus = (Volatile.Read(ref _fewestIdle) + 1) / 2; released < surplus && _idle.TryPop(out _); released++)
+        lock (_gate)
         {
-            Interlocked.Decrement(ref _idleCount);
-        }
+            var released = Math.Min((_fewestIdle + 1) / 2, _idleCount);
+            for (var i = 0; i < released; i++)
+            {
+                _idle[--_idleCount] = null;
+            }
 
-        Volatile.Write(ref _fewestIdle, IdleCount);
-        return released;
+            _fewestIdle = _idleCount;
+            return released;
+        }
     }
 
     private void Return(Block block)
     {
-        if (!Volatile.Read(ref _disposed) && Interlocked.Increment(ref _idleCount) <= _maxIdle)
+        lock (_gate)
         {
-            _idle.Push(block);
-            return;
+            if (!_disposed && _idleCount < _idle.Length)
+            {
+                _idle[_idleCount++] = block;
+            }
         }
-
-        Interlocked.Decrement(ref _idleCount);
     }
 
     protected override void Dispose(bool disposing)
     {
-        Volatile.Write(ref _disposed, true);
         _trim.Dispose();
-        _idle.Clear();
+        lock (_gate)
+        {
+            _disposed = true;
+            Array.Clear(_idle);
+            _idleCount = 0;
+        }
     }
 
     private sealed class Block(ReceiveBlockPool pool, int size) : IMemoryOwner<byte>

@@ -39,6 +39,23 @@ public sealed class ReceiveBlockPoolTests
     }
 
     [Fact]
+    public void LendingAndReturningAnIdleBlock_AllocatesNothing()
+    {
+        // Kestrel rents and returns a block for every request a connection reads.
+        using var pool = new ReceiveBlockPool(BlockSize);
+        pool.Rent().Dispose();
+        pool.Rent().Dispose();
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < 1000; i++)
+        {
+            pool.Rent().Dispose();
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(1, pool.Allocated);
+    }
+
+    [Fact]
     public void IdleBlocks_AreBounded()
     {
         using var pool = new ReceiveBlockPool(BlockSize);
