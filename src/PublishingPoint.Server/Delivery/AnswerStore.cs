@@ -28,7 +28,7 @@ internal sealed class AnswerNote
     public long Version { get; private set; } = -1;
 
     /// <summary>A segment cache entry, looked up again for each replay (it holds while the cache keeps the segment).</summary>
-    public Func<ReadySegment?>? Segment { get; private set; }
+    public CachedSegment? Segment { get; private set; }
 
     public static AnswerNote? Of(HttpContext context) => context.Features.Get<AnswerNote>();
 
@@ -46,8 +46,7 @@ internal sealed class AnswerNote
     public void Cached<TKey>(SegmentCache cache, TKey key, long version = -1)
         where TKey : struct, IEquatable<TKey>
     {
-        object boxed = key; // the cache's keys are objects: boxed here once, not at each replay
-        Segment = () => cache.TryGetReady(boxed, out var segment) ? segment : null;
+        Segment = new CachedSegment(cache, key); // the cache's keys are objects: boxed here once, not at each replay
         Version = version;
     }
 }
@@ -57,7 +56,7 @@ internal sealed class AnswerNote
 /// Accept-Encoding: the head as sent (without its Date) and where the body is. One holds while its point is the one at
 /// that path, not retired, (for a rendered output) still at the version it was rendered for, and host filtering's
 /// options (AllowedHosts) have not been reloaded since (the filter is the pipeline's: a kept answer's Host may be one no
-/// longer allowed); one that no longer holds
+/// longer allowed), and (for a segment) while the segment cache keeps the entry it was answered from; one that no longer holds
 /// is dropped when it is next asked for, and all are looked over every 30 s and whenever the store is full, so a deleted
 /// point is not kept alive by its answers. Bounded by count and by the rendered bytes it keeps alive: when full, what
 /// no longer holds goes first, then any until a quarter is free (requests of made-up Hosts or Accept-Encodings can
@@ -109,7 +108,7 @@ internal sealed class AnswerStore : IDisposable
     /// <param name="Version">The point's version the body belongs to; -1 for a segment (immutable while cached).</param>
     /// <param name="Format">Its output, for the request counters (hls, dash, smooth).</param>
     /// <param name="Viewer">A manifest, playlist or MPD: its client counts as a viewer of the point.</param>
-    internal sealed record Entry(Point Point, string PointName, long Version, byte[] Head, int Length, byte[]? Bytes, Func<ReadySegment?>? Segment, string Format, bool Viewer)
+    internal sealed record Entry(Point Point, string PointName, long Version, byte[] Head, int Length, byte[]? Bytes, CachedSegment? Segment, string Format, bool Viewer)
     {
         public long Hosts { get; init; }
 
@@ -162,7 +161,8 @@ internal sealed class AnswerStore : IDisposable
 
     private bool Holds(Entry entry) => entry.Hosts == Interlocked.Read(ref _hosts) && !entry.Point.Retired && (entry.Version < 0 || entry.Point.Version == entry.Version)
         && ReferenceEquals(_registry.Find(entry.PointName), entry.Point)
-        && (entry.Output is null || (entry.Point.Output.TryGet(entry.OutputKey!, entry.Version, out var current) && ReferenceEquals(current, entry.Output)));
+        && (entry.Output is null || (entry.Point.Output.TryGet(entry.OutputKey!, entry.Version, out var current) && ReferenceEquals(current, entry.Output)))
+        && entry.Segment is not { Gone: true };
 
     // Full: first what no longer holds, then any, until a quarter of each bound is free.
     private void Trim(long adding)
@@ -231,6 +231,12 @@ internal sealed class AnswerStore : IDisposable
         if (response.StatusCode != StatusCodes.Status200OK || response.ContentLength is not { } length || length > int.MaxValue
             || context.RequestAborted.IsCancellationRequested || (note.Bytes is null && note.Segment is null) || (note.Bytes is not null && note.OutputKey is null)
             || (note.Bytes is { } bytes && bytes.Length != length) || Head(response.Headers, length) is not { } head)
+        {
+            return;
+        }
+
+        // A segment the cache let go meanwhile (or never kept) is not kept either: nothing would say when it goes.
+        if (note.Segment is { } segment && !segment.Seen())
         {
             return;
         }

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Options;
 using PublishingPoint.Server.Configuration;
@@ -60,16 +61,37 @@ internal sealed class SegmentCache : IDisposable
         TryGetReady((object)key, out segment);
 
     /// <summary>The same for a key boxed once by a caller that asks for it again and again (a kept answer's segment).</summary>
-    public bool TryGetReady(object key, out ReadySegment segment)
+    public bool TryGetReady(object key, out ReadySegment segment) => TryGetReady(key, out segment, out _);
+
+    /// <summary>The same, with the entry's <see cref="Presence"/>: whether the cache has let it go since.</summary>
+    public bool TryGetReady(object key, out ReadySegment segment, [NotNullWhen(true)] out Presence? presence)
     {
         if (_cache.TryGetValue(key, out Entry? entry) && entry is { IsReady: true } && entry.TryAcquire(out segment))
         {
             Interlocked.Increment(ref _requests);
+            presence = entry.Presence;
             return true;
         }
 
         segment = default;
+        presence = null;
         return false;
+    }
+
+    /// <summary>The <see cref="Presence"/> of the entry under <paramref name="key"/>; null when there is none.</summary>
+    public Presence? PresenceOf(object key) => _cache.TryGetValue(key, out Entry? entry) ? entry?.Presence : null;
+
+    /// <summary>Lets the entry under <paramref name="key"/> go now, as the cache does when it is idle or the cache is full.</summary>
+    internal void Evict(object key) => _cache.Remove(key);
+
+    /// <summary>Whether a cache entry was evicted: a few bytes that say so without holding the entry (or its bytes).</summary>
+    internal sealed class Presence
+    {
+        private volatile bool _evicted;
+
+        public bool Evicted => _evicted;
+
+        public void Evict() => _evicted = true;
     }
 
     /// <summary>The segment's bytes (read back from its file copy when it has one): for callers that need them all.</summary>
@@ -315,8 +337,11 @@ internal sealed class SegmentCache : IDisposable
             return false;
         }
 
+        public Presence Presence { get; } = new();
+
         public void Close()
         {
+            Presence.Evict();
             lock (_lock)
             {
                 _closed = true;

@@ -28,7 +28,7 @@ internal sealed class ReplayedAnswers(AnswerStore store, PointRegistry registry,
             return true;
         }
 
-        if (entry.Segment!() is not { } segment)
+        if (entry.Segment!.TryGet() is not { } segment)
         {
             return false;
         }

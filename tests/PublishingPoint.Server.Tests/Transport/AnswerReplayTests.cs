@@ -220,6 +220,44 @@ public sealed class AnswerReplayTests
         Assert.Equal(before, await ReplayedAsync(server));
     }
 
+    /// <summary>
+    /// Every live segment a player fetched was kept until the store was full (4,096 answers), though its segment had
+    /// left the segment cache a minute after its last request: the soak's heap dumps counted them growing. Such an
+    /// answer is now dropped at the store's next sweep, and the segment asked for again is made again and kept again.
+    /// </summary>
+    [Fact]
+    public async Task AKeptSegment_IsDroppedOnceTheSegmentCacheLetsItGo()
+    {
+        await using var server = await LiveAsync();
+        using var player = await RawConnection.OpenAsync(server.BaseUrl);
+        var target = $"/{Point}/hls/video-400000/1.ts";
+        var first = await player.GetAsync(target);
+        Assert.Equal(200, first.Status);
+        var replayed = await ReplayedAsync(server);
+        Assert.Equal(first.Body, (await player.GetAsync(target)).Body);
+        Assert.Equal(replayed + 1, await ReplayedAsync(server));
+
+        var store = server.Services.GetRequiredService<PublishingPoint.Server.Delivery.AnswerStore>();
+        var cache = server.Services.GetRequiredService<PublishingPoint.Server.Delivery.SegmentCache>();
+        var point = server.Services.GetRequiredService<PublishingPoint.Server.Points.PointRegistry>().Find(Point)!;
+        var video = point.Tracks().Single(t => t.Key.Name == "video" && t.Key.Bitrate == 400_000).Key;
+        store.Sweep();
+        var kept = store.Count;
+        cache.Evict(new PublishingPoint.Server.Delivery.Hls.HlsSegmentKey(point, video, PublishingPoint.Server.Delivery.Hls.HlsFormat.Ts, 1));
+        await Eventually.WaitUntilAsync(() =>
+        {
+            store.Sweep();
+            return store.Count == kept - 1;
+        }, $"the answer of a segment the cache let go is still kept ({kept} answers before the eviction)", TimeSpan.FromSeconds(10));
+
+        // Asked for again: the pipeline makes it again (the same bytes), and the answer after that is a replay again.
+        replayed = await ReplayedAsync(server);
+        Assert.Equal(first.Body, (await player.GetAsync(target)).Body);
+        Assert.Equal(replayed, await ReplayedAsync(server));
+        Assert.Equal(first.Body, (await player.GetAsync(target)).Body);
+        Assert.Equal(replayed + 1, await ReplayedAsync(server));
+    }
+
     [Fact]
     public async Task AKeptAnswer_IsNotGivenToAHostNoLongerAllowed()
     {
