@@ -35,7 +35,9 @@ public static class Tool
         catch (OperationCanceledException)
         {
             process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{tool} {string.Join(' ', info.ArgumentList)} did not finish in time: {await stderr}");
+            // The ends of both streams: some peers (gst-launch -v) say what they were doing on standard output only.
+            var output = await stdout;
+            throw new TimeoutException($"{tool} {string.Join(' ', info.ArgumentList)} did not finish in time: {await stderr}\n... {output[Math.Max(0, output.Length - 4000)..]}");
         }
 
         return new ToolResult(process.ExitCode, await stdout, await stderr);
