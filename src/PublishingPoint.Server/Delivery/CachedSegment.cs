@@ -18,7 +18,12 @@ internal sealed class CachedSegment(SegmentCache cache, object key)
             return null;
         }
 
-        Volatile.Write(ref _presence, presence);
+        // Written only when it changed: every replay of a popular segment reads it, from both event threads.
+        if (!ReferenceEquals(Volatile.Read(ref _presence), presence))
+        {
+            Volatile.Write(ref _presence, presence);
+        }
+
         return segment;
     }
 

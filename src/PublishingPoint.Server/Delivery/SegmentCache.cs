@@ -58,12 +58,12 @@ internal sealed class SegmentCache : IDisposable
     /// <summary>A segment already produced (release it after the answer): the hot path of a popular segment, no locks, no copies.</summary>
     public bool TryGetReady<TKey>(TKey key, out ReadySegment segment)
         where TKey : struct, IEquatable<TKey> =>
-        TryGetReady((object)key, out segment);
+        TryGetReady(key, out segment, out _);
 
-    /// <summary>The same for a key boxed once by a caller that asks for it again and again (a kept answer's segment).</summary>
-    public bool TryGetReady(object key, out ReadySegment segment) => TryGetReady(key, out segment, out _);
-
-    /// <summary>The same, with the entry's <see cref="Presence"/>: whether the cache has let it go since.</summary>
+    /// <summary>
+    /// The same for a key boxed once by a caller that asks for it again and again (a kept answer's segment), with the
+    /// entry's <see cref="Presence"/>: whether the cache has let it go since.
+    /// </summary>
     public bool TryGetReady(object key, out ReadySegment segment, [NotNullWhen(true)] out Presence? presence)
     {
         if (_cache.TryGetValue(key, out Entry? entry) && entry is { IsReady: true } && entry.TryAcquire(out segment))
