@@ -133,6 +133,57 @@ public sealed class DashLiveToVodTests
         Assert.InRange(int.Parse(frames.Trim(), CultureInfo.InvariantCulture), (Seconds * FramesPerSecond) - 2, (Seconds * FramesPerSecond) + 2);
     }
 
+    /// <summary>
+    /// An encoder that stamps wall-clock time (ffmpeg's -output_ts_offset with the Unix time, as when one encoder feeds
+    /// several origins): a live MPD keeps media time 0 as period time 0, so every origin agrees. The static MPD it became
+    /// kept that origin, so its first segment started 1.7 billion seconds into the period: ffprobe reported that as the
+    /// duration and dash.js searched the lead-in for a segment. A static MPD now starts at its first segment, and so does
+    /// a time-shifted window of it.
+    /// </summary>
+    [Fact]
+    public async Task AStaticMpd_StartsAtItsFirstSegment_WhenTheEncoderStampsWallClockTime()
+    {
+        await using var server = await RunningServer.StartAsync(null, "--PublishingPoint:FinalizeGraceSeconds=2");
+        const long WallClock = 1_765_000_000L * 10_000_000; // December 2025 in ticks of the ismv clock
+        var body = IsmvCapture.Later(IsmvCapture.WithoutEnd(await IsmvCapture.SixSecondsAsync()), WallClock);
+        var (status, text) = await Posting.PostChunkedAsync(server.Http, "live/wall.isml/Streams(a)", body);
+        Assert.True(status == HttpStatusCode.OK, text);
+        var live = MpdView.Parse(await server.Http.GetStringAsync("live/wall.isml/manifest.mpd"));
+        Assert.True(live.IsDynamic, "read after the point finished: the live origin was not kept");
+
+        var mpdUrl = server.Url("live/wall.isml/manifest.mpd");
+        MpdView vod;
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            vod = MpdView.Parse(await server.Http.GetStringAsync(mpdUrl));
+            if (!vod.IsDynamic || clock.Elapsed > TimeSpan.FromSeconds(20))
+            {
+                break;
+            }
+
+            await Task.Delay(200);
+        }
+
+        Assert.Equal("static", vod.Type);
+        Assert.InRange(vod.Duration("mediaPresentationDuration")!.Value.TotalSeconds, 5, 7);
+        var starts = vod.Video.Concat(vod.Audio).Select(r => (double)(r.Segments[0].Time - r.PresentationTimeOffset) / r.Timescale).ToList();
+        Assert.All(starts, start => Assert.InRange(start, 0, 0.1));
+        Assert.Contains(0, starts.Select(s => Math.Round(s, 3)));
+        var probe = await Tool.ProbeAsync(mpdUrl.ToString(), "-show_entries", "format=duration", "-of", "default=nw=1:nk=1");
+        Assert.InRange(double.Parse(probe.Trim(), CultureInfo.InvariantCulture), 5, 7);
+
+        // A window of the finished point from within its second segment on, by the wall clock the live MPD gave it.
+        var liveVideo = live.Video.First();
+        var from = live.Date("availabilityStartTime")!.Value + TimeSpan.FromSeconds(((double)(liveVideo.Segments[1].Time - liveVideo.PresentationTimeOffset) / liveVideo.Timescale) + 0.5);
+        var query = string.Create(CultureInfo.InvariantCulture, $"?start={from.UtcDateTime:yyyy-MM-ddTHH:mm:ss.fff}Z&end={from.AddSeconds(3).UtcDateTime:yyyy-MM-ddTHH:mm:ss.fff}Z");
+        var window = MpdView.Parse(await server.Http.GetStringAsync($"live/wall.isml/manifest.mpd{query}"));
+        Assert.Equal("static", window.Type);
+        Assert.Equal(liveVideo.Segments[1].Time, window.Video.First().Segments[0].Time);
+        Assert.All(window.Video.Concat(window.Audio), r => Assert.InRange((double)(r.Segments[0].Time - r.PresentationTimeOffset) / r.Timescale, 0, 0.1));
+        Assert.InRange(window.Duration("mediaPresentationDuration")!.Value.TotalSeconds, 1.5, 4.5);
+    }
+
     private static async Task<(MpdView Mpd, HttpResponseMessage Response, DateTimeOffset FetchedAt, DateTimeOffset AnsweredAt)> WaitForMpdAsync(RunningServer server, Func<MpdView, bool> ready)
     {
         var clock = Stopwatch.StartNew();

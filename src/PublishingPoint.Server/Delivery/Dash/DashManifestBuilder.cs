@@ -15,7 +15,7 @@ namespace PublishingPoint.Server.Delivery.Dash;
 /// Timing: a segment's samples carry their ingest times lifted by <see cref="HlsPackager.TimeOffsetSeconds"/>,
 /// so S@t is the fragment's time plus that lift, and presentationTimeOffset is the lift plus the point's
 /// origin: media time 0 for a point first presented live (so every origin agrees), else its earliest media time.
-/// Period time 0 is the origin. The wall clock of period time 0,
+/// Period time 0 is the origin while live; a static MPD moves it to its first listed segment. The wall clock of period time 0,
 /// availabilityStartTime, is the HLS anchor (wall clock of media time 0) plus the origin, so DASH and HLS
 /// (EXT-X-PROGRAM-DATE-TIME) place every sample at the same instant.
 /// </para>
@@ -77,7 +77,8 @@ internal static class DashManifestBuilder
 
         // The longest segment, to the millisecond: how often a live MPD changes and the buffering it needs.
         var segment = TimeSpan.FromMilliseconds(Math.Max(1000, Math.Ceiling(extent.Longest * 1000)));
-        var period = new DashPeriod { AdaptationSets = sets, EventStreams = EventStreams(point, originTicks) };
+        var lead = live ? 0 : StartAtFirstSegment(sets);
+        var period = new DashPeriod { AdaptationSets = sets, EventStreams = EventStreams(point, originTicks + lead) };
         var (availabilityStart, depth) = Availability(anchor + TimeSpan.FromTicks(originTicks), windowSeconds, now, shift, extent, segment);
         return live
             ? new MediaPresentation
@@ -98,13 +99,49 @@ internal static class DashManifestBuilder
             }
             : new MediaPresentation
             {
-                MediaPresentationDuration = TimeSpan.FromSeconds(extent.End),
+                MediaPresentationDuration = TimeSpan.FromSeconds(extent.End) - TimeSpan.FromTicks(lead),
                 MinBufferTime = segment,
                 Periods = [period],
             };
     }
 
     private delegate DashSegmentTemplate? TemplateOf(Track track);
+
+    /// <summary>
+    /// A static presentation starts where its first listed segment does: the origin a live point keeps (media time 0)
+    /// put an encoder's wall-clock or epoch times, or a window's late start, that far into the period, and players
+    /// start a static MPD at its period's start (dash.js then walked the empty lead-in in 0.3 s steps, ffprobe reported
+    /// it as duration). Each representation's presentationTimeOffset moves by the same lead, rounded down in its own
+    /// timescale, so no first segment starts before 0 and audio and video keep their places; the lead in 100 ns ticks.
+    /// </summary>
+    private static long StartAtFirstSegment(List<DashAdaptationSet> sets)
+    {
+        var lead = long.MaxValue;
+        foreach (var template in sets.SelectMany(s => s.Representations).Select(r => r.SegmentTemplate))
+        {
+            lead = Math.Min(lead, RescaleDown(Math.Max(0, template.Segments[0].Time - template.PresentationTimeOffset), template.Timescale, TimeSpan.TicksPerSecond));
+        }
+
+        if (lead is 0 or long.MaxValue)
+        {
+            return 0;
+        }
+
+        for (var i = 0; i < sets.Count; i++)
+        {
+            sets[i] = sets[i] with
+            {
+                Representations = [.. sets[i].Representations.Select(r => r with
+                {
+                    SegmentTemplate = r.SegmentTemplate with { PresentationTimeOffset = r.SegmentTemplate.PresentationTimeOffset + RescaleDown(lead, TimeSpan.TicksPerSecond, r.SegmentTemplate.Timescale) },
+                })],
+            };
+        }
+
+        return lead;
+    }
+
+    private static long RescaleDown(long value, long from, long to) => (long)((Int128)value * to / from);
 
     /// <summary>
     /// A shifted live MPD's clock: with a delay, its availability starts that much later, so its "now" is the delayed
