@@ -7,8 +7,9 @@ namespace PublishingPoint.Media.Hls;
 /// <param name="ProgramDateTime">Wall-clock time of the segment's first sample, when known.</param>
 /// <param name="Parts">Its partial segments (EXT-X-PART, listed before its EXTINF) in a low-latency playlist.</param>
 /// <param name="ByteRange">EXT-X-BYTERANGE: only these bytes of <paramref name="Uri"/> (an I-frame playlist's I-frame).</param>
+/// <param name="Gap">EXT-X-GAP: the segment has no media (clients do not load it).</param>
 public readonly record struct HlsSegment(long Sequence, TimeSpan Duration, string Uri, bool Discontinuity = false, DateTimeOffset? ProgramDateTime = null,
-    IReadOnlyList<HlsPart>? Parts = null, HlsByteRange? ByteRange = null);
+    IReadOnlyList<HlsPart>? Parts = null, HlsByteRange? ByteRange = null, bool Gap = false);
 
 /// <summary>EXT-X-BYTERANGE:length@offset.</summary>
 public readonly record struct HlsByteRange(long Length, long Offset);

@@ -87,6 +87,11 @@ public static class MediaPlaylistWriter
                 WritePart(text, part);
             }
 
+            if (segment.Gap)
+            {
+                text.Append("#EXT-X-GAP\n");
+            }
+
             text.Append(inv, $"#EXTINF:{segment.Duration.TotalSeconds:0.000},\n");
             if (segment.ByteRange is { } range)
             {

@@ -198,6 +198,9 @@ public sealed class StreamArchive : IDisposable
     /// </summary>
     public bool WasCut { get; private set; }
 
+    /// <summary>Where the cut was (<see cref="long.MaxValue"/> while there was none): fragments from here on were lost.</summary>
+    public long CutAt { get; private set; } = long.MaxValue;
+
     /// <summary>Fsyncs that failed and were followed by the unsynced bytes written again from memory and a good fsync.</summary>
     public long RecoveredSyncs
     {
@@ -279,6 +282,7 @@ public sealed class StreamArchive : IDisposable
     private void ForgetUnsyncedLocked()
     {
         WasCut = true;
+        CutAt = Math.Min(CutAt, _syncedLength);
         foreach (var list in _randomAccess.Values)
         {
             list.RemoveAll(e => e.MoofOffset >= _syncedLength);

@@ -43,4 +43,7 @@ internal static partial class IngestLog
 
     [LoggerMessage(EventId = 231, Level = LogLevel.Warning, Message = "Ingest {Point}: the timed events could not be saved; they are served but would not survive a restart")]
     public static partial void EventsNotSaved(ILogger logger, Exception exception, string point);
+
+    [LoggerMessage(EventId = 234, Level = LogLevel.Error, Message = "Ingest {Point} stream {Stream}: {Fragments} fragment(s) listed before their fsync were lost with the unsynced end of {File} (the fsync failed twice); playlists mark them EXT-X-GAP")]
+    public static partial void FragmentsLost(ILogger logger, string point, string stream, string file, int fragments);
 }

@@ -28,6 +28,7 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
     private StreamArchive? _archive;
     private bool _deferSync;
     private readonly List<StreamArchive> _unsynced = [];
+    private readonly HashSet<StreamArchive> _reportedCuts = [];
     private readonly Dictionary<Track, PendingRun> _pending = [];
 
     public long Accepted { get; private set; }
@@ -604,7 +605,17 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
 
             var started = System.Diagnostics.Stopwatch.GetTimestamp();
             var recovered = archive.RecoveredSyncs;
-            var offset = archive.Append(fragment.Span, traf.TrackId, time, sync: !_deferSync);
+            long offset;
+            try
+            {
+                offset = archive.Append(fragment.Span, traf.TrackId, time, sync: !_deferSync);
+            }
+            catch (IOException)
+            {
+                ReportLost(archive);
+                throw;
+            }
+
             NoteRecovered(archive, recovered);
             if (_deferSync && !_unsynced.Contains(archive))
             {
@@ -642,6 +653,23 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
         point.Touch();
     }
 
+    // A cut archive lost the fragments past its last good fsync; those the index listed before it are marked by the cut
+    // (FragmentEntry.Lost): counted and logged here, once per file.
+    private void ReportLost(StreamArchive archive)
+    {
+        if (!archive.WasCut || !_reportedCuts.Add(archive))
+        {
+            return;
+        }
+
+        var lost = point.Tracks().Sum(track => track.Snapshot().Count(f => f.Archive == archive && f.Lost));
+        if (lost > 0)
+        {
+            point.NoteLost(lost);
+            IngestLog.FragmentsLost(logger, point.Path.Value, feed.Id, archive.FileName, lost);
+        }
+    }
+
     private void SyncDeferred()
     {
         _deferSync = false;
@@ -658,6 +686,7 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
             catch (IOException e)
             {
                 failed ??= e;
+                ReportLost(archive);
             }
         }
 

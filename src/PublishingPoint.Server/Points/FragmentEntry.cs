@@ -88,6 +88,12 @@ public sealed class FragmentEntry
 
     public long ArchiveOffset { get; }
 
+    /// <summary>
+    /// Listed before its fsync (a low-latency segment, whose parts were served) and then lost with the archive's
+    /// unsynced end when that fsync failed twice: never read again; playlists mark it EXT-X-GAP.
+    /// </summary>
+    public bool Lost => ArchiveOffset >= Archive.CutAt;
+
     public int Length { get; }
 
     /// <summary>True when the encoder restarted or skipped time right before this fragment.</summary>

@@ -348,6 +348,18 @@ public sealed class Point : IDisposable
 
     public void Touch() => Interlocked.Increment(ref _version);
 
+    /// <summary>Fragments listed before their fsync and lost when it failed twice (<see cref="FragmentEntry.Lost"/>).</summary>
+    public int LostFragments => Volatile.Read(ref _lostFragments);
+
+    private int _lostFragments;
+
+    /// <summary>Counts fragments found lost with a cut archive; the outputs change (their gaps), so the version does.</summary>
+    public void NoteLost(int fragments)
+    {
+        Interlocked.Add(ref _lostFragments, fragments);
+        Touch();
+    }
+
     private long _ingestBytes;
 
     /// <summary>Bytes the point's ingest connections hold before indexing (see Ingest.IngestMemory).</summary>

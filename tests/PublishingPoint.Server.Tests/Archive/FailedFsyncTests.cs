@@ -78,6 +78,66 @@ public sealed class FailedFsyncTests
         }
     }
 
+    /// <summary>
+    /// A low-latency segment is listed before its fsync (its parts were served already); when the fsync fails twice the
+    /// archive is cut back to its last durable byte and the segment's media is gone. The index kept it, so a finished
+    /// point's TS master (its rates are measured from every segment's samples, read from the archive) answered 503 until
+    /// a restart, and its playlists listed a segment that answers 404. The lost segment is now marked: never read
+    /// again, logged, left out of rates and I-frames, and an EXT-X-GAP where a playlist lists it.
+    /// </summary>
+    [Fact]
+    public async Task ALowLatencySegmentLostToTwoFailedFsyncs_IsMarkedAGap_AndTheFinishedPointStillPlays()
+    {
+        var log = new LogCapture();
+        await using var server = await RunningServer.StartAsync(null, services => services.AddSingleton<Microsoft.Extensions.Logging.ILoggerProvider>(log));
+        var fault = FailOnce(server, "cut.isml", atSync: 3, again: true);
+        await Encoder.PushLowLatencyCmafAsync(server.Url("live/cut.isml/Streams(a)"), new EncoderSettings { AudioKbps = 0, Seconds = 8 });
+        Assert.True(fault.Failed, "the fault was never injected");
+        Assert.True(PointPath.TryParse("live/cut.isml", out var path, out _));
+        await Eventually.WaitUntilAsync(() => server.Services.GetRequiredService<PointRegistry>().Find(path) is { State: PointState.Vod }, "the point to be finalised");
+
+        foreach (var master in (string[])["master.m3u8", "master-fmp4.m3u8"])
+        {
+            using var response = await server.Http.GetAsync($"live/cut.isml/{master}");
+            Assert.True(response.StatusCode == HttpStatusCode.OK, $"{master}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+            var media = Hls.HlsText.Lines(await response.Content.ReadAsStringAsync()).First(l => !l.StartsWith('#') && l.EndsWith(".m3u8", StringComparison.Ordinal));
+            var playlist = await server.Http.GetStringAsync($"live/cut.isml/{media}");
+            Assert.Contains("#EXT-X-GAP", playlist, StringComparison.Ordinal);
+            var gap = false;
+            foreach (var line in Hls.HlsText.Lines(playlist))
+            {
+                if (line == "#EXT-X-GAP")
+                {
+                    gap = true;
+                }
+                else if (!line.StartsWith('#'))
+                {
+                    if (!gap)
+                    {
+                        using var segment = await server.Http.GetAsync(new Uri(server.Url($"live/cut.isml/{media}"), line));
+                        Assert.True(segment.StatusCode == HttpStatusCode.OK, $"{media} {line}: {(int)segment.StatusCode}");
+                    }
+
+                    gap = false;
+                }
+            }
+        }
+
+        // The static MPD names segments by time: the lost one is a hole in its timeline, every listed one answers.
+        var mpd = Dash.MpdView.Parse(await server.Http.GetStringAsync("live/cut.isml/manifest.mpd"));
+        Assert.False(mpd.IsDynamic);
+        foreach (var representation in mpd.Video)
+        {
+            foreach (var segment in representation.Segments)
+            {
+                using var response = await server.Http.GetAsync($"live/cut.isml/{representation.MediaUrl(segment)}");
+                Assert.True(response.StatusCode == HttpStatusCode.OK, $"{representation.MediaUrl(segment)}: {(int)response.StatusCode}");
+            }
+        }
+
+        Assert.Contains(log.Entries, e => e.Message.Contains("lost", StringComparison.Ordinal) && e.Message.Contains("live/cut.isml", StringComparison.Ordinal));
+    }
+
     private sealed class Fault
     {
         public int Syncs;

@@ -280,12 +280,21 @@ internal static class DashManifestBuilder
 
         var timescale = track.Description.Timescale;
         var lift = HlsPackager.TimeOffsetSeconds * timescale;
-        var segments = new DashSegment[count - start];
+        var segments = new List<DashSegment>(count - start);
         for (var i = start; i < count; i++)
         {
             var duration = HlsTimeline.End(fragments, i) - fragments[i].Time;
-            segments[i - start] = new DashSegment(fragments[i].Time + lift, duration);
             extent.Longest = Math.Max(extent.Longest, (double)duration / timescale);
+            // A segment lost to failed fsyncs leaves a hole in a timeline by time (players skip it); numbers must run on.
+            if (byNumber || live || !fragments[i].Lost)
+            {
+                segments.Add(new DashSegment(fragments[i].Time + lift, duration));
+            }
+        }
+
+        if (segments.Count == 0)
+        {
+            return null;
         }
 
         var origin = Timescale.Rescale(originTicks, TimeSpan.TicksPerSecond, timescale);

@@ -207,7 +207,8 @@ internal static class HlsPlaylistBuilder
                 HlsTimeline.Duration(fragments, i, timescale),
                 string.Create(CultureInfo.InvariantCulture, $"{name}/{fragments[i].Sequence}.{extension}"),
                 i > start && (fragments[i].Discontinuity || HlsTimeline.IsGap(fragments, i)),
-                time));
+                time,
+                Gap: fragments[i].Lost || (format == HlsFormat.Ts && track.Description.Kind == TrackKind.Video && AudioLost(point, fragments[i], timescale))));
         }
 
         var playlist = new MediaPlaylist
@@ -226,6 +227,19 @@ internal static class HlsPlaylistBuilder
         return format == HlsFormat.Fmp4 && live && unshifted && track.LongestPart > 0
             ? LowLatency(point, track, playlist, fragments, open, openParts, skip)
             : playlist;
+    }
+
+    /// <summary>Whether a TS segment of this video fragment would mux audio that was lost (only asked once the point lost any).</summary>
+    private static bool AudioLost(Point point, FragmentEntry fragment, long timescale)
+    {
+        if (point.LostFragments == 0 || AudioOf(point) is not { } audio)
+        {
+            return false;
+        }
+
+        var from = Timescale.Rescale(fragment.Time, timescale, audio.Description.Timescale);
+        var to = Timescale.Rescale(fragment.End, timescale, audio.Description.Timescale);
+        return audio.SnapshotBetween(from, to).Any(f => f.Lost);
     }
 
     /// <summary>Where a live TS video segment can end: where its audio has arrived (track timescale); no bound otherwise.</summary>
@@ -369,6 +383,11 @@ internal static class HlsPlaylistBuilder
                 continue;
             }
 
+            if (fragment.Lost)
+            {
+                continue;
+            }
+
             var bytes = TsSegmentBytes(fragment, video, audio);
             peak = Math.Max(peak, bytes * 8 * timescale / fragment.Duration);
             bits += bytes * 8;
@@ -420,6 +439,11 @@ internal static class HlsPlaylistBuilder
             int frames = 0, pes = 14;
             foreach (var audioFragment in audio.SnapshotBetween(from, to))
             {
+                if (audioFragment.Lost)
+                {
+                    continue;
+                }
+
                 foreach (var sample in audioFragment.Samples)
                 {
                     if (sample.DecodeTime >= from && sample.DecodeTime < to)
@@ -468,7 +492,7 @@ internal static class HlsPlaylistBuilder
         foreach (var segment in media.Segments)
         {
             var index = Track.IndexOf(fragments, segment.Sequence);
-            if (index < 0 || !fragments[index].FirstSampleIsSync)
+            if (index < 0 || !fragments[index].FirstSampleIsSync || segment.Gap)
             {
                 continue;
             }
