@@ -48,6 +48,18 @@ internal static class PointWarnings
             }
         }
 
+        if (point.LostFragments > 0)
+        {
+            warnings.Add(string.Create(CultureInfo.InvariantCulture,
+                $"{point.LostFragments} fragment(s) listed before their fsync were lost when it failed twice (marked EXT-X-GAP in playlists): check the data folder's disk"));
+        }
+
+        foreach (var (track, streamTimescale) in Delivery.Smooth.SmoothManifestBuilder.NotOffered(point))
+        {
+            warnings.Add(string.Create(CultureInfo.InvariantCulture,
+                $"{track.Key} is timed at {track.Description.Timescale} Hz where its Smooth stream is at {streamTimescale} Hz: not offered in the Smooth manifest (HLS and DASH serve it); set the encoder's timescale to match"));
+        }
+
         return [.. warnings];
     }
 }

@@ -73,8 +73,32 @@ internal static class SmoothManifestBuilder
         };
     }
 
-    /// <summary>The point's tracks by stream name and kind: one StreamIndex each, a QualityLevel per track.</summary>
+    /// <summary>
+    /// The point's tracks by stream name and kind: one StreamIndex each, a QualityLevel per track of the StreamIndex's
+    /// timescale (MS-SSTR: one TimeScale and one chunk list for all its levels, and a level's fragments are timed in it):
+    /// 10 MHz when a level has it (ismv), else the first level's. A level on another timescale (a CMAF encoder at 90 kHz
+    /// beside an ismv one) is not offered: its chunks would be asked for at times it does not have (see <see cref="NotOffered"/>).
+    /// </summary>
     private static List<(string Name, List<Track> Tracks)> Groups(Point point)
+    {
+        var groups = AllGroups(point);
+        for (var i = 0; i < groups.Count; i++)
+        {
+            var scale = StreamTimescale(groups[i].Tracks);
+            groups[i] = (groups[i].Name, groups[i].Tracks.FindAll(t => t.Description.Timescale == scale));
+        }
+
+        return groups;
+    }
+
+    /// <summary>Tracks the Smooth manifest leaves out, because their timescale differs from their StreamIndex's.</summary>
+    public static IEnumerable<(Track Track, uint StreamTimescale)> NotOffered(Point point) =>
+        AllGroups(point).SelectMany(g => g.Tracks.Where(t => t.Description.Timescale != StreamTimescale(g.Tracks)).Select(t => (t, StreamTimescale(g.Tracks))));
+
+    private static uint StreamTimescale(List<Track> tracks) =>
+        tracks.Exists(t => t.Description.Timescale == ClientManifest.DefaultTimeScale) ? (uint)ClientManifest.DefaultTimeScale : tracks[0].Description.Timescale;
+
+    private static List<(string Name, List<Track> Tracks)> AllGroups(Point point)
     {
         var groups = new List<(string Name, List<Track> Tracks)>();
         foreach (var track in point.Tracks())
