@@ -117,7 +117,8 @@ internal sealed class ServeCommand : IBenchmarkCommand
             {
                 for (var round = 0; round < rounds; round++)
                 {
-                    foreach (var (target, url) in targets)
+                    // Reversed every other round, so no target always runs first (see ServeSizes).
+                    foreach (var (target, url) in round % 2 == 0 ? targets : targets.AsEnumerable().Reverse())
                     {
                         runs.Add(await WrkRun.RunAsync(target, url, c, seconds, cancellationToken));
                     }

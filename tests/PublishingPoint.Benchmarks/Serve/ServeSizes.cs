@@ -109,7 +109,7 @@ internal static class ServeSizes
             }
         }
 
-        Console.WriteLine($"wrk -t2 -d{seconds}s --latency, {rounds} rounds, targets alternating; server, nginx, the bare Kestrel app and wrk share this machine's {Environment.ProcessorCount} cores");
+        Console.WriteLine($"wrk -t2 -d{seconds}s --latency, {rounds} rounds, targets alternating (reversed every other round); server, nginx, the bare Kestrel app and wrk share this machine's {Environment.ProcessorCount} cores");
         foreach (var target in targets)
         {
             foreach (var (who, url, _) in target.Servers)
@@ -125,7 +125,9 @@ internal static class ServeSizes
             {
                 foreach (var target in targets)
                 {
-                    foreach (var (who, url, pid) in target.Servers)
+                    // Every other round in the reverse order: on this machine the same server measured twice in a row
+                    // differed by up to 10 % with its place in the order; taking each place equally often cancels that.
+                    foreach (var (who, url, pid) in round % 2 == 0 ? target.Servers : target.Servers.Reverse())
                     {
                         runs.Add(await WrkRun.RunAsync(who + target.Label, url, c, seconds, cancellationToken, pid));
                     }
