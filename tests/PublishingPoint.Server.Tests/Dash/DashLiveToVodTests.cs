@@ -184,6 +184,30 @@ public sealed class DashLiveToVodTests
         Assert.InRange(window.Duration("mediaPresentationDuration")!.Value.TotalSeconds, 1.5, 4.5);
     }
 
+    /// <summary>
+    /// One encoder of a point stopped (its bitrate's feed ended) while another went on: its representation stayed in the
+    /// live MPD with its last segments, long out of the time-shift buffer, and a player whose ABR picked it waited at the
+    /// live edge for segments that never came. A window behind the point's edge, it is left out.
+    /// </summary>
+    [Fact]
+    public async Task ALiveMpd_LeavesOutARepresentationWhoseEncoderStoppedAWindowAgo()
+    {
+        await using var server = await RunningServer.StartAsync(null, "--PublishingPoint:DvrWindowSeconds=10", "--PublishingPoint:FinalizeGraceSeconds=3600");
+        var stopped = IsmvCapture.WithoutEnd(await IsmvCapture.MakeAsync(6, 600, 0, 640, 360));
+        var going = IsmvCapture.WithoutEnd(await IsmvCapture.MakeAsync(30, 300, 0));
+        foreach (var (stream, body) in new[] { ("hi", stopped), ("lo", going) })
+        {
+            var (status, text) = await Posting.PostChunkedAsync(server.Http, $"live/stop.isml/Streams({stream})", body);
+            Assert.True(status == HttpStatusCode.OK, text);
+        }
+
+        var mpd = MpdView.Parse(await server.Http.GetStringAsync("live/stop.isml/manifest.mpd"));
+        Assert.True(mpd.IsDynamic);
+        var video = Assert.Single(mpd.Video);
+        Assert.Equal("320", video.Attribute("width"));
+        Assert.InRange(video.EndSeconds, 28, 31);
+    }
+
     private static async Task<(MpdView Mpd, HttpResponseMessage Response, DateTimeOffset FetchedAt, DateTimeOffset AnsweredAt)> WaitForMpdAsync(RunningServer server, Func<MpdView, bool> ready)
     {
         var clock = Stopwatch.StartNew();

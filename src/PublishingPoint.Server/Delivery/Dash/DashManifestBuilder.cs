@@ -61,7 +61,7 @@ internal static class DashManifestBuilder
             live = false; // the requested end has been reached: a static presentation
         }
 
-        var extent = new Extent();
+        var extent = new Extent { PointEdgeTicks = PointEdge(point) };
         var sets = new List<DashAdaptationSet>();
         TemplateOf select = track => Template(track, live, live || byNumber, windowSeconds, originTicks, extent, shift);
         if (VideoSet(point, select) is { } videoSet)
@@ -173,6 +173,23 @@ internal static class DashManifestBuilder
         public double Longest;
         public double First = double.MaxValue;
         public double End;
+
+        /// <summary>Where the point's furthest track ends (100 ns ticks): a live representation far behind it has stopped.</summary>
+        public long PointEdgeTicks;
+    }
+
+    private static long PointEdge(Point point)
+    {
+        var edge = long.MinValue;
+        foreach (var track in point.Tracks())
+        {
+            if (track.Last is { } last)
+            {
+                edge = Math.Max(edge, Timescale.Rescale(last.End, track.Description.Timescale, TimeSpan.TicksPerSecond));
+            }
+        }
+
+        return edge;
     }
 
     /// <summary>One video AdaptationSet with a Representation per video track, lowest bandwidth first (where players start).</summary>
@@ -264,6 +281,14 @@ internal static class DashManifestBuilder
     {
         var unshifted = shift is null or { IsNone: true };
         var window = windowSeconds * track.Description.Timescale;
+        var behind = track.Last is { } newest ? extent.PointEdgeTicks - Timescale.Rescale(newest.End, track.Description.Timescale, TimeSpan.TicksPerSecond) : 0;
+        if (live && unshifted && behind > windowSeconds * TimeSpan.TicksPerSecond)
+        {
+            // Its encoder stopped a window ago: none of its segments is in the time-shift buffer any more, and a player
+            // that picked it would wait at the live edge for segments that never come.
+            return null;
+        }
+
         var whole = true;
         var fragments = live && unshifted ? track.LiveTail(window, long.MaxValue, out _, out var openParts, out whole) : track.Snapshot(out _, out openParts);
         var (count, start) = Listed(fragments, track.Description.Timescale, live, byNumber, window, shift);
@@ -311,7 +336,9 @@ internal static class DashManifestBuilder
             Media = byNumber ? Media : TimedMedia,
             Segments = segments,
         };
+        // The segment being built only while the track is fed (within three segments of the point's edge).
         return live && shift is null or { IsNone: true } && count == fragments.Length && track.LongestPart > 0
+            && behind <= 3 * Timescale.Rescale(fragments[^1].Duration, track.Description.Timescale, TimeSpan.TicksPerSecond)
             ? LowLatency(template, fragments, openParts, track.LongestPart, timescale)
             : template;
     }
