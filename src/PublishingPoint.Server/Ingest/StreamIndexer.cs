@@ -605,17 +605,7 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
 
             var started = System.Diagnostics.Stopwatch.GetTimestamp();
             var recovered = archive.RecoveredSyncs;
-            long offset;
-            try
-            {
-                offset = archive.Append(fragment.Span, traf.TrackId, time, sync: !_deferSync);
-            }
-            catch (IOException)
-            {
-                ReportLost(archive);
-                throw;
-            }
-
+            var offset = Append(archive, fragment.Span, traf.TrackId, time);
             NoteRecovered(archive, recovered);
             if (_deferSync && !_unsynced.Contains(archive))
             {
@@ -651,6 +641,19 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
         feed.Count(fragment.Length, now);
         metrics.Ingested(point, track.Key, fragment.Length);
         point.Touch();
+    }
+
+    private long Append(StreamArchive archive, ReadOnlySpan<byte> fragment, uint trackId, long time)
+    {
+        try
+        {
+            return archive.Append(fragment, trackId, time, sync: !_deferSync);
+        }
+        catch (IOException)
+        {
+            ReportLost(archive);
+            throw;
+        }
     }
 
     // A cut archive lost the fragments past its last good fsync; those the index listed before it are marked by the cut
