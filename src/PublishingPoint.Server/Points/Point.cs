@@ -348,6 +348,28 @@ public sealed class Point : IDisposable
 
     public void Touch() => Interlocked.Increment(ref _version);
 
+    /// <summary>
+    /// The publishTime of the live MPD at <paramref name="version"/>: one per version, so a render of the same version
+    /// (another origin's cache miss, an eviction) is the same bytes under the same ETag, and later than every one before
+    /// it to the millisecond an MPD writes (DASH: it grows whenever the MPD changes), whatever the clock did meanwhile
+    /// or however late a slow render of a newer version finishes.
+    /// </summary>
+    public DateTimeOffset PublishTime(long version, DateTimeOffset now)
+    {
+        lock (_lock)
+        {
+            if (version > _published.Version)
+            {
+                var millisecond = new DateTimeOffset(now.UtcTicks - (now.UtcTicks % TimeSpan.TicksPerMillisecond), TimeSpan.Zero);
+                _published = (version, millisecond > _published.Time ? millisecond : _published.Time.AddMilliseconds(1));
+            }
+
+            return _published.Time;
+        }
+    }
+
+    private (long Version, DateTimeOffset Time) _published = (-1, DateTimeOffset.MinValue);
+
     /// <summary>Fragments listed before their fsync and lost when it failed twice (<see cref="FragmentEntry.Lost"/>).</summary>
     public int LostFragments => Volatile.Read(ref _lostFragments);
 

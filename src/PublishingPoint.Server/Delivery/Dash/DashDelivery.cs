@@ -38,7 +38,8 @@ internal sealed class DashDelivery(PointRegistry registry)
         {
             var origin = point.PresentationOrigin ??= DashManifestBuilder.Origin(point);
             var mpd = origin is { } o
-                ? DashManifestBuilder.Build(point, point.DvrWindowSeconds(registry.Options.DvrWindowSeconds), anchor, o, now, RelativeTimeUrl, shift)
+                ? DashManifestBuilder.Build(point, point.DvrWindowSeconds(registry.Options.DvrWindowSeconds), anchor, o, now, RelativeTimeUrl, shift,
+                    publishTime: shift.IsNone ? point.PublishTime(version, now) : null)
                 : null;
             if (mpd is null)
             {

@@ -52,7 +52,8 @@ internal static class DashManifestBuilder
 
     /// <summary>The MPD, or null while the point has no video or audio to play.</summary>
     /// <param name="byNumber">Segments named by number in a static MPD too (a store holds them under their numbers only).</param>
-    public static MediaPresentation? Build(Point point, long windowSeconds, DateTimeOffset anchor, long originTicks, DateTimeOffset now, string timeUrl, TimeShift? shift = null, bool byNumber = false)
+    /// <param name="publishTime">A live MPD's publishTime (<see cref="Point.PublishTime"/>); <paramref name="now"/> without one.</param>
+    public static MediaPresentation? Build(Point point, long windowSeconds, DateTimeOffset anchor, long originTicks, DateTimeOffset now, string timeUrl, TimeShift? shift = null, bool byNumber = false, DateTimeOffset? publishTime = null)
     {
         var live = shift?.SeesLive(point) ?? point.State != PointState.Vod;
         if (shift is { ToSeconds: { } requestedEnd }
@@ -85,7 +86,7 @@ internal static class DashManifestBuilder
             {
                 IsDynamic = true,
                 AvailabilityStartTime = availabilityStart,
-                PublishTime = now,
+                PublishTime = publishTime ?? now,
                 MinimumUpdatePeriod = segment,
                 TimeShiftBufferDepth = depth,
                 SuggestedPresentationDelay = 3 * segment,
