@@ -100,7 +100,14 @@ public sealed class FailedFsyncTests
         {
             using var response = await server.Http.GetAsync($"live/cut.isml/{master}");
             Assert.True(response.StatusCode == HttpStatusCode.OK, $"{master}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
-            var media = Hls.HlsText.Lines(await response.Content.ReadAsStringAsync()).First(l => !l.StartsWith('#') && l.EndsWith(".m3u8", StringComparison.Ordinal));
+            var masterText = await response.Content.ReadAsStringAsync();
+            foreach (var (attributes, _) in Hls.HlsText.AttributeLines(masterText, "#EXT-X-I-FRAME-STREAM-INF"))
+            {
+                using var iframes = await server.Http.GetAsync($"live/cut.isml/{attributes["URI"]}");
+                Assert.True(iframes.StatusCode == HttpStatusCode.OK, $"{attributes["URI"]}: {(int)iframes.StatusCode}");
+            }
+
+            var media = Hls.HlsText.Lines(masterText).First(l => !l.StartsWith('#') && l.EndsWith(".m3u8", StringComparison.Ordinal));
             var playlist = await server.Http.GetStringAsync($"live/cut.isml/{media}");
             Assert.Contains("#EXT-X-GAP", playlist, StringComparison.Ordinal);
             var gap = false;

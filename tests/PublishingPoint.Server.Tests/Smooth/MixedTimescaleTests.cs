@@ -8,7 +8,7 @@ namespace PublishingPoint.Server.Tests.Smooth;
 /// <summary>
 /// Two encoders feed one point's video: ffmpeg's ismv (timed at 10 MHz) and a CMAF encoder timed at 90 kHz. A Smooth
 /// StreamIndex has one TimeScale and one chunk list for all its levels, so the 90 kHz level was listed under the ismv
-/// level's chunk times, and answered 404 for every chunk but the first. It is left out of the manifest now, with a
+/// level's chunk times, which are not its fragments' times (only 0 matched). It is left out of the manifest now, with a
 /// warning; every level the manifest lists answers every chunk, and HLS still offers both.
 /// </summary>
 public sealed class MixedTimescaleTests

@@ -202,7 +202,7 @@ internal sealed class HlsDelivery(PointRegistry registry, SegmentCache cache, He
         }
 
         var fragments = track.SnapshotFromSequence(oldest.Sequence);
-        return media.Segments.Any(segment => Track.IndexOf(fragments, segment.Sequence) is >= 0 and var index && fragments[index].TsKeyframeEnd is null)
+        return media.Segments.Any(segment => !segment.Gap && Track.IndexOf(fragments, segment.Sequence) is >= 0 and var index && fragments[index].TsKeyframeEnd is null)
             ? KeyframeRangesAsync(point, track, media.Segments, fragments, cancellationToken)
             : Task.CompletedTask;
     }
@@ -220,7 +220,8 @@ internal sealed class HlsDelivery(PointRegistry registry, SegmentCache cache, He
             var audio = HlsPlaylistBuilder.AudioOf(point);
             foreach (var segment in segments)
             {
-                if (Track.IndexOf(fragments, segment.Sequence) is >= 0 and var index && fragments[index].TsKeyframeEnd is null)
+                // A gap's media is lost: the I-frame playlist leaves it out.
+                if (!segment.Gap && Track.IndexOf(fragments, segment.Sequence) is >= 0 and var index && fragments[index].TsKeyframeEnd is null)
                 {
                     await HlsPackager.TsKeyframeEndAsync(point, track, audio, fragments, index, cancellationToken).ConfigureAwait(false);
                 }
