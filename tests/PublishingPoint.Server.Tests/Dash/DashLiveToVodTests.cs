@@ -143,7 +143,8 @@ public sealed class DashLiveToVodTests
     [Fact]
     public async Task AStaticMpd_StartsAtItsFirstSegment_WhenTheEncoderStampsWallClockTime()
     {
-        await using var server = await RunningServer.StartAsync(null, "--PublishingPoint:FinalizeGraceSeconds=2");
+        var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var server = await RunningServer.StartWithClockAsync(clock, "--PublishingPoint:FinalizeGraceSeconds=10");
         const long WallClock = 1_765_000_000L * 10_000_000; // December 2025 in ticks of the ismv clock
         var body = IsmvCapture.Later(IsmvCapture.WithoutEnd(await IsmvCapture.SixSecondsAsync()), WallClock);
         var (status, text) = await Posting.PostChunkedAsync(server.Http, "live/wall.isml/Streams(a)", body);
@@ -151,20 +152,11 @@ public sealed class DashLiveToVodTests
         var live = MpdView.Parse(await server.Http.GetStringAsync("live/wall.isml/manifest.mpd"));
         Assert.True(live.IsDynamic, "read after the point finished: the live origin was not kept");
 
+        // The encoder's grace runs out on the server's clock: the point finishes.
         var mpdUrl = server.Url("live/wall.isml/manifest.mpd");
-        MpdView vod;
-        var clock = Stopwatch.StartNew();
-        while (true)
-        {
-            vod = MpdView.Parse(await server.Http.GetStringAsync(mpdUrl));
-            if (!vod.IsDynamic || clock.Elapsed > TimeSpan.FromSeconds(20))
-            {
-                break;
-            }
-
-            await Task.Delay(200);
-        }
-
+        clock.Advance(TimeSpan.FromSeconds(11));
+        await Eventually.WaitUntilAsync(async () => !MpdView.Parse(await server.Http.GetStringAsync(mpdUrl)).IsDynamic, "the point to be finalised");
+        var vod = MpdView.Parse(await server.Http.GetStringAsync(mpdUrl));
         Assert.Equal("static", vod.Type);
         Assert.InRange(vod.Duration("mediaPresentationDuration")!.Value.TotalSeconds, 5, 7);
         var starts = vod.Video.Concat(vod.Audio).Select(r => (double)(r.Segments[0].Time - r.PresentationTimeOffset) / r.Timescale).ToList();

@@ -93,7 +93,11 @@ internal static class SmoothManifestBuilder
 
     /// <summary>Tracks the Smooth manifest leaves out, because their timescale differs from their StreamIndex's.</summary>
     public static IEnumerable<(Track Track, uint StreamTimescale)> NotOffered(Point point) =>
-        AllGroups(point).SelectMany(g => g.Tracks.Where(t => t.Description.Timescale != StreamTimescale(g.Tracks)).Select(t => (t, StreamTimescale(g.Tracks))));
+        from g in AllGroups(point)
+        let scale = StreamTimescale(g.Tracks)
+        from t in g.Tracks
+        where t.Description.Timescale != scale
+        select (t, scale);
 
     private static uint StreamTimescale(List<Track> tracks) =>
         tracks.Exists(t => t.Description.Timescale == ClientManifest.DefaultTimeScale) ? (uint)ClientManifest.DefaultTimeScale : tracks[0].Description.Timescale;
