@@ -109,7 +109,7 @@ internal static class ServeSizes
             }
         }
 
-        Console.WriteLine($"wrk -t2 -d{seconds}s --latency, {rounds} rounds, targets alternating (reversed every other round); server, nginx, the bare Kestrel app and wrk share this machine's {Environment.ProcessorCount} cores");
+        Console.WriteLine($"wrk -t2 -d{seconds}s --latency, {rounds} rounds, per object the bare app, then ours and nginx (swapped every other round); server, nginx, the bare Kestrel app and wrk share this machine's {Environment.ProcessorCount} cores");
         foreach (var target in targets)
         {
             foreach (var (who, url, _) in target.Servers)
@@ -125,9 +125,7 @@ internal static class ServeSizes
             {
                 foreach (var target in targets)
                 {
-                    // Every other round in the reverse order: on this machine the same server measured twice in a row
-                    // differed by up to 10 % with its place in the order; taking each place equally often cancels that.
-                    foreach (var (who, url, pid) in round % 2 == 0 ? target.Servers : target.Servers.Reverse())
+                    foreach (var (who, url, pid) in target.InOrder(round))
                     {
                         runs.Add(await WrkRun.RunAsync(who + target.Label, url, c, seconds, cancellationToken, pid));
                     }
@@ -184,5 +182,12 @@ internal static class ServeSizes
     private sealed record Target(string Label, Uri Ours, Uri Nginx, Uri Bare, Pids Pids)
     {
         public (string Who, Uri Url, int Pid)[] Servers => [("ours: ", Ours, Pids.Ours), ("nginx: ", Nginx, Pids.Nginx), ("bare: ", Bare, Pids.Bare)];
+
+        // On this machine a run is slowed by the one before it (up to 10 %, most after the bare app's copying of the
+        // large segment), so ours and nginx must follow the same runs equally often: the bare app first in every
+        // round, then ours and nginx, swapped every other round. (Reversing all three every other round left nginx
+        // always in the middle and ours after the previous object's bare run half the time.)
+        public (string Who, Uri Url, int Pid)[] InOrder(int round) =>
+            round % 2 == 0 ? [Servers[2], Servers[0], Servers[1]] : [Servers[2], Servers[1], Servers[0]];
     }
 }
