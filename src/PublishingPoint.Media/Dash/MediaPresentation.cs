@@ -173,6 +173,32 @@ public sealed record DashSegmentTemplate
 
     /// <summary>The segments in time order; the writer folds them into S elements with @r.</summary>
     public required IReadOnlyList<DashSegment> Segments { get; init; }
+
+    /// <summary>
+    /// Each segment's $Number$, when they do not run on from <see cref="StartNumber"/> (an encoder's outage left a
+    /// gap): written as a SegmentList naming every segment. Null for a SegmentTemplate.
+    /// </summary>
+    public IReadOnlyList<long>? Numbers { get; init; }
+
+    /// <summary>The $Number$ of segment <paramref name="index"/> of <see cref="Segments"/>.</summary>
+    public long NumberAt(int index) => Numbers is { } numbers ? numbers[index] : StartNumber + index;
+
+    /// <summary>The template without its first <paramref name="count"/> segments (a SegmentTemplate again when the rest run on).</summary>
+    public DashSegmentTemplate WithoutFirst(int count)
+    {
+        if (count == 0)
+        {
+            return this;
+        }
+
+        var numbers = Numbers?.Skip(count).ToArray();
+        return this with
+        {
+            StartNumber = NumberAt(count),
+            Segments = [.. Segments.Skip(count)],
+            Numbers = numbers is { Length: > 0 } && numbers[^1] - numbers[0] != numbers.Length - 1 ? numbers : null,
+        };
+    }
 }
 
 /// <summary>One segment: its earliest presentation time and duration, in the template's timescale.</summary>

@@ -6,7 +6,8 @@ namespace PublishingPoint.Media.Dash;
 
 /// <summary>
 /// Writes a <see cref="MediaPresentation"/> as an MPD (ISO/IEC 23009-1, DASH-IF IOP): UTF-8 XML, one
-/// SegmentTemplate per Representation, its timeline folded into S elements (@t only where time jumps, @r for runs).
+/// SegmentTemplate per Representation (a SegmentList where its segments' numbers have gaps), its timeline folded
+/// into S elements (@t only where time jumps, @r for runs).
 /// </summary>
 public static class MpdWriter
 {
@@ -223,6 +224,13 @@ public static class MpdWriter
         }
 
         var template = representation.SegmentTemplate;
+        if (template.Numbers is { } numbers)
+        {
+            WriteSegmentList(xml, representation.Id, template, numbers);
+            xml.WriteEndElement();
+            return;
+        }
+
         xml.WriteStartElement("SegmentTemplate");
         xml.WriteAttributeString("timescale", Number(template.Timescale));
         if (template.PresentationTimeOffset != 0)
@@ -244,6 +252,47 @@ public static class MpdWriter
         xml.WriteEndElement();
         xml.WriteEndElement();
         xml.WriteEndElement();
+    }
+
+    /// <summary>
+    /// The same timeline with each segment's URL spelled out (SegmentList: no $Number$ to count on from startNumber,
+    /// no identifiers in its URLs), for segments whose numbering has gaps.
+    /// </summary>
+    private static void WriteSegmentList(XmlWriter xml, string id, DashSegmentTemplate template, IReadOnlyList<long> numbers)
+    {
+        if (numbers.Count != template.Segments.Count)
+        {
+            throw new ArgumentException($"{numbers.Count} numbers for {template.Segments.Count} segments.", nameof(numbers));
+        }
+
+        xml.WriteStartElement("SegmentList");
+        xml.WriteAttributeString("timescale", Number(template.Timescale));
+        if (template.PresentationTimeOffset != 0)
+        {
+            xml.WriteAttributeString("presentationTimeOffset", Number(template.PresentationTimeOffset));
+        }
+
+        // Schema order (MultipleSegmentBaseType): Initialization, SegmentTimeline, then the SegmentURLs.
+        xml.WriteStartElement("Initialization");
+        xml.WriteAttributeString("sourceURL", Substitute(template.Initialization, id, null));
+        xml.WriteEndElement();
+        xml.WriteStartElement("SegmentTimeline");
+        WriteTimeline(xml, template.Segments);
+        xml.WriteEndElement();
+        foreach (var number in numbers)
+        {
+            xml.WriteStartElement("SegmentURL");
+            xml.WriteAttributeString("media", Substitute(template.Media, id, number));
+            xml.WriteEndElement();
+        }
+
+        xml.WriteEndElement();
+    }
+
+    private static string Substitute(string template, string id, long? number)
+    {
+        var url = template.Replace("$RepresentationID$", id, StringComparison.Ordinal);
+        return number is { } n ? url.Replace("$Number$", Number(n), StringComparison.Ordinal) : url;
     }
 
     /// <summary>S@t where a segment does not start where the previous one ended (and first); S@r for equal runs.</summary>

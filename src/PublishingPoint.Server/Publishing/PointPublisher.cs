@@ -621,11 +621,16 @@ internal sealed partial class PointPublisher
                     var rendition = new Rendition(key, HlsFormat.Fmp4);
                     if (vod && !_options.KeepSegmentsForVod)
                     {
-                        var skip = (int)Math.Clamp(StoredFrom(rendition) - template.StartNumber, 0, Math.Max(0, template.Segments.Count - 1));
-                        template = template with { StartNumber = template.StartNumber + skip, Segments = [.. template.Segments.Skip(skip)] };
+                        var (from, skip) = (StoredFrom(rendition), 0);
+                        while (skip < template.Segments.Count - 1 && template.NumberAt(skip) < from)
+                        {
+                            skip++;
+                        }
+
+                        template = template.WithoutFirst(skip);
                     }
 
-                    Reference(referenced, rendition, Enumerable.Range(0, template.Segments.Count).Select(i => template.StartNumber + i));
+                    Reference(referenced, rendition, Enumerable.Range(0, template.Segments.Count).Select(template.NumberAt));
                 }
 
                 representations.Add(representation with { SegmentTemplate = template });

@@ -146,6 +146,58 @@ public sealed class MpdWriterTests
     }
 
     [Fact]
+    public void NumbersWithAGap_AreWrittenAsASegmentList_AndASegmentTemplateAgainOnceTheyRunOn()
+    {
+        var template = new DashSegmentTemplate
+        {
+            Timescale = 1000,
+            StartNumber = 0,
+            Initialization = "hls/$RepresentationID$/init.mp4",
+            Media = "hls/$RepresentationID$/$Number$.m4s",
+            Segments = [new DashSegment(0, 2000), new DashSegment(32000, 2000), new DashSegment(34000, 2000)],
+            Numbers = [0, 16, 17],
+        };
+
+        var list = Representation(template).Element(_ns + "SegmentList")!;
+        Assert.Equal("hls/v/init.mp4", (string?)list.Element(_ns + "Initialization")?.Attribute("sourceURL"));
+        Assert.Equal(["hls/v/0.m4s", "hls/v/16.m4s", "hls/v/17.m4s"], list.Elements(_ns + "SegmentURL").Select(u => (string?)u.Attribute("media")));
+        Assert.Equal(["0", "32000"], list.Element(_ns + "SegmentTimeline")!.Elements(_ns + "S").Select(s => (string?)s.Attribute("t")));
+        Assert.Equal(
+            ["Initialization", "SegmentTimeline", "SegmentURL", "SegmentURL", "SegmentURL"], // schema order
+            list.Elements().Select(e => e.Name.LocalName));
+
+        var rest = template.WithoutFirst(1);
+        Assert.Null(rest.Numbers);
+        var again = Representation(rest).Element(_ns + "SegmentTemplate")!;
+        Assert.Equal("16", (string?)again.Attribute("startNumber"));
+        Assert.Throws<ArgumentException>(() => Representation(template with { Numbers = [0, 16] }));
+    }
+
+    private static XElement Representation(DashSegmentTemplate template)
+    {
+        var mpd = new MediaPresentation
+        {
+            MediaPresentationDuration = TimeSpan.FromSeconds(36),
+            Periods =
+            [
+                new DashPeriod
+                {
+                    AdaptationSets =
+                    [
+                        new DashAdaptationSet
+                        {
+                            Id = 0,
+                            ContentType = DashContentType.Video,
+                            Representations = [new DashRepresentation { Id = "v", Bandwidth = 1, Codecs = "avc1.64001e", SegmentTemplate = template }],
+                        },
+                    ],
+                },
+            ],
+        };
+        return XDocument.Parse(MpdWriter.Write(mpd)).Root!.Descendants(_ns + "Representation").Single();
+    }
+
+    [Fact]
     public void DynamicMpdWithoutClockIsRejected() =>
         Assert.Throws<ArgumentException>(() => MpdWriter.Write(new MediaPresentation { IsDynamic = true, Periods = [] }));
 }

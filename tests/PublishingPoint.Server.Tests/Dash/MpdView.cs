@@ -50,7 +50,7 @@ public sealed record MpdView(XElement Root, IReadOnlyList<MpdAdaptationSet> Adap
 
 public sealed record MpdAdaptationSet(XElement Element, string ContentType, IReadOnlyList<MpdRepresentation> Representations);
 
-/// <summary>A Representation with its SegmentTemplate's timeline expanded to (number, t, d).</summary>
+/// <summary>A Representation with its SegmentTemplate's (or SegmentList's) timeline expanded to (number, t, d).</summary>
 public sealed record MpdRepresentation(
     XElement Element,
     string Id,
@@ -66,7 +66,7 @@ public sealed record MpdRepresentation(
 
     public string InitializationUrl => Initialization.Replace("$RepresentationID$", Id, StringComparison.Ordinal);
 
-    public string MediaUrl(MpdSegment segment) => Media
+    public string MediaUrl(MpdSegment segment) => segment.Url ?? Media
         .Replace("$RepresentationID$", Id, StringComparison.Ordinal)
         .Replace("$Number$", segment.Number.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
         .Replace("$Time$", segment.Time.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal);
@@ -77,8 +77,11 @@ public sealed record MpdRepresentation(
     internal static MpdRepresentation Parse(XElement set, XElement representation)
     {
         var ns = MpdView.Ns;
-        var template = representation.Element(ns + "SegmentTemplate") ?? set.Element(ns + "SegmentTemplate")
+        // A SegmentList names each segment (SegmentURL@media) in timeline order; a SegmentTemplate by $Number$ or $Time$.
+        var list = representation.Element(ns + "SegmentList");
+        var template = list ?? representation.Element(ns + "SegmentTemplate") ?? set.Element(ns + "SegmentTemplate")
             ?? throw new FormatException("no SegmentTemplate");
+        var urls = list?.Elements(ns + "SegmentURL").Select(u => MpdView.Attribute(u, "media") ?? throw new FormatException("SegmentURL without media")).ToList();
         var timescale = uint.Parse(MpdView.Attribute(template, "timescale") ?? "1", CultureInfo.InvariantCulture);
         var pto = long.Parse(MpdView.Attribute(template, "presentationTimeOffset") ?? "0", CultureInfo.InvariantCulture);
         var number = long.Parse(MpdView.Attribute(template, "startNumber") ?? "1", CultureInfo.InvariantCulture);
@@ -91,7 +94,7 @@ public sealed record MpdRepresentation(
             var r = int.Parse(MpdView.Attribute(s, "r") ?? "0", CultureInfo.InvariantCulture);
             for (var i = 0; i <= r; i++)
             {
-                segments.Add(new MpdSegment(number++, time, d));
+                segments.Add(new MpdSegment(number++, time, d, urls is null ? null : urls[segments.Count]));
                 time += d;
             }
         }
@@ -103,10 +106,11 @@ public sealed record MpdRepresentation(
             MpdView.Attribute(representation, "codecs") ?? MpdView.Attribute(set, "codecs") ?? string.Empty,
             timescale,
             pto,
-            MpdView.Attribute(template, "initialization")!,
-            MpdView.Attribute(template, "media")!,
-            segments);
+            list is null ? MpdView.Attribute(template, "initialization")! : MpdView.Attribute(list.Element(ns + "Initialization")!, "sourceURL")!,
+            list is null ? MpdView.Attribute(template, "media")! : string.Empty,
+            urls is null || urls.Count == segments.Count ? segments : throw new FormatException($"{urls.Count} SegmentURLs for {segments.Count} segments"));
     }
 }
 
-public readonly record struct MpdSegment(long Number, long Time, long Duration);
+/// <summary>A segment of the timeline; <paramref name="Url"/> its SegmentURL in a SegmentList, else null (the template names it).</summary>
+public readonly record struct MpdSegment(long Number, long Time, long Duration, string? Url = null);

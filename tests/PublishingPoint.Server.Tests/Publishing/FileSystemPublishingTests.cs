@@ -39,6 +39,41 @@ public sealed class FileSystemPublishingTests
         Assert.InRange(duration, 8 - 2.1, 8 + 2.1);
     }
 
+    /// <summary>
+    /// The store holds segments under their numbers only, so its static MPD named them by $Number$, which counts on from
+    /// startNumber: across an encoder's outage (a gap in the numbering) it listed only the run after the gap, and the
+    /// event's start was gone from the store's VOD. It now spells out every segment (a SegmentList) when the numbers
+    /// have a gap; ffprobe reads the whole event from the folder.
+    /// </summary>
+    [Fact]
+    public async Task TheStoresStaticMpd_ListsTheRunBeforeAnOutageToo()
+    {
+        var folder = TempDirectory.Create("pp-www");
+        await using var server = await RunningServer.StartAsync(null, "--PublishingPoint:Publish:Target=FileSystem", $"--PublishingPoint:Publish:Path={folder}");
+        const string Point = "events/outage.isml";
+        var (header, fragments) = Boxes.SplitFragments(await IsmvCapture.SixSecondsAsync());
+        const long Outage = 30L * 10_000_000; // 30 s on the ismv clock (10 MHz)
+        byte[] body = [.. header, .. fragments.Take(2).SelectMany(f => f), .. fragments.Skip(2).SelectMany(f => Boxes.ShiftTfxd(f, Outage))];
+        var (status, text) = await Posting.PostChunkedAsync(server.Http, $"{Point}/Streams(a)", body);
+        Assert.True(status == System.Net.HttpStatusCode.OK, text);
+        await VodFilesAsync(server.DataPath, folder, Point);
+
+        var path = Path.Combine(folder, Point, "manifest.mpd");
+        var mpd = PublishingPoint.Server.Tests.Dash.MpdView.Parse(await File.ReadAllTextAsync(path));
+        Assert.False(mpd.IsDynamic);
+        var video = Assert.Single(mpd.Video);
+        Assert.Equal(3, video.Segments.Count);
+        Assert.True(video.Segments[1].Time - video.Segments[0].Time > 25L * video.Timescale, "the gap is not in the timeline");
+        foreach (var representation in mpd.Video.Concat(mpd.Audio))
+        {
+            Assert.True(File.Exists(Path.Combine(folder, Point, representation.InitializationUrl)), representation.InitializationUrl);
+            Assert.All(representation.Segments, s => Assert.True(File.Exists(Path.Combine(folder, Point, representation.MediaUrl(s))), representation.MediaUrl(s)));
+        }
+
+        var probe = await Tool.RunAsync("ffprobe", ["-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0", path]);
+        Assert.True(probe.ExitCode == 0 && int.Parse(probe.StdOut.Trim().Split('\n')[0], CultureInfo.InvariantCulture) >= 140, Tool.Describe(probe));
+    }
+
     [Fact]
     public async Task WindowedLive_DeletesSegmentsThatLeaveTheWindow_AndEndsOnTheLastWindow()
     {

@@ -307,14 +307,19 @@ internal static class DashManifestBuilder
         var timescale = track.Description.Timescale;
         var lift = HlsPackager.TimeOffsetSeconds * timescale;
         var segments = new List<DashSegment>(count - start);
+        var numbers = new List<long>(byNumber ? count - start : 0);
         for (var i = start; i < count; i++)
         {
             var duration = HlsTimeline.End(fragments, i) - fragments[i].Time;
             extent.Longest = Math.Max(extent.Longest, (double)duration / timescale);
-            // A segment lost to failed fsyncs leaves a hole in a timeline by time (players skip it); numbers must run on.
-            if (byNumber || live || !fragments[i].Lost)
+            // A segment lost to failed fsyncs leaves a hole in a static timeline (players skip it); a live one's numbers run on.
+            if (live || !fragments[i].Lost)
             {
                 segments.Add(new DashSegment(fragments[i].Time + lift, duration));
+                if (byNumber)
+                {
+                    numbers.Add(fragments[i].Sequence);
+                }
             }
         }
 
@@ -332,10 +337,12 @@ internal static class DashManifestBuilder
             PresentationTimeOffset = lift + origin,
             // Unused by $Time$ names, but ffmpeg's reader counts a timeline's segments from startNumber when it walks
             // one by time (it skipped the first segment and asked for one past the last with startNumber 1).
-            StartNumber = byNumber ? fragments[start].Sequence : 0,
+            StartNumber = byNumber ? numbers[0] : 0,
             Initialization = Initialization,
             Media = byNumber ? Media : TimedMedia,
             Segments = segments,
+            // A static MPD by number (a store's) across an outage: the run before it is listed too, each segment by its URL.
+            Numbers = byNumber && !live && !RunsOn(numbers) ? numbers : null,
         };
         // The segment being built only while the track is fed (within three segments of the point's edge).
         return live && shift is null or { IsNone: true } && count == fragments.Length && track.LongestPart > 0
@@ -344,10 +351,23 @@ internal static class DashManifestBuilder
             : template;
     }
 
+    private static bool RunsOn(List<long> numbers)
+    {
+        for (var i = 1; i < numbers.Count; i++)
+        {
+            if (numbers[i] != numbers[i - 1] + 1)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
     /// <summary>
     /// The segments of <paramref name="fragments"/> a template lists, [start, count): the live window (or a time-shift),
-    /// while live from the last gap in numbering on, because $Number$ counts on from StartNumber (a static MPD's
-    /// $Time$ names need no unbroken numbering).
+    /// while live by number from the last gap in numbering on, because $Number$ counts on from StartNumber (a static
+    /// MPD lists across gaps: by $Time$, or by number as a SegmentList).
     /// </summary>
     private static (int Count, int Start) Listed(FragmentEntry[] fragments, long timescale, bool live, bool byNumber, long window, TimeShift? shift)
     {
@@ -360,7 +380,7 @@ internal static class DashManifestBuilder
             start = Math.Min(count, from ?? (live ? HlsTimeline.WindowStart(fragments, count, window) : 0));
         }
 
-        return (count, byNumber ? Math.Max(start, HlsTimeline.AfterLastGap(fragments, count)) : start);
+        return (count, byNumber && live ? Math.Max(start, HlsTimeline.AfterLastGap(fragments, count)) : start);
     }
 
     /// <summary>
