@@ -276,8 +276,9 @@ public static class MpdWriter
         xml.WriteStartElement("Initialization");
         xml.WriteAttributeString("sourceURL", Substitute(template.Initialization, id, null));
         xml.WriteEndElement();
+        // One S a segment, no @r: dash.js takes a SegmentURL by the index of the S element, not of the segment.
         xml.WriteStartElement("SegmentTimeline");
-        WriteTimeline(xml, template.Segments);
+        WriteTimeline(xml, template.Segments, fold: false);
         xml.WriteEndElement();
         foreach (var number in numbers)
         {
@@ -296,7 +297,7 @@ public static class MpdWriter
     }
 
     /// <summary>S@t where a segment does not start where the previous one ended (and first); S@r for equal runs.</summary>
-    private static void WriteTimeline(XmlWriter xml, IReadOnlyList<DashSegment> segments)
+    private static void WriteTimeline(XmlWriter xml, IReadOnlyList<DashSegment> segments, bool fold = true)
     {
         var i = 0;
         long expected = long.MinValue;
@@ -304,7 +305,8 @@ public static class MpdWriter
         {
             var first = segments[i];
             var repeat = 0;
-            while (i + repeat + 1 < segments.Count
+            while (fold
+                && i + repeat + 1 < segments.Count
                 && segments[i + repeat + 1].Duration == first.Duration
                 && segments[i + repeat + 1].Time == first.Time + ((repeat + 1) * first.Duration))
             {

@@ -161,7 +161,9 @@ public sealed class MpdWriterTests
         var list = Representation(template).Element(_ns + "SegmentList")!;
         Assert.Equal("hls/v/init.mp4", (string?)list.Element(_ns + "Initialization")?.Attribute("sourceURL"));
         Assert.Equal(["hls/v/0.m4s", "hls/v/16.m4s", "hls/v/17.m4s"], list.Elements(_ns + "SegmentURL").Select(u => (string?)u.Attribute("media")));
-        Assert.Equal(["0", "32000"], list.Element(_ns + "SegmentTimeline")!.Elements(_ns + "S").Select(s => (string?)s.Attribute("t")));
+        // One S a segment (no @r): dash.js takes the SegmentURL of the S element's index.
+        Assert.Equal(["0", "32000", null], list.Element(_ns + "SegmentTimeline")!.Elements(_ns + "S").Select(s => (string?)s.Attribute("t")));
+        Assert.All(list.Descendants(_ns + "S"), s => Assert.Null(s.Attribute("r")));
         Assert.Equal(
             ["Initialization", "SegmentTimeline", "SegmentURL", "SegmentURL", "SegmentURL"], // schema order
             list.Elements().Select(e => e.Name.LocalName));

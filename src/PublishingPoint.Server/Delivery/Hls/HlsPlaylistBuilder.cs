@@ -61,10 +61,13 @@ internal static class HlsPlaylistBuilder
             }
         }
 
-        if (variants.Count == 0)
+        if (variants.Count == 0 && audio is null)
         {
             return null;
         }
+
+        // A point without video (a radio channel): its audio is the one variant, the media playlist itself.
+        var audioOnly = variants.Count == 0;
 
         // Players start with the first variant: the lowest bandwidth starts fastest.
         variants.Sort((a, b) => a.Bandwidth.CompareTo(b.Bandwidth));
@@ -80,13 +83,13 @@ internal static class HlsPlaylistBuilder
                 Bandwidth = (long)Math.Ceiling(rate.Peak),
                 AverageBandwidth = (long)Math.Ceiling(rate.Average),
                 Codecs = audio.Description.RequireAac().CodecString,
-                AudioGroup = format == HlsFormat.Fmp4 ? AudioGroup : null,
+                AudioGroup = format == HlsFormat.Fmp4 && !audioOnly ? AudioGroup : null,
                 ClosedCaptions = instream is null ? HlsVariant.NoClosedCaptions : null,
                 Uri = "hls/" + PlaylistName(audio.Key, format),
             });
         }
 
-        if (format == HlsFormat.Fmp4 && audio is not null)
+        if (format == HlsFormat.Fmp4 && audio is not null && !audioOnly)
         {
             renditions.Add(new HlsAudioRendition
             {

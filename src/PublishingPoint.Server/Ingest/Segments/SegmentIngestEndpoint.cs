@@ -1,4 +1,3 @@
-using System.Text;
 using PublishingPoint.Server.Hosting;
 using PublishingPoint.Server.Points;
 
@@ -12,7 +11,7 @@ namespace PublishingPoint.Server.Ingest.Segments;
 /// </summary>
 internal sealed partial class SegmentIngestEndpoint(PointRegistry registry, IngestEndpoint ingest, TimeProvider time, ILogger<SegmentIngestEndpoint> logger)
 {
-    private const int MaxPlaylistBytes = 1 << 20;
+    private const int MaxPlaylistBytes = 16 << 20;
     private readonly RequestRefusals _refusals = new(logger);
 
     // The encoder's last segment and its final playlist come on connections of their own, one right after the other:
@@ -63,28 +62,54 @@ internal sealed partial class SegmentIngestEndpoint(PointRegistry registry, Inge
         }
     }
 
-    /// <summary>The encoder's playlist: its last version (EXT-X-ENDLIST, or a static MPD) ends the stream.</summary>
+    /// <summary>
+    /// The encoder's playlist: its last version (EXT-X-ENDLIST, or a static MPD) ends the stream. Read as it comes and
+    /// scanned, never held whole (an MPD's first 64 KB at most), within the ingest idle timeout between reads and twice it
+    /// in all: a body that stalls after a burst would otherwise hold its connection for as long as its average rate
+    /// stays above the body-rate floor (a megabyte at 240 B/s: over an hour).
+    /// </summary>
     private async Task PlaylistAsync(HttpContext context, PointPath path, string extension)
     {
-        var buffer = new MemoryStream();
-        var body = context.Request.Body;
-        var chunk = new byte[16 * 1024];
-        int read;
-        // Not RequestAborted: ffmpeg half-closes once the body is sent, which aborts the request early.
-        while ((read = await body.ReadAsync(chunk, CancellationToken.None).ConfigureAwait(false)) > 0)
+        var idle = TimeSpan.FromSeconds(registry.Options.IngestIdleTimeoutSeconds);
+        using var deadline = new CancellationTokenSource(2 * idle, time);
+        var body = new IdleTimeoutPipeReader(context.Request.BodyReader, idle, time);
+        var scan = new EncoderPlaylistScan(extension == ".mpd");
+        long total = 0;
+        try
         {
-            if (buffer.Length + read > MaxPlaylistBytes)
+            while (true)
             {
-                await Problems.WriteAsync(context, StatusCodes.Status413PayloadTooLarge, "playlist over 1 MiB").ConfigureAwait(false);
-                return;
-            }
+                // Not RequestAborted: ffmpeg half-closes once the body is sent, which aborts the request early.
+                var result = await body.ReadAsync(deadline.Token).ConfigureAwait(false);
+                foreach (var memory in result.Buffer)
+                {
+                    scan.Feed(memory.Span);
+                }
 
-            buffer.Write(chunk, 0, read);
+                total += result.Buffer.Length;
+                body.AdvanceTo(result.Buffer.End);
+                if (total > MaxPlaylistBytes)
+                {
+                    _refusals.Refused(StatusCodes.Status413PayloadTooLarge, "playlist over 16 MiB", path.Value);
+                    await Problems.WriteAsync(context, StatusCodes.Status413PayloadTooLarge, "playlist over 16 MiB").ConfigureAwait(false);
+                    return;
+                }
+
+                if (result.IsCompleted)
+                {
+                    break;
+                }
+            }
+        }
+        catch (Exception e) when (e is IdleTimeoutException || (e is OperationCanceledException && deadline.IsCancellationRequested))
+        {
+            var problem = e is IdleTimeoutException ? $"playlist body stalled: {e.Message}" : $"playlist body not complete in {(2 * idle).TotalSeconds:0} s";
+            _refusals.Refused(StatusCodes.Status408RequestTimeout, problem, path.Value);
+            await Problems.WriteAsync(context, StatusCodes.Status408RequestTimeout, problem).ConfigureAwait(false);
+            return;
         }
 
-        var text = Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
-        var ended = extension == ".m3u8" ? text.Contains("#EXT-X-ENDLIST", StringComparison.Ordinal) : IsStaticMpd(text);
-        if (ended && registry.Find(path) is { } point)
+        if (scan.Ended && registry.Find(path) is { } point)
         {
             point.EndAnnouncedAt = time.GetUtcNow();
             _ = ingest.FinalizeLaterAsync(point, EndSettle);
