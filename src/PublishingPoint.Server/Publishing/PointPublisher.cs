@@ -603,8 +603,9 @@ internal sealed partial class PointPublisher
     private MediaPresentation Dash(MediaPresentation mpd, Track[] tracks, bool vod, Dictionary<Rendition, (long From, long To)> referenced)
     {
         var byName = tracks.ToDictionary(t => HlsPlaylistBuilder.Name(t.Key), t => t.Key, StringComparer.Ordinal);
-        var sets = new List<DashAdaptationSet>();
-        foreach (var set in mpd.Periods[0].AdaptationSets)
+        return mpd with { ServiceDescription = null, Periods = [.. mpd.Periods.Select(p => p with { AdaptationSets = [.. p.AdaptationSets.Select(Stored)] })] };
+
+        DashAdaptationSet Stored(DashAdaptationSet set)
         {
             var representations = new List<DashRepresentation>();
             foreach (var representation in set.Representations)
@@ -636,10 +637,8 @@ internal sealed partial class PointPublisher
                 representations.Add(representation with { SegmentTemplate = template });
             }
 
-            sets.Add(set with { Representations = representations });
+            return set with { Representations = representations };
         }
-
-        return mpd with { ServiceDescription = null, Periods = [mpd.Periods[0] with { AdaptationSets = sets }, .. mpd.Periods.Skip(1)] };
     }
 
     private bool AlreadyPublished()

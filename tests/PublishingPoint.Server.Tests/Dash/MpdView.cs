@@ -32,20 +32,31 @@ public sealed record MpdView(XElement Root, IReadOnlyList<MpdAdaptationSet> Adap
             throw new FormatException($"root is {root.Name}, not MPD");
         }
 
-        var periods = root.Elements(Ns + "Period").ToList();
-        if (periods.Count != 1)
+        var periods = root.Elements(Ns + "Period").Select(period => new MpdPeriod(
+            XmlConvert.ToTimeSpan(Attribute(period, "start") ?? "PT0S"),
+            [.. period.Elements(Ns + "AdaptationSet").Select(set => new MpdAdaptationSet(
+                set,
+                Attribute(set, "contentType") ?? string.Empty,
+                [.. set.Elements(Ns + "Representation").Select(r => MpdRepresentation.Parse(set, r))]))])).ToList();
+        if (periods.Count == 0)
         {
-            throw new FormatException($"{periods.Count} periods");
+            throw new FormatException("no Period");
         }
 
-        var sets = periods[0].Elements(Ns + "AdaptationSet").Select(set => new MpdAdaptationSet(
-            set,
-            Attribute(set, "contentType") ?? string.Empty,
-            [.. set.Elements(Ns + "Representation").Select(r => MpdRepresentation.Parse(set, r))])).ToList();
-        return new MpdView(root, sets);
+        // Every period's sets, in order (most MPDs have one period); Periods keeps them apart.
+        return new MpdView(root, [.. periods.SelectMany(p => p.AdaptationSets)]) { Periods = periods };
     }
 
+    public IReadOnlyList<MpdPeriod> Periods { get; init; } = [];
+
     internal static string? Attribute(XElement element, string name) => (string?)element.Attribute(name);
+}
+
+public sealed record MpdPeriod(TimeSpan Start, IReadOnlyList<MpdAdaptationSet> AdaptationSets)
+{
+    public IEnumerable<MpdRepresentation> Video => AdaptationSets.Where(s => s.ContentType == "video").SelectMany(s => s.Representations);
+
+    public IEnumerable<MpdRepresentation> Audio => AdaptationSets.Where(s => s.ContentType == "audio").SelectMany(s => s.Representations);
 }
 
 public sealed record MpdAdaptationSet(XElement Element, string ContentType, IReadOnlyList<MpdRepresentation> Representations);

@@ -78,6 +78,17 @@ internal static class DashManifestBuilder
 
         // The longest segment, to the millisecond: how often a live MPD changes and the buffering it needs.
         var segment = TimeSpan.FromMilliseconds(Math.Max(1000, Math.Ceiling(extent.Longest * 1000)));
+        var stretches = live ? [] : OutagePeriods.Stretches(sets);
+        if (stretches.Count > 1)
+        {
+            return new MediaPresentation
+            {
+                MediaPresentationDuration = TimeSpan.FromTicks(stretches.Sum(s => s.To - s.From)),
+                MinBufferTime = segment,
+                Periods = OutagePeriods.Split(sets, stretches, EventStreams(point, originTicks), HlsPackager.TimeOffsetSeconds * TimeSpan.TicksPerSecond),
+            };
+        }
+
         var lead = live ? 0 : StartAtFirstSegment(sets);
         var period = new DashPeriod { AdaptationSets = sets, EventStreams = EventStreams(point, originTicks + lead) };
         var (availabilityStart, depth) = Availability(anchor + TimeSpan.FromTicks(originTicks), windowSeconds, now, shift, extent, segment);
