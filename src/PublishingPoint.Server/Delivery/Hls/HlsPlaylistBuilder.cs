@@ -19,14 +19,50 @@ internal static class HlsPlaylistBuilder
     // Transport stream packetisation (188/184, PES headers, PSI, CC padding) on top of the fragment bytes.
     private const double TsOverhead = 1.1;
 
+    // Behind the point's edge by this much (or three of its fragments) an audio track has stopped: its encoder is gone.
+    private const long StoppedAfter = 6 * TimeSpan.TicksPerSecond;
+
     public static string Name(TrackKey key) => string.Create(CultureInfo.InvariantCulture, $"{key.Name}-{key.Bitrate}");
 
     public static string PlaylistName(TrackKey key, HlsFormat format) => Name(key) + (format == HlsFormat.Fmp4 ? "-fmp4.m3u8" : ".m3u8");
 
     public static string IFramePlaylistName(TrackKey key, HlsFormat format) => Name(key) + (format == HlsFormat.Fmp4 ? "-iframes-fmp4.m3u8" : "-iframes.m3u8");
 
-    /// <summary>The audio muxed into TS variants and offered to fMP4 variants: the point's first audio track.</summary>
-    public static Track? AudioOf(Point point) => point.Tracks().FirstOrDefault(t => t.Description.Kind == TrackKind.Audio && t.Count > 0);
+    /// <summary>
+    /// The audio muxed into TS variants and offered to fMP4 variants: the point's first audio track (highest bit rate)
+    /// that is still fed, else its first. With one encoder per bit rate each bringing its own audio, the first one's
+    /// stopping froze every TS variant (each segment waits for the audio through its end) and left fMP4 players on a
+    /// rendition that no longer grows.
+    /// </summary>
+    public static Track? AudioOf(Point point)
+    {
+        var tracks = point.Tracks();
+        var edge = long.MinValue;
+        foreach (var track in tracks)
+        {
+            if (track.Last is { } last)
+            {
+                edge = Math.Max(edge, Timescale.Rescale(last.End, track.Description.Timescale, TimeSpan.TicksPerSecond));
+            }
+        }
+
+        Track? first = null;
+        foreach (var track in tracks)
+        {
+            if (track.Description.Kind == TrackKind.Audio && track.Last is { } last)
+            {
+                first ??= track;
+                var end = Timescale.Rescale(last.End, track.Description.Timescale, TimeSpan.TicksPerSecond);
+                var duration = Timescale.Rescale(last.Duration, track.Description.Timescale, TimeSpan.TicksPerSecond);
+                if (edge - end <= Math.Max(3 * duration, StoppedAfter))
+                {
+                    return track;
+                }
+            }
+        }
+
+        return first;
+    }
 
     /// <param name="windowSeconds">The live window the rates are measured over; 0 for all the media (VOD).</param>
     /// <param name="iFrames">List the I-frame playlists (their rates read every keyframe's size); not where they are not served.</param>
