@@ -603,7 +603,11 @@ internal sealed partial class PointPublisher
     private MediaPresentation Dash(MediaPresentation mpd, Track[] tracks, bool vod, Dictionary<Rendition, (long From, long To)> referenced)
     {
         var byName = tracks.ToDictionary(t => HlsPlaylistBuilder.Name(t.Key), t => t.Key, StringComparer.Ordinal);
-        return mpd with { ServiceDescription = null, Periods = [.. mpd.Periods.Select(p => p with { AdaptationSets = [.. p.AdaptationSets.Select(Stored)] })] };
+        var stored = mpd with { ServiceDescription = null, Periods = [.. mpd.Periods.Select(p => p with { AdaptationSets = [.. p.AdaptationSets.Select(Stored)] })] };
+
+        // Windowed: the VOD keeps the last window only, so it starts at that window's first segment (it started at the
+        // event's, with the event's length of nothing before it).
+        return vod && !_options.KeepSegmentsForVod ? DashManifestBuilder.StartAtFirstListed(stored) : stored;
 
         DashAdaptationSet Stored(DashAdaptationSet set)
         {

@@ -73,6 +73,37 @@ public sealed class FileSystemPublishingTests
         Assert.All(mpd.Video, v => Assert.All(v.Segments, s => Assert.Contains(played.Requested, r => r.EndsWith("/" + v.MediaUrl(s), StringComparison.Ordinal))));
     }
 
+    /// <summary>
+    /// Windowed publishing keeps only the last window in the store, and the final static MPD lists only that, but its
+    /// timing was the whole event's: period time 0 at the event's start and the event's duration, so a player started
+    /// in front of the first segment the store still has (dash.js walks the empty lead-in; ffprobe reports it as the
+    /// duration). It now starts at the first segment it lists.
+    /// </summary>
+    [Fact]
+    public async Task WindowedLive_TheFinalMpdStartsAtTheWindowsFirstSegment_AndDashJsPlaysItFromTheFolder()
+    {
+        var folder = TempDirectory.Create("pp-www");
+        await using var server = await RunningServer.StartAsync(null,
+            "--PublishingPoint:DvrWindowSeconds=10", "--PublishingPoint:Publish:Target=FileSystem", $"--PublishingPoint:Publish:Path={folder}",
+            "--PublishingPoint:Publish:KeepSegmentsForVod=false");
+        const string Point = "live/windowmpd.isml";
+        var push = await Encoder.PushSmoothAsync(server.Url($"{Point}/Streams(a)"), new EncoderSettings { Seconds = 20 });
+        Assert.Equal(0, push.ExitCode);
+        await VodFilesAsync(server.DataPath, folder, Point);
+
+        var mpd = PublishingPoint.Server.Tests.Dash.MpdView.Parse(await File.ReadAllTextAsync(Path.Combine(folder, Point, "manifest.mpd")));
+        Assert.False(mpd.IsDynamic);
+        var video = Assert.Single(mpd.Video);
+        Assert.True(video.Segments[0].Number > 0, "the window's segments only");
+        Assert.InRange((double)(video.Segments[0].Time - video.PresentationTimeOffset) / video.Timescale, 0, 0.1);
+        var listed = (double)video.Segments.Sum(s => s.Duration) / video.Timescale;
+        Assert.InRange(mpd.Duration("mediaPresentationDuration")!.Value.TotalSeconds, listed - 0.3, listed + 0.3);
+        Assert.All(mpd.Video.Concat(mpd.Audio), r => Assert.All(r.Segments, s => Assert.True(File.Exists(Path.Combine(folder, Point, r.MediaUrl(s))), r.MediaUrl(s))));
+
+        var played = await PublishingPoint.Server.Tests.Dash.DashJsPlayback.PlayAsync($"{Point}/manifest.mpd", until: listed - 1, folder);
+        Assert.True(played.Time >= listed - 1 && played.Errors.Length == 0, played.Describe);
+    }
+
     [Fact]
     public async Task WindowedLive_DeletesSegmentsThatLeaveTheWindow_AndEndsOnTheLastWindow()
     {

@@ -153,6 +153,47 @@ internal static class DashManifestBuilder
         return lead;
     }
 
+    /// <summary>
+    /// A static MPD whose first segments were taken off after it was built (the store's windowed VOD keeps only the last
+    /// window): period time 0 moves to the first segment left, as <see cref="StartAtFirstSegment"/> does, and the
+    /// duration shrinks by as much. A dynamic MPD, or one of several Periods, is returned as it is.
+    /// </summary>
+    internal static MediaPresentation StartAtFirstListed(MediaPresentation mpd)
+    {
+        if (mpd.IsDynamic || mpd.Periods is not [var period] || mpd.MediaPresentationDuration is not { } duration
+            || !period.AdaptationSets.SelectMany(s => s.Representations).Any()
+            || period.AdaptationSets.SelectMany(s => s.Representations).Any(r => r.SegmentTemplate.Segments.Count == 0))
+        {
+            return mpd;
+        }
+
+        // Where every representation has media (the renditions' windows were kept from their own first segments):
+        // a representation's segments that end by then are left out.
+        var common = period.AdaptationSets.SelectMany(s => s.Representations).Max(r => Ticks(r.SegmentTemplate.Segments[0].Time, r.SegmentTemplate.Timescale));
+        var sets = period.AdaptationSets.Select(s => s with
+        {
+            Representations = [.. s.Representations.Select(r =>
+            {
+                var template = r.SegmentTemplate;
+                var skip = 0;
+                while (skip < template.Segments.Count - 1 && Ticks(template.Segments[skip].Time + template.Segments[skip].Duration, template.Timescale) <= common)
+                {
+                    skip++;
+                }
+
+                return r with { SegmentTemplate = template.WithoutFirst(skip) };
+            })],
+        }).ToList();
+        var lead = StartAtFirstSegment(sets);
+        return mpd with
+        {
+            MediaPresentationDuration = duration - TimeSpan.FromTicks(lead),
+            Periods = [period with { AdaptationSets = sets, EventStreams = [.. period.EventStreams.Select(e => e with { PresentationTimeOffset = e.PresentationTimeOffset + lead })] }],
+        };
+    }
+
+    private static long Ticks(long time, uint timescale) => RescaleDown(time, timescale, TimeSpan.TicksPerSecond);
+
     private static long RescaleDown(long value, long from, long to) => (long)((Int128)value * to / from);
 
     /// <summary>
