@@ -14,13 +14,7 @@ public sealed class AudioOnlyMasterTests
     [Fact]
     public async Task AnAudioOnlyPoint_HasBothMasters_AndFfprobeReadsItsAudioThroughThem()
     {
-        static IEnumerable<string> AudioOnly(Uri target, EncoderSettings s) =>
-        [
-            "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "8",
-            "-c:a", "aac", "-b:a", "128k", "-movflags", "cmaf+empty_moov+default_base_moof", "-frag_duration", "2000000",
-            "-f", "mp4", target.ToString(),
-        ];
-        var body = await IsmvCapture.CaptureAsync(AudioOnly, new EncoderSettings { RealTime = false });
+        var body = await IsmvCapture.AudioOnlyCmafAsync();
         await using var server = await RunningServer.StartAsync();
         var (status, text) = await Posting.PostChunkedAsync(server.Http, "live/radio.isml/Streams(a)", body);
         Assert.True(status == HttpStatusCode.OK, text);

@@ -14,6 +14,16 @@ public static class IsmvCapture
     public static Task<byte[]> MakeAsync(int seconds, int videoKbps, int audioKbps, int width = 320, int height = 180) =>
         CaptureAsync(Encoder.SmoothPushArguments, new EncoderSettings { Seconds = seconds, VideoKbps = videoKbps, AudioKbps = audioKbps, Width = width, Height = height, RealTime = false });
 
+    /// <summary>A radio channel's push: 8 s of a 440 Hz tone as AAC at 128 kbit/s, CMAF in 2 s fragments, no video.</summary>
+    public static Task<byte[]> AudioOnlyCmafAsync() => CaptureAsync(
+        (target, _) =>
+        [
+            "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "8",
+            "-c:a", "aac", "-b:a", "128k", "-movflags", "cmaf+empty_moov+default_base_moof", "-frag_duration", "2000000",
+            "-f", "mp4", target.ToString(),
+        ],
+        new EncoderSettings { RealTime = false });
+
     /// <summary>What ffmpeg would POST for these arguments, written to a pipe instead.</summary>
     public static async Task<byte[]> CaptureAsync(Func<Uri, EncoderSettings, IEnumerable<string>> arguments, EncoderSettings settings)
     {

@@ -155,13 +155,7 @@ public sealed class TimedMetadataTests
     [Fact]
     public async Task AnAudioOnlyPointsCues_BelongToItsAudioStream()
     {
-        static IEnumerable<string> AudioOnly(Uri target, EncoderSettings s) =>
-        [
-            "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "8",
-            "-c:a", "aac", "-b:a", "128k", "-movflags", "cmaf+empty_moov+default_base_moof", "-frag_duration", "2000000",
-            "-f", "mp4", target.ToString(),
-        ];
-        var stream = await IsmvCapture.CaptureAsync(AudioOnly, new EncoderSettings { RealTime = false });
+        var stream = await IsmvCapture.AudioOnlyCmafAsync();
         var body = Insert(stream, Moofs(stream), new Dictionary<int, byte[][]> { [1] = [Emsg1(SpliceInsert(7, outOfNetwork: true, pts90k: 4 * 90_000, breakDuration90k: 2 * 90_000), 7, 4)] });
 
         await using var server = await RunningServer.StartAsync();

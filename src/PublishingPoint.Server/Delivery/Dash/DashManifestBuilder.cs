@@ -169,14 +169,14 @@ internal static class DashManifestBuilder
 
         // Where every representation has media (the renditions' windows were kept from their own first segments):
         // a representation's segments that end by then are left out.
-        var common = period.AdaptationSets.SelectMany(s => s.Representations).Max(r => Ticks(r.SegmentTemplate.Segments[0].Time, r.SegmentTemplate.Timescale));
+        var common = period.AdaptationSets.SelectMany(s => s.Representations).Max(r => OutagePeriods.Ticks(r.SegmentTemplate.Segments[0].Time, r.SegmentTemplate.Timescale));
         var sets = period.AdaptationSets.Select(s => s with
         {
             Representations = [.. s.Representations.Select(r =>
             {
                 var template = r.SegmentTemplate;
                 var skip = 0;
-                while (skip < template.Segments.Count - 1 && Ticks(template.Segments[skip].Time + template.Segments[skip].Duration, template.Timescale) <= common)
+                while (skip < template.Segments.Count - 1 && OutagePeriods.Ticks(template.Segments[skip].Time + template.Segments[skip].Duration, template.Timescale) <= common)
                 {
                     skip++;
                 }
@@ -191,8 +191,6 @@ internal static class DashManifestBuilder
             Periods = [period with { AdaptationSets = sets, EventStreams = [.. period.EventStreams.Select(e => e with { PresentationTimeOffset = e.PresentationTimeOffset + lead })] }],
         };
     }
-
-    private static long Ticks(long time, uint timescale) => RescaleDown(time, timescale, TimeSpan.TicksPerSecond);
 
     private static long RescaleDown(long value, long from, long to) => (long)((Int128)value * to / from);
 

@@ -112,5 +112,6 @@ internal static class OutagePeriods
         };
     }
 
-    private static long Ticks(long time, uint timescale) => (long)((Int128)time * TimeSpan.TicksPerSecond / timescale);
+    /// <summary>A time in <paramref name="timescale"/> as 100 ns ticks, rounded down.</summary>
+    internal static long Ticks(long time, uint timescale) => (long)((Int128)time * TimeSpan.TicksPerSecond / timescale);
 }
