@@ -66,15 +66,18 @@ internal static class DashJsPlayback
                 : route.FulfillAsync(new() { Status = 404 });
         });
         await page.GotoAsync(origin + "page/index.html");
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        var (time, errors) = (0.0, string.Empty);
-        while (clock.Elapsed < TimeSpan.FromSeconds(25) && time < until && errors.Length == 0)
+        try
         {
-            await Task.Delay(250);
-            time = await page.EvaluateAsync<double>("document.getElementById('v').currentTime");
-            errors = await page.EvaluateAsync<string>("window.fatal.join('; ')");
+            // Polled in the page, on its own animation frames: the playhead at the mark, or an error.
+            await page.WaitForFunctionAsync("until => document.getElementById('v').currentTime >= until || window.fatal.length > 0", until, new() { Timeout = 25_000 });
+        }
+        catch (TimeoutException)
+        {
+            // Reported below by the playhead the page reached.
         }
 
+        var time = await page.EvaluateAsync<double>("document.getElementById('v').currentTime");
+        var errors = await page.EvaluateAsync<string>("window.fatal.join('; ')");
         return new Result(time, [.. requested], errors, [.. log]);
     }
 }

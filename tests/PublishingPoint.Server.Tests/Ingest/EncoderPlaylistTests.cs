@@ -95,6 +95,14 @@ public sealed class EncoderPlaylistTests
         scan.Feed(text.AsSpan(0, 40));
         scan.Feed(text.AsSpan(40));
         Assert.True(scan.Ended);
+        var late = Encoding.UTF8.GetBytes(new string(' ', 5000) + "<MPD type=\"static\">");
+        var grown = new EncoderPlaylistScan(mpd: true);
+        for (var at = 0; at < late.Length; at += 1000)
+        {
+            grown.Feed(late.AsSpan(at, Math.Min(1000, late.Length - at)));
+        }
+
+        Assert.True(grown.Ended); // past the first 4 KB the head grows
         var dynamic = new EncoderPlaylistScan(mpd: true);
         dynamic.Feed(Encoding.UTF8.GetBytes("<MPD type=\"dynamic\"><!-- type=\"static\" --></MPD>"));
         Assert.False(dynamic.Ended);

@@ -12,7 +12,8 @@ internal sealed class EncoderPlaylistScan(bool mpd)
     private const int MpdHead = 64 * 1024;
     private static ReadOnlySpan<byte> EndList => "#EXT-X-ENDLIST"u8;
 
-    private readonly byte[] _kept = new byte[mpd ? MpdHead : EndList.Length - 1];
+    // An MPD's head grows as it is fed (an encoder PUTs its MPD every segment; most are a few KB), up to 64 KB.
+    private byte[] _kept = new byte[mpd ? 4096 : EndList.Length - 1];
     private int _keptLength;
     private bool _endListSeen;
 
@@ -22,6 +23,11 @@ internal sealed class EncoderPlaylistScan(bool mpd)
     {
         if (mpd)
         {
+            if (_keptLength + bytes.Length > _kept.Length && _kept.Length < MpdHead)
+            {
+                Array.Resize(ref _kept, Math.Min(MpdHead, Math.Max(2 * _kept.Length, _keptLength + bytes.Length)));
+            }
+
             var take = Math.Min(bytes.Length, _kept.Length - _keptLength);
             bytes[..take].CopyTo(_kept.AsSpan(_keptLength));
             _keptLength += take;
