@@ -101,6 +101,16 @@ public sealed record PublishingPointOptions
     /// <summary>The same, summed over the server; over it: 503.</summary>
     public long MaxIngestBytesPerServer { get; set; } = 2L * 1024 * 1024 * 1024;
 
+    /// <summary>
+    /// Fragment bytes the index of one point keeps in memory (each track's newest fragment and the memory window); past
+    /// it the point's oldest kept bytes, and then its newest, are dropped and read from the archive instead (their sample
+    /// tables stay).
+    /// </summary>
+    public long MaxMemoryWindowBytesPerPoint { get; set; } = 512L * 1024 * 1024;
+
+    /// <summary>The same, summed over the server; past it the point keeping the most drops its oldest first.</summary>
+    public long MaxMemoryWindowBytesPerServer { get; set; } = 2L * 1024 * 1024 * 1024;
+
     /// <summary>Archive files one stream may start because its header changed (a new 'moov'); the next change is refused with 429. Rollover files do not count.</summary>
     public int MaxArchiveRunsPerStream { get; set; } = 32;
 
@@ -302,6 +312,8 @@ internal sealed class PublishingPointOptionsValidator : IValidateOptions<Publish
             "PublishingPoint:MaxConnectionsPerStream must be at least 1, MaxConnectionsPerAddress at least 0."),
         (options.MaxIngestBytesPerConnection < options.MaxBoxBytes * 2 || options.MaxIngestBytesPerPoint < options.MaxIngestBytesPerConnection || options.MaxIngestBytesPerServer < options.MaxIngestBytesPerPoint,
             "PublishingPoint:MaxIngestBytesPerConnection must be at least twice MaxBoxBytes, MaxIngestBytesPerPoint at least that, MaxIngestBytesPerServer at least MaxIngestBytesPerPoint."),
+        (options.MaxMemoryWindowBytesPerPoint < 0 || options.MaxMemoryWindowBytesPerServer < options.MaxMemoryWindowBytesPerPoint,
+            "PublishingPoint:MaxMemoryWindowBytesPerPoint must be at least 0, MaxMemoryWindowBytesPerServer at least MaxMemoryWindowBytesPerPoint."),
         (options.MaxFragmentLeadSeconds is < 1 or > 86400,
             "PublishingPoint:MaxFragmentLeadSeconds must be between 1 and 86400."),
         (options.FinalizeGraceSeconds is < 0 or > 3600,

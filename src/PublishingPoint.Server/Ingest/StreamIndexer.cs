@@ -614,7 +614,7 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
 
             metrics.ArchiveWrite(System.Diagnostics.Stopwatch.GetElapsedTime(started));
             archive.Observe(time / scale, (time + duration) / scale);
-            var entry = new FragmentEntry(time, duration, traf, samples, archive, offset, fragment.Length, fragment)
+            var entry = new FragmentEntry(time, duration, traf, samples, archive, offset, fragment.Length, fragment, point.KeptBytes)
             {
                 Discontinuity = last is not null && time > last.End + (last.Duration / 2),
                 Parts = parts,
@@ -625,6 +625,8 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
             {
                 entry.Evict();
             }
+
+            registry.FragmentMemory.Bound(point, () => registry.All);
         }
 
         if (rolled)

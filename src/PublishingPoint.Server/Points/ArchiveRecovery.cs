@@ -105,7 +105,7 @@ internal sealed partial class ArchiveRecovery(PointRegistry registry, ILogger<Ar
     public Point Load(PointPath path, string directory, bool finalize = true)
     {
         var settings = PointSettings.Load(directory);
-        var point = new Point(path, directory, registry.Options.MaxRenderedBytesPerPoint) { Settings = settings ?? new PointSettings(), CreatedByOperator = settings is not null };
+        var point = new Point(path, directory, registry.Options.MaxRenderedBytesPerPoint, registry.FragmentMemory) { Settings = settings ?? new PointSettings(), CreatedByOperator = settings is not null };
         point.LoadTimeline();
         point.LoadEvents();
         long fragments = 0, torn = 0;

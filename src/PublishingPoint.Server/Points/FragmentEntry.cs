@@ -20,7 +20,9 @@ public sealed class FragmentEntry
     private Held? _held;
 
     /// <param name="data">The bytes, of which the entry takes a reference of its own (released when it leaves the memory window).</param>
-    public FragmentEntry(long time, long duration, TrackFragment traf, FragmentSample[] samples, StreamArchive archive, long archiveOffset, int length, FragmentBuffer? data)
+    /// <param name="kept">Where the bytes kept in memory are counted (their point's).</param>
+    public FragmentEntry(long time, long duration, TrackFragment traf, FragmentSample[] samples, StreamArchive archive, long archiveOffset, int length, FragmentBuffer? data,
+        KeptFragmentBytes? kept = null)
     {
         ArgumentNullException.ThrowIfNull(samples);
         Time = time;
@@ -38,7 +40,8 @@ public sealed class FragmentEntry
         }
 
         // Without the bytes (an archive recovered) the layout and the table are not kept either.
-        _held = data is null ? null : new Held(data, traf, samples);
+        _held = data is null ? null : new Held(data, traf, samples, kept);
+        kept?.Add(data?.Array.Length ?? 0);
     }
 
     public long Time { get; }
@@ -147,13 +150,32 @@ public sealed class FragmentEntry
     /// <summary>True while the fragment is inside the memory window; false once evicted (read from the archive).</summary>
     public bool IsInMemory => Volatile.Read(ref _held) is not null;
 
-    /// <summary>Bytes of the array this fragment holds in memory (its pool's size class), 0 outside the memory window.</summary>
-    public long BytesInMemory => Volatile.Read(ref _held)?.Data.Array.Length ?? 0;
+    /// <summary>Bytes of the array this fragment holds in memory (its pool's size class), 0 outside the memory window or once dropped.</summary>
+    public long BytesInMemory => Volatile.Read(ref _held)?.Data?.Array.Length ?? 0;
 
     /// <summary>Leaves the memory window: the bytes and the sample table are dropped (read from the archive from now on).</summary>
-    internal void Evict()
+    internal void Evict() => Interlocked.Exchange(ref _held, null)?.Release();
+
+    /// <summary>
+    /// Drops the bytes but keeps the layout and the sample table (a bound on kept bytes, <see cref="FragmentMemory"/>):
+    /// the bytes are read from the archive from now on. Returns the bytes dropped.
+    /// </summary>
+    internal long DropBytes()
     {
-        Interlocked.Exchange(ref _held, null)?.Data.Release();
+        var held = Volatile.Read(ref _held);
+        while (held?.Data is { } data)
+        {
+            var seen = Interlocked.CompareExchange(ref _held, held with { Data = null }, held);
+            if (ReferenceEquals(seen, held))
+            {
+                held.Release();
+                return data.Array.Length;
+            }
+
+            held = seen;
+        }
+
+        return 0;
     }
 
     /// <summary>Where the I-frame ends in this fragment's fMP4 segment, once computed.</summary>
@@ -241,8 +263,18 @@ public sealed class FragmentEntry
         }
     }
 
-    /// <summary>What an entry holds while inside the memory window: the bytes, their 'traf' layout and sample table.</summary>
-    private sealed record Held(FragmentBuffer Data, TrackFragment Traf, FragmentSample[] Samples);
+    /// <summary>What an entry holds while inside the memory window: the bytes (until dropped), their 'traf' layout and sample table.</summary>
+    private sealed record Held(FragmentBuffer? Data, TrackFragment Traf, FragmentSample[] Samples, KeptFragmentBytes? Kept)
+    {
+        public void Release()
+        {
+            if (Data is not null)
+            {
+                Data.Release();
+                Kept?.Add(-Data.Array.Length);
+            }
+        }
+    }
 }
 
 /// <summary>

@@ -17,11 +17,39 @@ public sealed class Point : IDisposable
     private PointState _state = PointState.Idle;
     private CancellationTokenSource _closing = new();
 
-    public Point(PointPath path, string directory, long outputCacheBytes = 16L * 1024 * 1024)
+    /// <param name="memory">The server's bound on fragment bytes kept in memory; none when not given.</param>
+    public Point(PointPath path, string directory, long outputCacheBytes = 16L * 1024 * 1024, FragmentMemory? memory = null)
     {
         Path = path;
         Directory = directory;
         Output = new OutputCache(outputCacheBytes);
+        KeptBytes = new KeptFragmentBytes(memory ?? FragmentMemory.Unbounded);
+    }
+
+    /// <summary>Fragment bytes this point's index keeps in memory (see <see cref="FragmentMemory"/>).</summary>
+    public KeptFragmentBytes KeptBytes { get; }
+
+    /// <summary>
+    /// Drops at least <paramref name="wanted"/> kept bytes if it has them: every track's bytes before its newest
+    /// fragment first (oldest first), then the newest fragments'. Returns the bytes dropped.
+    /// </summary>
+    internal long DropKeptBytes(long wanted)
+    {
+        long dropped = 0;
+        foreach (var newestToo in (bool[])[false, true])
+        {
+            foreach (var track in Tracks())
+            {
+                if (dropped >= wanted)
+                {
+                    return dropped;
+                }
+
+                dropped += track.DropKeptBytes(wanted - dropped, newestToo);
+            }
+        }
+
+        return dropped;
     }
 
     /// <summary>Viewers and egress of this point.</summary>

@@ -24,12 +24,16 @@ public sealed partial class PointRegistry : IDisposable
         System.IO.Directory.CreateDirectory(DataRoot);
         ArchiveFiles = new ArchiveFiles(Options.MaxOpenArchiveFiles);
         _indexBudget = new IndexBudget(Options.MaxIndexBytes, logger);
+        FragmentMemory = new FragmentMemory(Options.MaxMemoryWindowBytesPerPoint, Options.MaxMemoryWindowBytesPerServer);
     }
 
     /// <summary>The read handles of every archive, opened on demand and bounded (PublishingPoint:MaxOpenArchiveFiles).</summary>
     public ArchiveFiles ArchiveFiles { get; }
 
     public PublishingPointOptions Options { get; }
+
+    /// <summary>The bound on fragment bytes the index keeps in memory, per point and in all.</summary>
+    public FragmentMemory FragmentMemory { get; }
 
     public TimeProvider Time { get; }
 
@@ -85,7 +89,7 @@ public sealed partial class PointRegistry : IDisposable
             var directory = DirectoryOf(path);
             Durable.CreateDirectory(directory);
             LogCreated(path.Value);
-            var point = new Point(path, directory, Options.MaxRenderedBytesPerPoint);
+            var point = new Point(path, directory, Options.MaxRenderedBytesPerPoint, FragmentMemory);
             if (settings is not null)
             {
                 point.Settings = settings;
@@ -338,7 +342,7 @@ public sealed partial class PointRegistry : IDisposable
             Durable.SyncDirectory(previous);
             Durable.SyncDirectory(point.Directory);
 
-            var fresh = new Point(point.Path, point.Directory, Options.MaxRenderedBytesPerPoint) { Settings = point.Settings, CreatedByOperator = point.CreatedByOperator };
+            var fresh = new Point(point.Path, point.Directory, Options.MaxRenderedBytesPerPoint, FragmentMemory) { Settings = point.Settings, CreatedByOperator = point.CreatedByOperator };
             _points[point.Path.Value] = fresh;
             LogChanged(point.Path.Value, $"restarted on reconnect; the previous presentation is in previous-{n}");
             return fresh;

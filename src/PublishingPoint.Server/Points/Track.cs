@@ -130,6 +130,25 @@ public sealed class Track
     }
 
     /// <summary>
+    /// Drops the bytes (not the sample tables) of fragments in the memory window, oldest first, until
+    /// <paramref name="wanted"/> bytes are dropped; the newest fragment's too when <paramref name="newestToo"/>.
+    /// </summary>
+    internal long DropKeptBytes(long wanted, bool newestToo)
+    {
+        lock (_lock)
+        {
+            long dropped = 0;
+            var end = newestToo ? _fragments.Count : _fragments.Count - 1;
+            for (var i = _firstInMemory; i < end && dropped < wanted; i++)
+            {
+                dropped += _fragments[i].DropBytes();
+            }
+
+            return dropped;
+        }
+    }
+
+    /// <summary>
     /// Every fragment leaves memory (the point went VOD, or away): nothing is the live edge any more, so all are read from
     /// the archive from now on and their arrays go back to the ingest pool. A push that continues the track fills it again.
     /// </summary>

@@ -50,26 +50,32 @@ public sealed class DvrOnDiskTests
         }
 
         // Every TS and fMP4 segment of the 30 s window, and the Smooth fragments, the same from both.
-        var master = await full.Http.GetStringAsync($"{Point}/master-fmp4.m3u8");
-        urls.Clear();
+        await AssertSameMediaAsync(full, lean, Point, 12);
+    }
+
+    /// <summary>Every TS and fMP4 segment and every Smooth video fragment of <paramref name="point"/> (at least <paramref name="segments"/> a playlist), the same bytes from both servers.</summary>
+    internal static async Task AssertSameMediaAsync(RunningServer expected, RunningServer actual, string point, int segments)
+    {
+        var master = await expected.Http.GetStringAsync($"{point}/master-fmp4.m3u8");
+        var urls = new List<string>();
         foreach (var playlist in HlsText.AttributeLines(master, "#EXT-X-STREAM-INF").Select(v => v.Uri!).Distinct())
         {
             var folder = playlist[..playlist.LastIndexOf('/')];
-            foreach (var (name, suffix) in new[] { (playlist, ".m4s"), (playlist.Replace("-fmp4.m3u8", ".m3u8", StringComparison.Ordinal), ".ts") })
+            foreach (var name in new[] { playlist, playlist.Replace("-fmp4.m3u8", ".m3u8", StringComparison.Ordinal) })
             {
-                var segments = HlsText.Segments(await full.Http.GetStringAsync($"{Point}/{name}"));
-                Assert.True(segments.Count >= 12, $"{name}: {segments.Count} segments");
-                urls.AddRange(segments.Select(s => $"{Point}/{folder}/{s.Uri}"));
+                var listed = HlsText.Segments(await expected.Http.GetStringAsync($"{point}/{name}"));
+                Assert.True(listed.Count >= segments, $"{name}: {listed.Count} segments");
+                urls.AddRange(listed.Select(s => $"{point}/{folder}/{s.Uri}"));
             }
         }
 
-        var smooth = await SmoothManifestView.FetchAsync(full.Http, full.Url($"{Point}/Manifest").ToString());
+        var smooth = await SmoothManifestView.FetchAsync(expected.Http, expected.Url($"{point}/Manifest").ToString());
         urls.AddRange(smooth.ChunkTimes("video").Select(t => new Uri(smooth.Url("video", smooth.Bitrates("video")[0], t)).PathAndQuery.TrimStart('/')));
         foreach (var url in urls)
         {
-            var expected = await full.Http.GetByteArrayAsync(url);
-            var got = await lean.Http.GetByteArrayAsync(url);
-            Assert.True(expected.AsSpan().SequenceEqual(got), url);
+            var bytes = await expected.Http.GetByteArrayAsync(url);
+            var got = await actual.Http.GetByteArrayAsync(url);
+            Assert.True(bytes.AsSpan().SequenceEqual(got), url);
         }
     }
 
@@ -103,9 +109,10 @@ public sealed class DvrOnDiskTests
     private static string WithoutDates(string playlist) =>
         string.Join('\n', playlist.Split('\n').Where(l => !l.StartsWith("#EXT-X-PROGRAM-DATE-TIME", StringComparison.Ordinal)));
 
-    private static async Task<(long Bytes, int Fragments)> InMemoryAsync(RunningServer server)
+    /// <summary>Fragment bytes in memory and fragments indexed, summed over the point's tracks, as the operator API shows them.</summary>
+    internal static async Task<(long Bytes, int Fragments)> InMemoryAsync(RunningServer server, string point = Point)
     {
-        using var json = JsonDocument.Parse(await server.Http.GetStringAsync($"api/points/{Point}"));
+        using var json = JsonDocument.Parse(await server.Http.GetStringAsync($"api/points/{point}"));
         var tracks = json.RootElement.GetProperty("tracks").EnumerateArray().ToList();
         return (tracks.Sum(t => t.GetProperty("bytesInMemory").GetInt64()), tracks.Sum(t => t.GetProperty("fragments").GetInt32()));
     }

@@ -1,0 +1,59 @@
+namespace PublishingPoint.Server.Points;
+
+/// <summary>
+/// Bounds the fragment bytes the index keeps in memory (each track's newest fragment, and the memory window), per
+/// point and per server. Ingest bounds what a connection holds before indexing; without this an encoder holding a
+/// point's secret could leave a 64 MB fragment as the newest of each of hundreds of tracks. Past a bound the oldest
+/// kept bytes go first, then the newest fragments': those are read from the archive from then on (as the older DVR
+/// window always is), and their sample tables stay, so no render reads the archive for them on an event thread.
+/// </summary>
+public sealed class FragmentMemory(long maxPerPoint, long maxPerServer)
+{
+    private readonly Lock _shedding = new();
+    private long _bytes;
+
+    /// <summary>Unbounded: for a point made outside a registry (tests).</summary>
+    public static FragmentMemory Unbounded { get; } = new(long.MaxValue, long.MaxValue);
+
+    /// <summary>Fragment bytes the index keeps in memory now, over every point.</summary>
+    public long Bytes => Interlocked.Read(ref _bytes);
+
+    internal void Add(long delta) => Interlocked.Add(ref _bytes, delta);
+
+    /// <summary>Keeps <paramref name="point"/> (which just indexed a fragment) and the server within their bounds.</summary>
+    public void Bound(Point point, Func<IReadOnlyCollection<Point>> points)
+    {
+        ArgumentNullException.ThrowIfNull(point);
+        ArgumentNullException.ThrowIfNull(points);
+        if (point.KeptBytes.Bytes <= maxPerPoint && Bytes <= maxPerServer)
+        {
+            return;
+        }
+
+        lock (_shedding)
+        {
+            if (point.KeptBytes.Bytes > maxPerPoint)
+            {
+                point.DropKeptBytes(point.KeptBytes.Bytes - maxPerPoint);
+            }
+
+            while (Bytes > maxPerServer && points().MaxBy(p => p.KeptBytes.Bytes) is { } heaviest && heaviest.DropKeptBytes(Bytes - maxPerServer) > 0)
+            {
+            }
+        }
+    }
+}
+
+/// <summary>The fragment bytes one point's index keeps in memory, counted into the server's <see cref="FragmentMemory"/>.</summary>
+public sealed class KeptFragmentBytes(FragmentMemory server)
+{
+    private long _bytes;
+
+    public long Bytes => Interlocked.Read(ref _bytes);
+
+    internal void Add(long delta)
+    {
+        Interlocked.Add(ref _bytes, delta);
+        server.Add(delta);
+    }
+}
