@@ -32,6 +32,24 @@ public sealed class OptionsValidationTests
         }
     }
 
+    [Theory]
+    [InlineData(0, 0, true)]
+    [InlineData(1024, 1024, true)]
+    [InlineData(-1, 0, false)]
+    [InlineData(2048, 1024, false)]
+    public void MemoryWindowBytes_PerPointAtLeast0_PerServerAtLeastPerPoint(long perPoint, long perServer, bool valid)
+    {
+        var options = new PublishingPointOptions { MaxMemoryWindowBytesPerPoint = perPoint, MaxMemoryWindowBytesPerServer = perServer };
+
+        var result = new PublishingPointOptionsValidator().Validate(null, options);
+
+        Assert.Equal(valid, result.Succeeded);
+        if (!valid)
+        {
+            Assert.Contains("PublishingPoint:MaxMemoryWindowBytesPerPoint must be at least 0", result.FailureMessage, StringComparison.Ordinal);
+        }
+    }
+
     [Fact]
     public void Defaults_AreValid_AndKeepOnlyTheNewestFragmentInMemory()
     {
