@@ -5,7 +5,8 @@ namespace PublishingPoint.Server.Points;
 /// its archive file belongs to the point, so a point that keeps its archive for ever (ArchiveLengthSeconds 0) would grow
 /// the index for as long as it runs. Past the bound, the point holding most of the index forgets its oldest finished
 /// archive file: the file stays in the point's folder, its media is no longer served. A file still being written is
-/// never forgotten; PublishingPoint:ArchiveFileMaxFragments bounds how many entries one can hold.
+/// never forgotten; PublishingPoint:ArchiveFileMaxFragments bounds how many entries one can hold. A point within its
+/// share of the bound (the bound over the number of points) never loses a file to another point's weight.
 /// </summary>
 internal sealed partial class IndexBudget(long maxBytes, ILogger logger)
 {
@@ -41,9 +42,13 @@ internal sealed partial class IndexBudget(long maxBytes, ILogger logger)
         }
     }
 
+    // Only a point over its share of the bound loses a file: one holding little (a VOD beside a long live event whose
+    // files are all still being written) keeps its media, and the index stays over the bound by files still being
+    // written, which ArchiveFileMaxFragments bounds.
     private bool ForgetOldestOfHeaviest(IReadOnlyCollection<Point> points)
     {
-        foreach (var point in points.OrderByDescending(BytesOf))
+        var share = maxBytes / Math.Max(1, points.Count);
+        foreach (var point in points.Where(p => BytesOf(p) > share).OrderByDescending(BytesOf))
         {
             if (point.OldestFinishedArchive() is { } archive)
             {

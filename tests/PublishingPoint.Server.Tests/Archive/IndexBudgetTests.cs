@@ -96,6 +96,39 @@ public sealed class IndexBudgetTests
         Assert.Contains(capture.Entries, e => e.Message.Contains("left the index", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task PastTheBudget_OnlyAPointOverItsShareForgets_NotASmallVodBesideALiveOneWithNothingFinished()
+    {
+        // A 6 s VOD and a 40 s live point in one file still open; the restart's budget is one entry short of both, and
+        // the live point has nothing finished to forget.
+        var vod = await IsmvCapture.MakeAsync(6, 100, 32, 160, 90);
+        var live = await IsmvCapture.MakeAsync(40, 100, 32, 160, 90);
+        var server = await RunningServer.StartAsync(null, "--PublishingPoint:FinalizeGraceSeconds=3600");
+        var data = server.DataPath;
+        long small, heavy;
+        try
+        {
+            Assert.Equal(HttpStatusCode.OK, (await Posting.PostChunkedAsync(server.Http, "live/small.isml/Streams(a)", vod)).Status);
+            Assert.Equal(HttpStatusCode.OK, (await Posting.PostChunkedAsync(server.Http, "live/heavy.isml/Streams(a)", live[..Boxes.TopLevel(live).Single(b => b.Type == "mfra").Offset])).Status);
+            small = IndexedFragments(server, "live/small.isml");
+            heavy = IndexedFragments(server, "live/heavy.isml");
+            Assert.True(heavy > (small * 2) + 2, $"{small} and {heavy} entries");
+        }
+        finally
+        {
+            await server.DisposeAsync();
+        }
+
+        var capture = new LogCapture();
+        await using var restarted = await RunningServer.StartAsync(data, services => services.AddSingleton<Microsoft.Extensions.Logging.ILoggerProvider>(capture),
+            "--PublishingPoint:FinalizeGraceSeconds=3600", "--PublishingPoint:MaxIndexBytes=" + ((small + heavy - 1) * IndexBudget.EntryBytes).ToString(CultureInfo.InvariantCulture));
+        Assert.DoesNotContain(capture.Entries, e => e.Message.Contains("left the index", StringComparison.Ordinal));
+        Assert.Equal(small, IndexedFragments(restarted, "live/small.isml"));
+        Assert.Equal(heavy, IndexedFragments(restarted, "live/heavy.isml"));
+        var manifest = await SmoothManifestView.FetchAsync(restarted.Http, "live/small.isml/Manifest");
+        Assert.NotEmpty(manifest.ChunkTimes("video"));
+    }
+
     private static long IndexedFragments(RunningServer server, string path) =>
         server.Services.GetRequiredService<PointRegistry>().Find(path)!.Tracks().Sum(t => (long)t.Count);
 }
