@@ -38,6 +38,9 @@ internal sealed class DeliveryMetrics
         meter.CreateObservableCounter("production_lane.runs", () => lane.Runs, "{run}", "Work run on the production lane's threads: productions, and the answers that waited for them.");
         meter.CreateObservableCounter("production_lane.failures", () => lane.Failures, "{run}", "Work that threw on a production lane thread (a bug: it is counted, not let end the process).");
         meter.CreateObservableUpDownCounter("production_lane.queued", () => lane.Queued, "{production}", "Segment productions waiting for a thread of the production lane.");
+        meter.CreateObservableCounter("own_renders", () => (Measurement<long>[])[new(shifted.PoolRenders, new KeyValuePair<string, object?>("thread", "pool")),
+            new(shifted.EventThreadRenders, new KeyValuePair<string, object?>("thread", "event"))], "{render}",
+            "A point's own (not time-shifted) manifests, playlists and MPDs rendered, by where: on the pool (a VOD or restarted point's, whose index may read the archive) or on a socket event thread.");
         meter.CreateObservableCounter("shifted_joined", () => shifted.Joined, "{request}", "Time-shifted requests answered by a render another request had under way.");
     }
 

@@ -33,9 +33,20 @@ internal static class RenderedResponses
             return ServeShiftedAsync(context, point, key, shift, maxAge, render);
         }
 
+        if (point.State == PointState.Vod || point.HasRecoveredIndex)
+        {
+            return ServeFromPoolAsync(context, point, key, maxAge, render);
+        }
+
+        return ServeRendered(context, point, key, maxAge, render);
+    }
+
+    private static Task ServeRendered(HttpContext context, Point point, string key, int? maxAge, Func<long, RenderedOutput?> render)
+    {
         var version = point.Version;
         var output = render(version);
-        if (output is not null && shift.IsNone)
+        context.RequestServices.GetService<ShiftedOutputs>()?.CountOwnRender();
+        if (output is not null)
         {
             point.Output.Set(key, output);
             AnswerNote.Of(context)?.Keyed(key);
@@ -44,6 +55,33 @@ internal static class RenderedResponses
         return output is null
             ? Problems.WriteAsync(context, StatusCodes.Status404NotFound, "nothing to play yet")
             : WriteAsync(context, output, maxAge);
+    }
+
+    // A VOD point's fragments, and those a restart read back, have no sample tables in memory: the first render of a
+    // master (BANDWIDTH from the sample sizes) or an I-frame playlist (each segment's first frame) reads every listed
+    // fragment's 'moof' from the archive, a whole event's for a VOD. On the pool behind the render gate, as a
+    // time-shifted render, not on an event thread, where a cold disk would hold up every player of that thread.
+    private static async Task ServeFromPoolAsync(HttpContext context, Point point, string key, int? maxAge, Func<long, RenderedOutput?> render)
+    {
+        var outputs = context.RequestServices.GetRequiredService<ShiftedOutputs>();
+        var (turn, refused) = await outputs.Gate.EnterAsync(outputs.ClientOf(context), context.RequestAborted).ConfigureAwait(false);
+        using var held = turn;
+        if (turn is null)
+        {
+            await RefuseAsync(context, refused).ConfigureAwait(false);
+            return;
+        }
+
+        await Transport.EventLoop.ToPoolAsync().ConfigureAwait(false);
+        await (TryServeCached(context, point, key, TimeShift.None, maxAge) ?? ServeRendered(context, point, key, maxAge, render)).ConfigureAwait(false);
+    }
+
+    private static Task RefuseAsync(HttpContext context, RenderGate.Refusal refused)
+    {
+        context.Response.Headers.RetryAfter = "1";
+        return refused == RenderGate.Refusal.ClientShare
+            ? Problems.WriteAsync(context, StatusCodes.Status429TooManyRequests, "too many renders from this client at once: try again")
+            : Problems.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, "too many renders at once: try again");
     }
 
     // A time-shifted answer is rendered over as much of the archive as it asks for (start-over from the beginning of a
@@ -121,10 +159,7 @@ internal static class RenderedResponses
         using var held = turn;
         if (turn is null)
         {
-            context.Response.Headers.RetryAfter = "1";
-            await (refused == RenderGate.Refusal.ClientShare
-                ? Problems.WriteAsync(context, StatusCodes.Status429TooManyRequests, "too many time-shifted requests from this client at once: try again")
-                : Problems.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, "too many time-shifted requests at once: try again")).ConfigureAwait(false);
+            await RefuseAsync(context, refused).ConfigureAwait(false);
             return default;
         }
 

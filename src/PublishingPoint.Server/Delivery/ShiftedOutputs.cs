@@ -25,6 +25,8 @@ internal sealed class ShiftedOutputs(IOptions<PublishingPointOptions> options) :
     private readonly ConcurrentDictionary<(string Key, long Version), TaskCompletionSource<Flight>> _flights = new();
     private long _renders;
     private long _joined;
+    private long _poolRenders;
+    private long _eventThreadRenders;
     private int _waiting;
 
     /// <summary>
@@ -35,6 +37,24 @@ internal sealed class ShiftedOutputs(IOptions<PublishingPointOptions> options) :
 
     /// <summary>Time-shifted answers rendered (each passed the <see cref="Gate"/>).</summary>
     public long Renders => Interlocked.Read(ref _renders);
+
+    /// <summary>A point's own (not time-shifted) answers rendered on the pool: those of a point whose index may read the archive.</summary>
+    public long PoolRenders => Interlocked.Read(ref _poolRenders);
+
+    /// <summary>A point's own answers rendered where the request arrived, when that was an event thread.</summary>
+    public long EventThreadRenders => Interlocked.Read(ref _eventThreadRenders);
+
+    internal void CountOwnRender()
+    {
+        if (Thread.CurrentThread.IsThreadPoolThread)
+        {
+            Interlocked.Increment(ref _poolRenders);
+        }
+        else
+        {
+            Interlocked.Increment(ref _eventThreadRenders);
+        }
+    }
 
     /// <summary>Requests answered by a render another request had under way (no turn of the gate of their own).</summary>
     public long Joined => Interlocked.Read(ref _joined);

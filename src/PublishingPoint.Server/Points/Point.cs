@@ -775,8 +775,16 @@ public sealed class Point : IDisposable
         lock (_lock)
         {
             _archives.Add(archive);
+            HasRecoveredIndex = true;
         }
     }
+
+    /// <summary>
+    /// Whether part of the index was read back from archive files at start: those entries hold no sample tables, so
+    /// a render's figures (a master's BANDWIDTH, an I-frame playlist's ranges) read each one's 'moof' from the archive
+    /// the first time.
+    /// </summary>
+    public bool HasRecoveredIndex { get; private set; }
 
     /// <summary>
     /// A stream that fed the point before a restart, with its newest file: an encoder of that stream that connects again

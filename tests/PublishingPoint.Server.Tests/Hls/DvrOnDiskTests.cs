@@ -105,6 +105,49 @@ public sealed class DvrOnDiskTests
         Assert.Equal(fromMemory, await server.Http.GetByteArrayAsync(newest));
     }
 
+    [Fact]
+    public async Task AfterARestart_AVodPointsRenders_ReadTheArchiveOnThePool_NotOnAnEventThread()
+    {
+        // A restart's index holds no sample tables: the masters' BANDWIDTH and the fMP4 I-frame playlist's ranges read
+        // every fragment's 'moof' from the archive on their first render.
+        var capture = await IsmvCapture.MakeAsync(30, 400, 64);
+        var server = await RunningServer.StartAsync(null);
+        var data = server.DataPath;
+        var before = new Dictionary<string, string>();
+        string[] urls;
+        try
+        {
+            var (status, text) = await Posting.PostChunkedAsync(server.Http, $"{Point}/Streams(a)", capture);
+            Assert.True(status == HttpStatusCode.OK, text);
+            var master = await server.Http.GetStringAsync($"{Point}/master-fmp4.m3u8");
+            var iframes = HlsText.AttributeLines(master, "#EXT-X-I-FRAME-STREAM-INF").Single().Attributes["URI"];
+            urls = [$"{Point}/master.m3u8", $"{Point}/master-fmp4.m3u8", $"{Point}/{iframes}", $"{Point}/Manifest", $"{Point}/manifest.mpd"];
+            foreach (var url in urls)
+            {
+                before[url] = WithoutDates(await server.Http.GetStringAsync(url));
+            }
+        }
+        finally
+        {
+            await server.DisposeAsync();
+        }
+
+        await using var restarted = await RunningServer.StartAsync(data);
+        var (onPool, onEventThreads) = (await RendersAsync(restarted, "pool"), await RendersAsync(restarted, "event"));
+        foreach (var url in urls)
+        {
+            Assert.Equal(before[url], WithoutDates(await restarted.Http.GetStringAsync(url)));
+        }
+
+        Assert.Equal(onEventThreads, await RendersAsync(restarted, "event"));
+        Assert.Equal(onPool + urls.Length, await RendersAsync(restarted, "pool"));
+        Assert.Contains("BANDWIDTH=", before[urls[0]], StringComparison.Ordinal);
+        Assert.Contains("#EXT-X-BYTERANGE", before[urls[2]], StringComparison.Ordinal);
+    }
+
+    private static async Task<double> RendersAsync(RunningServer server, string thread) =>
+        await PrometheusText.SumAsync(server.Http, "publishingpoint_delivery_own_renders", $"thread=\"{thread}\"");
+
     // Program date times are each server's own arrival times.
     private static string WithoutDates(string playlist) =>
         string.Join('\n', playlist.Split('\n').Where(l => !l.StartsWith("#EXT-X-PROGRAM-DATE-TIME", StringComparison.Ordinal)));
