@@ -26,6 +26,7 @@ internal sealed class ShiftedOutputs(IOptions<PublishingPointOptions> options) :
     private long _renders;
     private long _joined;
     private long _poolRenders;
+    private long _rendersOnEventThreads;
     private long _eventThreadRenders;
     private int _waiting;
 
@@ -37,6 +38,9 @@ internal sealed class ShiftedOutputs(IOptions<PublishingPointOptions> options) :
 
     /// <summary>Time-shifted answers rendered (each passed the <see cref="Gate"/>).</summary>
     public long Renders => Interlocked.Read(ref _renders);
+
+    /// <summary>Of <see cref="Renders"/>, those made off the pool (an event thread): none, unless a bug.</summary>
+    public long RendersOnEventThreads => Interlocked.Read(ref _rendersOnEventThreads);
 
     /// <summary>A point's own (not time-shifted) answers rendered on the pool: those of a point whose index may read the archive.</summary>
     public long PoolRenders => Interlocked.Read(ref _poolRenders);
@@ -102,6 +106,11 @@ internal sealed class ShiftedOutputs(IOptions<PublishingPointOptions> options) :
         ArgumentNullException.ThrowIfNull(point);
         ArgumentNullException.ThrowIfNull(render);
         Interlocked.Increment(ref _renders);
+        if (!Thread.CurrentThread.IsThreadPoolThread)
+        {
+            Interlocked.Increment(ref _rendersOnEventThreads);
+        }
+
         var output = render(point.Version);
         if (output is not null)
         {

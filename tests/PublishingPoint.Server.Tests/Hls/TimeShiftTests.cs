@@ -81,6 +81,30 @@ public sealed class TimeShiftTests
     }
 
     [Fact]
+    public async Task ShiftedAnswers_AreRenderedOnThePool_NotOnThePlayersEventThread()
+    {
+        await using var server = await RunningServer.StartAsync(null, "--PublishingPoint:FinalizeGraceSeconds=3600");
+        var capture = await IsmvCapture.MakeAsync(20, 400, 64);
+        var withoutEnd = capture[..Boxes.TopLevel(capture).Single(b => b.Type == "mfra").Offset];
+        Assert.Equal(HttpStatusCode.OK, (await Posting.PostChunkedAsync(server.Http, "live/thread.isml/Streams(a)", withoutEnd)).Status);
+        var anchor = (await server.Http.GetFromJsonAsync<JsonElement>("api/points/live/thread.isml")).GetProperty("timelineAnchor").GetDateTimeOffset();
+
+        // /metrics and the API take their connection off the event loop for good: the player's own stays on it.
+        using var player = new HttpClient { BaseAddress = server.Http.BaseAddress };
+        var onPool = await PrometheusText.SumAsync(server.Http, "publishingpoint_delivery_shifted_renders", "thread=\"pool\"");
+        string[] shifted = ["master.m3u8", "hls/video-400000.m3u8", "Manifest", "manifest.mpd"];
+        foreach (var resource in shifted)
+        {
+            var at = Uri.EscapeDataString(anchor.AddSeconds(4).ToString("O", CultureInfo.InvariantCulture));
+            using var answer = await player.GetAsync($"live/thread.isml/{resource}?start={at}");
+            Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
+        }
+
+        Assert.Equal(0, await PrometheusText.SumAsync(server.Http, "publishingpoint_delivery_shifted_renders", "thread=\"event\""));
+        Assert.Equal(onPool + shifted.Length, await PrometheusText.SumAsync(server.Http, "publishingpoint_delivery_shifted_renders", "thread=\"pool\""));
+    }
+
+    [Fact]
     public async Task AStartOverCrowd_CostsOneRenderPerVersion_ADelayedOneEveryHalfSegment()
     {
         await using var server = await RunningServer.StartAsync(null, "--PublishingPoint:FinalizeGraceSeconds=3600");
