@@ -483,13 +483,32 @@ internal sealed partial class PointPublisher
     private partial void LogUnpublishable(string point, string rendition, long sequence, string reason);
 
     /// <summary>Windowed: segments that left every playlist (plus a grace) are deleted, oldest first.</summary>
+    // A segment leaves the store once the window has moved DeleteGraceSegments segments past it (a player that loaded
+    // the playlist before may still ask for it): segments the track has, not numbers, which jump by thousands across an
+    // encoder's outage (counted in numbers, the grace kept none of the segments before the gap). Only numbers the track
+    // has are deleted, not every number of an outage (43,200 for a day's); those the origin pruned before they could be
+    // deleted (a store down for longer than the archive is kept) are deleted number by number.
     private async Task DeleteOutOfWindowAsync(Dictionary<Rendition, (long From, long To)> referenced, CancellationToken cancellationToken)
     {
         foreach (var (rendition, range) in referenced)
         {
-            var below = range.From - DeleteGraceSegments;
-            var (extension, _) = HlsDelivery.SegmentType(Point.FindTrack(rendition.Track)?.Description.Kind ?? TrackKind.Video, rendition.Format);
-            for (var n = _bucketFrom.GetValueOrDefault(rendition, below); n < below; n++)
+            if (Point.FindTrack(rendition.Track) is not { } track || !_bucketFrom.TryGetValue(rendition, out var from))
+            {
+                continue;
+            }
+
+            var before = track.SnapshotRange(from, range.From, int.MaxValue);
+            var firstIndexed = track.First?.Sequence ?? range.From;
+            var pruned = Math.Max(0, Math.Min(firstIndexed, range.From) - from);
+            var doomed = before.Length - DeleteGraceSegments;
+            if (doomed <= 0 && pruned == 0)
+            {
+                continue;
+            }
+
+            var numbers = LongRange(from, pruned).Concat(before.Take(Math.Max(0, doomed)).Select(e => e.Sequence));
+            var (extension, _) = HlsDelivery.SegmentType(track.Description.Kind, rendition.Format);
+            foreach (var n in numbers)
             {
                 await _store.DeleteAsync(Prefix + string.Create(CultureInfo.InvariantCulture, $"hls/{HlsPlaylistBuilder.Name(rendition.Track)}/{n}.{extension}"), cancellationToken).ConfigureAwait(false);
                 _status.Deleted();
@@ -499,6 +518,21 @@ internal sealed partial class PointPublisher
                     _progressChanged = true;
                 }
             }
+
+            lock (_lock)
+            {
+                // the next pass starts at the first segment kept, past the numbers of a gap
+                _bucketFrom[rendition] = doomed > 0 ? before[doomed].Sequence : Math.Max(from, firstIndexed);
+                _progressChanged = true;
+            }
+        }
+    }
+
+    private static IEnumerable<long> LongRange(long from, long count)
+    {
+        for (var n = from; n < from + count; n++)
+        {
+            yield return n;
         }
     }
 

@@ -1,4 +1,6 @@
 using System.Globalization;
+using System.Net.Http.Json;
+using System.Text.Json;
 using PublishingPoint.Server.Tests.Hls;
 using PublishingPoint.Server.Tests.Infrastructure;
 
@@ -128,6 +130,39 @@ public sealed class FileSystemPublishingTests
             var rendition = Path.Combine(dir, HlsText.Segments(text)[0].Uri[..HlsText.Segments(text)[0].Uri.IndexOf('/', StringComparison.Ordinal)]);
             Assert.False(File.Exists(Path.Combine(rendition, "0.ts")) || File.Exists(Path.Combine(rendition, "0.m4s")), $"segment 0 should be deleted from {rendition}");
         }
+    }
+
+    /// <summary>
+    /// Windowed publishing across an encoder's outage of an hour: the numbers jump by 1,800. The store was sent a DELETE
+    /// for every number of the gap, and its grace of two segments, counted in numbers, kept none of those before it.
+    /// </summary>
+    [Fact]
+    public async Task WindowedLive_AcrossAnOutage_DeletesOnlySegmentsThatExist_AndKeepsTheGraceBeforeTheGap()
+    {
+        var folder = TempDirectory.Create("pp-www");
+        await using var server = await RunningServer.StartAsync(null,
+            // The hour passes in no time here: the lead bound (the live edge plus the wall-clock time since) lets it in.
+            "--PublishingPoint:MaxFragmentLeadSeconds=86400",
+            "--PublishingPoint:DvrWindowSeconds=10", "--PublishingPoint:FinalizeGraceSeconds=3600", "--PublishingPoint:Publish:Target=FileSystem",
+            $"--PublishingPoint:Publish:Path={folder}", "--PublishingPoint:Publish:KeepSegmentsForVod=false", "--PublishingPoint:Publish:Formats:0=Hls");
+        const string Point = "live/gap.isml";
+        var (header, fragments) = Boxes.SplitFragments(await IsmvCapture.MakeAsync(12, 200, 0));
+        Assert.Equal(6, fragments.Count); // video only, 2 s each
+        var ts = Path.Combine(folder, Point, "hls", "video-200000");
+        Assert.Equal(System.Net.HttpStatusCode.OK, (await Posting.PostChunkedAsync(server.Http, $"{Point}/Streams(a)", [.. header, .. fragments.Take(4).SelectMany(f => f)])).Status);
+        await Eventually.WaitUntilAsync(() => File.Exists(Path.Combine(ts, "2.ts")), "the segments before the outage never reached the folder", TimeSpan.FromSeconds(30));
+
+        const long Outage = 3600L * 10_000_000; // an hour on the ismv clock (10 MHz): 1,800 segment numbers
+        Assert.Equal(System.Net.HttpStatusCode.OK, (await Posting.PostChunkedAsync(server.Http, $"{Point}/Streams(a)",
+            [.. header, .. fragments.Skip(4).SelectMany(f => Boxes.ShiftTfxd(f, Outage))])).Status);
+        await Eventually.WaitUntilAsync(async () => (await server.Http.GetFromJsonAsync<JsonElement>("api/publish")).GetProperty("deletes").GetInt64() > 0,
+            "nothing left the store after the outage", TimeSpan.FromSeconds(30));
+
+        var playlist = await File.ReadAllTextAsync(Path.Combine(folder, Point, "hls", "video-200000.m3u8"));
+        Assert.True(HlsText.LongTag(playlist, "#EXT-X-MEDIA-SEQUENCE") >= 1800, playlist);
+        Assert.InRange((await server.Http.GetFromJsonAsync<JsonElement>("api/publish")).GetProperty("deletes").GetInt64(), 1, 8);
+        Assert.True(File.Exists(Path.Combine(ts, "2.ts")), "the newest segment before the gap is within the grace");
+        Assert.False(File.Exists(Path.Combine(ts, "0.ts")), "the oldest is not");
     }
 
     /// <summary>
