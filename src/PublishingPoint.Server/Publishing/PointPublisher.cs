@@ -569,7 +569,7 @@ internal sealed partial class PointPublisher
 
         if (rendition.Format == HlsFormat.Ts)
         {
-            var audio = HlsPlaylistBuilder.AudioOf(Point);
+            var audio = TsAudio.For(Point, track, entry, Point.State != PointState.Vod);
             return await _cache.GetOrProduceAsync(key, entry.Length * 2L,
                 () => HlsPackager.TsSegmentAsync(Point, track, audio, fragments, (int)index, sequence, CancellationToken.None).AsTask()).ConfigureAwait(false);
         }

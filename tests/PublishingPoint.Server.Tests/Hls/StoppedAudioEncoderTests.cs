@@ -39,4 +39,78 @@ public sealed class StoppedAudioEncoderTests
         var rendition = Assert.Single(HlsText.AttributeLines(master, "#EXT-X-MEDIA"));
         Assert.Equal("hls/audio-64000-fmp4.m3u8", rendition.Attributes["URI"]);
     }
+
+    /// <summary>
+    /// The TS variants' audio is chosen per segment: the first encoder's (here 44.1 kHz) for the segments it has
+    /// audio for, the other's (48 kHz) after it stopped, with EXT-X-DISCONTINUITY where it changes, which a
+    /// player needs to take the other AAC configuration. Chosen at the edge, every segment made after the first encoder
+    /// stopped muxed the other's audio, the segments of its time too, and no tag marked the change.
+    /// </summary>
+    [Fact]
+    public async Task TheTsAudioIsChosenPerSegment_AndWhereItChangesThePlaylistMarksADiscontinuity_ThatHlsJsPlaysAcross()
+    {
+        await using var server = await RunningServer.StartAsync(null, "--PublishingPoint:FinalizeGraceSeconds=3600", "--PublishingPoint:DvrWindowSeconds=60");
+        var high = IsmvCapture.WithoutEnd(await IsmvCapture.CaptureAsync((target, s) =>
+        [
+            "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=640x360:rate=25", "-f", "lavfi", "-i", "sine=frequency=880:sample_rate=44100",
+            "-t", "6", "-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", "veryfast", "-b:v", "600k", "-g", "50", "-keyint_min", "50", "-sc_threshold", "0",
+            "-c:a", "aac", "-ac", "1", "-b:a", "96k", "-movflags", "isml+frag_keyframe", "-f", "ismv", target.ToString(),
+        ], new EncoderSettings { RealTime = false }));
+        var low = IsmvCapture.WithoutEnd(await IsmvCapture.MakeAsync(30, 300, 64));
+        Assert.Equal(HttpStatusCode.OK, (await Posting.PostChunkedAsync(server.Http, $"{Point}/Streams(hi)", high)).Status);
+        Assert.Equal(HttpStatusCode.OK, (await Posting.PostChunkedAsync(server.Http, $"{Point}/Streams(lo)", low)).Status);
+
+        var playlist = await server.Http.GetStringAsync($"{Point}/hls/video-300000.m3u8");
+        var lines = playlist.Split('\n');
+        var tags = lines.Select((l, i) => (l, i)).Where(x => x.l == "#EXT-X-DISCONTINUITY").Select(x => x.i).ToList();
+        var marked = Assert.Single(tags);
+        Assert.EndsWith("/3.ts", lines.Skip(marked).First(l => l.EndsWith(".ts", StringComparison.Ordinal)), StringComparison.Ordinal);
+        Assert.DoesNotContain("#EXT-X-DISCONTINUITY-SEQUENCE", playlist, StringComparison.Ordinal);
+
+        var segments = HlsText.Segments(playlist);
+        var folder = TempDirectory.Create("pp-twoaudio");
+        foreach (var (index, expected) in new[] { (0, "44100,1"), (2, "44100,1"), (3, "48000,1"), (segments.Count - 1, "48000,1") })
+        {
+            var file = Path.Combine(folder, $"{index}.ts");
+            await File.WriteAllBytesAsync(file, await server.Http.GetByteArrayAsync($"{Point}/hls/{segments[index].Uri}"));
+            var audio = await Tool.ProbeAsync(file, "-select_streams", "a", "-show_entries", "stream=sample_rate,channels", "-of", "csv=p=0");
+            // ffprobe lists a TS stream once for its program and once on its own.
+            var found = audio.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Distinct().ToList();
+            Assert.True(found is [var one] && one == expected, $"segment {index}: [{string.Join("; ", found)}], want {expected}");
+        }
+
+        // A window past the change counts it in the discontinuity sequence, from the first playlist it lists.
+        await using (var windowed = await RunningServer.StartAsync(null, "--PublishingPoint:FinalizeGraceSeconds=3600", "--PublishingPoint:DvrWindowSeconds=10"))
+        {
+            Assert.Equal(HttpStatusCode.OK, (await Posting.PostChunkedAsync(windowed.Http, $"{Point}/Streams(hi)", high)).Status);
+            Assert.Equal(HttpStatusCode.OK, (await Posting.PostChunkedAsync(windowed.Http, $"{Point}/Streams(lo)", low)).Status);
+            var window = await windowed.Http.GetStringAsync($"{Point}/hls/video-300000.m3u8");
+            Assert.True(HlsText.LongTag(window, "#EXT-X-MEDIA-SEQUENCE") > 3, window);
+            Assert.Equal(1, HlsText.LongTag(window, "#EXT-X-DISCONTINUITY-SEQUENCE"));
+            Assert.DoesNotContain("#EXT-X-DISCONTINUITY\n", window, StringComparison.Ordinal);
+        }
+
+        // As VOD, hls.js plays from the start across the change.
+        Assert.Equal(HttpStatusCode.OK, (await server.Http.PostAsync($"api/points/{Point}/close", System.Net.Http.Json.JsonContent.Create(new { }))).StatusCode);
+        var hlsJs = Chromium.NodeModule("hls.js", "dist/hls.min.js");
+        using var playwright = await Microsoft.Playwright.Playwright.CreateAsync();
+        await using var browser = await Chromium.LaunchAsync(playwright);
+        var url = server.Url($"{Point}/hls/video-300000.m3u8");
+        var (page, log) = await Chromium.OpenPlayerPageAsync(browser, url, "hls.min.js", hlsJs, $$"""
+            <!doctype html>
+            <video id="v" muted autoplay playsinline></video>
+            <script src="hls.min.js"></script>
+            <script>
+              window.fatal = [];
+              const video = document.getElementById('v');
+              const hls = new Hls();
+              hls.on(Hls.Events.ERROR, (_, d) => { console.log('hls error ' + d.details + ' fatal=' + d.fatal); if (d.fatal) window.fatal.push(d.details); });
+              hls.on(Hls.Events.MANIFEST_PARSED, () => video.play().catch(e => window.fatal.push('play: ' + e)));
+              hls.loadSource('{{url}}');
+              hls.attachMedia(video);
+            </script>
+            """);
+        var (time, advanced, errors) = await Chromium.WatchPlayheadAsync(page, "window.fatal.join('; ')", 9);
+        Assert.True(advanced >= 9 && errors.Length == 0, $"currentTime {time:0.00}, advanced {advanced:0.00}, errors [{errors}]:\n{string.Join('\n', log)}");
+    }
 }

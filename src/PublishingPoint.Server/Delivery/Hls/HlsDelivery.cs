@@ -217,12 +217,13 @@ internal sealed class HlsDelivery(PointRegistry registry, SegmentCache cache, He
         await turn.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            var audio = HlsPlaylistBuilder.AudioOf(point);
+            var live = point.State != PointState.Vod;
             foreach (var segment in segments)
             {
                 // A gap's media is lost: the I-frame playlist leaves it out.
                 if (!segment.Gap && Track.IndexOf(fragments, segment.Sequence) is >= 0 and var index && fragments[index].TsKeyframeEnd is null)
                 {
+                    var audio = TsAudio.For(point, track, fragments[index], live);
                     await HlsPackager.TsKeyframeEndAsync(point, track, audio, fragments, index, cancellationToken).ConfigureAwait(false);
                 }
             }
@@ -267,8 +268,8 @@ internal sealed class HlsDelivery(PointRegistry registry, SegmentCache cache, He
             return;
         }
 
-        var audio = format == HlsFormat.Ts && !packedAudio ? HlsPlaylistBuilder.AudioOf(point) : null;
         var live = point.State != PointState.Vod;
+        var audio = format == HlsFormat.Ts && !packedAudio && fragments.Length > 0 ? TsAudio.For(point, track, fragments[0], live) : null;
         var available = format == HlsFormat.Ts && !packedAudio
             ? HlsTimeline.Available(fragments, track.Description.Timescale, audio, live)
             : fragments.Length;

@@ -37,6 +37,26 @@ internal static class HlsPlaylistBuilder
     public static Track? AudioOf(Point point)
     {
         var tracks = point.Tracks();
+        var edge = EdgeTicks(tracks);
+        Track? first = null;
+        foreach (var track in tracks)
+        {
+            if (track.Description.Kind == TrackKind.Audio && track.Last is { } last)
+            {
+                first ??= track;
+                if (IsStillFed(track, last, edge))
+                {
+                    return track;
+                }
+            }
+        }
+
+        return first;
+    }
+
+    /// <summary>Where the newest media of any of <paramref name="tracks"/> ends (100 ns ticks).</summary>
+    internal static long EdgeTicks(Track[] tracks)
+    {
         var edge = long.MinValue;
         foreach (var track in tracks)
         {
@@ -46,22 +66,15 @@ internal static class HlsPlaylistBuilder
             }
         }
 
-        Track? first = null;
-        foreach (var track in tracks)
-        {
-            if (track.Description.Kind == TrackKind.Audio && track.Last is { } last)
-            {
-                first ??= track;
-                var end = Timescale.Rescale(last.End, track.Description.Timescale, TimeSpan.TicksPerSecond);
-                var duration = Timescale.Rescale(last.Duration, track.Description.Timescale, TimeSpan.TicksPerSecond);
-                if (edge - end <= Math.Max(3 * duration, StoppedAfter))
-                {
-                    return track;
-                }
-            }
-        }
+        return edge;
+    }
 
-        return first;
+    /// <summary>Whether <paramref name="track"/>, whose newest fragment is <paramref name="last"/>, is within three fragments or 6 s of the <paramref name="edge"/>.</summary>
+    internal static bool IsStillFed(Track track, FragmentEntry last, long edge)
+    {
+        var end = Timescale.Rescale(last.End, track.Description.Timescale, TimeSpan.TicksPerSecond);
+        var duration = Timescale.Rescale(last.Duration, track.Description.Timescale, TimeSpan.TicksPerSecond);
+        return edge - end <= Math.Max(3 * duration, StoppedAfter);
     }
 
     /// <param name="windowSeconds">The live window the rates are measured over; 0 for all the media (VOD).</param>
@@ -232,6 +245,9 @@ internal static class HlsPlaylistBuilder
         var name = Name(track.Key);
         // The TS family's audio-only rendition is packed audio (ADTS behind an ID3 timestamp), as Apple specifies.
         var extension = format == HlsFormat.Fmp4 ? "m4s" : track.Description.Kind == TrackKind.Audio ? "aac" : "ts";
+        var (audioChanges, audioChangesAt) = format == HlsFormat.Ts && track.Description.Kind == TrackKind.Video && start < available
+            ? TsAudio.Changes(point, track, fragments, available, fragments[start].Sequence, live)
+            : (0, null);
         for (var i = 0; i < available; i++)
         {
             longest = Math.Max(longest, HlsTimeline.End(fragments, i) - fragments[i].Time);
@@ -245,9 +261,9 @@ internal static class HlsPlaylistBuilder
                 fragments[i].Sequence,
                 HlsTimeline.Duration(fragments, i, timescale),
                 string.Create(CultureInfo.InvariantCulture, $"{name}/{fragments[i].Sequence}.{extension}"),
-                i > start && (fragments[i].Discontinuity || HlsTimeline.IsGap(fragments, i)),
+                i > start && (fragments[i].Discontinuity || HlsTimeline.IsGap(fragments, i) || audioChangesAt?.Invoke(fragments[i].Sequence) == true),
                 time,
-                Gap: fragments[i].Lost || (format == HlsFormat.Ts && track.Description.Kind == TrackKind.Video && AudioLost(point, fragments[i], timescale))));
+                Gap: fragments[i].Lost || (format == HlsFormat.Ts && track.Description.Kind == TrackKind.Video && AudioLost(point, track, fragments[i], live))));
         }
 
         var playlist = new MediaPlaylist
@@ -255,7 +271,7 @@ internal static class HlsPlaylistBuilder
             Version = format == HlsFormat.Fmp4 ? 6 : 3,
             MinimumTargetDuration = MediaPlaylist.CeilingSeconds(TimeSpan.FromTicks(Timescale.Rescale(longest, timescale, TimeSpan.TicksPerSecond))),
             MediaSequence = start < fragments.Length ? fragments[start].Sequence : open,
-            DiscontinuitySequence = start < fragments.Length ? fragments[start].DiscontinuitiesThrough : fragments.Length > 0 ? fragments[^1].DiscontinuitiesThrough : 0,
+            DiscontinuitySequence = audioChanges + (start < fragments.Length ? fragments[start].DiscontinuitiesThrough : fragments.Length > 0 ? fragments[^1].DiscontinuitiesThrough : 0),
             IsVod = !live,
             MapUri = format == HlsFormat.Fmp4 ? $"{name}/init.mp4" : null,
             Segments = segments,
@@ -269,13 +285,14 @@ internal static class HlsPlaylistBuilder
     }
 
     /// <summary>Whether a TS segment of this video fragment would mux audio that was lost (only asked once the point lost any).</summary>
-    private static bool AudioLost(Point point, FragmentEntry fragment, long timescale)
+    private static bool AudioLost(Point point, Track video, FragmentEntry fragment, bool live)
     {
-        if (point.LostFragments == 0 || AudioOf(point) is not { } audio)
+        if (point.LostFragments == 0 || TsAudio.For(point, video, fragment, live) is not { } audio)
         {
             return false;
         }
 
+        var timescale = video.Description.Timescale;
         var from = Timescale.Rescale(fragment.Time, timescale, audio.Description.Timescale);
         var to = Timescale.Rescale(fragment.End, timescale, audio.Description.Timescale);
         return audio.SnapshotBetween(from, to).Any(f => f.Lost);

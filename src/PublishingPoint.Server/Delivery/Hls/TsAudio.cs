@@ -1,0 +1,130 @@
+using System.Runtime.CompilerServices;
+using PublishingPoint.Media.IsoBmff;
+using PublishingPoint.Media.Timing;
+using PublishingPoint.Server.Points;
+
+namespace PublishingPoint.Server.Delivery.Hls;
+
+/// <summary>
+/// The audio a TS segment muxes, chosen for each segment: the first of the point's audio tracks (highest bit rate
+/// first) that has media through the segment, or that, while live, is still fed and will have it. Chosen at the edge
+/// alone, a segment made again later (the cache let it go, the store asked, a restart) took whichever audio was fed
+/// then, other bytes under the same name; and a VOD took the surviving encoder's audio for the time before it joined.
+/// Where the choice moves from one segment to the next (an encoder stopped, or came back), the playlist marks
+/// EXT-X-DISCONTINUITY: the two encoders' AAC need not share a configuration.
+/// </summary>
+internal static class TsAudio
+{
+    // A hole or an edge shorter than this does not take an audio track off a segment: audio and video fragments do
+    // not end together, and AAC priming starts the audio a little after the video.
+    private const long ToleranceTicks = TimeSpan.TicksPerSecond;
+
+    private static readonly ConditionalWeakTable<Track, Switches> _switches = [];
+
+    /// <summary>The audio the TS segment of <paramref name="segment"/> (a fragment of <paramref name="video"/>) muxes.</summary>
+    public static Track? For(Point point, Track video, FragmentEntry segment, bool live)
+    {
+        var tracks = point.Tracks();
+        var edge = HlsPlaylistBuilder.EdgeTicks(tracks);
+        Track? first = null;
+        foreach (var audio in tracks)
+        {
+            if (audio.Description.Kind != TrackKind.Audio || audio.Last is not { } last)
+            {
+                continue;
+            }
+
+            first ??= audio;
+            var scale = audio.Description.Timescale;
+            var from = Timescale.Rescale(segment.Time, video.Description.Timescale, scale);
+            var to = Timescale.Rescale(segment.End, video.Description.Timescale, scale);
+            if (live && to > last.End && HlsPlaylistBuilder.IsStillFed(audio, last, edge))
+            {
+                return audio; // it will have this segment's audio: the segment waits for it
+            }
+
+            if (Covers(audio, from, to, Timescale.Rescale(ToleranceTicks, TimeSpan.TicksPerSecond, scale)))
+            {
+                return audio;
+            }
+        }
+
+        return first;
+    }
+
+    /// <summary>
+    /// Where the audio of <paramref name="video"/>'s TS segments changes, among the first <paramref name="count"/> of
+    /// <paramref name="fragments"/> and those seen before: the switches at or before <paramref name="first"/> (for the
+    /// discontinuity sequence) and a test for a segment number. Each segment's choice is settled once it is listed (its
+    /// audio has arrived), so it is made once, kept per track from the first segment a playlist listed.
+    /// </summary>
+    public static (long Before, Func<long, bool> At) Changes(Point point, Track video, FragmentEntry[] fragments, int count, long first, bool live)
+    {
+        var switches = _switches.GetOrCreateValue(video);
+        lock (switches)
+        {
+            if (count > 0 && fragments[0].Sequence > switches.Through + 1)
+            {
+                // The segments before these that no playlist listed yet (the index's start, at a first render): older
+                // than those listed, so settled too.
+                var older = video.SnapshotRange(switches.Through == long.MinValue ? long.MinValue : switches.Through + 1, fragments[0].Sequence, int.MaxValue);
+                switches.Note(point, video, older, older.Length, live);
+            }
+
+            switches.Note(point, video, fragments, count, live);
+
+            if (switches.Numbers.Count == 0)
+            {
+                return (0, static _ => false);
+            }
+
+            long[] numbers = [.. switches.Numbers];
+            var at = Array.BinarySearch(numbers, first);
+            return (at >= 0 ? at + 1 : ~at, n => Array.BinarySearch(numbers, n) >= 0);
+        }
+    }
+
+    // Media from `from` to `to` (the track's timescale) with no hole longer than the tolerance, at either edge either.
+    private static bool Covers(Track audio, long from, long to, long tolerance)
+    {
+        var reached = from;
+        foreach (var fragment in audio.SnapshotBetween(from, to))
+        {
+            if (fragment.Time - reached > tolerance)
+            {
+                return false;
+            }
+
+            reached = Math.Max(reached, fragment.End);
+        }
+
+        return to - reached <= tolerance;
+    }
+
+    private sealed class Switches
+    {
+        public long Through = long.MinValue;
+        public Track? Audio;
+        public readonly List<long> Numbers = [];
+
+        public void Note(Point point, Track video, FragmentEntry[] fragments, int count, bool live)
+        {
+            for (var i = 0; i < count; i++)
+            {
+                if (fragments[i].Sequence <= Through)
+                {
+                    continue;
+                }
+
+                var audio = For(point, video, fragments[i], live);
+                if (Audio is not null && audio is not null && audio != Audio)
+                {
+                    Numbers.Add(fragments[i].Sequence);
+                }
+
+                Audio = audio ?? Audio;
+                Through = fragments[i].Sequence;
+            }
+        }
+    }
+}
