@@ -33,7 +33,7 @@ internal sealed class DeliveryMetrics
         meter.CreateObservableCounter("response.bytes", () => Read(t => Volatile.Read(ref t.Bytes)), "By", "Response bytes sent, per output format and status.");
         meter.CreateObservableCounter("segment_cache.requests", () => cache.Requests, "{request}", "Repackaged segments asked for.");
         meter.CreateObservableCounter("segment_cache.hits", () => Math.Max(0, cache.Requests - cache.Produced), "{request}", "Repackaged segments served from the cache.");
-        meter.CreateObservableCounter("shifted_renders", () => (Measurement<long>[])[new(shifted.Renders - shifted.RendersOnEventThreads, Thread("pool")),
+        meter.CreateObservableCounter("shifted_renders", () => (Measurement<long>[])[new(shifted.RendersOnPool, Thread("pool")),
             new(shifted.RendersOnEventThreads, Thread("event"))], "{render}", "Time-shifted manifests and playlists rendered (the others were answered from the cache), by where: on the pool or on a socket event thread.");
         meter.CreateObservableUpDownCounter("held_requests", () => held.Now, "{request}", "Low-latency requests waiting for media now: blocking playlist reloads, part hints, open segments.");
         meter.CreateObservableCounter("production_lane.runs", () => lane.Runs, "{run}", "Work run on the production lane's threads: productions, and the answers that waited for them.");

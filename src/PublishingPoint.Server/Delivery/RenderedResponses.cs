@@ -30,21 +30,21 @@ internal static class RenderedResponses
 
         if (!shift.IsNone)
         {
-            return ServeShiftedAsync(context, point, key, shift, maxAge, render);
+            var outputs = context.RequestServices.GetRequiredService<ShiftedOutputs>();
+            return ServeInTurnAsync(context, new Keeping(outputs, point, ShiftedOutputs.Key(point, key, shift), Own: false), maxAge, render);
         }
 
-        if (point.State == PointState.Vod || point.HasRecoveredIndex)
+        // A VOD point's fragments have no sample tables in memory: the first render of a master (BANDWIDTH from the
+        // sample sizes) or an I-frame playlist (each segment's first frame) reads every listed fragment's 'moof' from
+        // the archive, a whole event's. On the pool behind the render gate, as a time-shifted render, not on an event
+        // thread, where a cold disk would hold up every player of that thread; once per version, those asking meanwhile
+        // wait for it, and no client's share is counted (a VOD's answers are few, and then kept).
+        if (point.State == PointState.Vod && context.RequestServices.GetService<ShiftedOutputs>() is { } shifted)
         {
-            return ServeFromPoolAsync(context, point, key, maxAge, render);
+            return ServeInTurnAsync(context, new Keeping(shifted, point, key, Own: true), maxAge, render);
         }
 
-        return ServeRendered(context, point, key, maxAge, render);
-    }
-
-    private static Task ServeRendered(HttpContext context, Point point, string key, int? maxAge, Func<long, RenderedOutput?> render)
-    {
-        var version = point.Version;
-        var output = render(version);
+        var output = render(point.Version);
         context.RequestServices.GetService<ShiftedOutputs>()?.CountOwnRender();
         if (output is not null)
         {
@@ -57,30 +57,41 @@ internal static class RenderedResponses
             : WriteAsync(context, output, maxAge);
     }
 
-    // A VOD point's fragments, and those a restart read back, have no sample tables in memory: the first render of a
-    // master (BANDWIDTH from the sample sizes) or an I-frame playlist (each segment's first frame) reads every listed
-    // fragment's 'moof' from the archive, a whole event's for a VOD. On the pool behind the render gate, as a
-    // time-shifted render, not on an event thread, where a cold disk would hold up every player of that thread.
-    private static async Task ServeFromPoolAsync(HttpContext context, Point point, string key, int? maxAge, Func<long, RenderedOutput?> render)
+    // Where an answer rendered in turn is kept: a time-shifted one in the server's ShiftedOutputs (under its key, which
+    // names the times asked for), a point's own in the point's OutputCache.
+    private readonly record struct Keeping(ShiftedOutputs Outputs, Point Point, string Key, bool Own)
     {
-        var outputs = context.RequestServices.GetRequiredService<ShiftedOutputs>();
-        var (turn, refused) = await outputs.Gate.EnterAsync(outputs.ClientOf(context), context.RequestAborted).ConfigureAwait(false);
-        using var held = turn;
-        if (turn is null)
-        {
-            await RefuseAsync(context, refused).ConfigureAwait(false);
-            return;
-        }
+        // Shifted keys hold '|' and the point's serial; an own answer's flight is told apart by its prefix.
+        public string FlightKey => Own ? "own|" + Point.Serial.ToString(System.Globalization.CultureInfo.InvariantCulture) + "/" + Key : Key;
 
-        await Transport.EventLoop.ToPoolAsync().ConfigureAwait(false);
-        await (TryServeCached(context, point, key, TimeShift.None, maxAge) ?? ServeRendered(context, point, key, maxAge, render)).ConfigureAwait(false);
+        public UInt128? Client(HttpContext context) => Own ? null : Outputs.ClientOf(context);
+
+        public bool TryGet(long version, out RenderedOutput output) =>
+            Own ? Point.Output.TryGet(Key, version, out output) : Outputs.TryGet(Key, version, out output);
+
+        public RenderedOutput? Render(Func<long, RenderedOutput?> render)
+        {
+            if (!Own)
+            {
+                return Outputs.Render(Point, Key, render);
+            }
+
+            var output = render(Point.Version);
+            Outputs.CountOwnRender();
+            if (output is not null)
+            {
+                Point.Output.Set(Key, output);
+            }
+
+            return output;
+        }
     }
 
     private static Task RefuseAsync(HttpContext context, RenderGate.Refusal refused)
     {
         context.Response.Headers.RetryAfter = "1";
         return refused == RenderGate.Refusal.ClientShare
-            ? Problems.WriteAsync(context, StatusCodes.Status429TooManyRequests, "too many renders from this client at once: try again")
+            ? Problems.WriteAsync(context, StatusCodes.Status429TooManyRequests, "too many time-shifted requests from this client at once: try again")
             : Problems.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, "too many renders at once: try again");
     }
 
@@ -90,18 +101,16 @@ internal static class RenderedResponses
     // distinct queries past the gate's queue is refused, and one client's past its share of it. Each is kept for its
     // version (ShiftedOutputs; with a delay, for half a segment at most): the crowd of a start-over or delayed link
     // waits for one render, not in line for its own.
-    private static async Task ServeShiftedAsync(HttpContext context, Point point, string resource, TimeShift shift, int? maxAge, Func<long, RenderedOutput?> render)
+    private static async Task ServeInTurnAsync(HttpContext context, Keeping keeping, int? maxAge, Func<long, RenderedOutput?> render)
     {
-        var outputs = context.RequestServices.GetRequiredService<ShiftedOutputs>();
-        var key = ShiftedOutputs.Key(point, resource, shift);
-        var version = point.Version;
+        var version = keeping.Point.Version;
         RenderedOutput? output;
-        while (!outputs.TryGet(key, version, out output))
+        while (!keeping.TryGet(version, out output))
         {
-            var under = outputs.Board(key, version, out var leading, context.RequestAborted);
+            var under = keeping.Outputs.Board(keeping.FlightKey, version, out var leading, context.RequestAborted);
             if (under is null)
             {
-                var led = await LeadAsync(context, outputs, point, (key, version), leading!, render).ConfigureAwait(false);
+                var led = await LeadAsync(context, keeping, (keeping.FlightKey, version), leading!, render).ConfigureAwait(false);
                 if (!led.Answered)
                 {
                     return;
@@ -120,6 +129,11 @@ internal static class RenderedResponses
             // Its leader was refused or left before its turn: one of those that waited leads now.
         }
 
+        if (keeping.Own && output is not null)
+        {
+            AnswerNote.Of(context)?.Keyed(keeping.Key);
+        }
+
         await (output is null
             ? Problems.WriteAsync(context, StatusCodes.Status404NotFound, "nothing to play yet")
             : WriteAsync(context, output, maxAge)).ConfigureAwait(false);
@@ -127,15 +141,16 @@ internal static class RenderedResponses
 
     // The render the others asking for it wait for: landed however it ends. An exception is theirs too (the same render
     // would fail again); a refusal or this client leaving leaves them to try again.
-    private static async Task<ShiftedOutputs.Flight> LeadAsync(HttpContext context, ShiftedOutputs outputs, Point point,
+    private static async Task<ShiftedOutputs.Flight> LeadAsync(HttpContext context, Keeping keeping,
         (string Key, long Version) asked, TaskCompletionSource<ShiftedOutputs.Flight> leading, Func<long, RenderedOutput?> render)
     {
+        var outputs = keeping.Outputs;
         try
         {
             // The leader before may have stored it between this request's look and its boarding.
-            var landed = outputs.TryGet(asked.Key, asked.Version, out var cached)
+            var landed = keeping.TryGet(asked.Version, out var cached)
                 ? new ShiftedOutputs.Flight(true, cached)
-                : await RenderInTurnAsync(context, outputs, point, asked.Key, render).ConfigureAwait(false);
+                : await RenderInTurnAsync(context, keeping, render).ConfigureAwait(false);
             outputs.Land(asked, leading, landed);
             return landed;
         }
@@ -152,10 +167,9 @@ internal static class RenderedResponses
     }
 
     // A turn of the gate, then the render (unless the cache has the answer by then); false when refused (answered here).
-    private static async Task<ShiftedOutputs.Flight> RenderInTurnAsync(HttpContext context, ShiftedOutputs outputs, Point point, string key,
-        Func<long, RenderedOutput?> render)
+    private static async Task<ShiftedOutputs.Flight> RenderInTurnAsync(HttpContext context, Keeping keeping, Func<long, RenderedOutput?> render)
     {
-        var (turn, refused) = await outputs.Gate.EnterAsync(outputs.ClientOf(context), context.RequestAborted).ConfigureAwait(false);
+        var (turn, refused) = await keeping.Outputs.Gate.EnterAsync(keeping.Client(context), context.RequestAborted).ConfigureAwait(false);
         using var held = turn;
         if (turn is null)
         {
@@ -164,7 +178,7 @@ internal static class RenderedResponses
         }
 
         await Transport.EventLoop.ToPoolAsync().ConfigureAwait(false);
-        return new(true, outputs.TryGet(key, point.Version, out var output) ? output : outputs.Render(point, key, render));
+        return new(true, keeping.TryGet(keeping.Point.Version, out var output) ? output : keeping.Render(render));
     }
 
     /// <summary>

@@ -23,7 +23,7 @@ internal sealed class ShiftedOutputs(IOptions<PublishingPointOptions> options) :
     private readonly IPNetwork[] _trustedProxies = ClientNetwork.Trusted(options.Value.TrustedProxies);
     // Renders under way, by key and the version they were asked for: everyone else asking for one waits for it.
     private readonly ConcurrentDictionary<(string Key, long Version), TaskCompletionSource<Flight>> _flights = new();
-    private long _renders;
+    private long _rendersOnPool;
     private long _joined;
     private long _poolRenders;
     private long _rendersOnEventThreads;
@@ -37,7 +37,10 @@ internal sealed class ShiftedOutputs(IOptions<PublishingPointOptions> options) :
     public RenderGate Gate { get; } = new(Math.Max(1, Environment.ProcessorCount / 2), 256, maxPerClient: 4);
 
     /// <summary>Time-shifted answers rendered (each passed the <see cref="Gate"/>).</summary>
-    public long Renders => Interlocked.Read(ref _renders);
+    public long Renders => RendersOnPool + RendersOnEventThreads;
+
+    /// <summary>Of <see cref="Renders"/>, those made on the pool.</summary>
+    public long RendersOnPool => Interlocked.Read(ref _rendersOnPool);
 
     /// <summary>Of <see cref="Renders"/>, those made off the pool (an event thread): none, unless a bug.</summary>
     public long RendersOnEventThreads => Interlocked.Read(ref _rendersOnEventThreads);
@@ -105,11 +108,7 @@ internal sealed class ShiftedOutputs(IOptions<PublishingPointOptions> options) :
     {
         ArgumentNullException.ThrowIfNull(point);
         ArgumentNullException.ThrowIfNull(render);
-        Interlocked.Increment(ref _renders);
-        if (!Thread.CurrentThread.IsThreadPoolThread)
-        {
-            Interlocked.Increment(ref _rendersOnEventThreads);
-        }
+        Interlocked.Increment(ref Thread.CurrentThread.IsThreadPoolThread ? ref _rendersOnPool : ref _rendersOnEventThreads);
 
         var output = render(point.Version);
         if (output is not null)

@@ -620,13 +620,21 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
                 Parts = parts,
             };
             var inMemory = (long)Math.Min(point.DvrWindowSeconds(registry.Options.DvrWindowSeconds), registry.Options.MemoryWindowSeconds) * track.Description.Timescale;
-            track.ObserveCaptions(fragment.Span, samples);
-            if (track.Append(entry, inMemory, this) == AppendResult.Duplicate)
+            try
             {
-                entry.Evict();
+                track.ObserveCaptions(fragment.Span, samples);
+                if (track.Append(entry, inMemory, this) == AppendResult.Duplicate)
+                {
+                    entry.Evict();
+                }
+            }
+            catch
+            {
+                entry.Evict(); // not indexed: its bytes are counted until released
+                throw;
             }
 
-            registry.FragmentMemory.Bound(point, () => registry.All);
+            registry.FragmentMemory.Bound(point, registry);
         }
 
         if (rolled)

@@ -21,25 +21,42 @@ public sealed class FragmentMemory(long maxPerPoint, long maxPerServer)
     internal void Add(long delta) => Interlocked.Add(ref _bytes, delta);
 
     /// <summary>Keeps <paramref name="point"/> (which just indexed a fragment) and the server within their bounds.</summary>
-    public void Bound(Point point, Func<IReadOnlyCollection<Point>> points)
+    public void Bound(Point point, PointRegistry registry)
     {
         ArgumentNullException.ThrowIfNull(point);
-        ArgumentNullException.ThrowIfNull(points);
-        if (point.KeptBytes.Bytes <= maxPerPoint && Bytes <= maxPerServer)
+        ArgumentNullException.ThrowIfNull(registry);
+        if (point.Retired)
+        {
+            // Indexed as it was deleted: nothing will evict these bytes, and no one will read them.
+            point.DropKeptBytes(long.MaxValue, wait: true);
+        }
+        else if (point.KeptBytes.Bytes > maxPerPoint)
+        {
+            point.DropKeptBytes(point.KeptBytes.Bytes - maxPerPoint, wait: true);
+        }
+
+        // One ingest sheds for the server at a time (the others go on); a point busy under its own lock (writing its
+        // 'mfra', moving its files) is passed over, not waited for: that would hold every point's ingest.
+        if (Bytes <= maxPerServer || !_shedding.TryEnter())
         {
             return;
         }
 
-        lock (_shedding)
+        try
         {
-            if (point.KeptBytes.Bytes > maxPerPoint)
+            foreach (var heavy in registry.All.OrderByDescending(p => p.KeptBytes.Bytes))
             {
-                point.DropKeptBytes(point.KeptBytes.Bytes - maxPerPoint);
-            }
+                if (Bytes <= maxPerServer || heavy.KeptBytes.Bytes == 0)
+                {
+                    break;
+                }
 
-            while (Bytes > maxPerServer && points().MaxBy(p => p.KeptBytes.Bytes) is { } heaviest && heaviest.DropKeptBytes(Bytes - maxPerServer) > 0)
-            {
+                heavy.DropKeptBytes(Bytes - maxPerServer, wait: false);
             }
+        }
+        finally
+        {
+            _shedding.Exit();
         }
     }
 }

@@ -30,15 +30,37 @@ public sealed class Point : IDisposable
     public KeptFragmentBytes KeptBytes { get; }
 
     /// <summary>
-    /// Drops at least <paramref name="wanted"/> kept bytes if it has them: every track's bytes before its newest
-    /// fragment first (oldest first), then the newest fragments'. Returns the bytes dropped.
+    /// Drops at least <paramref name="wanted"/> kept bytes if it has them: the bytes before each track's newest fragment
+    /// first (track by track, oldest first), then the newest fragments'. Returns the bytes dropped.
     /// </summary>
-    internal long DropKeptBytes(long wanted)
+    /// <param name="wait">Wait for the point's lock; else drop nothing when another thread holds it.</param>
+    internal long DropKeptBytes(long wanted, bool wait)
     {
+        Track[] tracks;
+        if (wait)
+        {
+            tracks = Tracks();
+        }
+        else if (_lock.TryEnter())
+        {
+            try
+            {
+                tracks = [.. _tracks.Values];
+            }
+            finally
+            {
+                _lock.Exit();
+            }
+        }
+        else
+        {
+            return 0;
+        }
+
         long dropped = 0;
         foreach (var newestToo in (bool[])[false, true])
         {
-            foreach (var track in Tracks())
+            foreach (var track in tracks)
             {
                 if (dropped >= wanted)
                 {
@@ -775,16 +797,8 @@ public sealed class Point : IDisposable
         lock (_lock)
         {
             _archives.Add(archive);
-            HasRecoveredIndex = true;
         }
     }
-
-    /// <summary>
-    /// Whether part of the index was read back from archive files at start: those entries hold no sample tables, so
-    /// a render's figures (a master's BANDWIDTH, an I-frame playlist's ranges) read each one's 'moof' from the archive
-    /// the first time.
-    /// </summary>
-    public bool HasRecoveredIndex { get; private set; }
 
     /// <summary>
     /// A stream that fed the point before a restart, with its newest file: an encoder of that stream that connects again

@@ -26,6 +26,9 @@ public sealed class Track
     private CaptionKinds _captions;
     private long? _decodeShift;
     private int _firstInMemory;
+
+    // Fragments before this one (in the memory window) had their bytes dropped (DropKeptBytes).
+    private int _firstWithBytes;
     private readonly SegmentNumbering _numbering;
 
     /// <param name="changed">Called when a part or fragment was indexed, before those waiting on <see cref="Changed"/> wake (the point moves its version there).</param>
@@ -139,11 +142,14 @@ public sealed class Track
         {
             long dropped = 0;
             var end = newestToo ? _fragments.Count : _fragments.Count - 1;
-            for (var i = _firstInMemory; i < end && dropped < wanted; i++)
+            var i = Math.Max(_firstInMemory, _firstWithBytes);
+            for (; i < end && dropped < wanted; i++)
             {
                 dropped += _fragments[i].DropBytes();
             }
 
+            // Those before i hold no bytes now: the next call starts after them.
+            _firstWithBytes = i;
             return dropped;
         }
     }
@@ -556,6 +562,7 @@ public sealed class Track
 
             _fragments.RemoveRange(0, count);
             _firstInMemory = Math.Max(0, _firstInMemory - count);
+            _firstWithBytes = Math.Max(0, _firstWithBytes - count);
             if (_newestDiscontinuity is { } discontinuity && _fragments.Count > 0 && discontinuity.Time < _fragments[0].Time)
             {
                 _newestDiscontinuity = null;

@@ -43,6 +43,8 @@ internal sealed partial class PointPublisher
     private readonly Dictionary<Rendition, long> _bucketFrom = [];
     private readonly Dictionary<Rendition, long> _runStart = [];
     private readonly HashSet<Rendition> _inits = [];
+    // Windowed mode: the numbers this process put and has not deleted yet, per rendition (a window and its grace).
+    private readonly Dictionary<Rendition, SortedSet<long>> _stored = [];
 
     // Per rendition: segments older than the live window still to put (from, to), a batch a pass after the playlists.
     private readonly BackfillRanges _backfill = new();
@@ -437,6 +439,13 @@ internal sealed partial class PointPublisher
             {
                 var (extension, contentType) = HlsDelivery.SegmentType(Point.FindTrack(rendition.Track)?.Description.Kind ?? TrackKind.Video, rendition.Format);
                 await PutAsync(string.Create(CultureInfo.InvariantCulture, $"hls/{HlsPlaylistBuilder.Name(rendition.Track)}/{sequence}.{extension}"), bytes, contentType, Immutable, cancellationToken).ConfigureAwait(false);
+                if (!_options.KeepSegmentsForVod)
+                {
+                    lock (_lock)
+                    {
+                        (_stored.TryGetValue(rendition, out var stored) ? stored : _stored[rendition] = []).Add(sequence);
+                    }
+                }
             }
             else
             {
@@ -485,9 +494,10 @@ internal sealed partial class PointPublisher
     /// <summary>Windowed: segments that left every playlist (plus a grace) are deleted, oldest first.</summary>
     // A segment leaves the store once the window has moved DeleteGraceSegments segments past it (a player that loaded
     // the playlist before may still ask for it): segments the track has, not numbers, which jump by thousands across an
-    // encoder's outage (counted in numbers, the grace kept none of the segments before the gap). Only numbers the track
-    // has are deleted, not every number of an outage (43,200 for a day's); those the origin pruned before they could be
-    // deleted (a store down for longer than the archive is kept) are deleted number by number.
+    // encoder's outage (counted in numbers, the grace kept none of the segments before the gap). Only numbers that have
+    // a segment get a DELETE, not every number of an outage (43,200 for a day's): those the track still has, and of
+    // those it no longer has (the archive was pruned first: a short ArchiveLengthSeconds, a store that was down), the
+    // ones this process put.
     private async Task DeleteOutOfWindowAsync(Dictionary<Rendition, (long From, long To)> referenced, CancellationToken cancellationToken)
     {
         foreach (var (rendition, range) in referenced)
@@ -498,15 +508,15 @@ internal sealed partial class PointPublisher
             }
 
             var before = track.SnapshotRange(from, range.From, int.MaxValue);
-            var firstIndexed = track.First?.Sequence ?? range.From;
-            var pruned = Math.Max(0, Math.Min(firstIndexed, range.From) - from);
-            var doomed = before.Length - DeleteGraceSegments;
-            if (doomed <= 0 && pruned == 0)
+            var firstIndexed = Math.Min(track.First?.Sequence ?? range.From, range.From);
+            var doomed = Math.Max(0, before.Length - DeleteGraceSegments);
+            List<long> numbers;
+            lock (_lock)
             {
-                continue;
+                numbers = firstIndexed > from && _stored.TryGetValue(rendition, out var stored) ? [.. stored.GetViewBetween(from, firstIndexed - 1)] : [];
             }
 
-            var numbers = LongRange(from, pruned).Concat(before.Take(Math.Max(0, doomed)).Select(e => e.Sequence));
+            numbers.AddRange(before.Take(doomed).Select(e => e.Sequence));
             var (extension, _) = HlsDelivery.SegmentType(track.Description.Kind, rendition.Format);
             foreach (var n in numbers)
             {
@@ -514,6 +524,7 @@ internal sealed partial class PointPublisher
                 _status.Deleted();
                 lock (_lock)
                 {
+                    _stored.GetValueOrDefault(rendition)?.Remove(n);
                     _bucketFrom[rendition] = n + 1;
                     _progressChanged = true;
                 }
@@ -523,16 +534,9 @@ internal sealed partial class PointPublisher
             {
                 // the next pass starts at the first segment kept, past the numbers of a gap
                 _bucketFrom[rendition] = doomed > 0 ? before[doomed].Sequence : Math.Max(from, firstIndexed);
+                _stored.GetValueOrDefault(rendition)?.RemoveWhere(n => n < _bucketFrom[rendition]);
                 _progressChanged = true;
             }
-        }
-    }
-
-    private static IEnumerable<long> LongRange(long from, long count)
-    {
-        for (var n = from; n < from + count; n++)
-        {
-            yield return n;
         }
     }
 

@@ -25,7 +25,11 @@ internal static class TsAudio
     public static Track? For(Point point, Track video, FragmentEntry segment, bool live)
     {
         var tracks = point.Tracks();
-        var edge = HlsPlaylistBuilder.EdgeTicks(tracks);
+        return For(tracks, HlsPlaylistBuilder.EdgeTicks(tracks), video, segment, live);
+    }
+
+    private static Track? For(Track[] tracks, long edge, Track video, FragmentEntry segment, bool live)
+    {
         Track? first = null;
         foreach (var audio in tracks)
         {
@@ -54,33 +58,49 @@ internal static class TsAudio
 
     /// <summary>
     /// Where the audio of <paramref name="video"/>'s TS segments changes, among the first <paramref name="count"/> of
-    /// <paramref name="fragments"/> and those seen before: the switches at or before <paramref name="first"/> (for the
-    /// discontinuity sequence) and a test for a segment number. Each segment's choice is settled once it is listed (its
-    /// audio has arrived), so it is made once, kept per track from the first segment a playlist listed.
+    /// <paramref name="fragments"/> and those before them: how many changes there were at or before segment
+    /// <paramref name="first"/> (for the discontinuity sequence) and a test for a segment number. A listed segment's
+    /// choice is settled (its audio has arrived), so each is made once, kept per track from the index's start. Every
+    /// video track of the point is brought up to <paramref name="first"/> together, so the variants count the same
+    /// changes whichever is asked for first. A change at a segment that has a discontinuity of its own (an encoder's
+    /// restart) is not counted twice.
     /// </summary>
     public static (long Before, Func<long, bool> At) Changes(Point point, Track video, FragmentEntry[] fragments, int count, long first, bool live)
     {
+        var tracks = point.Tracks();
+        var edge = HlsPlaylistBuilder.EdgeTicks(tracks);
+        foreach (var other in tracks)
+        {
+            if (other.Description.Kind == TrackKind.Video && other != video)
+            {
+                var theirs = _switches.GetOrCreateValue(other);
+                lock (theirs)
+                {
+                    theirs.NoteOlder(tracks, edge, other, first, live);
+                }
+            }
+        }
+
         var switches = _switches.GetOrCreateValue(video);
         lock (switches)
         {
-            if (count > 0 && fragments[0].Sequence > switches.Through + 1)
+            if (count > 0)
             {
-                // The segments before these that no playlist listed yet (the index's start, at a first render): older
-                // than those listed, so settled too.
-                var older = video.SnapshotRange(switches.Through == long.MinValue ? long.MinValue : switches.Through + 1, fragments[0].Sequence, int.MaxValue);
-                switches.Note(point, video, older, older.Length, live);
+                switches.NoteOlder(tracks, edge, video, fragments[0].Sequence, live);
             }
 
-            switches.Note(point, video, fragments, count, live);
-
-            if (switches.Numbers.Count == 0)
+            switches.Note(tracks, edge, video, fragments, count, live);
+            switches.Trim(video.First?.Sequence ?? long.MinValue);
+            var numbers = switches.Numbers;
+            if (numbers.Count == 0 && switches.Trimmed == 0)
             {
                 return (0, static _ => false);
             }
 
-            long[] numbers = [.. switches.Numbers];
-            var at = Array.BinarySearch(numbers, first);
-            return (at >= 0 ? at + 1 : ~at, n => Array.BinarySearch(numbers, n) >= 0);
+            var at = numbers.BinarySearch(first);
+            var before = switches.Trimmed + (at >= 0 ? at + 1 : ~at);
+            var within = numbers.Count == 0 ? [] : numbers.ToArray();
+            return (before, n => Array.BinarySearch(within, n) >= 0);
         }
     }
 
@@ -107,7 +127,20 @@ internal static class TsAudio
         public Track? Audio;
         public readonly List<long> Numbers = [];
 
-        public void Note(Point point, Track video, FragmentEntry[] fragments, int count, bool live)
+        /// <summary>Changes at segments the index no longer holds: counted, no longer listed.</summary>
+        public long Trimmed;
+
+        // The segments before `sequence` not seen yet: older than those a playlist lists, so settled too.
+        public void NoteOlder(Track[] tracks, long edge, Track video, long sequence, bool live)
+        {
+            if (sequence > Through + 1 || Through == long.MinValue)
+            {
+                var older = video.SnapshotRange(Through == long.MinValue ? long.MinValue : Through + 1, sequence, int.MaxValue);
+                Note(tracks, edge, video, older, older.Length, live);
+            }
+        }
+
+        public void Note(Track[] tracks, long edge, Track video, FragmentEntry[] fragments, int count, bool live)
         {
             for (var i = 0; i < count; i++)
             {
@@ -116,8 +149,8 @@ internal static class TsAudio
                     continue;
                 }
 
-                var audio = For(point, video, fragments[i], live);
-                if (Audio is not null && audio is not null && audio != Audio)
+                var audio = For(tracks, edge, video, fragments[i], live);
+                if (Audio is not null && audio is not null && audio != Audio && !fragments[i].Discontinuity)
                 {
                     Numbers.Add(fragments[i].Sequence);
                 }
@@ -125,6 +158,18 @@ internal static class TsAudio
                 Audio = audio ?? Audio;
                 Through = fragments[i].Sequence;
             }
+        }
+
+        public void Trim(long firstIndexed)
+        {
+            var gone = 0;
+            while (gone < Numbers.Count && Numbers[gone] < firstIndexed)
+            {
+                gone++;
+            }
+
+            Numbers.RemoveRange(0, gone);
+            Trimmed += gone;
         }
     }
 }
