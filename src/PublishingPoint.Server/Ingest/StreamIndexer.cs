@@ -619,22 +619,7 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
                 Discontinuity = last is not null && time > last.End + (last.Duration / 2),
                 Parts = parts,
             };
-            var inMemory = (long)Math.Min(point.DvrWindowSeconds(registry.Options.DvrWindowSeconds), registry.Options.MemoryWindowSeconds) * track.Description.Timescale;
-            try
-            {
-                track.ObserveCaptions(fragment.Span, samples);
-                if (track.Append(entry, inMemory, this) == AppendResult.Duplicate)
-                {
-                    entry.Evict();
-                }
-            }
-            catch
-            {
-                entry.Evict(); // not indexed: its bytes are counted until released
-                throw;
-            }
-
-            registry.FragmentMemory.Bound(point, registry);
+            AddToIndex(track, entry, fragment.Span, samples);
         }
 
         if (rolled)
@@ -651,6 +636,27 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
         feed.Count(fragment.Length, now);
         metrics.Ingested(point, track.Key, fragment.Length);
         point.Touch();
+    }
+
+    // The entry joins its track (keeping its bytes while in the memory window), within the bound on bytes kept.
+    private void AddToIndex(Track track, FragmentEntry entry, ReadOnlySpan<byte> fragment, FragmentSample[] samples)
+    {
+        var inMemory = (long)Math.Min(point.DvrWindowSeconds(registry.Options.DvrWindowSeconds), registry.Options.MemoryWindowSeconds) * track.Description.Timescale;
+        try
+        {
+            track.ObserveCaptions(fragment, samples);
+            if (track.Append(entry, inMemory, this) == AppendResult.Duplicate)
+            {
+                entry.Evict();
+            }
+        }
+        catch
+        {
+            entry.Evict(); // not indexed: its bytes are counted until released
+            throw;
+        }
+
+        registry.FragmentMemory.Bound(point, registry);
     }
 
     private long Append(StreamArchive archive, ReadOnlySpan<byte> fragment, uint trackId, long time)
