@@ -299,26 +299,14 @@ public sealed partial class SeveralOriginsTests
         return entries;
     }
 
-    private static string PlayerPage(Uri master) => $$"""
-        <!doctype html>
-        <video id="v" muted autoplay playsinline></video>
-        <script src="hls.min.js"></script>
-        <script>
-          window.fatal = [];
-          window.longestStall = 0;
-          const video = document.getElementById('v');
-          const hls = new Hls({ debug: false });
-          hls.on(Hls.Events.ERROR, (_, d) => { console.log('hls error ' + d.type + ' ' + d.details + ' fatal=' + d.fatal); if (d.fatal) window.fatal.push(d.details); });
-          hls.on(Hls.Events.MANIFEST_PARSED, () => video.play().catch(e => window.fatal.push('play: ' + e)));
-          // The longest time the playhead stood still after playback began.
-          let last = -1, since = performance.now();
-          setInterval(() => {
-            const now = performance.now();
-            if (video.currentTime !== last) { last = video.currentTime; since = now; }
-            else if (last > 0) { window.longestStall = Math.max(window.longestStall, (now - since) / 1000); }
-          }, 100);
-          hls.loadSource('{{master}}');
-          hls.attachMedia(video);
-        </script>
-        """;
+    private static string PlayerPage(Uri master) => HlsJsPage.Html(master, "{ debug: false }", """
+        // The longest time the playhead stood still after playback began.
+        window.longestStall = 0;
+        let last = -1, since = performance.now();
+        setInterval(() => {
+          const now = performance.now();
+          if (video.currentTime !== last) { last = video.currentTime; since = now; }
+          else if (last > 0) { window.longestStall = Math.max(window.longestStall, (now - since) / 1000); }
+        }, 100);
+        """);
 }

@@ -91,31 +91,19 @@ public sealed class HlsBrowserTests
         return new Playback(master, time, advanced, errors, log, switched);
     }
 
-    private static string Page(Uri master, bool switchLevels) => $$"""
-        <!doctype html>
-        <video id="v" muted autoplay playsinline></video>
-        <script src="hls.min.js"></script>
-        <script>
-          window.fatal = [];
-          window.switched = [];
-          const video = document.getElementById('v');
-          const hls = new Hls({ debug: false });
-          hls.on(Hls.Events.ERROR, (_, d) => { console.log('hls error ' + d.type + ' ' + d.details + ' fatal=' + d.fatal); if (d.fatal) window.fatal.push(d.details); });
-          hls.on(Hls.Events.MANIFEST_PARSED, () => video.play().catch(e => window.fatal.push('play: ' + e)));
-          hls.on(Hls.Events.LEVEL_SWITCHED, (_, d) => window.switched.push(d.level));
-          if ({{(switchLevels ? "true" : "false")}}) {
-            // after two seconds of playback, ask for the other level than the one playing
-            const timer = setInterval(() => {
-              if (video.currentTime > 2 && hls.levels.length > 1) {
-                hls.nextLevel = hls.currentLevel === 0 ? 1 : 0;
-                clearInterval(timer);
-              }
-            }, 200);
-          }
-          hls.loadSource('{{master}}');
-          hls.attachMedia(video);
-        </script>
-        """;
+    private static string Page(Uri master, bool switchLevels) => HlsJsPage.Html(master, "{ debug: false }", $$"""
+        window.switched = [];
+        hls.on(Hls.Events.LEVEL_SWITCHED, (_, d) => window.switched.push(d.level));
+        if ({{(switchLevels ? "true" : "false")}}) {
+          // after two seconds of playback, ask for the other level than the one playing
+          const timer = setInterval(() => {
+            if (video.currentTime > 2 && hls.levels.length > 1) {
+              hls.nextLevel = hls.currentLevel === 0 ? 1 : 0;
+              clearInterval(timer);
+            }
+          }, 200);
+        }
+        """);
 
     private sealed record Playback(Uri Master, double CurrentTime, double Advanced, string Errors, EventLineCollection Log, int[] Switched)
     {

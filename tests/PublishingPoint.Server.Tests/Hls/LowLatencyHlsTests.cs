@@ -322,21 +322,8 @@ public sealed partial class LowLatencyHlsTests(ITestOutputHelper output)
         Encoder.PushLowLatencyCmafAsync(server.Url($"{Point}/Streams(hi)"), new EncoderSettings { VideoKbps = 600, Width = 640, Height = 360, Seconds = seconds }),
         Encoder.PushLowLatencyCmafAsync(server.Url($"{Point}/Streams(lo)"), new EncoderSettings { VideoKbps = 300, AudioKbps = 0, Seconds = seconds }));
 
-    private static string Page(Uri master) => $$"""
-        <!doctype html>
-        <video id="v" muted autoplay playsinline></video>
-        <script src="hls.min.js"></script>
-        <script>
-          window.fatal = [];
-          const video = document.getElementById('v');
-          const hls = new Hls({ lowLatencyMode: true, maxLiveSyncPlaybackRate: 1.5, backBufferLength: 10 });
-          hls.on(Hls.Events.ERROR, (_, d) => { console.log('hls error ' + d.type + ' ' + d.details + ' fatal=' + d.fatal); if (d.fatal) window.fatal.push(d.details); });
-          hls.on(Hls.Events.MANIFEST_PARSED, () => video.play().catch(e => window.fatal.push('play: ' + e)));
-          window.latency = () => hls.playingDate ? (Date.now() - hls.playingDate.getTime()) / 1000 : 0;
-          hls.loadSource('{{master}}');
-          hls.attachMedia(video);
-        </script>
-        """;
+    private static string Page(Uri master) => HlsJsPage.Html(master, "{ lowLatencyMode: true, maxLiveSyncPlaybackRate: 1.5, backBufferLength: 10 }",
+        "window.latency = () => hls.playingDate ? (Date.now() - hls.playingDate.getTime()) / 1000 : 0;");
 
     private static async Task WaitForSegmentsAsync(RunningServer server, string playlist, int count) =>
         await Eventually.WaitUntilAsync(async () =>

@@ -96,20 +96,7 @@ public sealed class StoppedAudioEncoderTests
         using var playwright = await Microsoft.Playwright.Playwright.CreateAsync();
         await using var browser = await Chromium.LaunchAsync(playwright);
         var url = server.Url($"{Point}/hls/video-300000.m3u8");
-        var (page, log) = await Chromium.OpenPlayerPageAsync(browser, url, "hls.min.js", hlsJs, $$"""
-            <!doctype html>
-            <video id="v" muted autoplay playsinline></video>
-            <script src="hls.min.js"></script>
-            <script>
-              window.fatal = [];
-              const video = document.getElementById('v');
-              const hls = new Hls();
-              hls.on(Hls.Events.ERROR, (_, d) => { console.log('hls error ' + d.details + ' fatal=' + d.fatal); if (d.fatal) window.fatal.push(d.details); });
-              hls.on(Hls.Events.MANIFEST_PARSED, () => video.play().catch(e => window.fatal.push('play: ' + e)));
-              hls.loadSource('{{url}}');
-              hls.attachMedia(video);
-            </script>
-            """);
+        var (page, log) = await Chromium.OpenPlayerPageAsync(browser, url, "hls.min.js", hlsJs, HlsJsPage.Html(url));
         var (time, advanced, errors) = await Chromium.WatchPlayheadAsync(page, "window.fatal.join('; ')", 9);
         Assert.True(advanced >= 9 && errors.Length == 0, $"currentTime {time:0.00}, advanced {advanced:0.00}, errors [{errors}]:\n{string.Join('\n', log)}");
     }
