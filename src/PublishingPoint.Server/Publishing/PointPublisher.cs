@@ -45,6 +45,8 @@ internal sealed partial class PointPublisher
     private readonly HashSet<Rendition> _inits = [];
     // Windowed mode: the numbers this process put and has not deleted yet, per rendition (a window and its grace).
     private readonly Dictionary<Rendition, SortedSet<long>> _stored = [];
+    // Restored from saved progress: where the process before stopped putting (its window may still be in the store).
+    private readonly Dictionary<Rendition, long> _restoredNext = [];
 
     // Per rendition: segments older than the live window still to put (from, to), a batch a pass after the playlists.
     private readonly BackfillRanges _backfill = new();
@@ -364,6 +366,7 @@ internal sealed partial class PointPublisher
             {
                 // published before a restart: what the store took then is not put again
                 next = saved.Next;
+                _restoredNext[rendition] = saved.Next;
                 _bucketFrom[rendition] = saved.StoreFrom;
                 _runStart[rendition] = saved.RunStart;
                 _backfill.Restore(rendition, saved.Backfill);
@@ -514,6 +517,17 @@ internal sealed partial class PointPublisher
             lock (_lock)
             {
                 numbers = firstIndexed > from && _stored.TryGetValue(rendition, out var stored) ? [.. stored.GetViewBetween(from, firstIndexed - 1)] : [];
+                if (firstIndexed > from && _restoredNext.Remove(rendition, out var restored))
+                {
+                    // The process before put a window and its grace up to where it stopped: those numbers, pruned since.
+                    var first = Math.Max(from, restored - WindowSegments());
+                    for (var n = first; n < Math.Min(restored, firstIndexed); n++)
+                    {
+                        numbers.Add(n);
+                    }
+
+                    numbers = [.. numbers.Distinct().Order()];
+                }
             }
 
             numbers.AddRange(before.Take(doomed).Select(e => e.Sequence));
@@ -538,6 +552,13 @@ internal sealed partial class PointPublisher
                 _progressChanged = true;
             }
         }
+    }
+
+    // A live window's segments and the grace, at the nominal segment length (1 s when not known yet).
+    private long WindowSegments()
+    {
+        var nominal = Point.Numbering.NominalTicks > 0 ? Point.Numbering.NominalTicks : TimeSpan.TicksPerSecond;
+        return (Point.DvrWindowSeconds(_defaultWindow) * TimeSpan.TicksPerSecond / nominal) + DeleteGraceSegments + 1;
     }
 
     private static string MaxAge(int seconds) => seconds > 0 ? string.Create(CultureInfo.InvariantCulture, $"public, max-age={seconds}") : "no-cache";

@@ -176,6 +176,44 @@ public sealed class FileSystemPublishingTests
     }
 
     /// <summary>
+    /// The store's numbers put by the process before a restart, pruned from the archive meanwhile (a short
+    /// ArchiveLengthSeconds and an outage): the next process does not know them from the index, nor from what it put
+    /// itself, and left them in the store for good. It deletes those of the window the process before stopped at.
+    /// </summary>
+    [Fact]
+    public async Task WindowedLive_AfterARestart_DeletesTheWindowTheProcessBeforePut_WhenTheArchiveWasPrunedMeanwhile()
+    {
+        var folder = TempDirectory.Create("pp-www");
+        string[] settings =
+        [
+            "--PublishingPoint:ArchiveLengthSeconds=30", "--PublishingPoint:ArchiveSegmentSeconds=10", "--PublishingPoint:MaxFragmentLeadSeconds=86400",
+            "--PublishingPoint:DvrWindowSeconds=10", "--PublishingPoint:FinalizeGraceSeconds=3600", "--PublishingPoint:Publish:Target=FileSystem",
+            $"--PublishingPoint:Publish:Path={folder}", "--PublishingPoint:Publish:KeepSegmentsForVod=false", "--PublishingPoint:Publish:Formats:0=Hls",
+        ];
+        const string Point = "live/restartgap.isml";
+        var (header, fragments) = Boxes.SplitFragments(await IsmvCapture.MakeAsync(12, 200, 0));
+        var ts = Path.Combine(folder, Point, "hls", "video-200000");
+        var first = await RunningServer.StartAsync(null, settings);
+        var data = first.DataPath;
+        try
+        {
+            Assert.Equal(System.Net.HttpStatusCode.OK, (await Posting.PostChunkedAsync(first.Http, $"{Point}/Streams(a)", [.. header, .. fragments.Take(4).SelectMany(f => f)])).Status);
+            await Eventually.WaitUntilAsync(() => File.Exists(Path.Combine(ts, "2.ts")), "the segments before the restart never reached the folder", TimeSpan.FromSeconds(30));
+        }
+        finally
+        {
+            await first.DisposeAsync();
+        }
+
+        await using var second = await RunningServer.StartAsync(data, settings);
+        Assert.Equal(System.Net.HttpStatusCode.OK, (await Posting.PostChunkedAsync(second.Http, $"{Point}/Streams(a)",
+            [.. header, .. fragments.Skip(4).SelectMany(f => Boxes.ShiftTfxd(f, 3600L * 10_000_000))])).Status);
+        await Eventually.WaitUntilAsync(() => !File.Exists(Path.Combine(ts, "0.ts")) && !File.Exists(Path.Combine(ts, "2.ts")),
+            "the segments the process before put stayed in the store", TimeSpan.FromSeconds(30));
+        Assert.InRange((await second.Http.GetFromJsonAsync<JsonElement>("api/publish")).GetProperty("deletes").GetInt64(), 1, 20);
+    }
+
+    /// <summary>
     /// A segment the origin cannot make (a corrupt sample: it answers 422 for it) used to fail the point's publishing pass
     /// at that segment every time, so nothing after it was ever published and the store counted as down (a review's
     /// finding). It is skipped and counted now, and the rest of the point reaches the folder.

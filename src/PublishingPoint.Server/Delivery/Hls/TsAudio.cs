@@ -62,8 +62,8 @@ internal static class TsAudio
     /// <paramref name="first"/> (for the discontinuity sequence) and a test for a segment number. A listed segment's
     /// choice is settled (its audio has arrived), so each is made once, kept per track from the index's start. Every
     /// video track of the point is brought up to <paramref name="first"/> together, so the variants count the same
-    /// changes whichever is asked for first. A change at a segment that has a discontinuity of its own (an encoder's
-    /// restart) is not counted twice.
+    /// changes whichever is asked for first. A change at a segment whose discontinuity the index counts already (an
+    /// encoder's restart) is not counted twice.
     /// </summary>
     public static (long Before, Func<long, bool> At) Changes(Point point, Track video, FragmentEntry[] fragments, int count, long first, bool live)
     {
@@ -90,16 +90,17 @@ internal static class TsAudio
             }
 
             switches.Note(tracks, edge, video, fragments, count, live);
-            switches.Trim(video.First?.Sequence ?? long.MinValue);
+            // Not past what this render lists: the index may have been pruned since its copy was made.
+            switches.Trim(Math.Min(video.First?.Sequence ?? long.MinValue, first));
             var numbers = switches.Numbers;
-            if (numbers.Count == 0 && switches.Trimmed == 0)
+            if (numbers.Count == 0)
             {
-                return (0, static _ => false);
+                return (switches.Trimmed, static _ => false);
             }
 
             var at = numbers.BinarySearch(first);
             var before = switches.Trimmed + (at >= 0 ? at + 1 : ~at);
-            var within = numbers.Count == 0 ? [] : numbers.ToArray();
+            var within = numbers.ToArray();
             return (before, n => Array.BinarySearch(within, n) >= 0);
         }
     }
@@ -150,7 +151,9 @@ internal static class TsAudio
                 }
 
                 var audio = For(tracks, edge, video, fragments[i], live);
-                if (Audio is not null && audio is not null && audio != Audio && !fragments[i].Discontinuity)
+                // A discontinuity the index counts (Track.Register: right after the segment before) already has the tag.
+                var counted = fragments[i].Discontinuity && fragments[i].Sequence == Through + 1;
+                if (Audio is not null && audio is not null && audio != Audio && !counted)
                 {
                     Numbers.Add(fragments[i].Sequence);
                 }
