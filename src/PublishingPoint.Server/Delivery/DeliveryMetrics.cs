@@ -33,18 +33,19 @@ internal sealed class DeliveryMetrics
         meter.CreateObservableCounter("response.bytes", () => Read(t => Volatile.Read(ref t.Bytes)), "By", "Response bytes sent, per output format and status.");
         meter.CreateObservableCounter("segment_cache.requests", () => cache.Requests, "{request}", "Repackaged segments asked for.");
         meter.CreateObservableCounter("segment_cache.hits", () => Math.Max(0, cache.Requests - cache.Produced), "{request}", "Repackaged segments served from the cache.");
-        meter.CreateObservableCounter("shifted_renders", () => (Measurement<long>[])[new(shifted.RendersOnPool, Thread("pool")),
-            new(shifted.RendersOnEventThreads, Thread("event"))], "{render}", "Time-shifted manifests and playlists rendered (the others were answered from the cache), by where: on the pool or on a socket event thread.");
+        meter.CreateObservableCounter("shifted_renders", () => ByThread(shifted.ShiftedRenders), "{render}",
+            "Time-shifted manifests and playlists rendered (the others were answered from the cache), by where: on the pool or on a socket event thread.");
         meter.CreateObservableUpDownCounter("held_requests", () => held.Now, "{request}", "Low-latency requests waiting for media now: blocking playlist reloads, part hints, open segments.");
         meter.CreateObservableCounter("production_lane.runs", () => lane.Runs, "{run}", "Work run on the production lane's threads: productions, and the answers that waited for them.");
         meter.CreateObservableCounter("production_lane.failures", () => lane.Failures, "{run}", "Work that threw on a production lane thread (a bug: it is counted, not let end the process).");
         meter.CreateObservableUpDownCounter("production_lane.queued", () => lane.Queued, "{production}", "Segment productions waiting for a thread of the production lane.");
-        meter.CreateObservableCounter("own_renders", () => (Measurement<long>[])[new(shifted.PoolRenders, Thread("pool")), new(shifted.EventThreadRenders, Thread("event"))], "{render}",
-            "A point's own (not time-shifted) manifests, playlists and MPDs rendered, by where: on the pool (a VOD or restarted point's, whose index may read the archive) or on a socket event thread.");
+        meter.CreateObservableCounter("own_renders", () => ByThread(shifted.OwnRenders), "{render}",
+            "A point's own (not time-shifted) manifests, playlists and MPDs rendered, by where: on the pool (a VOD point's, whose index reads the archive) or on a socket event thread.");
         meter.CreateObservableCounter("shifted_joined", () => shifted.Joined, "{request}", "Time-shifted requests answered by a render another request had under way.");
     }
 
-    private static KeyValuePair<string, object?> Thread(string where) => new("thread", where);
+    private static Measurement<long>[] ByThread(RenderCounts counts) =>
+        [new(counts.OnPool, new KeyValuePair<string, object?>("thread", "pool")), new(counts.OnEventThreads, new KeyValuePair<string, object?>("thread", "event"))];
 
     public void Served(string format, int status, long bytes)
     {

@@ -28,9 +28,9 @@ internal static class RenderedResponses
             return cached;
         }
 
+        var outputs = context.RequestServices.GetRequiredService<ShiftedOutputs>();
         if (!shift.IsNone)
         {
-            var outputs = context.RequestServices.GetRequiredService<ShiftedOutputs>();
             return ServeInTurnAsync(context, new Keeping(outputs, point, ShiftedOutputs.Key(point, key, shift), Own: false), maxAge, render);
         }
 
@@ -39,16 +39,15 @@ internal static class RenderedResponses
         // the archive, a whole event's. On the pool behind the render gate, as a time-shifted render, not on an event
         // thread, where a cold disk would hold up every player of that thread; once per version, those asking meanwhile
         // wait for it, and no client's share is counted (a VOD's answers are few, and then kept).
-        if (point.State == PointState.Vod && context.RequestServices.GetService<ShiftedOutputs>() is { } shifted)
+        var own = new Keeping(outputs, point, key, Own: true);
+        if (point.State == PointState.Vod)
         {
-            return ServeInTurnAsync(context, new Keeping(shifted, point, key, Own: true), maxAge, render);
+            return ServeInTurnAsync(context, own, maxAge, render);
         }
 
-        var output = render(point.Version);
-        context.RequestServices.GetService<ShiftedOutputs>()?.CountOwnRender();
+        var output = own.Render(render);
         if (output is not null)
         {
-            point.Output.Set(key, output);
             AnswerNote.Of(context)?.Keyed(key);
         }
 
@@ -77,7 +76,7 @@ internal static class RenderedResponses
             }
 
             var output = render(Point.Version);
-            Outputs.CountOwnRender();
+            Outputs.OwnRenders.Count();
             if (output is not null)
             {
                 Point.Output.Set(Key, output);

@@ -23,11 +23,7 @@ internal sealed class ShiftedOutputs(IOptions<PublishingPointOptions> options) :
     private readonly IPNetwork[] _trustedProxies = ClientNetwork.Trusted(options.Value.TrustedProxies);
     // Renders under way, by key and the version they were asked for: everyone else asking for one waits for it.
     private readonly ConcurrentDictionary<(string Key, long Version), TaskCompletionSource<Flight>> _flights = new();
-    private long _rendersOnPool;
     private long _joined;
-    private long _poolRenders;
-    private long _rendersOnEventThreads;
-    private long _eventThreadRenders;
     private int _waiting;
 
     /// <summary>
@@ -37,31 +33,13 @@ internal sealed class ShiftedOutputs(IOptions<PublishingPointOptions> options) :
     public RenderGate Gate { get; } = new(Math.Max(1, Environment.ProcessorCount / 2), 256, maxPerClient: 4);
 
     /// <summary>Time-shifted answers rendered (each passed the <see cref="Gate"/>).</summary>
-    public long Renders => RendersOnPool + RendersOnEventThreads;
+    public long Renders => ShiftedRenders.All;
 
-    /// <summary>Of <see cref="Renders"/>, those made on the pool.</summary>
-    public long RendersOnPool => Interlocked.Read(ref _rendersOnPool);
+    /// <summary>Time-shifted answers rendered, by where they ran.</summary>
+    public RenderCounts ShiftedRenders { get; } = new();
 
-    /// <summary>Of <see cref="Renders"/>, those made off the pool (an event thread): none, unless a bug.</summary>
-    public long RendersOnEventThreads => Interlocked.Read(ref _rendersOnEventThreads);
-
-    /// <summary>A point's own (not time-shifted) answers rendered on the pool: those of a point whose index may read the archive.</summary>
-    public long PoolRenders => Interlocked.Read(ref _poolRenders);
-
-    /// <summary>A point's own answers rendered where the request arrived, when that was an event thread.</summary>
-    public long EventThreadRenders => Interlocked.Read(ref _eventThreadRenders);
-
-    internal void CountOwnRender()
-    {
-        if (Thread.CurrentThread.IsThreadPoolThread)
-        {
-            Interlocked.Increment(ref _poolRenders);
-        }
-        else
-        {
-            Interlocked.Increment(ref _eventThreadRenders);
-        }
-    }
+    /// <summary>A point's own (not time-shifted) answers rendered, by where they ran: a VOD point's on the pool.</summary>
+    public RenderCounts OwnRenders { get; } = new();
 
     /// <summary>Requests answered by a render another request had under way (no turn of the gate of their own).</summary>
     public long Joined => Interlocked.Read(ref _joined);
@@ -108,7 +86,7 @@ internal sealed class ShiftedOutputs(IOptions<PublishingPointOptions> options) :
     {
         ArgumentNullException.ThrowIfNull(point);
         ArgumentNullException.ThrowIfNull(render);
-        Interlocked.Increment(ref Thread.CurrentThread.IsThreadPoolThread ? ref _rendersOnPool : ref _rendersOnEventThreads);
+        ShiftedRenders.Count();
 
         var output = render(point.Version);
         if (output is not null)
@@ -172,4 +150,20 @@ internal sealed class ShiftedOutputs(IOptions<PublishingPointOptions> options) :
 
     /// <summary>How a render ended: answered (with an output, or null for nothing to play yet) or not (refused, failed, abandoned).</summary>
     internal readonly record struct Flight(bool Answered, RenderedOutput? Output);
+}
+
+/// <summary>Renders counted by where they ran: on the pool, or on a socket event thread (where a long one holds up every connection of that thread).</summary>
+internal sealed class RenderCounts
+{
+    private long _onPool;
+    private long _onEventThreads;
+
+    public long OnPool => Interlocked.Read(ref _onPool);
+
+    public long OnEventThreads => Interlocked.Read(ref _onEventThreads);
+
+    public long All => OnPool + OnEventThreads;
+
+    /// <summary>Counts a render made on the calling thread.</summary>
+    public void Count() => Interlocked.Increment(ref Thread.CurrentThread.IsThreadPoolThread ? ref _onPool : ref _onEventThreads);
 }
