@@ -28,6 +28,7 @@ internal sealed class ServeCommand : IBenchmarkCommand
         "--output FILE      JSON results (default benchmark-results/serve.json)",
         "--sizes            TS segments of about 750, 150 and 30 KB and the live playlist, each against nginx,",
         "                   with the shipped log level (connections default 64,256)",
+        "--objects L        with --sizes, only these of 750,150,30,playlist (default all four)",
         LiveSettings.SetOption + " (with --sizes)",
     ];
 
@@ -50,7 +51,15 @@ internal sealed class ServeCommand : IBenchmarkCommand
 
         if (sizes)
         {
-            return await ServeSizes.RunAsync(seconds, rounds, connections, output, LiveSettings.Server(arguments), cancellationToken);
+            var objects = (arguments.String("objects") ?? "750,150,30,playlist").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+            var unknown = objects.Except(ServeSizes.Objects).ToList();
+            if (objects.Length == 0 || unknown.Count > 0)
+            {
+                await Console.Error.WriteLineAsync($"--objects takes a list of {string.Join(',', ServeSizes.Objects)}");
+                return 1;
+            }
+
+            return await ServeSizes.RunAsync(seconds, rounds, connections, objects, output, LiveSettings.Server(arguments), cancellationToken);
         }
 
         var work = Directory.CreateTempSubdirectory("pp-serve-").FullName;

@@ -15,8 +15,12 @@ internal static class ServeSizes
     private static readonly (string Size, int VideoKbps, bool Audio)[] _ladder = [("1280x720", 2800, true), ("640x360", 500, false), ("320x180", 40, false)];
     private static readonly JsonSerializerOptions _json = new() { WriteIndented = true };
 
+    /// <summary>The names <c>--objects</c> takes: the renditions' segments in ladder order, then the live playlist.</summary>
+    public static readonly string[] Objects = ["750", "150", "30", "playlist"];
+
     /// <param name="settings">Server settings beyond the shipped ones (--set), for an A/B run.</param>
-    public static async Task<int> RunAsync(int seconds, int rounds, int[] connections, string output, IReadOnlyList<string> settings, CancellationToken cancellationToken)
+    /// <param name="only">Which of <see cref="Objects"/> to measure.</param>
+    public static async Task<int> RunAsync(int seconds, int rounds, int[] connections, IReadOnlyCollection<string> only, string output, IReadOnlyList<string> settings, CancellationToken cancellationToken)
     {
         var work = Directory.CreateTempSubdirectory("pp-serve-sizes-").FullName;
         try
@@ -75,7 +79,7 @@ internal static class ServeSizes
             {
                 var pids = new Pids(server.ProcessId, nginx.Id, bare.Id);
                 var targets = objects.Select((o, i) => new Target(o.Label, new Uri(server.BaseUrl, o.Path), new Uri($"http://127.0.0.1:{port}/{names[i]}"),
-                    new Uri($"http://127.0.0.1:{barePort}/{names[i]}"), pids)).ToList();
+                    new Uri($"http://127.0.0.1:{barePort}/{names[i]}"), pids)).Where((_, i) => only.Contains(Objects[i])).ToList();
                 return await MeasureAsync(targets, seconds, rounds, connections, output, cancellationToken);
             }
             finally
@@ -95,7 +99,7 @@ internal static class ServeSizes
         var inv = CultureInfo.InvariantCulture;
         using (var check = new HttpClient())
         {
-            foreach (var target in targets.Take(targets.Count - 1))
+            foreach (var target in targets.Where(t => !t.Label.StartsWith("live playlist", StringComparison.Ordinal)))
             {
                 var ourBytes = await check.GetByteArrayAsync(target.Ours, cancellationToken);
                 foreach (var (who, url) in new[] { ("nginx", target.Nginx), ("the bare Kestrel app", target.Bare) })
