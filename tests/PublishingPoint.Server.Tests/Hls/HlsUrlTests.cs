@@ -7,7 +7,8 @@ namespace PublishingPoint.Server.Tests.Hls;
 
 /// <summary>
 /// The HLS URL reader against the grammar it replaced (the regular expressions the router used, kept here as the
-/// reference): the same URLs accepted, with the same name, bitrate, numbers and format, and the same refused.
+/// reference, with numbers as the playlists write them: no leading zero): the same URLs accepted, with the same name,
+/// bitrate, numbers and format, and the same refused.
 /// </summary>
 public sealed partial class HlsUrlTests
 {
@@ -28,6 +29,8 @@ public sealed partial class HlsUrlTests
             "hls/video-400000", "hls/video-400000/", "hls/", "master.m3u8", "hls/video-400000-iframes-fmp4/3.m4s", "hls/v-1-iframes-iframes.m3u8",
             "hls/video-400000/t100000000.m4s", "hls/video-400000/t.m4s", "hls/video-400000/t9223372036854775807.m4s",
             "hls/video-400000/t9999999999999999999.m4s", "hls/video-400000/t12.ts", "hls/video-400000/t1.2.m4s", "hls/video-400000/tt1.m4s",
+            "hls/video-0400000.m3u8", "hls/video-0400000-iframes.m3u8", "hls/video-400000/03.ts", "hls/video-400000/3.01.m4s", "hls/video-400000/3.0.m4s",
+            "hls/video-400000/t0100.m4s", "hls/video-400000/t0.m4s", "hls/video-0/0.ts", "hls/video-00/0.ts", "hls/a-100-0200.m3u8",
         ];
 
         // Random URLs from the grammar's own characters, besides those.
@@ -93,21 +96,21 @@ public sealed partial class HlsUrlTests
             : null;
     }
 
-    [GeneratedRegex(@"^hls/(?<name>[A-Za-z0-9._-]{1,64}?)-(?<bitrate>[0-9]{1,10})(?<fmp4>-fmp4)?\.m3u8$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"^hls/(?<name>[A-Za-z0-9._-]{1,64}?)-(?<bitrate>0|[1-9][0-9]{0,9})(?<fmp4>-fmp4)?\.m3u8$", RegexOptions.CultureInvariant)]
     private static partial Regex PlaylistUrl();
 
-    [GeneratedRegex(@"^hls/(?<name>[A-Za-z0-9._-]{1,64}?)-(?<bitrate>[0-9]{1,10})-iframes(?<fmp4>-fmp4)?\.m3u8$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"^hls/(?<name>[A-Za-z0-9._-]{1,64}?)-(?<bitrate>0|[1-9][0-9]{0,9})-iframes(?<fmp4>-fmp4)?\.m3u8$", RegexOptions.CultureInvariant)]
     private static partial Regex IFramePlaylistUrl();
 
-    [GeneratedRegex(@"^hls/(?<name>[A-Za-z0-9._-]{1,64}?)-(?<bitrate>[0-9]{1,10})/(?<n>[0-9]{1,18})\.(?<ext>ts|m4s|aac)$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"^hls/(?<name>[A-Za-z0-9._-]{1,64}?)-(?<bitrate>0|[1-9][0-9]{0,9})/(?<n>0|[1-9][0-9]{0,17})\.(?<ext>ts|m4s|aac)$", RegexOptions.CultureInvariant)]
     private static partial Regex SegmentUrl();
 
-    [GeneratedRegex(@"^hls/(?<name>[A-Za-z0-9._-]{1,64}?)-(?<bitrate>[0-9]{1,10})/(?<n>[0-9]{1,18})\.(?<p>[0-9]{1,4})\.m4s$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"^hls/(?<name>[A-Za-z0-9._-]{1,64}?)-(?<bitrate>0|[1-9][0-9]{0,9})/(?<n>0|[1-9][0-9]{0,17})\.(?<p>0|[1-9][0-9]{0,3})\.m4s$", RegexOptions.CultureInvariant)]
     private static partial Regex PartUrl();
 
-    [GeneratedRegex(@"^hls/(?<name>[A-Za-z0-9._-]{1,64}?)-(?<bitrate>[0-9]{1,10})/t(?<t>[0-9]{1,19})\.m4s$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"^hls/(?<name>[A-Za-z0-9._-]{1,64}?)-(?<bitrate>0|[1-9][0-9]{0,9})/t(?<t>0|[1-9][0-9]{0,18})\.m4s$", RegexOptions.CultureInvariant)]
     private static partial Regex TimedSegmentUrl();
 
-    [GeneratedRegex(@"^hls/(?<name>[A-Za-z0-9._-]{1,64}?)-(?<bitrate>[0-9]{1,10})/init\.mp4$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"^hls/(?<name>[A-Za-z0-9._-]{1,64}?)-(?<bitrate>0|[1-9][0-9]{0,9})/init\.mp4$", RegexOptions.CultureInvariant)]
     private static partial Regex InitUrl();
 }

@@ -7,7 +7,8 @@ namespace PublishingPoint.Server.Tests.Smooth;
 
 /// <summary>
 /// The Smooth fragment and init URL reader against the grammar it replaced (the router's regular expressions, kept
-/// here as the reference): the same URLs accepted with the same bitrate, name and time, and the same refused.
+/// here as the reference, with numbers as the manifest writes them: no leading zero): the same URLs accepted with the
+/// same bitrate, name and time, and the same refused.
 /// </summary>
 public sealed partial class SmoothUrlTests
 {
@@ -24,6 +25,8 @@ public sealed partial class SmoothUrlTests
             "QualityLevels(1) /Fragments(v=1)", "QualityLevels(+1)/Init(v)", "QualityLevels(1)/Init(v))", "QualityLevels(1)/Init((v)", "Manifest",
             "QualityLevels(1)/Fragments(" + new string('n', 64) + "=1)", "QualityLevels(1)/Fragments(" + new string('n', 65) + "=1)",
             "QualityLevels(1)/Fragments(v=123456789012345678901)", "QualityLevels(1)/Fragments(v=-123456789012345678901)", "hls/video-1.m3u8",
+            "QualityLevels(0400000)/Fragments(video=20000000)", "QualityLevels(400000)/Fragments(video=020000000)", "QualityLevels(1)/Fragments(v=-0)",
+            "QualityLevels(1)/Fragments(v=-01)", "QualityLevels(0)/Init(v)", "QualityLevels(00)/Init(v)", "QualityLevels(1)/Fragments(v=00)",
         ];
 
         // Random URLs from the grammar's own characters, besides those.
@@ -58,9 +61,9 @@ public sealed partial class SmoothUrlTests
             : null;
     }
 
-    [GeneratedRegex(@"^QualityLevels\((?<bitrate>[0-9]{1,10})\)/Fragments\((?<name>[A-Za-z0-9._-]{1,64})=(?<time>-?[0-9]{1,20})\)$", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"^QualityLevels\((?<bitrate>0|[1-9][0-9]{0,9})\)/Fragments\((?<name>[A-Za-z0-9._-]{1,64})=(?<time>0|-?[1-9][0-9]{0,19})\)$", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     private static partial Regex FragmentUrl();
 
-    [GeneratedRegex(@"^QualityLevels\((?<bitrate>[0-9]{1,10})\)/Init\((?<name>[A-Za-z0-9._-]{1,64})\)$", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"^QualityLevels\((?<bitrate>0|[1-9][0-9]{0,9})\)/Init\((?<name>[A-Za-z0-9._-]{1,64})\)$", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     private static partial Regex InitUrl();
 }

@@ -139,10 +139,12 @@ internal readonly record struct HlsUrl(string Rest, int NameLength, HlsUrlKind K
         return true;
     }
 
+    // Written as the playlists write them, with no leading zero: every spelling of one number would be a resource of its
+    // own to the output cache and the replay lane, so a client could push a point's real playlists out with them.
     private static bool TryDigits(ReadOnlySpan<char> digits, int maxLength, out long value)
     {
         value = 0;
-        return digits.Length >= 1 && digits.Length <= maxLength && !digits.ContainsAnyExceptInRange('0', '9')
+        return digits.Length >= 1 && digits.Length <= maxLength && (digits.Length == 1 || digits[0] != '0') && !digits.ContainsAnyExceptInRange('0', '9')
             && long.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out value);
     }
 }

@@ -62,7 +62,7 @@ internal readonly record struct SmoothUrl(bool IsInit, int Bitrate, string Name,
     private static bool TryInt(ReadOnlySpan<char> digits, out int value)
     {
         value = 0;
-        return digits.Length is >= 1 and <= 10 && !digits.ContainsAnyExceptInRange('0', '9')
+        return digits.Length is >= 1 and <= 10 && Canonical(digits) && !digits.ContainsAnyExceptInRange('0', '9')
             && int.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out value);
     }
 
@@ -70,7 +70,11 @@ internal readonly record struct SmoothUrl(bool IsInit, int Bitrate, string Name,
     {
         value = 0;
         var digits = text is ['-', .. var rest] ? rest : text;
-        return digits.Length is >= 1 and <= 20 && !digits.ContainsAnyExceptInRange('0', '9')
+        return digits.Length is >= 1 and <= 20 && Canonical(digits) && (digits.Length == text.Length || digits is not "0") && !digits.ContainsAnyExceptInRange('0', '9')
             && long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out value);
     }
+
+    // No leading zero (as the manifest writes numbers): each spelling of one fragment would be cached as a resource of
+    // its own, so a client could push the point's real answers out of the caches with them.
+    private static bool Canonical(ReadOnlySpan<char> digits) => digits.Length == 1 || digits[0] != '0';
 }
