@@ -14,7 +14,7 @@ public sealed class IFramePlaylistTests
     private const string Point = "live/trick.isml";
 
     [Fact]
-    public async Task TimeShiftedIFramePlaylist_AskedFirst_FindsItsRangesInItsRender_AndDecodesAsKeyframes()
+    public async Task TimeShiftedIFramePlaylist_AskedFirst_FindsItsRangesBeforeItsRender_AndDecodesAsKeyframes()
     {
         await using var server = await RunningServer.StartAsync();
         Assert.Equal(System.Net.HttpStatusCode.OK, (await Posting.PostChunkedAsync(server.Http, "live/shift.isml/Streams(a)", await IsmvCapture.MakeAsync(12, 200, 32))).Status);
@@ -22,7 +22,7 @@ public sealed class IFramePlaylistTests
         var media = await server.Http.GetStringAsync("live/shift.isml/" + HlsText.AttributeLines(master, "#EXT-X-STREAM-INF")[0].Uri!);
         var iframes = HlsText.AttributeLines(master, "#EXT-X-I-FRAME-STREAM-INF")[0].Attributes["URI"];
 
-        // No I-frame playlist was asked for yet: the ranges of the shifted one are found inside its (gated) render.
+        // No I-frame playlist was asked for yet: the ranges of the shifted one are found for it, before its render.
         var start = DateTimeOffset.Parse(HlsText.Tag(media, "#EXT-X-PROGRAM-DATE-TIME")!, CultureInfo.InvariantCulture) + TimeSpan.FromSeconds(4.5);
         var url = server.Url($"live/shift.isml/{iframes}?start={start.ToUnixTimeSeconds()}").ToString();
         var shifted = await server.Http.GetStringAsync(url);
@@ -33,6 +33,23 @@ public sealed class IFramePlaylistTests
             .Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         Assert.Equal(entries, frames.Length);
         Assert.All(frames, f => Assert.Equal("I", f.Split(',')[0]));
+    }
+
+    [Fact]
+    public async Task AnAudioRenditionsIFramePlaylist_IsNotFound_ForTsAndFmp4()
+    {
+        await using var server = await RunningServer.StartAsync();
+        Assert.Equal(System.Net.HttpStatusCode.OK, (await Posting.PostChunkedAsync(server.Http, "live/audio.isml/Streams(a)", await IsmvCapture.MakeAsync(6, 200, 32))).Status);
+        var master = await server.Http.GetStringAsync("live/audio.isml/master.m3u8");
+        var audio = master.Split('\n', StringSplitOptions.TrimEntries).Single(l => l.StartsWith("hls/audio-", StringComparison.Ordinal)); // the audio-only variant
+        Assert.Equal(System.Net.HttpStatusCode.OK, (await server.Http.GetAsync($"live/audio.isml/{audio}")).StatusCode);
+
+        // (an audio track has no keyframe ranges to make: answered before any work, not 422 after a render each time)
+        foreach (var iframes in new[] { audio.Replace(".m3u8", "-iframes.m3u8", StringComparison.Ordinal), audio.Replace(".m3u8", "-iframes-fmp4.m3u8", StringComparison.Ordinal) })
+        {
+            using var response = await server.Http.GetAsync($"live/audio.isml/{iframes}");
+            Assert.Equal(System.Net.HttpStatusCode.NotFound, response.StatusCode);
+        }
     }
 
     [Fact]

@@ -34,6 +34,7 @@ internal sealed class HlsDelivery(PointRegistry registry, SegmentCache cache, He
     private const string Immutable = "public, max-age=31536000, immutable";
     private const int PartHeaderRoom = 4096;
     private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<Track, SemaphoreSlim> _keyframeTurns = [];
+    private static readonly SemaphoreSlim _keyframeScans = new(Math.Max(1, Environment.ProcessorCount / 2));
 
     public static bool Handles(string rest) =>
         rest.StartsWith("hls/", StringComparison.Ordinal) || rest is "master.m3u8" or "master-fmp4.m3u8";
@@ -58,6 +59,13 @@ internal sealed class HlsDelivery(PointRegistry registry, SegmentCache cache, He
         }
         else if (url.Kind == HlsUrlKind.IFramePlaylist)
         {
+            if (track.Description.Kind != TrackKind.Video)
+            {
+                // (before any work: an audio track's keyframe ranges cannot be made, so no answer would ever be cached)
+                await Problems.WriteAsync(context, StatusCodes.Status404NotFound, "I-frame playlists are of video renditions").ConfigureAwait(false);
+                return;
+            }
+
             await IFramePlaylistAsync(context, point, track, url.Fmp4 ? HlsFormat.Fmp4 : HlsFormat.Ts, rest, anchor, shift).ConfigureAwait(false);
         }
         else if (url.Kind == HlsUrlKind.Playlist)
@@ -164,10 +172,12 @@ internal sealed class HlsDelivery(PointRegistry registry, SegmentCache cache, He
         await SegmentResponses.SegmentAsync(context, Mp4ContentType, bytes).ConfigureAwait(false);
     }
 
-    /// <summary>An I-frame playlist; for TS, the keyframe ranges of the window's segments are computed first (once each).</summary>
+    /// <summary>An I-frame playlist; for TS, the keyframe ranges of the listed segments are computed first (once each).</summary>
     /// <remarks>
-    /// The ranges are looked for only when the answer is not cached already; for a time-shifted playlist (which may span
-    /// a whole archive) inside its render, on the pool behind the render gate and once per version and times asked for.
+    /// The ranges are looked for only when the answer is not cached already, on the pool and before the render, for
+    /// this request alone (it stops when the client goes): a start-over playlist may list a whole archive, and its
+    /// first scan, inside the render, held the render gate that every time-shifted and VOD render of the server waits
+    /// for, until it had read every segment.
     /// </remarks>
     private async Task IFramePlaylistAsync(HttpContext context, Point point, Track track, HlsFormat format, string rest, DateTimeOffset anchor, TimeShift shift)
     {
@@ -178,59 +188,59 @@ internal sealed class HlsDelivery(PointRegistry registry, SegmentCache cache, He
         }
 
         var window = point.DvrWindowSeconds(registry.Options.DvrWindowSeconds);
-        if (format == HlsFormat.Ts && shift.IsNone)
+        if (format == HlsFormat.Ts)
         {
             await KeyframeRangesAsync(point, track, window, anchor, shift, context.RequestAborted).ConfigureAwait(false);
         }
 
-        await PlaylistAsync(context, point, rest, shift, () =>
-        {
-            if (format == HlsFormat.Ts && !shift.IsNone)
-            {
-                KeyframeRangesAsync(point, track, window, anchor, shift, CancellationToken.None).GetAwaiter().GetResult();
-            }
-
-            return HlsPlaylistBuilder.IFrames(point, track, format, window, anchor, shift) is { } m ? MediaPlaylistWriter.Write(m) : null;
-        }).ConfigureAwait(false);
+        await PlaylistAsync(context, point, rest, shift,
+            () => HlsPlaylistBuilder.IFrames(point, track, format, window, anchor, shift) is { } m ? MediaPlaylistWriter.Write(m) : null).ConfigureAwait(false);
     }
 
-    private static Task KeyframeRangesAsync(Point point, Track track, int window, DateTimeOffset anchor, TimeShift shift, CancellationToken cancellationToken)
+    // Each segment's range is computed once (a read and a mux of its first frame) on the pool, one segment at a time per
+    // track and across the server: concurrent requests for a long archive's I-frame playlist (start-over) wait for one
+    // another's work instead of all doing it, and no scan holds up another's next segment (a live I-frame playlist
+    // behind a start-over's whole-archive scan) or the disk for longer than a segment.
+    private static async Task KeyframeRangesAsync(Point point, Track track, int window, DateTimeOffset anchor, TimeShift shift, CancellationToken cancellationToken)
     {
+        await Transport.EventLoop.ToPoolAsync().ConfigureAwait(false); // a VOD's or a start-over's list is the whole index
         if (HlsPlaylistBuilder.Media(point, track, HlsFormat.Ts, window, anchor, shift, skip: false) is not { Segments: [var oldest, ..] } media)
         {
-            return Task.CompletedTask;
+            return;
         }
 
         var fragments = track.SnapshotFromSequence(oldest.Sequence);
-        return media.Segments.Any(segment => !segment.Gap && Track.IndexOf(fragments, segment.Sequence) is >= 0 and var index && fragments[index].TsKeyframeEnd is null)
-            ? KeyframeRangesAsync(point, track, media.Segments, fragments, cancellationToken)
-            : Task.CompletedTask;
-    }
-
-    // Each segment's range is computed once (a read and a mux of its first frame), on the pool, one request at a time per
-    // track: concurrent requests for a long archive's I-frame playlist (start-over) wait for one another's work
-    // instead of all doing it.
-    private static async Task KeyframeRangesAsync(Point point, Track track, IReadOnlyList<HlsSegment> segments, FragmentEntry[] fragments, CancellationToken cancellationToken)
-    {
-        await Transport.EventLoop.ToPoolAsync().ConfigureAwait(false);
         var turn = _keyframeTurns.GetValue(track, static _ => new SemaphoreSlim(1, 1));
-        await turn.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
+        var live = point.State != PointState.Vod;
+        foreach (var segment in media.Segments)
         {
-            var live = point.State != PointState.Vod;
-            foreach (var segment in segments)
+            // A gap's media is lost: the I-frame playlist leaves it out.
+            if (segment.Gap || Track.IndexOf(fragments, segment.Sequence) is not (>= 0 and var index) || fragments[index].TsKeyframeEnd is not null)
             {
-                // A gap's media is lost: the I-frame playlist leaves it out.
-                if (!segment.Gap && Track.IndexOf(fragments, segment.Sequence) is >= 0 and var index && fragments[index].TsKeyframeEnd is null)
+                continue;
+            }
+
+            await _keyframeScans.WaitAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await turn.WaitAsync(cancellationToken).ConfigureAwait(false);
+                try
                 {
-                    var audio = TsAudio.For(point, track, fragments[index], live);
-                    await HlsPackager.TsKeyframeEndAsync(point, track, audio, fragments, index, cancellationToken).ConfigureAwait(false);
+                    if (fragments[index].TsKeyframeEnd is null)
+                    {
+                        var audio = TsAudio.For(point, track, fragments[index], live);
+                        await HlsPackager.TsKeyframeEndAsync(point, track, audio, fragments, index, cancellationToken).ConfigureAwait(false);
+                    }
+                }
+                finally
+                {
+                    turn.Release();
                 }
             }
-        }
-        finally
-        {
-            turn.Release();
+            finally
+            {
+                _keyframeScans.Release();
+            }
         }
     }
 
