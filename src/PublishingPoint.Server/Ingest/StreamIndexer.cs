@@ -203,6 +203,11 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
         };
         var descriptions = StreamTracks.Resolve(header, feed.Id);
         header = header with { Descriptions = descriptions };
+        if (!point.MayUseArchive(feed, header, registry.Options.MaxArchiveRunsPerStream))
+        {
+            throw TooManyHeaders();
+        }
+
         var bound = point.BindTracks(descriptions, out var conflict);
         if (conflict is not null)
         {
@@ -212,8 +217,7 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
         _tracks = bound;
         _defaults = infos.ToDictionary(i => i.TrackId, i => i.Defaults);
         _archive = point.UseArchive(feed, header, registry.Options.MaxArchiveRunsPerStream, () => StreamArchive.Create(ArchiveNames.Next(point.Directory, feed.Id), header, registry.Options.FsyncArchive, registry.ArchiveFiles))
-            ?? throw new PointRuleException(StatusCodes.Status429TooManyRequests,
-                $"stream {feed.Id} has started {registry.Options.MaxArchiveRunsPerStream} archive files with a changed header, or their headers hold over {Point.MaxHeaderBytesPerStream} bytes together; a new header is refused");
+            ?? throw TooManyHeaders();
         if (logger.IsEnabled(LogLevel.Information))
         {
             // A header sent again as it was (an encoder may repeat its 'moov') is not a new line each time.
@@ -225,6 +229,9 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
             }
         }
     }
+
+    private PointRuleException TooManyHeaders() => new(StatusCodes.Status429TooManyRequests,
+        $"stream {feed.Id} has started {registry.Options.MaxArchiveRunsPerStream} archive files with a changed header, or their headers hold over {Point.MaxHeaderBytesPerStream} bytes together; a new header is refused");
 
     /// <summary>One moof+mdat as received (one track or several); the index takes a reference of its own to keep it.</summary>
     public void Fragment(FragmentBuffer fragment, int moofLength)

@@ -665,6 +665,21 @@ public sealed class Point : IDisposable
     public const int MaxHeaderBytesPerStream = 4 * 1024 * 1024;
 
     /// <summary>
+    /// Whether <see cref="UseArchive"/> would take <paramref name="header"/>: asked before its tracks are bound, so a
+    /// refused header leaves no tracks behind (each refused one would add its tracks to the point for good).
+    /// </summary>
+    public bool MayUseArchive(StreamFeed stream, ArchiveHeader header, int maxRuns)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        ArgumentNullException.ThrowIfNull(header);
+        lock (_lock)
+        {
+            return (stream.Archive is { } current && current.Header.SameAs(header))
+                || (stream.ArchiveRuns < maxRuns && stream.HeaderBytes + header.Bytes.Length <= MaxHeaderBytesPerStream);
+        }
+    }
+
+    /// <summary>
     /// Keeps the stream's archive when the header is unchanged, else seals it and starts a new archive file; null when
     /// the stream has started <paramref name="maxRuns"/> files that way (a header that keeps changing is refused), or
     /// their headers would hold over <see cref="MaxHeaderBytesPerStream"/>.

@@ -30,6 +30,35 @@ public sealed class ArchiveFileBoundsTests
     }
 
     [Fact]
+    public async Task AHeaderRefusedForTooManyRuns_LeavesNoTracksBehind()
+    {
+        await using var server = await RunningServer.StartAsync(null, "--PublishingPoint:MaxArchiveRunsPerStream=2");
+        const string Url = "live/runs.isml/Streams(a)";
+        var (headerA, fragmentsA) = Boxes.SplitFragments(await IsmvCapture.SixSecondsAsync());
+        var (headerB, fragmentsB) = Boxes.SplitFragments(await IsmvCapture.MakeAsync(2, 300, 48));
+        Assert.Equal(HttpStatusCode.OK, (await Posting.PostChunkedAsync(server.Http, Url, [.. headerA, .. fragmentsA[0]])).Status);
+        Assert.Equal(HttpStatusCode.OK, (await Posting.PostChunkedAsync(server.Http, Url, [.. headerB, .. fragmentsB[0]])).Status);
+        Assert.Equal(4, await TracksAsync(server.Http)); // 400 and 300 kbit/s video, 64 and 48 kbit/s audio
+
+        // Each refused header announces two tracks of new bit rates: refused before they join the point.
+        foreach (var (video, audio) in new[] { (500, 96), (600, 112), (700, 128) })
+        {
+            var (header, _) = Boxes.SplitFragments(await IsmvCapture.MakeAsync(2, video, audio));
+            var (status, text) = await Posting.PostChunkedAsync(server.Http, Url, header);
+            Assert.Equal(HttpStatusCode.TooManyRequests, status);
+            Assert.Contains("changed header", text, StringComparison.Ordinal);
+        }
+
+        Assert.Equal(4, await TracksAsync(server.Http));
+    }
+
+    private static async Task<int> TracksAsync(HttpClient http)
+    {
+        using var point = System.Text.Json.JsonDocument.Parse(await http.GetStringAsync(new Uri("api/points/live/runs.isml", UriKind.Relative)));
+        return point.RootElement.GetProperty("tracks").GetArrayLength();
+    }
+
+    [Fact]
     public async Task LibraryOfArchives_KeepsAtMostMaxOpenArchiveFilesOpen_BeforeAndAfterARestart()
     {
         const int Points = 40;
