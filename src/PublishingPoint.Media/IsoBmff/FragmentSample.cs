@@ -9,4 +9,7 @@ public readonly record struct FragmentSample(long DecodeTime, uint Duration, int
     public bool IsSync => SampleDefaults.IsSync(Flags);
 
     public long PresentationTime => DecodeTime + CompositionOffset;
+
+    /// <summary>Bytes of memory a table of <paramref name="count"/> samples takes.</summary>
+    public static long TableBytes(int count) => (long)count * System.Runtime.CompilerServices.Unsafe.SizeOf<FragmentSample>();
 }

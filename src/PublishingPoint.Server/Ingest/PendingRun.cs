@@ -22,6 +22,9 @@ internal sealed class PendingRun(StreamArchive archive, long time)
 
     public long Bytes { get; private set; }
 
+    /// <summary>The chunks' bytes and sample tables: what the connection's memory account holds for the run.</summary>
+    public long Reserved { get; private set; }
+
     public int SampleCount { get; private set; }
 
     public void Add(FragmentPart part, long duration, FragmentSample[] samples)
@@ -30,8 +33,12 @@ internal sealed class PendingRun(StreamArchive archive, long time)
         Samples.Add(samples);
         End += duration;
         Bytes += part.Bytes.Length;
+        Reserved += ReservedFor(part.Bytes.Length, samples.Length);
         SampleCount += samples.Length;
     }
+
+    /// <summary>What a chunk holds in memory: its bytes and its sample table (32 bytes a sample, which 1-byte samples outweigh).</summary>
+    public static long ReservedFor(int bytes, int samples) => bytes + FragmentSample.TableBytes(samples);
 
     /// <summary>
     /// The samples of the chunks merged into one fragment whose sample data starts at <paramref name="dataStart"/>:

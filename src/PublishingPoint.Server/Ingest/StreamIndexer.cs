@@ -419,7 +419,7 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
         // A chunk is kept as a part until its run is indexed: an array of its own, not the receiving buffer.
         var bytes = fragment.ToExactArray();
         var samples = SamplesOf(bytes, traf, time);
-        memory.Reserve(bytes.Length);
+        memory.Reserve(PendingRun.ReservedFor(bytes.Length, samples.Length));
         pending.Add(new FragmentPart(bytes, traf), duration, samples);
         // Servable at once as an LL-HLS part of the segment being built (unless another feed already gave this time, or
         // is giving this segment's parts).
@@ -544,7 +544,7 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
         }
         finally
         {
-            memory.Release(pending.Bytes);
+            memory.Release(pending.Reserved);
         }
     }
 

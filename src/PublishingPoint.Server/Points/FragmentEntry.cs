@@ -41,8 +41,15 @@ public sealed class FragmentEntry
 
         // Without the bytes (an archive recovered) the layout and the table are not kept either.
         _held = data is null ? null : new Held(data, traf, samples, kept);
-        kept?.Add(data?.Array.Length ?? 0);
+        kept?.Add(data is null ? 0 : data.Array.Length + _held!.CountedTableBytes);
     }
+
+    /// <summary>
+    /// The part of a sample table kept in memory that counts with the bytes against the memory bounds: a real
+    /// fragment's table (a few hundred samples) is free, but a fragment of a quarter of a million 1-byte samples would
+    /// keep 8 MB of table beside its 256 KB.
+    /// </summary>
+    internal const long FreeTableBytes = 16 * 1024;
 
     public long Time { get; }
 
@@ -150,26 +157,38 @@ public sealed class FragmentEntry
     /// <summary>True while the fragment is inside the memory window; false once evicted (read from the archive).</summary>
     public bool IsInMemory => Volatile.Read(ref _held) is not null;
 
-    /// <summary>Bytes of the array this fragment holds in memory (its pool's size class), 0 outside the memory window or once dropped.</summary>
-    public long BytesInMemory => Volatile.Read(ref _held)?.Data?.Array.Length ?? 0;
+    /// <summary>
+    /// Bytes of the array this fragment holds in memory (its pool's size class) and of a sample table that counts, 0
+    /// outside the memory window or once dropped.
+    /// </summary>
+    public long BytesInMemory => Volatile.Read(ref _held) is { } held ? (held.Data?.Array.Length ?? 0) + held.CountedTableBytes : 0;
 
     /// <summary>Leaves the memory window: the bytes and the sample table are dropped (read from the archive from now on).</summary>
-    internal void Evict() => Interlocked.Exchange(ref _held, null)?.Release();
+    internal void Evict() => Interlocked.Exchange(ref _held, null)?.ReleaseAll();
 
     /// <summary>
     /// Drops the bytes but keeps the layout and the sample table (a bound on kept bytes, <see cref="FragmentMemory"/>):
-    /// the bytes are read from the archive from now on. Returns the bytes dropped.
+    /// the bytes are read from the archive from now on; a table that counts (<see cref="FreeTableBytes"/>) goes with
+    /// them. Returns the bytes dropped, as counted.
     /// </summary>
     internal long DropBytes()
     {
         var held = Volatile.Read(ref _held);
-        while (held?.Data is { } data)
+        while (held is not null && (held.Data is not null || held.CountedTableBytes > 0))
         {
-            var seen = Interlocked.CompareExchange(ref _held, held with { Data = null }, held);
+            var whole = held.CountedTableBytes > 0;
+            var seen = Interlocked.CompareExchange(ref _held, whole ? null : held with { Data = null }, held);
             if (ReferenceEquals(seen, held))
             {
-                held.Release();
-                return data.Array.Length;
+                var dropped = held.Data?.Array.Length ?? 0;
+                if (whole)
+                {
+                    held.ReleaseAll();
+                    return dropped + held.CountedTableBytes;
+                }
+
+                held.ReleaseData();
+                return dropped;
             }
 
             held = seen;
@@ -266,13 +285,21 @@ public sealed class FragmentEntry
     /// <summary>What an entry holds while inside the memory window: the bytes (until dropped), their 'traf' layout and sample table.</summary>
     private sealed record Held(FragmentBuffer? Data, TrackFragment Traf, FragmentSample[] Samples, KeptFragmentBytes? Kept)
     {
-        public void Release()
+        public long CountedTableBytes => Math.Max(0, FragmentSample.TableBytes(Samples.Length) - FreeTableBytes);
+
+        public void ReleaseData()
         {
             if (Data is not null)
             {
                 Data.Release();
                 Kept?.Add(-Data.Array.Length);
             }
+        }
+
+        public void ReleaseAll()
+        {
+            ReleaseData();
+            Kept?.Add(-CountedTableBytes);
         }
     }
 }
