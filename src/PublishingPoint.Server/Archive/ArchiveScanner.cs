@@ -3,7 +3,11 @@ using PublishingPoint.Media.Smooth;
 
 namespace PublishingPoint.Server.Archive;
 
-/// <summary>A fragment found in an archive file.</summary>
+/// <summary>
+/// A fragment found in an archive file. <see cref="Samples"/> is the whole table for each track's first fragment of the
+/// file (what recovery reads: the decode shift, captions), its first sample alone for the rest: a whole file's tables
+/// held at once (32 bytes a sample, and a sample may be one byte) could be more memory than the machine has.
+/// </summary>
 internal sealed record ScannedFragment(long Offset, int Length, int MoofLength, TrackFragment Traf, long Time, long Duration, FragmentSample[] Samples);
 
 /// <summary>
@@ -54,6 +58,7 @@ internal static class ArchiveScanner
         private readonly long _length = file.Length;
         private readonly List<byte[]> _headerBoxes = [];
         private readonly List<ScannedFragment> _fragments = [];
+        private readonly Dictionary<uint, ScannedFragment> _lastOfTrack = [];
         private readonly byte[] _headerBytes = new byte[BoxHeader.MaxHeaderLength];
         private byte[]? _moov;
         private List<TrackInfo> _tracks = [];
@@ -131,7 +136,10 @@ internal static class ArchiveScanner
             var length = header.Size + mdat.Size;
             if (TryReadTraf(moof, _defaults, out var traf) && TrySamples(moof, length, traf, out var time, out var samples))
             {
-                _fragments.Add(new ScannedFragment(_position, (int)length, moof.Length, traf, time, FragmentTiming.Duration(traf), samples));
+                var kept = _lastOfTrack.ContainsKey(traf.TrackId) && samples.Length > 1 ? samples[..1] : samples;
+                var fragment = new ScannedFragment(_position, (int)length, moof.Length, traf, time, FragmentTiming.Duration(traf), kept);
+                _fragments.Add(fragment);
+                _lastOfTrack[traf.TrackId] = fragment;
             }
             else
             {
@@ -163,7 +171,7 @@ internal static class ArchiveScanner
         /// <summary>The fragment's time and samples by the same rule as ingest; false when its 'trun' does not hold together.</summary>
         private bool TrySamples(byte[] moof, long length, TrackFragment traf, out long time, out FragmentSample[] samples)
         {
-            var previous = _fragments.FindLast(f => f.Traf.TrackId == traf.TrackId);
+            var previous = _lastOfTrack.GetValueOrDefault(traf.TrackId);
             time = FragmentTiming.Time(traf, previous is null ? null : previous.Time + previous.Duration);
             try
             {

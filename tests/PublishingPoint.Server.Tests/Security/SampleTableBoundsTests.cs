@@ -52,6 +52,42 @@ public sealed class SampleTableBoundsTests
         Assert.True((await segment.Content.ReadAsByteArrayAsync()).Length > samples, "the segment holds the fragment's samples");
     }
 
+    [Fact]
+    public async Task ARestartOverAnArchiveOfOneByteSamples_HoldsOneTableATrack_AndServesIt()
+    {
+        var data = TempDirectory.Create("pp-tables");
+        var (header, _) = await AudioHeaderAsync();
+        const int Samples = 1 << 18; // the most a fragment may hold: 8 MB of table each
+        var body = new List<byte>(header);
+        for (var i = 0; i < 24; i++)
+        {
+            body.AddRange(Fragment(i + 1, (long)i * Samples, Samples));
+        }
+
+        await using (var server = await RunningServer.StartAsync(data, "--PublishingPoint:MaxFragmentLeadSeconds=86400"))
+        {
+            var (status, text) = await Posting.PostChunkedAsync(server.Http, "live/table.isml/Streams(a)", [.. body]);
+            Assert.True(status == HttpStatusCode.OK, text);
+        }
+
+        // The scan a restart makes: 24 fragments, the first with its whole table, the others with their first sample
+        // (all of them whole were 200 MB here, and a file may hold 10,000).
+        var file = Directory.GetFiles(Path.Combine(data, "live", "table.isml"), "*.ismv").Single();
+        var scanned = PublishingPoint.Server.Archive.ArchiveScanner.Scan(file, 64L * 1024 * 1024)!;
+        Assert.Equal(24, scanned.Fragments.Count);
+        Assert.Equal(Samples, scanned.Fragments[0].Samples.Length);
+        Assert.All(scanned.Fragments.Skip(1), f => Assert.Single(f.Samples));
+
+        await using var restarted = await RunningServer.StartAsync(data);
+        var master = await restarted.Http.GetStringAsync(new Uri("live/table.isml/master-fmp4.m3u8", UriKind.Relative));
+        var audio = master.Split('\n', StringSplitOptions.TrimEntries).First(l => l.StartsWith("hls/audio-", StringComparison.Ordinal));
+        var segments = HlsText.Segments(await restarted.Http.GetStringAsync(new Uri("live/table.isml/" + audio, UriKind.Relative)));
+        Assert.Equal(24, segments.Count);
+        using var last = await restarted.Http.GetAsync(new Uri("live/table.isml/hls/" + segments[^1].Uri, UriKind.Relative));
+        Assert.Equal(HttpStatusCode.OK, last.StatusCode);
+        Assert.True((await last.Content.ReadAsByteArrayAsync()).Length > Samples, "the last segment holds its fragment's samples");
+    }
+
     // ffmpeg's CMAF header for one AAC track (track 1), and the track's timescale (its mdhd).
     private static async Task<(byte[] Header, int Timescale)> AudioHeaderAsync()
     {
