@@ -25,7 +25,13 @@ internal sealed class SegmentCache : IDisposable
     // Live viewers ask for a segment within seconds of its creation; one nobody asked for in a minute is cheaper
     // to repackage again (far faster than real time) than to keep: memory stays flat once the windows are full.
     private static readonly TimeSpan _idle = TimeSpan.FromSeconds(60);
-    private static readonly PostEvictionDelegate _closeFile = static (_, value, _, _) => (value as Entry)?.Close();
+    private static readonly PostEvictionDelegate _closeFile = static (_, value, reason, _) =>
+    {
+        if (value is Entry entry && !(reason == EvictionReason.Replaced && entry.TakeResized()))
+        {
+            entry.Close();
+        }
+    };
     private readonly MemoryCache _cache;
     private readonly SegmentSpool _spool;
     private readonly ProductionLane? _lane;
@@ -197,20 +203,55 @@ internal sealed class SegmentCache : IDisposable
         MakeRoom(sizeEstimate);
         lock (StripeOf(key))
         {
-            if (!_cache.TryGetValue(key, out Entry? entry) || entry is null)
+            if (_cache.TryGetValue(key, out Entry? existing) && existing is not null)
             {
-                entry = new Entry(
-                    () =>
-                    {
-                        Interlocked.Increment(ref _produced);
-                        return produce();
-                    },
-                    _spool,
-                    _lane);
-                _cache.Set(key, entry, new MemoryCacheEntryOptions { Size = Math.Max(sizeEstimate, 1), SlidingExpiration = _idle }.RegisterPostEvictionCallback(_closeFile));
+                return existing;
             }
 
+            Entry? entry = null;
+            entry = new Entry(
+                async () =>
+                {
+                    Interlocked.Increment(ref _produced);
+                    var buffer = await produce().ConfigureAwait(false);
+                    Resize(key, entry!, sizeEstimate, buffer.Length);
+                    return buffer;
+                },
+                _spool,
+                _lane);
+            _cache.Set(key, entry, Options(sizeEstimate));
             return entry;
+        }
+    }
+
+    private static MemoryCacheEntryOptions Options(long size) =>
+        new MemoryCacheEntryOptions { Size = Math.Max(size, 1), SlidingExpiration = _idle }.RegisterPostEvictionCallback(_closeFile);
+
+    // An entry is added under its estimate (the segment is not made yet). A segment larger than that (a TS segment of
+    // little video muxes all of its audio, which the estimate leaves out) is given its real size once made, so the
+    // cache's bound holds for what it really keeps; a cache too full to take it lets it go.
+    private void Resize<TKey>(TKey key, Entry entry, long estimate, long size)
+        where TKey : struct, IEquatable<TKey>
+    {
+        if (size <= Math.Max(estimate, 1))
+        {
+            return;
+        }
+
+        MakeRoom(size - estimate);
+        lock (StripeOf(key))
+        {
+            if (!_cache.TryGetValue(key, out Entry? current) || !ReferenceEquals(current, entry))
+            {
+                return;
+            }
+
+            entry.MarkResized();
+            _cache.Set(key, entry, Options(size));
+            if (!_cache.TryGetValue(key, out current) || !ReferenceEquals(current, entry))
+            {
+                entry.Close(); // refused at its size (its requests are still answered from the bytes)
+            }
         }
     }
 
@@ -309,6 +350,13 @@ internal sealed class SegmentCache : IDisposable
         }
 
         public Lazy<Task> Ready { get; }
+
+        private int _resized;
+
+        /// <summary>The entry is put in the cache again at its real size: the eviction of its first putting is not its end.</summary>
+        public void MarkResized() => Volatile.Write(ref _resized, 1);
+
+        public bool TakeResized() => Interlocked.Exchange(ref _resized, 0) == 1;
 
         public bool IsReady => Ready.IsValueCreated && Ready.Value.IsCompletedSuccessfully;
 

@@ -73,6 +73,35 @@ public sealed class SegmentCacheTests
     }
 
     /// <summary>
+    /// A TS segment went into the cache at twice its video fragment's length, and was never accounted at more: a segment
+    /// of little video muxes all of its audio, so an audio-heavy point (a radio channel with a still picture, or an
+    /// encoder that means harm) kept many times the cache's bound (a review's finding). A segment is accounted at its
+    /// real size once made.
+    /// </summary>
+    [Fact]
+    public async Task TsSegmentsOfLittleVideoAndMuchAudio_AreAccountedAtNoLessThanTheirBytes()
+    {
+        await using var server = await RunningServer.StartAsync();
+        const string Point = "live/radio.isml";
+        var capture = await IsmvCapture.MakeAsync(10, 20, 256, width: 64, height: 36);
+        Assert.Equal(System.Net.HttpStatusCode.OK, (await Posting.PostChunkedAsync(server.Http, $"{Point}/Streams(a)", capture)).Status);
+
+        var registry = Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<PointRegistry>(server.Services);
+        var cache = Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<SegmentCache>(server.Services);
+        var video = registry.Find(Point)!.Tracks().Single(t => t.Description.Kind == Media.IsoBmff.TrackKind.Video);
+        var before = cache.AccountedBytes;
+        long fetched = 0, videoBytes = 0;
+        foreach (var entry in video.Snapshot(out _, out _))
+        {
+            fetched += (await server.Http.GetByteArrayAsync($"{Point}/hls/{HlsPlaylistBuilder.Name(video.Key)}/{entry.Sequence}.ts")).Length;
+            videoBytes += entry.Length;
+        }
+
+        Assert.True(fetched > 4 * videoBytes, $"{fetched} bytes of TS for {videoBytes} bytes of video: not over the estimate, the test shows nothing");
+        Assert.True(cache.AccountedBytes - before >= fetched, $"{cache.AccountedBytes - before} bytes accounted for {fetched} bytes of TS segments");
+    }
+
+    /// <summary>
     /// A spooled copy the cache let go of stopped counting against MaxSpooledFiles at once, though a slow reader still
     /// held its descriptor and the unlinked file's disk space: readers that never finish could have copies made without
     /// bound (a review's finding). It counts until its last lease is released.
