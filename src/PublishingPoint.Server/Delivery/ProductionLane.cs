@@ -47,6 +47,12 @@ internal sealed partial class ProductionLane : IDisposable
         }
     }
 
+    [ThreadStatic]
+    private static bool _onLane;
+
+    /// <summary>Whether the calling thread is one of a lane's.</summary>
+    public static bool OnLaneThread => _onLane;
+
     /// <summary>The lane's threads; 0 when productions run on the thread pool.</summary>
     public int Threads => _threads.Length;
 
@@ -66,6 +72,7 @@ internal sealed partial class ProductionLane : IDisposable
 
     private void Run()
     {
+        _onLane = true;
         // A thread is a task of its own to Linux, with its own nice value: PRIO_PROCESS with who 0 is the calling
         // thread there (not the process, as POSIX has it). Raising it needs no privilege.
         try

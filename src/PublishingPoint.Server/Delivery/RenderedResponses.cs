@@ -235,13 +235,27 @@ internal static class RenderedResponses
             return Task.CompletedTask;
         }
 
-        var bytes = output.Bytes;
-        if (AcceptsGzip(context.Request))
+        if (!AcceptsGzip(context.Request))
         {
-            bytes = output.Gzipped(Gzip);
-            response.Headers.ContentEncoding = "gzip";
+            return Send(context, output, maxAge, output.Bytes);
         }
 
+        response.Headers.ContentEncoding = "gzip";
+        return output.HasGzipped || output.Bytes.Length < InlineGzipBytes
+            ? Send(context, output, maxAge, output.Gzipped(Gzip))
+            : SendGzippedFromThePoolAsync(context, output, maxAge);
+    }
+
+    // A playlist's first gzip copy takes about a millisecond per 64 KB: a longer one (a start-over of a long event runs
+    // to megabytes) is made once on the pool, not on the event thread that answers every other player of its
+    // connections, and the requests that come meanwhile wait for it.
+    private const int InlineGzipBytes = 64 * 1024;
+
+    private static async Task SendGzippedFromThePoolAsync(HttpContext context, RenderedOutput output, int? maxAge) =>
+        await Send(context, output, maxAge, await output.GzippedAsync(Gzip).ConfigureAwait(false)).ConfigureAwait(false);
+
+    private static Task Send(HttpContext context, RenderedOutput output, int? maxAge, byte[] bytes)
+    {
         if (maxAge is null)
         {
             AnswerNote.Of(context)?.Rendered(bytes, output);

@@ -25,11 +25,11 @@ internal sealed class SegmentCache : IDisposable
     // Live viewers ask for a segment within seconds of its creation; one nobody asked for in a minute is cheaper
     // to repackage again (far faster than real time) than to keep: memory stays flat once the windows are full.
     private static readonly TimeSpan _idle = TimeSpan.FromSeconds(60);
-    private static readonly PostEvictionDelegate _closeFile = static (_, value, reason, _) =>
+    private static readonly PostEvictionDelegate _closeFile = static (_, value, _, cache) =>
     {
-        if (value is Entry entry && !(reason == EvictionReason.Replaced && entry.TakeResized()))
+        if (value is Entry entry)
         {
-            entry.Close();
+            Interlocked.Add(ref ((SegmentCache)cache!)._excess, -entry.Close());
         }
     };
     private readonly MemoryCache _cache;
@@ -39,6 +39,10 @@ internal sealed class SegmentCache : IDisposable
     private readonly Lock[] _stripes = [.. Enumerable.Range(0, 64).Select(_ => new Lock())];
     private readonly Lock _compaction = new();
     private long _held;
+
+    // What the cache's entries hold beyond the estimates they went in with (a segment's size is known once it is made):
+    // counted with the cache's own sizes wherever the bound is kept.
+    private long _excess;
     private long _produced;
     private long _requests;
 
@@ -214,7 +218,12 @@ internal sealed class SegmentCache : IDisposable
                 {
                     Interlocked.Increment(ref _produced);
                     var buffer = await produce().ConfigureAwait(false);
-                    Resize(key, entry!, sizeEstimate, buffer.Length);
+                    if (buffer.Length > Math.Max(sizeEstimate, 1))
+                    {
+                        Interlocked.Add(ref _excess, entry!.AddExcess(buffer.Length - Math.Max(sizeEstimate, 1)));
+                        MakeRoom(0);
+                    }
+
                     return buffer;
                 },
                 _spool,
@@ -224,36 +233,10 @@ internal sealed class SegmentCache : IDisposable
         }
     }
 
-    private static MemoryCacheEntryOptions Options(long size) =>
-        new MemoryCacheEntryOptions { Size = Math.Max(size, 1), SlidingExpiration = _idle }.RegisterPostEvictionCallback(_closeFile);
-
-    // An entry is added under its estimate (the segment is not made yet). A segment larger than that (a TS segment of
-    // little video muxes all of its audio, which the estimate leaves out) is given its real size once made, so the
-    // cache's bound holds for what it really keeps; a cache too full to take it lets it go.
-    private void Resize<TKey>(TKey key, Entry entry, long estimate, long size)
-        where TKey : struct, IEquatable<TKey>
-    {
-        if (size <= Math.Max(estimate, 1))
-        {
-            return;
-        }
-
-        MakeRoom(size - estimate);
-        lock (StripeOf(key))
-        {
-            if (!_cache.TryGetValue(key, out Entry? current) || !ReferenceEquals(current, entry))
-            {
-                return;
-            }
-
-            entry.MarkResized();
-            _cache.Set(key, entry, Options(size));
-            if (!_cache.TryGetValue(key, out current) || !ReferenceEquals(current, entry))
-            {
-                entry.Close(); // refused at its size (its requests are still answered from the bytes)
-            }
-        }
-    }
+    // A segment larger than its estimate (a TS segment of little video muxes all of its audio, which the estimate
+    // leaves out) counts its excess from when it is made until it leaves (see _excess).
+    private MemoryCacheEntryOptions Options(long size) =>
+        new MemoryCacheEntryOptions { Size = Math.Max(size, 1), SlidingExpiration = _idle }.RegisterPostEvictionCallback(_closeFile, this);
 
     // A full MemoryCache refuses the entry being added (and compacts later): the newest segment, the one every live
     // viewer is about to ask for, would be produced once per request. Room is made first instead, by dropping the fifth
@@ -265,7 +248,7 @@ internal sealed class SegmentCache : IDisposable
     private void MakeRoom(long size)
     {
         var full = _sizeLimit - (_sizeLimit / 8);
-        if (Interlocked.Add(ref _held, size) <= full || !_compaction.TryEnter())
+        if (Interlocked.Add(ref _held, size) + Volatile.Read(ref _excess) <= full || !_compaction.TryEnter())
         {
             return;
         }
@@ -273,7 +256,7 @@ internal sealed class SegmentCache : IDisposable
         try
         {
             var held = Held();
-            if (held + size > full)
+            for (var pass = 0; held + Volatile.Read(ref _excess) + size > full && pass < 8; pass++)
             {
                 _cache.Compact(0.2);
                 held = Held();
@@ -290,7 +273,7 @@ internal sealed class SegmentCache : IDisposable
     private long Held() => _cache.GetCurrentStatistics()?.CurrentEstimatedSize ?? 0;
 
     /// <summary>The sizes the entries were given (what the bound is kept on).</summary>
-    internal long AccountedBytes => Held();
+    internal long AccountedBytes => Held() + Volatile.Read(ref _excess);
 
     // Segments in memory are bounded by the cache's size however long the answers holding them take (a player that stops
     // reading keeps its segment after the cache let it go): past that bound a new segment is kept as a spooled file
@@ -351,12 +334,22 @@ internal sealed class SegmentCache : IDisposable
 
         public Lazy<Task> Ready { get; }
 
-        private int _resized;
+        private long _excess;
 
-        /// <summary>The entry is put in the cache again at its real size: the eviction of its first putting is not its end.</summary>
-        public void MarkResized() => Volatile.Write(ref _resized, 1);
+        /// <summary>Notes bytes beyond the estimate; what it noted (nothing once the entry has left the cache).</summary>
+        public long AddExcess(long bytes)
+        {
+            lock (_lock)
+            {
+                if (_closed)
+                {
+                    return 0;
+                }
 
-        public bool TakeResized() => Interlocked.Exchange(ref _resized, 0) == 1;
+                _excess += bytes;
+                return bytes;
+            }
+        }
 
         public bool IsReady => Ready.IsValueCreated && Ready.Value.IsCompletedSuccessfully;
 
@@ -365,7 +358,16 @@ internal sealed class SegmentCache : IDisposable
             var buffer = Volatile.Read(ref _buffer);
             if (buffer is not null && Volatile.Read(ref _asked) < _spool.AtRequest && Interlocked.Increment(ref _asked) == _spool.AtRequest)
             {
-                Spool(buffer);
+                if (Thread.CurrentThread.IsThreadPoolThread || ProductionLane.OnLaneThread)
+                {
+                    Spool(buffer);
+                }
+                else
+                {
+                    // An event thread (a cached segment's answer): the file's creation and write would hold up every
+                    // other connection of the thread, so the copy is made on the pool and this answer goes from memory.
+                    ThreadPool.UnsafeQueueUserWorkItem(static state => state.Entry.Spool(state.Buffer), (Entry: this, Buffer: buffer), preferLocal: false);
+                }
             }
 
             if (Volatile.Read(ref _file) is { } file && file.TryLease())
@@ -387,13 +389,17 @@ internal sealed class SegmentCache : IDisposable
 
         public Presence Presence { get; } = new();
 
-        public void Close()
+        /// <summary>The entry left the cache: its file closes and its bytes go back; returns the excess it had noted.</summary>
+        public long Close()
         {
             Presence.Evict();
+            long excess;
             lock (_lock)
             {
                 _closed = true;
                 _file?.Dispose();
+                excess = _excess;
+                _excess = 0;
             }
 
             // Pooled bytes go back once the answers holding them are done; others stay for requests that already found
@@ -402,6 +408,8 @@ internal sealed class SegmentCache : IDisposable
             {
                 Interlocked.Exchange(ref _buffer, null)?.Release();
             }
+
+            return excess;
         }
 
         // Exactly one request gets here: the copy replaces the bytes, which the requests holding them keep until they are done.

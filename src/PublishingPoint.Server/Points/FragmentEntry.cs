@@ -49,7 +49,7 @@ public sealed class FragmentEntry
     /// fragment's table (a few hundred samples) is free, but a fragment of a quarter of a million 1-byte samples would
     /// keep 8 MB of table beside its 256 KB.
     /// </summary>
-    internal const long FreeTableBytes = 16 * 1024;
+    internal const long FreeTableBytes = 64 * 1024;
 
     public long Time { get; }
 

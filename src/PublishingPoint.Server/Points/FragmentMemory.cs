@@ -5,7 +5,9 @@ namespace PublishingPoint.Server.Points;
 /// point and per server. Ingest bounds what a connection holds before indexing; without this an encoder holding a
 /// point's secret could leave a 64 MB fragment as the newest of each of hundreds of tracks. Past a bound the oldest
 /// kept bytes go first, then the newest fragments': those are read from the archive from then on (as the older DVR
-/// window always is), and their sample tables stay, so no render reads the archive for them on an event thread.
+/// window always is), and their sample tables stay, so no render reads the archive for them on an event thread; but a
+/// table over <see cref="FragmentEntry.FreeTableBytes"/> counts with the bytes and goes with them (no real fragment
+/// has one: a fragment of 1-byte samples keeps 32 times its bytes in table).
 /// </summary>
 public sealed class FragmentMemory(long maxPerPoint, long maxPerServer)
 {

@@ -12,6 +12,36 @@ public sealed record RenderedOutput(long Version, byte[] Bytes, string ETag, int
         return Volatile.Read(ref _gzipped) ?? Interlocked.CompareExchange(ref _gzipped, compress(Bytes), null) ?? _gzipped!;
     }
 
+    private Task<byte[]>? _gzipping;
+
+    /// <summary>Whether the gzip copy is made already.</summary>
+    public bool HasGzipped => Volatile.Read(ref _gzipped) is not null;
+
+    /// <summary>The gzip copy, made once on the pool: those asking while it is made wait for that one.</summary>
+    public Task<byte[]> GzippedAsync(Func<byte[], byte[]> compress)
+    {
+        ArgumentNullException.ThrowIfNull(compress);
+        if (Volatile.Read(ref _gzipped) is { } made)
+        {
+            return Task.FromResult(made);
+        }
+
+        if (Volatile.Read(ref _gzipping) is { } making)
+        {
+            return making;
+        }
+
+        var task = new Task<byte[]>(() => Gzipped(compress));
+        var won = Interlocked.CompareExchange(ref _gzipping, task, null);
+        if (won is not null)
+        {
+            return won;
+        }
+
+        task.Start(TaskScheduler.Default);
+        return task;
+    }
+
     /// <summary>Bytes counted against the cache: the plain copy and room for the gzip one (never larger, bar a few bytes).</summary>
     public long Size => (2L * Bytes.Length) + 128;
 }

@@ -150,7 +150,10 @@ public sealed class SegmentCacheTests
     }
 
     [Fact]
-    public async Task PooledSegment_GoesBackToItsPool_OnlyAfterTheLastAnswerFromItsBytes()
+    public Task PooledSegment_GoesBackToItsPool_OnlyAfterTheLastAnswerFromItsBytes() =>
+        Task.Run(PooledSegmentAsync); // on the pool, where a request spools at once (an event thread hands it to the pool)
+
+    private static async Task PooledSegmentAsync()
     {
         using var cache = new SegmentCache(Spooling(atRequest: 2), sizeLimit: 10 * 1024 * 1024);
         var key = SegmentKey("live/pooled.isml", 3);
@@ -181,6 +184,42 @@ public sealed class SegmentCacheTests
         Assert.Equal(segment.Length, third.Length);
         third.Release();
         second.Release();
+    }
+
+    /// <summary>
+    /// The spooling request may be a cached segment's answer on an event thread, which answers every other connection
+    /// of its thread: the file's creation and write (a review found three `Range: bytes=0-0` requests enough to make
+    /// one) go to the pool, and that answer is sent from the bytes.
+    /// </summary>
+    [Fact]
+    public async Task TheSpoolingRequest_OnAThreadOutsideThePool_SpoolsOnThePool_AndIsAnsweredFromTheBytes()
+    {
+        using var cache = new SegmentCache(Spooling(atRequest: 2), sizeLimit: 10 * 1024 * 1024);
+        var key = SegmentKey("live/event.isml", 3);
+        var segment = RandomSegment();
+        var first = await Task.Run(() => cache.GetOrProduceSegmentAsync(key, segment.Length, () => Task.FromResult(segment), CancellationToken.None));
+        Assert.NotNull(first.Buffer);
+        first.Release();
+
+        ReadySegment spooling = default;
+        var eventThread = new Thread(() => Assert.True(cache.TryGetReady(key, out spooling))) { IsBackground = true };
+        eventThread.Start();
+        eventThread.Join();
+        Assert.NotNull(spooling.Buffer); // not made to wait for the file
+        Assert.Null(spooling.File);
+        spooling.Release();
+
+        await Eventually.WaitUntilAsync(() =>
+        {
+            var found = cache.TryGetReady(key, out var next);
+            var file = found && next.File is not null;
+            if (found)
+            {
+                next.Release();
+            }
+
+            return Task.FromResult(file);
+        }, "the segment was never spooled", TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(20));
     }
 
     private static SegmentSpool Spooling(int atRequest) =>

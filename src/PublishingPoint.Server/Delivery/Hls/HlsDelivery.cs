@@ -59,13 +59,6 @@ internal sealed class HlsDelivery(PointRegistry registry, SegmentCache cache, He
         }
         else if (url.Kind == HlsUrlKind.IFramePlaylist)
         {
-            if (track.Description.Kind != TrackKind.Video)
-            {
-                // (before any work: an audio track's keyframe ranges cannot be made, so no answer would ever be cached)
-                await Problems.WriteAsync(context, StatusCodes.Status404NotFound, "I-frame playlists are of video renditions").ConfigureAwait(false);
-                return;
-            }
-
             await IFramePlaylistAsync(context, point, track, url.Fmp4 ? HlsFormat.Fmp4 : HlsFormat.Ts, rest, anchor, shift).ConfigureAwait(false);
         }
         else if (url.Kind == HlsUrlKind.Playlist)
@@ -174,13 +167,20 @@ internal sealed class HlsDelivery(PointRegistry registry, SegmentCache cache, He
 
     /// <summary>An I-frame playlist; for TS, the keyframe ranges of the listed segments are computed first (once each).</summary>
     /// <remarks>
-    /// The ranges are looked for only when the answer is not cached already, on the pool and before the render, for
-    /// this request alone (it stops when the client goes): a start-over playlist may list a whole archive, and its
-    /// first scan, inside the render, held the render gate that every time-shifted and VOD render of the server waits
-    /// for, until it had read every segment.
+    /// The ranges are looked for only when the answer is not cached already, on the pool: for the live window before the
+    /// render, for this request alone (it stops when the client goes); for a time-shifted playlist (which may span a
+    /// whole archive) inside its render, behind the render gate and once per version and times asked for, shared by
+    /// everyone asking for it meanwhile.
     /// </remarks>
     private async Task IFramePlaylistAsync(HttpContext context, Point point, Track track, HlsFormat format, string rest, DateTimeOffset anchor, TimeShift shift)
     {
+        if (track.Description.Kind != TrackKind.Video)
+        {
+            // (before any work: an audio track's keyframe ranges cannot be made, so no answer would ever be cached)
+            await Problems.WriteAsync(context, StatusCodes.Status404NotFound, "I-frame playlists are of video renditions").ConfigureAwait(false);
+            return;
+        }
+
         if (RenderedResponses.TryServeCached(context, point, rest, shift, null) is { } cached)
         {
             await cached.ConfigureAwait(false);
@@ -188,13 +188,20 @@ internal sealed class HlsDelivery(PointRegistry registry, SegmentCache cache, He
         }
 
         var window = point.DvrWindowSeconds(registry.Options.DvrWindowSeconds);
-        if (format == HlsFormat.Ts)
+        if (format == HlsFormat.Ts && shift.IsNone)
         {
             await KeyframeRangesAsync(point, track, window, anchor, shift, context.RequestAborted).ConfigureAwait(false);
         }
 
-        await PlaylistAsync(context, point, rest, shift,
-            () => HlsPlaylistBuilder.IFrames(point, track, format, window, anchor, shift) is { } m ? MediaPlaylistWriter.Write(m) : null).ConfigureAwait(false);
+        await PlaylistAsync(context, point, rest, shift, () =>
+        {
+            if (format == HlsFormat.Ts && !shift.IsNone)
+            {
+                KeyframeRangesAsync(point, track, window, anchor, shift, CancellationToken.None).GetAwaiter().GetResult();
+            }
+
+            return HlsPlaylistBuilder.IFrames(point, track, format, window, anchor, shift) is { } m ? MediaPlaylistWriter.Write(m) : null;
+        }).ConfigureAwait(false);
     }
 
     // Each segment's range is computed once (a read and a mux of its first frame) on the pool, one segment at a time per
