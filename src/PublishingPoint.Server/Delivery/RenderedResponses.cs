@@ -18,7 +18,12 @@ internal static class RenderedResponses
         ServeAsync(context, point, key, shift, null, render);
 
     /// <param name="maxAge">Cache-Control max-age for this answer instead of the output's own (a blocking playlist reload).</param>
-    public static Task ServeAsync(HttpContext context, Point point, string key, TimeShift shift, int? maxAge, Func<long, RenderedOutput?> render)
+    /// <param name="prepare">
+    /// Work a time-shifted render needs first (reading what it lists from the archive), done by the request that leads
+    /// the render (shared with those waiting for it), before its turn of the gate and stopped when that client goes.
+    /// </param>
+    public static Task ServeAsync(HttpContext context, Point point, string key, TimeShift shift, int? maxAge, Func<long, RenderedOutput?> render,
+        Func<CancellationToken, Task>? prepare = null)
     {
         ArgumentNullException.ThrowIfNull(point);
         ArgumentNullException.ThrowIfNull(shift);
@@ -31,7 +36,7 @@ internal static class RenderedResponses
         var outputs = context.RequestServices.GetRequiredService<ShiftedOutputs>();
         if (!shift.IsNone)
         {
-            return ServeInTurnAsync(context, new Keeping(outputs, point, ShiftedOutputs.Key(point, key, shift), Own: false), maxAge, render);
+            return ServeInTurnAsync(context, new Keeping(outputs, point, ShiftedOutputs.Key(point, key, shift), Own: false), maxAge, render, prepare);
         }
 
         // A VOD point's fragments have no sample tables in memory: the first render of a master (BANDWIDTH from the
@@ -42,7 +47,7 @@ internal static class RenderedResponses
         var own = new Keeping(outputs, point, key, Own: true);
         if (point.State == PointState.Vod)
         {
-            return ServeInTurnAsync(context, own, maxAge, render);
+            return ServeInTurnAsync(context, own, maxAge, render, prepare);
         }
 
         var output = own.Render(render);
@@ -100,7 +105,7 @@ internal static class RenderedResponses
     // distinct queries past the gate's queue is refused, and one client's past its share of it. Each is kept for its
     // version (ShiftedOutputs; with a delay, for half a segment at most): the crowd of a start-over or delayed link
     // waits for one render, not in line for its own.
-    private static async Task ServeInTurnAsync(HttpContext context, Keeping keeping, int? maxAge, Func<long, RenderedOutput?> render)
+    private static async Task ServeInTurnAsync(HttpContext context, Keeping keeping, int? maxAge, Func<long, RenderedOutput?> render, Func<CancellationToken, Task>? prepare)
     {
         var version = keeping.Point.Version;
         RenderedOutput? output;
@@ -109,7 +114,7 @@ internal static class RenderedResponses
             var under = keeping.Outputs.Board(keeping.FlightKey, version, out var leading, context.RequestAborted);
             if (under is null)
             {
-                var led = await LeadAsync(context, keeping, (keeping.FlightKey, version), leading!, render).ConfigureAwait(false);
+                var led = await LeadAsync(context, keeping, (keeping.FlightKey, version), leading!, render, prepare).ConfigureAwait(false);
                 if (!led.Answered)
                 {
                     return;
@@ -141,15 +146,27 @@ internal static class RenderedResponses
     // The render the others asking for it wait for: landed however it ends. An exception is theirs too (the same render
     // would fail again); a refusal or this client leaving leaves them to try again.
     private static async Task<ShiftedOutputs.Flight> LeadAsync(HttpContext context, Keeping keeping,
-        (string Key, long Version) asked, TaskCompletionSource<ShiftedOutputs.Flight> leading, Func<long, RenderedOutput?> render)
+        (string Key, long Version) asked, TaskCompletionSource<ShiftedOutputs.Flight> leading, Func<long, RenderedOutput?> render, Func<CancellationToken, Task>? prepare)
     {
         var outputs = keeping.Outputs;
         try
         {
             // The leader before may have stored it between this request's look and its boarding.
-            var landed = keeping.TryGet(asked.Version, out var cached)
-                ? new ShiftedOutputs.Flight(true, cached)
-                : await RenderInTurnAsync(context, keeping, render).ConfigureAwait(false);
+            ShiftedOutputs.Flight landed;
+            if (keeping.TryGet(asked.Version, out var cached))
+            {
+                landed = new ShiftedOutputs.Flight(true, cached);
+            }
+            else
+            {
+                if (prepare is not null)
+                {
+                    await prepare(context.RequestAborted).ConfigureAwait(false);
+                }
+
+                landed = await RenderInTurnAsync(context, keeping, render).ConfigureAwait(false);
+            }
+
             outputs.Land(asked, leading, landed);
             return landed;
         }

@@ -255,8 +255,10 @@ internal sealed class SegmentCache : IDisposable
 
         try
         {
+            // One compaction a time it is found full: the excess of the segments it drops is given back by their
+            // eviction callbacks, which run later on the pool, so a loop here would drop most of the cache.
             var held = Held();
-            for (var pass = 0; held + Volatile.Read(ref _excess) + size > full && pass < 8; pass++)
+            if (held + Volatile.Read(ref _excess) + size > full)
             {
                 _cache.Compact(0.2);
                 held = Held();

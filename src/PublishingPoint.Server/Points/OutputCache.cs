@@ -26,16 +26,18 @@ public sealed record RenderedOutput(long Version, byte[] Bytes, string ETag, int
             return Task.FromResult(made);
         }
 
-        if (Volatile.Read(ref _gzipping) is { } making)
+        var making = Volatile.Read(ref _gzipping);
+        if (making is { IsFaulted: false, IsCanceled: false })
         {
             return making;
         }
 
+        // (one that failed is not kept: the next request tries again)
         var task = new Task<byte[]>(() => Gzipped(compress));
-        var won = Interlocked.CompareExchange(ref _gzipping, task, null);
-        if (won is not null)
+        var won = Interlocked.CompareExchange(ref _gzipping, task, making);
+        if (!ReferenceEquals(won, making))
         {
-            return won;
+            return won!;
         }
 
         task.Start(TaskScheduler.Default);

@@ -167,10 +167,11 @@ internal sealed class HlsDelivery(PointRegistry registry, SegmentCache cache, He
 
     /// <summary>An I-frame playlist; for TS, the keyframe ranges of the listed segments are computed first (once each).</summary>
     /// <remarks>
-    /// The ranges are looked for only when the answer is not cached already, on the pool: for the live window before the
-    /// render, for this request alone (it stops when the client goes); for a time-shifted playlist (which may span a
-    /// whole archive) inside its render, behind the render gate and once per version and times asked for, shared by
-    /// everyone asking for it meanwhile.
+    /// The ranges are looked for only when the answer is not cached already, on the pool, and stop when the client who
+    /// asked goes: for the live window before the render, for this request alone; for a time-shifted playlist (which
+    /// may span a whole archive) by the request that leads its render, shared with those waiting for it, before its turn
+    /// of the render gate, which a whole-archive scan held for minutes (the render itself scans at most the few newest
+    /// segments listed since).
     /// </remarks>
     private async Task IFramePlaylistAsync(HttpContext context, Point point, Track track, HlsFormat format, string rest, DateTimeOffset anchor, TimeShift shift)
     {
@@ -193,22 +194,27 @@ internal sealed class HlsDelivery(PointRegistry registry, SegmentCache cache, He
             await KeyframeRangesAsync(point, track, window, anchor, shift, context.RequestAborted).ConfigureAwait(false);
         }
 
+        var scan = format == HlsFormat.Ts && !shift.IsNone;
         await PlaylistAsync(context, point, rest, shift, () =>
         {
-            if (format == HlsFormat.Ts && !shift.IsNone)
+            if (scan)
             {
-                KeyframeRangesAsync(point, track, window, anchor, shift, CancellationToken.None).GetAwaiter().GetResult();
+                // What the index gained between the scan and this turn (a live start-over's newest segments) only.
+                KeyframeRangesAsync(point, track, window, anchor, shift, CancellationToken.None, NewestSteps).GetAwaiter().GetResult();
             }
 
             return HlsPlaylistBuilder.IFrames(point, track, format, window, anchor, shift) is { } m ? MediaPlaylistWriter.Write(m) : null;
-        }).ConfigureAwait(false);
+        }, prepare: scan ? cancellation => KeyframeRangesAsync(point, track, window, anchor, shift, cancellation) : null).ConfigureAwait(false);
     }
+
+    private const int NewestSteps = 16;
 
     // Each segment's range is computed once (a read and a mux of its first frame) on the pool, one segment at a time per
     // track and across the server: concurrent requests for a long archive's I-frame playlist (start-over) wait for one
     // another's work instead of all doing it, and no scan holds up another's next segment (a live I-frame playlist
     // behind a start-over's whole-archive scan) or the disk for longer than a segment.
-    private static async Task KeyframeRangesAsync(Point point, Track track, int window, DateTimeOffset anchor, TimeShift shift, CancellationToken cancellationToken)
+    private static async Task KeyframeRangesAsync(Point point, Track track, int window, DateTimeOffset anchor, TimeShift shift, CancellationToken cancellationToken,
+        int maxSteps = int.MaxValue)
     {
         await Transport.EventLoop.ToPoolAsync().ConfigureAwait(false); // a VOD's or a start-over's list is the whole index
         if (HlsPlaylistBuilder.Media(point, track, HlsFormat.Ts, window, anchor, shift, skip: false) is not { Segments: [var oldest, ..] } media)
@@ -219,13 +225,18 @@ internal sealed class HlsDelivery(PointRegistry registry, SegmentCache cache, He
         var fragments = track.SnapshotFromSequence(oldest.Sequence);
         var turn = _keyframeTurns.GetValue(track, static _ => new SemaphoreSlim(1, 1));
         var live = point.State != PointState.Vod;
-        foreach (var segment in media.Segments)
+        var steps = 0;
+        for (var i = media.Segments.Count - 1; i >= 0 && steps < maxSteps; i--)
         {
-            // A gap's media is lost: the I-frame playlist leaves it out.
+            // A gap's media is lost: the I-frame playlist leaves it out. Newest first: the segments a bounded scan of a
+            // render finds missing are those that came after the scan before it.
+            var segment = media.Segments[i];
             if (segment.Gap || Track.IndexOf(fragments, segment.Sequence) is not (>= 0 and var index) || fragments[index].TsKeyframeEnd is not null)
             {
                 continue;
             }
+
+            steps++;
 
             await _keyframeScans.WaitAsync(cancellationToken).ConfigureAwait(false);
             try
@@ -567,7 +578,8 @@ internal sealed class HlsDelivery(PointRegistry registry, SegmentCache cache, He
         return string.Join('\n', lines);
     }
 
-    private static Task PlaylistAsync(HttpContext context, Point point, string resource, TimeShift shift, Func<string?> render, int? maxAge = null) =>
+    private static Task PlaylistAsync(HttpContext context, Point point, string resource, TimeShift shift, Func<string?> render, int? maxAge = null,
+        Func<CancellationToken, Task>? prepare = null) =>
         RenderedResponses.ServeAsync(context, point, resource, shift, maxAge, version =>
         {
             var text = render();
@@ -582,7 +594,7 @@ internal sealed class HlsDelivery(PointRegistry registry, SegmentCache cache, He
                 : Math.Max(0, TargetDuration(text) / 2);
             var bytes = Encoding.UTF8.GetBytes(text);
             return new RenderedOutput(version, bytes, RenderedResponses.ETag('h', version, resource, shift, bytes), maxAge, PlaylistContentType);
-        });
+        }, prepare);
 
     // A master playlist has no target duration: it changes rarely, a second of caching is harmless either way.
     private static int TargetDuration(string playlist)
