@@ -30,6 +30,9 @@ internal sealed class AvcPesReader
 
     public int Delivered { get; private set; }
 
+    /// <summary>Bytes of the output buffer (it grows with the largest access unit and stays: 4 bytes more a NAL unit than its PES).</summary>
+    public int Capacity => _output.Length;
+
     public int Dropped { get; private set; }
 
     /// <summary>Data was lost: what follows may reference what is missing, so wait for the next IDR.</summary>

@@ -64,8 +64,8 @@ public sealed class TsDemuxer
     /// <summary>PES packets dropped because a packet was lost or they were cut short.</summary>
     public int DroppedPes => _videoPes.Dropped + _audioPes.Dropped;
 
-    /// <summary>Bytes of the PES buffers (they grow with the largest PES and stay).</summary>
-    public long BufferCapacity => (long)_videoPes.Capacity + _audioPes.Capacity;
+    /// <summary>Bytes of the PES buffers and of the AVC output (they grow with the largest PES and stay).</summary>
+    public long BufferCapacity => (long)_videoPes.Capacity + _audioPes.Capacity + _video.Capacity;
 
     /// <summary>Access units held back: before the first IDR with SPS/PPS, after a loss, without a PTS.</summary>
     public int DroppedVideoUnits => _video.Dropped;

@@ -172,6 +172,13 @@ public sealed class StreamArchive : IDisposable
     /// <summary>The fragments of the track this file holds most of (an audio track may have many per video fragment).</summary>
     public int MostFragmentsOfATrack => Volatile.Read(ref _mostFragments);
 
+    private long _parts;
+
+    /// <summary>Low-latency parts of the fragments written here, all tracks together (each part's layout is in the index).</summary>
+    public long PartsIndexed => Interlocked.Read(ref _parts);
+
+    public void NoteParts(int count) => Interlocked.Add(ref _parts, count);
+
     /// <summary>
     /// Flushes what <see cref="Append"/> left in the page cache to the disk (with fsync on). A file sealed meanwhile (a
     /// rollover between the append and this call) was flushed by its seal: it is not opened again, which would cut

@@ -575,7 +575,7 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
     }
 
     /// <param name="samples">The fragment's samples when already known (gathered chunks); parsed here otherwise.</param>
-    private void Index(StreamArchive archive, Track track, FragmentBuffer fragment, TrackFragment traf, FragmentSample[]? samples = null, IReadOnlyList<PartLayout>? parts = null)
+    private void Index(StreamArchive archive, Track track, FragmentBuffer fragment, TrackFragment traf, FragmentSample[]? samples = null, PartLayout[]? parts = null)
     {
         var rolled = false;
         long time, duration;
@@ -613,6 +613,7 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
             var started = System.Diagnostics.Stopwatch.GetTimestamp();
             var recovered = archive.RecoveredSyncs;
             var offset = Append(archive, fragment.Span, traf.TrackId, time);
+            archive.NoteParts(parts?.Length ?? 0);
             NoteRecovered(archive, recovered);
             if (_deferSync && !_unsynced.Contains(archive))
             {
@@ -733,13 +734,14 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
 
     /// <summary>
     /// Whether the stream's file rolls over before this fragment: on a keyframe of the rollover track, every
-    /// ArchiveSegmentSeconds of media or once the file holds ArchiveFileMaxFragments fragments of one track; at twice
-    /// that on any fragment, so a stream without keyframes cannot grow one file (and its index) without end; at once
-    /// when a failed fsync cut the file (<see cref="StreamArchive.WasCut"/>).
+    /// ArchiveSegmentSeconds of media or once the file holds ArchiveFileMaxFragments fragments of one track (its
+    /// low-latency parts counted with them by what they add to the index: a fragment may be gathered from thousands of
+    /// tiny chunks); at twice that on any fragment, so a stream without keyframes cannot grow one file (and its index)
+    /// without end; at once when a failed fsync cut the file (<see cref="StreamArchive.WasCut"/>).
     /// </summary>
     private bool RollsOver(Track track, TrackFragment traf, long time, StreamArchive archive)
     {
-        var most = archive.MostFragmentsOfATrack;
+        var most = archive.MostFragmentsOfATrack + (archive.PartsIndexed * IndexBudget.PartBytes / IndexBudget.EntryBytes);
         var max = registry.Options.ArchiveFileMaxFragments;
         if (most >= 2L * max || archive.WasCut)
         {

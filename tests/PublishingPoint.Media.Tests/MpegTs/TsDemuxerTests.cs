@@ -79,6 +79,25 @@ public class TsDemuxerTests
         Assert.Equal(0, demuxer.DroppedPes);
     }
 
+    /// <summary>
+    /// The AVC output buffer grows to the largest access unit and stays, beside the PES buffer that held it: ingest
+    /// counts the demuxer's buffers as media a connection holds, so both count (a review found the output left out).
+    /// </summary>
+    [Fact]
+    public void ALargeAccessUnit_CountsInBothThePesAndTheOutputBuffers()
+    {
+        var key = SyntheticStream.VideoSamples(0, 1)[0];
+        var nal = new byte[1_000_000];
+        nal[0] = 0x65;
+        nal.AsSpan(1).Fill(0x5a);
+        TsSample[] video = [new TsSample(key.Dts90k, key.Pts90k, true, Codecs.H264.AnnexBTests.Avcc(4, nal)), .. SyntheticStream.VideoSamples(1, 2)];
+
+        var (sink, demuxer) = Demux(Mux(video, []));
+
+        Assert.Contains(sink.Video, unit => unit.Data.Length > nal.Length);
+        Assert.True(demuxer.BufferCapacity >= 2L * nal.Length, $"{demuxer.BufferCapacity} bytes of buffers counted after a {nal.Length}-byte access unit");
+    }
+
     [Fact]
     public void StartingMidStreamDropsUntilAPesStartAndAnIdr()
     {

@@ -81,6 +81,21 @@ public sealed class IndexBudgetTests
     }
 
     [Fact]
+    public async Task LowLatencyParts_CountTowardsTheFilesRollover()
+    {
+        // Twelve 2 s segments of ten 200 ms parts each, at most 6 fragments a file: each fragment's ten part layouts add
+        // 1.8 entries' worth to the index, so a file takes 3 fragments, not 6 (a file's index is what a file still
+        // being written keeps in memory, whatever the budget).
+        await using var server = await RunningServer.StartAsync(null, "--PublishingPoint:ArchiveFileMaxFragments=6", "--PublishingPoint:FinalizeGraceSeconds=0");
+        var body = await IsmvCapture.CaptureAsync(Encoder.LowLatencyCmafPushArguments, new EncoderSettings { Seconds = 24, AudioKbps = 0, RealTime = false });
+        Assert.Equal(HttpStatusCode.OK, (await Posting.PostChunkedAsync(server.Http, "ll/roll.isml/Streams(a)", body)).Status);
+
+        Assert.InRange(Directory.GetFiles(Path.Combine(server.DataPath, "ll", "roll.isml"), "*.ismv").Length, 3, 6);
+        var track = server.Services.GetRequiredService<PointRegistry>().Find("ll/roll.isml")!.Tracks().Single();
+        Assert.Equal(12, track.Count);
+    }
+
+    [Fact]
     public async Task LowLatencyParts_CountAgainstTheBudget()
     {
         // Twelve 2 s segments of 200 ms parts: the entries alone (12 x 136 bytes) fit the budget, with their parts they do not.
