@@ -14,6 +14,10 @@ internal static class HlsText
         long.Parse(Tag(playlist, tag) ?? throw new InvalidDataException($"{tag} missing:\n{playlist}"), CultureInfo.InvariantCulture);
 
     /// <summary>(duration, uri) of every segment, in order.</summary>
+    /// <summary>The master's audio-only variant (a TS master lists one when the point has audio).</summary>
+    public static string AudioOnlyVariant(string master) =>
+        AttributeLines(master, "#EXT-X-STREAM-INF").Select(l => l.Uri).Single(u => u is not null && u.StartsWith("hls/audio-", StringComparison.Ordinal))!;
+
     public static List<(double Duration, string Uri)> Segments(string playlist)
     {
         var lines = Lines(playlist);
