@@ -22,20 +22,31 @@ internal sealed class IngestMemory(IOptions<PublishingPointOptions> options)
 
     internal void Reserve(Point point, long bytes)
     {
+        if (Take(point, bytes) is { } refusal)
+        {
+            throw new PointRuleException(StatusCodes.Status503ServiceUnavailable, refusal);
+        }
+    }
+
+    internal bool TryReserve(Point point, long bytes) => Take(point, bytes) is null;
+
+    // Null when taken, else why not.
+    private string? Take(Point point, long bytes)
+    {
         if (Interlocked.Add(ref _total, bytes) > _options.MaxIngestBytesPerServer)
         {
             Interlocked.Add(ref _total, -bytes);
-            throw new PointRuleException(StatusCodes.Status503ServiceUnavailable,
-                $"the server holds its maximum of {_options.MaxIngestBytesPerServer} bytes of incoming media; try again shortly");
+            return $"the server holds its maximum of {_options.MaxIngestBytesPerServer} bytes of incoming media; try again shortly";
         }
 
         if (point.AddIngestBytes(bytes) > _options.MaxIngestBytesPerPoint)
         {
             point.AddIngestBytes(-bytes);
             Interlocked.Add(ref _total, -bytes);
-            throw new PointRuleException(StatusCodes.Status503ServiceUnavailable,
-                $"the point holds its maximum of {_options.MaxIngestBytesPerPoint} bytes of incoming media; try again shortly");
+            return $"the point holds its maximum of {_options.MaxIngestBytesPerPoint} bytes of incoming media; try again shortly";
         }
+
+        return null;
     }
 
     internal void Release(Point point, long bytes)
@@ -68,6 +79,23 @@ internal sealed class IngestMemoryAccount(IngestMemory pool, Point point, long l
 
         pool.Reserve(point, bytes);
         _held += bytes;
+    }
+
+    /// <summary>Takes <paramref name="bytes"/> more if every bound allows it; for what may be skipped instead of refusing the body.</summary>
+    public bool TryReserve(long bytes)
+    {
+        if (bytes <= 0)
+        {
+            return true;
+        }
+
+        if (_held + bytes > limit || !pool.TryReserve(point, bytes))
+        {
+            return false;
+        }
+
+        _held += bytes;
+        return true;
     }
 
     public void Release(long bytes)

@@ -42,14 +42,17 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
     public PrftBox? Prft { get; set; }
 
     private readonly List<EmsgBox> _relativeEvents = [];
+    private long _relativeEventBytes;
+    private const long MaxWaitingEventBytes = 1024 * 1024;
+    private bool _waitingEventSkipLogged;
+
+    private bool _outOfRangeLogged;
+    private (string Tracks, string Archive)? _loggedHeader;
 
     /// <summary>
     /// An 'emsg' of the stream: version 1 has its own time on the track timeline; version 0 is timed from the segment
     /// that follows it, so it waits for that segment's first fragment.
     /// </summary>
-    private bool _outOfRangeLogged;
-    private (string Tracks, string Archive)? _loggedHeader;
-
     public void Event(EmsgBox emsg)
     {
         ArgumentNullException.ThrowIfNull(emsg);
@@ -75,11 +78,21 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
         {
             AddEvent(emsg, Timescale.Rescale(emsg.PresentationTime, emsg.Timescale, TimeSpan.TicksPerSecond));
         }
-        else if (_relativeEvents.Count < 64)
+        else if (_relativeEvents.Count < 64 && _relativeEventBytes + WaitingBytes(emsg) <= MaxWaitingEventBytes && memory.TryReserve(WaitingBytes(emsg)))
         {
+            // Held on the connection's account until the segment it is timed from arrives; a small share of it, so the
+            // fragment that places them still fits.
             _relativeEvents.Add(emsg);
+            _relativeEventBytes += WaitingBytes(emsg);
+        }
+        else if (!_waitingEventSkipLogged)
+        {
+            _waitingEventSkipLogged = true;
+            IngestLog.WaitingEventSkipped(logger, point.Path.Value, TimedEvent.Printable(emsg.SchemeIdUri), emsg.Id);
         }
     }
+
+    private static long WaitingBytes(EmsgBox emsg) => emsg.MessageData.Length + (2L * (emsg.SchemeIdUri.Length + emsg.Value.Length)) + 64;
 
     private void PlaceRelativeEvents(List<TrackFragment> trafs)
     {
@@ -96,6 +109,8 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
         }
 
         _relativeEvents.Clear();
+        memory.Release(_relativeEventBytes);
+        _relativeEventBytes = 0;
     }
 
     private void AddEvent(EmsgBox emsg, long startTicks)

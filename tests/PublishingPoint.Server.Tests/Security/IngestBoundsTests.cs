@@ -1,6 +1,8 @@
 using System.Buffers.Binary;
 using System.Net;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using PublishingPoint.Media.IsoBmff;
 using PublishingPoint.Server.Ingest;
 using PublishingPoint.Server.Tests.Infrastructure;
 
@@ -42,6 +44,41 @@ public sealed class IngestBoundsTests
         }
 
         await Eventually.WaitUntilAsync(() => memory.Total == 0, $"{memory.Total} bytes still held after the clients left");
+    }
+
+    /// <summary>
+    /// A version-0 'emsg' waits for the fragment it is timed from. A review found the waiting ones outside every bound
+    /// (64 of 64 KB a connection, released from its account as soon as read). They are held on the connection's
+    /// account now, at most 1 MB of them; the rest are skipped with a log line, and the media goes on.
+    /// </summary>
+    [Fact]
+    public async Task WaitingEvents_AreHeldOnTheConnectionsAccount_AndThoseBeyondAMegabyteSkipped()
+    {
+        var log = new LogCapture();
+        await using var server = await RunningServer.StartAsync(null, services => services.AddSingleton<ILoggerProvider>(log));
+        var memory = server.Services.GetRequiredService<IngestMemory>();
+        var (header, fragments) = Boxes.SplitFragments(await IsmvCapture.CaptureAsync(Encoder.CmafPushArguments, new EncoderSettings { Seconds = 6, RealTime = false }));
+        await using var push = await HeldPush.StartAsync(server.BaseUrl, "/live/waiting.isml/Streams(cmaf)");
+        await push.SendAsync(header);
+        await push.SendAsync(fragments[0]);
+        for (var i = 0; i < 64; i++)
+        {
+            await push.SendAsync(new EmsgBox(0, "urn:x:wait", "", 1000, 500, 0, (uint)i, new byte[60 * 1024]).Write());
+        }
+
+        await Eventually.WaitUntilAsync(() => log.Entries.Any(e => e.Message.Contains("urn:x:wait", StringComparison.Ordinal) && e.Message.Contains("skipped", StringComparison.Ordinal)),
+            "no waiting event was skipped");
+        Assert.InRange(memory.Total, 16 * 60 * 1024, 1024 * 1024);
+
+        foreach (var fragment in fragments.Skip(1))
+        {
+            await push.SendAsync(fragment);
+        }
+
+        Assert.Equal(200, await push.FinishAsync());
+        Assert.Equal(0, memory.Total);
+        var placed = server.Services.GetRequiredService<PublishingPoint.Server.Points.PointRegistry>().Find("live/waiting.isml")!.Events();
+        Assert.Contains(placed, e => e.Scheme == "urn:x:wait");
     }
 
     [Fact]
