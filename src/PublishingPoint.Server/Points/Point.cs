@@ -10,6 +10,7 @@ namespace PublishingPoint.Server.Points;
 public sealed class Point : IDisposable
 {
     private readonly Lock _lock = new();
+    private readonly Lock _folderLock = new();
     private readonly Dictionary<TrackKey, Track> _tracks = [];
     private readonly Dictionary<string, StreamFeed> _streams = new(StringComparer.Ordinal);
     private readonly List<StreamArchive> _archives = [];
@@ -876,13 +877,15 @@ public sealed class Point : IDisposable
     public bool Retired { get; private set; }
 
     /// <summary>
-    /// Runs <paramref name="write"/> on the point's folder unless the point is retired, under its lock (which retiring
-    /// takes): a folder that is being deleted or is a new presentation's gets nothing of this one's. False when retired.
+    /// Runs <paramref name="write"/> on the point's folder unless the point is retired, under its folder lock (which
+    /// retiring takes): a folder that is being deleted or is a new presentation's gets nothing of this one's. False when
+    /// retired. Not under the point's own lock, which ingest and players take for every fragment and request: a write
+    /// here syncs the disk.
     /// </summary>
     public bool WriteInFolder(Action<string> write)
     {
         ArgumentNullException.ThrowIfNull(write);
-        using (EnterLock())
+        using (_folderLock.EnterScope())
         {
             if (Retired)
             {
@@ -897,9 +900,13 @@ public sealed class Point : IDisposable
     /// <summary>Where the newest media of any track ends, in seconds (0 before any).</summary>
     public double MediaEndSeconds() => Track.EndSeconds(Tracks());
 
+    /// <summary>The lock <see cref="WriteInFolder"/> and retiring take; taken before the point's own lock, never under it.</summary>
+    public Lock.Scope EnterFolderLock() => _folderLock.EnterScope();
+
     public void Dispose()
     {
         CancellationTokenSource closing;
+        using (_folderLock.EnterScope())
         using (EnterLock())
         {
             if (Retired)

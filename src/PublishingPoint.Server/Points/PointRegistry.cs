@@ -241,7 +241,13 @@ public sealed partial class PointRegistry : IDisposable
     public bool Flush(Point point)
     {
         ArgumentNullException.ThrowIfNull(point);
-        if (!point.WriteInFolder(_ => _finalizer.WriteManifests(point)))
+        if (!point.WriteInFolder(_ =>
+        {
+            using (point.EnterLock()) // as Finalize writes them: one writer of the manifests at a time
+            {
+                _finalizer.WriteManifests(point);
+            }
+        }))
         {
             return false;
         }
@@ -287,7 +293,7 @@ public sealed partial class PointRegistry : IDisposable
             return false;
         }
 
-        // Dispose marks it retired under its lock, which what writes to its folder from outside ingest (publishing) checks
+        // Dispose marks it retired under its folder lock, which what writes to its folder from outside ingest (publishing) checks
         // under the same lock: nothing is written there after this. The delete itself holds no lock (requests still
         // holding the point would wait on it).
         point.Dispose();
@@ -314,6 +320,7 @@ public sealed partial class PointRegistry : IDisposable
     public Point Restart(Point point)
     {
         ArgumentNullException.ThrowIfNull(point);
+        using (point.EnterFolderLock())
         using (point.EnterLock())
         {
             if (Find(point.Path) != point || point.State != PointState.Vod)

@@ -44,7 +44,7 @@ internal sealed record PublishProgress(string Target, Dictionary<string, Renditi
 
     /// <summary>
     /// Writes the file unless the point was retired (deleted, or moved to previous-N by a restart on reconnect: its
-    /// folder belongs to another presentation then). Under the point's lock, which retiring takes too.
+    /// folder belongs to another presentation then). Under the point's folder lock, which retiring takes too.
     /// </summary>
     public void Save(Point point)
     {

@@ -284,6 +284,50 @@ public sealed class FaultTests
         Assert.True(rounds > 3 && fetched > 50, $"{rounds} rounds, {fetched} requests");
     }
 
+    /// <summary>
+    /// What the publisher writes in a point's folder (its progress, every 10 s) is synced to disk. A review found it
+    /// written under the point's own lock, which ingest takes for every fragment and players for every request: a slow
+    /// disk held up the channel. A write into the folder that stalls now holds neither.
+    /// </summary>
+    [Fact]
+    public async Task AFolderWriteThatStallsOnTheDisk_HoldsUpNeitherIngestNorPlayers()
+    {
+        await using var server = await RunningServer.StartAsync();
+        var (header, fragments) = Boxes.SplitFragments(await IsmvCapture.SixSecondsAsync());
+        await using var push = await HeldPush.StartAsync(server.BaseUrl, "/live/stall.isml/Streams(a)");
+        await push.SendAsync(header);
+        await push.SendAsync(fragments[0]);
+        var point = await WaitForAsync(() => server.Services.GetRequiredService<PointRegistry>().Find("live/stall.isml"), "the point");
+
+        using var entered = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        var stalled = Task.Run(() => point.WriteInFolder(_ =>
+        {
+            entered.Set();
+            release.Wait(TimeSpan.FromSeconds(60));
+        }));
+        try
+        {
+            Assert.True(entered.Wait(TimeSpan.FromSeconds(10)), "the folder write never started");
+            foreach (var fragment in fragments.Skip(1))
+            {
+                await push.SendAsync(fragment);
+            }
+
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+            var master = await server.Http.GetStringAsync("live/stall.isml/master.m3u8", timeout.Token);
+            var variant = HlsText.AttributeLines(master, "#EXT-X-STREAM-INF")[0].Uri!;
+            await Eventually.WaitUntilAsync(async () => HlsText.Segments(await server.Http.GetStringAsync($"live/stall.isml/{variant}", timeout.Token)).Count >= 2,
+                "the fragments pushed during the stalled write were not listed", TimeSpan.FromSeconds(15));
+            Assert.False(stalled.IsCompleted);
+        }
+        finally
+        {
+            release.Set();
+            Assert.True(await stalled);
+        }
+    }
+
     private static async Task<T> WaitForAsync<T>(Func<T?> probe, string what) where T : class =>
         await WaitForAsync(() => Task.FromResult(probe()), what);
 
