@@ -3,7 +3,8 @@ namespace PublishingPoint.Server.Publishing;
 /// <summary>
 /// Objects as files under a folder, for nginx or any static web server to serve. Each file is written to a
 /// temporary name beside it and renamed over the old one, so a reader sees the old or the new file, never a
-/// partial one. Content types and cache headers are the web server's to set (by extension).
+/// partial one, and synced (file and folder) before the put returns, as the progress that names it is. Content types
+/// and cache headers are the web server's to set (by extension).
 /// </summary>
 public sealed class FileSystemObjectStore : IObjectStore
 {
@@ -20,7 +21,8 @@ public sealed class FileSystemObjectStore : IObjectStore
     public async Task PutAsync(string key, ReadOnlyMemory<byte> bytes, string contentType, string cacheControl, CancellationToken cancellationToken)
     {
         var path = PathOf(key);
-        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        var folder = Path.GetDirectoryName(path)!;
+        Archive.Durable.CreateDirectory(folder);
         var temp = $"{path}.{Guid.NewGuid():N}.tmp";
         try
         {
@@ -28,10 +30,13 @@ public sealed class FileSystemObjectStore : IObjectStore
             await using (file.ConfigureAwait(false))
             {
                 await file.WriteAsync(bytes, cancellationToken).ConfigureAwait(false);
-                await file.FlushAsync(cancellationToken).ConfigureAwait(false);
+                file.Flush(flushToDisk: true);
             }
 
+            // On disk, name included, before the pass goes on: publish-progress.json (synced) says the store has it,
+            // and a segment it names is never put again after a restart.
             File.Move(temp, path, overwrite: true);
+            Archive.Durable.SyncDirectory(folder);
         }
         catch
         {

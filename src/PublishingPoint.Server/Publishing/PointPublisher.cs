@@ -28,6 +28,9 @@ internal sealed partial class PointPublisher
     /// <summary>Segments that leave the live window stay this many segments longer, for players holding the previous playlist.</summary>
     internal const int DeleteGraceSegments = 2;
 
+    // Windowed mode: the numbers put and not yet deleted that a rendition remembers (a day of 2 s segments).
+    private const int MaxStoredNumbers = 43_200;
+
     private const string Immutable = "public, max-age=31536000, immutable";
     private const string MarkerFile = "published-to.txt";
 
@@ -230,9 +233,9 @@ internal sealed partial class PointPublisher
             _status.SetBacklog(Point.Path.Value, --remaining);
         }
 
-        if (!_options.KeepSegmentsForVod && !vod)
+        if (!_options.KeepSegmentsForVod && !vod && Environment.TickCount64 >= _deletesDueAt)
         {
-            await DeleteOutOfWindowAsync(referenced, cancellationToken).ConfigureAwait(false);
+            await DeleteOrDeferAsync(referenced, cancellationToken).ConfigureAwait(false);
         }
 
         if (!vod)
@@ -446,7 +449,12 @@ internal sealed partial class PointPublisher
                 {
                     lock (_lock)
                     {
-                        (_stored.TryGetValue(rendition, out var stored) ? stored : _stored[rendition] = []).Add(sequence);
+                        var stored = _stored.TryGetValue(rendition, out var set) ? set : _stored[rendition] = [];
+                        stored.Add(sequence);
+                        if (stored.Count > MaxStoredNumbers)
+                        {
+                            stored.Remove(stored.Min); // deletes refused for hours: the oldest stays in the store
+                        }
                     }
                 }
             }
@@ -478,21 +486,76 @@ internal sealed partial class PointPublisher
 
     // A segment the origin cannot make (a corrupt sample: 422 there; its archive gone: 404) is skipped and counted like one
     // the origin no longer holds, not a store failure: failing the pass on it held back everything after it for good.
+    // Any other failure to make it (an I/O error reading the archive, a fault in the packager) may pass: the pass fails
+    // and is retried, and only after MakeAttempts failures of the same segment in a row is it skipped as above (a
+    // review's finding: one such segment held back the point's playlists, and its VOD, for good).
     private async Task<byte[]?> ProducibleSegmentAsync(Rendition rendition, long sequence)
     {
         try
         {
-            return await SegmentAsync(rendition, sequence).ConfigureAwait(false);
+            var bytes = await SegmentAsync(rendition, sequence).ConfigureAwait(false);
+            _failing = default;
+            return bytes;
         }
         catch (Exception e) when (e is FormatException or InvalidDataException or Archive.ArchiveGoneException)
         {
             LogUnpublishable(Point.Path.Value, HlsPlaylistBuilder.Name(rendition.Track), sequence, e.Message);
             return null;
         }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            _failing = _failing.Rendition == rendition && _failing.Sequence == sequence ? (rendition, sequence, _failing.Count + 1) : (rendition, sequence, 1);
+            if (_failing.Count < MakeAttempts)
+            {
+                throw;
+            }
+
+            _failing = default;
+            LogUnpublishable(Point.Path.Value, HlsPlaylistBuilder.Name(rendition.Track), sequence, $"{MakeAttempts} attempts failed, the last with {e.GetType().Name}: {e.Message}");
+            return null;
+        }
     }
+
+    internal const int MakeAttempts = 5;
+    private (Rendition? Rendition, long Sequence, int Count) _failing;
 
     [LoggerMessage(EventId = 906, Level = LogLevel.Warning, Message = "Publishing {Point}: segment {Sequence} of {Rendition} cannot be made and is skipped: {Reason}")]
     private partial void LogUnpublishable(string point, string rendition, long sequence, string reason);
+
+    // A store that takes PUTs but refuses DELETEs (a policy with s3:PutObject only, a folder the server cannot delete in)
+    // must not fail the pass: the live playlists were put, and the retries would back off to a pass every 30 s. The
+    // deletes are tried again after MaxRetryDelaySeconds; what was not deleted stays in the store.
+    private async Task DeleteOrDeferAsync(Dictionary<Rendition, (long From, long To)> referenced, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await DeleteOutOfWindowAsync(referenced, cancellationToken).ConfigureAwait(false);
+            if (_deletesFailing)
+            {
+                _deletesFailing = false;
+                LogDeletesRecovered(Point.Path.Value);
+            }
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            _deletesDueAt = Environment.TickCount64 + (long)(_options.MaxRetryDelaySeconds * 1000);
+            _status.DeleteFailed();
+            if (!_deletesFailing)
+            {
+                _deletesFailing = true;
+                LogDeletesFailed(Point.Path.Value, _options.MaxRetryDelaySeconds, e.Message);
+            }
+        }
+    }
+
+    private long _deletesDueAt;
+    private bool _deletesFailing;
+
+    [LoggerMessage(EventId = 907, Level = LogLevel.Warning, Message = "Publishing {Point}: the store refused a DELETE of a segment that left the window; live publishing goes on, and deletes are tried again every {Seconds} s (segments stay in the store meanwhile): {Error}")]
+    private partial void LogDeletesFailed(string point, double seconds, string error);
+
+    [LoggerMessage(EventId = 908, Level = LogLevel.Information, Message = "Publishing {Point}: the store takes DELETEs again")]
+    private partial void LogDeletesRecovered(string point);
 
     /// <summary>Windowed: segments that left every playlist (plus a grace) are deleted, oldest first.</summary>
     // A segment leaves the store once the window has moved DeleteGraceSegments segments past it (a player that loaded

@@ -8,7 +8,7 @@ internal static class PublishApi
 {
     public sealed record PublishView(
         string? Target, bool StoreUp, long Backlog, IReadOnlyDictionary<string, long> Points, long Puts, long PutBytes, long Deletes,
-        long Failures, long Skipped, string? LastError, DateTimeOffset? LastErrorAt, DateTimeOffset? LastSuccessAt);
+        long DeleteFailures, long Failures, long Skipped, string? LastError, DateTimeOffset? LastErrorAt, DateTimeOffset? LastSuccessAt);
 
     public static void Map(IEndpointRouteBuilder endpoints, string? apiKey)
     {
@@ -19,5 +19,5 @@ internal static class PublishApi
     private static Ok<PublishView> Get(PublishStatus status) =>
         TypedResults.Ok(new PublishView(
             status.Target, status.StoreUp, status.TotalBacklog, new SortedDictionary<string, long>(status.Backlog.ToDictionary(), StringComparer.Ordinal),
-            status.Puts, status.PutBytes, status.Deletes, status.Failures, status.Skipped, status.LastError, status.LastErrorAt, status.LastSuccessAt));
+            status.Puts, status.PutBytes, status.Deletes, status.DeleteFailures, status.Failures, status.Skipped, status.LastError, status.LastErrorAt, status.LastSuccessAt));
 }

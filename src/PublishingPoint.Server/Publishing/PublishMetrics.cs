@@ -21,6 +21,7 @@ internal sealed class PublishMetrics
         meter.CreateObservableCounter("bytes", () => Only(status, status.PutBytes), "By", "Bytes written to the object store.");
         meter.CreateObservableCounter("deletes", () => Only(status, status.Deletes), "{object}", "Segments deleted from the object store as they left the live window.");
         meter.CreateObservableCounter("failures", () => Only(status, status.Failures), "{failure}", "Failed publishing passes (each retried with backoff).");
+        meter.CreateObservableCounter("delete.failures", () => Only(status, status.DeleteFailures), "{delete}", "DELETEs the store refused (windowed publishing; the pass goes on, deletes are retried after MaxRetryDelaySeconds).");
         meter.CreateObservableCounter("skipped", () => Only(status, status.Skipped), "{segment}", "Segments the origin dropped before the store could take them.");
         meter.CreateObservableGauge("last_error.time", () => Only(status, status.LastErrorAt?.ToUnixTimeSeconds() ?? 0), "s", "Unix time of the last store error (0: none).");
     }

@@ -12,6 +12,7 @@ public sealed class PublishStatus
     private long _deletes;
     private long _failures;
     private long _skipped;
+    private long _deleteFailures;
 
     /// <summary>"s3://bucket/prefix at http://host:port", or null when nothing is published.</summary>
     public string? Target { get; internal set; }
@@ -23,6 +24,9 @@ public sealed class PublishStatus
     public long Deletes => Interlocked.Read(ref _deletes);
 
     public long Failures => Interlocked.Read(ref _failures);
+
+    /// <summary>DELETEs of segments that left a window the store refused (the pass goes on; retried later).</summary>
+    public long DeleteFailures => Interlocked.Read(ref _deleteFailures);
 
     /// <summary>Segments the origin dropped (archive length) before they could be published.</summary>
     public long Skipped => Interlocked.Read(ref _skipped);
@@ -53,6 +57,8 @@ public sealed class PublishStatus
         Interlocked.Increment(ref _deletes);
         Succeeded();
     }
+
+    internal void DeleteFailed() => Interlocked.Increment(ref _deleteFailures);
 
     internal void SkippedSegments(long count) => Interlocked.Add(ref _skipped, count);
 

@@ -133,6 +133,59 @@ public sealed class FileSystemPublishingTests
     }
 
     /// <summary>
+    /// A store that takes PUTs and refuses DELETEs (an S3 policy with s3:PutObject only). A review found each refused
+    /// delete failed the whole pass, so the live playlists, put just before, were then refreshed at the backoff's pace
+    /// (up to a pass every 30 s). The pass goes on now; the refusal is counted and logged once.
+    /// </summary>
+    [Fact]
+    public async Task WindowedLive_AStoreThatRefusesDeletes_DoesNotFailThePasses()
+    {
+        var folder = TempDirectory.Create("pp-www");
+        var store = new NoDeleteStore(new PublishingPoint.Server.Publishing.FileSystemObjectStore(folder));
+        var log = new LogCapture();
+        await using var server = await RunningServer.StartAsync(null,
+            services =>
+            {
+                UseStore(services, store);
+                Microsoft.Extensions.DependencyInjection.ServiceCollectionServiceExtensions.AddSingleton<Microsoft.Extensions.Logging.ILoggerProvider>(services, log);
+            },
+            "--PublishingPoint:DvrWindowSeconds=10", "--PublishingPoint:Publish:Target=FileSystem", $"--PublishingPoint:Publish:Path={folder}",
+            "--PublishingPoint:Publish:KeepSegmentsForVod=false", "--PublishingPoint:Publish:Formats:0=Hls");
+        const string Point = "live/nodelete.isml";
+        var push = await Encoder.PushSmoothAsync(server.Url($"{Point}/Streams(a)"), new EncoderSettings { Seconds = 22, AudioKbps = 0 });
+        Assert.Equal(0, push.ExitCode);
+
+        var media = await VodFilesAsync(server.DataPath, folder, Point);
+        var status = Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<PublishingPoint.Server.Publishing.PublishStatus>(server.Services);
+        Assert.True(store.Refused > 0, "no segment left the window");
+        Assert.True(status.DeleteFailures > 0);
+        Assert.Equal(0, status.Failures);
+        Assert.Single(log.Entries, e => e.Message.Contains("refused a DELETE", StringComparison.Ordinal));
+        // Nothing was deleted, so the final playlists list what the store still holds: every segment, each there.
+        var (key, text) = media.First(m => m.Key.EndsWith("video-400000.m3u8", StringComparison.Ordinal));
+        Assert.Equal(0, BucketReader.Numbers(text)[0]);
+        Assert.All(HlsText.Segments(text), s => Assert.True(File.Exists(Path.Combine(Path.GetDirectoryName(Path.Combine(folder, key))!, s.Uri)), s.Uri));
+    }
+
+    private sealed class NoDeleteStore(PublishingPoint.Server.Publishing.IObjectStore inner) : PublishingPoint.Server.Publishing.IObjectStore
+    {
+        private int _refused;
+
+        public int Refused => Volatile.Read(ref _refused);
+
+        public string Description => inner.Description;
+
+        public Task PutAsync(string key, ReadOnlyMemory<byte> bytes, string contentType, string cacheControl, CancellationToken cancellationToken) =>
+            inner.PutAsync(key, bytes, contentType, cacheControl, cancellationToken);
+
+        public Task DeleteAsync(string key, CancellationToken cancellationToken)
+        {
+            Interlocked.Increment(ref _refused);
+            throw new UnauthorizedAccessException($"AccessDenied: DELETE {key}");
+        }
+    }
+
+    /// <summary>
     /// Windowed publishing across an encoder's outage of an hour: the numbers jump by 1,800. The store was sent a DELETE
     /// for every number of the gap, and its grace of two segments, counted in numbers, kept none of those before it.
     /// </summary>
