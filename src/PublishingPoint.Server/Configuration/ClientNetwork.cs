@@ -54,25 +54,47 @@ internal static class ClientNetwork
 
     private static readonly string[] _forwardingHeaders = ["X-Forwarded-For", "Forwarded", "X-Real-IP", "X-Forwarded-Host", "Via"];
 
+    private static readonly object _peerKey = new();
+
+    private sealed record Peer(IPAddress? Address, bool Relayed);
+
+    /// <summary>
+    /// Notes the connection's own peer and whether the request was relayed, before UseForwardedHeaders puts the
+    /// forwarded client in its place and removes the header it came in (a trusted proxy relaying "127.0.0.1", or any
+    /// client of a Unix-socket listener, would otherwise pass for a direct loopback client).
+    /// </summary>
+    public static void NotePeer(HttpContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        context.Items[_peerKey] = new Peer(context.Connection.RemoteIpAddress, Relayed(context.Request.Headers));
+    }
+
     /// <summary>A loopback peer that is not relaying someone else's request.</summary>
     /// <param name="orNoAddress">A peer without an IP address (a Unix socket, or the server in-process) counts as local too.</param>
     public static bool IsDirectLoopback(HttpContext context, bool orNoAddress = false)
     {
         ArgumentNullException.ThrowIfNull(context);
-        if (context.Connection.RemoteIpAddress is not { } remote ? !orNoAddress : !IPAddress.IsLoopback(remote))
+        var (remote, relayed) = context.Items.TryGetValue(_peerKey, out var noted) && noted is Peer peer
+            ? (peer.Address, peer.Relayed)
+            : (context.Connection.RemoteIpAddress, Relayed(context.Request.Headers));
+        if (remote is null ? !orNoAddress : !IPAddress.IsLoopback(remote))
         {
             return false;
         }
 
-        var headers = context.Request.Headers;
+        return !relayed;
+    }
+
+    private static bool Relayed(IHeaderDictionary headers)
+    {
         foreach (var name in _forwardingHeaders)
         {
             if (headers.ContainsKey(name))
             {
-                return false;
+                return true;
             }
         }
 
-        return true;
+        return false;
     }
 }

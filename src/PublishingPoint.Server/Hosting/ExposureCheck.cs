@@ -19,39 +19,45 @@ internal static class ExposureCheck
     public static IReadOnlyList<string> Refusals(IConfiguration configuration)
     {
         ArgumentNullException.ThrowIfNull(configuration);
-        var exposed = ListenUrls(configuration).Where(u => !IsLocal(u)).ToArray();
-        if (exposed.Length == 0)
+        var urls = ListenUrls(configuration).ToArray();
+        var exposed = urls.Where(u => !IsLocal(u)).ToArray();
+        // A Unix socket is there for a relay (nginx's proxy_pass) to reach, and one that adds no forwarding header makes
+        // every pusher look local: for ingest it counts as public.
+        var relayed = exposed.Concat(urls.Where(IsUnixSocket)).ToArray();
+        if (relayed.Length == 0)
         {
             return [];
         }
 
-        var where = string.Join(", ", exposed);
         var refusals = new List<string>();
         var ingestSecret = configuration["PublishingPoint:IngestSecret"];
         if (string.IsNullOrEmpty(ingestSecret) && !configuration.GetValue<bool>(AllowAnonymousIngestKey))
         {
-            refusals.Add($"listening on {where} (beyond loopback) without PublishingPoint:IngestSecret, anyone could push or end a stream: "
+            refusals.Add($"listening on {Where(relayed)} without PublishingPoint:IngestSecret, anyone could push or end a stream: "
                 + $"set PublishingPoint:IngestSecret, or {AllowAnonymousIngestKey}=true if anonymous ingest is wanted");
         }
 
         var adminKey = configuration["PublishingPoint:AdminApiKey"];
-        if (string.IsNullOrEmpty(adminKey) && !configuration.GetValue<bool>(AllowAnonymousOperatorKey))
+        if (exposed.Length > 0 && string.IsNullOrEmpty(adminKey) && !configuration.GetValue<bool>(AllowAnonymousOperatorKey))
         {
-            refusals.Add($"listening on {where} (beyond loopback) without PublishingPoint:AdminApiKey, the operator API would rest on the client's address alone: "
+            refusals.Add($"listening on {Where(exposed)} without PublishingPoint:AdminApiKey, the operator API would rest on the client's address alone: "
                 + $"set PublishingPoint:AdminApiKey, or {AllowAnonymousOperatorKey}=true to keep key-less operator access for direct loopback clients");
         }
 
         // A secret anyone on the internet may try guesses against: not a word.
-        foreach (var (name, value) in new[] { ("PublishingPoint:IngestSecret", ingestSecret), ("PublishingPoint:AdminApiKey", adminKey) })
+        foreach (var (name, value, where) in new[] { ("PublishingPoint:IngestSecret", ingestSecret, relayed), ("PublishingPoint:AdminApiKey", adminKey, exposed) })
         {
-            if (!string.IsNullOrEmpty(value) && value.Trim().Length < MinimumPublicSecretLength)
+            if (where.Length > 0 && !string.IsNullOrEmpty(value) && value.Trim().Length < MinimumPublicSecretLength)
             {
-                refusals.Add($"listening on {where} (beyond loopback) with a {name} of fewer than {MinimumPublicSecretLength} characters: use a long random string");
+                refusals.Add($"listening on {Where(where)} with a {name} of fewer than {MinimumPublicSecretLength} characters: use a long random string");
             }
         }
 
         return refusals;
     }
+
+    private static string Where(string[] urls) =>
+        string.Join(", ", urls) + (urls.All(IsUnixSocket) ? " (a Unix socket, reached through whatever relays to it)" : " (beyond loopback)");
 
     /// <summary>A warning worth logging at start for this configuration, if any.</summary>
     public static string? HostWarning(IConfiguration configuration)
@@ -127,6 +133,18 @@ internal static class ExposureCheck
         return host.Equals("localhost", StringComparison.OrdinalIgnoreCase)
             || (IPAddress.TryParse(host, out var ip) && IPAddress.IsLoopback(ip));
     }
+
+    private static bool IsUnixSocket(string url)
+    {
+        try
+        {
+            return BindingAddress.Parse(url).IsUnixPipe;
+        }
+        catch (FormatException)
+        {
+            return false;
+        }
+    }
 }
 
 /// <summary>The configuration is not safe or not valid: the server stops before it listens (already logged).</summary>
@@ -143,4 +161,5 @@ public sealed class StartupRefusedException : Exception
     public StartupRefusedException(string message, Exception innerException) : base(message, innerException)
     {
     }
+
 }

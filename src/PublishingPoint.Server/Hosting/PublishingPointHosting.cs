@@ -49,6 +49,11 @@ public static class PublishingPointHosting
         if (trustedProxies.Length > 0)
         {
             // Not without a list: the middleware with no known proxies believes every sender.
+            app.Use((context, next) =>
+            {
+                Configuration.ClientNetwork.NotePeer(context);
+                return next(context);
+            });
             app.UseForwardedHeaders(ForwardedHeaders(trustedProxies));
         }
 

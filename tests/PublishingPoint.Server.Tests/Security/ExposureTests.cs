@@ -53,7 +53,10 @@ public sealed class ExposureTests
     [InlineData("http://127.0.0.1:5000", "secret", "key", 0)] // on loopback, any
     [InlineData("http://127.0.0.1:5000", null, null, 0)]
     [InlineData("http://localhost:5000;http://[::1]:5001", null, null, 0)]
-    [InlineData("http://unix:/run/pp.sock", null, null, 0)]
+    [InlineData("http://unix:/run/pp.sock", null, null, 1)] // reached through a relay: ingest needs its secret
+    [InlineData("http://unix:/run/pp.sock", "a-long-ingest-secret", null, 0)]
+    [InlineData("http://unix:/run/pp.sock", "secret", null, 1)]
+    [InlineData("http://unix:/run/pp.sock;http://0.0.0.0:80", "a-long-ingest-secret", null, 1)]
     [InlineData("http://unix:8080", null, null, 2)] // Kestrel: host "unix", port 8080, every interface
     [InlineData("http://UNIX:/run/pp.sock", null, null, 2)] // a socket only as "unix:/", in that case
     [InlineData("http://[::1]:5000", null, null, 0)]

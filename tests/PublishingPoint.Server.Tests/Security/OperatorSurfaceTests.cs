@@ -43,6 +43,30 @@ public sealed class OperatorSurfaceTests
         Assert.Equal(HttpStatusCode.OK, direct.StatusCode);
     }
 
+    /// <summary>
+    /// Behind a trusted proxy, the forwarding middleware puts the client the proxy names in place of the peer and removes
+    /// the header it came in. A review found that a request relayed for "127.0.0.1" then passed for a direct loopback
+    /// client: key-less operator access and ingest from any host the proxy serves.
+    /// </summary>
+    [Fact]
+    public async Task ARequestATrustedProxyRelaysFor127001_IsStillRelayed()
+    {
+        await using var server = await RunningServer.StartAsync(null, "--PublishingPoint:TrustedProxies:0=127.0.0.1");
+        using var operatorRequest = new HttpRequestMessage(HttpMethod.Get, "api/points");
+        operatorRequest.Headers.TryAddWithoutValidation("X-Forwarded-For", "127.0.0.1");
+        using var relayed = await server.Http.SendAsync(operatorRequest);
+        Assert.Equal(HttpStatusCode.Forbidden, relayed.StatusCode);
+
+        using var content = PublishingPoint.Benchmarks.Live.ChunkedPost.Content(await IsmvCapture.SixSecondsAsync());
+        using var push = new HttpRequestMessage(HttpMethod.Post, "live/relayed.isml/Streams(a)") { Content = content };
+        push.Headers.TryAddWithoutValidation("X-Forwarded-For", "127.0.0.1");
+        using var pushed = await server.Http.SendAsync(push);
+        Assert.Equal(HttpStatusCode.Forbidden, pushed.StatusCode);
+
+        using var direct = await server.Http.GetAsync("api/points");
+        Assert.Equal(HttpStatusCode.OK, direct.StatusCode);
+    }
+
     [Fact]
     public async Task ForwardedFor_IsBelievedOnlyFromATrustedProxy()
     {
