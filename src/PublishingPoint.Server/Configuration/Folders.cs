@@ -10,7 +10,8 @@ public static class Folders
     public static string Resolve(string path)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
-        return Path.GetFullPath(Path.IsPathRooted(path) ? path : Path.Combine(Base, path));
+        // Without a trailing separator: "/var/lib/pp/" would make every "under the root" check look for "//".
+        return Path.TrimEndingDirectorySeparator(Path.GetFullPath(Path.IsPathRooted(path) ? path : Path.Combine(Base, path)));
     }
 
     /// <summary>The folder relative settings are resolved against.</summary>

@@ -12,7 +12,7 @@ public sealed class FileSystemObjectStore : IObjectStore
 
     public FileSystemObjectStore(string root)
     {
-        _root = Path.GetFullPath(root);
+        _root = Path.TrimEndingDirectorySeparator(Path.GetFullPath(root));
         Directory.CreateDirectory(_root);
     }
 

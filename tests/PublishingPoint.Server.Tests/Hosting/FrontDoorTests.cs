@@ -27,6 +27,20 @@ public sealed class FrontDoorTests
         Assert.Equal(HttpStatusCode.OK, dashboard.StatusCode);
     }
 
+    /// <summary>A review's finding: with "/var/lib/publishingpoint/" every new point answered 500, and every publish failed.</summary>
+    [Fact]
+    public async Task FoldersSetWithATrailingSlash_WorkAsWithout()
+    {
+        var data = TempDirectory.Create("pp-data") + "/";
+        var www = TempDirectory.Create("pp-www") + "/";
+        await using var server = await RunningServer.StartAsync(data, "--PublishingPoint:Publish:Target=FileSystem", $"--PublishingPoint:Publish:Path={www}",
+            "--PublishingPoint:Publish:Formats:0=Hls");
+        var (status, body) = await Posting.PostChunkedAsync(server.Http, "live/slash.isml/Streams(a)", await IsmvCapture.SixSecondsAsync());
+        Assert.True(status == System.Net.HttpStatusCode.OK, body);
+        Assert.True(Directory.Exists(Path.Combine(data, "live", "slash.isml")));
+        await Eventually.WaitUntilAsync(() => File.Exists(Path.Combine(www, "live", "slash.isml", "master.m3u8")), "nothing was published");
+    }
+
     [Fact]
     public async Task RelativeDataPath_IsUnderTheWorkingDirectory_OrSystemdsStateDirectory_AndIsNamedAtStart()
     {
