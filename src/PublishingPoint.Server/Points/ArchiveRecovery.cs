@@ -108,6 +108,11 @@ internal sealed partial class ArchiveRecovery(PointRegistry registry, ILogger<Ar
         var point = new Point(path, directory, registry.Options.MaxRenderedBytesPerPoint, registry.FragmentMemory) { Settings = settings ?? new PointSettings(), CreatedByOperator = settings is not null };
         point.LoadTimeline();
         point.LoadEvents();
+        if (File.Exists(Path.Combine(directory, PointRegistry.ClosedMarker)))
+        {
+            point.Close(); // an operator closed it before the restart
+        }
+
         long fragments = 0, torn = 0;
         var files = InMediaOrder(Directory.EnumerateFiles(directory, "*.ismv"));
         var recovered = new RecoveredFragments();

@@ -220,9 +220,41 @@ public sealed partial class PointRegistry : IDisposable
         Finalize(point, force: true);
         if (!wasClosed)
         {
+            SaveClosed(point, closed: true);
             LogChanged(point.Path.Value, "closed by an operator");
         }
     }
+
+    /// <summary>The file that keeps a point closed across restarts (recovery closes a point whose folder has it).</summary>
+    public const string ClosedMarker = "closed";
+
+    private void SaveClosed(Point point, bool closed)
+    {
+        try
+        {
+            point.WriteInFolder(folder =>
+            {
+                var marker = System.IO.Path.Combine(folder, ClosedMarker);
+                if (closed)
+                {
+                    Durable.CreateDirectory(folder);
+                    Durable.WriteFile(marker, "closed by an operator: ingest is refused until POST /api/points/{path}/open\n"u8);
+                }
+                else if (File.Exists(marker))
+                {
+                    File.Delete(marker);
+                    Durable.SyncDirectory(folder);
+                }
+            });
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            LogClosedNotSaved(e, point.Path.Value, closed ? "closed" : "open");
+        }
+    }
+
+    [LoggerMessage(EventId = 110, Level = LogLevel.Warning, Message = "Point {Point} is {State} until the server restarts, but that could not be saved in its folder")]
+    private partial void LogClosedNotSaved(Exception exception, string point, string state);
 
     public void Open(Point point)
     {
@@ -230,6 +262,7 @@ public sealed partial class PointRegistry : IDisposable
         if (point.Closed)
         {
             point.Open();
+            SaveClosed(point, closed: false);
             LogChanged(point.Path.Value, "opened by an operator");
         }
     }
@@ -457,7 +490,7 @@ public sealed partial class PointRegistry : IDisposable
     public void RemoveIfEmpty(Point point)
     {
         ArgumentNullException.ThrowIfNull(point);
-        if (point.Archives().Length > 0 || point.State == PointState.Live || point.CreatedByOperator || !_points.TryRemove(new(point.Path.Value, point)))
+        if (point.Archives().Length > 0 || point.State == PointState.Live || point.CreatedByOperator || point.Closed || !_points.TryRemove(new(point.Path.Value, point)))
         {
             return;
         }

@@ -12,6 +12,47 @@ public sealed class PointsApiTests
 {
     private const string Key = "operator-key-123";
 
+    /// <summary>
+    /// "Closed until an operator opens it" (a review found it kept only in memory: after any restart the same encoder
+    /// pushed again, and a closed point that never had media was forgotten when its connection went).
+    /// </summary>
+    [Fact]
+    public async Task AClosedPoint_StaysClosed_AcrossARestart_AndWithoutMedia()
+    {
+        var capture = await IsmvCapture.SixSecondsAsync();
+        var server = await RunningServer.StartAsync();
+        var data = server.DataPath;
+        try
+        {
+            Assert.Equal(HttpStatusCode.OK, (await Posting.PostChunkedAsync(server.Http, "live/shut.isml/Streams(a)", capture)).Status);
+            Assert.Equal(HttpStatusCode.OK, (await server.Http.PostAsync("api/points/live/shut.isml/close", JsonContent.Create(new { }))).StatusCode);
+
+            // Never fed: closed while its first push holds only a header, which the close cuts off.
+            await using var empty = await HeldPush.StartAsync(server.BaseUrl, "/live/empty.isml/Streams(a)");
+            await empty.SendAsync(capture.AsMemory(0, 8));
+            await Eventually.WaitUntilAsync(() => server.Services.GetRequiredService<PointRegistry>().Find("live/empty.isml") is not null, "the push made no point");
+            Assert.Equal(HttpStatusCode.OK, (await server.Http.PostAsync("api/points/live/empty.isml/close", JsonContent.Create(new { }))).StatusCode);
+            await empty.FinishAsync();
+            Assert.Equal(HttpStatusCode.Conflict, (await Posting.PostChunkedAsync(server.Http, "live/empty.isml/Streams(a)", capture)).Status);
+        }
+        finally
+        {
+            await server.DisposeAsync();
+        }
+
+        await using var restarted = await RunningServer.StartAsync(data);
+        foreach (var point in new[] { "live/shut.isml", "live/empty.isml" })
+        {
+            Assert.Equal(HttpStatusCode.Conflict, (await Posting.PostChunkedAsync(restarted.Http, $"{point}/Streams(b)", capture)).Status);
+            var view = await restarted.Http.GetFromJsonAsync<JsonElement>($"api/points/{point}");
+            Assert.True(view.GetProperty("closed").GetBoolean(), point);
+        }
+
+        Assert.Equal(HttpStatusCode.OK, (await restarted.Http.PostAsync("api/points/live/shut.isml/open", JsonContent.Create(new { }))).StatusCode);
+        Assert.False(File.Exists(Path.Combine(data, "live", "shut.isml", PointRegistry.ClosedMarker)));
+        Assert.Equal(HttpStatusCode.OK, (await Posting.PostChunkedAsync(restarted.Http, "live/shut.isml/Streams(b)", capture)).Status);
+    }
+
     [Fact]
     public async Task OperatorLifecycle_CreatePushCloseOpenFlushDelete()
     {
