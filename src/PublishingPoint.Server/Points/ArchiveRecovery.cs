@@ -77,6 +77,11 @@ internal sealed partial class ArchiveRecovery(PointRegistry registry, ILogger<Ar
     /// </summary>
     private void Recover(PointPath path, string directory)
     {
+        if (PointRegistry.FinishInterruptedRestart(directory))
+        {
+            LogRestartFinished(path.Value);
+        }
+
         var point = Load(path, directory, finalize: false);
         var grace = TimeSpan.FromSeconds(registry.Options.FinalizeGraceSeconds);
         if (point.Archives().All(a => a.IsFinalized) || grace <= TimeSpan.Zero)
@@ -324,6 +329,9 @@ internal sealed partial class ArchiveRecovery(PointRegistry registry, ILogger<Ar
 
     [LoggerMessage(EventId = 301, Level = LogLevel.Warning, Message = "Not recovering {Path}: not a valid point or archive")]
     private partial void LogSkipped(string path);
+
+    [LoggerMessage(EventId = 309, Level = LogLevel.Warning, Message = "Point {Point}: a restart on reconnect was cut off while it moved the previous presentation aside; the move is finished")]
+    private partial void LogRestartFinished(string point);
 
     [LoggerMessage(EventId = 302, Level = LogLevel.Error, Message = "Recovering point {Point} failed")]
     private partial void LogFailed(Exception exception, string point);

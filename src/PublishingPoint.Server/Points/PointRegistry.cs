@@ -370,23 +370,51 @@ public sealed partial class PointRegistry : IDisposable
 
             var previous = System.IO.Path.Combine(point.Directory, $"previous-{n}");
             Durable.CreateDirectory(previous);
-            foreach (var file in System.IO.Directory.GetFiles(point.Directory))
-            {
-                if (System.IO.Path.GetFileName(file) != PointSettings.FileName)
-                {
-                    File.Move(file, System.IO.Path.Combine(previous, System.IO.Path.GetFileName(file)));
-                }
-            }
-
-            // Renames are folder writes: without these a power cut could leave the previous presentation in neither folder.
-            Durable.SyncDirectory(previous);
-            Durable.SyncDirectory(point.Directory);
+            // File by file, so a crash could leave part of the old presentation on top, to come back as the point at the
+            // next start: the marker says the move is not done, and the start finishes it.
+            Durable.WriteFile(System.IO.Path.Combine(previous, MovingMarker), []);
+            MoveIntoPrevious(point.Directory, previous);
 
             var fresh = new Point(point.Path, point.Directory, Options.MaxRenderedBytesPerPoint, FragmentMemory) { Settings = point.Settings, CreatedByOperator = point.CreatedByOperator };
             _points[point.Path.Value] = fresh;
             LogChanged(point.Path.Value, $"restarted on reconnect; the previous presentation is in previous-{n}");
             return fresh;
         }
+    }
+
+    private const string MovingMarker = ".moving";
+
+    private static void MoveIntoPrevious(string directory, string previous)
+    {
+        foreach (var file in System.IO.Directory.GetFiles(directory))
+        {
+            if (System.IO.Path.GetFileName(file) != PointSettings.FileName)
+            {
+                File.Move(file, System.IO.Path.Combine(previous, System.IO.Path.GetFileName(file)));
+            }
+        }
+
+        // Renames are folder writes: without these a power cut could leave the previous presentation in neither folder.
+        Durable.SyncDirectory(previous);
+        Durable.SyncDirectory(directory);
+        File.Delete(System.IO.Path.Combine(previous, MovingMarker));
+        Durable.SyncDirectory(previous);
+    }
+
+    /// <summary>At start, before the point's files are read: finishes a restart on reconnect that a crash cut short.</summary>
+    internal static bool FinishInterruptedRestart(string directory)
+    {
+        var finished = false;
+        foreach (var previous in System.IO.Directory.EnumerateDirectories(directory, "previous-*"))
+        {
+            if (File.Exists(System.IO.Path.Combine(previous, MovingMarker)))
+            {
+                MoveIntoPrevious(directory, previous);
+                finished = true;
+            }
+        }
+
+        return finished;
     }
 
     /// <summary>The point's rollover length in seconds (0: none). Without archive, files roll every half DVR window.</summary>

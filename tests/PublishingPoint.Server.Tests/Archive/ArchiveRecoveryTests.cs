@@ -10,6 +10,54 @@ namespace PublishingPoint.Server.Tests.Archive;
 /// <summary>What is on disk survives: a crash mid-write, a restart, an encoder that reconnects.</summary>
 public sealed class ArchiveRecoveryTests
 {
+    /// <summary>
+    /// A restart on reconnect moves the finished presentation into previous-N file by file. A review found that a crash
+    /// between two files left part of it on top, to come back at the next start as the point (and be published over
+    /// the complete one in the store), the rest in previous-N. The start now finishes such a move.
+    /// </summary>
+    [Fact]
+    public async Task ARestartOnReconnect_CutOffMidMove_IsFinishedAtTheNextStart()
+    {
+        var capture = await IsmvCapture.SixSecondsAsync();
+        var server = await RunningServer.StartAsync();
+        var data = server.DataPath;
+        var folder = Path.Combine(data, "live", "again.isml");
+        try
+        {
+            using var created = await server.Http.PostAsync("api/points", System.Net.Http.Json.JsonContent.Create(new { path = "live/again.isml", restartOnReconnect = true }));
+            Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+            for (var push = 0; push < 2; push++)
+            {
+                var (status, body) = await Posting.PostChunkedAsync(server.Http, "live/again.isml/Streams(a)", capture);
+                Assert.True(status == HttpStatusCode.OK, body);
+                await Eventually.WaitUntilAsync(() => server.Services.GetRequiredService<PointRegistry>().Find("live/again.isml")?.State == PointState.Vod, "not finalised");
+            }
+
+            // The first presentation moved whole, and the move's marker is gone.
+            Assert.NotEmpty(Directory.GetFiles(Path.Combine(folder, "previous-1"), "*.ismv"));
+            Assert.Empty(Directory.GetFiles(Path.Combine(folder, "previous-1"), ".moving"));
+        }
+        finally
+        {
+            await server.DisposeAsync();
+        }
+
+        // The second restart, as a crash leaves it: its marker written, one archive moved, the rest still on top.
+        var on = Directory.GetFiles(folder).Where(f => Path.GetFileName(f) != "point.json").ToArray();
+        Assert.Contains(on, f => f.EndsWith(".ismv", StringComparison.Ordinal));
+        var previous = Directory.CreateDirectory(Path.Combine(folder, "previous-2")).FullName;
+        File.WriteAllBytes(Path.Combine(previous, ".moving"), []);
+        var first = on.First(f => f.EndsWith(".ismv", StringComparison.Ordinal));
+        File.Move(first, Path.Combine(previous, Path.GetFileName(first)));
+
+        await using var restarted = await RunningServer.StartAsync(data);
+        Assert.Equal("point.json", Path.GetFileName(Assert.Single(Directory.GetFiles(folder))));
+        Assert.Equal(on.Select(Path.GetFileName).Order(StringComparer.Ordinal), Directory.GetFiles(previous).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        Assert.Empty(restarted.Services.GetRequiredService<PointRegistry>().Find("live/again.isml")?.Archives() ?? []);
+        var (again, text) = await Posting.PostChunkedAsync(restarted.Http, "live/again.isml/Streams(a)", capture);
+        Assert.True(again == HttpStatusCode.OK, text);
+    }
+
     [Fact]
     public async Task RedundantEncoders_InterleavedOverTheirFiles_AreIndexedWhole_AfterARestart()
     {
