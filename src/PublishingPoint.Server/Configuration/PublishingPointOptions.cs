@@ -272,6 +272,8 @@ internal sealed class PublishingPointOptionsValidator : IValidateOptions<Publish
     [
         (string.IsNullOrWhiteSpace(options.DataPath),
             "PublishingPoint:DataPath must be set."),
+        (!string.IsNullOrEmpty(options.PlaybackSigningKey) && options.PlaybackSigningKey.Trim().Length < 16,
+            "PublishingPoint:PlaybackSigningKey, when set, must have at least 16 characters: one signed URL lets anyone try keys offline."),
         (options.DvrWindowSeconds is < 10 or > 7 * 24 * 3600,
             "PublishingPoint:DvrWindowSeconds must be between 10 and 604800."),
         (options.MemoryWindowSeconds is < 0 or > 7 * 24 * 3600,

@@ -50,6 +50,23 @@ public sealed class OptionsValidationTests
         }
     }
 
+    /// <summary>A review's finding: any key was taken, and one signed URL lets anyone try short keys offline.</summary>
+    [Theory]
+    [InlineData("", true)]
+    [InlineData("0123456789abcdef", true)]
+    [InlineData("0123456789abcde", false)]
+    [InlineData("short", false)]
+    public void PlaybackSigningKey_WhenSet_HasAtLeast16Characters(string key, bool valid)
+    {
+        var result = new PublishingPointOptionsValidator().Validate(null, new PublishingPointOptions { PlaybackSigningKey = key });
+
+        Assert.Equal(valid, result.Succeeded);
+        if (!valid)
+        {
+            Assert.Contains("PublishingPoint:PlaybackSigningKey", result.FailureMessage, StringComparison.Ordinal);
+        }
+    }
+
     [Fact]
     public void Defaults_AreValid_AndKeepOnlyTheNewestFragmentInMemory()
     {
