@@ -92,6 +92,10 @@ internal sealed partial class ClipWriter(PointRegistry registry, ArchiveRecovery
         try
         {
             await CopyAsync(selected, staging, source.TimelineAnchor, cancellationToken).ConfigureAwait(false);
+            // The source's settings (its own ingest secret among them), and closed: a push to a clip's path would
+            // otherwise continue the clip, under the server-wide secret alone (a review's finding).
+            source.Settings.Save(staging);
+            Durable.WriteFile(Path.Combine(staging, PointRegistry.ClosedMarker), "a clip: ingest is refused until POST /api/points/{path}/open\n"u8);
             if (Directory.Exists(directory))
             {
                 Directory.Delete(directory); // empty (looked at above); not empty now means someone else's files: refused here

@@ -66,6 +66,50 @@ public sealed class ClipTests
     }
 
     /// <summary>
+    /// A clip kept none of its source's settings (a review's finding): a point with its own ingest secret gave a clip
+    /// that took pushes under the server-wide secret, or from any local process without one, continuing the clip. A
+    /// clip now has its source's settings and is closed until an operator opens it.
+    /// </summary>
+    [Fact]
+    public async Task AClip_KeepsItsSourcesSettings_AndIsClosedToIngest()
+    {
+        var data = TempDirectory.Create("pp-clipset");
+        var capture = await IsmvCapture.SixSecondsAsync();
+        await using (var server = await RunningServer.StartAsync(data))
+        {
+            using var created = await server.Http.PostAsJsonAsync("api/points", new { path = "live/own.isml", ingestSecret = "own-secret-0123456" });
+            Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+            Assert.Equal(HttpStatusCode.OK, (await Posting.PostChunkedAsync(server.Http, "live/own.isml/Streams(a)?token=own-secret-0123456", capture)).Status);
+            var anchor = (await server.Http.GetFromJsonAsync<JsonElement>("api/points/live/own.isml")).GetProperty("timelineAnchor").GetDateTimeOffset();
+            using var clip = await server.Http.PostAsJsonAsync("api/clips", new
+            {
+                source = "live/own.isml",
+                path = "clips/own.isml",
+                start = anchor.ToString("O", CultureInfo.InvariantCulture),
+                end = anchor.AddSeconds(4).ToString("O", CultureInfo.InvariantCulture),
+            });
+            Assert.True(clip.StatusCode == HttpStatusCode.Created, await clip.Content.ReadAsStringAsync());
+            await AssertClosedWithTheSourcesSecretAsync(server);
+        }
+
+        // and after a restart
+        await using var restarted = await RunningServer.StartAsync(data);
+        await AssertClosedWithTheSourcesSecretAsync(restarted);
+        Assert.Equal(HttpStatusCode.OK, (await restarted.Http.PostAsync("api/points/clips/own.isml/open", JsonContent.Create(new { }))).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await Posting.PostChunkedAsync(restarted.Http, "clips/own.isml/Streams(b)?token=own-secret-0123456", capture)).Status);
+
+        static async Task AssertClosedWithTheSourcesSecretAsync(RunningServer server)
+        {
+            var capture = await IsmvCapture.SixSecondsAsync();
+            Assert.Equal(HttpStatusCode.Unauthorized, (await Posting.PostChunkedAsync(server.Http, "clips/own.isml/Streams(b)", capture)).Status);
+            Assert.Equal(HttpStatusCode.Conflict, (await Posting.PostChunkedAsync(server.Http, "clips/own.isml/Streams(b)?token=own-secret-0123456", capture)).Status);
+            var view = await server.Http.GetFromJsonAsync<JsonElement>("api/points/clips/own.isml");
+            Assert.True(view.GetProperty("closed").GetBoolean());
+            Assert.Equal("(set)", view.GetProperty("settings").GetProperty("ingestSecret").GetString());
+        }
+    }
+
+    /// <summary>
     /// While a clip is being written to its path, an encoder's push or an operator's create there is refused: they
     /// made a point in the clip's folder (a review's finding), whose files a failed clip's clean-up could then take.
     /// </summary>
