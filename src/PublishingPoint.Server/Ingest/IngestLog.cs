@@ -35,7 +35,7 @@ internal static partial class IngestLog
     [LoggerMessage(EventId = 233, Level = LogLevel.Warning, Message = "Ingest {Point}: events ({Scheme}) come faster than a point keeps them (8 a second): skipped until they slow down")]
     public static partial void EventsTooFast(ILogger logger, string point, string scheme);
 
-    [LoggerMessage(EventId = 235, Level = LogLevel.Warning, Message = "Ingest {Point}: event {Scheme} id {Id} skipped: the events waiting for their segment (version 0 'emsg') would pass 64, or 1 MB, or what the connection may hold (MaxIngestBytesPerConnection and the point's and server's bounds); logged once a connection")]
+    [LoggerMessage(EventId = 235, Level = LogLevel.Warning, Message = "Ingest {Point}: event {Scheme} id {Id} skipped: the events waiting for their segment (version 0 'emsg') would pass 64, or 1 MB (an eighth of MaxIngestBytesPerConnection when that is less), or what the connection may hold (MaxIngestBytesPerConnection and the point's and server's bounds); logged once a connection")]
     public static partial void WaitingEventSkipped(ILogger logger, string point, string scheme, uint id);
 
     [LoggerMessage(EventId = 232, Level = LogLevel.Warning, Message = "Ingest {Point}: event {Scheme} id {Id} skipped: its time {Time} at timescale {Timescale} is out of range")]

@@ -63,6 +63,9 @@ internal sealed class IngestMemoryAccount(IngestMemory pool, Point point, long l
 
     public long Held => _held;
 
+    /// <summary>The most this connection may hold (MaxIngestBytesPerConnection).</summary>
+    public long Limit => limit;
+
     /// <summary>Takes <paramref name="bytes"/> more, or refuses: 413 over the connection's bound, 503 over the point's or the server's.</summary>
     public void Reserve(long bytes)
     {

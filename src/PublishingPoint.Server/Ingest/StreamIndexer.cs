@@ -78,7 +78,7 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
         {
             AddEvent(emsg, Timescale.Rescale(emsg.PresentationTime, emsg.Timescale, TimeSpan.TicksPerSecond));
         }
-        else if (_relativeEvents.Count < 64 && _relativeEventBytes + WaitingBytes(emsg) <= MaxWaitingEventBytes && memory.TryReserve(WaitingBytes(emsg)))
+        else if (_relativeEvents.Count < 64 && _relativeEventBytes + WaitingBytes(emsg) <= Math.Min(MaxWaitingEventBytes, memory.Limit / 8) && memory.TryReserve(WaitingBytes(emsg)))
         {
             // Held on the connection's account until the segment it is timed from arrives; a small share of it, so the
             // fragment that places them still fits.

@@ -77,7 +77,7 @@ internal sealed partial class ArchiveRecovery(PointRegistry registry, ILogger<Ar
     /// </summary>
     private void Recover(PointPath path, string directory)
     {
-        if (PointRegistry.FinishInterruptedRestart(directory))
+        if (PointRegistry.FinishInterruptedRestart(directory) is not null)
         {
             LogRestartFinished(path.Value);
         }

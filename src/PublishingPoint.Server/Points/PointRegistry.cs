@@ -220,7 +220,7 @@ public sealed partial class PointRegistry : IDisposable
         Finalize(point, force: true);
         if (!wasClosed)
         {
-            SaveClosed(point, closed: true);
+            SaveClosed(point);
             LogChanged(point.Path.Value, "closed by an operator");
         }
     }
@@ -228,13 +228,17 @@ public sealed partial class PointRegistry : IDisposable
     /// <summary>The file that keeps a point closed across restarts (recovery closes a point whose folder has it).</summary>
     public const string ClosedMarker = "closed";
 
-    private void SaveClosed(Point point, bool closed)
+    // Writes what the point is when it runs, under the folder lock, not what the caller saw: a close that waited for
+    // its encoders while an operator opened the point must not leave it closed on disk.
+    private void SaveClosed(Point point)
     {
+        var closed = point.Closed;
         try
         {
             point.WriteInFolder(folder =>
             {
                 var marker = System.IO.Path.Combine(folder, ClosedMarker);
+                closed = point.Closed;
                 if (closed)
                 {
                     Durable.CreateDirectory(folder);
@@ -262,7 +266,7 @@ public sealed partial class PointRegistry : IDisposable
         if (point.Closed)
         {
             point.Open();
-            SaveClosed(point, closed: false);
+            SaveClosed(point);
             LogChanged(point.Path.Value, "opened by an operator");
         }
     }
@@ -362,22 +366,29 @@ public sealed partial class PointRegistry : IDisposable
             }
 
             point.Dispose();
-            var n = 1;
-            while (System.IO.Directory.Exists(System.IO.Path.Combine(point.Directory, $"previous-{n}")))
+            // A move that failed before (the point stays, retired, and its encoder tries again) is finished, not
+            // started over in another previous-N.
+            var moved = FinishInterruptedRestart(point.Directory);
+            if (moved is null)
             {
-                n++;
-            }
+                var n = 1;
+                while (System.IO.Directory.Exists(System.IO.Path.Combine(point.Directory, $"previous-{n}")))
+                {
+                    n++;
+                }
 
-            var previous = System.IO.Path.Combine(point.Directory, $"previous-{n}");
-            Durable.CreateDirectory(previous);
-            // File by file, so a crash could leave part of the old presentation on top, to come back as the point at the
-            // next start: the marker says the move is not done, and the start finishes it.
-            Durable.WriteFile(System.IO.Path.Combine(previous, MovingMarker), []);
-            MoveIntoPrevious(point.Directory, previous);
+                moved = $"previous-{n}";
+                var previous = System.IO.Path.Combine(point.Directory, moved);
+                Durable.CreateDirectory(previous);
+                // File by file, so a crash could leave part of the old presentation on top, to come back as the point
+                // at the next start: the marker says the move is not done, and the start finishes it.
+                Durable.WriteFile(System.IO.Path.Combine(previous, MovingMarker), []);
+                MoveIntoPrevious(point.Directory, previous);
+            }
 
             var fresh = new Point(point.Path, point.Directory, Options.MaxRenderedBytesPerPoint, FragmentMemory) { Settings = point.Settings, CreatedByOperator = point.CreatedByOperator };
             _points[point.Path.Value] = fresh;
-            LogChanged(point.Path.Value, $"restarted on reconnect; the previous presentation is in previous-{n}");
+            LogChanged(point.Path.Value, $"restarted on reconnect; the previous presentation is in {moved}");
             return fresh;
         }
     }
@@ -390,7 +401,13 @@ public sealed partial class PointRegistry : IDisposable
         {
             if (System.IO.Path.GetFileName(file) != PointSettings.FileName)
             {
-                File.Move(file, System.IO.Path.Combine(previous, System.IO.Path.GetFileName(file)));
+                var target = System.IO.Path.Combine(previous, System.IO.Path.GetFileName(file));
+                for (var copy = 2; File.Exists(target); copy++)
+                {
+                    target = System.IO.Path.Combine(previous, $"{System.IO.Path.GetFileName(file)}.{copy}"); // never over one already there
+                }
+
+                File.Move(file, target);
             }
         }
 
@@ -401,16 +418,19 @@ public sealed partial class PointRegistry : IDisposable
         Durable.SyncDirectory(previous);
     }
 
-    /// <summary>At start, before the point's files are read: finishes a restart on reconnect that a crash cut short.</summary>
-    internal static bool FinishInterruptedRestart(string directory)
+    /// <summary>
+    /// At start, before the point's files are read, or at a restart on reconnect: finishes a move into previous-N that a
+    /// crash or an error cut short. The name of that folder, or null when there was none.
+    /// </summary>
+    internal static string? FinishInterruptedRestart(string directory)
     {
-        var finished = false;
-        foreach (var previous in System.IO.Directory.EnumerateDirectories(directory, "previous-*"))
+        string? finished = null;
+        foreach (var previous in System.IO.Directory.GetDirectories(directory, "previous-*"))
         {
             if (File.Exists(System.IO.Path.Combine(previous, MovingMarker)))
             {
                 MoveIntoPrevious(directory, previous);
-                finished = true;
+                finished = System.IO.Path.GetFileName(previous);
             }
         }
 

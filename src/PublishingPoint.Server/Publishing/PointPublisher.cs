@@ -487,14 +487,16 @@ internal sealed partial class PointPublisher
     // A segment the origin cannot make (a corrupt sample: 422 there; its archive gone: 404) is skipped and counted like one
     // the origin no longer holds, not a store failure: failing the pass on it held back everything after it for good.
     // Any other failure to make it (an I/O error reading the archive, a fault in the packager) may pass: the pass fails
-    // and is retried, and only after MakeAttempts failures of the same segment in a row is it skipped as above (a
-    // review's finding: one such segment held back the point's playlists, and its VOD, for good).
+    // and is retried, and only once the same segment has failed MakeAttempts times over at least MakeGiveUpSeconds is
+    // it skipped as above (a review's finding: one such segment held back the point's playlists, and its VOD, for
+    // good). Counted per segment, as the live window's segments succeed before a backfill one is tried again; a segment
+    // the cache had to let go under a crowd (answered 503 to players) is never given up on.
     private async Task<byte[]?> ProducibleSegmentAsync(Rendition rendition, long sequence)
     {
         try
         {
             var bytes = await SegmentAsync(rendition, sequence).ConfigureAwait(false);
-            _failing = default;
+            _failing.Remove((rendition, sequence));
             return bytes;
         }
         catch (Exception e) when (e is FormatException or InvalidDataException or Archive.ArchiveGoneException)
@@ -502,22 +504,32 @@ internal sealed partial class PointPublisher
             LogUnpublishable(Point.Path.Value, HlsPlaylistBuilder.Name(rendition.Track), sequence, e.Message);
             return null;
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        catch (Exception e) when (e is not (OperationCanceledException or Delivery.SegmentUnavailableException))
         {
-            _failing = _failing.Rendition == rendition && _failing.Sequence == sequence ? (rendition, sequence, _failing.Count + 1) : (rendition, sequence, 1);
-            if (_failing.Count < MakeAttempts)
+            var now = Environment.TickCount64;
+            var (count, since) = _failing.GetValueOrDefault((rendition, sequence), (0, now));
+            if (count + 1 < MakeAttempts || now - since < MakeGiveUpSeconds * 1000L)
             {
+                if (_failing.Count >= MaxFailingSegments)
+                {
+                    _failing.Clear(); // a store of failures on every segment: counting starts again
+                }
+
+                _failing[(rendition, sequence)] = (count + 1, since);
                 throw;
             }
 
-            _failing = default;
-            LogUnpublishable(Point.Path.Value, HlsPlaylistBuilder.Name(rendition.Track), sequence, $"{MakeAttempts} attempts failed, the last with {e.GetType().Name}: {e.Message}");
+            _failing.Remove((rendition, sequence));
+            LogUnpublishable(Point.Path.Value, HlsPlaylistBuilder.Name(rendition.Track), sequence,
+                $"{count + 1} attempts over {(now - since) / 1000} s failed, the last with {e.GetType().Name}: {e.Message}");
             return null;
         }
     }
 
     internal const int MakeAttempts = 5;
-    private (Rendition? Rendition, long Sequence, int Count) _failing;
+    internal const int MakeGiveUpSeconds = 300;
+    private const int MaxFailingSegments = 1024;
+    private readonly Dictionary<(Rendition Rendition, long Sequence), (int Count, long Since)> _failing = [];
 
     [LoggerMessage(EventId = 906, Level = LogLevel.Warning, Message = "Publishing {Point}: segment {Sequence} of {Rendition} cannot be made and is skipped: {Reason}")]
     private partial void LogUnpublishable(string point, string rendition, long sequence, string reason);

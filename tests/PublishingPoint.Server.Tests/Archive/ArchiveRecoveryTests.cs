@@ -58,6 +58,35 @@ public sealed class ArchiveRecoveryTests
         Assert.True(again == HttpStatusCode.OK, text);
     }
 
+    /// <summary>
+    /// A move into previous-N that failed part way (an I/O error) leaves its marker, and the encoder's retry restarts the
+    /// point again: that move is finished, not left for the next start to finish over the new presentation's files (a
+    /// review's finding on the marker above).
+    /// </summary>
+    [Fact]
+    public async Task ARestartOnReconnect_AfterAMoveThatFailedPartWay_FinishesThatMove()
+    {
+        var capture = await IsmvCapture.SixSecondsAsync();
+        await using var server = await RunningServer.StartAsync();
+        var folder = Path.Combine(server.DataPath, "live", "retry.isml");
+        using var created = await server.Http.PostAsync("api/points", System.Net.Http.Json.JsonContent.Create(new { path = "live/retry.isml", restartOnReconnect = true }));
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        var (status, body) = await Posting.PostChunkedAsync(server.Http, "live/retry.isml/Streams(a)", capture);
+        Assert.True(status == HttpStatusCode.OK, body);
+        await Eventually.WaitUntilAsync(() => server.Services.GetRequiredService<PointRegistry>().Find("live/retry.isml")?.State == PointState.Vod, "not finalised");
+
+        var old = Directory.GetFiles(folder).Where(f => Path.GetFileName(f) != "point.json").Select(Path.GetFileName).Order(StringComparer.Ordinal).ToArray();
+        var previous = Directory.CreateDirectory(Path.Combine(folder, "previous-1")).FullName;
+        File.WriteAllBytes(Path.Combine(previous, ".moving"), []);
+        var first = old.First(f => f!.EndsWith(".ismv", StringComparison.Ordinal))!;
+        File.Move(Path.Combine(folder, first), Path.Combine(previous, first));
+
+        (status, body) = await Posting.PostChunkedAsync(server.Http, "live/retry.isml/Streams(a)", capture);
+        Assert.True(status == HttpStatusCode.OK, body);
+        Assert.False(Directory.Exists(Path.Combine(folder, "previous-2")), "the retry started another previous-N");
+        Assert.Equal(old, Directory.GetFiles(previous).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+    }
+
     [Fact]
     public async Task RedundantEncoders_InterleavedOverTheirFiles_AreIndexedWhole_AfterARestart()
     {
