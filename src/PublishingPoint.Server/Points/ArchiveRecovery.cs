@@ -265,20 +265,40 @@ internal sealed partial class ArchiveRecovery(PointRegistry registry, ILogger<Ar
         var aside = $"{file}.torn-{validLength}";
         using (var source = new FileStream(file, FileMode.Open, FileAccess.ReadWrite, FileShare.Read))
         {
-            using (var target = CreateAside(ref aside))
+            var torn = source.Length - validLength;
+            FileStream? target = null;
+            try
             {
-                source.Position = validLength;
-                source.CopyTo(target);
-                target.Flush(flushToDisk: true);
+                using (target = CreateAside(ref aside))
+                {
+                    source.Position = validLength;
+                    source.CopyTo(target);
+                    target.Flush(flushToDisk: true);
+                }
+
+                Durable.SyncDirectory(Path.GetDirectoryName(file)!);
+                LogQuarantined(file, torn, aside);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // No copy (a full disk, say): the file is still cut back, as its fragments before the tear were
+                // acknowledged and the torn bytes never were; leaving it unindexed would stop serving them until a
+                // restart that finds room.
+                if (target is not null)
+                {
+                    File.Delete(aside);
+                }
+
+                LogQuarantineFailed(e, file, torn);
             }
 
-            Durable.SyncDirectory(Path.GetDirectoryName(file)!);
             source.SetLength(validLength);
             source.Flush(flushToDisk: true);
         }
-
-        LogQuarantined(file, new FileInfo(aside).Length, aside);
     }
+
+    [LoggerMessage(EventId = 310, Level = LogLevel.Error, Message = "Archive {Path}: the {Bytes} bytes after its last complete fragment could not be set aside and are dropped (never acknowledged); its complete fragments are served")]
+    private partial void LogQuarantineFailed(Exception exception, string path, long bytes);
 
     // A second crash at the same offset sets aside other bytes: they go beside the first ones ("-2", ...), never over them.
     private static FileStream CreateAside(ref string aside)

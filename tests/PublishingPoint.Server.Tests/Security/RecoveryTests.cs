@@ -39,6 +39,24 @@ public sealed class RecoveryTests
         Assert.Equal(capture[fifth..(fifth + 5000)], await File.ReadAllBytesAsync(aside));
     }
 
+    /// <summary>
+    /// When the torn tail cannot be copied aside (a full disk, here a folder in the way), the archive was left out of
+    /// the index: its acknowledged fragments went unserved until a restart that could copy (a review's finding). The
+    /// file is cut back all the same, and served.
+    /// </summary>
+    [Fact]
+    public async Task TornTail_ThatCannotBeSetAside_IsDropped_AndTheCompleteFragmentsAreStillServed()
+    {
+        var (_, data, folder, fifth) = await TornArchiveAsync("noroom");
+        Directory.CreateDirectory(Path.Combine(folder, $"enc1.ismv.torn-{fifth}"));
+
+        await using var server = await RunningServer.StartAsync(data);
+        Assert.Equal(4, Count(await SmoothManifestView.FetchVodAsync(server.Http, "live/noroom.isml/Manifest")));
+        // Cut back at the tear, then finalised: its index follows the fourth fragment.
+        var archive = await File.ReadAllBytesAsync(Path.Combine(folder, "enc1.ismv"));
+        Assert.Equal("mfra", Boxes.TopLevel(archive).Single(b => b.Offset == fifth).Type);
+    }
+
     [Fact]
     public async Task UnreadableFragment_IsSkipped_AndTheFragmentsAfterItAreServed()
     {
