@@ -14,6 +14,39 @@ public sealed class FileSystemObjectStore : IObjectStore
     {
         _root = Path.TrimEndingDirectorySeparator(Path.GetFullPath(root));
         Directory.CreateDirectory(_root);
+        Leftovers = Task.Run(RemoveLeftoverTemporaries);
+    }
+
+    /// <summary>The sweep of temporary files a crash left (begun when the store is made, on the pool).</summary>
+    internal Task Leftovers { get; }
+
+    // A put cut off by a crash leaves its temporary file, which a web server serving the folder would list. Those over
+    // a minute old are removed once at start (a put takes milliseconds; none of this process's is running yet).
+    private void RemoveLeftoverTemporaries()
+    {
+        var cutoff = DateTime.UtcNow.AddMinutes(-1);
+        var options = new EnumerationOptions { RecurseSubdirectories = true, IgnoreInaccessible = true };
+        foreach (var file in Directory.EnumerateFiles(_root, "*.tmp", options))
+        {
+            var name = Path.GetFileNameWithoutExtension(file);
+            var dot = name.LastIndexOf('.');
+            if (dot < 0 || !Guid.TryParseExact(name.AsSpan(dot + 1), "N", out _))
+            {
+                continue;
+            }
+
+            try
+            {
+                if (File.GetLastWriteTimeUtc(file) < cutoff)
+                {
+                    File.Delete(file);
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // gone meanwhile, or not ours to remove
+            }
+        }
     }
 
     public string Description => new Uri(_root + Path.DirectorySeparatorChar).ToString();

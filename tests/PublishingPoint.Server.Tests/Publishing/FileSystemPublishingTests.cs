@@ -132,6 +132,29 @@ public sealed class FileSystemPublishingTests
         }
     }
 
+    /// <summary>A put a crash cut off leaves its temporary file, which nginx would list: the next start removes it.</summary>
+    [Fact]
+    public async Task TemporaryFilesACrashLeft_AreRemovedAtTheNextStart()
+    {
+        var folder = TempDirectory.Create("pp-www");
+        var hls = Directory.CreateDirectory(Path.Combine(folder, "live", "x.isml", "hls", "video-400000")).FullName;
+        var stale = Path.Combine(hls, $"3.ts.{Guid.NewGuid():N}.tmp");
+        var fresh = Path.Combine(hls, $"4.ts.{Guid.NewGuid():N}.tmp");
+        var someoneElses = Path.Combine(hls, "notes.tmp");
+        foreach (var file in new[] { stale, fresh, someoneElses })
+        {
+            await File.WriteAllBytesAsync(file, [1, 2, 3]);
+        }
+
+        File.SetLastWriteTimeUtc(stale, DateTime.UtcNow.AddHours(-2));
+        File.SetLastWriteTimeUtc(someoneElses, DateTime.UtcNow.AddHours(-2));
+        var store = new PublishingPoint.Server.Publishing.FileSystemObjectStore(folder);
+        await store.Leftovers;
+        Assert.False(File.Exists(stale));
+        Assert.True(File.Exists(fresh), "a temporary file of a put still running (another process's) is left");
+        Assert.True(File.Exists(someoneElses));
+    }
+
     /// <summary>
     /// A store that takes PUTs and refuses DELETEs (an S3 policy with s3:PutObject only). A review found each refused
     /// delete failed the whole pass, so the live playlists, put just before, were then refreshed at the backoff's pace
