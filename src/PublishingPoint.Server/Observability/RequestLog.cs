@@ -15,6 +15,9 @@ internal static class RequestLog
 {
     public const string Category = "PublishingPoint.RequestLog";
 
+    /// <summary>How many lines of refused, failed (but not 500) or abandoned requests are written a second; the rest are counted.</summary>
+    public const int RefusedLinesPerSecond = 50;
+
     public const string Template = "{RequestMethod} {Path} -> {StatusCode} {ResponseBytes} bytes in {Elapsed:0.0} ms ({Format})";
 
     /// <summary>A successful answer to a player: GET or HEAD under a point (or the clock), status below 400.</summary>

@@ -61,15 +61,56 @@ internal sealed class RequestObservation(RequestDelegate next, Delivery.Delivery
         // Only for a line that will be written: a player's answer is at Debug, off by default, and gathering the line
         // costs more than the rest of a playlist's answer.
         var level = RequestLog.LevelOf(context, error is not null, path.Delivery);
-        if (_requestLog.IsEnabled(level))
+        if (_requestLog.IsEnabled(level) && Budgeted(context, status))
         {
-            // The path as it came on the wire (percent-encoded): a decoded %0a in the line would forge another.
-            (range is { } named ? _requestLog.ForContext("Point", point?.Path.Value ?? Points.PointPath.Truncate(requestPath![named])) : _requestLog).Write(level, error, RequestLog.Template,
+            // The path as it came on the wire (percent-encoded): a decoded %0a in the line would forge another. A client
+            // that left gets no stack trace (its cancellation is not the server's failure); a made-up point no property.
+            var aborted = context.RequestAborted.IsCancellationRequested;
+            (point is not null ? _requestLog.ForContext("Point", point.Path.Value) : _requestLog).Write(level, aborted ? null : error, RequestLog.Template,
                 context.Request.Method, context.Request.Path.ToUriComponent(), status, bytes, elapsed.TotalMilliseconds, format);
         }
 
         Count(context, point, format, bytes);
     }
+
+    // Lines anyone can cause at will (a refusal, a 404, a client that left, a 503 of a full queue) are written at most
+    // RefusedLinesPerSecond a second, and the next second's first line says how many were held back: a flood of them
+    // would fill the async sink's bound, and it drops other lines (an archive's failure) when full (a review's finding).
+    private bool Budgeted(HttpContext context, int status)
+    {
+        if ((status < 400 || status == StatusCodes.Status500InternalServerError) && !context.RequestAborted.IsCancellationRequested)
+        {
+            return true;
+        }
+
+        var second = System.Diagnostics.Stopwatch.GetTimestamp() / System.Diagnostics.Stopwatch.Frequency;
+        lock (_budgetLock)
+        {
+            if (second != _budgetSecond)
+            {
+                if (_heldLines > 0)
+                {
+                    _requestLog.Warning("{Held} request lines of refused, failed or abandoned requests were held back (over {Budget} a second)", _heldLines, RequestLog.RefusedLinesPerSecond);
+                }
+
+                (_budgetSecond, _budgetLines, _heldLines) = (second, 0, 0);
+            }
+
+            if (_budgetLines < RequestLog.RefusedLinesPerSecond)
+            {
+                _budgetLines++;
+                return true;
+            }
+
+            _heldLines++;
+            return false;
+        }
+    }
+
+    private readonly Lock _budgetLock = new();
+    private long _budgetSecond;
+    private int _budgetLines;
+    private long _heldLines;
 
     /// <summary>The point's egress, and its viewer when this was a manifest, playlist or MPD answered.</summary>
     private void Count(HttpContext context, Points.Point? point, string format, long bytes)

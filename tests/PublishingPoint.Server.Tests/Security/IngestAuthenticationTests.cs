@@ -36,6 +36,40 @@ public sealed class IngestAuthenticationTests
     }
 
     /// <summary>
+    /// With the shipped level (request lines at Information), each refused request was a line: a flood of 404s at
+    /// line rate filled the async sink, which then drops every other line, an archive's failure among them (a review's
+    /// finding). Such lines are written at most 50 a second, and the next second's first says how many were held back.
+    /// </summary>
+    [Fact]
+    public async Task AFloodOfNotFound_WritesAtMost50RequestLinesASecond_AndSaysHowManyItHeldBack()
+    {
+        var capture = new LogCapture(Microsoft.Extensions.Logging.LogLevel.Information);
+        await using var server = await RunningServer.StartAsync(null,
+            services => Microsoft.Extensions.DependencyInjection.ServiceCollectionServiceExtensions.AddSingleton<Microsoft.Extensions.Logging.ILoggerProvider>(services, capture),
+            "--Serilog:MinimumLevel:Override:PublishingPoint.RequestLog=Information");
+        var started = DateTime.UtcNow;
+        for (var i = 0; i < 600; i++)
+        {
+            using var missing = await server.Http.GetAsync($"live/none{i}.isml/Manifest");
+            Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
+        }
+
+        var seconds = (int)Math.Ceiling((DateTime.UtcNow - started).TotalSeconds) + 1;
+        var written = capture.Entries.Count(e => e.Message.Contains("-> 404", StringComparison.Ordinal));
+        Assert.InRange(written, 1, 50 * seconds);
+        Assert.True(written < 600, $"{written} lines for 600 refused requests in {seconds} s");
+
+        await Task.Delay(1100); // into another second: its first line brings the count
+        using (await server.Http.GetAsync("live/after.isml/Manifest"))
+        {
+        }
+
+        var summaries = capture.Entries.Where(e => e.Message.Contains("were held back", StringComparison.Ordinal)).ToList();
+        Assert.NotEmpty(summaries);
+        Assert.All(summaries, s => Assert.Matches("^[1-9][0-9]* request lines", s.Message));
+    }
+
+    /// <summary>
     /// Without a secret, ingest is open to encoders on this machine only. A reverse proxy or tunnel in front of the
     /// loopback server relays anyone's request from loopback, with forwarding headers: such a push is refused unless
     /// AllowAnonymousIngest opens ingest to all (a review's finding: anyone behind the relay could push to or end a point).
