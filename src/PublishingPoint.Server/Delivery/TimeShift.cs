@@ -18,12 +18,12 @@ public sealed record TimeShift(double? FromSeconds, double? ToSeconds, double De
     public bool IsNone => FromSeconds is null && ToSeconds is null && DelaySeconds <= 0;
 
     /// <summary>
-    /// The max-age of a finished (VOD) playlist or MPD: an hour once nothing can change it (a window with an end, or a
-    /// point an operator closed), else a minute, because an encoder that comes back after FinalizeGraceSeconds continues
-    /// the point and a CDN must not keep telling players for an hour that it ended.
+    /// The max-age of a finished (VOD) playlist or MPD: an hour once nothing can change it (a time-shift window with an
+    /// end), else a minute, because an encoder that comes back after FinalizeGraceSeconds continues the point, and an
+    /// operator may open a closed one again, and a CDN must not keep telling players for an hour that it ended.
     /// </summary>
     public static int FinishedMaxAge(Points.Point point, TimeShift shift) =>
-        shift.ToSeconds is not null || point.Closed ? 3600 : 60;
+        shift.ToSeconds is not null ? 3600 : 60;
 
     /// <summary>Media seconds on the server's clock when the request came: a delay's live edge is measured back from it.</summary>
     public double NowSeconds { get; init; }

@@ -82,7 +82,7 @@ public sealed partial class SeveralOriginsTests
         var source = await RecordingAsync(12);
         await using var one = await RunningServer.StartAsync();
         await using var two = await RunningServer.StartAsync();
-        var slave = "[f=ismv:movflags=isml+frag_keyframe:write_prft=pts]";
+        var slave = "[f=ismv:movflags=isml+frag_keyframe:write_prft=pts:onfail=ignore]"; // as the README recipe
         var push = await Tool.RunAsync("ffmpeg",
         [
             "-hide_banner", "-loglevel", "error", "-i", source, "-map", "0", "-c", "copy", "-output_ts_offset", Timecode().ToString(CultureInfo.InvariantCulture),
