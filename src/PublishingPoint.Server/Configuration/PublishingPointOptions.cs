@@ -123,6 +123,12 @@ public sealed record PublishingPointOptions
     /// <summary>Most tracks one stream may announce in its 'moov'.</summary>
     public int MaxTracksPerStream { get; set; } = 16;
 
+    /// <summary>
+    /// Most tracks a point gathers from all its streams and their headers (a track stays for the point's life, in its
+    /// playlists, API and metrics): a header that would pass it is refused with 409.
+    /// </summary>
+    public int MaxTracksPerPoint { get; set; } = 64;
+
     /// <summary>An ingest that sends nothing for this long is cut (its complete fragments are kept).</summary>
     public int IngestIdleTimeoutSeconds { get; set; } = 30;
 
@@ -290,8 +296,8 @@ internal sealed class PublishingPointOptionsValidator : IValidateOptions<Publish
             "PublishingPoint:TsFragmentSeconds must be between 0.5 and 60."),
         (options.MaxPointDiskBytes < 0,
             "PublishingPoint:MaxPointDiskBytes must be 0 (no bound) or more."),
-        (options.MaxPoints < 1 || options.MaxStreamsPerPoint < 1 || options.MaxTracksPerStream < 1,
-            "PublishingPoint:MaxPoints, MaxStreamsPerPoint and MaxTracksPerStream must be at least 1."),
+        (options.MaxPoints < 1 || options.MaxStreamsPerPoint < 1 || options.MaxTracksPerStream < 1 || options.MaxTracksPerPoint < options.MaxTracksPerStream,
+            "PublishingPoint:MaxPoints, MaxStreamsPerPoint and MaxTracksPerStream must be at least 1, MaxTracksPerPoint at least MaxTracksPerStream."),
         (options.IngestIdleTimeoutSeconds is < 1 or > 3600 || options.MinIngestBytesPerSecond < 0,
             "PublishingPoint:IngestIdleTimeoutSeconds must be between 1 and 3600, MinIngestBytesPerSecond at least 0."),
         (options.MaxArchiveRunsPerStream < 1 || options.MaxOpenArchiveFiles is < 16 or > 1_000_000,

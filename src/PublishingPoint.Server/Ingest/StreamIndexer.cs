@@ -223,7 +223,7 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
             throw TooManyHeaders();
         }
 
-        var bound = point.BindTracks(descriptions, out var conflict);
+        var bound = point.BindTracks(descriptions, out var conflict, registry.Options.MaxTracksPerPoint);
         if (conflict is not null)
         {
             throw new PointRuleException(StatusCodes.Status409Conflict, conflict);
@@ -324,7 +324,7 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
             return null;
         }
 
-        _tracks = point.BindTracks(archive.Header.Descriptions, out var conflict);
+        _tracks = point.BindTracks(archive.Header.Descriptions, out var conflict, registry.Options.MaxTracksPerPoint);
         if (conflict is not null)
         {
             throw new PointRuleException(StatusCodes.Status409Conflict, conflict);

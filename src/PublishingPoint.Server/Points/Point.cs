@@ -627,7 +627,7 @@ public sealed class Point : IDisposable
     /// Binds the tracks an encoder announced to the point's tracks, creating what is new. A track key already
     /// fed with different media is a conflict; the same media under the same key is a redundant feed.
     /// </summary>
-    public Dictionary<uint, Track> BindTracks(IReadOnlyDictionary<uint, TrackDescription> announced, out string? conflict)
+    public Dictionary<uint, Track> BindTracks(IReadOnlyDictionary<uint, TrackDescription> announced, out string? conflict, int maxTracks = int.MaxValue)
     {
         ArgumentNullException.ThrowIfNull(announced);
         lock (_lock)
@@ -640,6 +640,13 @@ public sealed class Point : IDisposable
                     conflict = $"{description.Key} is already fed with different media ({existing.Description.FourCC} {existing.Description.CodecPrivateData})";
                     return [];
                 }
+            }
+
+            var added = announced.Values.Select(d => d.Key).Distinct().Count(k => !_tracks.ContainsKey(k));
+            if (_tracks.Count + added > maxTracks)
+            {
+                conflict = $"the point has {_tracks.Count} tracks and this header would add {added}; a point may have at most {maxTracks} (PublishingPoint:MaxTracksPerPoint)";
+                return [];
             }
 
             var bound = new Dictionary<uint, Track>();

@@ -47,6 +47,37 @@ public sealed class IngestBoundsTests
     }
 
     /// <summary>
+    /// A track stays for its point's life (in playlists, the API and a metric series each). A review found no bound on a
+    /// point's tracks beyond each header's: streams and header runs with new bit rates could gather thousands. A header
+    /// that would take a point past MaxTracksPerPoint is refused with 409, and the point keeps what it had.
+    /// </summary>
+    [Fact]
+    public async Task AHeaderThatWouldPassMaxTracksPerPoint_Gets409_AndThePointKeepsItsTracks()
+    {
+        await using var server = await RunningServer.StartAsync(null, "--PublishingPoint:MaxTracksPerPoint=4", "--PublishingPoint:MaxTracksPerStream=2");
+        var registry = server.Services.GetRequiredService<PublishingPoint.Server.Points.PointRegistry>();
+        var accepted = 0;
+        HttpStatusCode last = default;
+        string text = "";
+        foreach (var kbps in new[] { 200, 250, 300, 350, 400 })
+        {
+            // Each its own stream and video bit rate; the audio is the same each time, one track
+            (last, text) = await Posting.PostChunkedAsync(server.Http, $"live/many.isml/Streams(s{kbps})", await IsmvCapture.MakeAsync(2, kbps, 64));
+            if (last != HttpStatusCode.OK)
+            {
+                break;
+            }
+
+            accepted++;
+        }
+
+        Assert.Equal(HttpStatusCode.Conflict, last);
+        Assert.Contains("MaxTracksPerPoint", text, StringComparison.Ordinal);
+        Assert.Equal(3, accepted); // audio and 200, then 250, then 300: four tracks
+        Assert.Equal(4, registry.Find("live/many.isml")!.Tracks().Length);
+    }
+
+    /// <summary>
     /// A version-0 'emsg' waits for the fragment it is timed from. A review found the waiting ones outside every bound
     /// (64 of 64 KB a connection, released from its account as soon as read). They are held on the connection's
     /// account now, at most 1 MB of them; the rest are skipped with a log line, and the media goes on.
