@@ -253,12 +253,12 @@ internal sealed partial class PointRequestRouter(
         if (string.IsNullOrEmpty(secret))
         {
             var fromAPage = context.Request.Headers.Origin.Count > 0;
-            _refusals.Refused(denied, fromAPage ? "ingest from a web page" : "ingest without a secret, relayed or from another address", path.Value);
+            _refusals.Refused(denied, fromAPage ? "ingest from a web page" : "ingest without a secret, relayed or from another address", path.Value, ingest: true);
             await Problems.WriteAsync(context, denied, fromAPage ? IngestAuthorization.FromAWebPage : IngestAuthorization.Relayed).ConfigureAwait(false);
             return false;
         }
 
-        _refusals.Refused(denied, "ingest without the right secret", path.Value);
+        _refusals.Refused(denied, "ingest without the right secret", path.Value, ingest: true);
         await Problems.WriteAsync(context, denied, "ingest needs the point's secret: ?token=... or HTTP basic auth").ConfigureAwait(false);
         return false;
     }
@@ -285,7 +285,7 @@ internal sealed partial class PointRequestRouter(
         if (!PointPath.IsSafeSegment(streamId))
         {
             var message = $"stream id '{PointPath.Truncate(streamId)}' is not allowed: use 1-64 of A-Z a-z 0-9 . _ -";
-            _refusals.Refused(StatusCodes.Status400BadRequest, message, path.Value);
+            _refusals.Refused(StatusCodes.Status400BadRequest, message, path.Value, ingest: true);
             await Problems.WriteAsync(context, StatusCodes.Status400BadRequest, message).ConfigureAwait(false);
             return;
         }

@@ -12,12 +12,13 @@ internal sealed class RequestRefusals(ILogger logger)
 {
     private static readonly TimeSpan Interval = TimeSpan.FromSeconds(10);
 
-    // Keyed by status, which the server chooses (a handful), never by anything the request says.
-    private readonly ConcurrentDictionary<int, LogGate> _gates = new();
+    // Keyed by status and whether it refused an encoder's request, which the server chooses (a handful), never by
+    // anything the request says: a flood of bad playback requests does not hide an encoder's refusal.
+    private readonly ConcurrentDictionary<(int Status, bool Ingest), LogGate> _gates = new();
 
-    public void Refused(int status, string problem, string path)
+    public void Refused(int status, string problem, string path, bool ingest = false)
     {
-        if (!logger.IsEnabled(LogLevel.Warning) || !_gates.GetOrAdd(status, _ => new LogGate(Interval)).Pass(out var held))
+        if (!logger.IsEnabled(LogLevel.Warning) || !_gates.GetOrAdd((status, ingest), _ => new LogGate(Interval)).Pass(out var held))
         {
             return;
         }

@@ -314,11 +314,20 @@ public sealed class FaultTests
                 await push.SendAsync(fragment);
             }
 
+            // Each request bounded: one that waited on the point's lock would time out here.
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(15));
-            var master = await server.Http.GetStringAsync("live/stall.isml/master.m3u8", timeout.Token);
-            var variant = HlsText.AttributeLines(master, "#EXT-X-STREAM-INF")[0].Uri!;
-            await Eventually.WaitUntilAsync(async () => HlsText.Segments(await server.Http.GetStringAsync($"live/stall.isml/{variant}", timeout.Token)).Count >= 2,
-                "the fragments pushed during the stalled write were not listed", TimeSpan.FromSeconds(15));
+            await Eventually.WaitUntilAsync(async () =>
+            {
+                using var master = await server.Http.GetAsync("live/stall.isml/master.m3u8", timeout.Token);
+                if (!master.IsSuccessStatusCode)
+                {
+                    return false; // the pushed fragments not indexed yet
+                }
+
+                var variant = HlsText.AttributeLines(await master.Content.ReadAsStringAsync(timeout.Token), "#EXT-X-STREAM-INF")[0].Uri!;
+                using var media = await server.Http.GetAsync($"live/stall.isml/{variant}", timeout.Token);
+                return media.IsSuccessStatusCode && HlsText.Segments(await media.Content.ReadAsStringAsync(timeout.Token)).Count >= 2;
+            }, "the fragments pushed during the stalled write were not listed", TimeSpan.FromSeconds(15));
             Assert.False(stalled.IsCompleted);
         }
         finally

@@ -36,6 +36,27 @@ public sealed class IngestAuthenticationTests
     }
 
     /// <summary>
+    /// The refusal warnings were gated by status alone: a flood of bad playback paths (400) held back, for 10 s at a
+    /// time, the warning that says why an encoder's push was refused with the same status (a review's finding).
+    /// </summary>
+    [Fact]
+    public async Task AFloodOfBadPlaybackPaths_DoesNotHideAnEncodersRefusal()
+    {
+        var capture = new LogCapture();
+        await using var server = await RunningServer.StartAsync(null,
+            services => Microsoft.Extensions.DependencyInjection.ServiceCollectionServiceExtensions.AddSingleton<Microsoft.Extensions.Logging.ILoggerProvider>(services, capture));
+        for (var i = 0; i < 20; i++)
+        {
+            using var bad = await server.Http.GetAsync($"live/bad$name{i}.isml/Manifest");
+            Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+        }
+
+        using var push = await server.Http.PostAsync("live/good.isml/Streams(a$b)", new ByteArrayContent([1]));
+        Assert.Equal(HttpStatusCode.BadRequest, push.StatusCode);
+        Assert.Contains(capture.Entries, e => e.Message.Contains("stream id", StringComparison.Ordinal));
+    }
+
+    /// <summary>
     /// With the shipped level (request lines at Information), each refused request was a line: a flood of 404s at
     /// line rate filled the async sink, which then drops every other line, an archive's failure among them (a review's
     /// finding). Such lines are written at most 50 a second, and the next second's first says how many were held back.

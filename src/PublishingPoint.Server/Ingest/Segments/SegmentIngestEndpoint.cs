@@ -24,14 +24,14 @@ internal sealed partial class SegmentIngestEndpoint(PointRegistry registry, Inge
         if (!IsSafeFile(file))
         {
             var message = $"file name '{PointPath.Truncate(file)}' is not allowed: one or two segments of A-Z a-z 0-9 . _ -";
-            _refusals.Refused(StatusCodes.Status400BadRequest, message, path.Value);
+            _refusals.Refused(StatusCodes.Status400BadRequest, message, path.Value, ingest: true);
             await Problems.WriteAsync(context, StatusCodes.Status400BadRequest, message).ConfigureAwait(false);
             return;
         }
 
         if (registry.Find(path) is { } existing && !existing.Settings.Allows(IngestProtocol.Segments))
         {
-            _refusals.Refused(StatusCodes.Status403Forbidden, "segmented ingest is not allowed on this point", path.Value);
+            _refusals.Refused(StatusCodes.Status403Forbidden, "segmented ingest is not allowed on this point", path.Value, ingest: true);
             await Problems.WriteAsync(context, StatusCodes.Status403Forbidden, $"the point does not accept {IngestProtocol.Segments} ingest").ConfigureAwait(false);
             return;
         }
@@ -55,7 +55,7 @@ internal sealed partial class SegmentIngestEndpoint(PointRegistry registry, Inge
                 await ingest.HandleTsAsync(context, path, SegmentNaming.StreamId(registry.Find(path), file, numbered: true)).ConfigureAwait(false);
                 break;
             default:
-                _refusals.Refused(StatusCodes.Status415UnsupportedMediaType, $"unsupported file type '{extension}'", path.Value);
+                _refusals.Refused(StatusCodes.Status415UnsupportedMediaType, $"unsupported file type '{extension}'", path.Value, ingest: true);
                 await Problems.WriteAsync(context, StatusCodes.Status415UnsupportedMediaType,
                     $"cannot ingest '{extension}' files: push .mp4/.m4s (fMP4) or .ts segments, .m3u8 or .mpd").ConfigureAwait(false);
                 break;
@@ -90,7 +90,7 @@ internal sealed partial class SegmentIngestEndpoint(PointRegistry registry, Inge
                 body.AdvanceTo(result.Buffer.End);
                 if (total > MaxPlaylistBytes)
                 {
-                    _refusals.Refused(StatusCodes.Status413PayloadTooLarge, "playlist over 16 MiB", path.Value);
+                    _refusals.Refused(StatusCodes.Status413PayloadTooLarge, "playlist over 16 MiB", path.Value, ingest: true);
                     await Problems.WriteAsync(context, StatusCodes.Status413PayloadTooLarge, "playlist over 16 MiB").ConfigureAwait(false);
                     return;
                 }
@@ -104,7 +104,7 @@ internal sealed partial class SegmentIngestEndpoint(PointRegistry registry, Inge
         catch (Exception e) when (e is IdleTimeoutException || (e is OperationCanceledException && deadline.IsCancellationRequested))
         {
             var problem = e is IdleTimeoutException ? $"playlist body stalled: {e.Message}" : $"playlist body not complete in {(2 * idle).TotalSeconds:0} s";
-            _refusals.Refused(StatusCodes.Status408RequestTimeout, problem, path.Value);
+            _refusals.Refused(StatusCodes.Status408RequestTimeout, problem, path.Value, ingest: true);
             await Problems.WriteAsync(context, StatusCodes.Status408RequestTimeout, problem).ConfigureAwait(false);
             return;
         }
