@@ -114,12 +114,7 @@ internal static class ExposureCheck
     /// </summary>
     public static bool IsLocal(string url)
     {
-        BindingAddress address;
-        try
-        {
-            address = BindingAddress.Parse(url);
-        }
-        catch (FormatException)
+        if (Parse(url) is not { } address)
         {
             return false;
         }
@@ -134,15 +129,18 @@ internal static class ExposureCheck
             || (IPAddress.TryParse(host, out var ip) && IPAddress.IsLoopback(ip));
     }
 
-    private static bool IsUnixSocket(string url)
+    private static bool IsUnixSocket(string url) => Parse(url)?.IsUnixPipe == true;
+
+    // What Kestrel would bind, or null for what it cannot parse.
+    private static BindingAddress? Parse(string url)
     {
         try
         {
-            return BindingAddress.Parse(url).IsUnixPipe;
+            return BindingAddress.Parse(url);
         }
         catch (FormatException)
         {
-            return false;
+            return null;
         }
     }
 }

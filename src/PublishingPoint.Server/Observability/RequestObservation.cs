@@ -83,7 +83,7 @@ internal sealed class RequestObservation(RequestDelegate next, Delivery.Delivery
             return true;
         }
 
-        var second = System.Diagnostics.Stopwatch.GetTimestamp() / System.Diagnostics.Stopwatch.Frequency;
+        var second = registry.Time.GetTimestamp() / registry.Time.TimestampFrequency;
         lock (_budgetLock)
         {
             if (second != _budgetSecond)

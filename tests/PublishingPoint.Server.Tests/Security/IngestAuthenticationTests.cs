@@ -65,8 +65,10 @@ public sealed class IngestAuthenticationTests
     public async Task AFloodOfNotFound_WritesAtMost50RequestLinesASecond_AndSaysHowManyItHeldBack()
     {
         var capture = new LogCapture(Microsoft.Extensions.Logging.LogLevel.Information);
+        var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
         await using var server = await RunningServer.StartAsync(null,
-            services => Microsoft.Extensions.DependencyInjection.ServiceCollectionServiceExtensions.AddSingleton<Microsoft.Extensions.Logging.ILoggerProvider>(services, capture),
+            services => Microsoft.Extensions.DependencyInjection.ServiceCollectionServiceExtensions.AddSingleton<TimeProvider>(
+                Microsoft.Extensions.DependencyInjection.ServiceCollectionServiceExtensions.AddSingleton<Microsoft.Extensions.Logging.ILoggerProvider>(services, capture), clock),
             "--Serilog:MinimumLevel:Override:PublishingPoint.RequestLog=Information");
         var started = DateTime.UtcNow;
         for (var i = 0; i < 600; i++)
@@ -80,7 +82,7 @@ public sealed class IngestAuthenticationTests
         Assert.InRange(written, 1, 50 * seconds);
         Assert.True(written < 600, $"{written} lines for 600 refused requests in {seconds} s");
 
-        await Task.Delay(1100); // into another second: its first line brings the count
+        clock.Advance(TimeSpan.FromSeconds(1)); // into another second on the server's clock: its first line brings the count
         using (await server.Http.GetAsync("live/after.isml/Manifest"))
         {
         }
