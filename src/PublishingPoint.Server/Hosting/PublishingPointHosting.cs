@@ -37,6 +37,7 @@ public static class PublishingPointHosting
         // is enabled, every request gets an Activity, a log scope and their async-local copies, a quarter of what a
         // playlist's answer allocates, for lines (request starting/finished) nobody reads; the request log is ours.
         builder.Services.AddSerilog((_, configuration) => configuration.MinimumLevel.Override(HostingDiagnostics, Serilog.Events.LevelAlias.Off)
+            .Filter.ByExcluding(Observability.RejectedConnectionsLog.IsKestrelsLine)
             .ReadFrom.Configuration(builder.Configuration), preserveStaticLogger: true, writeToProviders: true);
         builder.Services.AddPublishingPoints(builder.Configuration);
         services?.Invoke(builder.Services);
@@ -337,6 +338,7 @@ public static class PublishingPointHosting
         services.AddHostedService(sp => sp.GetRequiredService<ArchiveRecovery>());
         services.AddSingleton<ClipWriter>();
         services.AddHostedService<FrontDoor>();
+        services.AddHostedService<Observability.RejectedConnectionsLog>();
         Publishing.PublishingServices.AddPublishing(services, configuration);
         return services;
     }

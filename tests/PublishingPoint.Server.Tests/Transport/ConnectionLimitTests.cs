@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using PublishingPoint.Server.Tests.Infrastructure;
 using PublishingPoint.Server.Transport;
@@ -58,6 +59,53 @@ public sealed class ConnectionLimitTests
         {
             held.ForEach(s => s.Dispose());
         }
+    }
+
+    /// <summary>
+    /// Kestrel writes a warning for every connection it turns away at the server's total, so a flood of connections was a
+    /// flood of the log, which the async sink's bound then answers by dropping every other line (a review's finding).
+    /// </summary>
+    [Fact]
+    public async Task AtTheServersTotal_AFloodOfRejectedConnections_IsOneCountedLine_NotOneAConnection()
+    {
+        var capture = new LogCapture();
+        await using var server = await RunningServer.StartAsync(null, services => services.AddSingleton<ILoggerProvider>(capture),
+            "--Kestrel:Limits:MaxConcurrentConnections=3");
+        var port = server.BaseUrl.Port;
+        var held = new List<Socket>();
+        try
+        {
+            for (var i = 0; i < 3; i++)
+            {
+                held.Add(await ConnectAsync(port));
+                Assert.StartsWith("HTTP/1.1 200", await AskAsync(held[^1]));
+            }
+
+            var started = DateTime.UtcNow;
+            for (var i = 0; i < 100; i++)
+            {
+                using var rejected = await ConnectAsync(port);
+                Assert.Equal(string.Empty, await AskAsync(rejected));
+            }
+
+            await Eventually.WaitUntilAsync(() => Task.FromResult(capture.Entries.Any(e => e.Message.Contains("MaxConcurrentConnections", StringComparison.Ordinal))),
+                "a line says connections were refused at the server's total, and which setting that is", TimeSpan.FromSeconds(10));
+            var tenSecondPeriods = (int)((DateTime.UtcNow - started).TotalSeconds / 10) + 1;
+            Assert.InRange(capture.Entries.Count(e => e.Message.Contains("MaxConcurrentConnections", StringComparison.Ordinal)), 1, tenSecondPeriods);
+            Assert.DoesNotContain(capture.Entries, e => e.Category.StartsWith("Microsoft.AspNetCore.Server.Kestrel", StringComparison.Ordinal) && e.Level >= LogLevel.Warning);
+        }
+        finally
+        {
+            held.ForEach(s => s.Dispose());
+        }
+
+        await Eventually.WaitUntilAsync(async () =>
+        {
+            using var again = await ConnectAsync(port);
+            return (await AskAsync(again)).StartsWith("HTTP/1.1 200", StringComparison.Ordinal);
+        }, "the server serves again once connections close", TimeSpan.FromSeconds(10));
+        var metrics = await server.Http.GetStringAsync(new Uri("metrics", UriKind.Relative));
+        Assert.Matches(@"kestrel_rejected_connections(_total)?(\{[^}]*\})? 1[0-9][0-9]\b", metrics);
     }
 
     [Fact]
