@@ -39,7 +39,12 @@ internal sealed class AdminAuthorization(string? apiKey)
                 context.Response.Headers.WWWAuthenticate = "Basic realm=\"PublishingPoint operator\"";
             }
 
-            return Problems.WriteAsync(context, status, status == StatusCodes.Status401Unauthorized ? "operator credential required" : "operator credential refused");
+            return Problems.WriteAsync(context, status, status switch
+            {
+                StatusCodes.Status401Unauthorized => "operator credential required",
+                StatusCodes.Status429TooManyRequests => WrongSecrets.Refusal,
+                _ => "operator credential refused",
+            });
         }
 
         if (!SafeFromCrossSite(context.Request))
@@ -82,13 +87,7 @@ internal sealed class AdminAuthorization(string? apiKey)
             return false;
         }
 
-        if (!Secrets.Match(presented, apiKey))
-        {
-            status = StatusCodes.Status403Forbidden;
-            return false;
-        }
-
-        return true;
+        return WrongSecrets.Check(context, presented, apiKey, out status);
     }
 
     private static bool SafeFromCrossSite(HttpRequest request)

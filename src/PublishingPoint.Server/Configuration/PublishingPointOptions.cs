@@ -72,6 +72,12 @@ public sealed record PublishingPointOptions
     public int MaxConnectionsPerAddress { get; set; } = 1000;
 
     /// <summary>
+    /// Wrong secrets (ingest secrets, the operator key) one client address (IPv6: one /64) may present within a minute;
+    /// then every secret it presents is refused unchecked (429) until a minute after its last wrong one. 0: no limit.
+    /// </summary>
+    public int MaxWrongSecretsPerMinute { get; set; } = 10;
+
+    /// <summary>
     /// The slowest a player may take an answer, in bytes a second, after 5 s of grace (Kestrel's MinResponseDataRate,
     /// whose own 240 B/s lets a player that stops reading hold a 1 MB segment for an hour); slower, the connection is
     /// cut. 0: no minimum.
@@ -316,6 +322,7 @@ internal sealed class PublishingPointOptionsValidator : IValidateOptions<Publish
             "PublishingPoint:SegmentCacheMegabytes must be between 16 and 1048576."),
         (options.MaxRenderedBytesPerPoint is < 64 * 1024 or > 1024L * 1024 * 1024,
             "PublishingPoint:MaxRenderedBytesPerPoint must be between 65536 and 1073741824."),
+        (options.MaxWrongSecretsPerMinute < 0, "PublishingPoint:MaxWrongSecretsPerMinute must be at least 0."),
         (options.MaxConnectionsPerStream < 1 || options.MaxConnectionsPerAddress < 0,
             "PublishingPoint:MaxConnectionsPerStream must be at least 1, MaxConnectionsPerAddress at least 0."),
         (options.MaxIngestBytesPerConnection < options.MaxBoxBytes * 2 || options.MaxIngestBytesPerPoint < options.MaxIngestBytesPerConnection || options.MaxIngestBytesPerServer < options.MaxIngestBytesPerPoint,

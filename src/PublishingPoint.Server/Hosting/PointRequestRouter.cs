@@ -258,8 +258,8 @@ internal sealed partial class PointRequestRouter(
             return false;
         }
 
-        _refusals.Refused(denied, "ingest without the right secret", path.Value, ingest: true);
-        await Problems.WriteAsync(context, denied, "ingest needs the point's secret: ?token=... or HTTP basic auth").ConfigureAwait(false);
+        _refusals.Refused(denied, denied == StatusCodes.Status429TooManyRequests ? "ingest from an address barred for wrong secrets" : "ingest without the right secret", path.Value, ingest: true);
+        await Problems.WriteAsync(context, denied, denied == StatusCodes.Status429TooManyRequests ? Configuration.WrongSecrets.Refusal : "ingest needs the point's secret: ?token=... or HTTP basic auth").ConfigureAwait(false);
         return false;
     }
 

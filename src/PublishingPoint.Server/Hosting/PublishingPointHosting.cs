@@ -339,6 +339,12 @@ public static class PublishingPointHosting
         services.AddSingleton<ClipWriter>();
         services.AddHostedService<FrontDoor>();
         services.AddHostedService<Observability.RejectedConnectionsLog>();
+        services.AddSingleton(sp =>
+        {
+            var options = sp.GetRequiredService<IOptions<PublishingPointOptions>>().Value;
+            return new WrongSecrets(options.MaxWrongSecretsPerMinute, ClientNetwork.Trusted(options.TrustedProxies), sp.GetRequiredService<TimeProvider>(),
+                sp.GetRequiredService<ILogger<WrongSecrets>>());
+        });
         Publishing.PublishingServices.AddPublishing(services, configuration);
         return services;
     }

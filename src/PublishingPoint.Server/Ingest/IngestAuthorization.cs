@@ -46,13 +46,7 @@ internal static class IngestAuthorization
             return false;
         }
 
-        if (!Configuration.Secrets.Match(presented, secret))
-        {
-            status = StatusCodes.Status403Forbidden;
-            return false;
-        }
-
-        return true;
+        return Configuration.WrongSecrets.Check(context, presented, secret, out status);
     }
 
     /// <summary>The password of an "Authorization: Basic" header, if there is one.</summary>

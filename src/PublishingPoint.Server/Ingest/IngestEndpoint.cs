@@ -201,7 +201,7 @@ internal sealed class IngestEndpoint(PointRegistry registry, IngestMemory memory
         // secret (a continued stream waits for its first bytes in between) is checked again.
         if (point.Settings.IngestSecret is { Length: > 0 } own && !IngestAuthorization.Check(context, own, registry.Options.AllowAnonymousIngest, out var denied))
         {
-            throw new PointRuleException(denied, "ingest needs the point's secret: ?token=... or HTTP basic auth");
+            throw new PointRuleException(denied, denied == StatusCodes.Status429TooManyRequests ? Configuration.WrongSecrets.Refusal : "ingest needs the point's secret: ?token=... or HTTP basic auth");
         }
 
         if (point.Closed)
