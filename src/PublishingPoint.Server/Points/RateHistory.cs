@@ -42,16 +42,19 @@ public sealed class RateHistory
 
 /// <summary>
 /// Who watches a point and what it sends them: distinct clients (IPv4 addresses, IPv6 /64 networks) seen asking for a
-/// manifest, playlist or MPD in the last 30 s (at most 10,000 remembered), and the bytes of every answer as a rate.
+/// manifest, playlist or MPD in the last 30 s (at most 10,000 remembered, and at most 64 /64s of one IPv6 /48, so one
+/// site's address space, 65,536 /64s, cannot fill the count), and the bytes of every answer as a rate.
 /// </summary>
 public sealed class Audience
 {
     private const int MaxClients = 10_000;
+    internal const int MaxNetworksPerSite = 64;
     private static readonly TimeSpan _active = TimeSpan.FromSeconds(30);
     private readonly Lock _lock = new();
     private readonly Dictionary<UInt128, DateTimeOffset> _seen = [];
-    // When full: no sweep for stale clients before the oldest remembered one can have become stale, so a flood of new
-    // addresses costs a lookup each, not a walk of all 10,000.
+    private readonly Dictionary<ulong, int> _perSite = [];
+    // Stale clients are dropped at most once every 30 s (a walk of at most 10,000), and when full not before the oldest
+    // remembered one can have become stale, so a flood of new addresses costs a lookup each, not a walk each.
     private DateTimeOffset _nextSweep;
 
     public RateHistory Egress { get; } = new();
@@ -61,32 +64,32 @@ public sealed class Audience
         var key = Configuration.ClientNetwork.Key(client);
         lock (_lock)
         {
-            if (_seen.Count >= MaxClients && !_seen.ContainsKey(key))
+            ref var seen = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrNullRef(_seen, key);
+            if (!System.Runtime.CompilerServices.Unsafe.IsNullRef(ref seen))
             {
-                if (now < _nextSweep)
+                seen = now;
+                return;
+            }
+
+            if (now >= _nextSweep)
+            {
+                _nextSweep = Sweep(now) is { } oldest && _seen.Count >= MaxClients ? oldest + _active : now + _active;
+            }
+
+            if (_seen.Count >= MaxClients)
+            {
+                return;
+            }
+
+            if (Site(key) is { } site)
+            {
+                _perSite.TryGetValue(site, out var networks);
+                if (networks >= MaxNetworksPerSite)
                 {
                     return;
                 }
 
-                var cutoff = now - _active;
-                var oldest = DateTimeOffset.MaxValue;
-                foreach (var (seen, at) in _seen)
-                {
-                    if (at < cutoff)
-                    {
-                        _seen.Remove(seen);
-                    }
-                    else if (at < oldest)
-                    {
-                        oldest = at;
-                    }
-                }
-
-                if (_seen.Count >= MaxClients)
-                {
-                    _nextSweep = oldest + _active;
-                    return;
-                }
+                _perSite[site] = networks + 1;
             }
 
             _seen[key] = now;
@@ -101,4 +104,38 @@ public sealed class Audience
             return _seen.Values.Count(at => at >= cutoff);
         }
     }
+
+    // Drops the clients not seen for 30 s; returns when the oldest left was seen (null when none is left).
+    private DateTimeOffset? Sweep(DateTimeOffset now)
+    {
+        var cutoff = now - _active;
+        DateTimeOffset? oldest = null;
+        foreach (var (key, at) in _seen)
+        {
+            if (at < cutoff)
+            {
+                _seen.Remove(key);
+                if (Site(key) is { } site && _perSite.TryGetValue(site, out var networks))
+                {
+                    if (networks > 1)
+                    {
+                        _perSite[site] = networks - 1;
+                    }
+                    else
+                    {
+                        _perSite.Remove(site);
+                    }
+                }
+            }
+            else if (oldest is null || at < oldest)
+            {
+                oldest = at;
+            }
+        }
+
+        return oldest;
+    }
+
+    // An IPv6 key's /48 (the high 48 bits of its /64); null for IPv4, whose keys have a zero high half.
+    private static ulong? Site(UInt128 key) => (ulong)(key >> 64) is var high and not 0 ? high >> 16 : null;
 }

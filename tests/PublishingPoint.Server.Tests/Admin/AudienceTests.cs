@@ -39,4 +39,26 @@ public sealed class AudienceTests
         audience.Saw(IPAddress.Parse("198.51.100.2"), Now.AddSeconds(31));
         Assert.Equal(10_000 - 500 + 1, audience.Viewers(Now.AddSeconds(31)));
     }
+
+    /// <summary>
+    /// One IPv6 /48 (a site: 65,536 /64s) could pin the count at its 10,000 cap and keep every real viewer out of it for as
+    /// long as it kept asking (a review's finding). A site counts at most 64 of its /64s.
+    /// </summary>
+    [Fact]
+    public void OneIPv6Site_CountsAtMost64Networks_AndLeavesRoomForEveryoneElse()
+    {
+        var audience = new Audience();
+        for (var i = 0; i < 20_000; i++)
+        {
+            audience.Saw(IPAddress.Parse($"2001:db8:1:{i:x}::1"), Now);
+        }
+
+        audience.Saw(IPAddress.Parse("2001:db8:2:1::1"), Now); // another site
+        audience.Saw(IPAddress.Parse("192.0.2.1"), Now);
+        Assert.Equal(Audience.MaxNetworksPerSite + 2, audience.Viewers(Now));
+
+        // Once the site's networks are stale they make room for its new ones.
+        audience.Saw(IPAddress.Parse("2001:db8:1:ffff::1"), Now.AddSeconds(31));
+        Assert.Equal(1, audience.Viewers(Now.AddSeconds(31)));
+    }
 }
