@@ -183,15 +183,21 @@ internal sealed class IngestEndpoint(PointRegistry registry, IngestMemory memory
 
         registry.RemoveIfEmpty(point);
         var grace = registry.Options.FinalizeGraceSeconds;
-        if (session.SawEnd || grace == 0 || point.EndAnnouncedWithin(time.GetUtcNow(), TimeSpan.FromSeconds(grace)))
+        if (session.SawEnd || grace == 0)
         {
             registry.Finalize(point);
         }
         else
         {
-            _ = FinalizeLaterAsync(point, TimeSpan.FromSeconds(grace));
+            // After an end announced in a playlist or MPD, the requests that follow it (the last segments, deletes) end
+            // the push sooner; but another encoder of the point may still push, and its next request voids the timer.
+            var announced = point.EndAnnouncedWithin(time.GetUtcNow(), TimeSpan.FromSeconds(grace));
+            _ = FinalizeLaterAsync(point, announced ? EndSettle : TimeSpan.FromSeconds(grace));
         }
     }
+
+    /// <summary>How long after an announced end (a playlist with EXT-X-ENDLIST, a static MPD) the point is finalised when no other request comes.</summary>
+    internal static readonly TimeSpan EndSettle = TimeSpan.FromSeconds(2);
 
     /// <summary>Finds or creates the point and connects the stream, within the limits and the point's state.</summary>
     internal (Point Point, StreamFeed Feed) Admit(PointPath path, string streamId, IngestProtocol? protocol, HttpContext context)
@@ -227,9 +233,13 @@ internal sealed class IngestEndpoint(PointRegistry registry, IngestMemory memory
     private static IIngestSession Allowed(Point point, IngestProtocol protocol, IIngestSession session) =>
         point.Settings.Allows(protocol) ? session : throw new PointRuleException(StatusCodes.Status403Forbidden, $"the point does not accept {protocol} ingest");
 
-    /// <summary>Finalises after the grace period unless an encoder is connected by then (Finalize checks again under the lock; its end does it).</summary>
+    /// <summary>
+    /// Finalises after the grace period unless an encoder connected meanwhile: a segmenting encoder's next PUT, even one
+    /// that ended before the period did, times a finalisation of its own from its end (Finalize checks again under the lock).
+    /// </summary>
     internal async Task FinalizeLaterAsync(Point point, TimeSpan grace)
     {
+        var connects = point.Connects;
         try
         {
             await Task.Delay(grace, time, lifetime.ApplicationStopping).ConfigureAwait(false);
@@ -240,6 +250,9 @@ internal sealed class IngestEndpoint(PointRegistry registry, IngestMemory memory
             return;
         }
 
-        registry.Finalize(point);
+        if (point.Connects == connects)
+        {
+            registry.Finalize(point);
+        }
     }
 }

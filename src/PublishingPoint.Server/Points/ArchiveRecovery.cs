@@ -96,8 +96,10 @@ internal sealed partial class ArchiveRecovery(PointRegistry registry, ILogger<Ar
 
     private async Task FinalizeLaterAsync(Point point, TimeSpan grace)
     {
+        var connects = point.Connects;
         await Task.Delay(grace, registry.Time).ConfigureAwait(false);
-        if (registry.Find(point.Path) == point)
+        // An encoder that came back meanwhile finalises it from its own end (a segmenting one's PUTs each come and go).
+        if (registry.Find(point.Path) == point && point.Connects == connects)
         {
             registry.Finalize(point);
         }

@@ -583,10 +583,25 @@ public sealed class Point : IDisposable
 
             stream.Connections++;
             stream.ConnectedSince ??= now;
+            _connects++;
 
             _state = PointState.Live;
             Touch();
             return stream;
+        }
+    }
+
+    private long _connects;
+
+    /// <summary>How many ingest connections (every PUT of a segmenting encoder is one) the point has taken: a finalisation timed from one end is void once another came.</summary>
+    public long Connects
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _connects;
+            }
         }
     }
 

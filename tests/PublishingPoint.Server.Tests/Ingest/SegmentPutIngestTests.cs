@@ -64,6 +64,43 @@ public sealed class SegmentPutIngestTests
         Assert.Single(Directory.GetFiles(Path.Combine(data, "live", "resume.isml"), "*.ismv"));
     }
 
+    /// <summary>
+    /// Each PUT is a request of its own, and the end of each started a timer of FinalizeGraceSeconds that nothing stopped
+    /// when the next PUT came: 10 s after the first segment the point went to VOD between two PUTs, back to live at the
+    /// next, and so on for the whole push (players got EXT-X-ENDLIST; a point that restarts on reconnect lost its live
+    /// event at the next segment). A review's finding. The grace counts from the last request.
+    /// </summary>
+    [Fact]
+    public async Task SegmentsPutEveryFewSeconds_KeepThePointLive_TillTheGraceAfterTheLast()
+    {
+        var folder = TempDirectory.Create("pp-hls-put");
+        await Tool.RunCheckedAsync("ffmpeg", [.. _source.Where(a => a != "-re"), "-f", "hls", "-hls_time", "2", "-hls_segment_type", "fmp4", Path.Combine(folder, "index.m3u8")]);
+        var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var server = await RunningServer.StartWithClockAsync(clock, "--PublishingPoint:FinalizeGraceSeconds=10"); // the shipped grace
+        const string Point = "live/putgrace.isml";
+        foreach (var file in new[] { "init.mp4", "index0.m4s" })
+        {
+            using var put = await server.Http.PutAsync($"{Point}/{file}", new ByteArrayContent(await File.ReadAllBytesAsync(Path.Combine(folder, file))));
+            Assert.True(put.IsSuccessStatusCode, $"{file}: {(int)put.StatusCode}");
+        }
+
+        clock.Advance(TimeSpan.FromSeconds(8));
+        using (var put = await server.Http.PutAsync($"{Point}/index1.m4s", new ByteArrayContent(await File.ReadAllBytesAsync(Path.Combine(folder, "index1.m4s")))))
+        {
+            Assert.True(put.IsSuccessStatusCode, $"index1.m4s: {(int)put.StatusCode}");
+        }
+
+        clock.Advance(TimeSpan.FromSeconds(2.5)); // 10.5 s after the first segment's PUT, 2.5 s after the last
+        var deadline = DateTime.UtcNow.AddSeconds(1.5);
+        while (DateTime.UtcNow < deadline)
+        {
+            Assert.Equal("live", await Security.IngestAuthenticationTests.StateAsync(server, Point));
+        }
+
+        clock.Advance(TimeSpan.FromSeconds(8)); // 10.5 s after the last
+        await Security.IngestAuthenticationTests.WaitForStateAsync(server, Point, "vod");
+    }
+
     [Fact]
     public async Task FfmpegDashStreamingOverPut_IsIngestedPerRepresentation()
     {

@@ -17,7 +17,6 @@ internal sealed partial class SegmentIngestEndpoint(PointRegistry registry, Inge
     // The encoder's last segment and its final playlist come on connections of their own, one right after the other:
     // on a loaded server the playlist may be read before the segment's request is. The point is finalised once no
     // stream is connected (then at once, by the last segment's end) or this long after the final playlist.
-    private static readonly TimeSpan EndSettle = TimeSpan.FromSeconds(2);
 
     public async Task HandleAsync(HttpContext context, PointPath path, string file)
     {
@@ -112,7 +111,7 @@ internal sealed partial class SegmentIngestEndpoint(PointRegistry registry, Inge
         if (scan.Ended && registry.Find(path) is { } point)
         {
             point.EndAnnouncedAt = time.GetUtcNow();
-            _ = ingest.FinalizeLaterAsync(point, EndSettle);
+            _ = ingest.FinalizeLaterAsync(point, IngestEndpoint.EndSettle);
         }
 
         context.Response.StatusCode = StatusCodes.Status204NoContent;
