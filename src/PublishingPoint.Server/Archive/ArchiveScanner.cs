@@ -69,8 +69,39 @@ internal static class ArchiveScanner
         private long _valid;
         private long? _mfra;
 
-        /// <summary>Reads the box at the current position; false at the end, an 'mfra', or anything incomplete.</summary>
+        private long[]? _listed;
+
+        /// <summary>
+        /// Reads the box at the current position; false at the end, an 'mfra', or anything incomplete. In a finished file
+        /// (one that ends with its 'mfra'), what cannot be read is damage, not a torn end: it is skipped to the next
+        /// fragment the 'mfra' lists, so one bad size field does not cut off every fragment after it.
+        /// </summary>
         public bool Next()
+        {
+            if (Step())
+            {
+                return true;
+            }
+
+            if (_position >= _length || _mfra is not null || _moov is null)
+            {
+                return false;
+            }
+
+            _listed ??= SealedIndex.Read(file, maxBoxBytes);
+            var next = Array.BinarySearch(_listed, _position + 1);
+            next = next < 0 ? ~next : next;
+            if (next >= _listed.Length)
+            {
+                return false;
+            }
+
+            _unreadable++;
+            _position = _listed[next];
+            return true;
+        }
+
+        private bool Step()
         {
             if (_position >= _length || !TryHeaderAt(_position, out var header) || header.Size > _length - _position)
             {
@@ -128,7 +159,7 @@ internal static class ArchiveScanner
         {
             var moof = ReadBox(file, _position, header.Size);
             var mdatAt = _position + header.Size;
-            if (!TryHeaderAt(mdatAt, out var mdat) || mdat.Type != BoxTypes.Mdat || mdat.Size > _length - mdatAt)
+            if (!TryHeaderAt(mdatAt, out var mdat) || mdat.Type != BoxTypes.Mdat || mdat.Size > _length - mdatAt || mdat.Size > maxBoxBytes)
             {
                 return false;
             }

@@ -196,6 +196,61 @@ public sealed partial class LowLatencyHlsTests(ITestOutputHelper output)
         Assert.Equal(0, await HeldRequestsAsync(server));
     }
 
+    /// <summary>
+    /// Held requests were bounded only by connections, but one HTTP/2 connection carries 100 streams, and a proxy's
+    /// connections are not counted at all (a review's finding): one client could hold any number, each woken by every
+    /// part on the locks ingest takes. A client address holds at most MaxConnectionsPerAddress; past that, 503 at once.
+    /// Shown here through a trusted proxy (HTTP/1.1), whose clients are counted by the address it names.
+    /// </summary>
+    [Fact]
+    public async Task OneClientAddress_HoldsAtMostItsShareOfRequests_ThroughAProxyToo()
+    {
+        await using var server = await RunningServer.StartAsync(null, "--PublishingPoint:MaxConnectionsPerAddress=2",
+            "--PublishingPoint:TrustedProxies:0=127.0.0.1");
+        var (header, fragments) = Boxes.SplitFragments(await IsmvCapture.SixSecondsAsync());
+        await using var push = await HeldPush.StartAsync(server.BaseUrl, "/live/share.isml/Streams(a)");
+        await push.SendAsync(header);
+        foreach (var fragment in fragments.Take(4))
+        {
+            await push.SendAsync(fragment);
+        }
+
+        const string Playlist = "live/share.isml/hls/video-400000-fmp4.m3u8";
+        await WaitForSegmentsAsync(server, Playlist, 1);
+        var playlist = await server.Http.GetStringAsync(Playlist);
+        var next = HlsText.LongTag(playlist, "#EXT-X-MEDIA-SEQUENCE") + HlsText.Segments(playlist).Count;
+        using var proxy = new HttpClient { BaseAddress = server.BaseUrl };
+        Task<HttpResponseMessage> Reload(string client) => proxy.SendAsync(new HttpRequestMessage(HttpMethod.Get, $"{Playlist}?_HLS_msn={next}") { Headers = { { "X-Forwarded-For", client } } });
+
+        var held = new[] { Reload("203.0.113.9"), Reload("203.0.113.9") };
+        await Eventually.WaitUntilAsync(async () => await HeldRequestsAsync(server) == 2 || held.Any(h => h.IsCompleted), "the two reloads were never held");
+        using (var third = await Reload("203.0.113.9"))
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, third.StatusCode);
+            Assert.NotNull(third.Headers.RetryAfter);
+        }
+
+        var other = Reload("203.0.113.10");
+        await Eventually.WaitUntilAsync(async () => await HeldRequestsAsync(server) == 3 || other.IsCompleted, "another client's reload was not held");
+        Assert.False(other.IsCompleted);
+        Assert.All(held, h => Assert.False(h.IsCompleted));
+
+        using (var closed = await server.Http.PostAsync("api/points/live/share.isml/close", JsonContent.Create(new { })))
+        {
+            Assert.True(closed.IsSuccessStatusCode);
+        }
+
+        foreach (var answer in await Task.WhenAll([.. held, other]))
+        {
+            Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
+            answer.Dispose();
+        }
+
+        await Eventually.WaitUntilAsync(async () => await HeldRequestsAsync(server) == 0, "the held requests were not let go");
+        using var again = await Reload("203.0.113.9"); // the point is closed: answered at once, nothing held
+        Assert.Equal(HttpStatusCode.OK, again.StatusCode);
+    }
+
     /// <summary>The server's gauge of requests waiting for media (/metrics, open to loopback).</summary>
     private static async Task<long> HeldRequestsAsync(RunningServer server) =>
         (long)await PrometheusText.SumAsync(server.Http, "publishingpoint_delivery_held_requests");

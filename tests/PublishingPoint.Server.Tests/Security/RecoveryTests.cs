@@ -207,6 +207,43 @@ public sealed class RecoveryTests
         Assert.Equal(box, await File.ReadAllBytesAsync(Path.Combine(folder, $"enc1.ismv.torn-{end}")));
     }
 
+    /// <summary>
+    /// Damage in the middle of a finished archive (a bad size field: bit rot, a zeroed sector) was taken for a crash's
+    /// torn end: every fragment after it was cut off the file, and kept aside only if the disk had room for a copy (a
+    /// review's finding). A finished file ends with its 'mfra', which lists where its fragments start: the scan goes on
+    /// at the next one, and the file is left as it is.
+    /// </summary>
+    [Theory]
+    [InlineData("moof", 0xFFFFFFF0u)] // past the end of the file
+    [InlineData("moof", 0u)]
+    [InlineData("mdat", 0u)] // 0 here: an 'mdat' that swallows the rest of the file but its last 100 bytes, past MaxBoxBytes
+    public async Task DamageInAFinishedArchive_SkipsToTheNextListedFragment_AndCutsNothing(string box, uint size)
+    {
+        var data = TempDirectory.Create("pp-rot");
+        string[] settings = ["--PublishingPoint:MaxBoxBytes=65536", "--PublishingPoint:MaxIngestBytesPerConnection=1048576"];
+        await using (var server = await RunningServer.StartAsync(data, settings))
+        {
+            var (status, text) = await Posting.PostChunkedAsync(server.Http, "live/rot.isml/Streams(a)", await IsmvCapture.SixSecondsAsync());
+            Assert.True(status == HttpStatusCode.OK, text);
+            await SmoothManifestView.FetchVodAsync(server.Http, "live/rot.isml/Manifest"); // finished: the server's own 'mfra' ends the file
+        }
+
+        var path = Path.Combine(data, "live", "rot.isml", "a.ismv");
+        var damaged = await File.ReadAllBytesAsync(path);
+        var moofs = Boxes.TopLevel(damaged).Where(b => b.Type == "moof").ToList();
+        var at = Boxes.TopLevel(damaged).Where(b => b.Type == box).ElementAt(2).Offset;
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(damaged.AsSpan(at), box == "mdat" ? (uint)(damaged.Length - at - 100) : size);
+        await File.WriteAllBytesAsync(path, damaged);
+
+        await using var restarted = await RunningServer.StartAsync(data, settings);
+        var manifest = await SmoothManifestView.FetchVodAsync(restarted.Http, "live/rot.isml/Manifest");
+        Assert.Equal(moofs.Count - 1, Count(manifest));
+        Assert.Equal(damaged, await File.ReadAllBytesAsync(path));
+        Assert.Empty(Directory.GetFiles(Path.GetDirectoryName(path)!, "*.torn-*"));
+        using var response = await restarted.Http.GetAsync(manifest.Url("video", 400000, manifest.ChunkTimes("video")[^1]));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+
     /// <summary>Bytes set aside after a second crash at the same offset go beside the first ones, not over them.</summary>
     [Fact]
     public async Task TornBytesSetAsideBefore_AreKept_WhenTheSameOffsetTearsAgain()

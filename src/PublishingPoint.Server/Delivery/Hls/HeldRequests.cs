@@ -1,23 +1,76 @@
+using System.Net;
+using Microsoft.Extensions.Options;
+using PublishingPoint.Server.Configuration;
+
 namespace PublishingPoint.Server.Delivery.Hls;
 
 /// <summary>
 /// Requests waiting for media that is not there yet: blocking playlist reloads, part hints and the open segment
-/// streamed as it grows. Each holds a connection (and MaxConnections bounds them); the count is for operators.
+/// streamed as it grows. Over HTTP/1.1 each holds a connection, but one HTTP/2 connection carries up to 100 of them at
+/// once: so one client address (IPv6: one /64; the trusted proxies are not counted) may hold at most
+/// <c>MaxConnectionsPerAddress</c>, the bound its connections have, and the one past it is refused. The count is for operators.
 /// </summary>
-internal sealed class HeldRequests
+internal sealed class HeldRequests(IOptions<PublishingPointOptions> options)
 {
+    private readonly int _perAddress = options.Value.MaxConnectionsPerAddress;
+    private readonly IPNetwork[] _trusted = ClientNetwork.Trusted(options.Value.TrustedProxies);
+    private readonly Dictionary<UInt128, int> _byAddress = [];
+    private readonly Lock _lock = new();
     private long _now;
+
+    public const string Refusal = "this address holds its most requests waiting for media (PublishingPoint:MaxConnectionsPerAddress): ask again";
 
     public long Now => Volatile.Read(ref _now);
 
-    public Scope Enter()
+    /// <summary>A held request of <paramref name="client"/>; false (and nothing counted) when its address holds its most.</summary>
+    public bool TryEnter(IPAddress? client, out Scope scope)
     {
+        UInt128? key = null;
+        if (_perAddress > 0 && client is not null && ClientNetwork.LimitedKey(client, _trusted) is { } k)
+        {
+            lock (_lock)
+            {
+                _byAddress.TryGetValue(k, out var holding);
+                if (holding >= _perAddress)
+                {
+                    scope = default;
+                    return false;
+                }
+
+                _byAddress[k] = holding + 1;
+            }
+
+            key = k;
+        }
+
         Interlocked.Increment(ref _now);
-        return new Scope(this);
+        scope = new Scope(this, key);
+        return true;
     }
 
-    internal readonly struct Scope(HeldRequests owner) : IDisposable
+    private void Leave(UInt128? key)
     {
-        public void Dispose() => Interlocked.Decrement(ref owner._now);
+        Interlocked.Decrement(ref _now);
+        if (key is not { } k)
+        {
+            return;
+        }
+
+        lock (_lock)
+        {
+            if (_byAddress.TryGetValue(k, out var holding) && holding > 1)
+            {
+                _byAddress[k] = holding - 1;
+            }
+            else
+            {
+                _byAddress.Remove(k);
+            }
+        }
+    }
+
+    internal readonly struct Scope(HeldRequests? owner, UInt128? key) : IDisposable
+    {
+        public void Dispose() => owner?.Leave(key);
     }
 }

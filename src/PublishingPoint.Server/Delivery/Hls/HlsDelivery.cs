@@ -114,11 +114,23 @@ internal sealed class HlsDelivery(PointRegistry registry, SegmentCache cache, He
         }
     }
 
+    private static Task RefuseHoldAsync(HttpContext context)
+    {
+        context.Response.Headers.RetryAfter = "1";
+        return Problems.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, HeldRequests.Refusal);
+    }
+
     /// <summary>Holds a blocking reload until its part exists: false when it was answered with a problem instead.</summary>
     private async Task<bool> HoldAsync(HttpContext context, BlockingReload reload, Point point, Track track)
     {
         int answer;
-        using (held.Enter())
+        if (!held.TryEnter(context.Connection.RemoteIpAddress, out var holding))
+        {
+            await RefuseHoldAsync(context).ConfigureAwait(false);
+            return false;
+        }
+
+        using (holding)
         {
             answer = await reload.WaitAsync(point, track, registry.Time, context.RequestAborted).ConfigureAwait(false);
         }
@@ -350,7 +362,15 @@ internal sealed class HlsDelivery(PointRegistry registry, SegmentCache cache, He
         var fragments = track.SnapshotSegment(sequence, out var open, out var openParts, out _);
         using var timeout = new CancellationTokenSource(BlockingReload.HoldLimit(track.Newest(8), track.Description.Timescale), registry.Time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, context.RequestAborted);
-        using (held.Enter())
+        var waits = sequence == open && part == openParts.Length && point.State != PointState.Vod && !point.Retired;
+        HeldRequests.Scope holding = default;
+        if (waits && !held.TryEnter(context.Connection.RemoteIpAddress, out holding))
+        {
+            await RefuseHoldAsync(context).ConfigureAwait(false);
+            return;
+        }
+
+        using (holding)
         {
             while (sequence == open && part == openParts.Length && point.State != PointState.Vod && !point.Retired)
             {
@@ -405,7 +425,13 @@ internal sealed class HlsDelivery(PointRegistry registry, SegmentCache cache, He
     private async Task StreamOpenSegmentAsync(HttpContext context, Point point, Track track, long sequence, int available)
     {
         var response = context.Response;
-        using var holding = held.Enter();
+        if (!held.TryEnter(context.Connection.RemoteIpAddress, out var holding))
+        {
+            await RefuseHoldAsync(context).ConfigureAwait(false);
+            return;
+        }
+
+        using var scope = holding;
         if (available == 0 && !await WaitForFirstPartAsync(context, point, track, sequence).ConfigureAwait(false))
         {
             await Problems.WriteAsync(context, StatusCodes.Status404NotFound, "no such segment (yet)").ConfigureAwait(false);
@@ -433,7 +459,13 @@ internal sealed class HlsDelivery(PointRegistry registry, SegmentCache cache, He
                 }
 
                 var entry = fragments[index];
-                for (var p = sent; p < (entry.Parts?.Count ?? 0); p++)
+                if (entry.Parts is not { Count: > 0 } parts || parts.Count < sent)
+                {
+                    context.Abort(); // completed by another encoder of the track, without the parts sent: it will not be whole
+                    return;
+                }
+
+                for (var p = sent; p < parts.Count; p++)
                 {
                     await response.Body.WriteAsync(await HlsPackager.Fmp4PartAsync(track, entry, sequence, p, context.RequestAborted).ConfigureAwait(false), context.RequestAborted).ConfigureAwait(false);
                 }
