@@ -71,8 +71,8 @@ public static class MediaPlaylistWriter
         var first = true;
         foreach (var segment in playlist.Segments)
         {
-            // A discontinuity at the head of the window has nothing before it to be discontinuous with.
-            if (segment.Discontinuity && !first)
+            // A discontinuity at the head of the window has nothing before it to be discontinuous with; after EXT-X-SKIP it has.
+            if (segment.Discontinuity && (!first || playlist.SkippedSegments > 0))
             {
                 text.Append("#EXT-X-DISCONTINUITY\n");
             }

@@ -163,6 +163,12 @@ public sealed class TsFragmenter : ITsDemuxerSink
         _sink.OnInitSegment(AudioTrack, MovieWriter.Write(AudioTrack));
     }
 
+    /// <summary>How far (in frames) an audio frame's time may be behind the frames placed before it is dropped.</summary>
+    internal const int MaxAudioBehindFrames = 2;
+
+    /// <summary>Audio frames dropped because their time was behind the frames already placed.</summary>
+    public long DroppedAudioFrames { get; private set; }
+
     void ITsDemuxerSink.OnAudioFrame(long pts90k, ReadOnlySpan<byte> rawFrame)
     {
         if (AudioTrack is null)
@@ -172,10 +178,22 @@ public sealed class TsFragmenter : ITsDemuxerSink
 
         var frame = AudioFrameDuration;
         var time = AudioTime(pts90k);
-        if (_audio.LastTime is { } last && time - (last + frame) < frame / 2)
+        if (_audio.LastTime is { } last)
         {
-            // Contiguous (within half a frame, or overlapping): exactly one frame on, so durations stay 1024.
-            time = last + frame;
+            if (time < last + frame - (MaxAudioBehindFrames * frame))
+            {
+                // Behind the frames already placed (after a timestamp that jumped ahead, or an encoder's audio clock
+                // running slow): placed one frame on, it and every later frame would stay behind the picture for the
+                // rest of the push. Dropped until the audio's own time catches up.
+                DroppedAudioFrames++;
+                return;
+            }
+
+            if (time - (last + frame) < frame / 2)
+            {
+                // Contiguous (within half a frame, or overlapping a little): exactly one frame on, so durations stay 1024.
+                time = last + frame;
+            }
         }
 
         while (_audioBoundaries.TryPeek(out var boundary) && time >= AudioTime(boundary))

@@ -74,4 +74,28 @@ public sealed class MediaPlaylistWriterTests
         Assert.Single(text.Split('\n'), l => l == "#EXT-X-DISCONTINUITY");
         Assert.Contains("#EXT-X-DISCONTINUITY\n#EXT-X-PROGRAM-DATE-TIME:2024-05-01T12:01:00.000Z\n#EXTINF:2.000,\n4.ts\n", text, StringComparison.Ordinal);
     }
+
+    /// <summary>
+    /// In a delta update the first listed segment is not the head of the window (the skipped ones are before it): its
+    /// discontinuity was left out, and a player that merged the update counted every later segment's discontinuity one
+    /// short (a review's finding).
+    /// </summary>
+    [Fact]
+    public void AfterASkip_TheFirstListedSegmentKeepsItsDiscontinuity()
+    {
+        var text = MediaPlaylistWriter.Write(new MediaPlaylist
+        {
+            Version = 9,
+            MediaSequence = 10,
+            SkippedSegments = 6,
+            Segments =
+            [
+                new HlsSegment(16, TimeSpan.FromSeconds(2), "16.m4s", Discontinuity: true),
+                new HlsSegment(17, TimeSpan.FromSeconds(2), "17.m4s"),
+            ],
+        });
+
+        Assert.Contains("#EXT-X-SKIP:SKIPPED-SEGMENTS=6\n", text, StringComparison.Ordinal);
+        Assert.Contains("#EXT-X-DISCONTINUITY\n#EXTINF:2.000,\n16.m4s\n", text, StringComparison.Ordinal);
+    }
 }

@@ -78,6 +78,25 @@ public class TsFragmenterTests
         Assert.All(fragments, f => Assert.InRange(f.SampleCount, 1, 10_000));
     }
 
+    /// <summary>
+    /// Every audio frame behind the frames already placed was placed one frame on: after one frame whose time jumped
+    /// 5 s ahead, the rest of the push's audio stayed 5 s behind the picture (a review's finding). Frames behind are
+    /// dropped until the audio's own time catches up.
+    /// </summary>
+    [Fact]
+    public void OneAudioFrameThatJumpsAhead_DoesNotPutTheRestOfTheAudioBehindThePicture()
+    {
+        var video = SyntheticStream.VideoSamples(0, 250); // 10 s
+        var audio = SyntheticStream.AudioSamples(0, 469);
+        audio[100] = audio[100] with { Pts90k = audio[100].Pts90k + 450_000, Dts90k = audio[100].Dts90k + 450_000 };
+        var collector = Fragment(Mux(video, audio));
+
+        var audioFragments = collector.FragmentsOf(2);
+        var audioEnd = audioFragments[^1].DecodeTime + audioFragments[^1].Duration;
+        var trueEnd = (audio[^1].Pts90k + SyntheticStream.AudioFrameTicks) * 48_000 / 90_000;
+        Assert.InRange(audioEnd - trueEnd, -1024, 2 * 1024); // it rejoins within the two frames it may be behind
+    }
+
     [Fact]
     public void CutsVideoAtKeyframesAfterTheTargetAndAudioAtTheSameTime()
     {

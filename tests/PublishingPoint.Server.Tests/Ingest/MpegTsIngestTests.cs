@@ -65,6 +65,37 @@ public sealed class MpegTsIngestTests
         Assert.InRange(await SmoothDecoding.VideoFramesAsync(server, manifest, "live/tsbad.isml", video), 50, 250);
     }
 
+    /// <summary>
+    /// Fragments were held until every track had one to measure its bitrate on, with no limit but MaxBoxBytes: an audio
+    /// stream that stopped before its first fragment was cut held the picture for minutes (an hour at a low rate), and the forced
+    /// release then failed the push with 400 and dropped it all (a review's finding). After 10 s held, the header is
+    /// written without the silent track's measure, and the picture is served.
+    /// </summary>
+    [Fact]
+    public async Task AnAudioStreamThatStopsAtOnce_DoesNotHoldThePicture()
+    {
+        var file = Path.Combine(TempDirectory.Create("pp-ts-stall"), "stall.ts");
+        await Tool.RunCheckedAsync("ffmpeg", ["-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=320x180:rate=25",
+            "-f", "lavfi", "-t", "1.5", "-i", "sine=frequency=440:sample_rate=48000", "-t", "14", "-pix_fmt", "yuv420p",
+            "-c:v", "libx264", "-preset", "veryfast", "-b:v", "300k", "-g", "50", "-keyint_min", "50", "-sc_threshold", "0",
+            "-c:a", "aac", "-b:a", "64k", "-f", "mpegts", file]);
+        await using var server = await RunningServer.StartAsync();
+        await using var push = await HeldPush.StartAsync(server.BaseUrl, "/live/tsstall.isml/Streams(ts1)");
+        await push.SendAsync(await File.ReadAllBytesAsync(file)); // and the body stays open: the encoder is live
+
+        await Eventually.WaitUntilAsync(async () =>
+        {
+            using var master = await server.Http.GetAsync("live/tsstall.isml/master.m3u8");
+            return master.StatusCode == HttpStatusCode.OK;
+        }, "the picture was never served while the audio was silent", TimeSpan.FromSeconds(20));
+        var playlist = await server.Http.GetStringAsync("live/tsstall.isml/master.m3u8");
+        Assert.Contains("avc1", playlist, StringComparison.Ordinal);
+        using var point = System.Text.Json.JsonDocument.Parse(await server.Http.GetStringAsync("api/points/live/tsstall.isml"));
+        var tracks = point.RootElement.GetProperty("tracks").EnumerateArray().ToList();
+        Assert.Contains(tracks, t => t.GetProperty("type").GetString() == "audio"); // announced, named by a typical bitrate
+        Assert.True(tracks.Single(t => t.GetProperty("type").GetString() == "video").GetProperty("fragments").GetInt32() >= 4);
+    }
+
     [Fact]
     public async Task FfmpegHlsTsOverPut_OneArchiveForTheStream_AndVodAtTheEnd()
     {

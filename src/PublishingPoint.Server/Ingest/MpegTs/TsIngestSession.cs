@@ -21,6 +21,14 @@ internal sealed class TsIngestSession : IIngestSession, IFragmentSink
     private readonly TsFragmenter _fragmenter;
     private readonly Dictionary<uint, MovieTrack> _tracks = [];
     private readonly List<(uint TrackId, FragmentBuffer Bytes, long Duration)> _held = [];
+    // Seconds held of each track with a fragment held: the header waits for every track, but not longer than MaxHeldSeconds.
+    private readonly Dictionary<uint, double> _heldSeconds = [];
+
+    /// <summary>
+    /// The longest one track's fragments wait for another's first (an audio stream that stopped after a frame, video with
+    /// no keyframe yet): then the header is written without that track's measure, and nothing waits any more.
+    /// </summary>
+    internal const double MaxHeldSeconds = 10;
     private readonly IngestMemoryAccount _memory;
     private readonly long _maxHeldBytes;
     private long _heldBytes;
@@ -131,18 +139,21 @@ internal sealed class TsIngestSession : IIngestSession, IFragmentSink
         _memory.Reserve(bytes.Length);
         _held.Add((fragment.TrackId, bytes, fragment.Duration));
         _heldBytes += bytes.Length;
-        ReleaseHeld(force: _heldBytes > _maxHeldBytes);
+        var seconds = _heldSeconds.GetValueOrDefault(fragment.TrackId)
+            + (_tracks.TryGetValue(fragment.TrackId, out var track) && track.Timescale > 0 ? (double)fragment.Duration / track.Timescale : 0);
+        _heldSeconds[fragment.TrackId] = seconds;
+        ReleaseHeld(force: _heldBytes > _maxHeldBytes || seconds >= MaxHeldSeconds);
     }
 
     /// <summary>Writes the header once every track has a first fragment to measure, then what was held back.</summary>
     private void ReleaseHeld(bool force)
     {
-        if (_headerWritten || _held.Count == 0 || (!force && _tracks.Keys.Any(id => !_held.Exists(h => h.TrackId == id))))
+        if (_headerWritten || _held.Count == 0 || (!force && _tracks.Keys.Any(id => !_heldSeconds.ContainsKey(id))))
         {
             return;
         }
 
-        var tracks = _tracks.Values.OrderBy(t => t.TrackId).Select(t => t with { AverageBitrate = Measure(t) }).ToArray();
+        var tracks = _tracks.Values.OrderBy(t => t.TrackId).Select(t => t with { AverageBitrate = Measure(t) is > 0 and var measured ? measured : Nominal(t) }).ToArray();
         if (!MatchesStreamHeader(tracks))
         {
             var header = MovieWriter.Write(tracks);
@@ -172,9 +183,13 @@ internal sealed class TsIngestSession : IIngestSession, IFragmentSink
         }
 
         _held.Clear();
+        _heldSeconds.Clear();
         _memory.Release(_heldBytes);
         _heldBytes = 0;
     }
+
+    // A track with nothing to measure yet is named by a typical bitrate of its kind (a stream id with bitrates names it instead).
+    private static int Nominal(MovieTrack track) => track.Aac is not null ? 128_000 : 1_000_000;
 
     private void Index(FragmentBuffer fragment)
     {
