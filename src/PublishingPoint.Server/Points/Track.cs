@@ -315,7 +315,9 @@ public sealed class Track
     }
 
     // Rounded up to a tenth of a second, so origins that joined at different fragments (whose B-frame depth may differ
-    // by a frame) still agree on every decode time.
+    // by a frame) still agree on every decode time. At most a second (B-frames reorder a few frames): one wild offset in
+    // the first fragment would otherwise move every later TS segment's decode times for the point's life; a sample
+    // beyond it decodes when it is presented.
     private long DecodeShiftOf(FragmentSample[] samples)
     {
         long shift = 0;
@@ -323,6 +325,8 @@ public sealed class Track
         {
             shift = Math.Max(shift, -(long)sample.CompositionOffset);
         }
+
+        shift = Math.Min(shift, Description.Timescale);
 
         var grid = Math.Max(1, Description.Timescale / 10);
         return (shift + grid - 1) / grid * grid;
