@@ -25,11 +25,13 @@ internal sealed record ScannedArchive(ArchiveHeader Header, IReadOnlyList<Scanne
 internal static class ArchiveScanner
 {
     private const int MaxHeaderBoxBytes = 4 * 1024 * 1024;
+    private const double MaxTimeSeconds = 100.0 * 366 * 24 * 3600; // a century of timeline, as ingest
 
-    public static ScannedArchive? Scan(string path, long maxBoxBytes)
+    /// <param name="maxFragmentSeconds">The longest fragment ingest takes (MaxFragmentLeadSeconds): a longer one is damage.</param>
+    public static ScannedArchive? Scan(string path, long maxBoxBytes, double maxFragmentSeconds = double.PositiveInfinity)
     {
         using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-        var scan = new Scanning(file, maxBoxBytes);
+        var scan = new Scanning(file, maxBoxBytes, maxFragmentSeconds);
         while (scan.Next())
         {
         }
@@ -44,7 +46,7 @@ internal static class ArchiveScanner
     public static double? FirstSeconds(string path, long maxBoxBytes)
     {
         using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-        var scan = new Scanning(file, maxBoxBytes);
+        var scan = new Scanning(file, maxBoxBytes, double.PositiveInfinity);
         while (scan.First is null && scan.Next())
         {
         }
@@ -53,7 +55,7 @@ internal static class ArchiveScanner
     }
 
     /// <summary>One pass over a file: each step reads one header box, one moof+mdat pair, or stops.</summary>
-    private sealed class Scanning(FileStream file, long maxBoxBytes)
+    private sealed class Scanning(FileStream file, long maxBoxBytes, double maxFragmentSeconds)
     {
         private readonly long _length = file.Length;
         private readonly List<byte[]> _headerBoxes = [];
@@ -165,7 +167,7 @@ internal static class ArchiveScanner
             }
 
             var length = header.Size + mdat.Size;
-            if (TryReadTraf(moof, _defaults, out var traf) && TrySamples(moof, length, traf, out var time, out var samples))
+            if (TryReadTraf(moof, _defaults, out var traf) && TrySamples(moof, length, traf, out var time, out var samples) && Plausible(traf, time))
             {
                 var kept = _lastOfTrack.ContainsKey(traf.TrackId) && samples.Length > 1 ? samples[..1] : samples;
                 var fragment = new ScannedFragment(_position, (int)length, moof.Length, traf, time, FragmentTiming.Duration(traf), kept);
@@ -197,6 +199,15 @@ internal static class ArchiveScanner
                 _defaults = _tracks.ToDictionary(t => t.TrackId, t => t.Defaults);
                 _valid = _position + header.Size;
             }
+        }
+
+        // Times and durations ingest would have refused (a flipped bit in a sample duration: a fragment lasting days, after
+        // which every later fragment of its track would be taken for one from the past) are damage: the fragment is skipped.
+        private bool Plausible(TrackFragment traf, long time)
+        {
+            var timescale = (double)(_tracks.Find(t => t.TrackId == traf.TrackId)?.Timescale ?? 0);
+            var duration = FragmentTiming.Duration(traf);
+            return timescale > 0 && duration >= 0 && duration / timescale <= maxFragmentSeconds && Math.Abs(time / timescale) <= MaxTimeSeconds;
         }
 
         /// <summary>The fragment's time and samples by the same rule as ingest; false when its 'trun' does not hold together.</summary>

@@ -6,17 +6,16 @@ namespace PublishingPoint.Server.Points;
 /// At start-up, rebuilds every point from its archive files before the server takes requests: finished
 /// points come back as VOD, points cut off by a crash are cut at their last complete fragment and finalised.
 /// </summary>
-internal sealed partial class ArchiveRecovery(PointRegistry registry, ILogger<ArchiveRecovery> logger) : IHostedService, IDisposable
+internal sealed partial class ArchiveRecovery(PointRegistry registry, ILogger<ArchiveRecovery> logger) : IHostedService
 {
     private volatile bool _recovered;
-    private FileStream? _lock;
 
     /// <summary>Every point on disk is back: until then the server is not ready.</summary>
     public bool Recovered => _recovered;
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        _lock ??= DataFolderLock.Take(registry.DataRoot);
+        registry.TakeDataFolder();
         RemoveLeftovers(".*" + PointPath.Extension + ".clip-*", "a clip cut off while it was written");
         RemoveLeftovers(".*" + PointPath.Extension + PointRegistry.TombstoneMark + "*", "a point whose delete was cut off");
         foreach (var directory in Directory.EnumerateDirectories(registry.DataRoot, "*" + PointPath.Extension, EveryReadableFolder))
@@ -48,17 +47,9 @@ internal sealed partial class ArchiveRecovery(PointRegistry registry, ILogger<Ar
         return Task.CompletedTask;
     }
 
-    public Task StopAsync(CancellationToken cancellationToken)
-    {
-        Dispose();
-        return Task.CompletedTask;
-    }
-
-    public void Dispose()
-    {
-        _lock?.Dispose();
-        _lock = null;
-    }
+    // The data folder stays locked until the registry has closed its archives (its Dispose), not only until the host stops
+    // taking requests: a handler may still be writing (a stalled disk outlasts the shutdown timeout).
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     // Every point's folder below the data folder, dot-named ones too (clips being written), without stopping at a
     // folder the server may not open (a root-only lost+found on a mounted disk): that would keep every point down.
@@ -190,7 +181,7 @@ internal sealed partial class ArchiveRecovery(PointRegistry registry, ILogger<Ar
 
     private (long Fragments, long TornBytes) LoadArchive(Point point, string file, RecoveredFragments recovered, List<(string StreamId, StreamArchive Archive)> streams)
     {
-        var scanned = ArchiveScanner.Scan(file, registry.Options.MaxBoxBytes);
+        var scanned = ArchiveScanner.Scan(file, registry.Options.MaxBoxBytes, registry.Options.MaxFragmentLeadSeconds);
         if (scanned is null)
         {
             LogSkipped(file);

@@ -567,6 +567,12 @@ public sealed partial class PointRegistry : IDisposable
         return directory;
     }
 
+    private FileStream? _dataFolderLock;
+
+    /// <summary>Locks the data folder for this server (<see cref="DataFolderLock"/>) until <see cref="Dispose"/>, after the last archive closed.</summary>
+    /// <exception cref="DataFolderInUseException">Another server holds it.</exception>
+    internal void TakeDataFolder() => _dataFolderLock ??= DataFolderLock.Take(DataRoot);
+
     public void Dispose()
     {
         foreach (var point in _points.Values)
@@ -575,6 +581,7 @@ public sealed partial class PointRegistry : IDisposable
         }
 
         ArchiveFiles.Dispose();
+        Interlocked.Exchange(ref _dataFolderLock, null)?.Dispose();
     }
 
     [LoggerMessage(EventId = 100, Level = LogLevel.Information, Message = "Publishing point {Point} created")]

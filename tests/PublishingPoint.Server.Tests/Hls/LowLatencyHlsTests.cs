@@ -251,6 +251,86 @@ public sealed partial class LowLatencyHlsTests(ITestOutputHelper output)
         Assert.Equal(HttpStatusCode.OK, again.StatusCode);
     }
 
+    /// <summary>
+    /// Segments are numbered by time: after a jump in the encoder's timeline (it reconnects 10 s on, as a wall-clock stamped
+    /// encoder does) the open segment's number is several past the last one, but its parts were listed anyway, and players
+    /// number parts by their place: as the segment after the last. Their blocking reloads for that segment were answered
+    /// at once with a playlist that did not hold it (a review's finding). Parts are listed only for the segment that
+    /// follows the last listed one.
+    /// </summary>
+    [Fact]
+    public async Task AfterAJumpInTheTimeline_PartsAreListedOnlyForTheSegmentAfterTheLast()
+    {
+        // 200 ms chunks, a keyframe every 2 s (10 chunks): the jump is made at the third segment's first chunk.
+        var capture = await IsmvCapture.CaptureAsync(Encoder.LowLatencyCmafPushArguments, new EncoderSettings { VideoKbps = 300, AudioKbps = 0, Seconds = 8, RealTime = false });
+        var (header, chunks) = Boxes.SplitFragments(capture);
+        var segment = Boxes.TfdtTime(chunks[10]) - Boxes.TfdtTime(chunks[0]);
+        Assert.True(segment > 0 && Boxes.TfdtTime(chunks[20]) - Boxes.TfdtTime(chunks[10]) == segment, "keyframes every 10 chunks");
+        await using var server = await RunningServer.StartAsync();
+        await using var push = await HeldPush.StartAsync(server.BaseUrl, "/ll/jump.isml/Streams(a)");
+        await push.SendAsync(header);
+        foreach (var chunk in chunks.Take(20))
+        {
+            await push.SendAsync(chunk);
+        }
+
+        const string Playlist = "ll/jump.isml/hls/video-300000-fmp4.m3u8";
+        await WaitForSegmentsAsync(server, Playlist, 1);
+        var jumped = chunks.Skip(20).Select(c => ShiftTfdt(c, 5 * segment)).ToList(); // 10 s on
+        await push.SendAsync(jumped[0]);
+        await push.SendAsync(jumped[1]);
+        var playlist = await EventuallyPlaylistAsync(server, Playlist, p => SequenceOf(HlsText.Segments(p)[^1].Uri) == 1);
+        Assert.DoesNotContain(HlsText.AttributeLines(playlist, "#EXT-X-PART"), p => SequenceOf(p.Attributes["URI"]) > 1);
+        Assert.DoesNotContain("#EXT-X-PRELOAD-HINT", playlist, StringComparison.Ordinal);
+
+        // The segment after the last is not in the playlist: a reload that asks for it is held till it is.
+        var reload = server.Http.GetAsync($"{Playlist}?_HLS_msn=2&_HLS_part=0");
+        await Eventually.WaitUntilAsync(async () => await HeldRequestsAsync(server) == 1 || reload.IsCompleted, "the reload was never held");
+        Assert.False(reload.IsCompleted, "a reload for a segment the playlist does not hold was answered at once");
+        foreach (var chunk in jumped.Skip(2).Take(9))
+        {
+            await push.SendAsync(chunk); // to the next keyframe: the jumped segment completes
+        }
+
+        using var answer = await reload;
+        Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
+        var after = await answer.Content.ReadAsStringAsync();
+        Assert.Equal(7, SequenceOf(HlsText.Segments(after)[^1].Uri));
+        Assert.All(HlsText.AttributeLines(after, "#EXT-X-PART").Select(p => SequenceOf(p.Attributes["URI"])), n => Assert.True(n <= 8));
+    }
+
+    private static async Task<string> EventuallyPlaylistAsync(RunningServer server, string playlist, Func<string, bool> condition)
+    {
+        var text = string.Empty;
+        await Eventually.WaitUntilAsync(async () =>
+        {
+            text = await server.Http.GetStringAsync(playlist);
+            return condition(text);
+        }, $"{playlist} never came to the expected state", TimeSpan.FromSeconds(15));
+        return text;
+    }
+
+    // A CMAF chunk moved in time: its 'tfdt' plus delta.
+    private static byte[] ShiftTfdt(byte[] chunk, long delta)
+    {
+        var copy = (byte[])chunk.Clone();
+        var at = copy.AsSpan().IndexOf("tfdt"u8);
+        var value = copy.AsSpan(at + 8);
+        if (copy[at + 4] == 1)
+        {
+            System.Buffers.Binary.BinaryPrimitives.WriteInt64BigEndian(value, System.Buffers.Binary.BinaryPrimitives.ReadInt64BigEndian(value) + delta);
+        }
+        else
+        {
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(value, (uint)(System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(value) + delta));
+        }
+
+        return copy;
+    }
+
+    private static long SequenceOf(string uri) =>
+        long.Parse(uri[(uri.LastIndexOf('/') + 1)..uri.IndexOf('.', uri.LastIndexOf('/'))], CultureInfo.InvariantCulture);
+
     /// <summary>The server's gauge of requests waiting for media (/metrics, open to loopback).</summary>
     private static async Task<long> HeldRequestsAsync(RunningServer server) =>
         (long)await PrometheusText.SumAsync(server.Http, "publishingpoint_delivery_held_requests");

@@ -244,6 +244,38 @@ public sealed class RecoveryTests
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
     }
 
+    /// <summary>
+    /// Recovery took any time and duration, where ingest refuses a fragment longer than MaxFragmentLeadSeconds: one
+    /// flipped bit in a duration made a fragment last minutes, every later fragment of its track was then taken
+    /// for one from the past and left out, and the encoder's next push was refused as far behind (a review's finding).
+    /// Such a fragment is damage: skipped, and the ones after it are served.
+    /// </summary>
+    [Fact]
+    public async Task AFragmentWithADurationIngestWouldRefuse_IsSkipped_AndTheFragmentsAfterItAreServed()
+    {
+        var data = TempDirectory.Create("pp-long");
+        await using (var server = await RunningServer.StartAsync(data))
+        {
+            var (status, text) = await Posting.PostChunkedAsync(server.Http, "live/long.isml/Streams(a)", await IsmvCapture.SixSecondsAsync());
+            Assert.True(status == HttpStatusCode.OK, text);
+            await SmoothManifestView.FetchVodAsync(server.Http, "live/long.isml/Manifest");
+        }
+
+        var path = Path.Combine(data, "live", "long.isml", "a.ismv");
+        var damaged = await File.ReadAllBytesAsync(path);
+        var moofs = Boxes.TopLevel(damaged).Where(b => b.Type == "moof").ToList();
+        var video = moofs.Where(m => System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(damaged.AsSpan(m.Offset + damaged.AsSpan(m.Offset).IndexOf("tfhd"u8) + 8)) == 1).ToList();
+        var end = Boxes.TopLevel(damaged).First(b => b.Offset > video[1].Offset && b.Type == "mdat");
+        Boxes.SetTfxdDuration(damaged[video[1].Offset..(end.Offset + end.Size)], 6_000_000_000) // 600 s at 10 MHz, a flipped bit
+            .CopyTo(damaged.AsSpan(video[1].Offset));
+        await File.WriteAllBytesAsync(path, damaged);
+
+        await using var restarted = await RunningServer.StartAsync(data);
+        var manifest = await SmoothManifestView.FetchVodAsync(restarted.Http, "live/long.isml/Manifest");
+        Assert.Equal(moofs.Count - 1, Count(manifest));
+        Assert.InRange(manifest.ChunkTimes("video")[^1] / 1e7, 3, 6);
+    }
+
     /// <summary>Bytes set aside after a second crash at the same offset go beside the first ones, not over them.</summary>
     [Fact]
     public async Task TornBytesSetAsideBefore_AreKept_WhenTheSameOffsetTearsAgain()
@@ -282,6 +314,30 @@ public sealed class RecoveryTests
 
         await using var after = await RunningServer.StartAsync(data);
         using var ready = await after.Http.GetAsync("health/ready");
+        Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+    }
+
+    /// <summary>
+    /// The data folder was let go when the host stopped taking requests, before its archives were closed: a handler still
+    /// writing (a stalled disk outlasts the shutdown timeout) and a second server started meanwhile were two writers of
+    /// one archive (a review's finding). It is let go once the server is disposed, after its archives.
+    /// </summary>
+    [Fact]
+    public async Task TheDataFolder_StaysLockedUntilTheServerIsDisposed_NotOnlyStopped()
+    {
+        var data = TempDirectory.Create("pp-stopped");
+        string[] args = ["--urls=http://127.0.0.1:0", $"--PublishingPoint:DataPath={data}"];
+        var first = PublishingPoint.Server.Hosting.PublishingPointHosting.Create(args);
+        await first.StartAsync();
+        await first.StopAsync();
+        await using (var second = PublishingPoint.Server.Hosting.PublishingPointHosting.Create(args))
+        {
+            await Assert.ThrowsAsync<PublishingPoint.Server.Points.DataFolderInUseException>(() => second.StartAsync());
+        }
+
+        await first.DisposeAsync();
+        await using var third = await RunningServer.StartAsync(data);
+        using var ready = await third.Http.GetAsync("health/ready");
         Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
     }
 

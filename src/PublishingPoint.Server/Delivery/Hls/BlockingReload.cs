@@ -64,13 +64,16 @@ internal readonly record struct BlockingReload(long? Msn, int? Part, bool Skip)
         while (true)
         {
             var changed = track.Changed;
-            track.Edge(out open, out openParts);
+            var last = track.Edge(out open, out openParts)?.Sequence ?? -1;
             if (point.Retired)
             {
                 return StatusCodes.Status404NotFound;
             }
 
-            if (point.State == PointState.Vod || Msn < open || (Msn == open && (Part ?? 0) < openParts))
+            // What the playlist holds: segments up to the last complete one, and the open one's parts only when it follows
+            // that one (after a jump in the encoder's timeline they are not listed till it completes).
+            var listedParts = open == last + 1 ? openParts : 0;
+            if (point.State == PointState.Vod || Msn <= last || (Msn == open && (Part ?? 0) < listedParts))
             {
                 return StatusCodes.Status200OK;
             }

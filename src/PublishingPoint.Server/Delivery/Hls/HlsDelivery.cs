@@ -451,25 +451,7 @@ internal sealed class HlsDelivery(PointRegistry registry, SegmentCache cache, He
             var fragments = track.SnapshotSegment(sequence, out var open, out var openParts, out _);
             if (sequence < open)
             {
-                // Complete: the rest of its parts, from the indexed fragment.
-                if (Track.IndexOf(fragments, sequence) is not (>= 0 and var index))
-                {
-                    context.Abort(); // gone from the window: a clean end of the chunked body would say the segment was whole
-                    return;
-                }
-
-                var entry = fragments[index];
-                if (entry.Parts is not { Count: > 0 } parts || parts.Count < sent)
-                {
-                    context.Abort(); // completed by another encoder of the track, without the parts sent: it will not be whole
-                    return;
-                }
-
-                for (var p = sent; p < parts.Count; p++)
-                {
-                    await response.Body.WriteAsync(await HlsPackager.Fmp4PartAsync(track, entry, sequence, p, context.RequestAborted).ConfigureAwait(false), context.RequestAborted).ConfigureAwait(false);
-                }
-
+                await FinishCompletedAsync(context, track, fragments, sequence, sent).ConfigureAwait(false);
                 return;
             }
 
@@ -512,6 +494,29 @@ internal sealed class HlsDelivery(PointRegistry registry, SegmentCache cache, He
                 context.Abort(); // the segment did not go on
                 return;
             }
+        }
+    }
+
+    // The streamed segment is complete: the rest of its parts, from the indexed fragment; aborted when they cannot follow
+    // what was sent (a clean end of the chunked body would say the segment was whole).
+    private static async Task FinishCompletedAsync(HttpContext context, Track track, FragmentEntry[] fragments, long sequence, int sent)
+    {
+        if (Track.IndexOf(fragments, sequence) is not (>= 0 and var index))
+        {
+            context.Abort(); // gone from the window
+            return;
+        }
+
+        var entry = fragments[index];
+        if (entry.Parts is not { Count: > 0 } parts || parts.Count < sent)
+        {
+            context.Abort(); // completed by another encoder of the track, without the parts sent
+            return;
+        }
+
+        for (var p = sent; p < parts.Count; p++)
+        {
+            await context.Response.Body.WriteAsync(await HlsPackager.Fmp4PartAsync(track, entry, sequence, p, context.RequestAborted).ConfigureAwait(false), context.RequestAborted).ConfigureAwait(false);
         }
     }
 

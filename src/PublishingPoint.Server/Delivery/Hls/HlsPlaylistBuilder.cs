@@ -363,14 +363,18 @@ internal static class HlsPlaylistBuilder
             }
         }
 
+        // Players number the open segment's parts by their place: after the last listed segment. After a jump in the
+        // encoder's timeline the open segment's number (by its time) is further on, and its parts would be taken for
+        // those of the segment after the last; they are listed once it is complete, and no part is hinted meanwhile.
+        var follows = segments.Count == 0 || open == segments[^1].Sequence + 1;
         return playlist with
         {
             Version = 9,
             PartTarget = TimeSpan.FromMilliseconds(Math.Ceiling(Timescale.Rescale(track.LongestPart, timescale, 1_000_000) / 1000.0)),
             Segments = segments.Skip(skipped).ToArray(),
             SkippedSegments = skipped,
-            OpenParts = [.. openParts.Select((p, i) => Part(name, open, i, p.Duration, p.Independent, timescale))],
-            PreloadHint = string.Create(CultureInfo.InvariantCulture, $"{name}/{open}.{openParts.Length}.m4s"),
+            OpenParts = follows ? [.. openParts.Select((p, i) => Part(name, open, i, p.Duration, p.Independent, timescale))] : [],
+            PreloadHint = follows ? string.Create(CultureInfo.InvariantCulture, $"{name}/{open}.{openParts.Length}.m4s") : null,
             RenditionReports = [.. RenditionReports(point, track)],
         };
     }
