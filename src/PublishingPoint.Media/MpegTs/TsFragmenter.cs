@@ -57,6 +57,12 @@ public sealed class TsFragmenter : ITsDemuxerSink
     public void Flush()
     {
         _demuxer.Flush();
+        if (_suspectTime is { } suspect)
+        {
+            _suspectTime = null; // nothing came after it to say otherwise
+            PlaceAudio(suspect, _suspect.AsSpan(0, _suspectLength));
+        }
+
         if (_video.Count > 0)
         {
             var last = _video.LastDuration > 0 ? _video.LastDuration : Timescale.Rescale(3_600, 90_000, _options.VideoTimescale);
@@ -169,6 +175,11 @@ public sealed class TsFragmenter : ITsDemuxerSink
     /// <summary>Audio frames dropped because their time was behind the frames already placed.</summary>
     public long DroppedAudioFrames { get; private set; }
 
+    // A frame whose time jumped ahead of the audio placed, held until the next one says whether the jump was real.
+    private byte[] _suspect = [];
+    private int _suspectLength;
+    private long? _suspectTime;
+
     void ITsDemuxerSink.OnAudioFrame(long pts90k, ReadOnlySpan<byte> rawFrame)
     {
         if (AudioTrack is null)
@@ -178,13 +189,20 @@ public sealed class TsFragmenter : ITsDemuxerSink
 
         var frame = AudioFrameDuration;
         var time = AudioTime(pts90k);
+        if (_suspectTime is { } suspect)
+        {
+            // The frame after one that jumped ahead. Going on from the jumped frame, the jump was real (a gap in the
+            // audio); going on from before it, it was one bad timestamp, and that frame's sound belongs in its place.
+            _suspectTime = null;
+            PlaceAudio(time < suspect - frame && _audio.LastTime is { } before ? before + frame : suspect, _suspect.AsSpan(0, _suspectLength));
+        }
+
         if (_audio.LastTime is { } last)
         {
             if (time < last + frame - (MaxAudioBehindFrames * frame))
             {
-                // Behind the frames already placed (after a timestamp that jumped ahead, or an encoder's audio clock
-                // running slow): placed one frame on, it and every later frame would stay behind the picture for the
-                // rest of the push. Dropped until the audio's own time catches up.
+                // Behind the frames already placed (an encoder's audio clock running slow): placed one frame on, it and
+                // every later frame would drift behind the picture. Dropped until the audio's own time catches up.
                 DroppedAudioFrames++;
                 return;
             }
@@ -194,15 +212,32 @@ public sealed class TsFragmenter : ITsDemuxerSink
                 // Contiguous (within half a frame, or overlapping a little): exactly one frame on, so durations stay 1024.
                 time = last + frame;
             }
+            else if (time > last + frame + (MaxAudioBehindFrames * frame))
+            {
+                if (_suspect.Length < rawFrame.Length)
+                {
+                    _suspect = new byte[Math.Max(rawFrame.Length, 2048)];
+                }
+
+                rawFrame.CopyTo(_suspect);
+                _suspectLength = rawFrame.Length;
+                _suspectTime = time;
+                return;
+            }
         }
 
+        PlaceAudio(time, rawFrame);
+    }
+
+    private void PlaceAudio(long time, ReadOnlySpan<byte> rawFrame)
+    {
         while (_audioBoundaries.TryPeek(out var boundary) && time >= AudioTime(boundary))
         {
             _audioBoundaries.Dequeue();
             CutAudioBefore(boundary);
         }
 
-        var target = Timescale.Rescale(_options.TargetDuration90k, Timescale.MpegTs, AudioTrack.Timescale);
+        var target = Timescale.Rescale(_options.TargetDuration90k, Timescale.MpegTs, AudioTrack!.Timescale);
         var waitLimit = Timescale.Rescale(_options.AudioWaitLimit90k, Timescale.MpegTs, AudioTrack.Timescale);
         if (_audio.Count > 0 && _audioBoundaries.Count == 0
             && ((!_programHasVideo && time - _audio.FirstTime >= target) || time - _audio.FirstTime >= waitLimit))

@@ -87,7 +87,7 @@ internal sealed class AdminAuthorization(string? apiKey)
             return false;
         }
 
-        return WrongSecrets.Check(context, presented, apiKey, out status);
+        return WrongSecrets.Check(context, presented, apiKey, WrongSecrets.Operator, out status);
     }
 
     private static bool SafeFromCrossSite(HttpRequest request)

@@ -25,6 +25,10 @@ internal sealed record ScannedArchive(ArchiveHeader Header, IReadOnlyList<Scanne
 internal static class ArchiveScanner
 {
     private const int MaxHeaderBoxBytes = 4 * 1024 * 1024;
+
+    // No 'mdat' ingest takes is larger (MaxBoxBytes' own bound), whatever the setting is now: an archive written under a
+    // larger MaxBoxBytes than today's still reads, and a flipped size bit cannot make a fragment's length overflow.
+    private const long MaxMdatBytes = 1024L * 1024 * 1024;
     private const double MaxTimeSeconds = 100.0 * 366 * 24 * 3600; // a century of timeline, as ingest
 
     /// <param name="maxFragmentSeconds">The longest fragment ingest takes (MaxFragmentLeadSeconds): a longer one is damage.</param>
@@ -161,12 +165,20 @@ internal static class ArchiveScanner
         {
             var moof = ReadBox(file, _position, header.Size);
             var mdatAt = _position + header.Size;
-            if (!TryHeaderAt(mdatAt, out var mdat) || mdat.Type != BoxTypes.Mdat || mdat.Size > _length - mdatAt || mdat.Size > maxBoxBytes)
+            if (!TryHeaderAt(mdatAt, out var mdat) || mdat.Type != BoxTypes.Mdat || mdat.Size > _length - mdatAt || mdat.Size > MaxMdatBytes)
             {
                 return false;
             }
 
             var length = header.Size + mdat.Size;
+            _listed ??= SealedIndex.Read(file, maxBoxBytes);
+            var after = Array.BinarySearch(_listed, _position + 1);
+            after = after < 0 ? ~after : after;
+            if (after < _listed.Length && _listed[after] < _position + length)
+            {
+                return false; // a size that swallows fragments the 'mfra' lists: damage
+            }
+
             if (TryReadTraf(moof, _defaults, out var traf) && TrySamples(moof, length, traf, out var time, out var samples) && Plausible(traf, time))
             {
                 var kept = _lastOfTrack.ContainsKey(traf.TrackId) && samples.Length > 1 ? samples[..1] : samples;

@@ -43,7 +43,7 @@ internal static class SealedIndex
             return [];
         }
 
-        var offsets = new SortedSet<long>();
+        var offsets = new List<long>();
         var children = mfra.AsSpan(8, (int)mfraSize - 8 - MfroSize);
         while (children.Length >= 8)
         {
@@ -61,11 +61,22 @@ internal static class SealedIndex
             children = children[(int)size..];
         }
 
-        return [.. offsets, mfraAt];
+        offsets.Sort();
+        var distinct = new List<long>(offsets.Count + 1);
+        foreach (var offset in offsets)
+        {
+            if (distinct.Count == 0 || distinct[^1] != offset)
+            {
+                distinct.Add(offset);
+            }
+        }
+
+        distinct.Add(mfraAt);
+        return [.. distinct];
     }
 
     // A 'tfra' (ISO/IEC 14496-12 8.8.10): version, flags, track id, the byte counts of three numbers, then the entries.
-    private static bool TryEntries(ReadOnlySpan<byte> tfra, long mfraAt, SortedSet<long> offsets)
+    private static bool TryEntries(ReadOnlySpan<byte> tfra, long mfraAt, List<long> offsets)
     {
         if (tfra.Length < 12)
         {

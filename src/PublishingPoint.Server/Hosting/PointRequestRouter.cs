@@ -245,7 +245,8 @@ internal sealed partial class PointRequestRouter(
     private async Task<bool> AuthorizeIngestAsync(HttpContext context, PointPath path)
     {
         var secret = IngestSecretOf(path);
-        if (IngestAuthorization.Check(context, secret, registry.Options.AllowAnonymousIngest, out var denied))
+        var target = registry.Find(path)?.Settings.IngestSecret is { Length: > 0 } ? path.Value : Configuration.WrongSecrets.ServerIngest;
+        if (IngestAuthorization.Check(context, secret, registry.Options.AllowAnonymousIngest, target, out var denied))
         {
             return true;
         }

@@ -15,7 +15,8 @@ internal static class IngestAuthorization
     public const string Relayed = "ingest without a secret is open only to encoders on this machine: this request came from another address or through a proxy (forwarding headers); set PublishingPoint:IngestSecret (or AllowAnonymousIngest) and present it";
 
     /// <param name="anonymousAnywhere">PublishingPoint:AllowAnonymousIngest: without a secret, encoders anywhere may push.</param>
-    public static bool Check(HttpContext context, string? secret, bool anonymousAnywhere, out int status)
+    /// <param name="target">Which secret it is, for counting wrong ones: the server's (<see cref="Configuration.WrongSecrets.ServerIngest"/>) or the point's own (its path).</param>
+    public static bool Check(HttpContext context, string? secret, bool anonymousAnywhere, string target, out int status)
     {
         status = StatusCodes.Status200OK;
         if (string.IsNullOrEmpty(secret))
@@ -46,7 +47,7 @@ internal static class IngestAuthorization
             return false;
         }
 
-        return Configuration.WrongSecrets.Check(context, presented, secret, out status);
+        return Configuration.WrongSecrets.Check(context, presented, secret, target, out status);
     }
 
     /// <summary>The password of an "Authorization: Basic" header, if there is one.</summary>

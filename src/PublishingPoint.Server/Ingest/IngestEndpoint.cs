@@ -205,7 +205,7 @@ internal sealed class IngestEndpoint(PointRegistry registry, IngestMemory memory
         var point = registry.GetOrCreate(path);
         // The secret was checked before the point was looked up here: a point an operator made meanwhile with its own
         // secret (a continued stream waits for its first bytes in between) is checked again.
-        if (point.Settings.IngestSecret is { Length: > 0 } own && !IngestAuthorization.Check(context, own, registry.Options.AllowAnonymousIngest, out var denied))
+        if (point.Settings.IngestSecret is { Length: > 0 } own && !IngestAuthorization.Check(context, own, registry.Options.AllowAnonymousIngest, path.Value, out var denied))
         {
             throw new PointRuleException(denied, denied == StatusCodes.Status429TooManyRequests ? Configuration.WrongSecrets.Refusal : "ingest needs the point's secret: ?token=... or HTTP basic auth");
         }

@@ -16,7 +16,7 @@ namespace PublishingPoint.Server.Ingest;
 internal sealed partial class StreamIndexer(PointRegistry registry, Point point, StreamFeed feed, IngestMemoryAccount memory, IngestMetrics metrics, ILogger logger)
 {
     // A run of low-latency chunks without a keyframe is indexed as it stands past this much media (a pathological GOP).
-    private const int MaxPendingSeconds = 20;
+    internal const int MaxPendingSeconds = 20;
     // One chunk per frame at 60 fps for 20 s is 1,200.
     private const int MaxPendingParts = 2048;
 

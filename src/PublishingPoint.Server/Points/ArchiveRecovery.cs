@@ -181,7 +181,7 @@ internal sealed partial class ArchiveRecovery(PointRegistry registry, ILogger<Ar
 
     private (long Fragments, long TornBytes) LoadArchive(Point point, string file, RecoveredFragments recovered, List<(string StreamId, StreamArchive Archive)> streams)
     {
-        var scanned = ArchiveScanner.Scan(file, registry.Options.MaxBoxBytes, registry.Options.MaxFragmentLeadSeconds);
+        var scanned = ArchiveScanner.Scan(file, registry.Options.MaxBoxBytes, Math.Max(registry.Options.MaxFragmentLeadSeconds, Ingest.StreamIndexer.MaxPendingSeconds));
         if (scanned is null)
         {
             LogSkipped(file);

@@ -80,8 +80,8 @@ public class TsFragmenterTests
 
     /// <summary>
     /// Every audio frame behind the frames already placed was placed one frame on: after one frame whose time jumped
-    /// 5 s ahead, the rest of the push's audio stayed 5 s behind the picture (a review's finding). Frames behind are
-    /// dropped until the audio's own time catches up.
+    /// 5 s ahead, the rest of the push's audio stayed 5 s behind the picture (a review's finding). A frame that jumps
+    /// ahead waits for the next: when that one goes on from before the jump, the jumped frame is put in its place.
     /// </summary>
     [Fact]
     public void OneAudioFrameThatJumpsAhead_DoesNotPutTheRestOfTheAudioBehindThePicture()
@@ -94,7 +94,23 @@ public class TsFragmenterTests
         var audioFragments = collector.FragmentsOf(2);
         var audioEnd = audioFragments[^1].DecodeTime + audioFragments[^1].Duration;
         var trueEnd = (audio[^1].Pts90k + SyntheticStream.AudioFrameTicks) * 48_000 / 90_000;
-        Assert.InRange(audioEnd - trueEnd, -1024, 2 * 1024); // it rejoins within the two frames it may be behind
+        Assert.InRange(audioEnd - trueEnd, -1024, 1024);
+        Assert.Equal(audio.Length, audioFragments.Sum(f => f.SampleCount)); // the bad frame's sound too, in its place
+    }
+
+    /// <summary>A real gap in the audio (a frame 5 s on, and the ones after it going on from there) stays a gap.</summary>
+    [Fact]
+    public void AGapInTheAudio_StaysAGap()
+    {
+        var video = SyntheticStream.VideoSamples(0, 250);
+        var audio = SyntheticStream.AudioSamples(0, 469).Select((a, i) => i >= 100 ? a with { Pts90k = a.Pts90k + 450_000, Dts90k = a.Dts90k + 450_000 } : a).Where(a => a.Pts90k < 900_000 + (250 * SyntheticStream.FrameTicks) + 450_000).ToArray();
+        var collector = Fragment(Mux(video, audio));
+
+        var audioFragments = collector.FragmentsOf(2);
+        var audioEnd = audioFragments[^1].DecodeTime + audioFragments[^1].Duration;
+        var trueEnd = (audio[^1].Pts90k + SyntheticStream.AudioFrameTicks) * 48_000 / 90_000;
+        Assert.InRange(audioEnd - trueEnd, -1024, 1024);
+        Assert.Equal(audio.Length, audioFragments.Sum(f => f.SampleCount));
     }
 
     [Fact]

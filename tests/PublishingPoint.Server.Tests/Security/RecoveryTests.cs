@@ -216,7 +216,8 @@ public sealed class RecoveryTests
     [Theory]
     [InlineData("moof", 0xFFFFFFF0u)] // past the end of the file
     [InlineData("moof", 0u)]
-    [InlineData("mdat", 0u)] // 0 here: an 'mdat' that swallows the rest of the file but its last 100 bytes, past MaxBoxBytes
+    [InlineData("mdat", 0u)] // 0 here: an 'mdat' that swallows the rest of the file but its last 100 bytes
+    [InlineData("mdat", 20_000u)] // here: 20,000 bytes more, into the next fragment, still inside the file and MaxBoxBytes
     public async Task DamageInAFinishedArchive_SkipsToTheNextListedFragment_AndCutsNothing(string box, uint size)
     {
         var data = TempDirectory.Create("pp-rot");
@@ -232,7 +233,8 @@ public sealed class RecoveryTests
         var damaged = await File.ReadAllBytesAsync(path);
         var moofs = Boxes.TopLevel(damaged).Where(b => b.Type == "moof").ToList();
         var at = Boxes.TopLevel(damaged).Where(b => b.Type == box).ElementAt(2).Offset;
-        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(damaged.AsSpan(at), box == "mdat" ? (uint)(damaged.Length - at - 100) : size);
+        var was = System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(damaged.AsSpan(at));
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(damaged.AsSpan(at), box != "mdat" ? size : size == 0 ? (uint)(damaged.Length - at - 100) : was + size);
         await File.WriteAllBytesAsync(path, damaged);
 
         await using var restarted = await RunningServer.StartAsync(data, settings);

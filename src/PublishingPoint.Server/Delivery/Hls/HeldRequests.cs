@@ -7,12 +7,15 @@ namespace PublishingPoint.Server.Delivery.Hls;
 /// <summary>
 /// Requests waiting for media that is not there yet: blocking playlist reloads, part hints and the open segment
 /// streamed as it grows. Over HTTP/1.1 each holds a connection, but one HTTP/2 connection carries up to 100 of them at
-/// once: so one client address (IPv6: one /64; the trusted proxies are not counted) may hold at most
-/// <c>MaxConnectionsPerAddress</c>, the bound its connections have, and the one past it is refused. The count is for operators.
+/// once: so one client address (IPv6: one /64; the trusted proxies are not counted, their clients are) may hold at most
+/// <see cref="PerConnection"/> times <c>MaxConnectionsPerAddress</c> (a low-latency player holds up to four on one
+/// HTTP/2 connection: a reload and a hinted part, for video and for audio), and the one past it is refused. The count is for operators.
 /// </summary>
 internal sealed class HeldRequests(IOptions<PublishingPointOptions> options)
 {
-    private readonly int _perAddress = options.Value.MaxConnectionsPerAddress;
+    public const int PerConnection = 4;
+
+    private readonly int _perAddress = (int)Math.Min(int.MaxValue, (long)options.Value.MaxConnectionsPerAddress * PerConnection);
     private readonly IPNetwork[] _trusted = ClientNetwork.Trusted(options.Value.TrustedProxies);
     private readonly Dictionary<UInt128, int> _byAddress = [];
     private readonly Lock _lock = new();

@@ -394,7 +394,8 @@ internal static class HlsPlaylistBuilder
             }
 
             var last = other.Edge(out var open, out var openParts);
-            if (openParts > 0)
+            // As that rendition's own playlist lists them: its open segment's parts only when it follows the last one.
+            if (openParts > 0 && open == (last?.Sequence ?? -1) + 1)
             {
                 yield return new HlsRenditionReport(PlaylistName(other.Key, HlsFormat.Fmp4), open, openParts - 1);
             }
