@@ -163,18 +163,9 @@ public sealed partial class LowLatencyHlsTests(ITestOutputHelper output)
     public async Task AHeldReload_IsAnsweredWhenThePointIsClosedOrDeleted(string action)
     {
         await using var server = await RunningServer.StartAsync();
-        var (header, fragments) = Boxes.SplitFragments(await IsmvCapture.SixSecondsAsync());
-        await using var push = await HeldPush.StartAsync(server.BaseUrl, "/live/held.isml/Streams(a)");
-        await push.SendAsync(header);
-        foreach (var fragment in fragments.Take(4))
-        {
-            await push.SendAsync(fragment);
-        }
-
         const string Playlist = "live/held.isml/hls/video-400000-fmp4.m3u8";
-        await WaitForSegmentsAsync(server, Playlist, 1);
-        var playlist = await server.Http.GetStringAsync(Playlist);
-        var next = HlsText.LongTag(playlist, "#EXT-X-MEDIA-SEQUENCE") + HlsText.Segments(playlist).Count;
+        var (push, next) = await PushFourFragmentsAsync(server, "live/held.isml");
+        await using var _ = push;
         Assert.Equal(0, await HeldRequestsAsync(server));
         var held = server.Http.GetAsync($"{Playlist}?_HLS_msn={next}");
         await Eventually.WaitUntilAsync(async () => await HeldRequestsAsync(server) == 1 || held.IsCompleted, "the reload was never counted as held");
@@ -207,18 +198,9 @@ public sealed partial class LowLatencyHlsTests(ITestOutputHelper output)
     {
         await using var server = await RunningServer.StartAsync(null, "--PublishingPoint:MaxConnectionsPerAddress=2",
             "--PublishingPoint:TrustedProxies:0=127.0.0.1");
-        var (header, fragments) = Boxes.SplitFragments(await IsmvCapture.SixSecondsAsync());
-        await using var push = await HeldPush.StartAsync(server.BaseUrl, "/live/share.isml/Streams(a)");
-        await push.SendAsync(header);
-        foreach (var fragment in fragments.Take(4))
-        {
-            await push.SendAsync(fragment);
-        }
-
         const string Playlist = "live/share.isml/hls/video-400000-fmp4.m3u8";
-        await WaitForSegmentsAsync(server, Playlist, 1);
-        var playlist = await server.Http.GetStringAsync(Playlist);
-        var next = HlsText.LongTag(playlist, "#EXT-X-MEDIA-SEQUENCE") + HlsText.Segments(playlist).Count;
+        var (push, next) = await PushFourFragmentsAsync(server, "live/share.isml");
+        await using var _ = push;
         using var proxy = new HttpClient { BaseAddress = server.BaseUrl };
         Task<HttpResponseMessage> Reload(string client) => proxy.SendAsync(new HttpRequestMessage(HttpMethod.Get, $"{Playlist}?_HLS_msn={next}") { Headers = { { "X-Forwarded-For", client } } });
 
@@ -330,6 +312,23 @@ public sealed partial class LowLatencyHlsTests(ITestOutputHelper output)
 
     private static long SequenceOf(string uri) =>
         long.Parse(uri[(uri.LastIndexOf('/') + 1)..uri.IndexOf('.', uri.LastIndexOf('/'))], CultureInfo.InvariantCulture);
+
+    /// <summary>A push kept open after the first four fragments of the six-second capture, and the next segment's number.</summary>
+    private static async Task<(HeldPush Push, long Next)> PushFourFragmentsAsync(RunningServer server, string point)
+    {
+        var (header, fragments) = Boxes.SplitFragments(await IsmvCapture.SixSecondsAsync());
+        var push = await HeldPush.StartAsync(server.BaseUrl, $"/{point}/Streams(a)");
+        await push.SendAsync(header);
+        foreach (var fragment in fragments.Take(4))
+        {
+            await push.SendAsync(fragment);
+        }
+
+        var playlistPath = $"{point}/hls/video-400000-fmp4.m3u8";
+        await WaitForSegmentsAsync(server, playlistPath, 1);
+        var playlist = await server.Http.GetStringAsync(playlistPath);
+        return (push, HlsText.LongTag(playlist, "#EXT-X-MEDIA-SEQUENCE") + HlsText.Segments(playlist).Count);
+    }
 
     /// <summary>The server's gauge of requests waiting for media (/metrics, open to loopback).</summary>
     private static async Task<long> HeldRequestsAsync(RunningServer server) =>

@@ -15,10 +15,9 @@ internal sealed class HeldRequests(IOptions<PublishingPointOptions> options)
 {
     public const int PerConnection = 4;
 
-    private readonly int _perAddress = (int)Math.Min(int.MaxValue, (long)options.Value.MaxConnectionsPerAddress * PerConnection);
-    private readonly IPNetwork[] _trusted = ClientNetwork.Trusted(options.Value.TrustedProxies);
-    private readonly Dictionary<UInt128, int> _byAddress = [];
-    private readonly Lock _lock = new();
+    private readonly Transport.ConnectionLimits.AddressCounts _byAddress = new(
+        (int)Math.Min(int.MaxValue, (long)options.Value.MaxConnectionsPerAddress * PerConnection), ClientNetwork.Trusted(options.Value.TrustedProxies));
+
     private long _now;
 
     public const string Refusal = "this address holds its most requests waiting for media (PublishingPoint:MaxConnectionsPerAddress): ask again";
@@ -29,21 +28,10 @@ internal sealed class HeldRequests(IOptions<PublishingPointOptions> options)
     public bool TryEnter(IPAddress? client, out Scope scope)
     {
         UInt128? key = null;
-        if (_perAddress > 0 && client is not null && ClientNetwork.LimitedKey(client, _trusted) is { } k)
+        if (client is not null && !_byAddress.TryEnter(client, out key))
         {
-            lock (_lock)
-            {
-                _byAddress.TryGetValue(k, out var holding);
-                if (holding >= _perAddress)
-                {
-                    scope = default;
-                    return false;
-                }
-
-                _byAddress[k] = holding + 1;
-            }
-
-            key = k;
+            scope = default;
+            return false;
         }
 
         Interlocked.Increment(ref _now);
@@ -54,22 +42,7 @@ internal sealed class HeldRequests(IOptions<PublishingPointOptions> options)
     private void Leave(UInt128? key)
     {
         Interlocked.Decrement(ref _now);
-        if (key is not { } k)
-        {
-            return;
-        }
-
-        lock (_lock)
-        {
-            if (_byAddress.TryGetValue(k, out var holding) && holding > 1)
-            {
-                _byAddress[k] = holding - 1;
-            }
-            else
-            {
-                _byAddress.Remove(k);
-            }
-        }
+        _byAddress.Leave(key);
     }
 
     internal readonly struct Scope(HeldRequests? owner, UInt128? key) : IDisposable
