@@ -30,6 +30,32 @@ public sealed class SegmentPutIngestTests
         Assert.Equal(150, await SmoothDecoding.VideoFramesAsync(server, manifest, "live/hlsin.isml", 300000));
     }
 
+    /// <summary>
+    /// ffmpeg's HLS fMP4 output with several variants, a folder each (stream_%v/index.m3u8), names each init
+    /// stream_0/init_0.mp4 and its segments stream_0/index0.m4s: the two got different stream ids, and once two streams
+    /// had an init every segment was refused with 400 (a review's finding). The folder is the stream.
+    /// </summary>
+    [Fact]
+    public async Task FfmpegHlsFmp4WithAFolderPerVariant_IsIngestedAsOneStreamEach()
+    {
+        await using var server = await RunningServer.StartAsync(null, "--PublishingPoint:FinalizeGraceSeconds=60");
+        var push = await Tool.RunAsync("ffmpeg",
+        [
+            "-hide_banner", "-loglevel", "error", "-re", "-f", "lavfi", "-i", "testsrc=size=320x180:rate=25",
+            "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "6", "-map", "0:v", "-map", "0:v", "-map", "1:a",
+            "-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", "veryfast", "-g", "50", "-keyint_min", "50", "-sc_threshold", "0",
+            "-b:v:0", "300k", "-b:v:1", "150k", "-c:a", "aac", "-b:a", "64k",
+            "-f", "hls", "-hls_time", "2", "-hls_segment_type", "fmp4", "-method", "PUT", "-var_stream_map", "v:0,a:0 v:1",
+            "-master_pl_name", "master.m3u8", server.BaseUrl + "live/ladder.isml/stream_%v/index.m3u8", // not through Uri, which escapes the %
+        ], TimeSpan.FromSeconds(60));
+        Assert.True(push.ExitCode == 0, Tool.Describe(push));
+
+        var manifest = await SmoothManifestView.FetchVodAsync(server.Http, "live/ladder.isml/Manifest");
+        Assert.Equal([150000, 300000], manifest.Bitrates("video").Order());
+        Assert.Equal([64000], manifest.Bitrates("audio"));
+        Assert.Equal(3, manifest.ChunkTimes("video").Length);
+    }
+
     [Fact]
     public async Task HlsSegmentsOverPut_ContinueAfterTheServerRestarts_WithoutTheInitSegmentAgain()
     {

@@ -25,6 +25,8 @@ internal static class SegmentNaming
         }
 
         StreamFeed? only = null;
+        StreamFeed? ofFolder = null;
+        var folder = Folder(file);
         var count = 0;
         foreach (var feed in point.Streams())
         {
@@ -39,11 +41,25 @@ internal static class SegmentNaming
                 return candidate;
             }
 
+            if (folder is not null && feed.Id == folder)
+            {
+                ofFolder = feed;
+            }
+
             only = feed;
             count++;
         }
 
-        return count == 1 ? only!.Id : candidate;
+        // ffmpeg's HLS fMP4 output with a folder per variant (stream_%v/index.m3u8) names the init stream_0/init_0.mp4
+        // and the segments stream_0/index0.m4s: the folder is the stream.
+        return ofFolder?.Id ?? (count == 1 ? only!.Id : candidate);
+    }
+
+    // The folder part of a file name as a stream id (stream_0/index0.m4s: "stream_0"), or null at the top.
+    private static string? Folder(string file)
+    {
+        var slash = file.LastIndexOf('/');
+        return slash > 0 && PointPath.IsSafeSegment(file[..slash].Replace('/', '_')) ? file[..slash].Replace('/', '_') : null;
     }
 
     internal static string Candidate(string file, bool numbered = false)
@@ -69,6 +85,13 @@ internal static class SegmentNaming
         if (digits.Length < stem.Length && digits.Length > 0 && (numbered || digits[^1] is '-' or '_' or '.'))
         {
             stem = digits.TrimEnd('-', '_', '.');
+        }
+
+        // An HLS init file (.mp4; DASH's are .m4s, several to a folder) in a folder, named only by a variant number
+        // (stream_0/init_0.mp4) or not at all, is the folder's stream.
+        if (prefix.Length > 0 && IsInit(file) && file.EndsWith(".mp4", StringComparison.OrdinalIgnoreCase) && (stem.Length == 0 || stem.All(char.IsAsciiDigit)))
+        {
+            return Folder(file) ?? "default";
         }
 
         var id = prefix + (stem.Length == 0 ? "default" : stem);
