@@ -191,7 +191,7 @@ internal sealed class IngestEndpoint(PointRegistry registry, IngestMemory memory
         {
             // After an end announced in a playlist or MPD, the requests that follow it (the last segments, deletes) end
             // the push sooner; but another encoder of the point may still push, and its next request voids the timer.
-            var announced = point.EndAnnouncedWithin(time.GetUtcNow(), TimeSpan.FromSeconds(grace));
+            var announced = point.EveryStreamEndedWithin(time.GetUtcNow(), TimeSpan.FromSeconds(grace));
             _ = FinalizeLaterAsync(point, announced ? EndSettle : TimeSpan.FromSeconds(grace));
         }
     }

@@ -390,12 +390,52 @@ public sealed class Point : IDisposable
 
 
     /// <summary>
-    /// When the encoder last announced the end (a final playlist). Segment uploads race with it, so a request
-    /// that finishes shortly after still finalises the point at once instead of waiting for the grace period.
+    /// A segment pusher's final playlist: the end of stream <paramref name="streamId"/>, or of every stream when it names
+    /// none of them (an MPD covers all its representations). Segment uploads race with it, so a request that finishes
+    /// shortly after every stream ended finalises the point sooner than the grace period; while another encoder of the
+    /// point pushes on, it does not.
     /// </summary>
-    public DateTimeOffset? EndAnnouncedAt { get; set; }
+    public void AnnounceEnd(string? streamId, DateTimeOffset now)
+    {
+        lock (_lock)
+        {
+            if (streamId is not null && _streams.TryGetValue(streamId, out var stream))
+            {
+                stream.EndedAt = now;
+                return;
+            }
 
-    public bool EndAnnouncedWithin(DateTimeOffset now, TimeSpan span) => EndAnnouncedAt is { } at && now - at <= span;
+            foreach (var s in _streams.Values)
+            {
+                s.EndedAt = now;
+            }
+        }
+    }
+
+    /// <summary>True when every stream with media announced its end within <paramref name="span"/>.</summary>
+    public bool EveryStreamEndedWithin(DateTimeOffset now, TimeSpan span)
+    {
+        lock (_lock)
+        {
+            var any = false;
+            foreach (var s in _streams.Values)
+            {
+                if (s.Archive is null && s.Connections == 0)
+                {
+                    continue;
+                }
+
+                if (s.EndedAt is not { } at || now - at > span)
+                {
+                    return false;
+                }
+
+                any = true;
+            }
+
+            return any;
+        }
+    }
 
     public void Touch() => Interlocked.Increment(ref _version);
 

@@ -30,6 +30,9 @@ public sealed class StreamFeed
 
     public DateTimeOffset? ConnectedSince { get; internal set; }
 
+    /// <summary>When its encoder last announced its end (a segment pusher's final playlist), under the point's lock.</summary>
+    internal DateTimeOffset? EndedAt { get; set; }
+
     private long _tsTimeline = long.MinValue;
 
     /// <summary>

@@ -56,6 +56,52 @@ public sealed class SegmentPutIngestTests
         Assert.Equal(3, manifest.ChunkTimes("video").Length);
     }
 
+    /// <summary>
+    /// Two encoders push one point file by file (one per rendition, each in its folder). The first one's final playlist
+    /// ended the point 2 s later while the second pushed on (a review's finding): the end is each stream's, and the
+    /// point ends with the last.
+    /// </summary>
+    [Fact]
+    public async Task OneOfTwoSegmentPushersEnds_ThePointGoesOnTillTheOtherEnds()
+    {
+        var a = TempDirectory.Create("pp-hls-a");
+        var b = TempDirectory.Create("pp-hls-b");
+        await Tool.RunCheckedAsync("ffmpeg", [.. _source.Where(x => x != "-re"), "-f", "hls", "-hls_time", "2", "-hls_segment_type", "fmp4", Path.Combine(a, "index.m3u8")]);
+        await Tool.RunCheckedAsync("ffmpeg", [.. _source.Where(x => x != "-re").Select(x => x == "300k" ? "150k" : x), "-f", "hls", "-hls_time", "2", "-hls_segment_type", "fmp4", Path.Combine(b, "index.m3u8")]);
+        var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var server = await RunningServer.StartWithClockAsync(clock, "--PublishingPoint:FinalizeGraceSeconds=10");
+        const string Point = "live/pair.isml";
+        async Task PutAsync(string folder, string name, string file)
+        {
+            using var put = await server.Http.PutAsync($"{Point}/{name}/{file}", new ByteArrayContent(await File.ReadAllBytesAsync(Path.Combine(folder, file))));
+            Assert.True(put.IsSuccessStatusCode, $"{name}/{file}: {(int)put.StatusCode} {await put.Content.ReadAsStringAsync()}");
+        }
+
+        foreach (var file in new[] { "init.mp4", "index0.m4s", "index1.m4s" })
+        {
+            await PutAsync(a, "a", file);
+            await PutAsync(b, "b", file);
+        }
+
+        await PutAsync(a, "a", "index2.m4s");
+        await PutAsync(a, "a", "index.m3u8"); // a's final playlist: a ends, b goes on
+        Assert.Contains("#EXT-X-ENDLIST", await File.ReadAllTextAsync(Path.Combine(a, "index.m3u8")), StringComparison.Ordinal);
+        clock.Advance(TimeSpan.FromSeconds(3));
+        await PutAsync(b, "b", "index2.m4s");
+        clock.Advance(TimeSpan.FromSeconds(3));
+        var deadline = DateTime.UtcNow.AddSeconds(1.5);
+        while (DateTime.UtcNow < deadline)
+        {
+            Assert.Equal("live", await Security.IngestAuthenticationTests.StateAsync(server, Point));
+        }
+
+        await PutAsync(b, "b", "index.m3u8");
+        clock.Advance(TimeSpan.FromSeconds(3));
+        await Security.IngestAuthenticationTests.WaitForStateAsync(server, Point, "vod");
+        var manifest = await SmoothManifestView.FetchVodAsync(server.Http, $"{Point}/Manifest");
+        Assert.Equal([150000, 300000], manifest.Bitrates("video").Order());
+    }
+
     [Fact]
     public async Task HlsSegmentsOverPut_ContinueAfterTheServerRestarts_WithoutTheInitSegmentAgain()
     {

@@ -45,7 +45,7 @@ internal sealed partial class SegmentIngestEndpoint(PointRegistry registry, Inge
         switch (extension)
         {
             case ".m3u8" or ".mpd":
-                await PlaylistAsync(context, path, extension).ConfigureAwait(false);
+                await PlaylistAsync(context, path, file, extension).ConfigureAwait(false);
                 break;
             case ".mp4" or ".m4s" or ".m4v" or ".m4a" or ".cmfv" or ".cmfa" or ".cmfm":
                 await ingest.HandleFmp4Async(context, path, SegmentNaming.StreamId(registry.Find(path), file)).ConfigureAwait(false);
@@ -67,7 +67,7 @@ internal sealed partial class SegmentIngestEndpoint(PointRegistry registry, Inge
     /// in all: a body that stalls after a burst would otherwise hold its connection for as long as its average rate
     /// stays above the body-rate floor (a megabyte at 240 B/s: over an hour).
     /// </summary>
-    private async Task PlaylistAsync(HttpContext context, PointPath path, string extension)
+    private async Task PlaylistAsync(HttpContext context, PointPath path, string file, string extension)
     {
         var idle = TimeSpan.FromSeconds(registry.Options.IngestIdleTimeoutSeconds);
         using var deadline = new CancellationTokenSource(2 * idle, time);
@@ -110,8 +110,14 @@ internal sealed partial class SegmentIngestEndpoint(PointRegistry registry, Inge
 
         if (scan.Ended && registry.Find(path) is { } point)
         {
-            point.EndAnnouncedAt = time.GetUtcNow();
-            _ = ingest.FinalizeLaterAsync(point, IngestEndpoint.EndSettle);
+            // A media playlist is one stream's (index.m3u8, stream_0/index.m3u8); a name that matches none (an MPD) ends them all.
+            var now = time.GetUtcNow();
+            var stream = extension == ".m3u8" ? SegmentNaming.StreamId(point, file, numbered: true) : null;
+            point.AnnounceEnd(stream, now);
+            if (point.EveryStreamEndedWithin(now, TimeSpan.FromSeconds(Math.Max(registry.Options.FinalizeGraceSeconds, IngestEndpoint.EndSettle.TotalSeconds))))
+            {
+                _ = ingest.FinalizeLaterAsync(point, IngestEndpoint.EndSettle);
+            }
         }
 
         context.Response.StatusCode = StatusCodes.Status204NoContent;
