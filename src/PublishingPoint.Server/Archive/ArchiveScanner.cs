@@ -94,17 +94,23 @@ internal static class ArchiveScanner
                 return false;
             }
 
-            _listed ??= SealedIndex.Read(file, maxBoxBytes);
-            var next = Array.BinarySearch(_listed, _position + 1);
-            next = next < 0 ? ~next : next;
-            if (next >= _listed.Length)
+            if (ListedAfter(_position) is not { } next)
             {
                 return false;
             }
 
             _unreadable++;
-            _position = _listed[next];
+            _position = next;
             return true;
+        }
+
+        // The first offset the file's 'mfra' lists after position (a fragment, or the 'mfra' itself); null when none, or no 'mfra'.
+        private long? ListedAfter(long position)
+        {
+            _listed ??= SealedIndex.Read(file, maxBoxBytes);
+            var at = Array.BinarySearch(_listed, position + 1);
+            at = at < 0 ? ~at : at;
+            return at < _listed.Length ? _listed[at] : null;
         }
 
         private bool Step()
@@ -171,10 +177,7 @@ internal static class ArchiveScanner
             }
 
             var length = header.Size + mdat.Size;
-            _listed ??= SealedIndex.Read(file, maxBoxBytes);
-            var after = Array.BinarySearch(_listed, _position + 1);
-            after = after < 0 ? ~after : after;
-            if (after < _listed.Length && _listed[after] < _position + length)
+            if (ListedAfter(_position) < _position + length)
             {
                 return false; // a size that swallows fragments the 'mfra' lists: damage
             }

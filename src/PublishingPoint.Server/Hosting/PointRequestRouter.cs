@@ -234,9 +234,11 @@ internal sealed partial class PointRequestRouter(
         }
     }
 
-    /// <summary>The point's own ingest secret (an empty one is none), else the server's.</summary>
-    private string? IngestSecretOf(PointPath path) =>
-        registry.Find(path)?.Settings.IngestSecret is { Length: > 0 } own ? own : registry.Options.IngestSecret;
+    /// <summary>The point's own ingest secret (an empty one is none), else the server's; and which of them it is, for counting wrong ones.</summary>
+    private (string? Secret, string Target) IngestSecretOf(PointPath path) =>
+        registry.Find(path)?.Settings.IngestSecret is { Length: > 0 } own
+            ? (own, path.Value)
+            : (registry.Options.IngestSecret, Configuration.WrongSecrets.ServerIngest);
 
     /// <summary>
     /// Every request that changes a point (POST, PUT, DELETE of any file or stream) presents the ingest secret: the point's
@@ -244,8 +246,7 @@ internal sealed partial class PointRequestRouter(
     /// </summary>
     private async Task<bool> AuthorizeIngestAsync(HttpContext context, PointPath path)
     {
-        var secret = IngestSecretOf(path);
-        var target = registry.Find(path)?.Settings.IngestSecret is { Length: > 0 } ? path.Value : Configuration.WrongSecrets.ServerIngest;
+        var (secret, target) = IngestSecretOf(path);
         if (IngestAuthorization.Check(context, secret, registry.Options.AllowAnonymousIngest, target, out var denied))
         {
             return true;

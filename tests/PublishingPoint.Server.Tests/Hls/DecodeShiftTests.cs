@@ -17,7 +17,7 @@ public sealed class DecodeShiftTests
     public async Task AWildOffsetInTheFirstFragment_DoesNotShiftEveryLaterTsSegment()
     {
         var (header, fragments) = Boxes.SplitFragments(await IsmvCapture.SixSecondsAsync());
-        var first = fragments.FindIndex(f => TrackId(f) == 1);
+        var first = fragments.FindIndex(f => Boxes.TrackId(f) == 1);
         fragments[first] = WithFirstOffset(fragments[first], -100_000_000); // 10 s at Smooth's 10 MHz
         await using var server = await RunningServer.StartAsync();
         var (status, text) = await Posting.PostChunkedAsync(server.Http, "live/shift.isml/Streams(a)", [.. header, .. fragments.SelectMany(f => f)]);
@@ -31,9 +31,6 @@ public sealed class DecodeShiftTests
             .Max(p => double.Parse(p[0], CultureInfo.InvariantCulture) - double.Parse(p[1], CultureInfo.InvariantCulture));
         Assert.InRange(lag, 0, 1.5);
     }
-
-    private static uint TrackId(byte[] fragment) =>
-        BinaryPrimitives.ReadUInt32BigEndian(fragment.AsSpan(fragment.AsSpan().IndexOf("tfhd"u8) + 8));
 
     // The first sample's composition offset set to a signed value (the 'trun' made version 1, which is signed).
     private static byte[] WithFirstOffset(byte[] fragment, int offset)

@@ -258,7 +258,7 @@ public sealed partial class LowLatencyHlsTests(ITestOutputHelper output)
 
         const string Playlist = "ll/jump.isml/hls/video-300000-fmp4.m3u8";
         await WaitForSegmentsAsync(server, Playlist, 1);
-        var jumped = chunks.Skip(20).Select(c => ShiftTfdt(c, 5 * segment)).ToList(); // 10 s on
+        var jumped = chunks.Skip(20).Select(c => Boxes.ShiftTfdt(c, 5 * segment)).ToList(); // 10 s on
         await push.SendAsync(jumped[0]);
         await push.SendAsync(jumped[1]);
         var playlist = await EventuallyPlaylistAsync(server, Playlist, p => SequenceOf(HlsText.Segments(p)[^1].Uri) == 1);
@@ -290,24 +290,6 @@ public sealed partial class LowLatencyHlsTests(ITestOutputHelper output)
             return condition(text);
         }, $"{playlist} never came to the expected state", TimeSpan.FromSeconds(15));
         return text;
-    }
-
-    // A CMAF chunk moved in time: its 'tfdt' plus delta.
-    private static byte[] ShiftTfdt(byte[] chunk, long delta)
-    {
-        var copy = (byte[])chunk.Clone();
-        var at = copy.AsSpan().IndexOf("tfdt"u8);
-        var value = copy.AsSpan(at + 8);
-        if (copy[at + 4] == 1)
-        {
-            System.Buffers.Binary.BinaryPrimitives.WriteInt64BigEndian(value, System.Buffers.Binary.BinaryPrimitives.ReadInt64BigEndian(value) + delta);
-        }
-        else
-        {
-            System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(value, (uint)(System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(value) + delta));
-        }
-
-        return copy;
     }
 
     private static long SequenceOf(string uri) =>

@@ -80,6 +80,28 @@ public static class Boxes
         return segment[at + 4] == 1 ? BinaryPrimitives.ReadInt64BigEndian(value) : BinaryPrimitives.ReadUInt32BigEndian(value);
     }
 
+    /// <summary>The track id of a fragment's (first) 'tfhd', read from <paramref name="at"/> on (where its 'moof' starts).</summary>
+    public static uint TrackId(byte[] data, int at = 0) =>
+        BinaryPrimitives.ReadUInt32BigEndian(data.AsSpan(at + data.AsSpan(at).IndexOf("tfhd"u8) + 8));
+
+    /// <summary>A CMAF chunk moved in time: its 'tfdt' plus <paramref name="delta"/> (version 1: 64 bits, else 32).</summary>
+    public static byte[] ShiftTfdt(byte[] chunk, long delta)
+    {
+        var copy = (byte[])chunk.Clone();
+        var at = copy.AsSpan().IndexOf("tfdt"u8);
+        var value = copy.AsSpan(at + 8);
+        if (copy[at + 4] == 1)
+        {
+            BinaryPrimitives.WriteInt64BigEndian(value, BinaryPrimitives.ReadInt64BigEndian(value) + delta);
+        }
+        else
+        {
+            BinaryPrimitives.WriteUInt32BigEndian(value, (uint)(BinaryPrimitives.ReadUInt32BigEndian(value) + delta));
+        }
+
+        return copy;
+    }
+
     /// <summary>The fragment with its 'tfxd' duration set to <paramref name="duration"/> (its own timescale).</summary>
     public static byte[] SetTfxdDuration(byte[] fragment, long duration)
     {

@@ -266,7 +266,7 @@ public sealed class RecoveryTests
         var path = Path.Combine(data, "live", "long.isml", "a.ismv");
         var damaged = await File.ReadAllBytesAsync(path);
         var moofs = Boxes.TopLevel(damaged).Where(b => b.Type == "moof").ToList();
-        var video = moofs.Where(m => System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(damaged.AsSpan(m.Offset + damaged.AsSpan(m.Offset).IndexOf("tfhd"u8) + 8)) == 1).ToList();
+        var video = moofs.Where(m => Boxes.TrackId(damaged, m.Offset) == 1).ToList();
         var end = Boxes.TopLevel(damaged).First(b => b.Offset > video[1].Offset && b.Type == "mdat");
         Boxes.SetTfxdDuration(damaged[video[1].Offset..(end.Offset + end.Size)], 6_000_000_000) // 600 s at 10 MHz, a flipped bit
             .CopyTo(damaged.AsSpan(video[1].Offset));

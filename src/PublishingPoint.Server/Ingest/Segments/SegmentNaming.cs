@@ -59,7 +59,7 @@ internal static class SegmentNaming
     private static string? Folder(string file)
     {
         var slash = file.LastIndexOf('/');
-        return slash > 0 && PointPath.IsSafeSegment(file[..slash].Replace('/', '_')) ? file[..slash].Replace('/', '_') : null;
+        return slash > 0 && file[..slash].Replace('/', '_') is var folder && PointPath.IsSafeSegment(folder) ? folder : null;
     }
 
     internal static string Candidate(string file, bool numbered = false)
