@@ -82,9 +82,10 @@ public static class MediaPlaylistWriter
                 text.Append(inv, $"#EXT-X-PROGRAM-DATE-TIME:{time.UtcDateTime:yyyy-MM-dd'T'HH:mm:ss.fff'Z'}\n");
             }
 
+            // A segment that is a gap has no parts to load either (RFC 8216bis 4.4.4.9: its parts carry GAP=YES).
             foreach (var part in segment.Parts ?? [])
             {
-                WritePart(text, part);
+                WritePart(text, part, segment.Gap);
             }
 
             if (segment.Gap)
@@ -135,7 +136,7 @@ public static class MediaPlaylistWriter
         var inv = CultureInfo.InvariantCulture;
         foreach (var part in playlist.OpenParts)
         {
-            WritePart(text, part);
+            WritePart(text, part, gap: false);
         }
 
         if (playlist.IsVod)
@@ -153,6 +154,6 @@ public static class MediaPlaylistWriter
         }
     }
 
-    private static void WritePart(StringBuilder text, HlsPart part) =>
-        text.Append(CultureInfo.InvariantCulture, $"#EXT-X-PART:DURATION={part.Duration.TotalSeconds:0.000},URI=\"{part.Uri}\"{(part.Independent ? ",INDEPENDENT=YES" : string.Empty)}\n");
+    private static void WritePart(StringBuilder text, HlsPart part, bool gap) =>
+        text.Append(CultureInfo.InvariantCulture, $"#EXT-X-PART:DURATION={part.Duration.TotalSeconds:0.000},URI=\"{part.Uri}\"{(part.Independent ? ",INDEPENDENT=YES" : string.Empty)}{(gap ? ",GAP=YES" : string.Empty)}\n");
 }

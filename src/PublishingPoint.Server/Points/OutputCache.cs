@@ -4,15 +4,24 @@ namespace PublishingPoint.Server.Points;
 public sealed record RenderedOutput(long Version, byte[] Bytes, string ETag, int MaxAge, string ContentType)
 {
     private byte[]? _gzipped;
+    private readonly Lock _gzipping = new();
 
-    /// <summary>The gzip copy, made once on the first request that accepts it.</summary>
+    /// <summary>The gzip copy, made once on the first request that accepts it: those asking meanwhile wait for that one.</summary>
     public byte[] Gzipped(Func<byte[], byte[]> compress)
     {
         ArgumentNullException.ThrowIfNull(compress);
-        return Volatile.Read(ref _gzipped) ?? Interlocked.CompareExchange(ref _gzipped, compress(Bytes), null) ?? _gzipped!;
+        if (Volatile.Read(ref _gzipped) is { } made)
+        {
+            return made;
+        }
+
+        lock (_gzipping)
+        {
+            return _gzipped ??= compress(Bytes);
+        }
     }
 
-    private Task<byte[]>? _gzipping;
+    private Task<byte[]>? _gzippingOnThePool;
 
     /// <summary>Whether the gzip copy is made already.</summary>
     public bool HasGzipped => Volatile.Read(ref _gzipped) is not null;
@@ -26,7 +35,7 @@ public sealed record RenderedOutput(long Version, byte[] Bytes, string ETag, int
             return Task.FromResult(made);
         }
 
-        var making = Volatile.Read(ref _gzipping);
+        var making = Volatile.Read(ref _gzippingOnThePool);
         if (making is { IsFaulted: false, IsCanceled: false })
         {
             return making;
@@ -34,7 +43,7 @@ public sealed record RenderedOutput(long Version, byte[] Bytes, string ETag, int
 
         // (one that failed is not kept: the next request tries again)
         var task = new Task<byte[]>(() => Gzipped(compress));
-        var won = Interlocked.CompareExchange(ref _gzipping, task, making);
+        var won = Interlocked.CompareExchange(ref _gzippingOnThePool, task, making);
         if (!ReferenceEquals(won, making))
         {
             return won!;

@@ -98,4 +98,24 @@ public sealed class MediaPlaylistWriterTests
         Assert.Contains("#EXT-X-SKIP:SKIPPED-SEGMENTS=6\n", text, StringComparison.Ordinal);
         Assert.Contains("#EXT-X-DISCONTINUITY\n#EXTINF:2.000,\n16.m4s\n", text, StringComparison.Ordinal);
     }
+
+    /// <summary>The parts of a segment that is a gap (its fragments were lost) are gaps too: a player must not load them.</summary>
+    [Fact]
+    public void TheParts_OfASegmentThatIsAGap_AreGaps()
+    {
+        HlsPart[] parts = [new(TimeSpan.FromSeconds(1), "16.0.m4s", true), new(TimeSpan.FromSeconds(1), "16.1.m4s", false)];
+        var text = MediaPlaylistWriter.Write(new MediaPlaylist
+        {
+            Version = 9,
+            MediaSequence = 15,
+            Segments =
+            [
+                new HlsSegment(15, TimeSpan.FromSeconds(2), "15.m4s") { Parts = [new(TimeSpan.FromSeconds(2), "15.0.m4s", true)] },
+                new HlsSegment(16, TimeSpan.FromSeconds(2), "16.m4s", Gap: true) { Parts = parts },
+            ],
+        });
+
+        Assert.Contains("#EXT-X-PART:DURATION=2.000,URI=\"15.0.m4s\",INDEPENDENT=YES\n#EXTINF", text, StringComparison.Ordinal);
+        Assert.Contains("#EXT-X-PART:DURATION=1.000,URI=\"16.0.m4s\",INDEPENDENT=YES,GAP=YES\n#EXT-X-PART:DURATION=1.000,URI=\"16.1.m4s\",GAP=YES\n#EXT-X-GAP\n", text, StringComparison.Ordinal);
+    }
 }

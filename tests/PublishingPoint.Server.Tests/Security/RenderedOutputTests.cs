@@ -10,6 +10,30 @@ namespace PublishingPoint.Server.Tests.Security;
 /// <summary>Rendered manifests are cached per resource, never per client-chosen query or Host, and never reflect a request header.</summary>
 public sealed class RenderedOutputTests
 {
+    /// <summary>Players that accept gzip and come together for a new version wait for one gzip copy, not each make their own.</summary>
+    [Fact]
+    public async Task FirstRequestsTogetherForTheGzipCopy_MakeItOnce()
+    {
+        var output = new RenderedOutput(1, new byte[1000], "\"t\"", 1, "application/vnd.apple.mpegurl");
+        var made = 0;
+        using var together = new Barrier(8);
+        byte[] Compress(byte[] bytes)
+        {
+            Interlocked.Increment(ref made);
+            Thread.Sleep(100); // a long playlist's gzip, with the others arriving meanwhile
+            return [.. bytes.Take(10)];
+        }
+
+        var copies = Enumerable.Range(0, 8).Select(_ => Task.Factory.StartNew(() =>
+        {
+            together.SignalAndWait();
+            return output.Gzipped(Compress);
+        }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default)).ToArray();
+        var results = await Task.WhenAll(copies);
+        Assert.Equal(1, made);
+        Assert.All(results, r => Assert.Same(results[0], r));
+    }
+
     [Fact]
     public async Task TimeShiftQueryFlood_LeavesTheCacheAtOneEntryPerResource()
     {
