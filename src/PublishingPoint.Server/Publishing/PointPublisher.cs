@@ -212,14 +212,24 @@ internal sealed partial class PointPublisher
         // Init segments, then segments in ascending number (renditions interleaved), then the playlists.
         await PutInitsAsync(referenced, cancellationToken).ConfigureAwait(false);
         var remaining = work.Count + changed.Count;
+        // A finished event the store lacks can be hours of segments: its pass gives its turn up after a while, and the next
+        // goes on from there (its playlists, which list every segment, only once all are in the store).
+        var giveUpAt = vod ? Environment.TickCount64 + VodTurnMilliseconds : long.MaxValue;
         if (vod)
         {
-            // The VOD playlists list every segment: those left behind the live window go first, all of them.
+            // The VOD playlists list every segment: those left behind the live window go first.
             var older = PlanBackfill(int.MaxValue);
-            remaining = await PutSegmentsAsync(older, remaining + older.Count, backfill: true, cancellationToken).ConfigureAwait(false);
+            remaining = await PutSegmentsAsync(older, remaining + older.Count, backfill: true, cancellationToken, giveUpAt).ConfigureAwait(false);
         }
 
-        remaining = await PutSegmentsAsync(work, remaining, backfill: false, cancellationToken).ConfigureAwait(false);
+        remaining = await PutSegmentsAsync(work, remaining, backfill: false, cancellationToken, giveUpAt).ConfigureAwait(false);
+        if (vod && Environment.TickCount64 >= giveUpAt && (HasBackfill || Plan(referenced, vod).Count > 0))
+        {
+            ConsecutiveFailures = 0;
+            NextAttempt = default;
+            return; // still due (its version is not published): back in line behind the points that waited meanwhile
+        }
+
         var cacheControl = vod ? MaxAge(_options.VodPlaylistMaxAge) : MaxAge(_options.LivePlaylistMaxAge);
         if (Point.Retired)
         {
@@ -437,10 +447,21 @@ internal sealed partial class PointPublisher
         return [.. work.OrderBy(w => w.Sequence).Take(budget)];
     }
 
-    private async Task<int> PutSegmentsAsync(List<(Rendition Rendition, long Sequence)> work, int remaining, bool backfill, CancellationToken cancellationToken)
+    /// <summary>How long a finished event's pass puts segments before it gives its turn up to the points waiting for one.</summary>
+    internal const int VodTurnMilliseconds = 5_000;
+
+    private async Task<int> PutSegmentsAsync(List<(Rendition Rendition, long Sequence)> work, int remaining, bool backfill, CancellationToken cancellationToken,
+        long giveUpAt = long.MaxValue)
     {
         foreach (var (rendition, sequence) in work.OrderBy(w => w.Sequence).ThenBy(w => w.Rendition.Format).ThenBy(w => w.Rendition.Track.Name, StringComparer.Ordinal).ThenBy(w => w.Rendition.Track.Bitrate))
         {
+            // Deleted, or replaced by a restart on reconnect: the rest is not this presentation's to put (nor can its
+            // archive make it any more).
+            if (Environment.TickCount64 >= giveUpAt || Point.Retired)
+            {
+                break;
+            }
+
             if (await ProducibleSegmentAsync(rendition, sequence).ConfigureAwait(false) is { } bytes)
             {
                 var (extension, contentType) = HlsDelivery.SegmentType(Point.FindTrack(rendition.Track)?.Description.Kind ?? TrackKind.Video, rendition.Format);

@@ -396,6 +396,78 @@ public sealed class FileSystemPublishingTests
     }
 
     /// <summary>
+    /// A finished event the store lacks (publishing turned on for an archive, a new target) was put in one pass, every
+    /// segment of it, and held its turn for as long: with MaxConcurrentPasses such events no other point was published
+    /// meanwhile, live ones included, for hours on a long event (a review's finding). A finished event's pass now gives
+    /// its turn up after a few seconds of segments and goes on at its next; its playlists still come last.
+    /// </summary>
+    [Fact]
+    public async Task AFinishedEventTheStoreLacks_GivesItsTurnUp_SoOtherPointsArePublishedMeanwhile()
+    {
+        var data = TempDirectory.Create("pp-data");
+        await using (var server = await RunningServer.StartAsync(data))
+        {
+            var (status, body) = await Posting.PostChunkedAsync(server.Http, "live/archived.isml/Streams(a)", await IsmvCapture.MakeAsync(90, 200, 32));
+            Assert.True(status == System.Net.HttpStatusCode.OK, body);
+        }
+
+        var store = new SlowCountingStore(delay: 100);
+        await using (var server = await RunningServer.StartAsync(data, services => UseStore(services, store),
+            "--PublishingPoint:Publish:Target=FileSystem", $"--PublishingPoint:Publish:Path={TempDirectory.Create("pp-www")}",
+            "--PublishingPoint:Publish:Formats:0=Hls", "--PublishingPoint:Publish:MaxConcurrentPasses=1"))
+        {
+            await Eventually.WaitUntilAsync(() => store.Keys.Any(k => k.StartsWith("live/archived.isml/hls/", StringComparison.Ordinal)),
+                "the finished event was never published", TimeSpan.FromSeconds(30));
+            var (status, body) = await Posting.PostChunkedAsync(server.Http, "live/other.isml/Streams(a)", await IsmvCapture.SixSecondsAsync());
+            Assert.True(status == System.Net.HttpStatusCode.OK, body);
+            await Eventually.WaitUntilAsync(() => store.Keys.Contains("live/other.isml/master.m3u8"),
+                "the other point waited for the whole finished event", TimeSpan.FromSeconds(20));
+            Assert.False(store.Keys.Contains("live/archived.isml/master.m3u8"), "the finished event's playlists came before all its segments");
+            await Eventually.WaitUntilAsync(() => store.Keys.Contains("live/archived.isml/master.m3u8"),
+                "the finished event's publishing never went on after its turn", TimeSpan.FromSeconds(120));
+        }
+    }
+
+    /// <summary>
+    /// A point deleted while its segments were being published: its pass went on through every segment left, each one
+    /// "cannot be made" (its archive gone), a warning and a skipped segment apiece, tens of thousands for a long event,
+    /// and those still cached were put into the store after the delete (a review's finding). The pass stops.
+    /// </summary>
+    [Fact]
+    public async Task APointDeletedWhileItIsPublished_StopsItsPass_WithoutSkippingOrPuttingTheRest()
+    {
+        var data = TempDirectory.Create("pp-data");
+        await using (var server = await RunningServer.StartAsync(data))
+        {
+            var (status, body) = await Posting.PostChunkedAsync(server.Http, "live/gone.isml/Streams(a)", await IsmvCapture.MakeAsync(90, 200, 32));
+            Assert.True(status == System.Net.HttpStatusCode.OK, body);
+        }
+
+        var store = new SlowCountingStore(delay: 100);
+        await using (var server = await RunningServer.StartAsync(data, services => UseStore(services, store),
+            "--PublishingPoint:Publish:Target=FileSystem", $"--PublishingPoint:Publish:Path={TempDirectory.Create("pp-www")}", "--PublishingPoint:Publish:Formats:0=Hls"))
+        {
+            await Eventually.WaitUntilAsync(() => store.Keys.Count(k => k.StartsWith("live/gone.isml/hls/", StringComparison.Ordinal)) >= 5,
+                "the point was never published", TimeSpan.FromSeconds(30));
+            using (var deleted = await server.Http.SendAsync(new HttpRequestMessage(HttpMethod.Delete, "api/points/live/gone.isml") { Headers = { { "X-Api-Key", "none is set: a non-simple request" } } }))
+            {
+                Assert.True(deleted.IsSuccessStatusCode, $"delete: {(int)deleted.StatusCode}");
+            }
+
+            var putWhenDeleted = store.Keys.Count;
+            JsonElement publish = default;
+            await Eventually.WaitUntilAsync(async () =>
+            {
+                publish = await server.Http.GetFromJsonAsync<JsonElement>("api/publish");
+                return !publish.GetProperty("points").TryGetProperty("live/gone.isml", out _);
+            }, "the deleted point's pass never ended", TimeSpan.FromSeconds(60));
+            Assert.Equal(0, publish.GetProperty("skipped").GetInt64());
+            Assert.True(store.Keys.Count <= putWhenDeleted + 1, $"{store.Keys.Count - putWhenDeleted} objects put after the delete");
+            Assert.DoesNotContain(store.Keys, k => k.EndsWith("gone.isml/master.m3u8", StringComparison.Ordinal));
+        }
+    }
+
+    /// <summary>
     /// A low-latency point changes with every part (five a second), each change a pass, and the MPD, whose publishTime
     /// was new every time, was put on every pass (a review's finding: 100 such points, 500 PUTs a second and the store's
     /// SlowDown). The MPD is put only when more than its publishTime changed, as the playlists (which carry no parts).
