@@ -79,7 +79,8 @@ internal sealed partial class PointPublisher
             VodPublished = true;
         }
 
-        _saved = VodPublished ? [] : PublishProgress.Load(point.Directory, ProgressTarget());
+        // Also when published as VOD: an encoder that goes on after the restart must not have the whole event put again.
+        _saved = PublishProgress.Load(point.Directory, ProgressTarget());
     }
 
     public Point Point { get; }

@@ -628,6 +628,46 @@ public sealed class FileSystemPublishingTests
     }
 
     /// <summary>
+    /// An event published as VOD whose encoder comes back after a restart (an overnight stop across a deploy): its
+    /// progress was thrown away with the VOD mark, so the whole event was put again as older segments (a review's
+    /// finding: days of an archive's PUTs and repackaging). What the store took before the restart is not put again.
+    /// </summary>
+    [Fact]
+    public async Task AnEventPublishedAsVod_ThatGoesOnAfterARestart_IsNotPutAgain()
+    {
+        var data = TempDirectory.Create("pp-data");
+        string[] settings = ["--PublishingPoint:Publish:Target=FileSystem", $"--PublishingPoint:Publish:Path={TempDirectory.Create("pp-www")}",
+            "--PublishingPoint:Publish:Formats:0=Hls"];
+        const string Point = "live/overnight.isml";
+        var capture = await IsmvCapture.SixSecondsAsync();
+        static bool IsSegment(string key) => key.EndsWith(".ts", StringComparison.Ordinal) || key.EndsWith(".aac", StringComparison.Ordinal);
+
+        var before = new SlowCountingStore(delay: 0);
+        await using (var server = await RunningServer.StartAsync(data, services => UseStore(services, before), settings))
+        {
+            Assert.Equal(System.Net.HttpStatusCode.OK, (await Posting.PostChunkedAsync(server.Http, $"{Point}/Streams(a)", capture)).Status);
+            var marker = Path.Combine(server.DataPath, "live", "overnight.isml", "published-to.txt");
+            await Eventually.WaitUntilAsync(() => File.Exists(marker), "the VOD was never marked published", TimeSpan.FromSeconds(30));
+        }
+
+        var published = before.Keys.Where(IsSegment).ToHashSet(StringComparer.Ordinal);
+        Assert.NotEmpty(published);
+        var after = new SlowCountingStore(delay: 0);
+        await using (var server = await RunningServer.StartAsync(data, services => UseStore(services, after), settings))
+        {
+            var next = IsmvCapture.Later(capture, 60_000_000); // the same encoder's next six seconds
+            Assert.Equal(System.Net.HttpStatusCode.OK, (await Posting.PostChunkedAsync(server.Http, $"{Point}/Streams(a)", next)).Status);
+            var newest = HlsText.Segments(await server.Http.GetStringAsync($"{Point}/hls/video-400000.m3u8"))[^1].Uri;
+            await Eventually.WaitUntilAsync(() => after.Keys.Any(k => k.EndsWith(newest, StringComparison.Ordinal)), $"{newest} never published after the restart", TimeSpan.FromSeconds(30));
+            await Eventually.WaitUntilAsync(() => after.Keys.Any(k => k.EndsWith("video-400000.m3u8", StringComparison.Ordinal)), "no playlist after the restart", TimeSpan.FromSeconds(30));
+        }
+
+        var again = after.Keys.Where(published.Contains).ToList();
+        Assert.True(again.Count == 0, $"put again after the restart: {string.Join(", ", again)}");
+        Assert.Contains(after.Keys, IsSegment);
+    }
+
+    /// <summary>
     /// A store that lacks more than a live point's window (publishing turned on for a point with hours archived, an
     /// outage longer than the window, progress lost) got all of it, oldest first, before the first playlist: viewers
     /// behind the CDN saw no new playlist for as long as that took (a review's finding). The window goes first, its
