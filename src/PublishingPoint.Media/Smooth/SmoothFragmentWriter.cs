@@ -12,10 +12,14 @@ namespace PublishingPoint.Media.Smooth;
 /// </summary>
 public static class SmoothFragmentWriter
 {
+    /// <param name="announce">
+    /// A 'tfrf' even when no fragment follows yet (with none listed): a live client such as dash.js takes a fragment
+    /// without one for an error, and the newest fragment, or a finished point's last, has nothing to announce.
+    /// </param>
     public static byte[] Write(ReadOnlySpan<byte> fragment, TrackFragment traf, long time, long duration,
-        ReadOnlySpan<(long Time, long Duration)> following, uint? sequence = null)
+        ReadOnlySpan<(long Time, long Duration)> following, uint? sequence = null, bool announce = false)
     {
-        var output = Rewrite(fragment, traf, time, duration, following);
+        var output = Rewrite(fragment, traf, time, duration, following, announce || following.Length > 0);
         if (traf.TfxdTime is { } sent && sent != time)
         {
             SetTfxdTime(output.AsSpan(traf.TrafOffset), time);
@@ -60,7 +64,7 @@ public static class SmoothFragmentWriter
     }
 
     private static byte[] Rewrite(ReadOnlySpan<byte> fragment, TrackFragment traf, long time, long duration,
-        ReadOnlySpan<(long Time, long Duration)> following)
+        ReadOnlySpan<(long Time, long Duration)> following, bool tfrf)
     {
         ArgumentNullException.ThrowIfNull(traf);
         if (!BoxHeader.TryRead(fragment, out var moof) || moof.Type != BoxTypes.Moof || moof.Size > fragment.Length)
@@ -69,7 +73,7 @@ public static class SmoothFragmentWriter
         }
 
         var addTfxd = traf.TfxdTime is null;
-        var insert = (addTfxd ? TfxdBox.Size : 0) + (following.Length > 0 ? TfrfBox.SizeFor(following.Length) : 0);
+        var insert = (addTfxd ? TfxdBox.Size : 0) + (tfrf ? TfrfBox.SizeFor(following.Length) : 0);
         if (insert == 0)
         {
             return fragment.ToArray();
@@ -91,7 +95,7 @@ public static class SmoothFragmentWriter
             at += new TfxdBox(time, duration).Write(span[at..]);
         }
 
-        if (following.Length > 0)
+        if (tfrf)
         {
             at += TfrfBox.Write(span[at..], following);
         }

@@ -184,7 +184,7 @@ internal sealed partial class PointRequestRouter(
             else if (SmoothUrl.TryParse(rest, out var smoothUrl))
             {
                 var key = new TrackKey(smoothUrl.Name, smoothUrl.Bitrate);
-                await (smoothUrl.IsInit ? SmoothDelivery.InitAsync(context, point, key) : smooth.FragmentAsync(context, point, key, smoothUrl.Time)).ConfigureAwait(false);
+                await (smoothUrl.IsInit ? SmoothDelivery.InitAsync(context, point, key) : smooth.FragmentAsync(context, point, key, smoothUrl.Time, smoothUrl.IsInfo)).ConfigureAwait(false);
             }
             else if (HlsDelivery.Handles(rest))
             {

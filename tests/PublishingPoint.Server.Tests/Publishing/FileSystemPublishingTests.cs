@@ -404,12 +404,7 @@ public sealed class FileSystemPublishingTests
     [Fact]
     public async Task AFinishedEventTheStoreLacks_GivesItsTurnUp_SoOtherPointsArePublishedMeanwhile()
     {
-        var data = TempDirectory.Create("pp-data");
-        await using (var server = await RunningServer.StartAsync(data))
-        {
-            var (status, body) = await Posting.PostChunkedAsync(server.Http, "live/archived.isml/Streams(a)", await IsmvCapture.MakeAsync(90, 200, 32));
-            Assert.True(status == System.Net.HttpStatusCode.OK, body);
-        }
+        var data = await FinishedEventAsync("live/archived.isml");
 
         var store = new SlowCountingStore(delay: 100);
         await using (var server = await RunningServer.StartAsync(data, services => UseStore(services, store),
@@ -436,12 +431,7 @@ public sealed class FileSystemPublishingTests
     [Fact]
     public async Task APointDeletedWhileItIsPublished_StopsItsPass_WithoutSkippingOrPuttingTheRest()
     {
-        var data = TempDirectory.Create("pp-data");
-        await using (var server = await RunningServer.StartAsync(data))
-        {
-            var (status, body) = await Posting.PostChunkedAsync(server.Http, "live/gone.isml/Streams(a)", await IsmvCapture.MakeAsync(90, 200, 32));
-            Assert.True(status == System.Net.HttpStatusCode.OK, body);
-        }
+        var data = await FinishedEventAsync("live/gone.isml");
 
         var store = new SlowCountingStore(delay: 100);
         await using (var server = await RunningServer.StartAsync(data, services => UseStore(services, store),
@@ -495,6 +485,16 @@ public sealed class FileSystemPublishingTests
         Assert.True(segments >= 2, $"{segments} segments published");
         Assert.True(playlists <= segments + 2, $"{playlists} playlist PUTs for {segments} segments");
         Assert.True(mpd <= segments + 2, $"{mpd} MPD PUTs for {segments} segments");
+    }
+
+    /// <summary>A data folder holding a finished 90 s event at <paramref name="point"/>, pushed with publishing off.</summary>
+    private static async Task<string> FinishedEventAsync(string point)
+    {
+        var data = TempDirectory.Create("pp-data");
+        await using var server = await RunningServer.StartAsync(data);
+        var (status, body) = await Posting.PostChunkedAsync(server.Http, $"{point}/Streams(a)", await IsmvCapture.MakeAsync(90, 200, 32));
+        Assert.True(status == System.Net.HttpStatusCode.OK, body);
+        return data;
     }
 
     private sealed class SlowCountingStore(int delay = 50) : PublishingPoint.Server.Publishing.IObjectStore

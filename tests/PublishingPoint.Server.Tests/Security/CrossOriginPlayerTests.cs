@@ -19,51 +19,21 @@ public sealed class CrossOriginPlayerTests
         Assert.Equal(HttpStatusCode.OK, (await Posting.PostChunkedAsync(server.Http, "live/xo.isml/Streams(a)", await IsmvCapture.SixSecondsAsync())).Status);
         var manifest = server.Url("live/xo.isml/Manifest");
         var pageOrigin = new Uri($"http://localhost:{server.BaseUrl.Port}/");
-        var scripts = new Dictionary<string, byte[]>
-        {
-            ["dash.all.min.js"] = Chromium.NodeModule("dashjs", "dist/modern/umd/dash.all.min.js"),
-            ["dash.mss.min.js"] = Chromium.NodeModule("dashjs", "dist/modern/umd/dash.mss.min.js"),
-        };
+        var scripts = DashJsSmoothPage.Scripts();
 
         using var playwright = await Playwright.CreateAsync();
         // Chromium asks the user before a page reaches a loopback address (Local Network Access); a customer's page and
         // a public origin are not in that case, so the check is off here and CORS is what decides.
         await using var browser = await Chromium.LaunchAsync(playwright, "--disable-features=LocalNetworkAccessChecks");
-        var (page, log) = await Chromium.OpenPlayerPageAsync(browser, pageOrigin, scripts, Page(manifest));
+        var (page, log) = await Chromium.OpenPlayerPageAsync(browser, pageOrigin, scripts, DashJsSmoothPage.Html(manifest));
         var requests = new EventLineCollection();
         page.Request += (_, request) => requests.Add(request.Url);
         Assert.Equal($"http://localhost:{server.BaseUrl.Port}", await page.EvaluateAsync<string>("location.origin"));
 
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        double time = 0;
-        var errors = string.Empty;
-        while (DateTime.UtcNow < deadline && time < 4 && errors.Length == 0)
-        {
-            await Task.Delay(250);
-            time = await page.EvaluateAsync<double>("document.getElementById('v').currentTime");
-            errors = await page.EvaluateAsync<string>("window.fatal.join('; ')");
-        }
+        var (time, errors) = await DashJsSmoothPage.PlayUntilAsync(page, 4, TimeSpan.FromSeconds(30));
 
         var describe = string.Create(CultureInfo.InvariantCulture, $"currentTime {time:0.00}, errors [{errors}], console:\n{string.Join('\n', log)}");
         Assert.True(time >= 4 && errors.Length == 0, describe);
         Assert.Contains(requests, r => r.StartsWith(server.BaseUrl.ToString(), StringComparison.Ordinal) && r.Contains("/Fragments(", StringComparison.Ordinal));
     }
-
-    private static string Page(Uri manifest) => $$"""
-        <!doctype html>
-        <video id="v" muted autoplay playsinline></video>
-        <script src="dash.all.min.js"></script>
-        <script src="dash.mss.min.js"></script>
-        <script>
-          window.fatal = [];
-          const player = dashjs.MediaPlayer().create();
-          player.updateSettings({ debug: { logLevel: dashjs.Debug.LOG_LEVEL_WARNING } });
-          player.on(dashjs.MediaPlayer.events.ERROR, e => {
-            const detail = (e.error && (e.error.code + ' ' + e.error.message)) || JSON.stringify(e);
-            console.log('dash error ' + detail);
-            window.fatal.push(detail);
-          });
-          player.initialize(document.getElementById('v'), '{{manifest}}', true);
-        </script>
-        """;
 }

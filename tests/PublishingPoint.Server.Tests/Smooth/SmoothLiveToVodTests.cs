@@ -43,6 +43,11 @@ public sealed class SmoothLiveToVodTests
             var firstLive = await server.Http.GetByteArrayAsync(live.Url("video", 500000, live.ChunkTimes("video")[0]));
             Assert.True(firstLive.AsSpan().IndexOf(Tfrf) > 0, "a live fragment announces the next ones in a tfrf box");
             Assert.True(firstLive.AsSpan().IndexOf(Tfxd) > 0, "every fragment carries its absolute time in a tfxd box");
+
+            // FragmentInfo (IIS's, which dash.js asks for to learn of later fragments): the same fragment's 'moof' alone.
+            var info = await server.Http.GetByteArrayAsync(live.Url("video", 500000, live.ChunkTimes("video")[0]).Replace("/Fragments(", "/FragmentInfo(", StringComparison.Ordinal));
+            Assert.Equal(["moof"], Boxes.TopLevel(info).Select(b => b.Type));
+            Assert.Equal(firstLive.AsSpan(0, info.Length).ToArray(), info);
             var lastVideo = live.ChunkTimes("video")[^1];
             using (var beyond = await server.Http.GetAsync(live.Url("video", 500000, lastVideo + (3600 * Second))))
             {
@@ -62,8 +67,14 @@ public sealed class SmoothLiveToVodTests
             Assert.InRange(vod.Duration, (long)((PushSeconds - 2) * Second), (long)((PushSeconds + 2) * Second));
             Assert.InRange(vod.ChunkDurations("video").Sum(), (long)((PushSeconds - 2) * Second), (long)((PushSeconds + 2) * Second));
             await AssertFragmentsServedAsync(server, vod);
-            var vodFragment = await server.Http.GetByteArrayAsync(vod.Url("video", 500000, vod.ChunkTimes("video")[0]));
-            Assert.True(vodFragment.AsSpan().IndexOf(Tfrf) < 0, "VOD fragments need no look-ahead");
+            // A client that joined live reads no manifest again (dash.js): the fragments of the finished point still
+            // announce the ones after them, so it plays to the end; the last one announces none.
+            var vodTimes = vod.ChunkTimes("video");
+            var vodFragment = await server.Http.GetByteArrayAsync(vod.Url("video", 500000, vodTimes[^3]));
+            Assert.True(vodFragment.AsSpan().IndexOf(Tfrf) > 0, "a finished point's fragment announces the next ones in a tfrf box");
+            Assert.Equal(new[] { vodTimes[^2], vodTimes[^1] }, TfrfTimes(vodFragment));
+            var lastFragment = await server.Http.GetByteArrayAsync(vod.Url("video", 500000, vodTimes[^1]));
+            Assert.Empty(TfrfTimes(lastFragment)); // an empty tfrf: dash.js takes a live fragment without one for an error
             Assert.InRange(await SmoothDecoding.VideoFramesAsync(server, vod, "live/ch1.isml", 500000), (int)(PushSeconds * 25) - 50, (int)(PushSeconds * 25) + 1);
 
             // On disk: one archive per encoder with an mfra index, plus the VOD manifests.
@@ -135,5 +146,24 @@ public sealed class SmoothLiveToVodTests
                 }
             }
         }
+    }
+
+    // The fragment times a tfrf box announces (MS-SSTR 2.2.4.7: version 1, 64-bit absolute time and duration per entry).
+    private static List<long> TfrfTimes(byte[] fragment)
+    {
+        var found = fragment.AsSpan().IndexOf(Tfrf);
+        Assert.True(found > 0, "the fragment has a tfrf box");
+        var at = found + Tfrf.Length;
+        var version = fragment[at];
+        var count = fragment[at + 4];
+        var times = new List<long>();
+        for (var i = 0; i < count; i++)
+        {
+            times.Add(version == 1
+                ? System.Buffers.Binary.BinaryPrimitives.ReadInt64BigEndian(fragment.AsSpan(at + 5 + (i * 16)))
+                : System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(fragment.AsSpan(at + 5 + (i * 8))));
+        }
+
+        return times;
     }
 }

@@ -27,6 +27,8 @@ public sealed partial class SmoothUrlTests
             "QualityLevels(1)/Fragments(v=123456789012345678901)", "QualityLevels(1)/Fragments(v=-123456789012345678901)", "hls/video-1.m3u8",
             "QualityLevels(0400000)/Fragments(video=20000000)", "QualityLevels(400000)/Fragments(video=020000000)", "QualityLevels(1)/Fragments(v=-0)",
             "QualityLevels(1)/Fragments(v=-01)", "QualityLevels(0)/Init(v)", "QualityLevels(00)/Init(v)", "QualityLevels(1)/Fragments(v=00)",
+            "QualityLevels(400000)/FragmentInfo(video=20000000)", "qualitylevels(1)/fragmentinfo(v=-1)", "QualityLevels(1)/FragmentInfo(v=01)",
+            "QualityLevels(1)/FragmentInfos(v=1)", "QualityLevels(1)/FragmentInfo(v)", "QualityLevels(1)/Fragment(v=1)",
         ];
 
         // Random URLs from the grammar's own characters, besides those.
@@ -53,7 +55,7 @@ public sealed partial class SmoothUrlTests
             && int.TryParse(f.Groups["bitrate"].ValueSpan, NumberStyles.None, CultureInfo.InvariantCulture, out var bitrate)
             && long.TryParse(f.Groups["time"].Value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var time))
         {
-            return new SmoothUrl(false, bitrate, f.Groups["name"].Value, time);
+            return new SmoothUrl(false, bitrate, f.Groups["name"].Value, time, f.Groups["kind"].Value.Equals("FragmentInfo", StringComparison.OrdinalIgnoreCase));
         }
 
         return InitUrl().Match(rest) is { Success: true } i && int.TryParse(i.Groups["bitrate"].ValueSpan, NumberStyles.None, CultureInfo.InvariantCulture, out var initBitrate)
@@ -61,7 +63,7 @@ public sealed partial class SmoothUrlTests
             : null;
     }
 
-    [GeneratedRegex(@"^QualityLevels\((?<bitrate>0|[1-9][0-9]{0,9})\)/Fragments\((?<name>[A-Za-z0-9._-]{1,64})=(?<time>0|-?[1-9][0-9]{0,19})\)$", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"^QualityLevels\((?<bitrate>0|[1-9][0-9]{0,9})\)/(?<kind>Fragments|FragmentInfo)\((?<name>[A-Za-z0-9._-]{1,64})=(?<time>0|-?[1-9][0-9]{0,19})\)$", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     private static partial Regex FragmentUrl();
 
     [GeneratedRegex(@"^QualityLevels\((?<bitrate>0|[1-9][0-9]{0,9})\)/Init\((?<name>[A-Za-z0-9._-]{1,64})\)$", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]

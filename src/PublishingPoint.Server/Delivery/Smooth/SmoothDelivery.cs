@@ -42,7 +42,8 @@ internal sealed class SmoothDelivery(PointRegistry registry, SegmentCache cache)
         }).ConfigureAwait(false);
     }
 
-    public async Task FragmentAsync(HttpContext context, Point point, TrackKey key, long time)
+    /// <param name="info">The fragment's 'moof' alone (a FragmentInfo request): its tfxd and tfrf, no media.</param>
+    public async Task FragmentAsync(HttpContext context, Point point, TrackKey key, long time, bool info = false)
     {
         // Read before the lookups: a kept answer holds only at the version its fragment was found in (it is found before
         // the cache is asked, so one that left the window is 404 here while the cache may still hold it).
@@ -54,8 +55,11 @@ internal sealed class SmoothDelivery(PointRegistry registry, SegmentCache cache)
             return;
         }
 
+        // A finished point's fragments still announce the ones after them: a live client (dash.js's Smooth support never
+        // reads the manifest again) learns of later fragments only from tfrf, and without it stopped short of the end,
+        // with an error for every fragment; a VOD client ignores it.
         var live = point.State != PointState.Vod;
-        var lookAhead = live ? registry.Options.LookAheadFragmentCount : 0;
+        var lookAhead = registry.Options.LookAheadFragmentCount;
         var fragment = track.Find(time, lookAhead, out var next);
         if (fragment is null && time == 0 && track.First is { Time: < 0 } early && early.End > 0)
         {
@@ -72,10 +76,10 @@ internal sealed class SmoothDelivery(PointRegistry registry, SegmentCache cache)
 
         // Answered from the segment cache: one copy for every player of a fragment (spooled, and sent with sendfile,
         // once it is popular), and none held per player, however slowly it reads.
-        var answer = new SmoothFragmentKey(point, track.Key, fragment.Time, next.Length);
+        var answer = new SmoothFragmentKey(point, track.Key, fragment.Time, next.Length, info);
         if (!cache.TryGetReady(answer, out var ready))
         {
-            ready = await cache.GetOrProduceSegmentAsync(answer, fragment.Length + 1024L, () => WriteAsync(fragment, next), context.RequestAborted).ConfigureAwait(false);
+            ready = await cache.GetOrProduceSegmentAsync(answer, fragment.Length + 1024L, () => WriteAsync(fragment, next, info), context.RequestAborted).ConfigureAwait(false);
         }
 
         try
@@ -96,7 +100,7 @@ internal sealed class SmoothDelivery(PointRegistry registry, SegmentCache cache)
         }
     }
 
-    private static async Task<FragmentBuffer> WriteAsync(FragmentEntry fragment, FragmentEntry[] next)
+    private static async Task<FragmentBuffer> WriteAsync(FragmentEntry fragment, FragmentEntry[] next, bool info)
     {
         var following = new (long, long)[next.Length];
         for (var i = 0; i < next.Length; i++)
@@ -106,7 +110,8 @@ internal sealed class SmoothDelivery(PointRegistry registry, SegmentCache cache)
 
         var listed = SmoothManifestBuilder.ListedChunk(fragment);
         using var stored = await fragment.RentAsync(CancellationToken.None).ConfigureAwait(false);
-        return FragmentBuffer.Wrap(SmoothFragmentWriter.Write(stored.Array.AsSpan(0, fragment.Length), fragment.TrafIn(stored.Array), listed.Time, listed.Duration, following, unchecked((uint)(fragment.Sequence + 1))));
+        var written = SmoothFragmentWriter.Write(stored.Array.AsSpan(0, fragment.Length), fragment.TrafIn(stored.Array), listed.Time, listed.Duration, following, unchecked((uint)(fragment.Sequence + 1)), announce: true);
+        return FragmentBuffer.Wrap(info && BoxHeader.TryRead(written, out var moof) && moof.Size <= written.Length ? written[..(int)moof.Size] : written);
     }
 
     public static async Task InitAsync(HttpContext context, Point point, TrackKey key)

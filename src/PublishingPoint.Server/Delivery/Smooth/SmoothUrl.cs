@@ -4,14 +4,17 @@ namespace PublishingPoint.Server.Delivery.Smooth;
 
 /// <summary>
 /// A Smooth Streaming fragment or initialization URL under <c>/{point}.isml/</c>, read without a regular expression:
-/// <c>QualityLevels({bitrate})/Fragments({name}={time})</c> and <c>QualityLevels({bitrate})/Init({name})</c>, the
+/// <c>QualityLevels({bitrate})/Fragments({name}={time})</c>, <c>QualityLevels({bitrate})/FragmentInfo({name}={time})</c>
+/// (the fragment's 'moof' alone, which IIS answers and dash.js asks for to learn of later fragments from its 'tfrf')
+/// and <c>QualityLevels({bitrate})/Init({name})</c>, the
 /// literal parts in any case; a bitrate of 1 to 10 digits that fits an int, a name of 1 to 64 of A-Z a-z 0-9 . _ -,
 /// a time of 1 to 20 digits with an optional '-' that fits a long.
 /// </summary>
-internal readonly record struct SmoothUrl(bool IsInit, int Bitrate, string Name, long Time)
+internal readonly record struct SmoothUrl(bool IsInit, int Bitrate, string Name, long Time, bool IsInfo = false)
 {
     private const string Levels = "QualityLevels(";
     private const string Fragments = ")/Fragments(";
+    private const string FragmentInfo = ")/FragmentInfo(";
     private const string Init = ")/Init(";
 
     public static bool TryParse(string rest, out SmoothUrl url)
@@ -43,19 +46,20 @@ internal readonly record struct SmoothUrl(bool IsInit, int Bitrate, string Name,
             return true;
         }
 
-        if (!tail.StartsWith(Fragments, StringComparison.OrdinalIgnoreCase))
+        var info = tail.StartsWith(FragmentInfo, StringComparison.OrdinalIgnoreCase);
+        if (!info && !tail.StartsWith(Fragments, StringComparison.OrdinalIgnoreCase))
         {
             return false;
         }
 
-        var fragment = tail[Fragments.Length..];
+        var fragment = tail[(info ? FragmentInfo.Length : Fragments.Length)..];
         var equals = fragment.IndexOf('=');
         if (equals < 0 || !UrlNames.IsTrackName(fragment[..equals]) || !TryTime(fragment[(equals + 1)..], out var time))
         {
             return false;
         }
 
-        url = new SmoothUrl(false, bitrate, fragment[..equals].ToString(), time);
+        url = new SmoothUrl(false, bitrate, fragment[..equals].ToString(), time, info);
         return true;
     }
 
