@@ -21,7 +21,7 @@ internal sealed class SoakCommand : IBenchmarkCommand
         "--minutes N       duration (default 10)",
         "--channels N      live channels, each 3 renditions + audio (default 3)",
         "--viewers N       HLS viewers per channel (default 2)",
-        "--dvr N           PublishingPoint:DvrWindowSeconds (default 60; the slope is taken after 2 windows)",
+        "--dvr N           PublishingPoint:DvrWindowSeconds (default 60; the slope is taken after 2 windows, over the second half at least)",
         "--max-slope X     RSS growth allowed once the windows are full, MB/min (default 2)",
         LiveSettings.FsyncOption,
         LiveSettings.SetOption,
