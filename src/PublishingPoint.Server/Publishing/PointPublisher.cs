@@ -213,13 +213,15 @@ internal sealed partial class PointPublisher
         // Init segments, then segments in ascending number (renditions interleaved), then the playlists.
         await PutInitsAsync(referenced, cancellationToken).ConfigureAwait(false);
         var remaining = work.Count + changed.Count;
-        // A finished event the store lacks can be hours of segments: its pass gives its turn up after a while, and the next
-        // goes on from there (its playlists, which list every segment, only once all are in the store).
-        var giveUpAt = vod ? Environment.TickCount64 + VodTurnMilliseconds : long.MaxValue;
+        // A finished event the store lacks can be hours of segments: its pass gives its turn up after a while (counted once
+        // its segments are planned, so a long plan cannot use the turn up before one is put), and the next goes on from
+        // there (its playlists, which list every segment, only once all are in the store).
+        var giveUpAt = long.MaxValue;
         if (vod)
         {
             // The VOD playlists list every segment: those left behind the live window go first.
             var older = PlanBackfill(int.MaxValue);
+            giveUpAt = Environment.TickCount64 + VodTurnMilliseconds;
             remaining = await PutSegmentsAsync(older, remaining + older.Count, backfill: true, cancellationToken, giveUpAt).ConfigureAwait(false);
         }
 

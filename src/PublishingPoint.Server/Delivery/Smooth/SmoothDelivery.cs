@@ -84,8 +84,9 @@ internal sealed class SmoothDelivery(PointRegistry registry, SegmentCache cache)
 
         try
         {
-            // Complete look-ahead (or VOD) makes the bytes final; otherwise a later request would announce more.
-            var final = !live || next.Length >= lookAhead;
+            // Complete look-ahead makes the bytes final; otherwise a later request would announce more (a finished point's
+            // last fragments too: its encoder may go on, and a cache holding their short tfrf would stop a live client).
+            var final = next.Length >= lookAhead;
             context.Response.Headers.CacheControl = final ? "public, max-age=31536000, immutable" : "public, max-age=1";
             if (final)
             {
