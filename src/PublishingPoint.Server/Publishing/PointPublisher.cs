@@ -226,7 +226,7 @@ internal sealed partial class PointPublisher
         }
 
         remaining = await PutSegmentsAsync(work, remaining, backfill: false, cancellationToken, giveUpAt).ConfigureAwait(false);
-        if (vod && Environment.TickCount64 >= giveUpAt && (HasBackfill || Plan(referenced, vod).Count > 0))
+        if (vod && remaining > changed.Count && !Point.Retired)
         {
             ConsecutiveFailures = 0;
             NextAttempt = default;

@@ -16,17 +16,18 @@ public sealed class RenderedOutputTests
     {
         var output = new RenderedOutput(1, new byte[1000], "\"t\"", 1, "application/vnd.apple.mpegurl");
         var made = 0;
-        using var together = new Barrier(8);
+        var arrived = 0;
         byte[] Compress(byte[] bytes)
         {
             Interlocked.Increment(ref made);
-            Thread.Sleep(100); // a long playlist's gzip, with the others arriving meanwhile
+            // A long playlist's gzip: it lasts until every request has arrived (or 5 s, should one never come).
+            SpinWait.SpinUntil(() => Volatile.Read(ref arrived) == 8, TimeSpan.FromSeconds(5));
             return [.. bytes.Take(10)];
         }
 
         var copies = Enumerable.Range(0, 8).Select(_ => Task.Factory.StartNew(() =>
         {
-            together.SignalAndWait();
+            Interlocked.Increment(ref arrived);
             return output.Gzipped(Compress);
         }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default)).ToArray();
         var results = await Task.WhenAll(copies);
