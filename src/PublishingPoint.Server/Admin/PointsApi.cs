@@ -35,16 +35,19 @@ internal static class PointsApi
     }
 
     /// <summary>The response of GET /api/status.</summary>
-    public sealed record ServerStatus(string DataPath, long FreeDiskBytes, long MinFreeDiskBytes, int Points, bool PlaybackSigned, IReadOnlyList<string> Warnings);
+    public sealed record ServerStatus(string DataPath, long? FreeDiskBytes, long MinFreeDiskBytes, int Points, bool PlaybackSigned, IReadOnlyList<string> Warnings);
 
     private static Ok<ServerStatus> Status(PointRegistry registry)
     {
-        var free = new DriveInfo(registry.DataRoot).AvailableFreeSpace;
+        var free = registry.FreeDiskBytes();
         var minimum = registry.Options.MinFreeDiskBytes;
-        string[] warnings = free < Math.Max(4 * minimum, 1L << 30)
-            ? [string.Create(System.Globalization.CultureInfo.InvariantCulture, $"the data disk is nearly full: {free / (1024 * 1024)} MB free (ingest stops being ready under {minimum / (1024 * 1024)} MB)")]
-            : [];
-        return TypedResults.Ok(new ServerStatus(registry.DataRoot, free, minimum, registry.All.Count, !string.IsNullOrEmpty(registry.Options.PlaybackSigningKey), warnings));
+        string[] warnings = free == long.MaxValue
+            ? ["the data disk's free space cannot be read (a missing or unreadable data folder)"]
+            : free < Math.Max(4 * minimum, 1L << 30)
+                ? [string.Create(System.Globalization.CultureInfo.InvariantCulture, $"the data disk is nearly full: {free / (1024 * 1024)} MB free (ingest stops being ready under {minimum / (1024 * 1024)} MB)")]
+                : [];
+        long? known = free == long.MaxValue ? null : free;
+        return TypedResults.Ok(new ServerStatus(registry.DataRoot, known, minimum, registry.All.Count, !string.IsNullOrEmpty(registry.Options.PlaybackSigningKey), warnings));
     }
 
     private static Ok<PointView[]> List(PointRegistry registry) =>
@@ -127,8 +130,8 @@ internal static class PointsApi
             case "open":
                 registry.Open(point);
                 break;
-            case "flush" when !registry.Flush(point):
-                return Problems.Result(StatusCodes.Status404NotFound, "the point was deleted or replaced meanwhile");
+            case "flush" when Flush(registry, point) is { } problem:
+                return problem;
             case "flush":
                 break;
             case "sign" when !string.IsNullOrEmpty(registry.Options.PlaybackSigningKey):
@@ -141,6 +144,19 @@ internal static class PointsApi
         }
 
         return TypedResults.Ok(PointView.Of(point, registry));
+    }
+
+    private static ProblemHttpResult? Flush(PointRegistry registry, Point point)
+    {
+        try
+        {
+            return registry.Flush(point) ? null : Problems.Result(StatusCodes.Status404NotFound, "the point was deleted or replaced meanwhile");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // logged by the registry; the archive itself, flushed fragment by fragment, is not harmed
+            return Problems.Result(StatusCodes.Status500InternalServerError, $"the point's manifests could not be written: {e.Message}");
+        }
     }
 
     private static async Task<IResult> ClipAsync(CreateClipRequest request, PointRegistry registry, ClipWriter clips, CancellationToken cancellationToken)

@@ -66,9 +66,19 @@ async function problemText(response) {
 async function poll() {
   clearTimeout(pollTimer);
   try {
-    const [points, status] = await Promise.all([api('GET', 'points'), api('GET', 'status')]);
-    serverStatus = status;
-    renderServerWarnings(status.warnings);
+    // The points are shown even when the server's own status cannot be read: that failure is a warning of its own.
+    const [points, status] = await Promise.all([api('GET', 'points'), api('GET', 'status').catch((e) => {
+      if (e instanceof StopPolling) {
+        throw e;
+      }
+      return { failed: e.message };
+    })]);
+    if (status.failed) {
+      renderServerWarnings([`The server's status could not be read: ${status.failed}`]);
+    } else {
+      serverStatus = status;
+      renderServerWarnings(status.warnings);
+    }
     await signUrls(points);
     render(points);
     document.body.dataset.polls = String(Number(document.body.dataset.polls ?? 0) + 1); // for tests: polls rendered so far

@@ -6,6 +6,6 @@ public interface IPointFinalizer
     /// <summary>The point's encoders have all ended: seal its archives and write its VOD files.</summary>
     void Write(Point point);
 
-    /// <summary>The files that describe what the point holds now (a snapshot while live).</summary>
-    void WriteManifests(Point point);
+    /// <summary>The files that describe what the point holds now (a snapshot while live), made but not yet written.</summary>
+    PointManifests SnapshotManifests(Point point);
 }

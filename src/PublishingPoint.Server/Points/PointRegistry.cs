@@ -117,6 +117,7 @@ public sealed partial class PointRegistry : IDisposable
     public void Finalize(Point point, bool force = false)
     {
         ArgumentNullException.ThrowIfNull(point);
+        using (point.EnterFolderLock()) // a flush's manifests, made before, are not written over the final ones
         using (point.EnterLock())
         {
             if (point.State == PointState.Vod || point.Archives().Length == 0 || !point.TryMarkVod(force))
@@ -278,20 +279,36 @@ public sealed partial class PointRegistry : IDisposable
     public bool Flush(Point point)
     {
         ArgumentNullException.ThrowIfNull(point);
-        if (!point.WriteInFolder(_ =>
+        // Made under the point's lock, written under the folder's alone (as Finalize's, so one writer at a time): ingest
+        // and players of the point do not wait for the files' syncs.
+        try
         {
-            using (point.EnterLock()) // as Finalize writes them: one writer of the manifests at a time
+            if (!point.WriteInFolder(_ =>
             {
-                _finalizer.WriteManifests(point);
+                PointManifests manifests;
+                using (point.EnterLock())
+                {
+                    manifests = _finalizer.SnapshotManifests(point);
+                }
+
+                manifests.Write();
+            }))
+            {
+                return false;
             }
-        }))
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            return false;
+            LogFlushFailed(e, point.Path.Value);
+            throw;
         }
 
         LogChanged(point.Path.Value, "archive manifests flushed");
         return true;
     }
+
+    [LoggerMessage(EventId = 115, Level = LogLevel.Error, Message = "Flushing the manifests of {Point} failed (its archive, written fragment by fragment, is not harmed)")]
+    private partial void LogFlushFailed(Exception exception, string point);
 
     /// <summary>Closes the point, forgets it and deletes its files. Idempotent: false when it was not there.</summary>
     public async Task<bool> DeleteAsync(PointPath path)

@@ -49,13 +49,15 @@ public sealed class PointFinalizer(IOptions<PublishingPointOptions> options) : I
     }
 
     /// <summary>The .ism and .ismc of what the point holds now (a snapshot while live, the VOD ones once final).</summary>
-    public void WriteManifests(Point point)
+    public void WriteManifests(Point point) => SnapshotManifests(point).Write();
+
+    /// <summary>The .ism and .ismc of what the point holds now, made under the point's lock and written after it.</summary>
+    public PointManifests SnapshotManifests(Point point)
     {
         ArgumentNullException.ThrowIfNull(point);
         var name = point.Path.Name;
         var clientManifest = ClientManifestWriter.Write(SmoothManifestBuilder.Build(point, live: false, options.Value.DvrWindowSeconds, 0));
-        Durable.WriteFile(System.IO.Path.Combine(point.Directory, name + ".ismc"), clientManifest);
-        Durable.WriteFile(System.IO.Path.Combine(point.Directory, name + ".ism"), ServerManifestWriter.Write(name + ".ismc", ServerTracks(point)));
+        return new PointManifests(point.Directory, name, clientManifest, ServerManifestWriter.Write(name + ".ismc", ServerTracks(point)));
     }
 
     private static IEnumerable<ServerManifestTrack> ServerTracks(Point point)

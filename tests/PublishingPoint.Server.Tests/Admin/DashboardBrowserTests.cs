@@ -278,9 +278,39 @@ public sealed class DashboardBrowserTests(ITestOutputHelper output)
         Assert.DoesNotContain(log, l => l.StartsWith("403 ", StringComparison.Ordinal));
     }
 
-    private static async Task<IPage> OpenDashboardAsync(IBrowser browser, RunningServer server, EventLineCollection log)
+    /// <summary>
+    /// The dashboard asked for the points and the server's status together: when the status failed (a data folder
+    /// gone made it a 500), it showed no point at all, only a banner. Here the status answers 500 from the browser's
+    /// own route, whatever the server would say.
+    /// </summary>
+    [Fact]
+    public async Task Dashboard_ShowsThePoints_WhenTheServersStatusFails()
+    {
+        const string Point = "dash/nostatus.isml";
+        await using var server = await RunningServer.StartAsync();
+        Assert.Equal(HttpStatusCode.OK, (await Posting.PostChunkedAsync(server.Http, $"{Point}/Streams(cam)", await IsmvCapture.SixSecondsAsync())).Status);
+        var log = new EventLineCollection();
+        using var playwright = await Playwright.CreateAsync();
+        await using var browser = await Chromium.LaunchAsync(playwright);
+        var page = await OpenDashboardAsync(browser, server, log, page => page.RouteAsync("**/api/status", route => route.FulfillAsync(new()
+        {
+            Status = 500,
+            ContentType = "application/problem+json",
+            Body = """{"detail":"the data disk is gone"}""",
+        })));
+        await Expect(page.Locator($"section.point[data-path=\"{Point}\"] .state")).ToHaveTextAsync("vod", new() { Timeout = 15_000 });
+        await Expect(page.Locator("#server-warnings")).ToContainTextAsync("the data disk is gone");
+        Assert.Contains(log, l => l.StartsWith("500 ", StringComparison.Ordinal) && l.EndsWith("/api/status", StringComparison.Ordinal));
+    }
+
+    private static async Task<IPage> OpenDashboardAsync(IBrowser browser, RunningServer server, EventLineCollection log, Func<IPage, Task>? beforeLoad = null)
     {
         var page = await browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1280, Height = 960 } });
+        if (beforeLoad is not null)
+        {
+            await beforeLoad(page);
+        }
+
         page.Console += (_, message) => log.Add($"console {message.Type}: {message.Text}");
         page.PageError += (_, error) => log.Add($"pageerror: {error}");
         page.Response += (_, response) =>

@@ -216,8 +216,6 @@ public sealed class ArchiveRecoveryTests
     {
         public void Write(Point point) => throw new IOException("No space left on device (a test's disk)");
 
-        public void WriteManifests(Point point)
-        {
-        }
+        public PointManifests SnapshotManifests(Point point) => throw new IOException("No space left on device (a test's disk)");
     }
 }

@@ -67,6 +67,8 @@ public sealed record SmoothManifestView(XDocument Xml, string PointUrl)
         }
     }
 
+    public static SmoothManifestView Parse(string xml) => new(XDocument.Parse(xml), string.Empty);
+
     public static async Task<SmoothManifestView> FetchAsync(HttpClient http, string url)
     {
         using var response = await http.GetAsync(url);
