@@ -29,6 +29,9 @@ public sealed class ArchiveFiles(int capacity) : IDisposable
     /// </summary>
     internal Func<string, long, bool>? SyncFault { get; set; }
 
+    /// <summary>Fault injection for tests: true fails every read of that archive's path as a failing disk's do (EIO).</summary>
+    internal Func<string, bool>? ReadFault { get; set; }
+
     /// <summary>A handle on <paramref name="path"/> for reading; dispose the lease when the read is done.</summary>
     public Lease Acquire(string path) => Acquire(path, path);
 
@@ -38,6 +41,11 @@ public sealed class ArchiveFiles(int capacity) : IDisposable
     /// </summary>
     public Lease Acquire(string key, string path)
     {
+        if (ReadFault?.Invoke(path) == true)
+        {
+            throw new IOException($"Input/output error reading {path} (a fault injected by a test)");
+        }
+
         while (true)
         {
             if (_open.TryGetValue(key, out var entry))

@@ -161,7 +161,8 @@ internal sealed partial class ObjectPublisher(
         {
             var now = time.GetUtcNow();
             publisher.Fail(now, _options.MaxRetryDelaySeconds);
-            status.Failed($"{e.GetType().Name}: {e.Message}", now);
+            var cause = e is ObjectStoreException { InnerException: { } inner } ? inner : e;
+            status.Failed($"{cause.GetType().Name}: {cause.Message}", now, byTheStore: e is ObjectStoreException);
             LogFailed(publisher.Point.Path.Value, publisher.ConsecutiveFailures, (publisher.NextAttempt - now).TotalSeconds, e.Message);
         }
         finally

@@ -633,7 +633,7 @@ internal sealed partial class PointPublisher
             var (extension, _) = HlsDelivery.SegmentType(track.Description.Kind, rendition.Format);
             foreach (var n in numbers)
             {
-                await _store.DeleteAsync(Prefix + string.Create(CultureInfo.InvariantCulture, $"hls/{HlsPlaylistBuilder.Name(rendition.Track)}/{n}.{extension}"), cancellationToken).ConfigureAwait(false);
+                await StoreAsync(_store.DeleteAsync(Prefix + string.Create(CultureInfo.InvariantCulture, $"hls/{HlsPlaylistBuilder.Name(rendition.Track)}/{n}.{extension}"), cancellationToken), cancellationToken).ConfigureAwait(false);
                 _status.Deleted();
                 lock (_lock)
                 {
@@ -664,8 +664,21 @@ internal sealed partial class PointPublisher
 
     private async Task PutAsync(string key, byte[] bytes, string contentType, string cacheControl, CancellationToken cancellationToken)
     {
-        await _store.PutAsync(Prefix + key, bytes, contentType, cacheControl, cancellationToken).ConfigureAwait(false);
+        await StoreAsync(_store.PutAsync(Prefix + key, bytes, contentType, cacheControl, cancellationToken), cancellationToken).ConfigureAwait(false);
         _status.Put(bytes.Length);
+    }
+
+    // What the store threw, told apart from the origin's own failures in a pass: only the store's make it "down".
+    private static async Task StoreAsync(Task operation, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await operation.ConfigureAwait(false);
+        }
+        catch (Exception e) when (!(e is OperationCanceledException && cancellationToken.IsCancellationRequested))
+        {
+            throw new ObjectStoreException($"the store failed: {e.Message}", e);
+        }
     }
 
     /// <summary>The segment's bytes (shared with the origin's cache), or null when the origin no longer has it.</summary>

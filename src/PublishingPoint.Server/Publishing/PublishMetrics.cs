@@ -23,7 +23,7 @@ internal sealed class PublishMetrics
         meter.CreateObservableCounter("failures", () => Only(status, status.Failures), "{failure}", "Failed publishing passes (each retried with backoff).");
         meter.CreateObservableCounter("delete.failures", () => Only(status, status.DeleteFailures), "{delete}", "DELETEs the store refused (windowed publishing; the pass goes on, deletes are retried after MaxRetryDelaySeconds).");
         meter.CreateObservableCounter("skipped", () => Only(status, status.Skipped), "{segment}", "Segments the origin dropped before the store could take them.");
-        meter.CreateObservableGauge("last_error.time", () => Only(status, status.LastErrorAt?.ToUnixTimeSeconds() ?? 0), "s", "Unix time of the last store error (0: none).");
+        meter.CreateObservableGauge("last_error.time", () => Only(status, status.LastErrorAt?.ToUnixTimeSeconds() ?? 0), "s", "Unix time of the last publishing error, the store's or the origin's (0: none).");
     }
 
     private static IEnumerable<Measurement<long>> Only(PublishStatus status, long value) => status.Target is null ? [] : [new Measurement<long>(value)];

@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 
 namespace PublishingPoint.Server.Publishing;
 
-/// <summary>What the publisher reports: counters for /metrics, the backlog per point, the last store error.</summary>
+/// <summary>What the publisher reports: counters for /metrics, the backlog per point, the last error (the store's or the origin's).</summary>
 public sealed class PublishStatus
 {
     private readonly ConcurrentDictionary<string, long> _backlog = new(StringComparer.Ordinal);
@@ -62,14 +62,15 @@ public sealed class PublishStatus
 
     internal void SkippedSegments(long count) => Interlocked.Add(ref _skipped, count);
 
-    internal void Failed(string error, DateTimeOffset now)
+    /// <summary>A pass failed: by the store's fault (it is "down" until its next success), or by the origin's own.</summary>
+    internal void Failed(string error, DateTimeOffset now, bool byTheStore)
     {
         Interlocked.Increment(ref _failures);
         lock (_lock)
         {
-            LastError = error;
+            LastError = byTheStore ? error : "origin, not the store: " + error;
             LastErrorAt = now;
-            StoreUp = false;
+            StoreUp &= !byTheStore;
         }
     }
 

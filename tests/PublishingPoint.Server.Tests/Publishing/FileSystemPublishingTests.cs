@@ -487,6 +487,36 @@ public sealed class FileSystemPublishingTests
         Assert.True(mpd <= segments + 2, $"{mpd} MPD PUTs for {segments} segments");
     }
 
+    /// <summary>
+    /// A pass that failed by the origin's own fault (here every read of the event's archive fails, as a failing disk's
+    /// do) marked the store down: `/api/publish`, `store_up` and `/health/ready` blamed a store that took every PUT (a
+    /// review's finding). It is a failure and the last error, named as the origin's, and the store stays up.
+    /// </summary>
+    [Fact]
+    public async Task APassThatFailsByTheOriginsFault_DoesNotMarkTheStoreDown()
+    {
+        var data = await FinishedEventAsync("live/unreadable.isml");
+        var store = new SlowCountingStore(delay: 100);
+        await using var server = await RunningServer.StartAsync(data, services => UseStore(services, store),
+            "--PublishingPoint:Publish:Target=FileSystem", $"--PublishingPoint:Publish:Path={TempDirectory.Create("pp-www")}",
+            "--PublishingPoint:Publish:Formats:0=Hls", "--PublishingPoint:Publish:MaxRetryDelaySeconds=1");
+        var files = Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<PublishingPoint.Server.Points.PointRegistry>(server.Services).ArchiveFiles;
+        var status = Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<PublishingPoint.Server.Publishing.PublishStatus>(server.Services);
+        files.ReadFault = path => path.Contains("unreadable.isml", StringComparison.Ordinal);
+        await Eventually.WaitUntilAsync(() => status.Failures >= 2, "no pass failed on the unreadable archive", TimeSpan.FromSeconds(30));
+
+        var publish = await server.Http.GetStringAsync("api/publish");
+        Assert.Contains("\"storeUp\":true", publish, StringComparison.Ordinal);
+        Assert.Contains("origin, not the store: IOException: Input/output error", publish, StringComparison.Ordinal);
+        Assert.Contains("object store: healthy", await server.Http.GetStringAsync("health/ready"), StringComparison.Ordinal);
+        Assert.DoesNotContain("live/unreadable.isml/master.m3u8", store.Keys);
+
+        files.ReadFault = null; // the disk is back: the event is published in full
+        await Eventually.WaitUntilAsync(() => store.Keys.Contains("live/unreadable.isml/master.m3u8"),
+            "the event was never published once its archive could be read", TimeSpan.FromSeconds(60));
+        Assert.Equal(0, status.Skipped);
+    }
+
     /// <summary>A data folder holding a finished 90 s event at <paramref name="point"/>, pushed with publishing off.</summary>
     private static async Task<string> FinishedEventAsync(string point)
     {
