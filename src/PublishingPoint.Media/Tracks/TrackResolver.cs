@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
+using PublishingPoint.Media.Codecs.Aac;
 using PublishingPoint.Media.IsoBmff;
 using PublishingPoint.Media.Smooth;
 
@@ -17,10 +18,17 @@ public static partial class TrackResolver
     {
         var result = new Dictionary<uint, TrackDescription>();
         var fromName = BitratesInName(streamId);
+        string? leftOut = null;
         foreach (var info in tracks)
         {
             if (info.Kind == TrackKind.Other)
             {
+                continue;
+            }
+
+            if (info.Kind == TrackKind.Audio && WhyAudioIsLeftOut(info) is { } why)
+            {
+                leftOut ??= $"audio track {info.TrackId} is left out: {why}";
                 continue;
             }
 
@@ -58,10 +66,33 @@ public static partial class TrackResolver
 
         if (result.Count == 0)
         {
-            throw new TrackRejectedException(TrackRejection.Unsupported, "the 'moov' holds no audio or video track");
+            throw new TrackRejectedException(TrackRejection.Unsupported,
+                leftOut is null ? "the 'moov' holds no audio or video track" : $"the 'moov' holds no audio or video track the server can serve ({leftOut})");
         }
 
         return result;
+    }
+
+    /// <summary>
+    /// Why the server leaves an audio track out (as it does a track that is neither audio nor video), or null: it serves
+    /// AAC that ADTS can carry, as HLS TS and packed audio need it and the other outputs describe it. Taken in, an AC-3
+    /// track beside the AAC one (a broadcaster's 5.1 next to stereo) was the point's first audio by bit rate, and
+    /// every HLS master and TS segment of the point failed on it.
+    /// </summary>
+    public static string? WhyAudioIsLeftOut(TrackInfo info)
+    {
+        ArgumentNullException.ThrowIfNull(info);
+        AudioSpecificConfig config;
+        try
+        {
+            config = AudioSpecificConfig.Parse(info.DecoderConfig);
+        }
+        catch (Exception e) when (e is FormatException or InvalidDataException or ArgumentException or IndexOutOfRangeException or NotSupportedException)
+        {
+            return "it is not AAC with a readable AudioSpecificConfig (AAC is the audio this server serves)";
+        }
+
+        return Adts.TryPrepare(config, out _, out var reason) ? null : reason;
     }
 
     private static TrackDescription Describe(TrackInfo info, ServerManifestTrack? smil, TrackKey key)

@@ -225,7 +225,7 @@ internal sealed partial class PointRequestRouter(
                 ? "an archive file of this point went away while the answer was made: try again"
                 : "the fragment is no longer kept: " + e.Message).ConfigureAwait(false);
         }
-        catch (Exception e) when ((e is FormatException or InvalidDataException) && !context.Response.HasStarted)
+        catch (Exception e) when ((e is FormatException or InvalidDataException or NotSupportedException) && !context.Response.HasStarted)
         {
             // Media that was accepted but cannot be repackaged into what was asked (a corrupt sample, say):
             // a clear refusal for this resource, not a server error; everything else of the point still plays.

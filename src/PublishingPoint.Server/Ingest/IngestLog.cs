@@ -8,6 +8,9 @@ internal static partial class IngestLog
     [LoggerMessage(EventId = 201, Level = LogLevel.Information, Message = "Ingest {Point} stream {Stream}: tracks {Tracks}, archive {Archive}")]
     public static partial void Header(ILogger logger, string point, string stream, string tracks, string archive);
 
+    [LoggerMessage(EventId = 236, Level = LogLevel.Warning, Message = "Ingest {Point} stream {Stream}: audio track {TrackId} is left out (its fragments are dropped): {Reason}")]
+    public static partial void AudioLeftOut(ILogger logger, string point, string stream, uint trackId, string reason);
+
     [LoggerMessage(EventId = 202, Level = LogLevel.Debug, Message = "Ingest {Point} stream {Stream}: fragment {Track} at {Time} is already indexed; dropped")]
     public static partial void Duplicate(ILogger logger, string point, string stream, PublishingPoint.Media.Tracks.TrackKey track, long time);
 

@@ -2,6 +2,7 @@ using PublishingPoint.Media.Timing;
 using PublishingPoint.Media.Scte35;
 using PublishingPoint.Media.IsoBmff;
 using PublishingPoint.Media.Smooth;
+using PublishingPoint.Media.Tracks;
 using PublishingPoint.Server.Archive;
 using PublishingPoint.Server.Points;
 
@@ -243,7 +244,18 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
                 IngestLog.Header(logger, point.Path.Value, feed.Id, names, _archive.FileName);
             }
         }
+
+        if (_leftOutLoggedFor != _archive.FileName)
+        {
+            _leftOutLoggedFor = _archive.FileName;
+            foreach (var audio in infos.Where(i => i.Kind == TrackKind.Audio && !descriptions.ContainsKey(i.TrackId)))
+            {
+                IngestLog.AudioLeftOut(logger, point.Path.Value, feed.Id, audio.TrackId, TrackResolver.WhyAudioIsLeftOut(audio) ?? "not served");
+            }
+        }
     }
+
+    private string? _leftOutLoggedFor;
 
     private PointRuleException TooManyHeaders() => new(StatusCodes.Status429TooManyRequests,
         $"stream {feed.Id} has started {registry.Options.MaxArchiveRunsPerStream} archive files with a changed header, or their headers hold over {Point.MaxHeaderBytesPerStream} bytes together; a new header is refused");
@@ -289,9 +301,10 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
     // sample that takes no bytes costs nothing to announce and a table entry to hold.
     private void RefuseOutOfProportion(List<TrackFragment> trafs)
     {
-        if (trafs.Count > _tracks.Count)
+        if (trafs.Count > _defaults.Count)
         {
-            throw new PointRuleException(StatusCodes.Status400BadRequest, $"bad 'moof': {trafs.Count} track fragments for a stream of {_tracks.Count} tracks");
+            // the tracks the 'moov' declares (at most MaxTracksPerStream), those the server leaves out included
+            throw new PointRuleException(StatusCodes.Status400BadRequest, $"bad 'moof': {trafs.Count} track fragments for a stream of {_defaults.Count} tracks");
         }
 
         foreach (var traf in trafs)
@@ -344,6 +357,11 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
     {
         if (!_tracks.TryGetValue(traf.TrackId, out var track))
         {
+            if (_defaults.ContainsKey(traf.TrackId))
+            {
+                return; // a track the 'moov' declares that the server leaves out (neither audio nor video, or not AAC)
+            }
+
             throw new PointRuleException(StatusCodes.Status400BadRequest, $"fragment for track {traf.TrackId}, which the 'moov' does not declare");
         }
 

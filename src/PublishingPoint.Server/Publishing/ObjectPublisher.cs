@@ -181,7 +181,7 @@ internal sealed partial class ObjectPublisher(
     [LoggerMessage(EventId = 901, Level = LogLevel.Warning, Message = "Publishing {Point} failed (attempt {Attempt}), retrying in {Seconds:0.0} s; the origin keeps serving: {Error}")]
     private partial void LogFailed(string point, int attempt, double seconds, string error);
 
-    [LoggerMessage(EventId = 902, Level = LogLevel.Information, Message = "Publishing {Point} caught up after {Failures} failed attempts")]
+    [LoggerMessage(EventId = 902, Level = LogLevel.Information, Message = "Publishing {Point} works again after {Failures} failed attempts (a finished event's pass may still have segments to put)")]
     private partial void LogRecovered(string point, int failures);
 
     [LoggerMessage(EventId = 903, Level = LogLevel.Warning, Message = "Publish backlog is {Backlog} objects (more than {Max}); last store error: {Error}")]

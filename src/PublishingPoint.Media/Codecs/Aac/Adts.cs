@@ -1,3 +1,5 @@
+using System.Diagnostics.CodeAnalysis;
+
 namespace PublishingPoint.Media.Codecs.Aac;
 
 /// <summary>
@@ -23,28 +25,43 @@ public static class Adts
     }
 
     /// <summary>The per-stream part of the header, checked once; the hot path only adds the length.</summary>
-    public static AdtsHeaderTemplate Prepare(AudioSpecificConfig config)
+    /// <exception cref="NotSupportedException">ADTS cannot carry this configuration.</exception>
+    public static AdtsHeaderTemplate Prepare(AudioSpecificConfig config) =>
+        TryPrepare(config, out var header, out var reason) ? header : throw new NotSupportedException(reason);
+
+    /// <summary>
+    /// The per-stream part of the header, or why ADTS cannot carry <paramref name="config"/>: an audio object type past
+    /// AAC LTP (4), a sampling rate without a frequency index, a channel configuration past 7 (a program config element
+    /// or a 22.2 layout).
+    /// </summary>
+    public static bool TryPrepare(AudioSpecificConfig config, out AdtsHeaderTemplate header, [NotNullWhen(false)] out string? reason)
     {
         ArgumentNullException.ThrowIfNull(config);
+        header = default;
         if (config.BaseObjectType is < 1 or > 4)
         {
-            throw new NotSupportedException($"ADTS cannot carry audio object type {config.BaseObjectType}.");
+            reason = $"ADTS cannot carry audio object type {config.BaseObjectType}.";
+            return false;
         }
 
         var frequencyIndex = config.SamplingFrequencyIndex == 15
             ? AudioSpecificConfig.FrequencyIndexOf(config.SamplingFrequency)
             : config.SamplingFrequencyIndex;
-        if (frequencyIndex < 0)
+        if (frequencyIndex is < 0 or > 12)
         {
-            throw new NotSupportedException($"ADTS has no frequency index for {config.SamplingFrequency} Hz.");
+            reason = $"ADTS has no frequency index for {config.SamplingFrequency} Hz.";
+            return false;
         }
 
         if (config.ChannelConfiguration > 7)
         {
-            throw new NotSupportedException($"ADTS cannot carry channel configuration {config.ChannelConfiguration}.");
+            reason = $"ADTS cannot carry channel configuration {config.ChannelConfiguration}.";
+            return false;
         }
 
-        return new AdtsHeaderTemplate(config.BaseObjectType - 1, frequencyIndex, config.ChannelConfiguration);
+        header = new AdtsHeaderTemplate(config.BaseObjectType - 1, frequencyIndex, config.ChannelConfiguration);
+        reason = null;
+        return true;
     }
 
     public static void WriteHeader(Span<byte> destination, AdtsHeaderTemplate header, int rawFrameLength)

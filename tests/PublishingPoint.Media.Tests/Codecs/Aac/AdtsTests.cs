@@ -49,4 +49,18 @@ public class AdtsTests
         var template = Adts.Prepare(asc);
         Assert.Equal(new AdtsHeaderTemplate(1, 6, 2), template);
     }
+
+    [Theory]
+    [InlineData("11C0", "channel configuration 8")] // AAC-LC 48 kHz, channel configuration 8 (reserved before 22.2)
+    [InlineData("B99000", "audio object type 23")] // AAC LD: an object type past AAC LTP
+    public void SaysWhyItCannotCarryAConfiguration(string codecPrivateData, string reason)
+    {
+        var asc = AudioSpecificConfig.FromCodecPrivateData(codecPrivateData);
+        Assert.False(Adts.TryPrepare(asc, out _, out var why));
+        Assert.Contains(reason, why, StringComparison.Ordinal);
+        Assert.Throws<NotSupportedException>(() => Adts.Prepare(asc));
+        Assert.True(Adts.TryPrepare(AudioSpecificConfig.FromCodecPrivateData("1190"), out var header, out var none));
+        Assert.Null(none);
+        Assert.Equal(new AdtsHeaderTemplate(1, 3, 2), header);
+    }
 }
