@@ -292,8 +292,9 @@ internal sealed class PublishingPointOptionsValidator : IValidateOptions<Publish
             "PublishingPoint:MemoryWindowSeconds must be between 0 and 604800."),
         (options.LookAheadFragmentCount is < 0 or > 10,
             "PublishingPoint:LookAheadFragmentCount must be between 0 and 10."),
-        (options.MaxBoxBytes is < 64 * 1024 or > 1024L * 1024 * 1024,
-            "PublishingPoint:MaxBoxBytes must be between 65536 and 1073741824."),
+        // A fragment ('moof' and 'mdat', each up to it) is held in one array: two of the largest must fit in one.
+        (options.MaxBoxBytes is < 64 * 1024 or > 512L * 1024 * 1024,
+            "PublishingPoint:MaxBoxBytes must be between 65536 and 536870912."),
         (options.ArchiveSegmentSeconds is < 0 or > 86400 || (options.ArchiveSegmentSeconds is > 0 and < 10) || options.ArchiveLengthSeconds < 0,
             "PublishingPoint:ArchiveSegmentSeconds must be 0 or 10 to 86400; ArchiveLengthSeconds 0 or more."),
         (options.ArchiveFileMaxFragments < 2 || options.MaxIndexBytes < 1,

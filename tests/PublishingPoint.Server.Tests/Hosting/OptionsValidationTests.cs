@@ -32,6 +32,24 @@ public sealed class OptionsValidationTests
         }
     }
 
+    /// <summary>
+    /// A fragment's 'moof' and 'mdat', each up to MaxBoxBytes, are held in one array: at the old limit (1 GiB) the two
+    /// overflowed its length, and such a fragment got a 500 instead of a 413 (a review's finding).
+    /// </summary>
+    [Theory]
+    [InlineData(536870912L, true)]
+    [InlineData(536870913L, false)]
+    public void MaxBoxBytes_IsAtMostHalfOfWhatOneArrayHolds(long maxBox, bool valid)
+    {
+        var options = new PublishingPointOptions { MaxBoxBytes = maxBox };
+        options.MaxIngestBytesPerConnection = options.MaxIngestBytesPerPoint = options.MaxIngestBytesPerServer = 2 * maxBox;
+
+        var result = new PublishingPointOptionsValidator().Validate(null, options);
+
+        Assert.True(valid == result.Succeeded, result.FailureMessage);
+        Assert.True(valid || result.FailureMessage!.Contains("PublishingPoint:MaxBoxBytes must be between 65536 and 536870912", StringComparison.Ordinal), result.FailureMessage);
+    }
+
     [Theory]
     [InlineData(0, 0, true)]
     [InlineData(1024, 1024, true)]
