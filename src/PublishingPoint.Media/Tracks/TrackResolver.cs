@@ -26,13 +26,13 @@ public static partial class TrackResolver
                 continue;
             }
 
-            if (info.Kind == TrackKind.Audio && WhyAudioIsLeftOut(info) is { } why)
+            var smil = FindSmil(manifest, info);
+            if (info.Kind == TrackKind.Audio && WhyAudioIsLeftOut(info, smil?.Parameter("CodecPrivateData")) is { } why)
             {
                 leftOut ??= $"audio track {info.TrackId} is left out: {why}";
                 continue;
             }
 
-            var smil = FindSmil(manifest, info);
             var kindName = info.Kind == TrackKind.Video ? "video" : "audio";
             var bitrate = smil?.SystemBitrate ?? 0;
             if (bitrate <= 0)
@@ -79,13 +79,17 @@ public static partial class TrackResolver
     /// track beside the AAC one (a broadcaster's 5.1 next to stereo) was the point's first audio by bit rate, and
     /// every HLS master and TS segment of the point failed on it.
     /// </summary>
-    public static string? WhyAudioIsLeftOut(TrackInfo info)
+    /// <param name="codecPrivateData">The encoder's SMIL CodecPrivateData (hex), read when the 'moov' has no decoder configuration.</param>
+    public static string? WhyAudioIsLeftOut(TrackInfo info, string? codecPrivateData = null)
     {
         ArgumentNullException.ThrowIfNull(info);
+        var bytes = info.DecoderConfig.Length == 0 && codecPrivateData is { Length: > 0 } hex && hex.Length % 2 == 0 && hex.All(char.IsAsciiHexDigit)
+            ? Convert.FromHexString(hex)
+            : info.DecoderConfig;
         AudioSpecificConfig config;
         try
         {
-            config = AudioSpecificConfig.Parse(info.DecoderConfig);
+            config = AudioSpecificConfig.Parse(bytes);
         }
         catch (Exception e) when (e is FormatException or InvalidDataException or ArgumentException or IndexOutOfRangeException or NotSupportedException)
         {

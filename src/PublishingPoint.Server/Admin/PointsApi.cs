@@ -41,8 +41,8 @@ internal static class PointsApi
     {
         var free = registry.FreeDiskBytes();
         var minimum = registry.Options.MinFreeDiskBytes;
-        string[] warnings = free == long.MaxValue
-            ? ["the data disk's free space cannot be read (a missing or unreadable data folder)"]
+        string[] warnings = registry.FreeSpaceUnreadable || free == long.MaxValue
+            ? ["the data disk's free space cannot be read (a missing or unreadable data folder); the figure is the last one known"]
             : free < Math.Max(4 * minimum, 1L << 30)
                 ? [string.Create(System.Globalization.CultureInfo.InvariantCulture, $"the data disk is nearly full: {free / (1024 * 1024)} MB free (ingest stops being ready under {minimum / (1024 * 1024)} MB)")]
                 : [];

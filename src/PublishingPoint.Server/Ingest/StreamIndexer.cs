@@ -26,6 +26,7 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
 
     private Dictionary<uint, Track> _tracks = _noTracks;
     private Dictionary<uint, SampleDefaults> _defaults = [];
+    private Dictionary<uint, uint> _timescales = [];
     private StreamArchive? _archive;
     private bool _deferSync;
     private readonly List<StreamArchive> _unsynced = [];
@@ -97,12 +98,14 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
 
     private void PlaceRelativeEvents(List<TrackFragment> trafs)
     {
-        if (_relativeEvents.Count == 0 || trafs.Count == 0 || !_tracks.TryGetValue(trafs[0].TrackId, out var track))
+        // the first track fragment of a track the point serves (one the server leaves out is dropped)
+        var first = trafs.FindIndex(t => _tracks.ContainsKey(t.TrackId));
+        if (_relativeEvents.Count == 0 || first < 0 || !_tracks.TryGetValue(trafs[first].TrackId, out var track))
         {
             return;
         }
 
-        var time = FragmentTiming.Time(trafs[0], track.Last?.End);
+        var time = FragmentTiming.Time(trafs[first], track.Last?.End);
         var start = Timescale.Rescale(time, track.Description.Timescale, TimeSpan.TicksPerSecond);
         foreach (var emsg in _relativeEvents)
         {
@@ -232,6 +235,7 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
 
         _tracks = bound;
         _defaults = infos.ToDictionary(i => i.TrackId, i => i.Defaults);
+        _timescales = infos.ToDictionary(i => i.TrackId, i => i.Timescale);
         _archive = point.UseArchive(feed, header, registry.Options.MaxArchiveRunsPerStream, () => StreamArchive.Create(ArchiveNames.Next(point.Directory, feed.Id), header, registry.Options.FsyncArchive, registry.ArchiveFiles))
             ?? throw TooManyHeaders();
         if (logger.IsEnabled(LogLevel.Information))
@@ -344,6 +348,7 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
         }
 
         _defaults = archive.Header.Tracks.ToDictionary(i => i.TrackId, i => i.Defaults);
+        _timescales = archive.Header.Tracks.ToDictionary(i => i.TrackId, i => i.Timescale);
         _archive = archive;
         return archive;
     }
@@ -488,10 +493,11 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
 
         // A 'prft' media time is a 64-bit field: one out of the timeline's range (read negative, or centuries long) would put
         // the anchor where adding a media time overflows, and every dated answer of the point would fail. Ignored then.
-        if (Prft is { } prft && _tracks.TryGetValue(prft.ReferenceTrackId, out var reference)
-            && prft.MediaTime >= 0 && prft.MediaTime / reference.Description.Timescale <= MaxTimeSeconds)
+        // The reference track's timescale as its 'moov' declares it: a track the server leaves out may be the reference.
+        if (Prft is { } prft && _timescales.TryGetValue(prft.ReferenceTrackId, out var scale)
+            && prft.MediaTime >= 0 && prft.MediaTime / scale <= MaxTimeSeconds)
         {
-            point.AnchorTimeline(prft.WallClock, (double)prft.MediaTime / reference.Description.Timescale);
+            point.AnchorTimeline(prft.WallClock, (double)prft.MediaTime / scale);
             return;
         }
 

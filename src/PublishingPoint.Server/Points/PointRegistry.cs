@@ -516,10 +516,12 @@ public sealed partial class PointRegistry : IDisposable
             try
             {
                 Volatile.Write(ref _freeBytes, new DriveInfo(DataRoot).AvailableFreeSpace);
+                Volatile.Write(ref _freeLookFailed, false);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
                 // not known: the writes themselves will tell
+                Volatile.Write(ref _freeLookFailed, true);
             }
         }
 
@@ -533,6 +535,17 @@ public sealed partial class PointRegistry : IDisposable
         return Volatile.Read(ref _freeBytes);
     }
 
+    /// <summary>Whether the last look at the data folder's free space failed (a folder gone or unreadable).</summary>
+    public bool FreeSpaceUnreadable
+    {
+        get
+        {
+            _ = DiskLow();
+            return Volatile.Read(ref _freeLookFailed);
+        }
+    }
+
+    private bool _freeLookFailed;
     private long _freeCheckedAt = long.MinValue / 2;
     private long _freeBytes = long.MaxValue;
 

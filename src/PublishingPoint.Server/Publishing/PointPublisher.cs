@@ -633,7 +633,8 @@ internal sealed partial class PointPublisher
             var (extension, _) = HlsDelivery.SegmentType(track.Description.Kind, rendition.Format);
             foreach (var n in numbers)
             {
-                await StoreAsync(_store.DeleteAsync(Prefix + string.Create(CultureInfo.InvariantCulture, $"hls/{HlsPlaylistBuilder.Name(rendition.Track)}/{n}.{extension}"), cancellationToken), cancellationToken).ConfigureAwait(false);
+                var key = Prefix + string.Create(CultureInfo.InvariantCulture, $"hls/{HlsPlaylistBuilder.Name(rendition.Track)}/{n}.{extension}");
+                await StoreAsync(() => _store.DeleteAsync(key, cancellationToken), cancellationToken).ConfigureAwait(false);
                 _status.Deleted();
                 lock (_lock)
                 {
@@ -664,16 +665,17 @@ internal sealed partial class PointPublisher
 
     private async Task PutAsync(string key, byte[] bytes, string contentType, string cacheControl, CancellationToken cancellationToken)
     {
-        await StoreAsync(_store.PutAsync(Prefix + key, bytes, contentType, cacheControl, cancellationToken), cancellationToken).ConfigureAwait(false);
+        await StoreAsync(() => _store.PutAsync(Prefix + key, bytes, contentType, cacheControl, cancellationToken), cancellationToken).ConfigureAwait(false);
         _status.Put(bytes.Length);
     }
 
-    // What the store threw, told apart from the origin's own failures in a pass: only the store's make it "down".
-    private static async Task StoreAsync(Task operation, CancellationToken cancellationToken)
+    // What the store threw (before its task, too), told apart from the origin's own failures in a pass: only the
+    // store's make it "down".
+    private static async Task StoreAsync(Func<Task> operation, CancellationToken cancellationToken)
     {
         try
         {
-            await operation.ConfigureAwait(false);
+            await operation().ConfigureAwait(false);
         }
         catch (Exception e) when (!(e is OperationCanceledException && cancellationToken.IsCancellationRequested))
         {

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
+using System.Text.Json;
 using PublishingPoint.Server.Tests.Infrastructure;
 
 namespace PublishingPoint.Server.Tests.Admin;
@@ -32,6 +33,7 @@ public sealed class FlushTests
         }
 
         var flush = server.Http.PostAsync("api/points/live/flushed.isml/flush", JsonContent.Create(new { }));
+        Task<int>? finish = null;
         try
         {
             await Eventually.WaitUntilAsync(AThreadWaitsToOpenAPipe, "the flush never came to write its manifest");
@@ -42,6 +44,18 @@ public sealed class FlushTests
 
             await WaitForVideoChunksAsync(server, 2);
             Assert.False(flush.IsCompleted, "the flush did not wait for its disk: the test proves nothing");
+
+            // The encoder ends while the flush still waits: the point's finalisation waits for the flush, so the final
+            // manifests are written after the flush's (made before the last fragments), not under them.
+            foreach (var fragment in fragments.Skip(4))
+            {
+                await encoder.SendAsync(fragment);
+            }
+
+            finish = encoder.FinishAsync();
+            await Eventually.WaitUntilAsync(async () => (await PointAsync(server)).GetProperty("streams")[0].GetProperty("connections").GetInt32() == 0,
+                "the encoder's end was never read");
+            Assert.Equal("live", (await PointAsync(server)).GetProperty("state").GetString()); // its finalisation waits for the flush
         }
         finally
         {
@@ -50,23 +64,19 @@ public sealed class FlushTests
                 // The disk answers at last: the manifest's bytes are read (by cat, which takes no lock on the file as
                 // .NET's readers do, where the writer's exclusive one would fail).
                 using var cat = Process.Start(new ProcessStartInfo("cat", [pipe]) { RedirectStandardOutput = true })!;
-                Assert.Contains("<SmoothStreamingMedia", await cat.StandardOutput.ReadToEndAsync(), StringComparison.Ordinal);
+                var written = await cat.StandardOutput.ReadToEndAsync();
                 await cat.WaitForExitAsync();
+                Assert.Contains("<SmoothStreamingMedia", written, StringComparison.Ordinal);
             }
         }
 
         using var flushed = await flush;
         Assert.Equal(HttpStatusCode.OK, flushed.StatusCode);
-        foreach (var fragment in fragments.Skip(4))
-        {
-            await encoder.SendAsync(fragment);
-        }
-
-        Assert.Equal(200, await encoder.FinishAsync());
+        Assert.Equal(200, await finish!);
         var vod = await SmoothManifestView.FetchVodAsync(server.Http, "live/flushed.isml/Manifest");
-        Assert.Equal(fragments.Count / 2, vod.ChunkTimes("video").Length); // the final manifest, not the flush's
+        Assert.Equal(fragments.Count / 2, vod.ChunkTimes("video").Length);
         var onDisk = await File.ReadAllTextAsync(Path.Combine(server.DataPath, "live", "flushed.isml", "flushed.ismc"));
-        Assert.Equal(fragments.Count / 2, SmoothManifestView.Parse(onDisk).ChunkTimes("video").Length);
+        Assert.Equal(fragments.Count / 2, SmoothManifestView.Parse(onDisk).ChunkTimes("video").Length); // the final manifest, not the flush's
     }
 
     /// <summary>A disk error in a flush is a problem answer naming it (and a log line), not a bare 500.</summary>
@@ -97,6 +107,13 @@ public sealed class FlushTests
 
         Assert.Equal(200, await encoder.FinishAsync());
         Assert.Equal(fragments.Count / 2, (await SmoothManifestView.FetchVodAsync(server.Http, "live/refused.isml/Manifest")).ChunkTimes("video").Length);
+    }
+
+    private static async Task<JsonElement> PointAsync(RunningServer server)
+    {
+        using var held = new CancellationTokenSource(TimeSpan.FromSeconds(5)); // held when the point's lock is taken
+        using var point = JsonDocument.Parse(await server.Http.GetStringAsync("api/points/live/flushed.isml", held.Token));
+        return point.RootElement.Clone();
     }
 
     private static bool AThreadWaitsToOpenAPipe() =>
