@@ -18,12 +18,8 @@ public sealed class FlushTests
     public async Task AFlushWaitingForTheDisk_HoldsUpNeitherThePointsEncoderNorItsPlayers()
     {
         await using var server = await RunningServer.StartAsync();
-        var (header, fragments) = Boxes.SplitFragments(await IsmvCapture.SixSecondsAsync());
-        await using var encoder = await HeldPush.StartAsync(server.BaseUrl, "/live/flushed.isml/Streams(enc1)");
-        await encoder.SendAsync(header);
-        await encoder.SendAsync(fragments[0]);
-        await encoder.SendAsync(fragments[1]);
-        await WaitForVideoChunksAsync(server, 1);
+        var (encoder, fragments) = await LiveWithOneChunkAsync(server, "live/flushed.isml");
+        await using var _ = encoder;
 
         var pipe = Path.Combine(server.DataPath, "live", "flushed.isml", "flushed.ismc.tmp");
         using (var mkfifo = Process.Start("mkfifo", pipe))
@@ -84,12 +80,8 @@ public sealed class FlushTests
     public async Task AFlushTheDiskRefuses_Gets500WithTheReason_AndThePointGoesOn()
     {
         await using var server = await RunningServer.StartAsync();
-        var (header, fragments) = Boxes.SplitFragments(await IsmvCapture.SixSecondsAsync());
-        await using var encoder = await HeldPush.StartAsync(server.BaseUrl, "/live/refused.isml/Streams(enc1)");
-        await encoder.SendAsync(header);
-        await encoder.SendAsync(fragments[0]);
-        await encoder.SendAsync(fragments[1]);
-        await WaitForVideoChunksAsync(server, 1, "live/refused.isml");
+        var (encoder, fragments) = await LiveWithOneChunkAsync(server, "live/refused.isml");
+        await using var _ = encoder;
 
         // A folder where the manifest's temporary file goes: the disk's refusal, as a full or read-only one would give.
         Directory.CreateDirectory(Path.Combine(server.DataPath, "live", "refused.isml", "refused.ismc.tmp"));
@@ -107,6 +99,18 @@ public sealed class FlushTests
 
         Assert.Equal(200, await encoder.FinishAsync());
         Assert.Equal(fragments.Count / 2, (await SmoothManifestView.FetchVodAsync(server.Http, "live/refused.isml/Manifest")).ChunkTimes("video").Length);
+    }
+
+    /// <summary>An encoder that has sent its header and the first two fragments (one video chunk listed), held open.</summary>
+    private static async Task<(HeldPush Encoder, List<byte[]> Fragments)> LiveWithOneChunkAsync(RunningServer server, string point)
+    {
+        var (header, fragments) = Boxes.SplitFragments(await IsmvCapture.SixSecondsAsync());
+        var encoder = await HeldPush.StartAsync(server.BaseUrl, $"/{point}/Streams(enc1)");
+        await encoder.SendAsync(header);
+        await encoder.SendAsync(fragments[0]);
+        await encoder.SendAsync(fragments[1]);
+        await WaitForVideoChunksAsync(server, 1, point);
+        return (encoder, fragments);
     }
 
     private static async Task<JsonElement> PointAsync(RunningServer server)

@@ -150,6 +150,38 @@ public sealed class SmoothLiveToVodTests
         }
     }
 
+    /// <summary>
+    /// A live client at the edge that took the newest fragment, whose tfrf could name nothing after it yet, learnt of
+    /// nothing more: dash.js's Smooth support reads the manifest once, and stopped there for good with no error (seen
+    /// as SmoothDashJsLiveEndTests stopping at 11.87 of 16 s). The newest live fragment is answered once it can name
+    /// the LookAheadFragmentCount (2) fragments after it.
+    /// </summary>
+    [Fact]
+    public async Task TheNewestLiveFragment_IsAnsweredOnceItCanNameTheNextTwo()
+    {
+        await using var server = await RunningServer.StartAsync();
+        var (header, fragments) = Boxes.SplitFragments(await IsmvCapture.MakeAsync(12, 300, 0));
+        await using var encoder = await HeldPush.StartAsync(server.BaseUrl, "/live/edge.isml/Streams(a)");
+        await encoder.SendAsync(header);
+        await encoder.SendAsync(fragments[0]);
+        await encoder.SendAsync(fragments[1]);
+        SmoothManifestView? live = null;
+        await Eventually.WaitUntilAsync(async () =>
+        {
+            using var response = await server.Http.GetAsync("live/edge.isml/Manifest");
+            live = response.IsSuccessStatusCode ? new SmoothManifestView(System.Xml.Linq.XDocument.Parse(await response.Content.ReadAsStringAsync()), "live/edge.isml/") : null;
+            return live?.ChunkTimes("video").Length >= 2;
+        }, "the live manifest never listed two fragments");
+        var times = live!.ChunkTimes("video");
+
+        var newest = server.Http.GetByteArrayAsync(live.Url("video", live.Bitrates("video")[0], times[^1]));
+        Assert.NotSame(newest, await Task.WhenAny(newest, Task.Delay(500))); // held: nothing follows it yet
+        await encoder.SendAsync(fragments[2]);
+        await encoder.SendAsync(fragments[3]);
+        var answered = await newest;
+        Assert.Equal([Boxes.TfxdTime(fragments[2]), Boxes.TfxdTime(fragments[3])], TfrfTimes(answered));
+    }
+
     // The fragment times a tfrf box announces (MS-SSTR 2.2.4.7: version 1, 64-bit absolute time and duration per entry).
     private static List<long> TfrfTimes(byte[] fragment)
     {

@@ -10,7 +10,7 @@ namespace PublishingPoint.Server.Delivery.Smooth;
 /// Smooth Streaming delivery (MS-SSTR 2.2): the client manifest, fragments with tfxd/tfrf, and a
 /// single-track initialization segment per quality level (an extension for DASH/HLS-style players and tools).
 /// </summary>
-internal sealed class SmoothDelivery(PointRegistry registry, SegmentCache cache)
+internal sealed class SmoothDelivery(PointRegistry registry, SegmentCache cache, Hls.HeldRequests held)
 {
     public const string ManifestContentType = "text/xml; charset=utf-8";
     public const string FragmentContentType = "video/mp4";
@@ -66,6 +66,11 @@ internal sealed class SmoothDelivery(PointRegistry registry, SegmentCache cache)
             fragment = track.Find(early.Time, lookAhead, out next); // listed from 0 (see SmoothManifestBuilder.ListedChunk)
         }
 
+        if (live && next.Length < lookAhead && !info && fragment is { } edge)
+        {
+            (fragment, next) = await AwaitLookAheadAsync(context, point, track, edge, next, lookAhead).ConfigureAwait(false);
+        }
+
         if (fragment is null)
         {
             var beyond = live && (track.Last is null || time > track.Last.Time);
@@ -98,6 +103,47 @@ internal sealed class SmoothDelivery(PointRegistry registry, SegmentCache cache)
         finally
         {
             ready.Release();
+        }
+    }
+
+    // A live fragment is answered once it can name the LookAheadFragmentCount fragments after it (held a little while
+    // they arrive, as a blocking playlist reload is): a client at the live edge that took the newest fragment with a
+    // short tfrf, as dash.js's Smooth support can, learnt of nothing after it and stopped there for good. Past the hold
+    // (an encoder that stalls), or with the holds of its address used up, it gets what there is.
+    private async Task<(FragmentEntry? Fragment, FragmentEntry[] Next)> AwaitLookAheadAsync(
+        HttpContext context, Point point, Track track, FragmentEntry fragment, FragmentEntry[] next, int lookAhead)
+    {
+        if (!held.TryEnter(context.Connection.RemoteIpAddress, out var holding))
+        {
+            return (fragment, next);
+        }
+
+        using (holding)
+        {
+            using var timeout = new CancellationTokenSource(Hls.BlockingReload.HoldLimit(track.Newest(8), track.Description.Timescale), registry.Time);
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, context.RequestAborted);
+            var time = fragment.Time;
+            FragmentEntry? found = fragment;
+            while (found is not null && next.Length < lookAhead && point.State != PointState.Vod && !point.Retired)
+            {
+                var changed = track.Changed; // taken before the look: a fragment indexed between the two completes it
+                found = track.Find(time, lookAhead, out next);
+                if (found is null || next.Length >= lookAhead)
+                {
+                    break;
+                }
+
+                try
+                {
+                    await changed.WaitAsync(linked.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (timeout.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested)
+                {
+                    break;
+                }
+            }
+
+            return found is null ? (null, []) : (track.Find(time, lookAhead, out next), next);
         }
     }
 
