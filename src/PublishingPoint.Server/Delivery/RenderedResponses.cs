@@ -243,16 +243,18 @@ internal static class RenderedResponses
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(output);
         var response = context.Response;
-        response.Headers.ETag = output.ETag;
+        var gzip = AcceptsGzip(context.Request);
+        var etag = gzip ? output.GzipETag : output.ETag;
+        response.Headers.ETag = etag;
         response.Headers.CacheControl = CacheControl(maxAge ?? output.MaxAge);
         response.Headers.Vary = HeaderNames.AcceptEncoding;
-        if (Matches(context.Request, output.ETag))
+        if (Matches(context.Request, etag))
         {
             response.StatusCode = StatusCodes.Status304NotModified;
             return Task.CompletedTask;
         }
 
-        if (!AcceptsGzip(context.Request))
+        if (!gzip)
         {
             return Send(context, output, maxAge, output.Bytes);
         }

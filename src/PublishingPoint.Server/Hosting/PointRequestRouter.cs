@@ -28,6 +28,7 @@ internal sealed partial class PointRequestRouter(
     ILogger<PointRequestRouter> logger)
 {
     private readonly Ingest.RequestRefusals _refusals = new(logger);
+    private readonly PlaybackFailures _failures = new(logger);
 
     public async Task HandleAsync(HttpContext context)
     {
@@ -231,6 +232,10 @@ internal sealed partial class PointRequestRouter(
             // a clear refusal for this resource, not a server error; everything else of the point still plays.
             _refusals.Refused(StatusCodes.Status422UnprocessableEntity, "cannot repackage: " + e.Message, path.Value);
             await Problems.WriteAsync(context, StatusCodes.Status422UnprocessableEntity, "the stored media cannot be repackaged as this resource: " + e.Message).ConfigureAwait(false);
+        }
+        catch (Exception e) when (!context.Response.HasStarted && e is not OperationCanceledException)
+        {
+            await _failures.AnswerAsync(context, path.Value, e).ConfigureAwait(false);
         }
     }
 

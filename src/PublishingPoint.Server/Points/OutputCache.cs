@@ -5,6 +5,13 @@ public sealed record RenderedOutput(long Version, byte[] Bytes, string ETag, int
 {
     private byte[]? _gzipped;
     private readonly Lock _gzipping = new();
+    private string? _gzipETag;
+
+    /// <summary>
+    /// The tag of the gzip copy: a strong tag names one representation, and the gzip body is another than the plain one
+    /// (RFC 9110 8.8.3), so a cache never confirms or joins one with the other's tag.
+    /// </summary>
+    public string GzipETag => _gzipETag ??= ETag.EndsWith('"') ? string.Concat(ETag.AsSpan(0, ETag.Length - 1), "-gz\"") : ETag + "-gz";
 
     /// <summary>The gzip copy, made once on the first request that accepts it: those asking meanwhile wait for that one.</summary>
     public byte[] Gzipped(Func<byte[], byte[]> compress)

@@ -31,6 +31,23 @@ public sealed class HttpSemanticsTests
             Assert.True(response.Content.Headers.ContentEncoding.Contains("gzip") == gzip, $"Accept-Encoding: {acceptEncoding}");
         }
 
+        // The gzip body is another representation than the plain one: its own strong tag (RFC 9110 8.8.3), and neither
+        // tag confirms the other's body.
+        using var zipped = await SendAsync(server, Playlist, ("Accept-Encoding", "gzip"));
+        var zippedTag = zipped.Headers.ETag!.Tag;
+        Assert.NotEqual(etag, zippedTag);
+        Assert.False(zipped.Headers.ETag.IsWeak);
+        foreach (var (acceptEncoding, ifNoneMatch, status) in new[]
+        {
+            ("gzip", etag, HttpStatusCode.OK), ("gzip", zippedTag, HttpStatusCode.NotModified),
+            ("identity", zippedTag, HttpStatusCode.OK), ("identity", etag, HttpStatusCode.NotModified),
+        })
+        {
+            using var response = await SendAsync(server, Playlist, ("Accept-Encoding", acceptEncoding), ("If-None-Match", ifNoneMatch));
+            Assert.True(response.StatusCode == status, $"Accept-Encoding: {acceptEncoding}, If-None-Match: {ifNoneMatch} -> {(int)response.StatusCode}");
+            Assert.Equal(acceptEncoding == "gzip" ? zippedTag : etag, response.Headers.ETag?.Tag);
+        }
+
         const string Segment = "live/http.isml/hls/video-400000/0.ts";
         var whole = await server.Http.GetByteArrayAsync(Segment);
         foreach (var (range, status, from, length) in new (string, HttpStatusCode, int, int)[]
@@ -57,6 +74,17 @@ public sealed class HttpSemanticsTests
                 Assert.Equal($"bytes */{whole.Length}", response.Content.Headers.ContentRange?.ToString());
             }
         }
+    }
+
+    private static async Task<HttpResponseMessage> SendAsync(InProcessServer server, string url, params (string Name, string Value)[] headers)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, url);
+        foreach (var (name, value) in headers)
+        {
+            request.Headers.TryAddWithoutValidation(name, value);
+        }
+
+        return await server.Http.SendAsync(request);
     }
 }
 
