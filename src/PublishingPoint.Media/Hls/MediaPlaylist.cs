@@ -8,7 +8,8 @@ public sealed record MediaPlaylist
 
     /// <summary>
     /// Lower bound for EXT-X-TARGETDURATION in seconds; the writer never writes less than the longest listed
-    /// segment rounded up. Pass the longest segment the stream ever had so the value does not change on reload.
+    /// segment's EXTINF rounded to the nearest second. Pass the longest segment the whole presentation ever had (every
+    /// rendition's) so the value is the same in every media playlist and does not change on reload.
     /// </summary>
     public int MinimumTargetDuration { get; init; }
 
@@ -54,7 +55,7 @@ public sealed record MediaPlaylist
     /// <summary>CAN-SKIP-UNTIL: how far from the live edge segments may be skipped in a delta update.</summary>
     public TimeSpan SkipBoundary => TimeSpan.FromSeconds(6 * TargetDuration);
 
-    /// <summary>EXT-X-TARGETDURATION: whole seconds, at least every listed EXTINF rounded up.</summary>
+    /// <summary>EXT-X-TARGETDURATION: whole seconds, at least every listed EXTINF rounded to the nearest second (RFC 8216 4.3.3.1).</summary>
     public int TargetDuration
     {
         get
@@ -65,10 +66,17 @@ public sealed record MediaPlaylist
                 longest = segment.Duration > longest ? segment.Duration : longest;
             }
 
-            return Math.Max(Math.Max(CeilingSeconds(longest), MinimumTargetDuration), 1);
+            return Math.Max(Math.Max(RoundedSeconds(longest), MinimumTargetDuration), 1);
         }
     }
 
-    public static int CeilingSeconds(TimeSpan duration) =>
-        (int)((duration.Ticks + TimeSpan.TicksPerSecond - 1) / TimeSpan.TicksPerSecond);
+    /// <summary>
+    /// A duration as a target duration must cover it: the EXTINF written (to the millisecond) rounded to the nearest
+    /// second, half up. A 2.02 s segment needs 2, not 3: rounding up would add three seconds to every player's hold-back.
+    /// </summary>
+    public static int RoundedSeconds(TimeSpan duration)
+    {
+        var milliseconds = (duration.Ticks + (TimeSpan.TicksPerMillisecond / 2)) / TimeSpan.TicksPerMillisecond;
+        return (int)((milliseconds + 500) / 1000);
+    }
 }

@@ -351,9 +351,11 @@ public sealed class StreamArchive : IDisposable
     /// <summary>The run in this file is over: its index is written and its writer closed (reopened if the stream continues here).</summary>
     public void Seal()
     {
-        WriteMfra();
+        // One hold of the lock: an append between the index and the close (another encoder of the stream, a late write
+        // of a finalised point) would cut the index off, and its deferred fsync would then find no writer to sync.
         lock (_lock)
         {
+            WriteMfra();
             _writer?.Dispose();
             _writer = null;
         }

@@ -18,6 +18,7 @@ public sealed class SegmentNumbering
     private readonly Lock _lock = new();
     private long _nominalTicks;
     private bool _fromVideo;
+    private long _longestTicks;
 
     /// <summary>The nominal fragment duration in 100 ns ticks, 0 before any fragment.</summary>
     public long NominalTicks
@@ -27,6 +28,21 @@ public sealed class SegmentNumbering
             lock (_lock)
             {
                 return _nominalTicks;
+            }
+        }
+    }
+
+    /// <summary>
+    /// The longest fragment (100 ns ticks) any track of the point has had: every segment of every rendition is at most
+    /// this long, so one EXT-X-TARGETDURATION made from it holds for all of them (RFC 8216 6.2.4).
+    /// </summary>
+    public long LongestTicks
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _longestTicks;
             }
         }
     }
@@ -54,6 +70,7 @@ public sealed class SegmentNumbering
         var video = track.Kind == TrackKind.Video;
         lock (_lock)
         {
+            _longestTicks = Math.Max(_longestTicks, ticks);
             if (ticks > 0 && (_nominalTicks == 0 || (video && !_fromVideo)))
             {
                 _nominalTicks = video ? ticks : Math.Max(ProvisionalGrid, (ticks + (ProvisionalGrid / 2)) / ProvisionalGrid * ProvisionalGrid);

@@ -22,7 +22,7 @@ public sealed class MediaPlaylistWriterTests
 
         var text = MediaPlaylistWriter.Write(playlist);
 
-        Assert.StartsWith("#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:3\n#EXT-X-MEDIA-SEQUENCE:7\n", text, StringComparison.Ordinal);
+        Assert.StartsWith("#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:7\n", text, StringComparison.Ordinal);
         Assert.Contains("#EXT-X-PROGRAM-DATE-TIME:2024-05-01T12:00:00.000Z\n#EXTINF:2.000,\nv/7.ts\n", text, StringComparison.Ordinal);
         Assert.Contains("#EXTINF:1.960,\nv/9.ts\n", text, StringComparison.Ordinal);
         Assert.DoesNotContain("ENDLIST", text, StringComparison.Ordinal);
@@ -34,9 +34,25 @@ public sealed class MediaPlaylistWriterTests
     public void TargetDurationIsNeverBelowAnyRoundedSegmentOrTheGivenMinimum()
     {
         HlsSegment[] segments = [new(0, TimeSpan.FromSeconds(4.4), "a.ts"), new(1, TimeSpan.FromSeconds(1), "b.ts")];
-        Assert.Equal(5, new MediaPlaylist { Segments = segments }.TargetDuration);
+        Assert.Equal(4, new MediaPlaylist { Segments = segments }.TargetDuration);
         Assert.Equal(6, new MediaPlaylist { Segments = segments, MinimumTargetDuration = 6 }.TargetDuration);
         Assert.Equal(2, new MediaPlaylist { Segments = [new(0, TimeSpan.FromSeconds(2), "a.ts")] }.TargetDuration);
+    }
+
+    [Theory]
+    [InlineData(2.0, 2)]
+    [InlineData(2.02, 2)] // 86 AAC frames at 44.1 kHz beside 2 s video: not 3
+    [InlineData(2.4994, 2)]
+    [InlineData(2.4996, 3)] // written as 2.500, which a reader rounds up
+    [InlineData(2.5, 3)]
+    [InlineData(0.4, 0)]
+    public void TargetDurationCoversTheWrittenExtinfRoundedToTheNearestSecond(double seconds, int rounded)
+    {
+        Assert.Equal(rounded, MediaPlaylist.RoundedSeconds(TimeSpan.FromSeconds(seconds)));
+        var text = MediaPlaylistWriter.Write(new MediaPlaylist { Segments = [new(0, TimeSpan.FromSeconds(seconds), "a.ts")] });
+        var extinf = double.Parse(text.Split("#EXTINF:")[1].Split(',')[0], System.Globalization.CultureInfo.InvariantCulture);
+        var target = int.Parse(text.Split("#EXT-X-TARGETDURATION:")[1].Split('\n')[0], System.Globalization.CultureInfo.InvariantCulture);
+        Assert.True(Math.Round(extinf, MidpointRounding.AwayFromZero) <= target, text);
     }
 
     [Fact]

@@ -256,12 +256,15 @@ internal static class HlsPlaylistBuilder
                 continue;
             }
 
+            // While live the numbers missing before this segment are listed as gaps (as far as the start allows), and
+            // the timeline runs on through them: an origin that has those segments lists no discontinuity either.
+            var filled = live && i > start ? AddGaps(segments, fragments, i, timescale, anchor, name, extension) : false;
             var time = anchor + TimeSpan.FromTicks(Timescale.Rescale(fragments[i].Time, timescale, TimeSpan.TicksPerSecond));
             segments.Add(new HlsSegment(
                 fragments[i].Sequence,
                 HlsTimeline.Duration(fragments, i, timescale),
                 string.Create(CultureInfo.InvariantCulture, $"{name}/{fragments[i].Sequence}.{extension}"),
-                i > start && (fragments[i].Discontinuity || HlsTimeline.IsGap(fragments, i) || audioChangesAt?.Invoke(fragments[i].Sequence) == true),
+                i > start && ((fragments[i].Discontinuity && !filled) || (HlsTimeline.IsGap(fragments, i) && !filled) || audioChangesAt?.Invoke(fragments[i].Sequence) == true),
                 time,
                 Gap: fragments[i].Lost || (format == HlsFormat.Ts && track.Description.Kind == TrackKind.Video && AudioLost(point, track, fragments[i], live))));
         }
@@ -269,7 +272,8 @@ internal static class HlsPlaylistBuilder
         var playlist = new MediaPlaylist
         {
             Version = format == HlsFormat.Fmp4 ? 6 : 3,
-            MinimumTargetDuration = MediaPlaylist.CeilingSeconds(TimeSpan.FromTicks(Timescale.Rescale(longest, timescale, TimeSpan.TicksPerSecond))),
+            MinimumTargetDuration = MediaPlaylist.RoundedSeconds(TimeSpan.FromTicks(Math.Max(
+                Timescale.Rescale(longest, timescale, TimeSpan.TicksPerSecond), point.Numbering.LongestTicks))),
             MediaSequence = start < fragments.Length ? fragments[start].Sequence : open,
             DiscontinuitySequence = audioChanges + (start < fragments.Length ? fragments[start].DiscontinuitiesThrough : fragments.Length > 0 ? fragments[^1].DiscontinuitiesThrough : 0),
             IsVod = !live,
@@ -282,6 +286,35 @@ internal static class HlsPlaylistBuilder
         return format == HlsFormat.Fmp4 && live && unshifted && track.LongestPart > 0
             ? LowLatency(point, track, playlist, fragments, open, openParts, skip)
             : playlist;
+    }
+
+    // The numbers missing right before fragments[index] as EXT-X-GAP segments sharing the time between it and the one
+    // before (each is named as its segment would be; a player does not load it). False when none is missing.
+    private static bool AddGaps(List<HlsSegment> segments, FragmentEntry[] fragments, int index, long timescale, DateTimeOffset anchor, string name, string extension)
+    {
+        var missing = HlsTimeline.Missing(fragments, index);
+        if (missing <= 0)
+        {
+            return false;
+        }
+
+        var from = HlsTimeline.End(fragments, index - 1);
+        var span = fragments[index].Time - from;
+        for (long k = 0; k < missing; k++)
+        {
+            var start = from + (span * k / missing);
+            var end = from + (span * (k + 1) / missing);
+            var sequence = fragments[index - 1].Sequence + 1 + k;
+            segments.Add(new HlsSegment(
+                sequence,
+                TimeSpan.FromTicks(Timescale.Rescale(end - start, timescale, TimeSpan.TicksPerSecond)),
+                string.Create(CultureInfo.InvariantCulture, $"{name}/{sequence}.{extension}"),
+                false,
+                anchor + TimeSpan.FromTicks(Timescale.Rescale(start, timescale, TimeSpan.TicksPerSecond)),
+                Gap: true));
+        }
+
+        return true;
     }
 
     /// <summary>Whether a TS segment of this video fragment would mux audio that was lost (only asked once the point lost any).</summary>
@@ -326,7 +359,8 @@ internal static class HlsPlaylistBuilder
 
         if (live)
         {
-            start = Math.Max(start, HlsTimeline.AfterLastGap(fragments, available));
+            var longest = Math.Max(1, Timescale.Rescale(point.Numbering.LongestTicks, TimeSpan.TicksPerSecond, timescale));
+            start = HlsTimeline.AfterLastUnfillableGap(fragments, start, available, longest);
         }
 
         return (available, start, live);
@@ -344,7 +378,7 @@ internal static class HlsPlaylistBuilder
         for (var s = Math.Max(0, segments.Count - SegmentsWithParts); s < segments.Count; s++)
         {
             var sequence = segments[s].Sequence;
-            if (fragments[Track.IndexOf(fragments, sequence)].Parts is { } parts)
+            if (Track.IndexOf(fragments, sequence) is var index and >= 0 && fragments[index].Parts is { } parts)
             {
                 segments[s] = segments[s] with { Parts = [.. parts.Select((p, i) => Part(name, sequence, i, p.Duration, p.Independent, timescale))] };
             }

@@ -43,8 +43,45 @@ internal static class HlsTimeline
     public static bool IsGap(FragmentEntry[] fragments, int index) =>
         index > 0 && fragments[index].Sequence != fragments[index - 1].Sequence + 1;
 
+    /// <summary>Numbers missing right before segment <paramref name="index"/> (0 when it follows the one before).</summary>
+    public static long Missing(FragmentEntry[] fragments, int index) =>
+        index > 0 ? fragments[index].Sequence - fragments[index - 1].Sequence - 1 : 0;
+
+    /// <summary>Most EXT-X-GAP entries one live playlist lists for the numbers it lacks.</summary>
+    public const int MaxGapEntries = 512;
+
     /// <summary>
-    /// The first of the segments after the last gap in numbering: a live playlist numbers its segments implicitly, so it
+    /// Where a live playlist can start, at or after <paramref name="from"/>: a playlist numbers its segments implicitly,
+    /// so each number missing between two listed segments (an outage of the encoder, or of this origin) is listed as an
+    /// EXT-X-GAP segment, an equal share of the time between them; the numbers stay every origin's and the window keeps
+    /// what came before the outage. A gap that cannot be filled (its shares would be longer than
+    /// <paramref name="longest"/>, the point's longest fragment, or the playlist would pass <see cref="MaxGapEntries"/>)
+    /// is cut: the list starts after it.
+    /// </summary>
+    public static int AfterLastUnfillableGap(FragmentEntry[] fragments, int from, int count, long longest)
+    {
+        long filled = 0;
+        for (var i = count - 1; i > from; i--)
+        {
+            var missing = Missing(fragments, i);
+            if (missing <= 0)
+            {
+                continue;
+            }
+
+            filled += missing;
+            var span = fragments[i].Time - End(fragments, i - 1);
+            if (filled > MaxGapEntries || span <= 0 || span / missing > longest)
+            {
+                return i;
+            }
+        }
+
+        return from;
+    }
+
+    /// <summary>
+    /// The first of the segments after the last gap in numbering: a live MPD numbers its segments implicitly, so it
     /// lists only the unbroken run up to the edge.
     /// </summary>
     public static int AfterLastGap(FragmentEntry[] fragments, int count)

@@ -1,0 +1,52 @@
+using System.Net;
+using PublishingPoint.Server.Tests.Infrastructure;
+
+namespace PublishingPoint.Server.Tests.Hls;
+
+/// <summary>
+/// Segments are numbered by media time, so an outage (of the encoder, or of this origin) leaves numbers without a
+/// segment. A live playlist numbers its segments implicitly, and used to list only the run after the last such gap: one
+/// segment right after the outage (under the three target durations RFC 8216 6.2.2 asks, so a new Safari viewer could
+/// not start) and a DVR window cut to what came since (a review's finding). The missing numbers are listed as
+/// EXT-X-GAP segments now, and the window keeps what came before.
+/// </summary>
+public sealed class NumberingGapTests
+{
+    [Fact]
+    public async Task AnOutageInTheWindow_IsListedAsGapSegments_AndHlsJsPlaysAcrossIt()
+    {
+        const string Point = "live/outage.isml";
+        // 24 s in 2 s fragments; the encoder's fragments from 8 s to 12 s never arrive (video segments 4 and 5).
+        var (header, fragments) = Boxes.SplitFragments(await IsmvCapture.MakeAsync(24, 300, 64));
+        var kept = fragments.Where(f => Boxes.TfxdTime(f) is < 80_000_000 or >= 120_000_000).ToList();
+        Assert.True(kept.Count < fragments.Count);
+        await using var server = await RunningServer.StartAsync(null, "--PublishingPoint:FinalizeGraceSeconds=3600");
+        var (status, body) = await Posting.PostChunkedAsync(server.Http, $"{Point}/Streams(a)", [.. header, .. kept.SelectMany(f => f)]);
+        Assert.True(status == HttpStatusCode.OK, body);
+
+        foreach (var playlistName in new[] { "hls/video-300000.m3u8", "hls/video-300000-fmp4.m3u8" })
+        {
+            var playlist = await server.Http.GetStringAsync($"{Point}/{playlistName}");
+            Assert.Equal(0, HlsText.LongTag(playlist, "#EXT-X-MEDIA-SEQUENCE"));
+            var segments = HlsText.Segments(playlist);
+            Assert.True(segments.Count == 12, playlist);
+            Assert.Equal(Enumerable.Range(0, 12).Select(n => $"/{n}."), segments.Select(s => s.Uri[s.Uri.LastIndexOf('/')..(s.Uri.LastIndexOf('.') + 1)]));
+            var lines = HlsText.Lines(playlist);
+            var gaps = lines.Select((line, i) => (line, i)).Where(x => x.line == "#EXT-X-GAP").Select(x => lines.Skip(x.i).First(l => !l.StartsWith('#'))).ToList();
+            var extension = playlistName.EndsWith("-fmp4.m3u8", StringComparison.Ordinal) ? "m4s" : "ts";
+            Assert.True(gaps is [var four, var five] && four.EndsWith($"/4.{extension}", StringComparison.Ordinal) && five.EndsWith($"/5.{extension}", StringComparison.Ordinal), playlist);
+            Assert.InRange(segments[4].Duration + segments[5].Duration, 3.99, 4.01); // the outage's time, so the timeline runs on
+            Assert.DoesNotContain("#EXT-X-DISCONTINUITY", playlist, StringComparison.Ordinal);
+            Assert.Equal(HttpStatusCode.NotFound, (await server.Http.GetAsync($"{Point}/hls/{segments[4].Uri}")).StatusCode);
+        }
+
+        // hls.js, from the window's start, plays through the outage to the segments after it.
+        var hlsJs = Chromium.NodeModule("hls.js", "dist/hls.min.js");
+        using var playwright = await Microsoft.Playwright.Playwright.CreateAsync();
+        await using var browser = await Chromium.LaunchAsync(playwright);
+        var url = server.Url($"{Point}/master.m3u8");
+        var (page, log) = await Chromium.OpenPlayerPageAsync(browser, url, "hls.min.js", hlsJs, HlsJsPage.Html(url, "{ startPosition: 0 }"));
+        var (time, advanced, errors) = await Chromium.WatchPlayheadAsync(page, "window.fatal.join('; ')", 14);
+        Assert.True(time >= 13.5 && errors.Length == 0, $"currentTime {time:0.00}, advanced {advanced:0.00}, errors [{errors}]:\n{string.Join('\n', log)}");
+    }
+}
