@@ -200,7 +200,7 @@ internal sealed class IngestEndpoint(PointRegistry registry, IngestMemory memory
     internal static readonly TimeSpan EndSettle = TimeSpan.FromSeconds(2);
 
     /// <summary>Finds or creates the point and connects the stream, within the limits and the point's state.</summary>
-    internal (Point Point, StreamFeed Feed) Admit(PointPath path, string streamId, IngestProtocol? protocol, HttpContext context)
+    internal (Point Point, StreamFeed Feed) Admit(PointPath path, string streamId, IngestProtocol? protocol, HttpContext context, bool again = false)
     {
         var point = registry.GetOrCreate(path);
         // The secret was checked before the point was looked up here: a point an operator made meanwhile with its own
@@ -225,7 +225,18 @@ internal sealed class IngestEndpoint(PointRegistry registry, IngestMemory memory
             point = registry.Restart(point);
         }
 
-        var feed = point.Connect(streamId, time.GetUtcNow(), registry.Options.MaxConnectionsPerStream, registry.Options.MaxStreamsPerPoint);
+        StreamFeed feed;
+        try
+        {
+            feed = point.Connect(streamId, time.GetUtcNow(), registry.Options.MaxConnectionsPerStream, registry.Options.MaxStreamsPerPoint);
+        }
+        catch (PointRuleException) when (!again && point.Retired && registry.Find(path) != point)
+        {
+            // Removed between the lookup and here as empty (another encoder's first push to the path was refused): the
+            // path gets a new point, which this push joins.
+            return Admit(path, streamId, protocol, context, again: true);
+        }
+
         feed.RemoteAddress = context.Connection.RemoteIpAddress?.ToString();
         return (point, feed);
     }

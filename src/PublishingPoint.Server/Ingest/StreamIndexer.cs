@@ -444,7 +444,8 @@ internal sealed partial class StreamIndexer(PointRegistry registry, Point point,
             _pending[track] = pending;
         }
 
-        if (pending.Parts.Count > 0 && (pending.Bytes + fragment.Length > registry.Options.MaxBoxBytes || pending.End - pending.Time >= MaxPendingSeconds * second
+        // (A run ends before this chunk would take it past MaxPendingSeconds: recovery takes a longer fragment for damage.)
+        if (pending.Parts.Count > 0 && (pending.Bytes + fragment.Length > registry.Options.MaxBoxBytes || Math.Max(pending.End, time + duration) - pending.Time > MaxPendingSeconds * second
             || pending.Parts.Count >= MaxPendingParts || pending.SampleCount + traf.SampleCount > TrackRunReader.MaxSamples))
         {
             // No keyframe for too long (or a flood of tiny chunks, each a part every playlist lists): index what was

@@ -965,7 +965,16 @@ public sealed class Point : IDisposable
     /// <summary>The lock <see cref="WriteInFolder"/> and retiring take; taken before the point's own lock, never under it.</summary>
     public Lock.Scope EnterFolderLock() => _folderLock.EnterScope();
 
-    public void Dispose()
+    public void Dispose() => Retire(onlyIfEmpty: false);
+
+    /// <summary>
+    /// Retires the point when it holds nothing and nobody feeds it (a first push that was refused), and says whether
+    /// it did: decided under its locks, so an encoder that found the point meanwhile either connected first (and it
+    /// stays) or is told by <see cref="Connect"/> to connect again, never left feeding a point the registry dropped.
+    /// </summary>
+    public bool RetireIfEmpty() => Retire(onlyIfEmpty: true);
+
+    private bool Retire(bool onlyIfEmpty)
     {
         CancellationTokenSource closing;
         using (_folderLock.EnterScope())
@@ -973,7 +982,12 @@ public sealed class Point : IDisposable
         {
             if (Retired)
             {
-                return; // once: a deleted point is disposed again with the registry
+                return false; // once: a deleted point is disposed again with the registry
+            }
+
+            if (onlyIfEmpty && (_archives.Count > 0 || _state == PointState.Live || CreatedByOperator || Closed || _streams.Values.Any(x => x.Connections > 0)))
+            {
+                return false;
             }
 
             Retired = true;
@@ -989,6 +1003,7 @@ public sealed class Point : IDisposable
 
         WakeHeldRequests();
         _closing.Dispose();
+        return true;
     }
 }
 

@@ -491,16 +491,34 @@ public sealed partial class PointRegistry : IDisposable
         foreach (var archive in point.ArchivesEndedBefore(a => OwnEdge(a) - length))
         {
             var removed = point.Forget(archive);
-            File.Delete(archive.FilePath);
-            deleted = true;
-            LogChanged(point.Path.Value, $"archive {archive.FileName} deleted ({removed} fragments): its media ended more than {length} s before the live edge");
+            // The fragment that rolled over is archived and indexed already: a file that cannot be deleted must not fail it.
+            try
+            {
+                File.Delete(archive.FilePath);
+                deleted = true;
+                LogChanged(point.Path.Value, $"archive {archive.FileName} deleted ({removed} fragments): its media ended more than {length} s before the live edge");
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                LogNotPruned(e, point.Path.Value, archive.FileName, removed);
+            }
         }
 
         if (deleted)
         {
-            Durable.SyncDirectory(point.Directory); // else a power cut could bring a pruned file back (to be pruned again)
+            try
+            {
+                Durable.SyncDirectory(point.Directory); // else a power cut could bring a pruned file back (to be pruned again)
+            }
+            catch (IOException e)
+            {
+                LogNotPruned(e, point.Path.Value, "(the folder's sync after deleting)", 0);
+            }
         }
     }
+
+    [LoggerMessage(EventId = 111, Level = LogLevel.Warning, Message = "Point {Point}: archive {File} is out of the index ({Fragments} fragments past ArchiveLengthSeconds) but could not be deleted; it stays on disk until a restart takes it back and prunes it again, or an operator removes it")]
+    private partial void LogNotPruned(Exception exception, string point, string file, int fragments);
 
     /// <summary>
     /// Whether the data folder's disk has less than PublishingPoint:MinFreeDiskBytes free (looked at once a second at
@@ -568,10 +586,12 @@ public sealed partial class PointRegistry : IDisposable
     public void RemoveIfEmpty(Point point)
     {
         ArgumentNullException.ThrowIfNull(point);
-        if (point.Archives().Length > 0 || point.State == PointState.Live || point.CreatedByOperator || point.Closed || !_points.TryRemove(new(point.Path.Value, point)))
+        if (point.Archives().Length > 0 || point.State == PointState.Live || point.CreatedByOperator || point.Closed || !point.RetireIfEmpty())
         {
             return;
         }
+
+        _points.TryRemove(new(point.Path.Value, point));
 
         try
         {
