@@ -233,7 +233,7 @@ internal sealed partial class PointRequestRouter(
             _refusals.Refused(StatusCodes.Status422UnprocessableEntity, "cannot repackage: " + e.Message, path.Value);
             await Problems.WriteAsync(context, StatusCodes.Status422UnprocessableEntity, "the stored media cannot be repackaged as this resource: " + e.Message).ConfigureAwait(false);
         }
-        catch (Exception e) when (!context.Response.HasStarted && e is not OperationCanceledException)
+        catch (Exception e) when (!context.Response.HasStarted && !context.RequestAborted.IsCancellationRequested)
         {
             await _failures.AnswerAsync(context, path.Value, e).ConfigureAwait(false);
         }

@@ -972,9 +972,10 @@ public sealed class Point : IDisposable
     /// it did: decided under its locks, so an encoder that found the point meanwhile either connected first (and it
     /// stays) or is told by <see cref="Connect"/> to connect again, never left feeding a point the registry dropped.
     /// </summary>
-    public bool RetireIfEmpty() => Retire(onlyIfEmpty: true);
+    /// <param name="removed">Run under the point's locks once it is retired (the registry lets it go there, so nobody finds it retired).</param>
+    public bool RetireIfEmpty(Action removed) => Retire(onlyIfEmpty: true, removed);
 
-    private bool Retire(bool onlyIfEmpty)
+    private bool Retire(bool onlyIfEmpty, Action? removed = null)
     {
         CancellationTokenSource closing;
         using (_folderLock.EnterScope())
@@ -992,6 +993,7 @@ public sealed class Point : IDisposable
 
             Retired = true;
             closing = _closing;
+            removed?.Invoke();
         }
 
         closing.Cancel(); // ingests that took the token before it was retired stop too

@@ -586,12 +586,11 @@ public sealed partial class PointRegistry : IDisposable
     public void RemoveIfEmpty(Point point)
     {
         ArgumentNullException.ThrowIfNull(point);
-        if (point.Archives().Length > 0 || point.State == PointState.Live || point.CreatedByOperator || point.Closed || !point.RetireIfEmpty())
+        if (point.Archives().Length > 0 || point.State == PointState.Live || point.CreatedByOperator || point.Closed
+            || !point.RetireIfEmpty(() => _points.TryRemove(new(point.Path.Value, point))))
         {
             return;
         }
-
-        _points.TryRemove(new(point.Path.Value, point));
 
         try
         {

@@ -359,8 +359,8 @@ internal static class HlsPlaylistBuilder
 
         if (live)
         {
-            var longest = Math.Max(1, Timescale.Rescale(point.Numbering.LongestTicks, TimeSpan.TicksPerSecond, timescale));
-            start = HlsTimeline.AfterLastUnfillableGap(fragments, start, available, longest);
+            var nominal = Timescale.Rescale(point.Numbering.NominalTicks, TimeSpan.TicksPerSecond, timescale);
+            start = HlsTimeline.AfterLastUnfillableGap(fragments, start, available, nominal, timescale);
         }
 
         return (available, start, live);

@@ -47,37 +47,49 @@ internal static class HlsTimeline
     public static long Missing(FragmentEntry[] fragments, int index) =>
         index > 0 ? fragments[index].Sequence - fragments[index - 1].Sequence - 1 : 0;
 
-    /// <summary>Most EXT-X-GAP entries one live playlist lists for the numbers it lacks.</summary>
+    /// <summary>Most EXT-X-GAP entries one gap in numbering is listed as.</summary>
     public const int MaxGapEntries = 512;
 
     /// <summary>
     /// Where a live playlist can start, at or after <paramref name="from"/>: a playlist numbers its segments implicitly,
     /// so each number missing between two listed segments (an outage of the encoder, or of this origin) is listed as an
     /// EXT-X-GAP segment, an equal share of the time between them; the numbers stay every origin's and the window keeps
-    /// what came before the outage. A gap that cannot be filled (its shares would be longer than
-    /// <paramref name="longest"/>, the point's longest fragment, or the playlist would pass <see cref="MaxGapEntries"/>)
-    /// is cut: the list starts after it.
+    /// what came before the outage. A gap that cannot be filled (<see cref="Fillable"/>: the encoder's timeline jumped by
+    /// other than the time it was away) is cut: the list starts after it. Decided by the gap and the point's nominal
+    /// length alone, so a start never goes back as the window slides, and every origin decides alike.
     /// </summary>
-    public static int AfterLastUnfillableGap(FragmentEntry[] fragments, int from, int count, long longest)
+    public static int AfterLastUnfillableGap(FragmentEntry[] fragments, int from, int count, long nominal, long timescale)
     {
-        long filled = 0;
         for (var i = count - 1; i > from; i--)
         {
-            var missing = Missing(fragments, i);
-            if (missing <= 0)
-            {
-                continue;
-            }
-
-            filled += missing;
-            var span = fragments[i].Time - End(fragments, i - 1);
-            if (filled > MaxGapEntries || span <= 0 || span / missing > longest)
+            if (Missing(fragments, i) > 0 && !Fillable(fragments, i, nominal, timescale))
             {
                 return i;
             }
         }
 
         return from;
+    }
+
+    /// <summary>
+    /// Whether the numbers missing right before segment <paramref name="index"/> can be listed as gaps: at most
+    /// <see cref="MaxGapEntries"/>, each a share of at least half the nominal length (no run of slivers) that rounds to
+    /// no more whole seconds than the nominal length does (the target duration covers those).
+    /// </summary>
+    /// <param name="nominal">The point's nominal segment length in the track's timescale (<paramref name="timescale"/>).</param>
+    public static bool Fillable(FragmentEntry[] fragments, int index, long nominal, long timescale)
+    {
+        var missing = Missing(fragments, index);
+        var span = fragments[index].Time - End(fragments, index - 1);
+        if (missing <= 0 || missing > MaxGapEntries || span <= 0 || nominal <= 0)
+        {
+            return false;
+        }
+
+        var share = span / missing;
+        static int Seconds(long duration, long timescale) =>
+            PublishingPoint.Media.Hls.MediaPlaylist.RoundedSeconds(TimeSpan.FromTicks(Timescale.Rescale(duration, timescale, TimeSpan.TicksPerSecond)));
+        return share * 2 >= nominal && Seconds(share, timescale) <= Seconds(nominal, timescale);
     }
 
     /// <summary>
