@@ -494,6 +494,18 @@ public sealed class Point : IDisposable
         }
     }
 
+    /// <summary>When the point's newest media arrived; null before the first fragment.</summary>
+    public DateTimeOffset? EdgeArrivedAt
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _edge?.At;
+            }
+        }
+    }
+
     /// <summary>
     /// Where the live edge should be by now: the newest media end plus the wall-clock time since it arrived, so an
     /// encoder back after an outage with a wall-clock timeline is not "ahead". Null before the first fragment.

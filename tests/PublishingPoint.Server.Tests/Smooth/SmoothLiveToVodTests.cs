@@ -182,6 +182,29 @@ public sealed class SmoothLiveToVodTests
         Assert.Equal([Boxes.TfxdTime(fragments[2]), Boxes.TfxdTime(fragments[3])], TfrfTimes(answered));
     }
 
+    /// <summary>
+    /// An encoder that left sends no look-ahead, while its point stays live for the grace period: the hold counts from the
+    /// arrival of the point's newest media, so once a hold's length has passed since, the newest fragments are answered
+    /// at once. Each was held the whole limit before (6 s a fragment, for every player). The server's clock is a fake
+    /// one moved by hand: a hold that does not count from the arrival never ends.
+    /// </summary>
+    [Fact]
+    public async Task AfterTheHoldSinceTheNewestMedia_TheNewestFragmentIsAnsweredAtOnce()
+    {
+        var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var server = await RunningServer.StartWithClockAsync(clock, "--PublishingPoint:FinalizeGraceSeconds=3600");
+        var (status, body) = await Posting.PostChunkedAsync(server.Http, "live/left.isml/Streams(a)", IsmvCapture.WithoutEnd(await IsmvCapture.MakeAsync(8, 300, 0)));
+        Assert.True(status == System.Net.HttpStatusCode.OK, body);
+        var live = await SmoothManifestView.FetchAsync(server.Http, "live/left.isml/Manifest");
+        Assert.True(live.IsLive);
+        clock.Advance(TimeSpan.FromSeconds(7)); // past the hold: three of its 2 s fragments
+
+        var times = live.ChunkTimes("video");
+        var newest = server.Http.GetByteArrayAsync(live.Url("video", live.Bitrates("video")[0], times[^1]));
+        Assert.Same(newest, await Task.WhenAny(newest, Task.Delay(TimeSpan.FromSeconds(10))));
+        Assert.NotEmpty(await newest);
+    }
+
     // The fragment times a tfrf box announces (MS-SSTR 2.2.4.7: version 1, 64-bit absolute time and duration per entry).
     private static List<long> TfrfTimes(byte[] fragment)
     {

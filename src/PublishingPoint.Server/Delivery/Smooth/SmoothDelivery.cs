@@ -108,19 +108,23 @@ internal sealed class SmoothDelivery(PointRegistry registry, SegmentCache cache,
 
     // A live fragment is answered once it can name the LookAheadFragmentCount fragments after it (held a little while
     // they arrive, as a blocking playlist reload is): a client at the live edge that took the newest fragment with a
-    // short tfrf, as dash.js's Smooth support can, learnt of nothing after it and stopped there for good. Past the hold
-    // (an encoder that stalls), or with the holds of its address used up, it gets what there is.
+    // short tfrf, as dash.js's Smooth support can, learnt of nothing after it and stopped there for good. Past the hold,
+    // counted from the arrival of the point's newest media (an encoder that stalled or left: its point stays live for
+    // the grace period, and every player would otherwise wait the whole hold for each of the newest fragments), or with
+    // the holds of its address used up, it gets what there is.
     private async Task<(FragmentEntry? Fragment, FragmentEntry[] Next)> AwaitLookAheadAsync(
         HttpContext context, Point point, Track track, FragmentEntry fragment, FragmentEntry[] next, int lookAhead)
     {
-        if (!held.TryEnter(context.Connection.RemoteIpAddress, out var holding))
+        var limit = Hls.BlockingReload.HoldLimit(track.Newest(8), track.Description.Timescale);
+        var left = point.EdgeArrivedAt is { } arrived ? arrived + limit - registry.Time.GetUtcNow() : limit;
+        if (left <= TimeSpan.Zero || !held.TryEnter(context.Connection.RemoteIpAddress, out var holding))
         {
             return (fragment, next);
         }
 
         using (holding)
         {
-            using var timeout = new CancellationTokenSource(Hls.BlockingReload.HoldLimit(track.Newest(8), track.Description.Timescale), registry.Time);
+            using var timeout = new CancellationTokenSource(left, registry.Time);
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, context.RequestAborted);
             var time = fragment.Time;
             FragmentEntry? found = fragment;
