@@ -264,7 +264,7 @@ internal static class HlsPlaylistBuilder
                 fragments[i].Sequence,
                 HlsTimeline.Duration(fragments, i, timescale),
                 string.Create(CultureInfo.InvariantCulture, $"{name}/{fragments[i].Sequence}.{extension}"),
-                i > start && ((fragments[i].Discontinuity && !filled) || (HlsTimeline.IsGap(fragments, i) && !filled) || audioChangesAt?.Invoke(fragments[i].Sequence) == true),
+                i > start && ((!filled && (fragments[i].Discontinuity || HlsTimeline.IsGap(fragments, i))) || audioChangesAt?.Invoke(fragments[i].Sequence) == true),
                 time,
                 Gap: fragments[i].Lost || (format == HlsFormat.Ts && track.Description.Kind == TrackKind.Video && AudioLost(point, track, fragments[i], live))));
         }
