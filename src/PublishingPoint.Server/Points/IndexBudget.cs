@@ -4,8 +4,8 @@ namespace PublishingPoint.Server.Points;
 /// Bounds the memory of the whole server's fragment index (PublishingPoint:MaxIndexBytes). An entry lives as long as
 /// its archive file belongs to the point, so a point that keeps its archive for ever (ArchiveLengthSeconds 0) would grow
 /// the index for as long as it runs. Past the bound, the point holding most of the index forgets its oldest finished
-/// archive file: the file stays in the point's folder, its media is no longer served. A file still being written is
-/// never forgotten; PublishingPoint:ArchiveFileMaxFragments bounds how many entries one can hold. A point within its
+/// archive file: the file stays in the point's folder, its media is no longer served. A file still being written, or
+/// holding a track's newest fragment, is never forgotten; PublishingPoint:ArchiveFileMaxFragments bounds how many entries one can hold. A point within its
 /// share of the bound (the bound over the number of points) never loses a file to another point's weight.
 /// </summary>
 internal sealed partial class IndexBudget(long maxBytes, ILogger logger)

@@ -837,14 +837,19 @@ public sealed class Point : IDisposable
 
     /// <summary>
     /// The finished archive file (no stream writes to it, its 'mfra' written) whose media starts first; null when there
-    /// is none. A file a rollover has just left is not finished until it is sealed.
+    /// is none. A file a rollover has just left is not finished until it is sealed. A file holding a track's newest
+    /// fragment is not one either: a track keeps its newest entry (<see cref="Track.RemoveOldest"/>), which would then
+    /// point into a file gone (the audio of a file a video keyframe has just rolled over, or every track's once the
+    /// last file is finished).
     /// </summary>
     public StreamArchive? OldestFinishedArchive()
     {
+        var newest = Tracks().Select(t => t.Last?.Archive).ToHashSet();
         lock (_lock)
         {
             var inUse = _streams.Values.Select(s => s.Archive).ToHashSet();
-            return _archives.Where(a => !inUse.Contains(a) && a.IsFinalized).MinBy(a => double.IsNaN(a.FirstSeconds) ? double.MinValue : a.FirstSeconds);
+            return _archives.Where(a => !inUse.Contains(a) && !newest.Contains(a) && a.IsFinalized)
+                .MinBy(a => double.IsNaN(a.FirstSeconds) ? double.MinValue : a.FirstSeconds);
         }
     }
 

@@ -144,6 +144,67 @@ public sealed class IndexBudgetTests
         Assert.NotEmpty(manifest.ChunkTimes("video"));
     }
 
+    [Fact]
+    public async Task ABudgetSmallerThanOneFile_KeepsTheNewestFile_AndEveryListedFragmentAnswers()
+    {
+        // 30 s in 6 s files of 3 video and 3 audio fragments; the budget is 4 entries, less than one file. The newest
+        // file (whose fragments are each track's newest, which a track keeps listed) must stay, before and after a restart.
+        var settings = new[]
+        {
+            "--PublishingPoint:ArchiveFileMaxFragments=3",
+            "--PublishingPoint:MaxIndexBytes=" + (4 * IndexBudget.EntryBytes).ToString(CultureInfo.InvariantCulture),
+        };
+        var server = await RunningServer.StartAsync(null, settings);
+        var data = server.DataPath;
+        try
+        {
+            var pushed = await IsmvCapture.MakeAsync(30, 100, 32, 160, 90);
+            Assert.Equal(HttpStatusCode.OK, (await Posting.PostChunkedAsync(server.Http, "live/tiny.isml/Streams(a)", pushed)).Status);
+            await EveryListedFragmentAnswersAsync(server);
+        }
+        finally
+        {
+            await server.DisposeAsync();
+        }
+
+        await using var restarted = await RunningServer.StartAsync(data, settings);
+        await EveryListedFragmentAnswersAsync(restarted);
+    }
+
+    private static async Task EveryListedFragmentAnswersAsync(RunningServer server)
+    {
+        var manifest = await SmoothManifestView.FetchAsync(server.Http, "live/tiny.isml/Manifest");
+        var times = manifest.ChunkTimes("video");
+        Assert.Equal(280_000_000L, times[^1]);
+        var failed = new List<string>();
+        foreach (var (type, bitrate) in new[] { ("video", 100_000), ("audio", 32_000) })
+        {
+            foreach (var time in manifest.ChunkTimes(type))
+            {
+                using var response = await server.Http.GetAsync(manifest.Url(type, bitrate, time));
+                if (response.StatusCode != HttpStatusCode.OK)
+                {
+                    failed.Add($"{type}={time}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+                }
+            }
+        }
+
+        var playlist = await server.Http.GetStringAsync("live/tiny.isml/hls/video-100000.m3u8");
+        Assert.Contains("#EXT-X-ENDLIST", playlist, StringComparison.Ordinal);
+        var segments = HlsText.Segments(playlist);
+        Assert.NotEmpty(segments);
+        foreach (var (_, uri) in segments)
+        {
+            using var response = await server.Http.GetAsync("live/tiny.isml/hls/" + uri);
+            if (response.StatusCode != HttpStatusCode.OK)
+            {
+                failed.Add($"{uri}: {(int)response.StatusCode}");
+            }
+        }
+
+        Assert.True(failed.Count == 0, string.Join("; ", failed));
+    }
+
     private static long IndexedFragments(RunningServer server, string path) =>
         server.Services.GetRequiredService<PointRegistry>().Find(path)!.Tracks().Sum(t => (long)t.Count);
 }
