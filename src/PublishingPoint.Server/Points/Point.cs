@@ -1,3 +1,4 @@
+using PublishingPoint.Media.Timing;
 using PublishingPoint.Media.Tracks;
 using PublishingPoint.Server.Archive;
 
@@ -203,6 +204,21 @@ public sealed class Point : IDisposable
         }
     }
 
+    // Where the oldest indexed media of any track starts (100 ns ticks), or long.MinValue with none.
+    private long EarliestMediaTicks()
+    {
+        var earliest = long.MaxValue;
+        foreach (var track in Tracks())
+        {
+            if (track.First is { } first)
+            {
+                earliest = Math.Min(earliest, Timescale.Rescale(first.Time, track.Description.Timescale, TimeSpan.TicksPerSecond));
+            }
+        }
+
+        return earliest == long.MaxValue ? long.MinValue : earliest;
+    }
+
     private double NewestMediaSeconds()
     {
         var seconds = 0.0;
@@ -217,7 +233,10 @@ public sealed class Point : IDisposable
         return seconds;
     }
 
-    private const int MaxEvents = 256;
+    // An event is kept while media of its time is indexed, so a segment made again (after a cache eviction or a
+    // restart, or on another origin) carries what it carried when first made; older ones go. 4096 holds an ID3 tag in
+    // every 2 s segment of a two-hour event.
+    private const int MaxEvents = 4096;
     // Every new event rewrites the events file (with fsync): what it holds and how often are bounded, so an encoder
     // sending 64 KB events by the hundred cannot turn that into gigabytes a second.
     private const int MaxEventBytes = 1024 * 1024;
@@ -251,6 +270,35 @@ public sealed class Point : IDisposable
         }
     }
 
+    /// <summary>The events that start in [<paramref name="fromTicks"/>, <paramref name="toTicks"/>), oldest first; no copy of the rest.</summary>
+    public TimedEvent[] EventsStartingIn(long fromTicks, long toTicks)
+    {
+        lock (_lock)
+        {
+            int lo = 0, hi = _events.Count;
+            while (lo < hi)
+            {
+                var mid = (lo + hi) >>> 1;
+                if (_events[mid].StartTicks < fromTicks)
+                {
+                    lo = mid + 1;
+                }
+                else
+                {
+                    hi = mid;
+                }
+            }
+
+            var end = lo;
+            while (end < _events.Count && _events[end].StartTicks < toTicks)
+            {
+                end++;
+            }
+
+            return end == lo ? [] : [.. _events.GetRange(lo, end - lo)];
+        }
+    }
+
     /// <summary>
     /// Adds an event unless a feed already gave it (redundant encoders send the same cue), or the point took its
     /// <see cref="MaxEventsPerSecond"/> new events in the second before <paramref name="now"/> already (null: not limited,
@@ -259,6 +307,7 @@ public sealed class Point : IDisposable
     public EventAdded AddEvent(TimedEvent timedEvent, DateTimeOffset? now)
     {
         ArgumentNullException.ThrowIfNull(timedEvent);
+        var earliest = EarliestMediaTicks();
         lock (_lock)
         {
             if (_events.Exists(e => e.Scheme == timedEvent.Scheme && e.Id == timedEvent.Id && e.StartTicks == timedEvent.StartTicks))
@@ -286,7 +335,8 @@ public sealed class Point : IDisposable
             _eventBytes += timedEvent.Message.Length;
             _carriesId3 |= timedEvent.IsId3;
             _events.Sort((a, b) => a.StartTicks.CompareTo(b.StartTicks));
-            while (_events.Count > MaxEvents || (_eventBytes > MaxEventBytes && _events.Count > 1))
+            while (_events.Count > MaxEvents || (_eventBytes > MaxEventBytes && _events.Count > 1)
+                || (_events.Count > 1 && _events[0].StartTicks + (_events[0].DurationTicks ?? 0) < earliest))
             {
                 _eventBytes -= _events[0].Message.Length;
                 _events.RemoveAt(0);

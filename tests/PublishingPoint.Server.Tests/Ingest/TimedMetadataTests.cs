@@ -409,6 +409,89 @@ public sealed class TimedMetadataTests
         Assert.Single(log.Entries, e => e.Message.Contains("loud.isml", StringComparison.Ordinal) && e.Message.Contains(": tracks", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task AnEventStillInTheIndex_RidesInItsSegmentMadeAgain_After300NewerEventsAndARestart()
+    {
+        // An ID3 tag at 2.5 s; its TS and fMP4 segments are made (a CDN keeps them as immutable). Then 300 later events
+        // of another scheme, eight a second on the server's clock, as hours of a channel's metadata would come, and a
+        // restart: the segments made again must be the very same bytes.
+        var stream = await IsmvCapture.CaptureAsync(Encoder.CmafPushArguments, new EncoderSettings { Seconds = 6, RealTime = false });
+        var moofs = Moofs(stream);
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var server = await RunningServer.StartAsync(null, services => services.AddSingleton<TimeProvider>(clock), "--PublishingPoint:FinalizeGraceSeconds=3600");
+        var data = server.DataPath;
+        var first = new Dictionary<string, byte[]>();
+        try
+        {
+            var id3 = new EmsgBox(0, Id3Scheme, "", 1000, 500, 0, 7, Id3Tag);
+            var (status, text) = await Posting.PostChunkedAsync(server.Http, "live/kept.isml/Streams(cmaf)", Insert(stream, moofs, new Dictionary<int, byte[][]> { [1] = [id3.Write()] }));
+            Assert.True(status == System.Net.HttpStatusCode.OK, text);
+            foreach (var uri in await SegmentsAtAsync(server, "live/kept.isml", 2.5))
+            {
+                first[uri] = await server.Http.GetByteArrayAsync(uri);
+                Assert.True(CarriesTag(uri, first[uri]), $"{uri} lacks the tag when first made");
+            }
+
+            Assert.Equal(2, first.Count);
+            for (var round = 0; round < 38; round++)
+            {
+                clock.Advance(TimeSpan.FromSeconds(1));
+                var later = Enumerable.Range(0, 8).Select(i => new EmsgBox(1, "urn:x:later", "", 1000, 5000 + (round * 8) + i, 0, (uint)((round * 8) + i), [1, 2, 3]).Write()).ToArray();
+                (status, text) = await Posting.PostChunkedAsync(server.Http, "live/kept.isml/Streams(cmaf)", Insert(stream, moofs, new Dictionary<int, byte[][]> { [1] = later }));
+                Assert.True(status == System.Net.HttpStatusCode.OK, text);
+            }
+        }
+        finally
+        {
+            await server.DisposeAsync();
+        }
+
+        await using var restarted = await RunningServer.StartAsync(data, "--PublishingPoint:FinalizeGraceSeconds=3600");
+        foreach (var (uri, bytes) in first)
+        {
+            var again = await restarted.Http.GetByteArrayAsync(uri);
+            Assert.True(bytes.AsSpan().SequenceEqual(again), $"{uri}: {bytes.Length} bytes first, {again.Length} made again");
+        }
+    }
+
+    // A TS segment carries the tag as a PES of its own (spread over packets), an fMP4 one inside an 'emsg'.
+    private static bool CarriesTag(string uri, byte[] segment)
+    {
+        if (!uri.EndsWith(".ts", StringComparison.Ordinal))
+        {
+            return segment.AsSpan().IndexOf(Id3Tag) >= 0;
+        }
+
+        var reader = new PublishingPoint.Tests.Shared.TsPacketReader();
+        reader.Read(segment);
+        return reader.Pes.Any(p => p.Pid == 0x102 && p.Payload.AsSpan().SequenceEqual(Id3Tag));
+    }
+
+    /// <summary>The URIs (from the point) of the TS and fMP4 video segments of the first variant that hold <paramref name="seconds"/>.</summary>
+    private static async Task<List<string>> SegmentsAtAsync(RunningServer server, string point, double seconds)
+    {
+        var master = await server.Http.GetStringAsync($"{point}/master.m3u8");
+        var ts = HlsText.AttributeLines(master, "#EXT-X-STREAM-INF").Select(l => l.Uri!).First(u => !u.EndsWith("-fmp4.m3u8", StringComparison.Ordinal));
+        var uris = new List<string>();
+        foreach (var playlistUri in new[] { ts, ts.Replace(".m3u8", "-fmp4.m3u8", StringComparison.Ordinal) })
+        {
+            var playlist = await server.Http.GetStringAsync($"{point}/{playlistUri}");
+            var start = 0.0;
+            foreach (var (duration, uri) in HlsText.Segments(playlist))
+            {
+                if (seconds >= start && seconds < start + duration)
+                {
+                    uris.Add($"{point}/{playlistUri[..(playlistUri.LastIndexOf('/') + 1)]}{uri}");
+                    break;
+                }
+
+                start += duration;
+            }
+        }
+
+        return uris;
+    }
+
     /// <summary>6 s of CMAF with <paramref name="emsg"/> before its second fragment, pushed whole; its first media playlist.</summary>
     private static async Task<string> PushWithEventAsync(RunningServer server, string point, EmsgBox emsg)
     {

@@ -58,15 +58,13 @@ internal static class HlsPackager
             return (false, []);
         }
 
-        var events = point.Events();
-
         var timescale = video.Description.Timescale;
         var from = Timescale.Rescale(fragments[sequence].Time, timescale, TimeSpan.TicksPerSecond);
         var to = Timescale.Rescale(HlsTimeline.End(fragments, sequence), timescale, TimeSpan.TicksPerSecond);
         var tags = new List<TsSample>();
-        foreach (var e in events)
+        foreach (var e in point.EventsStartingIn(from, to))
         {
-            if (e.IsId3 && e.StartTicks >= from && e.StartTicks < to)
+            if (e.IsId3)
             {
                 var pts = TsTimeOffset90k + Timescale.Rescale(e.StartTicks, TimeSpan.TicksPerSecond, Timescale.MpegTs);
                 tags.Add(new TsSample(pts, pts, true, e.Message));
@@ -275,9 +273,9 @@ internal static class HlsPackager
         var from = Timescale.Rescale(entry.Time, timescale, TimeSpan.TicksPerSecond);
         var to = Timescale.Rescale(entry.End, timescale, TimeSpan.TicksPerSecond);
         var boxes = new List<byte>();
-        foreach (var e in point.Events())
+        foreach (var e in point.EventsStartingIn(from, to))
         {
-            if (e.Scheme != TimedEvent.Scte35Scheme && e.StartTicks >= from && e.StartTicks < to)
+            if (e.Scheme != TimedEvent.Scte35Scheme)
             {
                 var duration = e.DurationTicks is { } d ? (uint)Math.Min(uint.MaxValue - 1, Timescale.Rescale(d, TimeSpan.TicksPerSecond, timescale)) : EmsgBox.UnknownDuration;
                 var time = Timescale.Rescale(e.StartTicks, TimeSpan.TicksPerSecond, timescale) + (TimeOffsetSeconds * timescale);
