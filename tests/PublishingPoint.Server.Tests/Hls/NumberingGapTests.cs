@@ -24,9 +24,43 @@ public sealed class NumberingGapTests
         var (status, body) = await Posting.PostChunkedAsync(server.Http, $"{Point}/Streams(a)", [.. header, .. kept.SelectMany(f => f)]);
         Assert.True(status == HttpStatusCode.OK, body);
 
+        await ListsTheOutageAsGapsAsync(server, Point, vod: false);
+
+        // hls.js, from the window's start, plays through the outage to the segments after it.
+        var hlsJs = Chromium.NodeModule("hls.js", "dist/hls.min.js");
+        using var playwright = await Microsoft.Playwright.Playwright.CreateAsync();
+        await using var browser = await Chromium.LaunchAsync(playwright);
+        var url = server.Url($"{Point}/master.m3u8");
+        var (page, log) = await Chromium.OpenPlayerPageAsync(browser, url, "hls.min.js", hlsJs, HlsJsPage.Html(url, "{ startPosition: 0 }"));
+        var (time, advanced, errors) = await Chromium.WatchPlayheadAsync(page, "window.fatal.join('; ')", 14);
+        Assert.True(time >= 13.5 && errors.Length == 0, $"currentTime {time:0.00}, advanced {advanced:0.00}, errors [{errors}]:\n{string.Join('\n', log)}");
+    }
+
+    [Fact]
+    public async Task AnOutageInAFinishedEvent_IsListedAsGapSegmentsInTheVodPlaylists_UnderTheSameNumbers()
+    {
+        // The VOD playlists number their segments implicitly too: listed without the gap (a discontinuity instead),
+        // every segment after an outage took a number lower than its name's, so a live viewer's numbers shifted at the
+        // turn to VOD.
+        const string Point = "live/outagevod.isml";
+        var (header, fragments) = Boxes.SplitFragments(await IsmvCapture.MakeAsync(24, 300, 64));
+        var kept = fragments.Where(f => Boxes.TfxdTime(f) is < 80_000_000 or >= 120_000_000).ToList();
+        await using var server = await RunningServer.StartAsync(null, "--PublishingPoint:FinalizeGraceSeconds=0");
+        var (status, body) = await Posting.PostChunkedAsync(server.Http, $"{Point}/Streams(a)", [.. header, .. kept.SelectMany(f => f)]);
+        Assert.True(status == HttpStatusCode.OK, body);
+        await Eventually.WaitUntilAsync(async () => (await server.Http.GetStringAsync($"{Point}/hls/video-300000.m3u8")).Contains("#EXT-X-ENDLIST", StringComparison.Ordinal),
+            "the point never became VOD");
+
+        await ListsTheOutageAsGapsAsync(server, Point, vod: true);
+    }
+
+    // Segments 0 to 11 under their own numbers (the implicit number of each is its name's), 4 and 5 as EXT-X-GAP with
+    // the outage's 4 s between them, no discontinuity, and a gap's URI answers 404.
+    private static async Task ListsTheOutageAsGapsAsync(RunningServer server, string point, bool vod)
+    {
         foreach (var playlistName in new[] { "hls/video-300000.m3u8", "hls/video-300000-fmp4.m3u8" })
         {
-            var playlist = await server.Http.GetStringAsync($"{Point}/{playlistName}");
+            var playlist = await server.Http.GetStringAsync($"{point}/{playlistName}");
             Assert.Equal(0, HlsText.LongTag(playlist, "#EXT-X-MEDIA-SEQUENCE"));
             var segments = HlsText.Segments(playlist);
             Assert.True(segments.Count == 12, playlist);
@@ -37,16 +71,8 @@ public sealed class NumberingGapTests
             Assert.True(gaps is [var four, var five] && four.EndsWith($"/4.{extension}", StringComparison.Ordinal) && five.EndsWith($"/5.{extension}", StringComparison.Ordinal), playlist);
             Assert.InRange(segments[4].Duration + segments[5].Duration, 3.99, 4.01); // the outage's time, so the timeline runs on
             Assert.DoesNotContain("#EXT-X-DISCONTINUITY", playlist, StringComparison.Ordinal);
-            Assert.Equal(HttpStatusCode.NotFound, (await server.Http.GetAsync($"{Point}/hls/{segments[4].Uri}")).StatusCode);
+            Assert.Equal(HttpStatusCode.NotFound, (await server.Http.GetAsync($"{point}/hls/{segments[4].Uri}")).StatusCode);
+            Assert.Equal(vod, playlist.Contains("#EXT-X-ENDLIST", StringComparison.Ordinal));
         }
-
-        // hls.js, from the window's start, plays through the outage to the segments after it.
-        var hlsJs = Chromium.NodeModule("hls.js", "dist/hls.min.js");
-        using var playwright = await Microsoft.Playwright.Playwright.CreateAsync();
-        await using var browser = await Chromium.LaunchAsync(playwright);
-        var url = server.Url($"{Point}/master.m3u8");
-        var (page, log) = await Chromium.OpenPlayerPageAsync(browser, url, "hls.min.js", hlsJs, HlsJsPage.Html(url, "{ startPosition: 0 }"));
-        var (time, advanced, errors) = await Chromium.WatchPlayheadAsync(page, "window.fatal.join('; ')", 14);
-        Assert.True(time >= 13.5 && errors.Length == 0, $"currentTime {time:0.00}, advanced {advanced:0.00}, errors [{errors}]:\n{string.Join('\n', log)}");
     }
 }

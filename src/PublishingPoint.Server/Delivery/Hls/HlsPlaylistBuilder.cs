@@ -256,9 +256,10 @@ internal static class HlsPlaylistBuilder
                 continue;
             }
 
-            // While live the numbers missing before this segment are listed as gaps (as far as the start allows), and
-            // the timeline runs on through them: an origin that has those segments lists no discontinuity either.
-            var filled = live && i > start ? AddGaps(segments, fragments, i, timescale, anchor, name, extension) : false;
+            // The numbers missing before this segment are listed as gaps (as far as the start allows), and the timeline
+            // runs on through them: an origin that has those segments lists no discontinuity either. A VOD list too, so
+            // every segment keeps its implicit number across the turn from live.
+            var filled = i > start && AddGaps(segments, fragments, i, timescale, anchor, name, extension);
             var time = anchor + TimeSpan.FromTicks(Timescale.Rescale(fragments[i].Time, timescale, TimeSpan.TicksPerSecond));
             segments.Add(new HlsSegment(
                 fragments[i].Sequence,
