@@ -259,6 +259,13 @@ public sealed record PublishingPointOptions
     /// </summary>
     public int SegmentCacheMegabytes { get; set; } = 512;
 
+    /// <summary>
+    /// Segments one client network (an IPv4 address, an IPv6 /64; behind TrustedProxies, the forwarded client) may have
+    /// being made at once by its requests (0: no bound): a run goes on when its request is aborted, so this bounds what
+    /// a client asking for distinct archived segments and hanging up at once can start. Past it, 503 with Retry-After.
+    /// </summary>
+    public int MaxProductionsPerAddress { get; set; } = 32;
+
     /// <summary>Copying HLS and DASH output to a folder or an S3 bucket as it completes ("PublishingPoint:Publish").</summary>
     public PublishOptions Publish { get; set; } = new();
 }
@@ -321,6 +328,8 @@ internal sealed class PublishingPointOptionsValidator : IValidateOptions<Publish
             "PublishingPoint:ProductionThreads must be between 0 (the thread pool) and 256, ProductionNice between 0 and 19."),
         (options.SegmentCacheMegabytes is < 16 or > 1024 * 1024,
             "PublishingPoint:SegmentCacheMegabytes must be between 16 and 1048576."),
+        (options.MaxProductionsPerAddress < 0,
+            "PublishingPoint:MaxProductionsPerAddress must be 0 (no bound) or more."),
         (options.MaxRenderedBytesPerPoint is < 64 * 1024 or > 1024L * 1024 * 1024,
             "PublishingPoint:MaxRenderedBytesPerPoint must be between 65536 and 1073741824."),
         (options.MaxWrongSecretsPerMinute < 0, "PublishingPoint:MaxWrongSecretsPerMinute must be at least 0."),

@@ -46,18 +46,32 @@ internal sealed class SegmentCache : IDisposable
     private long _produced;
     private long _requests;
 
+    // Productions a player's request started and that have not finished: a run goes on when its request is aborted
+    // (so one player cannot fail the others), so without a bound a client asking for distinct segments and hanging up
+    // at once could start runs faster than they end, each holding its segment's bytes. Each client network may have
+    // MaxProductionsPerAddress running, and all of them together half the cache's size in estimates.
+    private readonly Transport.ConnectionLimits.AddressCounts _byAddress;
+    private readonly long _inFlightLimit;
+    private long _inFlightBytes;
+
     public SegmentCache(SegmentSpool spool, IOptions<PublishingPointOptions> options, ProductionLane lane)
-        : this(spool, (options ?? throw new ArgumentNullException(nameof(options))).Value.SegmentCacheMegabytes * 1024L * 1024, lane)
+        : this(spool, (options ?? throw new ArgumentNullException(nameof(options))).Value.SegmentCacheMegabytes * 1024L * 1024, lane,
+            options.Value.MaxProductionsPerAddress, ClientNetwork.Trusted(options.Value.TrustedProxies))
     {
     }
 
-    internal SegmentCache(SegmentSpool spool, long sizeLimit, ProductionLane? lane = null)
+    internal SegmentCache(SegmentSpool spool, long sizeLimit, ProductionLane? lane = null, int maxProductionsPerAddress = 0, System.Net.IPNetwork[]? trusted = null)
     {
         _spool = spool;
         _lane = lane;
         _sizeLimit = sizeLimit;
+        _inFlightLimit = sizeLimit / 2;
+        _byAddress = new(maxProductionsPerAddress, trusted ?? []);
         _cache = new MemoryCache(new MemoryCacheOptions { SizeLimit = sizeLimit, TrackStatistics = true, ExpirationScanFrequency = TimeSpan.FromSeconds(10) });
     }
+
+    /// <summary>Productions started by players' requests that have not finished (their estimated bytes).</summary>
+    internal long InFlightBytes => Interlocked.Read(ref _inFlightBytes);
 
     /// <summary>How many packaging runs started: a test hook for "produced once".</summary>
     public long Produced => Interlocked.Read(ref _produced);
@@ -128,15 +142,17 @@ internal sealed class SegmentCache : IDisposable
     /// The same, waited for with the request's token: a request that gives up does not stop the run, and the segment it
     /// would have been given is released when it arrives.
     /// </summary>
-    public Task<ReadySegment> GetOrProduceSegmentAsync<TKey>(TKey key, long sizeEstimate, Func<Task<byte[]>> produce, CancellationToken cancellationToken)
+    /// <param name="client">The player's address: a production it starts counts against its network's bound and the server's
+    /// (<see cref="SegmentUnavailableException"/> past either).</param>
+    public Task<ReadySegment> GetOrProduceSegmentAsync<TKey>(TKey key, long sizeEstimate, Func<Task<byte[]>> produce, System.Net.IPAddress? client, CancellationToken cancellationToken)
         where TKey : struct, IEquatable<TKey> =>
-        GetOrProduceSegmentAsync(key, sizeEstimate, Wrapped(produce), cancellationToken);
+        GetOrProduceSegmentAsync(key, sizeEstimate, Wrapped(produce), client, cancellationToken);
 
     /// <summary>The same for a producer whose bytes may be pooled: the cache holds a reference while it keeps them.</summary>
-    public async Task<ReadySegment> GetOrProduceSegmentAsync<TKey>(TKey key, long sizeEstimate, Func<Task<FragmentBuffer>> produce, CancellationToken cancellationToken)
+    public async Task<ReadySegment> GetOrProduceSegmentAsync<TKey>(TKey key, long sizeEstimate, Func<Task<FragmentBuffer>> produce, System.Net.IPAddress? client, CancellationToken cancellationToken)
         where TKey : struct, IEquatable<TKey>
     {
-        var task = GetOrProduceSegmentAsync(key, sizeEstimate, produce);
+        var task = GetOrProduceSegmentAsync(key, sizeEstimate, produce, client);
         try
         {
             return await task.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -149,7 +165,7 @@ internal sealed class SegmentCache : IDisposable
     }
 
     /// <summary>The segment, produced once (release it after the answer).</summary>
-    public async Task<ReadySegment> GetOrProduceSegmentAsync<TKey>(TKey key, long sizeEstimate, Func<Task<FragmentBuffer>> produce)
+    public async Task<ReadySegment> GetOrProduceSegmentAsync<TKey>(TKey key, long sizeEstimate, Func<Task<FragmentBuffer>> produce, System.Net.IPAddress? client = null)
         where TKey : struct, IEquatable<TKey>
     {
         ArgumentNullException.ThrowIfNull(produce);
@@ -157,7 +173,7 @@ internal sealed class SegmentCache : IDisposable
         // A segment evicted between its production and this lease has closed its file: produce it again.
         for (var attempt = 0; ; attempt++)
         {
-            var entry = EntryFor(key, sizeEstimate, produce);
+            var entry = EntryFor(key, sizeEstimate, produce, client);
             var task = entry.Ready.Value;
             if (!task.IsCompletedSuccessfully)
             {
@@ -196,7 +212,7 @@ internal sealed class SegmentCache : IDisposable
     private Lock StripeOf<TKey>(TKey key)
         where TKey : struct, IEquatable<TKey> => _stripes[(key.GetHashCode() & int.MaxValue) % _stripes.Length];
 
-    private Entry EntryFor<TKey>(TKey key, long sizeEstimate, Func<Task<FragmentBuffer>> produce)
+    private Entry EntryFor<TKey>(TKey key, long sizeEstimate, Func<Task<FragmentBuffer>> produce, System.Net.IPAddress? client)
         where TKey : struct, IEquatable<TKey>
     {
         if (_cache.TryGetValue(key, out Entry? found) && found is not null)
@@ -212,24 +228,60 @@ internal sealed class SegmentCache : IDisposable
                 return existing;
             }
 
+            var slot = client is null ? default : StartProduction(client, Math.Max(sizeEstimate, 1));
             Entry? entry = null;
             entry = new Entry(
                 async () =>
                 {
-                    Interlocked.Increment(ref _produced);
-                    var buffer = await produce().ConfigureAwait(false);
-                    if (buffer.Length > Math.Max(sizeEstimate, 1))
+                    try
                     {
-                        Interlocked.Add(ref _excess, entry!.AddExcess(buffer.Length - Math.Max(sizeEstimate, 1)));
-                        MakeRoom(0);
-                    }
+                        Interlocked.Increment(ref _produced);
+                        var buffer = await produce().ConfigureAwait(false);
+                        if (buffer.Length > Math.Max(sizeEstimate, 1))
+                        {
+                            Interlocked.Add(ref _excess, entry!.AddExcess(buffer.Length - Math.Max(sizeEstimate, 1)));
+                            MakeRoom(0);
+                        }
 
-                    return buffer;
+                        return buffer;
+                    }
+                    finally
+                    {
+                        EndProduction(slot);
+                    }
                 },
                 _spool,
                 _lane);
             _cache.Set(key, entry, Options(sizeEstimate));
             return entry;
+        }
+    }
+
+    private readonly record struct ProductionSlot(long Bytes, UInt128? Network);
+
+    private ProductionSlot StartProduction(System.Net.IPAddress client, long bytes)
+    {
+        if (Interlocked.Add(ref _inFlightBytes, bytes) > _inFlightLimit && Interlocked.Read(ref _inFlightBytes) != bytes)
+        {
+            Interlocked.Add(ref _inFlightBytes, -bytes);
+            throw new SegmentUnavailableException("the server makes as many segments at once as it may (half of PublishingPoint:SegmentCacheMegabytes in estimates)");
+        }
+
+        if (!_byAddress.TryEnter(client, out var network))
+        {
+            Interlocked.Add(ref _inFlightBytes, -bytes);
+            throw new SegmentUnavailableException("this address has as many segments being made as it may (PublishingPoint:MaxProductionsPerAddress)");
+        }
+
+        return new ProductionSlot(bytes, network);
+    }
+
+    private void EndProduction(ProductionSlot slot)
+    {
+        if (slot.Bytes > 0)
+        {
+            Interlocked.Add(ref _inFlightBytes, -slot.Bytes);
+            _byAddress.Leave(slot.Network);
         }
     }
 

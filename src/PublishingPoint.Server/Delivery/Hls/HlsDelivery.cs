@@ -326,7 +326,7 @@ internal sealed class HlsDelivery(PointRegistry registry, SegmentCache cache, He
                 : format == HlsFormat.Ts
                 ? await HlsPackager.TsSegmentAsync(point, track, audio, fragments, index, sequence, CancellationToken.None).ConfigureAwait(false)
                 : FragmentBuffer.Wrap(await HlsPackager.Fmp4SegmentAsync(point, track, entry, sequence, CancellationToken.None).ConfigureAwait(false)),
-            context.RequestAborted).ConfigureAwait(false);
+            context.Connection.RemoteIpAddress, context.RequestAborted).ConfigureAwait(false);
         await AnswerAsync(context, contentType, produced).ConfigureAwait(false);
     }
 
@@ -414,7 +414,7 @@ internal sealed class HlsDelivery(PointRegistry registry, SegmentCache cache, He
             return;
         }
 
-        var produced = await cache.GetOrProduceSegmentAsync(key, size, produce, context.RequestAborted).ConfigureAwait(false);
+        var produced = await cache.GetOrProduceSegmentAsync(key, size, produce, context.Connection.RemoteIpAddress, context.RequestAborted).ConfigureAwait(false);
         await AnswerAsync(context, Mp4ContentType, produced).ConfigureAwait(false);
     }
 

@@ -84,7 +84,7 @@ internal sealed class SmoothDelivery(PointRegistry registry, SegmentCache cache,
         var answer = new SmoothFragmentKey(point, track.Key, fragment.Time, next.Length, info);
         if (!cache.TryGetReady(answer, out var ready))
         {
-            ready = await cache.GetOrProduceSegmentAsync(answer, fragment.Length + 1024L, () => WriteAsync(fragment, next, info), context.RequestAborted).ConfigureAwait(false);
+            ready = await cache.GetOrProduceSegmentAsync(answer, fragment.Length + 1024L, () => WriteAsync(fragment, next, info), context.Connection.RemoteIpAddress, context.RequestAborted).ConfigureAwait(false);
         }
 
         try

@@ -1,0 +1,117 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.DependencyInjection;
+using PublishingPoint.Server.Delivery;
+using PublishingPoint.Server.Points;
+using PublishingPoint.Server.Tests.Hls;
+using PublishingPoint.Server.Tests.Infrastructure;
+
+namespace PublishingPoint.Server.Tests.Security;
+
+/// <summary>
+/// A segment's production goes on when the request that started it is aborted (so one player's hang-up cannot fail the
+/// others waiting for it). A review found the other side: a client asking for distinct archived segments and hanging up
+/// at once started runs faster than they ended, each holding its segment's bytes, with no bound. A client network now
+/// has at most PublishingPoint:MaxProductionsPerAddress runs of its own going, aborted or not; past it, 503.
+/// </summary>
+public sealed class ProductionBoundsTests
+{
+    private const string Point = "live/crowd.isml";
+
+    [Fact]
+    public async Task AClientHangingUpOnDistinctSegments_HoldsAtMostItsProductions_AndAnotherClientIsServed()
+    {
+        var data = TempDirectory.Create("pp-data");
+        await using (var first = await RunningServer.StartAsync(data))
+        {
+            var (status, body) = await Posting.PostChunkedAsync(first.Http, $"{Point}/Streams(a)", await IsmvCapture.MakeAsync(20, 300, 64));
+            Assert.True(status == HttpStatusCode.OK, body);
+        }
+
+        // Started again: every segment is made from the archive, whose reads wait at a gate here (a slow disk).
+        await using var server = await RunningServer.StartAsync(data, "--PublishingPoint:MaxProductionsPerAddress=2");
+        var media = await server.Http.GetStringAsync($"{Point}/hls/video-300000.m3u8");
+        var segments = HlsText.Segments(media).Select(s => $"{Point}/hls/{s.Uri}").ToList();
+        Assert.True(segments.Count >= 6, media);
+        var cache = server.Services.GetRequiredService<SegmentCache>();
+        using var gate = new SemaphoreSlim(0);
+        var reads = 0;
+        server.Services.GetRequiredService<PointRegistry>().ArchiveFiles.ReadFault = path =>
+        {
+            Interlocked.Increment(ref reads);
+            gate.Wait(TimeSpan.FromSeconds(30));
+            return false;
+        };
+        using var other = new HttpClient(FromAddress(IPAddress.Parse("127.0.0.2"))) { BaseAddress = server.Http.BaseAddress };
+        try
+        {
+            // Two segments asked for and hung up on while they are being made: their runs go on, and count.
+            using var hangUp = new CancellationTokenSource();
+            var abandoned = segments.Take(2).Select(s => server.Http.GetAsync(s, hangUp.Token)).ToList();
+            await Eventually.WaitUntilAsync(() => Task.FromResult(Volatile.Read(ref reads) >= 2), "the two productions never started");
+            await hangUp.CancelAsync();
+            foreach (var request in abandoned)
+            {
+                await Assert.ThrowsAnyAsync<OperationCanceledException>(() => request);
+            }
+
+            using var refused = await GetWithinAsync(server.Http, segments[2]);
+            var problem = await refused.Content.ReadAsStringAsync();
+            Assert.True(refused.StatusCode == HttpStatusCode.ServiceUnavailable, $"{(int)refused.StatusCode} {problem}");
+            Assert.NotNull(refused.Headers.RetryAfter);
+
+            // Another client is not held back by this one's bound: its request is taken, and answered once the disk is.
+            var served = other.GetAsync(segments[3]);
+            await Eventually.WaitUntilAsync(() => Task.FromResult(Volatile.Read(ref reads) >= 3), "the other client's production never started");
+            gate.Release(1000);
+            using (var answer = await served)
+            {
+                Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
+            }
+
+            await Eventually.WaitUntilAsync(() => Task.FromResult(cache.InFlightBytes == 0), $"{cache.InFlightBytes} bytes still counted in flight");
+            using var later = await server.Http.GetAsync(segments[2]);
+            Assert.Equal(HttpStatusCode.OK, later.StatusCode);
+        }
+        finally
+        {
+            gate.Release(1000);
+            server.Services.GetRequiredService<PointRegistry>().ArchiveFiles.ReadFault = null;
+        }
+    }
+
+    // A refusal comes at once; a request the bound let through would wait at the gate (a clear failure, not a hang).
+    private static async Task<HttpResponseMessage> GetWithinAsync(HttpClient http, string url)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        try
+        {
+            return await http.GetAsync(url, timeout.Token);
+        }
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested)
+        {
+            Assert.Fail($"{url} was not refused: it waits for a production past the client's bound");
+            throw;
+        }
+    }
+
+    // A client on another loopback address (Linux routes all of 127.0.0.0/8 to lo): another client network to the server.
+    private static SocketsHttpHandler FromAddress(IPAddress local) => new()
+    {
+        ConnectCallback = async (context, cancellationToken) =>
+        {
+            var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            try
+            {
+                socket.Bind(new IPEndPoint(local, 0));
+                await socket.ConnectAsync(context.DnsEndPoint, cancellationToken);
+                return new NetworkStream(socket, ownsSocket: true);
+            }
+            catch
+            {
+                socket.Dispose();
+                throw;
+            }
+        },
+    };
+}
