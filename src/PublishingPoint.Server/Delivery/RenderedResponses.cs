@@ -157,14 +157,26 @@ internal static class RenderedResponses
             {
                 landed = new ShiftedOutputs.Flight(true, cached);
             }
+            else if (prepare is null)
+            {
+                landed = await RenderInTurnAsync(context, keeping, render).ConfigureAwait(false);
+            }
             else
             {
-                if (prepare is not null)
+                var (share, refused) = await outputs.Preparing.EnterAsync(keeping.Client(context), context.RequestAborted).ConfigureAwait(false);
+                using (share)
                 {
-                    await prepare(context.RequestAborted).ConfigureAwait(false);
+                    if (share is null)
+                    {
+                        await RefuseAsync(context, refused).ConfigureAwait(false);
+                        landed = default;
+                    }
+                    else
+                    {
+                        await prepare(context.RequestAborted).ConfigureAwait(false);
+                        landed = await RenderInTurnAsync(context, keeping, render).ConfigureAwait(false);
+                    }
                 }
-
-                landed = await RenderInTurnAsync(context, keeping, render).ConfigureAwait(false);
             }
 
             outputs.Land(asked, leading, landed);
@@ -194,7 +206,13 @@ internal static class RenderedResponses
         }
 
         await Transport.EventLoop.ToPoolAsync().ConfigureAwait(false);
-        return new(true, keeping.TryGet(keeping.Point.Version, out var output) ? output : keeping.Render(render));
+        var rendered = keeping.TryGet(keeping.Point.Version, out var output) ? output : keeping.Render(render);
+        if (rendered is { HasGzipped: false } && AcceptsGzip(context.Request))
+        {
+            rendered.Gzipped(Gzip); // in the turn: a start-over's list runs to megabytes, and its gzip costs as much as its render
+        }
+
+        return new(true, rendered);
     }
 
     /// <summary>

@@ -32,6 +32,13 @@ internal sealed class ShiftedOutputs(IOptions<PublishingPointOptions> options) :
     /// </summary>
     public RenderGate Gate { get; } = new(Math.Max(1, Environment.ProcessorCount / 2), 256, maxPerClient: 4);
 
+    /// <summary>
+    /// What a render may need first (a TS start-over's I-frame ranges: a look over the whole archive before its scan)
+    /// runs before a turn of the <see cref="Gate"/> (a long scan would hold the turn): four per client at once, as the
+    /// gate's share, so distinct queries cannot each cost a whole archive's look, and 256 in all.
+    /// </summary>
+    public RenderGate Preparing { get; } = new(256, 0, maxPerClient: 4);
+
     /// <summary>Time-shifted answers rendered (each passed the <see cref="Gate"/>).</summary>
     public long Renders => ShiftedRenders.All;
 
@@ -127,7 +134,11 @@ internal sealed class ShiftedOutputs(IOptions<PublishingPointOptions> options) :
         flight.TrySetException(failure);
     }
 
-    public void Dispose() => Gate.Dispose();
+    public void Dispose()
+    {
+        Gate.Dispose();
+        Preparing.Dispose();
+    }
 
     private async Task<Flight> WaitAsync(Task<Flight> flight, CancellationToken cancellationToken)
     {

@@ -9,12 +9,15 @@ using PublishingPoint.Server.Tests.Infrastructure;
 namespace PublishingPoint.Server.Tests.Security;
 
 /// <summary>
-/// A segment's production goes on when the request that started it is aborted (so one player's hang-up cannot fail the
-/// others waiting for it). A review found the other side: a client asking for distinct archived segments and hanging up
-/// at once started runs faster than they ended, each holding its segment's bytes, with no bound. A client network now
-/// has at most PublishingPoint:MaxProductionsPerAddress runs of its own going, aborted or not; past it, 503.
+/// Work a viewer's request starts on the server, bounded per client network (a review of what an unauthenticated
+/// client can make the server do). A segment's production goes on when the request that started it is aborted (so one
+/// player's hang-up cannot fail the others waiting for it): a client asking for distinct archived segments and hanging
+/// up at once started runs faster than they ended, each holding its segment's bytes. A client network now has at most
+/// PublishingPoint:MaxProductionsPerAddress runs of its own going, aborted or not; past it, 503. And a TS start-over's
+/// I-frame playlist looked over the whole archive before its render's turn, for every distinct query: four at once per
+/// client now, as the render gate's share; past it, 429.
 /// </summary>
-public sealed class ProductionBoundsTests
+public sealed class ViewerWorkBoundsTests
 {
     private const string Point = "live/crowd.isml";
 
@@ -80,6 +83,54 @@ public sealed class ProductionBoundsTests
         }
     }
 
+    [Fact]
+    public async Task DistinctStartOverIFramePlaylists_FromOneClient_TakeFourAtOnce_AndAnotherClientIsServed()
+    {
+        var data = TempDirectory.Create("pp-data");
+        await using (var first = await RunningServer.StartAsync(data))
+        {
+            var (status, body) = await Posting.PostChunkedAsync(first.Http, $"{Point}/Streams(a)", await IsmvCapture.MakeAsync(20, 300, 64));
+            Assert.True(status == HttpStatusCode.OK, body);
+        }
+
+        // Started again: the I-frame ranges are read from the archive (a frame of each segment), at a gate here.
+        await using var server = await RunningServer.StartAsync(data);
+        using var gate = new SemaphoreSlim(0);
+        var reads = 0;
+        server.Services.GetRequiredService<PointRegistry>().ArchiveFiles.ReadFault = path =>
+        {
+            Interlocked.Increment(ref reads);
+            gate.Wait(TimeSpan.FromSeconds(30));
+            return false;
+        };
+        using var other = new HttpClient(FromAddress(IPAddress.Parse("127.0.0.2"))) { BaseAddress = server.Http.BaseAddress };
+        try
+        {
+            // Each start before the event is a query of its own over the whole archive.
+            var taken = Enumerable.Range(1, 4).Select(start => server.Http.GetAsync($"{Point}/hls/video-300000-iframes.m3u8?start={start}")).ToList();
+            await Eventually.WaitUntilAsync(() => Task.FromResult(Volatile.Read(ref reads) >= 1), "no start-over began its scan");
+            using var refused = await GetWithinAsync(server.Http, $"{Point}/hls/video-300000-iframes.m3u8?start=5");
+            var problem = await refused.Content.ReadAsStringAsync();
+            Assert.True(refused.StatusCode == HttpStatusCode.TooManyRequests, $"{(int)refused.StatusCode} {problem}");
+            Assert.NotNull(refused.Headers.RetryAfter);
+
+            var served = other.GetAsync($"{Point}/hls/video-300000-iframes.m3u8?start=6");
+            gate.Release(100_000);
+            foreach (var request in taken.Append(served))
+            {
+                using var answer = await request;
+                var playlist = await answer.Content.ReadAsStringAsync();
+                Assert.True(answer.StatusCode == HttpStatusCode.OK, $"{(int)answer.StatusCode} {playlist}");
+                Assert.Contains("#EXT-X-I-FRAMES-ONLY", playlist, StringComparison.Ordinal);
+            }
+        }
+        finally
+        {
+            gate.Release(100_000);
+            server.Services.GetRequiredService<PointRegistry>().ArchiveFiles.ReadFault = null;
+        }
+    }
+
     // A refusal comes at once; a request the bound let through would wait at the gate (a clear failure, not a hang).
     private static async Task<HttpResponseMessage> GetWithinAsync(HttpClient http, string url)
     {
@@ -90,7 +141,7 @@ public sealed class ProductionBoundsTests
         }
         catch (OperationCanceledException) when (timeout.IsCancellationRequested)
         {
-            Assert.Fail($"{url} was not refused: it waits for a production past the client's bound");
+            Assert.Fail($"{url} was not refused: it waits past the client's bound");
             throw;
         }
     }
