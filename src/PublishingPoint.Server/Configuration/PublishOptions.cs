@@ -28,7 +28,7 @@ public sealed record PublishOptions
 {
     public PublishTarget Target { get; set; } = PublishTarget.None;
 
-    /// <summary>FileSystem: the folder objects are written under (relative paths are under the content root).</summary>
+    /// <summary>FileSystem: the folder objects are written under (a relative path is resolved as DataPath: under $STATE_DIRECTORY, else the working directory).</summary>
     public string? Path { get; set; }
 
     public S3PublishOptions S3 { get; set; } = new();

@@ -7,7 +7,7 @@ public sealed record PublishingPointOptions
 {
     public const string Section = "PublishingPoint";
 
-    /// <summary>Where archives and VOD manifests live; relative paths are under the content root.</summary>
+    /// <summary>Where archives and VOD manifests live; a relative path is under $STATE_DIRECTORY when set, else the working directory.</summary>
     public string DataPath { get; set; } = "data";
 
     /// <summary>How much of the past a live manifest exposes.</summary>
@@ -228,7 +228,7 @@ public sealed record PublishingPointOptions
 
     /// <summary>
     /// Folder for the file copies of cached segments that DirectSend sends with sendfile (unlinked as soon as written,
-    /// so it stays empty); empty uses ".spool" in the data folder. Relative paths are under the content root.
+    /// so it stays empty); empty uses ".spool" in the data folder. A relative path is resolved as DataPath.
     /// </summary>
     public string? SpoolPath { get; set; }
 
