@@ -260,9 +260,10 @@ public sealed record PublishingPointOptions
     public int SegmentCacheMegabytes { get; set; } = 512;
 
     /// <summary>
-    /// Segments one client network (an IPv4 address, an IPv6 /64; behind TrustedProxies, the forwarded client) may have
-    /// being made at once by its requests (0: no bound): a run goes on when its request is aborted, so this bounds what
-    /// a client asking for distinct archived segments and hanging up at once can start. Past it, 503 with Retry-After.
+    /// Productions one client network (an IPv4 address, an IPv6 /64; behind TrustedProxies, the forwarded client) may
+    /// leave going by hanging up before they end (0: no bound): while it has that many, it may start no other (503 with
+    /// Retry-After). A run goes on when its request is aborted; this bounds what a client asking for distinct archived
+    /// segments and hanging up at once can start. A client that waits for its segments is never refused.
     /// </summary>
     public int MaxProductionsPerAddress { get; set; } = 32;
 

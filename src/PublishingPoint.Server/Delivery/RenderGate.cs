@@ -16,6 +16,9 @@ internal sealed class RenderGate(int concurrency, int maxWaiting, int maxPerClie
     private readonly ConcurrentDictionary<UInt128, int> _clients = new();
     private int _admitted;
 
+    /// <summary>Requests holding or waiting for a turn.</summary>
+    public int Admitted => Volatile.Read(ref _admitted);
+
     /// <summary>Renders at once.</summary>
     public int Concurrency => concurrency;
 

@@ -207,9 +207,11 @@ internal static class RenderedResponses
 
         await Transport.EventLoop.ToPoolAsync().ConfigureAwait(false);
         var rendered = keeping.TryGet(keeping.Point.Version, out var output) ? output : keeping.Render(render);
-        if (rendered is { HasGzipped: false } && AcceptsGzip(context.Request))
+        // In the turn, whoever asks for it (a render led without gzip and followed by requests with it): a start-over's
+        // list runs to megabytes, and its gzip costs about as much as its render.
+        if (rendered is { HasGzipped: false } && (rendered.Bytes.Length >= InlineGzipBytes || AcceptsGzip(context.Request)))
         {
-            rendered.Gzipped(Gzip); // in the turn: a start-over's list runs to megabytes, and its gzip costs as much as its render
+            rendered.Gzipped(Gzip);
         }
 
         return new(true, rendered);

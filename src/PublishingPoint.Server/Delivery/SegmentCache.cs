@@ -46,13 +46,7 @@ internal sealed class SegmentCache : IDisposable
     private long _produced;
     private long _requests;
 
-    // Productions a player's request started and that have not finished: a run goes on when its request is aborted
-    // (so one player cannot fail the others), so without a bound a client asking for distinct segments and hanging up
-    // at once could start runs faster than they end, each holding its segment's bytes. Each client network may have
-    // MaxProductionsPerAddress running, and all of them together half the cache's size in estimates.
-    private readonly Transport.ConnectionLimits.AddressCounts _byAddress;
-    private readonly long _inFlightLimit;
-    private long _inFlightBytes;
+    private readonly OrphanedRuns _orphaned;
 
     public SegmentCache(SegmentSpool spool, IOptions<PublishingPointOptions> options, ProductionLane lane)
         : this(spool, (options ?? throw new ArgumentNullException(nameof(options))).Value.SegmentCacheMegabytes * 1024L * 1024, lane,
@@ -65,13 +59,12 @@ internal sealed class SegmentCache : IDisposable
         _spool = spool;
         _lane = lane;
         _sizeLimit = sizeLimit;
-        _inFlightLimit = sizeLimit / 2;
-        _byAddress = new(maxProductionsPerAddress, trusted ?? []);
+        _orphaned = new(maxProductionsPerAddress, sizeLimit / 2, trusted ?? []);
         _cache = new MemoryCache(new MemoryCacheOptions { SizeLimit = sizeLimit, TrackStatistics = true, ExpirationScanFrequency = TimeSpan.FromSeconds(10) });
     }
 
-    /// <summary>Productions started by players' requests that have not finished (their estimated bytes).</summary>
-    internal long InFlightBytes => Interlocked.Read(ref _inFlightBytes);
+    /// <summary>The estimated bytes of productions still going that players left (<see cref="OrphanedRuns"/>).</summary>
+    internal long OrphanedBytes => _orphaned.Bytes;
 
     /// <summary>How many packaging runs started: a test hook for "produced once".</summary>
     public long Produced => Interlocked.Read(ref _produced);
@@ -142,8 +135,8 @@ internal sealed class SegmentCache : IDisposable
     /// The same, waited for with the request's token: a request that gives up does not stop the run, and the segment it
     /// would have been given is released when it arrives.
     /// </summary>
-    /// <param name="client">The player's address: a production it starts counts against its network's bound and the server's
-    /// (<see cref="SegmentUnavailableException"/> past either).</param>
+    /// <param name="client">The player's address: one that left too many productions going may not start another
+    /// (<see cref="OrphanedRuns"/>; <see cref="SegmentUnavailableException"/>).</param>
     public Task<ReadySegment> GetOrProduceSegmentAsync<TKey>(TKey key, long sizeEstimate, Func<Task<byte[]>> produce, System.Net.IPAddress? client, CancellationToken cancellationToken)
         where TKey : struct, IEquatable<TKey> =>
         GetOrProduceSegmentAsync(key, sizeEstimate, Wrapped(produce), client, cancellationToken);
@@ -152,20 +145,26 @@ internal sealed class SegmentCache : IDisposable
     public async Task<ReadySegment> GetOrProduceSegmentAsync<TKey>(TKey key, long sizeEstimate, Func<Task<FragmentBuffer>> produce, System.Net.IPAddress? client, CancellationToken cancellationToken)
         where TKey : struct, IEquatable<TKey>
     {
-        var task = GetOrProduceSegmentAsync(key, sizeEstimate, produce, client);
+        var task = ProduceAsync(key, sizeEstimate, produce, client, asking: true);
         try
         {
             return await task.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
+            _orphaned.Left(client, Math.Max(sizeEstimate, 1), task);
             _ = task.ContinueWith(static t => t.Result.Release(), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
             throw;
         }
     }
 
     /// <summary>The segment, produced once (release it after the answer).</summary>
-    public async Task<ReadySegment> GetOrProduceSegmentAsync<TKey>(TKey key, long sizeEstimate, Func<Task<FragmentBuffer>> produce, System.Net.IPAddress? client = null)
+    public Task<ReadySegment> GetOrProduceSegmentAsync<TKey>(TKey key, long sizeEstimate, Func<Task<FragmentBuffer>> produce)
+        where TKey : struct, IEquatable<TKey> =>
+        ProduceAsync(key, sizeEstimate, produce, null, asking: false);
+
+    // asking: for a player's request, which may be refused a new production (OrphanedRuns).
+    private async Task<ReadySegment> ProduceAsync<TKey>(TKey key, long sizeEstimate, Func<Task<FragmentBuffer>> produce, System.Net.IPAddress? client, bool asking)
         where TKey : struct, IEquatable<TKey>
     {
         ArgumentNullException.ThrowIfNull(produce);
@@ -173,7 +172,7 @@ internal sealed class SegmentCache : IDisposable
         // A segment evicted between its production and this lease has closed its file: produce it again.
         for (var attempt = 0; ; attempt++)
         {
-            var entry = EntryFor(key, sizeEstimate, produce, client);
+            var entry = EntryFor(key, sizeEstimate, produce, client, asking);
             var task = entry.Ready.Value;
             if (!task.IsCompletedSuccessfully)
             {
@@ -212,7 +211,7 @@ internal sealed class SegmentCache : IDisposable
     private Lock StripeOf<TKey>(TKey key)
         where TKey : struct, IEquatable<TKey> => _stripes[(key.GetHashCode() & int.MaxValue) % _stripes.Length];
 
-    private Entry EntryFor<TKey>(TKey key, long sizeEstimate, Func<Task<FragmentBuffer>> produce, System.Net.IPAddress? client)
+    private Entry EntryFor<TKey>(TKey key, long sizeEstimate, Func<Task<FragmentBuffer>> produce, System.Net.IPAddress? client, bool asking)
         where TKey : struct, IEquatable<TKey>
     {
         if (_cache.TryGetValue(key, out Entry? found) && found is not null)
@@ -228,60 +227,29 @@ internal sealed class SegmentCache : IDisposable
                 return existing;
             }
 
-            var slot = client is null ? default : StartProduction(client, Math.Max(sizeEstimate, 1));
+            if (asking && _orphaned.Refusal(client) is { } refusal)
+            {
+                throw new SegmentUnavailableException(refusal);
+            }
+
             Entry? entry = null;
             entry = new Entry(
                 async () =>
                 {
-                    try
+                    Interlocked.Increment(ref _produced);
+                    var buffer = await produce().ConfigureAwait(false);
+                    if (buffer.Length > Math.Max(sizeEstimate, 1))
                     {
-                        Interlocked.Increment(ref _produced);
-                        var buffer = await produce().ConfigureAwait(false);
-                        if (buffer.Length > Math.Max(sizeEstimate, 1))
-                        {
-                            Interlocked.Add(ref _excess, entry!.AddExcess(buffer.Length - Math.Max(sizeEstimate, 1)));
-                            MakeRoom(0);
-                        }
+                        Interlocked.Add(ref _excess, entry!.AddExcess(buffer.Length - Math.Max(sizeEstimate, 1)));
+                        MakeRoom(0);
+                    }
 
-                        return buffer;
-                    }
-                    finally
-                    {
-                        EndProduction(slot);
-                    }
+                    return buffer;
                 },
                 _spool,
                 _lane);
             _cache.Set(key, entry, Options(sizeEstimate));
             return entry;
-        }
-    }
-
-    private readonly record struct ProductionSlot(long Bytes, UInt128? Network);
-
-    private ProductionSlot StartProduction(System.Net.IPAddress client, long bytes)
-    {
-        if (Interlocked.Add(ref _inFlightBytes, bytes) > _inFlightLimit && Interlocked.Read(ref _inFlightBytes) != bytes)
-        {
-            Interlocked.Add(ref _inFlightBytes, -bytes);
-            throw new SegmentUnavailableException("the server makes as many segments at once as it may (half of PublishingPoint:SegmentCacheMegabytes in estimates)");
-        }
-
-        if (!_byAddress.TryEnter(client, out var network))
-        {
-            Interlocked.Add(ref _inFlightBytes, -bytes);
-            throw new SegmentUnavailableException("this address has as many segments being made as it may (PublishingPoint:MaxProductionsPerAddress)");
-        }
-
-        return new ProductionSlot(bytes, network);
-    }
-
-    private void EndProduction(ProductionSlot slot)
-    {
-        if (slot.Bytes > 0)
-        {
-            Interlocked.Add(ref _inFlightBytes, -slot.Bytes);
-            _byAddress.Leave(slot.Network);
         }
     }
 

@@ -208,7 +208,7 @@ internal sealed partial class PointRequestRouter(
         {
             _refusals.Refused(StatusCodes.Status503ServiceUnavailable, e.Message, path.Value);
             context.Response.Headers.RetryAfter = "2";
-            await Problems.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, "the segment cannot be sent now: try again").ConfigureAwait(false);
+            await Problems.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, $"the segment cannot be sent now ({e.Message}): try again").ConfigureAwait(false);
         }
         catch (ArchiveGoneException e) when (!context.Response.HasStarted)
         {

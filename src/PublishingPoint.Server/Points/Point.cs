@@ -275,20 +275,7 @@ public sealed class Point : IDisposable
     {
         lock (_lock)
         {
-            int lo = 0, hi = _events.Count;
-            while (lo < hi)
-            {
-                var mid = (lo + hi) >>> 1;
-                if (_events[mid].StartTicks < fromTicks)
-                {
-                    lo = mid + 1;
-                }
-                else
-                {
-                    hi = mid;
-                }
-            }
-
+            var lo = FirstStartingAtOrAfter(fromTicks);
             var end = lo;
             while (end < _events.Count && _events[end].StartTicks < toTicks)
             {
@@ -297,6 +284,26 @@ public sealed class Point : IDisposable
 
             return end == lo ? [] : [.. _events.GetRange(lo, end - lo)];
         }
+    }
+
+    // Under _lock: the index of the first event that starts at or after ticks (the count when none does).
+    private int FirstStartingAtOrAfter(long ticks)
+    {
+        int lo = 0, hi = _events.Count;
+        while (lo < hi)
+        {
+            var mid = (lo + hi) >>> 1;
+            if (_events[mid].StartTicks < ticks)
+            {
+                lo = mid + 1;
+            }
+            else
+            {
+                hi = mid;
+            }
+        }
+
+        return lo;
     }
 
     /// <summary>
@@ -310,9 +317,14 @@ public sealed class Point : IDisposable
         var earliest = EarliestMediaTicks();
         lock (_lock)
         {
-            if (_events.Exists(e => e.Scheme == timedEvent.Scheme && e.Id == timedEvent.Id && e.StartTicks == timedEvent.StartTicks))
+            // Kept in order of their starts: the place of this one, after those that start with it (none of which may be it).
+            var place = FirstStartingAtOrAfter(timedEvent.StartTicks);
+            for (; place < _events.Count && _events[place].StartTicks == timedEvent.StartTicks; place++)
             {
-                return EventAdded.Duplicate;
+                if (_events[place].Scheme == timedEvent.Scheme && _events[place].Id == timedEvent.Id)
+                {
+                    return EventAdded.Duplicate;
+                }
             }
 
             // A bucket of a second's events, filled again as time passes: a burst takes what it holds.
@@ -331,10 +343,9 @@ public sealed class Point : IDisposable
                 _refusingEvents = false;
             }
 
-            _events.Add(timedEvent);
+            _events.Insert(place, timedEvent);
             _eventBytes += timedEvent.Message.Length;
             _carriesId3 |= timedEvent.IsId3;
-            _events.Sort((a, b) => a.StartTicks.CompareTo(b.StartTicks));
             while (_events.Count > MaxEvents || (_eventBytes > MaxEventBytes && _events.Count > 1)
                 || (_events.Count > 1 && _events[0].StartTicks + (_events[0].DurationTicks ?? 0) < earliest))
             {
@@ -352,6 +363,10 @@ public sealed class Point : IDisposable
 
     private sealed record SavedEvent(string Scheme, string Value, uint Id, long Start, long? Duration, byte[] Message);
 
+    // Written once a point has carried an ID3 tag: its TS segments declare the tag stream from then on, also after a
+    // restart whose saved events no longer hold one (they go with their media), so a segment made again is the same.
+    private const string Id3File = "events.id3";
+
     /// <summary>Writes the kept events next to the archives (atomically), so a restarted server still announces them.</summary>
     public void SaveEvents()
     {
@@ -359,12 +374,25 @@ public sealed class Point : IDisposable
         {
             var saved = Events().Select(e => new SavedEvent(e.Scheme, e.Value, e.Id, e.StartTicks, e.DurationTicks, e.Message)).ToArray();
             Archive.Durable.WriteFile(System.IO.Path.Combine(Directory, EventsFile), System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(saved));
+            var id3 = System.IO.Path.Combine(Directory, Id3File);
+            if (CarriesId3 && !File.Exists(id3))
+            {
+                Archive.Durable.WriteFile(id3, []);
+            }
         }
     }
 
     /// <summary>The events saved by <see cref="SaveEvents"/>; a damaged file loses the events, never the point.</summary>
     internal void LoadEvents()
     {
+        if (File.Exists(System.IO.Path.Combine(Directory, Id3File)))
+        {
+            lock (_lock)
+            {
+                _carriesId3 = true;
+            }
+        }
+
         var file = System.IO.Path.Combine(Directory, EventsFile);
         if (!File.Exists(file))
         {

@@ -68,8 +68,12 @@ internal sealed partial class SegmentSpool
     /// <summary>Spooled copies open now.</summary>
     public int OpenFiles => Volatile.Read(ref _open);
 
+    /// <summary>Test hook: called before each write with whether it runs on a thread of the pool.</summary>
+    internal Action<bool>? Writing { get; set; }
+
     public SpooledFile? TryWrite(ReadOnlySpan<byte> bytes)
     {
+        Writing?.Invoke(Thread.CurrentThread.IsThreadPoolThread);
         if (Folder is not { } folder || bytes.Length < DirectSend.SendFileMinimumBytes || !EnsureFolder())
         {
             return null;

@@ -54,6 +54,32 @@ public sealed class NumberingGapTests
         await ListsTheOutageAsGapsAsync(server, Point, vod: true);
     }
 
+    [Fact]
+    public async Task AGapThatCannotBeFilled_IsADiscontinuityInTheVodPlaylists_NotGapEntries()
+    {
+        // Segment 4 ([8, 10) s) never arrives and the encoder's timeline goes on 0.9 s late: one number missing over
+        // 2.9 s, a share that rounds to 3 s, more than the nominal 2 s (the target duration would have to grow for it).
+        const string Point = "live/jump.isml";
+        var (header, fragments) = Boxes.SplitFragments(await IsmvCapture.MakeAsync(24, 300, 64));
+        var kept = fragments.Where(f => Boxes.TfxdTime(f) is < 80_000_000 or >= 100_000_000)
+            .Select(f => Boxes.TfxdTime(f) >= 100_000_000 ? Boxes.ShiftTfxd(f, 9_000_000) : f).ToList();
+        await using var server = await RunningServer.StartAsync(null, "--PublishingPoint:FinalizeGraceSeconds=0");
+        var (status, body) = await Posting.PostChunkedAsync(server.Http, $"{Point}/Streams(a)", [.. header, .. kept.SelectMany(f => f)]);
+        Assert.True(status == HttpStatusCode.OK, body);
+        await Eventually.WaitUntilAsync(async () => (await server.Http.GetStringAsync($"{Point}/hls/video-300000.m3u8")).Contains("#EXT-X-ENDLIST", StringComparison.Ordinal),
+            "the point never became VOD");
+
+        foreach (var playlistName in new[] { "hls/video-300000.m3u8", "hls/video-300000-fmp4.m3u8" })
+        {
+            var playlist = await server.Http.GetStringAsync($"{Point}/{playlistName}");
+            Assert.DoesNotContain("#EXT-X-GAP", playlist, StringComparison.Ordinal);
+            Assert.Contains("#EXT-X-DISCONTINUITY\n", playlist, StringComparison.Ordinal);
+            Assert.Equal(2, HlsText.LongTag(playlist, "#EXT-X-TARGETDURATION"));
+            var numbers = HlsText.Segments(playlist).Select(s => s.Uri[(s.Uri.LastIndexOf('/') + 1)..s.Uri.LastIndexOf('.')]).ToList();
+            Assert.Equal(["0", "1", "2", "3", "5"], numbers.Take(5));
+        }
+    }
+
     // Segments 0 to 11 under their own numbers (the implicit number of each is its name's), 4 and 5 as EXT-X-GAP with
     // the outage's 4 s between them, no discontinuity, and a gap's URI answers 404.
     private static async Task ListsTheOutageAsGapsAsync(RunningServer server, string point, bool vod)

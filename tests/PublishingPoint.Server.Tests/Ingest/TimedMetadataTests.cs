@@ -454,6 +454,55 @@ public sealed class TimedMetadataTests
         }
     }
 
+    [Fact]
+    public async Task APointThatCarriedAnId3Tag_DeclaresItsStream_AfterTheTagAgedOutAndARestart()
+    {
+        // An ID3 tag at 2.5 s of a 40 s push whose archive keeps 10 s (10 s files); an event of another scheme at 36 s
+        // comes once the tag's media was deleted, and the tag goes with it. TS segments declare the tag stream once a
+        // point carried one (the program map stays the same): a segment made again after a restart must still.
+        var stream = await IsmvCapture.CaptureAsync(Encoder.CmafPushArguments, new EncoderSettings { Seconds = 40, RealTime = false });
+        var moofs = Moofs(stream);
+        var settings = new[] { "--PublishingPoint:FinalizeGraceSeconds=3600", "--PublishingPoint:ArchiveSegmentSeconds=10", "--PublishingPoint:ArchiveLengthSeconds=10" };
+        var server = await RunningServer.StartAsync(null, settings);
+        var data = server.DataPath;
+        var first = new Dictionary<string, byte[]>();
+        try
+        {
+            var events = new Dictionary<int, byte[][]>
+            {
+                [1] = [new EmsgBox(0, Id3Scheme, "", 1000, 500, 0, 7, Id3Tag).Write()],
+                [moofs.Count - 3] = [new EmsgBox(1, "urn:x:late", "", 1000, 36_000, 0, 8, [1]).Write()],
+            };
+            var (status, text) = await Posting.PostChunkedAsync(server.Http, "live/aged.isml/Streams(cmaf)", Insert(stream, moofs, events));
+            Assert.True(status == System.Net.HttpStatusCode.OK, text);
+            var kept = server.Services.GetRequiredService<PublishingPoint.Server.Points.PointRegistry>().Find("live/aged.isml")!.Events();
+            Assert.Equal(["urn:x:late"], kept.Select(e => e.Scheme));
+            var master = await server.Http.GetStringAsync("live/aged.isml/master.m3u8");
+            var playlistUri = HlsText.AttributeLines(master, "#EXT-X-STREAM-INF")[0].Uri!;
+            var playlist = await server.Http.GetStringAsync($"live/aged.isml/{playlistUri}");
+            foreach (var uri in new[] { $"live/aged.isml/{playlistUri[..(playlistUri.LastIndexOf('/') + 1)]}{HlsText.Segments(playlist)[^1].Uri}" })
+            {
+                first[uri] = await server.Http.GetByteArrayAsync(uri);
+                var reader = new PublishingPoint.Tests.Shared.TsPacketReader();
+                reader.Read(first[uri]);
+                Assert.Equal(0x15, reader.StreamTypes[0x102]);
+            }
+
+            Assert.Single(first);
+        }
+        finally
+        {
+            await server.DisposeAsync();
+        }
+
+        await using var restarted = await RunningServer.StartAsync(data, settings);
+        foreach (var (uri, bytes) in first)
+        {
+            var again = await restarted.Http.GetByteArrayAsync(uri);
+            Assert.True(bytes.AsSpan().SequenceEqual(again), $"{uri}: {bytes.Length} bytes first, {again.Length} made again");
+        }
+    }
+
     // A TS segment carries the tag as a PES of its own (spread over packets), an fMP4 one inside an 'emsg'.
     private static bool CarriesTag(string uri, byte[] segment)
     {

@@ -12,8 +12,9 @@ namespace PublishingPoint.Server.Tests.Security;
 /// Work a viewer's request starts on the server, bounded per client network (a review of what an unauthenticated
 /// client can make the server do). A segment's production goes on when the request that started it is aborted (so one
 /// player's hang-up cannot fail the others waiting for it): a client asking for distinct archived segments and hanging
-/// up at once started runs faster than they ended, each holding its segment's bytes. A client network now has at most
-/// PublishingPoint:MaxProductionsPerAddress runs of its own going, aborted or not; past it, 503. And a TS start-over's
+/// up at once started runs faster than they ended, each holding its segment's bytes. A client network that left
+/// PublishingPoint:MaxProductionsPerAddress runs going may start no other until they end (503); one that waits for
+/// its segments is never refused. And a TS start-over's
 /// I-frame playlist looked over the whole archive before its render's turn, for every distinct query: four at once per
 /// client now, as the render gate's share; past it, 429.
 /// </summary>
@@ -22,7 +23,7 @@ public sealed class ViewerWorkBoundsTests
     private const string Point = "live/crowd.isml";
 
     [Fact]
-    public async Task AClientHangingUpOnDistinctSegments_HoldsAtMostItsProductions_AndAnotherClientIsServed()
+    public async Task AClientHangingUpOnDistinctSegments_StartsNoMoreThanItsBound_AndAnotherClientIsServed()
     {
         var data = TempDirectory.Create("pp-data");
         await using (var first = await RunningServer.StartAsync(data))
@@ -48,32 +49,36 @@ public sealed class ViewerWorkBoundsTests
         using var other = new HttpClient(FromAddress(IPAddress.Parse("127.0.0.2"))) { BaseAddress = server.Http.BaseAddress };
         try
         {
-            // Two segments asked for and hung up on while they are being made: their runs go on, and count.
+            // Three segments asked for at once by a client that waits for them (a CDN's edge fetching for many
+            // viewers): more than the bound, all taken.
             using var hangUp = new CancellationTokenSource();
-            var abandoned = segments.Take(2).Select(s => server.Http.GetAsync(s, hangUp.Token)).ToList();
-            await Eventually.WaitUntilAsync(() => Task.FromResult(Volatile.Read(ref reads) >= 2), "the two productions never started");
+            var abandoned = segments.Take(3).Select(s => server.Http.GetAsync(s, hangUp.Token)).ToList();
+            await Eventually.WaitUntilAsync(() => Task.FromResult(Volatile.Read(ref reads) >= 3), $"{Volatile.Read(ref reads)} of the three productions started");
+
+            // It hangs up on them while they are being made: their runs go on, and it may start no more until they end.
             await hangUp.CancelAsync();
             foreach (var request in abandoned)
             {
                 await Assert.ThrowsAnyAsync<OperationCanceledException>(() => request);
             }
 
-            using var refused = await GetWithinAsync(server.Http, segments[2]);
+            using var refused = await GetWithinAsync(server.Http, segments[3]);
             var problem = await refused.Content.ReadAsStringAsync();
             Assert.True(refused.StatusCode == HttpStatusCode.ServiceUnavailable, $"{(int)refused.StatusCode} {problem}");
             Assert.NotNull(refused.Headers.RetryAfter);
+            Assert.Contains("MaxProductionsPerAddress", problem, StringComparison.Ordinal);
 
             // Another client is not held back by this one's bound: its request is taken, and answered once the disk is.
-            var served = other.GetAsync(segments[3]);
-            await Eventually.WaitUntilAsync(() => Task.FromResult(Volatile.Read(ref reads) >= 3), "the other client's production never started");
+            var served = other.GetAsync(segments[4]);
+            await Eventually.WaitUntilAsync(() => Task.FromResult(Volatile.Read(ref reads) >= 4), "the other client's production never started");
             gate.Release(1000);
             using (var answer = await served)
             {
                 Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
             }
 
-            await Eventually.WaitUntilAsync(() => Task.FromResult(cache.InFlightBytes == 0), $"{cache.InFlightBytes} bytes still counted in flight");
-            using var later = await server.Http.GetAsync(segments[2]);
+            await Eventually.WaitUntilAsync(() => Task.FromResult(cache.OrphanedBytes == 0), $"{cache.OrphanedBytes} bytes of left productions still counted");
+            using var later = await server.Http.GetAsync(segments[3]);
             Assert.Equal(HttpStatusCode.OK, later.StatusCode);
         }
         finally
@@ -108,7 +113,8 @@ public sealed class ViewerWorkBoundsTests
         {
             // Each start before the event is a query of its own over the whole archive.
             var taken = Enumerable.Range(1, 4).Select(start => server.Http.GetAsync($"{Point}/hls/video-300000-iframes.m3u8?start={start}")).ToList();
-            await Eventually.WaitUntilAsync(() => Task.FromResult(Volatile.Read(ref reads) >= 1), "no start-over began its scan");
+            var preparing = server.Services.GetRequiredService<ShiftedOutputs>().Preparing;
+            await Eventually.WaitUntilAsync(() => Task.FromResult(preparing.Admitted == 4), $"{preparing.Admitted} of the four start-overs took their share");
             using var refused = await GetWithinAsync(server.Http, $"{Point}/hls/video-300000-iframes.m3u8?start=5");
             var problem = await refused.Content.ReadAsStringAsync();
             Assert.True(refused.StatusCode == HttpStatusCode.TooManyRequests, $"{(int)refused.StatusCode} {problem}");

@@ -85,12 +85,12 @@ internal static class DashManifestBuilder
             {
                 MediaPresentationDuration = TimeSpan.FromTicks(stretches.Sum(s => s.To - s.From)),
                 MinBufferTime = segment,
-                Periods = OutagePeriods.Split(sets, stretches, EventStreams(point, originTicks), HlsPackager.TimeOffsetSeconds * TimeSpan.TicksPerSecond),
+                Periods = OutagePeriods.Split(sets, stretches, EventStreams(point, originTicks, sets), HlsPackager.TimeOffsetSeconds * TimeSpan.TicksPerSecond),
             };
         }
 
         var lead = live ? 0 : StartAtFirstSegment(sets);
-        var period = new DashPeriod { AdaptationSets = sets, EventStreams = EventStreams(point, originTicks + lead) };
+        var period = new DashPeriod { AdaptationSets = sets, EventStreams = EventStreams(point, originTicks + lead, sets) };
         var (availabilityStart, depth) = Availability(anchor + TimeSpan.FromTicks(originTicks), windowSeconds, now, shift, extent, segment);
         return live
             ? new MediaPresentation
@@ -277,9 +277,19 @@ internal static class DashManifestBuilder
     /// The point's SCTE-35 cues as an EventStream (SCTE 214-1): media ticks on a 10 MHz timescale with the period's
     /// origin as presentationTimeOffset, so an event is placed where its media is.
     /// </summary>
-    private static DashEvents[] EventStreams(Point point, long originTicks)
+    // The cues that touch the listed segments (a live MPD's window, not the whole archive's 4,096).
+    private static DashEvents[] EventStreams(Point point, long originTicks, List<DashAdaptationSet> sets)
     {
-        var cues = point.Events().Where(e => e.Scheme == TimedEvent.Scte35Scheme)
+        var from = long.MaxValue;
+        foreach (var template in sets.SelectMany(s => s.Representations).Select(r => r.SegmentTemplate))
+        {
+            if (template.Segments.Count > 0)
+            {
+                from = Math.Min(from, OutagePeriods.Ticks(template.Segments[0].Time, template.Timescale) - (HlsPackager.TimeOffsetSeconds * TimeSpan.TicksPerSecond));
+            }
+        }
+
+        var cues = point.Events().Where(e => e.Scheme == TimedEvent.Scte35Scheme && e.StartTicks + (e.DurationTicks ?? 0) >= from)
             .Select(e => new DashEvent(e.StartTicks, e.DurationTicks, e.Id, e.Message)).ToArray();
         return cues.Length == 0 ? [] : [new DashEvents(DashEvents.Scte35Scheme, null, TimeSpan.TicksPerSecond, originTicks, cues)];
     }

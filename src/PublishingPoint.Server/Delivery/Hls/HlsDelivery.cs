@@ -398,7 +398,7 @@ internal sealed class HlsDelivery(PointRegistry registry, SegmentCache cache, He
             if (entry.Parts is { } parts && part < parts.Count)
             {
                 produce = async () => (await HlsPackager.Fmp4PartAsync(track, entry, sequence, part, CancellationToken.None).ConfigureAwait(false))!;
-                size = entry.Length + PartHeaderRoom;
+                size = (entry.Length / parts.Count) + PartHeaderRoom; // its share; a larger part (a keyframe's) counts its excess once made
             }
         }
         else if (sequence == open && part < openParts.Length)

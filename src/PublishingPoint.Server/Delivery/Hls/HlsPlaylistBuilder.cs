@@ -240,6 +240,7 @@ internal static class HlsPlaylistBuilder
         }
 
         live = listedLive;
+        var nominal = Timescale.Rescale(point.Numbering.NominalTicks, TimeSpan.TicksPerSecond, timescale);
         var longest = fragments.Length > 0 ? fragments[0].LongestBefore : 0;
         var segments = new List<HlsSegment>(available - start);
         var name = Name(track.Key);
@@ -256,10 +257,10 @@ internal static class HlsPlaylistBuilder
                 continue;
             }
 
-            // The numbers missing before this segment are listed as gaps (as far as the start allows), and the timeline
-            // runs on through them: an origin that has those segments lists no discontinuity either. A VOD list too, so
-            // every segment keeps its implicit number across the turn from live.
-            var filled = i > start && AddGaps(segments, fragments, i, timescale, anchor, name, extension);
+            // The numbers missing before this segment are listed as gaps when they can be (a live list starts after the
+            // last that cannot), and the timeline runs on through them: an origin that has those segments lists no
+            // discontinuity either. A VOD list too, so every segment keeps its implicit number across the turn from live.
+            var filled = i > start && HlsTimeline.Fillable(fragments, i, nominal, timescale) && AddGaps(segments, fragments, i, timescale, anchor, name, extension);
             var time = anchor + TimeSpan.FromTicks(Timescale.Rescale(fragments[i].Time, timescale, TimeSpan.TicksPerSecond));
             segments.Add(new HlsSegment(
                 fragments[i].Sequence,

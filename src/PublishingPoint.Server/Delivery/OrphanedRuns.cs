@@ -1,0 +1,80 @@
+using System.Net;
+using PublishingPoint.Server.Configuration;
+
+namespace PublishingPoint.Server.Delivery;
+
+/// <summary>
+/// Productions a player's request left before they ended. A run goes on when the request that started it is aborted
+/// (so one player's hang-up cannot fail the others waiting for the same segment), so a client asking for distinct
+/// archived segments and hanging up at once could start runs faster than they end, each holding its segment's bytes.
+/// While a client network (<see cref="ClientNetwork"/>) has <c>maxPerNetwork</c> runs it left still going, or all the
+/// runs left hold <c>maxBytes</c> in estimates, no new production is started for it; a player that waits for its
+/// segments (a viewer, a CDN's edge) never leaves one, so it is never refused.
+/// </summary>
+internal sealed class OrphanedRuns(int maxPerNetwork, long maxBytes, IPNetwork[] trusted)
+{
+    private readonly Dictionary<UInt128, int> _byNetwork = [];
+    private readonly Lock _lock = new();
+    private long _bytes;
+
+    /// <summary>The estimated bytes of the runs left going.</summary>
+    public long Bytes => Interlocked.Read(ref _bytes);
+
+    /// <summary>Why <paramref name="client"/> may not start a production now; null when it may.</summary>
+    public string? Refusal(IPAddress? client)
+    {
+        if (Interlocked.Read(ref _bytes) >= maxBytes)
+        {
+            return "the segments players left while they were being made fill what the server keeps for them (half of PublishingPoint:SegmentCacheMegabytes)";
+        }
+
+        if (maxPerNetwork <= 0 || client is null || ClientNetwork.LimitedKey(client, trusted) is not { } key)
+        {
+            return null;
+        }
+
+        lock (_lock)
+        {
+            return _byNetwork.TryGetValue(key, out var left) && left >= maxPerNetwork
+                ? "this address left as many segments being made as it may (PublishingPoint:MaxProductionsPerAddress)"
+                : null;
+        }
+    }
+
+    /// <summary><paramref name="client"/> left <paramref name="run"/> (of <paramref name="bytes"/> estimated) before it ended.</summary>
+    public void Left(IPAddress? client, long bytes, Task run)
+    {
+        var key = maxPerNetwork > 0 && client is not null ? ClientNetwork.LimitedKey(client, trusted) : null;
+        Interlocked.Add(ref _bytes, bytes);
+        if (key is { } k)
+        {
+            lock (_lock)
+            {
+                _byNetwork[k] = _byNetwork.GetValueOrDefault(k) + 1;
+            }
+        }
+
+        run.ContinueWith((_, state) => ((OrphanedRuns)state!).Ended(key, bytes), this, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
+
+    private void Ended(UInt128? key, long bytes)
+    {
+        Interlocked.Add(ref _bytes, -bytes);
+        if (key is not { } k)
+        {
+            return;
+        }
+
+        lock (_lock)
+        {
+            if (_byNetwork.TryGetValue(k, out var left) && left > 1)
+            {
+                _byNetwork[k] = left - 1;
+            }
+            else
+            {
+                _byNetwork.Remove(k);
+            }
+        }
+    }
+}
