@@ -7,9 +7,10 @@ namespace PublishingPoint.Server.Delivery;
 /// Productions a player's request left before they ended. A run goes on when the request that started it is aborted
 /// (so one player's hang-up cannot fail the others waiting for the same segment), so a client asking for distinct
 /// archived segments and hanging up at once could start runs faster than they end, each holding its segment's bytes.
-/// While a client network (<see cref="ClientNetwork"/>) has <c>maxPerNetwork</c> runs it left still going, or all the
-/// runs left hold <c>maxBytes</c> in estimates, no new production is started for it; a player that waits for its
-/// segments (a viewer, a CDN's edge) never leaves one, so it is never refused.
+/// A run counts once, against the network (<see cref="ClientNetwork"/>) of the request that started it, when that
+/// request leaves it. While a network has <c>maxPerNetwork</c> runs it left still going, or has any while all the runs
+/// left hold <c>maxBytes</c> in estimates, no new production is started for it; a player that waits for its segments
+/// (a viewer, a CDN's edge) leaves none, so it is never refused.
 /// </summary>
 internal sealed class OrphanedRuns(int maxPerNetwork, long maxBytes, IPNetwork[] trusted)
 {
@@ -17,17 +18,20 @@ internal sealed class OrphanedRuns(int maxPerNetwork, long maxBytes, IPNetwork[]
     private readonly Lock _lock = new();
     private long _bytes;
 
+    private int _runs;
+
     /// <summary>The estimated bytes of the runs left going.</summary>
     public long Bytes => Interlocked.Read(ref _bytes);
 
-    /// <summary>Why <paramref name="client"/> may not start a production now; null when it may.</summary>
+    /// <summary>The runs left going.</summary>
+    public int Runs => Volatile.Read(ref _runs);
+
+    /// <summary>
+    /// Why <paramref name="client"/> may not start a production now; null when it may: always for a network that left
+    /// none going (nor a trusted proxy, nor a client of no address).
+    /// </summary>
     public string? Refusal(IPAddress? client)
     {
-        if (Interlocked.Read(ref _bytes) >= maxBytes)
-        {
-            return "the segments players left while they were being made fill what the server keeps for them (half of PublishingPoint:SegmentCacheMegabytes)";
-        }
-
         if (maxPerNetwork <= 0 || client is null || ClientNetwork.LimitedKey(client, trusted) is not { } key)
         {
             return null;
@@ -35,8 +39,15 @@ internal sealed class OrphanedRuns(int maxPerNetwork, long maxBytes, IPNetwork[]
 
         lock (_lock)
         {
-            return _byNetwork.TryGetValue(key, out var left) && left >= maxPerNetwork
+            if (!_byNetwork.TryGetValue(key, out var left))
+            {
+                return null;
+            }
+
+            return left >= maxPerNetwork
                 ? "this address left as many segments being made as it may (PublishingPoint:MaxProductionsPerAddress)"
+                : Interlocked.Read(ref _bytes) >= maxBytes
+                ? "the segments players left while they were being made fill what the server keeps for them (half of PublishingPoint:SegmentCacheMegabytes)"
                 : null;
         }
     }
@@ -46,6 +57,7 @@ internal sealed class OrphanedRuns(int maxPerNetwork, long maxBytes, IPNetwork[]
     {
         var key = maxPerNetwork > 0 && client is not null ? ClientNetwork.LimitedKey(client, trusted) : null;
         Interlocked.Add(ref _bytes, bytes);
+        Interlocked.Increment(ref _runs);
         if (key is { } k)
         {
             lock (_lock)
@@ -60,6 +72,7 @@ internal sealed class OrphanedRuns(int maxPerNetwork, long maxBytes, IPNetwork[]
     private void Ended(UInt128? key, long bytes)
     {
         Interlocked.Add(ref _bytes, -bytes);
+        Interlocked.Decrement(ref _runs);
         if (key is not { } k)
         {
             return;

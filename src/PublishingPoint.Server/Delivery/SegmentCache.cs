@@ -66,6 +66,9 @@ internal sealed class SegmentCache : IDisposable
     /// <summary>The estimated bytes of productions still going that players left (<see cref="OrphanedRuns"/>).</summary>
     internal long OrphanedBytes => _orphaned.Bytes;
 
+    /// <summary>How many productions players left are still going.</summary>
+    internal int OrphanedRuns => _orphaned.Runs;
+
     /// <summary>How many packaging runs started: a test hook for "produced once".</summary>
     public long Produced => Interlocked.Read(ref _produced);
 
@@ -145,14 +148,19 @@ internal sealed class SegmentCache : IDisposable
     public async Task<ReadySegment> GetOrProduceSegmentAsync<TKey>(TKey key, long sizeEstimate, Func<Task<FragmentBuffer>> produce, System.Net.IPAddress? client, CancellationToken cancellationToken)
         where TKey : struct, IEquatable<TKey>
     {
-        var task = ProduceAsync(key, sizeEstimate, produce, client, asking: true);
+        var asker = new Asker(client);
+        var task = ProduceAsync(key, sizeEstimate, produce, asker);
         try
         {
             return await task.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            _orphaned.Left(client, Math.Max(sizeEstimate, 1), task);
+            if (asker.Started)
+            {
+                _orphaned.Left(client, Math.Max(sizeEstimate, 1), task); // once a run, by the request that started it
+            }
+
             _ = task.ContinueWith(static t => t.Result.Release(), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
             throw;
         }
@@ -161,10 +169,18 @@ internal sealed class SegmentCache : IDisposable
     /// <summary>The segment, produced once (release it after the answer).</summary>
     public Task<ReadySegment> GetOrProduceSegmentAsync<TKey>(TKey key, long sizeEstimate, Func<Task<FragmentBuffer>> produce)
         where TKey : struct, IEquatable<TKey> =>
-        ProduceAsync(key, sizeEstimate, produce, null, asking: false);
+        ProduceAsync(key, sizeEstimate, produce, null);
 
-    // asking: for a player's request, which may be refused a new production (OrphanedRuns).
-    private async Task<ReadySegment> ProduceAsync<TKey>(TKey key, long sizeEstimate, Func<Task<FragmentBuffer>> produce, System.Net.IPAddress? client, bool asking)
+    // A player's request (null for the server's own): it may be refused a new production (OrphanedRuns), and notes
+    // whether it started one.
+    private sealed class Asker(System.Net.IPAddress? client)
+    {
+        public System.Net.IPAddress? Client => client;
+
+        public bool Started { get; set; }
+    }
+
+    private async Task<ReadySegment> ProduceAsync<TKey>(TKey key, long sizeEstimate, Func<Task<FragmentBuffer>> produce, Asker? asker)
         where TKey : struct, IEquatable<TKey>
     {
         ArgumentNullException.ThrowIfNull(produce);
@@ -172,7 +188,7 @@ internal sealed class SegmentCache : IDisposable
         // A segment evicted between its production and this lease has closed its file: produce it again.
         for (var attempt = 0; ; attempt++)
         {
-            var entry = EntryFor(key, sizeEstimate, produce, client, asking);
+            var entry = EntryFor(key, sizeEstimate, produce, asker);
             var task = entry.Ready.Value;
             if (!task.IsCompletedSuccessfully)
             {
@@ -211,7 +227,7 @@ internal sealed class SegmentCache : IDisposable
     private Lock StripeOf<TKey>(TKey key)
         where TKey : struct, IEquatable<TKey> => _stripes[(key.GetHashCode() & int.MaxValue) % _stripes.Length];
 
-    private Entry EntryFor<TKey>(TKey key, long sizeEstimate, Func<Task<FragmentBuffer>> produce, System.Net.IPAddress? client, bool asking)
+    private Entry EntryFor<TKey>(TKey key, long sizeEstimate, Func<Task<FragmentBuffer>> produce, Asker? asker)
         where TKey : struct, IEquatable<TKey>
     {
         if (_cache.TryGetValue(key, out Entry? found) && found is not null)
@@ -227,9 +243,14 @@ internal sealed class SegmentCache : IDisposable
                 return existing;
             }
 
-            if (asking && _orphaned.Refusal(client) is { } refusal)
+            if (asker is not null)
             {
-                throw new SegmentUnavailableException(refusal);
+                if (_orphaned.Refusal(asker.Client) is { } refusal)
+                {
+                    throw new SegmentUnavailableException(refusal);
+                }
+
+                asker.Started = true;
             }
 
             Entry? entry = null;

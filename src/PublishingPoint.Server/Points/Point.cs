@@ -372,13 +372,18 @@ public sealed class Point : IDisposable
     {
         lock (_eventsFileLock)
         {
+            SaveId3Mark();
             var saved = Events().Select(e => new SavedEvent(e.Scheme, e.Value, e.Id, e.StartTicks, e.DurationTicks, e.Message)).ToArray();
             Archive.Durable.WriteFile(System.IO.Path.Combine(Directory, EventsFile), System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(saved));
-            var id3 = System.IO.Path.Combine(Directory, Id3File);
-            if (CarriesId3 && !File.Exists(id3))
-            {
-                Archive.Durable.WriteFile(id3, []);
-            }
+        }
+    }
+
+    private void SaveId3Mark()
+    {
+        var id3 = System.IO.Path.Combine(Directory, Id3File);
+        if (CarriesId3 && !File.Exists(id3))
+        {
+            Archive.Durable.WriteFile(id3, []);
         }
     }
 
@@ -415,6 +420,19 @@ public sealed class Point : IDisposable
             {
                 AddEvent(TimedEvent.Create(e.Scheme, e.Value, e.Id, e.Start, e.Duration, e.Message), now: null);
             }
+        }
+
+        // Events saved before the mark was (an older server's): marked now, before the tag can age out of them.
+        try
+        {
+            lock (_eventsFileLock)
+            {
+                SaveId3Mark();
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Marked with the next event saved.
         }
     }
 

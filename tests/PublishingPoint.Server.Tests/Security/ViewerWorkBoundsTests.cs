@@ -36,7 +36,7 @@ public sealed class ViewerWorkBoundsTests
         await using var server = await RunningServer.StartAsync(data, "--PublishingPoint:MaxProductionsPerAddress=2");
         var media = await server.Http.GetStringAsync($"{Point}/hls/video-300000.m3u8");
         var segments = HlsText.Segments(media).Select(s => $"{Point}/hls/{s.Uri}").ToList();
-        Assert.True(segments.Count >= 6, media);
+        Assert.True(segments.Count >= 7, media);
         var cache = server.Services.GetRequiredService<SegmentCache>();
         using var gate = new SemaphoreSlim(0);
         var reads = 0;
@@ -49,11 +49,30 @@ public sealed class ViewerWorkBoundsTests
         using var other = new HttpClient(FromAddress(IPAddress.Parse("127.0.0.2"))) { BaseAddress = server.Http.BaseAddress };
         try
         {
+            // Hanging up on a segment another client's request is making leaves nothing of one's own going: a crowd
+            // that gives up on one slow segment (players switching down) is not charged for it.
+            var othersRun = other.GetAsync(segments[5]);
+            await Eventually.WaitUntilAsync(() => Task.FromResult(Volatile.Read(ref reads) >= 1), "the other client's production never started");
+            using (var giveUp = new CancellationTokenSource())
+            {
+                var asked = cache.Requests;
+                var joined = Enumerable.Range(0, 3).Select(_ => server.Http.GetAsync(segments[5], giveUp.Token)).ToList();
+                await Eventually.WaitUntilAsync(() => Task.FromResult(cache.Requests >= asked + 3), "the three requests never joined the run");
+                await giveUp.CancelAsync();
+                foreach (var request in joined)
+                {
+                    await Assert.ThrowsAnyAsync<OperationCanceledException>(() => request);
+                }
+            }
+
+            var waited = server.Http.GetAsync(segments[6]);
+            await Eventually.WaitUntilAsync(() => Task.FromResult(Volatile.Read(ref reads) >= 2), "the client was refused a production for runs it only joined");
+
             // Three segments asked for at once by a client that waits for them (a CDN's edge fetching for many
             // viewers): more than the bound, all taken.
             using var hangUp = new CancellationTokenSource();
             var abandoned = segments.Take(3).Select(s => server.Http.GetAsync(s, hangUp.Token)).ToList();
-            await Eventually.WaitUntilAsync(() => Task.FromResult(Volatile.Read(ref reads) >= 3), $"{Volatile.Read(ref reads)} of the three productions started");
+            await Eventually.WaitUntilAsync(() => Task.FromResult(Volatile.Read(ref reads) >= 5), $"{Volatile.Read(ref reads) - 2} of the three productions started");
 
             // It hangs up on them while they are being made: their runs go on, and it may start no more until they end.
             await hangUp.CancelAsync();
@@ -62,6 +81,7 @@ public sealed class ViewerWorkBoundsTests
                 await Assert.ThrowsAnyAsync<OperationCanceledException>(() => request);
             }
 
+            await Eventually.WaitUntilAsync(() => Task.FromResult(cache.OrphanedRuns == 3), $"the server saw {cache.OrphanedRuns} of the three left");
             using var refused = await GetWithinAsync(server.Http, segments[3]);
             var problem = await refused.Content.ReadAsStringAsync();
             Assert.True(refused.StatusCode == HttpStatusCode.ServiceUnavailable, $"{(int)refused.StatusCode} {problem}");
@@ -70,10 +90,11 @@ public sealed class ViewerWorkBoundsTests
 
             // Another client is not held back by this one's bound: its request is taken, and answered once the disk is.
             var served = other.GetAsync(segments[4]);
-            await Eventually.WaitUntilAsync(() => Task.FromResult(Volatile.Read(ref reads) >= 4), "the other client's production never started");
+            await Eventually.WaitUntilAsync(() => Task.FromResult(Volatile.Read(ref reads) >= 6), "the other client's production never started");
             gate.Release(1000);
-            using (var answer = await served)
+            foreach (var request in new[] { served, othersRun, waited })
             {
+                using var answer = await request;
                 Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
             }
 

@@ -289,7 +289,11 @@ internal static class DashManifestBuilder
             }
         }
 
-        var cues = point.Events().Where(e => e.Scheme == TimedEvent.Scte35Scheme && e.StartTicks + (e.DurationTicks ?? 0) >= from)
+        // And the newest cue before them (a break's out of unknown length, a time_signal): a player joining mid-break sees it.
+        var scte = point.Events().Where(e => e.Scheme == TimedEvent.Scte35Scheme).ToList();
+        var first = scte.FindIndex(e => e.StartTicks + (e.DurationTicks ?? 0) >= from);
+        var before = first < 0 ? scte.Count - 1 : first - 1;
+        var cues = scte.Where((e, i) => i >= before && (i == before || e.StartTicks + (e.DurationTicks ?? 0) >= from))
             .Select(e => new DashEvent(e.StartTicks, e.DurationTicks, e.Id, e.Message)).ToArray();
         return cues.Length == 0 ? [] : [new DashEvents(DashEvents.Scte35Scheme, null, TimeSpan.TicksPerSecond, originTicks, cues)];
     }
