@@ -25,12 +25,7 @@ public sealed class ViewerWorkBoundsTests
     [Fact]
     public async Task AClientHangingUpOnDistinctSegments_StartsNoMoreThanItsBound_AndAnotherClientIsServed()
     {
-        var data = TempDirectory.Create("pp-data");
-        await using (var first = await RunningServer.StartAsync(data))
-        {
-            var (status, body) = await Posting.PostChunkedAsync(first.Http, $"{Point}/Streams(a)", await IsmvCapture.MakeAsync(20, 300, 64));
-            Assert.True(status == HttpStatusCode.OK, body);
-        }
+        var data = await FinishedEventAsync();
 
         // Started again: every segment is made from the archive, whose reads wait at a gate here (a slow disk).
         await using var server = await RunningServer.StartAsync(data, "--PublishingPoint:MaxProductionsPerAddress=2");
@@ -38,123 +33,130 @@ public sealed class ViewerWorkBoundsTests
         var segments = HlsText.Segments(media).Select(s => $"{Point}/hls/{s.Uri}").ToList();
         Assert.True(segments.Count >= 7, media);
         var cache = server.Services.GetRequiredService<SegmentCache>();
-        using var gate = new SemaphoreSlim(0);
-        var reads = 0;
-        server.Services.GetRequiredService<PointRegistry>().ArchiveFiles.ReadFault = path =>
-        {
-            Interlocked.Increment(ref reads);
-            gate.Wait(TimeSpan.FromSeconds(30));
-            return false;
-        };
+        using var disk = new SlowDisk(server);
         using var other = new HttpClient(FromAddress(IPAddress.Parse("127.0.0.2"))) { BaseAddress = server.Http.BaseAddress };
-        try
+
+        // Hanging up on a segment another client's request is making leaves nothing of one's own going: a crowd
+        // that gives up on one slow segment (players switching down) is not charged for it.
+        var othersRun = other.GetAsync(segments[5]);
+        await Eventually.WaitUntilAsync(() => Task.FromResult(disk.Reads >= 1), "the other client's production never started");
+        using (var giveUp = new CancellationTokenSource())
         {
-            // Hanging up on a segment another client's request is making leaves nothing of one's own going: a crowd
-            // that gives up on one slow segment (players switching down) is not charged for it.
-            var othersRun = other.GetAsync(segments[5]);
-            await Eventually.WaitUntilAsync(() => Task.FromResult(Volatile.Read(ref reads) >= 1), "the other client's production never started");
-            using (var giveUp = new CancellationTokenSource())
-            {
-                var asked = cache.Requests;
-                var joined = Enumerable.Range(0, 3).Select(_ => server.Http.GetAsync(segments[5], giveUp.Token)).ToList();
-                await Eventually.WaitUntilAsync(() => Task.FromResult(cache.Requests >= asked + 3), "the three requests never joined the run");
-                await giveUp.CancelAsync();
-                foreach (var request in joined)
-                {
-                    await Assert.ThrowsAnyAsync<OperationCanceledException>(() => request);
-                }
-            }
-
-            var waited = server.Http.GetAsync(segments[6]);
-            await Eventually.WaitUntilAsync(() => Task.FromResult(Volatile.Read(ref reads) >= 2), "the client was refused a production for runs it only joined");
-
-            // Three segments asked for at once by a client that waits for them (a CDN's edge fetching for many
-            // viewers): more than the bound, all taken.
-            using var hangUp = new CancellationTokenSource();
-            var abandoned = segments.Take(3).Select(s => server.Http.GetAsync(s, hangUp.Token)).ToList();
-            await Eventually.WaitUntilAsync(() => Task.FromResult(Volatile.Read(ref reads) >= 5), $"{Volatile.Read(ref reads) - 2} of the three productions started");
-
-            // It hangs up on them while they are being made: their runs go on, and it may start no more until they end.
-            await hangUp.CancelAsync();
-            foreach (var request in abandoned)
+            var asked = cache.Requests;
+            var joined = Enumerable.Range(0, 3).Select(_ => server.Http.GetAsync(segments[5], giveUp.Token)).ToList();
+            await Eventually.WaitUntilAsync(() => Task.FromResult(cache.Requests >= asked + 3), "the three requests never joined the run");
+            await giveUp.CancelAsync();
+            foreach (var request in joined)
             {
                 await Assert.ThrowsAnyAsync<OperationCanceledException>(() => request);
             }
-
-            await Eventually.WaitUntilAsync(() => Task.FromResult(cache.OrphanedRuns == 3), $"the server saw {cache.OrphanedRuns} of the three left");
-            using var refused = await GetWithinAsync(server.Http, segments[3]);
-            var problem = await refused.Content.ReadAsStringAsync();
-            Assert.True(refused.StatusCode == HttpStatusCode.ServiceUnavailable, $"{(int)refused.StatusCode} {problem}");
-            Assert.NotNull(refused.Headers.RetryAfter);
-            Assert.Contains("MaxProductionsPerAddress", problem, StringComparison.Ordinal);
-
-            // Another client is not held back by this one's bound: its request is taken, and answered once the disk is.
-            var served = other.GetAsync(segments[4]);
-            await Eventually.WaitUntilAsync(() => Task.FromResult(Volatile.Read(ref reads) >= 6), "the other client's production never started");
-            gate.Release(1000);
-            foreach (var request in new[] { served, othersRun, waited })
-            {
-                using var answer = await request;
-                Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
-            }
-
-            await Eventually.WaitUntilAsync(() => Task.FromResult(cache.OrphanedBytes == 0), $"{cache.OrphanedBytes} bytes of left productions still counted");
-            using var later = await server.Http.GetAsync(segments[3]);
-            Assert.Equal(HttpStatusCode.OK, later.StatusCode);
         }
-        finally
+
+        var waited = server.Http.GetAsync(segments[6]);
+        await Eventually.WaitUntilAsync(() => Task.FromResult(disk.Reads >= 2), "the client was refused a production for runs it only joined");
+
+        // Three segments asked for at once by a client that waits for them (a CDN's edge fetching for many
+        // viewers): more than the bound, all taken.
+        using var hangUp = new CancellationTokenSource();
+        var abandoned = segments.Take(3).Select(s => server.Http.GetAsync(s, hangUp.Token)).ToList();
+        await Eventually.WaitUntilAsync(() => Task.FromResult(disk.Reads >= 5), $"{disk.Reads - 2} of the three productions started");
+
+        // It hangs up on them while they are being made: their runs go on, and it may start no more until they end.
+        await hangUp.CancelAsync();
+        foreach (var request in abandoned)
         {
-            gate.Release(1000);
-            server.Services.GetRequiredService<PointRegistry>().ArchiveFiles.ReadFault = null;
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => request);
         }
+
+        await Eventually.WaitUntilAsync(() => Task.FromResult(cache.OrphanedRuns == 3), $"the server saw {cache.OrphanedRuns} of the three left");
+        using var refused = await GetWithinAsync(server.Http, segments[3]);
+        var problem = await refused.Content.ReadAsStringAsync();
+        Assert.True(refused.StatusCode == HttpStatusCode.ServiceUnavailable, $"{(int)refused.StatusCode} {problem}");
+        Assert.NotNull(refused.Headers.RetryAfter);
+        Assert.Contains("MaxProductionsPerAddress", problem, StringComparison.Ordinal);
+
+        // Another client is not held back by this one's bound: its request is taken, and answered once the disk is.
+        var served = other.GetAsync(segments[4]);
+        await Eventually.WaitUntilAsync(() => Task.FromResult(disk.Reads >= 6), "the other client's production never started");
+        disk.Open();
+        foreach (var request in new[] { served, othersRun, waited })
+        {
+            using var answer = await request;
+            Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
+        }
+
+        await Eventually.WaitUntilAsync(() => Task.FromResult(cache.OrphanedBytes == 0), $"{cache.OrphanedBytes} bytes of left productions still counted");
+        using var later = await server.Http.GetAsync(segments[3]);
+        Assert.Equal(HttpStatusCode.OK, later.StatusCode);
     }
 
     [Fact]
     public async Task DistinctStartOverIFramePlaylists_FromOneClient_TakeFourAtOnce_AndAnotherClientIsServed()
     {
-        var data = TempDirectory.Create("pp-data");
-        await using (var first = await RunningServer.StartAsync(data))
-        {
-            var (status, body) = await Posting.PostChunkedAsync(first.Http, $"{Point}/Streams(a)", await IsmvCapture.MakeAsync(20, 300, 64));
-            Assert.True(status == HttpStatusCode.OK, body);
-        }
+        var data = await FinishedEventAsync();
 
         // Started again: the I-frame ranges are read from the archive (a frame of each segment), at a gate here.
         await using var server = await RunningServer.StartAsync(data);
-        using var gate = new SemaphoreSlim(0);
-        var reads = 0;
-        server.Services.GetRequiredService<PointRegistry>().ArchiveFiles.ReadFault = path =>
-        {
-            Interlocked.Increment(ref reads);
-            gate.Wait(TimeSpan.FromSeconds(30));
-            return false;
-        };
+        using var disk = new SlowDisk(server);
         using var other = new HttpClient(FromAddress(IPAddress.Parse("127.0.0.2"))) { BaseAddress = server.Http.BaseAddress };
-        try
-        {
-            // Each start before the event is a query of its own over the whole archive.
-            var taken = Enumerable.Range(1, 4).Select(start => server.Http.GetAsync($"{Point}/hls/video-300000-iframes.m3u8?start={start}")).ToList();
-            var preparing = server.Services.GetRequiredService<ShiftedOutputs>().Preparing;
-            await Eventually.WaitUntilAsync(() => Task.FromResult(preparing.Admitted == 4), $"{preparing.Admitted} of the four start-overs took their share");
-            using var refused = await GetWithinAsync(server.Http, $"{Point}/hls/video-300000-iframes.m3u8?start=5");
-            var problem = await refused.Content.ReadAsStringAsync();
-            Assert.True(refused.StatusCode == HttpStatusCode.TooManyRequests, $"{(int)refused.StatusCode} {problem}");
-            Assert.NotNull(refused.Headers.RetryAfter);
 
-            var served = other.GetAsync($"{Point}/hls/video-300000-iframes.m3u8?start=6");
-            gate.Release(100_000);
-            foreach (var request in taken.Append(served))
-            {
-                using var answer = await request;
-                var playlist = await answer.Content.ReadAsStringAsync();
-                Assert.True(answer.StatusCode == HttpStatusCode.OK, $"{(int)answer.StatusCode} {playlist}");
-                Assert.Contains("#EXT-X-I-FRAMES-ONLY", playlist, StringComparison.Ordinal);
-            }
-        }
-        finally
+        // Each start before the event is a query of its own over the whole archive.
+        var taken = Enumerable.Range(1, 4).Select(start => server.Http.GetAsync($"{Point}/hls/video-300000-iframes.m3u8?start={start}")).ToList();
+        var preparing = server.Services.GetRequiredService<ShiftedOutputs>().Preparing;
+        await Eventually.WaitUntilAsync(() => Task.FromResult(preparing.Admitted == 4), $"{preparing.Admitted} of the four start-overs took their share");
+        using var refused = await GetWithinAsync(server.Http, $"{Point}/hls/video-300000-iframes.m3u8?start=5");
+        var problem = await refused.Content.ReadAsStringAsync();
+        Assert.True(refused.StatusCode == HttpStatusCode.TooManyRequests, $"{(int)refused.StatusCode} {problem}");
+        Assert.NotNull(refused.Headers.RetryAfter);
+
+        var served = other.GetAsync($"{Point}/hls/video-300000-iframes.m3u8?start=6");
+        disk.Open();
+        foreach (var request in taken.Append(served))
         {
-            gate.Release(100_000);
-            server.Services.GetRequiredService<PointRegistry>().ArchiveFiles.ReadFault = null;
+            using var answer = await request;
+            var playlist = await answer.Content.ReadAsStringAsync();
+            Assert.True(answer.StatusCode == HttpStatusCode.OK, $"{(int)answer.StatusCode} {playlist}");
+            Assert.Contains("#EXT-X-I-FRAMES-ONLY", playlist, StringComparison.Ordinal);
+        }
+    }
+
+    // A finished 20 s event in a data folder of its own: a server started on it makes every segment from the archive.
+    private static async Task<string> FinishedEventAsync()
+    {
+        var data = TempDirectory.Create("pp-data");
+        await using var first = await RunningServer.StartAsync(data);
+        var (status, body) = await Posting.PostChunkedAsync(first.Http, $"{Point}/Streams(a)", await IsmvCapture.MakeAsync(20, 300, 64));
+        Assert.True(status == HttpStatusCode.OK, body);
+        return data;
+    }
+
+    // Every archive read of the server is counted and waits at a gate until it is opened (a slow disk).
+    private sealed class SlowDisk : IDisposable
+    {
+        private readonly SemaphoreSlim _gate = new(0);
+        private readonly PointRegistry _registry;
+        private int _reads;
+
+        public SlowDisk(RunningServer server)
+        {
+            _registry = server.Services.GetRequiredService<PointRegistry>();
+            _registry.ArchiveFiles.ReadFault = _ =>
+            {
+                Interlocked.Increment(ref _reads);
+                _gate.Wait(TimeSpan.FromSeconds(30));
+                return false;
+            };
+        }
+
+        public int Reads => Volatile.Read(ref _reads);
+
+        public void Open() => _gate.Release(100_000);
+
+        public void Dispose()
+        {
+            Open();
+            _registry.ArchiveFiles.ReadFault = null;
+            _gate.Dispose();
         }
     }
 
