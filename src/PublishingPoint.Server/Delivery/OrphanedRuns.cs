@@ -14,10 +14,9 @@ namespace PublishingPoint.Server.Delivery;
 /// </summary>
 internal sealed class OrphanedRuns(int maxPerNetwork, long maxBytes, IPNetwork[] trusted)
 {
-    private readonly Dictionary<UInt128, int> _byNetwork = [];
-    private readonly Lock _lock = new();
+    // Counted without a bound of their own (a burst of hang-ups may pass it): the bound is on starting another.
+    private readonly Transport.ConnectionLimits.AddressCounts _byNetwork = new(maxPerNetwork > 0 ? int.MaxValue : 0, trusted);
     private long _bytes;
-
     private int _runs;
 
     /// <summary>The estimated bytes of the runs left going.</summary>
@@ -32,40 +31,24 @@ internal sealed class OrphanedRuns(int maxPerNetwork, long maxBytes, IPNetwork[]
     /// </summary>
     public string? Refusal(IPAddress? client)
     {
-        if (maxPerNetwork <= 0 || client is null || ClientNetwork.LimitedKey(client, trusted) is not { } key)
-        {
-            return null;
-        }
-
-        lock (_lock)
-        {
-            if (!_byNetwork.TryGetValue(key, out var left))
-            {
-                return null;
-            }
-
-            return left >= maxPerNetwork
-                ? "this address left as many segments being made as it may (PublishingPoint:MaxProductionsPerAddress)"
-                : Interlocked.Read(ref _bytes) >= maxBytes
-                ? "the segments players left while they were being made fill what the server keeps for them (half of PublishingPoint:SegmentCacheMegabytes)"
-                : null;
-        }
+        var left = client is null ? 0 : _byNetwork.Held(client);
+        return left == 0 ? null
+            : left >= maxPerNetwork ? "this address left as many segments being made as it may (PublishingPoint:MaxProductionsPerAddress)"
+            : Interlocked.Read(ref _bytes) >= maxBytes ? "the segments players left while they were being made fill what the server keeps for them (half of PublishingPoint:SegmentCacheMegabytes)"
+            : null;
     }
 
     /// <summary><paramref name="client"/> left <paramref name="run"/> (of <paramref name="bytes"/> estimated) before it ended.</summary>
     public void Left(IPAddress? client, long bytes, Task run)
     {
-        var key = maxPerNetwork > 0 && client is not null ? ClientNetwork.LimitedKey(client, trusted) : null;
-        Interlocked.Add(ref _bytes, bytes);
-        Interlocked.Increment(ref _runs);
-        if (key is { } k)
+        UInt128? key = null;
+        if (client is not null)
         {
-            lock (_lock)
-            {
-                _byNetwork[k] = _byNetwork.GetValueOrDefault(k) + 1;
-            }
+            _byNetwork.TryEnter(client, out key);
         }
 
+        Interlocked.Add(ref _bytes, bytes);
+        Interlocked.Increment(ref _runs);
         run.ContinueWith((_, state) => ((OrphanedRuns)state!).Ended(key, bytes), this, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }
 
@@ -73,21 +56,6 @@ internal sealed class OrphanedRuns(int maxPerNetwork, long maxBytes, IPNetwork[]
     {
         Interlocked.Add(ref _bytes, -bytes);
         Interlocked.Decrement(ref _runs);
-        if (key is not { } k)
-        {
-            return;
-        }
-
-        lock (_lock)
-        {
-            if (_byNetwork.TryGetValue(k, out var left) && left > 1)
-            {
-                _byNetwork[k] = left - 1;
-            }
-            else
-            {
-                _byNetwork.Remove(k);
-            }
-        }
+        _byNetwork.Leave(key);
     }
 }

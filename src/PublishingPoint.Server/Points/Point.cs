@@ -204,8 +204,8 @@ public sealed class Point : IDisposable
         }
     }
 
-    // Where the oldest indexed media of any track starts (100 ns ticks), or long.MinValue with none.
-    private long EarliestMediaTicks()
+    /// <summary>Where the oldest indexed media of any track starts (100 ns ticks of media time); null with none.</summary>
+    public long? EarliestMediaTicks()
     {
         var earliest = long.MaxValue;
         foreach (var track in Tracks())
@@ -216,7 +216,7 @@ public sealed class Point : IDisposable
             }
         }
 
-        return earliest == long.MaxValue ? long.MinValue : earliest;
+        return earliest == long.MaxValue ? null : earliest;
     }
 
     private double NewestMediaSeconds()
@@ -314,7 +314,7 @@ public sealed class Point : IDisposable
     public EventAdded AddEvent(TimedEvent timedEvent, DateTimeOffset? now)
     {
         ArgumentNullException.ThrowIfNull(timedEvent);
-        var earliest = EarliestMediaTicks();
+        var earliest = EarliestMediaTicks() ?? long.MinValue;
         lock (_lock)
         {
             // Kept in order of their starts: the place of this one, after those that start with it (none of which may be it).

@@ -131,6 +131,20 @@ internal static partial class ConnectionLimits
             return true;
         }
 
+        /// <summary>What <paramref name="address"/> holds now (0 for one not counted).</summary>
+        public int Held(IPAddress address)
+        {
+            if (maxPerAddress <= 0 || Configuration.ClientNetwork.LimitedKey(address, exempt) is not { } k)
+            {
+                return 0;
+            }
+
+            lock (_lock)
+            {
+                return _open.GetValueOrDefault(k);
+            }
+        }
+
         public void Leave(UInt128? key)
         {
             if (key is not { } k)

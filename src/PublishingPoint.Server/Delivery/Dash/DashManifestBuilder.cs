@@ -37,17 +37,7 @@ internal static class DashManifestBuilder
             return 0; // live: media time 0, the same on every origin whenever it joined
         }
 
-        long? origin = null;
-        foreach (var track in point.Tracks())
-        {
-            if (track.First is { } first)
-            {
-                var ticks = Timescale.Rescale(first.Time, track.Description.Timescale, TimeSpan.TicksPerSecond);
-                origin = origin is { } o ? Math.Min(o, ticks) : ticks;
-            }
-        }
-
-        return origin;
+        return point.EarliestMediaTicks();
     }
 
     /// <summary>The MPD, or null while the point has no video or audio to play.</summary>
